@@ -1,0 +1,97 @@
+//! The one place that decides where tensors live.
+//!
+//! WebGPU (burn's wgpu backend) when the browser or machine offers an adapter, otherwise burn's
+//! pure-Rust CPU backend. Natively the CPU is the default and wgpu is asked for explicitly:
+//! on a machine without a GPU, wgpu's software Vulkan is far slower than the CPU backend.
+//! The choice is reported with its reason so the UI never hides a fallback.
+
+use burn::tensor::Device;
+use std::fmt;
+
+/// Where tensors live, and why.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Placement {
+    /// A WebGPU / wgpu adapter, by name and graphics API.
+    Gpu { adapter: String, api: String },
+    /// burn's CPU backend, with the reason no GPU is used.
+    Cpu { reason: String },
+}
+
+impl fmt::Display for Placement {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Placement::Gpu { adapter, api } => write!(f, "WebGPU: {adapter} ({api})"),
+            Placement::Cpu { reason } => write!(f, "CPU (no WebGPU: {reason})"),
+        }
+    }
+}
+
+/// A burn device together with how it was chosen.
+#[derive(Clone, Debug)]
+pub struct ComputeDevice {
+    pub device: Device,
+    pub placement: Placement,
+}
+
+impl ComputeDevice {
+    /// burn's CPU backend; `reason` says why no GPU is used.
+    pub fn cpu(reason: impl Into<String>) -> Self {
+        Self {
+            device: Device::flex(),
+            placement: Placement::Cpu {
+                reason: reason.into(),
+            },
+        }
+    }
+
+    /// A wgpu adapter, or the CPU with the reason the adapter could not be had.
+    ///
+    /// wgpu can be initialised once per process (once per page in a browser): call this once
+    /// and clone the result.
+    pub async fn gpu_or_cpu() -> Self {
+        match Device::wgpu_options().init_with_setup_async().await {
+            Ok((device, setup)) => Self::from_gpu(device, &setup.adapter),
+            Err(error) => Self::cpu(short_reason(&error.to_string())),
+        }
+    }
+
+    /// A wgpu adapter, synchronously (native only).
+    #[cfg(not(target_family = "wasm"))]
+    pub fn gpu() -> Result<Self, String> {
+        Device::wgpu_options()
+            .init_with_setup()
+            .map(|(device, setup)| Self::from_gpu(device, &setup.adapter))
+            .map_err(|e| e.to_string())
+    }
+
+    fn from_gpu(device: Device, adapter: &burn::tensor::wgpu::wgpu::Adapter) -> Self {
+        let info = adapter.get_info();
+        let name = if info.name.is_empty() {
+            // Browsers may withhold adapter names to limit fingerprinting.
+            "adapter name withheld by the browser".to_string()
+        } else {
+            info.name
+        };
+        Self {
+            device,
+            placement: Placement::Gpu {
+                adapter: name,
+                api: format!("{:?}", info.backend),
+            },
+        }
+    }
+
+    pub fn is_gpu(&self) -> bool {
+        matches!(self.placement, Placement::Gpu { .. })
+    }
+}
+
+/// The first line of a wgpu error, which is the part a visitor can read.
+fn short_reason(error: &str) -> String {
+    let line = error.lines().next().unwrap_or("unknown error").trim();
+    if line.to_ascii_lowercase().contains("no adapter") {
+        "this browser offers no WebGPU adapter".to_string()
+    } else {
+        line.to_string()
+    }
+}

@@ -1,0 +1,5 @@
+//! TempoKD engine: everything that is not UI. Audio in, models, temporal knowledge distillation,
+//! training and the `tempokd` command-line tool. Runs natively and in wasm.
+
+pub mod audio;
+pub mod device;

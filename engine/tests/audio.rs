@@ -1,0 +1,339 @@
+//! Decoding, mixing, resampling and validation of the audio a user brings. Native only: the
+//! browser decodes through WebAudio, and the fixtures are read from disk.
+#![cfg(not(target_arch = "wasm32"))]
+
+use std::f32::consts::PI;
+use std::io::Cursor;
+use tempokd::audio::{AudioError, Clip, Limits, MODEL_SAMPLE_RATE, decode, resample};
+
+const RATES: [u32; 5] = [8_000, 22_050, 44_100, 48_000, 96_000];
+
+fn sine(freq: f32, amplitude: f32, rate: u32, seconds: f32) -> Vec<f32> {
+    let n = (rate as f32 * seconds) as usize;
+    (0..n)
+        .map(|i| amplitude * (2.0 * PI * freq * i as f32 / rate as f32).sin())
+        .collect()
+}
+
+/// The frequency (1 Hz resolution) where the clip's spectrum peaks, between `lo` and `hi`.
+fn peak_frequency(samples: &[f32], rate: u32, lo: u32, hi: u32) -> u32 {
+    // Zero-padding to one second of samples puts the FFT bins 1 Hz apart.
+    let n = samples.len().max(rate as usize);
+    let fft = realfft::RealFftPlanner::<f32>::new().plan_fft_forward(n);
+    let mut input = samples.to_vec();
+    input.resize(n, 0.0);
+    let mut spectrum = fft.make_output_vec();
+    fft.process(&mut input, &mut spectrum).unwrap();
+    let hz_per_bin = rate as f64 / n as f64;
+    let (bin, _) = spectrum
+        .iter()
+        .enumerate()
+        .filter(|(k, _)| (lo as f64..=hi as f64).contains(&(*k as f64 * hz_per_bin)))
+        .max_by(|a, b| a.1.norm_sqr().total_cmp(&b.1.norm_sqr()))
+        .unwrap();
+    (bin as f64 * hz_per_bin).round() as u32
+}
+
+/// RMS in dB of the middle 80 % (away from the filter's edge effects).
+fn rms_db(samples: &[f32]) -> f32 {
+    let skip = samples.len() / 10;
+    let middle = &samples[skip..samples.len() - skip];
+    let mean_sq = middle.iter().map(|s| s * s).sum::<f32>() / middle.len() as f32;
+    10.0 * mean_sq.log10()
+}
+
+enum WavFormat {
+    Int(u16),
+    Float,
+}
+
+fn wav_bytes(channels: &[Vec<f32>], rate: u32, format: WavFormat) -> Vec<u8> {
+    let (bits_per_sample, sample_format) = match format {
+        WavFormat::Int(bits) => (bits, hound::SampleFormat::Int),
+        WavFormat::Float => (32, hound::SampleFormat::Float),
+    };
+    let spec = hound::WavSpec {
+        channels: channels.len() as u16,
+        sample_rate: rate,
+        bits_per_sample,
+        sample_format,
+    };
+    let mut bytes = Cursor::new(Vec::new());
+    let mut writer = hound::WavWriter::new(&mut bytes, spec).unwrap();
+    let full_scale = ((1i64 << (bits_per_sample - 1)) - 1) as f32;
+    for i in 0..channels[0].len() {
+        for channel in channels {
+            match sample_format {
+                hound::SampleFormat::Float => writer.write_sample(channel[i]).unwrap(),
+                hound::SampleFormat::Int if bits_per_sample == 8 => writer
+                    .write_sample((channel[i] * full_scale).round() as i8)
+                    .unwrap(),
+                hound::SampleFormat::Int => writer
+                    .write_sample((channel[i] * full_scale).round() as i32)
+                    .unwrap(),
+            }
+        }
+    }
+    writer.finalize().unwrap();
+    bytes.into_inner()
+}
+
+fn tone_wav(rate: u32, channels: usize, format: WavFormat) -> Vec<u8> {
+    let tone = sine(440.0, 0.5, rate, 0.5);
+    wav_bytes(&vec![tone; channels], rate, format)
+}
+
+fn fixture(name: &str) -> Vec<u8> {
+    let path = format!("{}/tests/fixtures/audio/{name}", env!("CARGO_MANIFEST_DIR"));
+    std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+/// Decoded audio, once mixed and resampled, is the 440 Hz tone at the level it was written with.
+fn assert_is_the_tone(channels: &[Vec<f32>], rate: u32, seconds: f32, level_db: f32) {
+    let clip = Clip::from_channels(channels, rate, &Limits::default()).unwrap();
+    assert_eq!(clip.sample_rate(), MODEL_SAMPLE_RATE);
+    assert!(
+        (clip.duration_s() - seconds).abs() < 0.08,
+        "duration {} s, expected {seconds} s",
+        clip.duration_s()
+    );
+    let peak = peak_frequency(clip.samples(), MODEL_SAMPLE_RATE, 100, 2000);
+    assert!(
+        peak.abs_diff(440) <= 1,
+        "peak at {peak} Hz, expected 440 Hz"
+    );
+    let level = rms_db(clip.samples());
+    assert!(
+        (level - level_db).abs() < 0.5,
+        "level {level} dB, expected {level_db} dB"
+    );
+}
+
+#[test]
+fn wav_of_every_sample_format_rate_and_channel_count_decodes_to_the_tone() {
+    let expected_db = 20.0 * (0.5f32 / 2f32.sqrt()).log10();
+    for rate in RATES {
+        for channels in [1, 2, 6] {
+            for format in [
+                WavFormat::Int(8),
+                WavFormat::Int(16),
+                WavFormat::Int(24),
+                WavFormat::Int(32),
+                WavFormat::Float,
+            ] {
+                let decoded = decode(
+                    tone_wav(rate, channels, format),
+                    Some("wav"),
+                    &Limits::default(),
+                )
+                .unwrap();
+                assert_eq!(decoded.sample_rate, rate);
+                assert_eq!(decoded.channels.len(), channels);
+                assert_eq!(decoded.channels[0].len(), (rate / 2) as usize);
+                assert_is_the_tone(&decoded.channels, rate, 0.5, expected_db);
+            }
+        }
+    }
+}
+
+#[test]
+fn compressed_formats_decode_to_the_tone() {
+    // The files are 0.6 s of 440 Hz at -6 dBFS (scripts/oracle/make_audio_fixtures.sh).
+    let expected_db = -6.0 - 3.01;
+    for (name, rate, channels) in [
+        ("tone-44100-stereo.flac", 44_100, 2),
+        ("tone-22050-mono.ogg", 22_050, 1),
+        ("tone-48000-stereo.mp3", 48_000, 2),
+        ("tone-8000-mono.mp3", 8_000, 1),
+    ] {
+        // No extension hint: the container is recognised from its bytes.
+        let decoded = decode(fixture(name), None, &Limits::default())
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert_eq!(decoded.sample_rate, rate, "{name}");
+        assert_eq!(decoded.channels.len(), channels, "{name}");
+        assert_is_the_tone(&decoded.channels, rate, 0.6, expected_db);
+    }
+}
+
+#[test]
+fn resampling_keeps_frequency_level_and_duration_at_every_rate() {
+    for rate in RATES.into_iter().chain([11_025, 32_000, 44_101]) {
+        let input = sine(1000.0, 0.25, rate, 1.0);
+        let output = resample(&input, rate, MODEL_SAMPLE_RATE).unwrap();
+        let expected_len =
+            (input.len() as f64 * MODEL_SAMPLE_RATE as f64 / rate as f64).round() as usize;
+        assert_eq!(output.len(), expected_len, "length at {rate} Hz");
+        assert_eq!(peak_frequency(&output, MODEL_SAMPLE_RATE, 200, 7000), 1000);
+        let gain = rms_db(&output) - rms_db(&input);
+        assert!(gain.abs() < 0.1, "{rate} Hz: level changed by {gain} dB");
+    }
+}
+
+#[test]
+fn resampling_keeps_events_in_place() {
+    for rate in RATES {
+        let mut input = vec![0.0f32; rate as usize];
+        let click_at = rate as usize / 4;
+        input[click_at] = 1.0;
+        let output = resample(&input, rate, MODEL_SAMPLE_RATE).unwrap();
+        let peak = output
+            .iter()
+            .enumerate()
+            .max_by(|a, b| a.1.abs().total_cmp(&b.1.abs()))
+            .map(|(i, _)| i)
+            .unwrap();
+        let expected = MODEL_SAMPLE_RATE as usize / 4;
+        assert!(
+            peak.abs_diff(expected) <= 1,
+            "{rate} Hz: click moved from sample {expected} to {peak}"
+        );
+    }
+}
+
+#[test]
+fn resampling_removes_what_16_khz_cannot_hold() {
+    for rate in [44_100, 48_000, 96_000] {
+        let input = sine(11_000.0, 0.5, rate, 1.0);
+        let output = resample(&input, rate, MODEL_SAMPLE_RATE).unwrap();
+        let attenuation = rms_db(&input) - rms_db(&output);
+        assert!(
+            attenuation > 60.0,
+            "{rate} Hz: an 11 kHz tone is only {attenuation} dB down"
+        );
+        // A tone well inside the band passes untouched.
+        let input = sine(6_000.0, 0.5, rate, 1.0);
+        let output = resample(&input, rate, MODEL_SAMPLE_RATE).unwrap();
+        let gain = rms_db(&output) - rms_db(&input);
+        assert!(
+            gain.abs() < 0.2,
+            "{rate} Hz: a 6 kHz tone changed by {gain} dB"
+        );
+    }
+}
+
+#[test]
+fn empty_and_non_audio_bytes_are_refused() {
+    let limits = Limits::default();
+    assert_eq!(decode(Vec::new(), None, &limits), Err(AudioError::Empty));
+    let text = b"This is a text file, not a recording.\n".repeat(50);
+    assert!(matches!(
+        decode(text, Some("wav"), &limits),
+        Err(AudioError::Unsupported(_))
+    ));
+    let mut png = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR".to_vec();
+    png.extend([7u8; 4000]);
+    assert!(decode(png, Some("mp3"), &limits).is_err());
+}
+
+#[test]
+fn truncated_files_are_refused() {
+    let limits = Limits::default();
+    let wav = tone_wav(16_000, 1, WavFormat::Int(16));
+    // Cut inside the header.
+    assert!(decode(wav[..30].to_vec(), Some("wav"), &limits).is_err());
+    // Cut in the middle of the data.
+    let half = wav[..wav.len() / 2].to_vec();
+    assert!(matches!(
+        decode(half, Some("wav"), &limits),
+        Err(AudioError::Truncated { .. })
+    ));
+    for name in [
+        "tone-44100-stereo.flac",
+        "tone-22050-mono.ogg",
+        "tone-48000-stereo.mp3",
+    ] {
+        let bytes = fixture(name);
+        assert!(
+            decode(bytes[..bytes.len() / 3].to_vec(), None, &limits).is_err(),
+            "{name} cut to a third decoded without complaint"
+        );
+    }
+}
+
+#[test]
+fn absurd_headers_are_refused() {
+    let limits = Limits::default();
+    let wav = tone_wav(16_000, 1, WavFormat::Int(16));
+    // RIFF layout: sample rate at byte 24, channel count at byte 22.
+    for rate in [0u32, 1, 500, 10_000_000, u32::MAX] {
+        let mut bytes = wav.clone();
+        bytes[24..28].copy_from_slice(&rate.to_le_bytes());
+        assert!(decode(bytes, Some("wav"), &limits).is_err(), "rate {rate}");
+    }
+    for channels in [0u16, 200, u16::MAX] {
+        let mut bytes = wav.clone();
+        bytes[22..24].copy_from_slice(&channels.to_le_bytes());
+        assert!(
+            decode(bytes, Some("wav"), &limits).is_err(),
+            "{channels} channels"
+        );
+    }
+}
+
+#[test]
+fn non_finite_samples_are_refused() {
+    let mut tone = sine(440.0, 0.5, 16_000, 0.5);
+    tone[1234] = f32::NAN;
+    let decoded = decode(
+        wav_bytes(&[tone], 16_000, WavFormat::Float),
+        Some("wav"),
+        &Limits::default(),
+    )
+    .unwrap();
+    assert_eq!(
+        Clip::from_channels(&decoded.channels, decoded.sample_rate, &Limits::default()),
+        Err(AudioError::NonFinite { index: 1234 })
+    );
+    let infinite = vec![vec![0.1, f32::INFINITY, 0.1]; 1];
+    assert!(matches!(
+        Clip::from_channels(&infinite, 16_000, &Limits::default()),
+        Err(AudioError::TooShort { .. } | AudioError::NonFinite { .. })
+    ));
+}
+
+#[test]
+fn silence_and_lengths_outside_the_limits_are_refused() {
+    let limits = Limits::default();
+    let silence = vec![vec![0.0f32; 16_000]];
+    assert!(matches!(
+        Clip::from_channels(&silence, 16_000, &limits),
+        Err(AudioError::Silent { .. })
+    ));
+    let long = vec![sine(440.0, 0.5, 8_000, 31.0)];
+    assert!(matches!(
+        Clip::from_channels(&long, 8_000, &limits),
+        Err(AudioError::TooLong { .. })
+    ));
+    let short = vec![sine(440.0, 0.5, 16_000, 0.05)];
+    assert!(matches!(
+        Clip::from_channels(&short, 16_000, &limits),
+        Err(AudioError::TooShort { .. })
+    ));
+    // The decoder stops at the limit instead of decoding a whole huge file.
+    let long_wav = wav_bytes(&[sine(440.0, 0.5, 8_000, 31.0)], 8_000, WavFormat::Int(16));
+    assert!(matches!(
+        decode(long_wav, Some("wav"), &limits),
+        Err(AudioError::TooLong { .. })
+    ));
+    assert!(matches!(
+        Clip::from_channels(&[], 16_000, &limits),
+        Err(AudioError::NoSamples)
+    ));
+}
+
+#[test]
+fn error_messages_say_what_to_do() {
+    let long = AudioError::TooLong {
+        seconds: 31.0,
+        max_seconds: 30.0,
+    };
+    assert_eq!(
+        long.to_string(),
+        "the clip is 31.0 s long and the limit is 30 s: trim it and try again"
+    );
+    assert!(
+        AudioError::Unsupported("x".into())
+            .to_string()
+            .contains("use WAV, FLAC, OGG/Vorbis or MP3")
+    );
+}

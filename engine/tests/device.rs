@@ -1,0 +1,65 @@
+//! Tensors run where the device module puts them, natively and in the browser, and the choice is
+//! reported. In headless Chromium with `--enable-unsafe-webgpu` this exercises WebGPU.
+
+use burn::tensor::{Tensor, TensorData};
+use tempokd::device::ComputeDevice;
+
+#[cfg(target_arch = "wasm32")]
+wasm_bindgen_test::wasm_bindgen_test_configure!(run_in_dedicated_worker);
+
+/// One test body for both targets: blocked on natively, awaited by the browser's test runner.
+macro_rules! async_test {
+    ($name:ident, $body:expr) => {
+        #[cfg(not(target_arch = "wasm32"))]
+        #[test]
+        fn $name() {
+            pollster::block_on($body)
+        }
+        #[cfg(target_arch = "wasm32")]
+        #[wasm_bindgen_test::wasm_bindgen_test]
+        async fn $name() {
+            $body.await
+        }
+    };
+}
+
+/// `[[1, 2, 3], [4, 5, 6]] · [[1, 0], [0, 1], [1, 1]]`, read back asynchronously (the only read
+/// that works in a browser).
+async fn small_matmul(device: &ComputeDevice) -> Vec<f32> {
+    let a = Tensor::<2>::from_data(
+        TensorData::new(vec![1.0f32, 2.0, 3.0, 4.0, 5.0, 6.0], [2, 3]),
+        &device.device,
+    );
+    let b = Tensor::<2>::from_data(
+        TensorData::new(vec![1.0f32, 0.0, 0.0, 1.0, 1.0, 1.0], [3, 2]),
+        &device.device,
+    );
+    let product = a.matmul(b).into_data_async().await.unwrap();
+    product.try_into_vec::<f32>().unwrap()
+}
+
+const EXPECTED: [f32; 4] = [4.0, 5.0, 10.0, 11.0];
+
+async_test!(cpu_runs_a_matmul_and_says_why, async {
+    let device = ComputeDevice::cpu("asked for the CPU");
+    assert_eq!(small_matmul(&device).await, EXPECTED);
+    assert_eq!(
+        device.placement.to_string(),
+        "CPU (no WebGPU: asked for the CPU)"
+    );
+});
+
+/// In a browser that exposes `navigator.gpu` the tensor must run on WebGPU, not fall back.
+#[cfg(target_arch = "wasm32")]
+#[wasm_bindgen_test::wasm_bindgen_test]
+async fn webgpu_runs_the_same_matmul_when_the_browser_offers_it() {
+    let global = js_sys::global();
+    let navigator = js_sys::Reflect::get(&global, &"navigator".into()).unwrap();
+    let offers_webgpu = js_sys::Reflect::get(&navigator, &"gpu".into())
+        .map(|gpu| !gpu.is_undefined())
+        .unwrap_or(false);
+    let device = ComputeDevice::gpu_or_cpu().await;
+    wasm_bindgen_test::console_log!("device: {}", device.placement);
+    assert_eq!(device.is_gpu(), offers_webgpu, "{}", device.placement);
+    assert_eq!(small_matmul(&device).await, EXPECTED);
+}

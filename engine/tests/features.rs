@@ -1,0 +1,107 @@
+//! The students' front end against librosa (fixtures from scripts/oracle/features.py).
+//! The same tests run natively and in headless Chromium, so wasm is held to the same numbers.
+
+use serde::Deserialize;
+use tempokd::audio::{FeatureConfig, FeatureError, FeatureExtractor};
+#[cfg(target_arch = "wasm32")]
+use wasm_bindgen_test::wasm_bindgen_test as test;
+#[cfg(target_arch = "wasm32")]
+wasm_bindgen_test::wasm_bindgen_test_configure!(run_in_dedicated_worker);
+
+#[derive(Deserialize)]
+struct Fixture {
+    samples: Vec<f32>,
+    cases: Vec<Case>,
+}
+
+#[derive(Deserialize)]
+struct Case {
+    name: String,
+    config: FeatureConfig,
+    frames: usize,
+    log_mel: Vec<f32>,
+    mfcc: Vec<f32>,
+}
+
+fn fixture() -> Fixture {
+    serde_json::from_str(include_str!("fixtures/features.json")).unwrap()
+}
+
+/// Largest error relative to `max(1, |expected|)`: relative for large values, absolute near 0.
+fn worst_error(actual: &[f32], expected: &[f32]) -> f32 {
+    assert_eq!(actual.len(), expected.len());
+    actual
+        .iter()
+        .zip(expected)
+        .map(|(a, e)| (a - e).abs() / e.abs().max(1.0))
+        .fold(0.0, f32::max)
+}
+
+#[test]
+fn log_mel_matches_librosa() {
+    let fixture = fixture();
+    for case in fixture.cases {
+        let extractor = FeatureExtractor::new(case.config).unwrap();
+        let log_mel = extractor.log_mel(&fixture.samples).unwrap();
+        assert_eq!(log_mel.frames, case.frames, "{}", case.name);
+        let error = worst_error(&log_mel.values, &case.log_mel);
+        assert!(error <= 1e-3, "{}: log-mel off by {error}", case.name);
+    }
+}
+
+#[test]
+fn mfcc_matches_librosa() {
+    let fixture = fixture();
+    for case in fixture.cases {
+        let extractor = FeatureExtractor::new(case.config).unwrap();
+        let mfcc = extractor.mfcc(&fixture.samples).unwrap();
+        assert_eq!(mfcc.bins * mfcc.frames, case.mfcc.len(), "{}", case.name);
+        let error = worst_error(&mfcc.values, &case.mfcc);
+        assert!(error <= 1e-3, "{}: MFCC off by {error}", case.name);
+    }
+}
+
+#[test]
+fn one_second_gives_49_frames_of_20_ms() {
+    let extractor = FeatureExtractor::new(FeatureConfig::default()).unwrap();
+    let features = extractor.mfcc(&vec![0.1; 16_000]).unwrap();
+    assert_eq!((features.frames, features.bins), (49, 20));
+    assert_eq!(features.frame_s, 0.02);
+}
+
+#[test]
+fn bad_settings_and_short_clips_are_errors() {
+    let short = FeatureExtractor::new(FeatureConfig::default())
+        .unwrap()
+        .log_mel(&[0.0; 100]);
+    assert_eq!(
+        short,
+        Err(FeatureError::TooShort {
+            samples: 100,
+            needed: 640
+        })
+    );
+    for broken in [
+        FeatureConfig {
+            f_max: 9_000.0,
+            ..Default::default()
+        },
+        FeatureConfig {
+            n_fft: 320,
+            ..Default::default()
+        },
+        FeatureConfig {
+            n_mfcc: 41,
+            ..Default::default()
+        },
+        FeatureConfig {
+            hop_length: 0,
+            ..Default::default()
+        },
+    ] {
+        assert!(matches!(
+            FeatureExtractor::new(broken),
+            Err(FeatureError::Config(_))
+        ));
+    }
+}

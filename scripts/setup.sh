@@ -1,0 +1,42 @@
+# Installs what building and testing TempoKD needs, idempotently; sourced by serve.sh and test.sh.
+# Only the package registries are used: crates.io, Debian and npm.
+
+TRUNK_VERSION=0.21.14
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/tempokd/target}"
+export PATH="$HOME/.cargo/bin:$PWD/node_modules/.bin:$PATH"
+
+say() { printf '\033[1m==> %s\033[0m\n' "$*"; }
+
+# The wasm-bindgen version Cargo.lock resolves; the CLI must match it exactly.
+wasm_bindgen_version() {
+  awk '/^name = "wasm-bindgen"$/ { getline; gsub(/[^0-9.]/, ""); print; exit }' Cargo.lock
+}
+
+install_build_tools() {
+  rustup target list --installed | grep -qx wasm32-unknown-unknown || {
+    say "adding the wasm32 target"; rustup target add wasm32-unknown-unknown; }
+  [ "$(trunk --version 2>/dev/null)" = "trunk $TRUNK_VERSION" ] || {
+    say "installing Trunk $TRUNK_VERSION (about 6 minutes)"
+    cargo install trunk --version "$TRUNK_VERSION" --locked; }
+  [ -f Cargo.lock ] || cargo generate-lockfile
+  local wbg; wbg=$(wasm_bindgen_version)
+  [ "$(wasm-bindgen --version 2>/dev/null)" = "wasm-bindgen $wbg" ] || {
+    say "installing wasm-bindgen-cli $wbg (about 4 minutes)"
+    # Not --locked: one of its locked dependencies is no longer on crates.io.
+    cargo install wasm-bindgen-cli --version "$wbg"; }
+  [ -x node_modules/.bin/wasm-opt ] && [ -x node_modules/.bin/playwright-core ] || {
+    say "installing npm packages (wasm-opt, playwright-core)"; npm ci --no-audit --no-fund; }
+}
+
+install_test_tools() {
+  local missing=()
+  for pair in chromium:chromium chromedriver:chromium-driver espeak-ng:espeak-ng flite:flite; do
+    command -v "${pair%%:*}" >/dev/null || missing+=("${pair#*:}")
+  done
+  if [ ${#missing[@]} -gt 0 ]; then
+    say "installing Debian packages: ${missing[*]}"
+    local sudo=""; [ "$(id -u)" = 0 ] || sudo=sudo
+    $sudo apt-get update -q
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q "${missing[@]}"
+  fi
+}

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Runs every test: native engine tests, engine and components in headless Chromium (wasm), and the
+# end-to-end tests of the built page. Installs what it needs first.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/setup.sh
+install_build_tools
+install_test_tools
+
+# wasm-bindgen-test-runner drives Chromium through chromedriver with these flags (WebGPU included).
+export CHROMEDRIVER=/usr/bin/chromedriver
+export WASM_BINDGEN_TEST_WEBDRIVER_JSON="$PWD/tests/webdriver.json"
+export WASM_BINDGEN_TEST_TIMEOUT=300
+export WASM_BINDGEN_TEST_DRIVER_TIMEOUT=60
+
+say "formatting"
+cargo fmt --all -- --check
+say "native tests (engine)"
+cargo test -p tempokd
+# One invocation for both crates, so the wasm dependency graph is built once.
+say "engine (features, CPU and WebGPU tensors) and components in headless Chromium"
+cargo test --target wasm32-unknown-unknown -p tempokd -p tempokd-app --no-default-features \
+  --test features --test device --test web
+say "end-to-end: building the page"
+trunk build --offline
+say "end-to-end: driving the page in headless Chromium"
+npm run --silent e2e

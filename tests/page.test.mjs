@@ -1,0 +1,114 @@
+// End-to-end: the built page in headless Chromium, audio in and shown.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { ROOT, serve, launch, open, screenshot, paintedPixels, dropFile } from './support/harness.mjs';
+
+const WAV = join(ROOT, 'static/clips/stop-4s.wav');
+const MP3 = join(ROOT, 'engine/tests/fixtures/audio/tone-48000-stereo.mp3');
+const TIMEOUT = 60_000;
+
+let server;
+let browser;
+before(async () => {
+  server = await serve();
+  // A fake microphone (a beep) that needs no permission prompt, and WebGPU on SwiftShader.
+  browser = await launch([
+    '--use-fake-ui-for-media-stream', '--use-fake-device-for-media-stream',
+    '--enable-unsafe-webgpu',
+  ]);
+});
+after(async () => { await browser?.close(); server?.close(); });
+
+/** Waits until the clip view shows `name` with both charts drawn. */
+async function expectClip(page, name, seconds) {
+  await page.waitForSelector(`.clip-summary:has-text("${name}: ${seconds}")`, { timeout: TIMEOUT });
+  for (const canvas of ['#waveform', '#spectrogram']) {
+    const { painted, total } = await paintedPixels(page, canvas);
+    assert.ok(painted > total / 20, `${canvas}: ${painted} of ${total} pixels drawn`);
+  }
+}
+
+test('the page shows the device it runs on', async () => {
+  const { page, errors } = await open(browser, server.url);
+  const device = page.locator('#device');
+  await page.waitForFunction(() => !document.querySelector('#device')?.textContent.startsWith('Looking'),
+    null, { timeout: TIMEOUT });
+  const label = await device.textContent();
+  assert.match(label, /^(WebGPU: .+|CPU \(no WebGPU: .+\))$/);
+  await screenshot(page, '01-start');
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
+test('an uploaded WAV and MP3 are decoded and drawn', async () => {
+  const { page, errors } = await open(browser, server.url);
+  await page.setInputFiles('input[type=file]', WAV);
+  await expectClip(page, 'stop-4s.wav', '4.00 s');
+  await screenshot(page, '02-wav');
+  await page.setInputFiles('input[type=file]', MP3);
+  await expectClip(page, 'tone-48000-stereo.mp3', '0.6');
+  assert.match(await page.textContent('.clip-summary'), /2 channels/);
+  await screenshot(page, '03-mp3');
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
+test('a dropped file and a demo clip are drawn', async () => {
+  const { page, errors } = await open(browser, server.url);
+  await dropFile(page, 'section.input', 'dropped.wav', await readFile(WAV), 'audio/wav');
+  await expectClip(page, 'dropped.wav', '4.00 s');
+  await page.click('button.demo:has-text("left")');
+  await expectClip(page, 'left-8s.wav', '8.00 s');
+  await screenshot(page, '04-demo-clip');
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
+test('non-audio and corrupt files give a message and the page stays usable', async () => {
+  const { page } = await open(browser, server.url);
+  await dropFile(page, 'section.input', 'notes.txt', Buffer.from('just some text\n'.repeat(40)), 'text/plain');
+  await page.waitForSelector('.error:has-text("could not decode this file as audio")', { timeout: TIMEOUT });
+  await screenshot(page, '05-not-audio');
+  await page.click('button.dismiss');
+  assert.equal(await page.locator('.error').count(), 0);
+  const wav = await readFile(WAV);
+  const corrupt = Buffer.concat([wav.subarray(0, 12), Buffer.alloc(200, 0xff)]);
+  await dropFile(page, 'section.input', 'corrupt.wav', corrupt, 'audio/wav');
+  await page.waitForSelector('.error:has-text("could not decode")', { timeout: TIMEOUT });
+  await page.click('button.dismiss');
+  assert.equal(await page.locator('.error').count(), 0);
+  assert.equal(await page.locator('#fatal').isHidden(), true);
+  await page.setInputFiles('input[type=file]', WAV);
+  await expectClip(page, 'stop-4s.wav', '4.00 s');
+  await page.close();
+});
+
+test('a recording from the microphone is drawn', async () => {
+  const { page, errors } = await open(browser, server.url);
+  await page.click('button.record-button');
+  await page.waitForSelector('button.record-button:has-text("Stop")', { timeout: TIMEOUT });
+  await page.waitForSelector('[role=meter]');
+  await page.waitForTimeout(1500);
+  await screenshot(page, '06-recording');
+  await page.click('button.record-button');
+  await expectClip(page, 'recording', '');
+  await screenshot(page, '07-recorded');
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
+test('without a microphone the visitor is told so', async () => {
+  const bare = await launch();
+  try {
+    const { page } = await open(bare, server.url);
+    await page.click('button.record-button');
+    await page.waitForSelector('.error:has-text("microphone")', { timeout: TIMEOUT });
+    const message = await page.textContent('.error .error-text');
+    assert.match(message, /upload a file instead/);
+    await screenshot(page, '08-no-microphone');
+  } finally {
+    await bare.close();
+  }
+});
