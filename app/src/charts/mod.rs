@@ -16,7 +16,7 @@ use web_sys::{CanvasRenderingContext2d, HtmlCanvasElement};
 /// Pixels left of the plot for the value axis; equal on every row.
 const Y_LABEL_AREA: u32 = 56;
 /// Pixels under the plot for the time axis.
-const X_LABEL_AREA: u32 = 28;
+const X_LABEL_AREA: u32 = 36;
 
 /// Colours that read on both the light and the dark theme.
 pub struct Palette {

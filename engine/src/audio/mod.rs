@@ -9,14 +9,12 @@ mod clip;
 mod decode;
 mod features;
 mod resample;
-mod wav;
 
 pub use clip::{Clip, Limits};
 #[cfg(feature = "decoders")]
 pub use decode::decode;
 pub use features::{FeatureConfig, FeatureError, FeatureExtractor, Features, MelNorm, MelScale};
 pub use resample::resample;
-pub use wav::write_wav;
 
 use thiserror::Error;
 
@@ -72,6 +70,4 @@ pub enum AudioError {
     TooShort { seconds: f32, min_seconds: f32 },
     #[error("resampling from {from_hz} Hz failed: {reason}")]
     Resample { from_hz: u32, reason: String },
-    #[error("could not write audio: {0}")]
-    Write(String),
 }
