@@ -64,7 +64,8 @@ pub fn RecordButton(
                         let now = elapsed_s.get_untracked() + METER_INTERVAL_MS as f32 / 1000.0;
                         set_elapsed_s.set(now);
                         if now >= max_seconds {
-                            stop();
+                            // Stopping drops this interval; do it after its callback returns.
+                            spawn_local(async move { stop() });
                         }
                     });
                     ticker.set_value(Some(tick));
