@@ -2,4 +2,5 @@
 //! training and the `tempokd` command-line tool. Runs natively and in wasm.
 
 pub mod audio;
+#[cfg(feature = "tensors")]
 pub mod device;
