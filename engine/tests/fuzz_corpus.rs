@@ -2,7 +2,7 @@
 //! every input must come back as audio or as an error, never as a panic.
 #![cfg(not(target_arch = "wasm32"))]
 
-use tempokd::audio::{Clip, FeatureConfig, FeatureExtractor, Limits, decode};
+use tempokd::audio::{FeatureConfig, FeatureExtractor, Limits, load_clip};
 
 #[test]
 fn every_corpus_input_is_decoded_or_refused() {
@@ -15,9 +15,7 @@ fn every_corpus_input_is_decoded_or_refused() {
     let (mut decoded_count, mut refused) = (0, 0);
     for entry in std::fs::read_dir(corpus).unwrap() {
         let bytes = std::fs::read(entry.unwrap().path()).unwrap();
-        match decode(bytes, None, &limits)
-            .and_then(|d| Clip::from_channels(&d.channels, d.sample_rate, &limits))
-        {
+        match load_clip(bytes, None, &limits) {
             Ok(clip) => {
                 decoded_count += 1;
                 // Clips shorter than one analysis window are refused here, not by a panic.

@@ -3,7 +3,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use tempokd::audio::{Clip, FeatureConfig, FeatureExtractor, Limits, decode};
+use tempokd::audio::{FeatureConfig, FeatureExtractor, Limits, load_clip};
 
 fuzz_target!(
     init: {
@@ -17,10 +17,7 @@ fuzz_target!(
         max_seconds: 2.0,
         ..Limits::default()
     };
-    let Ok(decoded) = decode(bytes.to_vec(), None, &limits) else {
-        return;
-    };
-    let Ok(clip) = Clip::from_channels(&decoded.channels, decoded.sample_rate, &limits) else {
+    let Ok(clip) = load_clip(bytes.to_vec(), None, &limits) else {
         return;
     };
     if let Ok(extractor) = FeatureExtractor::new(FeatureConfig::default()) {

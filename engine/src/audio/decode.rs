@@ -1,4 +1,4 @@
-use super::{AudioError, Decoded, Limits, MAX_CHANNELS, SAMPLE_RATE_RANGE};
+use super::{AudioError, Clip, Decoded, Limits, MAX_CHANNELS, SAMPLE_RATE_RANGE};
 use std::io::{Cursor, ErrorKind};
 use std::panic::AssertUnwindSafe;
 use symphonia::core::audio::SampleBuffer;
@@ -32,6 +32,16 @@ pub fn decode(
             "the decoder could not make sense of the file's headers".into(),
         ))
     })
+}
+
+/// Decodes a file's bytes into a checked 16 kHz mono clip: [`decode`] then [`Clip::from_channels`].
+pub fn load_clip(
+    bytes: Vec<u8>,
+    extension: Option<&str>,
+    limits: &Limits,
+) -> Result<Clip, AudioError> {
+    let decoded = decode(bytes, extension, limits)?;
+    Clip::from_channels(&decoded.channels, decoded.sample_rate, limits)
 }
 
 fn decode_unguarded(

@@ -12,7 +12,7 @@ mod resample;
 
 pub use clip::{Clip, Limits};
 #[cfg(feature = "decoders")]
-pub use decode::decode;
+pub use decode::{decode, load_clip};
 pub use features::{FeatureConfig, FeatureError, FeatureExtractor, Features, MelNorm, MelScale};
 pub use resample::resample;
 

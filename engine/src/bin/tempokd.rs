@@ -67,10 +67,7 @@ fn run(cli: Cli) -> Result<(), String> {
 fn load_clip(path: &Path) -> Result<Clip, String> {
     let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
     let extension = path.extension().and_then(|e| e.to_str());
-    let limits = Limits::default();
-    let decoded =
-        audio::decode(bytes, extension, &limits).map_err(|e| format!("{}: {e}", path.display()))?;
-    Clip::from_channels(&decoded.channels, decoded.sample_rate, &limits)
+    audio::load_clip(bytes, extension, &Limits::default())
         .map_err(|e| format!("{}: {e}", path.display()))
 }
 
