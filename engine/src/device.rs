@@ -95,3 +95,16 @@ fn short_reason(error: &str) -> String {
         line.to_string()
     }
 }
+
+/// A float tensor's values on the host. Asynchronous because WebGPU reads can only complete
+/// after the browser's event loop runs (the synchronous read panics there).
+pub async fn read_floats<const D: usize>(
+    tensor: burn::tensor::Tensor<D>,
+) -> Result<Vec<f32>, String> {
+    tensor
+        .into_data_async()
+        .await
+        .map_err(|e| format!("{e:?}"))?
+        .try_into_vec::<f32>()
+        .map_err(|e| format!("{e:?}"))
+}

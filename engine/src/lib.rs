@@ -3,4 +3,9 @@
 
 pub mod audio;
 #[cfg(feature = "tensors")]
+pub mod checkpoint;
+#[cfg(feature = "tensors")]
 pub mod device;
+pub mod kd;
+#[cfg(feature = "tensors")]
+pub mod teacher;

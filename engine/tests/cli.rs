@@ -57,3 +57,192 @@ fn bad_input_gives_one_line_and_a_failure_code() {
     }
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+fn teacher_fixture(name: &str) -> String {
+    format!(
+        "{}/tests/fixtures/teacher/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    )
+}
+
+/// A WAV of the oracle's input clip, so the command line's logits can be held to transformers'.
+fn oracle_clip(dir: &std::path::Path) -> (std::path::PathBuf, Vec<f32>) {
+    let expected = std::fs::read(teacher_fixture("base-group/expected.safetensors")).unwrap();
+    let expected = safetensors::SafeTensors::deserialize(&expected).unwrap();
+    let floats = |key: &str| -> Vec<f32> {
+        let view = expected.tensor(key).unwrap();
+        view.data()
+            .chunks_exact(4)
+            .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+            .collect()
+    };
+    let path = dir.join("oracle-input.wav");
+    let spec = hound::WavSpec {
+        channels: 1,
+        sample_rate: 16_000,
+        bits_per_sample: 32,
+        sample_format: hound::SampleFormat::Float,
+    };
+    let mut writer = hound::WavWriter::create(&path, spec).unwrap();
+    for sample in floats("input") {
+        writer.write_sample(sample).unwrap();
+    }
+    writer.finalize().unwrap();
+    (path, floats("logits"))
+}
+
+#[test]
+fn inspect_prints_the_teachers_numbers_as_json() {
+    let dir = std::env::temp_dir().join(format!("tempokd-inspect-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (clip, expected_logits) = oracle_clip(&dir);
+    let clip = clip.to_str().unwrap();
+    let teacher = teacher_fixture("base-group");
+
+    let output = tempokd(&[
+        "inspect",
+        "--teacher",
+        &teacher,
+        "--audio",
+        clip,
+        "--json",
+        "--attentions",
+    ]);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let json: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(json["sample_rate"], 16_000);
+    assert!((json["duration_s"].as_f64().unwrap() - 0.25).abs() < 1e-6);
+    let teacher_json = &json["teacher"];
+    assert_eq!(
+        teacher_json["labels"],
+        serde_json::json!(["yes", "no", "up", "down", "_unknown_"])
+    );
+    let logits: Vec<f32> = serde_json::from_value(teacher_json["logits"].clone()).unwrap();
+    for (actual, expected) in logits.iter().zip(&expected_logits) {
+        assert!(
+            (actual - expected).abs() <= 1e-4,
+            "{logits:?} vs {expected_logits:?}"
+        );
+    }
+    let probs: Vec<f32> = serde_json::from_value(teacher_json["probs"].clone()).unwrap();
+    assert!((probs.iter().sum::<f32>() - 1.0).abs() < 1e-5);
+    assert_eq!(
+        teacher_json["top"], "_unknown_",
+        "the largest logit is the last one"
+    );
+    assert_eq!(teacher_json["frames"], 49);
+    assert!((teacher_json["frame_s"].as_f64().unwrap() - 0.005).abs() < 1e-9);
+    let rollout: Vec<f32> = serde_json::from_value(teacher_json["rollout"].clone()).unwrap();
+    assert_eq!(rollout.len(), 49);
+    assert!((rollout.iter().sum::<f32>() - 1.0).abs() < 1e-5);
+    let attentions: Vec<Vec<Vec<Vec<f32>>>> =
+        serde_json::from_value(teacher_json["attentions"].clone()).unwrap();
+    assert_eq!(
+        (
+            attentions.len(),
+            attentions[0].len(),
+            attentions[0][0].len()
+        ),
+        (2, 4, 49)
+    );
+    assert!(
+        attentions[1][3]
+            .iter()
+            .all(|row| row.len() == 49 && (row.iter().sum::<f32>() - 1.0).abs() < 1e-4)
+    );
+
+    // Without --attentions the maps are left out; rollout settings change the map.
+    let first_layer = tempokd(&[
+        "inspect",
+        "--teacher",
+        &teacher,
+        "--audio",
+        clip,
+        "--json",
+        "--rollout-layers",
+        "0..1",
+        "--head-fusion",
+        "max",
+        "--rollout-row",
+        "first-frame",
+    ]);
+    assert!(first_layer.status.success());
+    let json: serde_json::Value = serde_json::from_slice(&first_layer.stdout).unwrap();
+    assert!(json["teacher"].get("attentions").is_none());
+    let other: Vec<f32> = serde_json::from_value(json["teacher"]["rollout"].clone()).unwrap();
+    assert_ne!(other, rollout);
+
+    let summary = tempokd(&["inspect", "--teacher", &teacher, "--audio", clip]);
+    let summary = String::from_utf8(summary.stdout).unwrap();
+    assert!(summary.contains("teacher says \"_unknown_\""), "{summary}");
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn inspect_reports_a_bad_teacher_or_bad_settings_in_one_line() {
+    let dir = std::env::temp_dir().join(format!("tempokd-inspect-bad-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (clip, _) = oracle_clip(&dir);
+    let clip = clip.to_str().unwrap();
+    let empty_dir = dir.join("empty");
+    std::fs::create_dir_all(&empty_dir).unwrap();
+    let broken = dir.join("broken");
+    std::fs::create_dir_all(&broken).unwrap();
+    std::fs::copy(
+        teacher_fixture("base-group/config.json"),
+        broken.join("config.json"),
+    )
+    .unwrap();
+    let weights = std::fs::read(teacher_fixture("base-group/model.safetensors")).unwrap();
+    std::fs::write(
+        broken.join("model.safetensors"),
+        &weights[..weights.len() - 100],
+    )
+    .unwrap();
+    let good = teacher_fixture("base-group");
+
+    let cases: [(&[&str], &str); 5] = [
+        (
+            &["--teacher", empty_dir.to_str().unwrap(), "--audio", clip],
+            "config.json",
+        ),
+        (
+            &["--teacher", broken.to_str().unwrap(), "--audio", clip],
+            "not a readable safetensors file",
+        ),
+        (
+            &["--teacher", &good, "--audio", "/nonexistent.wav"],
+            "nonexistent.wav",
+        ),
+        (
+            &[
+                "--teacher",
+                &good,
+                "--audio",
+                clip,
+                "--rollout-layers",
+                "1..5",
+            ],
+            "layers 1..5",
+        ),
+        (
+            &["--teacher", &good, "--audio", clip, "--residual", "2"],
+            "residual",
+        ),
+    ];
+    for (args, says) in cases {
+        let output = tempokd(&[&["inspect"], args].concat());
+        assert!(!output.status.success(), "{args:?}");
+        let stderr = String::from_utf8(output.stderr).unwrap();
+        assert_eq!(stderr.lines().count(), 1, "{args:?}: {stderr}");
+        assert!(
+            stderr.starts_with("error: ") && stderr.contains(says),
+            "{args:?}: {stderr}"
+        );
+    }
+    std::fs::remove_dir_all(dir).unwrap();
+}

@@ -4,24 +4,10 @@
 use burn::tensor::{Tensor, TensorData};
 use tempokd::device::ComputeDevice;
 
+mod common;
+
 #[cfg(target_arch = "wasm32")]
 wasm_bindgen_test::wasm_bindgen_test_configure!(run_in_dedicated_worker);
-
-/// One test body for both targets: blocked on natively, awaited by the browser's test runner.
-macro_rules! async_test {
-    ($name:ident, $body:expr) => {
-        #[cfg(not(target_arch = "wasm32"))]
-        #[test]
-        fn $name() {
-            pollster::block_on($body)
-        }
-        #[cfg(target_arch = "wasm32")]
-        #[wasm_bindgen_test::wasm_bindgen_test]
-        async fn $name() {
-            $body.await
-        }
-    };
-}
 
 /// `[[1, 2, 3], [4, 5, 6]] · [[1, 0], [0, 1], [1, 1]]`, read back asynchronously (the only read
 /// that works in a browser).

@@ -1,0 +1,127 @@
+//! The teacher's forward pass with every attention map, for wav2vec2-base's geometry (95M
+//! parameters, random weights) on 1 s and 8 s of audio, on the CPU, beside PyTorch running the
+//! same model in the same run.
+//!
+//!     cargo bench -p tempokd --bench teacher
+//!
+//! PyTorch runs through scripts/bench/teacher_torch.py with the Python in `$TEMPOKD_PYTHON`
+//! (default `python3`), which needs `torch` and `transformers`; without them only our figures
+//! are printed.
+
+use burn::module::Module;
+use serde::Deserialize;
+use std::process::Command;
+use std::time::Instant;
+use tempokd::device::ComputeDevice;
+use tempokd::teacher::{AttentionDetail, Teacher, Wav2Vec2Config};
+
+/// Clip lengths in seconds and how many timed runs each gets (after one warm-up).
+const CASES: [(f32, usize); 2] = [(1.0, 10), (8.0, 3)];
+
+#[derive(Deserialize)]
+struct TorchTiming {
+    seconds: f32,
+    median_ms: f64,
+    threads: usize,
+    torch: String,
+    parameters: usize,
+}
+
+fn main() -> Result<(), String> {
+    let device = ComputeDevice::cpu("benchmark");
+    let labels: Vec<String> = (0..12).map(|i| format!("class {i}")).collect();
+    let labels: Vec<&str> = labels.iter().map(String::as_str).collect();
+    let teacher = Teacher::random(Wav2Vec2Config::base(&labels), 7, &device.device)
+        .map_err(|e| e.to_string())?;
+    let parameters = teacher.model().num_params();
+    let torch = torch_timings();
+
+    println!(
+        "wav2vec2-base geometry, {:.1}M parameters, forward pass with all attention maps, CPU",
+        parameters as f64 / 1e6
+    );
+    println!(
+        "{:>6}  {:>18}  {:>18}  {:>14}",
+        "audio", "TempoKD (burn)", "PyTorch", "TempoKD/PyTorch"
+    );
+    for (seconds, runs) in CASES {
+        let ours = median_ms(&teacher, seconds, runs)?;
+        let reference = torch
+            .as_ref()
+            .ok()
+            .and_then(|t| t.iter().find(|t| t.seconds == seconds));
+        match reference {
+            Some(reference) => println!(
+                "{:>5}s  {:>15.0} ms  {:>15.0} ms  {:>14.2}",
+                seconds,
+                ours,
+                reference.median_ms,
+                ours / reference.median_ms
+            ),
+            None => println!("{seconds:>5}s  {ours:>15.0} ms  {:>18}  {:>14}", "-", "-"),
+        }
+    }
+    match &torch {
+        Ok(timings) => {
+            if let Some(first) = timings.first() {
+                println!(
+                    "PyTorch {} on {} threads, {:.1}M parameters; medians of {:?} runs",
+                    first.torch,
+                    first.threads,
+                    first.parameters as f64 / 1e6,
+                    CASES.map(|c| c.1)
+                );
+            }
+        }
+        Err(why) => println!("PyTorch not measured: {why}"),
+    }
+    Ok(())
+}
+
+fn median_ms(teacher: &Teacher, seconds: f32, runs: usize) -> Result<f64, String> {
+    let samples: Vec<f32> = (0..(seconds * 16_000.0) as usize)
+        .map(|i| (i as f32 * 0.07).sin() * 0.3 + ((i * 7919) % 101) as f32 / 1000.0)
+        .collect();
+    let mut times = Vec::new();
+    for run in 0..=runs {
+        let start = Instant::now();
+        let result = pollster::block_on(teacher.infer(&samples, AttentionDetail::PerHead))
+            .map_err(|e| e.to_string())?;
+        let elapsed = start.elapsed().as_secs_f64() * 1000.0;
+        if result.attentions.is_none() {
+            return Err("no attention maps came back".into());
+        }
+        if run > 0 {
+            times.push(elapsed);
+        }
+    }
+    times.sort_by(f64::total_cmp);
+    Ok(times[times.len() / 2])
+}
+
+fn torch_timings() -> Result<Vec<TorchTiming>, String> {
+    let python = std::env::var("TEMPOKD_PYTHON").unwrap_or_else(|_| "python3".into());
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../scripts/bench/teacher_torch.py"
+    );
+    let seconds = CASES.map(|c| c.0.to_string());
+    let runs = CASES.map(|c| c.1.to_string());
+    let output = Command::new(&python)
+        .arg(script)
+        .arg("--seconds")
+        .args(&seconds)
+        .arg("--runs")
+        .args(&runs)
+        .output()
+        .map_err(|e| format!("{python}: {e}"))?;
+    if !output.status.success() {
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        let last = stderr.lines().last().unwrap_or("no output");
+        return Err(format!("{python} {script}: {last}"));
+    }
+    String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .map(|line| serde_json::from_str(line).map_err(|e| e.to_string()))
+        .collect()
+}

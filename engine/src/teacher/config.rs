@@ -1,0 +1,342 @@
+//! The Hugging Face description of a wav2vec 2.0 audio classifier: `config.json` of
+//! `Wav2Vec2ForSequenceClassification` and `preprocessor_config.json`.
+//!
+//! Field names and defaults are Hugging Face's, so a checkpoint's own files parse unchanged and
+//! files written here load in `transformers`. Fields this crate does not use are ignored.
+
+use super::TeacherError;
+use crate::audio::MODEL_SAMPLE_RATE;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// `config.json`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Wav2Vec2Config {
+    #[serde(default = "defaults::hidden_size")]
+    pub hidden_size: usize,
+    #[serde(default = "defaults::num_hidden_layers")]
+    pub num_hidden_layers: usize,
+    #[serde(default = "defaults::num_attention_heads")]
+    pub num_attention_heads: usize,
+    #[serde(default = "defaults::intermediate_size")]
+    pub intermediate_size: usize,
+    #[serde(default = "defaults::activation")]
+    pub hidden_act: Activation,
+    #[serde(default = "defaults::layer_norm_eps")]
+    pub layer_norm_eps: f64,
+    /// `group`: one GroupNorm after the first convolution (base); `layer`: a LayerNorm after
+    /// every convolution (large, XLSR).
+    #[serde(default = "defaults::feat_extract_norm")]
+    pub feat_extract_norm: FeatureNorm,
+    #[serde(default = "defaults::activation")]
+    pub feat_extract_activation: Activation,
+    #[serde(default = "defaults::conv_dim")]
+    pub conv_dim: Vec<usize>,
+    #[serde(default = "defaults::conv_kernel")]
+    pub conv_kernel: Vec<usize>,
+    #[serde(default = "defaults::conv_stride")]
+    pub conv_stride: Vec<usize>,
+    #[serde(default)]
+    pub conv_bias: bool,
+    #[serde(default = "defaults::num_conv_pos_embeddings")]
+    pub num_conv_pos_embeddings: usize,
+    #[serde(default = "defaults::num_conv_pos_embedding_groups")]
+    pub num_conv_pos_embedding_groups: usize,
+    /// Pre-layer-norm encoder (large, XLSR) instead of post-layer-norm (base).
+    #[serde(default)]
+    pub do_stable_layer_norm: bool,
+    /// Classify a softmax-weighted sum of every layer's hidden states instead of the last.
+    #[serde(default)]
+    pub use_weighted_layer_sum: bool,
+    #[serde(default = "defaults::classifier_proj_size")]
+    pub classifier_proj_size: usize,
+    /// Adapter layers after the encoder are a speech-recognition option this crate does not run.
+    #[serde(default)]
+    pub add_adapter: bool,
+    #[serde(default)]
+    pub id2label: BTreeMap<String, String>,
+    /// Which frames the classifier reads. Not a Hugging Face field: absent means Hugging Face's
+    /// head, so their checkpoints load unchanged.
+    #[serde(default)]
+    pub classifier_pooling: ClassifierPooling,
+}
+
+/// Which frames the classification head reads.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ClassifierPooling {
+    /// Hugging Face: `classifier(mean over frames of projector(h))`.
+    #[default]
+    Mean,
+    /// The paper (Figure 1): `classifier(c_1)`, a fully connected layer on the first frame.
+    FirstFrame,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FeatureNorm {
+    Group,
+    Layer,
+}
+
+/// The activation names Hugging Face configs use for wav2vec 2.0.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Activation {
+    /// The exact (erf) GELU.
+    #[serde(rename = "gelu")]
+    Gelu,
+    /// The tanh approximation of GELU.
+    #[serde(rename = "gelu_new", alias = "gelu_pytorch_tanh")]
+    GeluTanh,
+    #[serde(rename = "relu")]
+    Relu,
+    #[serde(rename = "silu", alias = "swish")]
+    Silu,
+}
+
+mod defaults {
+    use super::{Activation, FeatureNorm};
+    pub fn hidden_size() -> usize {
+        768
+    }
+    pub fn num_hidden_layers() -> usize {
+        12
+    }
+    pub fn num_attention_heads() -> usize {
+        12
+    }
+    pub fn intermediate_size() -> usize {
+        3072
+    }
+    pub fn activation() -> Activation {
+        Activation::Gelu
+    }
+    pub fn layer_norm_eps() -> f64 {
+        1e-5
+    }
+    pub fn feat_extract_norm() -> FeatureNorm {
+        FeatureNorm::Group
+    }
+    pub fn conv_dim() -> Vec<usize> {
+        vec![512; 7]
+    }
+    pub fn conv_kernel() -> Vec<usize> {
+        vec![10, 3, 3, 3, 3, 2, 2]
+    }
+    pub fn conv_stride() -> Vec<usize> {
+        vec![5, 2, 2, 2, 2, 2, 2]
+    }
+    pub fn num_conv_pos_embeddings() -> usize {
+        128
+    }
+    pub fn num_conv_pos_embedding_groups() -> usize {
+        16
+    }
+    pub fn classifier_proj_size() -> usize {
+        256
+    }
+    pub fn sampling_rate() -> u32 {
+        16_000
+    }
+    pub fn do_normalize() -> bool {
+        true
+    }
+}
+
+impl Wav2Vec2Config {
+    /// Parses `config.json` and checks that it describes a model this crate can build.
+    pub fn from_json(text: &str) -> Result<Self, TeacherError> {
+        let config: Self =
+            serde_json::from_str(text).map_err(|e| TeacherError::Config(e.to_string()))?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// wav2vec2-base's geometry (95M parameters) with the given labels: the shape of
+    /// `facebook/wav2vec2-base` under Hugging Face's classification head.
+    pub fn base(labels: &[&str]) -> Self {
+        Self {
+            hidden_size: defaults::hidden_size(),
+            num_hidden_layers: defaults::num_hidden_layers(),
+            num_attention_heads: defaults::num_attention_heads(),
+            intermediate_size: defaults::intermediate_size(),
+            hidden_act: Activation::Gelu,
+            layer_norm_eps: defaults::layer_norm_eps(),
+            feat_extract_norm: FeatureNorm::Group,
+            feat_extract_activation: Activation::Gelu,
+            conv_dim: defaults::conv_dim(),
+            conv_kernel: defaults::conv_kernel(),
+            conv_stride: defaults::conv_stride(),
+            conv_bias: false,
+            num_conv_pos_embeddings: defaults::num_conv_pos_embeddings(),
+            num_conv_pos_embedding_groups: defaults::num_conv_pos_embedding_groups(),
+            do_stable_layer_norm: false,
+            use_weighted_layer_sum: false,
+            classifier_proj_size: defaults::classifier_proj_size(),
+            add_adapter: false,
+            id2label: labels
+                .iter()
+                .enumerate()
+                .map(|(i, label)| (i.to_string(), label.to_string()))
+                .collect(),
+            classifier_pooling: ClassifierPooling::Mean,
+        }
+    }
+
+    /// Every inconsistency that would otherwise surface as a shape error deep in a forward pass.
+    pub fn validate(&self) -> Result<(), TeacherError> {
+        let fail = |why: String| Err(TeacherError::Config(why));
+        let convs = self.conv_dim.len();
+        if convs == 0 || self.conv_kernel.len() != convs || self.conv_stride.len() != convs {
+            return fail(format!(
+                "conv_dim, conv_kernel and conv_stride must be non-empty and of one length (they have {}, {} and {})",
+                convs,
+                self.conv_kernel.len(),
+                self.conv_stride.len()
+            ));
+        }
+        let sizes = [
+            ("hidden_size", self.hidden_size),
+            ("num_hidden_layers", self.num_hidden_layers),
+            ("num_attention_heads", self.num_attention_heads),
+            ("intermediate_size", self.intermediate_size),
+            ("num_conv_pos_embeddings", self.num_conv_pos_embeddings),
+            (
+                "num_conv_pos_embedding_groups",
+                self.num_conv_pos_embedding_groups,
+            ),
+            ("classifier_proj_size", self.classifier_proj_size),
+        ];
+        if let Some((name, _)) = sizes.iter().find(|(_, value)| *value == 0) {
+            return fail(format!("{name} must be at least 1"));
+        }
+        if let Some(zero) = self
+            .conv_dim
+            .iter()
+            .chain(&self.conv_kernel)
+            .chain(&self.conv_stride)
+            .position(|&v| v == 0)
+        {
+            return fail(format!(
+                "convolution sizes must be at least 1 (entry {zero} of conv_dim/conv_kernel/conv_stride is 0)"
+            ));
+        }
+        if self.hidden_size % self.num_attention_heads != 0 {
+            return fail(format!(
+                "hidden_size {} is not divisible by num_attention_heads {}",
+                self.hidden_size, self.num_attention_heads
+            ));
+        }
+        if self.hidden_size % self.num_conv_pos_embedding_groups != 0 {
+            return fail(format!(
+                "hidden_size {} is not divisible by num_conv_pos_embedding_groups {}",
+                self.hidden_size, self.num_conv_pos_embedding_groups
+            ));
+        }
+        if self.add_adapter {
+            return fail("add_adapter is true: adapter layers are not supported".into());
+        }
+        self.labels().map(|_| ())
+    }
+
+    /// The class names in logit order, from `id2label`.
+    pub fn labels(&self) -> Result<Vec<String>, TeacherError> {
+        if self.id2label.is_empty() {
+            return Err(TeacherError::Config(
+                "id2label is missing or empty: the classifier needs its class names".into(),
+            ));
+        }
+        let mut labels = vec![None; self.id2label.len()];
+        for (id, label) in &self.id2label {
+            let slot = id
+                .parse::<usize>()
+                .ok()
+                .and_then(|i| labels.get_mut(i))
+                .ok_or_else(|| {
+                    TeacherError::Config(format!(
+                        "id2label key {id:?} is not an index from 0 to {}",
+                        self.id2label.len() - 1
+                    ))
+                })?;
+            *slot = Some(label.clone());
+        }
+        Ok(labels.into_iter().flatten().collect())
+    }
+
+    /// The number of samples one frame advances: the product of the convolution strides.
+    pub fn hop_samples(&self) -> usize {
+        self.conv_stride.iter().product()
+    }
+
+    /// The fewest samples that give one frame (the feature encoder's receptive field).
+    pub fn min_samples(&self) -> usize {
+        self.conv_kernel
+            .iter()
+            .zip(&self.conv_stride)
+            .rev()
+            .fold(1, |needed, (kernel, stride)| (needed - 1) * stride + kernel)
+    }
+
+    /// Frames the encoder produces for `samples` samples: `⌊(L − k)/s⌋ + 1` per convolution.
+    pub fn frames(&self, samples: usize) -> usize {
+        self.conv_kernel
+            .iter()
+            .zip(&self.conv_stride)
+            .try_fold(samples, |length, (kernel, stride)| {
+                length.checked_sub(*kernel).map(|rest| rest / stride + 1)
+            })
+            .unwrap_or(0)
+    }
+}
+
+/// `preprocessor_config.json` (Hugging Face's `Wav2Vec2FeatureExtractor`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PreprocessorConfig {
+    #[serde(default = "defaults::sampling_rate")]
+    pub sampling_rate: u32,
+    /// Zero mean and unit variance per clip before the model.
+    #[serde(default = "defaults::do_normalize")]
+    pub do_normalize: bool,
+}
+
+impl Default for PreprocessorConfig {
+    fn default() -> Self {
+        Self {
+            sampling_rate: defaults::sampling_rate(),
+            do_normalize: defaults::do_normalize(),
+        }
+    }
+}
+
+impl PreprocessorConfig {
+    pub fn from_json(text: &str) -> Result<Self, TeacherError> {
+        let config: Self = serde_json::from_str(text)
+            .map_err(|e| TeacherError::Config(format!("preprocessor_config.json: {e}")))?;
+        if config.sampling_rate != MODEL_SAMPLE_RATE {
+            return Err(TeacherError::Config(format!(
+                "preprocessor_config.json asks for {} Hz audio; only {MODEL_SAMPLE_RATE} Hz models are supported",
+                config.sampling_rate
+            )));
+        }
+        Ok(config)
+    }
+
+    /// Hugging Face's `zero_mean_unit_var_norm`: `(x − mean) / sqrt(var + 1e-7)`.
+    pub fn prepare(&self, samples: &[f32]) -> Vec<f32> {
+        if !self.do_normalize || samples.is_empty() {
+            return samples.to_vec();
+        }
+        let n = samples.len() as f64;
+        let mean = samples.iter().map(|&x| x as f64).sum::<f64>() / n;
+        let var = samples
+            .iter()
+            .map(|&x| (x as f64 - mean).powi(2))
+            .sum::<f64>()
+            / n;
+        let scale = 1.0 / (var + 1e-7).sqrt();
+        samples
+            .iter()
+            .map(|&x| ((x as f64 - mean) * scale) as f32)
+            .collect()
+    }
+}

@@ -1,0 +1,260 @@
+//! The wav2vec 2.0 teacher: any Hugging Face `Wav2Vec2ForSequenceClassification` checkpoint
+//! (or one of ours, in the same layout), its logits and its per-layer self-attention.
+
+mod config;
+mod load;
+mod model;
+
+pub use config::{Activation, ClassifierPooling, FeatureNorm, PreprocessorConfig, Wav2Vec2Config};
+pub use model::{Wav2Vec2Classifier, Wav2Vec2Output};
+
+use crate::audio::MODEL_SAMPLE_RATE;
+use crate::checkpoint::{Checkpoint, CheckpointError, RandomInit};
+use crate::device::read_floats;
+use crate::kd::{AttentionMaps, HeadFusion, RolloutConfig, RolloutRow};
+use burn::tensor::{Device, Tensor, TensorData};
+use thiserror::Error;
+
+#[derive(Clone, Debug, Error, PartialEq)]
+pub enum TeacherError {
+    #[error("config.json: {0}")]
+    Config(String),
+    #[error("model.safetensors: {0}")]
+    Weights(#[from] CheckpointError),
+    #[error("{0}: the teacher directory needs config.json and model.safetensors")]
+    MissingFile(String),
+    #[error(
+        "the clip has {samples} samples; the teacher needs at least {min_samples} ({:.0} ms)",
+        *.min_samples as f32 * 1000.0 / MODEL_SAMPLE_RATE as f32
+    )]
+    TooShort { samples: usize, min_samples: usize },
+    #[error("reading the result from the device failed: {0}")]
+    Device(String),
+}
+
+/// The files of a teacher directory, read by the caller (from disk, or fetched by the page).
+pub struct TeacherFiles<'a> {
+    /// `config.json`
+    pub config: &'a str,
+    /// `preprocessor_config.json`, if the directory has one (Hugging Face's defaults otherwise).
+    pub preprocessor: Option<&'a str>,
+    /// `model.safetensors`
+    pub weights: &'a [u8],
+}
+
+/// How much of the attention an inference reads back.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AttentionDetail {
+    None,
+    /// One map per layer, its heads fused on the device (what rollout needs).
+    Fused(HeadFusion),
+    /// Every head of every layer.
+    PerHead,
+}
+
+/// One clip through the teacher, on the host.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TeacherInference {
+    pub logits: Vec<f32>,
+    pub probs: Vec<f32>,
+    /// Index of the most probable class.
+    pub top: usize,
+    pub frames: usize,
+    /// Seconds between frame starts.
+    pub frame_s: f32,
+    pub attentions: Option<AttentionMaps>,
+}
+
+/// A loaded teacher on one device.
+pub struct Teacher {
+    model: Wav2Vec2Classifier,
+    config: Wav2Vec2Config,
+    preprocessor: PreprocessorConfig,
+    labels: Vec<String>,
+    device: Device,
+}
+
+impl Teacher {
+    /// Loads a checkpoint. Every key must match the config by name and shape; nothing loads
+    /// half-way.
+    pub fn load(files: TeacherFiles<'_>, device: &Device) -> Result<Self, TeacherError> {
+        let config = Wav2Vec2Config::from_json(files.config)?;
+        let preprocessor = match files.preprocessor {
+            Some(text) => PreprocessorConfig::from_json(text)?,
+            None => PreprocessorConfig::default(),
+        };
+        let mut checkpoint = Checkpoint::new(files.weights)?.ignoring(load::UNUSED_KEYS);
+        let model = load::build(&config, &mut checkpoint, device)?;
+        checkpoint.finish()?;
+        Self::assemble(model, config, preprocessor, device)
+    }
+
+    /// A teacher directory on disk: `config.json`, `model.safetensors` and optionally
+    /// `preprocessor_config.json`.
+    #[cfg(not(target_family = "wasm"))]
+    pub fn load_dir(dir: &std::path::Path, device: &Device) -> Result<Self, TeacherError> {
+        let read = |name: &str| {
+            let path = dir.join(name);
+            std::fs::read(&path)
+                .map_err(|e| TeacherError::MissingFile(format!("{}: {e}", path.display())))
+        };
+        let config = read("config.json")?;
+        let weights = read("model.safetensors")?;
+        let preprocessor = dir
+            .join("preprocessor_config.json")
+            .exists()
+            .then(|| read("preprocessor_config.json"))
+            .transpose()?;
+        let text = |bytes: &[u8], name: &str| {
+            std::str::from_utf8(bytes)
+                .map(str::to_owned)
+                .map_err(|_| TeacherError::Config(format!("{name} is not UTF-8 text")))
+        };
+        let config = text(&config, "config.json")?;
+        let preprocessor = preprocessor
+            .map(|bytes| text(&bytes, "preprocessor_config.json"))
+            .transpose()?;
+        Self::load(
+            TeacherFiles {
+                config: &config,
+                preprocessor: preprocessor.as_deref(),
+                weights: &weights,
+            },
+            device,
+        )
+    }
+
+    /// A freshly initialised teacher (reproducible for a given seed), for training and benchmarks.
+    pub fn random(
+        config: Wav2Vec2Config,
+        seed: u64,
+        device: &Device,
+    ) -> Result<Self, TeacherError> {
+        config.validate()?;
+        let model = load::build(&config, &mut RandomInit::new(seed), device)?;
+        Self::assemble(model, config, PreprocessorConfig::default(), device)
+    }
+
+    fn assemble(
+        model: Wav2Vec2Classifier,
+        config: Wav2Vec2Config,
+        preprocessor: PreprocessorConfig,
+        device: &Device,
+    ) -> Result<Self, TeacherError> {
+        Ok(Self {
+            labels: config.labels()?,
+            model,
+            config,
+            preprocessor,
+            device: device.clone(),
+        })
+    }
+
+    pub fn labels(&self) -> &[String] {
+        &self.labels
+    }
+
+    pub fn config(&self) -> &Wav2Vec2Config {
+        &self.config
+    }
+
+    pub fn model(&self) -> &Wav2Vec2Classifier {
+        &self.model
+    }
+
+    /// Seconds between frame starts (20 ms for every published wav2vec 2.0).
+    pub fn frame_s(&self) -> f32 {
+        self.config.hop_samples() as f32 / MODEL_SAMPLE_RATE as f32
+    }
+
+    /// Rollout settings that match the head: the first frame's row for the paper's head, the
+    /// mean of rows for Hugging Face's mean-pooled head.
+    pub fn default_rollout(&self) -> RolloutConfig {
+        RolloutConfig {
+            row: match self.config.classifier_pooling {
+                ClassifierPooling::FirstFrame => RolloutRow::FirstFrame,
+                ClassifierPooling::Mean => RolloutRow::MeanOfRows,
+            },
+            ..RolloutConfig::default()
+        }
+    }
+
+    /// The clip as the model's input tensor `[1, samples]`, normalised as the preprocessor says.
+    pub fn input(&self, samples: &[f32]) -> Result<Tensor<2>, TeacherError> {
+        let min_samples = self.config.min_samples();
+        if samples.len() < min_samples {
+            return Err(TeacherError::TooShort {
+                samples: samples.len(),
+                min_samples,
+            });
+        }
+        let prepared = self.preprocessor.prepare(samples);
+        let length = prepared.len();
+        Ok(Tensor::from_data(
+            TensorData::new(prepared, [1, length]),
+            &self.device,
+        ))
+    }
+
+    /// Classifies one 16 kHz mono clip and reads back the attention asked for.
+    pub async fn infer(
+        &self,
+        samples: &[f32],
+        detail: AttentionDetail,
+    ) -> Result<TeacherInference, TeacherError> {
+        let input = self.input(samples)?;
+        let output = self.model.forward(input, detail != AttentionDetail::None);
+        let frames = self.config.frames(samples.len());
+        let attentions = match detail {
+            AttentionDetail::None => None,
+            AttentionDetail::PerHead => Some(read_maps(output.attentions, frames).await?),
+            AttentionDetail::Fused(fusion) => {
+                let fused = output
+                    .attentions
+                    .into_iter()
+                    .map(|layer| match fusion {
+                        HeadFusion::Mean => layer.mean_dim(1), // [1, 1, T, T]
+                        HeadFusion::Max => layer.max_dim(1),
+                    })
+                    .collect();
+                Some(read_maps(fused, frames).await?)
+            }
+        };
+        let logits = read_floats(output.logits)
+            .await
+            .map_err(TeacherError::Device)?;
+        let probs = softmax(&logits);
+        let top = probs
+            .iter()
+            .enumerate()
+            .max_by(|a, b| a.1.total_cmp(b.1))
+            .map_or(0, |(index, _)| index);
+        Ok(TeacherInference {
+            logits,
+            probs,
+            top,
+            frames,
+            frame_s: self.frame_s(),
+            attentions,
+        })
+    }
+}
+
+/// Layers of `[1, heads, T, T]` attention into one host array.
+async fn read_maps(layers: Vec<Tensor<4>>, frames: usize) -> Result<AttentionMaps, TeacherError> {
+    let count = layers.len();
+    let heads = layers.first().map_or(0, |layer| layer.dims()[1]);
+    let values = read_floats(Tensor::cat(layers, 0))
+        .await
+        .map_err(TeacherError::Device)?;
+    AttentionMaps::new(count, heads, frames, values)
+        .map_err(|e| TeacherError::Device(e.to_string()))
+}
+
+/// A numerically safe softmax on the host.
+pub fn softmax(logits: &[f32]) -> Vec<f32> {
+    let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    let exps: Vec<f32> = logits.iter().map(|&l| (l - max).exp()).collect();
+    let sum: f32 = exps.iter().sum();
+    exps.iter().map(|e| e / sum).collect()
+}

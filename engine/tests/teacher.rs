@@ -1,0 +1,322 @@
+//! The wav2vec 2.0 teacher against Hugging Face transformers (fixtures from
+//! scripts/oracle/teacher.py): logits, every attention map and the rollout, for both encoder
+//! layouts and both heads. The same tests run natively and in headless Chromium, on the CPU and,
+//! where the browser offers it, on WebGPU.
+
+use safetensors::SafeTensors;
+use tempokd::device::ComputeDevice;
+use tempokd::kd::{self, HeadFusion, RolloutConfig, RolloutRow};
+use tempokd::teacher::{AttentionDetail, Teacher, TeacherError, TeacherFiles};
+
+mod common;
+
+#[cfg(target_arch = "wasm32")]
+use wasm_bindgen_test::wasm_bindgen_test as test;
+#[cfg(target_arch = "wasm32")]
+wasm_bindgen_test::wasm_bindgen_test_configure!(run_in_dedicated_worker);
+
+/// The bound: max absolute difference on logits and on every attention map.
+const TOLERANCE: f32 = 1e-4;
+
+struct Fixture {
+    name: &'static str,
+    config: &'static str,
+    preprocessor: &'static str,
+    weights: &'static [u8],
+    expected: &'static [u8],
+}
+
+macro_rules! fixture {
+    ($name:literal) => {
+        Fixture {
+            name: $name,
+            config: include_str!(concat!("fixtures/teacher/", $name, "/config.json")),
+            preprocessor: include_str!(concat!(
+                "fixtures/teacher/",
+                $name,
+                "/preprocessor_config.json"
+            )),
+            weights: include_bytes!(concat!("fixtures/teacher/", $name, "/model.safetensors")),
+            expected: include_bytes!(concat!("fixtures/teacher/", $name, "/expected.safetensors")),
+        }
+    };
+}
+
+const FIXTURES: [Fixture; 3] = [
+    fixture!("base-group"),
+    fixture!("stable-layer"),
+    fixture!("first-frame"),
+];
+
+impl Fixture {
+    fn files(&self) -> TeacherFiles<'static> {
+        TeacherFiles {
+            config: self.config,
+            preprocessor: Some(self.preprocessor),
+            weights: self.weights,
+        }
+    }
+
+    fn expected(&self, key: &str) -> Vec<f32> {
+        let file = SafeTensors::deserialize(self.expected).unwrap();
+        let view = file.tensor(key).unwrap();
+        view.data()
+            .chunks_exact(4)
+            .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+            .collect()
+    }
+}
+
+fn max_difference(actual: &[f32], expected: &[f32]) -> f32 {
+    assert_eq!(actual.len(), expected.len(), "lengths differ");
+    actual
+        .iter()
+        .zip(expected)
+        .map(|(a, e)| (a - e).abs())
+        .fold(0.0, f32::max)
+}
+
+/// Every number the teacher produces for every fixture, on one device.
+async fn matches_transformers(device: &ComputeDevice) {
+    for fixture in &FIXTURES {
+        let teacher = Teacher::load(fixture.files(), &device.device)
+            .unwrap_or_else(|e| panic!("{}: {e}", fixture.name));
+        let input = fixture.expected("input");
+        let result = teacher
+            .infer(&input, AttentionDetail::PerHead)
+            .await
+            .unwrap();
+
+        let maps = result.attentions.expect("attentions were asked for");
+        let attentions = max_difference(maps.values(), &fixture.expected("attentions"));
+        assert!(
+            attentions <= TOLERANCE,
+            "{} on {}: attention differs by {attentions}",
+            fixture.name,
+            device.placement
+        );
+        let logits = max_difference(&result.logits, &fixture.expected("logits"));
+        assert!(
+            logits <= TOLERANCE,
+            "{} on {}: logits differ by {logits}",
+            fixture.name,
+            device.placement
+        );
+        assert_eq!(result.frames, maps.frames());
+        assert_eq!(result.frames, teacher.config().frames(input.len()));
+
+        let rollout = kd::rollout(&maps, &teacher.default_rollout()).unwrap();
+        assert!(
+            max_difference(&rollout, &fixture.expected("rollout")) <= 1e-5,
+            "{}: rollout",
+            fixture.name
+        );
+        let resampled = kd::resample_distribution(&rollout, 20);
+        assert!(
+            max_difference(&resampled, &fixture.expected("rollout_20")) <= 1e-5,
+            "{}: resampled",
+            fixture.name
+        );
+        let custom = RolloutConfig {
+            layers: Some(0..maps.layers() - 1),
+            head_fusion: HeadFusion::Max,
+            residual: 0.3,
+            row: RolloutRow::FirstFrame,
+        };
+        let custom = kd::rollout(&maps, &custom).unwrap();
+        assert!(
+            max_difference(&custom, &fixture.expected("rollout_max_first_layers")) <= 1e-5,
+            "{}: max-fusion rollout",
+            fixture.name
+        );
+
+        // Fusing heads on the device gives the same rollout as fusing them on the host.
+        let fused = teacher
+            .infer(&input, AttentionDetail::Fused(HeadFusion::Mean))
+            .await
+            .unwrap();
+        let fused_rollout =
+            kd::rollout(&fused.attentions.unwrap(), &teacher.default_rollout()).unwrap();
+        assert!(max_difference(&fused_rollout, &rollout) <= 1e-5);
+    }
+}
+
+async_test!(cpu_matches_transformers, async {
+    matches_transformers(&ComputeDevice::cpu("test")).await
+});
+
+/// In a browser that offers WebGPU the teacher must run there and agree with transformers too.
+#[cfg(target_arch = "wasm32")]
+#[wasm_bindgen_test::wasm_bindgen_test]
+async fn webgpu_matches_transformers_when_offered() {
+    let device = ComputeDevice::gpu_or_cpu().await;
+    let navigator = js_sys::Reflect::get(&js_sys::global(), &"navigator".into()).unwrap();
+    let offers_webgpu = js_sys::Reflect::get(&navigator, &"gpu".into())
+        .map(|gpu| !gpu.is_undefined())
+        .unwrap_or(false);
+    assert_eq!(device.is_gpu(), offers_webgpu, "{}", device.placement);
+    matches_transformers(&device).await;
+}
+
+fn load(fixture: &Fixture, config: &str, weights: &[u8]) -> Result<Teacher, TeacherError> {
+    let files = TeacherFiles {
+        config,
+        preprocessor: Some(fixture.preprocessor),
+        weights,
+    };
+    Teacher::load(files, &ComputeDevice::cpu("test").device)
+}
+
+/// `weights` rewritten through `edit`, which may drop, add or replace tensors.
+fn rewrite(weights: &[u8], edit: impl FnOnce(&mut Vec<(String, Vec<usize>, Vec<u8>)>)) -> Vec<u8> {
+    let file = SafeTensors::deserialize(weights).unwrap();
+    let mut tensors: Vec<_> = file
+        .tensors()
+        .into_iter()
+        .map(|(name, view)| (name, view.shape().to_vec(), view.data().to_vec()))
+        .collect();
+    edit(&mut tensors);
+    let views: Vec<_> = tensors
+        .iter()
+        .map(|(name, shape, data)| {
+            let view =
+                safetensors::tensor::TensorView::new(safetensors::Dtype::F32, shape.clone(), data)
+                    .unwrap();
+            (name.clone(), view)
+        })
+        .collect();
+    safetensors::serialize(views, None).unwrap()
+}
+
+#[test]
+fn truncated_or_corrupt_weights_are_named_errors() {
+    let fixture = &FIXTURES[0];
+    for bytes in [
+        &fixture.weights[..fixture.weights.len() / 2],
+        &[][..],
+        &b"not a model"[..],
+    ] {
+        let error = load(fixture, fixture.config, bytes)
+            .err()
+            .expect("must fail");
+        assert!(
+            error
+                .to_string()
+                .starts_with("model.safetensors: not a readable safetensors file"),
+            "{error}"
+        );
+    }
+}
+
+#[test]
+fn a_missing_key_is_named_with_its_shape() {
+    let fixture = &FIXTURES[0];
+    let key = "wav2vec2.encoder.layers.1.attention.k_proj.weight";
+    let weights = rewrite(fixture.weights, |tensors| {
+        tensors.retain(|(name, ..)| name != key)
+    });
+    let error = load(fixture, fixture.config, &weights)
+        .err()
+        .expect("must fail");
+    assert_eq!(
+        error.to_string(),
+        format!("model.safetensors: {key} is missing (expected shape [32, 32])")
+    );
+}
+
+#[test]
+fn an_unknown_key_is_an_error_not_ignored() {
+    let fixture = &FIXTURES[0];
+    let weights = rewrite(fixture.weights, |tensors| {
+        tensors.push((
+            "wav2vec2.encoder.layers.9.extra".into(),
+            vec![1],
+            vec![0; 4],
+        ))
+    });
+    let error = load(fixture, fixture.config, &weights)
+        .err()
+        .expect("must fail");
+    assert!(
+        error
+            .to_string()
+            .contains("wav2vec2.encoder.layers.9.extra"),
+        "{error}"
+    );
+}
+
+#[test]
+fn a_config_that_contradicts_the_weights_names_key_and_both_shapes() {
+    let fixture = &FIXTURES[0];
+    let config = fixture
+        .config
+        .replace("\"intermediate_size\": 48", "\"intermediate_size\": 64");
+    let error = load(fixture, &config, fixture.weights)
+        .err()
+        .expect("must fail");
+    assert_eq!(
+        error.to_string(),
+        "model.safetensors: wav2vec2.encoder.layers.0.feed_forward.intermediate_dense.weight has shape [48, 32] but the config needs [64, 32]"
+    );
+    let fewer_labels = fixture.config.replace(",\n    \"4\": \"_unknown_\"", "");
+    assert!(load(fixture, &fewer_labels, fixture.weights).is_err());
+}
+
+#[test]
+fn an_impossible_config_is_refused_before_loading() {
+    let fixture = &FIXTURES[0];
+    for (from, to, says) in [
+        (
+            "\"num_attention_heads\": 4",
+            "\"num_attention_heads\": 5",
+            "not divisible by num_attention_heads",
+        ),
+        ("\"conv_stride\": [", "\"conv_stride\": [2, ", "one length"),
+        (
+            "\"feat_extract_norm\": \"group\"",
+            "\"feat_extract_norm\": \"batch\"",
+            "unknown variant",
+        ),
+    ] {
+        let config = fixture.config.replace(from, to);
+        assert_ne!(config, fixture.config, "{from} not found in the fixture");
+        let error = load(fixture, &config, fixture.weights)
+            .err()
+            .expect("must fail");
+        assert!(
+            error.to_string().starts_with("config.json: ") && error.to_string().contains(says),
+            "{error}"
+        );
+    }
+    let error = load(fixture, "{not json", fixture.weights)
+        .err()
+        .expect("must fail");
+    assert!(error.to_string().starts_with("config.json: "), "{error}");
+}
+
+async_test!(audio_shorter_than_the_receptive_field_is_an_error, async {
+    let fixture = &FIXTURES[0];
+    let teacher = Teacher::load(fixture.files(), &ComputeDevice::cpu("test").device).unwrap();
+    // Kernels 10, 4, 4 with strides 5, 4, 4: one frame needs ((1−1)·4+4−1)·4+4 = 16 frames of
+    // the first conv, which need (16−1)·5+10 = 85 samples.
+    assert_eq!(teacher.config().min_samples(), 85);
+    for samples in [0, 84] {
+        let error = teacher
+            .infer(&vec![0.1; samples], AttentionDetail::None)
+            .await
+            .err()
+            .expect("must fail");
+        assert_eq!(
+            error,
+            TeacherError::TooShort {
+                samples,
+                min_samples: 85
+            }
+        );
+    }
+    let one_frame = teacher
+        .infer(&vec![0.1; 85], AttentionDetail::None)
+        .await
+        .unwrap();
+    assert_eq!(one_frame.frames, 1);
+});
