@@ -182,6 +182,24 @@ fn inspect_prints_the_teachers_numbers_as_json() {
     std::fs::remove_dir_all(dir).unwrap();
 }
 
+/// A teacher directory under `root` with the fixture's config.json and one more file.
+fn teacher_dir_with(
+    root: &std::path::Path,
+    name: &str,
+    file: &str,
+    bytes: &[u8],
+) -> std::path::PathBuf {
+    let dir = root.join(name);
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::copy(
+        teacher_fixture("base-group/config.json"),
+        dir.join("config.json"),
+    )
+    .unwrap();
+    std::fs::write(dir.join(file), bytes).unwrap();
+    dir
+}
+
 #[test]
 fn inspect_reports_a_bad_teacher_or_bad_settings_in_one_line() {
     let dir = std::env::temp_dir().join(format!("tempokd-inspect-bad-{}", std::process::id()));
@@ -190,22 +208,17 @@ fn inspect_reports_a_bad_teacher_or_bad_settings_in_one_line() {
     let clip = clip.to_str().unwrap();
     let empty_dir = dir.join("empty");
     std::fs::create_dir_all(&empty_dir).unwrap();
-    let broken = dir.join("broken");
-    std::fs::create_dir_all(&broken).unwrap();
-    std::fs::copy(
-        teacher_fixture("base-group/config.json"),
-        broken.join("config.json"),
-    )
-    .unwrap();
     let weights = std::fs::read(teacher_fixture("base-group/model.safetensors")).unwrap();
-    std::fs::write(
-        broken.join("model.safetensors"),
+    let broken = teacher_dir_with(
+        &dir,
+        "broken",
+        "model.safetensors",
         &weights[..weights.len() - 100],
-    )
-    .unwrap();
+    );
+    let pickled = teacher_dir_with(&dir, "pickled", "pytorch_model.bin", b"PK");
     let good = teacher_fixture("base-group");
 
-    let cases: [(&[&str], &str); 5] = [
+    let cases: [(&[&str], &str); 6] = [
         (
             &["--teacher", empty_dir.to_str().unwrap(), "--audio", clip],
             "config.json",
@@ -213,6 +226,10 @@ fn inspect_reports_a_bad_teacher_or_bad_settings_in_one_line() {
         (
             &["--teacher", broken.to_str().unwrap(), "--audio", clip],
             "not a readable safetensors file",
+        ),
+        (
+            &["--teacher", pickled.to_str().unwrap(), "--audio", clip],
+            "save the model with safe_serialization=True",
         ),
         (
             &["--teacher", &good, "--audio", "/nonexistent.wav"],

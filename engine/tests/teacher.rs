@@ -277,6 +277,11 @@ fn an_impossible_config_is_refused_before_loading() {
             "\"feat_extract_norm\": \"batch\"",
             "unknown variant",
         ),
+        (
+            "\"Wav2Vec2ForSequenceClassification\"",
+            "\"Wav2Vec2ForCTC\"",
+            "the checkpoint is a Wav2Vec2ForCTC; the teacher must be an audio classifier",
+        ),
     ] {
         let config = fixture.config.replace(from, to);
         assert_ne!(config, fixture.config, "{from} not found in the fixture");
@@ -320,3 +325,67 @@ async_test!(audio_shorter_than_the_receptive_field_is_an_error, async {
         .unwrap();
     assert_eq!(one_frame.frames, 1);
 });
+
+async_test!(
+    tying_the_last_hidden_state_gives_the_4x_weighted_sum,
+    async {
+        let fixture = &FIXTURES[1];
+        assert!(fixture.config.contains("\"use_weighted_layer_sum\": true"));
+        let config = fixture
+            .config
+            .replacen('{', "{\n  \"tie_last_hidden_states\": true,", 1);
+        let teacher = load(fixture, &config, fixture.weights).unwrap();
+        let result = teacher
+            .infer(&fixture.expected("input"), AttentionDetail::None)
+            .await
+            .unwrap();
+        let tied = max_difference(&result.logits, &fixture.expected("logits_tied"));
+        assert!(tied <= TOLERANCE, "tied logits differ by {tied}");
+        assert!(max_difference(&result.logits, &fixture.expected("logits")) > 0.1);
+    }
+);
+
+#[test]
+fn hostile_config_values_are_refused_not_obeyed() {
+    let fixture = &FIXTURES[0];
+    for (from, to, says) in [
+        (
+            "\"conv_stride\": [\n    5,\n    4,\n    4\n  ]",
+            "\"conv_stride\": [4096, 4096, 4096]",
+            "over 60 s of audio per frame",
+        ),
+        (
+            "\"conv_kernel\": [\n    10,\n    4,\n    4\n  ],\n  \"conv_stride\": [\n    5,\n    4,\n    4\n  ]",
+            "\"conv_kernel\": [10, 4096, 4096], \"conv_stride\": [5, 4096, 4]",
+            "need over 60 s of audio for one frame",
+        ),
+        (
+            "\"conv_kernel\": [\n    10,",
+            "\"conv_kernel\": [\n    100000,",
+            "conv_kernel holds 100000",
+        ),
+        (
+            "\"hidden_size\": 32",
+            "\"hidden_size\": 100000",
+            "hidden_size is 100000; it must be from 1 to 8192",
+        ),
+        (
+            "\"layer_norm_eps\": 1e-05",
+            "\"layer_norm_eps\": 0.0",
+            "layer_norm_eps is 0",
+        ),
+        ("\"0\": \"yes\"", "\"+0\": \"yes\"", "id2label key \"+0\""),
+        (
+            "\"num_hidden_layers\": 2",
+            "\"num_hidden_layers\": 0",
+            "num_hidden_layers is 0",
+        ),
+    ] {
+        let config = fixture.config.replacen(from, to, 1);
+        assert_ne!(config, fixture.config, "{from} not found in the fixture");
+        let error = load(fixture, &config, fixture.weights)
+            .err()
+            .expect("must fail");
+        assert!(error.to_string().contains(says), "{to}: {error}");
+    }
+}

@@ -16,6 +16,9 @@ checkpoint exactly as a user would bring it) and expected.safetensors:
     rollout_20   [20]                       the same, resampled to 20 frames
     rollout_max_first_layers [T]            max head fusion, residual 0.3, first frame row,
                                             layers 0..(L-1)
+    logits_tied  [classes]                  (weighted layer sum only) the logits when the last
+                                            hidden state is taken after the final layer norm,
+                                            as transformers 4.x did (tie_last_hidden_states)
 """
 import json
 import shutil
@@ -117,6 +120,13 @@ def build(name, spec, seed):
         randomise(model, generator)
         with torch.no_grad():
             output = model(inputs, output_attentions=True)
+            tied_logits = None
+            if config.use_weighted_layer_sum:
+                base = model.wav2vec2(inputs, output_hidden_states=True)
+                states = torch.stack(base.hidden_states[:-1] + (base.last_hidden_state,), dim=1)
+                weights = F.softmax(model.layer_weights, dim=-1).view(-1, 1, 1)
+                pooled = model.projector((states * weights).sum(dim=1)).mean(dim=1)
+                tied_logits = model.classifier(pooled)[0]
         logits = output.logits[0]
         model.save_pretrained(out, safe_serialization=True)
     else:
@@ -144,7 +154,9 @@ def build(name, spec, seed):
     row = "first_frame" if spec["head"] == "first_frame" else "mean"
     default_rollout = rollout(attentions, row)
     layers = attentions.shape[0]
+    extra = {} if spec["head"] != "mean" or tied_logits is None else {"logits_tied": tied_logits.numpy()}
     save_numpy({
+        **extra,
         "input": audio,
         "logits": logits.numpy().astype(np.float32),
         "attentions": attentions.astype(np.float32),

@@ -140,6 +140,16 @@ fn load_clip(path: &Path) -> Result<Clip, String> {
         .map_err(|e| format!("{}: {e}", path.display()))
 }
 
+/// One JSON object on stdout: the clip's rate and length, and `key` holding the result.
+fn print_json(clip: &Clip, key: &str, value: serde_json::Value) {
+    let mut output = json!({
+        "sample_rate": clip.sample_rate(),
+        "duration_s": clip.duration_s(),
+    });
+    output[key] = value;
+    println!("{output}");
+}
+
 fn features(path: &Path, kind: FeatureKind, as_json: bool) -> Result<(), String> {
     let clip = load_clip(path)?;
     let extractor = FeatureExtractor::new(FeatureConfig::default()).map_err(|e| e.to_string())?;
@@ -149,12 +159,7 @@ fn features(path: &Path, kind: FeatureKind, as_json: bool) -> Result<(), String>
     }
     .map_err(|e| format!("{}: {e}", path.display()))?;
     if as_json {
-        let output = json!({
-            "sample_rate": clip.sample_rate(),
-            "duration_s": clip.duration_s(),
-            "features": features,
-        });
-        println!("{output}");
+        print_json(&clip, "features", json!(features));
     } else {
         let (lo, hi) = features.range();
         println!(
@@ -221,12 +226,7 @@ fn inspect(
         if with_attentions {
             summary["attentions"] = json!(maps.nested());
         }
-        let output = json!({
-            "sample_rate": clip.sample_rate(),
-            "duration_s": clip.duration_s(),
-            "teacher": summary,
-        });
-        println!("{output}");
+        print_json(&clip, "teacher", summary);
     } else {
         let peak = rollout
             .iter()

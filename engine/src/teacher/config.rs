@@ -1,13 +1,17 @@
 //! The Hugging Face description of a wav2vec 2.0 audio classifier: `config.json` of
 //! `Wav2Vec2ForSequenceClassification` and `preprocessor_config.json`.
 //!
-//! Field names and defaults are Hugging Face's, so a checkpoint's own files parse unchanged and
-//! files written here load in `transformers`. Fields this crate does not use are ignored.
+//! Field names and defaults are Hugging Face's, so a checkpoint's own files parse unchanged.
+//! Fields this crate does not use are ignored. One field is ours: `classifier_pooling`, for the
+//! paper's first-frame head, which `transformers` itself does not have.
 
 use super::TeacherError;
 use crate::audio::MODEL_SAMPLE_RATE;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
+
+/// The Hugging Face model class whose checkpoints the teacher loads.
+pub const CLASSIFIER_ARCHITECTURE: &str = "Wav2Vec2ForSequenceClassification";
 
 /// `config.json`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -48,6 +52,14 @@ pub struct Wav2Vec2Config {
     /// Classify a softmax-weighted sum of every layer's hidden states instead of the last.
     #[serde(default)]
     pub use_weighted_layer_sum: bool,
+    /// Whether the last of those hidden states is taken after the stable layout's final layer
+    /// norm. transformers 5 takes it before unless the config says `true`; 4.x took it after,
+    /// so a stable-layout checkpoint fine-tuned with 4.x and a weighted layer sum needs `true`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tie_last_hidden_states: Option<bool>,
+    /// MMS language adapters inside the encoder layers are not supported.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub adapter_attn_dim: Option<usize>,
     #[serde(default = "defaults::classifier_proj_size")]
     pub classifier_proj_size: usize,
     /// Adapter layers after the encoder are a speech-recognition option this crate does not run.
@@ -55,6 +67,9 @@ pub struct Wav2Vec2Config {
     pub add_adapter: bool,
     #[serde(default)]
     pub id2label: BTreeMap<String, String>,
+    /// The Hugging Face class the checkpoint was saved from, when the file says.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub architectures: Option<Vec<String>>,
     /// Which frames the classifier reads. Not a Hugging Face field: absent means Hugging Face's
     /// head, so their checkpoints load unchanged.
     #[serde(default)]
@@ -172,6 +187,8 @@ impl Wav2Vec2Config {
             num_conv_pos_embedding_groups: defaults::num_conv_pos_embedding_groups(),
             do_stable_layer_norm: false,
             use_weighted_layer_sum: false,
+            tie_last_hidden_states: None,
+            adapter_attn_dim: None,
             classifier_proj_size: defaults::classifier_proj_size(),
             add_adapter: false,
             id2label: labels
@@ -180,6 +197,7 @@ impl Wav2Vec2Config {
                 .map(|(i, label)| (i.to_string(), label.to_string()))
                 .collect(),
             classifier_pooling: ClassifierPooling::Mean,
+            architectures: Some(vec![CLASSIFIER_ARCHITECTURE.to_string()]),
         }
     }
 
@@ -195,31 +213,56 @@ impl Wav2Vec2Config {
                 self.conv_stride.len()
             ));
         }
+        // Upper bounds well above any published wav2vec 2.0 (XLSR-2B: 1920 hidden, 48 layers)
+        // keep a hostile config from overflowing arithmetic or asking for absurd memory.
         let sizes = [
-            ("hidden_size", self.hidden_size),
-            ("num_hidden_layers", self.num_hidden_layers),
-            ("num_attention_heads", self.num_attention_heads),
-            ("intermediate_size", self.intermediate_size),
-            ("num_conv_pos_embeddings", self.num_conv_pos_embeddings),
+            ("hidden_size", self.hidden_size, 8_192),
+            ("num_hidden_layers", self.num_hidden_layers, 256),
+            ("num_attention_heads", self.num_attention_heads, 256),
+            ("intermediate_size", self.intermediate_size, 65_536),
+            (
+                "num_conv_pos_embeddings",
+                self.num_conv_pos_embeddings,
+                1_024,
+            ),
             (
                 "num_conv_pos_embedding_groups",
                 self.num_conv_pos_embedding_groups,
+                8_192,
             ),
-            ("classifier_proj_size", self.classifier_proj_size),
+            ("classifier_proj_size", self.classifier_proj_size, 65_536),
+            ("the number of labels", self.id2label.len(), 1_000_000),
         ];
-        if let Some((name, _)) = sizes.iter().find(|(_, value)| *value == 0) {
-            return fail(format!("{name} must be at least 1"));
-        }
-        if let Some(zero) = self
-            .conv_dim
+        if let Some((name, value, most)) = sizes
             .iter()
-            .chain(&self.conv_kernel)
-            .chain(&self.conv_stride)
-            .position(|&v| v == 0)
+            .find(|(_, value, most)| *value == 0 || value > most)
         {
+            return fail(format!("{name} is {value}; it must be from 1 to {most}"));
+        }
+        let conv_sizes = [
+            ("conv_dim", &self.conv_dim, 8_192),
+            ("conv_kernel", &self.conv_kernel, 4_096),
+            ("conv_stride", &self.conv_stride, 4_096),
+        ];
+        for (name, values, most) in conv_sizes {
+            if let Some(bad) = values.iter().find(|&&v| v == 0 || v > most) {
+                return fail(format!(
+                    "{name} holds {bad}; each entry must be from 1 to {most}"
+                ));
+            }
+        }
+        if !(self.layer_norm_eps.is_finite() && self.layer_norm_eps > 0.0) {
             return fail(format!(
-                "convolution sizes must be at least 1 (entry {zero} of conv_dim/conv_kernel/conv_stride is 0)"
+                "layer_norm_eps is {}; it must be a positive number",
+                self.layer_norm_eps
             ));
+        }
+        let longest = 60 * MODEL_SAMPLE_RATE as usize;
+        if self.checked_hop_samples().is_none_or(|hop| hop > longest) {
+            return fail("the product of conv_stride is over 60 s of audio per frame".into());
+        }
+        if self.checked_min_samples().is_none_or(|min| min > longest) {
+            return fail("the convolutions need over 60 s of audio for one frame".into());
         }
         if self.hidden_size % self.num_attention_heads != 0 {
             return fail(format!(
@@ -232,6 +275,17 @@ impl Wav2Vec2Config {
                 "hidden_size {} is not divisible by num_conv_pos_embedding_groups {}",
                 self.hidden_size, self.num_conv_pos_embedding_groups
             ));
+        }
+        if let Some(architectures) = &self.architectures
+            && !architectures.iter().any(|a| a == CLASSIFIER_ARCHITECTURE)
+        {
+            return fail(format!(
+                "the checkpoint is a {}; the teacher must be an audio classifier ({CLASSIFIER_ARCHITECTURE})",
+                architectures.join(", ")
+            ));
+        }
+        if self.adapter_attn_dim.is_some() {
+            return fail("adapter_attn_dim is set: MMS adapter layers are not supported".into());
         }
         if self.add_adapter {
             return fail("add_adapter is true: adapter layers are not supported".into());
@@ -248,10 +302,12 @@ impl Wav2Vec2Config {
         }
         let mut labels = vec![None; self.id2label.len()];
         for (id, label) in &self.id2label {
+            // "+0" or "00" would parse to 0 too and leave another index without a label.
             let slot = id
                 .parse::<usize>()
                 .ok()
-                .and_then(|i| labels.get_mut(i))
+                .filter(|index| index.to_string() == *id)
+                .and_then(|index| labels.get_mut(index))
                 .ok_or_else(|| {
                     TeacherError::Config(format!(
                         "id2label key {id:?} is not an index from 0 to {}",
@@ -265,16 +321,28 @@ impl Wav2Vec2Config {
 
     /// The number of samples one frame advances: the product of the convolution strides.
     pub fn hop_samples(&self) -> usize {
-        self.conv_stride.iter().product()
+        self.checked_hop_samples().unwrap_or(usize::MAX)
     }
 
     /// The fewest samples that give one frame (the feature encoder's receptive field).
     pub fn min_samples(&self) -> usize {
+        self.checked_min_samples().unwrap_or(usize::MAX)
+    }
+
+    fn checked_hop_samples(&self) -> Option<usize> {
+        self.conv_stride
+            .iter()
+            .try_fold(1usize, |hop, &stride| hop.checked_mul(stride))
+    }
+
+    fn checked_min_samples(&self) -> Option<usize> {
         self.conv_kernel
             .iter()
             .zip(&self.conv_stride)
             .rev()
-            .fold(1, |needed, (kernel, stride)| (needed - 1) * stride + kernel)
+            .try_fold(1usize, |needed, (&kernel, &stride)| {
+                (needed - 1).checked_mul(stride)?.checked_add(kernel)
+            })
     }
 
     /// Frames the encoder produces for `samples` samples: `⌊(L − k)/s⌋ + 1` per convolution.

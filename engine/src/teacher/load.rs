@@ -113,7 +113,9 @@ impl<S: ParamSource> Params<'_, S> {
                 )?),
                 FeatureNorm::Group if index == 0 => {
                     // PyTorch's GroupNorm default epsilon; the config has no field for it.
-                    let mut norm = GroupNormConfig::new(channels, channels).init(self.device);
+                    let mut norm = GroupNormConfig::new(channels, channels)
+                        .with_epsilon(1e-5)
+                        .init(self.device);
                     norm.gamma = Some(Param::from_tensor(self.tensor(
                         &format!("{key}.layer_norm.weight"),
                         [channels],
@@ -142,7 +144,8 @@ impl<S: ParamSource> Params<'_, S> {
         &mut self,
         config: &Wav2Vec2Config,
     ) -> Result<FeatureProjection, CheckpointError> {
-        let channels = config.conv_dim.last().copied().unwrap_or_default();
+        // validate() guarantees at least one convolution.
+        let channels = config.conv_dim.last().copied().unwrap_or(1);
         Ok(FeatureProjection {
             layer_norm: self.layer_norm(
                 "wav2vec2.feature_projection.layer_norm",
@@ -215,6 +218,7 @@ impl<S: ParamSource> Params<'_, S> {
             layer_norm,
             layers,
             stable: config.do_stable_layer_norm,
+            tie_last_hidden_state: config.tie_last_hidden_states.unwrap_or(false),
         })
     }
 

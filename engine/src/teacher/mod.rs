@@ -6,12 +6,12 @@ mod load;
 mod model;
 
 pub use config::{Activation, ClassifierPooling, FeatureNorm, PreprocessorConfig, Wav2Vec2Config};
-pub use model::{Wav2Vec2Classifier, Wav2Vec2Output};
+pub use model::{AttentionDetail, Wav2Vec2Classifier, Wav2Vec2Output};
 
 use crate::audio::MODEL_SAMPLE_RATE;
 use crate::checkpoint::{Checkpoint, CheckpointError, RandomInit};
 use crate::device::read_floats;
-use crate::kd::{AttentionMaps, HeadFusion, RolloutConfig, RolloutRow};
+use crate::kd::{AttentionMaps, RolloutConfig, RolloutRow};
 use burn::tensor::{Device, Tensor, TensorData};
 use thiserror::Error;
 
@@ -21,7 +21,8 @@ pub enum TeacherError {
     Config(String),
     #[error("model.safetensors: {0}")]
     Weights(#[from] CheckpointError),
-    #[error("{0}: the teacher directory needs config.json and model.safetensors")]
+    /// A file of a teacher directory could not be read; the message says which and what to do.
+    #[error("{0}")]
     MissingFile(String),
     #[error(
         "the clip has {samples} samples; the teacher needs at least {min_samples} ({:.0} ms)",
@@ -40,16 +41,6 @@ pub struct TeacherFiles<'a> {
     pub preprocessor: Option<&'a str>,
     /// `model.safetensors`
     pub weights: &'a [u8],
-}
-
-/// How much of the attention an inference reads back.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum AttentionDetail {
-    None,
-    /// One map per layer, its heads fused on the device (what rollout needs).
-    Fused(HeadFusion),
-    /// Every head of every layer.
-    PerHead,
 }
 
 /// One clip through the teacher, on the host.
@@ -95,10 +86,21 @@ impl Teacher {
     pub fn load_dir(dir: &std::path::Path, device: &Device) -> Result<Self, TeacherError> {
         let read = |name: &str| {
             let path = dir.join(name);
-            std::fs::read(&path)
-                .map_err(|e| TeacherError::MissingFile(format!("{}: {e}", path.display())))
+            std::fs::read(&path).map_err(|e| {
+                TeacherError::MissingFile(format!(
+                    "{}: {e} (a teacher directory holds config.json and model.safetensors)",
+                    path.display()
+                ))
+            })
         };
         let config = read("config.json")?;
+        if !dir.join("model.safetensors").exists() && dir.join("pytorch_model.bin").exists() {
+            return Err(TeacherError::MissingFile(format!(
+                "{}: only pytorch_model.bin is there, PyTorch's pickle format, which is not read \
+                 here; save the model with safe_serialization=True to get model.safetensors",
+                dir.display()
+            )));
+        }
         let weights = read("model.safetensors")?;
         let preprocessor = dir
             .join("preprocessor_config.json")
@@ -203,22 +205,10 @@ impl Teacher {
         detail: AttentionDetail,
     ) -> Result<TeacherInference, TeacherError> {
         let input = self.input(samples)?;
-        let output = self.model.forward(input, detail != AttentionDetail::None);
-        let frames = self.config.frames(samples.len());
+        let output = self.model.forward(input, detail);
         let attentions = match detail {
             AttentionDetail::None => None,
-            AttentionDetail::PerHead => Some(read_maps(output.attentions, frames).await?),
-            AttentionDetail::Fused(fusion) => {
-                let fused = output
-                    .attentions
-                    .into_iter()
-                    .map(|layer| match fusion {
-                        HeadFusion::Mean => layer.mean_dim(1), // [1, 1, T, T]
-                        HeadFusion::Max => layer.max_dim(1),
-                    })
-                    .collect();
-                Some(read_maps(fused, frames).await?)
-            }
+            _ => Some(read_maps(output.attentions).await?),
         };
         let logits = read_floats(output.logits)
             .await
@@ -233,7 +223,7 @@ impl Teacher {
             logits,
             probs,
             top,
-            frames,
+            frames: self.config.frames(samples.len()),
             frame_s: self.frame_s(),
             attentions,
         })
@@ -241,9 +231,9 @@ impl Teacher {
 }
 
 /// Layers of `[1, heads, T, T]` attention into one host array.
-async fn read_maps(layers: Vec<Tensor<4>>, frames: usize) -> Result<AttentionMaps, TeacherError> {
+async fn read_maps(layers: Vec<Tensor<4>>) -> Result<AttentionMaps, TeacherError> {
     let count = layers.len();
-    let heads = layers.first().map_or(0, |layer| layer.dims()[1]);
+    let [_, heads, frames, _] = layers.first().map_or([0; 4], |layer| layer.dims());
     let values = read_floats(Tensor::cat(layers, 0))
         .await
         .map_err(TeacherError::Device)?;

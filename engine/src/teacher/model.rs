@@ -3,6 +3,7 @@
 //! first-frame head.
 
 use super::config::{Activation, ClassifierPooling};
+use crate::kd::HeadFusion;
 use burn::module::{Module, Param};
 use burn::nn::conv::Conv1d;
 use burn::nn::{GroupNorm, LayerNorm, Linear};
@@ -18,12 +19,24 @@ pub struct Wav2Vec2Classifier {
     pub(super) head: ClassificationHead,
 }
 
+/// Which attention weights a forward pass keeps.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AttentionDetail {
+    None,
+    /// One map per layer, its heads fused as soon as the layer has run, so a long clip never
+    /// holds every head of every layer at once (what rollout needs).
+    Fused(HeadFusion),
+    /// Every head of every layer.
+    PerHead,
+}
+
 /// Logits, and every layer's attention weights when they were asked for.
 pub struct Wav2Vec2Output {
     /// `[batch, classes]`
     pub logits: Tensor<2>,
-    /// One `[batch, heads, frames, frames]` tensor per layer, first layer first; empty unless
-    /// requested. Rows sum to 1.
+    /// One tensor per layer, first layer first: `[batch, heads, frames, frames]` per head, or
+    /// `[batch, 1, frames, frames]` fused; empty for [`AttentionDetail::None`]. Rows sum to 1
+    /// except under max fusion.
     pub attentions: Vec<Tensor<4>>,
 }
 
@@ -31,13 +44,14 @@ impl Wav2Vec2Classifier {
     /// # Shapes
     /// - `waveform`: `[batch, samples]`, already normalised as the preprocessor config says
     /// - output logits: `[batch, classes]`; attentions: layers × `[batch, heads, frames, frames]`
-    pub fn forward(&self, waveform: Tensor<2>, keep_attentions: bool) -> Wav2Vec2Output {
+    ///   (`heads` is 1 when fused)
+    pub fn forward(&self, waveform: Tensor<2>, attention: AttentionDetail) -> Wav2Vec2Output {
         let features = self.feature_encoder.forward(waveform); // [B, C, T]
         let features = features.swap_dims(1, 2); // [B, T, C]
         let hidden = self.feature_projection.forward(features); // [B, T, H]
         let encoded = self
             .encoder
-            .forward(hidden, keep_attentions, self.head.reads_every_layer());
+            .forward(hidden, attention, self.head.reads_every_layer());
         Wav2Vec2Output {
             logits: self.head.forward(encoded.last, encoded.hidden_states),
             attentions: encoded.attentions,
@@ -208,6 +222,9 @@ pub(super) struct Encoder {
     pub layer_norm: LayerNorm,
     pub layers: Vec<EncoderLayer>,
     pub stable: bool,
+    /// For the stable layout: whether the last recorded hidden state is the one after the final
+    /// layer norm (`tie_last_hidden_states`).
+    pub tie_last_hidden_state: bool,
 }
 
 pub(super) struct Encoded {
@@ -222,7 +239,7 @@ pub(super) struct Encoded {
 impl Encoder {
     /// # Shapes
     /// - `x`: `[batch, frames, hidden]` → [`Encoded`]
-    fn forward(&self, x: Tensor<3>, keep_attentions: bool, keep_hidden: bool) -> Encoded {
+    fn forward(&self, x: Tensor<3>, attention: AttentionDetail, keep_hidden: bool) -> Encoded {
         let mut x = x.clone() + self.pos_conv.forward(x);
         if !self.stable {
             x = self.layer_norm.forward(x);
@@ -235,17 +252,22 @@ impl Encoder {
             }
             let (next, weights) = layer.forward(x);
             x = next;
-            if keep_attentions {
-                attentions.push(weights);
+            match attention {
+                AttentionDetail::None => {}
+                AttentionDetail::PerHead => attentions.push(weights),
+                AttentionDetail::Fused(HeadFusion::Mean) => attentions.push(weights.mean_dim(1)),
+                AttentionDetail::Fused(HeadFusion::Max) => attentions.push(weights.max_dim(1)),
             }
         }
-        // transformers 5 records each layer's output, so for the stable layout the last hidden
-        // state is taken before the encoder's final layer norm (4.x took it after).
-        if keep_hidden {
-            hidden_states.push(x.clone());
-        }
+        let last_layer_output = x.clone();
         if self.stable {
             x = self.layer_norm.forward(x);
+        }
+        if keep_hidden {
+            // transformers 5 records each layer's output, so unless the config ties it the last
+            // hidden state of the stable layout comes before the final layer norm.
+            let tied = !self.stable || self.tie_last_hidden_state;
+            hidden_states.push(if tied { x.clone() } else { last_layer_output });
         }
         Encoded {
             last: x,
