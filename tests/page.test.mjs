@@ -33,8 +33,11 @@ async function expectClip(page, name, seconds) {
 test('the page shows the device it runs on', async () => {
   const { page, errors } = await open(browser, server.url);
   const device = page.locator('#device');
-  await page.waitForFunction(() => !document.querySelector('#device')?.textContent.startsWith('Looking'),
-    null, { timeout: TIMEOUT });
+  // Wait for the badge to exist *and* to have settled: before the app mounts there is no badge.
+  await page.waitForFunction(() => {
+    const badge = document.querySelector('#device');
+    return badge !== null && !badge.textContent.startsWith('Looking');
+  }, null, { timeout: TIMEOUT });
   const label = await device.textContent();
   assert.match(label, /^(WebGPU: .+|CPU \(no WebGPU: .+\))$/);
   await screenshot(page, '01-start');

@@ -389,3 +389,24 @@ fn hostile_config_values_are_refused_not_obeyed() {
         assert!(error.to_string().contains(says), "{to}: {error}");
     }
 }
+
+#[test]
+fn a_preprocessor_for_another_sample_rate_is_refused() {
+    let fixture = &FIXTURES[0];
+    let preprocessor = fixture
+        .preprocessor
+        .replace("\"sampling_rate\": 16000", "\"sampling_rate\": 8000");
+    assert_ne!(preprocessor, fixture.preprocessor);
+    let files = TeacherFiles {
+        config: fixture.config,
+        preprocessor: Some(&preprocessor),
+        weights: fixture.weights,
+    };
+    let error = Teacher::load(files, &ComputeDevice::cpu("test").device)
+        .err()
+        .expect("must fail");
+    assert_eq!(
+        error.to_string(),
+        "preprocessor_config.json: the model wants 8000 Hz audio; only 16000 Hz models are supported"
+    );
+}

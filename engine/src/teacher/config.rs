@@ -378,11 +378,11 @@ impl Default for PreprocessorConfig {
 
 impl PreprocessorConfig {
     pub fn from_json(text: &str) -> Result<Self, TeacherError> {
-        let config: Self = serde_json::from_str(text)
-            .map_err(|e| TeacherError::Config(format!("preprocessor_config.json: {e}")))?;
+        let config: Self =
+            serde_json::from_str(text).map_err(|e| TeacherError::Preprocessor(e.to_string()))?;
         if config.sampling_rate != MODEL_SAMPLE_RATE {
-            return Err(TeacherError::Config(format!(
-                "preprocessor_config.json asks for {} Hz audio; only {MODEL_SAMPLE_RATE} Hz models are supported",
+            return Err(TeacherError::Preprocessor(format!(
+                "the model wants {} Hz audio; only {MODEL_SAMPLE_RATE} Hz models are supported",
                 config.sampling_rate
             )));
         }

@@ -19,6 +19,8 @@ use thiserror::Error;
 pub enum TeacherError {
     #[error("config.json: {0}")]
     Config(String),
+    #[error("preprocessor_config.json: {0}")]
+    Preprocessor(String),
     #[error("model.safetensors: {0}")]
     Weights(#[from] CheckpointError),
     /// A file of a teacher directory could not be read; the message says which and what to do.
@@ -84,14 +86,15 @@ impl Teacher {
     /// `preprocessor_config.json`.
     #[cfg(not(target_family = "wasm"))]
     pub fn load_dir(dir: &std::path::Path, device: &Device) -> Result<Self, TeacherError> {
+        let unreadable = |path: &std::path::Path, error: std::io::Error| {
+            TeacherError::MissingFile(format!(
+                "{}: {error} (a teacher directory holds config.json and model.safetensors)",
+                path.display()
+            ))
+        };
         let read = |name: &str| {
             let path = dir.join(name);
-            std::fs::read(&path).map_err(|e| {
-                TeacherError::MissingFile(format!(
-                    "{}: {e} (a teacher directory holds config.json and model.safetensors)",
-                    path.display()
-                ))
-            })
+            std::fs::read_to_string(&path).map_err(|e| unreadable(&path, e))
         };
         let config = read("config.json")?;
         if !dir.join("model.safetensors").exists() && dir.join("pytorch_model.bin").exists() {
@@ -101,20 +104,12 @@ impl Teacher {
                 dir.display()
             )));
         }
-        let weights = read("model.safetensors")?;
+        let weights_path = dir.join("model.safetensors");
+        let weights = std::fs::read(&weights_path).map_err(|e| unreadable(&weights_path, e))?;
         let preprocessor = dir
             .join("preprocessor_config.json")
             .exists()
             .then(|| read("preprocessor_config.json"))
-            .transpose()?;
-        let text = |bytes: &[u8], name: &str| {
-            std::str::from_utf8(bytes)
-                .map(str::to_owned)
-                .map_err(|_| TeacherError::Config(format!("{name} is not UTF-8 text")))
-        };
-        let config = text(&config, "config.json")?;
-        let preprocessor = preprocessor
-            .map(|bytes| text(&bytes, "preprocessor_config.json"))
             .transpose()?;
         Self::load(
             TeacherFiles {
