@@ -10,6 +10,13 @@ fn tempokd(args: &[&str]) -> std::process::Output {
         .unwrap()
 }
 
+/// A fresh directory for one test's files, removed by the test when it passes.
+fn scratch_dir(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("{name}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
 fn fixture(name: &str) -> String {
     format!("{}/tests/fixtures/audio/{name}", env!("CARGO_MANIFEST_DIR"))
 }
@@ -34,8 +41,7 @@ fn features_prints_json_for_a_compressed_file() {
 
 #[test]
 fn bad_input_gives_one_line_and_a_failure_code() {
-    let dir = std::env::temp_dir().join(format!("tempokd-cli-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = scratch_dir("tempokd-cli");
     let text = dir.join("notes.wav");
     std::fs::write(&text, "not audio at all ".repeat(100)).unwrap();
     // A WAV header claiming a sample rate of 0 trips an assertion inside the decoder.
@@ -91,23 +97,19 @@ fn oracle_clip(dir: &std::path::Path) -> (std::path::PathBuf, Vec<f32>) {
     (path, floats("logits"))
 }
 
+/// `tempokd inspect --teacher TEACHER --audio CLIP EXTRA…`
+fn inspect(teacher: &str, clip: &str, extra: &[&str]) -> std::process::Output {
+    tempokd(&[&["inspect", "--teacher", teacher, "--audio", clip], extra].concat())
+}
+
 #[test]
 fn inspect_prints_the_teachers_numbers_as_json() {
-    let dir = std::env::temp_dir().join(format!("tempokd-inspect-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = scratch_dir("tempokd-inspect");
     let (clip, expected_logits) = oracle_clip(&dir);
     let clip = clip.to_str().unwrap();
     let teacher = teacher_fixture("base-group");
 
-    let output = tempokd(&[
-        "inspect",
-        "--teacher",
-        &teacher,
-        "--audio",
-        clip,
-        "--json",
-        "--attentions",
-    ]);
+    let output = inspect(&teacher, clip, &["--json", "--attentions"]);
     assert!(
         output.status.success(),
         "{}",
@@ -156,27 +158,26 @@ fn inspect_prints_the_teachers_numbers_as_json() {
     );
 
     // Without --attentions the maps are left out; rollout settings change the map.
-    let first_layer = tempokd(&[
-        "inspect",
-        "--teacher",
+    let first_layer = inspect(
         &teacher,
-        "--audio",
         clip,
-        "--json",
-        "--rollout-layers",
-        "0..1",
-        "--head-fusion",
-        "max",
-        "--rollout-row",
-        "first-frame",
-    ]);
+        &[
+            "--json",
+            "--rollout-layers",
+            "0..1",
+            "--head-fusion",
+            "max",
+            "--rollout-row",
+            "first-frame",
+        ],
+    );
     assert!(first_layer.status.success());
     let json: serde_json::Value = serde_json::from_slice(&first_layer.stdout).unwrap();
     assert!(json["teacher"].get("attentions").is_none());
     let other: Vec<f32> = serde_json::from_value(json["teacher"]["rollout"].clone()).unwrap();
     assert_ne!(other, rollout);
 
-    let summary = tempokd(&["inspect", "--teacher", &teacher, "--audio", clip]);
+    let summary = inspect(&teacher, clip, &[]);
     let summary = String::from_utf8(summary.stdout).unwrap();
     assert!(summary.contains("teacher says \"_unknown_\""), "{summary}");
     std::fs::remove_dir_all(dir).unwrap();
@@ -202,8 +203,7 @@ fn teacher_dir_with(
 
 #[test]
 fn inspect_reports_a_bad_teacher_or_bad_settings_in_one_line() {
-    let dir = std::env::temp_dir().join(format!("tempokd-inspect-bad-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = scratch_dir("tempokd-inspect-bad");
     let (clip, _) = oracle_clip(&dir);
     let clip = clip.to_str().unwrap();
     let empty_dir = dir.join("empty");

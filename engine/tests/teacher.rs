@@ -262,6 +262,16 @@ fn a_config_that_contradicts_the_weights_names_key_and_both_shapes() {
     assert!(load(fixture, &fewer_labels, fixture.weights).is_err());
 }
 
+/// The error of loading `fixture` with `from` replaced by `to` in its config.json.
+fn edited_config_error(fixture: &Fixture, from: &str, to: &str) -> String {
+    let config = fixture.config.replacen(from, to, 1);
+    assert_ne!(config, fixture.config, "{from} not found in the fixture");
+    load(fixture, &config, fixture.weights)
+        .err()
+        .expect("must fail")
+        .to_string()
+}
+
 #[test]
 fn an_impossible_config_is_refused_before_loading() {
     let fixture = &FIXTURES[0];
@@ -283,13 +293,9 @@ fn an_impossible_config_is_refused_before_loading() {
             "the checkpoint is a Wav2Vec2ForCTC; the teacher must be an audio classifier",
         ),
     ] {
-        let config = fixture.config.replace(from, to);
-        assert_ne!(config, fixture.config, "{from} not found in the fixture");
-        let error = load(fixture, &config, fixture.weights)
-            .err()
-            .expect("must fail");
+        let error = edited_config_error(fixture, from, to);
         assert!(
-            error.to_string().starts_with("config.json: ") && error.to_string().contains(says),
+            error.starts_with("config.json: ") && error.contains(says),
             "{error}"
         );
     }
@@ -381,12 +387,8 @@ fn hostile_config_values_are_refused_not_obeyed() {
             "num_hidden_layers is 0",
         ),
     ] {
-        let config = fixture.config.replacen(from, to, 1);
-        assert_ne!(config, fixture.config, "{from} not found in the fixture");
-        let error = load(fixture, &config, fixture.weights)
-            .err()
-            .expect("must fail");
-        assert!(error.to_string().contains(says), "{to}: {error}");
+        let error = edited_config_error(fixture, from, to);
+        assert!(error.contains(says), "{to}: {error}");
     }
 }
 
