@@ -10,10 +10,10 @@
 
 use burn::module::Module;
 use serde::Deserialize;
-use std::process::Command;
-use std::time::Instant;
 use tempokd::device::ComputeDevice;
 use tempokd::teacher::{AttentionDetail, Teacher, Wav2Vec2Config};
+
+mod common;
 
 /// Clip lengths in seconds and how many timed runs each gets (after one warm-up).
 const CASES: [(f32, usize); 2] = [(1.0, 10), (8.0, 3)];
@@ -82,46 +82,20 @@ fn median_ms(teacher: &Teacher, seconds: f32, runs: usize) -> Result<f64, String
     let samples: Vec<f32> = (0..(seconds * 16_000.0) as usize)
         .map(|i| (i as f32 * 0.07).sin() * 0.3 + ((i * 7919) % 101) as f32 / 1000.0)
         .collect();
-    let mut times = Vec::new();
-    for run in 0..=runs {
-        let start = Instant::now();
+    common::median_ms(runs, || {
         let result = pollster::block_on(teacher.infer(&samples, AttentionDetail::PerHead))
             .map_err(|e| e.to_string())?;
-        let elapsed = start.elapsed().as_secs_f64() * 1000.0;
-        if result.attentions.is_none() {
-            return Err("no attention maps came back".into());
+        match result.attentions {
+            Some(_) => Ok(()),
+            None => Err("no attention maps came back".into()),
         }
-        if run > 0 {
-            times.push(elapsed);
-        }
-    }
-    times.sort_by(f64::total_cmp);
-    Ok(times[times.len() / 2])
+    })
 }
 
 fn torch_timings() -> Result<Vec<TorchTiming>, String> {
-    let python = std::env::var("TEMPOKD_PYTHON").unwrap_or_else(|_| "python3".into());
-    let script = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../scripts/bench/teacher_torch.py"
-    );
-    let seconds = CASES.map(|c| c.0.to_string());
-    let runs = CASES.map(|c| c.1.to_string());
-    let output = Command::new(&python)
-        .arg(script)
-        .arg("--seconds")
-        .args(&seconds)
-        .arg("--runs")
-        .args(&runs)
-        .output()
-        .map_err(|e| format!("{python}: {e}"))?;
-    if !output.status.success() {
-        let stderr = String::from_utf8_lossy(&output.stderr);
-        let last = stderr.lines().last().unwrap_or("no output");
-        return Err(format!("{python} {script}: {last}"));
-    }
-    String::from_utf8_lossy(&output.stdout)
-        .lines()
-        .map(|line| serde_json::from_str(line).map_err(|e| e.to_string()))
-        .collect()
+    let mut args = vec!["--seconds".to_string()];
+    args.extend(CASES.map(|c| c.0.to_string()));
+    args.push("--runs".into());
+    args.extend(CASES.map(|c| c.1.to_string()));
+    common::python_json_lines("teacher_torch.py", &args)
 }

@@ -1,8 +1,12 @@
 //! Model weights by name: read from a safetensors file with every key and shape checked, or drawn
 //! at random for a fresh model. Models build themselves from a [`ParamSource`], so loading a
-//! checkpoint and initialising for training are one code path.
+//! checkpoint and initialising for training are one code path. Our own models are saved and
+//! loaded by the path of field names that burn's module tree gives each tensor.
 
-use burn::tensor::{Device, Tensor, TensorData};
+use crate::device::read_floats;
+use burn::module::{Module, ModuleMapper, ModuleVisitor, Param};
+use burn::tensor::{Device, Gradients, Tensor, TensorData};
+use safetensors::tensor::TensorView;
 use safetensors::{Dtype, SafeTensors};
 use std::collections::BTreeSet;
 use thiserror::Error;
@@ -213,6 +217,165 @@ impl ParamSource for RandomInit {
             }
         })
     }
+}
+
+/// One float tensor of a module, named by its path of field names (`gru.0.forward.weight_ih`),
+/// flattened; `shape` restores it.
+pub struct NamedTensor {
+    pub name: String,
+    pub shape: Vec<usize>,
+    pub values: Tensor<1>,
+}
+
+impl NamedTensor {
+    /// Running statistics (batch norm's mean and variance) are state the forward pass updates,
+    /// not parameters an optimiser trains.
+    pub fn is_trainable(&self) -> bool {
+        !(self.name.ends_with("running_mean") || self.name.ends_with("running_var"))
+    }
+}
+
+/// Every float tensor of `module` by path, running statistics included: what a checkpoint of
+/// one of our own models holds.
+pub fn named_tensors<M: Module>(module: &M) -> Vec<NamedTensor> {
+    let mut visitor = PathVisitor::new(None);
+    module.visit(&mut visitor);
+    visitor.found
+}
+
+/// The gradient of every float parameter of `module` that has one after a backward pass.
+pub fn named_gradients<M: Module>(module: &M, gradients: &Gradients) -> Vec<NamedTensor> {
+    let mut visitor = PathVisitor::new(Some(gradients));
+    module.visit(&mut visitor);
+    visitor.found
+}
+
+/// Trainable parameters, counted as PyTorch's `parameters()` counts them (without the running
+/// statistics that `burn::module::Module::num_params` includes).
+pub fn trainable_params<M: Module>(module: &M) -> usize {
+    named_tensors(module)
+        .iter()
+        .filter(|tensor| tensor.is_trainable())
+        .map(|tensor| tensor.shape.iter().product::<usize>())
+        .sum()
+}
+
+/// Collects values, or gradients when given them, with the path of each.
+struct PathVisitor<'g> {
+    path: Vec<String>,
+    gradients: Option<&'g Gradients>,
+    found: Vec<NamedTensor>,
+}
+
+impl<'g> PathVisitor<'g> {
+    fn new(gradients: Option<&'g Gradients>) -> Self {
+        Self {
+            path: Vec::new(),
+            gradients,
+            found: Vec::new(),
+        }
+    }
+}
+
+impl ModuleVisitor for PathVisitor<'_> {
+    fn enter_module(&mut self, name: &str, _: &str) {
+        self.path.push(name.to_owned());
+    }
+
+    fn exit_module(&mut self, _: &str, _: &str) {
+        self.path.pop();
+    }
+
+    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+        let value = param.val();
+        let shape = value.dims().to_vec();
+        let picked = match self.gradients {
+            None => Some(value),
+            Some(gradients) => value.grad(gradients),
+        };
+        if let Some(tensor) = picked {
+            self.found.push(NamedTensor {
+                name: self.path.join("."),
+                values: tensor.reshape([shape.iter().product::<usize>()]),
+                shape,
+            });
+        }
+    }
+}
+
+/// Replaces every float tensor of `module` by the value stored under its path in `source`,
+/// checking shapes. Call [`Checkpoint::finish`] afterwards to refuse keys the module lacks.
+pub fn load_by_path<M: Module>(
+    module: M,
+    source: &mut impl ParamSource,
+) -> Result<M, CheckpointError> {
+    let mut mapper = PathLoader {
+        path: Vec::new(),
+        source,
+        error: None,
+    };
+    let module = module.map(&mut mapper);
+    match mapper.error {
+        Some(error) => Err(error),
+        None => Ok(module),
+    }
+}
+
+struct PathLoader<'s, S> {
+    path: Vec<String>,
+    source: &'s mut S,
+    /// The first failure; `map` cannot return one, so the rest of the walk is skipped.
+    error: Option<CheckpointError>,
+}
+
+impl<S: ParamSource> ModuleMapper for PathLoader<'_, S> {
+    fn enter_module(&mut self, name: &str, _: &str) {
+        self.path.push(name.to_owned());
+    }
+
+    fn exit_module(&mut self, _: &str, _: &str) {
+        self.path.pop();
+    }
+
+    fn map_float<const D: usize>(&mut self, param: Param<Tensor<D>>) -> Param<Tensor<D>> {
+        if self.error.is_some() {
+            return param;
+        }
+        let shape: [usize; D] = param.lazy_shape().dims();
+        let device = param.lazy_device();
+        let key = self.path.join(".");
+        match self.source.tensor(&key, shape, Init::Zeros, &device) {
+            Ok(tensor) => {
+                let id = param.id;
+                param.transform_for_load(tensor, id)
+            }
+            Err(error) => {
+                self.error = Some(error);
+                param
+            }
+        }
+    }
+}
+
+/// A safetensors file (F32) of named tensors, read back from the device.
+pub async fn to_safetensors(tensors: Vec<NamedTensor>) -> Result<Vec<u8>, CheckpointError> {
+    let mut host = Vec::with_capacity(tensors.len());
+    for tensor in tensors {
+        let values = read_floats(tensor.values)
+            .await
+            .map_err(CheckpointError::Corrupt)?;
+        let bytes: Vec<u8> = values.iter().flat_map(|v| v.to_le_bytes()).collect();
+        host.push((tensor.name, tensor.shape, bytes));
+    }
+    let views = host
+        .iter()
+        .map(|(name, shape, bytes)| {
+            TensorView::new(Dtype::F32, shape.clone(), bytes)
+                .map(|view| (name.clone(), view))
+                .map_err(|e| CheckpointError::Corrupt(e.to_string()))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    safetensors::serialize(views, None).map_err(|e| CheckpointError::Corrupt(e.to_string()))
 }
 
 #[cfg(test)]

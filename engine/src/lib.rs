@@ -7,5 +7,8 @@ pub mod checkpoint;
 #[cfg(feature = "tensors")]
 pub mod device;
 pub mod kd;
+pub mod prediction;
+#[cfg(feature = "tensors")]
+pub mod students;
 #[cfg(feature = "tensors")]
 pub mod teacher;

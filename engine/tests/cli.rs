@@ -10,12 +10,8 @@ fn tempokd(args: &[&str]) -> std::process::Output {
         .unwrap()
 }
 
-/// A fresh directory for one test's files, removed by the test when it passes.
-fn scratch_dir(name: &str) -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!("{name}-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
+mod common;
+use common::scratch_dir;
 
 fn fixture(name: &str) -> String {
     format!("{}/tests/fixtures/audio/{name}", env!("CARGO_MANIFEST_DIR"))
@@ -74,14 +70,7 @@ fn teacher_fixture(name: &str) -> String {
 /// A WAV of the oracle's input clip, so the command line's logits can be held to transformers'.
 fn oracle_clip(dir: &std::path::Path) -> (std::path::PathBuf, Vec<f32>) {
     let expected = std::fs::read(teacher_fixture("base-group/expected.safetensors")).unwrap();
-    let expected = safetensors::SafeTensors::deserialize(&expected).unwrap();
-    let floats = |key: &str| -> Vec<f32> {
-        let view = expected.tensor(key).unwrap();
-        view.data()
-            .chunks_exact(4)
-            .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-            .collect()
-    };
+    let floats = |key: &str| common::fixture_floats(&expected, key);
     let path = dir.join("oracle-input.wav");
     let spec = hound::WavSpec {
         channels: 1,
@@ -262,4 +251,107 @@ fn inspect_reports_a_bad_teacher_or_bad_settings_in_one_line() {
         );
     }
     std::fs::remove_dir_all(dir).unwrap();
+}
+
+fn student_fixture(name: &str) -> String {
+    format!(
+        "{}/tests/fixtures/students/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    )
+}
+
+#[test]
+fn students_lists_every_layout_with_its_size_and_speed() {
+    let output = tempokd(&["students", "--classes", "12", "--json"]);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let rows: Vec<serde_json::Value> = serde_json::from_slice(&output.stdout).unwrap();
+    let names: Vec<&str> = rows.iter().map(|r| r["name"].as_str().unwrap()).collect();
+    assert_eq!(
+        names,
+        [
+            "lstm-p",
+            "tc-resnet8",
+            "tc-resnet14",
+            "crnn",
+            "att-rnn",
+            "mhatt-rnn"
+        ]
+    );
+    let row = |name: &str| rows.iter().find(|r| r["name"] == name).unwrap();
+    assert_eq!(row("mhatt-rnn")["params"], 743_025);
+    assert_eq!(row("crnn")["params"], 467_772);
+    assert_eq!(row("tc-resnet8")["input"], "40 MFCC");
+    assert_eq!(row("tc-resnet8")["frames_per_second"], 7);
+    assert!((row("tc-resnet8")["frame_s"].as_f64().unwrap() - 0.16).abs() < 1e-6);
+    for row in &rows {
+        assert!(row["inference_ms"].as_f64().unwrap() > 0.0, "{row}");
+    }
+}
+
+#[test]
+fn inspect_adds_each_student_to_the_json() {
+    use tempokd::students::{AttentionRequest, Student};
+    let clip = fixture("../../../../static/clips/yes-2s.wav");
+    let (lstm_p, mhatt_rnn) = (student_fixture("lstm-p"), student_fixture("mhatt-rnn"));
+    let output = tempokd(&[
+        "inspect",
+        "--student",
+        &lstm_p,
+        "--student",
+        &mhatt_rnn,
+        "--audio",
+        &clip,
+        "--json",
+        "--attentions",
+    ]);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let json: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert!(json.get("teacher").is_none());
+    let students = json["students"].as_array().unwrap();
+    assert_eq!(students.len(), 2);
+    assert_eq!(students[0]["arch"], "lstm-p");
+    assert_eq!(students[1]["arch"], "mhatt-rnn");
+    assert_eq!(students[1]["heads"].as_array().unwrap().len(), 3);
+
+    // The command line reports what the library computes for the same file.
+    let bytes = std::fs::read(&clip).unwrap();
+    let decoded = tempokd::audio::load_clip(bytes, Some("wav"), &Default::default()).unwrap();
+    let cpu = tempokd::device::ComputeDevice::cpu("test").device;
+    for (dir, json) in [(&lstm_p, &students[0]), (&mhatt_rnn, &students[1])] {
+        let student = Student::load_dir(std::path::Path::new(dir), &cpu).unwrap();
+        let expected =
+            pollster::block_on(student.infer(decoded.samples(), AttentionRequest::Mean)).unwrap();
+        let logits: Vec<f32> = serde_json::from_value(json["logits"].clone()).unwrap();
+        assert_eq!(logits, expected.prediction.logits, "{dir}");
+        let attention: Vec<f32> = serde_json::from_value(json["attention"].clone()).unwrap();
+        assert_eq!(attention.len(), json["frames"].as_u64().unwrap() as usize);
+        assert_eq!(attention, expected.attention.unwrap(), "{dir}");
+        assert_eq!(json["top"], student.labels()[expected.prediction.top]);
+        assert!((json["frame_s"].as_f64().unwrap() - 0.02).abs() < 1e-6);
+    }
+}
+
+#[test]
+fn inspect_refuses_a_bad_student_directory_in_one_line() {
+    let clip = fixture("../../../../static/clips/yes-2s.wav");
+    for dir in ["/nonexistent/student", &teacher_fixture("base-group")] {
+        let output = tempokd(&["inspect", "--student", dir, "--audio", &clip, "--json"]);
+        assert!(!output.status.success(), "{dir}");
+        let stderr = String::from_utf8(output.stderr).unwrap();
+        assert_eq!(stderr.lines().count(), 1, "{dir}: {stderr}");
+        assert!(
+            stderr.starts_with("error: ") && stderr.contains(dir),
+            "{stderr}"
+        );
+    }
+    let neither = tempokd(&["inspect", "--audio", &clip]);
+    assert!(!neither.status.success());
 }

@@ -9,6 +9,7 @@ use tempokd::kd::{self, HeadFusion, RolloutConfig, RolloutRow};
 use tempokd::teacher::{AttentionDetail, Teacher, TeacherError, TeacherFiles};
 
 mod common;
+use common::{fixture_floats, max_difference};
 
 #[cfg(target_arch = "wasm32")]
 use wasm_bindgen_test::wasm_bindgen_test as test;
@@ -58,22 +59,8 @@ impl Fixture {
     }
 
     fn expected(&self, key: &str) -> Vec<f32> {
-        let file = SafeTensors::deserialize(self.expected).unwrap();
-        let view = file.tensor(key).unwrap();
-        view.data()
-            .chunks_exact(4)
-            .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-            .collect()
+        fixture_floats(self.expected, key)
     }
-}
-
-fn max_difference(actual: &[f32], expected: &[f32]) -> f32 {
-    assert_eq!(actual.len(), expected.len(), "lengths differ");
-    actual
-        .iter()
-        .zip(expected)
-        .map(|(a, e)| (a - e).abs())
-        .fold(0.0, f32::max)
 }
 
 /// Every number the teacher produces for every fixture, on one device.
@@ -95,7 +82,7 @@ async fn matches_transformers(device: &ComputeDevice) {
             fixture.name,
             device.placement
         );
-        let logits = max_difference(&result.logits, &fixture.expected("logits"));
+        let logits = max_difference(&result.prediction.logits, &fixture.expected("logits"));
         assert!(
             logits <= TOLERANCE,
             "{} on {}: logits differ by {logits}",
@@ -149,13 +136,7 @@ async_test!(cpu_matches_transformers, async {
 #[cfg(target_arch = "wasm32")]
 #[wasm_bindgen_test::wasm_bindgen_test]
 async fn webgpu_matches_transformers_when_offered() {
-    let device = ComputeDevice::gpu_or_cpu().await;
-    let navigator = js_sys::Reflect::get(&js_sys::global(), &"navigator".into()).unwrap();
-    let offers_webgpu = js_sys::Reflect::get(&navigator, &"gpu".into())
-        .map(|gpu| !gpu.is_undefined())
-        .unwrap_or(false);
-    assert_eq!(device.is_gpu(), offers_webgpu, "{}", device.placement);
-    matches_transformers(&device).await;
+    matches_transformers(&common::browser_device().await).await;
 }
 
 fn load(fixture: &Fixture, config: &str, weights: &[u8]) -> Result<Teacher, TeacherError> {
@@ -345,9 +326,9 @@ async_test!(
             .infer(&fixture.expected("input"), AttentionDetail::None)
             .await
             .unwrap();
-        let tied = max_difference(&result.logits, &fixture.expected("logits_tied"));
+        let tied = max_difference(&result.prediction.logits, &fixture.expected("logits_tied"));
         assert!(tied <= TOLERANCE, "tied logits differ by {tied}");
-        assert!(max_difference(&result.logits, &fixture.expected("logits")) > 0.1);
+        assert!(max_difference(&result.prediction.logits, &fixture.expected("logits")) > 0.1);
     }
 );
 

@@ -25,6 +25,16 @@ pub enum MelNorm {
     Slaney,
 }
 
+/// Which features a model reads.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
+#[serde(rename_all = "kebab-case")]
+pub enum FeatureKind {
+    #[default]
+    Mfcc,
+    LogMel,
+}
+
 /// The students' front end. Defaults follow the paper's keyword-spotting setting: 16 kHz, 40 ms
 /// Hann window, 20 ms hop, 40 mel bins between 20 and 7600 Hz, 20 MFCC.
 ///
@@ -233,6 +243,14 @@ impl FeatureExtractor {
             start_s: (c.n_fft as f32 - c.hop_length as f32) / (2.0 * c.sample_rate as f32),
             values,
         })
+    }
+
+    /// The features of `kind`.
+    pub fn extract(&self, kind: FeatureKind, samples: &[f32]) -> Result<Features, FeatureError> {
+        match kind {
+            FeatureKind::Mfcc => self.mfcc(samples),
+            FeatureKind::LogMel => self.log_mel(samples),
+        }
     }
 
     /// Orthonormal DCT-II of the log-mel spectrogram, first `n_mfcc` coefficients,

@@ -13,7 +13,9 @@ mod resample;
 pub use clip::{Clip, Limits};
 #[cfg(feature = "decoders")]
 pub use decode::{decode, load_clip};
-pub use features::{FeatureConfig, FeatureError, FeatureExtractor, Features, MelNorm, MelScale};
+pub use features::{
+    FeatureConfig, FeatureError, FeatureExtractor, FeatureKind, Features, MelNorm, MelScale,
+};
 pub use resample::resample;
 
 use thiserror::Error;

@@ -4,9 +4,12 @@ use clap::{Parser, Subcommand, ValueEnum};
 use serde_json::json;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use tempokd::audio::{self, Clip, FeatureConfig, FeatureExtractor, Limits};
+use tempokd::audio::{
+    self, Clip, FeatureConfig, FeatureExtractor, FeatureKind, Limits, MODEL_SAMPLE_RATE,
+};
 use tempokd::device::ComputeDevice;
 use tempokd::kd::{self, HeadFusion, RolloutRow};
+use tempokd::students::{AttentionRequest, Preset, Student};
 use tempokd::teacher::{AttentionDetail, Teacher};
 
 #[derive(Parser)]
@@ -32,12 +35,15 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Run the teacher on a clip: its class probabilities and its temporal attention map.
+    /// Run the teacher and students on a clip: class probabilities and temporal attention maps.
     Inspect {
         /// A Hugging Face wav2vec 2.0 classifier directory: config.json, model.safetensors and
         /// optionally preprocessor_config.json.
+        #[arg(long, required_unless_present = "student")]
+        teacher: Option<PathBuf>,
+        /// A student directory (config.json and model.safetensors); repeat for several.
         #[arg(long)]
-        teacher: PathBuf,
+        student: Vec<PathBuf>,
         #[arg(long)]
         audio: PathBuf,
         /// Print everything as one JSON object (otherwise a short summary).
@@ -48,6 +54,15 @@ enum Command {
         attentions: bool,
         #[command(flatten)]
         rollout: RolloutArgs,
+    },
+    /// List the student architectures: parameters, frame duration and the time to classify a
+    /// 1 s clip on this machine.
+    Students {
+        #[arg(long, default_value_t = 12, value_parser = clap::value_parser!(u16).range(1..=4096))]
+        classes: u16,
+        /// Print everything as one JSON array (otherwise a table).
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -93,12 +108,6 @@ fn parse_layers(text: &str) -> Result<std::ops::Range<usize>, String> {
     Ok(number(start)?..number(end)?)
 }
 
-#[derive(Clone, Copy, ValueEnum)]
-enum FeatureKind {
-    LogMel,
-    Mfcc,
-}
-
 fn main() -> ExitCode {
     // `audio::decode` turns the decoder's internal assertions into errors; their panic messages
     // would only repeat the one-line error as noise.
@@ -125,11 +134,20 @@ fn run(cli: Cli) -> Result<(), String> {
         Command::Features { audio, kind, json } => features(&audio, kind, json),
         Command::Inspect {
             teacher,
+            student,
             audio,
             json,
             attentions,
             rollout,
-        } => inspect(&teacher, &audio, json, attentions, &rollout),
+        } => inspect(
+            teacher.as_deref(),
+            &student,
+            &audio,
+            json,
+            attentions,
+            &rollout,
+        ),
+        Command::Students { classes, json } => students(classes.into(), json),
     }
 }
 
@@ -140,26 +158,26 @@ fn load_clip(path: &Path) -> Result<Clip, String> {
         .map_err(|e| format!("{}: {e}", path.display()))
 }
 
-/// One JSON object on stdout: the clip's rate and length, and `key` holding the result.
-fn print_json(clip: &Clip, key: &str, value: serde_json::Value) {
+/// One JSON object on stdout: the clip's rate and length, and each result under its key.
+fn print_json(clip: &Clip, results: Vec<(&str, serde_json::Value)>) {
     let mut output = json!({
         "sample_rate": clip.sample_rate(),
         "duration_s": clip.duration_s(),
     });
-    output[key] = value;
+    for (key, value) in results {
+        output[key] = value;
+    }
     println!("{output}");
 }
 
 fn features(path: &Path, kind: FeatureKind, as_json: bool) -> Result<(), String> {
     let clip = load_clip(path)?;
     let extractor = FeatureExtractor::new(FeatureConfig::default()).map_err(|e| e.to_string())?;
-    let features = match kind {
-        FeatureKind::LogMel => extractor.log_mel(clip.samples()),
-        FeatureKind::Mfcc => extractor.mfcc(clip.samples()),
-    }
-    .map_err(|e| format!("{}: {e}", path.display()))?;
+    let features = extractor
+        .extract(kind, clip.samples())
+        .map_err(|e| format!("{}: {e}", path.display()))?;
     if as_json {
-        print_json(&clip, "features", json!(features));
+        print_json(&clip, vec![("features", json!(features))]);
     } else {
         let (lo, hi) = features.range();
         println!(
@@ -176,7 +194,8 @@ fn features(path: &Path, kind: FeatureKind, as_json: bool) -> Result<(), String>
 }
 
 fn inspect(
-    teacher_dir: &Path,
+    teacher_dir: Option<&Path>,
+    student_dirs: &[PathBuf],
     path: &Path,
     as_json: bool,
     with_attentions: bool,
@@ -184,8 +203,51 @@ fn inspect(
 ) -> Result<(), String> {
     let clip = load_clip(path)?;
     let device = ComputeDevice::cpu("the command line runs on the CPU");
-    let teacher = Teacher::load_dir(teacher_dir, &device.device)
-        .map_err(|e| format!("{}: {e}", teacher_dir.display()))?;
+    let mut results = Vec::new();
+    if let Some(dir) = teacher_dir {
+        let (summary, line) =
+            inspect_teacher(dir, &clip, with_attentions, settings, &device.device)
+                .map_err(|e| format!("{}: {e}", dir.display()))?;
+        results.push(("teacher", summary));
+        if !as_json {
+            println!("{}: {:.2} s, {line}", path.display(), clip.duration_s());
+        }
+    }
+    let mut students = Vec::new();
+    for dir in student_dirs {
+        let (summary, line) = inspect_student(dir, &clip, with_attentions, &device.device)
+            .map_err(|e| format!("{}: {e}", dir.display()))?;
+        students.push(summary);
+        if !as_json {
+            println!("{}: {:.2} s, {line}", path.display(), clip.duration_s());
+        }
+    }
+    if !student_dirs.is_empty() {
+        results.push(("students", json!(students)));
+    }
+    if as_json {
+        print_json(&clip, results);
+    }
+    Ok(())
+}
+
+/// The frame a temporal map peaks at.
+fn peak(map: &[f32]) -> usize {
+    map.iter()
+        .enumerate()
+        .max_by(|a, b| a.1.total_cmp(b.1))
+        .map_or(0, |(frame, _)| frame)
+}
+
+/// The teacher's JSON summary and a one-line description.
+fn inspect_teacher(
+    dir: &Path,
+    clip: &Clip,
+    with_attentions: bool,
+    settings: &RolloutArgs,
+    device: &burn::tensor::Device,
+) -> Result<(serde_json::Value, String), String> {
+    let teacher = Teacher::load_dir(dir, device).map_err(|e| e.to_string())?;
     let fusion = match settings.head_fusion {
         Fusion::Mean => HeadFusion::Mean,
         Fusion::Max => HeadFusion::Max,
@@ -204,44 +266,127 @@ fn inspect(
         true => AttentionDetail::PerHead,
         false => AttentionDetail::Fused(fusion),
     };
-    let result = pollster::block_on(teacher.infer(clip.samples(), detail))
-        .map_err(|e| format!("{}: {e}", path.display()))?;
+    let result =
+        pollster::block_on(teacher.infer(clip.samples(), detail)).map_err(|e| e.to_string())?;
     let maps = result
         .attentions
         .as_ref()
         .ok_or("the teacher returned no attention maps")?;
     let rollout = kd::rollout(maps, &rollout_config).map_err(|e| e.to_string())?;
-    let labels = teacher.labels();
-    let top = labels.get(result.top).cloned().unwrap_or_default();
+    let (top, probability) = result.prediction.top_label(teacher.labels());
+    let line = format!(
+        "teacher says {top:?} ({:.1} %); {} frames of {} ms, attention peaks at {:.2} s",
+        100.0 * probability,
+        result.frames,
+        (result.frame_s * 1000.0).round(),
+        peak(&rollout) as f32 * result.frame_s,
+    );
+    let mut summary = result.prediction.to_json(teacher.labels());
+    summary["frames"] = json!(result.frames);
+    summary["frame_s"] = json!(result.frame_s);
+    summary["rollout"] = json!(rollout);
+    if with_attentions {
+        summary["attentions"] = json!(maps.nested());
+    }
+    Ok((summary, line))
+}
+
+/// One student's JSON summary and a one-line description.
+fn inspect_student(
+    dir: &Path,
+    clip: &Clip,
+    with_heads: bool,
+    device: &burn::tensor::Device,
+) -> Result<(serde_json::Value, String), String> {
+    let student = Student::load_dir(dir, device).map_err(|e| e.to_string())?;
+    let request = match with_heads {
+        true => AttentionRequest::PerHead,
+        false => AttentionRequest::Mean,
+    };
+    let result =
+        pollster::block_on(student.infer(clip.samples(), request)).map_err(|e| e.to_string())?;
+    let attention = result.attention.unwrap_or_default();
+    let (top, probability) = result.prediction.top_label(student.labels());
+    let axis = result.axis;
+    let line = format!(
+        "{} says {top:?} ({:.1} %); {} frames of {} ms, attention peaks at {:.2} s",
+        student.config().arch_name(),
+        100.0 * probability,
+        axis.frames,
+        (axis.frame_s * 1000.0).round(),
+        axis.start_s + (peak(&attention) as f32 + 0.5) * axis.frame_s,
+    );
+    let mut summary = result.prediction.to_json(student.labels());
+    summary["arch"] = json!(student.config().arch_name());
+    summary["dir"] = json!(dir.display().to_string());
+    summary["frames"] = json!(axis.frames);
+    summary["frame_s"] = json!(axis.frame_s);
+    summary["start_s"] = json!(axis.start_s);
+    summary["attention"] = json!(attention);
+    if let Some(heads) = result.heads {
+        summary["heads"] = json!(heads);
+    }
+    Ok((summary, line))
+}
+
+/// Every preset with its size and its measured time for one 1 s clip.
+fn students(classes: usize, as_json: bool) -> Result<(), String> {
+    let device = ComputeDevice::cpu("the command line runs on the CPU");
+    let labels: Vec<String> = (0..classes).map(|i| format!("class {i}")).collect();
+    let one_second = vec![0.1f32; MODEL_SAMPLE_RATE as usize];
+    let mut rows = Vec::new();
+    for preset in Preset::ALL {
+        let student = Student::new(preset.config(labels.clone()), &device.device)
+            .map_err(|e| e.to_string())?;
+        let infer = || pollster::block_on(student.infer(&one_second, AttentionRequest::None));
+        let result = infer().map_err(|e| e.to_string())?;
+        let mut times: Vec<f64> = (0..INFERENCE_RUNS)
+            .map(|_| {
+                let start = std::time::Instant::now();
+                let _ = infer();
+                start.elapsed().as_secs_f64() * 1000.0
+            })
+            .collect();
+        times.sort_by(f64::total_cmp);
+        let config = student.config();
+        rows.push(json!({
+            "name": preset.name(),
+            "arch": config.arch_name(),
+            "params": student.deployed_params(),
+            "training_only_params": student.training_only_params(),
+            "input": format!("{} {}", config.input_size(), match config.input {
+                FeatureKind::Mfcc => "MFCC",
+                FeatureKind::LogMel => "log-mel",
+            }),
+            "frames_per_second": result.axis.frames,
+            "frame_s": result.axis.frame_s,
+            "inference_ms": times[times.len() / 2],
+        }));
+    }
     if as_json {
-        let mut summary = json!({
-            "labels": labels,
-            "logits": result.logits,
-            "probs": result.probs,
-            "top": top,
-            "frames": result.frames,
-            "frame_s": result.frame_s,
-            "rollout": rollout,
-        });
-        if with_attentions {
-            summary["attentions"] = json!(maps.nested());
-        }
-        print_json(&clip, "teacher", summary);
-    } else {
-        let peak = rollout
-            .iter()
-            .enumerate()
-            .max_by(|a, b| a.1.total_cmp(b.1))
-            .map_or(0, |(frame, _)| frame);
+        println!("{}", json!(rows));
+        return Ok(());
+    }
+    println!(
+        "{:<12} {:>9} {:>10} {:>9} {:>11} {:>10}",
+        "student", "params", "input", "frame ms", "frames/1 s", "1 s clip ms"
+    );
+    for row in &rows {
         println!(
-            "{}: {:.2} s, teacher says {top:?} ({:.1} %); {} frames of {} ms, attention peaks at {:.2} s",
-            path.display(),
-            clip.duration_s(),
-            100.0 * result.probs.get(result.top).copied().unwrap_or_default(),
-            result.frames,
-            (result.frame_s * 1000.0).round(),
-            peak as f32 * result.frame_s,
+            "{:<12} {:>9} {:>10} {:>9.0} {:>11} {:>10.2}",
+            row["name"].as_str().unwrap_or_default(),
+            row["params"].as_u64().unwrap_or_default(),
+            row["input"].as_str().unwrap_or_default(),
+            row["frame_s"].as_f64().unwrap_or_default() * 1000.0,
+            row["frames_per_second"].as_u64().unwrap_or_default(),
+            row["inference_ms"].as_f64().unwrap_or_default(),
         );
     }
+    println!(
+        "(median of {INFERENCE_RUNS} runs on the CPU, features included; params exclude the training-only query q)"
+    );
     Ok(())
 }
+
+/// Runs per student for the inference time; the median is reported.
+const INFERENCE_RUNS: usize = 15;

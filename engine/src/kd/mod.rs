@@ -1,8 +1,13 @@
 //! Temporal knowledge distillation: the teacher's attention turned into one distribution over
-//! time, and that distribution placed on a student's frames.
+//! time, that distribution placed on a student's frames, and the loss that pulls the student's
+//! own temporal attention towards it.
 
+#[cfg(feature = "tensors")]
+mod loss;
 mod rollout;
 
+#[cfg(feature = "tensors")]
+pub use loss::{KdLoss, KdLossConfig, TaskWeight, cross_entropy, temporal_kd_loss};
 pub use rollout::{
     AttentionMaps, HeadFusion, RolloutConfig, RolloutError, RolloutRow, normalise,
     resample_distribution, rollout,

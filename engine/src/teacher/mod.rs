@@ -12,6 +12,7 @@ use crate::audio::MODEL_SAMPLE_RATE;
 use crate::checkpoint::{Checkpoint, CheckpointError, RandomInit};
 use crate::device::read_floats;
 use crate::kd::{AttentionMaps, RolloutConfig, RolloutRow};
+use crate::prediction::Prediction;
 use burn::tensor::{Device, Tensor, TensorData};
 use thiserror::Error;
 
@@ -48,10 +49,7 @@ pub struct TeacherFiles<'a> {
 /// One clip through the teacher, on the host.
 #[derive(Clone, Debug, PartialEq)]
 pub struct TeacherInference {
-    pub logits: Vec<f32>,
-    pub probs: Vec<f32>,
-    /// Index of the most probable class.
-    pub top: usize,
+    pub prediction: Prediction,
     pub frames: usize,
     /// Seconds between frame starts.
     pub frame_s: f32,
@@ -208,16 +206,8 @@ impl Teacher {
         let logits = read_floats(output.logits)
             .await
             .map_err(TeacherError::Device)?;
-        let probs = softmax(&logits);
-        let top = probs
-            .iter()
-            .enumerate()
-            .max_by(|a, b| a.1.total_cmp(b.1))
-            .map_or(0, |(index, _)| index);
         Ok(TeacherInference {
-            logits,
-            probs,
-            top,
+            prediction: Prediction::from_logits(logits),
             frames: self.config.frames(samples.len()),
             frame_s: self.frame_s(),
             attentions,
@@ -234,12 +224,4 @@ async fn read_maps(layers: Vec<Tensor<4>>) -> Result<AttentionMaps, TeacherError
         .map_err(TeacherError::Device)?;
     AttentionMaps::new(count, heads, frames, values)
         .map_err(|e| TeacherError::Device(e.to_string()))
-}
-
-/// A numerically safe softmax on the host.
-pub fn softmax(logits: &[f32]) -> Vec<f32> {
-    let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-    let exps: Vec<f32> = logits.iter().map(|&l| (l - max).exp()).collect();
-    let sum: f32 = exps.iter().sum();
-    exps.iter().map(|e| e / sum).collect()
 }

@@ -1,4 +1,6 @@
 //! Helpers shared by the integration tests that run both natively and in headless Chromium.
+// Each test binary uses a different subset of these helpers.
+#![allow(dead_code)]
 
 /// One async test body for both targets: blocked on natively, awaited by the browser's runner.
 #[macro_export]
@@ -15,4 +17,47 @@ macro_rules! async_test {
             $body.await
         }
     };
+}
+
+/// The largest absolute difference between two equally long arrays.
+pub fn max_difference(actual: &[f32], expected: &[f32]) -> f32 {
+    assert_eq!(actual.len(), expected.len(), "lengths differ");
+    actual
+        .iter()
+        .zip(expected)
+        .map(|(a, e)| (a - e).abs())
+        .fold(0.0, f32::max)
+}
+
+/// An F32 tensor of a fixture's safetensors file, flattened.
+pub fn fixture_floats(file: &[u8], key: &str) -> Vec<f32> {
+    let file = safetensors::SafeTensors::deserialize(file).unwrap();
+    let view = file
+        .tensor(key)
+        .unwrap_or_else(|e| panic!("fixture tensor {key}: {e}"));
+    view.data()
+        .chunks_exact(4)
+        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+        .collect()
+}
+
+/// A fresh directory under the system's temporary directory, unique to this test process.
+#[cfg(not(target_arch = "wasm32"))]
+pub fn scratch_dir(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("{name}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// The device the browser offers, checked: WebGPU exactly when the browser exposes
+/// `navigator.gpu`, so a silent fall-back to the CPU fails the test.
+#[cfg(target_arch = "wasm32")]
+pub async fn browser_device() -> tempokd::device::ComputeDevice {
+    let device = tempokd::device::ComputeDevice::gpu_or_cpu().await;
+    let navigator = js_sys::Reflect::get(&js_sys::global(), &"navigator".into()).unwrap();
+    let offers_webgpu = js_sys::Reflect::get(&navigator, &"gpu".into())
+        .map(|gpu| !gpu.is_undefined())
+        .unwrap_or(false);
+    assert_eq!(device.is_gpu(), offers_webgpu, "{}", device.placement);
+    device
 }

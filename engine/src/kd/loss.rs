@@ -1,0 +1,147 @@
+//! The training objective: the task loss plus λ times the temporal KD loss.
+
+use burn::tensor::activation::log_softmax;
+use burn::tensor::{Int, Tensor};
+use serde::{Deserialize, Serialize};
+
+/// Keeps `log` finite where a distribution has an exact zero (0 · log 0 counts as 0).
+const FLOOR: f32 = 1e-12;
+
+/// `KL(a_T ‖ a_S) = Σ_t a_T,t · log(a_T,t / a_S,t)`, averaged over the batch.
+///
+/// # Shapes
+/// - `teacher`, `student`: `[batch, frames]`, rows that sum to 1
+/// - output: `[1]`
+pub fn temporal_kd_loss(teacher: Tensor<2>, student: Tensor<2>) -> Tensor<1> {
+    let log_ratio = teacher.clone().clamp_min(FLOOR).log() - student.clamp_min(FLOOR).log();
+    (teacher * log_ratio).sum_dim(1).mean() // [B, 1] → [1]
+}
+
+/// Cross-entropy of single-label targets, averaged over the batch.
+///
+/// # Shapes
+/// - `logits`: `[batch, classes]`; `targets`: `[batch]` class indices
+/// - output: `[1]`
+pub fn cross_entropy(logits: Tensor<2>, targets: Tensor<1, Int>) -> Tensor<1> {
+    let [batch, _] = logits.dims();
+    let picked = log_softmax(logits, 1).gather(1, targets.reshape([batch, 1])); // [B, 1]
+    picked.mean().neg()
+}
+
+/// How the task loss is weighted beside λ·L_KD: the paper does not say whether it is scaled by
+/// (1 − λ), so both readings are offered.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum TaskWeight {
+    /// `L = L_cls + λ·L_KD`
+    #[default]
+    One,
+    /// `L = (1 − λ)·L_cls + λ·L_KD`
+    OneMinusLambda,
+}
+
+/// λ and the task-loss weighting.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct KdLossConfig {
+    pub lambda: f32,
+    pub task_weight: TaskWeight,
+}
+
+impl Default for KdLossConfig {
+    fn default() -> Self {
+        Self {
+            lambda: 0.25,
+            task_weight: TaskWeight::One,
+        }
+    }
+}
+
+/// The loss and its two terms, still on the device.
+pub struct KdLoss {
+    pub total: Tensor<1>,
+    pub task: Tensor<1>,
+    pub kd: Tensor<1>,
+}
+
+impl KdLossConfig {
+    /// # Shapes
+    /// - `logits`: `[batch, classes]`; `targets`: `[batch]`
+    /// - `teacher`, `student`: `[batch, frames]` temporal distributions on the student's frames
+    pub fn loss(
+        &self,
+        logits: Tensor<2>,
+        targets: Tensor<1, Int>,
+        teacher: Tensor<2>,
+        student: Tensor<2>,
+    ) -> KdLoss {
+        let task = cross_entropy(logits, targets);
+        let kd = temporal_kd_loss(teacher, student);
+        let task_scale = match self.task_weight {
+            TaskWeight::One => 1.0,
+            TaskWeight::OneMinusLambda => 1.0 - self.lambda,
+        };
+        KdLoss {
+            total: task.clone().mul_scalar(task_scale) + kd.clone().mul_scalar(self.lambda),
+            task,
+            kd,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use burn::tensor::{Device, TensorData};
+
+    fn scalar(tensor: Tensor<1>) -> f32 {
+        tensor
+            .into_data()
+            .try_to_vec::<f32>()
+            .unwrap_or_default()
+            .first()
+            .copied()
+            .unwrap_or(f32::NAN)
+    }
+
+    fn rows(values: Vec<f32>, shape: [usize; 2]) -> Tensor<2> {
+        Tensor::from_data(TensorData::new(values, shape), &Device::flex())
+    }
+
+    #[test]
+    fn kd_loss_is_the_kl_divergence_averaged_over_clips() {
+        // Row 1: ½·ln(½ / ¼) + ½·ln(½ / ¾); row 2 is identical to its target: 0. A zero in the
+        // teacher's row contributes nothing.
+        let teacher = rows(vec![0.5, 0.5, 0.0, 1.0, 0.0, 0.0], [2, 3]);
+        let student = rows(vec![0.25, 0.75, 0.0, 1.0, 0.0, 0.0], [2, 3]);
+        let row_one = 0.5 * (2.0f32).ln() + 0.5 * (2.0f32 / 3.0).ln();
+        let loss = scalar(temporal_kd_loss(teacher, student));
+        assert!((loss - row_one / 2.0).abs() < 1e-6, "{loss}");
+    }
+
+    #[test]
+    fn the_total_weights_the_two_terms_as_configured() {
+        let logits = rows(vec![2.0, 0.0, 0.0, 1.0], [2, 2]);
+        let targets =
+            Tensor::<1, Int>::from_data(TensorData::new(vec![0i64, 1], [2]), &Device::flex());
+        let teacher = rows(vec![0.5, 0.5, 0.5, 0.5], [2, 2]);
+        let student = rows(vec![0.25, 0.75, 0.5, 0.5], [2, 2]);
+        // −ln softmax: ln(1 + e⁻²) for clip 1, ln(1 + e⁻¹) for clip 2.
+        let task = ((1.0 + (-2.0f32).exp()).ln() + (1.0 + (-1.0f32).exp()).ln()) / 2.0;
+        let kd = (0.5 * (2.0f32).ln() + 0.5 * (2.0f32 / 3.0).ln()) / 2.0;
+        for (task_weight, scale) in [(TaskWeight::One, 1.0), (TaskWeight::OneMinusLambda, 0.5)] {
+            let config = KdLossConfig {
+                lambda: 0.5,
+                task_weight,
+            };
+            let loss = config.loss(
+                logits.clone(),
+                targets.clone(),
+                teacher.clone(),
+                student.clone(),
+            );
+            assert!((scalar(loss.task) - task).abs() < 1e-6);
+            assert!((scalar(loss.kd) - kd).abs() < 1e-6);
+            assert!((scalar(loss.total) - (scale * task + 0.5 * kd)).abs() < 1e-6);
+        }
+    }
+}

@@ -1,0 +1,263 @@
+//! The on-device students: LSTM-P, TC-ResNet (8 and 14), CRNN, Att-RNN and MHAtt-RNN, each
+//! returning its logits and its temporal attention a_S over its own frames.
+//!
+//! A student directory holds `config.json` ([`StudentConfig`]) and `model.safetensors`, whose
+//! keys are the paths of burn's module tree (`LstmP.lstm.weight_ih`, …).
+
+mod att_rnn;
+mod config;
+mod crnn;
+mod lstm_p;
+mod model;
+mod recurrent;
+mod tc_resnet;
+
+pub use config::{
+    Architecture, AttRnnConfig, CrnnConfig, FrameAxis, LstmPConfig, Preset, StudentConfig,
+    TcResNetConfig,
+};
+pub use model::{AttentionRequest, StudentModel, StudentOutput, TemporalQuery};
+pub use recurrent::{BiGru, Gru, GruConfig, PeepholeLstm, PeepholeLstmConfig};
+
+use crate::audio::{FeatureError, FeatureExtractor, Features};
+use crate::checkpoint::{
+    Checkpoint, CheckpointError, load_by_path, named_tensors, to_safetensors, trainable_params,
+};
+use crate::device::read_floats;
+use crate::prediction::Prediction;
+use burn::tensor::{Device, Tensor, TensorData};
+use thiserror::Error;
+
+#[derive(Clone, Debug, Error, PartialEq)]
+pub enum StudentError {
+    #[error("config.json: {0}")]
+    Config(String),
+    #[error(
+        "model.safetensors does not fit config.json ({arch}): {source}; were the two files saved \
+         together?"
+    )]
+    Weights {
+        arch: &'static str,
+        source: CheckpointError,
+    },
+    /// A file of a student directory could not be read or written; the message says which.
+    #[error("{0}")]
+    File(String),
+    #[error("features: {0}")]
+    Features(#[from] FeatureError),
+    #[error(
+        "the clip gives {frames} feature frames; this student needs at least {needed} \
+         ({needed_s:.2} s of audio)"
+    )]
+    TooShort {
+        frames: usize,
+        needed: usize,
+        needed_s: f32,
+    },
+    #[error("reading the result from the device failed: {0}")]
+    Device(String),
+}
+
+/// The files of a student directory, read by the caller (from disk, or fetched by the page).
+pub struct StudentFiles<'a> {
+    /// `config.json`
+    pub config: &'a str,
+    /// `model.safetensors`
+    pub weights: &'a [u8],
+}
+
+/// One clip through a student, on the host.
+#[derive(Clone, Debug, PartialEq)]
+pub struct StudentInference {
+    pub prediction: Prediction,
+    pub axis: FrameAxis,
+    /// a_S over the student's frames, when asked for.
+    pub attention: Option<Vec<f32>>,
+    /// Every head's distribution, when asked for.
+    pub heads: Option<Vec<Vec<f32>>>,
+}
+
+/// A student on one device, with its front end.
+pub struct Student {
+    model: StudentModel,
+    config: StudentConfig,
+    extractor: FeatureExtractor,
+    device: Device,
+}
+
+impl Student {
+    /// A freshly initialised student.
+    pub fn new(config: StudentConfig, device: &Device) -> Result<Self, StudentError> {
+        config.validate()?;
+        let model = StudentModel::init(&config, device);
+        Self::assemble(model, config, device)
+    }
+
+    /// Loads a student saved by [`Student::save`]. Every tensor must match the config by name
+    /// and shape; nothing loads half-way.
+    pub fn load(files: StudentFiles<'_>, device: &Device) -> Result<Self, StudentError> {
+        let config = StudentConfig::from_json(files.config)?;
+        let arch = config.arch_name();
+        let weights = |source| StudentError::Weights { arch, source };
+        let mut checkpoint = Checkpoint::new(files.weights).map_err(weights)?;
+        let model =
+            load_by_path(StudentModel::init(&config, device), &mut checkpoint).map_err(weights)?;
+        checkpoint.finish().map_err(weights)?;
+        Self::assemble(model, config, device)
+    }
+
+    /// Wraps a model, e.g. one a training loop has updated.
+    pub fn assemble(
+        model: StudentModel,
+        config: StudentConfig,
+        device: &Device,
+    ) -> Result<Self, StudentError> {
+        let extractor = FeatureExtractor::new(config.features.clone())
+            .map_err(|e| StudentError::Config(e.to_string()))?;
+        Ok(Self {
+            model,
+            config,
+            extractor,
+            device: device.clone(),
+        })
+    }
+
+    /// `config.json` and `model.safetensors`.
+    pub async fn save(&self) -> Result<(String, Vec<u8>), StudentError> {
+        let arch = self.config.arch_name();
+        let weights = to_safetensors(named_tensors(&self.model))
+            .await
+            .map_err(|source| StudentError::Weights { arch, source })?;
+        Ok((self.config.to_json(), weights))
+    }
+
+    /// A student directory on disk.
+    #[cfg(not(target_family = "wasm"))]
+    pub fn load_dir(dir: &std::path::Path, device: &Device) -> Result<Self, StudentError> {
+        let config_path = dir.join("config.json");
+        let weights_path = dir.join("model.safetensors");
+        let unreadable = |path: &std::path::Path, error: std::io::Error| {
+            StudentError::File(format!(
+                "{}: {error} (a student directory holds config.json and model.safetensors)",
+                path.display()
+            ))
+        };
+        let config =
+            std::fs::read_to_string(&config_path).map_err(|e| unreadable(&config_path, e))?;
+        let weights = std::fs::read(&weights_path).map_err(|e| unreadable(&weights_path, e))?;
+        Self::load(
+            StudentFiles {
+                config: &config,
+                weights: &weights,
+            },
+            device,
+        )
+    }
+
+    /// Writes `config.json` and `model.safetensors` into `dir`, creating it.
+    #[cfg(not(target_family = "wasm"))]
+    pub async fn save_dir(&self, dir: &std::path::Path) -> Result<(), StudentError> {
+        let (config, weights) = self.save().await?;
+        let failed = |path: &std::path::Path, error: std::io::Error| {
+            StudentError::File(format!("{}: {error}", path.display()))
+        };
+        std::fs::create_dir_all(dir).map_err(|e| failed(dir, e))?;
+        for (name, bytes) in [
+            ("config.json", config.as_bytes()),
+            ("model.safetensors", &weights),
+        ] {
+            let path = dir.join(name);
+            std::fs::write(&path, bytes).map_err(|e| failed(&path, e))?;
+        }
+        Ok(())
+    }
+
+    pub fn config(&self) -> &StudentConfig {
+        &self.config
+    }
+
+    pub fn model(&self) -> &StudentModel {
+        &self.model
+    }
+
+    pub fn into_model(self) -> StudentModel {
+        self.model
+    }
+
+    pub fn labels(&self) -> &[String] {
+        &self.config.labels
+    }
+
+    /// Parameters the deployed model has: trainable ones, without the training-only query `q`.
+    pub fn deployed_params(&self) -> usize {
+        trainable_params(&self.model) - self.training_only_params()
+    }
+
+    /// Parameters of the query head `q` that only training and visualisation use.
+    pub fn training_only_params(&self) -> usize {
+        named_tensors(&self.model)
+            .iter()
+            .filter(|t| t.name.split('.').any(|part| part == model::TRAINING_ONLY))
+            .map(|t| t.shape.iter().product::<usize>())
+            .sum()
+    }
+
+    /// The student's features for a 16 kHz mono clip.
+    pub fn features(&self, samples: &[f32]) -> Result<Features, StudentError> {
+        let features = self.extractor.extract(self.config.input, samples)?;
+        let needed = self.config.min_input_frames();
+        if features.frames < needed {
+            let c = &self.config.features;
+            return Err(StudentError::TooShort {
+                frames: features.frames,
+                needed,
+                needed_s: (c.n_fft + (needed - 1) * c.hop_length) as f32 / c.sample_rate as f32,
+            });
+        }
+        Ok(features)
+    }
+
+    /// Features as the model's input tensor `[1, frames, bins]`.
+    pub fn input(&self, features: &Features) -> Tensor<3> {
+        Tensor::from_data(
+            TensorData::new(features.values.clone(), [1, features.frames, features.bins]),
+            &self.device,
+        )
+    }
+
+    /// Classifies one 16 kHz mono clip and reads back the attention asked for.
+    pub async fn infer(
+        &self,
+        samples: &[f32],
+        request: AttentionRequest,
+    ) -> Result<StudentInference, StudentError> {
+        let features = self.features(samples)?;
+        let axis = self.config.frame_axis(&features);
+        let output = self.model.forward(self.input(&features), request);
+        let logits = read_floats(output.logits)
+            .await
+            .map_err(StudentError::Device)?;
+        let attention = match output.attention {
+            Some(tensor) => Some(read_floats(tensor).await.map_err(StudentError::Device)?),
+            None => None,
+        };
+        let heads = match output.heads {
+            Some(tensor) => {
+                let values = read_floats(tensor).await.map_err(StudentError::Device)?;
+                Some(
+                    values
+                        .chunks(axis.frames.max(1))
+                        .map(<[f32]>::to_vec)
+                        .collect(),
+                )
+            }
+            None => None,
+        };
+        Ok(StudentInference {
+            prediction: Prediction::from_logits(logits),
+            axis,
+            attention,
+            heads,
+        })
+    }
+}

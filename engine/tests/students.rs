@@ -1,0 +1,404 @@
+//! The five students: forward passes against PyTorch (fixtures from scripts/oracle/students.py),
+//! parameter counts of the reference layouts, shapes over clip lengths, temporal attention,
+//! gradients through the KD loss, saving and loading. The fixture tests run natively and in
+//! headless Chromium, on the CPU and, where the browser offers it, on WebGPU.
+
+use burn::tensor::{Device, Tensor, TensorData};
+use tempokd::audio::MODEL_SAMPLE_RATE;
+use tempokd::device::{ComputeDevice, read_floats};
+use tempokd::students::{
+    AttentionRequest, Preset, Student, StudentConfig, StudentError, StudentFiles,
+};
+
+mod common;
+use common::{fixture_floats, max_difference};
+
+#[cfg(target_arch = "wasm32")]
+use wasm_bindgen_test::wasm_bindgen_test as test;
+#[cfg(target_arch = "wasm32")]
+wasm_bindgen_test::wasm_bindgen_test_configure!(run_in_dedicated_worker);
+
+const TOLERANCE: f32 = 1e-4;
+
+struct Fixture {
+    name: &'static str,
+    config: &'static str,
+    weights: &'static [u8],
+    expected: &'static [u8],
+}
+
+macro_rules! fixture {
+    ($name:literal) => {
+        Fixture {
+            name: $name,
+            config: include_str!(concat!("fixtures/students/", $name, "/config.json")),
+            weights: include_bytes!(concat!("fixtures/students/", $name, "/model.safetensors")),
+            expected: include_bytes!(concat!(
+                "fixtures/students/",
+                $name,
+                "/expected.safetensors"
+            )),
+        }
+    };
+}
+
+const FIXTURES: [Fixture; 5] = [
+    fixture!("lstm-p"),
+    fixture!("tc-resnet"),
+    fixture!("crnn"),
+    fixture!("att-rnn"),
+    fixture!("mhatt-rnn"),
+];
+
+impl Fixture {
+    fn files(&self) -> StudentFiles<'static> {
+        StudentFiles {
+            config: self.config,
+            weights: self.weights,
+        }
+    }
+}
+
+fn labels(count: usize) -> Vec<String> {
+    (0..count).map(|i| format!("class {i}")).collect()
+}
+
+fn cpu() -> Device {
+    ComputeDevice::cpu("test").device
+}
+
+/// Logits, a_S and every head of every architecture, on one device.
+async fn matches_pytorch(device: &ComputeDevice) {
+    for fixture in &FIXTURES {
+        let student = Student::load(fixture.files(), &device.device)
+            .unwrap_or_else(|e| panic!("{}: {e}", fixture.name));
+        let features = fixture_floats(fixture.expected, "features");
+        let input_size = student.config().input_size();
+        let shape = [2, features.len() / (2 * input_size), input_size];
+        let input = Tensor::<3>::from_data(TensorData::new(features, shape), &device.device);
+        let output = student.model().forward(input, AttentionRequest::PerHead);
+        let outputs = [
+            ("logits", read_floats(output.logits).await),
+            ("attention", read_floats(output.attention.unwrap()).await),
+            ("heads", read_floats(output.heads.unwrap()).await),
+        ];
+        for (key, actual) in outputs {
+            let difference =
+                max_difference(&actual.unwrap(), &fixture_floats(fixture.expected, key));
+            assert!(
+                difference <= TOLERANCE,
+                "{} on {}: {key} differs from PyTorch by {difference}",
+                fixture.name,
+                device.placement
+            );
+        }
+    }
+}
+
+async_test!(cpu_matches_pytorch, async {
+    matches_pytorch(&ComputeDevice::cpu("test")).await
+});
+
+/// In a browser that offers WebGPU the students must run there and agree with PyTorch too.
+#[cfg(target_arch = "wasm32")]
+#[wasm_bindgen_test::wasm_bindgen_test]
+async fn webgpu_matches_pytorch_when_offered() {
+    matches_pytorch(&common::browser_device().await).await;
+}
+
+#[test]
+fn parameter_counts_equal_the_reference_layouts() {
+    // (deployed, training-only query q); derivations beside each layout's `init`. The paper's
+    // rounded figures: LSTM-P ≈546K, TC-ResNet8 ≈66K (with batch-norm running statistics:
+    // 65,836), Att-RNN ≈496K; CRNN 467,772 and MHAtt-RNN 743,025 exactly.
+    let expected = [
+        (Preset::LstmP, 545_912, 200),
+        (Preset::TcResNet8, 65_180, 48),
+        (Preset::TcResNet14, 135_868, 48),
+        (Preset::Crnn, 467_772, 256),
+        (Preset::AttRnn, 496_497, 0),
+        (Preset::MhattRnn, 743_025, 0),
+    ];
+    for (preset, deployed, training_only) in expected {
+        let student = Student::new(preset.config(labels(12)), &cpu()).unwrap();
+        assert_eq!(student.deployed_params(), deployed, "{}", preset.name());
+        assert_eq!(
+            student.training_only_params(),
+            training_only,
+            "{}",
+            preset.name()
+        );
+    }
+}
+
+/// A clip with some structure: a tone that rises in the middle of low noise.
+fn clip(seconds: f32) -> Vec<f32> {
+    let samples = (seconds * MODEL_SAMPLE_RATE as f32) as usize;
+    let mut state = 1u32;
+    (0..samples)
+        .map(|n| {
+            state = state.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+            let noise = (state >> 8) as f32 / (1u32 << 24) as f32 - 0.5;
+            let t = n as f32 / MODEL_SAMPLE_RATE as f32;
+            let envelope = (-((t - seconds / 2.0) / 0.1).powi(2)).exp();
+            0.02 * noise + 0.5 * envelope * (2.0 * std::f32::consts::PI * 600.0 * t).sin()
+        })
+        .collect()
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+#[test]
+fn shapes_follow_the_clip_length_and_attention_is_a_distribution() {
+    for preset in Preset::ALL {
+        let student = Student::new(preset.config(labels(12)), &cpu()).unwrap();
+        for seconds in [1.0, 2.0, 4.0, 8.0] {
+            let result =
+                pollster::block_on(student.infer(&clip(seconds), AttentionRequest::PerHead))
+                    .unwrap();
+            let axis = result.axis;
+            let context = format!("{} at {seconds} s", preset.name());
+            assert_eq!(result.prediction.logits.len(), 12, "{context}");
+            let feature_frames = 1 + (seconds as usize * 16_000 - 640) / 320;
+            let expected_frames = match preset {
+                Preset::TcResNet8 | Preset::TcResNet14 => feature_frames.div_ceil(8),
+                Preset::Crnn => feature_frames - 6,
+                _ => feature_frames,
+            };
+            assert_eq!(axis.frames, expected_frames, "{context}");
+            let attention = result.attention.unwrap();
+            assert_eq!(attention.len(), axis.frames, "{context}");
+            assert!(
+                (attention.iter().sum::<f32>() - 1.0).abs() < 1e-4,
+                "{context}"
+            );
+            assert!(attention.iter().all(|&a| a >= 0.0), "{context}");
+            let heads = result.heads.unwrap();
+            let expected_heads = if preset == Preset::MhattRnn { 4 } else { 1 };
+            assert_eq!(heads.len(), expected_heads, "{context}");
+            for head in &heads {
+                assert_eq!(head.len(), axis.frames, "{context}");
+                assert!((head.iter().sum::<f32>() - 1.0).abs() < 1e-4, "{context}");
+            }
+            // Frame 0 is centred where its receptive field is: feature frame 0's window centre
+            // (20 ms) for frame-rate students, 3 frames later after the CRNN's valid 3- and
+            // 5-wide convolutions, and on feature frame 0 for TC-ResNet's 160 ms frames.
+            let (frame_s, first_centre_s) = match preset {
+                Preset::TcResNet8 | Preset::TcResNet14 => (0.16, 0.02),
+                Preset::Crnn => (0.02, 0.08),
+                _ => (0.02, 0.02),
+            };
+            assert!((axis.frame_s - frame_s).abs() < 1e-6, "{context}");
+            let centre = axis.start_s + axis.frame_s / 2.0;
+            assert!(
+                (centre - first_centre_s).abs() < 1e-6,
+                "{context}: {centre}"
+            );
+        }
+    }
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+#[test]
+fn without_attention_the_query_head_is_not_run() {
+    let student = Student::new(Preset::Crnn.config(labels(12)), &cpu()).unwrap();
+    let result = pollster::block_on(student.infer(&clip(1.0), AttentionRequest::None)).unwrap();
+    assert!(result.attention.is_none() && result.heads.is_none());
+    let with = pollster::block_on(student.infer(&clip(1.0), AttentionRequest::Mean)).unwrap();
+    assert_eq!(
+        result.prediction.logits, with.prediction.logits,
+        "the query head must not touch the logits"
+    );
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+#[test]
+fn the_kd_loss_trains_the_query_and_the_backbone() {
+    use tempokd::checkpoint::named_gradients;
+    use tempokd::kd::temporal_kd_loss;
+    let device = cpu().autodiff();
+    // (preset, a parameter that must receive a gradient through a_S)
+    let cases = [
+        (
+            Preset::LstmP,
+            ["LstmP.attention_head.q", "LstmP.lstm.weight_ih"],
+        ),
+        (
+            Preset::TcResNet8,
+            ["TcResNet.attention_head.q", "TcResNet.first.weight"],
+        ),
+        (
+            Preset::Crnn,
+            ["Crnn.attention_head.q", "Crnn.convs.0.weight"],
+        ),
+        (
+            Preset::AttRnn,
+            ["AttRnn.query.weight", "AttRnn.grus.0.forward.weight_ih"],
+        ),
+        (
+            Preset::MhattRnn,
+            ["AttRnn.query.weight", "AttRnn.convs.0.weight"],
+        ),
+    ];
+    for (preset, names) in cases {
+        let student = Student::new(preset.config(labels(12)), &device).unwrap();
+        let features = student.features(&clip(1.0)).unwrap();
+        let output = student
+            .model()
+            .forward(student.input(&features), AttentionRequest::Mean);
+        let student_attention = output.attention.unwrap();
+        let [_, frames] = student_attention.dims();
+        // A teacher that looks only at the first frame.
+        let mut target = vec![0.0; frames];
+        target[0] = 1.0;
+        let teacher = Tensor::<2>::from_data(TensorData::new(target, [1, frames]), &device);
+        let loss = temporal_kd_loss(teacher, student_attention);
+        let gradients = loss.backward();
+        let found = named_gradients(student.model(), &gradients);
+        for name in names {
+            let gradient = found
+                .iter()
+                .find(|g| g.name == name)
+                .unwrap_or_else(|| panic!("{}: no gradient for {name}", preset.name()));
+            let values = gradient.values.clone();
+            let norm: f32 = (values.clone() * values).sum().into_scalar();
+            assert!(
+                norm > 0.0,
+                "{}: the gradient of {name} is zero",
+                preset.name()
+            );
+        }
+        // The logits took no part in this loss, so the classifier gets nothing.
+        assert!(
+            !found.iter().any(|g| g.name.contains("classifier")),
+            "{}: the KD loss reached the classifier",
+            preset.name()
+        );
+    }
+}
+
+async_test!(save_then_load_gives_identical_outputs, async {
+    for preset in Preset::ALL {
+        let student = Student::new(preset.config(labels(3)), &cpu()).unwrap();
+        let (config, weights) = student.save().await.unwrap();
+        let loaded = Student::load(
+            StudentFiles {
+                config: &config,
+                weights: &weights,
+            },
+            &cpu(),
+        )
+        .unwrap();
+        let audio = clip(1.0);
+        let before = student
+            .infer(&audio, AttentionRequest::PerHead)
+            .await
+            .unwrap();
+        let after = loaded
+            .infer(&audio, AttentionRequest::PerHead)
+            .await
+            .unwrap();
+        assert_eq!(before, after, "{}", preset.name());
+    }
+});
+
+#[cfg(not(target_arch = "wasm32"))]
+#[test]
+fn save_dir_then_load_dir_round_trips() {
+    let dir = common::scratch_dir("student-dir");
+    let student = Student::new(Preset::TcResNet8.config(labels(2)), &cpu()).unwrap();
+    pollster::block_on(student.save_dir(&dir)).unwrap();
+    let loaded = Student::load_dir(&dir, &cpu()).unwrap();
+    assert_eq!(loaded.config(), student.config());
+    let missing = Student::load_dir(&dir.join("absent"), &cpu())
+        .err()
+        .unwrap();
+    assert!(missing.to_string().contains("config.json"), "{missing}");
+}
+
+fn load(config: &str, weights: &[u8]) -> Result<Student, StudentError> {
+    Student::load(StudentFiles { config, weights }, &cpu())
+}
+
+#[test]
+fn weights_of_another_architecture_or_shape_are_refused_by_name() {
+    let [lstm_p, tc_resnet, ..] = &FIXTURES;
+    let error = load(lstm_p.config, tc_resnet.weights).err().unwrap();
+    let message = error.to_string();
+    assert!(matches!(error, StudentError::Weights { .. }), "{message}");
+    assert!(
+        message.contains("LstmP.") && message.contains("missing"),
+        "{message}"
+    );
+
+    let wider = lstm_p.config.replace("\"units\": 24", "\"units\": 25");
+    let message = load(&wider, lstm_p.weights).err().unwrap().to_string();
+    assert!(
+        message.contains("LstmP.lstm.") && message.contains("shape"),
+        "{message}"
+    );
+
+    for bytes in [&lstm_p.weights[..100], &[][..], &b"not a model"[..]] {
+        let message = load(lstm_p.config, bytes).err().unwrap().to_string();
+        assert!(message.contains("model.safetensors"), "{message}");
+    }
+}
+
+#[test]
+fn impossible_configs_are_refused_before_building() {
+    let base = FIXTURES[2].config; // CRNN reading 8 MFCC
+    let cases = [
+        (base.replace("\"crnn\"", "\"transformer\""), "arch"),
+        (
+            base.replace("\"gru_units\": 12", "\"gru_units\": 0"),
+            "gru_units",
+        ),
+        (
+            base.replace("\"gru_units\": 12", "\"gru_units\": 100000000"),
+            "gru_units",
+        ),
+        (
+            base.replace("\"gru_units\": 12", "\"gru_unit\": 12"),
+            "gru_unit",
+        ),
+        // Two 3-wide frequency kernels need more than 4 bins.
+        (base.replace("\"n_mfcc\": 8", "\"n_mfcc\": 4"), "bins"),
+        (
+            base.replace("\"dropout\": 0.1", "\"dropout\": 1.5"),
+            "dropout",
+        ),
+        ("{}".to_string(), "arch"),
+    ];
+    for (config, word) in cases {
+        let message = load(&config, FIXTURES[2].weights)
+            .err()
+            .unwrap_or_else(|| panic!("accepted: {config}"))
+            .to_string();
+        assert!(message.starts_with("config.json"), "{message}");
+        assert!(message.contains(word), "{word}: {message}");
+    }
+    let no_labels = StudentConfig {
+        labels: Vec::new(),
+        ..Preset::Crnn.config(labels(1))
+    };
+    assert!(Student::new(no_labels, &cpu()).is_err());
+}
+
+async_test!(
+    a_clip_too_short_for_the_student_says_how_long_it_must_be,
+    async {
+        let student = Student::new(Preset::Crnn.config(labels(2)), &cpu()).unwrap();
+        // 0.1 s gives 4 feature frames; the CRNN's valid convolutions need 7.
+        let error = student
+            .infer(&clip(0.1), AttentionRequest::Mean)
+            .await
+            .err()
+            .unwrap();
+        assert!(
+            matches!(error, StudentError::TooShort { needed: 7, .. }),
+            "{error}"
+        );
+        assert!(error.to_string().contains("0.16 s"), "{error}");
+        let empty = student.infer(&[], AttentionRequest::Mean).await;
+        assert!(empty.is_err());
+    }
+);
