@@ -229,7 +229,8 @@ pub struct NamedTensor {
 
 impl NamedTensor {
     /// Running statistics (batch norm's mean and variance) are state the forward pass updates,
-    /// not parameters an optimiser trains.
+    /// not parameters an optimiser trains; PyTorch's `parameters()` leaves them out too, while
+    /// `burn::module::Module::num_params` counts them.
     pub fn is_trainable(&self) -> bool {
         !(self.name.ends_with("running_mean") || self.name.ends_with("running_var"))
     }
@@ -248,16 +249,6 @@ pub fn named_gradients<M: Module>(module: &M, gradients: &Gradients) -> Vec<Name
     let mut visitor = PathVisitor::new(Some(gradients));
     module.visit(&mut visitor);
     visitor.found
-}
-
-/// Trainable parameters, counted as PyTorch's `parameters()` counts them (without the running
-/// statistics that `burn::module::Module::num_params` includes).
-pub fn trainable_params<M: Module>(module: &M) -> usize {
-    named_tensors(module)
-        .iter()
-        .filter(|tensor| tensor.is_trainable())
-        .map(|tensor| tensor.shape.iter().product::<usize>())
-        .sum()
 }
 
 /// Collects values, or gradients when given them, with the path of each.

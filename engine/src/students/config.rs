@@ -194,6 +194,24 @@ pub struct FrameAxis {
     pub start_s: f32,
 }
 
+/// Input frames per student frame, input frames lost at the edges, and the input frame that
+/// student frame 0 is centred on.
+struct Reduction {
+    stride: usize,
+    lost: usize,
+    first_centre: usize,
+}
+
+impl Default for Reduction {
+    fn default() -> Self {
+        Self {
+            stride: 1,
+            lost: 0,
+            first_centre: 0,
+        }
+    }
+}
+
 /// A student: its classes, front end and layout.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct StudentConfig {
@@ -208,6 +226,7 @@ pub struct StudentConfig {
 /// Layers so large that building them would exhaust memory are refused before allocation.
 const MAX_WIDTH: usize = 8192;
 const MAX_DEPTH: usize = 64;
+const MAX_KERNEL: usize = 63;
 
 impl StudentConfig {
     pub fn from_json(text: &str) -> Result<Self, StudentError> {
@@ -258,39 +277,48 @@ impl StudentConfig {
         }
     }
 
-    /// Input frames per student frame, and the input frame that student frame 0 is centred on.
-    fn reduction(&self) -> (usize, usize) {
+    /// How the student's time axis relates to its input frames.
+    fn reduction(&self) -> Reduction {
         match &self.arch {
-            Architecture::LstmP(_) | Architecture::AttRnn(_) | Architecture::MhattRnn(_) => (1, 0),
-            // Each stage's strided convolution is centred on every second frame.
-            Architecture::TcResNet(c) => (1 << c.stages.len(), 0),
-            // Valid convolutions: output frame 0 is centred half a kernel into the input.
-            Architecture::Crnn(c) => (1, c.conv_kernels.iter().map(|[t, _]| t / 2).sum()),
+            Architecture::LstmP(_) | Architecture::AttRnn(_) | Architecture::MhattRnn(_) => {
+                Reduction::default()
+            }
+            // Each stage's strided, half-padded convolution keeps every second frame, centred
+            // on it: ⌈t/2⌉ per stage, ⌈t/2^stages⌉ in all.
+            Architecture::TcResNet(c) => Reduction {
+                stride: 1 << c.stages.len(),
+                ..Reduction::default()
+            },
+            // Valid convolutions lose `kernel − 1` frames each; output frame 0 is centred half
+            // a kernel into the input.
+            Architecture::Crnn(c) => Reduction {
+                lost: c.conv_kernels.iter().map(|[t, _]| t - 1).sum(),
+                first_centre: c.conv_kernels.iter().map(|[t, _]| t / 2).sum(),
+                ..Reduction::default()
+            },
         }
     }
 
     /// Student frames for `input_frames` feature frames (0 when too few).
     pub fn frames_for_input(&self, input_frames: usize) -> usize {
-        match &self.arch {
-            Architecture::LstmP(_) | Architecture::AttRnn(_) | Architecture::MhattRnn(_) => {
-                input_frames
-            }
-            Architecture::TcResNet(c) => c.stages.iter().fold(input_frames, |t, _| t.div_ceil(2)),
-            Architecture::Crnn(c) => {
-                let lost: usize = c.conv_kernels.iter().map(|[t, _]| t - 1).sum();
-                input_frames.saturating_sub(lost)
-            }
-        }
+        let reduction = self.reduction();
+        input_frames
+            .saturating_sub(reduction.lost)
+            .div_ceil(reduction.stride)
     }
 
     /// The fewest feature frames that give the student one frame.
     pub fn min_input_frames(&self) -> usize {
-        (1..).find(|&t| self.frames_for_input(t) > 0).unwrap_or(1)
+        self.reduction().lost + 1
     }
 
     /// The student's frames for features computed from a clip.
     pub fn frame_axis(&self, features: &Features) -> FrameAxis {
-        let (stride, first_centre) = self.reduction();
+        let Reduction {
+            stride,
+            first_centre,
+            ..
+        } = self.reduction();
         let centre_s = features.start_s + (first_centre as f32 + 0.5) * features.frame_s;
         let frame_s = stride as f32 * features.frame_s;
         FrameAxis {
@@ -311,21 +339,23 @@ impl StudentConfig {
         }
         crate::audio::FeatureExtractor::new(self.features.clone())
             .map_err(|e| StudentError::Config(e.to_string()))?;
-        let width = |name: &str, value: usize| {
-            if (1..=MAX_WIDTH).contains(&value) {
+        let within = |name: &str, value: usize, max: usize| {
+            if (1..=max).contains(&value) {
                 Ok(())
             } else {
                 Err(StudentError::Config(format!(
-                    "{name} must be between 1 and {MAX_WIDTH}, found {value}"
+                    "{name} must be between 1 and {max}, found {value}"
                 )))
             }
         };
-        let depth = |name: &str, value: usize| {
-            if (1..=MAX_DEPTH).contains(&value) {
+        let width = |name: &str, value: usize| within(name, value, MAX_WIDTH);
+        let depth = |name: &str, value: usize| within(name, value, MAX_DEPTH);
+        let odd_kernel = |name: &str, kernel: usize| {
+            if kernel % 2 == 1 && kernel <= MAX_KERNEL {
                 Ok(())
             } else {
                 Err(StudentError::Config(format!(
-                    "{name} must be between 1 and {MAX_DEPTH}, found {value}"
+                    "{name} must be odd and at most {MAX_KERNEL}, found {kernel}"
                 )))
             }
         };
@@ -352,11 +382,8 @@ impl StudentConfig {
                 for &channels in &c.stages {
                     width("stage channels", channels)?;
                 }
-                for (name, kernel) in [("first_kernel", c.first_kernel), ("kernel", c.kernel)] {
-                    if kernel % 2 == 0 || kernel > 63 {
-                        return bad(format!("{name} must be odd and at most 63, found {kernel}"));
-                    }
-                }
+                odd_kernel("first_kernel", c.first_kernel)?;
+                odd_kernel("kernel", c.kernel)?;
                 // 2^stages must not overflow the frame arithmetic.
                 if c.stages.len() > 16 {
                     return bad(format!("at most 16 stages, found {}", c.stages.len()));
@@ -374,12 +401,9 @@ impl StudentConfig {
                 for &channels in &c.conv_channels {
                     width("conv channels", channels)?;
                 }
-                for &[t, f] in &c.conv_kernels {
-                    if t == 0 || f == 0 || t > 63 || f > 63 {
-                        return bad(format!(
-                            "conv kernels must be 1 to 63 wide, found [{t}, {f}]"
-                        ));
-                    }
+                for &[time, frequency] in &c.conv_kernels {
+                    within("conv kernel (time)", time, MAX_KERNEL)?;
+                    within("conv kernel (frequency)", frequency, MAX_KERNEL)?;
                 }
                 let lost: usize = c.conv_kernels.iter().map(|[_, f]| f - 1).sum();
                 if lost >= input {
@@ -402,12 +426,7 @@ impl StudentConfig {
                 for &channels in &c.conv_channels {
                     width("conv channels", channels)?;
                 }
-                if c.conv_kernel % 2 == 0 || c.conv_kernel > 63 {
-                    return bad(format!(
-                        "conv_kernel must be odd and at most 63, found {}",
-                        c.conv_kernel
-                    ));
-                }
+                odd_kernel("conv_kernel", c.conv_kernel)?;
                 depth("gru_layers", c.gru_layers)?;
                 width("gru_units", c.gru_units)?;
                 depth("heads", c.heads)?;

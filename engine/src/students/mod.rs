@@ -20,9 +20,7 @@ pub use model::{AttentionRequest, StudentModel, StudentOutput, TemporalQuery};
 pub use recurrent::{BiGru, Gru, GruConfig, PeepholeLstm, PeepholeLstmConfig};
 
 use crate::audio::{FeatureError, FeatureExtractor, Features};
-use crate::checkpoint::{
-    Checkpoint, CheckpointError, load_by_path, named_tensors, to_safetensors, trainable_params,
-};
+use crate::checkpoint::{Checkpoint, CheckpointError, load_by_path, named_tensors, to_safetensors};
 use crate::device::read_floats;
 use crate::prediction::Prediction;
 use burn::tensor::{Device, Tensor, TensorData};
@@ -190,14 +188,20 @@ impl Student {
 
     /// Parameters the deployed model has: trainable ones, without the training-only query `q`.
     pub fn deployed_params(&self) -> usize {
-        trainable_params(&self.model) - self.training_only_params()
+        self.count_trainable(|training_only| !training_only)
     }
 
     /// Parameters of the query head `q` that only training and visualisation use.
     pub fn training_only_params(&self) -> usize {
+        self.count_trainable(|training_only| training_only)
+    }
+
+    /// Trainable parameters whose being training-only satisfies `keep`.
+    fn count_trainable(&self, keep: impl Fn(bool) -> bool) -> usize {
         named_tensors(&self.model)
             .iter()
-            .filter(|t| t.name.split('.').any(|part| part == model::TRAINING_ONLY))
+            .filter(|t| t.is_trainable())
+            .filter(|t| keep(t.name.split('.').any(|part| part == model::TRAINING_ONLY)))
             .map(|t| t.shape.iter().product::<usize>())
             .sum()
     }
