@@ -18,10 +18,10 @@ cargo fmt --all -- --check
 say "native tests (engine)"
 cargo test -p tempokd
 # One invocation for both crates, so the wasm dependency graph is built once.
-say "engine (features, teacher, students, CPU and WebGPU tensors) and components in headless Chromium"
+say "engine (features, teacher, students, training, CPU and WebGPU tensors) and components in headless Chromium"
 cargo test --target wasm32-unknown-unknown -p tempokd -p tempokd-app \
   --no-default-features --features tempokd/tensors \
-  --test features --test device --test teacher --test students --test web
+  --test features --test device --test teacher --test students --test training --test web
 say "end-to-end: building the page"
 trunk build --offline
 say "end-to-end: driving the page in headless Chromium"

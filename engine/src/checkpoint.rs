@@ -4,6 +4,7 @@
 //! loaded by the path of field names that burn's module tree gives each tensor.
 
 use crate::device::read_floats;
+use crate::rng::Rng;
 use burn::module::{Module, ModuleMapper, ModuleVisitor, Param};
 use burn::tensor::{Device, Gradients, Tensor, TensorData};
 use safetensors::tensor::TensorView;
@@ -177,25 +178,14 @@ fn f16_to_f32(half: u16) -> f32 {
 
 /// Fresh parameters from a seeded generator, so a random model is reproducible.
 pub struct RandomInit {
-    state: u64,
+    rng: Rng,
 }
 
 impl RandomInit {
     pub fn new(seed: u64) -> Self {
-        // splitmix64 needs no non-zero state; mixing the seed once spreads small seeds apart.
         Self {
-            state: seed ^ 0x9e37_79b9_7f4a_7c15,
+            rng: Rng::new(seed),
         }
-    }
-
-    fn next_unit(&mut self) -> f32 {
-        self.state = self.state.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.state;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^= z >> 31;
-        // The top 24 bits give every float in [0, 1) that f32 can step through evenly.
-        (z >> 40) as f32 / (1u64 << 24) as f32
     }
 }
 
@@ -212,7 +202,7 @@ impl ParamSource for RandomInit {
             Init::FanIn(fan_in) => {
                 let bound = 1.0 / (fan_in.max(1) as f32).sqrt();
                 (0..count)
-                    .map(|_| (2.0 * self.next_unit() - 1.0) * bound)
+                    .map(|_| self.rng.uniform(-bound, bound))
                     .collect()
             }
         })

@@ -4,11 +4,15 @@
 pub mod audio;
 #[cfg(feature = "tensors")]
 pub mod checkpoint;
+pub mod data;
 #[cfg(feature = "tensors")]
 pub mod device;
 pub mod kd;
 pub mod prediction;
+pub mod rng;
 #[cfg(feature = "tensors")]
 pub mod students;
 #[cfg(feature = "tensors")]
 pub mod teacher;
+#[cfg(feature = "tensors")]
+pub mod train;

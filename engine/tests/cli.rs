@@ -355,3 +355,209 @@ fn inspect_refuses_a_bad_student_directory_in_one_line() {
     let neither = tempokd(&["inspect", "--audio", &clip]);
     assert!(!neither.status.success());
 }
+
+/// synth → train-teacher → train-student with KD → eval, on a corpus of a few dozen clips.
+#[test]
+fn synth_train_and_eval_from_the_command_line() {
+    let dir = scratch_dir("tempokd-cli-train");
+    let path = |name: &str| dir.join(name).display().to_string();
+    let ok = |args: &[&str]| {
+        let output = tempokd(args);
+        assert!(
+            output.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        output
+    };
+    ok(&[
+        "synth",
+        "--out",
+        &path("data"),
+        "--length",
+        "1",
+        "--per-class",
+        "4",
+        "--voices",
+        "6",
+        "--seed",
+        "3",
+    ]);
+    ok(&[
+        "train-teacher",
+        "--data",
+        &path("data"),
+        "--out",
+        &path("teacher"),
+        "--steps",
+        "3",
+        "--batch",
+        "8",
+        "--warmup",
+        "1",
+        "--hidden",
+        "32",
+        "--layers",
+        "1",
+        "--heads",
+        "2",
+        "--conv-channels",
+        "16",
+        "--eval-every",
+        "3",
+    ]);
+    ok(&[
+        "train-student",
+        "--arch",
+        "tc-resnet8",
+        "--data",
+        &path("data"),
+        "--teacher",
+        &path("teacher"),
+        "--lambda",
+        "0.25",
+        "--out",
+        &path("student"),
+        "--steps",
+        "4",
+        "--batch",
+        "8",
+        "--eval-every",
+        "2",
+    ]);
+    let record: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("student/training.json")).unwrap()).unwrap();
+    assert_eq!(record["history"].as_array().map(Vec::len), Some(4));
+    assert!(
+        record["history"][0]["kd"].as_f64().unwrap() > 0.0,
+        "λ > 0 trains with the KD term"
+    );
+    // The teacher's maps were cached beside the data for the next student.
+    let cache = std::fs::read_dir(dir.join("data/.tempokd-cache"))
+        .unwrap()
+        .count();
+    assert_eq!(cache, 1);
+    for model in ["student", "teacher"] {
+        let output = ok(&[
+            "eval",
+            "--model",
+            &path(model),
+            "--data",
+            &path("data"),
+            "--json",
+        ]);
+        let json: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+        // 12 classes × round(4 × 0.1) test clips.
+        assert_eq!(json["n"], 12, "{model}: {json}");
+        let accuracy = json["accuracy"].as_f64().unwrap();
+        assert!((0.0..=1.0).contains(&accuracy));
+        assert_eq!(json["per_class"].as_object().map(|m| m.len()), Some(12));
+        let localisation = json["attention_in_window"].as_f64().unwrap();
+        assert!((0.0..=1.0).contains(&localisation), "{model}: {json}");
+    }
+
+    // A folder of the user's own WAVs with the short manifest form; a label the model lacks
+    // is refused with its row.
+    let own = dir.join("own");
+    std::fs::create_dir_all(&own).unwrap();
+    std::fs::copy(
+        dir.join("data").join(first_test_clip(&dir.join("data"))),
+        own.join("a.wav"),
+    )
+    .unwrap();
+    std::fs::write(
+        own.join("manifest.csv"),
+        "file,label,start_s,end_s\na.wav,yes,0.1,0.6\n",
+    )
+    .unwrap();
+    let output = ok(&[
+        "eval",
+        "--model",
+        &path("student"),
+        "--data",
+        &own.display().to_string(),
+        "--json",
+    ]);
+    let json: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(json["n"], 1);
+    std::fs::write(
+        own.join("manifest.csv"),
+        "file,label\na.wav,yes\na.wav,maybe\n",
+    )
+    .unwrap();
+    let output = tempokd(&[
+        "eval",
+        "--model",
+        &path("student"),
+        "--data",
+        &own.display().to_string(),
+    ]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        !output.status.success() && stderr.contains("row 3: label `maybe`"),
+        "{stderr}"
+    );
+
+    for (args, expected) in [
+        (
+            vec![
+                "train-student",
+                "--arch",
+                "resnet50",
+                "--data",
+                &path("data"),
+                "--out",
+                &path("x"),
+            ],
+            "unknown student",
+        ),
+        (
+            vec![
+                "train-student",
+                "--arch",
+                "crnn",
+                "--data",
+                &path("data"),
+                "--lambda",
+                "0.5",
+                "--out",
+                &path("x"),
+            ],
+            "needs a teacher",
+        ),
+        (
+            vec![
+                "train-student",
+                "--arch",
+                "crnn",
+                "--data",
+                &path("nowhere"),
+                "--out",
+                &path("x"),
+            ],
+            "missing",
+        ),
+        (
+            vec!["eval", "--model", &path("nowhere"), "--data", &path("data")],
+            "config.json",
+        ),
+    ] {
+        let output = tempokd(&args);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(
+            !output.status.success() && stderr.contains(expected),
+            "{args:?}: {stderr}"
+        );
+        assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    }
+}
+
+fn first_test_clip(data: &std::path::Path) -> String {
+    let manifest = std::fs::read_to_string(data.join("manifest.csv")).unwrap();
+    manifest
+        .lines()
+        .find(|l| l.starts_with("test/yes"))
+        .and_then(|l| l.split(',').next())
+        .unwrap()
+        .to_string()
+}

@@ -9,6 +9,7 @@ mod clip;
 mod decode;
 mod features;
 mod resample;
+mod wav;
 
 pub use clip::{Clip, Limits};
 #[cfg(feature = "decoders")]
@@ -17,6 +18,7 @@ pub use features::{
     FeatureConfig, FeatureError, FeatureExtractor, FeatureKind, Features, MelNorm, MelScale,
 };
 pub use resample::resample;
+pub use wav::encode_wav;
 
 use thiserror::Error;
 

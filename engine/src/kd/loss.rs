@@ -1,6 +1,6 @@
 //! The training objective: the task loss plus λ times the temporal KD loss.
 
-use burn::tensor::activation::log_softmax;
+use burn::tensor::activation::{log_sigmoid, log_softmax, softmax};
 use burn::tensor::{Int, Tensor};
 use serde::{Deserialize, Serialize};
 
@@ -26,6 +26,30 @@ pub fn cross_entropy(logits: Tensor<2>, targets: Tensor<1, Int>) -> Tensor<1> {
     let [batch, _] = logits.dims();
     let picked = log_softmax(logits, 1).gather(1, targets.reshape([batch, 1])); // [B, 1]
     picked.mean().neg()
+}
+
+/// Binary cross-entropy of multi-label targets (0/1 per class), averaged over clips and classes.
+///
+/// # Shapes
+/// - `logits`, `targets`: `[batch, classes]`
+/// - output: `[1]`
+pub fn binary_cross_entropy(logits: Tensor<2>, targets: Tensor<2>) -> Tensor<1> {
+    // log σ(x) and log(1 − σ(x)) = log σ(−x), both stable for large |x|.
+    let positive = targets.clone() * log_sigmoid(logits.clone());
+    let negative = targets.neg().add_scalar(1.0) * log_sigmoid(logits.neg());
+    (positive + negative).mean().neg()
+}
+
+/// Hinton's logit distillation, `T² · KL(softmax(t/T) ‖ softmax(s/T))` averaged over the batch:
+/// an extra baseline beside the temporal KD loss (the paper uses none).
+///
+/// # Shapes
+/// - `student`, `teacher`: `[batch, classes]` logits
+/// - output: `[1]`
+pub fn logit_kd_loss(student: Tensor<2>, teacher: Tensor<2>, temperature: f32) -> Tensor<1> {
+    let target = softmax(teacher.div_scalar(temperature), 1);
+    let student = softmax(student.div_scalar(temperature), 1);
+    temporal_kd_loss(target, student).mul_scalar(temperature * temperature)
 }
 
 /// How the task loss is weighted beside λ·L_KD: the paper does not say whether it is scaled by
@@ -76,15 +100,20 @@ impl KdLossConfig {
     ) -> KdLoss {
         let task = cross_entropy(logits, targets);
         let kd = temporal_kd_loss(teacher, student);
+        KdLoss {
+            total: self.total(task.clone(), kd.clone()),
+            task,
+            kd,
+        }
+    }
+
+    /// `L_cls + λ·L_KD` or `(1 − λ)·L_cls + λ·L_KD`, for any task loss.
+    pub fn total(&self, task: Tensor<1>, kd: Tensor<1>) -> Tensor<1> {
         let task_scale = match self.task_weight {
             TaskWeight::One => 1.0,
             TaskWeight::OneMinusLambda => 1.0 - self.lambda,
         };
-        KdLoss {
-            total: task.clone().mul_scalar(task_scale) + kd.clone().mul_scalar(self.lambda),
-            task,
-            kd,
-        }
+        task.mul_scalar(task_scale) + kd.mul_scalar(self.lambda)
     }
 }
 
@@ -143,5 +172,42 @@ mod tests {
             assert!((scalar(loss.kd) - kd).abs() < 1e-6);
             assert!((scalar(loss.total) - (scale * task + 0.5 * kd)).abs() < 1e-6);
         }
+    }
+
+    #[test]
+    fn binary_cross_entropy_matches_its_formula() {
+        // −(ln σ(2) + ln(1 − σ(−1)) + ln(1 − σ(0)) + ln σ(3)) / 4, written out.
+        let sigma = |x: f32| 1.0 / (1.0 + (-x).exp());
+        let expected =
+            -((sigma(2.0)).ln() + (1.0 - sigma(-1.0)).ln() + (0.5f32).ln() + sigma(3.0).ln()) / 4.0;
+        let loss = scalar(binary_cross_entropy(
+            rows(vec![2.0, -1.0, 0.0, 3.0], [2, 2]),
+            rows(vec![1.0, 0.0, 0.0, 1.0], [2, 2]),
+        ));
+        assert!((loss - expected).abs() < 1e-6, "{loss} vs {expected}");
+        // Confident and right costs almost nothing even at |x| = 100 (no overflow).
+        let sure = scalar(binary_cross_entropy(
+            rows(vec![100.0, -100.0], [1, 2]),
+            rows(vec![1.0, 0.0], [1, 2]),
+        ));
+        assert!(sure.is_finite() && sure < 1e-6, "{sure}");
+    }
+
+    #[test]
+    fn logit_kd_is_zero_for_equal_logits_and_scales_with_t_squared() {
+        let same = scalar(logit_kd_loss(
+            rows(vec![1.0, 2.0, 3.0], [1, 3]),
+            rows(vec![1.0, 2.0, 3.0], [1, 3]),
+            2.0,
+        ));
+        assert!(same.abs() < 1e-6, "{same}");
+        // Two classes: teacher softmax([0, ln 3]/1) = [¼, ¾], student uniform.
+        let expected = 0.25 * (0.5f32).ln() + 0.75 * (1.5f32).ln();
+        let loss = scalar(logit_kd_loss(
+            rows(vec![0.0, 0.0], [1, 2]),
+            rows(vec![0.0, 3f32.ln()], [1, 2]),
+            1.0,
+        ));
+        assert!((loss - expected).abs() < 1e-6, "{loss} vs {expected}");
     }
 }

@@ -7,7 +7,10 @@ mod loss;
 mod rollout;
 
 #[cfg(feature = "tensors")]
-pub use loss::{KdLoss, KdLossConfig, TaskWeight, cross_entropy, temporal_kd_loss};
+pub use loss::{
+    KdLoss, KdLossConfig, TaskWeight, binary_cross_entropy, cross_entropy, logit_kd_loss,
+    temporal_kd_loss,
+};
 pub use rollout::{
     AttentionMaps, HeadFusion, RolloutConfig, RolloutError, RolloutRow, normalise,
     resample_distribution, rollout,

@@ -170,6 +170,10 @@ impl Student {
         Ok(())
     }
 
+    pub fn device(&self) -> &Device {
+        &self.device
+    }
+
     pub fn config(&self) -> &StudentConfig {
         &self.config
     }

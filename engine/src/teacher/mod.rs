@@ -4,12 +4,15 @@
 mod config;
 mod load;
 mod model;
+mod save;
 
-pub use config::{Activation, ClassifierPooling, FeatureNorm, PreprocessorConfig, Wav2Vec2Config};
+pub use config::{
+    Activation, ClassifierPooling, FeatureNorm, PreprocessorConfig, TeacherShape, Wav2Vec2Config,
+};
 pub use model::{AttentionDetail, Wav2Vec2Classifier, Wav2Vec2Output};
 
 use crate::audio::MODEL_SAMPLE_RATE;
-use crate::checkpoint::{Checkpoint, CheckpointError, RandomInit};
+use crate::checkpoint::{Checkpoint, CheckpointError, RandomInit, to_safetensors};
 use crate::device::read_floats;
 use crate::kd::{AttentionMaps, RolloutConfig, RolloutRow};
 use crate::prediction::Prediction;
@@ -34,6 +37,9 @@ pub enum TeacherError {
     TooShort { samples: usize, min_samples: usize },
     #[error("reading the result from the device failed: {0}")]
     Device(String),
+    /// Writing a teacher directory failed; the message names the file.
+    #[error("{0}")]
+    File(String),
 }
 
 /// The files of a teacher directory, read by the caller (from disk, or fetched by the page).
@@ -145,8 +151,76 @@ impl Teacher {
         })
     }
 
+    /// The same teacher around other weights, e.g. ones a training loop has updated.
+    pub fn with_model(&self, model: Wav2Vec2Classifier, device: &Device) -> Self {
+        Self {
+            model,
+            config: self.config.clone(),
+            preprocessor: self.preprocessor.clone(),
+            labels: self.labels.clone(),
+            device: device.clone(),
+        }
+    }
+
+    /// `config.json`, `preprocessor_config.json` and `model.safetensors` in Hugging Face's layout.
+    pub async fn save(&self) -> Result<(String, String, Vec<u8>), TeacherError> {
+        let weights = to_safetensors(save::hf_tensors(&self.model))
+            .await
+            .map_err(TeacherError::Weights)?;
+        let config = serde_json::to_string_pretty(&self.config)
+            .map_err(|e| TeacherError::Config(e.to_string()))?;
+        let preprocessor = serde_json::to_string_pretty(&self.preprocessor)
+            .map_err(|e| TeacherError::Preprocessor(e.to_string()))?;
+        Ok((config, preprocessor, weights))
+    }
+
+    /// A teacher folder that [`Teacher::load_dir`] and `transformers` both read.
+    #[cfg(not(target_family = "wasm"))]
+    pub async fn save_dir(&self, dir: &std::path::Path) -> Result<(), TeacherError> {
+        let (config, preprocessor, weights) = self.save().await?;
+        let write = |name: &str, bytes: &[u8]| {
+            let path = dir.join(name);
+            std::fs::write(&path, bytes)
+                .map_err(|e| TeacherError::File(format!("{}: {e}", path.display())))
+        };
+        std::fs::create_dir_all(dir)
+            .map_err(|e| TeacherError::File(format!("{}: {e}", dir.display())))?;
+        write("config.json", config.as_bytes())?;
+        write("preprocessor_config.json", preprocessor.as_bytes())?;
+        write("model.safetensors", &weights)
+    }
+
+    /// The model's input for clips of one length, `[clips, samples]`, each normalised as the
+    /// preprocessor says.
+    pub fn batch_input(&self, clips: &[&[f32]]) -> Result<Tensor<2>, TeacherError> {
+        let samples = clips.first().map_or(0, |c| c.len());
+        if clips.iter().any(|c| c.len() != samples) {
+            return Err(TeacherError::Device(
+                "a batch needs clips of one length".into(),
+            ));
+        }
+        if samples < self.config.min_samples() {
+            return Err(TeacherError::TooShort {
+                samples,
+                min_samples: self.config.min_samples(),
+            });
+        }
+        let values: Vec<f32> = clips
+            .iter()
+            .flat_map(|c| self.preprocessor.prepare(c))
+            .collect();
+        Ok(Tensor::from_data(
+            TensorData::new(values, [clips.len(), samples]),
+            &self.device,
+        ))
+    }
+
     pub fn labels(&self) -> &[String] {
         &self.labels
+    }
+
+    pub fn device(&self) -> &Device {
+        &self.device
     }
 
     pub fn config(&self) -> &Wav2Vec2Config {
@@ -176,19 +250,7 @@ impl Teacher {
 
     /// The clip as the model's input tensor `[1, samples]`, normalised as the preprocessor says.
     pub fn input(&self, samples: &[f32]) -> Result<Tensor<2>, TeacherError> {
-        let min_samples = self.config.min_samples();
-        if samples.len() < min_samples {
-            return Err(TeacherError::TooShort {
-                samples: samples.len(),
-                min_samples,
-            });
-        }
-        let prepared = self.preprocessor.prepare(samples);
-        let length = prepared.len();
-        Ok(Tensor::from_data(
-            TensorData::new(prepared, [1, length]),
-            &self.device,
-        ))
+        self.batch_input(&[samples])
     }
 
     /// Classifies one 16 kHz mono clip and reads back the attention asked for.

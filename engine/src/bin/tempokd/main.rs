@@ -1,5 +1,11 @@
 //! The `tempokd` command-line tool: argument parsing and output over library calls.
 
+mod data;
+mod figures;
+mod progress;
+mod reproduce;
+mod training;
+
 use clap::{Parser, Subcommand, ValueEnum};
 use serde_json::json;
 use std::path::{Path, PathBuf};
@@ -55,6 +61,19 @@ enum Command {
         #[command(flatten)]
         rollout: RolloutArgs,
     },
+    /// Generate Synthetic Noisy Keywords: spoken keywords (espeak-ng, flite) at random offsets
+    /// inside noise, split by voice, as 16 kHz WAV + manifest.csv.
+    Synth(data::SynthArgs),
+    /// Train (or fine-tune) the wav2vec 2.0 teacher.
+    TrainTeacher(training::TeacherArgs),
+    /// Train a student, with the teacher's temporal attention distilled when λ > 0.
+    TrainStudent(training::StudentArgs),
+    /// Score a teacher or student on a dataset split: accuracy, per-class accuracy and attention
+    /// localisation.
+    Eval(training::EvalArgs),
+    /// The paper's experiment end to end: data, teacher, every student at every length and λ,
+    /// and a report with tables and attention figures.
+    Reproduce(reproduce::ReproduceArgs),
     /// List the student architectures: parameters, frame duration and the time to classify a
     /// 1 s clip on this machine.
     Students {
@@ -148,6 +167,24 @@ fn run(cli: Cli) -> Result<(), String> {
             &rollout,
         ),
         Command::Students { classes, json } => students(classes.into(), json),
+        Command::Synth(args) => data::synth(&args),
+        Command::TrainTeacher(args) => training::train_teacher(&args).map(|trained| {
+            println!(
+                "teacher saved to {} (best validation at step {})",
+                args.out.display(),
+                trained.best_step
+            )
+        }),
+        Command::TrainStudent(args) => training::train_student(&args).map(|trained| {
+            println!(
+                "{} saved to {} (best validation at step {})",
+                args.arch,
+                args.out.display(),
+                trained.best_step
+            )
+        }),
+        Command::Eval(args) => training::eval(&args),
+        Command::Reproduce(args) => reproduce::reproduce(&args),
     }
 }
 

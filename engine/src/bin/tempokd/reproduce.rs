@@ -1,0 +1,581 @@
+//! `tempokd reproduce`: the paper's experiment on Synthetic Noisy Keywords, end to end. Every
+//! stage writes its result beside its model, so an interrupted run resumes where it stopped.
+
+use crate::data::{SynthArgs, synth};
+use crate::figures::{MapRow, attention_figure};
+use crate::training::{self, evaluate};
+use clap::Args;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use std::fmt::Write;
+use std::path::{Path, PathBuf};
+use tempokd::data::{Dataset, Split};
+use tempokd::device::ComputeDevice;
+use tempokd::students::{Preset, Student};
+use tempokd::teacher::Teacher;
+
+#[derive(Args, Clone)]
+pub struct ReproduceArgs {
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Clip lengths L in seconds [default: 2,4,6,8; 4,8 with --quick].
+    #[arg(long, value_delimiter = ',')]
+    pub lengths: Option<Vec<f32>>,
+    /// KD weights λ; 0 is the student without KD [default: 0,0.1,0.25,0.5; 0,0.25 with --quick].
+    #[arg(long, value_delimiter = ',')]
+    pub lambdas: Option<Vec<f32>>,
+    /// Students by name, or `all` [default: all; tc-resnet8,att-rnn with --quick].
+    #[arg(long, value_delimiter = ',')]
+    pub students: Option<Vec<String>>,
+    /// A run that finishes in under 30 minutes on 2 CPU cores: fewer clips and steps, and by
+    /// default one convolutional and one recurrent student (the recurrent students' training
+    /// steps are slow on burn's CPU backend).
+    #[arg(long)]
+    pub quick: bool,
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+}
+
+/// Sizes of one run.
+struct Budget {
+    per_class: usize,
+    voices: usize,
+    teacher_steps: usize,
+    teacher_batch: usize,
+    /// Steps and batch size of TC-ResNet, whose steps are cheap.
+    convolutional: (usize, usize),
+    /// Steps and batch size of the recurrent students (LSTM-P, CRNN, Att-RNN, MHAtt-RNN).
+    recurrent: (usize, usize),
+    eval_every: usize,
+}
+
+impl Budget {
+    fn new(quick: bool) -> Self {
+        match quick {
+            true => Self {
+                per_class: 200,
+                voices: 200,
+                teacher_steps: 600,
+                teacher_batch: 8,
+                convolutional: (1000, 32),
+                recurrent: (200, 16),
+                eval_every: 50,
+            },
+            false => Self {
+                per_class: 600,
+                voices: 400,
+                teacher_steps: 4000,
+                teacher_batch: 16,
+                convolutional: (2000, 100),
+                recurrent: (2000, 100),
+                eval_every: 200,
+            },
+        }
+    }
+
+    fn student(&self, preset: Preset) -> (usize, usize) {
+        match preset {
+            Preset::TcResNet8 | Preset::TcResNet14 => self.convolutional,
+            _ => self.recurrent,
+        }
+    }
+}
+
+/// One trained student's scores.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+struct Cell {
+    length_s: f32,
+    student: String,
+    lambda: f32,
+    validation_accuracy: f32,
+    test_accuracy: f32,
+    test_attention_in_window: Option<f32>,
+    train_seconds: f32,
+}
+
+pub fn reproduce(args: &ReproduceArgs) -> Result<(), String> {
+    let budget = Budget::new(args.quick);
+    let lengths = args.lengths.clone().unwrap_or(match args.quick {
+        true => vec![4.0, 8.0],
+        false => vec![2.0, 4.0, 6.0, 8.0],
+    });
+    let lambdas = args.lambdas.clone().unwrap_or(match args.quick {
+        true => vec![0.0, 0.25],
+        false => vec![0.0, 0.1, 0.25, 0.5],
+    });
+    if !lambdas.contains(&0.0) {
+        return Err("--lambdas must include 0: the student without KD is the baseline".into());
+    }
+    let names = args.students.clone().unwrap_or_else(|| match args.quick {
+        true => vec!["tc-resnet8".into(), "att-rnn".into()],
+        false => vec!["all".into()],
+    });
+    let students: Vec<Preset> = if names.iter().any(|s| s == "all") {
+        vec![
+            Preset::LstmP,
+            Preset::TcResNet8,
+            Preset::Crnn,
+            Preset::AttRnn,
+            Preset::MhattRnn,
+        ]
+    } else {
+        names
+            .iter()
+            .map(|name| Preset::from_name(name).ok_or_else(|| format!("unknown student {name:?}")))
+            .collect::<Result<_, _>>()?
+    };
+    let started = std::time::Instant::now();
+    let out = &args.out;
+    std::fs::create_dir_all(out).map_err(|e| format!("{}: {e}", out.display()))?;
+
+    // Data: one corpus per length for the students, one of mixed lengths for the teacher. The
+    // same seed gives every corpus the same voices and the same split of voices.
+    let corpus = |name: String, lengths: Vec<f32>| -> Result<PathBuf, String> {
+        let dir = out.join("data").join(name);
+        if !dir.join("manifest.csv").is_file() {
+            println!("== synthesizing {}", dir.display());
+            synth(&SynthArgs {
+                out: dir.clone(),
+                length: lengths,
+                per_class: budget.per_class,
+                seed: args.seed,
+                noise_dir: None,
+                snr: (0.0, 20.0),
+                voices: budget.voices,
+                speech_commands: None,
+            })?;
+        }
+        Ok(dir)
+    };
+    let mut teacher_lengths = vec![1.0, 2.0];
+    teacher_lengths.extend(lengths.iter().copied().filter(|l| *l > 2.0));
+    let teacher_data = corpus("teacher-mixed".into(), teacher_lengths)?;
+    let length_data: Vec<(f32, PathBuf)> = lengths
+        .iter()
+        .map(|l| Ok((*l, corpus(format!("L{l}"), vec![*l])?)))
+        .collect::<Result<_, String>>()?;
+
+    // Training runs one process per model, two at a time: burn's CPU backend keeps one core
+    // busy per run, and separate processes keep each run's random initialisation its own.
+    let teacher_dir = out.join("teacher");
+    let student_dir = |length: f32, preset: Preset, lambda: f32| {
+        out.join("students")
+            .join(format!("L{length}"))
+            .join(preset.name())
+            .join(format!("lambda-{lambda}"))
+    };
+    let mut baseline_jobs = Vec::new();
+    let mut kd_jobs = Vec::new();
+    for (length, data) in &length_data {
+        for preset in &students {
+            for lambda in &lambdas {
+                let dir = student_dir(*length, *preset, *lambda);
+                if dir.join("result.json").is_file() {
+                    continue;
+                }
+                let mut job = vec![
+                    "train-student".to_string(),
+                    "--arch".into(),
+                    preset.name().into(),
+                    "--data".into(),
+                    data.display().to_string(),
+                    "--lambda".into(),
+                    lambda.to_string(),
+                    "--out".into(),
+                    dir.display().to_string(),
+                    "--steps".into(),
+                    budget.student(*preset).0.to_string(),
+                    "--batch".into(),
+                    budget.student(*preset).1.to_string(),
+                    "--eval-every".into(),
+                    budget.eval_every.to_string(),
+                    "--seed".into(),
+                    args.seed.to_string(),
+                ];
+                if *lambda > 0.0 {
+                    job.extend(["--teacher".into(), teacher_dir.display().to_string()]);
+                    kd_jobs.push((dir, job));
+                } else {
+                    baseline_jobs.push((dir, job));
+                }
+            }
+        }
+    }
+    let mut first_jobs = Vec::new();
+    if !teacher_dir.join("model.safetensors").is_file() {
+        let steps = budget.teacher_steps;
+        let job = format!(
+            "train-teacher --data {} --out {} --steps {steps} --batch {} --warmup {} --eval-every {} --seed {}",
+            teacher_data.display(),
+            teacher_dir.display(),
+            budget.teacher_batch,
+            steps / 10,
+            budget.eval_every * 4,
+            args.seed
+        );
+        first_jobs.push((
+            teacher_dir.clone(),
+            job.split(' ').map(String::from).collect(),
+        ));
+    }
+    first_jobs.extend(baseline_jobs);
+    println!("== training the teacher and the students without KD");
+    run_jobs(&first_jobs)?;
+    println!("== the teacher's maps of every training clip");
+    in_parallel(&length_data, |(_, data)| {
+        training::cache_teacher_maps(&teacher_dir, data)
+    })?;
+    println!("== training the students with KD");
+    run_jobs(&kd_jobs)?;
+
+    let mut teacher_scores = Vec::new();
+    let mut cells = Vec::new();
+    for (length, data) in &length_data {
+        let (teacher_eval, _) = evaluate(&teacher_dir, data, Split::Test)?;
+        teacher_scores.push((*length, teacher_eval));
+        for preset in &students {
+            for lambda in &lambdas {
+                let dir = student_dir(*length, *preset, *lambda);
+                cells.push(score_cell(&dir, data, *length, *preset, *lambda)?);
+            }
+        }
+    }
+
+    let figures = draw_figures(out, &teacher_dir, &length_data, &students, &cells)?;
+    let command = std::env::args().skip(1).collect::<Vec<_>>().join(" ");
+    let minutes = started.elapsed().as_secs_f32() / 60.0;
+    let report = markdown(
+        &command,
+        minutes,
+        &budget,
+        &teacher_scores,
+        &cells,
+        &figures,
+    );
+    let write = |name: &str, text: String| {
+        let path = out.join(name);
+        std::fs::write(&path, text).map_err(|e| format!("{}: {e}", path.display()))
+    };
+    write("report.md", report)?;
+    write(
+        "report.json",
+        serde_json::to_string_pretty(&json!({
+            "command": format!("tempokd {command}"),
+            "minutes": minutes,
+            "teacher": teacher_scores.iter().map(|(l, e)| json!({"length_s": l, "test": e})).collect::<Vec<_>>(),
+            "students": cells,
+        }))
+        .unwrap_or_default(),
+    )?;
+    println!("report: {}", out.join("report.md").display());
+    Ok(())
+}
+
+/// The λ a student would be deployed with: the best validation accuracy among λ > 0.
+fn best_kd<'c>(cells: &'c [Cell], length: f32, student: &str) -> Option<&'c Cell> {
+    cells
+        .iter()
+        .filter(|c| c.length_s == length && c.student == student && c.lambda > 0.0)
+        .max_by(|a, b| a.validation_accuracy.total_cmp(&b.validation_accuracy))
+}
+
+fn baseline<'c>(cells: &'c [Cell], length: f32, student: &str) -> Option<&'c Cell> {
+    cells
+        .iter()
+        .find(|c| c.length_s == length && c.student == student && c.lambda == 0.0)
+}
+
+fn markdown(
+    command: &str,
+    minutes: f32,
+    budget: &Budget,
+    teacher: &[(f32, tempokd::train::Evaluation)],
+    cells: &[Cell],
+    figures: &[(f32, String)],
+) -> String {
+    let mut out = String::new();
+    let loc = |m: Option<f32>| m.map_or("–".to_string(), |m| format!("{m:.2}"));
+    let _ = writeln!(out, "# Temporal KD on Synthetic Noisy Keywords\n");
+    let _ = writeln!(
+        out,
+        "Command: `tempokd {command}` ({minutes:.1} minutes on this machine).\n"
+    );
+    let _ = writeln!(
+        out,
+        "{} clips per class per corpus (80/10/10 % by voice), {} voices; teacher {} steps of \
+         batch {} on clips of mixed lengths; TC-ResNet {} steps of batch {}, recurrent students \
+         {} steps of batch {}; scores on the test split (voices unseen in training). Cells: test \
+         accuracy % / attention localisation (share of the map inside the keyword window). \
+         Best λ: the λ > 0 with the best validation accuracy.\n",
+        budget.per_class,
+        budget.voices,
+        budget.teacher_steps,
+        budget.teacher_batch,
+        budget.convolutional.0,
+        budget.convolutional.1,
+        budget.recurrent.0,
+        budget.recurrent.1
+    );
+    let mut lambdas: Vec<f32> = cells.iter().map(|c| c.lambda).collect();
+    lambdas.sort_by(f32::total_cmp);
+    lambdas.dedup();
+    let mut students: Vec<&str> = Vec::new();
+    for cell in cells {
+        if !students.contains(&cell.student.as_str()) {
+            students.push(&cell.student);
+        }
+    }
+    let header: Vec<String> = lambdas.iter().map(|l| format!("λ = {l}")).collect();
+    let _ = writeln!(out, "| L | model | {} | best λ |", header.join(" | "));
+    let _ = writeln!(out, "|---|---|{}---|", "---|".repeat(lambdas.len()));
+    for (length, evaluation) in teacher {
+        let _ = writeln!(
+            out,
+            "| {length} s | teacher | {:.1} / {} |{}",
+            100.0 * evaluation.accuracy,
+            loc(evaluation.attention_in_window),
+            " |".repeat(lambdas.len())
+        );
+        for student in &students {
+            let row: Vec<String> = lambdas
+                .iter()
+                .map(|lambda| {
+                    cells
+                        .iter()
+                        .find(|c| {
+                            c.length_s == *length && c.student == *student && c.lambda == *lambda
+                        })
+                        .map_or("–".into(), |c| {
+                            format!(
+                                "{:.1} / {}",
+                                100.0 * c.test_accuracy,
+                                loc(c.test_attention_in_window)
+                            )
+                        })
+                })
+                .collect();
+            let best =
+                best_kd(cells, *length, student).map_or("–".into(), |c| c.lambda.to_string());
+            let _ = writeln!(
+                out,
+                "| {length} s | {student} | {} | {best} |",
+                row.join(" | ")
+            );
+        }
+    }
+    let _ = writeln!(out, "\n## KD at the best λ against no KD\n");
+    for (length, _) in teacher {
+        for student in &students {
+            let (Some(kd), Some(base)) = (
+                best_kd(cells, *length, student),
+                baseline(cells, *length, student),
+            ) else {
+                continue;
+            };
+            let accuracy = 100.0 * (kd.test_accuracy - base.test_accuracy);
+            let localisation = kd
+                .test_attention_in_window
+                .zip(base.test_attention_in_window)
+                .map(|(a, b)| a - b);
+            let verdict = match (accuracy >= 0.0, localisation.is_none_or(|d| d >= 0.0)) {
+                (true, true) => "at least as good on both",
+                (false, true) => "**accuracy lower with KD**",
+                (true, false) => "**localisation lower with KD**",
+                (false, false) => "**both lower with KD**",
+            };
+            let _ = writeln!(
+                out,
+                "- L = {length} s, {student}, λ = {}: accuracy {accuracy:+.1} points, localisation {}: {verdict}",
+                kd.lambda,
+                localisation.map_or("n/a".into(), |d| format!("{d:+.2}"))
+            );
+        }
+    }
+    if !figures.is_empty() {
+        let _ = writeln!(out, "\n## Attention maps on test clips\n");
+        for (length, file) in figures {
+            let _ = writeln!(out, "![L = {length} s]({file})\n");
+        }
+    }
+    out
+}
+
+/// One figure per length: the first test clip with a keyword, teacher and every student at
+/// λ = 0 and at its best λ.
+fn draw_figures(
+    out: &Path,
+    teacher_dir: &Path,
+    length_data: &[(f32, PathBuf)],
+    students: &[Preset],
+    cells: &[Cell],
+) -> Result<Vec<(f32, String)>, String> {
+    let device = ComputeDevice::cpu("the command line runs on the CPU").device;
+    let teacher = Teacher::load_dir(teacher_dir, &device).map_err(|e| e.to_string())?;
+    let rollout = teacher.default_rollout();
+    std::fs::create_dir_all(out.join("figures")).map_err(|e| e.to_string())?;
+    let mut figures = Vec::new();
+    for (length, data) in length_data {
+        let dataset = Dataset::open(data).map_err(|e| e.to_string())?;
+        let Some(example) = dataset
+            .split(Split::Test)
+            .find(|e| e.window.is_some() && e.labels.iter().any(|l| l == "yes"))
+            .or_else(|| dataset.split(Split::Test).find(|e| e.window.is_some()))
+        else {
+            continue;
+        };
+        let samples = dataset.audio(example).map_err(|e| e.to_string())?;
+        let target =
+            pollster::block_on(tempokd::train::teacher_target(&teacher, &samples, &rollout))
+                .map_err(|e| e.to_string())?;
+        let mut rows = vec![MapRow {
+            name: "teacher (rollout)".into(),
+            map: target.map,
+            start_s: 0.0,
+            frame_s: teacher.frame_s(),
+        }];
+        for preset in students {
+            let chosen = [
+                baseline(cells, *length, preset.name()),
+                best_kd(cells, *length, preset.name()),
+            ];
+            for cell in chosen.into_iter().flatten() {
+                let dir = out
+                    .join("students")
+                    .join(format!("L{length}"))
+                    .join(preset.name())
+                    .join(format!("lambda-{}", cell.lambda));
+                let student = Student::load_dir(&dir, &device).map_err(|e| e.to_string())?;
+                let inference = pollster::block_on(
+                    student.infer(&samples, tempokd::students::AttentionRequest::Mean),
+                )
+                .map_err(|e| e.to_string())?;
+                rows.push(MapRow {
+                    name: format!("{} λ={}", preset.name(), cell.lambda),
+                    map: inference.attention.unwrap_or_default(),
+                    start_s: inference.axis.start_s,
+                    frame_s: inference.axis.frame_s,
+                });
+            }
+        }
+        let file = format!(
+            "figures/L{length}-{}.svg",
+            example.labels.join("+").trim_matches('_')
+        );
+        attention_figure(
+            &out.join(&file),
+            &format!(
+                "{} (\"{}\"), L = {length} s",
+                example.file,
+                example.labels.join(", ")
+            ),
+            samples.len() as f32 / 16_000.0,
+            example.window,
+            &rows,
+        )?;
+        figures.push((*length, file));
+    }
+    Ok(figures)
+}
+
+/// Runs `work` on every item, two at a time; the first error wins.
+fn in_parallel<T: Sync>(
+    items: &[T],
+    work: impl Fn(&T) -> Result<(), String> + Sync,
+) -> Result<(), String> {
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let failure = std::sync::Mutex::new(None);
+    std::thread::scope(|scope| {
+        for _ in 0..2 {
+            scope.spawn(|| {
+                while let Some(item) =
+                    items.get(next.fetch_add(1, std::sync::atomic::Ordering::Relaxed))
+                {
+                    if let Err(error) = work(item) {
+                        if let Ok(mut slot) = failure.lock() {
+                            slot.get_or_insert(error);
+                        }
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    match failure.into_inner() {
+        Ok(Some(error)) => Err(error),
+        _ => Ok(()),
+    }
+}
+
+/// Trains each model in its own `tempokd` process, its output in `train.log` beside it.
+fn run_jobs(jobs: &[(PathBuf, Vec<String>)]) -> Result<(), String> {
+    let program =
+        std::env::current_exe().map_err(|e| format!("cannot find tempokd itself: {e}"))?;
+    let bar = crate::progress::bar(jobs.len(), "models");
+    bar.tick();
+    in_parallel(jobs, |(dir, args)| {
+        std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+        let log_path = dir.join("train.log");
+        let log =
+            std::fs::File::create(&log_path).map_err(|e| format!("{}: {e}", log_path.display()))?;
+        let log_err = log.try_clone().map_err(|e| e.to_string())?;
+        let status = std::process::Command::new(&program)
+            .args(args)
+            .stdout(log)
+            .stderr(log_err)
+            .status()
+            .map_err(|e| format!("could not start {}: {e}", program.display()))?;
+        if !status.success() {
+            return Err(format!(
+                "`tempokd {}` failed; see {}",
+                args.join(" "),
+                log_path.display()
+            ));
+        }
+        bar.inc(1);
+        bar.set_message(
+            dir.file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+        );
+        Ok(())
+    })?;
+    bar.finish();
+    Ok(())
+}
+
+/// A trained student's scores, measured once and kept in `result.json`.
+fn score_cell(
+    dir: &Path,
+    data: &Path,
+    length: f32,
+    preset: Preset,
+    lambda: f32,
+) -> Result<Cell, String> {
+    let result_path = dir.join("result.json");
+    if let Some(cell) = std::fs::read_to_string(&result_path)
+        .ok()
+        .and_then(|t| serde_json::from_str::<Cell>(&t).ok())
+    {
+        return Ok(cell);
+    }
+    let (test, _) = evaluate(dir, data, Split::Test)?;
+    let record: serde_json::Value = std::fs::read_to_string(dir.join("training.json"))
+        .ok()
+        .and_then(|t| serde_json::from_str(&t).ok())
+        .unwrap_or_default();
+    let cell = Cell {
+        length_s: length,
+        student: preset.name().to_string(),
+        lambda,
+        validation_accuracy: record["validation"]["accuracy"].as_f64().unwrap_or(0.0) as f32,
+        test_accuracy: test.accuracy,
+        test_attention_in_window: test.attention_in_window,
+        train_seconds: record["seconds"].as_f64().unwrap_or(0.0) as f32,
+    };
+    std::fs::write(
+        &result_path,
+        serde_json::to_string_pretty(&cell).unwrap_or_default(),
+    )
+    .map_err(|e| format!("{}: {e}", result_path.display()))?;
+    Ok(cell)
+}

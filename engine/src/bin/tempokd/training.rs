@@ -1,0 +1,402 @@
+//! `tempokd train-teacher`, `train-student` and `eval`: thin wrappers over `tempokd::train`.
+
+use crate::progress::TrainingBars;
+use clap::{Args, ValueEnum};
+use serde_json::json;
+use std::path::{Path, PathBuf};
+use tempokd::data::{Dataset, Split};
+use tempokd::device::ComputeDevice;
+use tempokd::kd::{KdLossConfig, TaskWeight};
+use tempokd::students::{Preset, Student};
+use tempokd::teacher::{ClassifierPooling, Teacher, TeacherShape, Wav2Vec2Config};
+use tempokd::train::run::{self, TeacherGuide, Trained};
+use tempokd::train::{
+    Evaluation, LogitKd, LrSchedule, SpecAugment, StudentTraining, TeacherCache, TeacherTraining,
+    evaluate_student, evaluate_teacher, fingerprint,
+};
+
+#[derive(Args, Clone)]
+pub struct TeacherArgs {
+    /// A dataset folder (manifest.csv, Speech Commands or FSD50K layout).
+    #[arg(long)]
+    pub data: PathBuf,
+    /// Where to write config.json, preprocessor_config.json, model.safetensors, training.json.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Fine-tune this teacher (same labels) instead of starting from random weights.
+    #[arg(long)]
+    pub init: Option<PathBuf>,
+    #[arg(long, default_value_t = 1500)]
+    pub steps: usize,
+    #[arg(long, default_value_t = 16)]
+    pub batch: usize,
+    #[arg(long, default_value_t = 5e-4)]
+    pub lr: f64,
+    /// The learning rate for the last fifth of the steps.
+    #[arg(long, default_value_t = 5e-5)]
+    pub lr_after: f64,
+    #[arg(long, default_value_t = 100)]
+    pub warmup: usize,
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    #[arg(long, default_value_t = 100)]
+    pub eval_every: usize,
+    /// Transformer width (new teachers only).
+    #[arg(long, default_value_t = TeacherShape::default().hidden)]
+    pub hidden: usize,
+    #[arg(long, default_value_t = TeacherShape::default().layers)]
+    pub layers: usize,
+    #[arg(long, default_value_t = TeacherShape::default().heads)]
+    pub heads: usize,
+    /// Channels of each of the seven front-end convolutions.
+    #[arg(long, default_value_t = TeacherShape::default().conv_channels)]
+    pub conv_channels: usize,
+    /// The classifier: the paper's fully connected layer on the first frame, or Hugging Face's
+    /// mean over frames.
+    #[arg(long, value_enum, default_value_t = Head::FirstFrame)]
+    pub head: Head,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+pub enum Head {
+    FirstFrame,
+    Mean,
+}
+
+#[derive(Args, Clone)]
+pub struct StudentArgs {
+    /// lstm-p, tc-resnet8, tc-resnet14, crnn, att-rnn or mhatt-rnn.
+    #[arg(long)]
+    pub arch: String,
+    #[arg(long)]
+    pub data: PathBuf,
+    /// The frozen teacher whose temporal attention is distilled (needed when λ > 0).
+    #[arg(long)]
+    pub teacher: Option<PathBuf>,
+    /// Weight of the temporal KD loss; 0 trains without KD.
+    #[arg(long, default_value_t = 0.0)]
+    pub lambda: f32,
+    /// L = L_cls + λ·L_KD (one) or (1 − λ)·L_cls + λ·L_KD (one-minus-lambda).
+    #[arg(long, value_enum, default_value_t = Weighting::One)]
+    pub task_weight: Weighting,
+    /// Add Hinton's logit distillation with this weight (a baseline beside temporal KD).
+    #[arg(long)]
+    pub logit_kd: Option<f32>,
+    #[arg(long, default_value_t = 4.0)]
+    pub temperature: f32,
+    #[arg(long)]
+    pub out: PathBuf,
+    #[arg(long, default_value_t = 1000)]
+    pub steps: usize,
+    #[arg(long, default_value_t = 100)]
+    pub batch: usize,
+    #[arg(long, default_value_t = 1e-3)]
+    pub lr: f64,
+    /// The learning rate for the last quarter of the steps.
+    #[arg(long, default_value_t = 1e-4)]
+    pub lr_after: f64,
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    #[arg(long, default_value_t = 100)]
+    pub eval_every: usize,
+    /// Train without SpecAugment.
+    #[arg(long)]
+    pub no_spec_augment: bool,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+pub enum Weighting {
+    One,
+    OneMinusLambda,
+}
+
+#[derive(Args, Clone)]
+pub struct EvalArgs {
+    /// A teacher or student folder.
+    #[arg(long)]
+    pub model: PathBuf,
+    /// A dataset folder; also a folder of WAVs with a manifest.csv of file,label[,start_s,end_s].
+    #[arg(long)]
+    pub data: PathBuf,
+    #[arg(long, default_value = "test", value_parser = parse_split)]
+    pub split: Split,
+    #[arg(long)]
+    pub json: bool,
+}
+
+fn parse_split(text: &str) -> Result<Split, String> {
+    Split::from_name(text).ok_or_else(|| format!("{text:?} is not train, validation or test"))
+}
+
+fn cpu() -> ComputeDevice {
+    ComputeDevice::cpu("the command line trains on the CPU")
+}
+
+fn open(data: &Path) -> Result<Dataset, String> {
+    Dataset::open(data).map_err(|e| e.to_string())
+}
+
+pub fn train_teacher(args: &TeacherArgs) -> Result<Trained<Teacher>, String> {
+    let dataset = open(&args.data)?;
+    let device = cpu().device.autodiff();
+    device.seed(args.seed);
+    let teacher = match &args.init {
+        Some(dir) => {
+            Teacher::load_dir(dir, &device).map_err(|e| format!("{}: {e}", dir.display()))?
+        }
+        None => {
+            let labels: Vec<&str> = dataset.labels.iter().map(String::as_str).collect();
+            let shape = TeacherShape {
+                hidden: args.hidden,
+                layers: args.layers,
+                heads: args.heads,
+                conv_channels: args.conv_channels,
+            };
+            let pooling = match args.head {
+                Head::FirstFrame => ClassifierPooling::FirstFrame,
+                Head::Mean => ClassifierPooling::Mean,
+            };
+            let config = Wav2Vec2Config::shaped(&labels, shape, pooling);
+            Teacher::random(config, args.seed, &device).map_err(|e| e.to_string())?
+        }
+    };
+    let settings = TeacherTraining {
+        steps: args.steps,
+        batch_size: args.batch,
+        schedule: LrSchedule {
+            initial: args.lr,
+            after_step: args.lr_after,
+            step_at: 0.8,
+            warmup_steps: args.warmup,
+        },
+        seed: args.seed,
+    };
+    let rollout = teacher.default_rollout();
+    let started = std::time::Instant::now();
+    let mut bars = TrainingBars::default();
+    let trained = run::train_teacher(
+        &dataset,
+        teacher,
+        &settings,
+        &rollout,
+        args.eval_every,
+        &mut |p| bars.update(p),
+    )
+    .map_err(|e| e.to_string())?;
+    bars.finish();
+    pollster::block_on(trained.model.save_dir(&args.out)).map_err(|e| e.to_string())?;
+    write_record(&args.out, json!(settings), &trained, started)?;
+    Ok(trained)
+}
+
+pub fn train_student(args: &StudentArgs) -> Result<Trained<Student>, String> {
+    let preset = Preset::from_name(&args.arch).ok_or_else(|| {
+        let names: Vec<&str> = Preset::ALL.iter().map(|p| p.name()).collect();
+        format!(
+            "unknown student {:?}; choose one of {}",
+            args.arch,
+            names.join(", ")
+        )
+    })?;
+    let dataset = open(&args.data)?;
+    let cpu = cpu();
+    let device = cpu.device.clone().autodiff();
+    device.seed(args.seed);
+    let student =
+        Student::new(preset.config(dataset.labels.clone()), &device).map_err(|e| e.to_string())?;
+    let settings = StudentTraining {
+        steps: args.steps,
+        batch_size: args.batch,
+        schedule: LrSchedule {
+            initial: args.lr,
+            after_step: args.lr_after,
+            step_at: 0.75,
+            warmup_steps: 0,
+        },
+        loss: KdLossConfig {
+            lambda: args.lambda,
+            task_weight: match args.task_weight {
+                Weighting::One => TaskWeight::One,
+                Weighting::OneMinusLambda => TaskWeight::OneMinusLambda,
+            },
+        },
+        logit_kd: args.logit_kd.map(|weight| LogitKd {
+            weight,
+            temperature: args.temperature,
+        }),
+        spec_augment: (!args.no_spec_augment).then(SpecAugment::default),
+        seed: args.seed,
+    };
+    let mut guide = match &args.teacher {
+        Some(dir) => Some(teacher_guide(dir, &args.data, &cpu.device)?),
+        None => None,
+    };
+    let started = std::time::Instant::now();
+    let mut bars = TrainingBars::default();
+    let trained = run::train_student(
+        &dataset,
+        student,
+        settings.clone(),
+        guide.as_mut(),
+        args.eval_every,
+        &mut |p| bars.update(p),
+    )
+    .map_err(|e| e.to_string())?;
+    bars.finish();
+    pollster::block_on(trained.model.save_dir(&args.out)).map_err(|e| e.to_string())?;
+    write_record(&args.out, json!(settings), &trained, started)?;
+    Ok(trained)
+}
+
+/// The teacher in `dir` with its map cache for the dataset in `data`.
+fn teacher_guide(
+    dir: &Path,
+    data: &Path,
+    device: &burn::tensor::Device,
+) -> Result<TeacherGuide, String> {
+    let teacher = Teacher::load_dir(dir, device).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let read = |name: &str| {
+        std::fs::read(dir.join(name)).map_err(|e| format!("{}: {e}", dir.join(name).display()))
+    };
+    let rollout = teacher.default_rollout();
+    let print = fingerprint(
+        &[&read("config.json")?, &read("model.safetensors")?],
+        &rollout,
+    );
+    let cache_path = data
+        .join(".tempokd-cache")
+        .join(format!("teacher-{print}.json"));
+    let cache = match std::fs::read_to_string(&cache_path) {
+        Ok(text) => TeacherCache::from_json(&text, &print),
+        Err(_) => TeacherCache::new(print),
+    };
+    Ok(TeacherGuide {
+        teacher,
+        rollout,
+        cache,
+        cache_path: Some(cache_path),
+    })
+}
+
+/// Computes and stores the teacher's maps of every training clip of `data`, so the students
+/// trained next find them cached.
+pub fn cache_teacher_maps(teacher: &Path, data: &Path) -> Result<(), String> {
+    let dataset = open(data)?;
+    let mut guide = teacher_guide(teacher, data, &cpu().device)?;
+    let train: Vec<_> = dataset.split(Split::Train).collect();
+    guide
+        .targets(&dataset, &train, &mut |_| {})
+        .map(|_| ())
+        .map_err(|e| e.to_string())
+}
+
+fn write_record<M>(
+    out: &Path,
+    settings: serde_json::Value,
+    trained: &Trained<M>,
+    started: std::time::Instant,
+) -> Result<(), String> {
+    let record = json!({
+        "settings": settings,
+        "seconds": started.elapsed().as_secs_f32(),
+        "best_step": trained.best_step,
+        "validation": trained.validation,
+        "validations": trained.validations.iter().map(|(step, e)| json!({"step": step, "accuracy": e.accuracy, "attention_in_window": e.attention_in_window, "map": e.map})).collect::<Vec<_>>(),
+        "history": trained.history.iter().map(|r| json!({"step": r.step, "lr": r.learning_rate, "loss": r.loss, "task": r.task, "kd": r.kd, "logit_kd": r.logit_kd, "accuracy": r.accuracy})).collect::<Vec<_>>(),
+    });
+    let path = out.join("training.json");
+    std::fs::write(
+        &path,
+        serde_json::to_string_pretty(&record).unwrap_or_default(),
+    )
+    .map_err(|e| format!("{}: {e}", path.display()))
+}
+
+/// What a model folder holds: a student's config has an `arch`, a teacher's is Hugging Face's.
+pub enum Model {
+    Teacher(Teacher),
+    Student(Student),
+}
+
+pub fn load_model(dir: &Path, device: &burn::tensor::Device) -> Result<Model, String> {
+    let config_path = dir.join("config.json");
+    let text = std::fs::read_to_string(&config_path)
+        .map_err(|e| format!("{}: {e}", config_path.display()))?;
+    let value: serde_json::Value = serde_json::from_str(&text)
+        .map_err(|e| format!("{}: not JSON ({e})", config_path.display()))?;
+    let described = |e: &dyn std::fmt::Display| format!("{}: {e}", dir.display());
+    if value.get("arch").is_some() {
+        Student::load_dir(dir, device)
+            .map(Model::Student)
+            .map_err(|e| described(&e))
+    } else {
+        Teacher::load_dir(dir, device)
+            .map(Model::Teacher)
+            .map_err(|e| described(&e))
+    }
+}
+
+/// Scores a model folder on a split, with each clip's temporal map.
+pub fn evaluate(
+    model: &Path,
+    data: &Path,
+    split: Split,
+) -> Result<(Evaluation, Vec<Vec<f32>>), String> {
+    let dataset = open(data)?;
+    let device = cpu().device;
+    let mut bars = TrainingBars::default();
+    let mut progress = |p: run::Progress| bars.update(p);
+    let result = match load_model(model, &device)? {
+        Model::Student(student) => {
+            let (_, clips) = run::student_inputs(&dataset, split, &student, &mut progress)
+                .map_err(|e| e.to_string())?;
+            pollster::block_on(evaluate_student(&student, &clips, dataset.multi_label))
+        }
+        Model::Teacher(teacher) => {
+            let clips = run::waveform_inputs(&dataset, split, teacher.labels(), &mut progress)
+                .map_err(|e| e.to_string())?;
+            let rollout = teacher.default_rollout();
+            pollster::block_on(evaluate_teacher(
+                &teacher,
+                &clips,
+                &rollout,
+                dataset.multi_label,
+            ))
+        }
+    };
+    bars.finish();
+    result.map_err(|e| e.to_string())
+}
+
+pub fn eval(args: &EvalArgs) -> Result<(), String> {
+    let (evaluation, _) = evaluate(&args.model, &args.data, args.split)?;
+    if evaluation.n == 0 {
+        return Err(format!(
+            "{}: the {} split has no clips",
+            args.data.display(),
+            args.split.name()
+        ));
+    }
+    if args.json {
+        println!(
+            "{}",
+            serde_json::to_string(&evaluation).map_err(|e| e.to_string())?
+        );
+    } else {
+        println!(
+            "{} clips: accuracy {:.2} %, attention in the keyword window {}{}",
+            evaluation.n,
+            100.0 * evaluation.accuracy,
+            evaluation
+                .attention_in_window
+                .map_or("n/a (no windows)".to_string(), |m| format!("{m:.3}")),
+            evaluation
+                .map
+                .map_or(String::new(), |m| format!(", mAP {m:.4}"))
+        );
+        for (label, accuracy) in &evaluation.per_class {
+            println!("  {label:<12} {:.2} %", 100.0 * accuracy);
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,48 @@
+//! Data: the Synthetic Noisy Keywords corpus (`synth`), its manifest, the real datasets read as
+//! they ship (Speech Commands v2, FSD50K), and the mixing of a word into noise that the browser
+//! reuses for its training pack.
+
+mod dataset;
+mod fsd50k;
+pub mod keywords;
+mod manifest;
+pub mod mix;
+pub mod noise;
+mod speech_commands;
+#[cfg(all(feature = "decoders", not(target_family = "wasm")))]
+pub mod synth;
+#[cfg(all(feature = "decoders", not(target_family = "wasm")))]
+pub mod tts;
+
+pub use dataset::{Dataset, Layout};
+pub use manifest::{Example, Manifest, Split, Window};
+
+use std::path::PathBuf;
+use thiserror::Error;
+
+/// What can be wrong with a dataset on disk; every message names the file and, for a table, the
+/// row, so the fix is one edit away.
+#[derive(Debug, Error)]
+pub enum DataError {
+    #[error("{path}: {what} is missing")]
+    Missing { path: PathBuf, what: String },
+    #[error("{path}, row {row}: {why}")]
+    Row {
+        path: PathBuf,
+        row: usize,
+        why: String,
+    },
+    #[error("{path}: {why}")]
+    File { path: PathBuf, why: String },
+    #[error("{0}")]
+    Invalid(String),
+}
+
+impl DataError {
+    pub(crate) fn file(path: impl Into<PathBuf>, why: impl ToString) -> Self {
+        Self::File {
+            path: path.into(),
+            why: why.to_string(),
+        }
+    }
+}

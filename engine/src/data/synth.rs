@@ -1,0 +1,496 @@
+//! Synthetic Noisy Keywords: each clip is one spoken word at a random offset inside a background
+//! of length L, at a random SNR; split by speaker so test voices are unseen. The same builder
+//! makes the paper's noisy long-clip Speech Commands when the words come from its folders.
+
+use super::keywords::{self, KEYWORDS, SILENCE, UNKNOWN, UNKNOWN_WORDS};
+use super::manifest::{Example, Manifest, Split};
+use super::mix::{mix, trim_to_speech};
+use super::noise::{self, Procedural};
+use super::speech_commands::{self, BACKGROUND_NOISE};
+use super::tts::{Scratch, Voice};
+use super::{DataError, Dataset};
+use crate::audio::{Limits, MODEL_SAMPLE_RATE, encode_wav, load_clip};
+use crate::rng::Rng;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+/// Where the spoken words come from.
+#[derive(Clone, Debug)]
+pub enum WordSource {
+    /// espeak-ng and flite, with this many distinct voices.
+    Synthesized { voices: usize },
+    /// The clips of a Speech Commands v2 folder, with its own splits and speakers.
+    SpeechCommands(PathBuf),
+}
+
+#[derive(Clone, Debug)]
+pub struct SynthConfig {
+    pub out: PathBuf,
+    /// Clip lengths in seconds; a class's clips cycle through them.
+    pub lengths: Vec<f32>,
+    /// Clips per class over all splits (80 % train, 10 % validation, 10 % test).
+    pub per_class: usize,
+    pub seed: u64,
+    pub snr_db: (f32, f32),
+    /// Recordings to cut backgrounds from, besides the procedural ones.
+    pub noise_dir: Option<PathBuf>,
+    pub words: WordSource,
+}
+
+impl SynthConfig {
+    pub fn validate(&self) -> Result<(), DataError> {
+        let bad = |why: String| Err(DataError::Invalid(why));
+        if self.lengths.is_empty() || self.lengths.iter().any(|l| !(1.0..=30.0).contains(l)) {
+            return bad(format!(
+                "clip lengths must be 1 to 30 s; got {:?}",
+                self.lengths
+            ));
+        }
+        if self.per_class == 0 || self.per_class > 100_000 {
+            return bad(format!(
+                "--per-class must be 1 to 100000; got {}",
+                self.per_class
+            ));
+        }
+        let (low, high) = self.snr_db;
+        if !(low.is_finite()
+            && high.is_finite()
+            && low <= high
+            && (-30.0..=60.0).contains(&low)
+            && high <= 60.0)
+        {
+            return bad(format!(
+                "the SNR range must be low:high within -30..60 dB; got {low}:{high}"
+            ));
+        }
+        if let WordSource::Synthesized { voices } = self.words
+            && !(3..=2000).contains(&voices)
+        {
+            return bad(format!(
+                "--voices must be 3 to 2000 (one per split at least); got {voices}"
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// What one run wrote.
+#[derive(Clone, Debug)]
+pub struct SynthReport {
+    pub clips: usize,
+    pub voices: usize,
+    pub utterances: usize,
+}
+
+/// Speech that one clip needs: a synthesized word or a recorded clip.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+enum Utterance {
+    Spoken { voice: usize, word: String },
+    Recorded(PathBuf),
+}
+
+#[derive(Clone, Debug)]
+enum Background {
+    Procedural(Procedural),
+    Recording(usize),
+}
+
+struct Plan {
+    example: Example,
+    utterance: Option<Utterance>,
+    background: Background,
+    samples: usize,
+    /// Where in the free space the word starts, as a fraction.
+    placement: f32,
+    seed: u64,
+}
+
+/// Builds the corpus into `config.out` (clips under `train/`, `validation/`, `test/` and
+/// `manifest.csv`). `progress(done, total, stage)` is called as work completes.
+pub fn synthesize(
+    config: &SynthConfig,
+    progress: &(dyn Fn(usize, usize, &str) + Sync),
+) -> Result<SynthReport, DataError> {
+    config.validate()?;
+    let rng = Rng::new(config.seed);
+    let scratch = Scratch::new("synth")?;
+    let (voices, speakers) = speakers(config, &mut rng.fork("voices"))?;
+    let recordings = load_recordings(config)?;
+    let names: Vec<&str> = recordings.iter().map(|(name, _)| name.as_str()).collect();
+    let plans = plan(config, &speakers, &names, &mut rng.fork("plan"));
+    let babble_speech = babble_pool(&speakers, &mut rng.fork("babble"));
+
+    let mut needed: Vec<Utterance> = plans
+        .iter()
+        .filter_map(|p| p.utterance.clone())
+        .chain(babble_speech.iter().flatten().cloned())
+        .collect();
+    needed.sort_by_key(|u| format!("{u:?}"));
+    needed.dedup();
+    let spoken = Mutex::new(HashMap::new());
+    let done = std::sync::atomic::AtomicUsize::new(0);
+    parallel(&needed, |utterance| {
+        let samples = render(utterance, &voices, &scratch.0)?;
+        if let Ok(mut map) = spoken.lock() {
+            map.insert(utterance.clone(), samples);
+        }
+        let finished = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+        progress(finished, needed.len(), "speaking");
+        Ok(())
+    })?;
+    let spoken = spoken
+        .into_inner()
+        .map_err(|_| DataError::Invalid("a worker failed".into()))?;
+    let babble: Vec<Vec<Vec<f32>>> = babble_speech
+        .iter()
+        .map(|pool| pool.iter().filter_map(|u| spoken.get(u).cloned()).collect())
+        .collect();
+
+    for split in Split::ALL {
+        let dir = config.out.join(split.name());
+        std::fs::create_dir_all(&dir).map_err(|e| DataError::file(&dir, e))?;
+    }
+    let done = std::sync::atomic::AtomicUsize::new(0);
+    let windows = Mutex::new(vec![None; plans.len()]);
+    let indexed: Vec<(usize, &Plan)> = plans.iter().enumerate().collect();
+    parallel(&indexed, |(index, plan)| {
+        let word = match &plan.utterance {
+            Some(u) => spoken.get(u).map(Vec::as_slice).unwrap_or_default(),
+            None => &[],
+        };
+        let word = &word[..word.len().min(plan.samples)];
+        let mut rng = Rng::new(plan.seed);
+        let speech = babble
+            .get(plan.example.split as usize)
+            .map(Vec::as_slice)
+            .unwrap_or_default();
+        let background = match plan.background {
+            Background::Procedural(kind) => noise::generate(kind, plan.samples, speech, &mut rng),
+            Background::Recording(i) => noise::excerpt(
+                recordings.get(i).map_or(&[][..], |r| &r.1),
+                plan.samples,
+                &mut rng,
+            ),
+        };
+        let free = plan.samples - word.len();
+        let offset = (plan.placement * free as f32) as usize;
+        let snr = plan.example.snr_db.unwrap_or(0.0);
+        let mixed = mix(word, background, offset, snr, SILENCE_REFERENCE_RMS);
+        let path = config.out.join(&plan.example.file);
+        std::fs::write(&path, encode_wav(&mixed.samples, MODEL_SAMPLE_RATE))
+            .map_err(|e| DataError::file(&path, e))?;
+        if let Ok(mut w) = windows.lock()
+            && let Some(slot) = w.get_mut(*index)
+        {
+            *slot = mixed.window;
+        }
+        let finished = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+        progress(finished, plans.len(), "mixing");
+        Ok(())
+    })?;
+    let windows = windows
+        .into_inner()
+        .map_err(|_| DataError::Invalid("a worker failed".into()))?;
+    let examples: Vec<Example> = plans
+        .into_iter()
+        .zip(windows)
+        .enumerate()
+        .map(|(i, (plan, window))| Example {
+            row: i + 2,
+            window,
+            ..plan.example
+        })
+        .collect();
+    let manifest_path = config.out.join("manifest.csv");
+    let clips = examples.len();
+    std::fs::write(&manifest_path, Manifest { examples }.to_csv())
+        .map_err(|e| DataError::file(&manifest_path, e))?;
+    Ok(SynthReport {
+        clips,
+        voices: speakers.iter().map(|s| s.len()).sum(),
+        utterances: needed.len(),
+    })
+}
+
+/// The level a silence clip's background is set against, about that of a synthesized word.
+const SILENCE_REFERENCE_RMS: f32 = 0.08;
+
+/// Share of voices (and so of clips) per split.
+const SPLIT_SHARES: [f32; 3] = [0.8, 0.1, 0.1];
+
+/// Per split, the speakers: each a voice id and, per label, the utterances that speaker can give.
+type Speakers = [Vec<Speaker>; 3];
+
+struct Speaker {
+    id: String,
+    /// For recorded data: the speaker's clips by label. Synthesized voices can say any word.
+    recorded: Option<HashMap<String, Vec<PathBuf>>>,
+    voice: usize,
+}
+
+fn speakers(config: &SynthConfig, rng: &mut Rng) -> Result<(Vec<Voice>, Speakers), DataError> {
+    let mut splits: Speakers = Default::default();
+    match &config.words {
+        WordSource::Synthesized { voices } => {
+            let mut catalogue = Voice::catalogue(*voices, rng);
+            rng.shuffle(&mut catalogue);
+            let count = catalogue.len();
+            let validation_at = ((count as f32 * SPLIT_SHARES[0]) as usize).clamp(1, count - 2);
+            let test_at = (validation_at + (count as f32 * SPLIT_SHARES[1]) as usize)
+                .clamp(validation_at + 1, count - 1);
+            for (index, voice) in catalogue.iter().enumerate() {
+                let split = if index < validation_at {
+                    0
+                } else if index < test_at {
+                    1
+                } else {
+                    2
+                };
+                splits[split].push(Speaker {
+                    id: voice.id(),
+                    recorded: None,
+                    voice: index,
+                });
+            }
+            Ok((catalogue, splits))
+        }
+        WordSource::SpeechCommands(root) => {
+            let dataset = Dataset::open(root)?;
+            let mut by_speaker: HashMap<(Split, String), HashMap<String, Vec<PathBuf>>> =
+                HashMap::new();
+            for example in &dataset.examples {
+                let label = example.labels.first().cloned().unwrap_or_default();
+                by_speaker
+                    .entry((example.split, example.voice.clone()))
+                    .or_default()
+                    .entry(label)
+                    .or_default()
+                    .push(dataset.path(example));
+            }
+            let mut keys: Vec<_> = by_speaker.keys().cloned().collect();
+            keys.sort();
+            for key in keys {
+                let clips = by_speaker.remove(&key);
+                splits[key.0 as usize].push(Speaker {
+                    id: key.1,
+                    recorded: clips,
+                    voice: 0,
+                });
+            }
+            Ok((Vec::new(), splits))
+        }
+    }
+}
+
+/// Every clip's recipe, drawn in one sequential pass so the corpus depends on the seed alone.
+fn plan(
+    config: &SynthConfig,
+    speakers: &Speakers,
+    recordings: &[&str],
+    rng: &mut Rng,
+) -> Vec<Plan> {
+    let labels = keywords::labels();
+    let mut plans = Vec::new();
+    for split in Split::ALL {
+        let pool = &speakers[split as usize];
+        let share = SPLIT_SHARES[split as usize];
+        let count = ((config.per_class as f32 * share).round() as usize).max(1);
+        for label in &labels {
+            let able: Vec<&Speaker> = pool
+                .iter()
+                .filter(|s| {
+                    label == SILENCE || s.recorded.as_ref().is_none_or(|r| r.contains_key(label))
+                })
+                .collect();
+            if able.is_empty() {
+                continue;
+            }
+            for k in 0..count {
+                let length = config.lengths[k % config.lengths.len()];
+                let samples = (length * MODEL_SAMPLE_RATE as f32).round() as usize;
+                let speaker = able[rng.below(able.len())];
+                let utterance = (label != SILENCE).then(|| match &speaker.recorded {
+                    None => Utterance::Spoken {
+                        voice: speaker.voice,
+                        word: match label.as_str() {
+                            UNKNOWN => UNKNOWN_WORDS[rng.below(UNKNOWN_WORDS.len())].to_string(),
+                            word => word.to_string(),
+                        },
+                    },
+                    Some(clips) => {
+                        let files = clips.get(label).map(Vec::as_slice).unwrap_or_default();
+                        Utterance::Recorded(
+                            files
+                                .get(rng.below(files.len()))
+                                .cloned()
+                                .unwrap_or_default(),
+                        )
+                    }
+                });
+                let kinds = Procedural::ALL.len() + recordings.len();
+                let pick = rng.below(kinds);
+                let background = match Procedural::ALL.get(pick) {
+                    Some(kind) => Background::Procedural(*kind),
+                    None => Background::Recording(pick - Procedural::ALL.len()),
+                };
+                let noise_name = match &background {
+                    Background::Procedural(kind) => kind.name().to_string(),
+                    Background::Recording(i) => {
+                        format!("file:{}", recordings.get(*i).copied().unwrap_or_default())
+                    }
+                };
+                let snr = rng.uniform(config.snr_db.0, config.snr_db.1);
+                let index = plans.len();
+                plans.push(Plan {
+                    example: Example {
+                        row: 0,
+                        file: format!(
+                            "{}/{}_{index:06}.wav",
+                            split.name(),
+                            label.trim_matches('_')
+                        ),
+                        labels: vec![label.clone()],
+                        window: None,
+                        voice: if label == SILENCE {
+                            String::new()
+                        } else {
+                            speaker.id.clone()
+                        },
+                        noise: noise_name,
+                        snr_db: Some((snr * 10.0).round() / 10.0),
+                        split,
+                    },
+                    utterance,
+                    background,
+                    samples,
+                    placement: rng.unit(),
+                    seed: rng.next_u64(),
+                });
+            }
+        }
+    }
+    plans
+}
+
+/// Per split, the utterances babble is made of: words of that split's speakers only, so no test
+/// voice is heard in training even in the background.
+fn babble_pool(speakers: &Speakers, rng: &mut Rng) -> Vec<Vec<Utterance>> {
+    const POOL: usize = 24;
+    let words: Vec<&str> = KEYWORDS.iter().chain(&UNKNOWN_WORDS).copied().collect();
+    speakers
+        .iter()
+        .map(|pool| {
+            (0..POOL)
+                .filter_map(|_| {
+                    let speaker = rng.pick(pool)?;
+                    Some(match &speaker.recorded {
+                        None => Utterance::Spoken {
+                            voice: speaker.voice,
+                            word: rng.pick(&words)?.to_string(),
+                        },
+                        Some(clips) => {
+                            let all: Vec<&PathBuf> = clips.values().flatten().collect();
+                            Utterance::Recorded(rng.pick(&all)?.to_path_buf())
+                        }
+                    })
+                })
+                .collect()
+        })
+        .collect()
+}
+
+fn render(utterance: &Utterance, voices: &[Voice], scratch: &Path) -> Result<Vec<f32>, DataError> {
+    match utterance {
+        Utterance::Spoken { voice, word } => voices
+            .get(*voice)
+            .ok_or_else(|| DataError::Invalid(format!("voice {voice} does not exist")))?
+            .speak(word, scratch),
+        Utterance::Recorded(path) => {
+            let bytes = std::fs::read(path).map_err(|e| DataError::file(path, e))?;
+            let clip = load_clip(bytes, Some("wav"), &Limits::default())
+                .map_err(|e| DataError::file(path, e))?;
+            Ok(trim_to_speech(clip.samples()).to_vec())
+        }
+    }
+}
+
+/// Background recordings: the noise folder's audio files, and Speech Commands' own
+/// `_background_noise_` when the words come from there.
+fn load_recordings(config: &SynthConfig) -> Result<Vec<(String, Vec<f32>)>, DataError> {
+    let mut dirs: Vec<PathBuf> = config.noise_dir.iter().cloned().collect();
+    if let WordSource::SpeechCommands(root) = &config.words
+        && root.join(BACKGROUND_NOISE).is_dir()
+    {
+        dirs.push(root.join(BACKGROUND_NOISE));
+    }
+    let limits = Limits {
+        max_seconds: 600.0,
+        ..Limits::default()
+    };
+    let mut recordings = Vec::new();
+    for dir in dirs {
+        if !dir.is_dir() {
+            return Err(DataError::Missing {
+                path: dir,
+                what: "the noise folder".into(),
+            });
+        }
+        for path in speech_commands::sorted_entries(&dir)? {
+            let audio = matches!(
+                path.extension()
+                    .and_then(|e| e.to_str())
+                    .map(str::to_lowercase)
+                    .as_deref(),
+                Some("wav" | "flac" | "ogg" | "mp3")
+            );
+            if !audio {
+                continue;
+            }
+            let bytes = std::fs::read(&path).map_err(|e| DataError::file(&path, e))?;
+            let extension = path.extension().and_then(|e| e.to_str());
+            let clip =
+                load_clip(bytes, extension, &limits).map_err(|e| DataError::file(&path, e))?;
+            let name = path
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            recordings.push((name, clip.into_samples()));
+        }
+    }
+    Ok(recordings)
+}
+
+/// Runs `work` on every item over the machine's cores; the first error wins.
+fn parallel<T: Sync>(
+    items: &[T],
+    work: impl Fn(&T) -> Result<(), DataError> + Sync,
+) -> Result<(), DataError> {
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .clamp(1, 8);
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let failure: Mutex<Option<DataError>> = Mutex::new(None);
+    std::thread::scope(|scope| {
+        for _ in 0..threads {
+            scope.spawn(|| {
+                loop {
+                    if failure.lock().map(|f| f.is_some()).unwrap_or(true) {
+                        return;
+                    }
+                    let index = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    let Some(item) = items.get(index) else { return };
+                    if let Err(error) = work(item)
+                        && let Ok(mut slot) = failure.lock()
+                    {
+                        slot.get_or_insert(error);
+                    }
+                }
+            });
+        }
+    });
+    match failure.into_inner() {
+        Ok(Some(error)) => Err(error),
+        _ => Ok(()),
+    }
+}

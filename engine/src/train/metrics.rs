@@ -1,0 +1,182 @@
+//! What a trained model is scored by: accuracy, mean average precision for multi-label data, and
+//! attention localisation, the share of a temporal map's mass inside the keyword window.
+
+use crate::data::Window;
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+/// The share of `attention`'s mass inside `window`: each frame's weight counts in proportion to
+/// how much of its cell (`start_s + t·frame_s`, `frame_s` long) the window covers.
+pub fn attention_in_window(attention: &[f32], start_s: f32, frame_s: f32, window: Window) -> f32 {
+    let total: f32 = attention.iter().sum();
+    if total <= 0.0 || frame_s <= 0.0 {
+        return 0.0;
+    }
+    let inside: f32 = attention
+        .iter()
+        .enumerate()
+        .map(|(t, weight)| {
+            let cell_start = start_s + t as f32 * frame_s;
+            let overlap = (cell_start + frame_s).min(window.end_s) - cell_start.max(window.start_s);
+            weight * (overlap.max(0.0) / frame_s)
+        })
+        .sum();
+    inside / total
+}
+
+/// Average precision of one class: the mean, over its positives, of the precision at their rank.
+/// `None` when the class has no positive.
+pub fn average_precision(scores: &[f32], positive: &[bool]) -> Option<f32> {
+    let positives = positive.iter().filter(|p| **p).count();
+    if positives == 0 {
+        return None;
+    }
+    let mut order: Vec<usize> = (0..scores.len()).collect();
+    order.sort_by(|a, b| scores[*b].total_cmp(&scores[*a]));
+    let mut hits = 0;
+    let mut sum = 0.0;
+    for (rank, index) in order.iter().enumerate() {
+        if positive[*index] {
+            hits += 1;
+            sum += hits as f32 / (rank + 1) as f32;
+        }
+    }
+    Some(sum / positives as f32)
+}
+
+/// Scores of a model over a set of clips.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct Evaluation {
+    pub n: usize,
+    pub accuracy: f32,
+    pub per_class: BTreeMap<String, f32>,
+    /// Mean over clips with a keyword window; `None` when no clip has one.
+    pub attention_in_window: Option<f32>,
+    /// Multi-label data only: mean over classes with a positive.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub map: Option<f32>,
+}
+
+/// One scored clip.
+pub struct Outcome {
+    /// Class probabilities: softmax for single-label models, sigmoid per class for multi-label.
+    pub probs: Vec<f32>,
+    pub targets: Vec<usize>,
+    pub localisation: Option<f32>,
+}
+
+impl Evaluation {
+    /// Accuracy counts a clip right when its top class is one of its targets.
+    pub fn from_outcomes(outcomes: &[Outcome], labels: &[String], multi_label: bool) -> Self {
+        let mut right = vec![0usize; labels.len()];
+        let mut seen = vec![0usize; labels.len()];
+        let mut correct = 0;
+        for outcome in outcomes {
+            let top = outcome
+                .probs
+                .iter()
+                .enumerate()
+                .max_by(|a, b| a.1.total_cmp(b.1))
+                .map_or(usize::MAX, |(i, _)| i);
+            let hit = outcome.targets.contains(&top);
+            correct += hit as usize;
+            for target in &outcome.targets {
+                if let (Some(s), Some(r)) = (seen.get_mut(*target), right.get_mut(*target)) {
+                    *s += 1;
+                    *r += hit as usize;
+                }
+            }
+        }
+        let per_class = labels
+            .iter()
+            .zip(seen.iter().zip(&right))
+            .filter(|(_, (s, _))| **s > 0)
+            .map(|(label, (s, r))| (label.clone(), *r as f32 / *s as f32))
+            .collect();
+        let localised: Vec<f32> = outcomes.iter().filter_map(|o| o.localisation).collect();
+        let map = multi_label.then(|| {
+            let precisions: Vec<f32> = (0..labels.len())
+                .filter_map(|class| {
+                    let scores: Vec<f32> = outcomes
+                        .iter()
+                        .map(|o| o.probs.get(class).copied().unwrap_or(0.0))
+                        .collect();
+                    let positive: Vec<bool> = outcomes
+                        .iter()
+                        .map(|o| o.targets.contains(&class))
+                        .collect();
+                    average_precision(&scores, &positive)
+                })
+                .collect();
+            mean(&precisions).unwrap_or(0.0)
+        });
+        Self {
+            n: outcomes.len(),
+            accuracy: if outcomes.is_empty() {
+                0.0
+            } else {
+                correct as f32 / outcomes.len() as f32
+            },
+            per_class,
+            attention_in_window: mean(&localised),
+            map,
+        }
+    }
+}
+
+fn mean(values: &[f32]) -> Option<f32> {
+    (!values.is_empty()).then(|| values.iter().sum::<f32>() / values.len() as f32)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn localisation_counts_covered_fractions_of_cells() {
+        // Four 0.5 s cells from 0 s; the window covers cell 1 fully and half of cell 2.
+        let window = Window {
+            start_s: 0.5,
+            end_s: 1.25,
+        };
+        let share = attention_in_window(&[0.1, 0.4, 0.4, 0.1], 0.0, 0.5, window);
+        assert!((share - (0.4 + 0.2)).abs() < 1e-6, "{share}");
+        // A window outside the clip holds nothing; an all-zero map holds nothing.
+        let outside = Window {
+            start_s: 5.0,
+            end_s: 6.0,
+        };
+        assert_eq!(attention_in_window(&[0.5, 0.5], 0.0, 0.5, outside), 0.0);
+        assert_eq!(attention_in_window(&[0.0, 0.0], 0.0, 0.5, window), 0.0);
+    }
+
+    #[test]
+    fn average_precision_by_hand() {
+        // Ranked: pos, neg, pos → (1/1 + 2/3) / 2.
+        let ap = average_precision(&[0.9, 0.8, 0.7, 0.1], &[true, false, true, false]);
+        assert!((ap.unwrap_or(0.0) - (1.0 + 2.0 / 3.0) / 2.0).abs() < 1e-6);
+        assert_eq!(average_precision(&[0.5], &[false]), None);
+    }
+
+    #[test]
+    fn evaluation_counts_per_class_and_skips_clips_without_windows() {
+        let labels: Vec<String> = ["a", "b"].map(String::from).to_vec();
+        let outcome = |probs: [f32; 2], target: usize, localisation| Outcome {
+            probs: probs.to_vec(),
+            targets: vec![target],
+            localisation,
+        };
+        let outcomes = [
+            outcome([0.9, 0.1], 0, Some(0.5)),
+            outcome([0.2, 0.8], 0, None),
+            outcome([0.3, 0.7], 1, Some(1.0)),
+        ];
+        let evaluation = Evaluation::from_outcomes(&outcomes, &labels, false);
+        assert_eq!(evaluation.n, 3);
+        assert!((evaluation.accuracy - 2.0 / 3.0).abs() < 1e-6);
+        assert_eq!(evaluation.per_class.get("a"), Some(&0.5));
+        assert_eq!(evaluation.per_class.get("b"), Some(&1.0));
+        assert_eq!(evaluation.attention_in_window, Some(0.75));
+        assert_eq!(evaluation.map, None);
+    }
+}

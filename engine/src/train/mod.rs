@@ -1,0 +1,42 @@
+//! Training: the step-at-a-time trainers for students (with temporal KD) and for the teacher,
+//! the schedule, SpecAugment, the teacher-map cache, metrics and evaluation, and (natively) the
+//! loop the CLI runs over a dataset on disk.
+
+mod augment;
+mod cache;
+mod evaluate;
+mod metrics;
+#[cfg(all(feature = "cli", not(target_family = "wasm")))]
+pub mod run;
+mod schedule;
+mod trainer;
+
+pub use augment::SpecAugment;
+pub use cache::{TeacherCache, TeacherTarget, fingerprint, teacher_target};
+pub use evaluate::{Scored, class_probabilities, evaluate_student, evaluate_teacher};
+pub use metrics::{Evaluation, Outcome, attention_in_window, average_precision};
+pub use schedule::LrSchedule;
+pub use trainer::{
+    LogitKd, StepReport, StudentBatch, StudentTrainer, StudentTraining, TeacherBatch,
+    TeacherTrainer, TeacherTraining,
+};
+
+use thiserror::Error;
+
+#[derive(Debug, Error)]
+pub enum TrainError {
+    #[error("bad training settings: {0}")]
+    Settings(String),
+    #[error("bad batch: {0}")]
+    Batch(String),
+    #[error(
+        "training diverged at step {step} (loss {loss}); the weights from before that step are kept. Lower the learning rate or λ and try again"
+    )]
+    Diverged { step: usize, loss: f32 },
+    #[error("the model was lost after an earlier failure; start a new trainer")]
+    Lost,
+    #[error("the device failed: {0}")]
+    Device(String),
+    #[error(transparent)]
+    Data(#[from] crate::data::DataError),
+}

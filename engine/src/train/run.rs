@@ -1,0 +1,419 @@
+//! The command line's training loops over a dataset on disk, built on the step-at-a-time
+//! trainers: clips are loaded and featurised once, batches drawn from clips of one length in a
+//! seeded order, the validation split scored every so often and the best model kept.
+
+use super::TrainError;
+use super::cache::{TeacherCache, TeacherTarget, teacher_target};
+use super::evaluate::{Scored, evaluate_student, evaluate_teacher};
+use super::metrics::Evaluation;
+use super::trainer::{
+    StepReport, StudentBatch, StudentTrainer, StudentTraining, TeacherBatch, TeacherTrainer,
+    TeacherTraining,
+};
+use crate::audio::Features;
+use crate::data::{DataError, Dataset, Example, Split};
+use crate::kd::{RolloutConfig, resample_distribution};
+use crate::rng::Rng;
+use crate::students::Student;
+use crate::teacher::Teacher;
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+/// Where a long run is; `report` after each step, `validation` after each scoring.
+pub enum Progress<'a> {
+    Loading {
+        done: usize,
+        total: usize,
+        what: &'a str,
+    },
+    Step {
+        report: &'a StepReport,
+        total: usize,
+    },
+    Validated {
+        step: usize,
+        evaluation: &'a Evaluation,
+    },
+}
+
+/// A trained model with the best validation score it reached and the run's record.
+pub struct Trained<M> {
+    pub model: M,
+    pub best_step: usize,
+    pub validation: Option<Evaluation>,
+    pub history: Vec<StepReport>,
+    pub validations: Vec<(usize, Evaluation)>,
+}
+
+/// The frozen teacher whose maps a student learns from, with the cache of those maps.
+pub struct TeacherGuide {
+    pub teacher: Teacher,
+    pub rollout: RolloutConfig,
+    pub cache: TeacherCache,
+    /// Where the cache is kept between runs; `None` keeps it in memory only.
+    pub cache_path: Option<PathBuf>,
+}
+
+impl TeacherGuide {
+    /// The teacher's target for each example, computing (and storing) only what the cache lacks.
+    pub fn targets(
+        &mut self,
+        dataset: &Dataset,
+        examples: &[&Example],
+        progress: &mut dyn FnMut(Progress),
+    ) -> Result<Vec<TeacherTarget>, TrainError> {
+        let missing: Vec<&&Example> = examples
+            .iter()
+            .filter(|e| self.cache.get(&e.file).is_none())
+            .collect();
+        for (done, example) in missing.iter().enumerate() {
+            let samples = dataset.audio(example)?;
+            let target = pollster::block_on(teacher_target(&self.teacher, &samples, &self.rollout))
+                .map_err(|e| TrainError::Device(format!("{}: {e}", example.file)))?;
+            self.cache.insert(example.file.clone(), target);
+            progress(Progress::Loading {
+                done: done + 1,
+                total: missing.len(),
+                what: "teacher maps",
+            });
+        }
+        if !missing.is_empty()
+            && let Some(path) = &self.cache_path
+        {
+            if let Some(dir) = path.parent() {
+                std::fs::create_dir_all(dir).map_err(|e| DataError::file(dir, e))?;
+            }
+            std::fs::write(path, self.cache.to_json()).map_err(|e| DataError::file(path, e))?;
+        }
+        examples
+            .iter()
+            .map(|e| {
+                self.cache
+                    .get(&e.file)
+                    .cloned()
+                    .ok_or_else(|| TrainError::Device(format!("no teacher map for {}", e.file)))
+            })
+            .collect()
+    }
+}
+
+/// Class indices of an example's labels under `labels`, or an error naming its row.
+pub fn targets_of(
+    dataset: &Dataset,
+    example: &Example,
+    labels: &[String],
+) -> Result<Vec<usize>, DataError> {
+    example
+        .labels
+        .iter()
+        .map(|label| {
+            labels
+                .iter()
+                .position(|l| l == label)
+                .ok_or_else(|| DataError::Row {
+                    path: dataset.origin(example),
+                    row: example.row,
+                    why: format!(
+                        "label `{label}` is not one the model knows ({})",
+                        labels.join(", ")
+                    ),
+                })
+        })
+        .collect()
+}
+
+/// The examples of `split` as student inputs with targets and windows.
+pub fn student_inputs<'d>(
+    dataset: &'d Dataset,
+    split: Split,
+    student: &Student,
+    progress: &mut dyn FnMut(Progress),
+) -> Result<(Vec<&'d Example>, Vec<Scored<Features>>), TrainError> {
+    let examples: Vec<&Example> = dataset.split(split).collect();
+    let mut scored = Vec::with_capacity(examples.len());
+    for (done, example) in examples.iter().enumerate() {
+        let samples = dataset.audio(example)?;
+        let features = student
+            .features(&samples)
+            .map_err(|e| DataError::file(dataset.path(example), e))?;
+        scored.push(Scored {
+            input: features,
+            targets: targets_of(dataset, example, student.labels())?,
+            window: example.window,
+        });
+        progress(Progress::Loading {
+            done: done + 1,
+            total: examples.len(),
+            what: split.name(),
+        });
+    }
+    Ok((examples, scored))
+}
+
+/// The examples of `split` as raw clips with targets and windows.
+pub fn waveform_inputs(
+    dataset: &Dataset,
+    split: Split,
+    labels: &[String],
+    progress: &mut dyn FnMut(Progress),
+) -> Result<Vec<Scored<Vec<f32>>>, TrainError> {
+    let examples: Vec<&Example> = dataset.split(split).collect();
+    let mut scored = Vec::with_capacity(examples.len());
+    for (done, example) in examples.iter().enumerate() {
+        scored.push(Scored {
+            input: dataset.audio(example)?,
+            targets: targets_of(dataset, example, labels)?,
+            window: example.window,
+        });
+        progress(Progress::Loading {
+            done: done + 1,
+            total: examples.len(),
+            what: split.name(),
+        });
+    }
+    Ok(scored)
+}
+
+/// Seeded epochs of batches, each batch from clips of one size (batches cannot mix lengths).
+struct BatchOrder {
+    buckets: Vec<Vec<usize>>,
+    batch_size: usize,
+    queue: Vec<Vec<usize>>,
+    rng: Rng,
+}
+
+impl BatchOrder {
+    fn new(sizes: impl Iterator<Item = usize>, batch_size: usize, rng: Rng) -> Self {
+        let mut by_size: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
+        for (index, size) in sizes.enumerate() {
+            by_size.entry(size).or_default().push(index);
+        }
+        Self {
+            buckets: by_size.into_values().collect(),
+            batch_size,
+            queue: Vec::new(),
+            rng,
+        }
+    }
+
+    fn next(&mut self) -> Vec<usize> {
+        if self.queue.is_empty() {
+            for bucket in &self.buckets {
+                let mut shuffled = bucket.clone();
+                self.rng.shuffle(&mut shuffled);
+                self.queue
+                    .extend(shuffled.chunks(self.batch_size).map(<[usize]>::to_vec));
+            }
+            self.rng.shuffle(&mut self.queue);
+        }
+        self.queue.pop().unwrap_or_default()
+    }
+}
+
+/// Scores after each validation, higher is better: accuracy (or mAP), then localisation.
+fn score(evaluation: &Evaluation) -> (f32, f32) {
+    (
+        evaluation.map.unwrap_or(evaluation.accuracy),
+        evaluation.attention_in_window.unwrap_or(0.0),
+    )
+}
+
+/// Trains `student` (on an autodiff device) on the train split, scoring the validation split
+/// every `eval_every` steps and returning the best.
+pub fn train_student(
+    dataset: &Dataset,
+    student: Student,
+    settings: StudentTraining,
+    mut guide: Option<&mut TeacherGuide>,
+    eval_every: usize,
+    progress: &mut dyn FnMut(Progress),
+) -> Result<Trained<Student>, TrainError> {
+    dataset.check_labels(student.labels())?;
+    let (train_examples, train) = student_inputs(dataset, Split::Train, &student, progress)?;
+    if train.is_empty() {
+        return Err(DataError::Invalid(format!(
+            "{}: the train split is empty",
+            dataset.root.display()
+        ))
+        .into());
+    }
+    let (_, validation) = student_inputs(dataset, Split::Validation, &student, progress)?;
+    let needs_teacher = settings.loss.lambda > 0.0 || settings.logit_kd.is_some();
+    let teacher_targets = match (needs_teacher, guide.as_deref_mut()) {
+        (true, Some(guide)) => Some(guide.targets(dataset, &train_examples, progress)?),
+        (true, None) => {
+            return Err(TrainError::Settings(
+                "λ > 0 or logit KD needs a teacher (--teacher DIR)".into(),
+            ));
+        }
+        (false, _) => None,
+    };
+    let config = student.config().clone();
+    let mut order = BatchOrder::new(
+        train.iter().map(|c| c.input.frames),
+        settings.batch_size,
+        Rng::new(settings.seed).fork("order"),
+    );
+    let mut augment_rng = Rng::new(settings.seed).fork("augment");
+    let total = settings.steps;
+    let spec_augment = settings.spec_augment;
+    let mut trainer = StudentTrainer::new(student, settings, dataset.multi_label)?;
+    let mut run = Trained {
+        model: trainer.student()?,
+        best_step: 0,
+        validation: None,
+        history: Vec::with_capacity(total),
+        validations: Vec::new(),
+    };
+    for step in 1..=total {
+        let picked = order.next();
+        let Some(first) = picked.first().and_then(|i| train.get(*i)) else {
+            continue;
+        };
+        let (frames, bins) = (first.input.frames, first.input.bins);
+        let student_frames = config.frames_for_input(frames);
+        let mut features = Vec::with_capacity(picked.len() * frames * bins);
+        for index in &picked {
+            let mut values = train[*index].input.values.clone();
+            if let Some(augment) = &spec_augment {
+                augment.apply(&mut values, frames, bins, &mut augment_rng);
+            }
+            features.extend(values);
+        }
+        let guide_for = |f: &dyn Fn(&TeacherTarget) -> Vec<f32>| {
+            teacher_targets.as_ref().map(|targets| {
+                picked
+                    .iter()
+                    .flat_map(|i| f(&targets[*i]))
+                    .collect::<Vec<f32>>()
+            })
+        };
+        let batch = StudentBatch {
+            clips: picked.len(),
+            frames,
+            bins,
+            features,
+            targets: picked.iter().map(|i| train[*i].targets.clone()).collect(),
+            teacher_attention: guide_for(&|t| resample_distribution(&t.map, student_frames)),
+            teacher_logits: guide_for(&|t| t.logits.clone()),
+        };
+        let report = pollster::block_on(trainer.step(&batch))?;
+        progress(Progress::Step {
+            report: &report,
+            total,
+        });
+        run.history.push(report);
+        if step % eval_every.max(1) == 0 || step == total {
+            let current = trainer.student()?;
+            if validation.is_empty() {
+                run.model = current;
+                run.best_step = step;
+                continue;
+            }
+            let (evaluation, _) =
+                pollster::block_on(evaluate_student(&current, &validation, dataset.multi_label))?;
+            progress(Progress::Validated {
+                step,
+                evaluation: &evaluation,
+            });
+            if run
+                .validation
+                .as_ref()
+                .is_none_or(|best| score(&evaluation) > score(best))
+            {
+                run.model = current;
+                run.best_step = step;
+                run.validation = Some(evaluation.clone());
+            }
+            run.validations.push((step, evaluation));
+        }
+    }
+    Ok(run)
+}
+
+/// Trains `teacher` (on an autodiff device) on the train split; the best on validation wins.
+pub fn train_teacher(
+    dataset: &Dataset,
+    teacher: Teacher,
+    settings: &TeacherTraining,
+    rollout: &RolloutConfig,
+    eval_every: usize,
+    progress: &mut dyn FnMut(Progress),
+) -> Result<Trained<Teacher>, TrainError> {
+    dataset.check_labels(teacher.labels())?;
+    let labels = teacher.labels().to_vec();
+    let train = waveform_inputs(dataset, Split::Train, &labels, progress)?;
+    if train.is_empty() {
+        return Err(DataError::Invalid(format!(
+            "{}: the train split is empty",
+            dataset.root.display()
+        ))
+        .into());
+    }
+    let validation = waveform_inputs(dataset, Split::Validation, &labels, progress)?;
+    let mut order = BatchOrder::new(
+        train.iter().map(|c| c.input.len()),
+        settings.batch_size,
+        Rng::new(settings.seed).fork("order"),
+    );
+    let total = settings.steps;
+    let mut trainer = TeacherTrainer::new(teacher, settings, dataset.multi_label)?;
+    let mut run = Trained {
+        model: trainer.teacher()?,
+        best_step: 0,
+        validation: None,
+        history: Vec::with_capacity(total),
+        validations: Vec::new(),
+    };
+    for step in 1..=total {
+        let picked = order.next();
+        let samples = picked
+            .first()
+            .and_then(|i| train.get(*i))
+            .map_or(0, |c| c.input.len());
+        let batch = TeacherBatch {
+            clips: picked.len(),
+            samples,
+            waveforms: picked
+                .iter()
+                .flat_map(|i| train[*i].input.iter().copied())
+                .collect(),
+            targets: picked.iter().map(|i| train[*i].targets.clone()).collect(),
+        };
+        let report = pollster::block_on(trainer.step(&batch))?;
+        progress(Progress::Step {
+            report: &report,
+            total,
+        });
+        run.history.push(report);
+        if step % eval_every.max(1) == 0 || step == total {
+            let current = trainer.teacher()?;
+            if validation.is_empty() {
+                run.model = current;
+                run.best_step = step;
+                continue;
+            }
+            let (evaluation, _) = pollster::block_on(evaluate_teacher(
+                &current,
+                &validation,
+                rollout,
+                dataset.multi_label,
+            ))?;
+            progress(Progress::Validated {
+                step,
+                evaluation: &evaluation,
+            });
+            if run
+                .validation
+                .as_ref()
+                .is_none_or(|best| score(&evaluation) > score(best))
+            {
+                run.model = current;
+                run.best_step = step;
+                run.validation = Some(evaluation.clone());
+            }
+            run.validations.push((step, evaluation));
+        }
+    }
+    Ok(run)
+}

@@ -1,0 +1,516 @@
+//! The step-at-a-time trainers: one call is one optimisation step on one batch, returning the
+//! loss terms and the batch accuracy. The CLI's loop and the browser's worker both drive these.
+
+use super::TrainError;
+use super::augment::SpecAugment;
+use super::schedule::LrSchedule;
+use crate::device::read_floats;
+use crate::kd::{
+    KdLossConfig, binary_cross_entropy, cross_entropy, logit_kd_loss, temporal_kd_loss,
+};
+use crate::students::{AttentionRequest, Student, StudentConfig, StudentModel};
+use crate::teacher::{AttentionDetail, Teacher, Wav2Vec2Classifier};
+use burn::module::Module;
+use burn::optim::ModuleOptimizer;
+use burn::optim::{AdamConfig, GradientsParams};
+use burn::tensor::{Device, Int, Tensor, TensorData};
+use serde::{Deserialize, Serialize};
+
+/// Hinton's logit distillation as an extra term: `weight · T² · KL(p_T^τ ‖ p_S^τ)`.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LogitKd {
+    pub weight: f32,
+    pub temperature: f32,
+}
+
+/// How a student is trained.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct StudentTraining {
+    pub steps: usize,
+    pub batch_size: usize,
+    pub schedule: LrSchedule,
+    /// λ and the task-loss weighting; λ = 0 trains without temporal KD.
+    pub loss: KdLossConfig,
+    pub logit_kd: Option<LogitKd>,
+    pub spec_augment: Option<SpecAugment>,
+    pub seed: u64,
+}
+
+impl Default for StudentTraining {
+    fn default() -> Self {
+        Self {
+            steps: 1000,
+            batch_size: 100,
+            schedule: LrSchedule::default(),
+            loss: KdLossConfig::default(),
+            logit_kd: None,
+            spec_augment: Some(SpecAugment::default()),
+            seed: 0,
+        }
+    }
+}
+
+impl StudentTraining {
+    pub fn validate(&self) -> Result<(), TrainError> {
+        let bad = |why: String| Err(TrainError::Settings(why));
+        validate_run(self.steps, self.batch_size, &self.schedule)?;
+        if !(0.0..=10.0).contains(&self.loss.lambda) {
+            return bad(format!("λ must be within 0..10; got {}", self.loss.lambda));
+        }
+        if let Some(kd) = self.logit_kd
+            && !(kd.weight >= 0.0 && kd.temperature > 0.0 && kd.temperature.is_finite())
+        {
+            return bad(format!(
+                "logit KD needs weight ≥ 0 and temperature > 0; got {kd:?}"
+            ));
+        }
+        Ok(())
+    }
+}
+
+fn validate_run(steps: usize, batch_size: usize, schedule: &LrSchedule) -> Result<(), TrainError> {
+    if steps == 0 || steps > 10_000_000 {
+        return Err(TrainError::Settings(format!(
+            "steps must be 1 to 10,000,000; got {steps}"
+        )));
+    }
+    if batch_size == 0 || batch_size > 4096 {
+        return Err(TrainError::Settings(format!(
+            "the batch size must be 1 to 4096; got {batch_size}"
+        )));
+    }
+    schedule.validate().map_err(TrainError::Settings)
+}
+
+/// One batch of student inputs, on the host (so a worker can build and send it).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct StudentBatch {
+    pub clips: usize,
+    pub frames: usize,
+    pub bins: usize,
+    /// `clips × frames × bins`, clip-major.
+    pub features: Vec<f32>,
+    /// Each clip's class indices (one for single-label data).
+    pub targets: Vec<Vec<usize>>,
+    /// The teacher's temporal map of each clip on the student's frames, `clips × student frames`.
+    pub teacher_attention: Option<Vec<f32>>,
+    /// The teacher's logits, `clips × classes`, for logit KD.
+    pub teacher_logits: Option<Vec<f32>>,
+}
+
+/// What one step did.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct StepReport {
+    /// Steps done so far, this one included.
+    pub step: usize,
+    pub learning_rate: f64,
+    pub loss: f32,
+    pub task: f32,
+    /// The temporal KD term; 0 when λ = 0.
+    pub kd: f32,
+    /// The logit KD term; 0 when it is off.
+    pub logit_kd: f32,
+    /// Share of the batch whose top class is one of its targets.
+    pub accuracy: f32,
+}
+
+/// Adam over a module that is handed over by value each step, with the schedule and the
+/// divergence guard shared by both trainers.
+struct Fitting<M> {
+    model: Option<M>,
+    optimizer: ModuleOptimizer,
+    schedule: LrSchedule,
+    total_steps: usize,
+    done: usize,
+}
+
+/// A forward pass's loss, the terms to report and the logits to score.
+struct Losses {
+    total: Tensor<1>,
+    terms: [Tensor<1>; 3],
+    logits: Tensor<2>,
+}
+
+impl<M: Module> Fitting<M> {
+    fn new(model: M, schedule: LrSchedule, total_steps: usize) -> Self {
+        Self {
+            model: Some(model),
+            optimizer: AdamConfig::new().init(),
+            schedule,
+            total_steps,
+            done: 0,
+        }
+    }
+
+    fn model(&self) -> Result<&M, TrainError> {
+        self.model.as_ref().ok_or(TrainError::Lost)
+    }
+
+    /// Runs `forward`, reads the loss, and only if it is finite steps the optimiser: a diverged
+    /// step leaves the weights as they were.
+    async fn step(
+        &mut self,
+        targets: &[Vec<usize>],
+        forward: impl FnOnce(&M) -> Losses,
+    ) -> Result<StepReport, TrainError> {
+        let model = self.model.take().ok_or(TrainError::Lost)?;
+        // A training-mode forward pass updates batch-norm statistics in place, so a step that
+        // fails after it must return to this detached copy, not to `model`.
+        let before = model.valid();
+        let losses = forward(&model);
+        let [batch, classes] = losses.logits.dims();
+        let [task, kd, logit] = losses.terms;
+        let readout = Tensor::cat(
+            vec![
+                losses.total.clone(),
+                task,
+                kd,
+                logit,
+                losses.logits.reshape([batch * classes]),
+            ],
+            0,
+        );
+        let values = match read_floats(readout).await {
+            Ok(values) => values,
+            Err(why) => {
+                self.model = Some(before.train());
+                return Err(TrainError::Device(why));
+            }
+        };
+        let (terms, logits) = values.split_at(4.min(values.len()));
+        if terms.iter().chain(logits).any(|v| !v.is_finite()) {
+            self.model = Some(before.train());
+            return Err(TrainError::Diverged {
+                step: self.done + 1,
+                loss: terms.first().copied().unwrap_or(f32::NAN),
+            });
+        }
+        let learning_rate = self.schedule.rate(self.done, self.total_steps);
+        let gradients = GradientsParams::from_grads(losses.total.backward(), &model);
+        self.model = Some(self.optimizer.step(learning_rate, model, gradients));
+        self.done += 1;
+        let correct = logits
+            .chunks(classes.max(1))
+            .zip(targets)
+            .filter(|(row, wanted)| {
+                let top = row
+                    .iter()
+                    .enumerate()
+                    .max_by(|a, b| a.1.total_cmp(b.1))
+                    .map(|(i, _)| i);
+                top.is_some_and(|t| wanted.contains(&t))
+            })
+            .count();
+        Ok(StepReport {
+            step: self.done,
+            learning_rate,
+            loss: terms[0],
+            task: terms[1],
+            kd: terms[2],
+            logit_kd: terms[3],
+            accuracy: correct as f32 / batch.max(1) as f32,
+        })
+    }
+}
+
+fn scalar_zero(device: &Device) -> Tensor<1> {
+    Tensor::zeros([1], device)
+}
+
+/// Single-label targets as class indices, multi-label ones as a 0/1 matrix; the task loss
+/// follows (cross-entropy or binary cross-entropy).
+fn task_loss(
+    logits: Tensor<2>,
+    targets: &[Vec<usize>],
+    multi_label: bool,
+    device: &Device,
+) -> Tensor<1> {
+    let [batch, classes] = logits.dims();
+    if multi_label {
+        let mut hot = vec![0f32; batch * classes];
+        for (row, wanted) in targets.iter().enumerate() {
+            for class in wanted.iter().filter(|c| **c < classes) {
+                hot[row * classes + class] = 1.0;
+            }
+        }
+        binary_cross_entropy(
+            logits,
+            Tensor::from_data(TensorData::new(hot, [batch, classes]), device),
+        )
+    } else {
+        let indices: Vec<i64> = targets
+            .iter()
+            .map(|t| t.first().copied().unwrap_or(0) as i64)
+            .collect();
+        cross_entropy(
+            logits,
+            Tensor::<1, Int>::from_data(TensorData::new(indices, [batch]), device),
+        )
+    }
+}
+
+fn check_targets(targets: &[Vec<usize>], clips: usize, classes: usize) -> Result<(), TrainError> {
+    if targets.len() != clips {
+        return Err(TrainError::Batch(format!(
+            "{} target lists for {clips} clips",
+            targets.len()
+        )));
+    }
+    match targets.iter().flatten().find(|c| **c >= classes) {
+        Some(bad) => Err(TrainError::Batch(format!(
+            "class {bad} does not exist (the model has {classes})"
+        ))),
+        None if targets.iter().any(Vec::is_empty) => {
+            Err(TrainError::Batch("a clip has no target class".into()))
+        }
+        None => Ok(()),
+    }
+}
+
+/// Trains a student one batch at a time.
+pub struct StudentTrainer {
+    fitting: Fitting<StudentModel>,
+    config: StudentConfig,
+    settings: StudentTraining,
+    multi_label: bool,
+    device: Device,
+}
+
+impl StudentTrainer {
+    /// `student` must live on an autodiff device (`device.autodiff()`).
+    pub fn new(
+        student: Student,
+        settings: StudentTraining,
+        multi_label: bool,
+    ) -> Result<Self, TrainError> {
+        settings.validate()?;
+        let device = student.device().clone();
+        if !device.is_autodiff() {
+            return Err(TrainError::Settings(
+                "the student must be created on an autodiff device to be trained".into(),
+            ));
+        }
+        let config = student.config().clone();
+        Ok(Self {
+            fitting: Fitting::new(student.into_model(), settings.schedule, settings.steps),
+            config,
+            settings,
+            multi_label,
+            device,
+        })
+    }
+
+    pub fn settings(&self) -> &StudentTraining {
+        &self.settings
+    }
+
+    pub fn steps_done(&self) -> usize {
+        self.fitting.done
+    }
+
+    /// One optimisation step.
+    pub async fn step(&mut self, batch: &StudentBatch) -> Result<StepReport, TrainError> {
+        let StudentBatch {
+            clips,
+            frames,
+            bins,
+            ..
+        } = *batch;
+        if batch.features.len() != clips * frames * bins || clips == 0 {
+            return Err(TrainError::Batch(format!(
+                "{} feature values for {clips} clips × {frames} frames × {bins} bins",
+                batch.features.len()
+            )));
+        }
+        if bins != self.config.input_size() {
+            return Err(TrainError::Batch(format!(
+                "the student takes {} bins per frame; the batch has {bins}",
+                self.config.input_size()
+            )));
+        }
+        check_targets(&batch.targets, clips, self.config.classes())?;
+        let student_frames = self.config.frames_for_input(frames);
+        let lambda = self.settings.loss.lambda;
+        let teacher_attention = match (&batch.teacher_attention, lambda > 0.0) {
+            (Some(values), true) if values.len() == clips * student_frames => {
+                Some(Tensor::<2>::from_data(
+                    TensorData::new(values.clone(), [clips, student_frames]),
+                    &self.device,
+                ))
+            }
+            (Some(values), true) => {
+                return Err(TrainError::Batch(format!(
+                    "{} teacher map values for {clips} clips × {student_frames} student frames",
+                    values.len()
+                )));
+            }
+            (None, true) => {
+                return Err(TrainError::Batch(
+                    "λ > 0 needs the teacher's maps in the batch".into(),
+                ));
+            }
+            (_, false) => None,
+        };
+        let logit_kd = match (self.settings.logit_kd, &batch.teacher_logits) {
+            (Some(kd), Some(values)) if values.len() == clips * self.config.classes() => Some((
+                kd,
+                Tensor::<2>::from_data(
+                    TensorData::new(values.clone(), [clips, self.config.classes()]),
+                    &self.device,
+                ),
+            )),
+            (Some(_), _) => {
+                return Err(TrainError::Batch(
+                    "logit KD needs the teacher's logits for every clip of the batch".into(),
+                ));
+            }
+            (None, _) => None,
+        };
+        let features = Tensor::<3>::from_data(
+            TensorData::new(batch.features.clone(), [clips, frames, bins]),
+            &self.device,
+        );
+        let (device, loss, multi_label) =
+            (self.device.clone(), self.settings.loss, self.multi_label);
+        self.fitting
+            .step(&batch.targets, |model| {
+                let request = match teacher_attention {
+                    Some(_) => AttentionRequest::Mean,
+                    None => AttentionRequest::None,
+                };
+                let output = model.forward(features, request);
+                let task = task_loss(output.logits.clone(), &batch.targets, multi_label, &device);
+                let kd = match (teacher_attention, output.attention) {
+                    (Some(teacher), Some(student)) => temporal_kd_loss(teacher, student),
+                    _ => scalar_zero(&device),
+                };
+                let mut total = loss.total(task.clone(), kd.clone());
+                let logit = match logit_kd {
+                    Some((settings, teacher)) => {
+                        let term =
+                            logit_kd_loss(output.logits.clone(), teacher, settings.temperature);
+                        total = total + term.clone().mul_scalar(settings.weight);
+                        term
+                    }
+                    None => scalar_zero(&device),
+                };
+                Losses {
+                    total,
+                    terms: [task, kd, logit],
+                    logits: output.logits,
+                }
+            })
+            .await
+    }
+
+    /// The student as trained so far, off the autodiff graph, for evaluation and saving.
+    pub fn student(&self) -> Result<Student, TrainError> {
+        let model = self.fitting.model()?.valid();
+        Student::assemble(model, self.config.clone(), &self.device.clone().inner())
+            .map_err(|e| TrainError::Settings(e.to_string()))
+    }
+}
+
+/// How a teacher is trained or fine-tuned.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TeacherTraining {
+    pub steps: usize,
+    pub batch_size: usize,
+    pub schedule: LrSchedule,
+    pub seed: u64,
+}
+
+impl Default for TeacherTraining {
+    fn default() -> Self {
+        Self {
+            steps: 1000,
+            batch_size: 16,
+            schedule: LrSchedule {
+                initial: 5e-4,
+                after_step: 5e-5,
+                step_at: 0.8,
+                warmup_steps: 100,
+            },
+            seed: 0,
+        }
+    }
+}
+
+/// Raw 16 kHz clips of one length, on the host.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct TeacherBatch {
+    pub clips: usize,
+    pub samples: usize,
+    /// `clips × samples`, clip-major.
+    pub waveforms: Vec<f32>,
+    pub targets: Vec<Vec<usize>>,
+}
+
+/// Trains (or fine-tunes) the wav2vec 2.0 teacher one batch at a time.
+pub struct TeacherTrainer {
+    fitting: Fitting<Wav2Vec2Classifier>,
+    teacher: Teacher,
+    multi_label: bool,
+    device: Device,
+}
+
+impl TeacherTrainer {
+    /// `teacher` must live on an autodiff device.
+    pub fn new(
+        teacher: Teacher,
+        settings: &TeacherTraining,
+        multi_label: bool,
+    ) -> Result<Self, TrainError> {
+        validate_run(settings.steps, settings.batch_size, &settings.schedule)?;
+        let device = teacher.device().clone();
+        if !device.is_autodiff() {
+            return Err(TrainError::Settings(
+                "the teacher must be created on an autodiff device to be trained".into(),
+            ));
+        }
+        Ok(Self {
+            fitting: Fitting::new(teacher.model().clone(), settings.schedule, settings.steps),
+            teacher,
+            multi_label,
+            device,
+        })
+    }
+
+    pub fn steps_done(&self) -> usize {
+        self.fitting.done
+    }
+
+    pub async fn step(&mut self, batch: &TeacherBatch) -> Result<StepReport, TrainError> {
+        let TeacherBatch { clips, samples, .. } = *batch;
+        if batch.waveforms.len() != clips * samples || clips == 0 {
+            return Err(TrainError::Batch(format!(
+                "{} samples for {clips} clips × {samples}",
+                batch.waveforms.len()
+            )));
+        }
+        check_targets(&batch.targets, clips, self.teacher.labels().len())?;
+        let rows: Vec<&[f32]> = batch.waveforms.chunks(samples).collect();
+        let input = self
+            .teacher
+            .batch_input(&rows)
+            .map_err(|e| TrainError::Batch(e.to_string()))?;
+        let (device, multi_label) = (self.device.clone(), self.multi_label);
+        self.fitting
+            .step(&batch.targets, |model| {
+                let logits = model.forward(input, AttentionDetail::None).logits;
+                let task = task_loss(logits.clone(), &batch.targets, multi_label, &device);
+                Losses {
+                    total: task.clone(),
+                    terms: [task, scalar_zero(&device), scalar_zero(&device)],
+                    logits,
+                }
+            })
+            .await
+    }
+
+    /// The teacher as trained so far, off the autodiff graph.
+    pub fn teacher(&self) -> Result<Teacher, TrainError> {
+        let model = self.fitting.model()?.valid();
+        Ok(self.teacher.with_model(model, &self.device.clone().inner()))
+    }
+}

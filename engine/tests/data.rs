@@ -1,0 +1,287 @@
+//! Data on disk: the synthesized corpus (deterministic, split by voice, windows where the word
+//! is), Speech Commands and FSD50K read as they ship, and bad folders refused by name.
+#![cfg(not(target_arch = "wasm32"))]
+
+use std::path::{Path, PathBuf};
+use tempokd::audio::encode_wav;
+use tempokd::data::synth::{SynthConfig, WordSource, synthesize};
+use tempokd::data::{Dataset, Layout, Split};
+
+mod common;
+use common::scratch_dir;
+
+fn config(out: PathBuf, words: WordSource) -> SynthConfig {
+    SynthConfig {
+        out,
+        lengths: vec![1.0, 2.0],
+        per_class: 10,
+        seed: 11,
+        snr_db: (5.0, 15.0),
+        noise_dir: None,
+        words,
+    }
+}
+
+fn tone(seconds: f32, hz: f32) -> Vec<f32> {
+    (0..(seconds * 16_000.0) as usize)
+        .map(|n| 0.3 * (std::f32::consts::TAU * hz * n as f32 / 16_000.0).sin())
+        .collect()
+}
+
+fn write_wav(path: &Path, samples: &[f32]) {
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(path, encode_wav(samples, 16_000)).unwrap();
+}
+
+#[test]
+fn synth_is_deterministic_split_by_voice_and_windows_hold_the_word() {
+    let root = scratch_dir("tempokd-synth");
+    let words = WordSource::Synthesized { voices: 12 };
+    let first = config(root.join("a"), words.clone());
+    let report = synthesize(&first, &|_, _, _| {}).unwrap();
+    // 12 classes × (8 train + 1 validation + 1 test).
+    assert_eq!(report.clips, 120);
+    synthesize(&config(root.join("b"), words), &|_, _, _| {}).unwrap();
+    let manifest = std::fs::read_to_string(root.join("a/manifest.csv")).unwrap();
+    assert_eq!(
+        manifest,
+        std::fs::read_to_string(root.join("b/manifest.csv")).unwrap()
+    );
+    let dataset = Dataset::open(&root.join("a")).unwrap();
+    assert_eq!(dataset.layout, Layout::Manifest);
+    assert_eq!(dataset.labels.len(), 12);
+    for example in dataset.examples.iter().step_by(7) {
+        assert_eq!(
+            std::fs::read(dataset.path(example)).unwrap(),
+            std::fs::read(root.join("b").join(&example.file)).unwrap(),
+            "{} differs between two runs with one seed",
+            example.file
+        );
+    }
+    // No voice is in two splits.
+    let voices = |split| -> std::collections::HashSet<String> {
+        dataset
+            .split(split)
+            .map(|e| e.voice.clone())
+            .filter(|v| !v.is_empty())
+            .collect()
+    };
+    let (train, validation, test) = (
+        voices(Split::Train),
+        voices(Split::Validation),
+        voices(Split::Test),
+    );
+    assert!(
+        train.is_disjoint(&test) && train.is_disjoint(&validation) && validation.is_disjoint(&test)
+    );
+    assert!(!test.is_empty());
+    for example in &dataset.examples {
+        let samples = dataset.audio(example).unwrap();
+        let seconds = samples.len() as f32 / 16_000.0;
+        assert!(
+            seconds == 1.0 || seconds == 2.0,
+            "{}: {seconds} s",
+            example.file
+        );
+        match (example.labels[0].as_str(), example.window) {
+            ("_silence_", None) => {}
+            ("_silence_", Some(_)) => panic!("{}: silence has no window", example.file),
+            (_, None) => panic!("{}: a word without a window", example.file),
+            (_, Some(window)) => {
+                assert!(0.0 <= window.start_s && window.end_s <= seconds + 1e-3);
+                // At the drawn SNR (≥ 5 dB) the window is louder than the rest of the clip.
+                let at = |s: f32| ((s * 16_000.0) as usize).min(samples.len());
+                let inside = rms(&samples[at(window.start_s)..at(window.end_s)]);
+                let outside: Vec<f32> = samples[..at(window.start_s)]
+                    .iter()
+                    .chain(&samples[at(window.end_s)..])
+                    .copied()
+                    .collect();
+                if outside.len() > 1600 {
+                    assert!(
+                        inside > rms(&outside),
+                        "{}: the word is not in its window",
+                        example.file
+                    );
+                }
+            }
+        }
+    }
+}
+
+fn rms(x: &[f32]) -> f32 {
+    (x.iter().map(|v| v * v).sum::<f32>() / x.len().max(1) as f32).sqrt()
+}
+
+/// A Speech Commands v2 folder in miniature: four words, two speakers, both list files.
+fn speech_commands(root: &Path) {
+    for (word, speaker, hz) in [
+        ("yes", "aaaa1111", 400.0),
+        ("no", "bbbb2222", 600.0),
+        ("cat", "aaaa1111", 800.0),
+        ("yes", "cccc3333", 500.0),
+    ] {
+        write_wav(
+            &root.join(format!("{word}/{speaker}_nohash_0.wav")),
+            &tone(1.0, hz),
+        );
+    }
+    write_wav(&root.join("_background_noise_/hum.wav"), &tone(3.0, 60.0));
+    std::fs::write(
+        root.join("validation_list.txt"),
+        "no/bbbb2222_nohash_0.wav\n",
+    )
+    .unwrap();
+    std::fs::write(root.join("testing_list.txt"), "yes/cccc3333_nohash_0.wav\n").unwrap();
+}
+
+#[test]
+fn speech_commands_is_read_as_it_ships_and_feeds_the_noisy_construction() {
+    let root = scratch_dir("tempokd-sc");
+    speech_commands(&root.join("sc"));
+    let dataset = Dataset::open(&root.join("sc")).unwrap();
+    assert_eq!(dataset.layout, Layout::SpeechCommands);
+    let by_file = |file: &str| dataset.examples.iter().find(|e| e.file == file).unwrap();
+    assert_eq!(by_file("cat/aaaa1111_nohash_0.wav").labels, ["_unknown_"]);
+    assert_eq!(by_file("cat/aaaa1111_nohash_0.wav").split, Split::Train);
+    assert_eq!(by_file("no/bbbb2222_nohash_0.wav").split, Split::Validation);
+    assert_eq!(by_file("yes/cccc3333_nohash_0.wav").split, Split::Test);
+    assert_eq!(by_file("yes/cccc3333_nohash_0.wav").voice, "cccc3333");
+    assert_eq!(
+        dataset.examples.len(),
+        4,
+        "_background_noise_ is not a word"
+    );
+
+    let out = root.join("noisy");
+    let mut noisy = config(out.clone(), WordSource::SpeechCommands(root.join("sc")));
+    noisy.lengths = vec![4.0];
+    synthesize(&noisy, &|_, _, _| {}).unwrap();
+    let built = Dataset::open(&out).unwrap();
+    // The test split holds only the test speaker's "yes" and silence.
+    let test_labels: std::collections::BTreeSet<&str> = built
+        .split(Split::Test)
+        .map(|e| e.labels[0].as_str())
+        .collect();
+    assert_eq!(test_labels, ["_silence_", "yes"].into_iter().collect());
+    assert!(
+        built
+            .split(Split::Test)
+            .all(|e| e.voice.is_empty() || e.voice == "cccc3333")
+    );
+    assert!(built.examples.iter().any(|e| e.noise == "file:hum.wav"));
+}
+
+#[test]
+fn fsd50k_is_read_as_it_ships_with_several_labels_per_clip() {
+    let root = scratch_dir("tempokd-fsd").join("fsd");
+    let truth = root.join("FSD50K.ground_truth");
+    std::fs::create_dir_all(&truth).unwrap();
+    std::fs::write(
+        truth.join("vocabulary.csv"),
+        "0,Bark,/m/05tny_\n1,Dog,/m/0bt9lr\n2,Music,/m/04rlf\n",
+    )
+    .unwrap();
+    std::fs::write(
+        truth.join("dev.csv"),
+        "fname,labels,mids,split\n64760,\"Bark,Dog\",\"/m/05tny_,/m/0bt9lr\",train\n17,Music,/m/04rlf,val\n",
+    )
+    .unwrap();
+    std::fs::write(
+        truth.join("eval.csv"),
+        "fname,labels,mids\n37199,\"Dog,Music\",\"/m/0bt9lr,/m/04rlf\"\n",
+    )
+    .unwrap();
+    let dataset = Dataset::open(&root).unwrap();
+    assert_eq!(dataset.layout, Layout::Fsd50k);
+    assert!(dataset.multi_label);
+    assert_eq!(dataset.labels, ["Bark", "Dog", "Music"]);
+    assert_eq!(dataset.examples[0].labels, ["Bark", "Dog"]);
+    assert_eq!(dataset.examples[0].file, "FSD50K.dev_audio/64760.wav");
+    assert_eq!(dataset.examples[1].split, Split::Validation);
+    assert_eq!(dataset.examples[2].split, Split::Test);
+    assert_eq!(dataset.examples[2].file, "FSD50K.eval_audio/37199.wav");
+
+    std::fs::write(
+        truth.join("eval.csv"),
+        "fname,labels,mids\n1,Cat,/m/01yrx\n",
+    )
+    .unwrap();
+    let error = Dataset::open(&root).unwrap_err().to_string();
+    assert!(
+        error.contains("eval.csv, row 2: label `Cat` is not in vocabulary.csv"),
+        "{error}"
+    );
+}
+
+#[test]
+fn bad_folders_and_rows_are_named() {
+    let root = scratch_dir("tempokd-bad-data");
+    let error = Dataset::open(&root.join("nowhere"))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        error.contains("nowhere") && error.contains("missing"),
+        "{error}"
+    );
+    let error = Dataset::open(&root).unwrap_err().to_string();
+    assert!(error.contains("manifest.csv"), "{error}");
+
+    std::fs::write(
+        root.join("manifest.csv"),
+        "file,label,start_s,end_s\na.wav,yes,0.2,0.7\nb.wav,maybe,,\n",
+    )
+    .unwrap();
+    let dataset = Dataset::open(&root).unwrap();
+    // A label the model does not know is refused with its row.
+    let error = dataset
+        .check_labels(&tempokd::data::keywords::labels())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        error.contains("manifest.csv, row 3: label `maybe`"),
+        "{error}"
+    );
+    // A listed file that is not there is named.
+    let error = dataset.audio(&dataset.examples[0]).unwrap_err().to_string();
+    assert!(error.contains("a.wav"), "{error}");
+    std::fs::write(
+        root.join("manifest.csv"),
+        "file,label,start_s,end_s\na.wav,yes,0.9,0.7\n",
+    )
+    .unwrap();
+    let error = Dataset::open(&root).unwrap_err().to_string();
+    assert!(error.contains("row 2"), "{error}");
+}
+
+#[test]
+fn synth_settings_are_checked_before_any_work() {
+    let root = scratch_dir("tempokd-synth-bad");
+    for (change, expected) in [
+        (
+            Box::new(|c: &mut SynthConfig| c.lengths = vec![0.2]) as Box<dyn Fn(&mut SynthConfig)>,
+            "1 to 30 s",
+        ),
+        (
+            Box::new(|c: &mut SynthConfig| c.per_class = 0),
+            "--per-class",
+        ),
+        (
+            Box::new(|c: &mut SynthConfig| c.snr_db = (20.0, 5.0)),
+            "SNR",
+        ),
+        (
+            Box::new(|c: &mut SynthConfig| c.words = WordSource::Synthesized { voices: 2 }),
+            "--voices",
+        ),
+        (
+            Box::new(|c: &mut SynthConfig| c.noise_dir = Some(root.join("none"))),
+            "noise folder",
+        ),
+    ] {
+        let mut bad = config(root.join("out"), WordSource::Synthesized { voices: 12 });
+        change(&mut bad);
+        let error = synthesize(&bad, &|_, _, _| {}).unwrap_err().to_string();
+        assert!(error.contains(expected), "{error:?} lacks {expected:?}");
+    }
+}

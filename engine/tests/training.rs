@@ -1,0 +1,286 @@
+//! The step-at-a-time trainers, natively and in headless Chromium: loss falls on a tiny set,
+//! temporal KD pulls the student's attention onto the teacher's, a diverging step keeps the
+//! weights, and bad batches are refused with a reason.
+
+use burn::tensor::Device;
+use tempokd::device::ComputeDevice;
+use tempokd::kd::KdLossConfig;
+use tempokd::rng::Rng;
+use tempokd::students::{AttentionRequest, Preset, Student};
+use tempokd::teacher::{ClassifierPooling, Teacher, TeacherShape, Wav2Vec2Config};
+use tempokd::train::{
+    LrSchedule, StudentBatch, StudentTrainer, StudentTraining, TeacherBatch, TeacherTrainer,
+    TeacherTraining, TrainError,
+};
+
+#[macro_use]
+mod common;
+
+const CLASSES: usize = 3;
+const FRAMES: usize = 49;
+
+fn labels() -> Vec<String> {
+    (0..CLASSES).map(|i| format!("class {i}")).collect()
+}
+
+/// The CPU backend on both targets: the browser's WebGPU training path belongs to the page's
+/// own tests.
+async fn device() -> Device {
+    ComputeDevice::cpu("tests").device
+}
+
+/// Clips whose class is a bright band of bins in frames 20..30; elsewhere low noise.
+fn batch(student: &Student, with_maps: bool) -> StudentBatch {
+    let bins = student.config().input_size();
+    let clips = 6;
+    let mut rng = Rng::new(5);
+    let mut features = Vec::with_capacity(clips * FRAMES * bins);
+    let mut targets = Vec::new();
+    for clip in 0..clips {
+        let class = clip % CLASSES;
+        for frame in 0..FRAMES {
+            for bin in 0..bins {
+                let on = (20..30).contains(&frame) && bin * CLASSES / bins == class;
+                features.push(if on { 3.0 } else { 0.1 * rng.normal() });
+            }
+        }
+        targets.push(vec![class]);
+    }
+    let student_frames = student.config().frames_for_input(FRAMES);
+    // The teacher looks at the middle third of the clip.
+    let map: Vec<f32> = (0..student_frames)
+        .map(|t| {
+            let middle = (student_frames / 3..2 * student_frames / 3).contains(&t);
+            if middle { 1.0 } else { 0.0 }
+        })
+        .collect();
+    let map = tempokd::kd::normalise(map);
+    StudentBatch {
+        clips,
+        frames: FRAMES,
+        bins,
+        features,
+        targets,
+        teacher_attention: with_maps.then(|| map.repeat(clips)),
+        teacher_logits: None,
+    }
+}
+
+fn settings(lambda: f32, lr: f64) -> StudentTraining {
+    StudentTraining {
+        steps: 30,
+        batch_size: 6,
+        schedule: LrSchedule {
+            initial: lr,
+            after_step: lr,
+            step_at: 1.0,
+            warmup_steps: 0,
+        },
+        loss: KdLossConfig {
+            lambda,
+            ..KdLossConfig::default()
+        },
+        logit_kd: None,
+        spec_augment: None,
+        seed: 1,
+    }
+}
+
+async fn student(preset: Preset, device: &Device) -> Student {
+    device.seed(3);
+    Student::new(preset.config(labels()), &device.clone().autodiff()).unwrap()
+}
+
+async_test!(
+    student_loss_falls_and_kd_moves_attention_to_the_teacher,
+    async {
+        let device = device().await;
+        let student = student(Preset::TcResNet8, &device).await;
+        let batch = batch(&student, true);
+        let mut trainer = StudentTrainer::new(student, settings(1.0, 3e-3), false).unwrap();
+        let first = trainer.step(&batch).await.unwrap();
+        let mut last = first.clone();
+        for _ in 1..30 {
+            last = trainer.step(&batch).await.unwrap();
+        }
+        assert_eq!(last.step, 30);
+        assert!(
+            last.task < 0.5 * first.task,
+            "task {} → {}",
+            first.task,
+            last.task
+        );
+        assert!(last.kd < 0.5 * first.kd, "kd {} → {}", first.kd, last.kd);
+        assert!(last.accuracy == 1.0, "{last:?}");
+    }
+);
+
+async_test!(a_diverging_step_keeps_the_weights, async {
+    let device = device().await;
+    let student = student(Preset::TcResNet8, &device).await;
+    let mut batch = batch(&student, false);
+    let mut trainer = StudentTrainer::new(student, settings(0.0, 1e-3), false).unwrap();
+    trainer.step(&batch).await.unwrap();
+    let probe = trainer.student().unwrap();
+    let before = probe
+        .infer(&vec![0.1; 16_000], AttentionRequest::None)
+        .await
+        .unwrap();
+    batch.features[0] = f32::NAN;
+    match trainer.step(&batch).await {
+        Err(TrainError::Diverged { step: 2, .. }) => {}
+        other => panic!("expected divergence at step 2, got {other:?}"),
+    }
+    assert_eq!(trainer.steps_done(), 1);
+    let after = trainer
+        .student()
+        .unwrap()
+        .infer(&vec![0.1; 16_000], AttentionRequest::None)
+        .await
+        .unwrap();
+    assert_eq!(before.prediction.logits, after.prediction.logits);
+});
+
+async_test!(bad_batches_are_refused_with_a_reason, async {
+    let device = device().await;
+    let student = student(Preset::TcResNet8, &device).await;
+    let good = batch(&student, true);
+    let mut trainer = StudentTrainer::new(student, settings(0.5, 1e-3), false).unwrap();
+    let cases: Vec<(StudentBatch, &str)> = vec![
+        (
+            StudentBatch {
+                features: vec![0.0; 3],
+                ..good.clone()
+            },
+            "feature values",
+        ),
+        (
+            StudentBatch {
+                targets: vec![vec![7]; 6],
+                ..good.clone()
+            },
+            "class 7 does not exist",
+        ),
+        (
+            StudentBatch {
+                targets: vec![vec![0]; 2],
+                ..good.clone()
+            },
+            "2 target lists",
+        ),
+        (
+            StudentBatch {
+                teacher_attention: None,
+                ..good.clone()
+            },
+            "needs the teacher's maps",
+        ),
+        (
+            StudentBatch {
+                teacher_attention: Some(vec![0.5; 4]),
+                ..good.clone()
+            },
+            "teacher map values",
+        ),
+    ];
+    for (bad, expected) in cases {
+        let error = trainer
+            .step(&bad)
+            .await
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(error.contains(expected), "{error:?} lacks {expected:?}");
+    }
+    assert_eq!(trainer.steps_done(), 0);
+    // A student on a plain device cannot be trained.
+    let plain = Student::new(Preset::TcResNet8.config(labels()), &device).unwrap();
+    assert!(matches!(
+        StudentTrainer::new(plain, settings(0.0, 1e-3), false),
+        Err(TrainError::Settings(_))
+    ));
+});
+
+fn tiny_teacher_config() -> Wav2Vec2Config {
+    let labels: Vec<String> = labels();
+    let labels: Vec<&str> = labels.iter().map(String::as_str).collect();
+    let shape = TeacherShape {
+        hidden: 32,
+        layers: 2,
+        heads: 2,
+        conv_channels: 16,
+    };
+    Wav2Vec2Config::shaped(&labels, shape, ClassifierPooling::FirstFrame)
+}
+
+async_test!(teacher_loss_falls_on_a_tiny_set, async {
+    let device = device().await;
+    let teacher = Teacher::random(tiny_teacher_config(), 4, &device.clone().autodiff()).unwrap();
+    // Three tones, one per class.
+    let samples = 8_000;
+    let waveforms: Vec<f32> = (0..CLASSES)
+        .flat_map(|class| {
+            let hz = 300.0 + 700.0 * class as f32;
+            (0..samples).map(move |n| (std::f32::consts::TAU * hz * n as f32 / 16_000.0).sin())
+        })
+        .collect();
+    let batch = TeacherBatch {
+        clips: CLASSES,
+        samples,
+        waveforms,
+        targets: (0..CLASSES).map(|c| vec![c]).collect(),
+    };
+    let settings = TeacherTraining {
+        steps: 25,
+        batch_size: CLASSES,
+        schedule: LrSchedule {
+            initial: 2e-3,
+            after_step: 2e-3,
+            step_at: 1.0,
+            warmup_steps: 0,
+        },
+        seed: 0,
+    };
+    let mut trainer = TeacherTrainer::new(teacher, &settings, false).unwrap();
+    let first = trainer.step(&batch).await.unwrap();
+    let mut last = first.clone();
+    for _ in 1..25 {
+        last = trainer.step(&batch).await.unwrap();
+    }
+    assert!(
+        last.loss < 0.3 * first.loss,
+        "{} → {}",
+        first.loss,
+        last.loss
+    );
+    // The trained teacher is a plain (inference) model that classifies the tones.
+    let trained = trainer.teacher().unwrap();
+    let tone = &batch.waveforms[samples..2 * samples];
+    let inference = trained
+        .infer(tone, tempokd::teacher::AttentionDetail::None)
+        .await
+        .unwrap();
+    assert_eq!(inference.prediction.top, 1);
+});
+
+async_test!(a_saved_teacher_loads_back_identically, async {
+    let device = device().await;
+    let teacher = Teacher::random(tiny_teacher_config(), 9, &device).unwrap();
+    let (config, preprocessor, weights) = teacher.save().await.unwrap();
+    let loaded = Teacher::load(
+        tempokd::teacher::TeacherFiles {
+            config: &config,
+            preprocessor: Some(&preprocessor),
+            weights: &weights,
+        },
+        &device,
+    )
+    .unwrap();
+    let clip: Vec<f32> = (0..12_000).map(|n| (n as f32 * 0.01).sin()).collect();
+    let detail = tempokd::teacher::AttentionDetail::Fused(tempokd::kd::HeadFusion::Mean);
+    let a = teacher.infer(&clip, detail).await.unwrap();
+    let b = loaded.infer(&clip, detail).await.unwrap();
+    assert!(common::max_difference(&a.prediction.logits, &b.prediction.logits) < 1e-5);
+    let (a, b) = (a.attentions.unwrap(), b.attentions.unwrap());
+    assert!(common::max_difference(a.values(), b.values()) < 1e-5);
+});
