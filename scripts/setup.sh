@@ -24,13 +24,19 @@ install_build_tools() {
     say "installing wasm-bindgen-cli $wbg (about 4 minutes)"
     # Not --locked: one of its locked dependencies is no longer on crates.io.
     cargo install wasm-bindgen-cli --version "$wbg"; }
+  install_debian_commands npm:npm
   [ -x node_modules/.bin/wasm-opt ] && [ -x node_modules/.bin/playwright-core ] || {
     say "installing npm packages (wasm-opt, playwright-core)"; npm ci --no-audit --no-fund; }
 }
 
 install_test_tools() {
+  install_debian_commands chromium:chromium chromedriver:chromium-driver espeak-ng:espeak-ng flite:flite
+}
+
+# Installs the Debian package of each COMMAND:PACKAGE pair whose command is missing.
+install_debian_commands() {
   local missing=()
-  for pair in chromium:chromium chromedriver:chromium-driver espeak-ng:espeak-ng flite:flite; do
+  for pair in "$@"; do
     command -v "${pair%%:*}" >/dev/null || missing+=("${pair#*:}")
   done
   if [ ${#missing[@]} -gt 0 ]; then

@@ -8,6 +8,8 @@ pub mod data;
 #[cfg(feature = "tensors")]
 pub mod device;
 pub mod kd;
+#[cfg(not(target_family = "wasm"))]
+pub mod parallel;
 pub mod prediction;
 pub mod rng;
 #[cfg(feature = "tensors")]

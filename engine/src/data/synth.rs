@@ -10,6 +10,7 @@ use super::speech_commands::{self, BACKGROUND_NOISE};
 use super::tts::{Scratch, Voice};
 use super::{DataError, Dataset};
 use crate::audio::{Limits, MODEL_SAMPLE_RATE, encode_wav, load_clip};
+use crate::parallel;
 use crate::rng::Rng;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -130,7 +131,7 @@ pub fn synthesize(
     needed.dedup();
     let spoken = Mutex::new(HashMap::new());
     let done = std::sync::atomic::AtomicUsize::new(0);
-    parallel(&needed, |utterance| {
+    parallel::for_each(&needed, parallel::cores(), |utterance| {
         let samples = render(utterance, &voices, &scratch.0)?;
         if let Ok(mut map) = spoken.lock() {
             map.insert(utterance.clone(), samples);
@@ -154,7 +155,7 @@ pub fn synthesize(
     let done = std::sync::atomic::AtomicUsize::new(0);
     let windows = Mutex::new(vec![None; plans.len()]);
     let indexed: Vec<(usize, &Plan)> = plans.iter().enumerate().collect();
-    parallel(&indexed, |(index, plan)| {
+    parallel::for_each(&indexed, parallel::cores(), |(index, plan)| {
         let word = match &plan.utterance {
             Some(u) => spoken.get(u).map(Vec::as_slice).unwrap_or_default(),
             None => &[],
@@ -459,38 +460,4 @@ fn load_recordings(config: &SynthConfig) -> Result<Vec<(String, Vec<f32>)>, Data
         }
     }
     Ok(recordings)
-}
-
-/// Runs `work` on every item over the machine's cores; the first error wins.
-fn parallel<T: Sync>(
-    items: &[T],
-    work: impl Fn(&T) -> Result<(), DataError> + Sync,
-) -> Result<(), DataError> {
-    let threads = std::thread::available_parallelism()
-        .map_or(1, |n| n.get())
-        .clamp(1, 8);
-    let next = std::sync::atomic::AtomicUsize::new(0);
-    let failure: Mutex<Option<DataError>> = Mutex::new(None);
-    std::thread::scope(|scope| {
-        for _ in 0..threads {
-            scope.spawn(|| {
-                loop {
-                    if failure.lock().map(|f| f.is_some()).unwrap_or(true) {
-                        return;
-                    }
-                    let index = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                    let Some(item) = items.get(index) else { return };
-                    if let Err(error) = work(item)
-                        && let Ok(mut slot) = failure.lock()
-                    {
-                        slot.get_or_insert(error);
-                    }
-                }
-            });
-        }
-    });
-    match failure.into_inner() {
-        Ok(Some(error)) => Err(error),
-        _ => Ok(()),
-    }
 }

@@ -218,6 +218,59 @@ fn score(evaluation: &Evaluation) -> (f32, f32) {
     )
 }
 
+impl<M> Trained<M> {
+    fn start(model: M, steps: usize) -> Self {
+        Self {
+            model,
+            best_step: 0,
+            validation: None,
+            history: Vec::with_capacity(steps),
+            validations: Vec::new(),
+        }
+    }
+
+    /// Keeps `current` when it scores best on validation so far, or always when there is no
+    /// validation split to score it on.
+    fn offer(
+        &mut self,
+        step: usize,
+        current: M,
+        evaluation: Option<Evaluation>,
+        progress: &mut dyn FnMut(Progress),
+    ) {
+        let Some(evaluation) = evaluation else {
+            self.model = current;
+            self.best_step = step;
+            return;
+        };
+        progress(Progress::Validated {
+            step,
+            evaluation: &evaluation,
+        });
+        if self
+            .validation
+            .as_ref()
+            .is_none_or(|best| score(&evaluation) > score(best))
+        {
+            self.model = current;
+            self.best_step = step;
+            self.validation = Some(evaluation.clone());
+        }
+        self.validations.push((step, evaluation));
+    }
+}
+
+fn require_clips(dataset: &Dataset, train_clips: usize) -> Result<(), TrainError> {
+    match train_clips {
+        0 => Err(DataError::Invalid(format!(
+            "{}: the train split is empty",
+            dataset.root.display()
+        ))
+        .into()),
+        _ => Ok(()),
+    }
+}
+
 /// Trains `student` (on an autodiff device) on the train split, scoring the validation split
 /// every `eval_every` steps and returning the best.
 pub fn train_student(
@@ -230,13 +283,7 @@ pub fn train_student(
 ) -> Result<Trained<Student>, TrainError> {
     dataset.check_labels(student.labels())?;
     let (train_examples, train) = student_inputs(dataset, Split::Train, &student, progress)?;
-    if train.is_empty() {
-        return Err(DataError::Invalid(format!(
-            "{}: the train split is empty",
-            dataset.root.display()
-        ))
-        .into());
-    }
+    require_clips(dataset, train.len())?;
     let (_, validation) = student_inputs(dataset, Split::Validation, &student, progress)?;
     let needs_teacher = settings.loss.lambda > 0.0 || settings.logit_kd.is_some();
     let teacher_targets = match (needs_teacher, guide.as_deref_mut()) {
@@ -258,13 +305,7 @@ pub fn train_student(
     let total = settings.steps;
     let spec_augment = settings.spec_augment;
     let mut trainer = StudentTrainer::new(student, settings, dataset.multi_label)?;
-    let mut run = Trained {
-        model: trainer.student()?,
-        best_step: 0,
-        validation: None,
-        history: Vec::with_capacity(total),
-        validations: Vec::new(),
-    };
+    let mut run = Trained::start(trainer.student()?, total);
     for step in 1..=total {
         let picked = order.next();
         let Some(first) = picked.first().and_then(|i| train.get(*i)) else {
@@ -305,27 +346,18 @@ pub fn train_student(
         run.history.push(report);
         if step % eval_every.max(1) == 0 || step == total {
             let current = trainer.student()?;
-            if validation.is_empty() {
-                run.model = current;
-                run.best_step = step;
-                continue;
-            }
-            let (evaluation, _) =
-                pollster::block_on(evaluate_student(&current, &validation, dataset.multi_label))?;
-            progress(Progress::Validated {
-                step,
-                evaluation: &evaluation,
-            });
-            if run
-                .validation
-                .as_ref()
-                .is_none_or(|best| score(&evaluation) > score(best))
-            {
-                run.model = current;
-                run.best_step = step;
-                run.validation = Some(evaluation.clone());
-            }
-            run.validations.push((step, evaluation));
+            let evaluation = match validation.is_empty() {
+                true => None,
+                false => Some(
+                    pollster::block_on(evaluate_student(
+                        &current,
+                        &validation,
+                        dataset.multi_label,
+                    ))?
+                    .0,
+                ),
+            };
+            run.offer(step, current, evaluation, progress);
         }
     }
     Ok(run)
@@ -343,13 +375,7 @@ pub fn train_teacher(
     dataset.check_labels(teacher.labels())?;
     let labels = teacher.labels().to_vec();
     let train = waveform_inputs(dataset, Split::Train, &labels, progress)?;
-    if train.is_empty() {
-        return Err(DataError::Invalid(format!(
-            "{}: the train split is empty",
-            dataset.root.display()
-        ))
-        .into());
-    }
+    require_clips(dataset, train.len())?;
     let validation = waveform_inputs(dataset, Split::Validation, &labels, progress)?;
     let mut order = BatchOrder::new(
         train.iter().map(|c| c.input.len()),
@@ -358,13 +384,7 @@ pub fn train_teacher(
     );
     let total = settings.steps;
     let mut trainer = TeacherTrainer::new(teacher, settings, dataset.multi_label)?;
-    let mut run = Trained {
-        model: trainer.teacher()?,
-        best_step: 0,
-        validation: None,
-        history: Vec::with_capacity(total),
-        validations: Vec::new(),
-    };
+    let mut run = Trained::start(trainer.teacher()?, total);
     for step in 1..=total {
         let picked = order.next();
         let samples = picked
@@ -388,31 +408,19 @@ pub fn train_teacher(
         run.history.push(report);
         if step % eval_every.max(1) == 0 || step == total {
             let current = trainer.teacher()?;
-            if validation.is_empty() {
-                run.model = current;
-                run.best_step = step;
-                continue;
-            }
-            let (evaluation, _) = pollster::block_on(evaluate_teacher(
-                &current,
-                &validation,
-                rollout,
-                dataset.multi_label,
-            ))?;
-            progress(Progress::Validated {
-                step,
-                evaluation: &evaluation,
-            });
-            if run
-                .validation
-                .as_ref()
-                .is_none_or(|best| score(&evaluation) > score(best))
-            {
-                run.model = current;
-                run.best_step = step;
-                run.validation = Some(evaluation.clone());
-            }
-            run.validations.push((step, evaluation));
+            let evaluation = match validation.is_empty() {
+                true => None,
+                false => Some(
+                    pollster::block_on(evaluate_teacher(
+                        &current,
+                        &validation,
+                        rollout,
+                        dataset.multi_label,
+                    ))?
+                    .0,
+                ),
+            };
+            run.offer(step, current, evaluation, progress);
         }
     }
     Ok(run)

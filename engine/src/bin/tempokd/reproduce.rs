@@ -11,6 +11,7 @@ use std::fmt::Write;
 use std::path::{Path, PathBuf};
 use tempokd::data::{Dataset, Split};
 use tempokd::device::ComputeDevice;
+use tempokd::parallel;
 use tempokd::students::{Preset, Student};
 use tempokd::teacher::Teacher;
 
@@ -35,6 +36,9 @@ pub struct ReproduceArgs {
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
 }
+
+/// burn's CPU backend keeps about one core busy per training run.
+const TRAINING_PROCESSES: usize = 2;
 
 /// Sizes of one run.
 struct Budget {
@@ -222,7 +226,7 @@ pub fn reproduce(args: &ReproduceArgs) -> Result<(), String> {
     println!("== training the teacher and the students without KD");
     run_jobs(&first_jobs)?;
     println!("== the teacher's maps of every training clip");
-    in_parallel(&length_data, |(_, data)| {
+    parallel::for_each(&length_data, TRAINING_PROCESSES, |(_, data)| {
         training::cache_teacher_maps(&teacher_dir, data)
     })?;
     println!("== training the students with KD");
@@ -477,42 +481,13 @@ fn draw_figures(
     Ok(figures)
 }
 
-/// Runs `work` on every item, two at a time; the first error wins.
-fn in_parallel<T: Sync>(
-    items: &[T],
-    work: impl Fn(&T) -> Result<(), String> + Sync,
-) -> Result<(), String> {
-    let next = std::sync::atomic::AtomicUsize::new(0);
-    let failure = std::sync::Mutex::new(None);
-    std::thread::scope(|scope| {
-        for _ in 0..2 {
-            scope.spawn(|| {
-                while let Some(item) =
-                    items.get(next.fetch_add(1, std::sync::atomic::Ordering::Relaxed))
-                {
-                    if let Err(error) = work(item) {
-                        if let Ok(mut slot) = failure.lock() {
-                            slot.get_or_insert(error);
-                        }
-                        return;
-                    }
-                }
-            });
-        }
-    });
-    match failure.into_inner() {
-        Ok(Some(error)) => Err(error),
-        _ => Ok(()),
-    }
-}
-
 /// Trains each model in its own `tempokd` process, its output in `train.log` beside it.
 fn run_jobs(jobs: &[(PathBuf, Vec<String>)]) -> Result<(), String> {
     let program =
         std::env::current_exe().map_err(|e| format!("cannot find tempokd itself: {e}"))?;
     let bar = crate::progress::bar(jobs.len(), "models");
     bar.tick();
-    in_parallel(jobs, |(dir, args)| {
+    parallel::for_each(jobs, TRAINING_PROCESSES, |(dir, args)| {
         std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
         let log_path = dir.join("train.log");
         let log =

@@ -173,17 +173,16 @@ pub fn train_teacher(args: &TeacherArgs) -> Result<Trained<Teacher>, String> {
     };
     let rollout = teacher.default_rollout();
     let started = std::time::Instant::now();
-    let mut bars = TrainingBars::default();
-    let trained = run::train_teacher(
-        &dataset,
-        teacher,
-        &settings,
-        &rollout,
-        args.eval_every,
-        &mut |p| bars.update(p),
-    )
-    .map_err(|e| e.to_string())?;
-    bars.finish();
+    let trained = with_bars(|progress| {
+        run::train_teacher(
+            &dataset,
+            teacher,
+            &settings,
+            &rollout,
+            args.eval_every,
+            progress,
+        )
+    })?;
     pollster::block_on(trained.model.save_dir(&args.out)).map_err(|e| e.to_string())?;
     write_record(&args.out, json!(settings), &trained, started)?;
     Ok(trained)
@@ -232,20 +231,29 @@ pub fn train_student(args: &StudentArgs) -> Result<Trained<Student>, String> {
         None => None,
     };
     let started = std::time::Instant::now();
-    let mut bars = TrainingBars::default();
-    let trained = run::train_student(
-        &dataset,
-        student,
-        settings.clone(),
-        guide.as_mut(),
-        args.eval_every,
-        &mut |p| bars.update(p),
-    )
-    .map_err(|e| e.to_string())?;
-    bars.finish();
+    let trained = with_bars(|progress| {
+        run::train_student(
+            &dataset,
+            student,
+            settings.clone(),
+            guide.as_mut(),
+            args.eval_every,
+            progress,
+        )
+    })?;
     pollster::block_on(trained.model.save_dir(&args.out)).map_err(|e| e.to_string())?;
     write_record(&args.out, json!(settings), &trained, started)?;
     Ok(trained)
+}
+
+/// Runs `work` with progress bars drawn from its reports.
+fn with_bars<T>(
+    work: impl FnOnce(&mut dyn FnMut(run::Progress)) -> Result<T, tempokd::train::TrainError>,
+) -> Result<T, String> {
+    let mut bars = TrainingBars::default();
+    let result = work(&mut |p| bars.update(p));
+    bars.finish();
+    result.map_err(|e| e.to_string())
 }
 
 /// The teacher in `dir` with its map cache for the dataset in `data`.
@@ -343,18 +351,14 @@ pub fn evaluate(
     split: Split,
 ) -> Result<(Evaluation, Vec<Vec<f32>>), String> {
     let dataset = open(data)?;
-    let device = cpu().device;
-    let mut bars = TrainingBars::default();
-    let mut progress = |p: run::Progress| bars.update(p);
-    let result = match load_model(model, &device)? {
+    let loaded = load_model(model, &cpu().device)?;
+    with_bars(|progress| match loaded {
         Model::Student(student) => {
-            let (_, clips) = run::student_inputs(&dataset, split, &student, &mut progress)
-                .map_err(|e| e.to_string())?;
+            let (_, clips) = run::student_inputs(&dataset, split, &student, progress)?;
             pollster::block_on(evaluate_student(&student, &clips, dataset.multi_label))
         }
         Model::Teacher(teacher) => {
-            let clips = run::waveform_inputs(&dataset, split, teacher.labels(), &mut progress)
-                .map_err(|e| e.to_string())?;
+            let clips = run::waveform_inputs(&dataset, split, teacher.labels(), progress)?;
             let rollout = teacher.default_rollout();
             pollster::block_on(evaluate_teacher(
                 &teacher,
@@ -363,9 +367,7 @@ pub fn evaluate(
                 dataset.multi_label,
             ))
         }
-    };
-    bars.finish();
-    result.map_err(|e| e.to_string())
+    })
 }
 
 pub fn eval(args: &EvalArgs) -> Result<(), String> {
