@@ -26,6 +26,45 @@ impl fmt::Display for Placement {
     }
 }
 
+/// burn's native CPU backends in this build. The CLI trains on [`CpuBackend::Flex`], the fastest
+/// of them on a 2-core machine (`cargo bench --bench backends`; figures in README); ndarray is
+/// compiled in only for that comparison, by the `ndarray` feature.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CpuBackend {
+    Flex,
+    #[cfg(feature = "ndarray")]
+    Ndarray,
+}
+
+impl CpuBackend {
+    /// Every CPU backend this build has, the default first.
+    pub fn compiled() -> Vec<Self> {
+        vec![
+            Self::Flex,
+            #[cfg(feature = "ndarray")]
+            Self::Ndarray,
+        ]
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Flex => "flex",
+            #[cfg(feature = "ndarray")]
+            Self::Ndarray => "ndarray",
+        }
+    }
+
+    pub fn device(self) -> Device {
+        match self {
+            Self::Flex => Device::flex(),
+            // burn 0.22 deprecates ndarray in favour of flex; it stays here to be measured.
+            #[cfg(feature = "ndarray")]
+            #[allow(deprecated)]
+            Self::Ndarray => Device::ndarray(),
+        }
+    }
+}
+
 /// A burn device together with how it was chosen.
 #[derive(Clone, Debug)]
 pub struct ComputeDevice {
@@ -37,7 +76,7 @@ impl ComputeDevice {
     /// burn's CPU backend; `reason` says why no GPU is used.
     pub fn cpu(reason: impl Into<String>) -> Self {
         Self {
-            device: Device::flex(),
+            device: CpuBackend::Flex.device(),
             placement: Placement::Cpu {
                 reason: reason.into(),
             },

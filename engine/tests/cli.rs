@@ -57,7 +57,6 @@ fn bad_input_gives_one_line_and_a_failure_code() {
         assert_eq!(stderr.lines().count(), 1, "{path}: {stderr}");
         assert!(stderr.starts_with("error: "), "{stderr}");
     }
-    std::fs::remove_dir_all(dir).unwrap();
 }
 
 fn teacher_fixture(name: &str) -> String {
@@ -169,7 +168,6 @@ fn inspect_prints_the_teachers_numbers_as_json() {
     let summary = inspect(&teacher, clip, &[]);
     let summary = String::from_utf8(summary.stdout).unwrap();
     assert!(summary.contains("teacher says \"_unknown_\""), "{summary}");
-    std::fs::remove_dir_all(dir).unwrap();
 }
 
 /// A teacher directory under `root` with the fixture's config.json and one more file.
@@ -250,7 +248,6 @@ fn inspect_reports_a_bad_teacher_or_bad_settings_in_one_line() {
             "{args:?}: {stderr}"
         );
     }
-    std::fs::remove_dir_all(dir).unwrap();
 }
 
 fn student_fixture(name: &str) -> String {

@@ -174,7 +174,8 @@ fn speech_commands_is_read_as_it_ships_and_feeds_the_noisy_construction() {
 
 #[test]
 fn fsd50k_is_read_as_it_ships_with_several_labels_per_clip() {
-    let root = scratch_dir("tempokd-fsd").join("fsd");
+    let scratch = scratch_dir("tempokd-fsd");
+    let root = scratch.join("fsd");
     let truth = root.join("FSD50K.ground_truth");
     std::fs::create_dir_all(&truth).unwrap();
     std::fs::write(

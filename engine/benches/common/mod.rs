@@ -1,4 +1,6 @@
 //! What the benchmarks share: medians, and PyTorch's figures from a script in scripts/bench.
+// Each benchmark compiles this module and uses only part of it.
+#![allow(dead_code)]
 
 use serde::de::DeserializeOwned;
 use std::process::Command;

@@ -41,12 +41,31 @@ pub fn fixture_floats(file: &[u8], key: &str) -> Vec<f32> {
         .collect()
 }
 
-/// A fresh directory under the system's temporary directory, unique to this test process.
+/// A fresh directory under the system's temporary directory, unique to this test process and
+/// removed with everything in it when the value is dropped, passed or failed.
 #[cfg(not(target_arch = "wasm32"))]
-pub fn scratch_dir(name: &str) -> std::path::PathBuf {
+pub struct ScratchDir(std::path::PathBuf);
+
+#[cfg(not(target_arch = "wasm32"))]
+impl std::ops::Deref for ScratchDir {
+    type Target = std::path::Path;
+    fn deref(&self) -> &std::path::Path {
+        &self.0
+    }
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+impl Drop for ScratchDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+pub fn scratch_dir(name: &str) -> ScratchDir {
     let dir = std::env::temp_dir().join(format!("{name}-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    dir
+    ScratchDir(dir)
 }
 
 /// The device the browser offers, checked: WebGPU exactly when the browser exposes

@@ -44,8 +44,12 @@ const TRAINING_PROCESSES: usize = 2;
 struct Budget {
     per_class: usize,
     voices: usize,
-    teacher_steps: usize,
-    teacher_batch: usize,
+    /// The teacher learns the words first on 1 s clips, where the word fills most of the clip,
+    /// then where it is in clips of every length: (steps, batch) of each stage.
+    teacher_short: (usize, usize),
+    teacher_mixed: (usize, usize),
+    /// Clips per class of the 1 s corpus: cheap to make, and the short stage sees many.
+    short_per_class: usize,
     /// Steps and batch size of TC-ResNet, whose steps are cheap.
     convolutional: (usize, usize),
     /// Steps and batch size of the recurrent students (LSTM-P, CRNN, Att-RNN, MHAtt-RNN).
@@ -58,9 +62,10 @@ impl Budget {
         match quick {
             true => Self {
                 per_class: 200,
-                voices: 200,
-                teacher_steps: 600,
-                teacher_batch: 8,
+                voices: 300,
+                teacher_short: (1000, 16),
+                teacher_mixed: (400, 8),
+                short_per_class: 600,
                 convolutional: (1000, 32),
                 recurrent: (200, 16),
                 eval_every: 50,
@@ -68,8 +73,9 @@ impl Budget {
             false => Self {
                 per_class: 600,
                 voices: 400,
-                teacher_steps: 4000,
-                teacher_batch: 16,
+                teacher_short: (3000, 16),
+                teacher_mixed: (3000, 8),
+                short_per_class: 1500,
                 convolutional: (2000, 100),
                 recurrent: (2000, 100),
                 eval_every: 200,
@@ -134,14 +140,14 @@ pub fn reproduce(args: &ReproduceArgs) -> Result<(), String> {
 
     // Data: one corpus per length for the students, one of mixed lengths for the teacher. The
     // same seed gives every corpus the same voices and the same split of voices.
-    let corpus = |name: String, lengths: Vec<f32>| -> Result<PathBuf, String> {
+    let corpus = |name: String, lengths: Vec<f32>, per_class: usize| -> Result<PathBuf, String> {
         let dir = out.join("data").join(name);
         if !dir.join("manifest.csv").is_file() {
             println!("== synthesizing {}", dir.display());
             synth(&SynthArgs {
                 out: dir.clone(),
                 length: lengths,
-                per_class: budget.per_class,
+                per_class,
                 seed: args.seed,
                 noise_dir: None,
                 snr: (0.0, 20.0),
@@ -151,12 +157,13 @@ pub fn reproduce(args: &ReproduceArgs) -> Result<(), String> {
         }
         Ok(dir)
     };
+    let short_data = corpus("teacher-1s".into(), vec![1.0], budget.short_per_class)?;
     let mut teacher_lengths = vec![1.0, 2.0];
     teacher_lengths.extend(lengths.iter().copied().filter(|l| *l > 2.0));
-    let teacher_data = corpus("teacher-mixed".into(), teacher_lengths)?;
+    let teacher_data = corpus("teacher-mixed".into(), teacher_lengths, budget.per_class)?;
     let length_data: Vec<(f32, PathBuf)> = lengths
         .iter()
-        .map(|l| Ok((*l, corpus(format!("L{l}"), vec![*l])?)))
+        .map(|l| Ok((*l, corpus(format!("L{l}"), vec![*l], budget.per_class)?)))
         .collect::<Result<_, String>>()?;
 
     // Training runs one process per model, two at a time: burn's CPU backend keeps one core
@@ -205,26 +212,59 @@ pub fn reproduce(args: &ReproduceArgs) -> Result<(), String> {
             }
         }
     }
-    let mut first_jobs = Vec::new();
+    // The teacher's stages run one after the other, each beside half of the students without KD.
+    let short_teacher_dir = out.join("teacher-1s");
+    let teacher_job =
+        |data: &Path, dir: &Path, (steps, batch): (usize, usize), init: Option<&Path>| {
+            let learning_rate = if init.is_some() { 5e-4 } else { 1e-3 };
+            let mut job: Vec<String> = vec![
+                "train-teacher".into(),
+                "--data".into(),
+                data.display().to_string(),
+                "--out".into(),
+                dir.display().to_string(),
+                "--steps".into(),
+                steps.to_string(),
+                "--batch".into(),
+                batch.to_string(),
+                "--lr".into(),
+                learning_rate.to_string(),
+                "--warmup".into(),
+                (steps / 20).to_string(),
+                "--eval-every".into(),
+                (budget.eval_every * 4).to_string(),
+                "--seed".into(),
+                args.seed.to_string(),
+            ];
+            if let Some(init) = init {
+                job.extend(["--init".into(), init.display().to_string()]);
+            }
+            (dir.to_path_buf(), job)
+        };
+    let second_half = baseline_jobs.split_off(baseline_jobs.len() / 2);
+    let mut first_jobs = baseline_jobs;
+    let mut second_jobs = second_half;
     if !teacher_dir.join("model.safetensors").is_file() {
-        let steps = budget.teacher_steps;
-        let job = format!(
-            "train-teacher --data {} --out {} --steps {steps} --batch {} --warmup {} --eval-every {} --seed {}",
-            teacher_data.display(),
-            teacher_dir.display(),
-            budget.teacher_batch,
-            steps / 10,
-            budget.eval_every * 4,
-            args.seed
+        if !short_teacher_dir.join("model.safetensors").is_file() {
+            first_jobs.insert(
+                0,
+                teacher_job(&short_data, &short_teacher_dir, budget.teacher_short, None),
+            );
+        }
+        second_jobs.insert(
+            0,
+            teacher_job(
+                &teacher_data,
+                &teacher_dir,
+                budget.teacher_mixed,
+                Some(&short_teacher_dir),
+            ),
         );
-        first_jobs.push((
-            teacher_dir.clone(),
-            job.split(' ').map(String::from).collect(),
-        ));
     }
-    first_jobs.extend(baseline_jobs);
-    println!("== training the teacher and the students without KD");
+    println!("== training the teacher on 1 s clips and half of the students without KD");
     run_jobs(&first_jobs)?;
+    println!("== training the teacher on clips of every length and the other students without KD");
+    run_jobs(&second_jobs)?;
     println!("== the teacher's maps of every training clip");
     parallel::for_each(&length_data, TRAINING_PROCESSES, |(_, data)| {
         training::cache_teacher_maps(&teacher_dir, data)
@@ -307,14 +347,18 @@ fn markdown(
     let _ = writeln!(
         out,
         "{} clips per class per corpus (80/10/10 % by voice), {} voices; teacher {} steps of \
-         batch {} on clips of mixed lengths; TC-ResNet {} steps of batch {}, recurrent students \
+         batch {} on 1 s clips ({} per class), then {} steps of batch {} on clips of mixed \
+         lengths; TC-ResNet {} steps of batch {}, recurrent students \
          {} steps of batch {}; scores on the test split (voices unseen in training). Cells: test \
          accuracy % / attention localisation (share of the map inside the keyword window). \
          Best λ: the λ > 0 with the best validation accuracy.\n",
         budget.per_class,
         budget.voices,
-        budget.teacher_steps,
-        budget.teacher_batch,
+        budget.teacher_short.0,
+        budget.teacher_short.1,
+        budget.short_per_class,
+        budget.teacher_mixed.0,
+        budget.teacher_mixed.1,
         budget.convolutional.0,
         budget.convolutional.1,
         budget.recurrent.0,

@@ -1,0 +1,132 @@
+//! burn's native CPU backends side by side on the training steps `tempokd reproduce` runs: one
+//! call of `StudentTrainer::step` (KD loss, backward, Adam) and one of `TeacherTrainer::step`
+//! on batches of 4 s clips, shaped as in `--quick`. The fastest backend is the CLI's default.
+//!
+//!     cargo bench -p tempokd --bench backends                       # flex only
+//!     cargo bench -p tempokd --bench backends --features ndarray    # flex beside ndarray
+//!
+//! Every backend compiled in is timed in the same run, so the ratios compare like with like on a
+//! shared machine.
+
+use burn::tensor::Device;
+use tempokd::device::CpuBackend;
+use tempokd::kd::KdLossConfig;
+use tempokd::rng::Rng;
+use tempokd::students::{Preset, Student};
+use tempokd::teacher::{ClassifierPooling, Teacher, TeacherShape, Wav2Vec2Config};
+use tempokd::train::{
+    StudentBatch, StudentTrainer, StudentTraining, TeacherBatch, TeacherTrainer, TeacherTraining,
+};
+
+mod common;
+
+const CLASSES: usize = 12;
+const SECONDS: usize = 4;
+/// Feature frames of a 4 s clip (40 ms windows every 20 ms) and its samples at 16 kHz.
+const FRAMES: usize = 49 * SECONDS + 3;
+const SAMPLES: usize = 16_000 * SECONDS;
+const RUNS: usize = 5;
+
+/// A workload: what is trained, on how many clips per step.
+struct Workload {
+    name: String,
+    clips: usize,
+}
+
+fn main() -> Result<(), String> {
+    let backends = CpuBackend::compiled();
+    let workloads = [
+        Workload {
+            name: Preset::TcResNet8.name().into(),
+            clips: 32,
+        },
+        Workload {
+            name: Preset::AttRnn.name().into(),
+            clips: 16,
+        },
+        Workload {
+            name: "teacher".into(),
+            clips: 8,
+        },
+    ];
+    println!("one training step on {SECONDS} s clips, median of {RUNS} after a warm-up (ms)");
+    print!("{:<12} {:>6}", "workload", "clips");
+    for backend in &backends {
+        print!(" {:>10} {:>8}", backend.name(), "/ flex");
+    }
+    println!();
+    for workload in &workloads {
+        print!("{:<12} {:>6}", workload.name, workload.clips);
+        let mut flex_ms = f64::NAN;
+        for backend in &backends {
+            let device = backend.device().autodiff();
+            let ms = step_ms(workload, &device)?;
+            if *backend == CpuBackend::Flex {
+                flex_ms = ms;
+            }
+            print!(" {:>10.1} {:>8.2}", ms, ms / flex_ms);
+        }
+        println!();
+    }
+    Ok(())
+}
+
+fn step_ms(workload: &Workload, device: &Device) -> Result<f64, String> {
+    let labels: Vec<String> = (0..CLASSES).map(|i| format!("class {i}")).collect();
+    let mut rng = Rng::new(7);
+    let targets: Vec<Vec<usize>> = (0..workload.clips).map(|i| vec![i % CLASSES]).collect();
+    device.seed(1);
+    if workload.name == "teacher" {
+        let names: Vec<&str> = labels.iter().map(String::as_str).collect();
+        let config = Wav2Vec2Config::shaped(
+            &names,
+            TeacherShape::default(),
+            ClassifierPooling::FirstFrame,
+        );
+        let teacher = Teacher::random(config, 1, device).map_err(|e| e.to_string())?;
+        let mut trainer = TeacherTrainer::new(teacher, &TeacherTraining::default(), false)
+            .map_err(|e| e.to_string())?;
+        let batch = TeacherBatch {
+            clips: workload.clips,
+            samples: SAMPLES,
+            waveforms: (0..workload.clips * SAMPLES)
+                .map(|_| 0.1 * rng.normal())
+                .collect(),
+            targets,
+        };
+        return common::median_ms(RUNS, || {
+            pollster::block_on(trainer.step(&batch))
+                .map(drop)
+                .map_err(|e| e.to_string())
+        });
+    }
+    let preset = Preset::from_name(&workload.name).ok_or("unknown student")?;
+    let student = Student::new(preset.config(labels), device).map_err(|e| e.to_string())?;
+    let bins = student.config().input_size();
+    let student_frames = student.config().frames_for_input(FRAMES);
+    let map = tempokd::kd::normalise(vec![1.0; student_frames]);
+    let batch = StudentBatch {
+        clips: workload.clips,
+        frames: FRAMES,
+        bins,
+        features: (0..workload.clips * FRAMES * bins)
+            .map(|_| rng.normal())
+            .collect(),
+        targets,
+        teacher_attention: Some(map.repeat(workload.clips)),
+        teacher_logits: None,
+    };
+    let settings = StudentTraining {
+        loss: KdLossConfig {
+            lambda: 0.25,
+            ..KdLossConfig::default()
+        },
+        ..StudentTraining::default()
+    };
+    let mut trainer = StudentTrainer::new(student, settings, false).map_err(|e| e.to_string())?;
+    common::median_ms(RUNS, || {
+        pollster::block_on(trainer.step(&batch))
+            .map(drop)
+            .map_err(|e| e.to_string())
+    })
+}
