@@ -241,9 +241,8 @@ pub fn reproduce(args: &ReproduceArgs) -> Result<(), String> {
             }
             (dir.to_path_buf(), job)
         };
-    let second_half = baseline_jobs.split_off(baseline_jobs.len() / 2);
+    let mut second_jobs = baseline_jobs.split_off(baseline_jobs.len() / 2);
     let mut first_jobs = baseline_jobs;
-    let mut second_jobs = second_half;
     if !teacher_dir.join("model.safetensors").is_file() {
         if !short_teacher_dir.join("model.safetensors").is_file() {
             first_jobs.insert(
