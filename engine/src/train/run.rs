@@ -229,6 +229,29 @@ impl<M> Trained<M> {
         }
     }
 
+    /// Records one step's report; every `eval_every` steps and at the last, takes a snapshot of
+    /// the model and its validation score from `snapshot` and offers it.
+    fn record(
+        &mut self,
+        step: usize,
+        total: usize,
+        eval_every: usize,
+        report: StepReport,
+        progress: &mut dyn FnMut(Progress),
+        snapshot: impl FnOnce() -> Result<(M, Option<Evaluation>), TrainError>,
+    ) -> Result<(), TrainError> {
+        progress(Progress::Step {
+            report: &report,
+            total,
+        });
+        self.history.push(report);
+        if step % eval_every.max(1) == 0 || step == total {
+            let (current, evaluation) = snapshot()?;
+            self.offer(step, current, evaluation, progress);
+        }
+        Ok(())
+    }
+
     /// Keeps `current` when it scores best on validation so far, or always when there is no
     /// validation split to score it on.
     fn offer(
@@ -339,12 +362,7 @@ pub fn train_student(
             teacher_logits: guide_for(&|t| t.logits.clone()),
         };
         let report = pollster::block_on(trainer.step(&batch))?;
-        progress(Progress::Step {
-            report: &report,
-            total,
-        });
-        run.history.push(report);
-        if step % eval_every.max(1) == 0 || step == total {
+        run.record(step, total, eval_every, report, progress, || {
             let current = trainer.student()?;
             let evaluation = match validation.is_empty() {
                 true => None,
@@ -357,8 +375,8 @@ pub fn train_student(
                     .0,
                 ),
             };
-            run.offer(step, current, evaluation, progress);
-        }
+            Ok((current, evaluation))
+        })?;
     }
     Ok(run)
 }
@@ -401,12 +419,7 @@ pub fn train_teacher(
             targets: picked.iter().map(|i| train[*i].targets.clone()).collect(),
         };
         let report = pollster::block_on(trainer.step(&batch))?;
-        progress(Progress::Step {
-            report: &report,
-            total,
-        });
-        run.history.push(report);
-        if step % eval_every.max(1) == 0 || step == total {
+        run.record(step, total, eval_every, report, progress, || {
             let current = trainer.teacher()?;
             let evaluation = match validation.is_empty() {
                 true => None,
@@ -420,8 +433,8 @@ pub fn train_teacher(
                     .0,
                 ),
             };
-            run.offer(step, current, evaluation, progress);
-        }
+            Ok((current, evaluation))
+        })?;
     }
     Ok(run)
 }
