@@ -452,6 +452,27 @@ fn synth_train_and_eval_from_the_command_line() {
         let localisation = json["attention_in_window"].as_f64().unwrap();
         assert!((0.0..=1.0).contains(&localisation), "{model}: {json}");
     }
+    // `--length` keeps the clips of that length: all of them here, none of another length.
+    let by_length = |length: &str| {
+        tempokd(&[
+            "eval",
+            "--model",
+            &path("student"),
+            "--data",
+            &path("data"),
+            "--length",
+            length,
+            "--json",
+        ])
+    };
+    let all: serde_json::Value = serde_json::from_slice(&by_length("1").stdout).unwrap();
+    assert_eq!(all["n"], 12);
+    let none = by_length("4");
+    let stderr = String::from_utf8_lossy(&none.stderr);
+    assert!(
+        !none.status.success() && stderr.contains("has no clips of 4 s"),
+        "{stderr}"
+    );
 
     // A folder of the user's own WAVs with the short manifest form; a label the model lacks
     // is refused with its row.

@@ -393,3 +393,52 @@ fn a_preprocessor_for_another_sample_rate_is_refused() {
         "preprocessor_config.json: the model wants 8000 Hz audio; only 16000 Hz models are supported"
     );
 }
+
+// The default teacher the page ships (static/models/teacher) hears the word of the 4 s demo
+// clip and puts its rollout on it, on the CPU natively and in the browser's CPU fallback. With
+// `-- --nocapture` it prints how long the clip took, attention maps included (README's figure).
+async_test!(default_teacher_hears_the_4s_demo_clip, async {
+    let files = TeacherFiles {
+        config: include_str!("../../static/models/teacher/config.json"),
+        preprocessor: Some(include_str!(
+            "../../static/models/teacher/preprocessor_config.json"
+        )),
+        weights: include_bytes!("../../static/models/teacher/model.safetensors"),
+    };
+    let teacher = Teacher::load(files, &ComputeDevice::cpu("test").device).unwrap();
+    let wav = &include_bytes!("../../static/clips/stop-4s.wav")[..];
+    let reader = hound::WavReader::new(std::io::Cursor::new(wav)).unwrap();
+    assert_eq!(reader.spec().sample_rate, 16_000);
+    let samples: Vec<f32> = reader
+        .into_samples::<i16>()
+        .map(|s| f32::from(s.unwrap()) / 32_768.0)
+        .collect();
+    let mut times_ms = Vec::new();
+    let mut last = None;
+    for _ in 0..3 {
+        let started = common::now_ms();
+        let inference = teacher
+            .infer(&samples, AttentionDetail::Fused(HeadFusion::Mean))
+            .await
+            .unwrap();
+        times_ms.push(common::now_ms() - started);
+        last = Some(inference);
+    }
+    let inference = last.unwrap();
+    assert_eq!(teacher.labels()[inference.prediction.top], "stop");
+    let rollout = kd::rollout(&inference.attentions.unwrap(), &teacher.default_rollout()).unwrap();
+    // clips.json: the word lies between 2.3 and 2.691 s.
+    let in_word: f32 = rollout
+        .iter()
+        .enumerate()
+        .filter(|(frame, _)| {
+            let t = (*frame as f32 + 0.5) * inference.frame_s;
+            (2.3..2.691).contains(&t)
+        })
+        .map(|(_, mass)| mass)
+        .sum();
+    assert!(in_word > 0.3, "rollout mass on the word: {in_word}");
+    common::report(&format!(
+        "default teacher, 4 s clip on the CPU: {times_ms:.0?} ms (3 runs); rollout mass on the word {in_word:.2}"
+    ));
+});

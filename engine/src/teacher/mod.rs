@@ -16,6 +16,7 @@ use crate::checkpoint::{Checkpoint, CheckpointError, RandomInit, to_safetensors}
 use crate::device::read_floats;
 use crate::kd::{AttentionMaps, RolloutConfig, RolloutRow};
 use crate::prediction::Prediction;
+use burn::module::Module;
 use burn::tensor::{Device, Tensor, TensorData};
 use thiserror::Error;
 
@@ -213,6 +214,11 @@ impl Teacher {
             TensorData::new(values, [clips.len(), samples]),
             &self.device,
         ))
+    }
+
+    /// Trainable parameters.
+    pub fn params(&self) -> usize {
+        self.model.num_params()
     }
 
     pub fn labels(&self) -> &[String] {

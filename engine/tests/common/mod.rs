@@ -80,3 +80,28 @@ pub async fn browser_device() -> tempokd::device::ComputeDevice {
     assert_eq!(device.is_gpu(), offers_webgpu, "{}", device.placement);
     device
 }
+
+/// Milliseconds on a monotonic-enough clock, natively and in the browser.
+#[cfg(not(target_arch = "wasm32"))]
+pub fn now_ms() -> f64 {
+    use std::sync::OnceLock;
+    static START: OnceLock<std::time::Instant> = OnceLock::new();
+    START
+        .get_or_init(std::time::Instant::now)
+        .elapsed()
+        .as_secs_f64()
+        * 1e3
+}
+
+#[cfg(target_arch = "wasm32")]
+pub fn now_ms() -> f64 {
+    js_sys::Date::now()
+}
+
+/// A measurement a test prints (seen with `-- --nocapture`); never asserted on.
+pub fn report(line: &str) {
+    #[cfg(not(target_arch = "wasm32"))]
+    println!("{line}");
+    #[cfg(target_arch = "wasm32")]
+    wasm_bindgen_test::console_log!("{line}");
+}

@@ -1,7 +1,9 @@
 //! The `tempokd` command-line tool: argument parsing and output over library calls.
 
 mod data;
+mod defaults;
 mod figures;
+mod jobs;
 mod progress;
 mod reproduce;
 mod training;
@@ -74,6 +76,9 @@ enum Command {
     /// The paper's experiment end to end: data, teacher, every student at every length and λ,
     /// and a report with tables and attention figures.
     Reproduce(reproduce::ReproduceArgs),
+    /// Train, score and write the default models the page ships with (teacher and every
+    /// student without and with KD), each with its model card.
+    Defaults(defaults::DefaultsArgs),
     /// List the student architectures: parameters, frame duration and the time to classify a
     /// 1 s clip on this machine.
     Students {
@@ -185,6 +190,7 @@ fn run(cli: Cli) -> Result<(), String> {
         }),
         Command::Eval(args) => training::eval(&args),
         Command::Reproduce(args) => reproduce::reproduce(&args),
+        Command::Defaults(args) => defaults::defaults(&args),
     }
 }
 

@@ -1,6 +1,7 @@
 //! Progress bars with rate and time left for every long command.
 
 use indicatif::{ProgressBar, ProgressStyle};
+use std::io::IsTerminal;
 use tempokd::train::run::Progress;
 
 pub fn bar(total: usize, message: &str) -> ProgressBar {
@@ -39,7 +40,7 @@ impl TrainingBars {
                     report.loss, report.accuracy, self.validation
                 ));
             }
-            Progress::Validated { evaluation, .. } => {
+            Progress::Validated { step, evaluation } => {
                 self.validation = format!(
                     " | val acc {:.3}{}",
                     evaluation.accuracy,
@@ -47,6 +48,15 @@ impl TrainingBars {
                         .attention_in_window
                         .map_or(String::new(), |m| format!(" loc {m:.2}"))
                 );
+                // Bars are hidden when stderr is a log file; a line per validation keeps a
+                // long run's log readable while it runs.
+                if !std::io::stderr().is_terminal() {
+                    let elapsed = self
+                        .current
+                        .as_ref()
+                        .map_or(0, |(_, bar)| bar.elapsed().as_secs());
+                    eprintln!("step {step}{} ({elapsed} s)", self.validation);
+                }
             }
         }
     }

@@ -1,8 +1,8 @@
 //! `tempokd reproduce`: the paper's experiment on Synthetic Noisy Keywords, end to end. Every
 //! stage writes its result beside its model, so an interrupted run resumes where it stopped.
 
-use crate::data::{SynthArgs, synth};
 use crate::figures::{MapRow, attention_figure};
+use crate::jobs::{Corpus, StudentRun, TRAINING_PROCESSES, TeacherStage, run_jobs};
 use crate::training::{self, evaluate};
 use clap::Args;
 use serde::{Deserialize, Serialize};
@@ -13,7 +13,7 @@ use tempokd::data::{Dataset, Split};
 use tempokd::device::ComputeDevice;
 use tempokd::parallel;
 use tempokd::students::{Preset, Student};
-use tempokd::teacher::Teacher;
+use tempokd::teacher::{Teacher, TeacherShape};
 
 #[derive(Args, Clone)]
 pub struct ReproduceArgs {
@@ -36,9 +36,6 @@ pub struct ReproduceArgs {
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
 }
-
-/// burn's CPU backend keeps about one core busy per training run.
-const TRAINING_PROCESSES: usize = 2;
 
 /// Sizes of one run.
 struct Budget {
@@ -138,36 +135,28 @@ pub fn reproduce(args: &ReproduceArgs) -> Result<(), String> {
     let out = &args.out;
     std::fs::create_dir_all(out).map_err(|e| format!("{}: {e}", out.display()))?;
 
-    // Data: one corpus per length for the students, one of mixed lengths for the teacher. The
-    // same seed gives every corpus the same voices and the same split of voices.
-    let corpus = |name: String, lengths: Vec<f32>, per_class: usize| -> Result<PathBuf, String> {
-        let dir = out.join("data").join(name);
-        if !dir.join("manifest.csv").is_file() {
-            println!("== synthesizing {}", dir.display());
-            synth(&SynthArgs {
-                out: dir.clone(),
-                length: lengths,
-                per_class,
-                seed: args.seed,
-                noise_dir: None,
-                snr: (0.0, 20.0),
-                voices: budget.voices,
-                speech_commands: None,
-            })?;
-        }
-        Ok(dir)
+    // Data: one corpus per length for the students, one of mixed lengths for the teacher.
+    let corpus = |lengths: Vec<f32>, per_class: usize| Corpus {
+        lengths,
+        per_class,
+        voices: budget.voices,
+        seed: args.seed,
     };
-    let short_data = corpus("teacher-1s".into(), vec![1.0], budget.short_per_class)?;
+    let data_dir = out.join("data");
+    let short_data =
+        corpus(vec![1.0], budget.short_per_class).made_in(data_dir.join("teacher-1s"))?;
     let mut teacher_lengths = vec![1.0, 2.0];
     teacher_lengths.extend(lengths.iter().copied().filter(|l| *l > 2.0));
-    let teacher_data = corpus("teacher-mixed".into(), teacher_lengths, budget.per_class)?;
+    let teacher_data =
+        corpus(teacher_lengths, budget.per_class).made_in(data_dir.join("teacher-mixed"))?;
     let length_data: Vec<(f32, PathBuf)> = lengths
         .iter()
-        .map(|l| Ok((*l, corpus(format!("L{l}"), vec![*l], budget.per_class)?)))
+        .map(|l| {
+            let dir = data_dir.join(format!("L{l}"));
+            Ok((*l, corpus(vec![*l], budget.per_class).made_in(dir)?))
+        })
         .collect::<Result<_, String>>()?;
 
-    // Training runs one process per model, two at a time: burn's CPU backend keeps one core
-    // busy per run, and separate processes keep each run's random initialisation its own.
     let teacher_dir = out.join("teacher");
     let student_dir = |length: f32, preset: Preset, lambda: f32| {
         out.join("students")
@@ -184,62 +173,43 @@ pub fn reproduce(args: &ReproduceArgs) -> Result<(), String> {
                 if dir.join("result.json").is_file() {
                     continue;
                 }
-                let mut job = vec![
-                    "train-student".to_string(),
-                    "--arch".into(),
-                    preset.name().into(),
-                    "--data".into(),
-                    data.display().to_string(),
-                    "--lambda".into(),
-                    lambda.to_string(),
-                    "--out".into(),
-                    dir.display().to_string(),
-                    "--steps".into(),
-                    budget.student(*preset).0.to_string(),
-                    "--batch".into(),
-                    budget.student(*preset).1.to_string(),
-                    "--eval-every".into(),
-                    budget.eval_every.to_string(),
-                    "--seed".into(),
-                    args.seed.to_string(),
-                ];
-                if *lambda > 0.0 {
-                    job.extend(["--teacher".into(), teacher_dir.display().to_string()]);
-                    kd_jobs.push((dir, job));
-                } else {
-                    baseline_jobs.push((dir, job));
+                let (steps, batch) = budget.student(*preset);
+                let job = StudentRun {
+                    preset: *preset,
+                    data,
+                    out: &dir,
+                    lambda: *lambda,
+                    teacher: &teacher_dir,
+                    steps,
+                    batch,
+                    eval_every: budget.eval_every,
+                    seed: args.seed,
+                }
+                .job();
+                match *lambda > 0.0 {
+                    true => kd_jobs.push(job),
+                    false => baseline_jobs.push(job),
                 }
             }
         }
     }
     // The teacher's stages run one after the other, each beside half of the students without KD.
     let short_teacher_dir = out.join("teacher-1s");
-    let teacher_job =
+    let teacher_stage =
         |data: &Path, dir: &Path, (steps, batch): (usize, usize), init: Option<&Path>| {
-            let learning_rate = if init.is_some() { 5e-4 } else { 1e-3 };
-            let mut job: Vec<String> = vec![
-                "train-teacher".into(),
-                "--data".into(),
-                data.display().to_string(),
-                "--out".into(),
-                dir.display().to_string(),
-                "--steps".into(),
-                steps.to_string(),
-                "--batch".into(),
-                batch.to_string(),
-                "--lr".into(),
-                learning_rate.to_string(),
-                "--warmup".into(),
-                (steps / 20).to_string(),
-                "--eval-every".into(),
-                (budget.eval_every * 4).to_string(),
-                "--seed".into(),
-                args.seed.to_string(),
-            ];
-            if let Some(init) = init {
-                job.extend(["--init".into(), init.display().to_string()]);
+            TeacherStage {
+                data,
+                out: dir,
+                steps,
+                batch,
+                lr: if init.is_some() { 5e-4 } else { 1e-3 },
+                warmup: steps / 20,
+                eval_every: budget.eval_every * 4,
+                seed: args.seed,
+                init,
+                shape: TeacherShape::default(),
             }
-            (dir.to_path_buf(), job)
+            .job()
         };
     let mut second_jobs = baseline_jobs.split_off(baseline_jobs.len() / 2);
     let mut first_jobs = baseline_jobs;
@@ -247,12 +217,12 @@ pub fn reproduce(args: &ReproduceArgs) -> Result<(), String> {
         if !short_teacher_dir.join("model.safetensors").is_file() {
             first_jobs.insert(
                 0,
-                teacher_job(&short_data, &short_teacher_dir, budget.teacher_short, None),
+                teacher_stage(&short_data, &short_teacher_dir, budget.teacher_short, None),
             );
         }
         second_jobs.insert(
             0,
-            teacher_job(
+            teacher_stage(
                 &teacher_data,
                 &teacher_dir,
                 budget.teacher_mixed,
@@ -274,7 +244,7 @@ pub fn reproduce(args: &ReproduceArgs) -> Result<(), String> {
     let mut teacher_scores = Vec::new();
     let mut cells = Vec::new();
     for (length, data) in &length_data {
-        let (teacher_eval, _) = evaluate(&teacher_dir, data, Split::Test)?;
+        let (teacher_eval, _) = evaluate(&teacher_dir, data, Split::Test, None)?;
         teacher_scores.push((*length, teacher_eval));
         for preset in &students {
             for lambda in &lambdas {
@@ -524,43 +494,6 @@ fn draw_figures(
     Ok(figures)
 }
 
-/// Trains each model in its own `tempokd` process, its output in `train.log` beside it.
-fn run_jobs(jobs: &[(PathBuf, Vec<String>)]) -> Result<(), String> {
-    let program =
-        std::env::current_exe().map_err(|e| format!("cannot find tempokd itself: {e}"))?;
-    let bar = crate::progress::bar(jobs.len(), "models");
-    bar.tick();
-    parallel::for_each(jobs, TRAINING_PROCESSES, |(dir, args)| {
-        std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-        let log_path = dir.join("train.log");
-        let log =
-            std::fs::File::create(&log_path).map_err(|e| format!("{}: {e}", log_path.display()))?;
-        let log_err = log.try_clone().map_err(|e| e.to_string())?;
-        let status = std::process::Command::new(&program)
-            .args(args)
-            .stdout(log)
-            .stderr(log_err)
-            .status()
-            .map_err(|e| format!("could not start {}: {e}", program.display()))?;
-        if !status.success() {
-            return Err(format!(
-                "`tempokd {}` failed; see {}",
-                args.join(" "),
-                log_path.display()
-            ));
-        }
-        bar.inc(1);
-        bar.set_message(
-            dir.file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_default(),
-        );
-        Ok(())
-    })?;
-    bar.finish();
-    Ok(())
-}
-
 /// A trained student's scores, measured once and kept in `result.json`.
 fn score_cell(
     dir: &Path,
@@ -576,7 +509,7 @@ fn score_cell(
     {
         return Ok(cell);
     }
-    let (test, _) = evaluate(dir, data, Split::Test)?;
+    let (test, _) = evaluate(dir, data, Split::Test, None)?;
     let record: serde_json::Value = std::fs::read_to_string(dir.join("training.json"))
         .ok()
         .and_then(|t| serde_json::from_str(&t).ok())

@@ -4,6 +4,7 @@ use crate::progress::TrainingBars;
 use clap::{Args, ValueEnum};
 use serde_json::json;
 use std::path::{Path, PathBuf};
+use tempokd::audio::MODEL_SAMPLE_RATE;
 use tempokd::data::{Dataset, Split};
 use tempokd::device::ComputeDevice;
 use tempokd::kd::{KdLossConfig, TaskWeight};
@@ -120,6 +121,9 @@ pub struct EvalArgs {
     pub data: PathBuf,
     #[arg(long, default_value = "test", value_parser = parse_split)]
     pub split: Split,
+    /// Score only the clips of this length in seconds (a mixed-length corpus holds several).
+    #[arg(long)]
+    pub length: Option<f32>,
     #[arg(long)]
     pub json: bool,
 }
@@ -344,13 +348,33 @@ pub fn load_model(dir: &Path, device: &burn::tensor::Device) -> Result<Model, St
     }
 }
 
-/// Scores a model folder on a split, with each clip's temporal map.
+/// Keeps only the `split` clips that last `length` seconds (to the nearest 10 ms).
+fn keep_length(dataset: &mut Dataset, split: Split, length: f32) -> Result<(), String> {
+    let mut keep = Vec::with_capacity(dataset.examples.len());
+    for example in &dataset.examples {
+        let matches = example.split == split && {
+            let samples = dataset.audio(example).map_err(|e| e.to_string())?;
+            (samples.len() as f32 / MODEL_SAMPLE_RATE as f32 - length).abs() < 0.01
+        };
+        keep.push(matches);
+    }
+    let mut flags = keep.into_iter();
+    dataset.examples.retain(|_| flags.next().unwrap_or(false));
+    Ok(())
+}
+
+/// Scores a model folder on a split (or only its clips of one length), with each clip's
+/// temporal map.
 pub fn evaluate(
     model: &Path,
     data: &Path,
     split: Split,
+    length: Option<f32>,
 ) -> Result<(Evaluation, Vec<Vec<f32>>), String> {
-    let dataset = open(data)?;
+    let mut dataset = open(data)?;
+    if let Some(length) = length {
+        keep_length(&mut dataset, split, length)?;
+    }
     let loaded = load_model(model, &cpu().device)?;
     with_bars(|progress| match loaded {
         Model::Student(student) => {
@@ -371,12 +395,13 @@ pub fn evaluate(
 }
 
 pub fn eval(args: &EvalArgs) -> Result<(), String> {
-    let (evaluation, _) = evaluate(&args.model, &args.data, args.split)?;
+    let (evaluation, _) = evaluate(&args.model, &args.data, args.split, args.length)?;
     if evaluation.n == 0 {
         return Err(format!(
-            "{}: the {} split has no clips",
+            "{}: the {} split has no clips{}",
             args.data.display(),
-            args.split.name()
+            args.split.name(),
+            args.length.map_or(String::new(), |l| format!(" of {l} s"))
         ));
     }
     if args.json {

@@ -1,0 +1,504 @@
+//! `tempokd defaults`: trains the models the page ships with (the teacher, and every student
+//! without KD and with KD at its best λ), scores them with `tempokd eval`, and writes each with
+//! its model card into `static/models/<name>/`. Every run is kept in the work folder, so an
+//! interrupted build resumes where it stopped.
+
+use crate::jobs::{Corpus, Job, StudentRun, TRAINING_PROCESSES, TeacherStage, run_jobs};
+use crate::training::{self, evaluate};
+use clap::Args;
+use serde_json::json;
+use std::fmt::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use tempokd::audio::MODEL_SAMPLE_RATE;
+use tempokd::data::{Dataset, Split};
+use tempokd::device::ComputeDevice;
+use tempokd::parallel;
+use tempokd::students::Preset;
+use tempokd::teacher::{Teacher, TeacherShape};
+use tempokd::train::Evaluation;
+
+#[derive(Args, Clone)]
+pub struct DefaultsArgs {
+    /// Where the shipped models go, one folder each, with index.json listing them.
+    #[arg(long, default_value = "static/models")]
+    pub out: PathBuf,
+    /// Where the corpora and every training run are kept.
+    #[arg(long, default_value = "target/default-models")]
+    pub work: PathBuf,
+    /// A small fixed set of clips that every card also scores, so a test can hold each card to
+    /// its weights; made from the test split when the folder has no manifest.csv.
+    #[arg(long, default_value = "engine/tests/fixtures/check-set")]
+    pub check_set: PathBuf,
+    /// KD weights λ tried for each student; the one with the best validation accuracy ships.
+    #[arg(long, value_delimiter = ',', default_value = "0.1,0.25,0.5")]
+    pub lambdas: Vec<f32>,
+    #[arg(long, default_value_t = 6)]
+    pub seed: u64,
+}
+
+/// The students, in the paper's order.
+const STUDENTS: [Preset; 5] = [
+    Preset::LstmP,
+    Preset::TcResNet8,
+    Preset::Crnn,
+    Preset::AttRnn,
+    Preset::MhattRnn,
+];
+
+/// Clip lengths of the corpus the shipped models are trained and scored on.
+const LENGTHS: [f32; 5] = [1.0, 2.0, 4.0, 6.0, 8.0];
+
+/// Voices in every corpus; the split of voices (80/10/10 %) follows from the seed.
+const VOICES: usize = 600;
+
+/// Check-set clips per class and length; short lengths keep the committed set small.
+const CHECK_CLIPS: usize = 2;
+const CHECK_LENGTHS: [f32; 2] = [1.0, 2.0];
+
+/// A teacher about twice the largest student, small enough to train in under 90 minutes on
+/// two CPU cores and to classify a 4 s clip in the browser's CPU fallback.
+const TEACHER_SHAPE: TeacherShape = TeacherShape {
+    hidden: 192,
+    layers: 4,
+    heads: 4,
+    conv_channels: 32,
+};
+
+/// Steps and batch size of each student's training: TC-ResNet's steps are cheap, the recurrent
+/// students' are not.
+fn student_budget(preset: Preset) -> (usize, usize) {
+    match preset {
+        Preset::TcResNet8 | Preset::TcResNet14 => (2000, 32),
+        _ => (1000, 16),
+    }
+}
+
+/// One model that ships: its folder name, the run it comes from and how it was made.
+struct Shipped {
+    name: String,
+    /// The student's architecture; `None` for the teacher.
+    preset: Option<Preset>,
+    run: PathBuf,
+    title: String,
+    /// Markdown paragraphs on how it was trained.
+    training: String,
+}
+
+pub fn defaults(args: &DefaultsArgs) -> Result<(), String> {
+    if args.lambdas.is_empty() || args.lambdas.iter().any(|l| !(*l > 0.0 && *l <= 1.0)) {
+        return Err("--lambdas must list KD weights in (0, 1]".into());
+    }
+    let started = std::time::Instant::now();
+    let work = &args.work;
+    let data = work.join("data");
+    let words = Corpus {
+        lengths: vec![1.0],
+        per_class: 2000,
+        voices: VOICES,
+        seed: args.seed,
+    };
+    let mixed = Corpus {
+        lengths: LENGTHS.to_vec(),
+        per_class: 800,
+        voices: VOICES,
+        seed: args.seed,
+    };
+    let words_dir = words.made_in(data.join("words-1s"))?;
+    let mixed_dir = mixed.made_in(data.join("mixed"))?;
+
+    // The teacher learns the words on 1 s clips, where the word fills most of the clip, then
+    // where the word is in clips of every length.
+    let words_teacher = work.join("teacher-1s");
+    let teacher = work.join("teacher");
+    let teacher_stages = [
+        TeacherStage {
+            data: &words_dir,
+            out: &words_teacher,
+            steps: 3000,
+            batch: 16,
+            lr: 5e-4,
+            warmup: 200,
+            eval_every: 250,
+            seed: args.seed,
+            init: None,
+            shape: TEACHER_SHAPE,
+        }
+        .job(),
+        TeacherStage {
+            data: &mixed_dir,
+            out: &teacher,
+            steps: 1500,
+            batch: 8,
+            lr: 5e-4,
+            warmup: 50,
+            eval_every: 250,
+            seed: args.seed,
+            init: Some(&words_teacher),
+            shape: TEACHER_SHAPE,
+        }
+        .job(),
+    ];
+    let student_run = |preset: Preset, lambda: f32| -> Job {
+        let (steps, batch) = student_budget(preset);
+        StudentRun {
+            preset,
+            data: &mixed_dir,
+            out: &work
+                .join("students")
+                .join(preset.name())
+                .join(format!("lambda-{lambda}")),
+            lambda,
+            teacher: &teacher,
+            steps,
+            batch,
+            eval_every: 100,
+            seed: args.seed,
+        }
+        .job()
+    };
+    let baselines: Vec<Job> = STUDENTS.iter().map(|p| student_run(*p, 0.0)).collect();
+    let distilled: Vec<(Preset, f32, Job)> = STUDENTS
+        .iter()
+        .flat_map(|p| args.lambdas.iter().map(|l| (*p, *l, student_run(*p, *l))))
+        .collect();
+
+    // Each teacher stage runs beside students without KD, which need no teacher.
+    let [first_stage, second_stage] = teacher_stages;
+    let mut beside_first = unfinished(baselines.iter());
+    let beside_second = beside_first.split_off(beside_first.len() / 2);
+    println!("== the teacher on 1 s clips, beside students without KD");
+    run_jobs(&with_first(&first_stage, beside_first))?;
+    println!("== the teacher on clips of every length, beside students without KD");
+    run_jobs(&with_first(&second_stage, beside_second))?;
+    println!("== the teacher's maps of every training clip");
+    training::cache_teacher_maps(&teacher, &mixed_dir)?;
+    println!("== the students with KD");
+    run_jobs(&unfinished(distilled.iter().map(|(_, _, job)| job)))?;
+
+    let check_set = check_set(&args.check_set, &mixed_dir)?;
+    let teacher_minutes = [&first_stage, &second_stage]
+        .iter()
+        .map(|job| training_seconds(&job.dir))
+        .sum::<f32>()
+        / 60.0;
+    let mut shipped = vec![Shipped {
+        name: "teacher".into(),
+        preset: None,
+        run: teacher.clone(),
+        title: "wav2vec 2.0 teacher".into(),
+        training: format!(
+            "Trained from random weights in two stages ({teacher_minutes:.1} minutes of training \
+             on this build's machine): first on the 1 s corpus, where the word fills most of the \
+             clip, then from those weights on the mixed-length corpus, where it has to find the \
+             word. It loads in Hugging Face transformers as `Wav2Vec2ForSequenceClassification`; \
+             transformers' own head mean-pools the frames, while this one (like the paper's) \
+             reads the first frame, so use TempoKD's loader for its predictions.\n\n```\n{}\n{}\n```\n",
+            first_stage.command(),
+            second_stage.command()
+        ),
+    }];
+    for (preset, baseline) in STUDENTS.iter().zip(&baselines) {
+        shipped.push(Shipped {
+            name: preset.name().into(),
+            preset: Some(*preset),
+            run: baseline.dir.clone(),
+            title: format!("{} student without KD", preset.name()),
+            training: format!(
+                "Trained on the mixed-length corpus with the task loss only (λ = 0), {:.1} minutes \
+                 of training.\n\n```\n{}\n```\n",
+                training_seconds(&baseline.dir) / 60.0,
+                baseline.command()
+            ),
+        });
+        let tried: Vec<(&Job, f32, f32)> = distilled
+            .iter()
+            .filter(|(p, _, _)| p == preset)
+            .map(|(_, lambda, job)| (job, *lambda, validation_accuracy(&job.dir)))
+            .collect();
+        let Some((best, lambda, _)) = tried.iter().max_by(|a, b| a.2.total_cmp(&b.2)) else {
+            continue;
+        };
+        let mut sweep = String::from("| λ | validation accuracy |\n|---|---|\n");
+        for (_, lambda, accuracy) in &tried {
+            let _ = writeln!(sweep, "| {lambda} | {:.2} % |", 100.0 * accuracy);
+        }
+        shipped.push(Shipped {
+            name: format!("{}-kd", preset.name()),
+            preset: Some(*preset),
+            run: best.dir.clone(),
+            title: format!("{} student with temporal KD (λ = {lambda})", preset.name()),
+            training: format!(
+                "Trained on the mixed-length corpus with L = L_cls + λ·KL(a_T ‖ a_S), the \
+                 teacher's attention rollout (the `teacher` model here) distilled into the \
+                 student's temporal attention, {:.1} minutes of training. λ = {lambda} had the \
+                 best validation accuracy of the λ tried:\n\n{sweep}\n```\n{}\n```\n",
+                training_seconds(&best.dir) / 60.0,
+                best.command()
+            ),
+        });
+    }
+
+    println!("== scoring and writing the models");
+    std::fs::create_dir_all(&args.out).map_err(|e| format!("{}: {e}", args.out.display()))?;
+    let context = CardContext {
+        words: words.command(&words_dir),
+        mixed: mixed.command(&mixed_dir),
+        mixed_dir: mixed_dir.clone(),
+        check_set: check_set.clone(),
+        seed: args.seed,
+    };
+    // Scoring keeps about one core busy per model, like training.
+    let bar = crate::progress::bar(shipped.len(), "models");
+    let entries: Vec<Mutex<Option<serde_json::Value>>> =
+        shipped.iter().map(|_| Mutex::new(None)).collect();
+    let numbered: Vec<(usize, &Shipped)> = shipped.iter().enumerate().collect();
+    parallel::for_each(&numbered, TRAINING_PROCESSES, |(at, model)| {
+        let entry = ship(model, &args.out.join(&model.name), &context)?;
+        if let Some(slot) = entries.get(*at)
+            && let Ok(mut slot) = slot.lock()
+        {
+            *slot = Some(entry);
+        }
+        bar.inc(1);
+        Ok::<(), String>(())
+    })?;
+    bar.finish();
+    let index: Vec<serde_json::Value> = entries
+        .into_iter()
+        .filter_map(|slot| slot.into_inner().ok().flatten())
+        .collect();
+    let index_path = args.out.join("index.json");
+    std::fs::write(
+        &index_path,
+        serde_json::to_string_pretty(&json!({ "models": index })).unwrap_or_default(),
+    )
+    .map_err(|e| format!("{}: {e}", index_path.display()))?;
+    println!(
+        "{} models in {} ({:.1} minutes)",
+        shipped.len(),
+        args.out.display(),
+        started.elapsed().as_secs_f32() / 60.0
+    );
+    Ok(())
+}
+
+/// Jobs whose run has not finished (a finished run leaves its training.json).
+fn unfinished<'a>(jobs: impl Iterator<Item = &'a Job>) -> Vec<Job> {
+    jobs.filter(|job| !job.dir.join("training.json").is_file())
+        .map(|job| Job {
+            dir: job.dir.clone(),
+            args: job.args.clone(),
+        })
+        .collect()
+}
+
+/// `first` (unless finished) ahead of `rest`.
+fn with_first(first: &Job, rest: Vec<Job>) -> Vec<Job> {
+    let mut jobs = unfinished(std::iter::once(first));
+    jobs.extend(rest);
+    jobs
+}
+
+fn training_record(run: &Path) -> serde_json::Value {
+    std::fs::read_to_string(run.join("training.json"))
+        .ok()
+        .and_then(|text| serde_json::from_str(&text).ok())
+        .unwrap_or_default()
+}
+
+fn training_seconds(run: &Path) -> f32 {
+    training_record(run)["seconds"].as_f64().unwrap_or(0.0) as f32
+}
+
+fn validation_accuracy(run: &Path) -> f32 {
+    training_record(run)["validation"]["accuracy"]
+        .as_f64()
+        .unwrap_or(0.0) as f32
+}
+
+/// The check set in `dir`, made from the first test clips of each class at each check length
+/// of `mixed` unless `dir` already holds one (it is fixed once made).
+fn check_set(dir: &Path, mixed: &Path) -> Result<PathBuf, String> {
+    if dir.join("manifest.csv").is_file() {
+        return Ok(dir.to_path_buf());
+    }
+    let dataset = Dataset::open(mixed).map_err(|e| e.to_string())?;
+    let mut rows = String::from("file,label,start_s,end_s\n");
+    std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    for label in &dataset.labels {
+        for length in CHECK_LENGTHS {
+            let mut taken = 0;
+            for example in dataset.split(Split::Test) {
+                if taken == CHECK_CLIPS {
+                    break;
+                }
+                if example.labels.first() != Some(label) {
+                    continue;
+                }
+                let samples = dataset.audio(example).map_err(|e| e.to_string())?;
+                if (samples.len() as f32 / MODEL_SAMPLE_RATE as f32 - length).abs() > 0.01 {
+                    continue;
+                }
+                let name = Path::new(&example.file)
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .ok_or_else(|| format!("{}: no file name", example.file))?;
+                std::fs::copy(dataset.path(example), dir.join(&name))
+                    .map_err(|e| format!("{}: {e}", dataset.path(example).display()))?;
+                let (start, end) = example.window.map_or((String::new(), String::new()), |w| {
+                    (format!("{:.3}", w.start_s), format!("{:.3}", w.end_s))
+                });
+                let _ = writeln!(rows, "{name},{label},{start},{end}");
+                taken += 1;
+            }
+        }
+    }
+    let manifest = dir.join("manifest.csv");
+    std::fs::write(&manifest, rows).map_err(|e| format!("{}: {e}", manifest.display()))?;
+    Ok(dir.to_path_buf())
+}
+
+/// What every card says about the data.
+struct CardContext {
+    words: String,
+    mixed: String,
+    mixed_dir: PathBuf,
+    check_set: PathBuf,
+    seed: u64,
+}
+
+/// Copies a model's files into `out`, scores it and writes its card; returns its index entry.
+fn ship(model: &Shipped, out: &Path, context: &CardContext) -> Result<serde_json::Value, String> {
+    std::fs::create_dir_all(out).map_err(|e| format!("{}: {e}", out.display()))?;
+    for file in [
+        "config.json",
+        "model.safetensors",
+        "preprocessor_config.json",
+    ] {
+        let from = model.run.join(file);
+        if from.is_file() {
+            std::fs::copy(&from, out.join(file)).map_err(|e| format!("{}: {e}", from.display()))?;
+        }
+    }
+    let device = ComputeDevice::cpu("the command line runs on the CPU").device;
+    let (kind, params, description) = match training::load_model(out, &device)? {
+        training::Model::Teacher(teacher) => ("teacher", teacher.params(), teacher_shape(&teacher)),
+        training::Model::Student(student) => (
+            "student",
+            student.deployed_params(),
+            format!(
+                "{} ({} parameters more in the training-only attention query)",
+                model.preset.map_or("student", Preset::name),
+                student.training_only_params()
+            ),
+        ),
+    };
+    let bytes = std::fs::metadata(out.join("model.safetensors"))
+        .map_err(|e| format!("{}: {e}", out.display()))?
+        .len();
+    let mut scores = Vec::new();
+    for length in LENGTHS {
+        let (evaluation, _) = evaluate(out, &context.mixed_dir, Split::Test, Some(length))?;
+        scores.push((format!("test, L = {length} s"), evaluation));
+    }
+    let (check, _) = evaluate(out, &context.check_set, Split::Test, None)?;
+    let record = training_record(&model.run);
+
+    let mut card = String::new();
+    let _ = writeln!(card, "# TempoKD default model: {}\n", model.title);
+    let _ = writeln!(
+        card,
+        "Trained here from random weights by TempoKD's own commands on Synthetic Noisy Keywords \
+         (keywords spoken by espeak-ng and flite at a random place inside noise, 0–20 dB SNR). \
+         All default models, and this card, are regenerated by one command from the repository \
+         root:\n\n```\ncargo run --release -p tempokd -- defaults\n```\n"
+    );
+    let _ = writeln!(card, "| | |\n|---|---|");
+    let _ = writeln!(card, "| architecture | {description} |");
+    let _ = writeln!(card, "| parameters | {params} |");
+    let _ = writeln!(
+        card,
+        "| size | model.safetensors, {:.2} MB ({bytes} bytes) |",
+        bytes as f64 / 1e6
+    );
+    let _ = writeln!(card, "| seed | {} |", context.seed);
+    let _ = writeln!(
+        card,
+        "| best validation step | {} |",
+        record["best_step"].as_u64().unwrap_or_default()
+    );
+    let _ = writeln!(card, "\n## Data\n");
+    let _ = writeln!(
+        card,
+        "Two corpora from the same seed and voices, so their split of voices (80 % train, 10 % \
+         validation, 10 % test) is the same and test voices are never trained on:\n\n```\n{}\n{}\n\
+         ```\n",
+        context.words, context.mixed
+    );
+    let _ = writeln!(card, "## Training\n\n{}", model.training);
+    let _ = writeln!(
+        card,
+        "## Scores\n\nMeasured by `tempokd eval` (`--length L` for each row) on clips whose \
+         voices were never trained on. Localisation: the share of the model's temporal attention \
+         inside the keyword window.\n"
+    );
+    let _ = writeln!(
+        card,
+        "| clips | n | accuracy | localisation |\n|---|---|---|---|"
+    );
+    scores.push(("check set".into(), check.clone()));
+    for (name, evaluation) in &scores {
+        let _ = writeln!(card, "{}", score_row(name, evaluation));
+    }
+    let _ = writeln!(
+        card,
+        "\nCheck set: the {} clips in `{}` (the first {CHECK_CLIPS} test clips of each class at \
+         1 s and at 2 s). `cargo test -p tempokd --test models` reruns `tempokd eval` on them \
+         and holds this card to its weights.",
+        check.n,
+        context.check_set.display()
+    );
+    let card_path = out.join("README.md");
+    std::fs::write(&card_path, card).map_err(|e| format!("{}: {e}", card_path.display()))?;
+
+    Ok(json!({
+        "name": model.name,
+        "kind": kind,
+        "title": model.title,
+        "params": params,
+        "bytes": bytes,
+        "scores": scores.iter().map(|(name, e)| json!({
+            "clips": name,
+            "n": e.n,
+            "accuracy": e.accuracy,
+            "attention_in_window": e.attention_in_window,
+        })).collect::<Vec<_>>(),
+    }))
+}
+
+/// One row of a card's score table; the models test reads the check set's row back.
+fn score_row(name: &str, evaluation: &Evaluation) -> String {
+    format!(
+        "| {name} | {} | {:.2} % | {} |",
+        evaluation.n,
+        100.0 * evaluation.accuracy,
+        evaluation
+            .attention_in_window
+            .map_or("–".to_string(), |m| format!("{m:.3}"))
+    )
+}
+
+fn teacher_shape(teacher: &Teacher) -> String {
+    let config = teacher.config();
+    format!(
+        "wav2vec 2.0 (Hugging Face `Wav2Vec2ForSequenceClassification` layout): {} conv layers \
+         of {} channels, {} transformer layers of width {} with {} heads, classifier on the \
+         first frame (`\"classifier_pooling\": \"first_frame\"`)",
+        config.conv_dim.len(),
+        config.conv_dim.first().copied().unwrap_or_default(),
+        config.num_hidden_layers,
+        config.hidden_size,
+        config.num_attention_heads
+    )
+}

@@ -1,0 +1,144 @@
+//! The default models in `static/models/`: every model loads, every card's check-set score is
+//! what a fresh `tempokd eval` measures on its weights, and all of them fit the page's budget.
+#![cfg(not(target_arch = "wasm32"))]
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// The page downloads every default model; together they must stay under this.
+const BUDGET_BYTES: u64 = 40_000_000;
+
+/// Models the page expects: the teacher, and each student without and with KD.
+const EXPECTED: [&str; 11] = [
+    "teacher",
+    "lstm-p",
+    "lstm-p-kd",
+    "tc-resnet8",
+    "tc-resnet8-kd",
+    "crnn",
+    "crnn-kd",
+    "att-rnn",
+    "att-rnn-kd",
+    "mhatt-rnn",
+    "mhatt-rnn-kd",
+];
+
+/// How far a fresh score may sit from the card: one clip of the check set either way (a clip
+/// whose top two classes are within float rounding can flip between CPUs), and localisation to
+/// the card's printed precision plus that rounding.
+const LOCALISATION_TOLERANCE: f64 = 0.002;
+
+fn repository() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn models() -> PathBuf {
+    repository().join("static/models")
+}
+
+/// The check set's row of a card: `| check set | n | accuracy % | localisation |`.
+fn card_check_row(card: &str) -> (usize, f64, f64) {
+    let row = card
+        .lines()
+        .find(|line| line.starts_with("| check set |"))
+        .unwrap_or_else(|| panic!("no check set row in:\n{card}"));
+    let cells: Vec<&str> = row.split('|').map(str::trim).collect();
+    let n = cells[2].parse().unwrap();
+    let accuracy = cells[3].trim_end_matches(" %").parse::<f64>().unwrap() / 100.0;
+    let localisation = cells[4].parse().unwrap();
+    (n, accuracy, localisation)
+}
+
+#[test]
+fn every_default_model_is_there_and_all_fit_the_budget() {
+    let index: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(models().join("index.json")).unwrap())
+            .unwrap();
+    let listed: Vec<&str> = index["models"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(listed, EXPECTED);
+    let mut total = 0;
+    for name in EXPECTED {
+        let dir = models().join(name);
+        for file in ["config.json", "model.safetensors", "README.md"] {
+            assert!(dir.join(file).is_file(), "{name}: no {file}");
+        }
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            total += entry.unwrap().metadata().unwrap().len();
+        }
+    }
+    assert!(total < BUDGET_BYTES, "{total} bytes of default models");
+}
+
+#[test]
+fn every_card_matches_a_fresh_eval_of_its_weights() {
+    let check_set = repository().join("engine/tests/fixtures/check-set");
+    for name in EXPECTED {
+        let dir = models().join(name);
+        let card = std::fs::read_to_string(dir.join("README.md")).unwrap();
+        let (n, accuracy, localisation) = card_check_row(&card);
+        let output = Command::new(env!("CARGO_BIN_EXE_tempokd"))
+            .args(["eval", "--json", "--model"])
+            .arg(&dir)
+            .arg("--data")
+            .arg(&check_set)
+            .output()
+            .unwrap();
+        assert!(
+            output.status.success(),
+            "{name}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let fresh: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+        assert_eq!(fresh["n"].as_u64().unwrap() as usize, n, "{name}");
+        let fresh_accuracy = fresh["accuracy"].as_f64().unwrap();
+        assert!(
+            (fresh_accuracy - accuracy).abs() <= 1.0 / n as f64 + 1e-6,
+            "{name}: card says {accuracy}, eval gives {fresh_accuracy}"
+        );
+        let fresh_localisation = fresh["attention_in_window"].as_f64().unwrap();
+        assert!(
+            (fresh_localisation - localisation).abs() <= LOCALISATION_TOLERANCE,
+            "{name}: card says localisation {localisation}, eval gives {fresh_localisation}"
+        );
+    }
+}
+
+#[test]
+fn every_model_loads_with_the_parameters_and_size_its_card_states() {
+    let device = tempokd::device::ComputeDevice::cpu("tests run on the CPU").device;
+    let index: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(models().join("index.json")).unwrap())
+            .unwrap();
+    for model in index["models"].as_array().unwrap() {
+        let name = model["name"].as_str().unwrap();
+        let dir = models().join(name);
+        let card = std::fs::read_to_string(dir.join("README.md")).unwrap();
+        let bytes = std::fs::metadata(dir.join("model.safetensors"))
+            .unwrap()
+            .len();
+        assert_eq!(model["bytes"].as_u64().unwrap(), bytes, "{name}");
+        assert!(card.contains(&format!("({bytes} bytes)")), "{name}");
+        let params = match model["kind"].as_str().unwrap() {
+            "teacher" => tempokd::teacher::Teacher::load_dir(&dir, &device)
+                .unwrap()
+                .params(),
+            _ => tempokd::students::Student::load_dir(&dir, &device)
+                .unwrap()
+                .deployed_params(),
+        };
+        assert_eq!(model["params"].as_u64().unwrap() as usize, params, "{name}");
+        assert!(
+            card.contains(&format!("| parameters | {params} |")),
+            "{name}"
+        );
+        assert!(
+            card.contains("cargo run --release -p tempokd -- defaults"),
+            "{name}"
+        );
+    }
+}
