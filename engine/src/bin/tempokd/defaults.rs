@@ -191,9 +191,11 @@ pub fn defaults(args: &DefaultsArgs) -> Result<(), String> {
             "Trained from random weights in two stages ({teacher_minutes:.1} minutes of training \
              on this build's machine): first on the 1 s corpus, where the word fills most of the \
              clip, then from those weights on the mixed-length corpus, where it has to find the \
-             word. It loads in Hugging Face transformers as `Wav2Vec2ForSequenceClassification`; \
-             transformers' own head mean-pools the frames, while this one (like the paper's) \
-             reads the first frame, so use TempoKD's loader for its predictions.\n\n```\n{}\n{}\n```\n",
+             word. Its encoder loads in Hugging Face transformers (`Wav2Vec2Model.from_pretrained` \
+             on this folder); its head, the paper's fully connected layer on the first frame \
+             (`classifier.*`), is one that transformers' classes lack (they mean-pool a \
+             projection), so `scripts/oracle/default_teacher.py` applies it to transformers' \
+             first frame and compares the logits with `tempokd inspect`.\n\n```\n{}\n{}\n```\n",
             first_stage.command(),
             second_stage.command()
         ),
