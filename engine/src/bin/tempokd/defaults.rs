@@ -288,10 +288,7 @@ pub fn defaults(args: &DefaultsArgs) -> Result<(), String> {
 /// Jobs whose run has not finished (a finished run leaves its training.json).
 fn unfinished<'a>(jobs: impl Iterator<Item = &'a Job>) -> Vec<Job> {
     jobs.filter(|job| !job.dir.join("training.json").is_file())
-        .map(|job| Job {
-            dir: job.dir.clone(),
-            args: job.args.clone(),
-        })
+        .cloned()
         .collect()
 }
 

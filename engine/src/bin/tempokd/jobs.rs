@@ -54,12 +54,25 @@ impl Corpus {
 }
 
 /// One training run: its output folder and its `tempokd` arguments.
+#[derive(Clone)]
 pub struct Job {
     pub dir: PathBuf,
     pub args: Vec<String>,
 }
 
 impl Job {
+    /// `tempokd <subcommand> --flag value …` writing into `dir`.
+    fn new(subcommand: &str, dir: &Path, flags: Vec<(&str, String)>) -> Self {
+        let mut args = vec![subcommand.to_string()];
+        for (flag, value) in flags {
+            args.extend([flag.to_string(), value]);
+        }
+        Self {
+            dir: dir.to_path_buf(),
+            args,
+        }
+    }
+
     pub fn command(&self) -> String {
         format!("tempokd {}", self.args.join(" "))
     }
@@ -82,45 +95,26 @@ pub struct TeacherStage<'a> {
 
 impl TeacherStage<'_> {
     pub fn job(&self) -> Job {
-        let mut args: Vec<String> = [
-            "train-teacher",
-            "--data",
-            &self.data.display().to_string(),
-            "--out",
-            &self.out.display().to_string(),
-            "--steps",
-            &self.steps.to_string(),
-            "--batch",
-            &self.batch.to_string(),
-            "--lr",
-            &self.lr.to_string(),
-            "--warmup",
-            &self.warmup.to_string(),
-            "--eval-every",
-            &self.eval_every.to_string(),
-            "--seed",
-            &self.seed.to_string(),
-        ]
-        .map(String::from)
-        .into();
+        let mut flags = vec![
+            ("--data", self.data.display().to_string()),
+            ("--out", self.out.display().to_string()),
+            ("--steps", self.steps.to_string()),
+            ("--batch", self.batch.to_string()),
+            ("--lr", self.lr.to_string()),
+            ("--warmup", self.warmup.to_string()),
+            ("--eval-every", self.eval_every.to_string()),
+            ("--seed", self.seed.to_string()),
+        ];
         match self.init {
-            Some(init) => args.extend(["--init".into(), init.display().to_string()]),
-            None => {
-                let shape = self.shape;
-                for (flag, value) in [
-                    ("--hidden", shape.hidden),
-                    ("--layers", shape.layers),
-                    ("--heads", shape.heads),
-                    ("--conv-channels", shape.conv_channels),
-                ] {
-                    args.extend([flag.into(), value.to_string()]);
-                }
-            }
+            Some(init) => flags.push(("--init", init.display().to_string())),
+            None => flags.extend([
+                ("--hidden", self.shape.hidden.to_string()),
+                ("--layers", self.shape.layers.to_string()),
+                ("--heads", self.shape.heads.to_string()),
+                ("--conv-channels", self.shape.conv_channels.to_string()),
+            ]),
         }
-        Job {
-            dir: self.out.to_path_buf(),
-            args,
-        }
+        Job::new("train-teacher", self.out, flags)
     }
 }
 
@@ -139,34 +133,20 @@ pub struct StudentRun<'a> {
 
 impl StudentRun<'_> {
     pub fn job(&self) -> Job {
-        let mut args: Vec<String> = [
-            "train-student",
-            "--arch",
-            self.preset.name(),
-            "--data",
-            &self.data.display().to_string(),
-            "--lambda",
-            &self.lambda.to_string(),
-            "--out",
-            &self.out.display().to_string(),
-            "--steps",
-            &self.steps.to_string(),
-            "--batch",
-            &self.batch.to_string(),
-            "--eval-every",
-            &self.eval_every.to_string(),
-            "--seed",
-            &self.seed.to_string(),
-        ]
-        .map(String::from)
-        .into();
+        let mut flags = vec![
+            ("--arch", self.preset.name().to_string()),
+            ("--data", self.data.display().to_string()),
+            ("--lambda", self.lambda.to_string()),
+            ("--out", self.out.display().to_string()),
+            ("--steps", self.steps.to_string()),
+            ("--batch", self.batch.to_string()),
+            ("--eval-every", self.eval_every.to_string()),
+            ("--seed", self.seed.to_string()),
+        ];
         if self.lambda > 0.0 {
-            args.extend(["--teacher".into(), self.teacher.display().to_string()]);
+            flags.push(("--teacher", self.teacher.display().to_string()));
         }
-        Job {
-            dir: self.out.to_path_buf(),
-            args,
-        }
+        Job::new("train-student", self.out, flags)
     }
 }
 
