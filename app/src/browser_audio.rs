@@ -2,7 +2,7 @@
 //! Everything here returns messages a visitor can act on; nothing leaves the browser.
 
 use js_sys::{Array, Promise, Uint8Array};
-use tempokd::audio::Decoded;
+use tempokd::audio::{Decoded, wav_sample_rate};
 use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
@@ -11,8 +11,12 @@ use web_sys::{
     MediaStream, MediaStreamConstraints, MediaStreamTrack, OfflineAudioContext,
 };
 
-/// WebAudio decodes to its context's rate; the engine then resamples to 16 kHz.
+/// WebAudio decodes to its context's rate: files other than WAV are decoded at this rate, and
+/// the engine then resamples everything to 16 kHz.
 const DECODE_RATE: f32 = 48_000.0;
+/// Rates every browser accepts for an OfflineAudioContext (the spec requires 8 to 96 kHz).
+const MIN_CONTEXT_RATE: u32 = 8_000;
+const MAX_CONTEXT_RATE: u32 = 96_000;
 
 /// Files larger than this are refused before the browser spends memory on them.
 pub const MAX_FILE_BYTES: usize = 64 * 1024 * 1024;
@@ -29,17 +33,19 @@ pub async fn decode(bytes: &[u8]) -> Result<Decoded, String> {
             MAX_FILE_BYTES / 1_000_000
         ));
     }
-    let context = OfflineAudioContext::new_with_number_of_channels_and_length_and_sample_rate(
-        1,
-        1,
-        DECODE_RATE,
-    )
-    .map_err(|e| {
-        format!(
-            "WebAudio is not available in this browser ({})",
-            describe(&e)
-        )
-    })?;
+    // decodeAudioData resamples to the context's rate. A WAV decoded at its own rate keeps its
+    // exact samples, so the page hears what `tempokd inspect` hears in the same file.
+    let rate = wav_sample_rate(bytes)
+        .filter(|rate| (MIN_CONTEXT_RATE..=MAX_CONTEXT_RATE).contains(rate))
+        .map_or(DECODE_RATE, |rate| rate as f32);
+    let context =
+        OfflineAudioContext::new_with_number_of_channels_and_length_and_sample_rate(1, 1, rate)
+            .map_err(|e| {
+                format!(
+                    "WebAudio is not available in this browser ({})",
+                    describe(&e)
+                )
+            })?;
     // decodeAudioData detaches the buffer it is given, so it gets a copy.
     let buffer = Uint8Array::from(bytes).buffer();
     let promise = context

@@ -1,12 +1,17 @@
 //! TempoKD's page: a Leptos front end over the `tempokd` engine.
 //!
-//! `browser_audio` talks to WebAudio and the microphone, `analysis` hands audio to the engine,
-//! `charts` draws with plotters, and `components` is the page itself.
+//! `browser_audio` talks to WebAudio and the microphone, `analysis` decodes and draws-ready
+//! features on the page's thread, `worker` runs the models in a Web Worker, `catalog` and
+//! `models` are what the page knows of them, `charts` draws with plotters, and `components` is
+//! the page itself.
 
 pub mod analysis;
 pub mod browser_audio;
+pub mod catalog;
 pub mod charts;
 pub mod components;
+pub mod models;
+pub mod worker;
 
 pub use components::App;
 

@@ -9,7 +9,7 @@ use burn::tensor::Device;
 use std::fmt;
 
 /// Where tensors live, and why.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Placement {
     /// A WebGPU / wgpu adapter, by name and graphics API.
     Gpu { adapter: String, api: String },

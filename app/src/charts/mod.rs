@@ -1,9 +1,11 @@
 //! plotters drawings on canvases. Every chart of a clip shares one time axis: the same margins
 //! and the same seconds-to-pixels mapping, so rows stacked on the page line up.
 
+mod attention;
 mod spectrogram;
 mod waveform;
 
+pub use attention::draw_attention;
 pub use spectrogram::draw_spectrogram;
 pub use waveform::draw_waveform;
 
@@ -23,13 +25,23 @@ pub struct Palette {
     pub axis: RGBColor,
     pub trace: RGBColor,
     pub keyword: RGBColor,
+    pub attention: RGBColor,
 }
 
 pub const PALETTE: Palette = Palette {
     axis: RGBColor(0x8a, 0x94, 0xa6),
     trace: RGBColor(0x3b, 0x82, 0xf6),
     keyword: RGBColor(0xf5, 0x9e, 0x0b),
+    attention: RGBColor(0x22, 0xd3, 0xee),
 };
+
+/// Whether a chart draws the time axis under it: the bottom row does, stacked rows above it
+/// keep the same width without repeating it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TimeLabels {
+    Shown,
+    Hidden,
+}
 
 /// A plotters area on a cleared canvas, or why there is none. Clearing matters: the same canvas
 /// shows one clip after another, and plotters only paints over what is there.
@@ -45,21 +57,46 @@ fn backend(canvas: &HtmlCanvasElement) -> Result<CanvasBackend, String> {
         .ok_or_else(|| "This browser gives no 2D canvas to draw on.".to_string())
 }
 
+/// Stops of a perceptually ordered dark-to-bright colour map.
+const COLOUR_STOPS: [(u8, u8, u8); 5] = [
+    (0x0d, 0x08, 0x29),
+    (0x5b, 0x16, 0x7a),
+    (0xb5, 0x36, 0x7a),
+    (0xf8, 0x76, 0x5c),
+    (0xfc, 0xfd, 0xbf),
+];
+
+/// Maps `t` in 0..=1 onto the colour map.
+pub(crate) fn colour(t: f32) -> RGBColor {
+    let x = t.clamp(0.0, 1.0) * (COLOUR_STOPS.len() - 1) as f32;
+    let i = (x.floor() as usize).min(COLOUR_STOPS.len() - 2);
+    let f = x - i as f32;
+    let (a, b) = (COLOUR_STOPS[i], COLOUR_STOPS[i + 1]);
+    let mix = |p: u8, q: u8| (p as f32 + (q as f32 - p as f32) * f).round() as u8;
+    RGBColor(mix(a.0, b.0), mix(a.1, b.1), mix(a.2, b.2))
+}
+
 fn plot_error<E: std::fmt::Debug>(error: E) -> String {
     format!("Drawing failed: {error:?}")
 }
 
-/// A chart with the shared time axis from 0 to `duration_s` seconds.
+/// A chart with the shared time axis from 0 to `duration_s` seconds; `y_axis` is the value
+/// axis's name and how many ticks it gets.
 fn time_chart<'a>(
     root: &'a DrawingArea<CanvasBackend, plotters::coord::Shift>,
     duration_s: f32,
     y: std::ops::Range<f32>,
-    y_label: &str,
+    y_axis: (&str, usize),
+    time_labels: TimeLabels,
 ) -> Result<ChartContext<'a, CanvasBackend, Cartesian2d<RangedCoordf32, RangedCoordf32>>, String> {
+    let x_label_area = match time_labels {
+        TimeLabels::Shown => X_LABEL_AREA,
+        TimeLabels::Hidden => 0,
+    };
     let mut chart = ChartBuilder::on(root)
         .margin_right(12)
         .margin_top(6)
-        .x_label_area_size(X_LABEL_AREA)
+        .x_label_area_size(x_label_area)
         .y_label_area_size(Y_LABEL_AREA)
         .build_cartesian_2d(0.0..duration_s.max(1e-3), y)
         .map_err(plot_error)?;
@@ -67,7 +104,8 @@ fn time_chart<'a>(
         .configure_mesh()
         .disable_mesh()
         .x_desc("time (s)")
-        .y_desc(y_label)
+        .y_desc(y_axis.0)
+        .y_labels(y_axis.1)
         .axis_style(PALETTE.axis)
         .label_style(("sans-serif", 12).into_font().color(&PALETTE.axis))
         .x_label_formatter(&|t| format!("{t:.1}"))

@@ -1,4 +1,4 @@
-use super::{PALETTE, backend, plot_error, time_chart};
+use super::{PALETTE, TimeLabels, backend, plot_error, time_chart};
 use plotters::prelude::*;
 use web_sys::HtmlCanvasElement;
 
@@ -13,7 +13,13 @@ pub fn draw_waveform(
     let root = backend(canvas)?.into_drawing_area();
     let duration_s = samples.len() as f32 / sample_rate as f32;
     let peak = samples.iter().fold(0.0f32, |m, s| m.max(s.abs())).max(1e-3);
-    let mut chart = time_chart(&root, duration_s, -peak..peak, "amplitude")?;
+    let mut chart = time_chart(
+        &root,
+        duration_s,
+        -peak..peak,
+        ("amplitude", 5),
+        TimeLabels::Shown,
+    )?;
     if let Some((start, end)) = keyword_window {
         let shade = Rectangle::new(
             [(start, -peak), (end, peak)],

@@ -1,25 +1,40 @@
-use super::{AudioInput, ClipView, DeviceBadge, ErrorBanner};
+use super::{AudioInput, ClipView, DeviceBadge, ErrorBanner, ModelLoading, Readings};
 use crate::analysis::{AudioSource, analyse};
+use crate::catalog::shipped_models;
+use crate::models::Models;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use std::sync::Arc;
-use tempokd::device::ComputeDevice;
+
+/// `?device=cpu` in the address keeps the models on the CPU even where WebGPU is offered.
+fn prefers_cpu() -> bool {
+    web_sys::window()
+        .and_then(|window| window.location().search().ok())
+        .is_some_and(|query| query.contains("device=cpu"))
+}
 
 #[component]
 pub fn App() -> impl IntoView {
     let (analysis, set_analysis) = signal(None::<Arc<crate::analysis::Analysis>>);
     let (error, set_error) = signal(None::<String>);
     let (busy, set_busy) = signal(None::<String>);
-    // Chosen once per page: wgpu can be initialised only once.
-    let device = RwSignal::new(None::<ComputeDevice>);
-    spawn_local(async move { device.set(Some(ComputeDevice::gpu_or_cpu().await)) });
+    let models = Models::new();
+    spawn_local(async move {
+        match shipped_models().await {
+            Ok(catalog) => models.start(catalog, prefers_cpu()),
+            Err(message) => set_error.set(Some(message)),
+        }
+    });
 
     let on_input = Callback::new(move |source: AudioSource| {
         set_error.set(None);
         set_busy.set(Some(format!("Decoding {}…", source.name)));
         spawn_local(async move {
             match analyse(source).await {
-                Ok(result) => set_analysis.set(Some(Arc::new(result))),
+                Ok(result) => {
+                    models.analyse(result.clip.samples().to_vec());
+                    set_analysis.set(Some(Arc::new(result)));
+                }
                 Err(message) => set_error.set(Some(message)),
             }
             set_busy.set(None);
@@ -31,15 +46,23 @@ pub fn App() -> impl IntoView {
         <header class="top">
             <h1>"TempoKD"</h1>
             <p class="tagline">"See where a keyword model listens."</p>
-            <DeviceBadge device=device />
+            <DeviceBadge device=models.device />
         </header>
         <main>
             <ErrorBanner error=error on_dismiss=Callback::new(move |()| set_error.set(None)) />
             <AudioInput on_input=on_input on_error=on_error />
+            <ModelLoading models=models />
             <p class="status" role="status" aria-live="polite">
                 {move || busy.get().unwrap_or_default()}
             </p>
-            {move || analysis.get().map(|analysis| view! { <ClipView analysis=analysis /> })}
+            {move || analysis.get().map(|analysis| {
+                let duration_s = analysis.clip.duration_s();
+                let keyword_window = analysis.keyword_window;
+                view! {
+                    <ClipView analysis=analysis />
+                    <Readings models=models duration_s=duration_s keyword_window=keyword_window />
+                }
+            })}
         </main>
     }
 }

@@ -1,20 +1,20 @@
 use leptos::prelude::*;
-use tempokd::device::{ComputeDevice, Placement};
+use tempokd::device::Placement;
 
-/// Shows where tensors run: "WebGPU: <adapter>" or "CPU (no WebGPU: <why>)".
+/// Shows where the models run: "WebGPU: <adapter>" or "CPU (no WebGPU: <why>)".
 #[component]
-pub fn DeviceBadge(#[prop(into)] device: Signal<Option<ComputeDevice>>) -> impl IntoView {
+pub fn DeviceBadge(#[prop(into)] device: Signal<Option<Placement>>) -> impl IntoView {
     let class = move || {
-        device.with(|d| match d.as_ref().map(|d| &d.placement) {
+        device.with(|placement| match placement {
             None => "device pending",
             Some(Placement::Gpu { .. }) => "device webgpu",
             Some(Placement::Cpu { .. }) => "device cpu",
         })
     };
     let text = move || {
-        device.with(|d| match d {
+        device.with(|placement| match placement {
             None => "Looking for WebGPU…".to_string(),
-            Some(d) => d.placement.to_string(),
+            Some(placement) => placement.to_string(),
         })
     };
     view! {

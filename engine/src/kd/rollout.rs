@@ -7,12 +7,31 @@ use std::ops::Range;
 use thiserror::Error;
 
 /// Self-attention weights of several layers, row-major `[layers, heads, frames, frames]`.
-#[derive(Clone, Debug, PartialEq)]
+/// Deserialising checks the shape as [`AttentionMaps::new`] does.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(try_from = "UncheckedMaps")]
 pub struct AttentionMaps {
     layers: usize,
     heads: usize,
     frames: usize,
     values: Vec<f32>,
+}
+
+/// The serialised form of [`AttentionMaps`], before its shape is checked.
+#[derive(Deserialize)]
+struct UncheckedMaps {
+    layers: usize,
+    heads: usize,
+    frames: usize,
+    values: Vec<f32>,
+}
+
+impl TryFrom<UncheckedMaps> for AttentionMaps {
+    type Error = RolloutError;
+
+    fn try_from(maps: UncheckedMaps) -> Result<Self, Self::Error> {
+        Self::new(maps.layers, maps.heads, maps.frames, maps.values)
+    }
 }
 
 impl AttentionMaps {

@@ -185,7 +185,7 @@ impl Preset {
 }
 
 /// Where a student's frames sit on the clip's time axis.
-#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub struct FrameAxis {
     pub frames: usize,
     /// Seconds from one frame to the next.

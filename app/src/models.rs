@@ -1,0 +1,220 @@
+//! What the page knows about the models: the catalog, where they run, how far loading has got,
+//! and the current run's readings. Responses from the worker land here.
+
+use crate::catalog::CatalogEntry;
+use crate::worker::{ModelClient, Reading, Request, Response};
+use leptos::prelude::*;
+use tempokd::device::Placement;
+
+/// How far loading the catalog's models has got.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct LoadProgress {
+    /// Bytes of every model's weights, from the catalog.
+    pub total_bytes: u64,
+    /// Bytes of weights fetched so far.
+    pub fetched_bytes: u64,
+    pub expected: usize,
+    pub loaded: usize,
+    /// Models that could not be loaded, with why.
+    pub failed: Vec<(String, String)>,
+    pub started_ms: f64,
+    pub finished_ms: Option<f64>,
+}
+
+impl LoadProgress {
+    pub fn done(&self) -> bool {
+        self.expected > 0 && self.loaded + self.failed.len() >= self.expected
+    }
+
+    /// Share of the weights fetched, 0 to 1.
+    pub fn fraction(&self) -> f64 {
+        match self.total_bytes {
+            0 => 0.0,
+            total => (self.fetched_bytes as f64 / total as f64).min(1.0),
+        }
+    }
+}
+
+/// Where the current run is.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub enum RunProgress {
+    #[default]
+    Idle,
+    /// Waiting for the models to finish loading.
+    Queued {
+        run: u64,
+    },
+    Running {
+        run: u64,
+        answered: usize,
+        total: usize,
+    },
+    Finished {
+        run: u64,
+        ms: f64,
+    },
+    Cancelled {
+        run: u64,
+    },
+}
+
+impl RunProgress {
+    fn run(&self) -> u64 {
+        match self {
+            Self::Idle => 0,
+            Self::Queued { run }
+            | Self::Running { run, .. }
+            | Self::Finished { run, .. }
+            | Self::Cancelled { run } => *run,
+        }
+    }
+}
+
+/// The page's model state, shared by the components (every field is a signal, so it is Copy).
+#[derive(Clone, Copy)]
+pub struct Models {
+    pub catalog: RwSignal<Vec<CatalogEntry>>,
+    pub device: RwSignal<Option<Placement>>,
+    pub loading: RwSignal<LoadProgress>,
+    pub run: RwSignal<RunProgress>,
+    pub readings: RwSignal<Vec<Reading>>,
+    /// Failures of single models on the current clip.
+    pub failures: RwSignal<Vec<(String, String)>>,
+    client: StoredValue<Option<ModelClient>, LocalStorage>,
+    /// The clip waiting for the models to load.
+    queued: StoredValue<Option<Vec<f32>>>,
+}
+
+impl Models {
+    /// State with no worker behind it; [`Models::start`] connects one.
+    pub fn new() -> Self {
+        Self {
+            catalog: RwSignal::new(Vec::new()),
+            device: RwSignal::new(None),
+            loading: RwSignal::new(LoadProgress::default()),
+            run: RwSignal::new(RunProgress::Idle),
+            readings: RwSignal::new(Vec::new()),
+            failures: RwSignal::new(Vec::new()),
+            client: StoredValue::new_local(None),
+            queued: StoredValue::new(None),
+        }
+    }
+
+    /// Starts the worker and asks it to load `catalog`'s models.
+    pub fn start(self, catalog: Vec<CatalogEntry>, prefer_cpu: bool) {
+        let client = ModelClient::spawn(move |response| self.apply(response));
+        self.loading.set(LoadProgress {
+            total_bytes: catalog.iter().map(|entry| entry.bytes).sum(),
+            expected: catalog.len(),
+            started_ms: js_sys::Date::now(),
+            ..LoadProgress::default()
+        });
+        client.send(Request::Load {
+            models: catalog.iter().map(CatalogEntry::source).collect(),
+            prefer_cpu,
+        });
+        self.catalog.set(catalog);
+        self.client.set_value(Some(client));
+    }
+
+    /// Runs every model on a 16 kHz clip, now or as soon as the models have loaded.
+    pub fn analyse(self, samples: Vec<f32>) {
+        let run = self.run.with_untracked(RunProgress::run) + 1;
+        self.readings.set(Vec::new());
+        self.failures.set(Vec::new());
+        if self.loading.with_untracked(LoadProgress::done) {
+            self.send_run(run, samples);
+        } else {
+            self.queued.set_value(Some(samples));
+            self.run.set(RunProgress::Queued { run });
+        }
+    }
+
+    pub fn cancel(self) {
+        if let RunProgress::Running { run, .. } = self.run.get_untracked() {
+            self.send(Request::Cancel { run });
+        }
+    }
+
+    fn send_run(self, run: u64, samples: Vec<f32>) {
+        let total = self.loading.with_untracked(|loading| loading.loaded);
+        self.run.set(RunProgress::Running {
+            run,
+            answered: 0,
+            total,
+        });
+        self.send(Request::Analyse { run, samples });
+    }
+
+    fn send(self, request: Request) {
+        self.client.with_value(|client| {
+            if let Some(client) = client {
+                client.send(request);
+            }
+        });
+    }
+
+    /// Takes in one response from the worker. Responses about an older run are dropped.
+    pub fn apply(self, response: Response) {
+        let current = self.run.with_untracked(RunProgress::run);
+        match response {
+            Response::Device(placement) => self.device.set(Some(placement)),
+            Response::Fetched { file, bytes, .. } => {
+                if file == "model.safetensors" {
+                    self.loading
+                        .update(|loading| loading.fetched_bytes += bytes);
+                }
+            }
+            Response::Loaded { .. } => self.loading.update(|loading| loading.loaded += 1),
+            Response::LoadFailed { model, message } => self
+                .loading
+                .update(|loading| loading.failed.push((model, message))),
+            Response::Reading { run, reading } if run == current => {
+                self.readings.update(|readings| readings.push(*reading));
+                self.count_answer();
+            }
+            Response::Failed {
+                run,
+                model,
+                message,
+            } if run == current => {
+                self.failures
+                    .update(|failures| failures.push((model, message)));
+                self.count_answer();
+            }
+            Response::Finished { run, ms } if run == current => {
+                self.run.set(RunProgress::Finished { run, ms });
+            }
+            Response::Cancelled { run } if run == current => {
+                self.run.set(RunProgress::Cancelled { run });
+            }
+            Response::Reading { .. }
+            | Response::Failed { .. }
+            | Response::Finished { .. }
+            | Response::Cancelled { .. } => {}
+        }
+        if self.loading.with_untracked(LoadProgress::done) {
+            if self.loading.with_untracked(|l| l.finished_ms.is_none()) {
+                self.loading
+                    .update(|loading| loading.finished_ms = Some(js_sys::Date::now()));
+            }
+            if let Some(samples) = self.queued.try_update_value(Option::take).flatten() {
+                self.send_run(current, samples);
+            }
+        }
+    }
+
+    fn count_answer(self) {
+        self.run.update(|run| {
+            if let RunProgress::Running { answered, .. } = run {
+                *answered += 1;
+            }
+        });
+    }
+}
+
+impl Default for Models {
+    fn default() -> Self {
+        Self::new()
+    }
+}

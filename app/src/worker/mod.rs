@@ -1,0 +1,11 @@
+//! The model worker: a Web Worker that owns the teacher and the students, so loading and
+//! running them never freezes the page. `protocol` is what crosses between the two threads,
+//! `runner` the worker's side and `client` the page's.
+
+mod client;
+mod protocol;
+mod runner;
+
+pub use client::ModelClient;
+pub use protocol::{ModelKind, ModelSource, Reading, Request, Response, TimeMap};
+pub use runner::ModelWorker;

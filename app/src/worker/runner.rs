@@ -1,0 +1,279 @@
+//! The worker's side: owns the device and the models, loads them in parallel and runs them on
+//! each clip, answering one model at a time so the page can draw rows as they come.
+
+use super::protocol::{ModelKind, ModelSource, Reading, Request, Response, TimeMap};
+use futures::future::join_all;
+use gloo_worker::{HandlerId, Worker, WorkerScope};
+use std::cell::RefCell;
+use std::rc::Rc;
+use tempokd::device::ComputeDevice;
+use tempokd::kd;
+use tempokd::students::{AttentionRequest, Student, StudentFiles};
+use tempokd::teacher::{AttentionDetail, Teacher, TeacherFiles};
+use wasm_bindgen_futures::spawn_local;
+
+/// A loaded model, shared so a run can hold it across awaits while new requests arrive.
+#[derive(Clone)]
+enum Model {
+    Teacher(Rc<Teacher>),
+    Student(Rc<Student>),
+}
+
+#[derive(Default)]
+struct State {
+    device: Option<ComputeDevice>,
+    /// Loaded models by name, in the order the page listed them.
+    models: Vec<(String, Model)>,
+    /// The run allowed to go on; a newer run or a cancel changes it.
+    current_run: Option<u64>,
+}
+
+pub struct ModelWorker {
+    state: Rc<RefCell<State>>,
+}
+
+impl Worker for ModelWorker {
+    type Message = ();
+    type Input = Request;
+    type Output = Response;
+
+    fn create(_scope: &WorkerScope<Self>) -> Self {
+        Self {
+            state: Rc::default(),
+        }
+    }
+
+    fn update(&mut self, _scope: &WorkerScope<Self>, _message: ()) {}
+
+    fn received(&mut self, scope: &WorkerScope<Self>, request: Request, caller: HandlerId) {
+        let state = self.state.clone();
+        let reply = {
+            let scope = scope.clone();
+            move |response: Response| scope.respond(caller, response)
+        };
+        match request {
+            Request::Load { models, prefer_cpu } => {
+                spawn_local(load(state, models, prefer_cpu, reply));
+            }
+            Request::Analyse { run, samples } => {
+                state.borrow_mut().current_run = Some(run);
+                spawn_local(analyse(state, run, samples, reply));
+            }
+            Request::Cancel { run } => {
+                let mut state = state.borrow_mut();
+                if state.current_run == Some(run) {
+                    state.current_run = None;
+                }
+            }
+        }
+    }
+}
+
+/// Picks the device once, then fetches and builds every model at the same time.
+async fn load(
+    state: Rc<RefCell<State>>,
+    sources: Vec<ModelSource>,
+    prefer_cpu: bool,
+    reply: impl Fn(Response) + Clone,
+) {
+    let existing = state.borrow().device.clone();
+    let device = match existing {
+        Some(device) => device,
+        None => {
+            let device = match prefer_cpu {
+                true => ComputeDevice::cpu("the address asks for the CPU (?device=cpu)"),
+                false => ComputeDevice::gpu_or_cpu().await,
+            };
+            state.borrow_mut().device = Some(device.clone());
+            device
+        }
+    };
+    reply(Response::Device(device.placement.clone()));
+    let loads = sources.iter().map(|source| {
+        let reply = reply.clone();
+        let device = device.clone();
+        async move {
+            let started = js_sys::Date::now();
+            match fetch_model(source, &device, &reply).await {
+                Ok(model) => {
+                    let params = match &model {
+                        Model::Teacher(teacher) => teacher.params(),
+                        Model::Student(student) => student.deployed_params(),
+                    };
+                    reply(Response::Loaded {
+                        model: source.name.clone(),
+                        params,
+                        ms: js_sys::Date::now() - started,
+                    });
+                    Some((source.name.clone(), model))
+                }
+                Err(message) => {
+                    reply(Response::LoadFailed {
+                        model: source.name.clone(),
+                        message,
+                    });
+                    None
+                }
+            }
+        }
+    });
+    let loaded: Vec<_> = join_all(loads).await.into_iter().flatten().collect();
+    let mut state = state.borrow_mut();
+    for (name, model) in loaded {
+        state.models.retain(|(existing, _)| *existing != name);
+        state.models.push((name, model));
+    }
+}
+
+/// Fetches one model's files and builds it on `device`.
+async fn fetch_model(
+    source: &ModelSource,
+    device: &ComputeDevice,
+    reply: &impl Fn(Response),
+) -> Result<Model, String> {
+    let fetch = |file: &'static str| async move {
+        let bytes = fetch_bytes(&format!("{}{file}", source.folder)).await?;
+        reply(Response::Fetched {
+            model: source.name.clone(),
+            file: file.to_string(),
+            bytes: bytes.len() as u64,
+        });
+        Ok::<_, String>(bytes)
+    };
+    let (config, weights) = futures::join!(fetch("config.json"), fetch("model.safetensors"));
+    let config = String::from_utf8(config?)
+        .map_err(|_| "its config.json is not text (UTF-8)".to_string())?;
+    let weights = weights?;
+    match source.kind {
+        ModelKind::Teacher => {
+            // Optional, as in Hugging Face folders: the defaults apply without it.
+            let preprocessor = fetch("preprocessor_config.json")
+                .await
+                .ok()
+                .and_then(|bytes| String::from_utf8(bytes).ok());
+            let files = TeacherFiles {
+                config: &config,
+                preprocessor: preprocessor.as_deref(),
+                weights: &weights,
+            };
+            let teacher = Teacher::load(files, &device.device).map_err(|e| e.to_string())?;
+            Ok(Model::Teacher(Rc::new(teacher)))
+        }
+        ModelKind::Student => {
+            let files = StudentFiles {
+                config: &config,
+                weights: &weights,
+            };
+            let student = Student::load(files, &device.device).map_err(|e| e.to_string())?;
+            Ok(Model::Student(Rc::new(student)))
+        }
+    }
+}
+
+/// A file's bytes, or a sentence saying why not.
+async fn fetch_bytes(url: &str) -> Result<Vec<u8>, String> {
+    let response = gloo_net::http::Request::get(url)
+        .send()
+        .await
+        .map_err(|e| format!("{url} could not be fetched ({e})"))?;
+    if !response.ok() {
+        return Err(format!(
+            "{url} could not be fetched (HTTP {} {})",
+            response.status(),
+            response.status_text()
+        ));
+    }
+    response
+        .binary()
+        .await
+        .map_err(|e| format!("{url} was cut off ({e})"))
+}
+
+/// Runs every loaded model on the clip, teacher first, stopping early when the run is replaced.
+async fn analyse(state: Rc<RefCell<State>>, run: u64, samples: Vec<f32>, reply: impl Fn(Response)) {
+    let started = js_sys::Date::now();
+    let models = state.borrow().models.clone();
+    for (name, model) in models {
+        if state.borrow().current_run != Some(run) {
+            reply(Response::Cancelled { run });
+            return;
+        }
+        let model_started = js_sys::Date::now();
+        let result = match model {
+            Model::Teacher(teacher) => read_teacher(name.clone(), &teacher, &samples).await,
+            Model::Student(student) => read_student(name.clone(), &student, &samples).await,
+        };
+        match result {
+            Ok(mut reading) => {
+                reading.ms = js_sys::Date::now() - model_started;
+                reply(Response::Reading {
+                    run,
+                    reading: Box::new(reading),
+                });
+            }
+            Err(message) => reply(Response::Failed {
+                run,
+                model: name,
+                message,
+            }),
+        }
+    }
+    reply(Response::Finished {
+        run,
+        ms: js_sys::Date::now() - started,
+    });
+}
+
+async fn read_teacher(
+    model: String,
+    teacher: &Teacher,
+    samples: &[f32],
+) -> Result<Reading, String> {
+    let inference = teacher
+        .infer(samples, AttentionDetail::PerHead)
+        .await
+        .map_err(|e| e.to_string())?;
+    let layers = inference
+        .attentions
+        .ok_or("the teacher returned no attention maps")?;
+    let rollout = kd::rollout(&layers, &teacher.default_rollout()).map_err(|e| e.to_string())?;
+    Ok(Reading {
+        model,
+        labels: teacher.labels().to_vec(),
+        probs: inference.prediction.probs,
+        top: inference.prediction.top,
+        map: TimeMap {
+            start_s: 0.0,
+            frame_s: inference.frame_s,
+            values: rollout,
+        },
+        layers: Some(layers),
+        // Set by the caller, which times the whole model.
+        ms: 0.0,
+    })
+}
+
+async fn read_student(
+    model: String,
+    student: &Student,
+    samples: &[f32],
+) -> Result<Reading, String> {
+    let inference = student
+        .infer(samples, AttentionRequest::Mean)
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok(Reading {
+        model,
+        labels: student.labels().to_vec(),
+        probs: inference.prediction.probs,
+        top: inference.prediction.top,
+        map: TimeMap {
+            start_s: inference.axis.start_s,
+            frame_s: inference.axis.frame_s,
+            values: inference.attention.unwrap_or_default(),
+        },
+        layers: None,
+        // Set by the caller, which times the whole model.
+        ms: 0.0,
+    })
+}
