@@ -40,10 +40,6 @@ impl LoadProgress {
 pub enum RunProgress {
     #[default]
     Idle,
-    /// Waiting for the models to finish loading.
-    Queued {
-        run: u64,
-    },
     Running {
         run: u64,
         answered: usize,
@@ -62,10 +58,9 @@ impl RunProgress {
     fn run(&self) -> u64 {
         match self {
             Self::Idle => 0,
-            Self::Queued { run }
-            | Self::Running { run, .. }
-            | Self::Finished { run, .. }
-            | Self::Cancelled { run } => *run,
+            Self::Running { run, .. } | Self::Finished { run, .. } | Self::Cancelled { run } => {
+                *run
+            }
         }
     }
 }
@@ -81,8 +76,6 @@ pub struct Models {
     /// Failures of single models on the current clip.
     pub failures: RwSignal<Vec<(String, String)>>,
     client: StoredValue<Option<ModelClient>, LocalStorage>,
-    /// The clip waiting for the models to load.
-    queued: StoredValue<Option<Vec<f32>>>,
 }
 
 impl Models {
@@ -96,7 +89,6 @@ impl Models {
             readings: RwSignal::new(Vec::new()),
             failures: RwSignal::new(Vec::new()),
             client: StoredValue::new_local(None),
-            queued: StoredValue::new(None),
         }
     }
 
@@ -117,33 +109,26 @@ impl Models {
         self.client.set_value(Some(client));
     }
 
-    /// Runs every model on a 16 kHz clip, now or as soon as the models have loaded.
+    /// Runs every model on a 16 kHz clip; the worker takes each model as soon as it has loaded.
     pub fn analyse(self, samples: Vec<f32>) {
         let run = self.run.with_untracked(RunProgress::run) + 1;
         self.readings.set(Vec::new());
         self.failures.set(Vec::new());
-        if self.loading.with_untracked(LoadProgress::done) {
-            self.send_run(run, samples);
-        } else {
-            self.queued.set_value(Some(samples));
-            self.run.set(RunProgress::Queued { run });
-        }
-    }
-
-    pub fn cancel(self) {
-        if let RunProgress::Running { run, .. } = self.run.get_untracked() {
-            self.send(Request::Cancel { run });
-        }
-    }
-
-    fn send_run(self, run: u64, samples: Vec<f32>) {
-        let total = self.loading.with_untracked(|loading| loading.loaded);
+        let total = self
+            .loading
+            .with_untracked(|loading| loading.expected - loading.failed.len());
         self.run.set(RunProgress::Running {
             run,
             answered: 0,
             total,
         });
         self.send(Request::Analyse { run, samples });
+    }
+
+    pub fn cancel(self) {
+        if let RunProgress::Running { run, .. } = self.run.get_untracked() {
+            self.send(Request::Cancel { run });
+        }
     }
 
     fn send(self, request: Request) {
@@ -166,9 +151,16 @@ impl Models {
                 }
             }
             Response::Loaded { .. } => self.loading.update(|loading| loading.loaded += 1),
-            Response::LoadFailed { model, message } => self
-                .loading
-                .update(|loading| loading.failed.push((model, message))),
+            Response::LoadFailed { model, message } => {
+                self.loading
+                    .update(|loading| loading.failed.push((model, message)));
+                // A model that cannot load will not answer this run either.
+                self.run.update(|run| {
+                    if let RunProgress::Running { total, .. } = run {
+                        *total = total.saturating_sub(1);
+                    }
+                });
+            }
             Response::Reading { run, reading } if run == current => {
                 self.readings.update(|readings| readings.push(*reading));
                 self.count_answer();
@@ -193,14 +185,12 @@ impl Models {
             | Response::Finished { .. }
             | Response::Cancelled { .. } => {}
         }
-        if self.loading.with_untracked(LoadProgress::done) {
-            if self.loading.with_untracked(|l| l.finished_ms.is_none()) {
-                self.loading
-                    .update(|loading| loading.finished_ms = Some(js_sys::Date::now()));
-            }
-            if let Some(samples) = self.queued.try_update_value(Option::take).flatten() {
-                self.send_run(current, samples);
-            }
+        let finished_loading = self
+            .loading
+            .with_untracked(|loading| loading.done() && loading.finished_ms.is_none());
+        if finished_loading {
+            self.loading
+                .update(|loading| loading.finished_ms = Some(js_sys::Date::now()));
         }
     }
 

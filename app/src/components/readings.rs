@@ -44,7 +44,6 @@ fn RunStatus(models: Models) -> impl IntoView {
     let run = models.run;
     let text = move || match run.get() {
         RunProgress::Idle => String::new(),
-        RunProgress::Queued { .. } => "Waiting for the models to load…".to_string(),
         RunProgress::Running {
             answered, total, ..
         } => format!("Running the models: {answered} of {total} answered…"),

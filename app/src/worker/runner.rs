@@ -1,8 +1,9 @@
-//! The worker's side: owns the device and the models, loads them in parallel and runs them on
-//! each clip, answering one model at a time so the page can draw rows as they come.
+//! The worker's side: owns the device and the models, loads them all at once and runs them on
+//! each clip in the page's order, each as soon as it has loaded, answering one model at a time
+//! so the page draws rows as they come.
 
 use super::protocol::{ModelKind, ModelSource, Reading, Request, Response, TimeMap};
-use futures::future::join_all;
+use futures::future::{FutureExt, LocalBoxFuture, Shared};
 use gloo_worker::{HandlerId, Worker, WorkerScope};
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -19,11 +20,16 @@ enum Model {
     Student(Rc<Student>),
 }
 
+/// A model being loaded, or loaded: `None` once loading has failed (and been reported).
+type PendingModel = Shared<LocalBoxFuture<'static, Option<Model>>>;
+type PendingDevice = Shared<LocalBoxFuture<'static, ComputeDevice>>;
+
 #[derive(Default)]
 struct State {
-    device: Option<ComputeDevice>,
-    /// Loaded models by name, in the order the page listed them.
-    models: Vec<(String, Model)>,
+    /// Chosen once: wgpu can be initialised only once per worker.
+    device: Option<PendingDevice>,
+    /// Models by name, in the order the page listed them.
+    models: Vec<(String, PendingModel)>,
     /// The run allowed to go on; a newer run or a cancel changes it.
     current_run: Option<u64>,
 }
@@ -52,9 +58,7 @@ impl Worker for ModelWorker {
             move |response: Response| scope.respond(caller, response)
         };
         match request {
-            Request::Load { models, prefer_cpu } => {
-                spawn_local(load(state, models, prefer_cpu, reply));
-            }
+            Request::Load { models, prefer_cpu } => load(&state, models, prefer_cpu, reply),
             Request::Analyse { run, samples } => {
                 state.borrow_mut().current_run = Some(run);
                 spawn_local(analyse(state, run, samples, reply));
@@ -69,59 +73,71 @@ impl Worker for ModelWorker {
     }
 }
 
-/// Picks the device once, then fetches and builds every model at the same time.
-async fn load(
-    state: Rc<RefCell<State>>,
+/// Starts loading every model at once (after the device is chosen) and registers each at
+/// once, so a run asked for before loading ends waits for each model in turn.
+fn load(
+    state: &Rc<RefCell<State>>,
     sources: Vec<ModelSource>,
     prefer_cpu: bool,
-    reply: impl Fn(Response) + Clone,
+    reply: impl Fn(Response) + Clone + 'static,
 ) {
     let existing = state.borrow().device.clone();
-    let device = match existing {
-        Some(device) => device,
-        None => {
-            let device = match prefer_cpu {
-                true => ComputeDevice::cpu("the address asks for the CPU (?device=cpu)"),
-                false => ComputeDevice::gpu_or_cpu().await,
-            };
-            state.borrow_mut().device = Some(device.clone());
-            device
-        }
+    let device = existing.unwrap_or_else(|| {
+        let device = choose_device(prefer_cpu, reply.clone())
+            .boxed_local()
+            .shared();
+        state.borrow_mut().device = Some(device.clone());
+        device
+    });
+    for source in sources {
+        let pending = load_model(source.clone(), device.clone(), reply.clone())
+            .boxed_local()
+            .shared();
+        // Loading goes on whether or not a run is waiting for this model.
+        spawn_local(pending.clone().map(|_| ()));
+        let mut state = state.borrow_mut();
+        state.models.retain(|(name, _)| *name != source.name);
+        state.models.push((source.name, pending));
+    }
+}
+
+async fn choose_device(prefer_cpu: bool, reply: impl Fn(Response)) -> ComputeDevice {
+    let device = match prefer_cpu {
+        true => ComputeDevice::cpu("the address asks for the CPU (?device=cpu)"),
+        false => ComputeDevice::gpu_or_cpu().await,
     };
     reply(Response::Device(device.placement.clone()));
-    let loads = sources.iter().map(|source| {
-        let reply = reply.clone();
-        let device = device.clone();
-        async move {
-            let started = js_sys::Date::now();
-            match fetch_model(source, &device, &reply).await {
-                Ok(model) => {
-                    let params = match &model {
-                        Model::Teacher(teacher) => teacher.params(),
-                        Model::Student(student) => student.deployed_params(),
-                    };
-                    reply(Response::Loaded {
-                        model: source.name.clone(),
-                        params,
-                        ms: js_sys::Date::now() - started,
-                    });
-                    Some((source.name.clone(), model))
-                }
-                Err(message) => {
-                    reply(Response::LoadFailed {
-                        model: source.name.clone(),
-                        message,
-                    });
-                    None
-                }
-            }
+    device
+}
+
+/// One model on the chosen device, reported as loaded or failed.
+async fn load_model(
+    source: ModelSource,
+    device: PendingDevice,
+    reply: impl Fn(Response),
+) -> Option<Model> {
+    let device = device.await;
+    let started = js_sys::Date::now();
+    match fetch_model(&source, &device, &reply).await {
+        Ok(model) => {
+            let params = match &model {
+                Model::Teacher(teacher) => teacher.params(),
+                Model::Student(student) => student.deployed_params(),
+            };
+            reply(Response::Loaded {
+                model: source.name,
+                params,
+                ms: js_sys::Date::now() - started,
+            });
+            Some(model)
         }
-    });
-    let loaded: Vec<_> = join_all(loads).await.into_iter().flatten().collect();
-    let mut state = state.borrow_mut();
-    for (name, model) in loaded {
-        state.models.retain(|(existing, _)| *existing != name);
-        state.models.push((name, model));
+        Err(message) => {
+            reply(Response::LoadFailed {
+                model: source.name,
+                message,
+            });
+            None
+        }
     }
 }
 
@@ -189,12 +205,22 @@ async fn fetch_bytes(url: &str) -> Result<Vec<u8>, String> {
         .map_err(|e| format!("{url} was cut off ({e})"))
 }
 
-/// Runs every loaded model on the clip, teacher first, stopping early when the run is replaced.
+/// Runs every model on the clip in the page's order, each once it has loaded, teacher first;
+/// stops early when the run is replaced or cancelled.
 async fn analyse(state: Rc<RefCell<State>>, run: u64, samples: Vec<f32>, reply: impl Fn(Response)) {
     let started = js_sys::Date::now();
     let models = state.borrow().models.clone();
-    for (name, model) in models {
-        if state.borrow().current_run != Some(run) {
+    let still_wanted = || state.borrow().current_run == Some(run);
+    for (name, pending) in models {
+        if !still_wanted() {
+            reply(Response::Cancelled { run });
+            return;
+        }
+        // A model that failed to load was reported then; the others go on.
+        let Some(model) = pending.await else {
+            continue;
+        };
+        if !still_wanted() {
             reply(Response::Cancelled { run });
             return;
         }
