@@ -24,11 +24,6 @@ impl CatalogEntry {
             folder: format!("models/{}/", self.name),
         }
     }
-
-    /// Students come in pairs, `<arch>` and `<arch>-kd`.
-    pub fn with_kd(&self) -> bool {
-        self.name.ends_with("-kd")
-    }
 }
 
 #[derive(Deserialize)]

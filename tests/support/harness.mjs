@@ -5,7 +5,8 @@ import { extname, join, normalize, resolve } from 'node:path';
 import { chromium } from 'playwright-core';
 
 export const ROOT = resolve(import.meta.dirname, '..', '..');
-export const DIST = join(ROOT, 'dist');
+// TEMPOKD_DIST serves another build, e.g. a release build to measure it.
+export const DIST = resolve(ROOT, process.env.TEMPOKD_DIST ?? 'dist');
 export const SCREENSHOTS = join(ROOT, 'tests', 'screenshots');
 
 const TYPES = {
