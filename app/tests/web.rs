@@ -253,8 +253,6 @@ async fn model_loading_shows_progress_then_the_time_and_each_failure() {
     assert!(root.query_selector("#model-progress").unwrap().is_some());
     models.apply(Response::Loaded {
         model: "teacher".into(),
-        params: 10,
-        ms: 5.0,
     });
     models.apply(Response::LoadFailed {
         model: "crnn".into(),

@@ -49,8 +49,6 @@ pub enum Response {
     },
     Loaded {
         model: String,
-        params: usize,
-        ms: f64,
     },
     LoadFailed {
         model: String,

@@ -8,7 +8,8 @@ use gloo_worker::{HandlerId, Worker, WorkerScope};
 use std::cell::RefCell;
 use std::rc::Rc;
 use tempokd::device::ComputeDevice;
-use tempokd::kd;
+use tempokd::kd::{self, AttentionMaps};
+use tempokd::prediction::Prediction;
 use tempokd::students::{AttentionRequest, Student, StudentFiles};
 use tempokd::teacher::{AttentionDetail, Teacher, TeacherFiles};
 use wasm_bindgen_futures::spawn_local;
@@ -117,18 +118,9 @@ async fn load_model(
     reply: impl Fn(Response),
 ) -> Option<Model> {
     let device = device.await;
-    let started = js_sys::Date::now();
     match fetch_model(&source, &device, &reply).await {
         Ok(model) => {
-            let params = match &model {
-                Model::Teacher(teacher) => teacher.params(),
-                Model::Student(student) => student.deployed_params(),
-            };
-            reply(Response::Loaded {
-                model: source.name,
-                params,
-                ms: js_sys::Date::now() - started,
-            });
+            reply(Response::Loaded { model: source.name });
             Some(model)
         }
         Err(message) => {
@@ -220,23 +212,25 @@ async fn analyse(state: Rc<RefCell<State>>, run: u64, samples: Vec<f32>, reply: 
         let Some(model) = pending.await else {
             continue;
         };
+        // Loading may have taken a while, and the run been replaced meanwhile.
         if !still_wanted() {
             reply(Response::Cancelled { run });
             return;
         }
         let model_started = js_sys::Date::now();
-        let result = match model {
-            Model::Teacher(teacher) => read_teacher(name.clone(), &teacher, &samples).await,
-            Model::Student(student) => read_student(name.clone(), &student, &samples).await,
-        };
-        match result {
-            Ok(mut reading) => {
-                reading.ms = js_sys::Date::now() - model_started;
-                reply(Response::Reading {
-                    run,
-                    reading: Box::new(reading),
-                });
-            }
+        match model.hear(&samples).await {
+            Ok(heard) => reply(Response::Reading {
+                run,
+                reading: Box::new(Reading {
+                    model: name,
+                    labels: heard.labels,
+                    probs: heard.prediction.probs,
+                    top: heard.prediction.top,
+                    map: heard.map,
+                    layers: heard.layers,
+                    ms: js_sys::Date::now() - model_started,
+                }),
+            }),
             Err(message) => reply(Response::Failed {
                 run,
                 model: name,
@@ -250,11 +244,24 @@ async fn analyse(state: Rc<RefCell<State>>, run: u64, samples: Vec<f32>, reply: 
     });
 }
 
-async fn read_teacher(
-    model: String,
-    teacher: &Teacher,
-    samples: &[f32],
-) -> Result<Reading, String> {
+/// What one model heard in a clip, before the run names and times it.
+struct Heard {
+    labels: Vec<String>,
+    prediction: Prediction,
+    map: TimeMap,
+    layers: Option<AttentionMaps>,
+}
+
+impl Model {
+    async fn hear(&self, samples: &[f32]) -> Result<Heard, String> {
+        match self {
+            Model::Teacher(teacher) => hear_teacher(teacher, samples).await,
+            Model::Student(student) => hear_student(student, samples).await,
+        }
+    }
+}
+
+async fn hear_teacher(teacher: &Teacher, samples: &[f32]) -> Result<Heard, String> {
     let inference = teacher
         .infer(samples, AttentionDetail::PerHead)
         .await
@@ -263,43 +270,31 @@ async fn read_teacher(
         .attentions
         .ok_or("the teacher returned no attention maps")?;
     let rollout = kd::rollout(&layers, &teacher.default_rollout()).map_err(|e| e.to_string())?;
-    Ok(Reading {
-        model,
+    Ok(Heard {
         labels: teacher.labels().to_vec(),
-        probs: inference.prediction.probs,
-        top: inference.prediction.top,
+        prediction: inference.prediction,
         map: TimeMap {
             start_s: 0.0,
             frame_s: inference.frame_s,
             values: rollout,
         },
         layers: Some(layers),
-        // Set by the caller, which times the whole model.
-        ms: 0.0,
     })
 }
 
-async fn read_student(
-    model: String,
-    student: &Student,
-    samples: &[f32],
-) -> Result<Reading, String> {
+async fn hear_student(student: &Student, samples: &[f32]) -> Result<Heard, String> {
     let inference = student
         .infer(samples, AttentionRequest::Mean)
         .await
         .map_err(|e| e.to_string())?;
-    Ok(Reading {
-        model,
+    Ok(Heard {
         labels: student.labels().to_vec(),
-        probs: inference.prediction.probs,
-        top: inference.prediction.top,
+        prediction: inference.prediction,
         map: TimeMap {
             start_s: inference.axis.start_s,
             frame_s: inference.axis.frame_s,
             values: inference.attention.unwrap_or_default(),
         },
         layers: None,
-        // Set by the caller, which times the whole model.
-        ms: 0.0,
     })
 }
