@@ -2,9 +2,9 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { readFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { ROOT, serve, launch, open, screenshot, paintedPixels } from './support/harness.mjs';
+import { ROOT, SCREENSHOTS, serve, launch, open, screenshot, paintedPixels } from './support/harness.mjs';
 
 const CLIP = join(ROOT, 'static/clips/stop-4s.wav');
 // SwiftShader runs recurrent students one dispatch per frame on the CPU: a 1 s clip of the
@@ -72,7 +72,96 @@ test('on the CPU every model says what tempokd inspect says', async () => {
   const { painted, total } = await paintedPixels(page, '.reading[data-model=teacher] canvas');
   assert.ok(painted > total / 2, `teacher's map: ${painted} of ${total} pixels drawn`);
   console.log(`# ${await page.textContent('#model-status')}; ${await page.textContent('#run-status')} (CPU)`);
-  await screenshot(page, '09-models-cpu');
+  await screenshot(page, '10-models-cpu');
+
+  // Pointing at a chart marks that time on every chart and reads each map there; so do the keys.
+  const teacherStrip = page.locator('.reading[data-model=teacher] canvas');
+  await teacherStrip.scrollIntoViewIfNeeded();
+  const box = await teacherStrip.boundingBox();
+  const cursors = (count) => page.waitForFunction((n) => document.querySelectorAll('.time-cursor').length === n, count);
+  await page.mouse.move(box.x + box.width * 0.6, box.y + box.height / 2);
+  await cursors(2 + CATALOG.length);
+  assert.match(await page.textContent('.reading[data-model=teacher] .at-cursor'), /^2\.\d\d s: weight 0\.\d{3}$/);
+  await page.mouse.move(0, 0);
+  await page.focus('#waveform');
+  await page.keyboard.press('ArrowRight');
+  await page.keyboard.press('ArrowRight');
+  await page.waitForSelector('#hover-readout:has-text("0.04 s")');
+  assert.match(await page.textContent('#hover-readout'), /^0\.04 s: level -?\d+ dBFS, loudest mel bin \d+ of 40$/);
+  await page.keyboard.press('Escape');
+  await cursors(0);
+
+  // Downloads: the numbers are the ones shown, the figures are a PNG and an SVG naming each model.
+  const saved = async (button) => {
+    const [download] = await Promise.all([page.waitForEvent('download'), page.click(button)]);
+    return { name: download.suggestedFilename(), bytes: await readFile(await download.path()) };
+  };
+  const json = await saved('#download-json');
+  assert.equal(json.name, 'stop-4s-tempokd.json');
+  const numbers = JSON.parse(json.bytes.toString('utf8'));
+  assert.equal(numbers.clip.duration_s, 4);
+  assert.deepEqual(numbers.clip.keyword_window, null);
+  assertSame(Object.fromEntries(numbers.models.map((m) => [m.model, m])), expected, 'JSON download');
+  for (const model of numbers.models) {
+    assert.ok(model.attention.values.length > 0, `${model.model} has a map`);
+  }
+  const png = await saved('#download-png');
+  assert.equal(png.name, 'stop-4s-tempokd.png');
+  assert.deepEqual([...png.bytes.subarray(0, 8)], [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
+  const svg = (await saved('#download-svg')).bytes.toString('utf8');
+  assert.match(svg, /^<svg/);
+  for (const model of numbers.models) assert.ok(svg.includes(model.title), `the SVG names ${model.title}`);
+  await writeFile(join(SCREENSHOTS, 'figure.png'), png.bytes);
+
+  // Inside the teacher: a layer's attention drawn, and new rollout settings redraw its strip.
+  const matrix = await paintedPixels(page, '#attention-matrix');
+  assert.ok(matrix.painted > matrix.total / 2, `attention matrix: ${matrix.painted} of ${matrix.total} pixels drawn`);
+  const strip = () => page.$eval('.reading[data-model=teacher] canvas', (canvas) => canvas.toDataURL());
+  const before = await strip();
+  await page.selectOption('#explore-layer', '0');
+  await page.selectOption('#explore-head', '1');
+  await page.selectOption('#rollout-row', 'mean_of_rows');
+  await page.waitForFunction((old) => document.querySelector('.reading[data-model=teacher] canvas').toDataURL() !== old, before);
+  await page.locator('.explorer').scrollIntoViewIfNeeded();
+  await screenshot(page, '11-teacher-explorer');
+  await page.click('#rollout-reset');
+  await page.waitForFunction((old) => document.querySelector('.reading[data-model=teacher] canvas').toDataURL() === old, before);
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
+test('another teacher from a folder URL and a student from picked files run beside the defaults', async () => {
+  const { page, errors } = await open(browser, `${server.url}?device=cpu`);
+  await page.setInputFiles('input[type=file]', CLIP);
+  await readings(page);
+  await page.click('.other-models summary');
+  // Not a model: said before anything loads, and the page goes on.
+  await page.setInputFiles('#model-files', [
+    { name: 'config.json', mimeType: 'application/json', buffer: Buffer.from('[1, 2]') },
+    { name: 'model.safetensors', mimeType: 'application/octet-stream', buffer: Buffer.from('junk') },
+  ]);
+  await page.waitForSelector('.other-models .error:has-text("not a model\'s config")');
+  await page.fill('#model-url', `${server.url}models/teacher`);
+  await page.click('.model-url button[type=submit]');
+  const teacherBytes = CATALOG.find((model) => model.name === 'teacher').bytes;
+  await page.waitForSelector(`#model-offer:has-text("wav2vec 2.0 teacher at ${server.url}models/teacher/: model.safetensors is ${(teacherBytes / 1e6).toFixed(1)} MB")`);
+  await page.click('#load-offer');
+  await page.waitForSelector('.reading[data-model=your-teacher-1]', { timeout: TIMEOUT });
+  const folder = join(ROOT, 'static/models/tc-resnet8');
+  await page.setInputFiles('#model-files', [join(folder, 'config.json'), join(folder, 'model.safetensors')]);
+  await page.waitForSelector('.reading[data-model=your-student-2]', { timeout: TIMEOUT });
+  const shown = await readings(page);
+  assertSame({ 'your-teacher-1': shown['your-teacher-1'], 'your-student-2': shown['your-student-2'] },
+    { 'your-teacher-1': expected.teacher, 'your-student-2': expected['tc-resnet8'] }, 'added models');
+  // Weights that are not a model: the worker says so and every other model still answers.
+  await page.setInputFiles('#model-files', [
+    { name: 'config.json', mimeType: 'application/json', buffer: await readFile(join(folder, 'config.json')) },
+    { name: 'model.safetensors', mimeType: 'application/octet-stream', buffer: Buffer.from('junk') },
+  ]);
+  await page.waitForSelector('.model-loading [role=alert]:has-text("your-student-3")', { timeout: TIMEOUT });
+  assert.match(await page.textContent('.model-loading [role=alert]'), /safetensors/);
+  assert.equal(Object.keys(await readings(page)).length, CATALOG.length + 2);
+  await screenshot(page, '12-other-models');
   assert.deepEqual(errors, []);
   await page.close();
 });
@@ -84,7 +173,7 @@ test('on WebGPU (SwiftShader) every model agrees with the CPU', async () => {
   assert.match(await page.textContent('#device'), /^WebGPU/);
   assertSame(shown, expectedShort, 'WebGPU');
   console.log(`# ${await page.textContent('#model-status')}; ${await page.textContent('#run-status')} (WebGPU)`);
-  await screenshot(page, '10-models-webgpu');
+  await screenshot(page, '13-models-webgpu');
   assert.deepEqual(errors, []);
   await page.close();
 });

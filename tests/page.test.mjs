@@ -69,11 +69,52 @@ test('a dropped file and a demo clip are drawn', async () => {
   await page.close();
 });
 
+test('a clip placed in noise is heard at the chosen length, and a word too long for it is refused', async () => {
+  // The models run on the CPU here: SwiftShader's WebGPU would take the cores from the page.
+  const { page, errors } = await open(browser, `${server.url}?device=cpu`);
+  await page.click('button.demo:has-text("yes")');
+  await expectClip(page, 'yes-2s.wav', '2.00 s');
+  await page.selectOption('#noise-length', '6');
+  await expectClip(page, 'yes-2s.wav', '6.00 s, its word placed in 6 s of pink noise at 5 dB SNR');
+  await page.selectOption('#noise-kind', 'hum');
+  await page.locator('#noise-snr').fill('12');
+  await page.locator('#noise-position').fill('100');
+  await expectClip(page, 'yes-2s.wav', '6.00 s, its word placed in 6 s of hum noise at 12 dB SNR');
+  await screenshot(page, '05-placed-in-noise');
+  // An uploaded clip's word is its spoken part: all 4 s of this noisy clip do not fit in 2 s.
+  await page.setInputFiles('input[type=file]', WAV);
+  await page.selectOption('#noise-length', '2');
+  await page.waitForSelector('.error:has-text("longer than the 2 s of noise; choose a longer noise length")', { timeout: TIMEOUT });
+  assert.equal(await page.locator('.clip').count(), 0);
+  await page.selectOption('#noise-length', '');
+  await expectClip(page, 'stop-4s.wav', '4.00 s,');
+  assert.equal(await page.locator('.error').count(), 0);
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
+test('on a phone-width screen in the dark theme the page fits without sideways scrolling', async () => {
+  const { page, errors } = await open(browser, `${server.url}?device=cpu`);
+  await page.setViewportSize({ width: 390, height: 844 });
+  await page.emulateMedia({ colorScheme: 'dark' });
+  await page.click('button.demo:has-text("stop")');
+  await expectClip(page, 'stop-4s.wav', '4.00 s');
+  await page.waitForSelector('.reading[data-model=teacher]', { timeout: TIMEOUT });
+  const background = await page.evaluate(() => getComputedStyle(document.body).backgroundColor);
+  const root = await page.evaluate(() => getComputedStyle(document.documentElement).backgroundColor);
+  assert.equal(root, 'rgb(11, 17, 32)', `dark background, body ${background}`);
+  const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+  assert.ok(overflow <= 0, `the page is ${overflow} px wider than the screen`);
+  await screenshot(page, '14-phone-dark');
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
 test('non-audio and corrupt files give a message and the page stays usable', async () => {
   const { page } = await open(browser, server.url);
   await dropFile(page, 'section.input', 'notes.txt', Buffer.from('just some text\n'.repeat(40)), 'text/plain');
   await page.waitForSelector('.error:has-text("could not decode this file as audio")', { timeout: TIMEOUT });
-  await screenshot(page, '05-not-audio');
+  await screenshot(page, '06-not-audio');
   await page.click('button.dismiss');
   assert.equal(await page.locator('.error').count(), 0);
   const wav = await readFile(WAV);
@@ -94,10 +135,10 @@ test('a recording from the microphone is drawn', async () => {
   await page.waitForSelector('button.record-button:has-text("Stop")', { timeout: TIMEOUT });
   await page.waitForSelector('[role=meter]');
   await page.waitForTimeout(1500);
-  await screenshot(page, '06-recording');
+  await screenshot(page, '07-recording');
   await page.click('button.record-button');
   await expectClip(page, 'recording', '');
-  await screenshot(page, '07-recorded');
+  await screenshot(page, '08-recorded');
   assert.deepEqual(errors, []);
   await page.close();
 });
@@ -110,7 +151,7 @@ test('without a microphone the visitor is told so', async () => {
     await page.waitForSelector('.error:has-text("microphone")', { timeout: TIMEOUT });
     const message = await page.textContent('.error .error-text');
     assert.match(message, /upload a file instead/);
-    await screenshot(page, '08-no-microphone');
+    await screenshot(page, '09-no-microphone');
   } finally {
     await bare.close();
   }

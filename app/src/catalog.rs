@@ -1,7 +1,7 @@
 //! The models the page offers: `models/index.json`, written by `tempokd defaults` beside the
 //! shipped models.
 
-use crate::worker::{ModelKind, ModelSource};
+use crate::worker::{ModelFiles, ModelKind, ModelSource};
 use serde::Deserialize;
 
 const INDEX: &str = "models/index.json";
@@ -13,7 +13,6 @@ pub struct CatalogEntry {
     pub title: String,
     /// Size of `model.safetensors`, known before anything is downloaded.
     pub bytes: u64,
-    pub params: usize,
 }
 
 impl CatalogEntry {
@@ -21,7 +20,7 @@ impl CatalogEntry {
         ModelSource {
             name: self.name.clone(),
             kind: self.kind,
-            folder: format!("models/{}/", self.name),
+            files: ModelFiles::Folder(format!("models/{}/", self.name)),
         }
     }
 }

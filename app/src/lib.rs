@@ -2,14 +2,15 @@
 //!
 //! `browser_audio` talks to WebAudio and the microphone, `analysis` decodes and draws-ready
 //! features on the page's thread, `worker` runs the models in a Web Worker, `catalog` and
-//! `models` are what the page knows of them, `charts` draws with plotters, and `components` is
-//! the page itself.
+//! `models` are what the page knows of them, `charts` draws with plotters, `export` turns what
+//! is on screen into files, and `components` is the page itself.
 
 pub mod analysis;
 pub mod browser_audio;
 pub mod catalog;
 pub mod charts;
 pub mod components;
+pub mod export;
 pub mod models;
 pub mod worker;
 

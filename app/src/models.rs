@@ -2,7 +2,7 @@
 //! and the current run's readings. Responses from the worker land here.
 
 use crate::catalog::CatalogEntry;
-use crate::worker::{ModelClient, Reading, Request, Response};
+use crate::worker::{ModelClient, ModelFiles, ModelSource, Reading, Request, Response};
 use leptos::prelude::*;
 use tempokd::device::Placement;
 
@@ -92,6 +92,16 @@ impl Models {
         }
     }
 
+    /// A model's title from the catalog, or its name.
+    pub fn title(self, name: &str) -> String {
+        self.catalog.with(|catalog| {
+            catalog
+                .iter()
+                .find(|entry| entry.name == name)
+                .map_or_else(|| name.to_string(), |entry| entry.title.clone())
+        })
+    }
+
     /// Starts the worker and asks it to load `catalog`'s models.
     pub fn start(self, catalog: Vec<CatalogEntry>, prefer_cpu: bool) {
         let client = ModelClient::spawn(move |response| self.apply(response));
@@ -107,6 +117,26 @@ impl Models {
         });
         self.catalog.set(catalog);
         self.client.set_value(Some(client));
+    }
+
+    /// Loads one more model beside the others; it answers from the next run on.
+    pub fn add(self, entry: CatalogEntry, source: ModelSource) {
+        self.loading.update(|loading| {
+            loading.total_bytes += entry.bytes;
+            loading.expected += 1;
+            loading.finished_ms = None;
+        });
+        if let ModelFiles::Picked { weights, .. } = &source.files {
+            // Picked files are already here: nothing to fetch.
+            let bytes = weights.len() as u64;
+            self.loading
+                .update(|loading| loading.fetched_bytes += bytes);
+        }
+        self.catalog.update(|catalog| catalog.push(entry));
+        self.send(Request::Load {
+            models: vec![source],
+            prefer_cpu: false,
+        });
     }
 
     /// Runs every model on a 16 kHz clip; the worker takes each model as soon as it has loaded.

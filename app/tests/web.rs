@@ -5,11 +5,14 @@ use leptos::prelude::*;
 use std::sync::Arc;
 use tempokd::audio::{Clip, FeatureConfig, FeatureExtractor, Limits};
 use tempokd::device::Placement;
-use tempokd::kd::AttentionMaps;
+use tempokd::kd::{AttentionMaps, RolloutConfig, RolloutRow};
 use tempokd_app::analysis::Analysis;
-use tempokd_app::components::{ClipView, DeviceBadge, ErrorBanner, ModelLoading, Readings};
+use tempokd_app::components::{
+    ClipView, DeviceBadge, ErrorBanner, ModelLoading, OtherModels, Readings, TeacherExplorer,
+};
+use tempokd_app::export::View;
 use tempokd_app::models::{LoadProgress, Models};
-use tempokd_app::worker::{Reading, Response, TimeMap};
+use tempokd_app::worker::{Reading, Response, TeacherAttention, TimeMap};
 use wasm_bindgen::JsCast;
 use wasm_bindgen_test::*;
 use web_sys::{CanvasRenderingContext2d, HtmlCanvasElement, HtmlElement};
@@ -96,8 +99,8 @@ async fn device_badge_names_the_cpu_fallback_and_its_reason() {
     drop(handle);
 }
 
-#[wasm_bindgen_test]
-async fn clip_view_describes_the_clip_and_draws_both_charts() {
+/// A 2 s clip named test.wav with its keyword at 0.5–0.75 s.
+fn two_second_analysis() -> Analysis {
     let samples: Vec<f32> = (0..32_000)
         .map(|i| 0.3 * (i as f32 * 0.2).sin() * ((i / 4000) % 2) as f32 + 0.001)
         .collect();
@@ -106,18 +109,25 @@ async fn clip_view_describes_the_clip_and_draws_both_charts() {
         .unwrap()
         .log_mel(clip.samples())
         .unwrap();
-    let analysis = Arc::new(Analysis {
+    Analysis {
         name: "test.wav".into(),
         source_rate: 16_000,
         source_channels: 1,
         clip,
         log_mel,
         keyword_window: Some((0.5, 0.75)),
-    });
+        noise: None,
+    }
+}
+
+#[wasm_bindgen_test]
+async fn clip_view_describes_the_clip_and_draws_both_charts() {
+    let analysis = Arc::new(two_second_analysis());
+    let hover = RwSignal::new(None::<f32>);
     let root = container();
     let handle = mount_to(
         root.clone(),
-        move || view! { <ClipView analysis=analysis.clone() /> },
+        move || view! { <ClipView analysis=analysis.clone() hover=hover /> },
     );
     settle().await;
     let summary = text(&root, ".clip-summary").unwrap();
@@ -136,7 +146,30 @@ async fn clip_view_describes_the_clip_and_draws_both_charts() {
         );
     }
     assert!(root.query_selector("[role=alert]").unwrap().is_none());
+    hover.set(Some(0.6));
+    settle().await;
+    let readout = text(&root, "#hover-readout").unwrap();
+    assert!(readout.starts_with("0.60 s: level "), "{readout}");
+    assert!(readout.ends_with(" of 40"), "{readout}");
+    assert_eq!(root.query_selector_all(".time-cursor").unwrap().length(), 2);
     drop(handle);
+}
+
+/// Two layers of two heads over 8 frames in which every frame attends only to frame `target`.
+fn every_frame_attends_to(target: usize) -> AttentionMaps {
+    let matrix: Vec<f32> = (0..64)
+        .map(|i| if i % 8 == target { 1.0 } else { 0.0 })
+        .collect();
+    AttentionMaps::new(2, 2, 8, matrix.repeat(4)).unwrap()
+}
+
+/// Sets a form control's value and fires its change event, as a visitor's pick does.
+fn choose(root: &HtmlElement, selector: &str, value: &str) {
+    let control = root.query_selector(selector).unwrap().unwrap();
+    js_sys::Reflect::set(&control, &"value".into(), &value.into()).unwrap();
+    control
+        .dispatch_event(&web_sys::Event::new("change").unwrap())
+        .unwrap();
 }
 
 /// A model's answer that puts `top` first with `probability`, attending to frames 2 and 3 of 8.
@@ -156,7 +189,10 @@ fn reading(model: &str, top: &str, probability: f32, teacher: bool) -> Reading {
             frame_s: 0.125,
             values,
         },
-        layers: teacher.then(|| AttentionMaps::new(1, 1, 2, vec![0.5, 0.5, 0.5, 0.5]).unwrap()),
+        teacher: teacher.then(|| TeacherAttention {
+            layers: every_frame_attends_to(6),
+            rollout: RolloutConfig::default(),
+        }),
         ms: 12.0,
     }
 }
@@ -170,9 +206,14 @@ async fn readings_show_one_row_per_model_of_the_current_run_only() {
         ..LoadProgress::default()
     });
     models.analyse(vec![0.0; 16_000]);
+    let rollout = RwSignal::new(None::<RolloutConfig>);
+    let hover = RwSignal::new(None::<f32>);
     let root = container();
     let handle = mount_to(root.clone(), move || {
-        view! { <Readings models=models duration_s=1.0 keyword_window=Some((0.25, 0.5)) /> }
+        view! {
+            <Readings models=models duration_s=1.0 keyword_window=Some((0.25, 0.5))
+                rollout=rollout hover=hover />
+        }
     });
     settle().await;
     assert_eq!(
@@ -223,6 +264,98 @@ async fn readings_show_one_row_per_model_of_the_current_run_only() {
     let painted = painted_pixels(&strip);
     let total = (strip.width() * strip.height()) as usize;
     assert!(painted > total / 2, "{painted} of {total} pixels drawn");
+    // The time under the cursor shows each map's weight there, on every row.
+    hover.set(Some(0.3));
+    settle().await;
+    assert_eq!(
+        text(&root, "[data-model=teacher] .at-cursor").as_deref(),
+        Some("0.30 s: weight 0.400")
+    );
+    assert_eq!(root.query_selector_all(".time-cursor").unwrap().length(), 2);
+    hover.set(None);
+    // New rollout settings redraw the teacher's strip from its layers, and only the teacher's.
+    let student: HtmlCanvasElement = root
+        .query_selector("[data-model=tc-resnet8-kd] canvas")
+        .unwrap()
+        .unwrap()
+        .unchecked_into();
+    let before = (strip.to_data_url().unwrap(), student.to_data_url().unwrap());
+    rollout.set(Some(RolloutConfig {
+        residual: 0.0,
+        ..RolloutConfig::default()
+    }));
+    settle().await;
+    assert_ne!(strip.to_data_url().unwrap(), before.0);
+    assert_eq!(student.to_data_url().unwrap(), before.1);
+    drop(handle);
+}
+
+#[wasm_bindgen_test]
+async fn teacher_explorer_draws_a_layer_and_changes_the_rollout_settings() {
+    let models = Models::new();
+    let rollout = RwSignal::new(None::<RolloutConfig>);
+    let root = container();
+    let handle = mount_to(
+        root.clone(),
+        move || view! { <TeacherExplorer models=models rollout=rollout /> },
+    );
+    settle().await;
+    assert!(root.query_selector("#attention-matrix").unwrap().is_none());
+    models.loading.set(LoadProgress {
+        expected: 1,
+        loaded: 1,
+        ..LoadProgress::default()
+    });
+    models.analyse(vec![0.0; 16_000]);
+    models.apply(Response::Reading {
+        run: 1,
+        reading: Box::new(reading("teacher", "stop", 0.9, true)),
+    });
+    settle().await;
+    let matrix: HtmlCanvasElement = root
+        .query_selector("#attention-matrix")
+        .unwrap()
+        .unwrap()
+        .unchecked_into();
+    assert!(painted_pixels(&matrix) > 0);
+    assert_eq!(
+        root.query_selector_all("#explore-layer option")
+            .unwrap()
+            .length(),
+        2
+    );
+    // Three choices: mean of heads, head 1, head 2.
+    assert_eq!(
+        root.query_selector_all("#explore-head option")
+            .unwrap()
+            .length(),
+        3
+    );
+    choose(&root, "#rollout-row", "first_frame");
+    choose(&root, "#rollout-residual", "0.25");
+    choose(&root, "#rollout-from", "1");
+    settle().await;
+    assert_eq!(
+        rollout.get_untracked(),
+        Some(RolloutConfig {
+            layers: Some(1..2),
+            residual: 0.25,
+            row: RolloutRow::FirstFrame,
+            ..RolloutConfig::default()
+        })
+    );
+    // A range that ends before it starts is refused with a message, not a panic.
+    choose(&root, "#rollout-to", "0");
+    settle().await;
+    assert!(text(&root, ".rollout-settings [role=alert]").is_some());
+    choose(&root, "#rollout-to", "1");
+    root.query_selector("#rollout-reset")
+        .unwrap()
+        .unwrap()
+        .unchecked_into::<HtmlElement>()
+        .click();
+    settle().await;
+    assert_eq!(rollout.get_untracked(), None);
     drop(handle);
 }
 
@@ -272,5 +405,94 @@ async fn model_loading_shows_progress_then_the_time_and_each_failure() {
              fetched (HTTP 404 Not Found)"
         )
     );
+    drop(handle);
+}
+
+#[wasm_bindgen_test]
+fn downloads_hold_every_model_with_the_maps_on_screen() {
+    let analysis = two_second_analysis();
+    let readings = vec![
+        ("Teacher".to_string(), reading("teacher", "stop", 0.9, true)),
+        (
+            "TC-ResNet8".to_string(),
+            reading("tc-resnet8", "yes", 0.5, false),
+        ),
+    ];
+    let rollout = RolloutConfig {
+        residual: 0.0,
+        ..RolloutConfig::default()
+    };
+    let view = View {
+        analysis: &analysis,
+        readings: &readings,
+        device: None,
+        rollout: Some(&rollout),
+    };
+    let numbers = view.numbers();
+    assert_eq!(numbers["clip"]["name"], "test.wav");
+    assert_eq!(numbers["models"][0]["top"], "stop");
+    assert_eq!(numbers["models"][1]["probs"][0], 0.5);
+    assert_eq!(numbers["teacher_rollout"]["residual"], 0.0);
+    // The teacher's map is the one on screen: rolled out with the visitor's settings, where every
+    // frame attends to frame 6, not the map the worker sent.
+    let teacher_map: Vec<f64> = numbers["models"][0]["attention"]["values"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_f64().unwrap())
+        .collect();
+    assert!(teacher_map[6] > 0.99, "{teacher_map:?}");
+    assert_eq!(view.json().name, "test-tempokd.json");
+
+    let svg = view.svg().unwrap();
+    assert_eq!(svg.name, "test-tempokd.svg");
+    let prefix = "data:image/svg+xml;charset=utf-8,";
+    assert!(svg.url.starts_with(prefix));
+    let text: String = js_sys::decode_uri_component(&svg.url[prefix.len()..])
+        .unwrap()
+        .into();
+    assert!(text.starts_with("<svg"));
+    assert!(text.contains("Teacher: hears “stop” 90.0 %"));
+    assert!(text.contains("TC-ResNet8: hears “yes” 50.0 %"));
+    let png = view.png().unwrap();
+    assert!(png.url.starts_with("data:image/png;base64,"));
+}
+
+#[wasm_bindgen_test]
+async fn another_model_from_a_url_that_has_none_is_a_message_not_a_load() {
+    let models = Models::new();
+    let root = container();
+    let handle = mount_to(
+        root.clone(),
+        move || view! { <OtherModels models=models /> },
+    );
+    settle().await;
+    let origin = web_sys::window().unwrap().location().origin().unwrap();
+    let folder = format!("{origin}/no-such-model");
+    let input = root.query_selector("#model-url").unwrap().unwrap();
+    js_sys::Reflect::set(&input, &"value".into(), &folder.as_str().into()).unwrap();
+    input
+        .dispatch_event(&web_sys::Event::new("input").unwrap())
+        .unwrap();
+    root.query_selector(".model-url button[type=submit]")
+        .unwrap()
+        .unwrap()
+        .unchecked_into::<HtmlElement>()
+        .click();
+    for _ in 0..50 {
+        if text(&root, "[role=alert]").is_some() {
+            break;
+        }
+        settle().await;
+    }
+    let message = text(&root, "[role=alert]").unwrap_or_default();
+    assert!(
+        message.starts_with(&format!(
+            "{folder}/config.json could not be read (HTTP 404)"
+        )),
+        "{message}"
+    );
+    assert!(root.query_selector("#model-offer").unwrap().is_none());
+    assert_eq!(models.loading.get_untracked().expected, 0);
     drop(handle);
 }

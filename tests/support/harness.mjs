@@ -22,7 +22,10 @@ export async function serve(dir = DIST) {
     if (!file.startsWith(dir)) { response.writeHead(403).end(); return; }
     try {
       const body = await readFile(file);
-      response.writeHead(200, { 'content-type': TYPES[extname(file)] ?? 'application/octet-stream' });
+      response.writeHead(200, {
+        'content-type': TYPES[extname(file)] ?? 'application/octet-stream',
+        'content-length': body.length,
+      });
       response.end(body);
     } catch {
       response.writeHead(404).end('not found');

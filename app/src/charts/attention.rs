@@ -1,20 +1,18 @@
-use super::{PALETTE, TimeLabels, backend, colour, plot_error, time_chart};
+use super::{Area, PALETTE, TimeLabels, colour, plot_error, time_chart};
 use crate::worker::TimeMap;
 use plotters::prelude::*;
-use web_sys::HtmlCanvasElement;
 
 /// A temporal attention map as a heat strip on the shared time axis: each frame's cell is
 /// coloured by its weight relative to the map's peak, with the weight itself drawn as a line so
 /// equal colours can still be told apart. The keyword window, when known, is outlined.
-pub fn draw_attention(
-    canvas: &HtmlCanvasElement,
+pub fn plot_attention<DB: DrawingBackend>(
+    root: &Area<DB>,
     map: &TimeMap,
     duration_s: f32,
     keyword_window: Option<(f32, f32)>,
     time_labels: TimeLabels,
 ) -> Result<(), String> {
-    let root = backend(canvas)?.into_drawing_area();
-    let mut chart = time_chart(&root, duration_s, 0.0..1.05, ("weight", 2), time_labels)?;
+    let mut chart = time_chart(root, duration_s, 0.0..1.05, ("weight", 2), time_labels)?;
     let peak = map.values.iter().copied().fold(0.0f32, f32::max);
     let scale = if peak > 0.0 { 1.0 / peak } else { 0.0 };
     let span = |frame: usize| {
@@ -39,5 +37,5 @@ pub fn draw_attention(
             .draw_series(std::iter::once(outline))
             .map_err(plot_error)?;
     }
-    root.present().map_err(plot_error)
+    Ok(())
 }

@@ -2,13 +2,18 @@
 //! and the same seconds-to-pixels mapping, so rows stacked on the page line up.
 
 mod attention;
+mod figure;
+mod matrix;
 mod spectrogram;
 mod waveform;
 
-pub use attention::draw_attention;
-pub use spectrogram::draw_spectrogram;
-pub use waveform::draw_waveform;
+pub use attention::plot_attention;
+pub use figure::{Figure, FigureRow, figure_png, figure_svg};
+pub use matrix::draw_attention_matrix;
+pub use spectrogram::plot_spectrogram;
+pub use waveform::plot_waveform;
 
+use plotters::coord::Shift;
 use plotters::coord::types::RangedCoordf32;
 use plotters::prelude::*;
 use plotters_canvas::CanvasBackend;
@@ -16,9 +21,27 @@ use wasm_bindgen::JsCast;
 use web_sys::{CanvasRenderingContext2d, HtmlCanvasElement};
 
 /// Pixels left of the plot for the value axis; equal on every row.
-const Y_LABEL_AREA: u32 = 56;
+pub(crate) const Y_LABEL_AREA: u32 = 56;
+/// Pixels right of the plot.
+const MARGIN_RIGHT: u32 = 12;
+/// Width in pixels of every chart on the clip's time axis.
+pub const TIME_CHART_WIDTH: u32 = 960;
+
+/// Where on a time chart's width (0 to 1) the time `t_s` of a `duration_s` clip is drawn.
+pub fn time_to_x(t_s: f32, duration_s: f32) -> f32 {
+    let plot = (TIME_CHART_WIDTH - Y_LABEL_AREA - MARGIN_RIGHT) as f32;
+    (Y_LABEL_AREA as f32 + t_s / duration_s.max(1e-3) * plot) / TIME_CHART_WIDTH as f32
+}
+
+/// The time under the point `x` (0 to 1) of a time chart's width, if it is on the plot.
+pub fn x_to_time(x: f32, duration_s: f32) -> Option<f32> {
+    let plot = (TIME_CHART_WIDTH - Y_LABEL_AREA - MARGIN_RIGHT) as f32;
+    let t = (x * TIME_CHART_WIDTH as f32 - Y_LABEL_AREA as f32) / plot * duration_s;
+    (0.0..=duration_s).contains(&t).then_some(t)
+}
+
 /// Pixels under the plot for the time axis.
-const X_LABEL_AREA: u32 = 36;
+pub(crate) const X_LABEL_AREA: u32 = 36;
 
 /// Colours that read on both the light and the dark theme.
 pub struct Palette {
@@ -57,6 +80,31 @@ fn backend(canvas: &HtmlCanvasElement) -> Result<CanvasBackend, String> {
         .ok_or_else(|| "This browser gives no 2D canvas to draw on.".to_string())
 }
 
+/// A plotters drawing area on any backend: a canvas on the page, an SVG or PNG download.
+pub type Area<DB> = DrawingArea<DB, Shift>;
+
+/// Draws with `plot` on a cleared canvas.
+pub fn on_canvas(
+    canvas: &HtmlCanvasElement,
+    plot: impl FnOnce(&Area<CanvasBackend>) -> Result<(), String>,
+) -> Result<(), String> {
+    let root = backend(canvas)?.into_drawing_area();
+    plot(&root)?;
+    root.present().map_err(plot_error)
+}
+
+/// A canvas outside the page to draw on before the result goes somewhere else.
+fn scratch_canvas(width: u32, height: u32) -> Result<HtmlCanvasElement, String> {
+    let canvas: HtmlCanvasElement = web_sys::window()
+        .and_then(|window| window.document())
+        .and_then(|document| document.create_element("canvas").ok())
+        .and_then(|element| element.dyn_into().ok())
+        .ok_or_else(|| "This browser gives no canvas to draw on.".to_string())?;
+    canvas.set_width(width);
+    canvas.set_height(height);
+    Ok(canvas)
+}
+
 /// Stops of a perceptually ordered dark-to-bright colour map.
 const COLOUR_STOPS: [(u8, u8, u8); 5] = [
     (0x0d, 0x08, 0x29),
@@ -82,19 +130,19 @@ fn plot_error<E: std::fmt::Debug>(error: E) -> String {
 
 /// A chart with the shared time axis from 0 to `duration_s` seconds; `y_axis` is the value
 /// axis's name and how many ticks it gets.
-fn time_chart<'a>(
-    root: &'a DrawingArea<CanvasBackend, plotters::coord::Shift>,
+fn time_chart<'a, DB: DrawingBackend>(
+    root: &'a Area<DB>,
     duration_s: f32,
     y: std::ops::Range<f32>,
     y_axis: (&str, usize),
     time_labels: TimeLabels,
-) -> Result<ChartContext<'a, CanvasBackend, Cartesian2d<RangedCoordf32, RangedCoordf32>>, String> {
+) -> Result<ChartContext<'a, DB, Cartesian2d<RangedCoordf32, RangedCoordf32>>, String> {
     let x_label_area = match time_labels {
         TimeLabels::Shown => X_LABEL_AREA,
         TimeLabels::Hidden => 0,
     };
     let mut chart = ChartBuilder::on(root)
-        .margin_right(12)
+        .margin_right(MARGIN_RIGHT)
         .margin_top(6)
         .x_label_area_size(x_label_area)
         .y_label_area_size(Y_LABEL_AREA)

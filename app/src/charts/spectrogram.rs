@@ -1,21 +1,19 @@
-use super::{TimeLabels, backend, colour, plot_error, time_chart};
+use super::{Area, TimeLabels, colour, plot_error, time_chart};
 use plotters::prelude::*;
 use tempokd::audio::Features;
-use web_sys::HtmlCanvasElement;
 
 /// How many decibels below the loudest cell the colour scale reaches.
 const DYNAMIC_RANGE_NATS: f32 = 80.0 / 4.343;
 
 /// A log-mel spectrogram: one cell per frame and mel bin, on the shared time axis.
-pub fn draw_spectrogram(
-    canvas: &HtmlCanvasElement,
+pub fn plot_spectrogram<DB: DrawingBackend>(
+    root: &Area<DB>,
     log_mel: &Features,
     duration_s: f32,
 ) -> Result<(), String> {
-    let root = backend(canvas)?.into_drawing_area();
     let bins = log_mel.bins as f32;
     let mut chart = time_chart(
-        &root,
+        root,
         duration_s,
         0.0..bins,
         ("mel bin", 5),
@@ -35,5 +33,5 @@ pub fn draw_spectrogram(
             })
     });
     chart.draw_series(cells).map_err(plot_error)?;
-    root.present().map_err(plot_error)
+    Ok(())
 }

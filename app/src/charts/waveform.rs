@@ -1,20 +1,18 @@
-use super::{PALETTE, TimeLabels, backend, plot_error, time_chart};
+use super::{Area, PALETTE, TimeLabels, plot_error, time_chart};
 use plotters::prelude::*;
-use web_sys::HtmlCanvasElement;
 
 /// The waveform as a min–max envelope per pixel column, so an 8 s clip at 16 kHz costs a few
 /// hundred line segments rather than 128 000. The keyword window, when known, is shaded.
-pub fn draw_waveform(
-    canvas: &HtmlCanvasElement,
+pub fn plot_waveform<DB: DrawingBackend>(
+    root: &Area<DB>,
     samples: &[f32],
     sample_rate: u32,
     keyword_window: Option<(f32, f32)>,
 ) -> Result<(), String> {
-    let root = backend(canvas)?.into_drawing_area();
     let duration_s = samples.len() as f32 / sample_rate as f32;
     let peak = samples.iter().fold(0.0f32, |m, s| m.max(s.abs())).max(1e-3);
     let mut chart = time_chart(
-        &root,
+        root,
         duration_s,
         -peak..peak,
         ("amplitude", 5),
@@ -29,7 +27,7 @@ pub fn draw_waveform(
             .draw_series(std::iter::once(shade))
             .map_err(plot_error)?;
     }
-    let columns = canvas.width().max(1) as usize;
+    let columns = root.dim_in_pixel().0.max(1) as usize;
     let per_column = samples.len().div_ceil(columns).max(1);
     let seconds_per_sample = 1.0 / sample_rate as f32;
     let envelope = samples.chunks(per_column).enumerate().map(|(i, chunk)| {
@@ -40,5 +38,5 @@ pub fn draw_waveform(
         PathElement::new(vec![(t, lo), (t, hi)], PALETTE.trace)
     });
     chart.draw_series(envelope).map_err(plot_error)?;
-    root.present().map_err(plot_error)
+    Ok(())
 }

@@ -1,10 +1,15 @@
-use super::{AudioInput, ClipView, DeviceBadge, ErrorBanner, ModelLoading, Readings};
-use crate::analysis::{AudioSource, analyse};
+use super::{
+    AudioInput, ClipView, DeviceBadge, Downloads, ErrorBanner, ModelLoading, NoiseSettings,
+    OtherModels, Readings, TeacherExplorer,
+};
+use crate::analysis::{Analysis, AudioSource, Decoded, decode};
 use crate::catalog::shipped_models;
 use crate::models::Models;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use std::sync::Arc;
+use tempokd::data::mix::NoisePlacement;
+use tempokd::kd::RolloutConfig;
 
 /// `?device=cpu` in the address keeps the models on the CPU even where WebGPU is offered.
 fn prefers_cpu() -> bool {
@@ -15,9 +20,14 @@ fn prefers_cpu() -> bool {
 
 #[component]
 pub fn App() -> impl IntoView {
-    let (analysis, set_analysis) = signal(None::<Arc<crate::analysis::Analysis>>);
+    let (analysis, set_analysis) = signal(None::<Arc<Analysis>>);
     let (error, set_error) = signal(None::<String>);
     let (busy, set_busy) = signal(None::<String>);
+    let decoded = RwSignal::new(None::<Arc<Decoded>>);
+    let noise = RwSignal::new(None::<NoisePlacement>);
+    let rollout = RwSignal::new(None::<RolloutConfig>);
+    // The time under the cursor, marked on every chart of the clip.
+    let hover = RwSignal::new(None::<f32>);
     let models = Models::new();
     spawn_local(async move {
         match shipped_models().await {
@@ -26,15 +36,32 @@ pub fn App() -> impl IntoView {
         }
     });
 
+    // A new clip or new noise settings: what the models hear changes, so they hear it again;
+    // so does a model added to the catalog.
+    Effect::new(move |_| {
+        models.catalog.with(|_| ());
+        let Some(source) = decoded.get() else {
+            return;
+        };
+        match source.analyse(noise.get().as_ref()) {
+            Ok(result) => {
+                set_error.set(None);
+                models.analyse(result.clip.samples().to_vec());
+                set_analysis.set(Some(Arc::new(result)));
+            }
+            Err(message) => {
+                models.cancel();
+                set_analysis.set(None);
+                set_error.set(Some(message));
+            }
+        }
+    });
     let on_input = Callback::new(move |source: AudioSource| {
         set_error.set(None);
         set_busy.set(Some(format!("Decoding {}…", source.name)));
         spawn_local(async move {
-            match analyse(source).await {
-                Ok(result) => {
-                    models.analyse(result.clip.samples().to_vec());
-                    set_analysis.set(Some(Arc::new(result)));
-                }
+            match decode(source).await {
+                Ok(clip) => decoded.set(Some(Arc::new(clip))),
                 Err(message) => set_error.set(Some(message)),
             }
             set_busy.set(None);
@@ -51,7 +78,9 @@ pub fn App() -> impl IntoView {
         <main>
             <ErrorBanner error=error on_dismiss=Callback::new(move |()| set_error.set(None)) />
             <AudioInput on_input=on_input on_error=on_error />
+            <NoiseSettings placement=noise />
             <ModelLoading models=models />
+            <OtherModels models=models />
             <p class="status" role="status" aria-live="polite">
                 {move || busy.get().unwrap_or_default()}
             </p>
@@ -59,8 +88,11 @@ pub fn App() -> impl IntoView {
                 let duration_s = analysis.clip.duration_s();
                 let keyword_window = analysis.keyword_window;
                 view! {
-                    <ClipView analysis=analysis />
-                    <Readings models=models duration_s=duration_s keyword_window=keyword_window />
+                    <ClipView analysis=analysis.clone() hover=hover />
+                    <Readings models=models duration_s=duration_s keyword_window=keyword_window
+                        rollout=rollout hover=hover />
+                    <Downloads analysis=analysis models=models rollout=rollout />
+                    <TeacherExplorer models=models rollout=rollout />
                 }
             })}
         </main>

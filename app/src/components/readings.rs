@@ -1,33 +1,30 @@
-use crate::charts::{TimeLabels, draw_attention};
+use super::TimeCanvas;
+use crate::charts::{TimeLabels, on_canvas, plot_attention};
 use crate::models::{Models, RunProgress};
 use crate::worker::Reading;
 use leptos::html::Canvas;
 use leptos::prelude::*;
+use tempokd::kd::RolloutConfig;
 
 /// One row per model on the clip's time axis, teacher first: its attention over time and what
-/// it heard. Rows appear as the worker answers.
+/// it heard. Rows appear as the worker answers. The teacher's map is rolled out again with
+/// `rollout` when the visitor has chosen settings.
 #[component]
 pub fn Readings(
     models: Models,
     duration_s: f32,
     keyword_window: Option<(f32, f32)>,
+    #[prop(into)] rollout: Signal<Option<RolloutConfig>>,
+    hover: RwSignal<Option<f32>>,
 ) -> impl IntoView {
-    let titles = move |name: &str| {
-        models.catalog.with(|catalog| {
-            catalog
-                .iter()
-                .find(|entry| entry.name == name)
-                .map_or_else(|| name.to_string(), |entry| entry.title.clone())
-        })
-    };
     let rows = move || models.readings.get();
     let failures = move || models.failures.get();
     view! {
         <section class="readings" aria-label="Where each model listens">
             <RunStatus models=models />
             <For each=rows key=|reading| reading.model.clone() let(reading)>
-                <ReadingRow title=titles(&reading.model) reading=reading duration_s=duration_s
-                    keyword_window=keyword_window />
+                <ReadingRow title=models.title(&reading.model) reading=reading duration_s=duration_s
+                    keyword_window=keyword_window rollout=rollout hover=hover />
             </For>
             <For each=failures key=|(model, _)| model.clone() let((model, message))>
                 <p class="error" role="alert">
@@ -79,6 +76,8 @@ fn ReadingRow(
     reading: Reading,
     duration_s: f32,
     keyword_window: Option<(f32, f32)>,
+    rollout: Signal<Option<RolloutConfig>>,
+    hover: RwSignal<Option<f32>>,
 ) -> impl IntoView {
     let canvas = NodeRef::<Canvas>::new();
     let (draw_error, set_draw_error) = signal(None::<String>);
@@ -91,26 +90,38 @@ fn ReadingRow(
         .collect::<Vec<_>>()
         .join(",");
     let timing = format!("{:.0} ms", reading.ms);
-    let map = reading.map.clone();
-    Effect::new(move |_| {
-        if let Some(canvas) = canvas.get() {
-            let drawn = draw_attention(
-                &canvas,
-                &map,
-                duration_s,
-                keyword_window,
-                TimeLabels::Hidden,
-            );
-            set_draw_error.set(drawn.err());
-        }
-    });
-    let kind = if reading.layers.is_some() {
+    let kind = if reading.teacher.is_some() {
         "teacher"
     } else {
         "student"
     };
+    let model = reading.model.clone();
+    let map = Signal::derive(move || reading.map_with(rollout.get().as_ref()));
+    let at_cursor = move || {
+        let t = hover.get()?;
+        let map = map.get();
+        let frame = ((t - map.start_s) / map.frame_s).floor();
+        let weight = (frame >= 0.0)
+            .then(|| map.values.get(frame as usize))
+            .flatten()?;
+        Some(format!("{t:.2} s: weight {weight:.3}"))
+    };
+    Effect::new(move |_| {
+        if let Some(canvas) = canvas.get() {
+            let drawn = on_canvas(&canvas, |root| {
+                plot_attention(
+                    root,
+                    &map.get(),
+                    duration_s,
+                    keyword_window,
+                    TimeLabels::Hidden,
+                )
+            });
+            set_draw_error.set(drawn.err());
+        }
+    });
     view! {
-        <div class=format!("reading {kind}") data-model=reading.model.clone() data-top=top.clone()
+        <div class=format!("reading {kind}") data-model=model.clone() data-top=top.clone()
             data-probs=probs>
             <p class="reading-label">
                 <span class="model-title">{title}</span>
@@ -118,10 +129,11 @@ fn ReadingRow(
                     "hears "<strong>{format!("“{top}”")}</strong>
                     {format!(" {:.1} %", 100.0 * probability)}
                 </span>
+                <span class="at-cursor muted">{at_cursor}</span>
                 <span class="timing muted">{timing}</span>
             </p>
-            <canvas node_ref=canvas class="chart attention" width="960" height="56"
-                aria-label=format!("Temporal attention of {}", reading.model)></canvas>
+            <TimeCanvas canvas=canvas id=format!("attention-{model}") class="attention" height=56
+                label=format!("Temporal attention of {model}") duration_s=duration_s hover=hover />
             <Show when=move || draw_error.get().is_some()>
                 <p class="error" role="alert">{move || draw_error.get()}</p>
             </Show>

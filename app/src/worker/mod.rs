@@ -7,5 +7,7 @@ mod protocol;
 mod runner;
 
 pub use client::ModelClient;
-pub use protocol::{ModelKind, ModelSource, Reading, Request, Response, TimeMap};
+pub use protocol::{
+    ModelFiles, ModelKind, ModelSource, Reading, Request, Response, TeacherAttention, TimeMap,
+};
 pub use runner::ModelWorker;

@@ -2,31 +2,36 @@
 //! sends audio and settings and gets back what each model says, one model at a time.
 
 use serde::{Deserialize, Serialize};
+pub use tempokd::checkpoint::ModelKind;
 use tempokd::device::Placement;
-use tempokd::kd::AttentionMaps;
+use tempokd::kd::{self, AttentionMaps, RolloutConfig};
 
-/// Which kind of model a catalog entry is, so the worker knows which files to fetch.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ModelKind {
-    /// wav2vec 2.0: `config.json`, `preprocessor_config.json` (optional), `model.safetensors`.
-    Teacher,
-    /// One of the five students: `config.json`, `model.safetensors`.
-    Student,
-}
-
-/// A model the page wants loaded: its name on screen and the folder its files are in.
+/// A model the page wants loaded: its name on screen and where its files are.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ModelSource {
     pub name: String,
     pub kind: ModelKind,
-    /// A folder URL ending in `/`, relative to the page or absolute.
-    pub folder: String,
+    pub files: ModelFiles,
+}
+
+/// Where a model's files come from.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum ModelFiles {
+    /// A folder URL ending in `/`, relative to the page or absolute, holding `config.json`,
+    /// `model.safetensors` and, for a teacher, optionally `preprocessor_config.json`.
+    Folder(String),
+    /// Files the visitor picked, already read.
+    Picked {
+        config: String,
+        weights: Vec<u8>,
+        preprocessor: Option<String>,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum Request {
-    /// Pick the device (WebGPU unless `prefer_cpu`, else the CPU) and load these models.
+    /// Pick the device (WebGPU unless `prefer_cpu`, else the CPU) and load these models; once
+    /// the device is chosen, later loads keep it.
     Load {
         models: Vec<ModelSource>,
         prefer_cpu: bool,
@@ -86,14 +91,31 @@ pub struct Reading {
     /// The model's temporal attention on the clip's time axis: the teacher's rollout with its
     /// default settings, or the student's own map.
     pub map: TimeMap,
-    /// The teacher's self-attention per layer and head, from which the page rolls out again
-    /// when the visitor changes the rollout settings. `None` for students.
-    pub layers: Option<AttentionMaps>,
+    /// The teacher's self-attention, from which the page rolls out again when the visitor
+    /// changes the rollout settings. `None` for students.
+    pub teacher: Option<TeacherAttention>,
     /// Milliseconds the model took on this clip, reading results back included.
     pub ms: f64,
 }
 
 impl Reading {
+    /// The model's map; for the teacher rolled out again with `rollout` when given (settings
+    /// the rollout refuses keep the map the worker sent).
+    pub fn map_with(&self, rollout: Option<&RolloutConfig>) -> TimeMap {
+        let rolled_out = self
+            .teacher
+            .as_ref()
+            .zip(rollout)
+            .and_then(|(teacher, settings)| kd::rollout(&teacher.layers, settings).ok());
+        match rolled_out {
+            Some(values) => TimeMap {
+                values,
+                ..self.map.clone()
+            },
+            None => self.map.clone(),
+        }
+    }
+
     /// The top label and its probability.
     pub fn top_label(&self) -> (&str, f32) {
         (
@@ -101,6 +123,13 @@ impl Reading {
             self.probs.get(self.top).copied().unwrap_or_default(),
         )
     }
+}
+
+/// A teacher's self-attention per layer and head, with the rollout settings its map used.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TeacherAttention {
+    pub layers: AttentionMaps,
+    pub rollout: RolloutConfig,
 }
 
 /// Values over frames placed on a clip's time axis: frame `i` covers

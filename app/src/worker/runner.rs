@@ -2,13 +2,15 @@
 //! each clip in the page's order, each as soon as it has loaded, answering one model at a time
 //! so the page draws rows as they come.
 
-use super::protocol::{ModelKind, ModelSource, Reading, Request, Response, TimeMap};
+use super::protocol::{
+    ModelFiles, ModelKind, ModelSource, Reading, Request, Response, TeacherAttention, TimeMap,
+};
 use futures::future::{FutureExt, LocalBoxFuture, Shared};
 use gloo_worker::{HandlerId, Worker, WorkerScope};
 use std::cell::RefCell;
 use std::rc::Rc;
 use tempokd::device::ComputeDevice;
-use tempokd::kd::{self, AttentionMaps};
+use tempokd::kd;
 use tempokd::prediction::Prediction;
 use tempokd::students::{AttentionRequest, Student, StudentFiles};
 use tempokd::teacher::{AttentionDetail, Teacher, TeacherFiles};
@@ -133,32 +135,24 @@ async fn load_model(
     }
 }
 
-/// Fetches one model's files and builds it on `device`.
+/// Fetches one model's files (unless the visitor picked them) and builds it on `device`.
 async fn fetch_model(
     source: &ModelSource,
     device: &ComputeDevice,
     reply: &impl Fn(Response),
 ) -> Result<Model, String> {
-    let fetch = |file: &'static str| async move {
-        let bytes = fetch_bytes(&format!("{}{file}", source.folder)).await?;
-        reply(Response::Fetched {
-            model: source.name.clone(),
-            file: file.to_string(),
-            bytes: bytes.len() as u64,
-        });
-        Ok::<_, String>(bytes)
+    let (config, weights, preprocessor) = match &source.files {
+        ModelFiles::Folder(folder) => {
+            fetch_folder(&source.name, folder, source.kind, reply).await?
+        }
+        ModelFiles::Picked {
+            config,
+            weights,
+            preprocessor,
+        } => (config.clone(), weights.clone(), preprocessor.clone()),
     };
-    let (config, weights) = futures::join!(fetch("config.json"), fetch("model.safetensors"));
-    let config = String::from_utf8(config?)
-        .map_err(|_| "its config.json is not text (UTF-8)".to_string())?;
-    let weights = weights?;
     match source.kind {
         ModelKind::Teacher => {
-            // Optional, as in Hugging Face folders: the defaults apply without it.
-            let preprocessor = fetch("preprocessor_config.json")
-                .await
-                .ok()
-                .and_then(|bytes| String::from_utf8(bytes).ok());
             let files = TeacherFiles {
                 config: &config,
                 preprocessor: preprocessor.as_deref(),
@@ -176,6 +170,36 @@ async fn fetch_model(
             Ok(Model::Student(Rc::new(student)))
         }
     }
+}
+
+/// A model folder's config, weights and (for a teacher, when there is one) preprocessor config.
+async fn fetch_folder(
+    name: &str,
+    folder: &str,
+    kind: ModelKind,
+    reply: &impl Fn(Response),
+) -> Result<(String, Vec<u8>, Option<String>), String> {
+    let fetch = |file: &'static str| async move {
+        let bytes = fetch_bytes(&format!("{folder}{file}")).await?;
+        reply(Response::Fetched {
+            model: name.to_string(),
+            file: file.to_string(),
+            bytes: bytes.len() as u64,
+        });
+        Ok::<_, String>(bytes)
+    };
+    let (config, weights) = futures::join!(fetch("config.json"), fetch("model.safetensors"));
+    let config = String::from_utf8(config?)
+        .map_err(|_| "its config.json is not text (UTF-8)".to_string())?;
+    // Optional, as in Hugging Face folders: the defaults apply without it.
+    let preprocessor = match kind {
+        ModelKind::Teacher => fetch("preprocessor_config.json")
+            .await
+            .ok()
+            .and_then(|bytes| String::from_utf8(bytes).ok()),
+        ModelKind::Student => None,
+    };
+    Ok((config, weights?, preprocessor))
 }
 
 /// A file's bytes, or a sentence saying why not.
@@ -227,7 +251,7 @@ async fn analyse(state: Rc<RefCell<State>>, run: u64, samples: Vec<f32>, reply: 
                     probs: heard.prediction.probs,
                     top: heard.prediction.top,
                     map: heard.map,
-                    layers: heard.layers,
+                    teacher: heard.teacher,
                     ms: js_sys::Date::now() - model_started,
                 }),
             }),
@@ -249,7 +273,7 @@ struct Heard {
     labels: Vec<String>,
     prediction: Prediction,
     map: TimeMap,
-    layers: Option<AttentionMaps>,
+    teacher: Option<TeacherAttention>,
 }
 
 impl Model {
@@ -269,7 +293,8 @@ async fn hear_teacher(teacher: &Teacher, samples: &[f32]) -> Result<Heard, Strin
     let layers = inference
         .attentions
         .ok_or("the teacher returned no attention maps")?;
-    let rollout = kd::rollout(&layers, &teacher.default_rollout()).map_err(|e| e.to_string())?;
+    let settings = teacher.default_rollout();
+    let rollout = kd::rollout(&layers, &settings).map_err(|e| e.to_string())?;
     Ok(Heard {
         labels: teacher.labels().to_vec(),
         prediction: inference.prediction,
@@ -278,7 +303,10 @@ async fn hear_teacher(teacher: &Teacher, samples: &[f32]) -> Result<Heard, Strin
             frame_s: inference.frame_s,
             values: rollout,
         },
-        layers: Some(layers),
+        teacher: Some(TeacherAttention {
+            layers,
+            rollout: settings,
+        }),
     })
 }
 
@@ -295,6 +323,6 @@ async fn hear_student(student: &Student, samples: &[f32]) -> Result<Heard, Strin
             frame_s: inference.axis.frame_s,
             values: inference.attention.unwrap_or_default(),
         },
-        layers: None,
+        teacher: None,
     })
 }

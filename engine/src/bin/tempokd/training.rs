@@ -5,6 +5,7 @@ use clap::{Args, ValueEnum};
 use serde_json::json;
 use std::path::{Path, PathBuf};
 use tempokd::audio::MODEL_SAMPLE_RATE;
+use tempokd::checkpoint::ModelKind;
 use tempokd::data::{Dataset, Split};
 use tempokd::device::ComputeDevice;
 use tempokd::kd::{KdLossConfig, TaskWeight};
@@ -334,17 +335,14 @@ pub fn load_model(dir: &Path, device: &burn::tensor::Device) -> Result<Model, St
     let config_path = dir.join("config.json");
     let text = std::fs::read_to_string(&config_path)
         .map_err(|e| format!("{}: {e}", config_path.display()))?;
-    let value: serde_json::Value = serde_json::from_str(&text)
-        .map_err(|e| format!("{}: not JSON ({e})", config_path.display()))?;
     let described = |e: &dyn std::fmt::Display| format!("{}: {e}", dir.display());
-    if value.get("arch").is_some() {
-        Student::load_dir(dir, device)
+    match ModelKind::of_config(&text).map_err(|e| described(&e))? {
+        ModelKind::Student => Student::load_dir(dir, device)
             .map(Model::Student)
-            .map_err(|e| described(&e))
-    } else {
-        Teacher::load_dir(dir, device)
+            .map_err(|e| described(&e)),
+        ModelKind::Teacher => Teacher::load_dir(dir, device)
             .map(Model::Teacher)
-            .map_err(|e| described(&e))
+            .map_err(|e| described(&e)),
     }
 }
 
