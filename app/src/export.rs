@@ -40,7 +40,7 @@ impl View<'_> {
                 let (top, probability) = reading.top_label();
                 FigureRow {
                     title: format!("{title}: hears “{top}” {:.1} %", 100.0 * probability),
-                    map: reading.map_with(self.rollout),
+                    map: reading.shown_map(self.rollout).0,
                 }
             })
             .collect();
@@ -70,16 +70,12 @@ impl View<'_> {
     /// Every number behind the figure: the clip, each model's probabilities, time and map.
     pub fn numbers(&self) -> serde_json::Value {
         let clip = self.analysis;
-        let teacher_rollout = self.rollout.cloned().or_else(|| {
-            self.readings
-                .iter()
-                .find_map(|(_, reading)| Some(reading.teacher.as_ref()?.rollout.clone()))
-        });
         let models: Vec<serde_json::Value> = self
             .readings
             .iter()
             .map(|(title, reading)| {
                 let (top, probability) = reading.top_label();
+                let (attention, rollout) = reading.shown_map(self.rollout);
                 json!({
                     "model": reading.model,
                     "title": title,
@@ -88,7 +84,8 @@ impl View<'_> {
                     "labels": reading.labels,
                     "probs": reading.probs,
                     "ms": reading.ms,
-                    "attention": reading.map_with(self.rollout),
+                    "attention": attention,
+                    "rollout": rollout,
                 })
             })
             .collect();
@@ -107,7 +104,6 @@ impl View<'_> {
                 })),
             },
             "device": self.device.map(ToString::to_string),
-            "teacher_rollout": teacher_rollout,
             "models": models,
         })
     }

@@ -55,7 +55,7 @@ pub enum RunProgress {
 }
 
 impl RunProgress {
-    fn run(&self) -> u64 {
+    pub fn run(&self) -> u64 {
         match self {
             Self::Idle => 0,
             Self::Running { run, .. } | Self::Finished { run, .. } | Self::Cancelled { run } => {
@@ -75,6 +75,10 @@ pub struct Models {
     pub readings: RwSignal<Vec<Reading>>,
     /// Failures of single models on the current clip.
     pub failures: RwSignal<Vec<(String, String)>>,
+    /// How many clips the models have been given, so views of one clip know a new one came.
+    pub clips: RwSignal<u64>,
+    /// The current clip, for a model added after it arrived.
+    clip: StoredValue<Option<Vec<f32>>>,
     client: StoredValue<Option<ModelClient>, LocalStorage>,
 }
 
@@ -88,6 +92,8 @@ impl Models {
             run: RwSignal::new(RunProgress::Idle),
             readings: RwSignal::new(Vec::new()),
             failures: RwSignal::new(Vec::new()),
+            clips: RwSignal::new(0),
+            clip: StoredValue::new(None),
             client: StoredValue::new_local(None),
         }
     }
@@ -119,40 +125,65 @@ impl Models {
         self.client.set_value(Some(client));
     }
 
-    /// Loads one more model beside the others; it answers from the next run on.
+    /// Whether the worker is there to take models and clips.
+    pub fn started(self) -> bool {
+        self.client.with_value(Option::is_some)
+    }
+
+    /// Loads one more model beside the others and has it hear the clip on screen, if any.
     pub fn add(self, entry: CatalogEntry, source: ModelSource) {
+        let name = entry.name.clone();
+        // Picked files are here already: nothing to fetch.
+        let here = match &source.files {
+            ModelFiles::Picked { weights, .. } => weights.len() as u64,
+            ModelFiles::Folder(_) => 0,
+        };
         self.loading.update(|loading| {
             loading.total_bytes += entry.bytes;
+            loading.fetched_bytes += here;
             loading.expected += 1;
+            loading.started_ms = js_sys::Date::now();
             loading.finished_ms = None;
         });
-        if let ModelFiles::Picked { weights, .. } = &source.files {
-            // Picked files are already here: nothing to fetch.
-            let bytes = weights.len() as u64;
-            self.loading
-                .update(|loading| loading.fetched_bytes += bytes);
-        }
         self.catalog.update(|catalog| catalog.push(entry));
         self.send(Request::Load {
             models: vec![source],
             prefer_cpu: false,
         });
+        let Some(samples) = self.clip.get_value() else {
+            return;
+        };
+        match self.run.get_untracked() {
+            // A run still going would miss the newcomer's place in the order: start it again.
+            RunProgress::Running { .. } => self.analyse(samples),
+            _ => self.start_run(samples, Some(vec![name])),
+        }
     }
 
     /// Runs every model on a 16 kHz clip; the worker takes each model as soon as it has loaded.
     pub fn analyse(self, samples: Vec<f32>) {
-        let run = self.run.with_untracked(RunProgress::run) + 1;
+        self.clip.set_value(Some(samples.clone()));
+        self.clips.update(|clips| *clips += 1);
         self.readings.set(Vec::new());
         self.failures.set(Vec::new());
-        let total = self
-            .loading
-            .with_untracked(|loading| loading.expected - loading.failed.len());
+        self.start_run(samples, None);
+    }
+
+    /// A new run of every model, or only of those in `only` (the others' readings stay).
+    fn start_run(self, samples: Vec<f32>, only: Option<Vec<String>>) {
+        let run = self.run.with_untracked(RunProgress::run) + 1;
+        let total = match &only {
+            Some(names) => names.len(),
+            None => self
+                .loading
+                .with_untracked(|loading| loading.expected - loading.failed.len()),
+        };
         self.run.set(RunProgress::Running {
             run,
             answered: 0,
             total,
         });
-        self.send(Request::Analyse { run, samples });
+        self.send(Request::Analyse { run, samples, only });
     }
 
     pub fn cancel(self) {
@@ -174,8 +205,14 @@ impl Models {
         let current = self.run.with_untracked(RunProgress::run);
         match response {
             Response::Device(placement) => self.device.set(Some(placement)),
-            Response::Fetched { file, bytes, .. } => {
-                if file == "model.safetensors" {
+            Response::Fetched { model, file, bytes } => {
+                // Weights of unknown size would push the bar past its total.
+                let sized = self.catalog.with_untracked(|catalog| {
+                    catalog
+                        .iter()
+                        .any(|entry| entry.name == model && entry.bytes > 0)
+                });
+                if file == "model.safetensors" && sized {
                     self.loading
                         .update(|loading| loading.fetched_bytes += bytes);
                 }

@@ -7,12 +7,16 @@ use tempokd::audio::{Clip, FeatureConfig, FeatureExtractor, Limits};
 use tempokd::device::Placement;
 use tempokd::kd::{AttentionMaps, RolloutConfig, RolloutRow};
 use tempokd_app::analysis::Analysis;
+use tempokd_app::catalog::CatalogEntry;
+use tempokd_app::charts::{time_to_x, x_to_time};
 use tempokd_app::components::{
     ClipView, DeviceBadge, ErrorBanner, ModelLoading, OtherModels, Readings, TeacherExplorer,
 };
 use tempokd_app::export::View;
-use tempokd_app::models::{LoadProgress, Models};
-use tempokd_app::worker::{Reading, Response, TeacherAttention, TimeMap};
+use tempokd_app::models::{LoadProgress, Models, RunProgress};
+use tempokd_app::worker::{
+    ModelFiles, ModelKind, ModelSource, Reading, Response, TeacherAttention, TimeMap,
+};
 use wasm_bindgen::JsCast;
 use wasm_bindgen_test::*;
 use web_sys::{CanvasRenderingContext2d, HtmlCanvasElement, HtmlElement};
@@ -161,6 +165,15 @@ fn every_frame_attends_to(target: usize) -> AttentionMaps {
         .map(|i| if i % 8 == target { 1.0 } else { 0.0 })
         .collect();
     AttentionMaps::new(2, 2, 8, matrix.repeat(4)).unwrap()
+}
+
+/// What a form control shows.
+fn value(root: &HtmlElement, selector: &str) -> String {
+    let control = root.query_selector(selector).unwrap().unwrap();
+    js_sys::Reflect::get(&control, &"value".into())
+        .unwrap()
+        .as_string()
+        .unwrap()
 }
 
 /// Sets a form control's value and fires its change event, as a visitor's pick does.
@@ -331,6 +344,18 @@ async fn teacher_explorer_draws_a_layer_and_changes_the_rollout_settings() {
             .length(),
         3
     );
+    // Each control shows the settings in force: the last layer, every layer rolled out, the
+    // teacher's own row.
+    for (control, shown) in [
+        ("#explore-layer", "1"),
+        ("#explore-head", "mean"),
+        ("#rollout-from", "0"),
+        ("#rollout-to", "1"),
+        ("#rollout-fusion", "mean"),
+        ("#rollout-row", "mean_of_rows"),
+    ] {
+        assert_eq!(value(&root, control), shown, "{control}");
+    }
     choose(&root, "#rollout-row", "first_frame");
     choose(&root, "#rollout-residual", "0.25");
     choose(&root, "#rollout-from", "1");
@@ -368,6 +393,17 @@ async fn model_loading_shows_progress_then_the_time_and_each_failure() {
         started_ms: js_sys::Date::now(),
         ..LoadProgress::default()
     });
+    // Sizes come from the catalog; bytes of a model it does not size are not counted.
+    models.catalog.set(
+        ["teacher", "crnn"]
+            .map(|name| CatalogEntry {
+                name: name.into(),
+                kind: ModelKind::Student,
+                title: name.into(),
+                bytes: 1_500_000,
+            })
+            .to_vec(),
+    );
     let root = container();
     let handle = mount_to(
         root.clone(),
@@ -432,7 +468,8 @@ fn downloads_hold_every_model_with_the_maps_on_screen() {
     assert_eq!(numbers["clip"]["name"], "test.wav");
     assert_eq!(numbers["models"][0]["top"], "stop");
     assert_eq!(numbers["models"][1]["probs"][0], 0.5);
-    assert_eq!(numbers["teacher_rollout"]["residual"], 0.0);
+    assert_eq!(numbers["models"][0]["rollout"]["residual"], 0.0);
+    assert!(numbers["models"][1]["rollout"].is_null());
     // The teacher's map is the one on screen: rolled out with the visitor's settings, where every
     // frame attends to frame 6, not the map the worker sent.
     let teacher_map: Vec<f64> = numbers["models"][0]["attention"]["values"]
@@ -461,12 +498,20 @@ fn downloads_hold_every_model_with_the_maps_on_screen() {
 #[wasm_bindgen_test]
 async fn another_model_from_a_url_that_has_none_is_a_message_not_a_load() {
     let models = Models::new();
+    models.device.set(Some(Placement::Cpu {
+        reason: "a test".into(),
+    }));
     let root = container();
     let handle = mount_to(
         root.clone(),
         move || view! { <OtherModels models=models /> },
     );
     settle().await;
+    root.query_selector("details")
+        .unwrap()
+        .unwrap()
+        .set_attribute("open", "")
+        .unwrap();
     let origin = web_sys::window().unwrap().location().origin().unwrap();
     let folder = format!("{origin}/no-such-model");
     let input = root.query_selector("#model-url").unwrap().unwrap();
@@ -485,7 +530,7 @@ async fn another_model_from_a_url_that_has_none_is_a_message_not_a_load() {
         }
         settle().await;
     }
-    let message = text(&root, "[role=alert]").unwrap_or_default();
+    let message = text(&root, "[role=alert]").unwrap_or_else(|| root.inner_html());
     assert!(
         message.starts_with(&format!(
             "{folder}/config.json could not be read (HTTP 404)"
@@ -495,4 +540,69 @@ async fn another_model_from_a_url_that_has_none_is_a_message_not_a_load() {
     assert!(root.query_selector("#model-offer").unwrap().is_none());
     assert_eq!(models.loading.get_untracked().expected, 0);
     drop(handle);
+}
+
+#[wasm_bindgen_test]
+fn a_time_on_the_axis_and_its_place_on_a_chart_agree() {
+    // The plot spans pixels 56 to 948 of 960.
+    assert_eq!(x_to_time(56.0 / 960.0, 4.0), Some(0.0));
+    assert!((x_to_time(948.0 / 960.0, 4.0).unwrap() - 4.0).abs() < 1e-5);
+    assert_eq!(x_to_time(10.0 / 960.0, 4.0), None);
+    assert_eq!(x_to_time(955.0 / 960.0, 4.0), None);
+    assert!((x_to_time(0.6, 4.0).unwrap() - 2.3318).abs() < 1e-3);
+    for t in [0.0, 0.37, 2.0, 3.99] {
+        let back = x_to_time(time_to_x(t, 4.0), 4.0).unwrap();
+        assert!((back - t).abs() < 1e-5, "{t} came back as {back}");
+    }
+}
+
+#[wasm_bindgen_test]
+fn a_model_added_after_a_run_answers_alone_beside_the_others() {
+    let models = Models::new();
+    models.loading.set(LoadProgress {
+        expected: 1,
+        loaded: 1,
+        ..LoadProgress::default()
+    });
+    models.analyse(vec![0.0; 16_000]);
+    models.apply(Response::Reading {
+        run: 1,
+        reading: Box::new(reading("teacher", "stop", 0.9, true)),
+    });
+    models.apply(Response::Finished { run: 1, ms: 10.0 });
+    let entry = CatalogEntry {
+        name: "your-student-1".into(),
+        kind: ModelKind::Student,
+        title: "your student".into(),
+        bytes: 4,
+    };
+    let source = ModelSource {
+        name: "your-student-1".into(),
+        kind: ModelKind::Student,
+        files: ModelFiles::Picked {
+            config: "{}".into(),
+            weights: vec![0; 4],
+            preprocessor: None,
+        },
+    };
+    models.add(entry, source);
+    assert_eq!(
+        models.run.get_untracked(),
+        RunProgress::Running {
+            run: 2,
+            answered: 0,
+            total: 1
+        }
+    );
+    assert_eq!(models.readings.with_untracked(Vec::len), 1);
+    let loading = models.loading.get_untracked();
+    assert_eq!(
+        (loading.expected, loading.fetched_bytes, loading.total_bytes),
+        (2, 4, 4)
+    );
+    models.apply(Response::Reading {
+        run: 2,
+        reading: Box::new(reading("your-student-1", "yes", 0.5, false)),
+    });
+    assert_eq!(models.readings.with_untracked(Vec::len), 2);
 }

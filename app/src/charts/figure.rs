@@ -1,10 +1,9 @@
 use super::{
-    Area, TIME_CHART_WIDTH, TimeLabels, X_LABEL_AREA, Y_LABEL_AREA, plot_attention, plot_error,
-    plot_spectrogram, plot_waveform, scratch_canvas,
+    Area, TIME_CHART_WIDTH, TimeLabels, X_LABEL_AREA, Y_LABEL_AREA, backend, plot_attention,
+    plot_error, plot_spectrogram, plot_waveform, scratch_canvas,
 };
 use crate::worker::TimeMap;
 use plotters::prelude::*;
-use plotters_canvas::CanvasBackend;
 use tempokd::audio::{Features, MODEL_SAMPLE_RATE};
 
 const TITLE_HEIGHT: u32 = 34;
@@ -89,9 +88,7 @@ pub fn figure_svg(figure: &Figure) -> Result<String, String> {
 pub fn figure_png(figure: &Figure) -> Result<String, String> {
     let (width, height) = figure.size();
     let canvas = scratch_canvas(width, height)?;
-    let backend = CanvasBackend::with_canvas_object(canvas.clone())
-        .ok_or_else(|| "This browser gives no 2D canvas to draw on.".to_string())?;
-    let root = backend.into_drawing_area();
+    let root = backend(&canvas)?.into_drawing_area();
     figure.plot(&root)?;
     root.present().map_err(plot_error)?;
     canvas

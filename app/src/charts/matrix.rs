@@ -1,7 +1,7 @@
-use super::{PALETTE, backend, colour, plot_error, scratch_canvas};
+use super::{PALETTE, backend, colour, context_2d, plot_error, scratch_canvas};
 use plotters::prelude::*;
-use wasm_bindgen::{Clamped, JsCast};
-use web_sys::{CanvasRenderingContext2d, HtmlCanvasElement, ImageData};
+use wasm_bindgen::Clamped;
+use web_sys::{HtmlCanvasElement, ImageData};
 
 /// A frames × frames attention matrix (row = the frame attending, column = the frame attended
 /// to), both axes in seconds of the clip, first frame top left. Cells are coloured relative to
@@ -56,18 +56,10 @@ pub fn draw_attention_matrix(
     // The matrix is painted at its own size on a scratch canvas, then scaled onto the plot
     // without smoothing, so each cell stays a sharp square.
     let scratch = scratch_canvas(side, side)?;
-    let context_of = |canvas: &HtmlCanvasElement| {
-        canvas
-            .get_context("2d")
-            .ok()
-            .flatten()
-            .and_then(|context| context.dyn_into::<CanvasRenderingContext2d>().ok())
-            .ok_or_else(|| "This browser gives no 2D canvas to draw on.".to_string())
-    };
-    context_of(&scratch)?
+    context_2d(&scratch)?
         .put_image_data(&image, 0.0, 0.0)
         .map_err(|_| "This browser could not draw the attention image.".to_string())?;
-    let context = context_of(canvas)?;
+    let context = context_2d(canvas)?;
     context.set_image_smoothing_enabled(false);
     context
         .draw_image_with_html_canvas_element_and_dw_and_dh(

@@ -69,14 +69,18 @@ pub enum TimeLabels {
 /// A plotters area on a cleared canvas, or why there is none. Clearing matters: the same canvas
 /// shows one clip after another, and plotters only paints over what is there.
 fn backend(canvas: &HtmlCanvasElement) -> Result<CanvasBackend, String> {
-    let context = canvas
+    let context = context_2d(canvas)?;
+    context.clear_rect(0.0, 0.0, canvas.width() as f64, canvas.height() as f64);
+    CanvasBackend::with_canvas_object(canvas.clone())
+        .ok_or_else(|| "This browser gives no 2D canvas to draw on.".to_string())
+}
+
+fn context_2d(canvas: &HtmlCanvasElement) -> Result<CanvasRenderingContext2d, String> {
+    canvas
         .get_context("2d")
         .ok()
         .flatten()
         .and_then(|context| context.dyn_into::<CanvasRenderingContext2d>().ok())
-        .ok_or_else(|| "This browser gives no 2D canvas to draw on.".to_string())?;
-    context.clear_rect(0.0, 0.0, canvas.width() as f64, canvas.height() as f64);
-    CanvasBackend::with_canvas_object(canvas.clone())
         .ok_or_else(|| "This browser gives no 2D canvas to draw on.".to_string())
 }
 

@@ -32,20 +32,23 @@ pub fn App() -> impl IntoView {
     spawn_local(async move {
         match shipped_models().await {
             Ok(catalog) => models.start(catalog, prefers_cpu()),
-            Err(message) => set_error.set(Some(message)),
+            Err(message) => {
+                set_error.set(Some(message));
+                // Models the visitor loads can still run.
+                models.start(Vec::new(), prefers_cpu());
+            }
         }
     });
 
-    // A new clip or new noise settings: what the models hear changes, so they hear it again;
-    // so does a model added to the catalog.
+    // A new clip or new noise settings: what the models hear changes, so they hear it again.
     Effect::new(move |_| {
-        models.catalog.with(|_| ());
         let Some(source) = decoded.get() else {
             return;
         };
         match source.analyse(noise.get().as_ref()) {
             Ok(result) => {
                 set_error.set(None);
+                hover.set(None);
                 models.analyse(result.clip.samples().to_vec());
                 set_analysis.set(Some(Arc::new(result)));
             }

@@ -74,7 +74,7 @@ pub fn ClipView(analysis: Arc<Analysis>, hover: RwSignal<Option<f32>>) -> impl I
                 duration_s=duration_s hover=hover />
             <TimeCanvas canvas=spectrogram id="spectrogram" class="" height=220
                 label="Log-mel spectrogram" duration_s=duration_s hover=hover />
-            <p class="hover-readout" id="hover-readout" aria-live="polite">{at_cursor}</p>
+            <p class="hover-readout" id="hover-readout">{at_cursor}</p>
             <Show when=move || draw_error.get().is_some()>
                 <p class="error" role="alert">{move || draw_error.get()}</p>
             </Show>

@@ -23,6 +23,8 @@ pub fn OtherModels(models: Models) -> impl IntoView {
     let (offer, set_offer) = signal(None::<Offer>);
     let (error, set_error) = signal(None::<String>);
     let (checking, set_checking) = signal(false);
+    // The worker says where models run once it is up; until then there is nothing to load into.
+    let waiting = move || models.device.get().is_none();
     let added = StoredValue::new(0usize);
     let add = move |kind: ModelKind, origin: &str, bytes: u64, files: ModelFiles| {
         added.update_value(|n| *n += 1);
@@ -96,7 +98,7 @@ pub fn OtherModels(models: Models) -> impl IntoView {
                     <input id="model-url" type="url" required placeholder="https://…/my-model/"
                         prop:value=url on:input=move |event| set_url.set(event_target_value(&event)) />
                 </label>
-                <button type="submit" disabled=checking>"Check"</button>
+                <button type="submit" disabled=move || checking.get() || waiting()>"Check"</button>
             </form>
             {move || offer.get().map(|offer| view! {
                 <p class="offer" id="model-offer">
@@ -112,7 +114,7 @@ pub fn OtherModels(models: Models) -> impl IntoView {
             <label class="button">
                 "Pick model files (config.json and model.safetensors)"
                 <input id="model-files" type="file" multiple class="visually-hidden"
-                    accept=".json,.safetensors" on:change=on_files />
+                    accept=".json,.safetensors" disabled=waiting on:change=on_files />
             </label>
             <p class="muted">
                 "A teacher is a Hugging Face wav2vec 2.0 folder (config.json, model.safetensors, \

@@ -96,7 +96,15 @@ fn ReadingRow(
         "student"
     };
     let model = reading.model.clone();
-    let map = Signal::derive(move || reading.map_with(rollout.get().as_ref()));
+    let sent_map = reading.map.clone();
+    // Rolled out once per change of settings, not once per use: the cursor reads it often.
+    let rolled_out = Memo::new(move |_| reading.map_with(rollout.get().as_ref()));
+    let map = Memo::new(move |_| rolled_out.get().unwrap_or_else(|_| sent_map.clone()));
+    let refused = move || {
+        rolled_out.get().err().map(|why| {
+            format!("These rollout settings do not fit this teacher ({why}); its own map is shown.")
+        })
+    };
     let at_cursor = move || {
         let t = hover.get()?;
         let map = map.get();
@@ -136,6 +144,9 @@ fn ReadingRow(
                 label=format!("Temporal attention of {model}") duration_s=duration_s hover=hover />
             <Show when=move || draw_error.get().is_some()>
                 <p class="error" role="alert">{move || draw_error.get()}</p>
+            </Show>
+            <Show when=move || refused().is_some()>
+                <p class="error" role="alert">{refused}</p>
             </Show>
         </div>
     }

@@ -11,18 +11,26 @@ use tempokd::kd::{self, HeadFusion, RolloutConfig, RolloutRow};
 /// once. `rollout` is the visitor's choice; `None` keeps the teacher's own settings.
 #[component]
 pub fn TeacherExplorer(models: Models, rollout: RwSignal<Option<RolloutConfig>>) -> impl IntoView {
-    let attention = Memo::new(move |_| {
+    // Which clip's teacher is shown: its layers are copied out only when this changes, not on
+    // every answer of every model.
+    let shown = Memo::new(move |_| {
+        let clip = models.clips.get();
         models.readings.with(|readings| {
-            readings.iter().find_map(|reading| {
-                let teacher = reading.teacher.clone()?;
-                Some((teacher, reading.map.frame_s))
-            })
+            let teacher = readings.iter().find(|reading| reading.teacher.is_some())?;
+            Some((clip, teacher.model.clone()))
         })
     });
+    let attention = move || {
+        let (_, name) = shown.get()?;
+        models.readings.with_untracked(|readings| {
+            let reading = readings.iter().find(|reading| reading.model == name)?;
+            Some((reading.teacher.clone()?, reading.map.frame_s))
+        })
+    };
     view! {
         <section class="explorer" aria-label="Inside the teacher">
             <h2>"Inside the teacher"</h2>
-            {move || match attention.get() {
+            {move || match attention() {
                 Some((attention, frame_s)) => {
                     view! { <Explorer attention=attention rollout=rollout frame_s=frame_s /> }
                         .into_any()
@@ -88,9 +96,16 @@ fn Explorer(
         set_draw_error.set(drawn.err());
     });
 
-    let layer_options = move || {
+    // Options carry the choice: a select's value set before its options exist is lost.
+    let layer_options = move |chosen: Signal<usize>| {
         (0..layers)
-            .map(|l| view! { <option value=l.to_string()>{format!("layer {}", l + 1)}</option> })
+            .map(|l| {
+                view! {
+                    <option value=l.to_string() prop:selected=move || chosen.get() == l>
+                        {format!("layer {}", l + 1)}
+                    </option>
+                }
+            })
             .collect_view()
     };
     let on_layers = move |start: Option<usize>, end: Option<usize>| {
@@ -123,8 +138,6 @@ fn Explorer(
         };
         change(&|config| config.row = row);
     };
-    let from = move || span().start.to_string();
-    let to = move || span().end.saturating_sub(1).to_string();
     let fusion = move || match settings.get().head_fusion {
         HeadFusion::Mean => "mean",
         HeadFusion::Max => "max",
@@ -141,13 +154,12 @@ fn Explorer(
                 <div class="controls">
                     <label>
                         "Layer "
-                        <select id="explore-layer" prop:value=move || layer.get().to_string()
-                            on:change=move |event| {
+                        <select id="explore-layer" on:change=move |event| {
                                 if let Ok(l) = event_target_value(&event).parse() {
                                     layer.set(l);
                                 }
                             }>
-                            {layer_options}
+                            {layer_options(layer.into())}
                         </select>
                     </label>
                     <label>
@@ -172,21 +184,21 @@ fn Explorer(
                 <legend>"Rollout settings of the teacher's map"</legend>
                 <label>
                     "From "
-                    <select id="rollout-from" prop:value=from on:change=on_from>
-                        {layer_options}
+                    <select id="rollout-from" on:change=on_from>
+                        {layer_options(Signal::derive(move || span().start))}
                     </select>
                 </label>
                 <label>
                     "to "
-                    <select id="rollout-to" prop:value=to on:change=on_to>
-                        {layer_options}
+                    <select id="rollout-to" on:change=on_to>
+                        {layer_options(Signal::derive(move || span().end.saturating_sub(1)))}
                     </select>
                 </label>
                 <label>
                     "Heads fused by "
-                    <select id="rollout-fusion" prop:value=fusion on:change=on_fusion>
-                        <option value="mean">"mean"</option>
-                        <option value="max">"max"</option>
+                    <select id="rollout-fusion" on:change=on_fusion>
+                        <option value="mean" prop:selected=move || fusion() == "mean">"mean"</option>
+                        <option value="max" prop:selected=move || fusion() == "max">"max"</option>
                     </select>
                 </label>
                 <label>
@@ -197,9 +209,13 @@ fn Explorer(
                 </label>
                 <label>
                     "Row "
-                    <select id="rollout-row" prop:value=row on:change=on_row>
-                        <option value="first_frame">"first frame (what the classifier reads)"</option>
-                        <option value="mean_of_rows">"mean of all frames"</option>
+                    <select id="rollout-row" on:change=on_row>
+                        <option value="first_frame" prop:selected=move || row() == "first_frame">
+                            "first frame (what the classifier reads)"
+                        </option>
+                        <option value="mean_of_rows" prop:selected=move || row() == "mean_of_rows">
+                            "mean of all frames"
+                        </option>
                     </select>
                 </label>
                 <button type="button" id="rollout-reset" on:click=move |_| rollout.set(None)>

@@ -48,7 +48,7 @@ pub fn TimeCanvas(
     view! {
         <div class="time-chart">
             <canvas node_ref=canvas id=id class=format!("chart {class}") width=TIME_CHART_WIDTH
-                height=height tabindex="0" aria-label=label on:mousemove=on_move
+                height=height tabindex="0" role="img" aria-label=label on:mousemove=on_move
                 on:mouseleave=move |_| hover.set(None) on:keydown=on_key
                 on:blur=move |_| hover.set(None)></canvas>
             {cursor}

@@ -36,8 +36,13 @@ pub enum Request {
         models: Vec<ModelSource>,
         prefer_cpu: bool,
     },
-    /// Run every loaded model on a 16 kHz mono clip. A newer run replaces an older one.
-    Analyse { run: u64, samples: Vec<f32> },
+    /// Run every loaded model (or only those named) on a 16 kHz mono clip. A newer run replaces
+    /// an older one.
+    Analyse {
+        run: u64,
+        samples: Vec<f32>,
+        only: Option<Vec<String>>,
+    },
     /// Stop run `run` before its next model.
     Cancel { run: u64 },
 }
@@ -99,20 +104,28 @@ pub struct Reading {
 }
 
 impl Reading {
-    /// The model's map; for the teacher rolled out again with `rollout` when given (settings
-    /// the rollout refuses keep the map the worker sent).
-    pub fn map_with(&self, rollout: Option<&RolloutConfig>) -> TimeMap {
-        let rolled_out = self
-            .teacher
-            .as_ref()
-            .zip(rollout)
-            .and_then(|(teacher, settings)| kd::rollout(&teacher.layers, settings).ok());
-        match rolled_out {
-            Some(values) => TimeMap {
-                values,
-                ..self.map.clone()
-            },
-            None => self.map.clone(),
+    /// The model's map; for a teacher rolled out again with `rollout` when given, or why those
+    /// settings do not fit it.
+    pub fn map_with(&self, rollout: Option<&RolloutConfig>) -> Result<TimeMap, String> {
+        match (&self.teacher, rollout) {
+            (Some(teacher), Some(settings)) => kd::rollout(&teacher.layers, settings)
+                .map(|values| TimeMap {
+                    values,
+                    ..self.map.clone()
+                })
+                .map_err(|e| e.to_string()),
+            _ => Ok(self.map.clone()),
+        }
+    }
+
+    /// The map shown for `rollout` (the worker's when the settings do not fit) and, for a
+    /// teacher, the rollout settings it comes from.
+    pub fn shown_map(&self, rollout: Option<&RolloutConfig>) -> (TimeMap, Option<RolloutConfig>) {
+        let own = || self.teacher.as_ref().map(|teacher| teacher.rollout.clone());
+        match (self.map_with(rollout), rollout) {
+            (Ok(map), Some(settings)) if self.teacher.is_some() => (map, Some(settings.clone())),
+            (Ok(map), _) => (map, own()),
+            (Err(_), _) => (self.map.clone(), own()),
         }
     }
 

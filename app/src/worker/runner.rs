@@ -62,9 +62,9 @@ impl Worker for ModelWorker {
         };
         match request {
             Request::Load { models, prefer_cpu } => load(&state, models, prefer_cpu, reply),
-            Request::Analyse { run, samples } => {
+            Request::Analyse { run, samples, only } => {
                 state.borrow_mut().current_run = Some(run);
-                spawn_local(analyse(state, run, samples, reply));
+                spawn_local(analyse(state, run, samples, only, reply));
             }
             Request::Cancel { run } => {
                 let mut state = state.borrow_mut();
@@ -93,14 +93,15 @@ fn load(
         device
     });
     for source in sources {
-        let pending = load_model(source.clone(), device.clone(), reply.clone())
+        let name = source.name.clone();
+        let pending = load_model(source, device.clone(), reply.clone())
             .boxed_local()
             .shared();
         // Loading goes on whether or not a run is waiting for this model.
         spawn_local(pending.clone().map(|_| ()));
         let mut state = state.borrow_mut();
-        state.models.retain(|(name, _)| *name != source.name);
-        state.models.push((source.name, pending));
+        state.models.retain(|(known, _)| *known != name);
+        state.models.push((name, pending));
     }
 }
 
@@ -120,14 +121,15 @@ async fn load_model(
     reply: impl Fn(Response),
 ) -> Option<Model> {
     let device = device.await;
-    match fetch_model(&source, &device, &reply).await {
+    let name = source.name.clone();
+    match fetch_model(source, &device, &reply).await {
         Ok(model) => {
-            reply(Response::Loaded { model: source.name });
+            reply(Response::Loaded { model: name });
             Some(model)
         }
         Err(message) => {
             reply(Response::LoadFailed {
-                model: source.name,
+                model: name,
                 message,
             });
             None
@@ -137,19 +139,19 @@ async fn load_model(
 
 /// Fetches one model's files (unless the visitor picked them) and builds it on `device`.
 async fn fetch_model(
-    source: &ModelSource,
+    source: ModelSource,
     device: &ComputeDevice,
     reply: &impl Fn(Response),
 ) -> Result<Model, String> {
-    let (config, weights, preprocessor) = match &source.files {
+    let (config, weights, preprocessor) = match source.files {
         ModelFiles::Folder(folder) => {
-            fetch_folder(&source.name, folder, source.kind, reply).await?
+            fetch_folder(&source.name, &folder, source.kind, reply).await?
         }
         ModelFiles::Picked {
             config,
             weights,
             preprocessor,
-        } => (config.clone(), weights.clone(), preprocessor.clone()),
+        } => (config, weights, preprocessor),
     };
     match source.kind {
         ModelKind::Teacher => {
@@ -221,11 +223,20 @@ async fn fetch_bytes(url: &str) -> Result<Vec<u8>, String> {
         .map_err(|e| format!("{url} was cut off ({e})"))
 }
 
-/// Runs every model on the clip in the page's order, each once it has loaded, teacher first;
-/// stops early when the run is replaced or cancelled.
-async fn analyse(state: Rc<RefCell<State>>, run: u64, samples: Vec<f32>, reply: impl Fn(Response)) {
+/// Runs every model (or those named in `only`) on the clip in the page's order, each once it
+/// has loaded, teacher first; stops early when the run is replaced or cancelled.
+async fn analyse(
+    state: Rc<RefCell<State>>,
+    run: u64,
+    samples: Vec<f32>,
+    only: Option<Vec<String>>,
+    reply: impl Fn(Response),
+) {
     let started = js_sys::Date::now();
-    let models = state.borrow().models.clone();
+    let mut models = state.borrow().models.clone();
+    if let Some(names) = only {
+        models.retain(|(name, _)| names.contains(name));
+    }
     let still_wanted = || state.borrow().current_run == Some(run);
     for (name, pending) in models {
         if !still_wanted() {
