@@ -63,9 +63,15 @@ const expectedShort = inspect(SHORT_CLIP);
 test('on the CPU every model says what tempokd inspect says', async () => {
   const { page, errors } = await open(browser, `${server.url}?device=cpu`);
   const loaded = Date.now();
+  const since = () => `${((Date.now() - loaded) / 1000).toFixed(2)} s after the page loaded`;
   await page.setInputFiles('input[type=file]', CLIP);
+  // The worker's first fetched weights: until then it is starting (its wasm compiling).
+  await page.waitForFunction(() => document.querySelector('#model-progress')?.value > 0, null, { timeout: TIMEOUT, polling: 50 });
+  console.log(`# first model weights fetched by the worker ${since()} (CPU)`);
+  await page.waitForSelector('#model-status:has-text("loaded")', { timeout: TIMEOUT });
+  console.log(`# all models loaded ${since()} (CPU)`);
   await page.waitForSelector('.reading[data-model=teacher] canvas', { timeout: TIMEOUT });
-  console.log(`# first map (the teacher's) drawn ${((Date.now() - loaded) / 1000).toFixed(2)} s after the page loaded (CPU)`);
+  console.log(`# first map (the teacher's) drawn ${since()} (CPU)`);
   const shown = await readings(page);
   assert.match(await page.textContent('#device'), /^CPU/);
   assertSame(shown, expected, 'CPU');
