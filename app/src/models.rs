@@ -125,11 +125,6 @@ impl Models {
         self.client.set_value(Some(client));
     }
 
-    /// Whether the worker is there to take models and clips.
-    pub fn started(self) -> bool {
-        self.client.with_value(Option::is_some)
-    }
-
     /// Loads one more model beside the others and has it hear the clip on screen, if any.
     pub fn add(self, entry: CatalogEntry, source: ModelSource) {
         let name = entry.name.clone();

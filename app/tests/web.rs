@@ -176,6 +176,20 @@ fn value(root: &HtmlElement, selector: &str) -> String {
         .unwrap()
 }
 
+/// One loaded model, the teacher, has answered run 1 on a clip.
+fn teacher_has_answered(models: Models) {
+    models.loading.set(LoadProgress {
+        expected: 1,
+        loaded: 1,
+        ..LoadProgress::default()
+    });
+    models.analyse(vec![0.0; 16_000]);
+    models.apply(Response::Reading {
+        run: 1,
+        reading: Box::new(reading("teacher", "stop", 0.9, true)),
+    });
+}
+
 /// Sets a form control's value and fires its change event, as a visitor's pick does.
 fn choose(root: &HtmlElement, selector: &str, value: &str) {
     let control = root.query_selector(selector).unwrap().unwrap();
@@ -314,16 +328,7 @@ async fn teacher_explorer_draws_a_layer_and_changes_the_rollout_settings() {
     );
     settle().await;
     assert!(root.query_selector("#attention-matrix").unwrap().is_none());
-    models.loading.set(LoadProgress {
-        expected: 1,
-        loaded: 1,
-        ..LoadProgress::default()
-    });
-    models.analyse(vec![0.0; 16_000]);
-    models.apply(Response::Reading {
-        run: 1,
-        reading: Box::new(reading("teacher", "stop", 0.9, true)),
-    });
+    teacher_has_answered(models);
     settle().await;
     let matrix: HtmlCanvasElement = root
         .query_selector("#attention-matrix")
@@ -559,16 +564,7 @@ fn a_time_on_the_axis_and_its_place_on_a_chart_agree() {
 #[wasm_bindgen_test]
 fn a_model_added_after_a_run_answers_alone_beside_the_others() {
     let models = Models::new();
-    models.loading.set(LoadProgress {
-        expected: 1,
-        loaded: 1,
-        ..LoadProgress::default()
-    });
-    models.analyse(vec![0.0; 16_000]);
-    models.apply(Response::Reading {
-        run: 1,
-        reading: Box::new(reading("teacher", "stop", 0.9, true)),
-    });
+    teacher_has_answered(models);
     models.apply(Response::Finished { run: 1, ms: 10.0 });
     let entry = CatalogEntry {
         name: "your-student-1".into(),
