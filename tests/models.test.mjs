@@ -183,3 +183,30 @@ test('on WebGPU (SwiftShader) every model agrees with the CPU', async () => {
   assert.deepEqual(errors, []);
   await page.close();
 });
+
+// The worker's loader runs this first: every GPU device the worker gets is destroyed at once,
+// as when a browser reclaims the GPU.
+const LOSE_THE_DEVICE = `{
+  const requestDevice = GPUAdapter.prototype.requestDevice;
+  GPUAdapter.prototype.requestDevice = async function (...options) {
+    const device = await requestDevice.apply(this, options);
+    setTimeout(() => device.destroy(), 0);
+    return device;
+  };
+}
+`;
+
+test('a lost WebGPU device moves the models to the CPU with a message', async () => {
+  const losing = await serve(undefined, { prepend: { '/tempokd-worker_loader.js': LOSE_THE_DEVICE } });
+  const { page, errors } = await open(browser, losing.url);
+  await page.setInputFiles('input[type=file]', SHORT_CLIP);
+  const shown = await readings(page);
+  assert.match(await page.textContent('#device'), /^CPU \(no WebGPU: the browser took the GPU device away \(Destroyed: Device was destroyed\)\)$/);
+  assert.match(await page.textContent('#device-notice'), /^WebGPU stopped: the browser took the GPU device away .*\. The models run on the CPU now\.$/);
+  assertSame(shown, expectedShort, 'after the device was lost');
+  await screenshot(page, '15-device-lost');
+  // The lost device's callbacks may log to the console; nothing may be thrown.
+  assert.deepEqual(errors.filter((error) => !/lost|destroyed/i.test(error)), []);
+  await page.close();
+  losing.close();
+});

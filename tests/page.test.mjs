@@ -105,6 +105,9 @@ test('on a phone-width screen in the dark theme the page fits without sideways s
   assert.equal(root, 'rgb(11, 17, 32)', `dark background, body ${background}`);
   const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
   assert.ok(overflow <= 0, `the page is ${overflow} px wider than the screen`);
+  // Charts are drawn at most 1.5 times wider than shown, so their 12 px text stays readable.
+  const shrink = await page.$$eval('canvas.chart', (charts) => Math.max(...charts.map((c) => c.width / c.clientWidth)));
+  assert.ok(shrink <= 1.5, `a chart is drawn ${shrink.toFixed(2)} times wider than shown`);
   await screenshot(page, '14-phone-dark');
   assert.deepEqual(errors, []);
   await page.close();

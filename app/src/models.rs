@@ -2,7 +2,8 @@
 //! and the current run's readings. Responses from the worker land here.
 
 use crate::catalog::CatalogEntry;
-use crate::worker::{ModelClient, ModelFiles, ModelSource, Reading, Request, Response};
+use crate::worker::alarm::{Panic, PanicAlarm};
+use crate::worker::{ModelClient, ModelSource, Reading, Request, Response};
 use leptos::prelude::*;
 use tempokd::device::Placement;
 
@@ -77,10 +78,20 @@ pub struct Models {
     pub failures: RwSignal<Vec<(String, String)>>,
     /// How many clips the models have been given, so views of one clip know a new one came.
     pub clips: RwSignal<u64>,
+    /// Why the models moved to the CPU, or why the worker had to be started again.
+    pub notice: RwSignal<Option<String>>,
     /// The current clip, for a model added after it arrived.
     clip: StoredValue<Option<Vec<f32>>>,
+    /// Every model asked for, so a new worker can load them all again.
+    sources: StoredValue<Vec<ModelSource>>,
+    /// Workers started so far; the current one is number `workers`.
+    workers: StoredValue<u32>,
     client: StoredValue<Option<ModelClient>, LocalStorage>,
+    alarm: StoredValue<Option<PanicAlarm>, LocalStorage>,
 }
+
+/// Workers started again after a panic before the page gives up and asks for a reload.
+const MOST_WORKERS: u32 = 4;
 
 impl Models {
     /// State with no worker behind it; [`Models::start`] connects one.
@@ -93,8 +104,12 @@ impl Models {
             readings: RwSignal::new(Vec::new()),
             failures: RwSignal::new(Vec::new()),
             clips: RwSignal::new(0),
+            notice: RwSignal::new(None),
             clip: StoredValue::new(None),
+            sources: StoredValue::new(Vec::new()),
+            workers: StoredValue::new(0),
             client: StoredValue::new_local(None),
+            alarm: StoredValue::new_local(None),
         }
     }
 
@@ -108,42 +123,63 @@ impl Models {
         })
     }
 
-    /// Starts the worker and asks it to load `catalog`'s models.
-    pub fn start(self, catalog: Vec<CatalogEntry>, prefer_cpu: bool) {
-        let client = ModelClient::spawn(move |response| self.apply(response));
+    /// Starts the worker and asks it to load `catalog`'s models, on the CPU when `cpu_reason`
+    /// says why not on WebGPU.
+    pub fn start(self, catalog: Vec<CatalogEntry>, cpu_reason: Option<String>) {
         self.loading.set(LoadProgress {
             total_bytes: catalog.iter().map(|entry| entry.bytes).sum(),
             expected: catalog.len(),
             started_ms: js_sys::Date::now(),
             ..LoadProgress::default()
         });
-        client.send(Request::Load {
-            models: catalog.iter().map(CatalogEntry::source).collect(),
-            prefer_cpu,
-        });
+        self.sources
+            .set_value(catalog.iter().map(CatalogEntry::source).collect());
         self.catalog.set(catalog);
+        self.connect(cpu_reason);
+    }
+
+    /// Starts a worker, ending the one before if any, and has it load every model so far.
+    fn connect(self, cpu_reason: Option<String>) {
+        let worker = self.workers.get_value() + 1;
+        self.workers.set_value(worker);
+        let client = ModelClient::spawn(move |response| self.apply(response));
+        if self.alarm.with_value(Option::is_none) {
+            // Without the alarm a panicking worker goes unnoticed, but the models still run.
+            if let Ok(alarm) = PanicAlarm::listen(move |panic| self.worker_panicked(panic)) {
+                self.alarm.set_value(Some(alarm));
+            }
+        }
+        self.alarm.with_value(|alarm| {
+            if let Some(alarm) = alarm {
+                client.send(Request::ReportPanics {
+                    channel: alarm.name().to_string(),
+                    worker,
+                });
+            }
+        });
+        client.send(Request::Load {
+            models: self.sources.get_value(),
+            cpu_reason,
+        });
         self.client.set_value(Some(client));
     }
 
     /// Loads one more model beside the others and has it hear the clip on screen, if any.
     pub fn add(self, entry: CatalogEntry, source: ModelSource) {
         let name = entry.name.clone();
-        // Picked files are here already: nothing to fetch.
-        let here = match &source.files {
-            ModelFiles::Picked { weights, .. } => weights.len() as u64,
-            ModelFiles::Folder(_) => 0,
-        };
         self.loading.update(|loading| {
             loading.total_bytes += entry.bytes;
-            loading.fetched_bytes += here;
             loading.expected += 1;
             loading.started_ms = js_sys::Date::now();
             loading.finished_ms = None;
         });
         self.catalog.update(|catalog| catalog.push(entry));
+        self.sources
+            .update_value(|sources| sources.push(source.clone()));
         self.send(Request::Load {
             models: vec![source],
-            prefer_cpu: false,
+            // The worker has chosen its device already.
+            cpu_reason: None,
         });
         let Some(samples) = self.clip.get_value() else {
             return;
@@ -152,6 +188,70 @@ impl Models {
             // A run still going would miss the newcomer's place in the order: start it again.
             RunProgress::Running { .. } => self.analyse(samples),
             _ => self.start_run(samples, Some(vec![name])),
+        }
+    }
+
+    /// WebGPU is gone: a new worker loads every model on the CPU and the clip is heard again.
+    fn move_to_cpu(self, why: String) {
+        self.notice.set(Some(format!(
+            "WebGPU stopped: {why}. The models run on the CPU now."
+        )));
+        self.restart(why);
+        if let Some(samples) = self.clip.get_value() {
+            self.analyse(samples);
+        }
+    }
+
+    /// A new worker on the CPU, loading every model again.
+    fn restart(self, cpu_reason: String) {
+        self.device.set(None);
+        self.loading.update(|loading| {
+            loading.fetched_bytes = 0;
+            loading.loaded = 0;
+            loading.failed.clear();
+            loading.started_ms = js_sys::Date::now();
+            loading.finished_ms = None;
+        });
+        self.connect(Some(cpu_reason));
+    }
+
+    /// A worker's panic: on WebGPU the models move to the CPU; on the CPU the same clip would
+    /// fail again, so a fresh worker waits for the visitor.
+    fn worker_panicked(self, panic: Panic) {
+        if panic.worker != self.workers.get_value() {
+            return;
+        }
+        let message = panic.message;
+        if self.workers.get_value() >= MOST_WORKERS {
+            self.notice.set(Some(format!(
+                "The model worker failed again ({message}); reload the page to start afresh."
+            )));
+            self.client.set_value(None);
+            self.stop_run();
+            return;
+        }
+        match self.device.get_untracked() {
+            Some(Placement::Gpu { .. }) => {
+                self.move_to_cpu(format!("the model worker failed on it ({message})"));
+            }
+            placement => {
+                self.notice.set(Some(format!(
+                    "The model worker failed ({message}) and has been started again; \
+                     choose a clip to try once more."
+                )));
+                self.stop_run();
+                let reason = match placement {
+                    Some(Placement::Cpu { reason }) => reason,
+                    _ => "the model worker failed before it chose a device".to_string(),
+                };
+                self.restart(reason);
+            }
+        }
+    }
+
+    fn stop_run(self) {
+        if let RunProgress::Running { run, .. } = self.run.get_untracked() {
+            self.run.set(RunProgress::Cancelled { run });
         }
     }
 
@@ -200,6 +300,9 @@ impl Models {
         let current = self.run.with_untracked(RunProgress::run);
         match response {
             Response::Device(placement) => self.device.set(Some(placement)),
+            Response::DeviceLost { reason } => {
+                self.move_to_cpu(format!("the browser took the GPU device away ({reason})"));
+            }
             Response::Fetched { model, file, bytes } => {
                 // Weights of unknown size would push the bar past its total.
                 let sized = self.catalog.with_untracked(|catalog| {

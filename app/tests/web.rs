@@ -549,15 +549,21 @@ async fn another_model_from_a_url_that_has_none_is_a_message_not_a_load() {
 
 #[wasm_bindgen_test]
 fn a_time_on_the_axis_and_its_place_on_a_chart_agree() {
-    // The plot spans pixels 56 to 948 of 960.
-    assert_eq!(x_to_time(56.0 / 960.0, 4.0), Some(0.0));
-    assert!((x_to_time(948.0 / 960.0, 4.0).unwrap() - 4.0).abs() < 1e-5);
-    assert_eq!(x_to_time(10.0 / 960.0, 4.0), None);
-    assert_eq!(x_to_time(955.0 / 960.0, 4.0), None);
-    assert!((x_to_time(0.6, 4.0).unwrap() - 2.3318).abs() < 1e-3);
-    for t in [0.0, 0.37, 2.0, 3.99] {
-        let back = x_to_time(time_to_x(t, 4.0), 4.0).unwrap();
-        assert!((back - t).abs() < 1e-5, "{t} came back as {back}");
+    // The plot spans pixels 56 to 948 of 960, and 56 to 468 of a phone's 480.
+    assert_eq!(x_to_time(56.0 / 960.0, 4.0, 960), Some(0.0));
+    assert!((x_to_time(948.0 / 960.0, 4.0, 960).unwrap() - 4.0).abs() < 1e-5);
+    assert_eq!(x_to_time(10.0 / 960.0, 4.0, 960), None);
+    assert_eq!(x_to_time(955.0 / 960.0, 4.0, 960), None);
+    assert!((x_to_time(0.6, 4.0, 960).unwrap() - 2.3318).abs() < 1e-3);
+    assert!((x_to_time(468.0 / 480.0, 4.0, 480).unwrap() - 4.0).abs() < 1e-5);
+    for width in [960, 480] {
+        for t in [0.0, 0.37, 2.0, 3.99] {
+            let back = x_to_time(time_to_x(t, 4.0, width), 4.0, width).unwrap();
+            assert!(
+                (back - t).abs() < 1e-5,
+                "{t} came back as {back} at {width} px"
+            );
+        }
     }
 }
 
@@ -591,6 +597,12 @@ fn a_model_added_after_a_run_answers_alone_beside_the_others() {
         }
     );
     assert_eq!(models.readings.with_untracked(Vec::len), 1);
+    // Picked weights are counted when the worker has them.
+    models.apply(Response::Fetched {
+        model: "your-student-1".into(),
+        file: "model.safetensors".into(),
+        bytes: 4,
+    });
     let loading = models.loading.get_untracked();
     assert_eq!(
         (loading.expected, loading.fetched_bytes, loading.total_bytes),
@@ -601,4 +613,31 @@ fn a_model_added_after_a_run_answers_alone_beside_the_others() {
         reading: Box::new(reading("your-student-1", "yes", 0.5, false)),
     });
     assert_eq!(models.readings.with_untracked(Vec::len), 2);
+}
+
+#[wasm_bindgen_test]
+async fn a_worker_panic_reaches_the_page_that_listens_and_no_other() {
+    use std::cell::RefCell;
+    use std::rc::Rc;
+    use tempokd_app::worker::alarm::{Panic, PanicAlarm, ring, ring_on};
+    let heard = Rc::new(RefCell::new(Vec::new()));
+    let listener = heard.clone();
+    let alarm = PanicAlarm::listen(move |panic| listener.borrow_mut().push(panic)).unwrap();
+    let other_tab = PanicAlarm::listen(|panic| panic!("another page heard {panic:?}")).unwrap();
+    assert_ne!(alarm.name(), other_tab.name());
+    ring_on(alarm.name(), 3);
+    ring("wgpu error: out of memory");
+    for _ in 0..50 {
+        if !heard.borrow().is_empty() {
+            break;
+        }
+        gloo_timers::future::TimeoutFuture::new(10).await;
+    }
+    assert_eq!(
+        *heard.borrow(),
+        vec![Panic {
+            worker: 3,
+            message: "wgpu error: out of memory".into()
+        }]
+    );
 }

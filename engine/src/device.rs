@@ -70,6 +70,9 @@ impl CpuBackend {
 pub struct ComputeDevice {
     pub device: Device,
     pub placement: Placement,
+    /// The wgpu device behind `device`, watched for loss in the browser.
+    #[cfg(target_family = "wasm")]
+    gpu: Option<burn::tensor::wgpu::wgpu::Device>,
 }
 
 impl ComputeDevice {
@@ -80,6 +83,8 @@ impl ComputeDevice {
             placement: Placement::Cpu {
                 reason: reason.into(),
             },
+            #[cfg(target_family = "wasm")]
+            gpu: None,
         }
     }
 
@@ -89,8 +94,26 @@ impl ComputeDevice {
     /// and clone the result.
     pub async fn gpu_or_cpu() -> Self {
         match Device::wgpu_options().init_with_setup_async().await {
-            Ok((device, setup)) => Self::from_gpu(device, &setup.adapter),
+            Ok((device, setup)) => Self::from_gpu(device, &setup),
             Err(error) => Self::cpu(short_reason(&error.to_string())),
+        }
+    }
+
+    /// Calls `on_lost` with the browser's reason when it takes the GPU device away (driver
+    /// reset, GPU removed, device destroyed); never on the CPU. Reads on a lost device fail from
+    /// then on, so whoever owns the models moves them to the CPU.
+    ///
+    /// Browser only: there wgpu adds each callback to the device's `lost` promise, beside the
+    /// one burn installs, whereas natively a second callback would replace burn's.
+    #[cfg(target_family = "wasm")]
+    pub fn on_lost(&self, on_lost: impl Fn(String) + Send + 'static) {
+        if let Some(gpu) = &self.gpu {
+            gpu.set_device_lost_callback(move |kind, message| {
+                on_lost(match message.trim().trim_end_matches('.') {
+                    "" => format!("{kind:?}"),
+                    message => format!("{kind:?}: {message}"),
+                })
+            });
         }
     }
 
@@ -99,12 +122,12 @@ impl ComputeDevice {
     pub fn gpu() -> Result<Self, String> {
         Device::wgpu_options()
             .init_with_setup()
-            .map(|(device, setup)| Self::from_gpu(device, &setup.adapter))
+            .map(|(device, setup)| Self::from_gpu(device, &setup))
             .map_err(|e| e.to_string())
     }
 
-    fn from_gpu(device: Device, adapter: &burn::tensor::wgpu::wgpu::Adapter) -> Self {
-        let info = adapter.get_info();
+    fn from_gpu(device: Device, setup: &burn::tensor::wgpu::WgpuSetup) -> Self {
+        let info = setup.adapter.get_info();
         let name = if info.name.is_empty() {
             // Browsers may withhold adapter names to limit fingerprinting.
             "adapter name withheld by the browser".to_string()
@@ -117,6 +140,8 @@ impl ComputeDevice {
                 adapter: name,
                 api: format!("{:?}", info.backend),
             },
+            #[cfg(target_family = "wasm")]
+            gpu: Some(setup.device.clone()),
         }
     }
 

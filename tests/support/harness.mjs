@@ -2,6 +2,8 @@
 import { createServer } from 'node:http';
 import { readFile, mkdir } from 'node:fs/promises';
 import { extname, join, normalize, resolve } from 'node:path';
+import { promisify } from 'node:util';
+import { gzip } from 'node:zlib';
 import { chromium } from 'playwright-core';
 
 export const ROOT = resolve(import.meta.dirname, '..', '..');
@@ -14,18 +16,31 @@ const TYPES = {
   '.css': 'text/css', '.json': 'application/json', '.wav': 'audio/wav', '.png': 'image/png',
 };
 
-/** A static server for dist/ on a free loopback port. */
-export async function serve(dir = DIST) {
+// Served gzip-compressed when the browser accepts it, as a static host would; the weights
+// (random-looking floats) and audio gain little and are sent as they are.
+const COMPRESSED_TYPES = new Set(['.html', '.js', '.wasm', '.css', '.json']);
+const compressed = new Map();
+const compress = promisify(gzip);
+
+/**
+ * A static server for dist/ on a free loopback port. `prepend` maps a path to script put before
+ * that file's text, to change what the browser offers a worker.
+ */
+export async function serve(dir = DIST, { prepend = {} } = {}) {
   const server = createServer(async (request, response) => {
     const path = normalize(decodeURIComponent(new URL(request.url, 'http://x').pathname));
     const file = join(dir, path.endsWith('/') ? `${path}index.html` : path);
     if (!file.startsWith(dir)) { response.writeHead(403).end(); return; }
     try {
-      const body = await readFile(file);
-      response.writeHead(200, {
-        'content-type': TYPES[extname(file)] ?? 'application/octet-stream',
-        'content-length': body.length,
-      });
+      let body = Buffer.concat([Buffer.from(prepend[path] ?? ''), await readFile(file)]);
+      const headers = { 'content-type': TYPES[extname(file)] ?? 'application/octet-stream' };
+      if (COMPRESSED_TYPES.has(extname(file)) && /\bgzip\b/.test(request.headers['accept-encoding'] ?? '')) {
+        const key = `${file}\0${prepend[path] ?? ''}`;
+        if (!compressed.has(key)) compressed.set(key, compress(body));
+        body = await compressed.get(key);
+        Object.assign(headers, { 'content-encoding': 'gzip', vary: 'accept-encoding' });
+      }
+      response.writeHead(200, { ...headers, 'content-length': body.length });
       response.end(body);
     } catch {
       response.writeHead(404).end('not found');

@@ -3,6 +3,6 @@
 use gloo_worker::Registrable;
 
 fn main() {
-    console_error_panic_hook::set_once();
+    tempokd_app::worker::alarm::install_panic_hook();
     tempokd_app::worker::ModelWorker::registrar().register();
 }

@@ -1,5 +1,5 @@
 use super::{
-    Area, TIME_CHART_WIDTH, TimeLabels, X_LABEL_AREA, Y_LABEL_AREA, backend, plot_attention,
+    Area, FIGURE_WIDTH, TimeLabels, X_LABEL_AREA, Y_LABEL_AREA, backend, plot_attention,
     plot_error, plot_spectrogram, plot_waveform, scratch_canvas,
 };
 use crate::worker::TimeMap;
@@ -33,7 +33,7 @@ impl Figure<'_> {
     fn size(&self) -> (u32, u32) {
         let rows = self.rows.len() as u32 * (ROW_LABEL_HEIGHT + ROW_HEIGHT);
         (
-            TIME_CHART_WIDTH,
+            FIGURE_WIDTH,
             TITLE_HEIGHT + WAVEFORM_HEIGHT + SPECTROGRAM_HEIGHT + rows + X_LABEL_AREA,
         )
     }

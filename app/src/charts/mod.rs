@@ -24,19 +24,36 @@ use web_sys::{CanvasRenderingContext2d, HtmlCanvasElement};
 pub(crate) const Y_LABEL_AREA: u32 = 56;
 /// Pixels right of the plot.
 const MARGIN_RIGHT: u32 = 12;
-/// Width in pixels of every chart on the clip's time axis.
-pub const TIME_CHART_WIDTH: u32 = 960;
+/// Width in pixels of the figure a visitor downloads, and of the charts on a wide screen.
+pub const FIGURE_WIDTH: u32 = 960;
+/// Width in pixels of the charts on a phone: drawn 960 px wide and scaled down to a phone's
+/// width, their text would shrink past reading.
+const NARROW_CHART_WIDTH: u32 = 480;
 
-/// Where on a time chart's width (0 to 1) the time `t_s` of a `duration_s` clip is drawn.
-pub fn time_to_x(t_s: f32, duration_s: f32) -> f32 {
-    let plot = (TIME_CHART_WIDTH - Y_LABEL_AREA - MARGIN_RIGHT) as f32;
-    (Y_LABEL_AREA as f32 + t_s / duration_s.max(1e-3) * plot) / TIME_CHART_WIDTH as f32
+/// Width in pixels to draw a chart on the clip's time axis for the window as it is now. Charts
+/// of one clip are made together, so they share it and line up.
+pub fn time_chart_width() -> u32 {
+    let window_width = web_sys::window()
+        .and_then(|window| window.inner_width().ok())
+        .and_then(|width| width.as_f64());
+    match window_width {
+        Some(width) if width < 720.0 => NARROW_CHART_WIDTH,
+        _ => FIGURE_WIDTH,
+    }
 }
 
-/// The time under the point `x` (0 to 1) of a time chart's width, if it is on the plot.
-pub fn x_to_time(x: f32, duration_s: f32) -> Option<f32> {
-    let plot = (TIME_CHART_WIDTH - Y_LABEL_AREA - MARGIN_RIGHT) as f32;
-    let t = (x * TIME_CHART_WIDTH as f32 - Y_LABEL_AREA as f32) / plot * duration_s;
+/// Where on a `width`-pixel time chart's width (0 to 1) the time `t_s` of a `duration_s` clip
+/// is drawn.
+pub fn time_to_x(t_s: f32, duration_s: f32, width: u32) -> f32 {
+    let plot = (width - Y_LABEL_AREA - MARGIN_RIGHT) as f32;
+    (Y_LABEL_AREA as f32 + t_s / duration_s.max(1e-3) * plot) / width as f32
+}
+
+/// The time under the point `x` (0 to 1) of a `width`-pixel time chart's width, if it is on
+/// the plot.
+pub fn x_to_time(x: f32, duration_s: f32, width: u32) -> Option<f32> {
+    let plot = (width - Y_LABEL_AREA - MARGIN_RIGHT) as f32;
+    let t = (x * width as f32 - Y_LABEL_AREA as f32) / plot * duration_s;
     (0.0..=duration_s).contains(&t).then_some(t)
 }
 

@@ -12,10 +12,11 @@ use tempokd::data::mix::NoisePlacement;
 use tempokd::kd::RolloutConfig;
 
 /// `?device=cpu` in the address keeps the models on the CPU even where WebGPU is offered.
-fn prefers_cpu() -> bool {
+fn cpu_request() -> Option<String> {
     web_sys::window()
         .and_then(|window| window.location().search().ok())
-        .is_some_and(|query| query.contains("device=cpu"))
+        .filter(|query| query.contains("device=cpu"))
+        .map(|_| "the address asks for the CPU (?device=cpu)".to_string())
 }
 
 #[component]
@@ -31,11 +32,11 @@ pub fn App() -> impl IntoView {
     let models = Models::new();
     spawn_local(async move {
         match shipped_models().await {
-            Ok(catalog) => models.start(catalog, prefers_cpu()),
+            Ok(catalog) => models.start(catalog, cpu_request()),
             Err(message) => {
                 set_error.set(Some(message));
                 // Models the visitor loads can still run.
-                models.start(Vec::new(), prefers_cpu());
+                models.start(Vec::new(), cpu_request());
             }
         }
     });

@@ -26,8 +26,14 @@ pub fn ModelLoading(models: Models) -> impl IntoView {
         })
     };
     let failed = move || loading.with(|l| l.failed.clone());
+    let notice = models.notice;
     view! {
         <section class="model-loading" aria-label="Models">
+            <Show when=move || notice.with(Option::is_some)>
+                <p class="notice" id="device-notice" role="alert">
+                    {move || notice.get().unwrap_or_default()}
+                </p>
+            </Show>
             <p class="muted" id="model-status">{summary}</p>
             <Show when=move || loading.with(|l| !l.done())>
                 <progress id="model-progress" max="1"

@@ -1,4 +1,4 @@
-use crate::charts::{TIME_CHART_WIDTH, time_to_x, x_to_time};
+use crate::charts::{time_chart_width, time_to_x, x_to_time};
 use leptos::html::Canvas;
 use leptos::prelude::*;
 use web_sys::{KeyboardEvent, MouseEvent};
@@ -15,12 +15,17 @@ pub fn TimeCanvas(
     duration_s: f32,
     hover: RwSignal<Option<f32>>,
 ) -> impl IntoView {
+    let width = time_chart_width();
     let on_move = move |event: MouseEvent| {
         let Some(canvas) = canvas.get_untracked() else {
             return;
         };
-        let width = canvas.client_width().max(1) as f32;
-        hover.set(x_to_time(event.offset_x() as f32 / width, duration_s));
+        let shown_width = canvas.client_width().max(1) as f32;
+        hover.set(x_to_time(
+            event.offset_x() as f32 / shown_width,
+            duration_s,
+            width,
+        ));
     };
     let on_key = move |event: KeyboardEvent| {
         let step = duration_s / 100.0;
@@ -41,13 +46,13 @@ pub fn TimeCanvas(
         hover.get().map(|t| {
             view! {
                 <div class="time-cursor" aria-hidden="true"
-                    style:left=format!("{:.3}%", 100.0 * time_to_x(t, duration_s))></div>
+                    style:left=format!("{:.3}%", 100.0 * time_to_x(t, duration_s, width))></div>
             }
         })
     };
     view! {
         <div class="time-chart">
-            <canvas node_ref=canvas id=id class=format!("chart {class}") width=TIME_CHART_WIDTH
+            <canvas node_ref=canvas id=id class=format!("chart {class}") width=width
                 height=height tabindex="0" role="img" aria-label=label on:mousemove=on_move
                 on:mouseleave=move |_| hover.set(None) on:keydown=on_key
                 on:blur=move |_| hover.set(None)></canvas>

@@ -2,6 +2,7 @@
 //! running them never freezes the page. `protocol` is what crosses between the two threads,
 //! `runner` the worker's side and `client` the page's.
 
+pub mod alarm;
 mod client;
 mod protocol;
 mod runner;

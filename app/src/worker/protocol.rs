@@ -30,11 +30,13 @@ pub enum ModelFiles {
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum Request {
-    /// Pick the device (WebGPU unless `prefer_cpu`, else the CPU) and load these models; once
-    /// the device is chosen, later loads keep it.
+    /// Broadcast a panic on the channel named `channel`, as worker number `worker`; sent first.
+    ReportPanics { channel: String, worker: u32 },
+    /// Pick the device (WebGPU, or the CPU when `cpu_reason` says why not) and load these
+    /// models; once the device is chosen, later loads keep it.
     Load {
         models: Vec<ModelSource>,
-        prefer_cpu: bool,
+        cpu_reason: Option<String>,
     },
     /// Run every loaded model (or only those named) on a 16 kHz mono clip. A newer run replaces
     /// an older one.
@@ -51,6 +53,10 @@ pub enum Request {
 pub enum Response {
     /// Where the models run; sent once, before any model loads.
     Device(Placement),
+    /// The browser took the GPU device away, with its reason: nothing more runs on it.
+    DeviceLost {
+        reason: String,
+    },
     /// One more file of a model has arrived.
     Fetched {
         model: String,

@@ -2,9 +2,11 @@
 //! each clip in the page's order, each as soon as it has loaded, answering one model at a time
 //! so the page draws rows as they come.
 
+use super::alarm;
 use super::protocol::{
     ModelFiles, ModelKind, ModelSource, Reading, Request, Response, TeacherAttention, TimeMap,
 };
+use futures::StreamExt;
 use futures::future::{FutureExt, LocalBoxFuture, Shared};
 use gloo_worker::{HandlerId, Worker, WorkerScope};
 use std::cell::RefCell;
@@ -61,7 +63,8 @@ impl Worker for ModelWorker {
             move |response: Response| scope.respond(caller, response)
         };
         match request {
-            Request::Load { models, prefer_cpu } => load(&state, models, prefer_cpu, reply),
+            Request::ReportPanics { channel, worker } => alarm::ring_on(&channel, worker),
+            Request::Load { models, cpu_reason } => load(&state, models, cpu_reason, reply),
             Request::Analyse { run, samples, only } => {
                 state.borrow_mut().current_run = Some(run);
                 spawn_local(analyse(state, run, samples, only, reply));
@@ -81,12 +84,12 @@ impl Worker for ModelWorker {
 fn load(
     state: &Rc<RefCell<State>>,
     sources: Vec<ModelSource>,
-    prefer_cpu: bool,
+    cpu_reason: Option<String>,
     reply: impl Fn(Response) + Clone + 'static,
 ) {
     let existing = state.borrow().device.clone();
     let device = existing.unwrap_or_else(|| {
-        let device = choose_device(prefer_cpu, reply.clone())
+        let device = choose_device(cpu_reason, reply.clone())
             .boxed_local()
             .shared();
         state.borrow_mut().device = Some(device.clone());
@@ -105,12 +108,26 @@ fn load(
     }
 }
 
-async fn choose_device(prefer_cpu: bool, reply: impl Fn(Response)) -> ComputeDevice {
-    let device = match prefer_cpu {
-        true => ComputeDevice::cpu("the address asks for the CPU (?device=cpu)"),
-        false => ComputeDevice::gpu_or_cpu().await,
+async fn choose_device(
+    cpu_reason: Option<String>,
+    reply: impl Fn(Response) + 'static,
+) -> ComputeDevice {
+    let device = match cpu_reason {
+        Some(reason) => ComputeDevice::cpu(reason),
+        None => ComputeDevice::gpu_or_cpu().await,
     };
     reply(Response::Device(device.placement.clone()));
+    if device.is_gpu() {
+        let (lost, mut losses) = futures::channel::mpsc::unbounded();
+        device.on_lost(move |reason| {
+            let _ = lost.unbounded_send(reason);
+        });
+        spawn_local(async move {
+            if let Some(reason) = losses.next().await {
+                reply(Response::DeviceLost { reason });
+            }
+        });
+    }
     device
 }
 
@@ -151,7 +168,14 @@ async fn fetch_model(
             config,
             weights,
             preprocessor,
-        } => (config, weights, preprocessor),
+        } => {
+            reply(Response::Fetched {
+                model: source.name.clone(),
+                file: "model.safetensors".to_string(),
+                bytes: weights.len() as u64,
+            });
+            (config, weights, preprocessor)
+        }
     };
     match source.kind {
         ModelKind::Teacher => {
