@@ -1,6 +1,6 @@
 // Serves the built page on 127.0.0.1 and drives Debian's headless Chromium with playwright-core.
 import { createServer } from 'node:http';
-import { readFile, mkdir } from 'node:fs/promises';
+import { readFile, readdir, mkdir } from 'node:fs/promises';
 import { extname, join, normalize, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { gzip } from 'node:zlib';
@@ -16,11 +16,25 @@ const TYPES = {
   '.css': 'text/css', '.json': 'application/json', '.wav': 'audio/wav', '.png': 'image/png',
 };
 
-// Served gzip-compressed when the browser accepts it, as a static host would; the weights
-// (random-looking floats) and audio gain little and are sent as they are.
+// Served gzip-compressed when the browser accepts it, as a static host would, compressed before
+// the first request so no page waits on it; the weights (random-looking floats) and audio gain
+// little and are sent as they are.
 const COMPRESSED_TYPES = new Set(['.html', '.js', '.wasm', '.css', '.json']);
 const compressed = new Map();
 const compress = promisify(gzip);
+
+function compressOnce(key, body) {
+  if (!compressed.has(key)) compressed.set(key, compress(body));
+  return compressed.get(key);
+}
+
+async function compressAll(dir) {
+  const files = await readdir(dir, { recursive: true });
+  await Promise.all(files.filter((file) => COMPRESSED_TYPES.has(extname(file))).map(async (file) => {
+    const path = join(dir, file);
+    await compressOnce(path, await readFile(path));
+  }));
+}
 
 /**
  * A static server for dist/ on a free loopback port. `prepend` maps a path to script put before
@@ -35,9 +49,7 @@ export async function serve(dir = DIST, { prepend = {} } = {}) {
       let body = Buffer.concat([Buffer.from(prepend[path] ?? ''), await readFile(file)]);
       const headers = { 'content-type': TYPES[extname(file)] ?? 'application/octet-stream' };
       if (COMPRESSED_TYPES.has(extname(file)) && /\bgzip\b/.test(request.headers['accept-encoding'] ?? '')) {
-        const key = `${file}\0${prepend[path] ?? ''}`;
-        if (!compressed.has(key)) compressed.set(key, compress(body));
-        body = await compressed.get(key);
+        body = await compressOnce(prepend[path] ? `${file}\0${prepend[path]}` : file, body);
         Object.assign(headers, { 'content-encoding': 'gzip', vary: 'accept-encoding' });
       }
       response.writeHead(200, { ...headers, 'content-length': body.length });
@@ -46,6 +58,7 @@ export async function serve(dir = DIST, { prepend = {} } = {}) {
       response.writeHead(404).end('not found');
     }
   });
+  await compressAll(dir);
   await new Promise((ok) => server.listen(0, '127.0.0.1', ok));
   return { url: `http://127.0.0.1:${server.address().port}/`, close: () => server.close() };
 }
