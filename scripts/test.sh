@@ -20,7 +20,7 @@ cargo test -p tempokd
 # One invocation for both crates, so the wasm dependency graph is built once.
 say "engine (features, teacher, students, training, CPU and WebGPU tensors) and components in headless Chromium"
 cargo test --target wasm32-unknown-unknown -p tempokd -p tempokd-app \
-  --no-default-features --features tempokd/tensors \
+  --no-default-features --features tempokd/webgpu \
   --test features --test device --test teacher --test students --test training --test web
 say "end-to-end: building the page"
 trunk build --offline

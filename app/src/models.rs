@@ -3,7 +3,7 @@
 
 use crate::catalog::CatalogEntry;
 use crate::worker::alarm::{Panic, PanicAlarm};
-use crate::worker::{ModelClient, ModelSource, Reading, Request, Response};
+use crate::worker::{ModelClient, ModelSource, Reading, Request, Response, WorkerBuild};
 use leptos::prelude::*;
 use tempokd::device::Placement;
 
@@ -138,11 +138,19 @@ impl Models {
         self.connect(cpu_reason);
     }
 
-    /// Starts a worker, ending the one before if any, and has it load every model so far.
+    /// Starts a worker, ending the one before if any, and has it load every model so far. The
+    /// CPU-only worker starts sooner, so it serves whenever WebGPU is not going to be used.
     fn connect(self, cpu_reason: Option<String>) {
         let worker = self.workers.get_value() + 1;
         self.workers.set_value(worker);
-        let client = ModelClient::spawn(move |response| self.apply(response));
+        let cpu_reason = cpu_reason.or_else(|| {
+            (!browser_offers_webgpu()).then(|| "this browser offers no WebGPU".to_string())
+        });
+        let build = match cpu_reason {
+            Some(_) => WorkerBuild::Cpu,
+            None => WorkerBuild::WebGpu,
+        };
+        let client = ModelClient::spawn(build, move |response| self.apply(response));
         if self.alarm.with_value(Option::is_none) {
             // Without the alarm a panicking worker goes unnoticed, but the models still run.
             if let Ok(alarm) = PanicAlarm::listen(move |panic| self.worker_panicked(panic)) {
@@ -366,6 +374,14 @@ impl Models {
             }
         });
     }
+}
+
+/// Whether the browser has WebGPU at all (`navigator.gpu`); whether it offers an adapter, only
+/// the worker can find out.
+fn browser_offers_webgpu() -> bool {
+    web_sys::window()
+        .and_then(|window| js_sys::Reflect::get(&window.navigator(), &"gpu".into()).ok())
+        .is_some_and(|gpu| !gpu.is_undefined())
 }
 
 impl Default for Models {

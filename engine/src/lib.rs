@@ -5,9 +5,9 @@ pub mod audio;
 #[cfg(feature = "tensors")]
 pub mod checkpoint;
 pub mod data;
-#[cfg(feature = "tensors")]
 pub mod device;
 pub mod kd;
+pub mod model_kind;
 #[cfg(not(target_family = "wasm"))]
 pub mod parallel;
 pub mod prediction;

@@ -1,8 +1,5 @@
-//! The model worker's entry point (built by Trunk as a Web Worker, see index.html).
-
-use gloo_worker::Registrable;
+//! The model worker with WebGPU and the CPU (built by Trunk as a Web Worker, see index.html).
 
 fn main() {
-    tempokd_app::worker::alarm::install_panic_hook();
-    tempokd_app::worker::ModelWorker::registrar().register();
+    tempokd_app::worker::register();
 }

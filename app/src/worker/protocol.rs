@@ -2,9 +2,9 @@
 //! sends audio and settings and gets back what each model says, one model at a time.
 
 use serde::{Deserialize, Serialize};
-pub use tempokd::checkpoint::ModelKind;
 use tempokd::device::Placement;
 use tempokd::kd::{self, AttentionMaps, RolloutConfig};
+pub use tempokd::model_kind::ModelKind;
 
 /// A model the page wants loaded: its name on screen and where its files are.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -8,7 +8,7 @@ use super::protocol::{
 };
 use futures::StreamExt;
 use futures::future::{FutureExt, LocalBoxFuture, Shared};
-use gloo_worker::{HandlerId, Worker, WorkerScope};
+use gloo_worker::{HandlerId, Registrable, Worker, WorkerScope};
 use std::cell::RefCell;
 use std::rc::Rc;
 use tempokd::device::ComputeDevice;
@@ -41,6 +41,13 @@ struct State {
 
 pub struct ModelWorker {
     state: Rc<RefCell<State>>,
+}
+
+/// Starts the worker's side in this Web Worker: panics are reported to the page, and requests
+/// are taken from now on.
+pub fn register() {
+    alarm::install_panic_hook();
+    ModelWorker::registrar().register();
 }
 
 impl Worker for ModelWorker {

@@ -1,30 +1,7 @@
-//! The one place that decides where tensors live.
-//!
-//! WebGPU (burn's wgpu backend) when the browser or machine offers an adapter, otherwise burn's
-//! pure-Rust CPU backend. Natively the CPU is the default and wgpu is asked for explicitly:
-//! on a machine without a GPU, wgpu's software Vulkan is far slower than the CPU backend.
-//! The choice is reported with its reason so the UI never hides a fallback.
+//! burn devices and the choice between them.
 
+use super::Placement;
 use burn::tensor::Device;
-use std::fmt;
-
-/// Where tensors live, and why.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub enum Placement {
-    /// A WebGPU / wgpu adapter, by name and graphics API.
-    Gpu { adapter: String, api: String },
-    /// burn's CPU backend, with the reason no GPU is used.
-    Cpu { reason: String },
-}
-
-impl fmt::Display for Placement {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Placement::Gpu { adapter, api } => write!(f, "WebGPU: {adapter} ({api})"),
-            Placement::Cpu { reason } => write!(f, "CPU (no WebGPU: {reason})"),
-        }
-    }
-}
 
 /// burn's native CPU backends in this build. The CLI trains on [`CpuBackend::Flex`], the fastest
 /// of them on a 2-core machine (`cargo bench --bench backends`; figures in README); ndarray is
@@ -71,7 +48,7 @@ pub struct ComputeDevice {
     pub device: Device,
     pub placement: Placement,
     /// The wgpu device behind `device`, watched for loss in the browser.
-    #[cfg(target_family = "wasm")]
+    #[cfg(all(target_family = "wasm", feature = "webgpu"))]
     gpu: Option<burn::tensor::wgpu::wgpu::Device>,
 }
 
@@ -83,7 +60,7 @@ impl ComputeDevice {
             placement: Placement::Cpu {
                 reason: reason.into(),
             },
-            #[cfg(target_family = "wasm")]
+            #[cfg(all(target_family = "wasm", feature = "webgpu"))]
             gpu: None,
         }
     }
@@ -92,11 +69,18 @@ impl ComputeDevice {
     ///
     /// wgpu can be initialised once per process (once per page in a browser): call this once
     /// and clone the result.
+    #[cfg(feature = "webgpu")]
     pub async fn gpu_or_cpu() -> Self {
         match Device::wgpu_options().init_with_setup_async().await {
             Ok((device, setup)) => Self::from_gpu(device, &setup),
             Err(error) => Self::cpu(short_reason(&error.to_string())),
         }
+    }
+
+    /// The CPU: this build has no WebGPU backend.
+    #[cfg(not(feature = "webgpu"))]
+    pub async fn gpu_or_cpu() -> Self {
+        Self::cpu("this build has no WebGPU")
     }
 
     /// Calls `on_lost` with the browser's reason when it takes the GPU device away (driver
@@ -107,6 +91,7 @@ impl ComputeDevice {
     /// one burn installs, whereas natively a second callback would replace burn's.
     #[cfg(target_family = "wasm")]
     pub fn on_lost(&self, on_lost: impl Fn(String) + Send + 'static) {
+        #[cfg(feature = "webgpu")]
         if let Some(gpu) = &self.gpu {
             gpu.set_device_lost_callback(move |kind, message| {
                 on_lost(match message.trim().trim_end_matches('.') {
@@ -115,17 +100,12 @@ impl ComputeDevice {
                 })
             });
         }
+        // Without WebGPU there is no GPU device to lose.
+        #[cfg(not(feature = "webgpu"))]
+        drop(on_lost);
     }
 
-    /// A wgpu adapter, synchronously (native only).
-    #[cfg(not(target_family = "wasm"))]
-    pub fn gpu() -> Result<Self, String> {
-        Device::wgpu_options()
-            .init_with_setup()
-            .map(|(device, setup)| Self::from_gpu(device, &setup))
-            .map_err(|e| e.to_string())
-    }
-
+    #[cfg(feature = "webgpu")]
     fn from_gpu(device: Device, setup: &burn::tensor::wgpu::WgpuSetup) -> Self {
         let info = setup.adapter.get_info();
         let name = if info.name.is_empty() {
@@ -151,6 +131,7 @@ impl ComputeDevice {
 }
 
 /// The first line of a wgpu error, which is the part a visitor can read.
+#[cfg(feature = "webgpu")]
 fn short_reason(error: &str) -> String {
     let line = error.lines().next().unwrap_or("unknown error").trim();
     if line.to_ascii_lowercase().contains("no adapter") {
