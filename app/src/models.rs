@@ -126,12 +126,6 @@ impl Models {
     /// Starts the worker and asks it to load `catalog`'s models, on the CPU when `cpu_reason`
     /// says why not on WebGPU.
     pub fn start(self, catalog: Vec<CatalogEntry>, cpu_reason: Option<String>) {
-        self.loading.set(LoadProgress {
-            total_bytes: catalog.iter().map(|entry| entry.bytes).sum(),
-            expected: catalog.len(),
-            started_ms: js_sys::Date::now(),
-            ..LoadProgress::default()
-        });
         self.sources
             .set_value(catalog.iter().map(CatalogEntry::source).collect());
         self.catalog.set(catalog);
@@ -141,6 +135,13 @@ impl Models {
     /// Starts a worker, ending the one before if any, and has it load every model so far. The
     /// CPU-only worker starts sooner, so it serves whenever WebGPU is not going to be used.
     fn connect(self, cpu_reason: Option<String>) {
+        self.loading
+            .set(self.catalog.with_untracked(|catalog| LoadProgress {
+                total_bytes: catalog.iter().map(|entry| entry.bytes).sum(),
+                expected: catalog.len(),
+                started_ms: js_sys::Date::now(),
+                ..LoadProgress::default()
+            }));
         let worker = self.workers.get_value() + 1;
         self.workers.set_value(worker);
         let cpu_reason = cpu_reason.or_else(|| {
@@ -210,16 +211,9 @@ impl Models {
         }
     }
 
-    /// A new worker on the CPU, loading every model again.
+    /// A new worker on the CPU, loading every model again from the start.
     fn restart(self, cpu_reason: String) {
         self.device.set(None);
-        self.loading.update(|loading| {
-            loading.fetched_bytes = 0;
-            loading.loaded = 0;
-            loading.failed.clear();
-            loading.started_ms = js_sys::Date::now();
-            loading.finished_ms = None;
-        });
         self.connect(Some(cpu_reason));
     }
 
