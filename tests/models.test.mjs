@@ -65,13 +65,22 @@ test('on the CPU every model says what tempokd inspect says', async () => {
   const loaded = Date.now();
   const since = () => `${((Date.now() - loaded) / 1000).toFixed(2)} s after the page loaded`;
   await page.setInputFiles('input[type=file]', CLIP);
-  // The worker's first fetched weights: until then it is starting (its wasm compiling).
-  await page.waitForFunction(() => document.querySelector('#model-progress')?.value > 0, null, { timeout: TIMEOUT, polling: 50 });
-  console.log(`# first model weights fetched by the worker ${since()} (CPU)`);
-  await page.waitForSelector('#model-status:has-text("loaded")', { timeout: TIMEOUT });
-  console.log(`# all models loaded ${since()} (CPU)`);
-  await page.waitForSelector('.reading[data-model=teacher] canvas', { timeout: TIMEOUT });
-  console.log(`# first map (the teacher's) drawn ${since()} (CPU)`);
+  // Each moment is logged as it happens (the worker runs models as they finish loading, so maps
+  // can come before every model has loaded). Until the first fetched weights the worker is
+  // starting: its wasm compiling.
+  const logged = (what, promise) => promise.then(() => console.log(`# ${what} ${since()} (CPU)`));
+  const firstMap = page.waitForSelector('.reading canvas', { timeout: TIMEOUT }).then(async () => {
+    const when = since();
+    const rows = await page.$$eval('.reading', (shown) => shown.map((row) => row.dataset.model));
+    console.log(`# first map drawn ${when} (CPU; rows then: ${rows.join(', ')})`);
+  });
+  await Promise.all([
+    logged('first model weights fetched by the worker',
+      page.waitForFunction(() => document.querySelector('#model-progress')?.value > 0, null, { timeout: TIMEOUT, polling: 50 })),
+    logged('all models loaded', page.waitForSelector('#model-status:has-text("loaded")', { timeout: TIMEOUT })),
+    firstMap,
+    logged("the teacher's map drawn", page.waitForSelector('.reading[data-model=teacher] canvas', { timeout: TIMEOUT })),
+  ]);
   const shown = await readings(page);
   assert.match(await page.textContent('#device'), /^CPU/);
   assertSame(shown, expected, 'CPU');

@@ -3,7 +3,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { ROOT, serve, launch, open, screenshot, paintedPixels, dropFile } from './support/harness.mjs';
+import { ROOT, serve, launch, open, screenshot, paintedPixels, tallColumns, dropFile } from './support/harness.mjs';
 
 const WAV = join(ROOT, 'static/clips/stop-4s.wav');
 const MP3 = join(ROOT, 'engine/tests/fixtures/audio/tone-48000-stereo.mp3');
@@ -28,6 +28,19 @@ async function expectClip(page, name, seconds) {
     const { painted, total } = await paintedPixels(page, canvas);
     assert.ok(painted > total / 20, `${canvas}: ${painted} of ${total} pixels drawn`);
   }
+}
+
+/**
+ * Waits until the clip view shows a recording. The fake microphone beeps now and then, so most
+ * of its waveform is a flat line: what shows the recording was drawn is the beeps, columns
+ * painted over most of the chart's height (the axis is one such column).
+ */
+async function expectRecording(page) {
+  await page.waitForSelector('.clip-summary:has-text("recording: ")', { timeout: TIMEOUT });
+  const beeps = await tallColumns(page, '#waveform', 0.6);
+  assert.ok(beeps >= 4, `#waveform: ${beeps} columns drawn over 60 % of its height`);
+  const { painted, total } = await paintedPixels(page, '#spectrogram');
+  assert.ok(painted > total / 20, `#spectrogram: ${painted} of ${total} pixels drawn`);
 }
 
 test('the page shows the device it runs on', async () => {
@@ -140,7 +153,7 @@ test('a recording from the microphone is drawn', async () => {
   await page.waitForTimeout(1500);
   await screenshot(page, '07-recording');
   await page.click('button.record-button');
-  await expectClip(page, 'recording', '');
+  await expectRecording(page);
   await screenshot(page, '08-recorded');
   assert.deepEqual(errors, []);
   await page.close();

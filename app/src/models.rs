@@ -329,7 +329,7 @@ impl Models {
                 });
             }
             Response::Reading { run, reading } if run == current => {
-                self.readings.update(|readings| readings.push(*reading));
+                self.show_reading(*reading);
                 self.count_answer();
             }
             Response::Failed {
@@ -359,6 +359,24 @@ impl Models {
             self.loading
                 .update(|loading| loading.finished_ms = Some(js_sys::Date::now()));
         }
+    }
+
+    /// Places a reading among the others in the catalog's order, whatever order the worker
+    /// answered in (it takes models as they finish loading).
+    fn show_reading(self, reading: Reading) {
+        let place = |name: &str| {
+            self.catalog.with_untracked(|catalog| {
+                catalog
+                    .iter()
+                    .position(|entry| entry.name == name)
+                    .unwrap_or(usize::MAX)
+            })
+        };
+        let own = place(&reading.model);
+        self.readings.update(|readings| {
+            let at = readings.partition_point(|shown| place(&shown.model) <= own);
+            readings.insert(at, reading);
+        });
     }
 
     fn count_answer(self) {

@@ -19,7 +19,7 @@ use tempokd_app::worker::{
 };
 use wasm_bindgen::JsCast;
 use wasm_bindgen_test::*;
-use web_sys::{CanvasRenderingContext2d, HtmlCanvasElement, HtmlElement};
+use web_sys::{CanvasRenderingContext2d, Element, HtmlCanvasElement, HtmlElement};
 
 wasm_bindgen_test_configure!(run_in_browser);
 
@@ -565,6 +565,60 @@ fn a_time_on_the_axis_and_its_place_on_a_chart_agree() {
             );
         }
     }
+}
+
+#[wasm_bindgen_test]
+async fn readings_stand_in_the_catalogs_order_whatever_order_they_arrive_in() {
+    let models = Models::new();
+    let entry = |name: &str, kind| CatalogEntry {
+        name: name.into(),
+        kind,
+        title: name.into(),
+        bytes: 4,
+    };
+    models.catalog.set(vec![
+        entry("teacher", ModelKind::Teacher),
+        entry("lstm-p", ModelKind::Student),
+        entry("tc-resnet8-kd", ModelKind::Student),
+    ]);
+    models.loading.set(LoadProgress {
+        expected: 3,
+        loaded: 3,
+        ..LoadProgress::default()
+    });
+    models.analyse(vec![0.0; 16_000]);
+    let rollout = RwSignal::new(None::<RolloutConfig>);
+    let hover = RwSignal::new(None::<f32>);
+    let root = container();
+    let handle = mount_to(root.clone(), move || {
+        view! {
+            <Readings models=models duration_s=1.0 keyword_window=None rollout=rollout
+                hover=hover />
+        }
+    });
+    // The worker answers models as they finish loading: here the smallest first.
+    for (model, teacher) in [
+        ("tc-resnet8-kd", false),
+        ("not-in-catalog", false),
+        ("teacher", true),
+        ("lstm-p", false),
+    ] {
+        models.apply(Response::Reading {
+            run: 1,
+            reading: Box::new(reading(model, "yes", 0.5, teacher)),
+        });
+    }
+    settle().await;
+    let rows = root.query_selector_all(".reading").unwrap();
+    let shown: Vec<String> = (0..rows.length())
+        .filter_map(|i| rows.item(i))
+        .filter_map(|row| row.unchecked_into::<Element>().get_attribute("data-model"))
+        .collect();
+    assert_eq!(
+        shown,
+        ["teacher", "lstm-p", "tc-resnet8-kd", "not-in-catalog"]
+    );
+    drop(handle);
 }
 
 #[wasm_bindgen_test]

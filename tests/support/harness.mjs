@@ -102,6 +102,21 @@ export async function paintedPixels(page, selector) {
   });
 }
 
+/** How many pixel columns of a canvas are painted over at least `share` of its height. */
+export async function tallColumns(page, selector, share) {
+  return page.$eval(selector, (canvas, share) => {
+    const { width, height } = canvas;
+    const data = canvas.getContext('2d').getImageData(0, 0, width, height).data;
+    let tall = 0;
+    for (let x = 0; x < width; x += 1) {
+      let painted = 0;
+      for (let y = 0; y < height; y += 1) if (data[(y * width + x) * 4 + 3] !== 0) painted += 1;
+      if (painted >= share * height) tall += 1;
+    }
+    return tall;
+  }, share);
+}
+
 /** Drops bytes as a file onto an element, as a drag from the desktop would. */
 export async function dropFile(page, selector, name, bytes, type) {
   const transfer = await page.evaluateHandle(({ name, base64, type }) => {

@@ -1,6 +1,6 @@
 //! The worker's side: owns the device and the models, loads them all at once and runs them on
-//! each clip in the page's order, each as soon as it has loaded, answering one model at a time
-//! so the page draws rows as they come.
+//! each clip as they become ready (in the page's order once all have loaded), answering one
+//! model at a time so the page draws rows as they come.
 
 use super::alarm;
 use super::protocol::{
@@ -254,8 +254,10 @@ async fn fetch_bytes(url: &str) -> Result<Vec<u8>, String> {
         .map_err(|e| format!("{url} was cut off ({e})"))
 }
 
-/// Runs every model (or those named in `only`) on the clip in the page's order, each once it
-/// has loaded, teacher first; stops early when the run is replaced or cancelled.
+/// Runs every model (or those named in `only`) on the clip, each once it has loaded: the first
+/// loaded model still waiting goes next, in the page's order among those ready, so the first
+/// map does not wait for the largest download. Stops early when the run is replaced or
+/// cancelled.
 async fn analyse(
     state: Rc<RefCell<State>>,
     run: u64,
@@ -264,18 +266,19 @@ async fn analyse(
     reply: impl Fn(Response),
 ) {
     let started = js_sys::Date::now();
-    let mut models = state.borrow().models.clone();
+    let mut waiting = state.borrow().models.clone();
     if let Some(names) = only {
-        models.retain(|(name, _)| names.contains(name));
+        waiting.retain(|(name, _)| names.contains(name));
     }
     let still_wanted = || state.borrow().current_run == Some(run);
-    for (name, pending) in models {
+    while !waiting.is_empty() {
         if !still_wanted() {
             reply(Response::Cancelled { run });
             return;
         }
+        let (name, loaded) = next_ready(&mut waiting).await;
         // A model that failed to load was reported then; the others go on.
-        let Some(model) = pending.await else {
+        let Some(model) = loaded else {
             continue;
         };
         // Loading may have taken a while, and the run been replaced meanwhile.
@@ -308,6 +311,20 @@ async fn analyse(
         run,
         ms: js_sys::Date::now() - started,
     });
+}
+
+/// Takes from `waiting` (not empty) the first model, in its order, whose loading has ended, or
+/// else waits for the next one to end; `None` when that model failed to load.
+async fn next_ready(waiting: &mut Vec<(String, PendingModel)>) -> (String, Option<Model>) {
+    let index = match waiting.iter().position(|(_, model)| model.peek().is_some()) {
+        Some(index) => index,
+        None => {
+            let loading = waiting.iter().map(|(_, model)| model.clone());
+            futures::future::select_all(loading).await.1
+        }
+    };
+    let (name, model) = waiting.remove(index);
+    (name, model.await)
 }
 
 /// What one model heard in a clip, before the run names and times it.
