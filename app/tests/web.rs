@@ -178,16 +178,44 @@ fn value(root: &HtmlElement, selector: &str) -> String {
 
 /// One loaded model, the teacher, has answered run 1 on a clip.
 fn teacher_has_answered(models: Models) {
-    models.loading.set(LoadProgress {
-        expected: 1,
-        loaded: 1,
-        ..LoadProgress::default()
-    });
-    models.analyse(vec![0.0; 16_000]);
+    run_loaded_models(models, 1);
     models.apply(Response::Reading {
         run: 1,
         reading: Box::new(reading("teacher", "stop", 0.9, true)),
     });
+}
+
+/// Tells `models` that `count` models have loaded and gives them a 1 s clip: run 1 starts.
+fn run_loaded_models(models: Models, count: usize) {
+    models.loading.set(LoadProgress {
+        expected: count,
+        loaded: count,
+        ..LoadProgress::default()
+    });
+    models.analyse(vec![0.0; 16_000]);
+}
+
+/// `Readings` of `models` on a 1 s clip, mounted in a fresh container, with the rollout settings
+/// and the hovered time it follows.
+fn mount_readings(
+    models: Models,
+    keyword_window: Option<(f32, f32)>,
+) -> (
+    HtmlElement,
+    impl Sized,
+    RwSignal<Option<RolloutConfig>>,
+    RwSignal<Option<f32>>,
+) {
+    let rollout = RwSignal::new(None::<RolloutConfig>);
+    let hover = RwSignal::new(None::<f32>);
+    let root = container();
+    let handle = mount_to(root.clone(), move || {
+        view! {
+            <Readings models=models duration_s=1.0 keyword_window=keyword_window
+                rollout=rollout hover=hover />
+        }
+    });
+    (root, handle, rollout, hover)
 }
 
 /// Sets a form control's value and fires its change event, as a visitor's pick does.
@@ -227,21 +255,8 @@ fn reading(model: &str, top: &str, probability: f32, teacher: bool) -> Reading {
 #[wasm_bindgen_test]
 async fn readings_show_one_row_per_model_of_the_current_run_only() {
     let models = Models::new();
-    models.loading.set(LoadProgress {
-        expected: 2,
-        loaded: 2,
-        ..LoadProgress::default()
-    });
-    models.analyse(vec![0.0; 16_000]);
-    let rollout = RwSignal::new(None::<RolloutConfig>);
-    let hover = RwSignal::new(None::<f32>);
-    let root = container();
-    let handle = mount_to(root.clone(), move || {
-        view! {
-            <Readings models=models duration_s=1.0 keyword_window=Some((0.25, 0.5))
-                rollout=rollout hover=hover />
-        }
-    });
+    run_loaded_models(models, 2);
+    let (root, handle, rollout, hover) = mount_readings(models, Some((0.25, 0.5)));
     settle().await;
     assert_eq!(
         text(&root, "#run-status").as_deref(),
@@ -581,21 +596,8 @@ async fn readings_stand_in_the_catalogs_order_whatever_order_they_arrive_in() {
         entry("lstm-p", ModelKind::Student),
         entry("tc-resnet8-kd", ModelKind::Student),
     ]);
-    models.loading.set(LoadProgress {
-        expected: 3,
-        loaded: 3,
-        ..LoadProgress::default()
-    });
-    models.analyse(vec![0.0; 16_000]);
-    let rollout = RwSignal::new(None::<RolloutConfig>);
-    let hover = RwSignal::new(None::<f32>);
-    let root = container();
-    let handle = mount_to(root.clone(), move || {
-        view! {
-            <Readings models=models duration_s=1.0 keyword_window=None rollout=rollout
-                hover=hover />
-        }
-    });
+    run_loaded_models(models, 3);
+    let (root, handle, _, _) = mount_readings(models, None);
     // The worker answers models as they finish loading: here the smallest first.
     for (model, teacher) in [
         ("tc-resnet8-kd", false),
