@@ -12,6 +12,7 @@ pub mod charts;
 pub mod components;
 pub mod export;
 pub mod models;
+pub mod training;
 pub mod worker;
 
 pub use components::App;

@@ -132,8 +132,7 @@ impl Models {
         self.connect(cpu_reason);
     }
 
-    /// Starts a worker, ending the one before if any, and has it load every model so far. The
-    /// CPU-only worker starts sooner, so it serves whenever WebGPU is not going to be used.
+    /// Starts a worker, ending the one before if any, and has it load every model so far.
     fn connect(self, cpu_reason: Option<String>) {
         self.loading
             .set(self.catalog.with_untracked(|catalog| LoadProgress {
@@ -147,11 +146,9 @@ impl Models {
         let cpu_reason = cpu_reason.or_else(|| {
             (!browser_offers_webgpu()).then(|| "this browser offers no WebGPU".to_string())
         });
-        let build = match cpu_reason {
-            Some(_) => WorkerBuild::Cpu,
-            None => WorkerBuild::WebGpu,
-        };
-        let client = ModelClient::spawn(build, move |response| self.apply(response));
+        let client = ModelClient::spawn(webgpu_worker(&cpu_reason), move |response| {
+            self.apply(response)
+        });
         if self.alarm.with_value(Option::is_none) {
             // Without the alarm a panicking worker goes unnoticed, but the models still run.
             if let Ok(alarm) = PanicAlarm::listen(move |panic| self.worker_panicked(panic)) {
@@ -171,6 +168,14 @@ impl Models {
             cpu_reason,
         });
         self.client.set_value(Some(client));
+    }
+
+    /// Why the models run on the CPU, once the worker has chosen it.
+    pub fn cpu_reason(self) -> Option<String> {
+        match self.device.get_untracked() {
+            Some(Placement::Cpu { reason }) => Some(reason),
+            _ => None,
+        }
     }
 
     /// Loads one more model beside the others and has it hear the clip on screen, if any.
@@ -347,10 +352,12 @@ impl Models {
             Response::Cancelled { run } if run == current => {
                 self.run.set(RunProgress::Cancelled { run });
             }
+            // Training answers go to the training worker's page state, never here.
             Response::Reading { .. }
             | Response::Failed { .. }
             | Response::Finished { .. }
-            | Response::Cancelled { .. } => {}
+            | Response::Cancelled { .. }
+            | Response::Training(_) => {}
         }
         let finished_loading = self
             .loading
@@ -385,6 +392,16 @@ impl Models {
                 *answered += 1;
             }
         });
+    }
+}
+
+/// The worker build to start: the CPU-only one starts sooner, so it serves whenever WebGPU is
+/// not going to be used.
+pub fn webgpu_worker(cpu_reason: &Option<String>) -> WorkerBuild {
+    match cpu_reason {
+        Some(_) => WorkerBuild::Cpu,
+        None if !browser_offers_webgpu() => WorkerBuild::Cpu,
+        None => WorkerBuild::WebGpu,
     }
 }
 

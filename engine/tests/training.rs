@@ -1,16 +1,20 @@
 //! The step-at-a-time trainers, natively and in headless Chromium: loss falls on a tiny set,
 //! temporal KD pulls the student's attention onto the teacher's, a diverging step keeps the
-//! weights, and bad batches are refused with a reason.
+//! weights, bad batches are refused with a reason, and the side-by-side comparison the browser
+//! runs (without and with KD) gives the same losses in wasm as natively.
 
 use burn::tensor::Device;
+use tempokd::audio::Features;
+use tempokd::data::Split;
+use tempokd::data::pack::{KeywordPack, PackMix};
 use tempokd::device::ComputeDevice;
 use tempokd::kd::KdLossConfig;
 use tempokd::rng::Rng;
 use tempokd::students::{AttentionRequest, Preset, Student};
 use tempokd::teacher::{ClassifierPooling, Teacher, TeacherShape, Wav2Vec2Config};
 use tempokd::train::{
-    LrSchedule, StudentBatch, StudentTrainer, StudentTraining, TeacherBatch, TeacherTrainer,
-    TeacherTraining, TrainError,
+    ComparisonData, KdComparison, LrSchedule, Scored, StudentBatch, StudentTrainer,
+    StudentTraining, TeacherBatch, TeacherTarget, TeacherTrainer, TeacherTraining, TrainError,
 };
 
 #[macro_use]
@@ -284,3 +288,157 @@ async_test!(a_saved_teacher_loads_back_identically, async {
     let (a, b) = (a.attentions.unwrap(), b.attentions.unwrap());
     assert!(common::max_difference(a.values(), b.values()) < 1e-5);
 });
+
+/// A pack of three "words" (tones of different pitch, one per class, two voices each) mixed
+/// into 2 s clips in noise, as the browser's trainer builds its data; the teacher's map is
+/// uniform over each clip's word.
+async fn comparison(device: &Device, steps: usize) -> KdComparison {
+    let student = student(Preset::TcResNet8, device).await;
+    let mut pack = KeywordPack::default();
+    for (class, label) in labels().iter().enumerate() {
+        for voice in 0..2 {
+            let hz = 300.0 * (class + 1) as f32 + 40.0 * voice as f32;
+            let word: Vec<f32> = (0..6_000)
+                .map(|n| 0.3 * (std::f32::consts::TAU * hz * n as f32 / 16_000.0).sin())
+                .collect();
+            pack.add_recording(label, &word, 1.0).unwrap();
+        }
+    }
+    let mix = PackMix {
+        length_s: 2.0,
+        snr_db: (10.0, 20.0),
+        copies: 2,
+        seed: 9,
+    };
+    let clips = pack.mix(&[Split::Train], &labels(), &mix).unwrap();
+    let teacher_frames = 99;
+    let scored: Vec<Scored<Features>> = clips
+        .iter()
+        .map(|clip| Scored {
+            input: student.features(&clip.samples).unwrap(),
+            targets: vec![clip.target],
+            window: clip.window,
+        })
+        .collect();
+    let teacher = clips
+        .iter()
+        .map(|clip| {
+            let window = clip.window.unwrap();
+            let map = (0..teacher_frames)
+                .map(|t| {
+                    let time = (t as f32 + 0.5) * 0.02;
+                    f32::from(u8::from(time >= window.start_s && time < window.end_s))
+                })
+                .collect();
+            TeacherTarget {
+                map: tempokd::kd::normalise(map),
+                logits: vec![0.0; CLASSES],
+            }
+        })
+        .collect();
+    let data = ComparisonData {
+        validation: scored
+            .iter()
+            .take(4)
+            .map(|s| Scored {
+                input: s.input.clone(),
+                targets: s.targets.clone(),
+                window: s.window,
+            })
+            .collect(),
+        train: scored,
+        teacher,
+    };
+    let settings = StudentTraining {
+        steps,
+        ..settings(0.5, 3e-3)
+    };
+    KdComparison::new(&student, settings, data).unwrap()
+}
+
+async_test!(
+    a_kd_comparison_starts_both_runs_alike_and_only_the_kd_run_follows_the_teacher,
+    async {
+        let device = device().await;
+        let mut comparison = comparison(&device, 20).await;
+        let [plain, distilled] = comparison.step().await.unwrap();
+        // Same weights, same batch: the task loss is the same; only one run has a KD term.
+        assert_eq!(plain.task, distilled.task);
+        assert_eq!(plain.kd, 0.0);
+        assert!(distilled.kd > 0.0, "{distilled:?}");
+        let before = comparison.validate().await.unwrap();
+        let mut last = [plain.clone(), distilled.clone()];
+        while comparison.steps_done() < comparison.total_steps() {
+            last = comparison.step().await.unwrap();
+        }
+        assert_eq!(last[1].step, 20);
+        assert!(
+            last[1].kd < 0.8 * distilled.kd,
+            "kd {} → {}",
+            distilled.kd,
+            last[1].kd
+        );
+        let after = comparison.validate().await.unwrap();
+        let in_window = |score: &tempokd::train::ComparisonScore, run: usize| {
+            score.evaluations[run].attention_in_window.unwrap_or(0.0)
+        };
+        assert!(
+            in_window(&after, 1) > in_window(&before, 1),
+            "the KD student's attention in the window: {} → {}",
+            in_window(&before, 1),
+            in_window(&after, 1)
+        );
+        assert_eq!(after.maps[1].len(), 4);
+        // A comparison needs λ > 0 and a teacher map per clip.
+        let student = student(Preset::TcResNet8, &device).await;
+        let empty = ComparisonData {
+            train: Vec::new(),
+            teacher: Vec::new(),
+            validation: Vec::new(),
+        };
+        assert!(KdComparison::new(&student, settings(0.0, 1e-3), empty).is_err());
+    }
+);
+
+/// The loss sequence of a fixed-seed comparison, written natively by
+/// `TEMPOKD_WRITE_FIXTURES=1 cargo test -p tempokd --test training the_same_seed`; in wasm it
+/// must come out the same.
+const LOSS_SEQUENCE: &str = include_str!("fixtures/training/comparison-losses.json");
+
+/// wasm32 and x86-64 sum floats in different orders, and Adam's steps carry those last-bit
+/// differences on; over six steps they stay below this share of each loss.
+const RELATIVE_TOLERANCE: f32 = 5e-3;
+
+async_test!(
+    the_same_seed_gives_the_same_loss_sequence_natively_and_in_wasm,
+    async {
+        let device = device().await;
+        let mut comparison = comparison(&device, 6).await;
+        let mut losses: Vec<[f32; 2]> = Vec::new();
+        for _ in 0..6 {
+            let [plain, distilled] = comparison.step().await.unwrap();
+            losses.push([plain.loss, distilled.loss]);
+        }
+        #[cfg(not(target_arch = "wasm32"))]
+        if std::env::var_os("TEMPOKD_WRITE_FIXTURES").is_some() {
+            let path = concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/tests/fixtures/training/comparison-losses.json"
+            );
+            std::fs::write(path, serde_json::to_string_pretty(&losses).unwrap()).unwrap();
+            return;
+        }
+        let expected: Vec<[f32; 2]> = serde_json::from_str(LOSS_SEQUENCE).unwrap();
+        assert_eq!(losses.len(), expected.len(), "{losses:?}");
+        let worst = losses
+            .iter()
+            .flatten()
+            .zip(expected.iter().flatten())
+            .map(|(got, want)| (got - want).abs() / want.abs())
+            .fold(0.0, f32::max);
+        assert!(
+            worst < RELATIVE_TOLERANCE,
+            "relative difference {worst}: {losses:?} vs {expected:?}"
+        );
+    }
+);

@@ -2,12 +2,14 @@
 //! and the same seconds-to-pixels mapping, so rows stacked on the page line up.
 
 mod attention;
+mod curves;
 mod figure;
 mod matrix;
 mod spectrogram;
 mod waveform;
 
 pub use attention::plot_attention;
+pub use curves::{RUN_COLOURS, plot_curves};
 pub use figure::{Figure, FigureRow, figure_png, figure_svg};
 pub use matrix::draw_attention_matrix;
 pub use spectrogram::plot_spectrogram;

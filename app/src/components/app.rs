@@ -1,10 +1,11 @@
 use super::{
     AudioInput, ClipView, DeviceBadge, Downloads, ErrorBanner, ModelLoading, NoiseSettings,
-    OtherModels, Readings, TeacherExplorer,
+    OtherModels, Readings, TeacherExplorer, Trainer,
 };
 use crate::analysis::{Analysis, AudioSource, Decoded, decode};
 use crate::catalog::shipped_models;
 use crate::models::Models;
+use crate::training::Training;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use std::sync::Arc;
@@ -30,6 +31,7 @@ pub fn App() -> impl IntoView {
     // The time under the cursor, marked on every chart of the clip.
     let hover = RwSignal::new(None::<f32>);
     let models = Models::new();
+    let training = Training::new();
     spawn_local(async move {
         match shipped_models().await {
             Ok(catalog) => models.start(catalog, cpu_request()),
@@ -99,6 +101,7 @@ pub fn App() -> impl IntoView {
                     <TeacherExplorer models=models rollout=rollout />
                 }
             })}
+            <Trainer models=models training=training />
         </main>
     }
 }

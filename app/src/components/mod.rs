@@ -13,6 +13,7 @@ mod readings;
 mod record_button;
 mod teacher_explorer;
 mod time_canvas;
+mod trainer;
 
 pub use app::App;
 pub use audio_input::AudioInput;
@@ -27,3 +28,4 @@ pub use readings::Readings;
 pub use record_button::RecordButton;
 pub use teacher_explorer::TeacherExplorer;
 pub use time_canvas::TimeCanvas;
+pub use trainer::Trainer;

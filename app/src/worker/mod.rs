@@ -1,17 +1,21 @@
 //! The model worker: a Web Worker that owns the teacher and the students, so loading and
-//! running them never freezes the page. `protocol` is what crosses between the two threads,
-//! `runner` the worker's side (built only into the workers, with the `models` feature) and
-//! `client` the page's.
+//! running them never freezes the page; a second one trains. `protocol` is what crosses between
+//! the threads, `runner` and `training` the worker's side (built only into the workers, with
+//! the `models` feature) and `client` the page's.
 
 pub mod alarm;
 mod client;
 mod protocol;
 #[cfg(feature = "models")]
 mod runner;
+#[cfg(feature = "models")]
+mod training;
 
 pub use client::{ModelClient, WorkerBuild};
 pub use protocol::{
-    ModelFiles, ModelKind, ModelSource, Reading, Request, Response, TeacherAttention, TimeMap,
+    ModelFiles, ModelKind, ModelSource, Probe, Reading, Recording, Request, Response, RunScore,
+    Steer, StepPoint, StudentFiles, TeacherAttention, TimeMap, TrainRequest, TrainSettings,
+    TrainingEnd, TrainingEvent,
 };
 #[cfg(feature = "models")]
 pub use runner::register;

@@ -47,6 +47,10 @@ pub enum Request {
     },
     /// Stop run `run` before its next model.
     Cancel { run: u64 },
+    /// Train a student twice side by side, without and with KD (see [`TrainRequest`]).
+    Train(Box<TrainRequest>),
+    /// Pause, resume or stop the training between two steps.
+    SteerTraining(Steer),
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -89,6 +93,7 @@ pub enum Response {
         model: String,
         message: String,
     },
+    Training(Box<TrainingEvent>),
 }
 
 /// One model's answer on one clip.
@@ -158,4 +163,153 @@ pub struct TimeMap {
     pub start_s: f32,
     pub frame_s: f32,
     pub values: Vec<f32>,
+}
+
+/// What the trainer is told between steps.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Steer {
+    Pause,
+    Resume,
+    Stop,
+}
+
+/// A training run of one student: a copy without KD and a copy with it, both from the student's
+/// weights, on the same clips in the same order.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TrainRequest {
+    pub teacher: ModelSource,
+    pub student: ModelSource,
+    /// Folder URL of the keyword pack (`manifest.csv` and the clips it lists).
+    pub pack: String,
+    /// The visitor's own recordings, added to the pack's training words.
+    pub recordings: Vec<Recording>,
+    pub settings: TrainSettings,
+    /// Train on the CPU, for this reason, instead of trying WebGPU.
+    pub cpu_reason: Option<String>,
+}
+
+/// A recording of one word with its label, at 16 kHz.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Recording {
+    pub label: String,
+    pub samples: Vec<f32>,
+}
+
+/// The settings a visitor chooses.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TrainSettings {
+    /// λ of the KD run (the other run has λ = 0).
+    pub lambda: f32,
+    pub learning_rate: f64,
+    pub steps: usize,
+    pub batch_size: usize,
+    /// Length L of the noisy clips, in seconds.
+    pub length_s: f32,
+    /// SNR range of the noisy clips, in dB.
+    pub snr_db: (f32, f32),
+    /// Noisy clips made from each word of the pack.
+    pub copies: usize,
+    /// Steps between two scorings on the validation clips (and redraws of the probe's map).
+    pub validate_every: usize,
+    pub seed: u64,
+}
+
+impl Default for TrainSettings {
+    fn default() -> Self {
+        Self {
+            lambda: 0.5,
+            learning_rate: 1e-3,
+            steps: 300,
+            batch_size: 32,
+            length_s: 2.0,
+            snr_db: (0.0, 20.0),
+            copies: 2,
+            validate_every: 20,
+            seed: 0,
+        }
+    }
+}
+
+/// One step of one run.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct StepPoint {
+    pub step: usize,
+    pub loss: f32,
+    pub task: f32,
+    /// The temporal KD term (0 without KD).
+    pub kd: f32,
+    pub accuracy: f32,
+}
+
+/// A run's score on the validation clips.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct RunScore {
+    pub step: usize,
+    pub accuracy: f32,
+    /// Mean share of attention inside the keyword's window.
+    pub localisation: f32,
+}
+
+/// A student's two files, as `tempokd` saves them.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct StudentFiles {
+    pub config: String,
+    pub weights: Vec<u8>,
+}
+
+/// The fixed clip whose maps are redrawn as training goes on.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Probe {
+    pub label: String,
+    pub duration_s: f32,
+    pub window: Option<(f32, f32)>,
+    pub teacher: TimeMap,
+}
+
+/// How a training run ended.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum TrainingEnd {
+    Finished,
+    Stopped,
+    /// The loss stopped being finite; the weights are those from before the failing step.
+    Diverged(String),
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum TrainingEvent {
+    /// Getting ready: fetching the models and the pack, mixing, the teacher's maps.
+    Preparing {
+        stage: String,
+        done: usize,
+        total: usize,
+    },
+    Started {
+        device: Placement,
+        train_clips: usize,
+        validation_clips: usize,
+        /// The teacher's maps came from the browser's cache.
+        cached_maps: bool,
+        probe: Probe,
+    },
+    /// One step of both runs (without KD, with KD), with the time since training began.
+    Stepped {
+        points: [StepPoint; 2],
+        elapsed_ms: f64,
+    },
+    /// Both runs scored on the validation clips, with their maps on the probe clip.
+    Validated {
+        scores: [RunScore; 2],
+        probe: [TimeMap; 2],
+    },
+    Paused,
+    Resumed,
+    Ended {
+        end: TrainingEnd,
+        students: Box<[StudentFiles; 2]>,
+        elapsed_ms: f64,
+    },
+    /// Nothing was trained, and why.
+    Failed {
+        message: String,
+    },
 }

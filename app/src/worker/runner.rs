@@ -4,12 +4,14 @@
 
 use super::alarm;
 use super::protocol::{
-    ModelFiles, ModelKind, ModelSource, Reading, Request, Response, TeacherAttention, TimeMap,
+    ModelFiles, ModelKind, ModelSource, Reading, Request, Response, Steer, TeacherAttention,
+    TimeMap,
 };
+use super::training;
 use futures::StreamExt;
 use futures::future::{FutureExt, LocalBoxFuture, Shared};
 use gloo_worker::{HandlerId, Registrable, Worker, WorkerScope};
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 use tempokd::device::ComputeDevice;
 use tempokd::kd;
@@ -27,7 +29,7 @@ enum Model {
 
 /// A model being loaded, or loaded: `None` once loading has failed (and been reported).
 type PendingModel = Shared<LocalBoxFuture<'static, Option<Model>>>;
-type PendingDevice = Shared<LocalBoxFuture<'static, ComputeDevice>>;
+pub(super) type PendingDevice = Shared<LocalBoxFuture<'static, ComputeDevice>>;
 
 #[derive(Default)]
 struct State {
@@ -41,6 +43,8 @@ struct State {
 
 pub struct ModelWorker {
     state: Rc<RefCell<State>>,
+    /// The last word from the page on the training run.
+    steering: Rc<Cell<Steer>>,
 }
 
 /// Starts the worker's side in this Web Worker: panics are reported to the page, and requests
@@ -58,6 +62,7 @@ impl Worker for ModelWorker {
     fn create(_scope: &WorkerScope<Self>) -> Self {
         Self {
             state: Rc::default(),
+            steering: Rc::new(Cell::new(Steer::Resume)),
         }
     }
 
@@ -82,6 +87,17 @@ impl Worker for ModelWorker {
                     state.current_run = None;
                 }
             }
+            Request::Train(request) => {
+                let device = device(&state, request.cpu_reason.clone(), reply.clone());
+                self.steering.set(Steer::Resume);
+                spawn_local(training::train(
+                    *request,
+                    device,
+                    self.steering.clone(),
+                    reply,
+                ));
+            }
+            Request::SteerTraining(steer) => self.steering.set(steer),
         }
     }
 }
@@ -94,14 +110,7 @@ fn load(
     cpu_reason: Option<String>,
     reply: impl Fn(Response) + Clone + 'static,
 ) {
-    let existing = state.borrow().device.clone();
-    let device = existing.unwrap_or_else(|| {
-        let device = choose_device(cpu_reason, reply.clone())
-            .boxed_local()
-            .shared();
-        state.borrow_mut().device = Some(device.clone());
-        device
-    });
+    let device = device(state, cpu_reason, reply.clone());
     for source in sources {
         let name = source.name.clone();
         let pending = load_model(source, device.clone(), reply.clone())
@@ -113,6 +122,20 @@ fn load(
         state.models.retain(|(known, _)| *known != name);
         state.models.push((name, pending));
     }
+}
+
+/// The worker's device, chosen on first use.
+fn device(
+    state: &Rc<RefCell<State>>,
+    cpu_reason: Option<String>,
+    reply: impl Fn(Response) + 'static,
+) -> PendingDevice {
+    let existing = state.borrow().device.clone();
+    existing.unwrap_or_else(|| {
+        let device = choose_device(cpu_reason, reply).boxed_local().shared();
+        state.borrow_mut().device = Some(device.clone());
+        device
+    })
 }
 
 async fn choose_device(
@@ -167,24 +190,9 @@ async fn fetch_model(
     device: &ComputeDevice,
     reply: &impl Fn(Response),
 ) -> Result<Model, String> {
-    let (config, weights, preprocessor) = match source.files {
-        ModelFiles::Folder(folder) => {
-            fetch_folder(&source.name, &folder, source.kind, reply).await?
-        }
-        ModelFiles::Picked {
-            config,
-            weights,
-            preprocessor,
-        } => {
-            reply(Response::Fetched {
-                model: source.name.clone(),
-                file: "model.safetensors".to_string(),
-                bytes: weights.len() as u64,
-            });
-            (config, weights, preprocessor)
-        }
-    };
-    match source.kind {
+    let kind = source.kind;
+    let (config, weights, preprocessor) = model_files(source, reply).await?;
+    match kind {
         ModelKind::Teacher => {
             let files = TeacherFiles {
                 config: &config,
@@ -201,6 +209,29 @@ async fn fetch_model(
             };
             let student = Student::load(files, &device.device).map_err(|e| e.to_string())?;
             Ok(Model::Student(Rc::new(student)))
+        }
+    }
+}
+
+/// A model's config, weights and (for a teacher, when there is one) preprocessor config:
+/// fetched from its folder, or as the visitor picked them.
+pub(super) async fn model_files(
+    source: ModelSource,
+    reply: &impl Fn(Response),
+) -> Result<(String, Vec<u8>, Option<String>), String> {
+    match source.files {
+        ModelFiles::Folder(folder) => fetch_folder(&source.name, &folder, source.kind, reply).await,
+        ModelFiles::Picked {
+            config,
+            weights,
+            preprocessor,
+        } => {
+            reply(Response::Fetched {
+                model: source.name.clone(),
+                file: "model.safetensors".to_string(),
+                bytes: weights.len() as u64,
+            });
+            Ok((config, weights, preprocessor))
         }
     }
 }
@@ -236,7 +267,7 @@ async fn fetch_folder(
 }
 
 /// A file's bytes, or a sentence saying why not.
-async fn fetch_bytes(url: &str) -> Result<Vec<u8>, String> {
+pub(super) async fn fetch_bytes(url: &str) -> Result<Vec<u8>, String> {
     let response = gloo_net::http::Request::get(url)
         .send()
         .await

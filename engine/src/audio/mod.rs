@@ -18,7 +18,7 @@ pub use features::{
     FeatureConfig, FeatureError, FeatureExtractor, FeatureKind, Features, MelNorm, MelScale,
 };
 pub use resample::resample;
-pub use wav::{encode_wav, wav_sample_rate};
+pub use wav::{decode_pcm16_mono, encode_wav, wav_sample_rate};
 
 use thiserror::Error;
 

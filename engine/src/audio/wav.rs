@@ -28,26 +28,44 @@ pub fn encode_wav(samples: &[f32], sample_rate: u32) -> Vec<u8> {
 /// The sample rate in a RIFF/WAVE file's `fmt ` chunk, or `None` when `bytes` is not such a
 /// file or its header is cut short.
 pub fn wav_sample_rate(bytes: &[u8]) -> Option<u32> {
-    let le_u32 = |at: usize| {
-        let field: [u8; 4] = bytes.get(at..at.checked_add(4)?)?.try_into().ok()?;
-        Some(u32::from_le_bytes(field))
-    };
+    // The fmt chunk: format (2 bytes), channels (2), then the sample rate (4).
+    let fmt = chunk(bytes, b"fmt ")?;
+    Some(u32::from_le_bytes(fmt.get(4..8)?.try_into().ok()?))
+}
+
+/// The samples and rate of a mono 16-bit PCM WAV, the format [`encode_wav`] writes (the
+/// browser's training pack is in it), without a general decoder; `None` for anything else.
+pub fn decode_pcm16_mono(bytes: &[u8]) -> Option<(u32, Vec<f32>)> {
+    let fmt = chunk(bytes, b"fmt ")?;
+    let field = |at: usize| Some(u16::from_le_bytes(fmt.get(at..at + 2)?.try_into().ok()?));
+    let (format, channels, bits) = (field(0)?, field(2)?, field(14)?);
+    if (format, channels, bits) != (1, 1, 16) {
+        return None;
+    }
+    let samples = chunk(bytes, b"data")?
+        .chunks_exact(2)
+        .map(|pair| f32::from(i16::from_le_bytes([pair[0], pair[1]])) / f32::from(i16::MAX))
+        .collect();
+    Some((wav_sample_rate(bytes)?, samples))
+}
+
+/// The body of the first chunk `id` of a RIFF/WAVE file (cut at the file's end when the size
+/// says more), or `None` when there is none.
+fn chunk<'a>(bytes: &'a [u8], id: &[u8; 4]) -> Option<&'a [u8]> {
     if bytes.get(0..4)? != b"RIFF" || bytes.get(8..12)? != b"WAVE" {
         return None;
     }
-    let mut chunk = 12usize;
+    let mut at = 12usize;
     loop {
-        let id = bytes.get(chunk..chunk.checked_add(4)?)?;
-        let size = le_u32(chunk + 4)? as usize;
-        if id == b"fmt " {
-            // The fmt chunk: format (2 bytes), channels (2), then the sample rate (4).
-            return le_u32(chunk + 12);
+        let name = bytes.get(at..at.checked_add(4)?)?;
+        let size: [u8; 4] = bytes.get(at + 4..at + 8)?.try_into().ok()?;
+        let size = u32::from_le_bytes(size) as usize;
+        let body = at.checked_add(8)?;
+        if name == id {
+            return bytes.get(body..body.checked_add(size)?.min(bytes.len()));
         }
         // Chunks are padded to an even size.
-        chunk = chunk
-            .checked_add(8)?
-            .checked_add(size)?
-            .checked_add(size % 2)?;
+        at = body.checked_add(size)?.checked_add(size % 2)?;
     }
 }
 
@@ -69,6 +87,23 @@ mod header_tests {
         listed.extend_from_slice(&[1, 2, 3, 0]);
         listed.extend_from_slice(&plain[12..]);
         assert_eq!(wav_sample_rate(&listed), Some(16_000));
+    }
+
+    #[test]
+    fn what_encode_wav_writes_decodes_back_to_16_bit_precision() {
+        let samples: Vec<f32> = (0..100).map(|n| (n as f32 * 0.1).sin() * 0.8).collect();
+        let (rate, decoded) = decode_pcm16_mono(&encode_wav(&samples, 16_000)).unwrap_or_default();
+        assert_eq!((rate, decoded.len()), (16_000, 100));
+        assert!(
+            samples
+                .iter()
+                .zip(&decoded)
+                .all(|(a, b)| (a - b).abs() < 1e-4)
+        );
+        let mut stereo = encode_wav(&samples, 16_000);
+        stereo[22] = 2;
+        assert_eq!(decode_pcm16_mono(&stereo), None);
+        assert_eq!(decode_pcm16_mono(b"RIFF"), None);
     }
 
     #[test]

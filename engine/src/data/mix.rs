@@ -6,6 +6,9 @@ use super::noise::{Procedural, generate, rms};
 use crate::audio::MODEL_SAMPLE_RATE;
 use crate::rng::Rng;
 
+/// The level a silence clip's background is set against, about that of a synthesized word.
+pub const SILENCE_REFERENCE_RMS: f32 = 0.08;
+
 /// The loudest a mixed clip may peak; louder mixes are scaled down as a whole.
 const PEAK: f32 = 0.95;
 

@@ -8,6 +8,7 @@ pub mod keywords;
 mod manifest;
 pub mod mix;
 pub mod noise;
+pub mod pack;
 mod speech_commands;
 #[cfg(all(feature = "decoders", not(target_family = "wasm")))]
 pub mod synth;

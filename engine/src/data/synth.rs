@@ -4,7 +4,7 @@
 
 use super::keywords::{self, KEYWORDS, SILENCE, UNKNOWN, UNKNOWN_WORDS};
 use super::manifest::{Example, Manifest, Split};
-use super::mix::{mix, trim_to_speech};
+use super::mix::{SILENCE_REFERENCE_RMS, mix, trim_to_speech};
 use super::noise::{self, Procedural};
 use super::speech_commands::{self, BACKGROUND_NOISE};
 use super::tts::{Scratch, Voice};
@@ -213,9 +213,6 @@ pub fn synthesize(
         utterances: needed.len(),
     })
 }
-
-/// The level a silence clip's background is set against, about that of a synthesized word.
-const SILENCE_REFERENCE_RMS: f32 = 0.08;
 
 /// Share of voices (and so of clips) per split.
 const SPLIT_SHARES: [f32; 3] = [0.8, 0.1, 0.1];

@@ -3,7 +3,9 @@
 //! loop the CLI runs over a dataset on disk.
 
 mod augment;
+mod batches;
 mod cache;
+mod comparison;
 mod evaluate;
 mod metrics;
 #[cfg(all(feature = "cli", not(target_family = "wasm")))]
@@ -13,6 +15,7 @@ mod trainer;
 
 pub use augment::SpecAugment;
 pub use cache::{TeacherCache, TeacherTarget, fingerprint, teacher_target};
+pub use comparison::{ComparisonData, ComparisonScore, KdComparison};
 pub use evaluate::{Scored, class_probabilities, evaluate_student, evaluate_teacher};
 pub use metrics::{Evaluation, Outcome, attention_in_window, average_precision};
 pub use schedule::LrSchedule;

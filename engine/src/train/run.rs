@@ -3,20 +3,19 @@
 //! seeded order, the validation split scored every so often and the best model kept.
 
 use super::TrainError;
+use super::batches::{BatchOrder, student_batch};
 use super::cache::{TeacherCache, TeacherTarget, teacher_target};
 use super::evaluate::{Scored, evaluate_student, evaluate_teacher};
 use super::metrics::Evaluation;
 use super::trainer::{
-    StepReport, StudentBatch, StudentTrainer, StudentTraining, TeacherBatch, TeacherTrainer,
-    TeacherTraining,
+    StepReport, StudentTrainer, StudentTraining, TeacherBatch, TeacherTrainer, TeacherTraining,
 };
 use crate::audio::Features;
 use crate::data::{DataError, Dataset, Example, Split};
-use crate::kd::{RolloutConfig, resample_distribution};
+use crate::kd::RolloutConfig;
 use crate::rng::Rng;
 use crate::students::Student;
 use crate::teacher::Teacher;
-use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 /// Where a long run is; `report` after each step, `validation` after each scoring.
@@ -174,42 +173,6 @@ pub fn waveform_inputs(
     Ok(scored)
 }
 
-/// Seeded epochs of batches, each batch from clips of one size (batches cannot mix lengths).
-struct BatchOrder {
-    buckets: Vec<Vec<usize>>,
-    batch_size: usize,
-    queue: Vec<Vec<usize>>,
-    rng: Rng,
-}
-
-impl BatchOrder {
-    fn new(sizes: impl Iterator<Item = usize>, batch_size: usize, rng: Rng) -> Self {
-        let mut by_size: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
-        for (index, size) in sizes.enumerate() {
-            by_size.entry(size).or_default().push(index);
-        }
-        Self {
-            buckets: by_size.into_values().collect(),
-            batch_size,
-            queue: Vec::new(),
-            rng,
-        }
-    }
-
-    fn next(&mut self) -> Vec<usize> {
-        if self.queue.is_empty() {
-            for bucket in &self.buckets {
-                let mut shuffled = bucket.clone();
-                self.rng.shuffle(&mut shuffled);
-                self.queue
-                    .extend(shuffled.chunks(self.batch_size).map(<[usize]>::to_vec));
-            }
-            self.rng.shuffle(&mut self.queue);
-        }
-        self.queue.pop().unwrap_or_default()
-    }
-}
-
 /// Scores after each validation, higher is better: accuracy (or mAP), then localisation.
 fn score(evaluation: &Evaluation) -> (f32, f32) {
     (
@@ -330,37 +293,14 @@ pub fn train_student(
     let mut trainer = StudentTrainer::new(student, settings, dataset.multi_label)?;
     let mut run = Trained::start(trainer.student()?, total);
     for step in 1..=total {
-        let picked = order.next();
-        let Some(first) = picked.first().and_then(|i| train.get(*i)) else {
-            continue;
-        };
-        let (frames, bins) = (first.input.frames, first.input.bins);
-        let student_frames = config.frames_for_input(frames);
-        let mut features = Vec::with_capacity(picked.len() * frames * bins);
-        for index in &picked {
-            let mut values = train[*index].input.values.clone();
-            if let Some(augment) = &spec_augment {
-                augment.apply(&mut values, frames, bins, &mut augment_rng);
-            }
-            features.extend(values);
-        }
-        let guide_for = |f: &dyn Fn(&TeacherTarget) -> Vec<f32>| {
-            teacher_targets.as_ref().map(|targets| {
-                picked
-                    .iter()
-                    .flat_map(|i| f(&targets[*i]))
-                    .collect::<Vec<f32>>()
-            })
-        };
-        let batch = StudentBatch {
-            clips: picked.len(),
-            frames,
-            bins,
-            features,
-            targets: picked.iter().map(|i| train[*i].targets.clone()).collect(),
-            teacher_attention: guide_for(&|t| resample_distribution(&t.map, student_frames)),
-            teacher_logits: guide_for(&|t| t.logits.clone()),
-        };
+        let batch = student_batch(
+            &train,
+            &order.next(),
+            teacher_targets.as_deref(),
+            &config,
+            spec_augment.as_ref(),
+            &mut augment_rng,
+        );
         let report = pollster::block_on(trainer.step(&batch))?;
         run.record(step, total, eval_every, report, progress, || {
             let current = trainer.student()?;

@@ -1,0 +1,134 @@
+//! Two copies of one student trained side by side, from the same weights, on the same batches
+//! in the same order: one without temporal KD (λ = 0) and one with it. Whatever differs between
+//! them at the end is what the teacher's maps taught. The browser's trainer drives this one step
+//! at a time.
+
+use super::TrainError;
+use super::augment::SpecAugment;
+use super::batches::{BatchOrder, student_batch};
+use super::cache::TeacherTarget;
+use super::evaluate::{Scored, evaluate_student};
+use super::metrics::Evaluation;
+use super::trainer::{StepReport, StudentTrainer, StudentTraining};
+use crate::audio::Features;
+use crate::rng::Rng;
+use crate::students::{Student, StudentConfig};
+
+/// The clips a comparison learns from and is scored on.
+pub struct ComparisonData {
+    pub train: Vec<Scored<Features>>,
+    /// The frozen teacher's map and logits for each training clip, in the same order.
+    pub teacher: Vec<TeacherTarget>,
+    pub validation: Vec<Scored<Features>>,
+}
+
+/// How both students did on the validation clips, with each clip's map per student.
+pub struct ComparisonScore {
+    pub evaluations: [Evaluation; 2],
+    pub maps: [Vec<Vec<f32>>; 2],
+}
+
+/// Pairs in this module list the run without KD first, then the run with it.
+pub struct KdComparison {
+    runs: [StudentTrainer; 2],
+    data: ComparisonData,
+    order: BatchOrder,
+    augment_rng: Rng,
+    config: StudentConfig,
+    spec_augment: Option<SpecAugment>,
+}
+
+impl KdComparison {
+    /// `student` (on an autodiff device) is where both runs start; `settings.loss.lambda` is the
+    /// KD run's λ and must be above 0.
+    pub fn new(
+        student: &Student,
+        settings: StudentTraining,
+        data: ComparisonData,
+    ) -> Result<Self, TrainError> {
+        if settings.loss.lambda <= 0.0 {
+            return Err(TrainError::Settings(format!(
+                "the KD run needs λ > 0 (the other run has λ = 0); got {}",
+                settings.loss.lambda
+            )));
+        }
+        if data.train.is_empty() {
+            return Err(TrainError::Settings("there are no training clips".into()));
+        }
+        if data.teacher.len() != data.train.len() {
+            return Err(TrainError::Settings(format!(
+                "{} teacher maps for {} training clips",
+                data.teacher.len(),
+                data.train.len()
+            )));
+        }
+        let copy = || {
+            Student::assemble(
+                student.model().clone(),
+                student.config().clone(),
+                student.device(),
+            )
+            .map_err(|e| TrainError::Settings(e.to_string()))
+        };
+        let mut plain = settings.clone();
+        plain.loss.lambda = 0.0;
+        let seed = Rng::new(settings.seed);
+        Ok(Self {
+            order: BatchOrder::new(
+                data.train.iter().map(|c| c.input.frames),
+                settings.batch_size,
+                seed.fork("order"),
+            ),
+            augment_rng: seed.fork("augment"),
+            config: student.config().clone(),
+            spec_augment: settings.spec_augment,
+            runs: [
+                StudentTrainer::new(copy()?, plain, false)?,
+                StudentTrainer::new(copy()?, settings, false)?,
+            ],
+            data,
+        })
+    }
+
+    pub fn steps_done(&self) -> usize {
+        self.runs[1].steps_done()
+    }
+
+    pub fn total_steps(&self) -> usize {
+        self.runs[1].settings().steps
+    }
+
+    /// One step of each run on the same batch. When either diverges, both keep the weights
+    /// from before this step's failure and the error says which step.
+    pub async fn step(&mut self) -> Result<[StepReport; 2], TrainError> {
+        let batch = student_batch(
+            &self.data.train,
+            &self.order.next(),
+            Some(&self.data.teacher),
+            &self.config,
+            self.spec_augment.as_ref(),
+            &mut self.augment_rng,
+        );
+        let [plain, distilled] = &mut self.runs;
+        let plain = plain.step(&batch).await?;
+        let distilled = distilled.step(&batch).await?;
+        Ok([plain, distilled])
+    }
+
+    /// Both students on the validation clips.
+    pub async fn validate(&self) -> Result<ComparisonScore, TrainError> {
+        let [plain, distilled] = self.students()?;
+        let (plain, plain_maps) = evaluate_student(&plain, &self.data.validation, false).await?;
+        let (distilled, distilled_maps) =
+            evaluate_student(&distilled, &self.data.validation, false).await?;
+        Ok(ComparisonScore {
+            evaluations: [plain, distilled],
+            maps: [plain_maps, distilled_maps],
+        })
+    }
+
+    /// Both students as trained so far (the last good weights after a divergence).
+    pub fn students(&self) -> Result<[Student; 2], TrainError> {
+        Ok([self.runs[0].student()?, self.runs[1].student()?])
+    }
+}

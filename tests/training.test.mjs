@@ -1,0 +1,116 @@
+// End-to-end: knowledge distillation in the page. A short run of both students (without and
+// with KD) draws its curves, stops on request, and the student it downloads loads back in the
+// page and in `tempokd inspect` with the same answers; a second run reuses the teacher's maps.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ROOT, serve, launch, open, screenshot, paintedPixels } from './support/harness.mjs';
+
+const CLIP = join(ROOT, 'static/clips/yes-2s.wav');
+// Fetching the pack and the teacher's maps of its clips come first, then the steps.
+const TIMEOUT = 400_000;
+const PROBABILITY_TOLERANCE = 1e-3;
+
+let server;
+let browser;
+before(async () => {
+  server = await serve();
+  browser = await launch();
+});
+after(async () => { await browser?.close(); server?.close(); });
+
+/** Sets a number field as a visitor would: type, then leave the field. */
+async function setNumber(page, selector, value) {
+  await page.fill(selector, String(value));
+  await page.dispatchEvent(selector, 'change');
+}
+
+/** Steps done, from the status line. */
+async function stepsDone(page) {
+  const match = /Step (\d+) of/.exec(await page.textContent('#training-status'));
+  return match ? Number(match[1]) : 0;
+}
+
+async function waitForSteps(page, steps) {
+  await page.waitForFunction((n) => {
+    const match = /Step (\d+) of/.exec(document.querySelector('#training-status')?.textContent ?? '');
+    return match && Number(match[1]) >= n;
+  }, steps, { timeout: TIMEOUT, polling: 100 });
+}
+
+/** The top label and probabilities of one model's row. */
+async function reading(page, model) {
+  const row = page.locator(`.reading[data-model="${model}"]`);
+  await row.waitFor({ timeout: TIMEOUT });
+  await page.waitForSelector('#run-status:has-text("models answered")', { timeout: TIMEOUT });
+  return row.evaluate((element) => ({
+    top: element.dataset.top, probs: element.dataset.probs.split(',').map(Number),
+  }));
+}
+
+test('a short KD run draws both curves, stops, and its student loads back as tempokd inspect reads it', async () => {
+  const { page, errors } = await open(browser, `${server.url}?device=cpu`);
+  await page.waitForSelector('#model-status:has-text("loaded")', { timeout: TIMEOUT });
+  await setNumber(page, '#train-steps', 300);
+  const clicked = Date.now();
+  await page.click('#train-start');
+  await page.waitForSelector('#training-status:has-text("Preparing")', { timeout: TIMEOUT });
+  await waitForSteps(page, 1);
+  console.log(`# first step ${((Date.now() - clicked) / 1000).toFixed(1)} s after Train (pack, teacher maps, CPU)`);
+  assert.match(await page.textContent('#training-info'), /\d+ training clips, \d+ validation clips, on CPU/);
+  assert.doesNotMatch(await page.textContent('#training-info'), /cache/);
+  await waitForSteps(page, 5);
+  const early = await paintedPixels(page, '#curve-loss');
+  await waitForSteps(page, 22);
+  // Both curves grow: more of the loss chart is drawn, and both runs have been scored twice.
+  const later = await paintedPixels(page, '#curve-loss');
+  assert.ok(later.painted > early.painted, `loss chart: ${early.painted} then ${later.painted} pixels`);
+  const probe = await paintedPixels(page, '#probe-kd');
+  assert.ok(probe.painted > probe.total / 2, `the KD student's probe map: ${probe.painted} of ${probe.total}`);
+  const pace = /([\d.]+) steps\/s/.exec(await page.textContent('#training-status'));
+  assert.ok(pace, 'the pace is shown');
+  console.log(`# TC-ResNet8, batch 32, L = 2 s, both runs, CPU: ${pace[1]} steps/s (${await page.textContent('#training-status')})`);
+  await page.click('#train-stop');
+  await page.waitForSelector('#training-status:has-text("Stopped after")', { timeout: TIMEOUT });
+  const results = await page.$$eval('#training-results tbody tr',
+    (rows) => rows.map((row) => [...row.cells].slice(0, 3).map((cell) => cell.textContent).join(' | ')));
+  assert.equal(results.length, 2);
+  console.log(`# after the last scoring: ${results.join('; ')}`);
+  await page.locator('.trainer').scrollIntoViewIfNeeded();
+  await screenshot(page, '15-training');
+
+  // Download the KD student, hand it to the page and to the command line: same answers.
+  const folder = await mkdtemp(join(tmpdir(), 'tempokd-trained-'));
+  for (const [button, file] of [['.download-config-1', 'config.json'], ['.download-weights-1', 'model.safetensors']]) {
+    const [download] = await Promise.all([page.waitForEvent('download'), page.click(button)]);
+    assert.equal(download.suggestedFilename(), `tc-resnet8-kd-trained-${file}`);
+    await writeFile(join(folder, file), await readFile(await download.path()));
+  }
+  const inspected = JSON.parse(execFileSync('cargo', [
+    'run', '--quiet', '-p', 'tempokd', '--', 'inspect', '--student', folder, '--json', '--audio', CLIP,
+  ], { cwd: ROOT, maxBuffer: 1 << 26 })).students[0];
+  await page.setInputFiles('input[type=file]', CLIP);
+  await page.click('.other-models summary');
+  await page.setInputFiles('#model-files', [join(folder, 'config.json'), join(folder, 'model.safetensors')]);
+  await page.click('.use-1');
+  for (const model of ['your-student-1', 'tc-resnet8, trained here with KD']) {
+    const shown = await reading(page, model);
+    assert.equal(shown.top, inspected.top, `${model}'s top label`);
+    inspected.probs.forEach((p, i) => assert.ok(Math.abs(shown.probs[i] - p) <= PROBABILITY_TOLERANCE,
+      `${model}, ${inspected.labels[i]}: ${shown.probs[i]} on the page, ${p} from tempokd inspect`));
+  }
+
+  // A second run takes the teacher's maps from this browser's cache, so it starts at once.
+  const again = Date.now();
+  await page.click('#train-start');
+  await page.waitForSelector('#training-info:has-text("cache")', { timeout: TIMEOUT });
+  await waitForSteps(page, 1);
+  console.log(`# second run: first step ${((Date.now() - again) / 1000).toFixed(1)} s after Train (teacher maps cached)`);
+  await page.click('#train-stop');
+  await page.waitForSelector('#training-status:has-text("Stopped after")', { timeout: TIMEOUT });
+  assert.deepEqual(errors, []);
+  await page.close();
+});
