@@ -11,11 +11,14 @@ use tempokd_app::catalog::CatalogEntry;
 use tempokd_app::charts::{time_to_x, x_to_time};
 use tempokd_app::components::{
     ClipView, DeviceBadge, ErrorBanner, ModelLoading, OtherModels, Readings, TeacherExplorer,
+    Trainer,
 };
 use tempokd_app::export::View;
 use tempokd_app::models::{LoadProgress, Models, RunProgress};
+use tempokd_app::training::Training;
 use tempokd_app::worker::{
-    ModelFiles, ModelKind, ModelSource, Reading, Response, TeacherAttention, TimeMap,
+    ModelFiles, ModelKind, ModelSource, Probe, Reading, Response, RunScore, StepPoint,
+    StudentFiles, TeacherAttention, TimeMap, TrainingEnd, TrainingEvent,
 };
 use wasm_bindgen::JsCast;
 use wasm_bindgen_test::*;
@@ -695,5 +698,117 @@ async fn a_worker_panic_reaches_the_page_that_listens_and_no_other() {
             worker: 3,
             message: "wgpu error: out of memory".into()
         }]
+    );
+}
+
+fn training_event(event: TrainingEvent) -> Response {
+    Response::Training(Box::new(event))
+}
+
+#[wasm_bindgen_test]
+async fn trainer_shows_progress_curves_probe_maps_and_the_comparison() {
+    let root = container();
+    let (models, training) = (Models::new(), Training::new());
+    models.catalog.set(vec![CatalogEntry {
+        name: "tc-resnet8".into(),
+        kind: ModelKind::Student,
+        title: "TC-ResNet8".into(),
+        bytes: 1,
+    }]);
+    let _mount = leptos::mount::mount_to(root.clone(), move || {
+        view! { <Trainer models=models training=training /> }
+    });
+    settle().await;
+    // Nothing has run: no curves, no table, no error.
+    assert!(root.query_selector("#curve-loss").unwrap().is_none());
+    assert!(root.query_selector(".error").unwrap().is_none());
+    training.apply(training_event(TrainingEvent::Preparing {
+        stage: "teacher maps".into(),
+        done: 60,
+        total: 240,
+    }));
+    settle().await;
+    assert_eq!(
+        text(&root, "#training-status").as_deref(),
+        Some("Preparing the teacher maps: 60 of 240…")
+    );
+    assert!(root.query_selector("#training-progress").unwrap().is_some());
+    let map = |values: Vec<f32>| TimeMap {
+        start_s: 0.0,
+        frame_s: 0.5,
+        values,
+    };
+    training.apply(training_event(TrainingEvent::Started {
+        device: Placement::Cpu {
+            reason: "tests".into(),
+        },
+        train_clips: 240,
+        validation_clips: 48,
+        cached_maps: true,
+        probe: Probe {
+            label: "yes".into(),
+            duration_s: 2.0,
+            window: Some((0.5, 1.0)),
+            teacher: map(vec![0.1, 0.7, 0.1, 0.1]),
+        },
+    }));
+    for step in 1..=10 {
+        let point = |loss: f32| StepPoint {
+            step,
+            loss,
+            task: loss,
+            kd: 0.0,
+            accuracy: 0.5,
+        };
+        training.apply(training_event(TrainingEvent::Stepped {
+            points: [point(2.0 / step as f32), point(1.5 / step as f32)],
+            elapsed_ms: 500.0 * step as f64,
+        }));
+    }
+    let score = |accuracy: f32, localisation: f32| RunScore {
+        step: 10,
+        accuracy,
+        localisation,
+    };
+    training.apply(training_event(TrainingEvent::Validated {
+        scores: [score(0.6, 0.3), score(0.7, 0.55)],
+        probe: [map(vec![0.25; 4]), map(vec![0.1, 0.7, 0.1, 0.1])],
+    }));
+    settle().await;
+    // 10 of 300 steps in 5 s: 2 steps/s, 145 s left.
+    assert_eq!(
+        text(&root, "#training-status").as_deref(),
+        Some("Step 10 of 300 · 2.0 steps/s · about 145 s left")
+    );
+    assert!(text(&root, "#training-info").is_some_and(|t| t.contains("cache")));
+    for id in [
+        "#curve-loss",
+        "#curve-accuracy",
+        "#probe-teacher",
+        "#probe-kd",
+    ] {
+        let canvas: HtmlCanvasElement = root.query_selector(id).unwrap().unwrap().unchecked_into();
+        assert!(painted_pixels(&canvas) > 0, "{id} is drawn");
+    }
+    training.apply(training_event(TrainingEvent::Ended {
+        end: TrainingEnd::Diverged("training diverged at step 11".into()),
+        students: Box::new(std::array::from_fn(|_| StudentFiles {
+            config: "{}".into(),
+            weights: vec![0; 4],
+        })),
+        elapsed_ms: 5_500.0,
+    }));
+    settle().await;
+    assert_eq!(
+        text(&root, "#training-status").as_deref(),
+        Some("training diverged at step 11")
+    );
+    let rows = root
+        .query_selector_all("#training-results tbody tr")
+        .unwrap();
+    assert_eq!(rows.length(), 2);
+    assert_eq!(
+        text(&root, "#training-results tbody tr:last-child .localisation").as_deref(),
+        Some("0.550")
     );
 }
