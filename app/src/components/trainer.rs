@@ -190,45 +190,35 @@ fn Curves(training: Training) -> impl IntoView {
     let accuracy: NodeRef<Canvas> = NodeRef::new();
     let localisation: NodeRef<Canvas> = NodeRef::new();
     let (error, set_error) = signal(None::<String>);
-    Effect::new(move |_| {
+    let draw = move |canvas: NodeRef<Canvas>, runs: [Vec<(f32, f32)>; 2], top: f32, name| {
+        let Some(canvas) = canvas.get() else {
+            return;
+        };
         let steps = training.settings.with(|s| s.steps);
-        let losses = training.points.with(|runs| {
-            runs.clone().map(|run| {
-                run.iter()
-                    .map(|p| (p.step as f32, p.task))
-                    .collect::<Vec<_>>()
-            })
+        let drawn = on_canvas(&canvas, |root| {
+            plot_curves(root, [&runs[0], &runs[1]], steps, 0.0..top, name)
         });
-        let scores = training.scores.get();
+        set_error.set(drawn.err());
+    };
+    // The loss moves every step; the scores only at each scoring, so they redraw only then.
+    Effect::new(move |_| {
+        let losses = training
+            .points
+            .with(|runs| curves_of(runs, |p| p.step, |p| p.task));
         let highest = losses
             .iter()
             .flatten()
             .map(|(_, loss)| *loss)
             .filter(|loss| loss.is_finite())
             .fold(0.5f32, f32::max);
-        let score_of = |pick: fn(&crate::worker::RunScore) -> f32| {
-            scores.clone().map(|run| {
-                run.iter()
-                    .map(|score| (score.step as f32, pick(score)))
-                    .collect::<Vec<_>>()
-            })
-        };
-        let accuracies = score_of(|s| s.accuracy);
-        let localisations = score_of(|s| s.localisation);
-        let charts = [
-            (loss, &losses, 0.0..highest * 1.05, "task loss"),
-            (accuracy, &accuracies, 0.0..1.0, "val. accuracy"),
-            (localisation, &localisations, 0.0..1.0, "localisation"),
-        ];
-        for (canvas, runs, range, name) in charts {
-            let Some(canvas) = canvas.get() else {
-                continue;
-            };
-            let drawn = on_canvas(&canvas, |root| {
-                plot_curves(root, [&runs[0], &runs[1]], steps, range, name)
-            });
-            set_error.set(drawn.err());
-        }
+        draw(loss, losses, highest * 1.05, "task loss");
+    });
+    Effect::new(move |_| {
+        let scores = training.scores.get();
+        let accuracies = curves_of(&scores, |s| s.step, |s| s.accuracy);
+        draw(accuracy, accuracies, 1.0, "val. accuracy");
+        let localisations = curves_of(&scores, |s| s.step, |s| s.localisation);
+        draw(localisation, localisations, 1.0, "localisation");
     });
     view! {
         <Show when=move || training.phase.with(|p| *p != Phase::Idle)>
@@ -236,20 +226,27 @@ fn Curves(training: Training) -> impl IntoView {
                 <span class="run-plain">"━ without KD"</span>
                 <span class="run-kd">"━ with KD"</span>
             </p>
-        </Show>
-        <Show when=move || training.phase.with(|p| *p != Phase::Idle)>
-        <div class="curves">
-            <canvas node_ref=loss id="curve-loss" class="chart" width="420" height="180"
-                role="img" aria-label="Training loss (the task term) of both runs"></canvas>
-            <canvas node_ref=accuracy id="curve-accuracy" class="chart" width="420" height="180"
-                role="img" aria-label="Validation accuracy of both runs"></canvas>
-            <canvas node_ref=localisation id="curve-localisation" class="chart" width="420"
-                height="180" role="img"
-                aria-label="Attention inside the keyword window on the validation clips"></canvas>
-        </div>
+            <div class="curves">
+                <canvas node_ref=loss id="curve-loss" class="chart" width="420" height="180"
+                    role="img" aria-label="Training loss (the task term) of both runs"></canvas>
+                <canvas node_ref=accuracy id="curve-accuracy" class="chart" width="420" height="180"
+                    role="img" aria-label="Validation accuracy of both runs"></canvas>
+                <canvas node_ref=localisation id="curve-localisation" class="chart" width="420"
+                    height="180" role="img"
+                    aria-label="Attention inside the keyword window on the validation clips"></canvas>
+            </div>
         </Show>
         {move || error.get().map(|message| view! { <p class="error" role="alert">{message}</p> })}
     }
+}
+
+/// Each run's points as (step, value) pairs for a curve.
+fn curves_of<T>(
+    runs: &[Vec<T>; 2],
+    step: fn(&T) -> usize,
+    value: fn(&T) -> f32,
+) -> [Vec<(f32, f32)>; 2] {
+    [&runs[0], &runs[1]].map(|run| run.iter().map(|p| (step(p) as f32, value(p))).collect())
 }
 
 /// The probe clip: the teacher's map and each student's, redrawn after every scoring.
