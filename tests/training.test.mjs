@@ -1,6 +1,8 @@
-// End-to-end: knowledge distillation in the page. A short run of both students (without and
-// with KD) draws its curves, stops on request, and the student it downloads loads back in the
-// page and in `tempokd inspect` with the same answers; a second run reuses the teacher's maps.
+// End-to-end: knowledge distillation in the page. Takes of the visitor's own words (one from
+// the microphone, one the clip above) join the training words; a short run of both students (without and with KD) draws its curves, stops on
+// request, and the student it downloads loads back in the page and in `tempokd inspect` with the
+// same answers; a second run reuses the teacher's maps and diverges at a far too large learning
+// rate, keeping its weights; a third is interrupted by a reload and restored from the browser.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
@@ -10,6 +12,7 @@ import { join } from 'node:path';
 import { ROOT, serve, launch, open, screenshot, paintedPixels } from './support/harness.mjs';
 
 const CLIP = join(ROOT, 'static/clips/yes-2s.wav');
+const PACK_MANIFEST = join(ROOT, 'static/data/pack/manifest.csv');
 // Fetching the pack and the teacher's maps of its clips come first, then the steps.
 const TIMEOUT = 400_000;
 const PROBABILITY_TOLERANCE = 1e-3;
@@ -18,7 +21,8 @@ let server;
 let browser;
 before(async () => {
   server = await serve();
-  browser = await launch();
+  // A fake microphone (a beep) that needs no permission prompt.
+  browser = await launch(['--use-fake-ui-for-media-stream', '--use-fake-device-for-media-stream']);
 });
 after(async () => { await browser?.close(); server?.close(); });
 
@@ -44,8 +48,14 @@ async function waitForSteps(page, steps) {
 /** The top label and probabilities of one model's row. */
 async function reading(page, model) {
   const row = page.locator(`.reading[data-model="${model}"]`);
-  await row.waitFor({ timeout: TIMEOUT });
-  await page.waitForSelector('#run-status:has-text("models answered")', { timeout: TIMEOUT });
+  try {
+    await row.waitFor({ timeout: TIMEOUT });
+    await page.waitForSelector('#run-status:has-text("models answered")', { timeout: TIMEOUT });
+  } catch (error) {
+    const shown = await page.$$eval('#run-status, #model-status, .error, .reading',
+      (all) => all.map((e) => e.dataset.model ?? e.textContent));
+    throw new Error(`${model}'s reading did not come (${error.message}); the page showed: ${shown.join(' | ')}`);
+  }
   return row.evaluate((element) => ({
     top: element.dataset.top, probs: element.dataset.probs.split(',').map(Number),
   }));
@@ -54,13 +64,28 @@ async function reading(page, model) {
 test('a short KD run draws both curves, stops, and its student loads back as tempokd inspect reads it', async () => {
   const { page, errors } = await open(browser, `${server.url}?device=cpu`);
   await page.waitForSelector('#model-status:has-text("loaded")', { timeout: TIMEOUT });
+
+  // One click records a take of "no" from the microphone; the demo "yes" above, labelled with
+  // one click, is another. Both join the pack's training words.
+  await page.click('button.take[data-label="no"]');
+  await page.waitForSelector('#own-words-note:has-text("Added a take of “no”")', { timeout: TIMEOUT });
+  await page.click('button.demo:has-text("yes")');
+  await page.waitForSelector('#run-status:has-text("models answered")', { timeout: TIMEOUT });
+  await page.check('#take-clip');
+  await page.click('button.take[data-label="yes"]');
+  assert.equal(await page.textContent('#own-words-count'), 'In the next run: no × 1, yes × 1.');
+  const trainWords = (await readFile(PACK_MANIFEST, 'utf8')).split('\n').filter((row) => row.trim().endsWith(',train')).length;
+  assert.ok(trainWords > 0, 'the pack lists training words');
+
   await setNumber(page, '#train-steps', 300);
   const clicked = Date.now();
   await page.click('#train-start');
   await page.waitForSelector('#training-status:has-text("Preparing")', { timeout: TIMEOUT });
   await waitForSteps(page, 1);
   console.log(`# first step ${((Date.now() - clicked) / 1000).toFixed(1)} s after Train (pack, teacher maps, CPU)`);
-  assert.match(await page.textContent('#training-info'), /\d+ training clips, \d+ validation clips, on CPU/);
+  // Two noisy copies of every training word, the takes among them.
+  assert.match(await page.textContent('#training-info'),
+    new RegExp(`^${2 * (trainWords + 2)} training clips, \\d+ validation clips, on CPU`));
   assert.doesNotMatch(await page.textContent('#training-info'), /cache/);
   await waitForSteps(page, 5);
   const early = await paintedPixels(page, '#curve-loss');
@@ -103,14 +128,41 @@ test('a short KD run draws both curves, stops, and its student loads back as tem
       `${model}, ${inspected.labels[i]}: ${shown.probs[i]} on the page, ${p} from tempokd inspect`));
   }
 
-  // A second run takes the teacher's maps from this browser's cache, so it starts at once.
+  // A second run takes the teacher's maps from this browser's cache, so it starts at once; at a
+  // far too large learning rate its loss blows up, and the run stops with the weights it had.
+  await setNumber(page, '#train-lr', 9.9);
+  await setNumber(page, '#train-lambda', 10);
   const again = Date.now();
   await page.click('#train-start');
   await page.waitForSelector('#training-info:has-text("cache")', { timeout: TIMEOUT });
-  await waitForSteps(page, 1);
-  console.log(`# second run: first step ${((Date.now() - again) / 1000).toFixed(1)} s after Train (teacher maps cached)`);
-  await page.click('#train-stop');
-  await page.waitForSelector('#training-status:has-text("Stopped after")', { timeout: TIMEOUT });
+  console.log(`# second run: training began ${((Date.now() - again) / 1000).toFixed(1)} s after Train (teacher maps cached)`);
+  // It diverges within a few steps, too soon to catch the step count in between.
+  await page.waitForSelector('#training-status.error:has-text("diverged")', { timeout: TIMEOUT });
+  const diverged = await page.textContent('#training-status');
+  assert.match(diverged, /the weights from before that step are kept/);
+  console.log(`# learning rate 9.9, λ 10: ${diverged}`);
+  assert.equal(await page.locator('#training-results tbody tr').count(), 2);
+  const [kept] = await Promise.all([page.waitForEvent('download'), page.click('.download-weights-1')]);
+  const keptBytes = await readFile(await kept.path());
+  const firstBytes = await readFile(join(folder, 'model.safetensors'));
+  assert.equal(keptBytes.length, firstBytes.length, 'the diverged run keeps a whole student');
+  assert.notDeepEqual(keptBytes, firstBytes);
+
+  // A third run is interrupted by a reload after its step-20 scoring: the next visit shows it.
+  await setNumber(page, '#train-lr', 0.001);
+  await setNumber(page, '#train-lambda', 0.5);
+  await page.click('#train-start');
+  await waitForSteps(page, 23);
+  await page.reload();
+  await page.waitForSelector('#training-status:has-text("Restored from this browser")', { timeout: TIMEOUT });
+  const restored = await page.textContent('#training-status');
+  const savedStep = Number(/was at step (\d+) of 300/.exec(restored)?.[1]);
+  assert.ok(savedStep >= 20, restored);
+  assert.equal(await page.locator('#training-results tbody tr').count(), 2);
+  const curve = await paintedPixels(page, '#curve-loss');
+  assert.ok(curve.painted > 0, 'the restored loss curve is drawn');
+  await page.locator('.trainer').scrollIntoViewIfNeeded();
+  await screenshot(page, '16-training-restored');
   assert.deepEqual(errors, []);
   await page.close();
 });

@@ -55,7 +55,7 @@ pub async fn decode(source: AudioSource) -> Result<Decoded, String> {
 impl Decoded {
     /// The word: the known keyword window, else the clip's spoken part. Demo clips are noisy
     /// already, so only their window isolates the word.
-    fn word(&self) -> &[f32] {
+    pub fn word(&self) -> &[f32] {
         let samples = self.clip.samples();
         let window = self.keyword_window.and_then(|(start_s, end_s)| {
             let at = |s: f32| (s.max(0.0) * MODEL_SAMPLE_RATE as f32).round() as usize;

@@ -130,6 +130,10 @@ impl Models {
             .set_value(catalog.iter().map(CatalogEntry::source).collect());
         self.catalog.set(catalog);
         self.connect(cpu_reason);
+        // A clip that came before the catalog found no worker to hear it.
+        if let Some(samples) = self.clip.get_value() {
+            self.analyse(samples);
+        }
     }
 
     /// Starts a worker, ending the one before if any, and has it load every model so far.

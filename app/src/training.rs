@@ -1,14 +1,18 @@
 //! What the page knows about a training run: the visitor's settings, how far the run is, the
 //! curves of both students (without and with KD), their maps on the probe clip, and the trained
-//! students. A second worker trains, so the models above keep answering.
+//! students. A second worker trains, so the models above keep answering. Every scoring and the
+//! end are kept in this browser ([`SavedRun`]), and the next visit restores them.
 
 use crate::catalog::CatalogEntry;
 use crate::models::{Models, webgpu_worker};
+use crate::saved_run::SavedRun;
 use crate::worker::{
-    ModelClient, ModelFiles, ModelKind, ModelSource, Probe, Request, Response, RunScore, Steer,
-    StepPoint, StudentFiles, TimeMap, TrainRequest, TrainSettings, TrainingEnd, TrainingEvent,
+    ModelClient, ModelFiles, ModelKind, ModelSource, Probe, Recording, Request, Response, RunScore,
+    Steer, StepPoint, StudentFiles, TimeMap, TrainRequest, TrainSettings, TrainingEnd,
+    TrainingEvent,
 };
 use leptos::prelude::*;
+use leptos::task::spawn_local;
 use tempokd::device::Placement;
 
 /// Where the keyword pack is served from.
@@ -32,6 +36,18 @@ pub enum Phase {
     },
     Ended(TrainingEnd),
     Failed(String),
+    /// A run kept by this browser on an earlier visit, at its last save; `end` is how it ended,
+    /// or `None` if the page was closed while it ran.
+    Restored {
+        step: usize,
+        end: Option<TrainingEnd>,
+    },
+}
+
+/// A change to the kept run, written one at a time so the last one asked for is the one kept.
+enum Keep {
+    Store(Box<SavedRun>),
+    Forget,
 }
 
 /// What the worker said when training began.
@@ -47,6 +63,9 @@ pub struct RunInfo {
 #[derive(Clone, Debug, PartialEq)]
 pub struct Trained {
     pub student: String,
+    /// Which run of this visit it was (from 1), or 0 for a run restored from an earlier visit;
+    /// it tells apart the students of several runs shown above.
+    pub run: usize,
     pub students: [StudentFiles; 2],
     pub elapsed_ms: f64,
 }
@@ -65,7 +84,13 @@ pub struct Training {
     pub probe_maps: RwSignal<Option<[TimeMap; 2]>>,
     pub elapsed_ms: RwSignal<f64>,
     pub trained: RwSignal<Option<Trained>>,
+    /// The visitor's own words, added to the pack's training words.
+    pub recordings: RwSignal<Vec<Recording>>,
     client: StoredValue<Option<ModelClient>, LocalStorage>,
+    /// Runs started on this visit.
+    started: StoredValue<usize>,
+    /// The next change to the kept run, and whether one is being written.
+    keeping: StoredValue<(Option<Keep>, bool), LocalStorage>,
 }
 
 impl Training {
@@ -81,7 +106,10 @@ impl Training {
             probe_maps: RwSignal::new(None),
             elapsed_ms: RwSignal::new(0.0),
             trained: RwSignal::new(None),
+            recordings: RwSignal::new(Vec::new()),
             client: StoredValue::new_local(None),
+            started: StoredValue::new(0),
+            keeping: StoredValue::new_local((None, false)),
         }
     }
 
@@ -107,7 +135,9 @@ impl Training {
             ));
             return;
         };
-        self.reset();
+        // The run kept from before stays until this one's first scoring replaces it.
+        self.clear();
+        self.started.update_value(|runs| *runs += 1);
         let cpu_reason = cpu_reason.or_else(|| models.cpu_reason());
         let build = webgpu_worker(&cpu_reason);
         let client = ModelClient::spawn(build, move |response| self.apply(response));
@@ -115,7 +145,7 @@ impl Training {
             teacher,
             student: chosen,
             pack: PACK.to_string(),
-            recordings: Vec::new(),
+            recordings: self.recordings.get_untracked(),
             settings: self.settings.get_untracked(),
             cpu_reason,
         })));
@@ -135,9 +165,14 @@ impl Training {
         });
     }
 
-    /// Forgets the last run: curves, maps and trained students. The next run starts from the
-    /// shipped weights again.
+    /// Forgets the last run (on the page and in this browser): curves, maps and trained
+    /// students. The next run starts from the shipped weights again.
     pub fn reset(self) {
+        self.clear();
+        self.keep(Keep::Forget);
+    }
+
+    fn clear(self) {
         self.client.set_value(None);
         self.phase.set(Phase::Idle);
         self.info.set(None);
@@ -159,7 +194,12 @@ impl Training {
             return;
         };
         let label = RUNS.get(run).copied().unwrap_or_default();
-        let name = format!("{}, trained here {label}", trained.student);
+        let which = match trained.run {
+            0 => ", restored".to_string(),
+            1 => String::new(),
+            later => format!(", run {later}"),
+        };
+        let name = format!("{}, trained here {label}{which}", trained.student);
         if models
             .catalog
             .with_untracked(|c| c.iter().any(|e| e.name == name))
@@ -219,13 +259,21 @@ impl Training {
                 });
                 self.elapsed_ms.set(elapsed_ms);
             }
-            TrainingEvent::Validated { scores, probe } => {
+            TrainingEvent::Validated {
+                scores,
+                probe,
+                students,
+            } => {
                 self.scores.update(|runs| {
                     for (run, score) in runs.iter_mut().zip(scores) {
                         run.push(score);
                     }
                 });
                 self.probe_maps.set(Some(probe));
+                // Step 0's students are the shipped ones: nothing new to keep yet.
+                if self.points.with_untracked(|runs| !runs[1].is_empty()) {
+                    self.keep_run(*students, None);
+                }
             }
             TrainingEvent::Paused => self.phase.set(Phase::Running { paused: true }),
             TrainingEvent::Resumed => self.phase.set(Phase::Running { paused: false }),
@@ -236,9 +284,12 @@ impl Training {
             } => {
                 self.trained.set(Some(Trained {
                     student: self.student.get_untracked(),
-                    students: *students,
+                    run: self.started.get_value(),
+                    students: (*students).clone(),
                     elapsed_ms,
                 }));
+                self.elapsed_ms.set(elapsed_ms);
+                self.keep_run(*students, Some(end.clone()));
                 self.phase.set(Phase::Ended(end));
                 self.client.set_value(None);
             }
@@ -247,6 +298,78 @@ impl Training {
                 self.client.set_value(None);
             }
         }
+    }
+
+    /// Keeps the run as it is now, with these students, in this browser.
+    fn keep_run(self, students: [StudentFiles; 2], end: Option<TrainingEnd>) {
+        let run = SavedRun {
+            student: self.student.get_untracked(),
+            settings: self.settings.get_untracked(),
+            end,
+            points: self.points.get_untracked(),
+            scores: self.scores.get_untracked(),
+            probe: self.probe.get_untracked(),
+            probe_maps: self.probe_maps.get_untracked(),
+            elapsed_ms: self.elapsed_ms.get_untracked(),
+            students,
+        };
+        self.keep(Keep::Store(Box::new(run)));
+    }
+
+    /// Queues a change to the kept run; one writer applies them in order, skipping to the
+    /// latest, so an older run never lands over a newer one.
+    fn keep(self, change: Keep) {
+        let start_writer = self.keeping.try_update_value(|(next, writing)| {
+            *next = Some(change);
+            !std::mem::replace(writing, true)
+        });
+        if start_writer != Some(true) {
+            return;
+        }
+        spawn_local(async move {
+            loop {
+                let next = self
+                    .keeping
+                    .try_update_value(|(next, writing)| {
+                        let taken = next.take();
+                        *writing = taken.is_some();
+                        taken
+                    })
+                    .flatten();
+                match next {
+                    Some(Keep::Store(run)) => {
+                        run.store().await;
+                    }
+                    Some(Keep::Forget) => SavedRun::forget().await,
+                    None => break,
+                }
+            }
+        });
+    }
+
+    /// Shows the run this browser kept on an earlier visit, unless a run began meanwhile.
+    pub async fn restore(self) {
+        let Some(run) = SavedRun::load().await else {
+            return;
+        };
+        if self.phase.get_untracked() != Phase::Idle {
+            return;
+        }
+        let step = run.step();
+        self.student.set(run.student.clone());
+        self.settings.set(run.settings);
+        self.points.set(run.points);
+        self.scores.set(run.scores);
+        self.probe.set(run.probe);
+        self.probe_maps.set(run.probe_maps);
+        self.elapsed_ms.set(run.elapsed_ms);
+        self.trained.set(Some(Trained {
+            student: run.student,
+            run: 0,
+            students: run.students,
+            elapsed_ms: run.elapsed_ms,
+        }));
+        self.phase.set(Phase::Restored { step, end: run.end });
     }
 
     /// Steps per second so far and the seconds left at that pace.

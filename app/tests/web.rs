@@ -6,7 +6,7 @@ use std::sync::Arc;
 use tempokd::audio::{Clip, FeatureConfig, FeatureExtractor, Limits};
 use tempokd::device::Placement;
 use tempokd::kd::{AttentionMaps, RolloutConfig, RolloutRow};
-use tempokd_app::analysis::Analysis;
+use tempokd_app::analysis::{Analysis, Decoded};
 use tempokd_app::catalog::CatalogEntry;
 use tempokd_app::charts::{time_to_x, x_to_time};
 use tempokd_app::components::{
@@ -15,10 +15,12 @@ use tempokd_app::components::{
 };
 use tempokd_app::export::View;
 use tempokd_app::models::{LoadProgress, Models, RunProgress};
-use tempokd_app::training::Training;
+use tempokd_app::saved_run::SavedRun;
+use tempokd_app::training::{Phase, Training};
 use tempokd_app::worker::{
-    ModelFiles, ModelKind, ModelSource, Probe, Reading, Response, RunScore, StepPoint,
-    StudentFiles, TeacherAttention, TimeMap, TrainingEnd, TrainingEvent,
+    ModelFiles, ModelKind, ModelSource, Probe, Reading, Recording, Request, Response, RunScore,
+    Steer, StepPoint, StudentFiles, TeacherAttention, TimeMap, TrainRequest, TrainSettings,
+    TrainingEnd, TrainingEvent,
 };
 use wasm_bindgen::JsCast;
 use wasm_bindgen_test::*;
@@ -46,6 +48,14 @@ fn text(root: &HtmlElement, selector: &str) -> Option<String> {
     root.query_selector(selector)
         .unwrap()
         .and_then(|e| e.text_content())
+}
+
+fn click(root: &HtmlElement, selector: &str) {
+    root.query_selector(selector)
+        .unwrap()
+        .unwrap_or_else(|| panic!("{selector} is on the page"))
+        .unchecked_into::<HtmlElement>()
+        .click();
 }
 
 /// How many pixels of the canvas something was drawn on.
@@ -716,7 +726,7 @@ async fn trainer_shows_progress_curves_probe_maps_and_the_comparison() {
         bytes: 1,
     }]);
     let _mount = leptos::mount::mount_to(root.clone(), move || {
-        view! { <Trainer models=models training=training /> }
+        view! { <Trainer models=models training=training clip=RwSignal::new(None) /> }
     });
     settle().await;
     // Nothing has run: no curves, no table, no error.
@@ -773,6 +783,7 @@ async fn trainer_shows_progress_curves_probe_maps_and_the_comparison() {
     training.apply(training_event(TrainingEvent::Validated {
         scores: [score(0.6, 0.3), score(0.7, 0.55)],
         probe: [map(vec![0.25; 4]), map(vec![0.1, 0.7, 0.1, 0.1])],
+        students: Box::new(student_files(1)),
     }));
     settle().await;
     // 10 of 300 steps in 5 s: 2 steps/s, 145 s left.
@@ -792,10 +803,7 @@ async fn trainer_shows_progress_curves_probe_maps_and_the_comparison() {
     }
     training.apply(training_event(TrainingEvent::Ended {
         end: TrainingEnd::Diverged("training diverged at step 11".into()),
-        students: Box::new(std::array::from_fn(|_| StudentFiles {
-            config: "{}".into(),
-            weights: vec![0; 4],
-        })),
+        students: Box::new(student_files(2)),
         elapsed_ms: 5_500.0,
     }));
     settle().await;
@@ -811,4 +819,276 @@ async fn trainer_shows_progress_curves_probe_maps_and_the_comparison() {
         text(&root, "#training-results tbody tr:last-child .localisation").as_deref(),
         Some("0.550")
     );
+}
+
+/// Two students' files whose bytes say which `version` they are.
+fn student_files(version: u8) -> [StudentFiles; 2] {
+    [0, 1].map(|run| StudentFiles {
+        config: format!("{{\"run\": {run}, \"version\": {version}}}"),
+        weights: vec![version, run, 7, 9],
+    })
+}
+
+#[wasm_bindgen_test]
+async fn a_run_kept_by_the_browser_is_restored_on_the_next_visit_until_reset() {
+    let root = container();
+    let (models, training) = (Models::new(), Training::new());
+    let _mount = leptos::mount::mount_to(root.clone(), move || {
+        view! { <Trainer models=models training=training clip=RwSignal::new(None) /> }
+    });
+    training.apply(training_event(TrainingEvent::Started {
+        device: Placement::Cpu {
+            reason: "tests".into(),
+        },
+        train_clips: 4,
+        validation_clips: 2,
+        cached_maps: false,
+        probe: Probe {
+            label: "no".into(),
+            duration_s: 1.0,
+            window: None,
+            teacher: TimeMap {
+                start_s: 0.0,
+                frame_s: 0.5,
+                values: vec![0.5, 0.5],
+            },
+        },
+    }));
+    for step in 1..=3 {
+        let point = StepPoint {
+            step,
+            ..StepPoint::default()
+        };
+        training.apply(training_event(TrainingEvent::Stepped {
+            points: [point; 2],
+            elapsed_ms: 100.0 * step as f64,
+        }));
+    }
+    training.apply(training_event(TrainingEvent::Validated {
+        scores: [RunScore::default(); 2],
+        probe: std::array::from_fn(|_| TimeMap {
+            start_s: 0.0,
+            frame_s: 0.5,
+            values: vec![0.9, 0.1],
+        }),
+        students: Box::new(student_files(3)),
+    }));
+    // The page was closed here, mid-run: the next visit finds step 3's students.
+    let mut kept = None;
+    for _ in 0..100 {
+        kept = SavedRun::load().await.filter(|run| run.step() == 3);
+        if kept.is_some() {
+            break;
+        }
+        gloo_timers::future::TimeoutFuture::new(20).await;
+    }
+    let kept = kept.expect("the run is kept after its scoring");
+    assert_eq!(kept.students, student_files(3));
+    assert_eq!(kept.end, None);
+
+    let next_visit = Training::new();
+    let root = container();
+    let _again = leptos::mount::mount_to(root.clone(), move || {
+        view! { <Trainer models=models training=next_visit clip=RwSignal::new(None) /> }
+    });
+    next_visit.restore().await;
+    settle().await;
+    assert_eq!(
+        next_visit.phase.get_untracked(),
+        Phase::Restored { step: 3, end: None }
+    );
+    assert!(
+        text(&root, "#training-status").is_some_and(|t| t.contains("was at step 3 of 300")),
+        "{:?}",
+        text(&root, "#training-status")
+    );
+    assert_eq!(
+        root.query_selector_all("#training-results tbody tr")
+            .unwrap()
+            .length(),
+        2
+    );
+    let canvas: HtmlCanvasElement = root
+        .query_selector("#probe-kd")
+        .unwrap()
+        .unwrap()
+        .unchecked_into();
+    assert!(painted_pixels(&canvas) > 0, "the probe map is drawn again");
+
+    next_visit.reset();
+    for _ in 0..100 {
+        if SavedRun::load().await.is_none() {
+            break;
+        }
+        gloo_timers::future::TimeoutFuture::new(20).await;
+    }
+    assert_eq!(SavedRun::load().await, None, "reset forgets the kept run");
+}
+
+#[wasm_bindgen_test]
+fn a_saved_run_reads_back_whole_and_damaged_bytes_are_refused() {
+    let run = SavedRun {
+        student: "lstm-p".into(),
+        settings: TrainSettings::default(),
+        end: Some(TrainingEnd::Stopped),
+        points: [vec![StepPoint::default()], Vec::new()],
+        scores: [Vec::new(), vec![RunScore::default()]],
+        probe: None,
+        probe_maps: None,
+        elapsed_ms: 12.5,
+        students: student_files(4),
+    };
+    let bytes = run.encode().unwrap();
+    assert_eq!(SavedRun::decode(&bytes), Ok(run));
+    for cut in [0, 5, 12, bytes.len() - 1] {
+        assert!(SavedRun::decode(&bytes[..cut]).is_err(), "cut at {cut}");
+    }
+    let mut longer = bytes.clone();
+    longer.push(0);
+    assert!(SavedRun::decode(&longer).is_err());
+}
+
+#[wasm_bindgen_test]
+fn training_messages_cross_the_worker_boundary_unchanged() {
+    use gloo_worker::{Bincode, Codec};
+    fn round_trip<T>(message: T)
+    where
+        T: serde::Serialize + serde::de::DeserializeOwned + PartialEq + std::fmt::Debug + Clone,
+    {
+        let back: T = Bincode::decode(Bincode::encode(message.clone()));
+        assert_eq!(back, message);
+    }
+    let source = |name: &str| ModelSource {
+        name: name.into(),
+        kind: ModelKind::Student,
+        files: ModelFiles::Folder(format!("models/{name}/")),
+    };
+    round_trip(Request::Train(Box::new(TrainRequest {
+        teacher: source("teacher"),
+        student: source("tc-resnet8"),
+        pack: "data/pack/".into(),
+        recordings: vec![Recording {
+            label: "yes".into(),
+            samples: vec![0.25, -0.5],
+        }],
+        settings: TrainSettings::default(),
+        cpu_reason: Some("asked".into()),
+    })));
+    for steer in [Steer::Pause, Steer::Resume, Steer::Stop] {
+        round_trip(Request::SteerTraining(steer));
+    }
+    let map = TimeMap {
+        start_s: 0.01,
+        frame_s: 0.02,
+        values: vec![0.5, 0.5],
+    };
+    let events = [
+        TrainingEvent::Preparing {
+            stage: "keyword pack".into(),
+            done: 1,
+            total: 144,
+        },
+        TrainingEvent::Started {
+            device: Placement::Cpu {
+                reason: "asked".into(),
+            },
+            train_clips: 240,
+            validation_clips: 48,
+            cached_maps: true,
+            probe: Probe {
+                label: "yes".into(),
+                duration_s: 2.0,
+                window: Some((0.5, 1.0)),
+                teacher: map.clone(),
+            },
+        },
+        TrainingEvent::Stepped {
+            points: [StepPoint::default(); 2],
+            elapsed_ms: 1.5,
+        },
+        TrainingEvent::Validated {
+            scores: [RunScore::default(); 2],
+            probe: [map.clone(), map],
+            students: Box::new(student_files(5)),
+        },
+        TrainingEvent::Paused,
+        TrainingEvent::Resumed,
+        TrainingEvent::Ended {
+            end: TrainingEnd::Diverged("at step 2".into()),
+            students: Box::new(student_files(6)),
+            elapsed_ms: 2.0,
+        },
+        TrainingEvent::Failed {
+            message: "no pack".into(),
+        },
+    ];
+    for event in events {
+        round_trip(Response::Training(Box::new(event)));
+    }
+}
+
+#[wasm_bindgen_test]
+async fn own_words_are_added_with_one_click_and_a_take_too_long_is_refused() {
+    let root = container();
+    let (models, training) = (Models::new(), Training::new());
+    let decoded = |samples: Vec<f32>| Decoded {
+        name: "take.wav".into(),
+        source_rate: 16_000,
+        source_channels: 1,
+        clip: Clip::from_mono_16k(samples, &Limits::default()).unwrap(),
+        keyword_window: None,
+    };
+    // Half a second of tone between silences.
+    let word: Vec<f32> = (0..24_000)
+        .map(|i| {
+            let on = (8_000..16_000).contains(&i);
+            if on {
+                0.3 * (i as f32 * 0.2).sin()
+            } else {
+                0.0
+            }
+        })
+        .collect();
+    let clip = RwSignal::new(Some(Arc::new(decoded(word))));
+    let _mount = leptos::mount::mount_to(root.clone(), move || {
+        view! { <Trainer models=models training=training clip=clip /> }
+    });
+    settle().await;
+    click(&root, "#take-clip");
+    settle().await;
+    for label in ["yes", "yes", "no"] {
+        click(&root, &format!("button.take[data-label='{label}']"));
+        settle().await;
+    }
+    assert_eq!(
+        text(&root, "#own-words-count").as_deref(),
+        Some("In the next run: yes × 2, no × 1.")
+    );
+    let recordings = training.recordings.get_untracked();
+    assert!(
+        recordings.iter().all(|r| r.samples.len() < 12_000),
+        "cut to the word"
+    );
+    assert!(root.query_selector(".error").unwrap().is_none());
+
+    // 2.5 s of speech cannot fit the 2 s clips it would be placed in.
+    let long: Vec<f32> = (0..40_000).map(|i| 0.3 * (i as f32 * 0.2).sin()).collect();
+    clip.set(Some(Arc::new(decoded(long))));
+    click(&root, "button.take[data-label='up']");
+    settle().await;
+    assert!(
+        text(&root, "#own-words-note.error").is_some_and(|t| t.contains("2.50 s")),
+        "a take longer than L is refused with a message: {:?}",
+        text(&root, "#own-words-note")
+    );
+    assert_eq!(training.recordings.with_untracked(Vec::len), 3);
+    click(&root, "#own-words-undo");
+    settle().await;
+    assert_eq!(
+        text(&root, "#own-words-count").as_deref(),
+        Some("In the next run: yes × 2.")
+    );
+    click(&root, "#own-words-clear");
+    settle().await;
+    assert!(root.query_selector("#own-words-count").unwrap().is_none());
 }

@@ -1,6 +1,6 @@
 //! The step-at-a-time trainers, natively and in headless Chromium: loss falls on a tiny set,
-//! temporal KD pulls the student's attention onto the teacher's, a diverging step keeps the
-//! weights, bad batches are refused with a reason, and the side-by-side comparison the browser
+//! temporal KD pulls the student's attention onto the teacher's, a diverging step (NaN, or a
+//! loss blown up by a far too large learning rate) keeps the weights, bad batches are refused with a reason, and the side-by-side comparison the browser
 //! runs (without and with KD) gives the same losses in wasm as natively.
 
 use burn::tensor::Device;
@@ -13,8 +13,9 @@ use tempokd::rng::Rng;
 use tempokd::students::{AttentionRequest, Preset, Student};
 use tempokd::teacher::{ClassifierPooling, Teacher, TeacherShape, Wav2Vec2Config};
 use tempokd::train::{
-    ComparisonData, KdComparison, LrSchedule, Scored, StudentBatch, StudentTrainer,
-    StudentTraining, TeacherBatch, TeacherTarget, TeacherTrainer, TeacherTraining, TrainError,
+    ComparisonData, DIVERGENCE_FACTOR, KdComparison, LrSchedule, Scored, StudentBatch,
+    StudentTrainer, StudentTraining, TeacherBatch, TeacherTarget, TeacherTrainer, TeacherTraining,
+    TrainError,
 };
 
 #[macro_use]
@@ -144,6 +145,37 @@ async_test!(a_diverging_step_keeps_the_weights, async {
         .unwrap();
     assert_eq!(before.prediction.logits, after.prediction.logits);
 });
+
+async_test!(
+    a_loss_blown_up_by_a_far_too_large_rate_stops_the_run,
+    async {
+        let device = device().await;
+        let student = student(Preset::LstmP, &device).await;
+        let batch = batch(&student, true);
+        let mut trainer = StudentTrainer::new(student, settings(10.0, 9.9), false).unwrap();
+        let first = trainer.step(&batch).await.unwrap();
+        let probe = |trainer: &StudentTrainer| trainer.student().unwrap();
+        let before = probe(&trainer)
+            .infer(&vec![0.1; 16_000], AttentionRequest::None)
+            .await
+            .unwrap();
+        match trainer.step(&batch).await {
+            Err(TrainError::Diverged { step: 2, loss }) => {
+                assert!(
+                    loss.is_finite() && loss > DIVERGENCE_FACTOR * first.loss,
+                    "{loss}"
+                )
+            }
+            other => panic!("expected divergence at step 2, got {other:?}"),
+        }
+        assert_eq!(trainer.steps_done(), 1);
+        let after = probe(&trainer)
+            .infer(&vec![0.1; 16_000], AttentionRequest::None)
+            .await
+            .unwrap();
+        assert_eq!(before.prediction.logits, after.prediction.logits);
+    }
+);
 
 async_test!(bad_batches_are_refused_with_a_reason, async {
     let device = device().await;

@@ -32,6 +32,7 @@ pub fn App() -> impl IntoView {
     let hover = RwSignal::new(None::<f32>);
     let models = Models::new();
     let training = Training::new();
+    spawn_local(training.restore());
     spawn_local(async move {
         match shipped_models().await {
             Ok(catalog) => models.start(catalog, cpu_request()),
@@ -101,7 +102,7 @@ pub fn App() -> impl IntoView {
                     <TeacherExplorer models=models rollout=rollout />
                 }
             })}
-            <Trainer models=models training=training />
+            <Trainer models=models training=training clip=decoded />
         </main>
     }
 }

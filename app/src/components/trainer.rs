@@ -1,18 +1,26 @@
+use crate::analysis::Decoded;
 use crate::charts::{
     RUN_COLOURS, TimeLabels, on_canvas, plot_attention, plot_curves, time_chart_width,
 };
+use crate::components::OwnWords;
 use crate::export::{Download, save};
 use crate::models::Models;
 use crate::training::{Phase, RUNS, Training};
 use crate::worker::{ModelKind, Steer, TimeMap, TrainSettings, TrainingEnd};
 use leptos::html::Canvas;
 use leptos::prelude::*;
+use std::sync::Arc;
 
 /// Knowledge distillation run in the page: pick a student and settings, train it twice side by
 /// side (without and with KD) on the keyword pack, and watch the curves and the KD student's
-/// map on a probe clip; then compare, use and download the trained students.
+/// map on a probe clip; then compare, use and download the trained students. `clip` is the clip
+/// above, which the visitor may add to the training words.
 #[component]
-pub fn Trainer(models: Models, training: Training) -> impl IntoView {
+pub fn Trainer(
+    models: Models,
+    training: Training,
+    clip: RwSignal<Option<Arc<Decoded>>>,
+) -> impl IntoView {
     let students = move || {
         models.catalog.with(|catalog| {
             catalog
@@ -46,8 +54,8 @@ pub fn Trainer(models: Models, training: Training) -> impl IntoView {
                 </label>
                 <NumberSetting id="train-lambda" label="λ" min="0.05" max="10" step="0.05" training
                     get=|s| s.lambda as f64 set=|s, v| s.lambda = v as f32 />
-                <NumberSetting id="train-lr" label="learning rate" min="0.00001" max="5" step="0.0001"
-                    training get=|s| s.learning_rate set=|s, v| s.learning_rate = v />
+                <NumberSetting id="train-lr" label="learning rate" min="0.00001" max="9.99"
+                    step="0.0001" training get=|s| s.learning_rate set=|s, v| s.learning_rate = v />
                 <NumberSetting id="train-steps" label="steps" min="1" max="100000" step="10" training
                     get=|s| s.steps as f64 set=|s, v| s.steps = v as usize />
                 <NumberSetting id="train-batch" label="batch" min="1" max="256" step="1" training
@@ -59,6 +67,7 @@ pub fn Trainer(models: Models, training: Training) -> impl IntoView {
                 <NumberSetting id="train-snr-high" label="to (dB)" min="-20" max="40" step="1"
                     training get=|s| s.snr_db.1 as f64 set=|s, v| s.snr_db.1 = v as f32 />
             </div>
+            <OwnWords training=training clip=clip />
             <div class="trainer-buttons">
                 <button type="button" id="train-start" prop:disabled=move || busy() || !ready()
                     on:click=move |_| training.start(models, None)>"Train"</button>
@@ -140,6 +149,19 @@ fn TrainingStatus(training: Training) -> impl IntoView {
             }
         }
         Phase::Failed(message) => message,
+        Phase::Restored { step, end } => {
+            let steps = training.settings.with(|s| s.steps);
+            let how = match end {
+                None => format!("was at step {step} of {steps} when the page closed"),
+                Some(TrainingEnd::Finished) => format!("trained all {step} steps"),
+                Some(TrainingEnd::Stopped) => format!("was stopped after {step} steps"),
+                Some(TrainingEnd::Diverged(_)) => format!("diverged after {step} good steps"),
+            };
+            format!(
+                "Restored from this browser: the last run {how}. Its curves and students are \
+                 below; Train starts a new run, Reset forgets it."
+            )
+        }
     };
     let fraction = move || match training.phase.get() {
         Phase::Preparing { done, total, .. } if total > 0 => done as f64 / total as f64,

@@ -251,7 +251,7 @@ pub struct RunScore {
 }
 
 /// A student's two files, as `tempokd` saves them.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct StudentFiles {
     pub config: String,
     pub weights: Vec<u8>,
@@ -271,7 +271,8 @@ pub struct Probe {
 pub enum TrainingEnd {
     Finished,
     Stopped,
-    /// The loss stopped being finite; the weights are those from before the failing step.
+    /// The loss stopped being finite or blew up; the weights are those from before the
+    /// failing step.
     Diverged(String),
 }
 
@@ -296,10 +297,12 @@ pub enum TrainingEvent {
         points: [StepPoint; 2],
         elapsed_ms: f64,
     },
-    /// Both runs scored on the validation clips, with their maps on the probe clip.
+    /// Both runs scored on the validation clips, with their maps of the probe clip and both
+    /// students as they are at this step.
     Validated {
         scores: [RunScore; 2],
         probe: [TimeMap; 2],
+        students: Box<[StudentFiles; 2]>,
     },
     Paused,
     Resumed,

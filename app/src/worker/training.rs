@@ -8,6 +8,7 @@ use super::protocol::{
     TrainSettings, TrainingEnd, TrainingEvent,
 };
 use super::runner::{PendingDevice, fetch_bytes, model_files};
+use crate::browser_cache::ByteCache;
 use futures::StreamExt;
 use gloo_timers::future::TimeoutFuture;
 use std::cell::Cell;
@@ -24,8 +25,6 @@ use tempokd::train::{
     ComparisonData, ComparisonScore, KdComparison, LrSchedule, Scored, SpecAugment, StepReport,
     StudentTraining, TeacherTarget, TrainError, fingerprint, teacher_target,
 };
-use wasm_bindgen::{JsCast, JsValue};
-use wasm_bindgen_futures::JsFuture;
 
 /// The teacher's maps of a pack's clips, kept by the browser between visits.
 const MAP_CACHE: &str = "tempokd-teacher-maps";
@@ -320,7 +319,17 @@ async fn run(
         // Lets the page's messages (pause, stop) in between steps.
         TimeoutFuture::new(0).await;
     };
-    let [plain, distilled] = prepared.comparison.students().map_err(|e| e.to_string())?;
+    report(TrainingEvent::Ended {
+        end,
+        students: student_files(&prepared.comparison).await?,
+        elapsed_ms: js_sys::Date::now() - started,
+    });
+    Ok(())
+}
+
+/// Both students as trained so far, as the files `tempokd` saves.
+async fn student_files(comparison: &KdComparison) -> Result<Box<[StudentFiles; 2]>, String> {
+    let [plain, distilled] = comparison.students().map_err(|e| e.to_string())?;
     let files = |student: Student| async move {
         student
             .save()
@@ -328,13 +337,7 @@ async fn run(
             .map(|(config, weights)| StudentFiles { config, weights })
             .map_err(|e| e.to_string())
     };
-    let students = Box::new([files(plain).await?, files(distilled).await?]);
-    report(TrainingEvent::Ended {
-        end,
-        students,
-        elapsed_ms: js_sys::Date::now() - started,
-    });
-    Ok(())
+    Ok(Box::new([files(plain).await?, files(distilled).await?]))
 }
 
 fn point(report: &StepReport) -> StepPoint {
@@ -347,7 +350,8 @@ fn point(report: &StepReport) -> StepPoint {
     }
 }
 
-/// Both runs scored on the validation clips, with their maps of the probe clip.
+/// Both runs scored on the validation clips, with their maps of the probe clip and their
+/// weights (which the page keeps, so a reload loses nothing scored).
 async fn validate(prepared: &Prepared) -> Result<TrainingEvent, String> {
     let comparison = &prepared.comparison;
     let score = comparison.validate().await.map_err(|e| e.to_string())?;
@@ -356,6 +360,7 @@ async fn validate(prepared: &Prepared) -> Result<TrainingEvent, String> {
         comparison.steps_done(),
         &prepared.probe,
         &prepared.student,
+        student_files(comparison).await?,
     ))
 }
 
@@ -364,6 +369,7 @@ fn validated(
     step: usize,
     probe: &(usize, Features),
     student: &students::StudentConfig,
+    students: Box<[StudentFiles; 2]>,
 ) -> TrainingEvent {
     let axis = student.frame_axis(&probe.1);
     let run = |index: usize| {
@@ -385,50 +391,27 @@ fn validated(
     TrainingEvent::Validated {
         scores: [plain, distilled],
         probe: [plain_map, distilled_map],
+        students,
     }
 }
 
 /// The maps stored under `key`, when the browser kept them and they are whole.
 async fn cached_maps(key: &str, clips: usize) -> Option<Vec<TeacherTarget>> {
-    let found = call(&map_cache().await?, "match", &[cache_url(key).into()]).await?;
-    let response: web_sys::Response = found.dyn_into().ok()?;
-    let text = JsFuture::from(response.text().ok()?)
-        .await
-        .ok()?
-        .as_string()?;
-    let maps: Vec<TeacherTarget> = serde_json::from_str(&text).ok()?;
+    let bytes = ByteCache::open(MAP_CACHE)
+        .await?
+        .get(&cache_url(key))
+        .await?;
+    let maps: Vec<TeacherTarget> = serde_json::from_slice(&bytes).ok()?;
     (maps.len() == clips).then_some(maps)
 }
 
-/// Keeps the maps for the next run; a browser that refuses only costs that run the time.
+/// Keeps the maps for the next run.
 async fn store_maps(key: &str, maps: &[TeacherTarget]) {
-    let (Some(cache), Ok(text)) = (map_cache().await, serde_json::to_string(maps)) else {
-        return;
-    };
-    let Ok(response) = web_sys::Response::new_with_opt_str(Some(&text)) else {
-        return;
-    };
-    let _ = call(&cache, "put", &[cache_url(key).into(), response.into()]).await;
+    if let (Some(cache), Ok(bytes)) = (ByteCache::open(MAP_CACHE).await, serde_json::to_vec(maps)) {
+        cache.put(&cache_url(key), &bytes).await;
+    }
 }
 
 fn cache_url(key: &str) -> String {
     format!("teacher-maps/{key}.json")
-}
-
-/// The worker's Cache API store of teacher maps (`caches.open`), where the browser has one.
-async fn map_cache() -> Option<JsValue> {
-    let caches = js_sys::Reflect::get(&js_sys::global(), &"caches".into()).ok()?;
-    call(&caches, "open", &[MAP_CACHE.into()]).await
-}
-
-/// Awaits the promise that `target.method(arguments…)` returns: the Cache API is reached
-/// through its JavaScript names, which keeps web-sys's feature set (and so the build) as it is.
-async fn call(target: &JsValue, method: &str, arguments: &[JsValue]) -> Option<JsValue> {
-    let function: js_sys::Function = js_sys::Reflect::get(target, &method.into())
-        .ok()?
-        .dyn_into()
-        .ok()?;
-    let arguments: js_sys::Array = arguments.iter().collect();
-    let promise: js_sys::Promise = function.apply(target, &arguments).ok()?.dyn_into().ok()?;
-    JsFuture::from(promise).await.ok()
 }

@@ -20,8 +20,8 @@ pub use evaluate::{Scored, class_probabilities, evaluate_student, evaluate_teach
 pub use metrics::{Evaluation, Outcome, attention_in_window, average_precision};
 pub use schedule::LrSchedule;
 pub use trainer::{
-    LogitKd, StepReport, StudentBatch, StudentTrainer, StudentTraining, TeacherBatch,
-    TeacherTrainer, TeacherTraining,
+    DIVERGENCE_FACTOR, LogitKd, StepReport, StudentBatch, StudentTrainer, StudentTraining,
+    TeacherBatch, TeacherTrainer, TeacherTraining,
 };
 
 use thiserror::Error;
@@ -33,7 +33,8 @@ pub enum TrainError {
     #[error("bad batch: {0}")]
     Batch(String),
     #[error(
-        "training diverged at step {step} (loss {loss}); the weights from before that step are kept. Lower the learning rate or λ and try again"
+        "training diverged at step {step} (loss {loss}: not finite, or over {factor} times the first step's); the weights from before that step are kept. Lower the learning rate or λ and try again",
+        factor = DIVERGENCE_FACTOR
     )]
     Diverged { step: usize, loss: f32 },
     #[error("the model was lost after an earlier failure; start a new trainer")]

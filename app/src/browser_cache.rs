@@ -1,0 +1,52 @@
+//! The browser's Cache API as a small byte store, on the page and in the workers. It is reached
+//! through its JavaScript names, which keeps web-sys's feature set (and so the build) as it is.
+//! Every failure reads as "not stored": a browser without the API, or one that refuses to
+//! store, only costs the time the cache would have saved.
+
+use js_sys::Uint8Array;
+use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen_futures::JsFuture;
+
+/// One named cache of this origin (`caches.open(name)`).
+pub struct ByteCache(JsValue);
+
+impl ByteCache {
+    pub async fn open(name: &str) -> Option<Self> {
+        let caches = js_sys::Reflect::get(&js_sys::global(), &"caches".into()).ok()?;
+        call(&caches, "open", &[name.into()]).await.map(Self)
+    }
+
+    /// The bytes stored under `key`, if any.
+    pub async fn get(&self, key: &str) -> Option<Vec<u8>> {
+        let found = call(&self.0, "match", &[key.into()]).await?;
+        let response: web_sys::Response = found.dyn_into().ok()?;
+        let buffer = JsFuture::from(response.array_buffer().ok()?).await.ok()?;
+        Some(Uint8Array::new(&buffer).to_vec())
+    }
+
+    /// Stores `bytes` under `key` in one step, replacing what was there; false if refused.
+    pub async fn put(&self, key: &str, bytes: &[u8]) -> bool {
+        let body = Uint8Array::from(bytes);
+        let Ok(response) = web_sys::Response::new_with_opt_buffer_source(Some(&body)) else {
+            return false;
+        };
+        call(&self.0, "put", &[key.into(), response.into()])
+            .await
+            .is_some()
+    }
+
+    pub async fn delete(&self, key: &str) {
+        call(&self.0, "delete", &[key.into()]).await;
+    }
+}
+
+/// Awaits the promise that `target.method(arguments…)` returns.
+async fn call(target: &JsValue, method: &str, arguments: &[JsValue]) -> Option<JsValue> {
+    let function: js_sys::Function = js_sys::Reflect::get(target, &method.into())
+        .ok()?
+        .dyn_into()
+        .ok()?;
+    let arguments: js_sys::Array = arguments.iter().collect();
+    let promise: js_sys::Promise = function.apply(target, &arguments).ok()?.dyn_into().ok()?;
+    JsFuture::from(promise).await.ok()
+}

@@ -1,0 +1,123 @@
+//! The last training run, kept in this browser after every scoring and at its end, so closing
+//! or reloading the tab mid-run loses nothing already scored: the next visit restores its
+//! curves, probe maps and both students.
+//!
+//! It is stored as one Cache API entry (one write, so a reload never finds half a run): a short
+//! magic, the length of a JSON header, the header (everything but the weights), then both
+//! students' weights as raw bytes.
+
+use crate::browser_cache::ByteCache;
+use crate::worker::{
+    Probe, RunScore, StepPoint, StudentFiles, TimeMap, TrainSettings, TrainingEnd,
+};
+use serde::{Deserialize, Serialize};
+
+const STORE: &str = "tempokd-training";
+const KEY: &str = "saved-run/last";
+const MAGIC: &[u8; 8] = b"TKDRUN1\n";
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SavedRun {
+    /// The catalog name of the student both runs started from.
+    pub student: String,
+    pub settings: TrainSettings,
+    /// How the run ended; `None` when it was still going at this save.
+    pub end: Option<TrainingEnd>,
+    pub points: [Vec<StepPoint>; 2],
+    pub scores: [Vec<RunScore>; 2],
+    pub probe: Option<Probe>,
+    pub probe_maps: Option<[TimeMap; 2]>,
+    pub elapsed_ms: f64,
+    /// Stored after the header as raw bytes (see [`SavedRun::encode`]).
+    #[serde(skip)]
+    pub students: [StudentFiles; 2],
+}
+
+/// The header: the run without its students, and where their files are.
+#[derive(Serialize, Deserialize)]
+struct Header {
+    run: SavedRun,
+    configs: [String; 2],
+    weight_bytes: [usize; 2],
+}
+
+impl SavedRun {
+    /// The step both students are at.
+    pub fn step(&self) -> usize {
+        self.points[1].last().map_or(0, |point| point.step)
+    }
+
+    pub fn encode(&self) -> Result<Vec<u8>, String> {
+        let header = Header {
+            run: SavedRun {
+                students: Default::default(),
+                ..self.clone()
+            },
+            configs: self.students.clone().map(|files| files.config),
+            weight_bytes: [0, 1].map(|run| self.students[run].weights.len()),
+        };
+        let json = serde_json::to_vec(&header).map_err(|e| e.to_string())?;
+        let json_bytes = u32::try_from(json.len()).map_err(|_| "the run is too large to keep")?;
+        let mut bytes = MAGIC.to_vec();
+        bytes.extend_from_slice(&json_bytes.to_le_bytes());
+        bytes.extend_from_slice(&json);
+        for files in &self.students {
+            bytes.extend_from_slice(&files.weights);
+        }
+        Ok(bytes)
+    }
+
+    pub fn decode(bytes: &[u8]) -> Result<Self, String> {
+        let rest = bytes
+            .strip_prefix(MAGIC.as_slice())
+            .ok_or("not a saved training run")?;
+        let (length, rest) = rest
+            .split_at_checked(4)
+            .ok_or("the saved run is cut short")?;
+        let length = u32::from_le_bytes(length.try_into().map_err(|_| "bad length")?) as usize;
+        let (json, mut weights) = rest
+            .split_at_checked(length)
+            .ok_or("the saved run is cut short")?;
+        let header: Header = serde_json::from_slice(json).map_err(|e| e.to_string())?;
+        let mut run = header.run;
+        for (index, (config, size)) in header
+            .configs
+            .into_iter()
+            .zip(header.weight_bytes)
+            .enumerate()
+        {
+            let (these, after) = weights
+                .split_at_checked(size)
+                .ok_or("the saved run's weights are cut short")?;
+            run.students[index] = StudentFiles {
+                config,
+                weights: these.to_vec(),
+            };
+            weights = after;
+        }
+        if !weights.is_empty() {
+            return Err("the saved run has bytes after its weights".into());
+        }
+        Ok(run)
+    }
+
+    /// The run this browser kept, if any. A damaged entry counts as none.
+    pub async fn load() -> Option<Self> {
+        let bytes = ByteCache::open(STORE).await?.get(KEY).await?;
+        Self::decode(&bytes).ok()
+    }
+
+    /// Keeps this run in place of the last; false if the browser refused.
+    pub async fn store(&self) -> bool {
+        let (Some(cache), Ok(bytes)) = (ByteCache::open(STORE).await, self.encode()) else {
+            return false;
+        };
+        cache.put(KEY, &bytes).await
+    }
+
+    pub async fn forget() {
+        if let Some(cache) = ByteCache::open(STORE).await {
+            cache.delete(KEY).await;
+        }
+    }
+}

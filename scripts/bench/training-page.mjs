@@ -1,0 +1,100 @@
+// Times KD training in the page: for each student and device, one run of both copies (without
+// and with KD) in headless Chromium, and prints a table of steps per second, the time of the
+// whole run, and the longest task that held the page's own thread while it trained.
+//
+//   trunk build --release --offline --dist target/dist-release
+//   TEMPOKD_DIST=target/dist-release node scripts/bench/training-page.mjs
+//
+// The first run, TC-ResNet8 on the CPU, trains the default 300 steps, so its time is that of a
+// whole run. The others train TEMPOKD_BENCH_STEPS steps (default 60) or stop after
+// TEMPOKD_BENCH_SECONDS of training (default 180), whichever comes first: SwiftShader emulates the
+// GPU on the CPU and can be very slow. All runs share one browser profile, so after the first the
+// teacher's maps come from its cache.
+import { serve, launch } from '../../tests/support/harness.mjs';
+
+const TIMEOUT = 1_200_000;
+const STEPS = Number(process.env.TEMPOKD_BENCH_STEPS ?? 60);
+const SECONDS = Number(process.env.TEMPOKD_BENCH_SECONDS ?? 180);
+const RUNS = [
+  { student: 'tc-resnet8', device: 'cpu', steps: 300, seconds: Infinity },
+  { student: 'mhatt-rnn', device: 'cpu', steps: STEPS, seconds: SECONDS },
+  { student: 'tc-resnet8', device: 'webgpu', steps: STEPS, seconds: SECONDS },
+  { student: 'mhatt-rnn', device: 'webgpu', steps: STEPS, seconds: SECONDS },
+];
+
+// Every main-thread task over 50 ms, as the browser reports it, from the page's first moment.
+const WATCH_LONG_TASKS = () => {
+  window.longTasks = [];
+  new PerformanceObserver((list) => {
+    for (const entry of list.getEntries()) window.longTasks.push([entry.startTime, entry.duration]);
+  }).observe({ type: 'longtask', buffered: true });
+};
+
+async function setNumber(page, selector, value) {
+  await page.fill(selector, String(value));
+  await page.dispatchEvent(selector, 'change');
+}
+
+async function measure(page, url, { student, device, steps, seconds }) {
+  await page.goto(device === 'cpu' ? `${url}?device=cpu` : url);
+  await page.waitForSelector('#model-status:has-text("loaded")', { timeout: TIMEOUT });
+  await page.selectOption('#train-student', student);
+  await setNumber(page, '#train-steps', steps);
+  const pressed = await page.evaluate(() => performance.now());
+  await page.click('#train-start');
+  await page.waitForFunction(() => /^Step [1-9]/.test(document.querySelector('#training-status')?.textContent ?? ''),
+    null, { timeout: TIMEOUT, polling: 50 });
+  const firstStep = await page.evaluate(() => performance.now());
+  try {
+    await page.waitForSelector('#training-status:has-text("Trained")',
+      { timeout: Number.isFinite(seconds) ? seconds * 1000 : TIMEOUT });
+  } catch {
+    await page.click('#train-stop');
+    await page.waitForSelector('#training-status:has-text("Stopped after")', { timeout: TIMEOUT });
+  }
+  const ended = await page.evaluate(() => performance.now());
+  const status = await page.textContent('#training-status');
+  // "Trained 300 steps in 44.1 s." or "Stopped after 12 steps (180.4 s)."
+  const [, done, trainedSeconds] = /(\d+) steps (?:in |\()([\d.]+) s/.exec(status).map(Number);
+  const info = await page.textContent('#training-info');
+  const [tasks, loading] = await page.evaluate(([from, to]) => [
+    window.longTasks.filter(([start]) => start >= from && start <= to).map(([, duration]) => duration),
+    window.longTasks.filter(([start]) => start < from).map(([, duration]) => duration),
+  ], [firstStep, ended]);
+  return {
+    student, device: /, on (\w+)/.exec(info)?.[1] ?? device, steps: done,
+    firstStep: (firstStep - pressed) / 1000,
+    cached: /cache/.test(info),
+    total: (ended - pressed) / 1000,
+    trainedSeconds,
+    perSecond: done / trainedSeconds,
+    longest: Math.max(0, ...tasks),
+    over100: tasks.filter((duration) => duration > 100).length,
+    // The page's own loading (its wasm, the first charts) shows the observer at work.
+    loadingTasks: loading.length,
+    loadingLongest: Math.max(0, ...loading),
+  };
+}
+
+const server = await serve();
+const browser = await launch(['--enable-unsafe-webgpu']);
+const context = await browser.newContext({ viewport: { width: 1200, height: 900 } });
+await context.addInitScript(WATCH_LONG_TASKS);
+const page = await context.newPage();
+const rows = [];
+try {
+  for (const run of RUNS) {
+    const row = await measure(page, server.url, run);
+    rows.push(row);
+    console.error(`measured ${run.student} on ${row.device}: ${row.perSecond.toFixed(2)} steps/s`);
+  }
+} finally {
+  await browser.close();
+  server.close();
+}
+console.log('| student | device | steps | first step after Train | training time | steps/s | longest page task while training | tasks > 100 ms | long tasks before training (longest) |');
+console.log('|---|---|---|---|---|---|---|---|---|');
+for (const r of rows) {
+  const first = `${r.firstStep.toFixed(1)} s${r.cached ? ' (maps cached)' : ' (maps computed)'}`;
+  console.log(`| ${r.student} | ${r.device} | ${r.steps} | ${first} | ${r.trainedSeconds.toFixed(1)} s | ${r.perSecond.toFixed(2)} | ${r.longest.toFixed(0)} ms | ${r.over100} | ${r.loadingTasks} (${r.loadingLongest.toFixed(0)} ms) |`);
+}
