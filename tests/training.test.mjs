@@ -9,7 +9,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ROOT, serve, launch, open, screenshot, paintedPixels } from './support/harness.mjs';
+import { ROOT, serve, launch, open, screenshot, paintedPixels, setNumber } from './support/harness.mjs';
 
 const CLIP = join(ROOT, 'static/clips/yes-2s.wav');
 const PACK_MANIFEST = join(ROOT, 'static/data/pack/manifest.csv');
@@ -25,12 +25,6 @@ before(async () => {
   browser = await launch(['--use-fake-ui-for-media-stream', '--use-fake-device-for-media-stream']);
 });
 after(async () => { await browser?.close(); server?.close(); });
-
-/** Sets a number field as a visitor would: type, then leave the field. */
-async function setNumber(page, selector, value) {
-  await page.fill(selector, String(value));
-  await page.dispatchEvent(selector, 'change');
-}
 
 /** Steps done, from the status line. */
 async function stepsDone(page) {

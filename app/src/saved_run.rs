@@ -33,10 +33,11 @@ pub struct SavedRun {
     pub students: [StudentFiles; 2],
 }
 
-/// The header: the run without its students, and where their files are.
+/// The header: the run (its students are skipped), their configs and their weights' sizes.
+/// `R` is the run itself when reading and a reference to it when writing.
 #[derive(Serialize, Deserialize)]
-struct Header {
-    run: SavedRun,
+struct Header<R> {
+    run: R,
     configs: [String; 2],
     weight_bytes: [usize; 2],
 }
@@ -49,11 +50,8 @@ impl SavedRun {
 
     pub fn encode(&self) -> Result<Vec<u8>, String> {
         let header = Header {
-            run: SavedRun {
-                students: Default::default(),
-                ..self.clone()
-            },
-            configs: self.students.clone().map(|files| files.config),
+            run: self,
+            configs: [0, 1].map(|run| self.students[run].config.clone()),
             weight_bytes: [0, 1].map(|run| self.students[run].weights.len()),
         };
         let json = serde_json::to_vec(&header).map_err(|e| e.to_string())?;
@@ -78,7 +76,7 @@ impl SavedRun {
         let (json, mut weights) = rest
             .split_at_checked(length)
             .ok_or("the saved run is cut short")?;
-        let header: Header = serde_json::from_slice(json).map_err(|e| e.to_string())?;
+        let header: Header<SavedRun> = serde_json::from_slice(json).map_err(|e| e.to_string())?;
         let mut run = header.run;
         for (index, (config, size)) in header
             .configs

@@ -270,8 +270,7 @@ impl Training {
                     }
                 });
                 self.probe_maps.set(Some(probe));
-                // Step 0's students are the shipped ones: nothing new to keep yet.
-                if self.points.with_untracked(|runs| !runs[1].is_empty()) {
+                if let Some(students) = students {
                     self.keep_run(*students, None);
                 }
             }

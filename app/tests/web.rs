@@ -715,9 +715,21 @@ fn training_event(event: TrainingEvent) -> Response {
     Response::Training(Box::new(event))
 }
 
+/// The training panel in a fresh container, with `clip` as the clip above.
+fn mount_trainer(
+    models: Models,
+    training: Training,
+    clip: RwSignal<Option<Arc<Decoded>>>,
+) -> (HtmlElement, impl Sized) {
+    let root = container();
+    let handle = mount_to(root.clone(), move || {
+        view! { <Trainer models=models training=training clip=clip /> }
+    });
+    (root, handle)
+}
+
 #[wasm_bindgen_test]
 async fn trainer_shows_progress_curves_probe_maps_and_the_comparison() {
-    let root = container();
     let (models, training) = (Models::new(), Training::new());
     models.catalog.set(vec![CatalogEntry {
         name: "tc-resnet8".into(),
@@ -725,9 +737,7 @@ async fn trainer_shows_progress_curves_probe_maps_and_the_comparison() {
         title: "TC-ResNet8".into(),
         bytes: 1,
     }]);
-    let _mount = leptos::mount::mount_to(root.clone(), move || {
-        view! { <Trainer models=models training=training clip=RwSignal::new(None) /> }
-    });
+    let (root, _mount) = mount_trainer(models, training, RwSignal::new(None));
     settle().await;
     // Nothing has run: no curves, no table, no error.
     assert!(root.query_selector("#curve-loss").unwrap().is_none());
@@ -783,7 +793,7 @@ async fn trainer_shows_progress_curves_probe_maps_and_the_comparison() {
     training.apply(training_event(TrainingEvent::Validated {
         scores: [score(0.6, 0.3), score(0.7, 0.55)],
         probe: [map(vec![0.25; 4]), map(vec![0.1, 0.7, 0.1, 0.1])],
-        students: Box::new(student_files(1)),
+        students: Some(Box::new(student_files(1))),
     }));
     settle().await;
     // 10 of 300 steps in 5 s: 2 steps/s, 145 s left.
@@ -831,11 +841,8 @@ fn student_files(version: u8) -> [StudentFiles; 2] {
 
 #[wasm_bindgen_test]
 async fn a_run_kept_by_the_browser_is_restored_on_the_next_visit_until_reset() {
-    let root = container();
     let (models, training) = (Models::new(), Training::new());
-    let _mount = leptos::mount::mount_to(root.clone(), move || {
-        view! { <Trainer models=models training=training clip=RwSignal::new(None) /> }
-    });
+    let (root, _mount) = mount_trainer(models, training, RwSignal::new(None));
     training.apply(training_event(TrainingEvent::Started {
         device: Placement::Cpu {
             reason: "tests".into(),
@@ -871,7 +878,7 @@ async fn a_run_kept_by_the_browser_is_restored_on_the_next_visit_until_reset() {
             frame_s: 0.5,
             values: vec![0.9, 0.1],
         }),
-        students: Box::new(student_files(3)),
+        students: Some(Box::new(student_files(3))),
     }));
     // The page was closed here, mid-run: the next visit finds step 3's students.
     let mut kept = None;
@@ -887,10 +894,7 @@ async fn a_run_kept_by_the_browser_is_restored_on_the_next_visit_until_reset() {
     assert_eq!(kept.end, None);
 
     let next_visit = Training::new();
-    let root = container();
-    let _again = leptos::mount::mount_to(root.clone(), move || {
-        view! { <Trainer models=models training=next_visit clip=RwSignal::new(None) /> }
-    });
+    let (root, _again) = mount_trainer(models, next_visit, RwSignal::new(None));
     next_visit.restore().await;
     settle().await;
     assert_eq!(
@@ -1009,7 +1013,7 @@ fn training_messages_cross_the_worker_boundary_unchanged() {
         TrainingEvent::Validated {
             scores: [RunScore::default(); 2],
             probe: [map.clone(), map],
-            students: Box::new(student_files(5)),
+            students: Some(Box::new(student_files(5))),
         },
         TrainingEvent::Paused,
         TrainingEvent::Resumed,
@@ -1029,7 +1033,6 @@ fn training_messages_cross_the_worker_boundary_unchanged() {
 
 #[wasm_bindgen_test]
 async fn own_words_are_added_with_one_click_and_a_take_too_long_is_refused() {
-    let root = container();
     let (models, training) = (Models::new(), Training::new());
     let decoded = |samples: Vec<f32>| Decoded {
         name: "take.wav".into(),
@@ -1050,9 +1053,7 @@ async fn own_words_are_added_with_one_click_and_a_take_too_long_is_refused() {
         })
         .collect();
     let clip = RwSignal::new(Some(Arc::new(decoded(word))));
-    let _mount = leptos::mount::mount_to(root.clone(), move || {
-        view! { <Trainer models=models training=training clip=clip /> }
-    });
+    let (root, _mount) = mount_trainer(models, training, clip);
     settle().await;
     click(&root, "#take-clip");
     settle().await;

@@ -10,7 +10,7 @@
 // TEMPOKD_BENCH_SECONDS of training (default 180), whichever comes first: SwiftShader emulates the
 // GPU on the CPU and can be very slow. All runs share one browser profile, so after the first the
 // teacher's maps come from its cache.
-import { serve, launch } from '../../tests/support/harness.mjs';
+import { serve, launch, setNumber } from '../../tests/support/harness.mjs';
 
 const TIMEOUT = 1_200_000;
 const STEPS = Number(process.env.TEMPOKD_BENCH_STEPS ?? 60);
@@ -29,11 +29,6 @@ const WATCH_LONG_TASKS = () => {
     for (const entry of list.getEntries()) window.longTasks.push([entry.startTime, entry.duration]);
   }).observe({ type: 'longtask', buffered: true });
 };
-
-async function setNumber(page, selector, value) {
-  await page.fill(selector, String(value));
-  await page.dispatchEvent(selector, 'change');
-}
 
 async function measure(page, url, { student, device, steps, seconds }) {
   await page.goto(device === 'cpu' ? `${url}?device=cpu` : url);

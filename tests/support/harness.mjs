@@ -87,6 +87,12 @@ export async function open(browser, url) {
   return { page, errors };
 }
 
+/** Sets a number field as a visitor would: type, then leave the field. */
+export async function setNumber(page, selector, value) {
+  await page.fill(selector, String(value));
+  await page.dispatchEvent(selector, 'change');
+}
+
 export async function screenshot(page, name) {
   await mkdir(SCREENSHOTS, { recursive: true });
   await page.screenshot({ path: join(SCREENSHOTS, `${name}.png`), fullPage: true });

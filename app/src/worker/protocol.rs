@@ -297,12 +297,12 @@ pub enum TrainingEvent {
         points: [StepPoint; 2],
         elapsed_ms: f64,
     },
-    /// Both runs scored on the validation clips, with their maps of the probe clip and both
-    /// students as they are at this step.
+    /// Both runs scored on the validation clips, with their maps of the probe clip and, after
+    /// step 0 (whose students are the shipped ones), both students as they are at this step.
     Validated {
         scores: [RunScore; 2],
         probe: [TimeMap; 2],
-        students: Box<[StudentFiles; 2]>,
+        students: Option<Box<[StudentFiles; 2]>>,
     },
     Paused,
     Resumed,

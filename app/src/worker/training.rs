@@ -355,12 +355,17 @@ fn point(report: &StepReport) -> StepPoint {
 async fn validate(prepared: &Prepared) -> Result<TrainingEvent, String> {
     let comparison = &prepared.comparison;
     let score = comparison.validate().await.map_err(|e| e.to_string())?;
+    let step = comparison.steps_done();
+    let students = match step {
+        0 => None,
+        _ => Some(student_files(comparison).await?),
+    };
     Ok(validated(
         &score,
-        comparison.steps_done(),
+        step,
         &prepared.probe,
         &prepared.student,
-        student_files(comparison).await?,
+        students,
     ))
 }
 
@@ -369,7 +374,7 @@ fn validated(
     step: usize,
     probe: &(usize, Features),
     student: &students::StudentConfig,
-    students: Box<[StudentFiles; 2]>,
+    students: Option<Box<[StudentFiles; 2]>>,
 ) -> TrainingEvent {
     let axis = student.frame_axis(&probe.1);
     let run = |index: usize| {
