@@ -7,11 +7,11 @@ cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/tempokd/target}"
 cargo build --release -p tempokd
 tempokd="$CARGO_TARGET_DIR/release/tempokd"
-data=target/default-models/data
+data=target/timing/data
 out=target/timing
 mkdir -p "$out"
-"$tempokd" synth --out "$data/words-1s" --length 1 --per-class 2000 --voices 600 --seed 6
-"$tempokd" synth --out "$data/mixed" --length 1,2,4,6,8 --per-class 800 --voices 600 --seed 6
+"$tempokd" synth --out "$data/words-1s" --length 1 --per-class 2000 --voices 600 --seed 6 --augment all
+"$tempokd" synth --out "$data/mixed" --length 1,2,4,6,8 --per-class 800 --voices 600 --seed 6 --augment all
 started=$(date +%s)
 "$tempokd" train-teacher --data "$data/words-1s" --out "$out/teacher-1s" --steps 3000 --batch 16 \
   --lr 0.0005 --warmup 200 --eval-every 250 --seed 6 --hidden 192 --layers 4 --heads 4 --conv-channels 64

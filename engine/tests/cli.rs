@@ -358,6 +358,7 @@ fn inspect_refuses_a_bad_student_directory_in_one_line() {
 fn synth_train_and_eval_from_the_command_line() {
     let dir = scratch_dir("tempokd-cli-train");
     let path = |name: &str| dir.join(name).display().to_string();
+    let path_data = path("data");
     let ok = |args: &[&str]| {
         let output = tempokd(args);
         assert!(
@@ -425,6 +426,71 @@ fn synth_train_and_eval_from_the_command_line() {
     let record: serde_json::Value =
         serde_json::from_slice(&std::fs::read(dir.join("student/training.json")).unwrap()).unwrap();
     assert_eq!(record["history"].as_array().map(Vec::len), Some(4));
+    // A second stage starts from the first's weights: its first loss is the first stage's
+    // model's, not a fresh random one's (the same batch order comes from the same seed).
+    let stage = |name: &str, init: Option<&str>| -> f64 {
+        let out = path(name);
+        let mut args = vec![
+            "train-student",
+            "--arch",
+            "tc-resnet8",
+            "--data",
+            &path_data,
+            "--out",
+            &out,
+            "--steps",
+            "1",
+            "--batch",
+            "8",
+            "--eval-every",
+            "1",
+            "--no-spec-augment",
+        ];
+        if let Some(init) = init {
+            args.extend(["--init", init]);
+        }
+        ok(&args);
+        let record: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(dir.join(name).join("training.json")).unwrap())
+                .unwrap();
+        record["history"][0]["task"].as_f64().unwrap()
+    };
+    let fresh = stage("fresh", None);
+    let first = path("student");
+    let continued = stage("continued", Some(&first));
+    let again = stage("again", Some(&first));
+    assert_eq!(continued, again, "one start and seed, one first loss");
+    assert_ne!(continued, fresh, "--init was not used");
+    // The KD target can leave out the teacher's query frame and take a temperature.
+    let shaped = path("shaped");
+    ok(&[
+        "train-student",
+        "--arch",
+        "tc-resnet8",
+        "--data",
+        &path_data,
+        "--teacher",
+        &path("teacher"),
+        "--lambda",
+        "0.25",
+        "--target-without-query-frame",
+        "--target-temperature",
+        "0.5",
+        "--out",
+        &shaped,
+        "--steps",
+        "2",
+        "--batch",
+        "8",
+        "--eval-every",
+        "2",
+    ]);
+    let record: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("shaped/training.json")).unwrap()).unwrap();
+    assert_eq!(
+        record["settings"]["target"],
+        serde_json::json!({"without_query_frame": true, "temperature": 0.5})
+    );
     assert!(
         record["history"][0]["kd"].as_f64().unwrap() > 0.0,
         "λ > 0 trains with the KD term"
@@ -558,6 +624,38 @@ fn synth_train_and_eval_from_the_command_line() {
         (
             vec!["eval", "--model", &path("nowhere"), "--data", &path("data")],
             "config.json",
+        ),
+        (
+            vec![
+                "train-student",
+                "--arch",
+                "tc-resnet8",
+                "--data",
+                &path("data"),
+                "--teacher",
+                &path("teacher"),
+                "--lambda",
+                "0.25",
+                "--target-temperature",
+                "0",
+                "--out",
+                &path("x"),
+            ],
+            "temperature",
+        ),
+        (
+            vec![
+                "train-student",
+                "--arch",
+                "crnn",
+                "--data",
+                &path("data"),
+                "--init",
+                &path("student"),
+                "--out",
+                &path("x"),
+            ],
+            "is not a crnn",
         ),
     ] {
         let output = tempokd(&args);

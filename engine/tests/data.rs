@@ -4,6 +4,7 @@
 
 use std::path::{Path, PathBuf};
 use tempokd::audio::encode_wav;
+use tempokd::data::augment::Augmentation;
 use tempokd::data::synth::{SynthConfig, WordSource, synthesize};
 use tempokd::data::{Dataset, Layout, Split};
 
@@ -19,6 +20,9 @@ fn config(out: PathBuf, words: WordSource) -> SynthConfig {
         snr_db: (5.0, 15.0),
         noise_dir: None,
         words,
+        augment: Augmentation::all(),
+        augmented: vec![Split::Train],
+        splits: Split::ALL.to_vec(),
     }
 }
 
@@ -50,6 +54,61 @@ fn synth_is_deterministic_split_by_voice_and_windows_hold_the_word() {
     let dataset = Dataset::open(&root.join("a")).unwrap();
     assert_eq!(dataset.layout, Layout::Manifest);
     assert_eq!(dataset.labels.len(), 12);
+    assert!(
+        report.underlying_voices.iter().all(|n| *n >= 1),
+        "{report:?}"
+    );
+    // Effects only on training clips, and on some of them.
+    assert!(
+        dataset
+            .examples
+            .iter()
+            .all(|e| e.split == Split::Train || e.effects.is_empty())
+    );
+    assert!(report.effects.iter().map(|(_, n)| n).sum::<usize>() > 0);
+    // Without effects, the same seed gives the same corpus but for the training clips' effects.
+    let mut plain = config(root.join("c"), WordSource::Synthesized { voices: 12 });
+    plain.augment = Augmentation::none();
+    synthesize(&plain, &|_, _, _| {}).unwrap();
+    let unaugmented = Dataset::open(&root.join("c")).unwrap();
+    let mut changed = 0;
+    for (with, without) in dataset.examples.iter().zip(&unaugmented.examples) {
+        assert_eq!(
+            (&with.file, &with.voice, &with.noise, with.snr_db),
+            (
+                &without.file,
+                &without.voice,
+                &without.noise,
+                without.snr_db
+            )
+        );
+        let same = std::fs::read(dataset.path(with)).unwrap()
+            == std::fs::read(unaugmented.path(without)).unwrap();
+        assert!(same || with.split == Split::Train, "{} differs", with.file);
+        assert_eq!(
+            same,
+            with.effects.is_empty(),
+            "{}: {}",
+            with.file,
+            with.effects
+        );
+        changed += usize::from(!same);
+    }
+    assert!(changed > 0);
+    // A corpus of only its test split holds the whole corpus's test clips.
+    let mut test_only = config(root.join("d"), WordSource::Synthesized { voices: 12 });
+    test_only.splits = vec![Split::Test];
+    synthesize(&test_only, &|_, _, _| {}).unwrap();
+    let tested = Dataset::open(&root.join("d")).unwrap();
+    let whole: Vec<_> = dataset.split(Split::Test).collect();
+    assert_eq!(tested.examples.len(), whole.len());
+    for (alone, within) in tested.examples.iter().zip(whole) {
+        assert_eq!((&alone.file, alone.window), (&within.file, within.window));
+        assert_eq!(
+            std::fs::read(tested.path(alone)).unwrap(),
+            std::fs::read(dataset.path(within)).unwrap()
+        );
+    }
     for example in dataset.examples.iter().step_by(7) {
         assert_eq!(
             std::fs::read(dataset.path(example)).unwrap(),
@@ -58,12 +117,20 @@ fn synth_is_deterministic_split_by_voice_and_windows_hold_the_word() {
             example.file
         );
     }
-    // No voice is in two splits.
+    // No underlying voice (espeak-ng accent + variant, flite speaker) is in two splits, nor
+    // any espeak-ng variant under another accent.
     let voices = |split| -> std::collections::HashSet<String> {
         dataset
             .split(split)
-            .map(|e| e.voice.clone())
-            .filter(|v| !v.is_empty())
+            .filter(|e| !e.voice.is_empty())
+            .flat_map(|e| {
+                let underlying = e.underlying_voice();
+                let timbre = underlying
+                    .split_once('+')
+                    .map(|(_, variant)| format!("variant {variant}"));
+                [Some(underlying), timbre]
+            })
+            .flatten()
             .collect()
     };
     let (train, validation, test) = (

@@ -36,17 +36,22 @@ fn models() -> PathBuf {
     repository().join("static/models")
 }
 
-/// The check set's row of a card: `| check set | n | accuracy % | localisation |`.
+/// The check set's row of a card: `| check set | n | accuracy % (interval) | localisation
+/// (interval) |`; cards written before the intervals have the scores alone.
 fn card_check_row(card: &str) -> (usize, f64, f64) {
     let row = card
         .lines()
         .find(|line| line.starts_with("| check set |"))
         .unwrap_or_else(|| panic!("no check set row in:\n{card}"));
     let cells: Vec<&str> = row.split('|').map(str::trim).collect();
+    let leading = |cell: &str| -> f64 {
+        let number = cell.split([' ', '%']).next().unwrap_or_default();
+        number
+            .parse()
+            .unwrap_or_else(|_| panic!("`{cell}` does not start with a number"))
+    };
     let n = cells[2].parse().unwrap();
-    let accuracy = cells[3].trim_end_matches(" %").parse::<f64>().unwrap() / 100.0;
-    let localisation = cells[4].parse().unwrap();
-    (n, accuracy, localisation)
+    (n, leading(cells[3]) / 100.0, leading(cells[4]))
 }
 
 #[test]

@@ -8,7 +8,7 @@ use tempokd::audio::Features;
 use tempokd::data::Split;
 use tempokd::data::pack::{KeywordPack, PackMix};
 use tempokd::device::ComputeDevice;
-use tempokd::kd::KdLossConfig;
+use tempokd::kd::{KdLossConfig, KdTarget};
 use tempokd::rng::Rng;
 use tempokd::students::{AttentionRequest, Preset, Student};
 use tempokd::teacher::{ClassifierPooling, Teacher, TeacherShape, Wav2Vec2Config};
@@ -85,6 +85,7 @@ fn settings(lambda: f32, lr: f64) -> StudentTraining {
             lambda,
             ..KdLossConfig::default()
         },
+        target: KdTarget::default(),
         logit_kd: None,
         spec_augment: None,
         seed: 1,

@@ -6,11 +6,12 @@ use tempokd::data::noise::Procedural;
 const LENGTHS_S: [f32; 4] = [2.0, 4.0, 6.0, 8.0];
 
 /// Backgrounds the page can make on its own (babble needs a corpus of voices).
-const NOISES: [Procedural; 4] = [
+const NOISES: [Procedural; 5] = [
     Procedural::Pink,
     Procedural::White,
     Procedural::Brown,
     Procedural::Hum,
+    Procedural::Tones,
 ];
 
 /// The same settings always give the same noise, so a clip can be heard again exactly.

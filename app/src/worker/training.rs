@@ -18,7 +18,7 @@ use tempokd::audio::{Features, MODEL_SAMPLE_RATE, decode_pcm16_mono};
 use tempokd::data::pack::{KeywordPack, PackClip, PackMix};
 use tempokd::data::{Manifest, Split};
 use tempokd::device::ComputeDevice;
-use tempokd::kd::KdLossConfig;
+use tempokd::kd::{KdLossConfig, KdTarget};
 use tempokd::students::{self, Student};
 use tempokd::teacher::{Teacher, TeacherFiles};
 use tempokd::train::{
@@ -240,6 +240,7 @@ fn student_training(settings: &TrainSettings) -> StudentTraining {
             lambda: settings.lambda,
             ..KdLossConfig::default()
         },
+        target: KdTarget::default(),
         logit_kd: None,
         spec_augment: Some(SpecAugment::default()),
         seed: settings.seed,

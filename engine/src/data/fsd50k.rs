@@ -106,6 +106,7 @@ fn read_clips(
             noise: String::new(),
             snr_db: None,
             split,
+            effects: String::new(),
         });
     }
     Ok(examples)

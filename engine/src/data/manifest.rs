@@ -1,12 +1,12 @@
 //! `manifest.csv`: one row per clip,
-//! `file,label,start_s,end_s,voice,noise,snr_db,split`. Only `file` and `label` are required, so
+//! `file,label,start_s,end_s,voice,noise,snr_db,split,effects`. Only `file` and `label` are required, so
 //! a folder of the user's own WAVs needs no more than `file,label[,start_s,end_s]`.
 
 use super::DataError;
 use std::fmt::Write;
 use std::path::Path;
 
-pub const HEADER: &str = "file,label,start_s,end_s,voice,noise,snr_db,split";
+pub const HEADER: &str = "file,label,start_s,end_s,voice,noise,snr_db,split,effects";
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Split {
@@ -53,6 +53,29 @@ pub struct Example {
     pub noise: String,
     pub snr_db: Option<f32>,
     pub split: Split,
+    /// What changed the voice, room or microphone (`speed=1.05;room=0.42`); empty when nothing.
+    pub effects: String,
+}
+
+impl Example {
+    /// The speaker under this clip's voice variant (see [`underlying_voice`]).
+    pub fn underlying_voice(&self) -> String {
+        underlying_voice(&self.voice)
+    }
+}
+
+/// The underlying voice of a `voice` id: espeak-ng's accent and variant
+/// (`espeak-ng:en-us+m1:p50:s160:g+0` → `espeak-ng:en-us+m1`), flite's speaker (`kal16` is
+/// `kal`), or the id itself for recorded speakers. Pitch, rate and gain make variants of one
+/// underlying voice, which a split by voice must keep together.
+pub fn underlying_voice(voice: &str) -> String {
+    let mut parts = voice.split(':');
+    match (parts.next(), parts.next()) {
+        (Some("espeak-ng"), Some(base)) => format!("espeak-ng:{base}"),
+        (Some("flite"), Some("kal16")) => "flite:kal".into(),
+        (Some("flite"), Some(base)) => format!("flite:{base}"),
+        _ => voice.to_string(),
+    }
 }
 
 /// The rows of a manifest in file order.
@@ -88,8 +111,18 @@ impl Manifest {
                 ),
             ));
         };
-        let [start_at, end_at, voice_at, noise_at, snr_at, split_at] =
-            ["start_s", "end_s", "voice", "noise", "snr_db", "split"].map(column);
+        let [
+            start_at,
+            end_at,
+            voice_at,
+            noise_at,
+            snr_at,
+            split_at,
+            effects_at,
+        ] = [
+            "start_s", "end_s", "voice", "noise", "snr_db", "split", "effects",
+        ]
+        .map(column);
         let mut examples = Vec::new();
         for (index, line) in lines {
             let row = index + 1;
@@ -159,6 +192,7 @@ impl Manifest {
                 noise: field(noise_at).to_string(),
                 snr_db: number(snr_at, "snr_db")?,
                 split,
+                effects: field(effects_at).to_string(),
             });
         }
         Ok(Self { examples })
@@ -173,12 +207,13 @@ impl Manifest {
             let snr = e.snr_db.map_or(String::new(), |s| format!("{s:.1}"));
             let _ = writeln!(
                 out,
-                "{},{},{start},{end},{},{},{snr},{}",
+                "{},{},{start},{end},{},{},{snr},{},{}",
                 quote(&e.file),
                 quote(&e.labels.join(";")),
                 quote(&e.voice),
                 quote(&e.noise),
-                e.split.name()
+                e.split.name(),
+                quote(&e.effects)
             );
         }
         out
@@ -238,6 +273,7 @@ mod tests {
                     noise: "pink".into(),
                     snr_db: Some(5.5),
                     split: Split::Test,
+                    effects: String::new(),
                 },
                 Example {
                     row: 3,
@@ -248,10 +284,26 @@ mod tests {
                     noise: "babble, 4 talkers".into(),
                     snr_db: None,
                     split: Split::Train,
+                    effects: "speed=1.050;mic=phone".into(),
                 },
             ],
         };
         assert_eq!(parse(&manifest.to_csv()), Ok(manifest));
+    }
+
+    #[test]
+    fn underlying_voices_drop_pitch_rate_and_gain() {
+        assert_eq!(
+            underlying_voice("espeak-ng:en-gb+Alex:p45:s150:g-4"),
+            "espeak-ng:en-gb+Alex"
+        );
+        assert_eq!(
+            underlying_voice("flite:kal16:f0=110:x0.90:g+0"),
+            "flite:kal"
+        );
+        assert_eq!(underlying_voice("flite:slt:f0=180:x1.00:g-2"), "flite:slt");
+        // Recorded speakers are their own underlying voice.
+        assert_eq!(underlying_voice("0a7c2a8d"), "0a7c2a8d");
     }
 
     #[test]

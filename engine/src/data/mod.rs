@@ -2,6 +2,7 @@
 //! they ship (Speech Commands v2, FSD50K), and the mixing of a word into noise that the browser
 //! reuses for its training pack.
 
+pub mod augment;
 mod dataset;
 mod fsd50k;
 pub mod keywords;
@@ -16,7 +17,7 @@ pub mod synth;
 pub mod tts;
 
 pub use dataset::{Dataset, Layout};
-pub use manifest::{Example, Manifest, Split, Window};
+pub use manifest::{Example, Manifest, Split, Window, underlying_voice};
 
 use std::path::PathBuf;
 use thiserror::Error;

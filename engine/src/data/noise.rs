@@ -1,5 +1,5 @@
-//! Procedural backgrounds: white, pink and brown noise, mains hum, and babble made of overlapping
-//! synthetic sentences. Every generator is seeded and returns unit-RMS audio at 16 kHz, so the
+//! Procedural backgrounds: white, pink and brown noise, mains hum, babble made of overlapping
+//! synthetic sentences, and music-like tones. Every generator is seeded and returns unit-RMS audio at 16 kHz, so the
 //! mixer alone sets the level.
 
 use crate::audio::MODEL_SAMPLE_RATE;
@@ -12,15 +12,17 @@ pub enum Procedural {
     Brown,
     Hum,
     Babble,
+    Tones,
 }
 
 impl Procedural {
-    pub const ALL: [Procedural; 5] = [
+    pub const ALL: [Procedural; 6] = [
         Procedural::White,
         Procedural::Pink,
         Procedural::Brown,
         Procedural::Hum,
         Procedural::Babble,
+        Procedural::Tones,
     ];
 
     pub fn name(self) -> &'static str {
@@ -30,6 +32,7 @@ impl Procedural {
             Procedural::Brown => "brown",
             Procedural::Hum => "hum",
             Procedural::Babble => "babble",
+            Procedural::Tones => "tones",
         }
     }
 }
@@ -44,6 +47,7 @@ pub fn generate(kind: Procedural, samples: usize, speech: &[Vec<f32>], rng: &mut
         Procedural::Hum => hum(samples, rng),
         Procedural::Babble if speech.is_empty() => pink(samples, rng),
         Procedural::Babble => babble(samples, speech, rng),
+        Procedural::Tones => tones(samples, rng),
     };
     unit_rms(raw)
 }
@@ -118,6 +122,43 @@ fn babble(samples: usize, speech: &[Vec<f32>], rng: &mut Rng) -> Vec<f32> {
                 *slot += sample * gain;
             }
             at += word.len() + rng.below(MODEL_SAMPLE_RATE as usize / 8);
+        }
+    }
+    out
+}
+
+/// One to three instruments playing notes of random pitch and length, each note a few
+/// harmonics under a plucked envelope with a slight vibrato: music as far as a keyword model hears.
+fn tones(samples: usize, rng: &mut Rng) -> Vec<f32> {
+    let rate = MODEL_SAMPLE_RATE as f32;
+    let mut out = vec![0f32; samples];
+    for _ in 0..1 + rng.below(3) {
+        let brightness = rng.uniform(0.8, 2.0);
+        let decay = rng.uniform(2.0, 8.0);
+        let mut at = rng.below(MODEL_SAMPLE_RATE as usize / 4);
+        while at < samples {
+            let midi = 45.0 + rng.below(40) as f32;
+            let hz = 440.0 * 2f32.powf((midi - 69.0) / 12.0);
+            let length = (rng.uniform(0.12, 0.6) * rate) as usize;
+            let loudness = rng.uniform(0.4, 1.0);
+            let phase = rng.uniform(0.0, std::f32::consts::TAU);
+            for (n, slot) in out[at..].iter_mut().take(length).enumerate() {
+                let t = n as f32 / rate;
+                let envelope = (t / 0.01).min(1.0) * (-decay * t).exp();
+                let vibrato = 1.0 + 0.004 * (std::f32::consts::TAU * 5.0 * t).sin();
+                let tone: f32 = (1..=6)
+                    .map(|h| {
+                        let f = hz * h as f32;
+                        if f >= 0.45 * rate {
+                            return 0.0;
+                        }
+                        (std::f32::consts::TAU * f * vibrato * t + phase * h as f32).sin()
+                            / (h as f32).powf(brightness)
+                    })
+                    .sum();
+                *slot += loudness * envelope * tone;
+            }
+            at += length;
         }
     }
     out

@@ -205,6 +205,7 @@ mod tests {
             noise: String::new(),
             snr_db: None,
             split,
+            effects: String::new(),
         }
     }
 

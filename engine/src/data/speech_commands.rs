@@ -62,6 +62,7 @@ pub(super) fn read(root: &Path) -> Result<Vec<Example>, DataError> {
                 noise: String::new(),
                 snr_db: None,
                 split,
+                effects: String::new(),
             });
         }
     }

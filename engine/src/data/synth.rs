@@ -1,13 +1,15 @@
 //! Synthetic Noisy Keywords: each clip is one spoken word at a random offset inside a background
-//! of length L, at a random SNR; split by speaker so test voices are unseen. The same builder
+//! of length L, at a random SNR; split by underlying voice so test voices are unseen, and training
+//! clips varied by speaker, room and microphone effects. The same builder
 //! makes the paper's noisy long-clip Speech Commands when the words come from its folders.
 
+use super::augment::{Augmentation, Drawn, Effect};
 use super::keywords::{self, KEYWORDS, SILENCE, UNKNOWN, UNKNOWN_WORDS};
-use super::manifest::{Example, Manifest, Split};
+use super::manifest::{Example, Manifest, Split, underlying_voice};
 use super::mix::{SILENCE_REFERENCE_RMS, mix, trim_to_speech};
 use super::noise::{self, Procedural};
 use super::speech_commands::{self, BACKGROUND_NOISE};
-use super::tts::{Scratch, Voice};
+use super::tts::{SPLIT_SHARES, Scratch, Voice};
 use super::{DataError, Dataset};
 use crate::audio::{Limits, MODEL_SAMPLE_RATE, encode_wav, load_clip};
 use crate::parallel;
@@ -37,6 +39,15 @@ pub struct SynthConfig {
     /// Recordings to cut backgrounds from, besides the procedural ones.
     pub noise_dir: Option<PathBuf>,
     pub words: WordSource,
+    /// Effects applied to the clips of the `augmented` splits.
+    pub augment: Augmentation,
+    /// The splits whose clips get effects: the training split alone, so that corpora that differ
+    /// only in `augment` are scored on the same clips; a test split with effects is a test of
+    /// unseen voices through rooms and microphones.
+    pub augmented: Vec<Split>,
+    /// The splits written. Clips of the others are still drawn, so a corpus of only its test
+    /// split holds exactly the test clips of the whole corpus with the same settings.
+    pub splits: Vec<Split>,
 }
 
 impl SynthConfig {
@@ -65,6 +76,9 @@ impl SynthConfig {
                 "the SNR range must be low:high within -30..60 dB; got {low}:{high}"
             ));
         }
+        if self.splits.is_empty() {
+            return bad("choose at least one split to write".into());
+        }
         if let WordSource::Synthesized { voices } = self.words
             && !(3..=2000).contains(&voices)
         {
@@ -80,8 +94,13 @@ impl SynthConfig {
 #[derive(Clone, Debug)]
 pub struct SynthReport {
     pub clips: usize,
-    pub voices: usize,
+    /// Speakers per split (train, validation, test): voice variants, or recorded speakers.
+    pub voices: [usize; 3],
+    /// Underlying voices per split, which no two splits share.
+    pub underlying_voices: [usize; 3],
     pub utterances: usize,
+    /// Clips each effect was applied to.
+    pub effects: Vec<(&'static str, usize)>,
 }
 
 /// Speech that one clip needs: a synthesized word or a recorded clip.
@@ -99,6 +118,7 @@ enum Background {
 
 struct Plan {
     example: Example,
+    effects: Drawn,
     utterance: Option<Utterance>,
     background: Background,
     samples: usize,
@@ -119,7 +139,8 @@ pub fn synthesize(
     let (voices, speakers) = speakers(config, &mut rng.fork("voices"))?;
     let recordings = load_recordings(config)?;
     let names: Vec<&str> = recordings.iter().map(|(name, _)| name.as_str()).collect();
-    let plans = plan(config, &speakers, &names, &mut rng.fork("plan"));
+    let mut plans = plan(config, &speakers, &names, &mut rng.fork("plan"));
+    plans.retain(|p| config.splits.contains(&p.example.split));
     let babble_speech = babble_pool(&speakers, &mut rng.fork("babble"));
 
     let mut needed: Vec<Utterance> = plans
@@ -156,11 +177,12 @@ pub fn synthesize(
     let windows = Mutex::new(vec![None; plans.len()]);
     let indexed: Vec<(usize, &Plan)> = plans.iter().enumerate().collect();
     parallel::for_each(&indexed, parallel::cores(), |(index, plan)| {
-        let word = match &plan.utterance {
+        let dry = match &plan.utterance {
             Some(u) => spoken.get(u).map(Vec::as_slice).unwrap_or_default(),
             None => &[],
         };
-        let word = &word[..word.len().min(plan.samples)];
+        let voiced = plan.effects.voice(dry);
+        let word = &voiced.samples[..voiced.samples.len().min(plan.samples)];
         let mut rng = Rng::new(plan.seed);
         let speech = babble
             .get(plan.example.split as usize)
@@ -177,7 +199,13 @@ pub fn synthesize(
         let free = plan.samples - word.len();
         let offset = (plan.placement * free as f32) as usize;
         let snr = plan.example.snr_db.unwrap_or(0.0);
-        let mixed = mix(word, background, offset, snr, SILENCE_REFERENCE_RMS);
+        let mut mixed = mix(word, background, offset, snr, SILENCE_REFERENCE_RMS);
+        plan.effects.record(&mut mixed.samples);
+        if let Some(window) = mixed.window.as_mut() {
+            // A room's tail rings on after the word; the window holds the word itself.
+            let spoken_s = voiced.spoken.min(word.len()) as f32 / MODEL_SAMPLE_RATE as f32;
+            window.end_s = window.end_s.min(window.start_s + spoken_s);
+        }
         let path = config.out.join(&plan.example.file);
         std::fs::write(&path, encode_wav(&mixed.samples, MODEL_SAMPLE_RATE))
             .map_err(|e| DataError::file(&path, e))?;
@@ -204,18 +232,32 @@ pub fn synthesize(
         })
         .collect();
     let manifest_path = config.out.join("manifest.csv");
-    let clips = examples.len();
+    let report = SynthReport {
+        clips: examples.len(),
+        voices: speakers.each_ref().map(Vec::len),
+        underlying_voices: speakers.each_ref().map(|pool| {
+            let mut names: Vec<String> = pool.iter().map(|s| underlying_voice(&s.id)).collect();
+            names.sort();
+            names.dedup();
+            names.len()
+        }),
+        utterances: needed.len(),
+        effects: Effect::ALL
+            .iter()
+            .map(|effect| {
+                let prefix = format!("{}=", effect.name());
+                let count = examples
+                    .iter()
+                    .filter(|e| e.effects.split(';').any(|part| part.starts_with(&prefix)))
+                    .count();
+                (effect.name(), count)
+            })
+            .collect(),
+    };
     std::fs::write(&manifest_path, Manifest { examples }.to_csv())
         .map_err(|e| DataError::file(&manifest_path, e))?;
-    Ok(SynthReport {
-        clips,
-        voices: speakers.iter().map(|s| s.len()).sum(),
-        utterances: needed.len(),
-    })
+    Ok(report)
 }
-
-/// Share of voices (and so of clips) per split.
-const SPLIT_SHARES: [f32; 3] = [0.8, 0.1, 0.1];
 
 /// Per split, the speakers: each a voice id and, per label, the utterances that speaker can give.
 type Speakers = [Vec<Speaker>; 3];
@@ -231,25 +273,16 @@ fn speakers(config: &SynthConfig, rng: &mut Rng) -> Result<(Vec<Voice>, Speakers
     let mut splits: Speakers = Default::default();
     match &config.words {
         WordSource::Synthesized { voices } => {
-            let mut catalogue = Voice::catalogue(*voices, rng);
-            rng.shuffle(&mut catalogue);
-            let count = catalogue.len();
-            let validation_at = ((count as f32 * SPLIT_SHARES[0]) as usize).clamp(1, count - 2);
-            let test_at = (validation_at + (count as f32 * SPLIT_SHARES[1]) as usize)
-                .clamp(validation_at + 1, count - 1);
-            for (index, voice) in catalogue.iter().enumerate() {
-                let split = if index < validation_at {
-                    0
-                } else if index < test_at {
-                    1
-                } else {
-                    2
-                };
-                splits[split].push(Speaker {
-                    id: voice.id(),
-                    recorded: None,
-                    voice: index,
-                });
+            let mut catalogue = Vec::new();
+            for (split, voices) in Voice::catalogue(*voices, rng).into_iter().enumerate() {
+                for voice in voices {
+                    splits[split].push(Speaker {
+                        id: voice.id(),
+                        recorded: None,
+                        voice: catalogue.len(),
+                    });
+                    catalogue.push(voice);
+                }
             }
             Ok((catalogue, splits))
         }
@@ -340,6 +373,17 @@ fn plan(
                 };
                 let snr = rng.uniform(config.snr_db.0, config.snr_db.1);
                 let index = plans.len();
+                let seed = rng.next_u64();
+                // From a stream of the clip's own, so the effects chosen change no other draw.
+                let effects = match config.augmented.contains(&split) {
+                    true => config.augment.draw(&mut Rng::new(seed).fork("effects")),
+                    false => Drawn::default(),
+                };
+                let effects = if utterance.is_some() {
+                    effects
+                } else {
+                    effects.without_speaker()
+                };
                 plans.push(Plan {
                     example: Example {
                         row: 0,
@@ -358,12 +402,14 @@ fn plan(
                         noise: noise_name,
                         snr_db: Some((snr * 10.0).round() / 10.0),
                         split,
+                        effects: effects.describe(),
                     },
+                    effects,
                     utterance,
                     background,
                     samples,
                     placement: rng.unit(),
-                    seed: rng.next_u64(),
+                    seed,
                 });
             }
         }

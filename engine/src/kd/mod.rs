@@ -5,6 +5,7 @@
 #[cfg(feature = "tensors")]
 mod loss;
 mod rollout;
+mod target;
 
 #[cfg(feature = "tensors")]
 pub use loss::{
@@ -15,3 +16,4 @@ pub use rollout::{
     AttentionMaps, HeadFusion, RolloutConfig, RolloutError, RolloutRow, normalise,
     resample_distribution, rollout,
 };
+pub use target::{KdTarget, KdTargetError};

@@ -6,7 +6,7 @@ use super::cache::TeacherTarget;
 use super::evaluate::Scored;
 use super::trainer::StudentBatch;
 use crate::audio::Features;
-use crate::kd::resample_distribution;
+use crate::kd::{KdTarget, resample_distribution};
 use crate::rng::Rng;
 use crate::students::StudentConfig;
 use std::collections::BTreeMap;
@@ -48,11 +48,12 @@ impl BatchOrder {
 }
 
 /// The clips `picked` from `clips` as one student batch: features (SpecAugmented when asked),
-/// targets and, when given, the teacher's maps on the student's frames and its logits.
+/// targets and, when given, the teacher's maps shaped into KD targets on the student's frames,
+/// and its logits.
 pub fn student_batch(
     clips: &[Scored<Features>],
     picked: &[usize],
-    teacher: Option<&[TeacherTarget]>,
+    teacher: Option<(&[TeacherTarget], &KdTarget)>,
     config: &StudentConfig,
     spec_augment: Option<&SpecAugment>,
     rng: &mut Rng,
@@ -71,7 +72,7 @@ pub fn student_batch(
         features.extend(values);
     }
     let guide = |part: &dyn Fn(&TeacherTarget) -> Vec<f32>| {
-        teacher.map(|targets| {
+        teacher.map(|(targets, _)| {
             picked
                 .iter()
                 .filter_map(|i| targets.get(*i))
@@ -85,7 +86,9 @@ pub fn student_batch(
         bins,
         features,
         targets: chosen.iter().map(|c| c.targets.clone()).collect(),
-        teacher_attention: guide(&|t| resample_distribution(&t.map, student_frames)),
+        teacher_attention: teacher.and_then(|(_, shape)| {
+            guide(&|t| resample_distribution(&shape.apply(&t.map), student_frames))
+        }),
         teacher_logits: guide(&|t| t.logits.clone()),
     }
 }

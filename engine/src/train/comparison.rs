@@ -104,7 +104,7 @@ impl KdComparison {
         let batch = student_batch(
             &self.data.train,
             &self.order.next(),
-            Some(&self.data.teacher),
+            Some((&self.data.teacher, &self.runs[1].settings().target)),
             &self.config,
             self.spec_augment.as_ref(),
             &mut self.augment_rng,

@@ -2,7 +2,8 @@
 //! attention localisation, the share of a temporal map's mass inside the keyword window.
 
 use crate::data::Window;
-use serde::Serialize;
+use crate::rng::Rng;
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 /// The share of `attention`'s mass inside `window`: each frame's weight counts in proportion to
@@ -44,14 +45,73 @@ pub fn average_precision(scores: &[f32], positive: &[bool]) -> Option<f32> {
     Some(sum / positives as f32)
 }
 
+/// A 95 % confidence interval.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Interval {
+    pub low: f32,
+    pub high: f32,
+}
+
+/// The Wilson score interval of a proportion, `successes` of `n` (95 %): unlike the normal
+/// approximation it stays inside [0, 1] and is honest for small n and proportions near 0 or 1.
+pub fn wilson(successes: usize, n: usize) -> Interval {
+    if n == 0 {
+        return Interval {
+            low: 0.0,
+            high: 1.0,
+        };
+    }
+    const Z: f64 = 1.959_964;
+    let (k, n) = (successes.min(n) as f64, n as f64);
+    let p = k / n;
+    let denominator = 1.0 + Z * Z / n;
+    let centre = (p + Z * Z / (2.0 * n)) / denominator;
+    let half = Z * (p * (1.0 - p) / n + Z * Z / (4.0 * n * n)).sqrt() / denominator;
+    Interval {
+        low: (centre - half).max(0.0) as f32,
+        high: (centre + half).min(1.0) as f32,
+    }
+}
+
+/// Resamples of the bootstrap, and its fixed seed: the same clips give the same interval.
+const BOOTSTRAP_RESAMPLES: usize = 1000;
+const BOOTSTRAP_SEED: u64 = 95;
+
+/// The percentile bootstrap interval (95 %) of the mean of `values`, resampling clips;
+/// `None` for no values.
+pub fn bootstrap_mean(values: &[f32]) -> Option<Interval> {
+    if values.is_empty() {
+        return None;
+    }
+    let mut rng = Rng::new(BOOTSTRAP_SEED);
+    let mut means: Vec<f32> = (0..BOOTSTRAP_RESAMPLES)
+        .map(|_| {
+            let sum: f64 = (0..values.len())
+                .map(|_| values[rng.below(values.len())] as f64)
+                .sum();
+            (sum / values.len() as f64) as f32
+        })
+        .collect();
+    means.sort_by(f32::total_cmp);
+    let at = |q: f32| means[((q * BOOTSTRAP_RESAMPLES as f32) as usize).min(means.len() - 1)];
+    Some(Interval {
+        low: at(0.025),
+        high: at(0.975),
+    })
+}
+
 /// Scores of a model over a set of clips.
-#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Evaluation {
     pub n: usize,
     pub accuracy: f32,
+    /// Wilson's 95 % interval of the accuracy.
+    pub accuracy_interval: Interval,
     pub per_class: BTreeMap<String, f32>,
     /// Mean over clips with a keyword window; `None` when no clip has one.
     pub attention_in_window: Option<f32>,
+    /// The bootstrap's 95 % interval of that mean, over clips.
+    pub attention_in_window_interval: Option<Interval>,
     /// Multi-label data only: mean over classes with a positive.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub map: Option<f32>,
@@ -117,8 +177,10 @@ impl Evaluation {
             } else {
                 correct as f32 / outcomes.len() as f32
             },
+            accuracy_interval: wilson(correct, outcomes.len()),
             per_class,
             attention_in_window: mean(&localised),
+            attention_in_window_interval: bootstrap_mean(&localised),
             map,
         }
     }
@@ -148,6 +210,42 @@ mod tests {
         };
         assert_eq!(attention_in_window(&[0.5, 0.5], 0.0, 0.5, outside), 0.0);
         assert_eq!(attention_in_window(&[0.0, 0.0], 0.0, 0.5, window), 0.0);
+    }
+
+    #[test]
+    fn wilson_intervals_match_published_values() {
+        // 5 of 10: 0.2366–0.7634; 0 of 10: 0–0.2775 (Newcombe 1998, method 3).
+        let half = wilson(5, 10);
+        assert!((half.low - 0.2366).abs() < 1e-4 && (half.high - 0.7634).abs() < 1e-4);
+        let none = wilson(0, 10);
+        assert!(
+            none.low == 0.0 && (none.high - 0.2775).abs() < 1e-4,
+            "{none:?}"
+        );
+        // About ±3 points at 1,000 clips near 85 %, the size the test split is made for.
+        let large = wilson(850, 1000);
+        assert!(large.high - large.low < 0.045 && large.low < 0.85 && large.high > 0.85);
+        assert_eq!(
+            wilson(0, 0),
+            Interval {
+                low: 0.0,
+                high: 1.0
+            }
+        );
+    }
+
+    #[test]
+    fn the_bootstrap_interval_holds_the_mean_and_narrows_with_more_clips() {
+        let constant = bootstrap_mean(&[0.4; 20]).unwrap();
+        assert!((constant.low - 0.4).abs() < 1e-6 && (constant.high - 0.4).abs() < 1e-6);
+        let spread = |n: usize| {
+            let values: Vec<f32> = (0..n).map(|i| (i % 10) as f32 / 9.0).collect();
+            let interval = bootstrap_mean(&values).unwrap();
+            assert!(interval.low < 0.5 && interval.high > 0.5, "{interval:?}");
+            interval.high - interval.low
+        };
+        assert!(spread(1000) < 0.5 * spread(50));
+        assert_eq!(bootstrap_mean(&[]), None);
     }
 
     #[test]

@@ -17,7 +17,9 @@ pub use augment::SpecAugment;
 pub use cache::{TeacherCache, TeacherTarget, fingerprint, teacher_target};
 pub use comparison::{ComparisonData, ComparisonScore, KdComparison};
 pub use evaluate::{Scored, class_probabilities, evaluate_student, evaluate_teacher};
-pub use metrics::{Evaluation, Outcome, attention_in_window, average_precision};
+pub use metrics::{
+    Evaluation, Interval, Outcome, attention_in_window, average_precision, bootstrap_mean, wilson,
+};
 pub use schedule::LrSchedule;
 pub use trainer::{
     DIVERGENCE_FACTOR, LogitKd, StepReport, StudentBatch, StudentTrainer, StudentTraining,

@@ -273,7 +273,13 @@ pub fn train_student(
     let (_, validation) = student_inputs(dataset, Split::Validation, &student, progress)?;
     let needs_teacher = settings.loss.lambda > 0.0 || settings.logit_kd.is_some();
     let teacher_targets = match (needs_teacher, guide.as_deref_mut()) {
-        (true, Some(guide)) => Some(guide.targets(dataset, &train_examples, progress)?),
+        (true, Some(guide)) => {
+            settings
+                .target
+                .validate(guide.rollout.row)
+                .map_err(|e| TrainError::Settings(e.to_string()))?;
+            Some(guide.targets(dataset, &train_examples, progress)?)
+        }
         (true, None) => {
             return Err(TrainError::Settings(
                 "λ > 0 or logit KD needs a teacher (--teacher DIR)".into(),
@@ -290,13 +296,14 @@ pub fn train_student(
     let mut augment_rng = Rng::new(settings.seed).fork("augment");
     let total = settings.steps;
     let spec_augment = settings.spec_augment;
+    let target = settings.target;
     let mut trainer = StudentTrainer::new(student, settings, dataset.multi_label)?;
     let mut run = Trained::start(trainer.student()?, total);
     for step in 1..=total {
         let batch = student_batch(
             &train,
             &order.next(),
-            teacher_targets.as_deref(),
+            teacher_targets.as_deref().map(|targets| (targets, &target)),
             &config,
             spec_augment.as_ref(),
             &mut augment_rng,

@@ -6,7 +6,8 @@ use super::augment::SpecAugment;
 use super::schedule::LrSchedule;
 use crate::device::read_floats;
 use crate::kd::{
-    KdLossConfig, binary_cross_entropy, cross_entropy, logit_kd_loss, temporal_kd_loss,
+    KdLossConfig, KdTarget, RolloutRow, binary_cross_entropy, cross_entropy, logit_kd_loss,
+    temporal_kd_loss,
 };
 use crate::students::{AttentionRequest, Student, StudentConfig, StudentModel};
 use crate::teacher::{AttentionDetail, Teacher, Wav2Vec2Classifier};
@@ -31,6 +32,9 @@ pub struct StudentTraining {
     pub schedule: LrSchedule,
     /// λ and the task-loss weighting; λ = 0 trains without temporal KD.
     pub loss: KdLossConfig,
+    /// How the teacher's rollout becomes the target of the temporal KD loss.
+    #[serde(default)]
+    pub target: KdTarget,
     pub logit_kd: Option<LogitKd>,
     pub spec_augment: Option<SpecAugment>,
     pub seed: u64,
@@ -43,6 +47,7 @@ impl Default for StudentTraining {
             batch_size: 100,
             schedule: LrSchedule::default(),
             loss: KdLossConfig::default(),
+            target: KdTarget::default(),
             logit_kd: None,
             spec_augment: Some(SpecAugment::default()),
             seed: 0,
@@ -64,7 +69,11 @@ impl StudentTraining {
                 "logit KD needs weight ≥ 0 and temperature > 0; got {kd:?}"
             ));
         }
-        Ok(())
+        // The query frame exists for a first-frame rollout; `train_student` checks it against
+        // the teacher's own rollout once the teacher is known.
+        self.target
+            .validate(RolloutRow::FirstFrame)
+            .map_err(|e| TrainError::Settings(e.to_string()))
     }
 }
 

@@ -4,6 +4,8 @@ use crate::progress::bar;
 use clap::Args;
 use std::path::PathBuf;
 use std::sync::Mutex;
+use tempokd::data::Split;
+use tempokd::data::augment::Augmentation;
 use tempokd::data::synth::{SynthConfig, WordSource, synthesize};
 
 #[derive(Args, Clone)]
@@ -27,12 +29,30 @@ pub struct SynthArgs {
     #[arg(long, default_value = "0:20", value_parser = parse_range)]
     pub snr: (f32, f32),
     /// Distinct synthetic voices (espeak-ng and flite, varied by accent, pitch, rate and gain).
+    /// Splits never share an underlying voice (espeak-ng's variant, flite's speaker).
     #[arg(long, default_value_t = 300)]
     pub voices: usize,
+    /// Effects on training clips: all, none, or some of speed,formant,room,mic,clip.
+    #[arg(long, default_value = "all", value_parser = Augmentation::parse)]
+    pub augment: Augmentation,
+    /// The splits whose clips get the effects (only train by default, so validation and test
+    /// clips are the voices as spoken; `--augment-splits test` makes a test of unseen voices
+    /// through rooms and microphones).
+    #[arg(long, value_delimiter = ',', default_value = "train", value_parser = parse_split)]
+    pub augment_splits: Vec<Split>,
+    /// Splits to write (e.g. `test` for an evaluation corpus); the clips are those the whole
+    /// corpus would hold.
+    #[arg(long, value_delimiter = ',', default_value = "train,validation,test", value_parser = parse_split)]
+    pub splits: Vec<Split>,
     /// Take the words from a Speech Commands v2 folder instead of synthesizing them: the paper's
     /// noisy long-clip construction.
     #[arg(long)]
     pub speech_commands: Option<PathBuf>,
+}
+
+fn parse_split(text: &str) -> Result<Split, String> {
+    Split::from_name(text.trim())
+        .ok_or_else(|| format!("`{text}` is not a split: train, validation or test"))
 }
 
 pub fn parse_range(text: &str) -> Result<(f32, f32), String> {
@@ -61,6 +81,9 @@ pub fn synth(args: &SynthArgs) -> Result<(), String> {
                 voices: args.voices,
             },
         },
+        augment: args.augment.clone(),
+        augmented: args.augment_splits.clone(),
+        splits: args.splits.clone(),
     };
     let started = std::time::Instant::now();
     let current: Mutex<Option<(String, indicatif::ProgressBar)>> = Mutex::new(None);
@@ -84,14 +107,25 @@ pub fn synth(args: &SynthArgs) -> Result<(), String> {
         bar.finish();
     }
     let seconds = started.elapsed().as_secs_f32();
+    let [train, validation, test] = report.voices;
+    let [train_u, validation_u, test_u] = report.underlying_voices;
+    let effects: Vec<String> = report
+        .effects
+        .iter()
+        .map(|(name, count)| format!("{name} {count}"))
+        .collect();
     println!(
-        "{} clips from {} voices ({} utterances) in {:.1} s ({:.0} clips per minute) → {}",
+        "{} clips in {:.1} s ({:.0} clips per minute) → {}\n\
+         voices (underlying voices) per split: train {train} ({train_u}), validation \
+         {validation} ({validation_u}), test {test} ({test_u}); {} utterances\n\
+         clips with each effect ({}): {}",
         report.clips,
-        report.voices,
-        report.utterances,
         seconds,
         report.clips as f32 / seconds.max(1e-3) * 60.0,
-        args.out.join("manifest.csv").display()
+        args.out.join("manifest.csv").display(),
+        report.utterances,
+        args.augment.name(),
+        effects.join(", "),
     );
     Ok(())
 }

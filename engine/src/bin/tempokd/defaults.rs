@@ -3,7 +3,10 @@
 //! its model card into `static/models/<name>/`. Every run is kept in the work folder, so an
 //! interrupted build resumes where it stopped.
 
-use crate::jobs::{Corpus, Job, StudentRun, TRAINING_PROCESSES, TeacherStage, run_jobs};
+use crate::jobs::{
+    Corpus, Job, StudentRun, TRAINING_PROCESSES, TeacherStage, run_jobs, underlying_voices,
+    unfinished,
+};
 use crate::training::{self, evaluate};
 use clap::Args;
 use serde_json::json;
@@ -11,6 +14,7 @@ use std::fmt::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use tempokd::audio::MODEL_SAMPLE_RATE;
+use tempokd::data::augment::Augmentation;
 use tempokd::data::{Dataset, Split};
 use tempokd::device::ComputeDevice;
 use tempokd::parallel;
@@ -99,15 +103,30 @@ pub fn defaults(args: &DefaultsArgs) -> Result<(), String> {
         per_class: 2000,
         voices: VOICES,
         seed: args.seed,
+        augment: Augmentation::all(),
+        splits: Split::ALL.to_vec(),
     };
     let mixed = Corpus {
         lengths: LENGTHS.to_vec(),
         per_class: 800,
         voices: VOICES,
         seed: args.seed,
+        augment: Augmentation::all(),
+        splits: Split::ALL.to_vec(),
+    };
+    // The cards' scores: the test split alone, about 1,000 clips per length (a 95 % interval of
+    // about ±3 points), of the same seed and voices and so the same unseen underlying voices.
+    let test = Corpus {
+        lengths: LENGTHS.to_vec(),
+        per_class: 420 * LENGTHS.len(),
+        voices: VOICES,
+        seed: args.seed,
+        augment: Augmentation::none(),
+        splits: vec![Split::Test],
     };
     let words_dir = words.made_in(data.join("words-1s"))?;
     let mixed_dir = mixed.made_in(data.join("mixed"))?;
+    let test_dir = test.made_in(data.join("test"))?;
 
     // The teacher learns the words on 1 s clips, where the word fills most of the clip, then
     // where the word is in clips of every length.
@@ -178,7 +197,7 @@ pub fn defaults(args: &DefaultsArgs) -> Result<(), String> {
     println!("== the students with KD");
     run_jobs(&unfinished(distilled.iter().map(|(_, _, job)| job)))?;
 
-    let check_set = check_set(&args.check_set, &mixed_dir)?;
+    let check_set = check_set(&args.check_set, &test_dir)?;
     let teacher_minutes = [&first_stage, &second_stage]
         .iter()
         .map(|job| training_seconds(&job.dir))
@@ -191,13 +210,14 @@ pub fn defaults(args: &DefaultsArgs) -> Result<(), String> {
         title: "wav2vec 2.0 teacher".into(),
         training: format!(
             "Trained from random weights in two stages ({teacher_minutes:.1} minutes of training \
-             on this build's machine): first on the 1 s corpus, where the word fills most of the \
+             on {}): first on the 1 s corpus, where the word fills most of the \
              clip, then from those weights on the mixed-length corpus, where it has to find the \
              word. Its encoder loads in Hugging Face transformers (`Wav2Vec2Model.from_pretrained` \
              on this folder); its head, the paper's fully connected layer on the first frame \
              (`classifier.*`), is one that transformers' classes lack (they mean-pool a \
              projection), so `scripts/oracle/default_teacher.py` applies it to transformers' \
              first frame and compares the logits with `tempokd inspect`.\n\n```\n{}\n{}\n```\n",
+            machine(&second_stage),
             first_stage.command(),
             second_stage.command()
         ),
@@ -210,8 +230,9 @@ pub fn defaults(args: &DefaultsArgs) -> Result<(), String> {
             title: format!("{} student without KD", preset.name()),
             training: format!(
                 "Trained on the mixed-length corpus with the task loss only (λ = 0), {:.1} minutes \
-                 of training.\n\n```\n{}\n```\n",
+                 of training on {}.\n\n```\n{}\n```\n",
                 training_seconds(&baseline.dir) / 60.0,
+                machine(baseline),
                 baseline.command()
             ),
         });
@@ -235,9 +256,10 @@ pub fn defaults(args: &DefaultsArgs) -> Result<(), String> {
             training: format!(
                 "Trained on the mixed-length corpus with L = L_cls + λ·KL(a_T ‖ a_S), the \
                  teacher's attention rollout (the `teacher` model here) distilled into the \
-                 student's temporal attention, {:.1} minutes of training. λ = {lambda} had the \
-                 best validation accuracy of the λ tried:\n\n{sweep}\n```\n{}\n```\n",
+                 student's temporal attention, {:.1} minutes of training on {}. λ = {lambda} had \
+                 the best validation accuracy of the λ tried:\n\n{sweep}\n```\n{}\n```\n",
                 training_seconds(&best.dir) / 60.0,
+                machine(best),
                 best.command()
             ),
         });
@@ -248,7 +270,9 @@ pub fn defaults(args: &DefaultsArgs) -> Result<(), String> {
     let context = CardContext {
         words: words.command(&words_dir),
         mixed: mixed.command(&mixed_dir),
-        mixed_dir: mixed_dir.clone(),
+        test: test.command(&test_dir),
+        underlying_voices: underlying_voices(&[&mixed_dir, &test_dir])?,
+        test_dir: test_dir.clone(),
         check_set: check_set.clone(),
         seed: args.seed,
     };
@@ -287,18 +311,17 @@ pub fn defaults(args: &DefaultsArgs) -> Result<(), String> {
     Ok(())
 }
 
-/// Jobs whose run has not finished (a finished run leaves its training.json).
-fn unfinished<'a>(jobs: impl Iterator<Item = &'a Job>) -> Vec<Job> {
-    jobs.filter(|job| !job.dir.join("training.json").is_file())
-        .cloned()
-        .collect()
-}
-
 /// `first` (unless finished) ahead of `rest`.
 fn with_first(first: &Job, rest: Vec<Job>) -> Vec<Job> {
     let mut jobs = unfinished(std::iter::once(first));
     jobs.extend(rest);
     jobs
+}
+
+/// Where a job ran, for its card.
+fn machine(job: &Job) -> String {
+    job.machine()
+        .unwrap_or_else(|| "a machine its run did not record".into())
 }
 
 fn training_record(run: &Path) -> serde_json::Value {
@@ -319,12 +342,12 @@ fn validation_accuracy(run: &Path) -> f32 {
 }
 
 /// The check set in `dir`, made from the first test clips of each class at each check length
-/// of `mixed` unless `dir` already holds one (it is fixed once made).
-fn check_set(dir: &Path, mixed: &Path) -> Result<PathBuf, String> {
+/// of `test` unless `dir` already holds one (it is fixed once made).
+fn check_set(dir: &Path, test: &Path) -> Result<PathBuf, String> {
     if dir.join("manifest.csv").is_file() {
         return Ok(dir.to_path_buf());
     }
-    let dataset = Dataset::open(mixed).map_err(|e| e.to_string())?;
+    let dataset = Dataset::open(test).map_err(|e| e.to_string())?;
     let mut rows = String::from("file,label,start_s,end_s\n");
     std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     for label in &dataset.labels {
@@ -364,7 +387,10 @@ fn check_set(dir: &Path, mixed: &Path) -> Result<PathBuf, String> {
 struct CardContext {
     words: String,
     mixed: String,
-    mixed_dir: PathBuf,
+    test: String,
+    /// Underlying voices of the train, validation and test splits.
+    underlying_voices: [usize; 3],
+    test_dir: PathBuf,
     check_set: PathBuf,
     seed: u64,
 }
@@ -400,7 +426,7 @@ fn ship(model: &Shipped, out: &Path, context: &CardContext) -> Result<serde_json
         .len();
     let mut scores = Vec::new();
     for length in LENGTHS {
-        let (evaluation, _) = evaluate(out, &context.mixed_dir, Split::Test, Some(length))?;
+        let (evaluation, _) = evaluate(out, &context.test_dir, Split::Test, Some(length))?;
         scores.push((format!("test, L = {length} s"), evaluation));
     }
     let (check, _) = evaluate(out, &context.check_set, Split::Test, None)?;
@@ -430,19 +456,25 @@ fn ship(model: &Shipped, out: &Path, context: &CardContext) -> Result<serde_json
         record["best_step"].as_u64().unwrap_or_default()
     );
     let _ = writeln!(card, "\n## Data\n");
+    let [train, validation, test] = context.underlying_voices;
     let _ = writeln!(
         card,
-        "Two corpora from the same seed and voices, so their split of voices (80 % train, 10 % \
-         validation, 10 % test) is the same and test voices are never trained on:\n\n```\n{}\n{}\n\
+        "Three corpora from the same seed and voices, so their split by underlying voice \
+         (espeak-ng accent + variant, flite speaker; 80 % of espeak-ng's variants and flite's \
+         speakers for training, 10 % for validation, 10 % for test) is the same: {train} \
+         underlying voices in training, {validation} in validation and {test} in test, none in \
+         two splits. The training clips vary by speaker, room and microphone effects; the test \
+         corpus is the test split alone, about 1,000 clips per length:\n\n```\n{}\n{}\n{}\n\
          ```\n",
-        context.words, context.mixed
+        context.words, context.mixed, context.test
     );
     let _ = writeln!(card, "## Training\n\n{}", model.training);
     let _ = writeln!(
         card,
-        "## Scores\n\nMeasured by `tempokd eval` (`--length L` for each row) on clips whose \
-         voices were never trained on. Localisation: the share of the model's temporal attention \
-         inside the keyword window.\n"
+        "## Scores\n\nMeasured by `tempokd eval` (`--length L` for each row) on the test \
+         corpus, whose underlying voices were never trained on. Accuracy with its Wilson 95 % \
+         interval; localisation, the share of the model's temporal attention inside the keyword \
+         window, with its bootstrap 95 % interval over clips.\n"
     );
     let _ = writeln!(
         card,
@@ -478,15 +510,23 @@ fn ship(model: &Shipped, out: &Path, context: &CardContext) -> Result<serde_json
     }))
 }
 
-/// One row of a card's score table; the models test reads the check set's row back.
+/// One row of a card's score table, each score with its 95 % interval; the models test reads
+/// the check set's row back.
 fn score_row(name: &str, evaluation: &Evaluation) -> String {
+    let accuracy = evaluation.accuracy_interval;
     format!(
-        "| {name} | {} | {:.2} % | {} |",
+        "| {name} | {} | {:.2} % ({:.1}–{:.1}) | {} |",
         evaluation.n,
         100.0 * evaluation.accuracy,
-        evaluation
-            .attention_in_window
-            .map_or("–".to_string(), |m| format!("{m:.3}"))
+        100.0 * accuracy.low,
+        100.0 * accuracy.high,
+        match (
+            evaluation.attention_in_window,
+            evaluation.attention_in_window_interval
+        ) {
+            (Some(m), Some(i)) => format!("{m:.3} ({:.3}–{:.3})", i.low, i.high),
+            _ => "–".to_string(),
+        }
     )
 }
 

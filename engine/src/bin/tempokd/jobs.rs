@@ -3,6 +3,8 @@
 
 use crate::data::{SynthArgs, synth};
 use std::path::{Path, PathBuf};
+use tempokd::data::augment::Augmentation;
+use tempokd::data::{Dataset, Split};
 use tempokd::parallel;
 use tempokd::students::Preset;
 use tempokd::teacher::TeacherShape;
@@ -11,6 +13,13 @@ use tempokd::teacher::TeacherShape;
 /// each run's random initialisation its own.
 pub const TRAINING_PROCESSES: usize = 2;
 
+/// The `tempokd synth` command a corpus folder was made by, so a later run reuses it only when
+/// its own settings are the same.
+const CORPUS_RECIPE: &str = "synth-command.txt";
+
+/// What a training run folder records of the job that made it, written before the run starts.
+const JOB_RECORD: &str = "job.json";
+
 /// A Synthetic Noisy Keywords corpus. Corpora with the same seed and voices share the split of
 /// voices, so no test voice is ever trained on by any stage.
 pub struct Corpus {
@@ -18,12 +27,32 @@ pub struct Corpus {
     pub per_class: usize,
     pub voices: usize,
     pub seed: u64,
+    /// Effects on the training clips.
+    pub augment: Augmentation,
+    /// The splits written (all, or the test split alone for a large evaluation corpus).
+    pub splits: Vec<Split>,
 }
 
 impl Corpus {
     /// The corpus in `dir`, synthesized first unless a finished one is there.
     pub fn made_in(&self, dir: PathBuf) -> Result<PathBuf, String> {
-        if !dir.join("manifest.csv").is_file() {
+        let command = self.command(&dir);
+        let recipe = dir.join(CORPUS_RECIPE);
+        if dir.join("manifest.csv").is_file() {
+            let found = std::fs::read_to_string(&recipe).unwrap_or_default();
+            if found.trim() != command {
+                return Err(format!(
+                    "{} holds a corpus made with other settings ({}) than this run's ({command}); \
+                     remove the folder or choose another --work",
+                    dir.display(),
+                    if found.is_empty() {
+                        "not recorded"
+                    } else {
+                        found.trim()
+                    }
+                ));
+            }
+        } else {
             println!("== synthesizing {}", dir.display());
             synth(&SynthArgs {
                 out: dir.clone(),
@@ -34,7 +63,12 @@ impl Corpus {
                 snr: (0.0, 20.0),
                 voices: self.voices,
                 speech_commands: None,
+                augment: self.augment.clone(),
+                augment_splits: vec![Split::Train],
+                splits: self.splits.clone(),
             })?;
+            std::fs::write(&recipe, format!("{command}\n"))
+                .map_err(|e| format!("{}: {e}", recipe.display()))?;
         }
         Ok(dir)
     }
@@ -42,15 +76,36 @@ impl Corpus {
     /// The `tempokd synth` arguments that make this corpus.
     pub fn command(&self, out: &Path) -> String {
         let lengths: Vec<String> = self.lengths.iter().map(f32::to_string).collect();
+        let splits = match self.splits.as_slice() {
+            [Split::Train, Split::Validation, Split::Test] => String::new(),
+            some => {
+                let names: Vec<&str> = some.iter().map(|s| s.name()).collect();
+                format!(" --splits {}", names.join(","))
+            }
+        };
         format!(
-            "tempokd synth --out {} --length {} --per-class {} --voices {} --seed {}",
+            "tempokd synth --out {} --length {} --per-class {} --voices {} --seed {} --augment \
+             {}{splits}",
             out.display(),
             lengths.join(","),
             self.per_class,
             self.voices,
-            self.seed
+            self.seed,
+            self.augment.name()
         )
     }
+}
+
+/// Underlying voices per split (train, validation, test) over the corpora in `dirs`.
+pub fn underlying_voices(dirs: &[&Path]) -> Result<[usize; 3], String> {
+    let mut names: [std::collections::BTreeSet<String>; 3] = Default::default();
+    for dir in dirs {
+        let dataset = Dataset::open(dir).map_err(|e| e.to_string())?;
+        for example in dataset.examples.iter().filter(|e| !e.voice.is_empty()) {
+            names[example.split as usize].insert(example.underlying_voice());
+        }
+    }
+    Ok(names.map(|set| set.len()))
 }
 
 /// One training run: its output folder and its `tempokd` arguments.
@@ -76,6 +131,47 @@ impl Job {
     pub fn command(&self) -> String {
         format!("tempokd {}", self.args.join(" "))
     }
+
+    /// Whether this job's run finished with these very arguments (its training.json is there
+    /// and its job.json names the same command), so a resumed build can skip it.
+    pub fn finished(&self) -> bool {
+        let recorded = std::fs::read_to_string(self.dir.join(JOB_RECORD))
+            .ok()
+            .and_then(|text| serde_json::from_str::<JobRecord>(&text).ok());
+        self.dir.join("training.json").is_file()
+            && recorded.is_some_and(|record| record.args == self.args)
+    }
+
+    /// The machine the job ran on, as its job.json recorded it.
+    pub fn machine(&self) -> Option<String> {
+        std::fs::read_to_string(self.dir.join(JOB_RECORD))
+            .ok()
+            .and_then(|text| serde_json::from_str::<JobRecord>(&text).ok())
+            .map(|record| record.machine)
+    }
+}
+
+/// A job's own record beside its run.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct JobRecord {
+    args: Vec<String>,
+    /// Cores, architecture and system of the machine the job ran on.
+    machine: String,
+}
+
+/// This machine as a card names it: no host name, only what sets the pace.
+pub fn this_machine() -> String {
+    format!(
+        "{} CPU cores ({}, {})",
+        std::thread::available_parallelism().map_or(1, |n| n.get()),
+        std::env::consts::ARCH,
+        std::env::consts::OS
+    )
+}
+
+/// The jobs that have not finished with their current arguments.
+pub fn unfinished<'a>(jobs: impl Iterator<Item = &'a Job>) -> Vec<Job> {
+    jobs.filter(|job| !job.finished()).cloned().collect()
 }
 
 /// A stage of teacher training (`tempokd train-teacher`).
@@ -159,6 +255,14 @@ pub fn run_jobs(jobs: &[Job]) -> Result<(), String> {
     parallel::for_each(jobs, TRAINING_PROCESSES, |job| {
         let dir = &job.dir;
         std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+        let record = JobRecord {
+            args: job.args.clone(),
+            machine: this_machine(),
+        };
+        let record_path = dir.join(JOB_RECORD);
+        let text = serde_json::to_string_pretty(&record).map_err(|e| e.to_string())?;
+        std::fs::write(&record_path, text)
+            .map_err(|e| format!("{}: {e}", record_path.display()))?;
         let log_path = dir.join("train.log");
         let log =
             std::fs::File::create(&log_path).map_err(|e| format!("{}: {e}", log_path.display()))?;

@@ -2,18 +2,22 @@
 //! stage writes its result beside its model, so an interrupted run resumes where it stopped.
 
 use crate::figures::{MapRow, attention_figure};
-use crate::jobs::{Corpus, StudentRun, TRAINING_PROCESSES, TeacherStage, run_jobs};
+use crate::jobs::{
+    Corpus, StudentRun, TRAINING_PROCESSES, TeacherStage, run_jobs, underlying_voices,
+};
 use crate::training::{self, evaluate};
 use clap::Args;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use std::fmt::Write;
 use std::path::{Path, PathBuf};
+use tempokd::data::augment::Augmentation;
 use tempokd::data::{Dataset, Split};
 use tempokd::device::ComputeDevice;
 use tempokd::parallel;
 use tempokd::students::{Preset, Student};
 use tempokd::teacher::{Teacher, TeacherShape};
+use tempokd::train::Evaluation;
 
 #[derive(Args, Clone)]
 pub struct ReproduceArgs {
@@ -95,8 +99,8 @@ struct Cell {
     student: String,
     lambda: f32,
     validation_accuracy: f32,
-    test_accuracy: f32,
-    test_attention_in_window: Option<f32>,
+    /// The test split's scores, with their n and intervals.
+    test: Evaluation,
     train_seconds: f32,
 }
 
@@ -141,6 +145,8 @@ pub fn reproduce(args: &ReproduceArgs) -> Result<(), String> {
         per_class,
         voices: budget.voices,
         seed: args.seed,
+        augment: Augmentation::all(),
+        splits: Split::ALL.to_vec(),
     };
     let data_dir = out.join("data");
     let short_data =
@@ -170,9 +176,6 @@ pub fn reproduce(args: &ReproduceArgs) -> Result<(), String> {
         for preset in &students {
             for lambda in &lambdas {
                 let dir = student_dir(*length, *preset, *lambda);
-                if dir.join("result.json").is_file() {
-                    continue;
-                }
                 let (steps, batch) = budget.student(*preset);
                 let job = StudentRun {
                     preset: *preset,
@@ -186,6 +189,9 @@ pub fn reproduce(args: &ReproduceArgs) -> Result<(), String> {
                     seed: args.seed,
                 }
                 .job();
+                if dir.join("result.json").is_file() && job.finished() {
+                    continue;
+                }
                 match *lambda > 0.0 {
                     true => kd_jobs.push(job),
                     false => baseline_jobs.push(job),
@@ -213,22 +219,18 @@ pub fn reproduce(args: &ReproduceArgs) -> Result<(), String> {
         };
     let mut second_jobs = baseline_jobs.split_off(baseline_jobs.len() / 2);
     let mut first_jobs = baseline_jobs;
-    if !teacher_dir.join("model.safetensors").is_file() {
-        if !short_teacher_dir.join("model.safetensors").is_file() {
-            first_jobs.insert(
-                0,
-                teacher_stage(&short_data, &short_teacher_dir, budget.teacher_short, None),
-            );
+    let short_stage = teacher_stage(&short_data, &short_teacher_dir, budget.teacher_short, None);
+    let mixed_stage = teacher_stage(
+        &teacher_data,
+        &teacher_dir,
+        budget.teacher_mixed,
+        Some(&short_teacher_dir),
+    );
+    if !mixed_stage.finished() {
+        if !short_stage.finished() {
+            first_jobs.insert(0, short_stage);
         }
-        second_jobs.insert(
-            0,
-            teacher_stage(
-                &teacher_data,
-                &teacher_dir,
-                budget.teacher_mixed,
-                Some(&short_teacher_dir),
-            ),
-        );
+        second_jobs.insert(0, mixed_stage);
     }
     println!("== training the teacher on 1 s clips and half of the students without KD");
     run_jobs(&first_jobs)?;
@@ -257,10 +259,13 @@ pub fn reproduce(args: &ReproduceArgs) -> Result<(), String> {
     let figures = draw_figures(out, &teacher_dir, &length_data, &students, &cells)?;
     let command = std::env::args().skip(1).collect::<Vec<_>>().join(" ");
     let minutes = started.elapsed().as_secs_f32() / 60.0;
+    let mut corpora: Vec<&Path> = vec![short_data.as_path(), teacher_data.as_path()];
+    corpora.extend(length_data.iter().map(|(_, dir)| dir.as_path()));
     let report = markdown(
         &command,
         minutes,
         &budget,
+        underlying_voices(&corpora)?,
         &teacher_scores,
         &cells,
         &figures,
@@ -302,12 +307,26 @@ fn markdown(
     command: &str,
     minutes: f32,
     budget: &Budget,
-    teacher: &[(f32, tempokd::train::Evaluation)],
+    [train_voices, validation_voices, test_voices]: [usize; 3],
+    teacher: &[(f32, Evaluation)],
     cells: &[Cell],
     figures: &[(f32, String)],
 ) -> String {
     let mut out = String::new();
-    let loc = |m: Option<f32>| m.map_or("–".to_string(), |m| format!("{m:.2}"));
+    // Accuracy with its Wilson interval, localisation with its bootstrap interval.
+    let score = |e: &Evaluation| {
+        let a = e.accuracy_interval;
+        let localisation = match (e.attention_in_window, e.attention_in_window_interval) {
+            (Some(m), Some(i)) => format!("{m:.2} ({:.2}–{:.2})", i.low, i.high),
+            _ => "–".to_string(),
+        };
+        format!(
+            "{:.1} ({:.1}–{:.1}) / {localisation}",
+            100.0 * e.accuracy,
+            100.0 * a.low,
+            100.0 * a.high
+        )
+    };
     let _ = writeln!(out, "# Temporal KD on Synthetic Noisy Keywords\n");
     let _ = writeln!(
         out,
@@ -315,12 +334,15 @@ fn markdown(
     );
     let _ = writeln!(
         out,
-        "{} clips per class per corpus (80/10/10 % by voice), {} voices; teacher {} steps of \
+        "{} clips per class per corpus, {} voices split by underlying voice (espeak-ng accent + \
+         variant, flite speaker: {train_voices} in training, {validation_voices} in validation, \
+         {test_voices} in test, none in two splits); teacher {} steps of \
          batch {} on 1 s clips ({} per class), then {} steps of batch {} on clips of mixed \
          lengths; TC-ResNet {} steps of batch {}, recurrent students \
-         {} steps of batch {}; scores on the test split (voices unseen in training). Cells: test \
-         accuracy % / attention localisation (share of the map inside the keyword window). \
-         Best λ: the λ > 0 with the best validation accuracy.\n",
+         {} steps of batch {}; scores on the test split, whose underlying voices are never \
+         trained on ({} clips per length). Cells: test accuracy % (Wilson 95 % interval) / \
+         attention localisation, the share of the map inside the keyword window (bootstrap 95 % \
+         interval over clips). Best λ: the λ > 0 with the best validation accuracy.\n",
         budget.per_class,
         budget.voices,
         budget.teacher_short.0,
@@ -331,7 +353,8 @@ fn markdown(
         budget.convolutional.0,
         budget.convolutional.1,
         budget.recurrent.0,
-        budget.recurrent.1
+        budget.recurrent.1,
+        teacher.first().map_or(0, |(_, e)| e.n)
     );
     let mut lambdas: Vec<f32> = cells.iter().map(|c| c.lambda).collect();
     lambdas.sort_by(f32::total_cmp);
@@ -348,9 +371,8 @@ fn markdown(
     for (length, evaluation) in teacher {
         let _ = writeln!(
             out,
-            "| {length} s | teacher | {:.1} / {} |{}",
-            100.0 * evaluation.accuracy,
-            loc(evaluation.attention_in_window),
+            "| {length} s | teacher | {} |{}",
+            score(evaluation),
             " |".repeat(lambdas.len())
         );
         for student in &students {
@@ -362,13 +384,7 @@ fn markdown(
                         .find(|c| {
                             c.length_s == *length && c.student == *student && c.lambda == *lambda
                         })
-                        .map_or("–".into(), |c| {
-                            format!(
-                                "{:.1} / {}",
-                                100.0 * c.test_accuracy,
-                                loc(c.test_attention_in_window)
-                            )
-                        })
+                        .map_or("–".into(), |c| score(&c.test))
                 })
                 .collect();
             let best =
@@ -389,10 +405,11 @@ fn markdown(
             ) else {
                 continue;
             };
-            let accuracy = 100.0 * (kd.test_accuracy - base.test_accuracy);
+            let accuracy = 100.0 * (kd.test.accuracy - base.test.accuracy);
             let localisation = kd
-                .test_attention_in_window
-                .zip(base.test_attention_in_window)
+                .test
+                .attention_in_window
+                .zip(base.test.attention_in_window)
                 .map(|(a, b)| a - b);
             let verdict = match (accuracy >= 0.0, localisation.is_none_or(|d| d >= 0.0)) {
                 (true, true) => "at least as good on both",
@@ -400,6 +417,12 @@ fn markdown(
                 (true, false) => "**localisation lower with KD**",
                 (false, false) => "**both lower with KD**",
             };
+            let (k, b) = (kd.test.accuracy_interval, base.test.accuracy_interval);
+            let overlap = k.low <= b.high && b.low <= k.high;
+            let verdict = format!(
+                "{verdict}; the accuracy intervals {}",
+                if overlap { "overlap" } else { "do not overlap" }
+            );
             let _ = writeln!(
                 out,
                 "- L = {length} s, {student}, λ = {}: accuracy {accuracy:+.1} points, localisation {}: {verdict}",
@@ -519,8 +542,7 @@ fn score_cell(
         student: preset.name().to_string(),
         lambda,
         validation_accuracy: record["validation"]["accuracy"].as_f64().unwrap_or(0.0) as f32,
-        test_accuracy: test.accuracy,
-        test_attention_in_window: test.attention_in_window,
+        test,
         train_seconds: record["seconds"].as_f64().unwrap_or(0.0) as f32,
     };
     std::fs::write(

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use tempokd::audio::MODEL_SAMPLE_RATE;
 use tempokd::data::{Dataset, Split};
 use tempokd::device::ComputeDevice;
-use tempokd::kd::{KdLossConfig, TaskWeight};
+use tempokd::kd::{KdLossConfig, KdTarget, TaskWeight};
 use tempokd::model_kind::ModelKind;
 use tempokd::students::{Preset, Student};
 use tempokd::teacher::{ClassifierPooling, Teacher, TeacherShape, Wav2Vec2Config};
@@ -78,6 +78,13 @@ pub struct StudentArgs {
     /// Weight of the temporal KD loss; 0 trains without KD.
     #[arg(long, default_value_t = 0.0)]
     pub lambda: f32,
+    /// Leave the teacher's query frame (frame 0 of its first-frame rollout) out of the KD
+    /// target, renormalising the rest.
+    #[arg(long)]
+    pub target_without_query_frame: bool,
+    /// Temperature of the KD target: below 1 sharpens the teacher's map, above 1 softens it.
+    #[arg(long, default_value_t = 1.0)]
+    pub target_temperature: f32,
     /// L = L_cls + λ·L_KD (one) or (1 − λ)·L_cls + λ·L_KD (one-minus-lambda).
     #[arg(long, value_enum, default_value_t = Weighting::One)]
     pub task_weight: Weighting,
@@ -88,6 +95,10 @@ pub struct StudentArgs {
     pub temperature: f32,
     #[arg(long)]
     pub out: PathBuf,
+    /// Continue from this student (the same architecture and labels) instead of random
+    /// weights: the second stage of a curriculum, e.g. 1 s clips first, then mixed lengths.
+    #[arg(long)]
+    pub init: Option<PathBuf>,
     #[arg(long, default_value_t = 1000)]
     pub steps: usize,
     #[arg(long, default_value_t = 100)]
@@ -206,8 +217,24 @@ pub fn train_student(args: &StudentArgs) -> Result<Trained<Student>, String> {
     let cpu = cpu();
     let device = cpu.device.clone().autodiff();
     device.seed(args.seed);
-    let student =
-        Student::new(preset.config(dataset.labels.clone()), &device).map_err(|e| e.to_string())?;
+    let config = preset.config(dataset.labels.clone());
+    let student = match &args.init {
+        None => Student::new(config, &device).map_err(|e| e.to_string())?,
+        Some(dir) => {
+            let student = Student::load_dir(dir, &device)
+                .map_err(|e| format!("--init {}: {e}", dir.display()))?;
+            if student.config() != &config {
+                return Err(format!(
+                    "--init {}: that student is not a {} for this dataset's labels ({}); start \
+                     from a student trained with the same --arch on data with the same classes",
+                    dir.display(),
+                    preset.name(),
+                    dataset.labels.join(", ")
+                ));
+            }
+            student
+        }
+    };
     let settings = StudentTraining {
         steps: args.steps,
         batch_size: args.batch,
@@ -223,6 +250,10 @@ pub fn train_student(args: &StudentArgs) -> Result<Trained<Student>, String> {
                 Weighting::One => TaskWeight::One,
                 Weighting::OneMinusLambda => TaskWeight::OneMinusLambda,
             },
+        },
+        target: KdTarget {
+            without_query_frame: args.target_without_query_frame,
+            temperature: args.target_temperature,
         },
         logit_kd: args.logit_kd.map(|weight| LogitKd {
             weight,
@@ -408,13 +439,21 @@ pub fn eval(args: &EvalArgs) -> Result<(), String> {
             serde_json::to_string(&evaluation).map_err(|e| e.to_string())?
         );
     } else {
+        let interval = evaluation.accuracy_interval;
         println!(
-            "{} clips: accuracy {:.2} %, attention in the keyword window {}{}",
+            "{} clips: accuracy {:.2} % (95 % interval {:.1}–{:.1}), attention in the keyword \
+             window {}{}",
             evaluation.n,
             100.0 * evaluation.accuracy,
-            evaluation
-                .attention_in_window
-                .map_or("n/a (no windows)".to_string(), |m| format!("{m:.3}")),
+            100.0 * interval.low,
+            100.0 * interval.high,
+            match (
+                evaluation.attention_in_window,
+                evaluation.attention_in_window_interval
+            ) {
+                (Some(m), Some(i)) => format!("{m:.3} ({:.3}–{:.3})", i.low, i.high),
+                _ => "n/a (no windows)".to_string(),
+            },
             evaluation
                 .map
                 .map_or(String::new(), |m| format!(", mAP {m:.4}"))
