@@ -615,8 +615,8 @@ mod tests {
             .collect()
     }
 
-    /// Energy-weighted mean frequency of a signal, from its spectrum.
-    fn centroid(x: &[f32]) -> f32 {
+    /// Each bin's power and its frequency in Hz, from a zero-padded FFT.
+    fn power_spectrum(x: &[f32]) -> Vec<(f32, f32)> {
         let size = x.len().next_power_of_two();
         let mut planner = RealFftPlanner::<f32>::new();
         let fft = planner.plan_fft_forward(size);
@@ -624,28 +624,30 @@ mod tests {
         input[..x.len()].copy_from_slice(x);
         let mut out = fft.make_output_vec();
         fft.process(&mut input, &mut out).unwrap();
-        let (mut weighted, mut total) = (0f32, 0f32);
-        for (k, bin) in out.iter().enumerate() {
-            let power = bin.norm_sqr();
-            weighted += power * k as f32 * MODEL_SAMPLE_RATE as f32 / size as f32;
-            total += power;
-        }
-        weighted / total
+        out.iter()
+            .enumerate()
+            .map(|(k, bin)| {
+                (
+                    k as f32 * MODEL_SAMPLE_RATE as f32 / size as f32,
+                    bin.norm_sqr(),
+                )
+            })
+            .collect()
+    }
+
+    /// Energy-weighted mean frequency of a signal.
+    fn centroid(x: &[f32]) -> f32 {
+        let spectrum = power_spectrum(x);
+        let total: f32 = spectrum.iter().map(|(_, p)| p).sum();
+        spectrum.iter().map(|(hz, p)| hz * p).sum::<f32>() / total
     }
 
     /// Frequency of the strongest bin.
     fn peak_hz(x: &[f32]) -> f32 {
-        let size = x.len().next_power_of_two();
-        let mut planner = RealFftPlanner::<f32>::new();
-        let fft = planner.plan_fft_forward(size);
-        let mut input = fft.make_input_vec();
-        input[..x.len()].copy_from_slice(x);
-        let mut out = fft.make_output_vec();
-        fft.process(&mut input, &mut out).unwrap();
-        let best = (0..out.len())
-            .max_by(|a, b| out[*a].norm().total_cmp(&out[*b].norm()))
-            .unwrap();
-        best as f32 * MODEL_SAMPLE_RATE as f32 / size as f32
+        power_spectrum(x)
+            .into_iter()
+            .max_by(|a, b| a.1.total_cmp(&b.1))
+            .map_or(0.0, |(hz, _)| hz)
     }
 
     /// A vowel-like buzz: a 120 Hz pulse train through two all-pole formant resonators (700 and
