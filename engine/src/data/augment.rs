@@ -171,6 +171,17 @@ impl Drawn {
         }
     }
 
+    /// Whether `effect` was drawn for this clip.
+    pub fn applies(&self, effect: Effect) -> bool {
+        match effect {
+            Effect::Speed => self.speed.is_some(),
+            Effect::Formant => self.formant.is_some(),
+            Effect::Room => self.room.is_some(),
+            Effect::Microphone => self.microphone.is_some(),
+            Effect::Clipping => self.clipping_db.is_some(),
+        }
+    }
+
     /// The manifest's `effects` column: what was applied, e.g. `speed=1.05;room=0.42`.
     pub fn describe(&self) -> String {
         let mut parts = Vec::new();
@@ -794,10 +805,14 @@ mod tests {
         let draws: Vec<Drawn> = (0..2000)
             .map(|seed| Augmentation::all().draw(&mut Rng::new(seed)))
             .collect();
-        let described: Vec<String> = draws.iter().map(Drawn::describe).collect();
         for effect in Effect::ALL {
             let prefix = format!("{}=", effect.name());
-            let share = described.iter().filter(|d| d.contains(&prefix)).count() as f32 / 2000.0;
+            let described = draws
+                .iter()
+                .filter(|d| d.describe().contains(&prefix))
+                .count();
+            let share = draws.iter().filter(|d| d.applies(effect)).count() as f32 / 2000.0;
+            assert_eq!(described as f32 / 2000.0, share, "{effect:?}");
             assert!(
                 (share - effect.probability()).abs() < 0.05,
                 "{effect:?}: {share}"

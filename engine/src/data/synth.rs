@@ -221,6 +221,13 @@ pub fn synthesize(
     let windows = windows
         .into_inner()
         .map_err(|_| DataError::Invalid("a worker failed".into()))?;
+    let effects = Effect::ALL
+        .iter()
+        .map(|effect| {
+            let count = plans.iter().filter(|p| p.effects.applies(*effect)).count();
+            (effect.name(), count)
+        })
+        .collect();
     let examples: Vec<Example> = plans
         .into_iter()
         .zip(windows)
@@ -242,17 +249,7 @@ pub fn synthesize(
             names.len()
         }),
         utterances: needed.len(),
-        effects: Effect::ALL
-            .iter()
-            .map(|effect| {
-                let prefix = format!("{}=", effect.name());
-                let count = examples
-                    .iter()
-                    .filter(|e| e.effects.split(';').any(|part| part.starts_with(&prefix)))
-                    .count();
-                (effect.name(), count)
-            })
-            .collect(),
+        effects,
     };
     std::fs::write(&manifest_path, Manifest { examples }.to_csv())
         .map_err(|e| DataError::file(&manifest_path, e))?;
@@ -375,9 +372,10 @@ fn plan(
                 let index = plans.len();
                 let seed = rng.next_u64();
                 // From a stream of the clip's own, so the effects chosen change no other draw.
-                let effects = match config.augmented.contains(&split) {
-                    true => config.augment.draw(&mut Rng::new(seed).fork("effects")),
-                    false => Drawn::default(),
+                let effects = if config.augmented.contains(&split) {
+                    config.augment.draw(&mut Rng::new(seed).fork("effects"))
+                } else {
+                    Drawn::default()
                 };
                 let effects = if utterance.is_some() {
                     effects
