@@ -513,20 +513,11 @@ fn ship(model: &Shipped, out: &Path, context: &CardContext) -> Result<serde_json
 /// One row of a card's score table, each score with its 95 % interval; the models test reads
 /// the check set's row back.
 fn score_row(name: &str, evaluation: &Evaluation) -> String {
-    let accuracy = evaluation.accuracy_interval;
     format!(
-        "| {name} | {} | {:.2} % ({:.1}–{:.1}) | {} |",
+        "| {name} | {} | {} | {} |",
         evaluation.n,
-        100.0 * evaluation.accuracy,
-        100.0 * accuracy.low,
-        100.0 * accuracy.high,
-        match (
-            evaluation.attention_in_window,
-            evaluation.attention_in_window_interval
-        ) {
-            (Some(m), Some(i)) => format!("{m:.3} ({:.3}–{:.3})", i.low, i.high),
-            _ => "–".to_string(),
-        }
+        training::accuracy_text(evaluation, 2),
+        training::localisation_text(evaluation, 3).unwrap_or_else(|| "–".into())
     )
 }
 

@@ -135,19 +135,19 @@ impl Job {
     /// Whether this job's run finished with these very arguments (its training.json is there
     /// and its job.json names the same command), so a resumed build can skip it.
     pub fn finished(&self) -> bool {
-        let recorded = std::fs::read_to_string(self.dir.join(JOB_RECORD))
-            .ok()
-            .and_then(|text| serde_json::from_str::<JobRecord>(&text).ok());
         self.dir.join("training.json").is_file()
-            && recorded.is_some_and(|record| record.args == self.args)
+            && self.record().is_some_and(|record| record.args == self.args)
     }
 
     /// The machine the job ran on, as its job.json recorded it.
     pub fn machine(&self) -> Option<String> {
-        std::fs::read_to_string(self.dir.join(JOB_RECORD))
-            .ok()
-            .and_then(|text| serde_json::from_str::<JobRecord>(&text).ok())
-            .map(|record| record.machine)
+        self.record().map(|record| record.machine)
+    }
+
+    /// The job.json of this job's folder, if one is there and reads.
+    fn record(&self) -> Option<JobRecord> {
+        let text = std::fs::read_to_string(self.dir.join(JOB_RECORD)).ok()?;
+        serde_json::from_str(&text).ok()
     }
 }
 

@@ -315,16 +315,10 @@ fn markdown(
     let mut out = String::new();
     // Accuracy with its Wilson interval, localisation with its bootstrap interval.
     let score = |e: &Evaluation| {
-        let a = e.accuracy_interval;
-        let localisation = match (e.attention_in_window, e.attention_in_window_interval) {
-            (Some(m), Some(i)) => format!("{m:.2} ({:.2}–{:.2})", i.low, i.high),
-            _ => "–".to_string(),
-        };
         format!(
-            "{:.1} ({:.1}–{:.1}) / {localisation}",
-            100.0 * e.accuracy,
-            100.0 * a.low,
-            100.0 * a.high
+            "{} / {}",
+            training::accuracy_text(e, 1),
+            training::localisation_text(e, 2).unwrap_or_else(|| "–".into())
         )
     };
     let _ = writeln!(out, "# Temporal KD on Synthetic Noisy Keywords\n");
