@@ -1,6 +1,8 @@
 //! Students on the CPU beside PyTorch running the same layer layouts in the same run: inference
 //! on one 1 s clip, and one KD training step on a batch of 100 1 s clips (forward with a_S,
-//! cross-entropy + λ·KL(a_T ‖ a_S), backward, Adam).
+//! cross-entropy + λ·KL(a_T ‖ a_S), backward, Adam). The step is also timed with the recurrent
+//! layers on burn's per-frame graph (the WebGPU path) instead of their fused operations, so the
+//! fused layers' gain is measured in the same run.
 //!
 //!     cargo bench -p tempokd --bench students
 //!
@@ -13,11 +15,17 @@ use burn::tensor::{Device, Distribution, Int, Tensor};
 use serde::Deserialize;
 use tempokd::device::ComputeDevice;
 use tempokd::kd::KdLossConfig;
-use tempokd::students::{AttentionRequest, Preset, Student, StudentModel};
+use tempokd::students::{AttentionRequest, Preset, Student, StudentModel, on_recurrent_graph};
 
 mod common;
 
-const STUDENTS: [Preset; 2] = [Preset::TcResNet8, Preset::MhattRnn];
+const STUDENTS: [Preset; 5] = [
+    Preset::LstmP,
+    Preset::TcResNet8,
+    Preset::Crnn,
+    Preset::AttRnn,
+    Preset::MhattRnn,
+];
 const BATCH: usize = 100;
 /// Timed runs per measurement, after one warm-up.
 const RUNS: usize = 10;
@@ -54,12 +62,22 @@ fn main() -> Result<(), String> {
         "training step on {BATCH} clips of 1 s (forward with a_S, CE + 0.25·KL, backward, Adam)"
     );
     println!(
-        "{:<11} {:>13} {:>11} {:>7}   {:>13} {:>11} {:>7}",
-        "student", "infer (burn)", "PyTorch", "ratio", "step (burn)", "PyTorch", "ratio"
+        "{:<11} {:>13} {:>11} {:>7}   {:>13} {:>11} {:>7}   {:>13} {:>12}",
+        "student",
+        "infer (burn)",
+        "PyTorch",
+        "ratio",
+        "step (burn)",
+        "PyTorch",
+        "ratio",
+        "step (graph)",
+        "graph/fused"
     );
     for preset in STUDENTS {
         let inference = inference_ms(preset, &device)?;
         let step = training_step_ms(preset, &device.clone().autodiff())?;
+        let graph_step =
+            on_recurrent_graph(|| training_step_ms(preset, &device.clone().autodiff()))?;
         let reference = torch
             .as_ref()
             .ok()
@@ -67,21 +85,24 @@ fn main() -> Result<(), String> {
         let (torch_inference, torch_step) =
             reference.map_or((f64::NAN, f64::NAN), |r| (r.inference_ms, r.step_ms));
         println!(
-            "{:<11} {:>10.2} ms {:>8.2} ms {:>7.2}   {:>10.1} ms {:>8.1} ms {:>7.2}",
+            "{:<11} {:>10.2} ms {:>8.2} ms {:>7.2}   {:>10.1} ms {:>8.1} ms {:>7.2}   {:>10.1} ms {:>12.2}",
             preset.name(),
             inference,
             torch_inference,
             inference / torch_inference,
             step,
             torch_step,
-            step / torch_step
+            step / torch_step,
+            graph_step,
+            graph_step / step
         );
     }
     match &torch {
         Ok(timings) => {
             if let Some(first) = timings.first() {
                 println!(
-                    "PyTorch {} on {} threads; medians of {RUNS} runs; ratio = burn / PyTorch",
+                    "PyTorch {} on {} threads; medians of {RUNS} runs; ratio = burn / PyTorch; \
+                     graph/fused = the step with per-frame recurrent layers / fused",
                     first.torch, first.threads
                 );
             }

@@ -7,7 +7,7 @@ use burn::tensor::{Device, Tensor, TensorData};
 use tempokd::audio::MODEL_SAMPLE_RATE;
 use tempokd::device::{ComputeDevice, read_floats};
 use tempokd::students::{
-    AttentionRequest, Preset, Student, StudentConfig, StudentError, StudentFiles,
+    Architecture, AttentionRequest, Preset, Student, StudentConfig, StudentError, StudentFiles,
 };
 
 mod common;
@@ -273,6 +273,90 @@ fn the_kd_loss_trains_the_query_and_the_backbone() {
             "{}: the KD loss reached the classifier",
             preset.name()
         );
+    }
+}
+
+/// Every student's outputs and gradients, with the recurrent layers run as one fused operation
+/// per sequence (the CPU path) and frame by frame on burn's graph (the WebGPU path), at 1 s and
+/// 8 s: logits, a_S, and the gradient of a loss on both for every parameter, equal to 1e-5 of
+/// the largest value of the output or of the student's gradients.
+#[test]
+fn fused_recurrent_layers_equal_the_per_frame_graph() {
+    use tempokd::checkpoint::named_gradients;
+    use tempokd::kd::temporal_kd_loss;
+    use tempokd::students::on_recurrent_graph;
+    let device = cpu().autodiff();
+    fn read<const D: usize>(x: Tensor<D>) -> Vec<f32> {
+        x.without_autodiff()
+            .into_data()
+            .try_to_vec::<f32>()
+            .unwrap()
+    }
+    for seconds in [1.0, 8.0] {
+        for preset in Preset::ALL {
+            // Without dropout, whose masks would differ between the runs.
+            let mut config = preset.config(labels(12));
+            match &mut config.arch {
+                Architecture::LstmP(c) => c.dropout = 0.0,
+                Architecture::Crnn(c) => c.dropout = 0.0,
+                Architecture::AttRnn(c) | Architecture::MhattRnn(c) => c.dropout = 0.0,
+                Architecture::TcResNet(_) => {}
+            }
+            let student = Student::new(config, &device).unwrap();
+            let features = student.features(&clip(seconds)).unwrap();
+            let run = || {
+                let output = student
+                    .model()
+                    .forward(student.input(&features), AttentionRequest::Mean);
+                let attention = output.attention.unwrap();
+                let [_, frames] = attention.dims();
+                let [_, classes] = output.logits.dims();
+                let target: Vec<f32> = (0..frames).map(|t| (t % 5 + 1) as f32).collect();
+                let total: f32 = target.iter().sum();
+                let target = target.iter().map(|v| v / total).collect::<Vec<_>>();
+                let teacher = Tensor::<2>::from_data(TensorData::new(target, [1, frames]), &device);
+                let weights: Vec<f32> = (0..classes).map(|c| c as f32 / 4.0 - 1.0).collect();
+                let weights =
+                    Tensor::<2>::from_data(TensorData::new(weights, [1, classes]), &device);
+                let loss = temporal_kd_loss(teacher, attention.clone())
+                    + (output.logits.clone() * weights).sum();
+                let gradients = loss.backward();
+                let mut all = vec![
+                    ("logits".to_string(), read(output.logits)),
+                    ("attention".to_string(), read(attention)),
+                ];
+                for gradient in named_gradients(student.model(), &gradients) {
+                    all.push((gradient.name, read(gradient.values)));
+                }
+                all
+            };
+            let fused = run();
+            let graph = on_recurrent_graph(run);
+            assert_eq!(fused.len(), graph.len(), "{}", preset.name());
+            // Scales: the logits' and a_S's own largest values, and for the gradients the largest
+            // of any parameter's. Gradients of biases and batch-norm shifts are sums over every
+            // frame whose terms cancel, where the two paths' float rounding shows at up to 3e-5
+            // of their own size in Chromium; the layers' own tests hold each gradient to 1e-5
+            // of itself (engine/src/students/recurrent).
+            let largest = |values: &[f32]| values.iter().fold(0.0f32, |m, v| m.max(v.abs()));
+            let gradients_scale = graph[2..]
+                .iter()
+                .map(|(_, v)| largest(v))
+                .fold(0.0, f32::max);
+            for (index, ((name, a), (_, b))) in fused.iter().zip(&graph).enumerate() {
+                let scale = match index {
+                    0 | 1 => largest(b),
+                    _ => gradients_scale,
+                }
+                .max(1e-12);
+                let difference = max_difference(a, b);
+                assert!(
+                    difference <= 1e-5 * scale,
+                    "{} at {seconds} s, {name}: differs by {difference} of {scale}",
+                    preset.name()
+                );
+            }
+        }
     }
 }
 

@@ -3,7 +3,7 @@
 
 use super::config::AttRnnConfig;
 use super::model::{AttentionRequest, StudentOutput};
-use super::recurrent::{BiGru, GruConfig, stack_frames, unstack_frames};
+use super::recurrent::{BiGru, GruConfig, frame};
 use burn::module::Module;
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::{
@@ -87,15 +87,12 @@ impl AttRnn {
         for (conv, norm) in self.convs.iter().zip(&self.norms) {
             x = norm.forward(conv.forward(x).tanh()); // [B, C_i, T, F]
         }
-        let x = x.reshape([batch, frames, input]); // [B, T, F]: the last conv has 1 channel
-        let mut outputs = unstack_frames(x); // T × [B, F]
+        let mut sequence = x.reshape([batch, frames, input]); // [B, T, F]: the last conv has 1 channel
         for gru in &self.grus {
-            outputs = gru.forward(&outputs); // T × [B, 2H]
+            sequence = gru.forward(sequence); // [B, T, 2H]
         }
-        let middle = outputs.get(frames / 2).cloned();
-        let sequence = stack_frames(outputs); // [B, T, 2H]
         let [_, _, width] = sequence.dims();
-        let middle = middle.unwrap_or_else(|| Tensor::zeros([batch, width], &sequence.device())); // [B, 2H]
+        let middle = frame(sequence.clone(), frames / 2); // [B, 2H]
         let queries = self
             .query
             .forward(middle)

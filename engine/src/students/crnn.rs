@@ -3,7 +3,7 @@
 
 use super::config::CrnnConfig;
 use super::model::{AttentionRequest, StudentOutput, TemporalQuery};
-use super::recurrent::{Gru, GruConfig, last_frame, stack_frames, unstack_frames};
+use super::recurrent::{Gru, GruConfig, frame};
 use burn::module::Module;
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::{Dropout, DropoutConfig, Linear, LinearConfig};
@@ -59,7 +59,6 @@ impl Crnn {
     /// - `features`: `[batch, frames, input]` → logits `[batch, classes]`, attention
     ///   `[batch, frames − Σ(time kernel − 1)]`
     pub fn forward(&self, features: Tensor<3>, request: AttentionRequest) -> StudentOutput {
-        let device = features.device();
         let mut x = features.unsqueeze_dim::<4>(1); // [B, 1, T, F]
         for conv in &self.convs {
             x = relu(conv.forward(x)); // [B, C, T_i, F_i]
@@ -69,8 +68,8 @@ impl Crnn {
         let x = x
             .permute([0, 2, 3, 1])
             .reshape([batch, frames, bins * channels]); // [B, T', F'·C]
-        let outputs = self.gru.forward(&unstack_frames(x)); // T' × [B, H]
-        let last = last_frame(&outputs, batch, self.gru.hidden(), &device); // [B, H]
+        let outputs = self.gru.forward(x); // [B, T', H]
+        let last = frame(outputs.clone(), frames.saturating_sub(1)); // [B, H]
         let mut y = self.dropout.forward(last);
         for (index, dense) in self.dense.iter().enumerate() {
             y = dense.forward(y);
@@ -79,7 +78,7 @@ impl Crnn {
             }
         }
         let logits = self.classifier.forward(y);
-        let attention = self.attention_head.maybe(|| stack_frames(outputs), request);
+        let attention = self.attention_head.maybe(|| outputs, request);
         StudentOutput::single_head(logits, attention, request)
     }
 }

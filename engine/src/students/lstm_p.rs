@@ -2,9 +2,7 @@
 
 use super::config::LstmPConfig;
 use super::model::{AttentionRequest, StudentOutput, TemporalQuery};
-use super::recurrent::{
-    PeepholeLstm, PeepholeLstmConfig, last_frame, stack_frames, unstack_frames,
-};
+use super::recurrent::{PeepholeLstm, PeepholeLstmConfig, frame};
 use burn::module::Module;
 use burn::nn::{Dropout, DropoutConfig, Linear, LinearConfig};
 use burn::tensor::{Device, Tensor};
@@ -41,12 +39,11 @@ impl LstmP {
     /// - `features`: `[batch, frames, input]` → logits `[batch, classes]`, attention
     ///   `[batch, frames]`
     pub fn forward(&self, features: Tensor<3>, request: AttentionRequest) -> StudentOutput {
-        let [batch, _, _] = features.dims();
-        let device = features.device();
-        let outputs = self.lstm.forward(&unstack_frames(features)); // T × [B, P]
-        let last = last_frame(&outputs, batch, self.lstm.projection(), &device); // [B, P]
+        let [_, frames, _] = features.dims();
+        let outputs = self.lstm.forward(features); // [B, T, P]
+        let last = frame(outputs.clone(), frames.saturating_sub(1)); // [B, P]
         let logits = self.classifier.forward(self.dropout.forward(last));
-        let attention = self.attention_head.maybe(|| stack_frames(outputs), request);
+        let attention = self.attention_head.maybe(|| outputs, request);
         StudentOutput::single_head(logits, attention, request)
     }
 }

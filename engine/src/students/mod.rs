@@ -17,7 +17,7 @@ pub use config::{
     TcResNetConfig,
 };
 pub use model::{AttentionRequest, StudentModel, StudentOutput, TemporalQuery};
-pub use recurrent::{BiGru, Gru, GruConfig, PeepholeLstm, PeepholeLstmConfig};
+pub use recurrent::{BiGru, Gru, GruConfig, PeepholeLstm, PeepholeLstmConfig, on_recurrent_graph};
 
 use crate::audio::{FeatureError, FeatureExtractor, Features};
 use crate::checkpoint::{Checkpoint, CheckpointError, load_by_path, named_tensors, to_safetensors};

@@ -1,0 +1,315 @@
+//! The recurrences as single operations on burn's CPU backend (flex): the forward pass runs
+//! [`scan`]'s loops on the tensors' buffers, and with gradients tracked the whole sequence is
+//! one autodiff node whose backward is [`scan`]'s backpropagation through time. burn's backend
+//! extension API (`Tensor::try_into_primitive`) reaches the flex and autodiff tensors behind
+//! the dispatch `Tensor`.
+//!
+//! Elsewhere (WebGPU, or an autodiff device that checkpoints) these functions give `None` and
+//! the layers build the per-frame graph instead ([`super::graph`]).
+
+use super::scan::{self, GruSaved, GruShape, LstmSaved, LstmShape, LstmWeights};
+use burn::backend::autodiff::Autodiff;
+use burn::backend::autodiff::checkpoint::base::Checkpointer;
+use burn::backend::autodiff::checkpoint::strategy::NoCheckpointing;
+use burn::backend::autodiff::grads::Gradients;
+use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
+use burn::backend::flex::{Flex, FlexTensor};
+use burn::backend::tensor::FloatTensor;
+use burn::tensor::{Tensor, TensorData};
+use std::cell::Cell;
+
+/// flex under burn's autodiff, as `Device::autodiff()` makes it.
+type Tracked = Autodiff<Flex, NoCheckpointing>;
+
+thread_local! {
+    static GRAPH_ONLY: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Runs `work` with every recurrent layer on the per-frame graph, as on WebGPU, even where the
+/// fused operations apply: the reference they are tested and measured against.
+pub fn on_recurrent_graph<T>(work: impl FnOnce() -> T) -> T {
+    let before = GRAPH_ONLY.replace(true);
+    let result = work();
+    GRAPH_ONLY.set(before);
+    result
+}
+
+/// Whether the fused operations run for inputs like `x`: a flex tensor, plain or under
+/// autodiff without checkpointing, outside [`on_recurrent_graph`].
+pub fn applies<const D: usize>(x: &Tensor<D>) -> bool {
+    if GRAPH_ONLY.get() {
+        return false;
+    }
+    match x.is_autodiff() {
+        true => x.clone().try_into_primitive::<Tracked>().is_ok(),
+        false => x.clone().try_into_primitive::<Flex>().is_ok(),
+    }
+}
+
+fn host(tensor: &FlexTensor) -> Option<Vec<f32>> {
+    tensor.clone().into_data().try_into_vec::<f32>().ok()
+}
+
+fn flex<const D: usize>(values: Vec<f32>, shape: [usize; D]) -> FlexTensor {
+    FlexTensor::from_data(TensorData::new(values, shape))
+}
+
+/// A flex tensor as an input of a tracked operation (a constant when it was plain).
+fn tracked<const D: usize>(x: &Tensor<D>) -> Option<FloatTensor<Tracked>> {
+    match x.is_autodiff() {
+        true => x.clone().try_into_primitive::<Tracked>().ok(),
+        false => x
+            .clone()
+            .try_into_primitive::<Flex>()
+            .ok()
+            .map(FloatTensor::<Tracked>::new),
+    }
+}
+
+/// Every input's values, if each holds `lengths[i]` `f32`s.
+fn values<const N: usize>(inputs: [&FlexTensor; N], lengths: [usize; N]) -> Option<[Vec<f32>; N]> {
+    let mut all: [Vec<f32>; N] = std::array::from_fn(|_| Vec::new());
+    for ((slot, input), length) in all.iter_mut().zip(inputs).zip(lengths) {
+        *slot = host(input).filter(|v| v.len() == length)?;
+    }
+    Some(all)
+}
+
+/// The GRU recurrence of [`scan::gru_forward`].
+///
+/// # Shapes
+/// - `projected`: `[batch, frames, grus·3·hidden]`, `weight_hh`: `[grus, hidden, 3·hidden]`,
+///   `bias_hh`: `[grus, 3·hidden]` → `[batch, frames, grus·hidden]`
+pub fn gru(projected: &Tensor<3>, weight_hh: &Tensor<3>, bias_hh: &Tensor<2>) -> Option<Tensor<3>> {
+    let [batch, frames, _] = projected.dims();
+    let [grus, hidden, _] = weight_hh.dims();
+    let shape = GruShape {
+        batch,
+        frames,
+        grus,
+        hidden,
+    };
+    let [p_len, w_len, b_len, _] = shape.lengths();
+    let out_shape = [batch, frames, grus * hidden];
+    let any_tracked = [
+        projected.is_autodiff(),
+        weight_hh.is_autodiff(),
+        bias_hh.is_autodiff(),
+    ]
+    .contains(&true);
+    if !any_tracked {
+        let inputs = [
+            projected.clone().try_into_primitive::<Flex>().ok()?,
+            weight_hh.clone().try_into_primitive::<Flex>().ok()?,
+            bias_hh.clone().try_into_primitive::<Flex>().ok()?,
+        ];
+        let [p, w, b] = values([&inputs[0], &inputs[1], &inputs[2]], [p_len, w_len, b_len])?;
+        let (out, _) = scan::gru_forward(shape, &p, &w, &b, false);
+        return Some(Tensor::from_primitive::<Flex>(flex(out, out_shape)));
+    }
+    let inputs = [tracked(projected)?, tracked(weight_hh)?, tracked(bias_hh)?];
+    let [p, w, b] = values(
+        inputs.each_ref().map(|i| i.primitive()),
+        [p_len, w_len, b_len],
+    )?;
+    let (out, saved) = scan::gru_forward(shape, &p, &w, &b, true);
+    let out = flex(out, out_shape);
+    let out = match GruBackward
+        .prepare::<NoCheckpointing>(inputs.map(|i| i.node()))
+        .compute_bound()
+        .stateful()
+    {
+        OpsKind::Tracked(prep) => prep.finish(
+            GruState {
+                shape,
+                saved: saved?,
+                weight_hh: w,
+            },
+            out,
+        ),
+        OpsKind::UnTracked(prep) => prep.finish(out),
+    };
+    Some(Tensor::from_primitive::<Tracked>(out))
+}
+
+#[derive(Clone, Debug)]
+struct GruState {
+    shape: GruShape,
+    saved: GruSaved,
+    weight_hh: Vec<f32>,
+}
+
+#[derive(Debug)]
+struct GruBackward;
+
+impl Backward<Flex, 3> for GruBackward {
+    type State = GruState;
+
+    fn backward(self, ops: Ops<Self::State, 3>, grads: &mut Gradients, _: &mut Checkpointer) {
+        let GruState {
+            shape,
+            saved,
+            weight_hh,
+        } = ops.state;
+        let d_out = gradient_values(grads.consume::<Flex>(&ops.node), shape.lengths()[3]);
+        let [d_projected, d_weight, d_bias] = scan::gru_backward(shape, &saved, &weight_hh, &d_out);
+        let GruShape {
+            batch,
+            frames,
+            grus,
+            hidden,
+        } = shape;
+        let gradients = [
+            flex(d_projected, [batch, frames, grus * 3 * hidden]),
+            flex(d_weight, [grus, hidden, 3 * hidden]),
+            flex(d_bias, [grus, 3 * hidden]),
+        ];
+        for (parent, gradient) in ops.parents.into_iter().zip(gradients) {
+            if let Some(node) = parent {
+                grads.register::<Flex>(node.id, gradient);
+            }
+        }
+    }
+}
+
+/// The peephole LSTM recurrence of [`scan::lstm_forward`].
+///
+/// # Shapes
+/// - `projected`: `[batch, frames, 4·hidden]`, `weight_hh`: `[projection, 4·hidden]`,
+///   `peepholes`: 3 × `[hidden]` (input, forget, output), `projection`: `[hidden, projection]`
+///   → `[batch, frames, projection]`
+pub fn lstm(
+    projected: &Tensor<3>,
+    weight_hh: &Tensor<2>,
+    peepholes: [&Tensor<1>; 3],
+    projection: &Tensor<2>,
+) -> Option<Tensor<3>> {
+    let [batch, frames, _] = projected.dims();
+    let [hidden, width] = projection.dims();
+    let shape = LstmShape {
+        batch,
+        frames,
+        hidden,
+        projection: width,
+    };
+    let [p_len, w_len, peep_len, proj_len, _] = shape.lengths();
+    let lengths = [p_len, w_len, peep_len, peep_len, peep_len, proj_len];
+    let out_shape = [batch, frames, width];
+    let any_tracked = projected.is_autodiff()
+        || weight_hh.is_autodiff()
+        || peepholes.iter().any(|p| p.is_autodiff())
+        || projection.is_autodiff();
+    if !any_tracked {
+        let plain = |x: Tensor<1>| x.try_into_primitive::<Flex>().ok();
+        let inputs = [
+            projected.clone().try_into_primitive::<Flex>().ok()?,
+            weight_hh.clone().try_into_primitive::<Flex>().ok()?,
+            plain(peepholes[0].clone())?,
+            plain(peepholes[1].clone())?,
+            plain(peepholes[2].clone())?,
+            projection.clone().try_into_primitive::<Flex>().ok()?,
+        ];
+        let [p, rest @ ..] = values(inputs.each_ref(), lengths)?;
+        let (out, _) = scan::lstm_forward(shape, &p, LstmWeights::from_parts(&rest), false);
+        return Some(Tensor::from_primitive::<Flex>(flex(out, out_shape)));
+    }
+    let inputs = [
+        tracked(projected)?,
+        tracked(weight_hh)?,
+        tracked(peepholes[0])?,
+        tracked(peepholes[1])?,
+        tracked(peepholes[2])?,
+        tracked(projection)?,
+    ];
+    let [p, rest @ ..] = values(inputs.each_ref().map(|i| i.primitive()), lengths)?;
+    let (out, saved) = scan::lstm_forward(shape, &p, LstmWeights::from_parts(&rest), true);
+    let out = flex(out, out_shape);
+    let out = match LstmBackward
+        .prepare::<NoCheckpointing>(inputs.map(|i| i.node()))
+        .compute_bound()
+        .stateful()
+    {
+        OpsKind::Tracked(prep) => prep.finish(
+            LstmState {
+                shape,
+                saved: saved?,
+                weights: rest,
+            },
+            out,
+        ),
+        OpsKind::UnTracked(prep) => prep.finish(out),
+    };
+    Some(Tensor::from_primitive::<Tracked>(out))
+}
+
+#[derive(Clone, Debug)]
+struct LstmState {
+    shape: LstmShape,
+    saved: LstmSaved,
+    /// `weight_hh`, the input, forget and output peepholes, and the projection.
+    weights: [Vec<f32>; 5],
+}
+
+#[derive(Debug)]
+struct LstmBackward;
+
+impl Backward<Flex, 6> for LstmBackward {
+    type State = LstmState;
+
+    fn backward(self, ops: Ops<Self::State, 6>, grads: &mut Gradients, _: &mut Checkpointer) {
+        let LstmState {
+            shape,
+            saved,
+            weights,
+        } = ops.state;
+        let d_out = gradient_values(grads.consume::<Flex>(&ops.node), shape.lengths()[4]);
+        let [
+            weight_hh,
+            peephole_input,
+            peephole_forget,
+            peephole_output,
+            projection,
+        ] = &weights;
+        let gradients = scan::lstm_backward(
+            shape,
+            &saved,
+            LstmWeights {
+                weight_hh,
+                peephole_input,
+                peephole_forget,
+                peephole_output,
+                projection,
+            },
+            &d_out,
+        );
+        let LstmShape {
+            batch,
+            frames,
+            hidden,
+            projection,
+        } = shape;
+        let [d_p, d_w, d_i, d_f, d_o, d_proj] = gradients;
+        let gradients = [
+            flex(d_p, [batch, frames, 4 * hidden]),
+            flex(d_w, [projection, 4 * hidden]),
+            flex(d_i, [hidden]),
+            flex(d_f, [hidden]),
+            flex(d_o, [hidden]),
+            flex(d_proj, [hidden, projection]),
+        ];
+        for (parent, gradient) in ops.parents.into_iter().zip(gradients) {
+            if let Some(node) = parent {
+                grads.register::<Flex>(node.id, gradient);
+            }
+        }
+    }
+}
+
+/// The values of the gradient flowing into an operation's output.
+fn gradient_values(gradient: FlexTensor, length: usize) -> Vec<f32> {
+    // The gradient of an f32 output has its shape and type; anything else is a bug in burn's
+    // autodiff, not an input a user controls.
+    host(&gradient)
+        .filter(|v| v.len() == length)
+        .expect("an f32 gradient of the recurrence's output shape")
+}
