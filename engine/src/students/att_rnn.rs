@@ -3,7 +3,7 @@
 
 use super::config::AttRnnConfig;
 use super::model::{AttentionRequest, StudentOutput};
-use super::recurrent::{BiGru, GruConfig, frame};
+use super::recurrent::{BiGru, GruConfig, frame, run_stack};
 use burn::module::Module;
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::{
@@ -87,10 +87,8 @@ impl AttRnn {
         for (conv, norm) in self.convs.iter().zip(&self.norms) {
             x = norm.forward(conv.forward(x).tanh()); // [B, C_i, T, F]
         }
-        let mut sequence = x.reshape([batch, frames, input]); // [B, T, F]: the last conv has 1 channel
-        for gru in &self.grus {
-            sequence = gru.forward(sequence); // [B, T, 2H]
-        }
+        let x = x.reshape([batch, frames, input]); // [B, T, F]: the last conv has 1 channel
+        let sequence = run_stack(&self.grus, x); // [B, T, 2H]
         let [_, _, width] = sequence.dims();
         let middle = frame(sequence.clone(), frames / 2); // [B, 2H]
         let queries = self

@@ -69,7 +69,8 @@ impl Crnn {
             .permute([0, 2, 3, 1])
             .reshape([batch, frames, bins * channels]); // [B, T', F'·C]
         let outputs = self.gru.forward(x); // [B, T', H]
-        let last = frame(outputs.clone(), frames.saturating_sub(1)); // [B, H]
+        // `StudentConfig::min_input_frames` keeps every input at one frame or more.
+        let last = frame(outputs.clone(), frames - 1); // [B, H]
         let mut y = self.dropout.forward(last);
         for (index, dense) in self.dense.iter().enumerate() {
             y = dense.forward(y);

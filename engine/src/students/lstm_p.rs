@@ -41,7 +41,8 @@ impl LstmP {
     pub fn forward(&self, features: Tensor<3>, request: AttentionRequest) -> StudentOutput {
         let [_, frames, _] = features.dims();
         let outputs = self.lstm.forward(features); // [B, T, P]
-        let last = frame(outputs.clone(), frames.saturating_sub(1)); // [B, P]
+        // `StudentConfig::min_input_frames` keeps every input at one frame or more.
+        let last = frame(outputs.clone(), frames - 1); // [B, P]
         let logits = self.classifier.forward(self.dropout.forward(last));
         let attention = self.attention_head.maybe(|| outputs, request);
         StudentOutput::single_head(logits, attention, request)

@@ -28,22 +28,21 @@ thread_local! {
 /// Runs `work` with every recurrent layer on the per-frame graph, as on WebGPU, even where the
 /// fused operations apply: the reference they are tested and measured against.
 pub fn on_recurrent_graph<T>(work: impl FnOnce() -> T) -> T {
-    let before = GRAPH_ONLY.replace(true);
-    let result = work();
-    GRAPH_ONLY.set(before);
-    result
+    /// Puts the setting back however `work` ends, a panic included.
+    struct Restore(bool);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            GRAPH_ONLY.set(self.0);
+        }
+    }
+    let _restore = Restore(GRAPH_ONLY.replace(true));
+    work()
 }
 
 /// Whether the fused operations run for inputs like `x`: a flex tensor, plain or under
 /// autodiff without checkpointing, outside [`on_recurrent_graph`].
 pub fn applies<const D: usize>(x: &Tensor<D>) -> bool {
-    if GRAPH_ONLY.get() {
-        return false;
-    }
-    match x.is_autodiff() {
-        true => x.clone().try_into_primitive::<Tracked>().is_ok(),
-        false => x.clone().try_into_primitive::<Flex>().is_ok(),
-    }
+    !GRAPH_ONLY.get() && tracked(x).is_some()
 }
 
 fn host(tensor: &FlexTensor) -> Option<Vec<f32>> {
@@ -83,6 +82,10 @@ fn values<const N: usize>(inputs: [&FlexTensor; N], lengths: [usize; N]) -> Opti
 pub fn gru(projected: &Tensor<3>, weight_hh: &Tensor<3>, bias_hh: &Tensor<2>) -> Option<Tensor<3>> {
     let [batch, frames, _] = projected.dims();
     let [grus, hidden, _] = weight_hh.dims();
+    // The first GRU reads forwards, a second backwards; there is no third direction.
+    if grus > 2 {
+        return None;
+    }
     let shape = GruShape {
         batch,
         frames,
@@ -263,39 +266,22 @@ impl Backward<Flex, 6> for LstmBackward {
             weights,
         } = ops.state;
         let d_out = gradient_values(grads.consume::<Flex>(&ops.node), shape.lengths()[4]);
-        let [
-            weight_hh,
-            peephole_input,
-            peephole_forget,
-            peephole_output,
-            projection,
-        ] = &weights;
-        let gradients = scan::lstm_backward(
-            shape,
-            &saved,
-            LstmWeights {
-                weight_hh,
-                peephole_input,
-                peephole_forget,
-                peephole_output,
-                projection,
-            },
-            &d_out,
-        );
+        let gradients =
+            scan::lstm_backward(shape, &saved, LstmWeights::from_parts(&weights), &d_out);
         let LstmShape {
             batch,
             frames,
             hidden,
-            projection,
+            projection: width,
         } = shape;
         let [d_p, d_w, d_i, d_f, d_o, d_proj] = gradients;
         let gradients = [
             flex(d_p, [batch, frames, 4 * hidden]),
-            flex(d_w, [projection, 4 * hidden]),
+            flex(d_w, [width, 4 * hidden]),
             flex(d_i, [hidden]),
             flex(d_f, [hidden]),
             flex(d_o, [hidden]),
-            flex(d_proj, [hidden, projection]),
+            flex(d_proj, [hidden, width]),
         ];
         for (parent, gradient) in ops.parents.into_iter().zip(gradients) {
             if let Some(node) = parent {

@@ -1,10 +1,11 @@
-//! Recurrent layers with every gate in one matrix, so a step costs one matrix product; the two
-//! directions of a bidirectional GRU step together. burn's own GRU runs six products per step,
-//! and its LSTM has neither peepholes nor an output projection, which LSTM-P needs.
+//! Recurrent layers with every gate in one matrix, so a step costs one matrix product. burn's own
+//! GRU runs six products per step, and its LSTM has neither peepholes nor an output projection,
+//! which LSTM-P needs.
 //!
 //! On burn's CPU backend a layer runs the whole sequence as one operation ([`fused`], with a
 //! hand-written backward pass in [`scan`]); on WebGPU it builds burn's graph frame by frame
-//! ([`graph`]).
+//! ([`graph`]), where the two directions of a bidirectional GRU step together and frames stay
+//! separate tensors between stacked layers ([`run_stack`]).
 
 mod fused;
 mod graph;
@@ -96,6 +97,23 @@ impl BiGru {
     pub fn forward(&self, x: Tensor<3>) -> Tensor<3> {
         run_side_by_side(x, &[&self.forward, &self.backward])
     }
+}
+
+/// Bidirectional GRUs one after another.
+///
+/// # Shapes
+/// - `x`: `[batch, frames, input]` → `[batch, frames, 2·hidden]`
+pub fn run_stack(layers: &[BiGru], x: Tensor<3>) -> Tensor<3> {
+    if fused::applies(&x) {
+        return layers.iter().fold(x, |x, layer| layer.forward(x));
+    }
+    // On the graph, slicing a stacked sequence back into frames costs a full-size gradient per
+    // frame; frames passed on between layers cost nothing.
+    let mut frames = graph::unstack_frames(x);
+    for layer in layers {
+        frames = graph::gru(&frames, Stacked::new(&[&layer.forward, &layer.backward]));
+    }
+    graph::stack_frames(frames)
 }
 
 /// The weights of GRUs run side by side, stacked so that a step of all costs the operations of

@@ -18,7 +18,8 @@ fn matmul(
     b_transposed: bool,
     [m, k, n]: [usize; 3],
 ) {
-    assert!(out.len() >= m * n && a.len() >= m * k && b.len() >= k * n);
+    let size = |rows: usize, columns: usize| rows.checked_mul(columns).unwrap_or(usize::MAX);
+    assert!(out.len() >= size(m, n) && a.len() >= size(m, k) && b.len() >= size(k, n));
     if m == 0 || n == 0 {
         return;
     }
@@ -72,7 +73,7 @@ fn sigmoid(x: f32) -> f32 {
 pub struct GruShape {
     pub batch: usize,
     pub frames: usize,
-    /// 1 (one direction) or 2 (forward and backward).
+    /// 1 (forward in time) or 2 (forward, then backward).
     pub grus: usize,
     pub hidden: usize,
 }
@@ -593,8 +594,8 @@ mod tests {
         }
     }
 
-    /// The backward passes against central differences of a weighted sum of the outputs, in
-    /// f64-free f32 with a step that keeps rounding small next to the slopes.
+    /// An analytic gradient against central differences of a weighted sum of the outputs, all
+    /// in f32, with a step large enough that rounding stays small next to the slopes.
     fn check_gradient(analytic: &[f32], perturbed: impl Fn(usize, f32) -> f32, count: usize) {
         let step = 1e-2;
         for index in (0..count).step_by(count.div_ceil(12).max(1)) {
