@@ -105,3 +105,51 @@ fn bad_settings_and_short_clips_are_errors() {
         ));
     }
 }
+
+/// With `normalize`, each coefficient has zero mean and unit variance over the clip, and a clip
+/// 20 dB louder gives the same features (its log-mel moves by a constant, which the mean
+/// removes, as long as no band is near the logarithm's offset).
+#[test]
+fn normalized_features_have_zero_mean_unit_variance_whatever_the_gain() {
+    use tempokd::audio::FeatureKind;
+    // A swelling tone in noise: every band well above the offset.
+    let mut state = 7u32;
+    let samples: Vec<f32> = (0..16_000)
+        .map(|n| {
+            state = state.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+            let noise = (state >> 8) as f32 / (1u32 << 24) as f32 - 0.5;
+            let t = n as f32 / 16_000.0;
+            let swell = 0.2 + 0.8 * (std::f32::consts::PI * t).sin();
+            0.05 * noise + 0.3 * swell * (2.0 * std::f32::consts::PI * 440.0 * t).sin()
+        })
+        .collect();
+    let louder: Vec<f32> = samples.iter().map(|s| s * 10.0).collect();
+    let extractor = FeatureExtractor::new(FeatureConfig {
+        normalize: true,
+        ..FeatureConfig::default()
+    })
+    .unwrap();
+    for kind in [FeatureKind::Mfcc, FeatureKind::LogMel] {
+        let features = extractor.extract(kind, &samples).unwrap();
+        let frames = features.frames as f32;
+        assert!(features.frames > 10);
+        for bin in 0..features.bins {
+            let column: Vec<f32> = (0..features.frames)
+                .map(|t| features.frame(t)[bin])
+                .collect();
+            let mean = column.iter().sum::<f32>() / frames;
+            let variance = column.iter().map(|v| (v - mean).powi(2)).sum::<f32>() / frames;
+            assert!(mean.abs() < 1e-4, "{kind:?} bin {bin}: mean {mean}");
+            assert!(
+                (variance - 1.0).abs() < 1e-3,
+                "{kind:?} bin {bin}: variance {variance}"
+            );
+        }
+        let loud = extractor.extract(kind, &louder).unwrap();
+        let error = worst_error(&loud.values, &features.values);
+        assert!(
+            error < 1e-2,
+            "{kind:?}: the gain changed the features by {error}"
+        );
+    }
+}

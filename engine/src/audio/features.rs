@@ -57,6 +57,10 @@ pub struct FeatureConfig {
     /// Added before the logarithm so silence stays finite.
     pub log_offset: f32,
     pub n_mfcc: usize,
+    /// Each coefficient brought to zero mean and unit variance over the clip's frames (cepstral
+    /// mean and variance normalisation): features of any gain, and no coefficient (MFCC's
+    /// first, the log energy, spans tens of units) saturating a recurrent layer's gates.
+    pub normalize: bool,
 }
 
 impl Default for FeatureConfig {
@@ -74,6 +78,7 @@ impl Default for FeatureConfig {
             mel_norm: MelNorm::None,
             log_offset: 1e-6,
             n_mfcc: 20,
+            normalize: false,
         }
     }
 }
@@ -247,10 +252,14 @@ impl FeatureExtractor {
 
     /// The features of `kind`.
     pub fn extract(&self, kind: FeatureKind, samples: &[f32]) -> Result<Features, FeatureError> {
-        match kind {
-            FeatureKind::Mfcc => self.mfcc(samples),
-            FeatureKind::LogMel => self.log_mel(samples),
+        let mut features = match kind {
+            FeatureKind::Mfcc => self.mfcc(samples)?,
+            FeatureKind::LogMel => self.log_mel(samples)?,
+        };
+        if self.config.normalize {
+            normalize(&mut features);
         }
+        Ok(features)
     }
 
     /// Orthonormal DCT-II of the log-mel spectrogram, first `n_mfcc` coefficients,
@@ -269,6 +278,24 @@ impl FeatureExtractor {
             bins: n_mfcc,
             ..log_mel
         })
+    }
+}
+
+/// Zero mean and unit variance for each bin over the frames; a bin that does not vary becomes
+/// zero.
+fn normalize(features: &mut Features) {
+    let (frames, bins) = (features.frames, features.bins);
+    if frames == 0 {
+        return;
+    }
+    for bin in 0..bins {
+        let column = || features.values.iter().skip(bin).step_by(bins);
+        let mean = column().map(|v| *v as f64).sum::<f64>() / frames as f64;
+        let variance = column().map(|v| (*v as f64 - mean).powi(2)).sum::<f64>() / frames as f64;
+        let scale = 1.0 / (variance + 1e-10).sqrt();
+        for value in features.values.iter_mut().skip(bin).step_by(bins) {
+            *value = ((*value as f64 - mean) * scale) as f32;
+        }
     }
 }
 

@@ -177,6 +177,7 @@ impl Preset {
             input: FeatureKind::Mfcc,
             features: FeatureConfig {
                 n_mfcc,
+                normalize: matches!(self, Preset::Crnn | Preset::LstmP),
                 ..FeatureConfig::default()
             },
             arch,

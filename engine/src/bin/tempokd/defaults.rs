@@ -4,8 +4,8 @@
 //! interrupted build resumes where it stopped.
 
 use crate::jobs::{
-    Corpus, Job, StudentRun, TRAINING_PROCESSES, TeacherStage, run_jobs, underlying_voices,
-    unfinished,
+    Corpus, Job, StudentBudget, StudentRun, TRAINING_PROCESSES, TeacherStage, run_jobs,
+    underlying_voices, unfinished,
 };
 use crate::training::{self, evaluate};
 use clap::Args;
@@ -34,9 +34,9 @@ pub struct DefaultsArgs {
     /// its weights; made from the test split when the folder has no manifest.csv.
     #[arg(long, default_value = "engine/tests/fixtures/check-set")]
     pub check_set: PathBuf,
-    /// KD weights λ tried for each student; the one with the best validation accuracy ships.
-    /// The paper also tries 0.5, which costs this machine about another two and a half hours.
-    #[arg(long, value_delimiter = ',', default_value = "0.1,0.25")]
+    /// KD weights λ tried for each student (the paper's); the one with the best validation
+    /// accuracy ships.
+    #[arg(long, value_delimiter = ',', default_value = "0.1,0.25,0.5")]
     pub lambdas: Vec<f32>,
     #[arg(long, default_value_t = 6)]
     pub seed: u64,
@@ -71,13 +71,34 @@ const TEACHER_SHAPE: TeacherShape = TeacherShape {
     conv_channels: 64,
 };
 
-/// Steps and batch size of each student's training: TC-ResNet's steps are cheap, the recurrent
-/// students' are not.
-fn student_budget(preset: Preset) -> (usize, usize) {
-    match preset {
-        Preset::TcResNet8 | Preset::TcResNet14 => (2000, 32),
-        _ => (1000, 16),
-    }
+/// A student's two stages, as the teacher's: first the words on 1 s clips, where the word fills
+/// most of the clip, without KD, then from those weights on clips of every length, once for
+/// each λ (0 and the sweep), so every λ starts from the same student.
+///
+/// TC-ResNet's steps are cheap, so it gets more of them and larger batches; the recurrent
+/// students' steps step frame by frame. The second stage starts from a trained student, so its
+/// rates are half the first's.
+fn student_curriculum(preset: Preset) -> [StudentBudget; 2] {
+    let (words, mixed) = match preset {
+        Preset::TcResNet8 | Preset::TcResNet14 => ((4000, 32), (3000, 32)),
+        _ => ((2000, 32), (1000, 16)),
+    };
+    [
+        StudentBudget {
+            steps: words.0,
+            batch: words.1,
+            lr: 1e-3,
+            lr_after: 1e-4,
+            eval_every: 250,
+        },
+        StudentBudget {
+            steps: mixed.0,
+            batch: mixed.1,
+            lr: 5e-4,
+            lr_after: 5e-5,
+            eval_every: 100,
+        },
+    ]
 }
 
 /// One model that ships: its folder name, the run it comes from and how it was made.
@@ -118,7 +139,7 @@ pub fn defaults(args: &DefaultsArgs) -> Result<(), String> {
     // about ±3 points), of the same seed and voices and so the same unseen underlying voices.
     let test = Corpus {
         lengths: LENGTHS.to_vec(),
-        per_class: 420 * LENGTHS.len(),
+        per_class: 840 * LENGTHS.len(),
         voices: VOICES,
         seed: args.seed,
         augment: Augmentation::none(),
@@ -136,7 +157,7 @@ pub fn defaults(args: &DefaultsArgs) -> Result<(), String> {
         TeacherStage {
             data: &words_dir,
             out: &words_teacher,
-            steps: 3000,
+            steps: 4000,
             batch: 16,
             lr: 5e-4,
             warmup: 200,
@@ -149,7 +170,7 @@ pub fn defaults(args: &DefaultsArgs) -> Result<(), String> {
         TeacherStage {
             data: &mixed_dir,
             out: &teacher,
-            steps: 1250,
+            steps: 2000,
             batch: 8,
             lr: 5e-4,
             warmup: 50,
@@ -160,21 +181,36 @@ pub fn defaults(args: &DefaultsArgs) -> Result<(), String> {
         }
         .job(),
     ];
+    let students = work.join("students");
+    let words_student = |preset: Preset| students.join(preset.name()).join("words-1s");
+    let words_stages: Vec<Job> = STUDENTS
+        .iter()
+        .map(|preset| {
+            StudentRun {
+                preset: *preset,
+                data: &words_dir,
+                out: &words_student(*preset),
+                lambda: 0.0,
+                teacher: &teacher,
+                budget: student_curriculum(*preset)[0],
+                seed: args.seed,
+                init: None,
+            }
+            .job()
+        })
+        .collect();
     let student_run = |preset: Preset, lambda: f32| -> Job {
-        let (steps, batch) = student_budget(preset);
         StudentRun {
             preset,
             data: &mixed_dir,
-            out: &work
-                .join("students")
+            out: &students
                 .join(preset.name())
                 .join(format!("lambda-{lambda}")),
             lambda,
             teacher: &teacher,
-            steps,
-            batch,
-            eval_every: 100,
+            budget: student_curriculum(preset)[1],
             seed: args.seed,
+            init: Some(&words_student(preset)),
         }
         .job()
     };
@@ -184,56 +220,46 @@ pub fn defaults(args: &DefaultsArgs) -> Result<(), String> {
         .flat_map(|p| args.lambdas.iter().map(|l| (*p, *l, student_run(*p, *l))))
         .collect();
 
-    // Each teacher stage runs beside students without KD, which need no teacher.
+    // Each teacher stage runs beside students that need no teacher: the students' first stage,
+    // then their second without KD.
     let [first_stage, second_stage] = teacher_stages;
-    let mut beside_first = unfinished(baselines.iter());
-    let beside_second = beside_first.split_off(beside_first.len() / 2);
-    println!("== the teacher on 1 s clips, beside students without KD");
-    run_jobs(&with_first(&first_stage, beside_first))?;
-    println!("== the teacher on clips of every length, beside students without KD");
-    run_jobs(&with_first(&second_stage, beside_second))?;
+    println!("== the teacher and the students on 1 s clips");
+    run_jobs(&with_first(&first_stage, unfinished(words_stages.iter())))?;
+    println!("== the teacher on clips of every length, beside the students without KD");
+    run_jobs(&with_first(&second_stage, unfinished(baselines.iter())))?;
     println!("== the teacher's maps of every training clip");
     training::cache_teacher_maps(&teacher, &mixed_dir)?;
     println!("== the students with KD");
     run_jobs(&unfinished(distilled.iter().map(|(_, _, job)| job)))?;
 
     let check_set = check_set(&args.check_set, &test_dir)?;
-    let teacher_minutes = [&first_stage, &second_stage]
-        .iter()
-        .map(|job| training_seconds(&job.dir))
-        .sum::<f32>()
-        / 60.0;
     let mut shipped = vec![Shipped {
         name: "teacher".into(),
         preset: None,
         run: teacher.clone(),
         title: "wav2vec 2.0 teacher".into(),
         training: format!(
-            "Trained from random weights in two stages ({teacher_minutes:.1} minutes of training \
-             on {}): first on the 1 s corpus, where the word fills most of the \
-             clip, then from those weights on the mixed-length corpus, where it has to find the \
-             word. Its encoder loads in Hugging Face transformers (`Wav2Vec2Model.from_pretrained` \
+            "Trained from random weights in two stages: first on the 1 s corpus, where the word \
+             fills most of the clip, then from those weights on the mixed-length corpus, where \
+             it has to find the word.\n\n{}\nIts encoder loads in Hugging Face transformers (`Wav2Vec2Model.from_pretrained` \
              on this folder); its head, the paper's fully connected layer on the first frame \
              (`classifier.*`), is one that transformers' classes lack (they mean-pool a \
              projection), so `scripts/oracle/default_teacher.py` applies it to transformers' \
-             first frame and compares the logits with `tempokd inspect`.\n\n```\n{}\n{}\n```\n",
-            machine(&second_stage),
-            first_stage.command(),
-            second_stage.command()
+             first frame and compares the logits with `tempokd inspect`.\n",
+            stages(&[("1 s clips", &first_stage), ("every length", &second_stage)])
         ),
     }];
-    for (preset, baseline) in STUDENTS.iter().zip(&baselines) {
+    for ((preset, baseline), words_stage) in STUDENTS.iter().zip(&baselines).zip(&words_stages) {
         shipped.push(Shipped {
             name: preset.name().into(),
             preset: Some(*preset),
             run: baseline.dir.clone(),
             title: format!("{} student without KD", preset.name()),
             training: format!(
-                "Trained on the mixed-length corpus with the task loss only (λ = 0), {:.1} minutes \
-                 of training on {}.\n\n```\n{}\n```\n",
-                training_seconds(&baseline.dir) / 60.0,
-                machine(baseline),
-                baseline.command()
+                "Trained with the task loss only (λ = 0), in two stages: first on the 1 s corpus, \
+                 where the word fills most of the clip, then from those weights on the \
+                 mixed-length corpus.\n\n{}",
+                stages(&[("1 s clips", words_stage), ("every length", baseline)])
             ),
         });
         let tried: Vec<(&Job, f32, f32)> = distilled
@@ -245,6 +271,11 @@ pub fn defaults(args: &DefaultsArgs) -> Result<(), String> {
             continue;
         };
         let mut sweep = String::from("| λ | validation accuracy |\n|---|---|\n");
+        let _ = writeln!(
+            sweep,
+            "| 0 (without KD) | {:.2} % |",
+            100.0 * validation_accuracy(&baseline.dir)
+        );
         for (_, lambda, accuracy) in &tried {
             let _ = writeln!(sweep, "| {lambda} | {:.2} % |", 100.0 * accuracy);
         }
@@ -254,13 +285,12 @@ pub fn defaults(args: &DefaultsArgs) -> Result<(), String> {
             run: best.dir.clone(),
             title: format!("{} student with temporal KD (λ = {lambda})", preset.name()),
             training: format!(
-                "Trained on the mixed-length corpus with L = L_cls + λ·KL(a_T ‖ a_S), the \
-                 teacher's attention rollout (the `teacher` model here) distilled into the \
-                 student's temporal attention, {:.1} minutes of training on {}. λ = {lambda} had \
-                 the best validation accuracy of the λ tried:\n\n{sweep}\n```\n{}\n```\n",
-                training_seconds(&best.dir) / 60.0,
-                machine(best),
-                best.command()
+                "Trained in two stages: first on the 1 s corpus without KD (the same first stage \
+                 as the student without KD), then from those weights on the mixed-length corpus \
+                 with L = L_cls + λ·KL(a_T ‖ a_S), the teacher's attention rollout (the \
+                 `teacher` model here) distilled into the student's temporal attention. \
+                 λ = {lambda} had the best validation accuracy of the λ tried:\n\n{sweep}\n{}",
+                stages(&[("1 s clips", words_stage), ("every length", best)])
             ),
         });
     }
@@ -318,10 +348,40 @@ fn with_first(first: &Job, rest: Vec<Job>) -> Vec<Job> {
     jobs
 }
 
-/// Where a job ran, for its card.
-fn machine(job: &Job) -> String {
-    job.machine()
-        .unwrap_or_else(|| "a machine its run did not record".into())
+/// A card's account of a model's training stages: each one's steps, best validation step (and
+/// whether it was still improving at its last scoring), minutes and machine, then the commands.
+fn stages(stages: &[(&str, &Job)]) -> String {
+    let mut text = String::from(
+        "| stage | steps | best validation step | validation accuracy | minutes | machine |\n\
+         |---|---|---|---|---|---|\n",
+    );
+    for (name, job) in stages {
+        let record = training_record(&job.dir);
+        let steps = record["settings"]["steps"].as_u64().unwrap_or_default();
+        let best = record["best_step"].as_u64().unwrap_or_default();
+        let last_scored = record["validations"]
+            .as_array()
+            .and_then(|v| v.last())
+            .and_then(|v| v["step"].as_u64());
+        let still_improving = match last_scored == Some(best) {
+            true => " (still improving at its last scoring)",
+            false => "",
+        };
+        let _ = writeln!(
+            text,
+            "| {name} | {steps} | {best}{still_improving} | {:.2} % | {:.1} | {} |",
+            100.0 * validation_accuracy(&job.dir),
+            training_seconds(&job.dir) / 60.0,
+            job.machine()
+                .unwrap_or_else(|| "not recorded by its run".into())
+        );
+    }
+    text.push_str("\n```\n");
+    for (_, job) in stages {
+        let _ = writeln!(text, "{}", job.command());
+    }
+    text.push_str("```\n");
+    text
 }
 
 fn training_record(run: &Path) -> serde_json::Value {
@@ -430,7 +490,6 @@ fn ship(model: &Shipped, out: &Path, context: &CardContext) -> Result<serde_json
         scores.push((format!("test, L = {length} s"), evaluation));
     }
     let (check, _) = evaluate(out, &context.check_set, Split::Test, None)?;
-    let record = training_record(&model.run);
 
     let mut card = String::new();
     let _ = writeln!(card, "# TempoKD default model: {}\n", model.title);
@@ -450,11 +509,6 @@ fn ship(model: &Shipped, out: &Path, context: &CardContext) -> Result<serde_json
         bytes as f64 / 1e6
     );
     let _ = writeln!(card, "| seed | {} |", context.seed);
-    let _ = writeln!(
-        card,
-        "| best validation step | {} |",
-        record["best_step"].as_u64().unwrap_or_default()
-    );
     let _ = writeln!(card, "\n## Data\n");
     let [train, validation, test] = context.underlying_voices;
     let _ = writeln!(

@@ -221,10 +221,21 @@ pub struct StudentRun<'a> {
     pub out: &'a Path,
     pub lambda: f32,
     pub teacher: &'a Path,
+    pub budget: StudentBudget,
+    pub seed: u64,
+    /// Continue from this student (a curriculum's earlier stage); otherwise random weights.
+    pub init: Option<&'a Path>,
+}
+
+/// Steps, batch size and learning rates of one student training run.
+#[derive(Clone, Copy, Debug)]
+pub struct StudentBudget {
     pub steps: usize,
     pub batch: usize,
+    pub lr: f64,
+    /// The rate for the last quarter of the steps.
+    pub lr_after: f64,
     pub eval_every: usize,
-    pub seed: u64,
 }
 
 impl StudentRun<'_> {
@@ -234,11 +245,16 @@ impl StudentRun<'_> {
             ("--data", self.data.display().to_string()),
             ("--lambda", self.lambda.to_string()),
             ("--out", self.out.display().to_string()),
-            ("--steps", self.steps.to_string()),
-            ("--batch", self.batch.to_string()),
-            ("--eval-every", self.eval_every.to_string()),
+            ("--steps", self.budget.steps.to_string()),
+            ("--batch", self.budget.batch.to_string()),
+            ("--lr", self.budget.lr.to_string()),
+            ("--lr-after", self.budget.lr_after.to_string()),
+            ("--eval-every", self.budget.eval_every.to_string()),
             ("--seed", self.seed.to_string()),
         ];
+        if let Some(init) = self.init {
+            flags.push(("--init", init.display().to_string()));
+        }
         if self.lambda > 0.0 {
             flags.push(("--teacher", self.teacher.display().to_string()));
         }

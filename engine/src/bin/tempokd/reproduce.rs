@@ -3,7 +3,8 @@
 
 use crate::figures::{MapRow, attention_figure};
 use crate::jobs::{
-    Corpus, StudentRun, TRAINING_PROCESSES, TeacherStage, run_jobs, underlying_voices,
+    Corpus, StudentBudget, StudentRun, TRAINING_PROCESSES, TeacherStage, run_jobs,
+    underlying_voices,
 };
 use crate::training::{self, evaluate};
 use clap::Args;
@@ -183,10 +184,15 @@ pub fn reproduce(args: &ReproduceArgs) -> Result<(), String> {
                     out: &dir,
                     lambda: *lambda,
                     teacher: &teacher_dir,
-                    steps,
-                    batch,
-                    eval_every: budget.eval_every,
+                    budget: StudentBudget {
+                        steps,
+                        batch,
+                        lr: 1e-3,
+                        lr_after: 1e-4,
+                        eval_every: budget.eval_every,
+                    },
                     seed: args.seed,
+                    init: None,
                 }
                 .job();
                 if dir.join("result.json").is_file() && job.finished() {

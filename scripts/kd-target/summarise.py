@@ -1,0 +1,66 @@
+"""Writes docs/kd-target/results.md from the runs of scripts/kd-target/run.sh.
+
+Usage: summarise.py WORK "SEED SEED ..." ARM [ARM ...]   (standard library only)
+"""
+
+import json
+import sys
+from pathlib import Path
+
+MEANING = {
+    "no-kd": "without KD (λ = 0)",
+    "rollout": "the first-frame rollout as it is (the default)",
+    "without-query-frame": "without the query frame's own mass, renormalised",
+    "T0.5": "sharper: temperature 0.5",
+    "T2": "softer: temperature 2",
+    "without-query-frame+T0.5": "without the query frame, then temperature 0.5",
+}
+
+
+def cell(evaluation):
+    low, high = (evaluation["accuracy_interval"][k] for k in ("low", "high"))
+    text = f"{100 * evaluation['accuracy']:.1f} % ({100 * low:.1f}–{100 * high:.1f})"
+    mean = evaluation.get("attention_in_window")
+    interval = evaluation.get("attention_in_window_interval")
+    if mean is not None and interval is not None:
+        text += f" / {mean:.3f} ({interval['low']:.3f}–{interval['high']:.3f})"
+    return text
+
+
+def main():
+    work, seeds, arms = Path(sys.argv[1]), sys.argv[2].split(), sys.argv[3:]
+    print("# The teacher's map as a KD target\n")
+    print(
+        "Written by `scripts/kd-target/run.sh` (rerun it to regenerate): TC-ResNet8 from the "
+        "default models' 1 s stage, trained 3,000 steps (batch 32) on their mixed-length corpus "
+        "(1, 2, 4, 6 and 8 s clips) at λ = 0.25 with their teacher's first-frame rollout as the "
+        "target, changed as each row says; two training seeds. Cells: accuracy with its Wilson "
+        "95 % interval / localisation (the share of the student's temporal attention inside the "
+        "keyword window) with its bootstrap 95 % interval, on the corpus's validation split (the "
+        "one the choice is made on) and its test split (unseen underlying voices).\n"
+    )
+    n = None
+    rows = []
+    for arm in arms:
+        for seed in seeds:
+            run = work / f"{arm}-seed{seed}"
+            scores = {s: json.loads((run / f"{s}.json").read_text()) for s in ("validation", "test")}
+            n = (scores["validation"]["n"], scores["test"]["n"])
+            rows.append((arm, seed, scores))
+    print(f"n = {n[0]} validation clips, {n[1]} test clips per run.\n")
+    print("| target | seed | validation | test |\n|---|---|---|---|")
+    for arm, seed, scores in rows:
+        print(f"| {MEANING.get(arm, arm)} | {seed} | {cell(scores['validation'])} | {cell(scores['test'])} |")
+    print("\nMeans over the seeds (validation accuracy / localisation):\n")
+    print("| target | validation accuracy | validation localisation |\n|---|---|---|")
+    for arm in arms:
+        mine = [s for a, _, s in rows if a == arm]
+        accuracy = sum(s["validation"]["accuracy"] for s in mine) / len(mine)
+        located = [s["validation"].get("attention_in_window") for s in mine]
+        located = [v for v in located if v is not None]
+        where = f"{sum(located) / len(located):.3f}" if located else "–"
+        print(f"| {MEANING.get(arm, arm)} | {100 * accuracy:.1f} % | {where} |")
+
+
+if __name__ == "__main__":
+    main()
