@@ -208,7 +208,9 @@ pub fn gru_backward(
     let mut d_weight = vec![0.0; weight_len];
     let mut d_bias = vec![0.0; bias_len];
     let mut carry = vec![0.0; batch * hidden];
-    let mut d_recurrent = vec![0.0; batch * gates];
+    // Every step's gradient of the recurrent term, so that the weights' gradient, a sum of one
+    // rank-`batch` product per step, is one product after the loop.
+    let mut d_recurrent = vec![0.0; frames * batch * gates];
     for g in 0..grus {
         carry.fill(0.0);
         let weight = &weight_hh[g * hidden * gates..(g + 1) * hidden * gates];
@@ -216,10 +218,11 @@ pub fn gru_backward(
             let t = shape.frame(g, s);
             let step = (g * frames + s) * batch * hidden;
             let previous = (s > 0).then(|| &saved.states[step - batch * hidden..step]);
+            let d_step = &mut d_recurrent[s * batch * gates..(s + 1) * batch * gates];
             for b in 0..batch {
                 let at = step + b * hidden;
                 let d_input = &mut d_projected[((b * frames + t) * grus + g) * gates..][..gates];
-                let d_rec = &mut d_recurrent[b * gates..(b + 1) * gates];
+                let d_rec = &mut d_step[b * gates..(b + 1) * gates];
                 for j in 0..hidden {
                     let dh = d_out[(b * frames + t) * grus * hidden + g * hidden + j]
                         + carry[b * hidden + j];
@@ -240,33 +243,37 @@ pub fn gru_backward(
                     carry[b * hidden + j] = dh * update;
                 }
             }
-            for b in 0..batch {
-                for (sum, d) in d_bias[g * gates..(g + 1) * gates]
-                    .iter_mut()
-                    .zip(&d_recurrent[b * gates..(b + 1) * gates])
-                {
-                    *sum += d;
-                }
-            }
-            if let Some(previous) = previous {
+            // The first step's state is the zero start, whose gradient nothing needs.
+            if s > 0 {
                 matmul(
-                    &mut d_weight[g * hidden * gates..(g + 1) * hidden * gates],
+                    &mut carry,
                     true,
-                    previous,
-                    true,
-                    &d_recurrent,
+                    d_step,
                     false,
-                    [hidden, batch, gates],
+                    weight,
+                    true,
+                    [batch, gates, hidden],
                 );
             }
+        }
+        for row in d_recurrent.chunks_exact(gates) {
+            for (sum, d) in d_bias[g * gates..(g + 1) * gates].iter_mut().zip(row) {
+                *sum += d;
+            }
+        }
+        // Σ_s h_{s−1}ᵀ·d_rec_s over steps 1.., the states of steps 0..T−1 against the gradients
+        // of steps 1..T, each a [(T−1)·batch, ·] block.
+        if frames > 1 {
+            let states =
+                &saved.states[g * frames * batch * hidden..][..(frames - 1) * batch * hidden];
             matmul(
-                &mut carry,
-                true,
-                &d_recurrent,
+                &mut d_weight[g * hidden * gates..(g + 1) * hidden * gates],
                 false,
-                weight,
+                states,
                 true,
-                [batch, gates, hidden],
+                &d_recurrent[batch * gates..],
+                false,
+                [hidden, (frames - 1) * batch, gates],
             );
         }
     }
@@ -458,30 +465,26 @@ pub fn lstm_backward(
     let mut d_projection = vec![0.0; projection_len];
     let mut carry_h = vec![0.0; batch * projection];
     let mut carry_c = vec![0.0; batch * hidden];
-    let mut dh = vec![0.0; batch * projection];
+    // Every frame's gradients of the output and of the gates, so that the projection's and the
+    // recurrent weights' gradients, sums of one rank-`batch` product per frame, are one product
+    // each after the loop.
+    let mut d_states = vec![0.0; frames * batch * projection];
+    let mut d_gates_all = vec![0.0; frames * batch * gates];
     let mut dm = vec![0.0; batch * hidden];
-    let mut d_gates = vec![0.0; batch * gates];
     for t in (0..frames).rev() {
         let cells = t * batch * hidden..(t + 1) * batch * hidden;
+        let dh = &mut d_states[t * batch * projection..(t + 1) * batch * projection];
         for b in 0..batch {
             for p in 0..projection {
                 dh[b * projection + p] =
                     d_out[(b * frames + t) * projection + p] + carry_h[b * projection + p];
             }
         }
-        matmul(
-            &mut d_projection,
-            true,
-            &saved.unprojected[cells.clone()],
-            true,
-            &dh,
-            false,
-            [hidden, batch, projection],
-        );
+        let d_gates = &mut d_gates_all[t * batch * gates..(t + 1) * batch * gates];
         matmul(
             &mut dm,
             false,
-            &dh,
+            dh,
             false,
             weights.projection,
             true,
@@ -524,25 +527,39 @@ pub fn lstm_backward(
                 }
             }
         }
+        // The first frame's state is the zero start, whose gradient nothing needs.
         if t > 0 {
             matmul(
-                &mut d_weight,
-                true,
-                &saved.states[(t - 1) * batch * projection..t * batch * projection],
-                true,
-                &d_gates,
+                &mut carry_h,
                 false,
-                [projection, batch, gates],
+                d_gates,
+                false,
+                weights.weight_hh,
+                true,
+                [batch, gates, projection],
             );
         }
+    }
+    // Σ_t m_tᵀ·dh_t, and Σ_t h_{t−1}ᵀ·d_gates_t over frames 1.. (the states of frames 0..T−1
+    // against the gradients of frames 1..T).
+    matmul(
+        &mut d_projection,
+        false,
+        &saved.unprojected,
+        true,
+        &d_states,
+        false,
+        [hidden, frames * batch, projection],
+    );
+    if frames > 1 {
         matmul(
-            &mut carry_h,
+            &mut d_weight,
             false,
-            &d_gates,
-            false,
-            weights.weight_hh,
+            &saved.states[..(frames - 1) * batch * projection],
             true,
-            [batch, gates, projection],
+            &d_gates_all[batch * gates..],
+            false,
+            [projection, (frames - 1) * batch, gates],
         );
     }
     let [d_peephole_input, d_peephole_forget, d_peephole_output] = d_peepholes;
