@@ -19,13 +19,7 @@ use tempokd::students::{AttentionRequest, Preset, Student, StudentModel, on_recu
 
 mod common;
 
-const STUDENTS: [Preset; 5] = [
-    Preset::LstmP,
-    Preset::TcResNet8,
-    Preset::Crnn,
-    Preset::AttRnn,
-    Preset::MhattRnn,
-];
+const STUDENTS: [Preset; 5] = Preset::PAPER;
 const BATCH: usize = 100;
 /// Timed runs per measurement, after one warm-up.
 const RUNS: usize = 10;

@@ -138,6 +138,15 @@ impl Preset {
         Preset::MhattRnn,
     ];
 
+    /// The paper's five students, in its order (TC-ResNet8 standing for TC-ResNet).
+    pub const PAPER: [Preset; 5] = [
+        Preset::LstmP,
+        Preset::TcResNet8,
+        Preset::Crnn,
+        Preset::AttRnn,
+        Preset::MhattRnn,
+    ];
+
     /// The name used on the command line and in the UI.
     pub fn name(self) -> &'static str {
         match self {

@@ -43,13 +43,7 @@ pub struct DefaultsArgs {
 }
 
 /// The students, in the paper's order.
-const STUDENTS: [Preset; 5] = [
-    Preset::LstmP,
-    Preset::TcResNet8,
-    Preset::Crnn,
-    Preset::AttRnn,
-    Preset::MhattRnn,
-];
+const STUDENTS: [Preset; 5] = Preset::PAPER;
 
 /// Clip lengths of the corpus the shipped models are trained and scored on.
 const LENGTHS: [f32; 5] = [1.0, 2.0, 4.0, 6.0, 8.0];

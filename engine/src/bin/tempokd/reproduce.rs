@@ -123,13 +123,7 @@ pub fn reproduce(args: &ReproduceArgs) -> Result<(), String> {
         false => vec!["all".into()],
     });
     let students: Vec<Preset> = if names.iter().any(|s| s == "all") {
-        vec![
-            Preset::LstmP,
-            Preset::TcResNet8,
-            Preset::Crnn,
-            Preset::AttRnn,
-            Preset::MhattRnn,
-        ]
+        Preset::PAPER.to_vec()
     } else {
         names
             .iter()
