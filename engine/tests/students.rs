@@ -25,6 +25,8 @@ struct Fixture {
     config: &'static str,
     weights: &'static [u8],
     expected: &'static [u8],
+    /// One training step's loss and gradients (see scripts/oracle/students.py).
+    gradients: &'static [u8],
 }
 
 macro_rules! fixture {
@@ -37,6 +39,11 @@ macro_rules! fixture {
                 "fixtures/students/",
                 $name,
                 "/expected.safetensors"
+            )),
+            gradients: include_bytes!(concat!(
+                "fixtures/students/",
+                $name,
+                "/gradients.safetensors"
             )),
         }
     };
@@ -104,6 +111,83 @@ async_test!(cpu_matches_pytorch, async {
 #[wasm_bindgen_test::wasm_bindgen_test]
 async fn webgpu_matches_pytorch_when_offered() {
     matches_pytorch(&common::browser_device().await).await;
+}
+
+/// One training step against PyTorch's autograd: the loss (cross-entropy plus 0.5 · KL(a_T ‖ a_S)
+/// on a fixed batch, labels and target) and every parameter's gradient, with dropout off and
+/// batch normalisation on the batch's statistics as in training. The recurrent layers take the
+/// fused path here, natively and in Chromium.
+#[test]
+fn a_training_step_matches_pytorch_autograd() {
+    use burn::tensor::Int;
+    use tempokd::checkpoint::named_gradients;
+    use tempokd::kd::{cross_entropy, temporal_kd_loss};
+    let device = cpu().autodiff();
+    fn read<const D: usize>(x: Tensor<D>) -> Vec<f32> {
+        x.without_autodiff()
+            .into_data()
+            .try_to_vec::<f32>()
+            .unwrap()
+    }
+    for fixture in &FIXTURES {
+        let mut config: serde_json::Value = serde_json::from_str(fixture.config).unwrap();
+        if let Some(dropout) = config["layout"].get_mut("dropout") {
+            *dropout = 0.0.into();
+        }
+        let config = config.to_string();
+        let files = StudentFiles {
+            config: &config,
+            weights: fixture.weights,
+        };
+        let student =
+            Student::load(files, &device).unwrap_or_else(|e| panic!("{}: {e}", fixture.name));
+        let features = fixture_floats(fixture.expected, "features");
+        let input_size = student.config().input_size();
+        let shape = [2, features.len() / (2 * input_size), input_size];
+        let input = Tensor::<3>::from_data(TensorData::new(features, shape), &device);
+        let output = student.model().forward(input, AttentionRequest::Mean);
+        let labels: Vec<i64> = fixture_floats(fixture.gradients, "labels")
+            .iter()
+            .map(|l| *l as i64)
+            .collect();
+        let labels = Tensor::<1, Int>::from_data(TensorData::new(labels, [2]), &device);
+        let target = fixture_floats(fixture.gradients, "target");
+        let frames = target.len() / 2;
+        let target = Tensor::<2>::from_data(TensorData::new(target, [2, frames]), &device);
+        let loss = cross_entropy(output.logits, labels)
+            + temporal_kd_loss(target, output.attention.unwrap()).mul_scalar(0.5);
+        let gradients = loss.backward();
+        let difference = max_difference(&read(loss), &fixture_floats(fixture.gradients, "loss"));
+        assert!(
+            difference <= TOLERANCE,
+            "{}: the loss differs from PyTorch's by {difference}",
+            fixture.name
+        );
+        let found = named_gradients(student.model(), &gradients);
+        let expected = safetensors::SafeTensors::deserialize(fixture.gradients)
+            .unwrap()
+            .names()
+            .iter()
+            .filter(|name| name.starts_with("grad."))
+            .count();
+        assert_eq!(
+            found.len(),
+            expected,
+            "{}: parameters with a gradient, ours and PyTorch's",
+            fixture.name
+        );
+        for gradient in found {
+            let reference = fixture_floats(fixture.gradients, &format!("grad.{}", gradient.name));
+            let largest = reference.iter().fold(1.0f32, |m, v| m.max(v.abs()));
+            let difference = max_difference(&read(gradient.values), &reference);
+            assert!(
+                difference <= TOLERANCE * largest,
+                "{}: the gradient of {} differs from PyTorch's by {difference}",
+                fixture.name,
+                gradient.name
+            );
+        }
+    }
 }
 
 #[test]

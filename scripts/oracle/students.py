@@ -15,6 +15,11 @@ saves them: burn module paths, linear weights [in, out]) and expected.safetensor
     logits     [batch, classes]
     attention  [batch, student frames]  a_S
     heads      [batch, heads, student frames]
+and gradients.safetensors, one training step on the same features (see `gradients`):
+    labels     [batch]                  class indices, as floats
+    target     [batch, student frames]  a_T
+    loss       [1]
+    grad.<name>                         every parameter's gradient, under its saved name and layout
 """
 import argparse
 import json
@@ -225,11 +230,13 @@ def build(arch, layout, inp, classes):
     return AttRnn(inp, classes, **layout)
 
 
-def burn_state(arch, model):
-    """The model's tensors under the names and layouts the Rust model saves them with."""
+def burn_state(arch, model, tensors=None):
+    """The model's tensors (or `tensors`, keyed by the model's own names, e.g. gradients) under
+    the names and layouts the Rust model saves them with."""
     state = {}
     prefix = VARIANT[arch]
-    for name, tensor in model.state_dict().items():
+    tensors = model.state_dict() if tensors is None else tensors
+    for name, tensor in tensors.items():
         value = tensor.detach().numpy().astype(np.float32)
         if name.endswith("num_batches_tracked"):
             continue
@@ -277,6 +284,26 @@ FEATURES = dict(n_mfcc=8)
 FRAMES = 13
 
 
+def gradients(model, features, generator):
+    """One training step's loss and gradients for a fixed batch, with dropout off (its masks
+    cannot be matched) and batch normalisation on batch statistics, as in training:
+    L = cross-entropy(logits, labels) + 0.5 · KL(a_T ‖ a_S) with a fixed target a_T."""
+    model.train()
+    for module in model.modules():
+        if isinstance(module, nn.Dropout):
+            module.p = 0.0
+    model.zero_grad()
+    logits, attention, _ = model(features)
+    labels = torch.randint(0, logits.shape[1], (logits.shape[0],), generator=generator)
+    target = torch.softmax(2 * torch.randn(attention.shape, generator=generator), dim=1)
+    kd = (target * (target.log() - attention.clamp_min(1e-12).log())).sum(1).mean()
+    loss = nn.functional.cross_entropy(logits, labels) + 0.5 * kd
+    loss.backward()
+    grads = {name: p.grad for name, p in model.named_parameters()}
+    recorded = dict(labels=labels.float(), target=target, loss=loss.reshape(1))
+    return grads, {k: v.detach() for k, v in recorded.items()}
+
+
 def write_fixtures():
     check_peephole_lstm_against_torch()
     shutil.rmtree(OUT, ignore_errors=True)
@@ -296,6 +323,10 @@ def write_fixtures():
         save_file(burn_state(arch, model), directory / "model.safetensors")
         expected = dict(features=features, logits=logits, attention=attention, heads=heads)
         save_file({k: v.numpy().astype(np.float32) for k, v in expected.items()}, directory / "expected.safetensors")
+        grads, recorded = gradients(model, features, generator)
+        step = {f"grad.{k}": v for k, v in burn_state(arch, model, grads).items()}
+        step.update({k: v.numpy().astype(np.float32) for k, v in recorded.items()})
+        save_file(step, directory / "gradients.safetensors")
         print(f"{arch}: logits {tuple(logits.shape)}, attention {tuple(attention.shape)}")
 
 
