@@ -53,6 +53,7 @@ test('the page shows the device it runs on', async () => {
   }, null, { timeout: TIMEOUT });
   const label = await device.textContent();
   assert.match(label, /^(WebGPU: .+|CPU \(no WebGPU: .+\))$/);
+  assert.equal(await page.isHidden('#fatal'), true, 'this browser has WebAssembly SIMD');
   await screenshot(page, '01-start');
   assert.deepEqual(errors, []);
   await page.close();
@@ -170,5 +171,21 @@ test('without a microphone the visitor is told so', async () => {
     await screenshot(page, '09-no-microphone');
   } finally {
     await bare.close();
+  }
+});
+
+test('a browser without WebAssembly SIMD is told so before anything loads', async () => {
+  const page = await browser.newPage({ viewport: { width: 1200, height: 900 } });
+  try {
+    // As in such a browser the probe module does not validate. Only the probe is refused here,
+    // so the page below still loads; a real browser without SIMD stops at the banner.
+    await page.addInitScript(() => { WebAssembly.validate = () => false; });
+    await page.goto(server.url);
+    const banner = page.locator('#fatal');
+    await banner.waitFor({ state: 'visible', timeout: TIMEOUT });
+    assert.match(await banner.textContent(), /WebAssembly SIMD.*Chrome and Edge 91, Firefox 89 and Safari 16\.4/);
+    await screenshot(page, '17-no-simd');
+  } finally {
+    await page.close();
   }
 });

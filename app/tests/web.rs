@@ -842,7 +842,7 @@ fn student_files(version: u8) -> [StudentFiles; 2] {
 #[wasm_bindgen_test]
 async fn a_run_kept_by_the_browser_is_restored_on_the_next_visit_until_reset() {
     let (models, training) = (Models::new(), Training::new());
-    let (root, _mount) = mount_trainer(models, training, RwSignal::new(None));
+    let (_root, _mount) = mount_trainer(models, training, RwSignal::new(None));
     training.apply(training_event(TrainingEvent::Started {
         device: Placement::Cpu {
             reason: "tests".into(),

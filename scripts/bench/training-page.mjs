@@ -5,8 +5,8 @@
 //   trunk build --release --offline --dist target/dist-release
 //   TEMPOKD_DIST=target/dist-release node scripts/bench/training-page.mjs
 //
-// The first run, TC-ResNet8 on the CPU, trains the default 300 steps, so its time is that of a
-// whole run. The others train TEMPOKD_BENCH_STEPS steps (default 60) or stop after
+// Every student runs on each device. TC-ResNet8 on the CPU trains the default 300 steps, so its
+// time is that of a whole run. The others train TEMPOKD_BENCH_STEPS steps (default 60) or stop after
 // TEMPOKD_BENCH_SECONDS of training (default 180), whichever comes first: SwiftShader emulates the
 // GPU on the CPU and can be very slow. All runs share one browser profile, so after the first the
 // teacher's maps come from its cache.
@@ -15,12 +15,13 @@ import { serve, launch, setNumber } from '../../tests/support/harness.mjs';
 const TIMEOUT = 1_200_000;
 const STEPS = Number(process.env.TEMPOKD_BENCH_STEPS ?? 60);
 const SECONDS = Number(process.env.TEMPOKD_BENCH_SECONDS ?? 180);
-const RUNS = [
-  { student: 'tc-resnet8', device: 'cpu', steps: 300, seconds: Infinity },
-  { student: 'mhatt-rnn', device: 'cpu', steps: STEPS, seconds: SECONDS },
-  { student: 'tc-resnet8', device: 'webgpu', steps: STEPS, seconds: SECONDS },
-  { student: 'mhatt-rnn', device: 'webgpu', steps: STEPS, seconds: SECONDS },
-];
+// TEMPOKD_BENCH_DEVICES (default "cpu,webgpu") picks the devices; every student runs on each.
+const DEVICES = (process.env.TEMPOKD_BENCH_DEVICES ?? 'cpu,webgpu').split(',');
+const STUDENTS = ['tc-resnet8', 'lstm-p', 'crnn', 'att-rnn', 'mhatt-rnn'];
+const RUNS = DEVICES.flatMap((device) => STUDENTS.map((student) => (
+  device === 'cpu' && student === 'tc-resnet8'
+    ? { student, device, steps: 300, seconds: Infinity }
+    : { student, device, steps: STEPS, seconds: SECONDS })));
 
 // Every main-thread task over 50 ms, as the browser reports it, from the page's first moment.
 const WATCH_LONG_TASKS = () => {
