@@ -9,7 +9,7 @@ import { ROOT, SCREENSHOTS, serve, launch, open, screenshot, paintedPixels } fro
 const CLIP = join(ROOT, 'static/clips/stop-4s.wav');
 // SwiftShader runs recurrent students one dispatch per frame on the CPU: a 1 s clip of the
 // check set keeps the WebGPU run to about a minute.
-const SHORT_CLIP = join(ROOT, 'engine/tests/fixtures/check-set/go_009360.wav');
+const SHORT_CLIP = join(ROOT, 'engine/tests/fixtures/check-set/go_049140.wav');
 const CATALOG = JSON.parse(await readFile(join(ROOT, 'static/models/index.json'), 'utf8')).models;
 const STUDENTS = CATALOG.filter((model) => model.kind === 'student').map((model) => model.name);
 // Loading eleven models and running them on SwiftShader takes a while on two busy cores.

@@ -267,11 +267,11 @@ pub fn defaults(args: &DefaultsArgs) -> Result<(), String> {
         let mut sweep = String::from("| λ | validation accuracy |\n|---|---|\n");
         let _ = writeln!(
             sweep,
-            "| 0 (without KD) | {:.2} % |",
-            100.0 * validation_accuracy(&baseline.dir)
+            "| 0 (without KD) | {} |",
+            validation_text(&baseline.dir)
         );
-        for (_, lambda, accuracy) in &tried {
-            let _ = writeln!(sweep, "| {lambda} | {:.2} % |", 100.0 * accuracy);
+        for (job, lambda, _) in &tried {
+            let _ = writeln!(sweep, "| {lambda} | {} |", validation_text(&job.dir));
         }
         shipped.push(Shipped {
             name: format!("{}-kd", preset.name()),
@@ -302,7 +302,7 @@ pub fn defaults(args: &DefaultsArgs) -> Result<(), String> {
     };
     // Scoring keeps about one core busy per model, like training.
     let bar = crate::progress::bar(shipped.len(), "models");
-    let entries: Vec<Mutex<Option<serde_json::Value>>> =
+    let entries: Vec<Mutex<Option<ShippedModel>>> =
         shipped.iter().map(|_| Mutex::new(None)).collect();
     let numbered: Vec<(usize, &Shipped)> = shipped.iter().enumerate().collect();
     parallel::for_each(&numbered, TRAINING_PROCESSES, |(at, model)| {
@@ -316,16 +316,20 @@ pub fn defaults(args: &DefaultsArgs) -> Result<(), String> {
         Ok::<(), String>(())
     })?;
     bar.finish();
-    let index: Vec<serde_json::Value> = entries
+    let written: Vec<ShippedModel> = entries
         .into_iter()
         .filter_map(|slot| slot.into_inner().ok().flatten())
         .collect();
+    let index: Vec<&serde_json::Value> = written.iter().map(|model| &model.entry).collect();
     let index_path = args.out.join("index.json");
     std::fs::write(
         &index_path,
         serde_json::to_string_pretty(&json!({ "models": index })).unwrap_or_default(),
     )
     .map_err(|e| format!("{}: {e}", index_path.display()))?;
+    let overview_path = args.out.join("README.md");
+    std::fs::write(&overview_path, overview(&written, &context))
+        .map_err(|e| format!("{}: {e}", overview_path.display()))?;
     println!(
         "{} models in {} ({:.1} minutes)",
         shipped.len(),
@@ -363,8 +367,8 @@ fn stages(stages: &[(&str, &Job)]) -> String {
         };
         let _ = writeln!(
             text,
-            "| {name} | {steps} | {best}{still_improving} | {:.2} % | {:.1} | {} |",
-            100.0 * validation_accuracy(&job.dir),
+            "| {name} | {steps} | {best}{still_improving} | {} | {:.1} | {} |",
+            validation_text(&job.dir),
             training_seconds(&job.dir) / 60.0,
             job.machine()
                 .unwrap_or_else(|| "not recorded by its run".into())
@@ -389,10 +393,23 @@ fn training_seconds(run: &Path) -> f32 {
     training_record(run)["seconds"].as_f64().unwrap_or(0.0) as f32
 }
 
+/// The run's scores on the validation split at its best step.
+fn validation(run: &Path) -> Evaluation {
+    serde_json::from_value(training_record(run)["validation"].clone()).unwrap_or_default()
+}
+
 fn validation_accuracy(run: &Path) -> f32 {
-    training_record(run)["validation"]["accuracy"]
-        .as_f64()
-        .unwrap_or(0.0) as f32
+    validation(run).accuracy
+}
+
+/// Validation accuracy with its interval and n, for a card.
+fn validation_text(run: &Path) -> String {
+    let evaluation = validation(run);
+    format!(
+        "{}, n = {}",
+        training::accuracy_text(&evaluation, 2),
+        evaluation.n
+    )
 }
 
 /// The check set in `dir`, made from the first test clips of each class at each check length
@@ -449,8 +466,57 @@ struct CardContext {
     seed: u64,
 }
 
-/// Copies a model's files into `out`, scores it and writes its card; returns its index entry.
-fn ship(model: &Shipped, out: &Path, context: &CardContext) -> Result<serde_json::Value, String> {
+/// A model as written: its `index.json` entry and its row of the overview's table.
+struct ShippedModel {
+    entry: serde_json::Value,
+    row: String,
+}
+
+/// `static/models/README.md`: every shipped model's test scores in one table, which README
+/// quotes.
+fn overview(models: &[ShippedModel], context: &CardContext) -> String {
+    let [train, validation, test] = context.underlying_voices;
+    let mut text = String::from(
+        "# TempoKD's default models\n\nWritten by `cargo run --release -p tempokd -- defaults` \
+         with each model's card (`<name>/README.md`). Test corpus: ",
+    );
+    let _ = writeln!(
+        text,
+        "{test} underlying voices never trained on ({train} in training, {validation} in \
+         validation). Cells: accuracy with its Wilson 95 % interval / localisation (the share \
+         of the model's temporal map inside the keyword window) with its bootstrap 95 % \
+         interval; n clips per column in the header.\n"
+    );
+    let header = models
+        .first()
+        .and_then(|model| model.entry["scores"].as_array())
+        .map(|scores| {
+            scores
+                .iter()
+                .map(|score| {
+                    format!(
+                        "{} (n = {})",
+                        score["clips"].as_str().unwrap_or("?"),
+                        score["n"]
+                    )
+                })
+                .collect::<Vec<_>>()
+        })
+        .unwrap_or_default();
+    let _ = writeln!(
+        text,
+        "| model | parameters | size | {} |",
+        header.join(" | ")
+    );
+    let _ = writeln!(text, "|---|---|---|{}", "---|".repeat(header.len()));
+    for model in models {
+        let _ = writeln!(text, "{}", model.row);
+    }
+    text
+}
+
+/// Copies a model's files into `out`, scores it and writes its card.
+fn ship(model: &Shipped, out: &Path, context: &CardContext) -> Result<ShippedModel, String> {
     std::fs::create_dir_all(out).map_err(|e| format!("{}: {e}", out.display()))?;
     for file in [
         "config.json",
@@ -543,7 +609,20 @@ fn ship(model: &Shipped, out: &Path, context: &CardContext) -> Result<serde_json
     let card_path = out.join("README.md");
     std::fs::write(&card_path, card).map_err(|e| format!("{}: {e}", card_path.display()))?;
 
-    Ok(json!({
+    let cells: Vec<String> = scores
+        .iter()
+        .map(|(_, e)| {
+            let localisation = training::localisation_text(e, 2).unwrap_or_else(|| "–".into());
+            format!("{} / {localisation}", training::accuracy_text(e, 1))
+        })
+        .collect();
+    let row = format!(
+        "| `{}` | {params} | {:.2} MB | {} |",
+        model.name,
+        bytes as f64 / 1e6,
+        cells.join(" | ")
+    );
+    let entry = json!({
         "name": model.name,
         "kind": kind,
         "title": model.title,
@@ -553,9 +632,12 @@ fn ship(model: &Shipped, out: &Path, context: &CardContext) -> Result<serde_json
             "clips": name,
             "n": e.n,
             "accuracy": e.accuracy,
+            "accuracy_interval": e.accuracy_interval,
             "attention_in_window": e.attention_in_window,
+            "attention_in_window_interval": e.attention_in_window_interval,
         })).collect::<Vec<_>>(),
-    }))
+    });
+    Ok(ShippedModel { entry, row })
 }
 
 /// One row of a card's score table, each score with its 95 % interval; the models test reads
