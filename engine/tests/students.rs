@@ -70,6 +70,14 @@ fn labels(count: usize) -> Vec<String> {
     (0..count).map(|i| format!("class {i}")).collect()
 }
 
+/// A tensor's values, read off the autodiff graph.
+fn read<const D: usize>(x: Tensor<D>) -> Vec<f32> {
+    x.without_autodiff()
+        .into_data()
+        .try_to_vec::<f32>()
+        .unwrap()
+}
+
 fn cpu() -> Device {
     ComputeDevice::cpu("test").device
 }
@@ -123,12 +131,6 @@ fn a_training_step_matches_pytorch_autograd() {
     use tempokd::checkpoint::named_gradients;
     use tempokd::kd::{cross_entropy, temporal_kd_loss};
     let device = cpu().autodiff();
-    fn read<const D: usize>(x: Tensor<D>) -> Vec<f32> {
-        x.without_autodiff()
-            .into_data()
-            .try_to_vec::<f32>()
-            .unwrap()
-    }
     for fixture in &FIXTURES {
         let mut config: serde_json::Value = serde_json::from_str(fixture.config).unwrap();
         if let Some(dropout) = config["layout"].get_mut("dropout") {
@@ -370,12 +372,6 @@ fn fused_recurrent_layers_equal_the_per_frame_graph() {
     use tempokd::kd::temporal_kd_loss;
     use tempokd::students::on_recurrent_graph;
     let device = cpu().autodiff();
-    fn read<const D: usize>(x: Tensor<D>) -> Vec<f32> {
-        x.without_autodiff()
-            .into_data()
-            .try_to_vec::<f32>()
-            .unwrap()
-    }
     for seconds in [1.0, 8.0] {
         for preset in Preset::ALL {
             // Without dropout, whose masks would differ between the runs.
