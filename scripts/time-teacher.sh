@@ -4,9 +4,8 @@
 # scores the result on the test split at 4 s. Run it on an otherwise idle machine.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/tempokd/target}"
-cargo build --release -p tempokd
-tempokd="$CARGO_TARGET_DIR/release/tempokd"
+# TEMPOKD names a tempokd binary to use instead of building one.
+source scripts/release-tempokd.sh
 data=target/timing/data
 out=target/timing
 mkdir -p "$out"

@@ -1,6 +1,8 @@
 //! TempoKD engine: everything that is not UI. Audio in, models, temporal knowledge distillation,
 //! training and the `tempokd` command-line tool. Runs natively and in wasm.
 
+#[cfg(feature = "tensors")]
+mod activation;
 pub mod audio;
 #[cfg(feature = "tensors")]
 pub mod checkpoint;
@@ -11,6 +13,8 @@ pub mod model_kind;
 #[cfg(not(target_family = "wasm"))]
 pub mod parallel;
 pub mod prediction;
+#[cfg(feature = "tensors")]
+mod reference_path;
 pub mod rng;
 #[cfg(feature = "tensors")]
 pub mod students;

@@ -17,7 +17,8 @@ const STEPS = Number(process.env.TEMPOKD_BENCH_STEPS ?? 60);
 const SECONDS = Number(process.env.TEMPOKD_BENCH_SECONDS ?? 180);
 // TEMPOKD_BENCH_DEVICES (default "cpu,webgpu") picks the devices; every student runs on each.
 const DEVICES = (process.env.TEMPOKD_BENCH_DEVICES ?? 'cpu,webgpu').split(',');
-const STUDENTS = ['tc-resnet8', 'lstm-p', 'crnn', 'att-rnn', 'mhatt-rnn'];
+// TEMPOKD_BENCH_STUDENTS (default all five) picks the students.
+const STUDENTS = (process.env.TEMPOKD_BENCH_STUDENTS ?? 'tc-resnet8,lstm-p,crnn,att-rnn,mhatt-rnn').split(',');
 const RUNS = DEVICES.flatMap((device) => STUDENTS.map((student) => (
   device === 'cpu' && student === 'tc-resnet8'
     ? { student, device, steps: 300, seconds: Infinity }

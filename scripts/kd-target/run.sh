@@ -7,13 +7,8 @@
 # the choice is made) and the test split. Writes docs/kd-target/results.md; resumable.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/tempokd/target}"
 # TEMPOKD names a tempokd binary to use instead of building one.
-tempokd=${TEMPOKD:-}
-if [ -z "$tempokd" ]; then
-  cargo build --release -p tempokd
-  tempokd="$CARGO_TARGET_DIR/release/tempokd"
-fi
+source scripts/release-tempokd.sh
 defaults=${DEFAULTS_WORK:-target/default-models}
 work=${KD_TARGET_WORK:-target/kd-target}
 data="$defaults/data/mixed"

@@ -11,13 +11,8 @@
 # 2. The shipped models (static/models) on the test split of the same voices at L = 1 s and 4 s.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/tempokd/target}"
 # TEMPOKD names a tempokd binary to use instead of building one.
-tempokd=${TEMPOKD:-}
-if [ -z "$tempokd" ]; then
-  cargo build --release -p tempokd
-  tempokd="$CARGO_TARGET_DIR/release/tempokd"
-fi
+source scripts/release-tempokd.sh
 work=${VOICES_WORK:-target/voices}
 seed=21
 voices=600

@@ -2,6 +2,7 @@
 //! (or one of ours, in the same layout), its logits and its per-layer self-attention.
 
 mod config;
+mod gelu;
 mod load;
 mod model;
 mod save;
@@ -9,6 +10,8 @@ mod save;
 pub use config::{
     Activation, ClassifierPooling, FeatureNorm, PreprocessorConfig, TeacherShape, Wav2Vec2Config,
 };
+use gelu::gelu;
+pub use gelu::on_burns_gelu;
 pub use model::{AttentionDetail, Wav2Vec2Classifier, Wav2Vec2Output};
 
 use crate::audio::MODEL_SAMPLE_RATE;

@@ -8,7 +8,7 @@ use burn::module::{Module, Param};
 use burn::nn::conv::Conv1d;
 use burn::nn::{GroupNorm, LayerNorm, Linear};
 use burn::tensor::Tensor;
-use burn::tensor::activation::{gelu, gelu_approximate, relu, silu, softmax};
+use burn::tensor::activation::{gelu_approximate, relu, silu, softmax};
 
 /// The classifier and the encoder it reads.
 #[derive(Module, Debug)]
@@ -66,7 +66,7 @@ pub(super) struct Act(pub Activation);
 impl Act {
     fn apply<const D: usize>(self, x: Tensor<D>) -> Tensor<D> {
         match self.0 {
-            Activation::Gelu => gelu(x),
+            Activation::Gelu => super::gelu(x),
             Activation::GeluTanh => gelu_approximate(x),
             Activation::Relu => relu(x),
             Activation::Silu => silu(x),

@@ -28,15 +28,7 @@ thread_local! {
 /// Runs `work` with every recurrent layer on the per-frame graph, as on WebGPU, even where the
 /// fused operations apply: the reference they are tested and measured against.
 pub fn on_recurrent_graph<T>(work: impl FnOnce() -> T) -> T {
-    /// Puts the setting back however `work` ends, a panic included.
-    struct Restore(bool);
-    impl Drop for Restore {
-        fn drop(&mut self) {
-            GRAPH_ONLY.set(self.0);
-        }
-    }
-    let _restore = Restore(GRAPH_ONLY.replace(true));
-    work()
+    crate::reference_path::with_flag(&GRAPH_ONLY, work)
 }
 
 /// Whether the fused operations run for inputs like `x`: a flex tensor, plain or under
@@ -45,8 +37,18 @@ pub fn applies<const D: usize>(x: &Tensor<D>) -> bool {
     !GRAPH_ONLY.get() && tracked(x).is_some()
 }
 
-fn host(tensor: &FlexTensor) -> Option<Vec<f32>> {
-    tensor.clone().into_data().try_into_vec::<f32>().ok()
+/// `tensor` with its values in row-major order at the start of its buffer: itself (sharing the
+/// buffer, no copy) when it already is, else a contiguous copy.
+fn contiguous(tensor: &FlexTensor) -> FlexTensor {
+    match tensor.as_slice::<f32>() {
+        Some(_) => tensor.clone(),
+        None => tensor.to_contiguous(),
+    }
+}
+
+/// The values of a tensor [`contiguous`] made contiguous, if it holds `length` `f32`s.
+fn slice(tensor: &FlexTensor, length: usize) -> Option<&[f32]> {
+    tensor.as_slice::<f32>().filter(|v| v.len() == length)
 }
 
 fn flex<const D: usize>(values: Vec<f32>, shape: [usize; D]) -> FlexTensor {
@@ -65,13 +67,23 @@ fn tracked<const D: usize>(x: &Tensor<D>) -> Option<FloatTensor<Tracked>> {
     }
 }
 
-/// Every input's values, if each holds `lengths[i]` `f32`s.
-fn values<const N: usize>(inputs: [&FlexTensor; N], lengths: [usize; N]) -> Option<[Vec<f32>; N]> {
-    let mut all: [Vec<f32>; N] = std::array::from_fn(|_| Vec::new());
-    for ((slot, input), length) in all.iter_mut().zip(inputs).zip(lengths) {
-        *slot = host(input).filter(|v| v.len() == length)?;
-    }
-    Some(all)
+/// Every input contiguous, if each holds `lengths[i]` `f32`s.
+fn contiguous_all<const N: usize>(
+    inputs: [&FlexTensor; N],
+    lengths: [usize; N],
+) -> Option<[FlexTensor; N]> {
+    let all = inputs.map(contiguous);
+    all.iter()
+        .zip(lengths)
+        .all(|(tensor, length)| slice(tensor, length).is_some())
+        .then_some(all)
+}
+
+/// The values of tensors [`contiguous_all`] checked.
+fn slices<const N: usize>(tensors: &[FlexTensor; N]) -> [&[f32]; N] {
+    tensors
+        .each_ref()
+        .map(|t| t.as_slice::<f32>().unwrap_or_default())
 }
 
 /// The GRU recurrence of [`scan::gru_forward`].
@@ -106,16 +118,19 @@ pub fn gru(projected: &Tensor<3>, weight_hh: &Tensor<3>, bias_hh: &Tensor<2>) ->
             weight_hh.clone().try_into_primitive::<Flex>().ok()?,
             bias_hh.clone().try_into_primitive::<Flex>().ok()?,
         ];
-        let [p, w, b] = values([&inputs[0], &inputs[1], &inputs[2]], [p_len, w_len, b_len])?;
-        let (out, _) = scan::gru_forward(shape, &p, &w, &b, false);
+        let values = contiguous_all(inputs.each_ref(), [p_len, w_len, b_len])?;
+        let [p, w, b] = slices(&values);
+        let (out, _) = scan::gru_forward(shape, p, w, b, false);
         return Some(Tensor::from_primitive::<Flex>(flex(out, out_shape)));
     }
     let inputs = [tracked(projected)?, tracked(weight_hh)?, tracked(bias_hh)?];
-    let [p, w, b] = values(
+    let values = contiguous_all(
         inputs.each_ref().map(|i| i.primitive()),
         [p_len, w_len, b_len],
     )?;
-    let (out, saved) = scan::gru_forward(shape, &p, &w, &b, true);
+    let [p, w, b] = slices(&values);
+    let (out, saved) = scan::gru_forward(shape, p, w, b, true);
+    let [_, weight_hh, _] = values;
     let out = flex(out, out_shape);
     let out = match GruBackward
         .prepare::<NoCheckpointing>(inputs.map(|i| i.node()))
@@ -126,7 +141,7 @@ pub fn gru(projected: &Tensor<3>, weight_hh: &Tensor<3>, bias_hh: &Tensor<2>) ->
             GruState {
                 shape,
                 saved: saved?,
-                weight_hh: w,
+                weight_hh,
             },
             out,
         ),
@@ -139,7 +154,8 @@ pub fn gru(projected: &Tensor<3>, weight_hh: &Tensor<3>, bias_hh: &Tensor<2>) ->
 struct GruState {
     shape: GruShape,
     saved: GruSaved,
-    weight_hh: Vec<f32>,
+    /// Contiguous.
+    weight_hh: FlexTensor,
 }
 
 #[derive(Debug)]
@@ -154,8 +170,10 @@ impl Backward<Flex, 3> for GruBackward {
             saved,
             weight_hh,
         } = ops.state;
-        let d_out = gradient_values(grads.consume::<Flex>(&ops.node), shape.lengths()[3]);
-        let [d_projected, d_weight, d_bias] = scan::gru_backward(shape, &saved, &weight_hh, &d_out);
+        let d_out = output_gradient(grads.consume::<Flex>(&ops.node), shape.lengths()[3]);
+        let tensors = [weight_hh, d_out];
+        let [weight_hh, d_out] = slices(&tensors);
+        let [d_projected, d_weight, d_bias] = scan::gru_backward(shape, &saved, weight_hh, d_out);
         let GruShape {
             batch,
             frames,
@@ -212,8 +230,9 @@ pub fn lstm(
             plain(peepholes[2].clone())?,
             projection.clone().try_into_primitive::<Flex>().ok()?,
         ];
-        let [p, rest @ ..] = values(inputs.each_ref(), lengths)?;
-        let (out, _) = scan::lstm_forward(shape, &p, LstmWeights::from_parts(&rest), false);
+        let values = contiguous_all(inputs.each_ref(), lengths)?;
+        let [p, rest @ ..] = slices(&values);
+        let (out, _) = scan::lstm_forward(shape, p, LstmWeights::from_parts(rest), false);
         return Some(Tensor::from_primitive::<Flex>(flex(out, out_shape)));
     }
     let inputs = [
@@ -224,8 +243,10 @@ pub fn lstm(
         tracked(peepholes[2])?,
         tracked(projection)?,
     ];
-    let [p, rest @ ..] = values(inputs.each_ref().map(|i| i.primitive()), lengths)?;
-    let (out, saved) = scan::lstm_forward(shape, &p, LstmWeights::from_parts(&rest), true);
+    let values = contiguous_all(inputs.each_ref().map(|i| i.primitive()), lengths)?;
+    let [p, rest @ ..] = slices(&values);
+    let (out, saved) = scan::lstm_forward(shape, p, LstmWeights::from_parts(rest), true);
+    let [_, weights @ ..] = values;
     let out = flex(out, out_shape);
     let out = match LstmBackward
         .prepare::<NoCheckpointing>(inputs.map(|i| i.node()))
@@ -236,7 +257,7 @@ pub fn lstm(
             LstmState {
                 shape,
                 saved: saved?,
-                weights: rest,
+                weights,
             },
             out,
         ),
@@ -249,8 +270,8 @@ pub fn lstm(
 struct LstmState {
     shape: LstmShape,
     saved: LstmSaved,
-    /// `weight_hh`, the input, forget and output peepholes, and the projection.
-    weights: [Vec<f32>; 5],
+    /// `weight_hh`, the input, forget and output peepholes, and the projection, contiguous.
+    weights: [FlexTensor; 5],
 }
 
 #[derive(Debug)]
@@ -265,9 +286,11 @@ impl Backward<Flex, 6> for LstmBackward {
             saved,
             weights,
         } = ops.state;
-        let d_out = gradient_values(grads.consume::<Flex>(&ops.node), shape.lengths()[4]);
-        let gradients =
-            scan::lstm_backward(shape, &saved, LstmWeights::from_parts(&weights), &d_out);
+        let d_out = output_gradient(grads.consume::<Flex>(&ops.node), shape.lengths()[4]);
+        let d_out = [d_out];
+        let [d_out] = slices(&d_out);
+        let weights = LstmWeights::from_parts(slices(&weights));
+        let gradients = scan::lstm_backward(shape, &saved, weights, d_out);
         let LstmShape {
             batch,
             frames,
@@ -291,11 +314,14 @@ impl Backward<Flex, 6> for LstmBackward {
     }
 }
 
-/// The values of the gradient flowing into an operation's output.
-fn gradient_values(gradient: FlexTensor, length: usize) -> Vec<f32> {
+/// The gradient flowing into an operation's output, contiguous.
+fn output_gradient(gradient: FlexTensor, length: usize) -> FlexTensor {
+    let gradient = contiguous(&gradient);
     // The gradient of an f32 output has its shape and type; anything else is a bug in burn's
     // autodiff, not an input a user controls.
-    host(&gradient)
-        .filter(|v| v.len() == length)
-        .expect("an f32 gradient of the recurrence's output shape")
+    assert!(
+        slice(&gradient, length).is_some(),
+        "an f32 gradient of the recurrence's output shape"
+    );
+    gradient
 }

@@ -1,10 +1,18 @@
 //! The recurrences of the GRU and the peephole LSTM over a whole sequence on plain `f32`
 //! buffers, with their backward passes (backpropagation through time over the gates saved by
-//! the forward pass). Per frame this is one small matrix product and a loop of gate arithmetic,
-//! where burn's autodiff graph would hold about twenty nodes.
+//! the forward pass). Per frame this is one small matrix product and a loop of gate arithmetic
+//! that compiles to SIMD instructions, where burn's autodiff graph would hold about twenty
+//! nodes.
+//!
+//! A batch's rows are independent until the weights' gradients are summed, so natively the
+//! batch is cut into one part per core (each at least [`MIN_PART_ROWS`] rows), each part runs
+//! on a thread of its own, and the parts' weight gradients are added up at the end.
 //!
 //! Layouts are row-major. `batch`, `frames` and the widths come from the tensors' shapes, which
 //! the caller checks against the buffers' lengths.
+
+use crate::activation::{sigmoid, tanh};
+use std::ops::Range;
 
 /// `out = a·b` (or `out += a·b`), `a` being `m × k` and `b` `k × n`; either may be given
 /// transposed, as stored: `a` as `k × m`, `b` as `n × k`.
@@ -64,8 +72,122 @@ fn matmul(
     }
 }
 
-fn sigmoid(x: f32) -> f32 {
-    1.0 / (1.0 + (-x).exp())
+/// Fewer rows than this per part and a thread costs more than it saves.
+const MIN_PART_ROWS: usize = 8;
+
+/// The threads the parts of a batch run on: the machine's cores natively, one in wasm.
+fn threads() -> usize {
+    #[cfg(not(target_family = "wasm"))]
+    let threads = crate::parallel::cores();
+    #[cfg(target_family = "wasm")]
+    let threads = 1;
+    threads
+}
+
+/// The rows `0..batch` cut into at most `threads` runs of nearly equal length.
+fn batch_parts(batch: usize, threads: usize) -> Vec<Range<usize>> {
+    let parts = threads.min(batch / MIN_PART_ROWS).max(1);
+    (0..parts)
+        .map(|p| p * batch / parts..(p + 1) * batch / parts)
+        .collect()
+}
+
+/// A buffer of `row` values per batch row whose rows each part of the batch fills, with what
+/// `work` returns for each part (its index, its rows, its share of the buffer), in order;
+/// natively each part but the first on a thread of its own.
+fn fill_by_parts<R: Send>(
+    parts: &[Range<usize>],
+    row: usize,
+    work: impl Fn(usize, Range<usize>, &mut [f32]) -> R + Sync,
+) -> (Vec<f32>, Vec<R>) {
+    let mut buffer = vec![0.0; parts.last().map_or(0, |p| p.end) * row];
+    let mut rest = &mut buffer[..];
+    let mut shares = Vec::with_capacity(parts.len());
+    for part in parts {
+        let (share, tail) = std::mem::take(&mut rest).split_at_mut(part.len() * row);
+        shares.push(share);
+        rest = tail;
+    }
+    let work = |(index, share): (usize, &mut [f32])| work(index, parts[index].clone(), share);
+    let shares = shares.into_iter().enumerate();
+    #[cfg(not(target_family = "wasm"))]
+    if parts.len() > 1 {
+        let results = std::thread::scope(|scope| {
+            let mut shares = shares;
+            let first = shares.next();
+            let others: Vec<_> = shares.map(|share| scope.spawn(|| work(share))).collect();
+            let mut results: Vec<R> = first.map(work).into_iter().collect();
+            for other in others {
+                // A panic in a part is a bug in this file; it goes on as the caller's own.
+                results.push(
+                    other
+                        .join()
+                        .unwrap_or_else(|p| std::panic::resume_unwind(p)),
+                );
+            }
+            results
+        });
+        return (buffer, results);
+    }
+    let results = shares.map(work).collect();
+    (buffer, results)
+}
+
+/// Element-wise sum of the parts' gradients.
+fn sum_parts(parts: impl IntoIterator<Item = Vec<f32>>) -> Vec<f32> {
+    let mut parts = parts.into_iter();
+    let mut sum = parts.next().unwrap_or_default();
+    for part in parts {
+        for (total, value) in sum.iter_mut().zip(part) {
+            *total += value;
+        }
+    }
+    sum
+}
+
+/// `N` arrays of per-step values, `[steps, step]` each when the whole sequence is kept for the
+/// backward pass, else one step's worth, overwritten at every step.
+#[derive(Clone)]
+struct Planes<const N: usize> {
+    values: [Vec<f32>; N],
+    step: usize,
+    kept: bool,
+}
+
+impl<const N: usize> Planes<N> {
+    fn new(steps: usize, step: usize, keep: bool) -> Self {
+        let length = if keep { steps * step } else { step };
+        Self {
+            values: std::array::from_fn(|_| vec![0.0; length]),
+            step,
+            kept: keep,
+        }
+    }
+
+    fn range(&self, s: usize) -> Range<usize> {
+        let start = if self.kept { s * self.step } else { 0 };
+        start..start + self.step
+    }
+
+    fn step_mut(&mut self, s: usize) -> [&mut [f32]; N] {
+        let range = self.range(s);
+        self.values.each_mut().map(|v| &mut v[range.clone()])
+    }
+
+    fn step(&self, s: usize) -> [&[f32]; N] {
+        let range = self.range(s);
+        self.values.each_ref().map(|v| &v[range.clone()])
+    }
+}
+
+impl<const N: usize> std::fmt::Debug for Planes<N> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Planes")
+            .field("planes", &N)
+            .field("step", &self.step)
+            .field("kept", &self.kept)
+            .finish()
+    }
 }
 
 /// Independent GRUs over the same frames, the first forward in time, a second backward.
@@ -99,18 +221,51 @@ impl GruShape {
             self.batch * self.frames * self.grus * self.hidden,
         ]
     }
+
+    fn rows(&self, rows: usize) -> Self {
+        Self {
+            batch: rows,
+            ..*self
+        }
+    }
 }
 
-/// What the GRU's backward pass needs of its forward pass, each `[grus, steps, batch, hidden]`
-/// in the order each GRU took its steps.
+/// What the GRU's backward pass needs of its forward pass: per part of the batch, its rows and
+/// the reset and update gates, the candidate, the candidate's recurrent term `U_n·h + b_n`
+/// (before the reset gate scales it) and the states, each `[grus, steps, rows, hidden]` in the
+/// order each GRU took its steps.
 #[derive(Clone, Debug)]
 pub struct GruSaved {
-    reset: Vec<f32>,
-    update: Vec<f32>,
-    candidate: Vec<f32>,
-    /// The candidate's recurrent term `U_n·h + b_n`, before the reset gate scales it.
-    recurrent_candidate: Vec<f32>,
-    states: Vec<f32>,
+    parts: Vec<(Range<usize>, Planes<5>)>,
+}
+
+/// One GRU step of one batch row, every slice `hidden` long but `input`, `recurrent` and `bias`
+/// (`3·hidden`, gates reset, update, new); `state` goes from the previous state to the new one.
+#[inline(always)]
+fn gru_step(
+    input: &[f32],
+    recurrent: &[f32],
+    bias: &[f32],
+    state: &mut [f32],
+    [reset, update, candidate, recurrent_candidate, kept_state]: [&mut [f32]; 5],
+) {
+    let n = state.len();
+    let (input, recurrent, bias) = (&input[..3 * n], &recurrent[..3 * n], &bias[..3 * n]);
+    let (reset, update, candidate) = (&mut reset[..n], &mut update[..n], &mut candidate[..n]);
+    let (recurrent_candidate, kept_state) = (&mut recurrent_candidate[..n], &mut kept_state[..n]);
+    for j in 0..n {
+        let r = sigmoid(input[j] + recurrent[j] + bias[j]);
+        let z = sigmoid(input[n + j] + recurrent[n + j] + bias[n + j]);
+        let u = recurrent[2 * n + j] + bias[2 * n + j];
+        let c = tanh(input[2 * n + j] + r * u);
+        let h = c + z * (state[j] - c);
+        reset[j] = r;
+        update[j] = z;
+        candidate[j] = c;
+        recurrent_candidate[j] = u;
+        kept_state[j] = h;
+        state[j] = h;
+    }
 }
 
 /// The GRU recurrence (reset gate after the hidden product) with the input projections given.
@@ -127,6 +282,36 @@ pub fn gru_forward(
     bias_hh: &[f32],
     keep: bool,
 ) -> (Vec<f32>, Option<GruSaved>) {
+    gru_forward_in_parts(shape, projected, weight_hh, bias_hh, keep, threads())
+}
+
+fn gru_forward_in_parts(
+    shape: GruShape,
+    projected: &[f32],
+    weight_hh: &[f32],
+    bias_hh: &[f32],
+    keep: bool,
+    threads: usize,
+) -> (Vec<f32>, Option<GruSaved>) {
+    let parts = batch_parts(shape.batch, threads);
+    let [projected_len, .., out_len] = shape.lengths();
+    let [projected_row, out_row] = [projected_len, out_len].map(|l| l / shape.batch.max(1));
+    let (out, planes) = fill_by_parts(&parts, out_row, |_, rows, out| {
+        let input = &projected[rows.start * projected_row..rows.end * projected_row];
+        gru_forward_part(shape.rows(rows.len()), input, weight_hh, bias_hh, out, keep)
+    });
+    let parts = parts.into_iter().zip(planes).collect();
+    (out, keep.then_some(GruSaved { parts }))
+}
+
+fn gru_forward_part(
+    shape: GruShape,
+    projected: &[f32],
+    weight_hh: &[f32],
+    bias_hh: &[f32],
+    out: &mut [f32],
+    keep: bool,
+) -> Planes<5> {
     let GruShape {
         batch,
         frames,
@@ -134,16 +319,7 @@ pub fn gru_forward(
         hidden,
     } = shape;
     let gates = 3 * hidden;
-    let [_, _, _, out_len] = shape.lengths();
-    let mut out = vec![0.0; out_len];
-    let saved_len = if keep { out_len } else { 0 };
-    let mut saved = GruSaved {
-        reset: vec![0.0; saved_len],
-        update: vec![0.0; saved_len],
-        candidate: vec![0.0; saved_len],
-        recurrent_candidate: vec![0.0; saved_len],
-        states: vec![0.0; saved_len],
-    };
+    let mut planes = Planes::new(grus * frames, batch * hidden, keep);
     let mut h = vec![0.0; batch * hidden];
     let mut recurrent = vec![0.0; batch * gates];
     for g in 0..grus {
@@ -161,30 +337,22 @@ pub fn gru_forward(
                 false,
                 [batch, hidden, gates],
             );
+            let mut step = planes.step_mut(g * frames + s);
             for b in 0..batch {
-                let input = &projected[((b * frames + t) * grus + g) * gates..][..gates];
-                let rec = &recurrent[b * gates..(b + 1) * gates];
-                let at = ((g * frames + s) * batch + b) * hidden;
-                for j in 0..hidden {
-                    let reset = sigmoid(input[j] + rec[j] + bias[j]);
-                    let update = sigmoid(input[hidden + j] + rec[hidden + j] + bias[hidden + j]);
-                    let recurrent_candidate = rec[2 * hidden + j] + bias[2 * hidden + j];
-                    let candidate = (input[2 * hidden + j] + reset * recurrent_candidate).tanh();
-                    let state = candidate + update * (h[b * hidden + j] - candidate);
-                    h[b * hidden + j] = state;
-                    out[(b * frames + t) * grus * hidden + g * hidden + j] = state;
-                    if keep {
-                        saved.reset[at + j] = reset;
-                        saved.update[at + j] = update;
-                        saved.candidate[at + j] = candidate;
-                        saved.recurrent_candidate[at + j] = recurrent_candidate;
-                        saved.states[at + j] = state;
-                    }
-                }
+                let row = b * hidden..(b + 1) * hidden;
+                gru_step(
+                    &projected[((b * frames + t) * grus + g) * gates..][..gates],
+                    &recurrent[b * gates..(b + 1) * gates],
+                    bias,
+                    &mut h[row.clone()],
+                    step.each_mut().map(|plane| &mut plane[row.clone()]),
+                );
+                out[(b * frames + t) * grus * hidden + g * hidden..][..hidden]
+                    .copy_from_slice(&h[row]);
             }
         }
     }
-    (out, keep.then_some(saved))
+    planes
 }
 
 /// Gradients of the GRU recurrence: with respect to the projected inputs
@@ -196,6 +364,25 @@ pub fn gru_backward(
     weight_hh: &[f32],
     d_out: &[f32],
 ) -> [Vec<f32>; 3] {
+    let [projected_len, .., out_len] = shape.lengths();
+    let [projected_row, out_row] = [projected_len, out_len].map(|l| l / shape.batch.max(1));
+    let parts: Vec<_> = saved.parts.iter().map(|(rows, _)| rows.clone()).collect();
+    let (d_projected, gradients) = fill_by_parts(&parts, projected_row, |index, rows, share| {
+        let d_out = &d_out[rows.start * out_row..rows.end * out_row];
+        let planes = &saved.parts[index].1;
+        gru_backward_part(shape.rows(rows.len()), planes, weight_hh, d_out, share)
+    });
+    let [d_weight, d_bias] = [0, 1].map(|i| sum_parts(gradients.iter().map(|g| g[i].clone())));
+    [d_projected, d_weight, d_bias]
+}
+
+fn gru_backward_part(
+    shape: GruShape,
+    saved: &Planes<5>,
+    weight_hh: &[f32],
+    d_out: &[f32],
+    d_projected: &mut [f32],
+) -> [Vec<f32>; 2] {
     let GruShape {
         batch,
         frames,
@@ -203,11 +390,11 @@ pub fn gru_backward(
         hidden,
     } = shape;
     let gates = 3 * hidden;
-    let [projected_len, weight_len, bias_len, _] = shape.lengths();
-    let mut d_projected = vec![0.0; projected_len];
+    let [_, weight_len, bias_len, _] = shape.lengths();
     let mut d_weight = vec![0.0; weight_len];
     let mut d_bias = vec![0.0; bias_len];
     let mut carry = vec![0.0; batch * hidden];
+    let zeros = vec![0.0; batch * hidden];
     // Every step's gradient of the recurrent term, so that the weights' gradient, a sum of one
     // rank-`batch` product per step, is one product after the loop.
     let mut d_recurrent = vec![0.0; frames * batch * gates];
@@ -216,31 +403,42 @@ pub fn gru_backward(
         let weight = &weight_hh[g * hidden * gates..(g + 1) * hidden * gates];
         for s in (0..frames).rev() {
             let t = shape.frame(g, s);
-            let step = (g * frames + s) * batch * hidden;
-            let previous = (s > 0).then(|| &saved.states[step - batch * hidden..step]);
+            let [reset, update, candidate, recurrent_candidate, _] = saved.step(g * frames + s);
+            let before = match s {
+                0 => &zeros[..],
+                _ => saved.step(g * frames + s - 1)[4],
+            };
             let d_step = &mut d_recurrent[s * batch * gates..(s + 1) * batch * gates];
             for b in 0..batch {
-                let at = step + b * hidden;
+                let row = b * hidden..(b + 1) * hidden;
                 let d_input = &mut d_projected[((b * frames + t) * grus + g) * gates..][..gates];
-                let d_rec = &mut d_step[b * gates..(b + 1) * gates];
-                for j in 0..hidden {
-                    let dh = d_out[(b * frames + t) * grus * hidden + g * hidden + j]
-                        + carry[b * hidden + j];
-                    let reset = saved.reset[at + j];
-                    let update = saved.update[at + j];
-                    let candidate = saved.candidate[at + j];
-                    let before = previous.map_or(0.0, |p| p[b * hidden + j]);
-                    let d_candidate = dh * (1.0 - update) * (1.0 - candidate * candidate);
-                    let d_update = dh * (before - candidate) * update * (1.0 - update);
-                    let d_reset =
-                        d_candidate * saved.recurrent_candidate[at + j] * reset * (1.0 - reset);
-                    d_input[j] = d_reset;
-                    d_input[hidden + j] = d_update;
-                    d_input[2 * hidden + j] = d_candidate;
-                    d_rec[j] = d_reset;
-                    d_rec[hidden + j] = d_update;
-                    d_rec[2 * hidden + j] = d_candidate * reset;
-                    carry[b * hidden + j] = dh * update;
+                let d_output = &d_out[(b * frames + t) * grus * hidden + g * hidden..][..hidden];
+                let (d_reset, d_input) = d_input.split_at_mut(hidden);
+                let (d_update, d_new) = d_input.split_at_mut(hidden);
+                let (d_rec_reset, d_rec) = d_step[b * gates..(b + 1) * gates].split_at_mut(hidden);
+                let (d_rec_update, d_rec_new) = d_rec.split_at_mut(hidden);
+                let carry = &mut carry[row.clone()];
+                let (reset, update) = (&reset[row.clone()], &update[row.clone()]);
+                let candidate = &candidate[row.clone()];
+                let recurrent_candidate = &recurrent_candidate[row.clone()];
+                let before = &before[row];
+                let n = hidden;
+                let (d_new, d_rec_new) = (&mut d_new[..n], &mut d_rec_new[..n]);
+                let (d_reset, d_update) = (&mut d_reset[..n], &mut d_update[..n]);
+                let (d_rec_reset, d_rec_update) = (&mut d_rec_reset[..n], &mut d_rec_update[..n]);
+                for j in 0..n {
+                    let dh = d_output[j] + carry[j];
+                    let (r, z, c) = (reset[j], update[j], candidate[j]);
+                    let d_candidate = dh * (1.0 - z) * (1.0 - c * c);
+                    let d_z = dh * (before[j] - c) * z * (1.0 - z);
+                    let d_r = d_candidate * recurrent_candidate[j] * r * (1.0 - r);
+                    d_reset[j] = d_r;
+                    d_update[j] = d_z;
+                    d_new[j] = d_candidate;
+                    d_rec_reset[j] = d_r;
+                    d_rec_update[j] = d_z;
+                    d_rec_new[j] = d_candidate * r;
+                    carry[j] = dh * z;
                 }
             }
             // The first step's state is the zero start, whose gradient nothing needs.
@@ -265,7 +463,7 @@ pub fn gru_backward(
         // of steps 1..T, each a [(T−1)·batch, ·] block.
         if frames > 1 {
             let states =
-                &saved.states[g * frames * batch * hidden..][..(frames - 1) * batch * hidden];
+                &saved.values[4][g * frames * batch * hidden..][..(frames - 1) * batch * hidden];
             matmul(
                 &mut d_weight[g * hidden * gates..(g + 1) * hidden * gates],
                 false,
@@ -277,7 +475,7 @@ pub fn gru_backward(
             );
         }
     }
-    [d_projected, d_weight, d_bias]
+    [d_weight, d_bias]
 }
 
 /// A peephole LSTM with an output projection.
@@ -303,6 +501,13 @@ impl LstmShape {
             self.batch * self.frames * self.projection,
         ]
     }
+
+    fn rows(&self, rows: usize) -> Self {
+        Self {
+            batch: rows,
+            ..*self
+        }
+    }
 }
 
 /// The LSTM's weights besides the input projection.
@@ -320,7 +525,7 @@ pub struct LstmWeights<'a> {
 impl<'a> LstmWeights<'a> {
     /// From `weight_hh`, the input, forget and output peepholes and the projection, in that
     /// order.
-    pub fn from_parts(parts: &'a [Vec<f32>; 5]) -> Self {
+    pub fn from_parts(parts: [&'a [f32]; 5]) -> Self {
         let [
             weight_hh,
             peephole_input,
@@ -338,17 +543,55 @@ impl<'a> LstmWeights<'a> {
     }
 }
 
-/// What the LSTM's backward pass needs of its forward pass: gates, cells and `o ⊙ tanh(c)`,
-/// each `[frames, batch, hidden]`, and the projected outputs `[frames, batch, projection]`.
+/// What the LSTM's backward pass needs of its forward pass: per part of the batch, its rows,
+/// the gates (input, forget, cell input, output), cells and `o ⊙ tanh(c)`, each
+/// `[frames, rows, hidden]`, and the projected outputs `[frames, rows, projection]`.
 #[derive(Clone, Debug)]
 pub struct LstmSaved {
-    input: Vec<f32>,
-    forget: Vec<f32>,
-    cell_input: Vec<f32>,
-    output: Vec<f32>,
-    cells: Vec<f32>,
-    unprojected: Vec<f32>,
+    parts: Vec<(Range<usize>, LstmPartSaved)>,
+}
+
+#[derive(Clone, Debug)]
+struct LstmPartSaved {
+    gates: Planes<6>,
     states: Vec<f32>,
+}
+
+/// One LSTM step of one batch row, every slice `hidden` long but `input` and `recurrent`
+/// (`4·hidden`, gates input, forget, cell, output); `cell` goes from the previous cell to the
+/// new one.
+#[inline(always)]
+fn lstm_step(
+    input: &[f32],
+    recurrent: &[f32],
+    [peephole_input, peephole_forget, peephole_output]: [&[f32]; 3],
+    cell: &mut [f32],
+    [i_gate, f_gate, g_gate, o_gate, cells, unprojected]: [&mut [f32]; 6],
+) {
+    let n = cell.len();
+    let (input, recurrent) = (&input[..4 * n], &recurrent[..4 * n]);
+    let (p_i, p_f, p_o) = (
+        &peephole_input[..n],
+        &peephole_forget[..n],
+        &peephole_output[..n],
+    );
+    let (i_gate, f_gate, g_gate) = (&mut i_gate[..n], &mut f_gate[..n], &mut g_gate[..n]);
+    let (o_gate, cells, unprojected) = (&mut o_gate[..n], &mut cells[..n], &mut unprojected[..n]);
+    for j in 0..n {
+        let before = cell[j];
+        let i = sigmoid(input[j] + recurrent[j] + before * p_i[j]);
+        let f = sigmoid(input[n + j] + recurrent[n + j] + before * p_f[j]);
+        let g = tanh(input[2 * n + j] + recurrent[2 * n + j]);
+        let c = f * before + i * g;
+        let o = sigmoid(input[3 * n + j] + recurrent[3 * n + j] + c * p_o[j]);
+        i_gate[j] = i;
+        f_gate[j] = f;
+        g_gate[j] = g;
+        o_gate[j] = o;
+        cells[j] = c;
+        unprojected[j] = o * tanh(c);
+        cell[j] = c;
+    }
 }
 
 /// The peephole LSTM recurrence with the input projections (bias included) given:
@@ -360,6 +603,34 @@ pub fn lstm_forward(
     weights: LstmWeights,
     keep: bool,
 ) -> (Vec<f32>, Option<LstmSaved>) {
+    lstm_forward_in_parts(shape, projected, weights, keep, threads())
+}
+
+fn lstm_forward_in_parts(
+    shape: LstmShape,
+    projected: &[f32],
+    weights: LstmWeights,
+    keep: bool,
+    threads: usize,
+) -> (Vec<f32>, Option<LstmSaved>) {
+    let parts = batch_parts(shape.batch, threads);
+    let [projected_len, .., out_len] = shape.lengths();
+    let [projected_row, out_row] = [projected_len, out_len].map(|l| l / shape.batch.max(1));
+    let (out, saved) = fill_by_parts(&parts, out_row, |_, rows, out| {
+        let input = &projected[rows.start * projected_row..rows.end * projected_row];
+        lstm_forward_part(shape.rows(rows.len()), input, weights, out, keep)
+    });
+    let parts = parts.into_iter().zip(saved).collect();
+    (out, keep.then_some(LstmSaved { parts }))
+}
+
+fn lstm_forward_part(
+    shape: LstmShape,
+    projected: &[f32],
+    weights: LstmWeights,
+    out: &mut [f32],
+    keep: bool,
+) -> LstmPartSaved {
     let LstmShape {
         batch,
         frames,
@@ -367,21 +638,17 @@ pub fn lstm_forward(
         projection,
     } = shape;
     let gates = 4 * hidden;
-    let [.., out_len] = shape.lengths();
-    let mut out = vec![0.0; out_len];
-    let cells_len = if keep { frames * batch * hidden } else { 0 };
-    let mut saved = LstmSaved {
-        input: vec![0.0; cells_len],
-        forget: vec![0.0; cells_len],
-        cell_input: vec![0.0; cells_len],
-        output: vec![0.0; cells_len],
-        cells: vec![0.0; cells_len],
-        unprojected: vec![0.0; cells_len],
-        states: vec![0.0; if keep { out_len } else { 0 }],
+    let peepholes = [
+        weights.peephole_input,
+        weights.peephole_forget,
+        weights.peephole_output,
+    ];
+    let mut saved = LstmPartSaved {
+        gates: Planes::new(frames, batch * hidden, keep),
+        states: vec![0.0; if keep { frames * batch * projection } else { 0 }],
     };
     let mut h = vec![0.0; batch * projection];
     let mut c = vec![0.0; batch * hidden];
-    let mut m = vec![0.0; batch * hidden];
     let mut recurrent = vec![0.0; batch * gates];
     for t in 0..frames {
         matmul(
@@ -393,36 +660,22 @@ pub fn lstm_forward(
             false,
             [batch, projection, gates],
         );
+        let mut step = saved.gates.step_mut(t);
         for b in 0..batch {
-            let x = &projected[(b * frames + t) * gates..][..gates];
-            let rec = &recurrent[b * gates..(b + 1) * gates];
-            let at = (t * batch + b) * hidden;
-            for j in 0..hidden {
-                let before = c[b * hidden + j];
-                let input = sigmoid(x[j] + rec[j] + before * weights.peephole_input[j]);
-                let forget =
-                    sigmoid(x[hidden + j] + rec[hidden + j] + before * weights.peephole_forget[j]);
-                let cell_input = (x[2 * hidden + j] + rec[2 * hidden + j]).tanh();
-                let cell = forget * before + input * cell_input;
-                let output = sigmoid(
-                    x[3 * hidden + j] + rec[3 * hidden + j] + cell * weights.peephole_output[j],
-                );
-                c[b * hidden + j] = cell;
-                m[b * hidden + j] = output * cell.tanh();
-                if keep {
-                    saved.input[at + j] = input;
-                    saved.forget[at + j] = forget;
-                    saved.cell_input[at + j] = cell_input;
-                    saved.output[at + j] = output;
-                    saved.cells[at + j] = cell;
-                    saved.unprojected[at + j] = m[b * hidden + j];
-                }
-            }
+            let row = b * hidden..(b + 1) * hidden;
+            lstm_step(
+                &projected[(b * frames + t) * gates..][..gates],
+                &recurrent[b * gates..(b + 1) * gates],
+                peepholes,
+                &mut c[row.clone()],
+                step.each_mut().map(|plane| &mut plane[row.clone()]),
+            );
         }
+        let [.., unprojected] = step;
         matmul(
             &mut h,
             false,
-            &m,
+            unprojected,
             false,
             weights.projection,
             false,
@@ -436,7 +689,7 @@ pub fn lstm_forward(
             saved.states[t * batch * projection..(t + 1) * batch * projection].copy_from_slice(&h);
         }
     }
-    (out, keep.then_some(saved))
+    saved
 }
 
 /// Gradients of the peephole LSTM with respect to the projected inputs, `weight_hh`, the three
@@ -447,6 +700,34 @@ pub fn lstm_backward(
     weights: LstmWeights,
     d_out: &[f32],
 ) -> [Vec<f32>; 6] {
+    let [projected_len, .., out_len] = shape.lengths();
+    let [projected_row, out_row] = [projected_len, out_len].map(|l| l / shape.batch.max(1));
+    let parts: Vec<_> = saved.parts.iter().map(|(rows, _)| rows.clone()).collect();
+    let (d_projected, gradients) = fill_by_parts(&parts, projected_row, |index, rows, share| {
+        let d_out = &d_out[rows.start * out_row..rows.end * out_row];
+        let part = &saved.parts[index].1;
+        lstm_backward_part(shape.rows(rows.len()), part, weights, d_out, share)
+    });
+    let [d_weight, d_input, d_forget, d_output, d_projection] =
+        std::array::from_fn(|i| sum_parts(gradients.iter().map(|g| g[i].clone())));
+    [
+        d_projected,
+        d_weight,
+        d_input,
+        d_forget,
+        d_output,
+        d_projection,
+    ]
+}
+
+/// The weights' gradients of one part: `weight_hh`, the three peepholes and the projection.
+fn lstm_backward_part(
+    shape: LstmShape,
+    saved: &LstmPartSaved,
+    weights: LstmWeights,
+    d_out: &[f32],
+    d_projected: &mut [f32],
+) -> [Vec<f32>; 5] {
     let LstmShape {
         batch,
         frames,
@@ -454,8 +735,7 @@ pub fn lstm_backward(
         projection,
     } = shape;
     let gates = 4 * hidden;
-    let [projected_len, weight_len, peephole_len, projection_len, _] = shape.lengths();
-    let mut d_projected = vec![0.0; projected_len];
+    let [_, weight_len, peephole_len, projection_len, _] = shape.lengths();
     let mut d_weight = vec![0.0; weight_len];
     let mut d_peepholes = [
         vec![0.0; peephole_len],
@@ -465,6 +745,7 @@ pub fn lstm_backward(
     let mut d_projection = vec![0.0; projection_len];
     let mut carry_h = vec![0.0; batch * projection];
     let mut carry_c = vec![0.0; batch * hidden];
+    let zeros = vec![0.0; batch * hidden];
     // Every frame's gradients of the output and of the gates, so that the projection's and the
     // recurrent weights' gradients, sums of one rank-`batch` product per frame, are one product
     // each after the loop.
@@ -472,12 +753,16 @@ pub fn lstm_backward(
     let mut d_gates_all = vec![0.0; frames * batch * gates];
     let mut dm = vec![0.0; batch * hidden];
     for t in (0..frames).rev() {
-        let cells = t * batch * hidden..(t + 1) * batch * hidden;
         let dh = &mut d_states[t * batch * projection..(t + 1) * batch * projection];
         for b in 0..batch {
-            for p in 0..projection {
-                dh[b * projection + p] =
-                    d_out[(b * frames + t) * projection + p] + carry_h[b * projection + p];
+            let row = b * projection..(b + 1) * projection;
+            let from_output = &d_out[(b * frames + t) * projection..][..projection];
+            for ((d, from_output), carried) in dh[row.clone()]
+                .iter_mut()
+                .zip(from_output)
+                .zip(&carry_h[row])
+            {
+                *d = from_output + carried;
             }
         }
         let d_gates = &mut d_gates_all[t * batch * gates..(t + 1) * batch * gates];
@@ -490,41 +775,67 @@ pub fn lstm_backward(
             true,
             [batch, projection, hidden],
         );
+        let [i_gate, f_gate, g_gate, o_gate, cells, _] = saved.gates.step(t);
+        let before = match t {
+            0 => &zeros[..],
+            _ => saved.gates.step(t - 1)[4],
+        };
         for b in 0..batch {
-            let at = cells.start + b * hidden;
+            let n = hidden;
+            let row = b * n..(b + 1) * n;
             let d_input = &mut d_projected[(b * frames + t) * gates..][..gates];
-            for j in 0..hidden {
-                let input = saved.input[at + j];
-                let forget = saved.forget[at + j];
-                let cell_input = saved.cell_input[at + j];
-                let output = saved.output[at + j];
-                let cell = saved.cells[at + j];
-                let before = match t {
-                    0 => 0.0,
-                    _ => saved.cells[at - batch * hidden + j],
-                };
-                let tanh_cell = cell.tanh();
-                let d_m = dm[b * hidden + j];
-                let d_output = d_m * tanh_cell * output * (1.0 - output);
-                let d_cell = carry_c[b * hidden + j]
-                    + d_m * output * (1.0 - tanh_cell * tanh_cell)
-                    + d_output * weights.peephole_output[j];
-                let d_in = d_cell * cell_input * input * (1.0 - input);
-                let d_forget = d_cell * before * forget * (1.0 - forget);
-                let d_cell_input = d_cell * input * (1.0 - cell_input * cell_input);
-                carry_c[b * hidden + j] = d_cell * forget
-                    + d_in * weights.peephole_input[j]
-                    + d_forget * weights.peephole_forget[j];
-                d_peepholes[0][j] += d_in * before;
-                d_peepholes[1][j] += d_forget * before;
-                d_peepholes[2][j] += d_output * cell;
-                for (gate, d) in [d_in, d_forget, d_cell_input, d_output]
-                    .into_iter()
-                    .enumerate()
-                {
-                    d_input[gate * hidden + j] = d;
-                    d_gates[b * gates + gate * hidden + j] = d;
-                }
+            let (d_i, d_input) = d_input.split_at_mut(n);
+            let (d_f, d_input) = d_input.split_at_mut(n);
+            let (d_g, d_o) = d_input.split_at_mut(n);
+            let (d_i, d_f, d_g, d_o) = (&mut d_i[..n], &mut d_f[..n], &mut d_g[..n], &mut d_o[..n]);
+            let (dg_i, d_gates_row) = d_gates[b * gates..(b + 1) * gates].split_at_mut(n);
+            let (dg_f, d_gates_row) = d_gates_row.split_at_mut(n);
+            let (dg_g, dg_o) = d_gates_row.split_at_mut(n);
+            let (dg_i, dg_f, dg_g, dg_o) = (
+                &mut dg_i[..n],
+                &mut dg_f[..n],
+                &mut dg_g[..n],
+                &mut dg_o[..n],
+            );
+            let (i_gate, f_gate, g_gate) = (
+                &i_gate[row.clone()],
+                &f_gate[row.clone()],
+                &g_gate[row.clone()],
+            );
+            let (o_gate, cells, before) = (
+                &o_gate[row.clone()],
+                &cells[row.clone()],
+                &before[row.clone()],
+            );
+            let (dm, carry_c) = (&dm[row.clone()], &mut carry_c[row]);
+            let [p_i, p_f, p_o] = [
+                weights.peephole_input,
+                weights.peephole_forget,
+                weights.peephole_output,
+            ]
+            .map(|p| &p[..n]);
+            let [dp_i, dp_f, dp_o] = d_peepholes.each_mut().map(|p| &mut p[..n]);
+            for j in 0..n {
+                let (i, f, g, o, c) = (i_gate[j], f_gate[j], g_gate[j], o_gate[j], cells[j]);
+                let tanh_cell = tanh(c);
+                let d_output = dm[j] * tanh_cell * o * (1.0 - o);
+                let d_cell =
+                    carry_c[j] + dm[j] * o * (1.0 - tanh_cell * tanh_cell) + d_output * p_o[j];
+                let d_in = d_cell * g * i * (1.0 - i);
+                let d_forget = d_cell * before[j] * f * (1.0 - f);
+                let d_cell_input = d_cell * i * (1.0 - g * g);
+                carry_c[j] = d_cell * f + d_in * p_i[j] + d_forget * p_f[j];
+                dp_i[j] += d_in * before[j];
+                dp_f[j] += d_forget * before[j];
+                dp_o[j] += d_output * c;
+                d_i[j] = d_in;
+                d_f[j] = d_forget;
+                d_g[j] = d_cell_input;
+                d_o[j] = d_output;
+                dg_i[j] = d_in;
+                dg_f[j] = d_forget;
+                dg_g[j] = d_cell_input;
+                dg_o[j] = d_output;
             }
         }
         // The first frame's state is the zero start, whose gradient nothing needs.
@@ -545,7 +856,7 @@ pub fn lstm_backward(
     matmul(
         &mut d_projection,
         false,
-        &saved.unprojected,
+        &saved.gates.values[5],
         true,
         &d_states,
         false,
@@ -564,7 +875,6 @@ pub fn lstm_backward(
     }
     let [d_peephole_input, d_peephole_forget, d_peephole_output] = d_peepholes;
     [
-        d_projected,
         d_weight,
         d_peephole_input,
         d_peephole_forget,
@@ -689,7 +999,7 @@ mod tests {
                 &lstm_forward(
                     shape,
                     &parts[0],
-                    LstmWeights::from_parts(&weights(parts)),
+                    LstmWeights::from_parts(weights(parts).each_ref().map(Vec::as_slice)),
                     false,
                 )
                 .0,
@@ -697,11 +1007,21 @@ mod tests {
             )
         };
         let rest = weights(&parts);
-        let (_, saved) = lstm_forward(shape, &parts[0], LstmWeights::from_parts(&rest), true);
+        let (_, saved) = lstm_forward(
+            shape,
+            &parts[0],
+            LstmWeights::from_parts(rest.each_ref().map(Vec::as_slice)),
+            true,
+        );
         let Some(saved) = saved else {
             panic!("the forward pass kept no gates")
         };
-        let grads = lstm_backward(shape, &saved, LstmWeights::from_parts(&rest), &weighting);
+        let grads = lstm_backward(
+            shape,
+            &saved,
+            LstmWeights::from_parts(rest.each_ref().map(Vec::as_slice)),
+            &weighting,
+        );
         for (which, analytic) in grads.iter().enumerate() {
             check_gradient(
                 analytic,
@@ -713,5 +1033,71 @@ mod tests {
                 parts[which].len(),
             );
         }
+    }
+
+    /// Cutting the batch into parts changes nothing but the order in which the weights'
+    /// gradients are summed.
+    #[test]
+    fn parts_of_a_batch_give_the_whole_batch() {
+        let close = |a: &[f32], b: &[f32], what: &str| {
+            assert_eq!(a.len(), b.len(), "{what}");
+            for (a, b) in a.iter().zip(b) {
+                assert!(
+                    (a - b).abs() <= 1e-5 * b.abs().max(1.0),
+                    "{what}: {a} against {b}"
+                );
+            }
+        };
+        let gru = GruShape {
+            batch: 27,
+            frames: 6,
+            grus: 2,
+            hidden: 5,
+        };
+        assert_eq!(batch_parts(gru.batch, 3), [0..9, 9..18, 18..27]);
+        let [p_len, w_len, b_len, out_len] = gru.lengths();
+        let (projected, weight, bias) = (values(p_len, 3), values(w_len, 4), values(b_len, 5));
+        let d_out = values(out_len, 6);
+        let [whole, parts] = [1, 3].map(|threads| {
+            let (out, saved) = gru_forward_in_parts(gru, &projected, &weight, &bias, true, threads);
+            let Some(saved) = saved else {
+                panic!("the forward pass kept no gates")
+            };
+            assert_eq!(saved.parts.len(), threads);
+            (out, gru_backward(gru, &saved, &weight, &d_out))
+        });
+        assert_eq!(whole.0, parts.0, "GRU output");
+        for (k, (a, b)) in whole.1.iter().zip(&parts.1).enumerate() {
+            close(b, a, &format!("GRU gradient {k}"));
+        }
+
+        let lstm = LstmShape {
+            batch: 19,
+            frames: 5,
+            hidden: 4,
+            projection: 3,
+        };
+        let lengths = lstm.lengths();
+        let projected = values(lengths[0], 7);
+        let rest: [Vec<f32>; 5] =
+            std::array::from_fn(|k| values(lengths[[1, 2, 2, 2, 3][k]], 8 + k as u32));
+        let weights = LstmWeights::from_parts(rest.each_ref().map(Vec::as_slice));
+        let d_out = values(lengths[4], 13);
+        let [whole, parts] = [1, 2].map(|threads| {
+            let (out, saved) = lstm_forward_in_parts(lstm, &projected, weights, true, threads);
+            let Some(saved) = saved else {
+                panic!("the forward pass kept no gates")
+            };
+            assert_eq!(saved.parts.len(), threads);
+            (out, lstm_backward(lstm, &saved, weights, &d_out))
+        });
+        assert_eq!(whole.0, parts.0, "LSTM output");
+        for (k, (a, b)) in whole.1.iter().zip(&parts.1).enumerate() {
+            close(b, a, &format!("LSTM gradient {k}"));
+        }
+        // Without keeping the gates the outputs are the same.
+        let (out, saved) = lstm_forward_in_parts(lstm, &projected, weights, false, 2);
+        assert!(saved.is_none());
+        assert_eq!(out, whole.0);
     }
 }

@@ -1,0 +1,8 @@
+# Sourced by the experiment scripts, from the repository root: sets `tempokd` to the binary
+# named by $TEMPOKD, or builds the release CLI (cached in $CARGO_TARGET_DIR) and names that.
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/tempokd/target}"
+tempokd=${TEMPOKD:-}
+if [ -z "$tempokd" ]; then
+  cargo build --release -p tempokd
+  tempokd="$CARGO_TARGET_DIR/release/tempokd"
+fi
