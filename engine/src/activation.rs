@@ -21,6 +21,7 @@ const ROUNDER: f32 = 12_582_912.0;
 #[inline(always)]
 pub fn exp(x: f32) -> f32 {
     // Comparisons, not `clamp`/`max`, so that NaN passes through.
+    #[allow(clippy::manual_clamp)]
     let x = if x < -87.0 {
         -87.0
     } else if x > 88.0 {
