@@ -133,16 +133,52 @@ fn fill_by_parts<R: Send>(
     (buffer, results)
 }
 
-/// Element-wise sum of the parts' gradients.
-fn sum_parts(parts: impl IntoIterator<Item = Vec<f32>>) -> Vec<f32> {
-    let mut parts = parts.into_iter();
-    let mut sum = parts.next().unwrap_or_default();
-    for part in parts {
-        for (total, value) in sum.iter_mut().zip(part) {
-            *total += value;
+/// Values per batch row of the projected inputs and of the output, from their whole lengths.
+fn per_row(batch: usize, lengths: [usize; 2]) -> [usize; 2] {
+    lengths.map(|length| length / batch.max(1))
+}
+
+/// `forward` on each part of the batch (its rows, its projected inputs, its share of the
+/// output to fill), and what it returns for each part beside the part's rows.
+fn forward_by_parts<S: Send>(
+    parts: Vec<Range<usize>>,
+    [projected_row, out_row]: [usize; 2],
+    projected: &[f32],
+    forward: impl Fn(usize, &[f32], &mut [f32]) -> S + Sync,
+) -> (Vec<f32>, Vec<(Range<usize>, S)>) {
+    let (out, saved) = fill_by_parts(&parts, out_row, |_, rows, out| {
+        let input = &projected[rows.start * projected_row..rows.end * projected_row];
+        forward(rows.len(), input, out)
+    });
+    (out, parts.into_iter().zip(saved).collect())
+}
+
+/// `backward` on each part a forward pass saved (its rows, what it saved, its rows of the
+/// output's gradient, its share of the projected inputs' gradient to fill): the projected
+/// inputs' gradient, and the weights' gradients summed over the parts.
+fn backward_by_parts<S: Sync, const N: usize>(
+    saved: &[(Range<usize>, S)],
+    [projected_row, out_row]: [usize; 2],
+    d_out: &[f32],
+    backward: impl Fn(usize, &S, &[f32], &mut [f32]) -> [Vec<f32>; N] + Sync,
+) -> (Vec<f32>, [Vec<f32>; N]) {
+    let parts: Vec<_> = saved.iter().map(|(rows, _)| rows.clone()).collect();
+    let (d_projected, gradients) = fill_by_parts(&parts, projected_row, |index, rows, share| {
+        let d_out = &d_out[rows.start * out_row..rows.end * out_row];
+        backward(rows.len(), &saved[index].1, d_out, share)
+    });
+    let summed = gradients.into_iter().reduce(|mut total, part| {
+        for (total, part) in total.iter_mut().zip(part) {
+            for (sum, value) in total.iter_mut().zip(part) {
+                *sum += value;
+            }
         }
-    }
-    sum
+        total
+    });
+    (
+        d_projected,
+        summed.unwrap_or_else(|| std::array::from_fn(|_| Vec::new())),
+    )
 }
 
 /// `N` arrays of per-step values, `[steps, step]` each when the whole sequence is kept for the
@@ -293,14 +329,12 @@ fn gru_forward_in_parts(
     keep: bool,
     threads: usize,
 ) -> (Vec<f32>, Option<GruSaved>) {
-    let parts = batch_parts(shape.batch, threads);
     let [projected_len, .., out_len] = shape.lengths();
-    let [projected_row, out_row] = [projected_len, out_len].map(|l| l / shape.batch.max(1));
-    let (out, planes) = fill_by_parts(&parts, out_row, |_, rows, out| {
-        let input = &projected[rows.start * projected_row..rows.end * projected_row];
-        gru_forward_part(shape.rows(rows.len()), input, weight_hh, bias_hh, out, keep)
+    let rows = per_row(shape.batch, [projected_len, out_len]);
+    let parts = batch_parts(shape.batch, threads);
+    let (out, parts) = forward_by_parts(parts, rows, projected, |batch, input, out| {
+        gru_forward_part(shape.rows(batch), input, weight_hh, bias_hh, out, keep)
     });
-    let parts = parts.into_iter().zip(planes).collect();
     (out, keep.then_some(GruSaved { parts }))
 }
 
@@ -365,14 +399,11 @@ pub fn gru_backward(
     d_out: &[f32],
 ) -> [Vec<f32>; 3] {
     let [projected_len, .., out_len] = shape.lengths();
-    let [projected_row, out_row] = [projected_len, out_len].map(|l| l / shape.batch.max(1));
-    let parts: Vec<_> = saved.parts.iter().map(|(rows, _)| rows.clone()).collect();
-    let (d_projected, gradients) = fill_by_parts(&parts, projected_row, |index, rows, share| {
-        let d_out = &d_out[rows.start * out_row..rows.end * out_row];
-        let planes = &saved.parts[index].1;
-        gru_backward_part(shape.rows(rows.len()), planes, weight_hh, d_out, share)
-    });
-    let [d_weight, d_bias] = [0, 1].map(|i| sum_parts(gradients.iter().map(|g| g[i].clone())));
+    let rows = per_row(shape.batch, [projected_len, out_len]);
+    let (d_projected, [d_weight, d_bias]) =
+        backward_by_parts(&saved.parts, rows, d_out, |batch, planes, d_out, share| {
+            gru_backward_part(shape.rows(batch), planes, weight_hh, d_out, share)
+        });
     [d_projected, d_weight, d_bias]
 }
 
@@ -613,14 +644,12 @@ fn lstm_forward_in_parts(
     keep: bool,
     threads: usize,
 ) -> (Vec<f32>, Option<LstmSaved>) {
-    let parts = batch_parts(shape.batch, threads);
     let [projected_len, .., out_len] = shape.lengths();
-    let [projected_row, out_row] = [projected_len, out_len].map(|l| l / shape.batch.max(1));
-    let (out, saved) = fill_by_parts(&parts, out_row, |_, rows, out| {
-        let input = &projected[rows.start * projected_row..rows.end * projected_row];
-        lstm_forward_part(shape.rows(rows.len()), input, weights, out, keep)
+    let rows = per_row(shape.batch, [projected_len, out_len]);
+    let parts = batch_parts(shape.batch, threads);
+    let (out, parts) = forward_by_parts(parts, rows, projected, |batch, input, out| {
+        lstm_forward_part(shape.rows(batch), input, weights, out, keep)
     });
-    let parts = parts.into_iter().zip(saved).collect();
     (out, keep.then_some(LstmSaved { parts }))
 }
 
@@ -701,15 +730,11 @@ pub fn lstm_backward(
     d_out: &[f32],
 ) -> [Vec<f32>; 6] {
     let [projected_len, .., out_len] = shape.lengths();
-    let [projected_row, out_row] = [projected_len, out_len].map(|l| l / shape.batch.max(1));
-    let parts: Vec<_> = saved.parts.iter().map(|(rows, _)| rows.clone()).collect();
-    let (d_projected, gradients) = fill_by_parts(&parts, projected_row, |index, rows, share| {
-        let d_out = &d_out[rows.start * out_row..rows.end * out_row];
-        let part = &saved.parts[index].1;
-        lstm_backward_part(shape.rows(rows.len()), part, weights, d_out, share)
-    });
-    let [d_weight, d_input, d_forget, d_output, d_projection] =
-        std::array::from_fn(|i| sum_parts(gradients.iter().map(|g| g[i].clone())));
+    let rows = per_row(shape.batch, [projected_len, out_len]);
+    let (d_projected, [d_weight, d_input, d_forget, d_output, d_projection]) =
+        backward_by_parts(&saved.parts, rows, d_out, |batch, part, d_out, share| {
+            lstm_backward_part(shape.rows(batch), part, weights, d_out, share)
+        });
     [
         d_projected,
         d_weight,
