@@ -1,6 +1,6 @@
-"""Writes docs/kd-target/results.md from the runs of scripts/kd-target/run.sh.
+"""Writes docs/kd-target/STUDENT.md from the runs of scripts/kd-target/run.sh.
 
-Usage: summarise.py WORK "SEED SEED ..." ARM [ARM ...]   (standard library only)
+Usage: summarise.py WORK STUDENT STEPS BATCH "SEED SEED ..." ARM [ARM ...]   (standard library only)
 """
 
 import json
@@ -28,13 +28,16 @@ def cell(evaluation):
 
 
 def main():
-    work, seeds, arms = Path(sys.argv[1]), sys.argv[2].split(), sys.argv[3:]
-    print("# The teacher's map as a KD target\n")
+    work, student, steps, batch = Path(sys.argv[1]), sys.argv[2], int(sys.argv[3]), sys.argv[4]
+    seeds, arms = sys.argv[5].split(), sys.argv[6:]
+    print(f"# The teacher's map as a KD target: {student}\n")
     print(
-        "Written by `scripts/kd-target/run.sh` (rerun it to regenerate): TC-ResNet8 from the "
-        "default models' 1 s stage, trained 3,000 steps (batch 32) on their mixed-length corpus "
+        f"Written by `scripts/kd-target/run.sh {student}` (rerun it to regenerate): {student} from "
+        f"the default models' 1 s stage, trained {steps:,} steps (batch {batch}) on their "
+        "mixed-length corpus "
         "(1, 2, 4, 6 and 8 s clips) at λ = 0.25 with their teacher's first-frame rollout as the "
-        "target, changed as each row says; two training seeds. Cells: accuracy with its Wilson "
+        f"target, changed as each row says; training seeds {', '.join(seeds)}. Cells: accuracy "
+        "with its Wilson "
         "95 % interval / localisation (the share of the student's temporal attention inside the "
         "keyword window) with its bootstrap 95 % interval, on the corpus's validation split (the "
         "one the choice is made on) and its test split (unseen underlying voices).\n"

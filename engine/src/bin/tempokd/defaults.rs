@@ -3,10 +3,8 @@
 //! its model card into `static/models/<name>/`. Every run is kept in the work folder, so an
 //! interrupted build resumes where it stopped.
 
-use crate::jobs::{
-    Corpus, Job, StudentBudget, StudentRun, TRAINING_PROCESSES, TeacherStage, run_jobs,
-    underlying_voices, unfinished,
-};
+use crate::curriculum::{Curriculum, LENGTHS, SEED, Sizes};
+use crate::jobs::{Job, TRAINING_PROCESSES, run_jobs, underlying_voices, unfinished};
 use crate::training::{self, evaluate};
 use clap::Args;
 use serde_json::json;
@@ -14,12 +12,11 @@ use std::fmt::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use tempokd::audio::MODEL_SAMPLE_RATE;
-use tempokd::data::augment::Augmentation;
 use tempokd::data::{Dataset, Split};
 use tempokd::device::ComputeDevice;
 use tempokd::parallel;
 use tempokd::students::Preset;
-use tempokd::teacher::{Teacher, TeacherShape};
+use tempokd::teacher::Teacher;
 use tempokd::train::Evaluation;
 
 #[derive(Args, Clone)]
@@ -38,62 +35,16 @@ pub struct DefaultsArgs {
     /// accuracy ships.
     #[arg(long, value_delimiter = ',', default_value = "0.1,0.25,0.5")]
     pub lambdas: Vec<f32>,
-    #[arg(long, default_value_t = 6)]
+    #[arg(long, default_value_t = SEED)]
     pub seed: u64,
 }
 
 /// The students, in the paper's order.
 const STUDENTS: [Preset; 5] = Preset::PAPER;
 
-/// Clip lengths of the corpus the shipped models are trained and scored on.
-const LENGTHS: [f32; 5] = [1.0, 2.0, 4.0, 6.0, 8.0];
-
-/// Voices in every corpus; the split of voices (80/10/10 %) follows from the seed.
-const VOICES: usize = 600;
-
 /// Check-set clips per class and length; short lengths keep the committed set small.
 const CHECK_CLIPS: usize = 2;
 const CHECK_LENGTHS: [f32; 2] = [1.0, 2.0];
-
-/// A teacher several times the largest student, small enough to train in under 90 minutes on
-/// two CPU cores and to classify a 4 s clip in the browser's CPU fallback. 64 convolution
-/// channels rather than 32 lift its accuracy on 4 s clips from about 81 % to about 92 %.
-const TEACHER_SHAPE: TeacherShape = TeacherShape {
-    hidden: 192,
-    layers: 4,
-    heads: 4,
-    conv_channels: 64,
-};
-
-/// A student's two stages, as the teacher's: first the words on 1 s clips, where the word fills
-/// most of the clip, without KD, then from those weights on clips of every length, once for
-/// each λ (0 and the sweep), so every λ starts from the same student.
-///
-/// TC-ResNet's steps are cheap, so it gets more of them and larger batches; the recurrent
-/// students' steps step frame by frame. The second stage starts from a trained student, so its
-/// rates are half the first's.
-fn student_curriculum(preset: Preset) -> [StudentBudget; 2] {
-    let (words, mixed) = match preset {
-        Preset::TcResNet8 | Preset::TcResNet14 => ((4000, 32), (3000, 32)),
-        _ => ((2000, 32), (1000, 16)),
-    };
-    [
-        StudentBudget {
-            steps: words.0,
-            batch: words.1,
-            lr: 1e-3,
-            lr_after: 1e-4,
-            eval_every: 250,
-        },
-        StudentBudget {
-            steps: mixed.0,
-            batch: mixed.1,
-            lr: 5e-4,
-            lr_after: 5e-5,
-            eval_every: 100,
-        },
-    ]
-}
 
 /// One model that ships: its folder name, the run it comes from and how it was made.
 struct Shipped {
@@ -111,136 +62,53 @@ pub fn defaults(args: &DefaultsArgs) -> Result<(), String> {
         return Err("--lambdas must list KD weights in (0, 1]".into());
     }
     let started = std::time::Instant::now();
-    let work = &args.work;
-    let data = work.join("data");
-    let words = Corpus {
-        lengths: vec![1.0],
-        per_class: 2000,
-        voices: VOICES,
-        seed: args.seed,
-        augment: Augmentation::all(),
-        splits: Split::ALL.to_vec(),
-    };
-    let mixed = Corpus {
-        lengths: LENGTHS.to_vec(),
-        per_class: 800,
-        voices: VOICES,
-        seed: args.seed,
-        augment: Augmentation::all(),
-        splits: Split::ALL.to_vec(),
-    };
-    // The cards' scores: the test split alone, about 1,000 clips per length (a 95 % interval of
-    // about ±3 points), of the same seed and voices and so the same unseen underlying voices.
-    let test = Corpus {
-        lengths: LENGTHS.to_vec(),
-        per_class: 840 * LENGTHS.len(),
-        voices: VOICES,
-        seed: args.seed,
-        augment: Augmentation::none(),
-        splits: vec![Split::Test],
-    };
-    let words_dir = words.made_in(data.join("words-1s"))?;
-    let mixed_dir = mixed.made_in(data.join("mixed"))?;
-    let test_dir = test.made_in(data.join("test"))?;
-
-    // The teacher learns the words on 1 s clips, where the word fills most of the clip, then
-    // where the word is in clips of every length.
-    let words_teacher = work.join("teacher-1s");
-    let teacher = work.join("teacher");
-    let teacher_stages = [
-        TeacherStage {
-            data: &words_dir,
-            out: &words_teacher,
-            steps: 4000,
-            batch: 16,
-            lr: 5e-4,
-            warmup: 200,
-            eval_every: 250,
-            seed: args.seed,
-            init: None,
-            shape: TEACHER_SHAPE,
-        }
-        .job(),
-        TeacherStage {
-            data: &mixed_dir,
-            out: &teacher,
-            steps: 2000,
-            batch: 8,
-            lr: 5e-4,
-            warmup: 50,
-            eval_every: 250,
-            seed: args.seed,
-            init: Some(&words_teacher),
-            shape: TEACHER_SHAPE,
-        }
-        .job(),
-    ];
-    let students = work.join("students");
-    let words_student = |preset: Preset| students.join(preset.name()).join("words-1s");
+    let curriculum = Curriculum::prepare(&args.work, args.seed, &Sizes::FULL)?;
+    let test_dir = &curriculum.test_dir;
     let words_stages: Vec<Job> = STUDENTS
         .iter()
-        .map(|preset| {
-            StudentRun {
-                preset: *preset,
-                data: &words_dir,
-                out: &words_student(*preset),
-                lambda: 0.0,
-                teacher: &teacher,
-                budget: student_curriculum(*preset)[0],
-                seed: args.seed,
-                init: None,
-            }
-            .job()
-        })
+        .map(|p| curriculum.words_stage(*p))
         .collect();
-    let student_run = |preset: Preset, lambda: f32| -> Job {
-        StudentRun {
-            preset,
-            data: &mixed_dir,
-            out: &students
-                .join(preset.name())
-                .join(format!("lambda-{lambda}")),
-            lambda,
-            teacher: &teacher,
-            budget: student_curriculum(preset)[1],
-            seed: args.seed,
-            init: Some(&words_student(preset)),
-        }
-        .job()
-    };
-    let baselines: Vec<Job> = STUDENTS.iter().map(|p| student_run(*p, 0.0)).collect();
+    let baselines: Vec<Job> = STUDENTS
+        .iter()
+        .map(|p| curriculum.mixed_stage(*p, 0.0))
+        .collect();
     let distilled: Vec<(Preset, f32, Job)> = STUDENTS
         .iter()
-        .flat_map(|p| args.lambdas.iter().map(|l| (*p, *l, student_run(*p, *l))))
+        .flat_map(|p| {
+            args.lambdas
+                .iter()
+                .map(|l| (*p, *l, curriculum.mixed_stage(*p, *l)))
+        })
         .collect();
 
-    // Each teacher stage runs beside students that need no teacher: the students' first stage,
-    // then their second without KD.
-    let [first_stage, second_stage] = teacher_stages;
-    println!("== the teacher and the students on 1 s clips");
-    run_jobs(&with_first(&first_stage, unfinished(words_stages.iter())))?;
-    println!("== the teacher on clips of every length, beside the students without KD");
-    run_jobs(&with_first(&second_stage, unfinished(baselines.iter())))?;
+    curriculum.train_teacher(&STUDENTS, &baselines)?;
+    let teacher = curriculum.teacher().to_path_buf();
     println!("== the teacher's maps of every training clip");
-    training::cache_teacher_maps(&teacher, &mixed_dir)?;
+    training::cache_teacher_maps(&teacher, &curriculum.mixed_dir)?;
     println!("== the students with KD");
     run_jobs(&unfinished(distilled.iter().map(|(_, _, job)| job)))?;
 
-    let check_set = check_set(&args.check_set, &test_dir)?;
+    let check_set = check_set(&args.check_set, test_dir)?;
+    let [first_stage, restart_stage, mixed_stage] = &curriculum.teacher_stages;
     let mut shipped = vec![Shipped {
         name: "teacher".into(),
         preset: None,
         run: teacher.clone(),
         title: "wav2vec 2.0 teacher".into(),
         training: format!(
-            "Trained from random weights in two stages: first on the 1 s corpus, where the word \
-             fills most of the clip, then from those weights on the mixed-length corpus, where \
-             it has to find the word.\n\n{}\nIts encoder loads in Hugging Face transformers (`Wav2Vec2Model.from_pretrained` \
+            "Trained from random weights in three stages: first on the 1 s corpus, where the \
+             word fills most of the clip; then again on it from those weights, the learning rate \
+             raised back (a warm restart); then on the mixed-length corpus, where it has to \
+             find the word.\n\n{}\nIts encoder loads in Hugging Face transformers (`Wav2Vec2Model.from_pretrained` \
              on this folder); its head, the paper's fully connected layer on the first frame \
              (`classifier.*`), is one that transformers' classes lack (they mean-pool a \
              projection), so `scripts/oracle/default_teacher.py` applies it to transformers' \
              first frame and compares the logits with `tempokd inspect`.\n",
-            stages(&[("1 s clips", &first_stage), ("every length", &second_stage)])
+            stages(&[
+                ("1 s clips", first_stage),
+                ("1 s clips, warm restart", restart_stage),
+                ("every length", mixed_stage)
+            ])
         ),
     }];
     for ((preset, baseline), words_stage) in STUDENTS.iter().zip(&baselines).zip(&words_stages) {
@@ -292,10 +160,10 @@ pub fn defaults(args: &DefaultsArgs) -> Result<(), String> {
     println!("== scoring and writing the models");
     std::fs::create_dir_all(&args.out).map_err(|e| format!("{}: {e}", args.out.display()))?;
     let context = CardContext {
-        words: words.command(&words_dir),
-        mixed: mixed.command(&mixed_dir),
-        test: test.command(&test_dir),
-        underlying_voices: underlying_voices(&[&mixed_dir, &test_dir])?,
+        words: curriculum.words.command(&curriculum.words_dir),
+        mixed: curriculum.mixed.command(&curriculum.mixed_dir),
+        test: curriculum.test.command(test_dir),
+        underlying_voices: underlying_voices(&[&curriculum.mixed_dir, test_dir])?,
         test_dir: test_dir.clone(),
         check_set: check_set.clone(),
         seed: args.seed,
@@ -337,13 +205,6 @@ pub fn defaults(args: &DefaultsArgs) -> Result<(), String> {
         started.elapsed().as_secs_f32() / 60.0
     );
     Ok(())
-}
-
-/// `first` (unless finished) ahead of `rest`.
-fn with_first(first: &Job, rest: Vec<Job>) -> Vec<Job> {
-    let mut jobs = unfinished(std::iter::once(first));
-    jobs.extend(rest);
-    jobs
 }
 
 /// A card's account of a model's training stages: each one's steps, best validation step (and

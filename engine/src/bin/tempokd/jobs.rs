@@ -133,10 +133,28 @@ impl Job {
     }
 
     /// Whether this job's run finished with these very arguments (its training.json is there
-    /// and its job.json names the same command), so a resumed build can skip it.
+    /// and its job.json names the same command) after every model it starts from or learns
+    /// from was made, so a resumed build can skip it; a retrained teacher or earlier stage
+    /// makes the runs that read it stale, as in `make`.
     pub fn finished(&self) -> bool {
-        self.dir.join("training.json").is_file()
+        let Some(done) = modified(&self.dir.join("training.json")) else {
+            return false;
+        };
+        // A run interrupted after job.json was written keeps an older run's training.json.
+        let started = modified(&self.dir.join(JOB_RECORD));
+        started.is_some_and(|started| started <= done)
             && self.record().is_some_and(|record| record.args == self.args)
+            && self
+                .inputs()
+                .all(|input| modified(&input.join(MODEL_FILE)).is_some_and(|made| made <= done))
+    }
+
+    /// The model folders this job reads (`--init`, `--teacher`).
+    fn inputs(&self) -> impl Iterator<Item = &Path> {
+        self.args
+            .windows(2)
+            .filter(|pair| INPUT_FLAGS.contains(&pair[0].as_str()))
+            .map(|pair| Path::new(&pair[1]))
     }
 
     /// The machine the job ran on, as its job.json recorded it.
@@ -149,6 +167,16 @@ impl Job {
         let text = std::fs::read_to_string(self.dir.join(JOB_RECORD)).ok()?;
         serde_json::from_str(&text).ok()
     }
+}
+
+/// The flags whose value is a model folder a job reads.
+const INPUT_FLAGS: [&str; 2] = ["--init", "--teacher"];
+
+/// The weights file of every model folder, teacher or student.
+const MODEL_FILE: &str = "model.safetensors";
+
+pub fn modified(path: &Path) -> Option<std::time::SystemTime> {
+    std::fs::metadata(path).and_then(|m| m.modified()).ok()
 }
 
 /// A job's own record beside its run.
@@ -306,4 +334,60 @@ pub fn run_jobs(jobs: &[Job]) -> Result<(), String> {
     })?;
     bar.finish();
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::{Duration, SystemTime};
+
+    fn touch(path: &Path, at: SystemTime) {
+        let file = std::fs::File::create(path).expect("scratch file");
+        file.set_modified(at).expect("set its time");
+    }
+
+    #[test]
+    fn a_run_is_stale_once_a_model_it_reads_is_remade() {
+        let root = std::env::temp_dir().join(format!("tempokd-jobs-{}", std::process::id()));
+        let (teacher, student) = (root.join("teacher"), root.join("student"));
+        for dir in [&teacher, &student] {
+            std::fs::create_dir_all(dir).expect("scratch folder");
+        }
+        let job = Job::new(
+            "train-student",
+            &student,
+            vec![("--teacher", teacher.display().to_string())],
+        );
+        let then = SystemTime::now() - Duration::from_secs(3600);
+        touch(&teacher.join(MODEL_FILE), then);
+        assert!(!job.finished(), "no training.json yet");
+
+        let record = JobRecord {
+            args: job.args.clone(),
+            machine: this_machine(),
+        };
+        let text = serde_json::to_string(&record).expect("record");
+        std::fs::write(student.join(JOB_RECORD), text).expect("job.json");
+        touch(
+            &student.join("training.json"),
+            then + Duration::from_secs(60),
+        );
+        assert!(
+            !job.finished(),
+            "job.json is newer: a run that never finished"
+        );
+        std::fs::File::options()
+            .write(true)
+            .open(student.join(JOB_RECORD))
+            .and_then(|file| file.set_modified(then + Duration::from_secs(30)))
+            .expect("date job.json");
+        assert!(job.finished());
+
+        let other = Job::new("train-student", &student, vec![("--lambda", "0.5".into())]);
+        assert!(!other.finished(), "other arguments");
+
+        touch(&teacher.join(MODEL_FILE), then + Duration::from_secs(120));
+        assert!(!job.finished(), "the teacher was retrained after the run");
+        std::fs::remove_dir_all(&root).expect("clean up");
+    }
 }

@@ -1,5 +1,6 @@
 //! The `tempokd` command-line tool: argument parsing and output over library calls.
 
+mod curriculum;
 mod data;
 mod defaults;
 mod figures;

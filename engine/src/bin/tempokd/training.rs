@@ -378,7 +378,7 @@ pub fn load_model(dir: &Path, device: &burn::tensor::Device) -> Result<Model, St
 }
 
 /// Keeps only the `split` clips that last `length` seconds (to the nearest 10 ms).
-fn keep_length(dataset: &mut Dataset, split: Split, length: f32) -> Result<(), String> {
+pub fn keep_length(dataset: &mut Dataset, split: Split, length: f32) -> Result<(), String> {
     let mut keep = Vec::with_capacity(dataset.examples.len());
     for example in &dataset.examples {
         let matches = example.split == split && {

@@ -1,0 +1,344 @@
+//! The curriculum both model-building commands follow (`defaults`, which ships the models, and
+//! `reproduce`, which scores the paper's grid): three corpora from one seed and one split of
+//! voices, the teacher's stages, and each student's first stage on 1 s clips. Both commands
+//! then train each student's second stage from that first stage, once per λ (`defaults` on the
+//! mixed lengths, `reproduce` once per clip length), so `reproduce` run in `defaults`' folder with
+//! its seed reuses its corpora, its teacher and its students' first stages.
+
+use crate::jobs::{Corpus, Job, StudentBudget, StudentRun, TeacherStage, run_jobs, unfinished};
+use std::path::{Path, PathBuf};
+use tempokd::data::Split;
+use tempokd::data::augment::Augmentation;
+use tempokd::students::Preset;
+use tempokd::teacher::TeacherShape;
+
+/// The seed of the shipped models' corpora and runs: one split of voices for every build.
+pub const SEED: u64 = 6;
+
+/// Clip lengths of the mixed-length and test corpora.
+pub const LENGTHS: [f32; 5] = [1.0, 2.0, 4.0, 6.0, 8.0];
+
+/// Steps, batch size and warm-up of one teacher stage.
+#[derive(Clone, Copy)]
+pub struct TeacherBudget {
+    pub steps: usize,
+    pub batch: usize,
+    pub warmup: usize,
+}
+
+/// How big a build is: its corpora and every stage's budget.
+pub struct Sizes {
+    /// Voices in every corpus; their split (80/10/10 % by underlying voice) follows from the
+    /// seed.
+    pub voices: usize,
+    /// Clips per class of the 1 s corpus (cheap to make; the first stages see many).
+    pub words_per_class: usize,
+    /// Clips per class of the mixed-length corpus, over all its lengths.
+    pub mixed_per_class: usize,
+    /// Clips per class over all the test corpus's lengths and all splits, of which it writes the
+    /// test split alone (a tenth of the voices).
+    pub test_per_class: usize,
+    /// Clips per class of each single-length corpus of `reproduce` (the paper trains a student
+    /// per clip length).
+    pub length_per_class: usize,
+    pub teacher_shape: TeacherShape,
+    /// The teacher's stages: the 1 s corpus, the same again from those weights with the rate
+    /// raised (a warm restart), then the mixed lengths.
+    pub teacher: [TeacherBudget; 3],
+    pub teacher_eval_every: usize,
+    /// TC-ResNet's two stages: its steps are cheap, so it gets more of them.
+    pub convolutional: [StudentBudget; 2],
+    /// The recurrent students' two stages (LSTM-P, CRNN, Att-RNN, MHAtt-RNN).
+    pub recurrent: [StudentBudget; 2],
+}
+
+/// A student's first stage learns the words on 1 s clips without KD; the second starts from a
+/// trained student, so its rates are half the first's.
+const fn budgets(
+    words: (usize, usize, usize),
+    second: (usize, usize, usize),
+) -> [StudentBudget; 2] {
+    [
+        StudentBudget {
+            steps: words.0,
+            batch: words.1,
+            lr: 1e-3,
+            lr_after: 1e-4,
+            eval_every: words.2,
+        },
+        StudentBudget {
+            steps: second.0,
+            batch: second.1,
+            lr: 5e-4,
+            lr_after: 5e-5,
+            eval_every: second.2,
+        },
+    ]
+}
+
+impl Sizes {
+    /// The shipped models'. The first stages are long because shorter ones were still
+    /// improving at their last step (TC-ResNet8's validation accuracy rose from 75.1 % at 4,000
+    /// steps to 81.5 % at 20,000); the teacher is several times the largest student and still
+    /// classifies a 4 s clip in the browser's CPU fallback.
+    pub const FULL: Sizes = Sizes {
+        voices: 600,
+        words_per_class: 2000,
+        mixed_per_class: 800,
+        // About 1,000 clips per length: a 95 % interval of about ±3 points.
+        test_per_class: 840 * LENGTHS.len(),
+        length_per_class: 600,
+        teacher_shape: TeacherShape {
+            hidden: 192,
+            layers: 4,
+            heads: 4,
+            conv_channels: 64,
+        },
+        teacher: [
+            TeacherBudget {
+                steps: 4000,
+                batch: 16,
+                warmup: 200,
+            },
+            TeacherBudget {
+                steps: 6000,
+                batch: 16,
+                warmup: 100,
+            },
+            TeacherBudget {
+                steps: 2000,
+                batch: 8,
+                warmup: 50,
+            },
+        ],
+        teacher_eval_every: 250,
+        convolutional: budgets((20000, 32, 1000), (3000, 32, 100)),
+        recurrent: budgets((10000, 32, 1000), (1000, 16, 100)),
+    };
+
+    /// `reproduce --quick`: small enough to run end to end in minutes, too small to mean much.
+    pub const QUICK: Sizes = Sizes {
+        voices: 300,
+        words_per_class: 600,
+        mixed_per_class: 200,
+        // About 240 clips per length.
+        test_per_class: 200 * LENGTHS.len(),
+        length_per_class: 200,
+        teacher_shape: TeacherShape {
+            hidden: 96,
+            layers: 3,
+            heads: 4,
+            conv_channels: 32,
+        },
+        teacher: [
+            TeacherBudget {
+                steps: 1000,
+                batch: 16,
+                warmup: 50,
+            },
+            TeacherBudget {
+                steps: 500,
+                batch: 16,
+                warmup: 25,
+            },
+            TeacherBudget {
+                steps: 400,
+                batch: 8,
+                warmup: 20,
+            },
+        ],
+        teacher_eval_every: 200,
+        convolutional: budgets((2000, 32, 250), (1000, 32, 50)),
+        recurrent: budgets((1000, 32, 250), (200, 16, 50)),
+    };
+
+    pub fn student(&self, preset: Preset) -> [StudentBudget; 2] {
+        match preset {
+            Preset::TcResNet8 | Preset::TcResNet14 => self.convolutional,
+            _ => self.recurrent,
+        }
+    }
+}
+
+/// A build's corpora and stages, all inside one work folder.
+pub struct Curriculum {
+    pub sizes: &'static Sizes,
+    pub seed: u64,
+    pub work: PathBuf,
+    /// 1 s clips: where the word fills most of the clip.
+    pub words: Corpus,
+    pub words_dir: PathBuf,
+    /// Clips of every length in `LENGTHS`.
+    pub mixed: Corpus,
+    pub mixed_dir: PathBuf,
+    /// The test split alone, of the same voices: underlying voices no stage trains on.
+    pub test: Corpus,
+    pub test_dir: PathBuf,
+    /// The teacher's stages, in order; the last one's folder is the teacher.
+    pub teacher_stages: [Job; 3],
+}
+
+impl Curriculum {
+    /// The curriculum in `work`, its corpora synthesized first unless finished ones are there.
+    pub fn prepare(work: &Path, seed: u64, sizes: &'static Sizes) -> Result<Self, String> {
+        let corpus = |lengths, per_class, splits| corpus(sizes, seed, lengths, per_class, splits);
+        let words = corpus(vec![1.0], sizes.words_per_class, Split::ALL.to_vec());
+        let mixed = corpus(LENGTHS.to_vec(), sizes.mixed_per_class, Split::ALL.to_vec());
+        let test = corpus(LENGTHS.to_vec(), sizes.test_per_class, vec![Split::Test]);
+        let data = work.join("data");
+        let words_dir = words.made_in(data.join("words-1s"))?;
+        let mixed_dir = mixed.made_in(data.join("mixed"))?;
+        let test_dir = test.made_in(data.join("test"))?;
+
+        let stage_dirs = ["teacher-1s", "teacher-1s-restart", "teacher"].map(|n| work.join(n));
+        let stage_data = [&words_dir, &words_dir, &mixed_dir];
+        let teacher_stages = std::array::from_fn(|at| {
+            let budget = sizes.teacher[at];
+            TeacherStage {
+                data: stage_data[at],
+                out: &stage_dirs[at],
+                steps: budget.steps,
+                batch: budget.batch,
+                lr: 5e-4,
+                warmup: budget.warmup,
+                eval_every: sizes.teacher_eval_every,
+                // The restart draws other batches than the first pass over the same clips.
+                seed: if at == 1 { seed + 1 } else { seed },
+                init: at.checked_sub(1).map(|before| stage_dirs[before].as_path()),
+                shape: sizes.teacher_shape,
+            }
+            .job()
+        });
+        Ok(Self {
+            sizes,
+            seed,
+            work: work.to_path_buf(),
+            words,
+            words_dir,
+            mixed,
+            mixed_dir,
+            test,
+            test_dir,
+            teacher_stages,
+        })
+    }
+
+    /// The training and validation clips of one length, made in the work folder unless there;
+    /// its test clips are the test corpus's of that length.
+    pub fn length_corpus(&self, length: f32) -> Result<PathBuf, String> {
+        let (corpus, dir) = self.length_spec(length);
+        corpus.made_in(dir)
+    }
+
+    /// The `tempokd synth` command of the corpus of one length.
+    pub fn length_recipe(&self, length: f32) -> String {
+        let (corpus, dir) = self.length_spec(length);
+        corpus.command(&dir)
+    }
+
+    fn length_spec(&self, length: f32) -> (Corpus, PathBuf) {
+        let splits = vec![Split::Train, Split::Validation];
+        let per_class = self.sizes.length_per_class;
+        (
+            corpus(self.sizes, self.seed, vec![length], per_class, splits),
+            self.work.join("data").join(format!("L{length}")),
+        )
+    }
+
+    /// The teacher every student with KD learns from.
+    pub fn teacher(&self) -> &Path {
+        let [.., last] = &self.teacher_stages;
+        &last.dir
+    }
+
+    /// A student's first stage: the words on 1 s clips, without KD.
+    pub fn words_stage(&self, preset: Preset) -> Job {
+        StudentRun {
+            preset,
+            data: &self.words_dir,
+            out: &self
+                .work
+                .join("students")
+                .join(preset.name())
+                .join("words-1s"),
+            lambda: 0.0,
+            teacher: self.teacher(),
+            budget: self.sizes.student(preset)[0],
+            seed: self.seed,
+            init: None,
+        }
+        .job()
+    }
+
+    /// A student's second stage on `data`, from its first stage, with KD weight `lambda`.
+    pub fn second_stage(&self, preset: Preset, lambda: f32, data: &Path, out: &Path) -> Job {
+        StudentRun {
+            preset,
+            data,
+            out,
+            lambda,
+            teacher: self.teacher(),
+            budget: self.sizes.student(preset)[1],
+            seed: self.seed,
+            init: Some(&self.words_stage(preset).dir),
+        }
+        .job()
+    }
+
+    /// A student's second stage on the mixed-length corpus: the runs `defaults` ships from.
+    pub fn mixed_stage(&self, preset: Preset, lambda: f32) -> Job {
+        let out = self
+            .work
+            .join("students")
+            .join(preset.name())
+            .join(format!("lambda-{lambda}"));
+        self.second_stage(preset, lambda, &self.mixed_dir, &out)
+    }
+
+    /// Trains the teacher's stages one after the other, its first beside the `students`' first
+    /// stages, its warm restart beside those of `without_teacher` (runs that need no teacher)
+    /// that have not finished, each stage skipped when finished. `without_teacher` is checked
+    /// only after the first stages ran, so a retrained first stage retrains what starts from it.
+    pub fn train_teacher(
+        &self,
+        students: &[Preset],
+        without_teacher: &[Job],
+    ) -> Result<(), String> {
+        let [first, restart, mixed] = &self.teacher_stages;
+        let words_stages: Vec<Job> = students.iter().map(|p| self.words_stage(*p)).collect();
+        println!("== the teacher and the students on 1 s clips");
+        run_jobs(&with_first(first, unfinished(words_stages.iter())))?;
+        println!("== the teacher's warm restart on 1 s clips, beside the students without KD");
+        run_jobs(&with_first(restart, unfinished(without_teacher.iter())))?;
+        println!("== the teacher on clips of every length");
+        run_jobs(&unfinished(std::iter::once(mixed)))
+    }
+}
+
+/// A corpus of this build's voices and seed; effects on its training clips, if it has any.
+fn corpus(
+    sizes: &Sizes,
+    seed: u64,
+    lengths: Vec<f32>,
+    per_class: usize,
+    splits: Vec<Split>,
+) -> Corpus {
+    Corpus {
+        lengths,
+        per_class,
+        voices: sizes.voices,
+        seed,
+        augment: match splits.contains(&Split::Train) {
+            true => Augmentation::all(),
+            false => Augmentation::none(),
+        },
+        splits,
+    }
+}
+
+/// `first` (unless finished) ahead of `rest`.
+fn with_first(first: &Job, rest: Vec<Job>) -> Vec<Job> {
+    let mut jobs = unfinished(std::iter::once(first));
+    jobs.extend(rest);
+    jobs
+}
