@@ -37,9 +37,49 @@ pub fn for_each<T: Sync, E: Send>(
     }
 }
 
+/// `work` on every item over `threads` threads, the results in the items' order; the first
+/// error wins as in [`for_each`].
+pub fn map<T: Sync, R: Send, E: Send>(
+    items: &[T],
+    threads: usize,
+    work: impl Fn(&T) -> Result<R, E> + Sync,
+) -> Result<Vec<R>, E> {
+    let results: Vec<Mutex<Option<R>>> = items.iter().map(|_| Mutex::new(None)).collect();
+    let numbered: Vec<(&T, &Mutex<Option<R>>)> = items.iter().zip(&results).collect();
+    for_each(&numbered, threads, |(item, slot)| {
+        let result = work(item)?;
+        if let Ok(mut slot) = slot.lock() {
+            *slot = Some(result);
+        }
+        Ok(())
+    })?;
+    // Every slot is filled once for_each returns without an error.
+    Ok(results
+        .into_iter()
+        .filter_map(|slot| slot.into_inner().ok().flatten())
+        .collect())
+}
+
 /// The machine's cores, at most eight.
 pub fn cores() -> usize {
     std::thread::available_parallelism()
         .map_or(1, |n| n.get())
         .clamp(1, 8)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn map_keeps_the_items_order_and_reports_the_first_error() {
+        let items: Vec<u32> = (0..50).collect();
+        let squares = map(&items, 3, |n| Ok::<u32, String>(n * n));
+        assert_eq!(squares, Ok(items.iter().map(|n| n * n).collect()));
+        let failed = map(&items, 3, |n| match n {
+            7 => Err(format!("item {n}")),
+            _ => Ok(*n),
+        });
+        assert_eq!(failed, Err("item 7".to_string()));
+    }
 }

@@ -10,7 +10,6 @@ use clap::Args;
 use serde_json::json;
 use std::fmt::Write;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
 use tempokd::audio::MODEL_SAMPLE_RATE;
 use tempokd::data::{Dataset, Split};
 use tempokd::device::ComputeDevice;
@@ -170,24 +169,12 @@ pub fn defaults(args: &DefaultsArgs) -> Result<(), String> {
     };
     // Scoring keeps about one core busy per model, like training.
     let bar = crate::progress::bar(shipped.len(), "models");
-    let entries: Vec<Mutex<Option<ShippedModel>>> =
-        shipped.iter().map(|_| Mutex::new(None)).collect();
-    let numbered: Vec<(usize, &Shipped)> = shipped.iter().enumerate().collect();
-    parallel::for_each(&numbered, TRAINING_PROCESSES, |(at, model)| {
-        let entry = ship(model, &args.out.join(&model.name), &context)?;
-        if let Some(slot) = entries.get(*at)
-            && let Ok(mut slot) = slot.lock()
-        {
-            *slot = Some(entry);
-        }
+    let written = parallel::map(&shipped, TRAINING_PROCESSES, |model| {
+        let entry = ship(model, &args.out.join(&model.name), &context);
         bar.inc(1);
-        Ok::<(), String>(())
+        entry
     })?;
     bar.finish();
-    let written: Vec<ShippedModel> = entries
-        .into_iter()
-        .filter_map(|slot| slot.into_inner().ok().flatten())
-        .collect();
     let index: Vec<&serde_json::Value> = written.iter().map(|model| &model.entry).collect();
     let index_path = args.out.join("index.json");
     std::fs::write(

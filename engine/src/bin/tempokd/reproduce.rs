@@ -239,26 +239,13 @@ pub fn reproduce(args: &ReproduceArgs) -> Result<(), String> {
         let (evaluation, _) = evaluate(teacher_dir, test_dir, Split::Test, Some(*length))?;
         teacher_scores.push((*length, evaluation));
     }
-    let scored: Vec<(usize, &GridRun)> = runs.iter().enumerate().collect();
-    let cells = std::sync::Mutex::new(vec![None; runs.len()]);
     let bar = crate::progress::bar(runs.len(), "models");
-    parallel::for_each(&scored, TRAINING_PROCESSES, |(at, run)| {
-        let cell = score_cell(&run.job.dir, test_dir, run.length, run.preset, run.lambda)?;
-        if let Ok(mut cells) = cells.lock()
-            && let Some(slot) = cells.get_mut(*at)
-        {
-            *slot = Some(cell);
-        }
+    let cells = parallel::map(&runs, TRAINING_PROCESSES, |run| {
+        let cell = score_cell(&run.job.dir, test_dir, run.length, run.preset, run.lambda);
         bar.inc(1);
-        Ok::<(), String>(())
+        cell
     })?;
     bar.finish();
-    let cells: Vec<Cell> = cells
-        .into_inner()
-        .map_err(|_| "a scoring thread failed".to_string())?
-        .into_iter()
-        .flatten()
-        .collect();
 
     let figures = draw_figures(
         out,
