@@ -21,7 +21,7 @@ cargo test -p tempokd
 say "engine (features, teacher, students, training, CPU and WebGPU tensors) and components in headless Chromium"
 cargo test --target wasm32-unknown-unknown -p tempokd -p tempokd-app \
   --no-default-features --features tempokd/webgpu \
-  --test features --test device --test teacher --test students --test training --test web
+  --test features --test device --test teacher --test students --test training --test hostile --test web
 say "end-to-end: building the page"
 trunk build --offline
 say "end-to-end: driving the page in headless Chromium"

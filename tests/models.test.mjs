@@ -45,6 +45,15 @@ async function readings(page) {
   ])));
 }
 
+/** Waits until a run has finished with a reading from every shipped model (a new clip clears
+ * the rows of the last run, whose status may still show for a moment). */
+async function everyModelAnswered(page) {
+  await page.waitForFunction((count) =>
+    /models answered/.test(document.querySelector('#run-status')?.textContent ?? '')
+      && document.querySelectorAll('.reading[data-top]').length === count,
+  CATALOG.length, { timeout: TIMEOUT });
+}
+
 function assertSame(shown, expected, where) {
   assert.deepEqual(Object.keys(shown).sort(), Object.keys(expected).sort(), where);
   for (const [name, model] of Object.entries(expected)) {
@@ -178,6 +187,58 @@ test('another teacher from a folder URL and a student from picked files run besi
   assert.equal(Object.keys(await readings(page)).length, CATALOG.length + 2);
   await screenshot(page, '12-other-models');
   assert.deepEqual(errors, []);
+  await page.close();
+});
+
+// Model folders built to hurt (scripts/hostile/make.py): each is refused with a one-line
+// message, from picked files and from a URL, and the default models still answer.
+const HOSTILE = join(ROOT, 'engine/tests/fixtures/hostile');
+
+test('hostile model folders are refused with a message and the defaults still answer', async (t) => {
+  const hostile = await serve(undefined, { mounts: { '/hostile/': HOSTILE } });
+  // A failed assertion must not leave the server holding the test process open.
+  t.after(() => hostile.close());
+  const { page, errors } = await open(browser, `${hostile.url}?device=cpu`);
+  await page.setInputFiles('input[type=file]', SHORT_CLIP);
+  await readings(page);
+  await page.click('.other-models summary');
+  const refusal = async (name) => {
+    const alert = page.locator(`.model-loading [role=alert]:has-text("${name}")`);
+    await alert.waitFor({ timeout: TIMEOUT });
+    return alert.textContent();
+  };
+  const picked = join(HOSTILE, 'student-lstm-product');
+  await page.setInputFiles('#model-files', [join(picked, 'config.json'), join(picked, 'model.safetensors')]);
+  assert.match(await refusal('your-student-1'), /units × projection.*max_parameters/);
+  await page.fill('#model-url', `${hostile.url}hostile/teacher-stride-one`);
+  await page.click('.model-url button[type=submit]');
+  await page.waitForSelector('#model-offer:has-text("wav2vec 2.0 teacher")');
+  await page.click('#load-offer');
+  assert.match(await refusal('your-teacher-2'), /max_attention_bytes/);
+  // Another clip: every default model answers it, as the command line does.
+  await page.setInputFiles('input[type=file]', CLIP);
+  await everyModelAnswered(page);
+  assertSame(await readings(page), expected, 'after the hostile folders');
+  await screenshot(page, '16-hostile-models');
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
+test('a worker that dies without a word is replaced and the page goes on', async () => {
+  const { page, errors } = await open(browser, `${server.url}?device=cpu`);
+  await page.setInputFiles('input[type=file]', SHORT_CLIP);
+  await readings(page);
+  // What a failed allocation does: the instance traps, no panic hook runs, and only the
+  // worker's scope hears an uncaught error.
+  const worker = page.workers().find((w) => /tempokd-cpu-worker/.test(w.url()));
+  assert.ok(worker, `the model worker among ${page.workers().map((w) => w.url())}`);
+  await worker.evaluate(() => { setTimeout(() => { throw new Error('forced trap'); }, 0); });
+  await page.waitForSelector('#device-notice:has-text("most likely out of memory")', { timeout: TIMEOUT });
+  assert.match(await page.textContent('#device-notice'), /has been started again/);
+  await page.setInputFiles('input[type=file]', CLIP);
+  await everyModelAnswered(page);
+  assertSame(await readings(page), expected, 'after the worker was replaced');
+  assert.deepEqual(errors.filter((error) => !/forced trap/.test(error)), []);
   await page.close();
 });
 

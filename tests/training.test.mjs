@@ -125,7 +125,8 @@ test('a short KD run draws both curves, stops, and its student loads back as tem
   }
 
   // A second run takes the teacher's maps from this browser's cache, so it starts at once; at a
-  // far too large learning rate its loss blows up, and the run stops with the weights it had.
+  // far too large learning rate its loss blows up, and the run goes back to the weights from
+  // before the update that did it.
   await setNumber(page, '#train-lr', 9.9);
   await setNumber(page, '#train-lambda', 10);
   const again = Date.now();
@@ -135,9 +136,12 @@ test('a short KD run draws both curves, stops, and its student loads back as tem
   // It diverges within a few steps, too soon to catch the step count in between.
   await page.waitForSelector('#training-status.error:has-text("diverged")', { timeout: TIMEOUT });
   const diverged = await page.textContent('#training-status');
-  assert.match(diverged, /the weights from before that step are kept/);
+  const [, badStep, keptStep] = /diverged at step (\d+) .* the weights after step (\d+) are kept/.exec(diverged) ?? [];
+  assert.equal(Number(keptStep), Number(badStep) - 2, diverged);
   console.log(`# learning rate 9.9, λ 10: ${diverged}`);
   assert.equal(await page.locator('#training-results tbody tr').count(), 2);
+  // The table scores the weights that were kept, not those of the undone update.
+  assert.match(await page.textContent('#training-results caption'), new RegExp(`weights of step ${keptStep}$`));
   const [kept] = await Promise.all([page.waitForEvent('download'), page.click('.download-weights-1')]);
   const keptBytes = await readFile(await kept.path());
   const firstBytes = await readFile(join(folder, 'model.safetensors'));

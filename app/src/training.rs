@@ -266,6 +266,9 @@ impl Training {
             } => {
                 self.scores.update(|runs| {
                     for (run, score) in runs.iter_mut().zip(scores) {
+                        // After a rollback the scores of the undone steps belong to weights
+                        // that no longer exist.
+                        run.retain(|kept| kept.step < score.step);
                         run.push(score);
                     }
                 });

@@ -811,15 +811,29 @@ async fn trainer_shows_progress_curves_probe_maps_and_the_comparison() {
         let canvas: HtmlCanvasElement = root.query_selector(id).unwrap().unwrap().unchecked_into();
         assert!(painted_pixels(&canvas) > 0, "{id} is drawn");
     }
+    // A divergence at step 11 undoes step 10's update: the worker scores the weights it kept,
+    // and the table shows those, not step 10's.
+    let kept = |accuracy: f32, localisation: f32| RunScore {
+        step: 9,
+        accuracy,
+        localisation,
+    };
+    training.apply(training_event(TrainingEvent::Validated {
+        scores: [kept(0.58, 0.3), kept(0.66, 0.5)],
+        probe: [map(vec![0.25; 4]), map(vec![0.1, 0.6, 0.2, 0.1])],
+        students: Some(Box::new(student_files(2))),
+    }));
     training.apply(training_event(TrainingEvent::Ended {
-        end: TrainingEnd::Diverged("training diverged at step 11".into()),
+        end: TrainingEnd::Diverged(
+            "training diverged at step 11; the weights after step 9 are kept".into(),
+        ),
         students: Box::new(student_files(2)),
         elapsed_ms: 5_500.0,
     }));
     settle().await;
     assert_eq!(
         text(&root, "#training-status").as_deref(),
-        Some("training diverged at step 11")
+        Some("training diverged at step 11; the weights after step 9 are kept")
     );
     let rows = root
         .query_selector_all("#training-results tbody tr")
@@ -827,8 +841,13 @@ async fn trainer_shows_progress_curves_probe_maps_and_the_comparison() {
     assert_eq!(rows.length(), 2);
     assert_eq!(
         text(&root, "#training-results tbody tr:last-child .localisation").as_deref(),
-        Some("0.550")
+        Some("0.500")
     );
+    assert_eq!(
+        text(&root, "#training-results caption").as_deref(),
+        Some("On the validation clips, with the weights of step 9")
+    );
+    assert_eq!(training.scores.with_untracked(|runs| runs[1].len()), 1);
 }
 
 /// Two students' files whose bytes say which `version` they are.

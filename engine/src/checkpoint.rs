@@ -64,6 +64,57 @@ pub trait ParamSource {
     }
 }
 
+/// A header naming one tensor twice is ambiguous (a JSON parser keeps either), so it is refused
+/// before the file is read. Headers longer than the file are left to the safetensors reader.
+fn refuse_duplicate_keys(bytes: &[u8]) -> Result<(), CheckpointError> {
+    let Some((length, rest)) = bytes.split_first_chunk::<8>() else {
+        return Ok(());
+    };
+    let Some(header) = usize::try_from(u64::from_le_bytes(*length))
+        .ok()
+        .and_then(|length| rest.get(..length))
+    else {
+        return Ok(());
+    };
+    match serde_json::from_slice::<UniqueKeys>(header) {
+        Err(error) if error.is_data() => Err(CheckpointError::Corrupt(error.to_string())),
+        _ => Ok(()),
+    }
+}
+
+/// The top-level keys of a safetensors header, each once.
+struct UniqueKeys;
+
+impl<'de> serde::Deserialize<'de> for UniqueKeys {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Keys;
+        impl<'de> serde::de::Visitor<'de> for Keys {
+            type Value = UniqueKeys;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a JSON object of tensors")
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<UniqueKeys, A::Error> {
+                let mut seen = BTreeSet::new();
+                while let Some(key) = map.next_key::<String>()? {
+                    map.next_value::<serde::de::IgnoredAny>()?;
+                    if !seen.insert(key.clone()) {
+                        return Err(serde::de::Error::custom(format!(
+                            "the header names `{key}` twice"
+                        )));
+                    }
+                }
+                Ok(UniqueKeys)
+            }
+        }
+        deserializer.deserialize_map(Keys)
+    }
+}
+
 /// A safetensors file being read. Call [`Checkpoint::finish`] once the model is built: keys
 /// nobody asked for mean the file and the config disagree.
 pub struct Checkpoint<'a> {
@@ -74,6 +125,7 @@ pub struct Checkpoint<'a> {
 
 impl<'a> Checkpoint<'a> {
     pub fn new(bytes: &'a [u8]) -> Result<Self, CheckpointError> {
+        refuse_duplicate_keys(bytes)?;
         let file =
             SafeTensors::deserialize(bytes).map_err(|e| CheckpointError::Corrupt(e.to_string()))?;
         Ok(Self {

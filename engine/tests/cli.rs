@@ -144,6 +144,18 @@ fn inspect_prints_the_teachers_numbers_as_json() {
             .iter()
             .all(|row| row.len() == 49 && (row.iter().sum::<f32>() - 1.0).abs() < 1e-4)
     );
+    // A post-LN teacher has no choice to report; a stable-layout one with a weighted layer sum
+    // says which behaviour it followed and why.
+    assert!(teacher_json.get("last_hidden_state").is_none());
+    let saved_by_4x = inspect(&teacher_fixture("stable-layer-4x"), clip, &["--json"]);
+    let json: serde_json::Value = serde_json::from_slice(&saved_by_4x.stdout).unwrap();
+    assert_eq!(
+        json["teacher"]["last_hidden_state"],
+        serde_json::json!({
+            "after_final_layer_norm": true,
+            "because": "transformers_version 4.46.3 in config.json"
+        })
+    );
 
     // Without --attentions the maps are left out; rollout settings change the map.
     let first_layer = inspect(
@@ -500,6 +512,63 @@ fn synth_train_and_eval_from_the_command_line() {
         .unwrap()
         .count();
     assert_eq!(cache, 1);
+    // A clip re-synthesised under the same name gets the teacher's map of its new content, not
+    // the map kept for the old one: here it becomes a copy of another training clip.
+    let manifest = std::fs::read_to_string(dir.join("data/manifest.csv")).unwrap();
+    let train: Vec<&str> = manifest
+        .lines()
+        .filter(|row| row.contains(",train,"))
+        .filter_map(|row| row.split(',').next())
+        .collect();
+    let (copied, overwritten) = (train[0], train[1]);
+    std::fs::copy(
+        dir.join("data").join(copied),
+        dir.join("data").join(overwritten),
+    )
+    .unwrap();
+    let cached = || {
+        let entry = std::fs::read_dir(dir.join("data/.tempokd-cache"))
+            .unwrap()
+            .next()
+            .unwrap()
+            .unwrap();
+        let json: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(entry.path()).unwrap()).unwrap();
+        json["entries"].as_object().unwrap().clone()
+    };
+    let map_of = |entries: &serde_json::Map<String, serde_json::Value>, file: &str| {
+        let mut maps = entries
+            .iter()
+            .filter(|(key, _)| key.starts_with(&format!("{file}@")))
+            .map(|(_, target)| target["map"].clone());
+        let map = maps.next().unwrap_or_else(|| panic!("no map of {file}"));
+        assert!(maps.next().is_none(), "{file} has more than one map");
+        map
+    };
+    let before = cached();
+    assert_ne!(map_of(&before, copied), map_of(&before, overwritten));
+    ok(&[
+        "train-student",
+        "--arch",
+        "tc-resnet8",
+        "--data",
+        &path_data,
+        "--teacher",
+        &path("teacher"),
+        "--lambda",
+        "0.25",
+        "--out",
+        &path("after-resynthesis"),
+        "--steps",
+        "1",
+        "--batch",
+        "8",
+        "--eval-every",
+        "1",
+    ]);
+    let after = cached();
+    assert_eq!(after.len(), before.len(), "the old clip's map is dropped");
+    assert_eq!(map_of(&after, overwritten), map_of(&after, copied));
     for model in ["student", "teacher"] {
         let output = ok(&[
             "eval",

@@ -104,6 +104,53 @@ fn bad_settings_and_short_clips_are_errors() {
             Err(FeatureError::Config(_))
         ));
     }
+    // Sizes a config file could ask for that would build a gigabyte FFT plan or filter bank, or
+    // a frame per sample, are refused by name before anything is built.
+    let huge = [
+        (
+            FeatureConfig {
+                n_fft: 1 << 30,
+                win_length: 1 << 30,
+                ..Default::default()
+            },
+            "n_fft",
+        ),
+        (
+            FeatureConfig {
+                n_mels: 1 << 20,
+                ..Default::default()
+            },
+            "n_mels",
+        ),
+        (
+            FeatureConfig {
+                hop_length: 1,
+                ..Default::default()
+            },
+            "hop_length",
+        ),
+        (
+            FeatureConfig {
+                sample_rate: 8_000,
+                f_max: 4_000.0,
+                ..Default::default()
+            },
+            "sample_rate",
+        ),
+        (
+            FeatureConfig {
+                power: f32::INFINITY,
+                ..Default::default()
+            },
+            "power",
+        ),
+    ];
+    for (config, field) in huge {
+        match config.validate() {
+            Err(FeatureError::Config(why)) => assert!(why.contains(field), "{why}"),
+            other => panic!("{field}: {other:?}"),
+        }
+    }
 }
 
 /// With `normalize`, each coefficient has zero mean and unit variance over the clip, and a clip

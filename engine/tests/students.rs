@@ -7,7 +7,8 @@ use burn::tensor::{Device, Tensor, TensorData};
 use tempokd::audio::MODEL_SAMPLE_RATE;
 use tempokd::device::{ComputeDevice, read_floats};
 use tempokd::students::{
-    Architecture, AttentionRequest, Preset, Student, StudentConfig, StudentError, StudentFiles,
+    Architecture, AttRnnConfig, AttentionRequest, CrnnConfig, LstmPConfig, Preset, Student,
+    StudentBudget, StudentConfig, StudentError, StudentFiles, TcResNetConfig,
 };
 
 mod common;
@@ -206,7 +207,14 @@ fn parameter_counts_equal_the_reference_layouts() {
         (Preset::MhattRnn, 743_025, 0),
     ];
     for (preset, deployed, training_only) in expected {
-        let student = Student::new(preset.config(labels(12)), &cpu()).unwrap();
+        let config = preset.config(labels(12));
+        assert_eq!(
+            config.cost().parameters.total,
+            (deployed + training_only) as u64,
+            "{}: the count from the config alone",
+            preset.name()
+        );
+        let student = Student::new(config, &cpu()).unwrap();
         assert_eq!(student.deployed_params(), deployed, "{}", preset.name());
         assert_eq!(
             student.training_only_params(),
@@ -215,6 +223,88 @@ fn parameter_counts_equal_the_reference_layouts() {
             preset.name()
         );
     }
+}
+
+/// The budget counts parameters from the config alone; on layouts unlike the presets (more
+/// blocks, more layers, other widths) it must still agree with the model built from it.
+#[test]
+fn the_cost_of_any_layout_equals_the_built_model() {
+    let mut layouts = Vec::new();
+    let mut tc = TcResNetConfig::default();
+    (tc.stages, tc.blocks_per_stage, tc.kernel) = (vec![8, 16], 3, 5);
+    layouts.push(Architecture::TcResNet(tc));
+    let mut crnn = CrnnConfig::default();
+    (crnn.conv_channels, crnn.conv_kernels) = (vec![4, 6, 3], vec![[3, 3], [1, 5], [3, 1]]);
+    (crnn.gru_units, crnn.dense) = (24, Vec::new());
+    layouts.push(Architecture::Crnn(crnn));
+    layouts.push(Architecture::MhattRnn(AttRnnConfig {
+        conv_channels: vec![4, 2, 1],
+        conv_kernel: 3,
+        gru_layers: 3,
+        gru_units: 16,
+        heads: 2,
+        dropout: 0.0,
+        dense: vec![8],
+    }));
+    layouts.push(Architecture::LstmP(LstmPConfig {
+        units: 30,
+        projection: 7,
+        dropout: 0.0,
+    }));
+    for arch in layouts {
+        let config = StudentConfig {
+            arch,
+            ..Preset::Crnn.config(labels(5))
+        };
+        let student = Student::new(config.clone(), &cpu()).unwrap();
+        let built = student.deployed_params() + student.training_only_params();
+        assert_eq!(config.cost().parameters.total, built as u64, "{config:?}");
+    }
+}
+
+#[test]
+fn layouts_over_the_budget_are_refused_by_their_costliest_field() {
+    let base = Preset::LstmP.config(labels(12));
+    let huge_lstm = StudentConfig {
+        arch: Architecture::LstmP(LstmPConfig {
+            units: 8192,
+            projection: 8192,
+            dropout: 0.0,
+        }),
+        ..base.clone()
+    };
+    // Each field is within its own bound; the product is 336 million parameters.
+    let why = huge_lstm.validate().unwrap_err().to_string();
+    assert!(why.contains("336363532 parameters"), "{why}");
+    assert!(why.contains("units × projection"), "{why}");
+    assert!(why.contains("16000000 (max_parameters)"), "{why}");
+    // Small weights, but 8,192 channels over every bin of 1,000 frames a second.
+    let mut wide = Preset::AttRnn.config(labels(12));
+    wide.features.hop_length = 16;
+    if let Architecture::AttRnn(c) = &mut wide.arch {
+        c.conv_channels = vec![8192, 1];
+    }
+    let why = wide.validate().unwrap_err().to_string();
+    assert!(why.contains("activations per second"), "{why}");
+    assert!(why.contains("conv_channels"), "{why}");
+    // Through the loader, before any weight is read.
+    let text = huge_lstm.to_json();
+    let loaded = Student::load(
+        StudentFiles {
+            config: &text,
+            weights: &[],
+        },
+        &cpu(),
+    );
+    assert!(matches!(loaded, Err(StudentError::Config(_))));
+    // The budget is a setting.
+    let phone = StudentBudget {
+        max_parameters: 100_000,
+        ..StudentBudget::default()
+    };
+    assert!(base.validate().is_ok());
+    let why = base.validate_within(&phone).unwrap_err().to_string();
+    assert!(why.contains("546112 parameters"), "{why}");
 }
 
 /// A clip with some structure: a tone that rises in the middle of low noise.

@@ -1,7 +1,8 @@
 //! The step-at-a-time trainers, natively and in headless Chromium: loss falls on a tiny set,
-//! temporal KD pulls the student's attention onto the teacher's, a diverging step (NaN, or a
-//! loss blown up by a far too large learning rate) keeps the weights, bad batches are refused with a reason, and the side-by-side comparison the browser
-//! runs (without and with KD) gives the same losses in wasm as natively.
+//! temporal KD pulls the student's attention onto the teacher's, a bad loss (NaN, or one blown
+//! up by a far too large learning rate) undoes the update before it (in both runs of a
+//! comparison together), bad batches are refused with a reason, and the side-by-side comparison
+//! the browser runs (without and with KD) gives the same losses in wasm as natively.
 
 use burn::tensor::Device;
 use tempokd::audio::Features;
@@ -121,47 +122,61 @@ async_test!(
     }
 );
 
-async_test!(a_diverging_step_keeps_the_weights, async {
-    let device = device().await;
-    let student = student(Preset::TcResNet8, &device).await;
-    let mut batch = batch(&student, false);
-    let mut trainer = StudentTrainer::new(student, settings(0.0, 1e-3), false).unwrap();
-    trainer.step(&batch).await.unwrap();
-    let probe = trainer.student().unwrap();
-    let before = probe
+/// The student's weights as saved and its logits on a fixed clip: what a rollback must restore.
+async fn state_of(student: &Student) -> (Vec<u8>, Vec<f32>) {
+    let (_, weights) = student.save().await.unwrap();
+    let logits = student
         .infer(&vec![0.1; 16_000], AttentionRequest::None)
         .await
-        .unwrap();
-    batch.features[0] = f32::NAN;
-    match trainer.step(&batch).await {
-        Err(TrainError::Diverged { step: 2, .. }) => {}
-        other => panic!("expected divergence at step 2, got {other:?}"),
-    }
-    assert_eq!(trainer.steps_done(), 1);
-    let after = trainer
-        .student()
         .unwrap()
-        .infer(&vec![0.1; 16_000], AttentionRequest::None)
-        .await
-        .unwrap();
-    assert_eq!(before.prediction.logits, after.prediction.logits);
-});
+        .prediction
+        .logits;
+    (weights, logits)
+}
 
 async_test!(
-    a_loss_blown_up_by_a_far_too_large_rate_stops_the_run,
+    a_bad_loss_undoes_the_update_before_it_and_training_goes_on,
+    async {
+        let device = device().await;
+        let student = student(Preset::TcResNet8, &device).await;
+        let good = batch(&student, false);
+        let mut trainer = StudentTrainer::new(student, settings(0.0, 1e-3), false).unwrap();
+        trainer.step(&good).await.unwrap();
+        let after_first = state_of(&trainer.student().unwrap()).await;
+        trainer.step(&good).await.unwrap();
+        assert_ne!(state_of(&trainer.student().unwrap()).await, after_first);
+        let mut poisoned = good.clone();
+        poisoned.features[0] = f32::NAN;
+        match trainer.step(&poisoned).await {
+            Err(TrainError::Diverged {
+                step: 3, kept: 1, ..
+            }) => {}
+            other => panic!("expected divergence at step 3 keeping step 1, got {other:?}"),
+        }
+        assert_eq!(trainer.steps_done(), 1);
+        assert_eq!(state_of(&trainer.student().unwrap()).await, after_first);
+        // The restored weights and optimiser train on as before.
+        let next = trainer.step(&good).await.unwrap();
+        assert_eq!(next.step, 2);
+        assert!(next.loss.is_finite());
+    }
+);
+
+async_test!(
+    a_loss_blown_up_by_a_far_too_large_rate_returns_to_the_weights_before_it,
     async {
         let device = device().await;
         let student = student(Preset::LstmP, &device).await;
         let batch = batch(&student, true);
         let mut trainer = StudentTrainer::new(student, settings(10.0, 9.9), false).unwrap();
+        let initial = state_of(&trainer.student().unwrap()).await;
         let first = trainer.step(&batch).await.unwrap();
-        let probe = |trainer: &StudentTrainer| trainer.student().unwrap();
-        let before = probe(&trainer)
-            .infer(&vec![0.1; 16_000], AttentionRequest::None)
-            .await
-            .unwrap();
         match trainer.step(&batch).await {
-            Err(TrainError::Diverged { step: 2, loss }) => {
+            Err(TrainError::Diverged {
+                step: 2,
+                loss,
+                kept: 0,
+            }) => {
                 assert!(
                     loss.is_finite() && loss > DIVERGENCE_FACTOR * first.loss,
                     "{loss}"
@@ -169,12 +184,9 @@ async_test!(
             }
             other => panic!("expected divergence at step 2, got {other:?}"),
         }
-        assert_eq!(trainer.steps_done(), 1);
-        let after = probe(&trainer)
-            .infer(&vec![0.1; 16_000], AttentionRequest::None)
-            .await
-            .unwrap();
-        assert_eq!(before.prediction.logits, after.prediction.logits);
+        assert_eq!(trainer.steps_done(), 0);
+        // The first update, the one that blew the loss up, is gone.
+        assert_eq!(state_of(&trainer.student().unwrap()).await, initial);
     }
 );
 
@@ -325,7 +337,7 @@ async_test!(a_saved_teacher_loads_back_identically, async {
 /// A pack of three "words" (tones of different pitch, one per class, two voices each) mixed
 /// into 2 s clips in noise, as the browser's trainer builds its data; the teacher's map is
 /// uniform over each clip's word.
-async fn comparison(device: &Device, steps: usize) -> KdComparison {
+async fn comparison(device: &Device, steps: usize, lr: f64) -> KdComparison {
     let student = student(Preset::TcResNet8, device).await;
     let mut pack = KeywordPack::default();
     for (class, label) in labels().iter().enumerate() {
@@ -384,16 +396,51 @@ async fn comparison(device: &Device, steps: usize) -> KdComparison {
     };
     let settings = StudentTraining {
         steps,
-        ..settings(0.5, 3e-3)
+        ..settings(0.5, lr)
     };
     KdComparison::new(&student, settings, data).unwrap()
 }
 
 async_test!(
+    when_one_run_of_a_comparison_diverges_both_go_back_together,
+    async {
+        let device = device().await;
+        let mut comparison = comparison(&device, 30, 9.9).await;
+        let states = async |comparison: &KdComparison| {
+            let [plain, distilled] = comparison.students().unwrap();
+            [state_of(&plain).await, state_of(&distilled).await]
+        };
+        // The states after each step so far, from step 0.
+        let mut history = vec![states(&comparison).await];
+        let (step, kept) = loop {
+            match comparison.step().await {
+                Ok(_) => history.push(states(&comparison).await),
+                Err(TrainError::Diverged { step, kept, .. }) => break (step, kept),
+                Err(other) => panic!("{other}"),
+            }
+            assert!(history.len() <= 30, "a rate of 9.9 never diverged");
+        };
+        assert_eq!((step, kept), (history.len(), history.len() - 2));
+        assert_eq!(comparison.steps_done(), kept);
+        let now = states(&comparison).await;
+        for run in 0..2 {
+            let differing = (now[run].0.iter().zip(&history[kept][run].0))
+                .filter(|(a, b)| a != b)
+                .count();
+            assert_eq!(
+                differing, 0,
+                "run {run}: {differing} bytes of its weights differ"
+            );
+            assert_eq!(now[run].1, history[kept][run].1, "run {run}'s logits");
+        }
+    }
+);
+
+async_test!(
     a_kd_comparison_starts_both_runs_alike_and_only_the_kd_run_follows_the_teacher,
     async {
         let device = device().await;
-        let mut comparison = comparison(&device, 20).await;
+        let mut comparison = comparison(&device, 20, 3e-3).await;
         let [plain, distilled] = comparison.step().await.unwrap();
         // Same weights, same batch: the task loss is the same; only one run has a KD term.
         assert_eq!(plain.task, distilled.task);
@@ -446,7 +493,7 @@ async_test!(
     the_same_seed_gives_the_same_loss_sequence_natively_and_in_wasm,
     async {
         let device = device().await;
-        let mut comparison = comparison(&device, 6).await;
+        let mut comparison = comparison(&device, 6, 3e-3).await;
         let mut losses: Vec<[f32; 2]> = Vec::new();
         for _ in 0..6 {
             let [plain, distilled] = comparison.step().await.unwrap();

@@ -40,11 +40,13 @@ async function compressAll(dir) {
  * A static server for dist/ on a free loopback port. `prepend` maps a path to script put before
  * that file's text, to change what the browser offers a worker.
  */
-export async function serve(dir = DIST, { prepend = {} } = {}) {
+export async function serve(dir = DIST, { prepend = {}, mounts = {} } = {}) {
   const server = createServer(async (request, response) => {
     const path = normalize(decodeURIComponent(new URL(request.url, 'http://x').pathname));
-    const file = join(dir, path.endsWith('/') ? `${path}index.html` : path);
-    if (!file.startsWith(dir)) { response.writeHead(403).end(); return; }
+    // `mounts` maps a path prefix to another folder (test fixtures served beside the page).
+    const [prefix, root] = Object.entries(mounts).find(([mount]) => path.startsWith(mount)) ?? ['/', dir];
+    const file = join(root, path.slice(prefix.length - 1).replace(/\/$/, '/index.html'));
+    if (!file.startsWith(root)) { response.writeHead(403).end(); return; }
     try {
       let body = Buffer.concat([Buffer.from(prepend[path] ?? ''), await readFile(file)]);
       const headers = { 'content-type': TYPES[extname(file)] ?? 'application/octet-stream' };

@@ -398,7 +398,10 @@ fn Results(models: Models, training: Training) -> impl IntoView {
     view! {
         <Show when=move || training.trained.with(Option::is_some)>
             <table class="results" id="training-results">
-                <caption>"On the validation clips, after the last scoring"</caption>
+                <caption>{move || {
+                    let step = training.scores.with(|runs| runs[1].last().map_or(0, |s| s.step));
+                    format!("On the validation clips, with the weights of step {step}")
+                }}</caption>
                 <thead><tr>
                     <th scope="col">"run"</th><th scope="col">"accuracy"</th>
                     <th scope="col">"localisation"</th><th scope="col">"time (both)"</th>

@@ -1,6 +1,8 @@
 //! A panic in the worker ends its wasm instance without a word through gloo-worker's bridge, so
 //! the page would wait for answers that never come. The worker's panic hook broadcasts the
-//! panic on a channel named by the page, which then starts a new worker.
+//! panic on a channel named by the page, which then starts a new worker. A failed allocation
+//! aborts the instance without running the hook; the trap it raises in the worker's scope is
+//! heard by a listener made of JavaScript alone, which broadcasts on the same channel.
 
 use std::cell::RefCell;
 use wasm_bindgen::JsCast;
@@ -70,11 +72,35 @@ thread_local! {
 /// In the worker: panics from now on are broadcast on `channel`, as worker number `worker`.
 pub fn ring_on(channel: &str, worker: u32) {
     if let Ok(channel) = BroadcastChannel::new(channel) {
+        ring_on_trap(&channel, worker);
         RINGER.with(|ringer| {
             if let Ok(mut ringer) = ringer.try_borrow_mut() {
                 *ringer = Some((worker, channel));
             }
         });
+    }
+}
+
+/// In the worker: a trap (an aborted instance, or the end of a panic) raises `error`, or
+/// `unhandledrejection` inside an async call, in the worker's scope. The listener is the
+/// channel's own `postMessage` bound to a fixed message, so it runs when wasm no longer can.
+fn ring_on_trap(channel: &BroadcastChannel, worker: u32) {
+    let Ok(post) = js_sys::Reflect::get(channel, &"postMessage".into())
+        .and_then(|post| post.dyn_into::<js_sys::Function>().map_err(Into::into))
+    else {
+        return;
+    };
+    let message =
+        format!("{worker}\nthe model worker stopped without a word, most likely out of memory");
+    let listener = post.bind1(channel, &message.into());
+    let scope = js_sys::global();
+    let Ok(add) = js_sys::Reflect::get(&scope, &"addEventListener".into())
+        .and_then(|add| add.dyn_into::<js_sys::Function>().map_err(Into::into))
+    else {
+        return;
+    };
+    for event in ["error", "unhandledrejection"] {
+        let _ = add.call2(&scope, &event.into(), &listener);
     }
 }
 

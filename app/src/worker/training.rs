@@ -309,6 +309,8 @@ async fn run(
                 elapsed_ms: js_sys::Date::now() - started,
             }),
             Err(diverged @ TrainError::Diverged { .. }) => {
+                // The runs went back to earlier weights: the scores shown are theirs.
+                report(validate(&prepared).await?);
                 break TrainingEnd::Diverged(diverged.to_string());
             }
             Err(other) => return Err(other.to_string()),

@@ -83,6 +83,12 @@ impl Default for FeatureConfig {
     }
 }
 
+/// Bounds of the front end: half a second of 16 kHz audio per window, at most 1,000 frames a
+/// second, at most 256 mel bands.
+const MAX_FFT: usize = 8192;
+const MIN_HOP: usize = 16;
+const MAX_MELS: usize = 256;
+
 impl FeatureConfig {
     /// Seconds between the starts of consecutive frames.
     pub fn frame_s(&self) -> f32 {
@@ -98,12 +104,35 @@ impl FeatureConfig {
         }
     }
 
-    fn validate(&self) -> Result<(), FeatureError> {
+    /// Checks the settings against what 16 kHz speech can use, before any FFT plan or filter
+    /// bank is built (their size follows `n_fft`, `n_mels` and `n_mfcc`).
+    pub fn validate(&self) -> Result<(), FeatureError> {
         let bad = |why: String| Err(FeatureError::Config(why));
-        let nyquist = self.sample_rate as f32 / 2.0;
-        if self.sample_rate == 0 || self.hop_length == 0 || self.win_length == 0 {
-            return bad("sample_rate, win_length and hop_length must be positive".into());
+        if self.sample_rate != MODEL_SAMPLE_RATE {
+            return bad(format!(
+                "sample_rate must be {MODEL_SAMPLE_RATE} (every clip is resampled to it), found {}",
+                self.sample_rate
+            ));
         }
+        let nyquist = self.sample_rate as f32 / 2.0;
+        let within = |name: &str, value: usize, range: std::ops::RangeInclusive<usize>| {
+            if range.contains(&value) {
+                Ok(())
+            } else {
+                Err(FeatureError::Config(format!(
+                    "{name} must be from {} to {}, found {value}",
+                    range.start(),
+                    range.end()
+                )))
+            }
+        };
+        // A window of at most half a second, frames at most 1,000 a second, and no more bands
+        // than a 512-point spectrum can resolve.
+        within("n_fft", self.n_fft, 16..=MAX_FFT)?;
+        within("win_length", self.win_length, 16..=MAX_FFT)?;
+        within("hop_length", self.hop_length, MIN_HOP..=MAX_FFT)?;
+        within("n_mels", self.n_mels, 1..=MAX_MELS)?;
+        within("n_mfcc", self.n_mfcc, 1..=MAX_MELS)?;
         if self.n_fft < self.win_length {
             return bad(format!(
                 "n_fft ({}) must be at least win_length ({})",
@@ -122,8 +151,11 @@ impl FeatureConfig {
                 self.f_min, self.f_max
             ));
         }
-        if !(self.power > 0.0 && self.log_offset > 0.0) {
-            return bad("power and log_offset must be positive".into());
+        if !((0.5..=4.0).contains(&self.power) && (1e-12..=1.0).contains(&self.log_offset)) {
+            return bad(format!(
+                "power must be from 0.5 to 4 and log_offset from 1e-12 to 1, found {} and {}",
+                self.power, self.log_offset
+            ));
         }
         Ok(())
     }

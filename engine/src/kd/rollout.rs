@@ -42,8 +42,11 @@ impl AttentionMaps {
         frames: usize,
         values: Vec<f32>,
     ) -> Result<Self, RolloutError> {
-        let expected = layers * heads * frames * frames;
-        if values.len() != expected || layers == 0 || heads == 0 || frames == 0 {
+        // The sizes may come from a file: a product that overflows matches no length.
+        let expected = [heads, frames, frames]
+            .iter()
+            .try_fold(layers, |total, &n| total.checked_mul(n));
+        if expected != Some(values.len()) || values.is_empty() {
             return Err(RolloutError::Shape {
                 layers,
                 heads,
@@ -78,6 +81,9 @@ impl AttentionMaps {
 
     /// One head's `frames × frames` map, row-major.
     pub fn map(&self, layer: usize, head: usize) -> Option<&[f32]> {
+        if layer >= self.layers || head >= self.heads {
+            return None;
+        }
         let size = self.frames * self.frames;
         let start = (layer * self.heads + head) * size;
         self.values.get(start..start + size)
@@ -284,6 +290,16 @@ mod tests {
             }
         }
         AttentionMaps::new(layers, heads, frames, values).unwrap()
+    }
+
+    #[test]
+    fn sizes_whose_product_overflows_are_refused() {
+        // (usize::MAX / 4 + 2) · 1 · 2 · 2 wraps round to 4, the length given.
+        let layers = usize::MAX / 4 + 2;
+        assert!(AttentionMaps::new(layers, 1, 2, vec![0.25; 4]).is_err());
+        let maps = identity_maps(1, 2, 3);
+        assert!(maps.map(0, 2).is_none());
+        assert!(maps.map(usize::MAX, 0).is_none());
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! `config.json`.
 
 use super::StudentError;
+use super::budget::StudentBudget;
 use crate::audio::{FeatureConfig, FeatureKind, Features};
 use serde::{Deserialize, Serialize};
 
@@ -240,16 +241,16 @@ const MAX_KERNEL: usize = 63;
 
 impl StudentConfig {
     pub fn from_json(text: &str) -> Result<Self, StudentError> {
-        let is_teacher = serde_json::from_str::<serde_json::Value>(text)
-            .is_ok_and(|json| json.get("model_type").is_some());
-        if is_teacher {
+        let json: serde_json::Value = serde_json::from_str(text)
+            .map_err(|e| StudentError::Config(format!("not JSON ({e})")))?;
+        if json.get("model_type").is_some() {
             return Err(StudentError::Config(
                 "this is a Hugging Face model config (it has \"model_type\"), a teacher, not a \
                  student"
                     .into(),
             ));
         }
-        let config: Self = serde_json::from_str(text).map_err(|e| {
+        let config: Self = serde_json::from_value(json).map_err(|e| {
             StudentError::Config(format!(
                 "{e} (expected \"arch\": one of lstm-p, tc-resnet, crnn, att-rnn, mhatt-rnn, with \
                  its \"layout\", \"labels\", \"input\" and \"features\")"
@@ -338,8 +339,20 @@ impl StudentConfig {
         }
     }
 
-    /// Refuses layouts that cannot be built or would not fit in memory.
+    /// Refuses layouts that cannot be built or cost more than the default budget.
     pub fn validate(&self) -> Result<(), StudentError> {
+        self.validate_within(&StudentBudget::default())
+    }
+
+    /// Refuses layouts that cannot be built or cost more than `budget`, before anything is
+    /// allocated.
+    pub fn validate_within(&self, budget: &StudentBudget) -> Result<(), StudentError> {
+        self.check_fields()?;
+        self.check_budget(budget).map(|_| ())
+    }
+
+    /// Each field within its own bounds.
+    fn check_fields(&self) -> Result<(), StudentError> {
         let bad = |why: String| Err(StudentError::Config(why));
         if self.labels.is_empty() || self.labels.len() > MAX_WIDTH {
             return bad(format!(
@@ -347,7 +360,8 @@ impl StudentConfig {
                 self.labels.len()
             ));
         }
-        crate::audio::FeatureExtractor::new(self.features.clone())
+        self.features
+            .validate()
             .map_err(|e| StudentError::Config(e.to_string()))?;
         let within = |name: &str, value: usize, max: usize| {
             if (1..=max).contains(&value) {

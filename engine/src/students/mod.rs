@@ -5,6 +5,7 @@
 //! keys are the paths of burn's module tree (`LstmP.lstm.weight_ih`, …).
 
 mod att_rnn;
+mod budget;
 mod config;
 mod crnn;
 mod lstm_p;
@@ -12,6 +13,7 @@ mod model;
 mod recurrent;
 mod tc_resnet;
 
+pub use budget::{StudentBudget, StudentCost, Tally, Term};
 pub use config::{
     Architecture, AttRnnConfig, CrnnConfig, FrameAxis, LstmPConfig, Preset, StudentConfig,
     TcResNetConfig,

@@ -6,6 +6,7 @@
 //! paper's first-frame head, which `transformers` itself does not have.
 
 use super::TeacherError;
+use super::budget::TeacherBudget;
 use crate::audio::MODEL_SAMPLE_RATE;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -53,10 +54,13 @@ pub struct Wav2Vec2Config {
     #[serde(default)]
     pub use_weighted_layer_sum: bool,
     /// Whether the last of those hidden states is taken after the stable layout's final layer
-    /// norm. transformers 5 takes it before unless the config says `true`; 4.x took it after,
-    /// so a stable-layout checkpoint fine-tuned with 4.x and a weighted layer sum needs `true`.
+    /// norm. transformers 5 takes it before unless the config says `true`; 4.x took it after.
+    /// Real checkpoints rarely carry it: see [`Wav2Vec2Config::ties_last_hidden_state`].
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tie_last_hidden_states: Option<bool>,
+    /// The transformers version that saved the checkpoint, as `config.json` records it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub transformers_version: Option<String>,
     /// MMS language adapters inside the encoder layers are not supported.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub adapter_attn_dim: Option<usize>,
@@ -188,6 +192,7 @@ impl Wav2Vec2Config {
             do_stable_layer_norm: false,
             use_weighted_layer_sum: false,
             tie_last_hidden_states: None,
+            transformers_version: None,
             adapter_attn_dim: None,
             classifier_proj_size: defaults::classifier_proj_size(),
             add_adapter: false,
@@ -222,6 +227,8 @@ impl Wav2Vec2Config {
     }
 
     /// Every inconsistency that would otherwise surface as a shape error deep in a forward pass.
+    /// Refuses configs that cannot be built or cost more than the default budget, before
+    /// anything is allocated.
     pub fn validate(&self) -> Result<(), TeacherError> {
         let fail = |why: String| Err(TeacherError::Config(why));
         let convs = self.conv_dim.len();
@@ -310,7 +317,8 @@ impl Wav2Vec2Config {
         if self.add_adapter {
             return fail("add_adapter is true: adapter layers are not supported".into());
         }
-        self.labels().map(|_| ())
+        self.labels()?;
+        self.check_budget(&TeacherBudget::default()).map(|_| ())
     }
 
     /// The class names in logit order, from `id2label`.
@@ -337,6 +345,18 @@ impl Wav2Vec2Config {
             *slot = Some(label.clone());
         }
         Ok(labels.into_iter().flatten().collect())
+    }
+
+    /// Whether the weighted layer sum reads the last hidden state after the final layer norm:
+    /// what the config says, else what the transformers version that saved it did (after, up
+    /// to 4.x; before from 5 on, and when the version is not recorded).
+    pub fn ties_last_hidden_state(&self) -> bool {
+        self.tie_last_hidden_states.unwrap_or_else(|| {
+            self.transformers_version
+                .as_deref()
+                .and_then(|version| version.split('.').next()?.trim().parse::<u32>().ok())
+                .is_some_and(|major| major < 5)
+        })
     }
 
     /// The number of samples one frame advances: the product of the convolution strides.

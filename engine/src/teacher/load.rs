@@ -218,7 +218,7 @@ impl<S: ParamSource> Params<'_, S> {
             layer_norm,
             layers,
             stable: config.do_stable_layer_norm,
-            tie_last_hidden_state: config.tie_last_hidden_states.unwrap_or(false),
+            tie_last_hidden_state: config.ties_last_hidden_state(),
         })
     }
 

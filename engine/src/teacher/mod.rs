@@ -1,12 +1,14 @@
 //! The wav2vec 2.0 teacher: any Hugging Face `Wav2Vec2ForSequenceClassification` checkpoint
 //! (or one of ours, in the same layout), its logits and its per-layer self-attention.
 
+mod budget;
 mod config;
 mod gelu;
 mod load;
 mod model;
 mod save;
 
+pub use budget::{TeacherBudget, TeacherCost};
 pub use config::{
     Activation, ClassifierPooling, FeatureNorm, PreprocessorConfig, TeacherShape, Wav2Vec2Config,
 };

@@ -1,6 +1,7 @@
 //! The teacher is frozen while students train, so its temporal map and logits are computed once
-//! per clip and kept, keyed by a fingerprint of the teacher's files and rollout settings: a
-//! changed teacher never serves stale maps.
+//! per clip and kept, keyed by a fingerprint of the teacher's files and rollout settings, and
+//! each clip by its name and the hash of its file: neither a changed teacher nor a clip
+//! re-synthesised under the same name ever serves stale maps.
 
 use crate::kd::{RolloutConfig, rollout};
 use crate::teacher::{AttentionDetail, Teacher, TeacherError};
@@ -23,15 +24,23 @@ pub struct TeacherCache {
 /// FNV-1a over the teacher's files and the rollout settings, as hex.
 pub fn fingerprint(files: &[&[u8]], rollout: &RolloutConfig) -> String {
     let settings = serde_json::to_string(rollout).unwrap_or_default();
-    let hash = files
+    let parts: Vec<&[u8]> = files.iter().copied().chain([settings.as_bytes()]).collect();
+    format!("{:016x}", fnv1a(&parts))
+}
+
+/// A clip's cache key: its name and the hash of its file's bytes.
+pub fn clip_key(name: &str, file: &[u8]) -> String {
+    format!("{name}@{:016x}", fnv1a(&[file]))
+}
+
+/// FNV-1a over `parts`, each followed by a separator byte.
+fn fnv1a(parts: &[&[u8]]) -> u64 {
+    parts
         .iter()
-        .copied()
-        .chain([settings.as_bytes()])
         .flat_map(|part| part.iter().chain(&[0xff]))
         .fold(0xcbf2_9ce4_8422_2325u64, |hash, byte| {
             (hash ^ *byte as u64).wrapping_mul(0x100_0000_01b3)
-        });
-    format!("{hash:016x}")
+        })
 }
 
 impl TeacherCache {

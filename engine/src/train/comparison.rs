@@ -13,6 +13,7 @@ use super::trainer::{StepReport, StudentTrainer, StudentTraining};
 use crate::audio::Features;
 use crate::rng::Rng;
 use crate::students::{Student, StudentConfig};
+use burn::module::Module;
 
 /// The clips a comparison learns from and is scored on.
 pub struct ComparisonData {
@@ -62,9 +63,11 @@ impl KdComparison {
                 data.train.len()
             )));
         }
+        // A clone would share batch norm's running statistics (burn keeps them behind a shared
+        // cell), so each run would move the other's; a detached copy gives each its own.
         let copy = || {
             Student::assemble(
-                student.model().clone(),
+                student.model().valid().train(),
                 student.config().clone(),
                 student.device(),
             )
@@ -98,8 +101,9 @@ impl KdComparison {
         self.runs[1].settings().steps
     }
 
-    /// One step of each run on the same batch. When either diverges, both keep the weights
-    /// from before this step's failure and the error says which step.
+    /// One step of each run on the same batch. Both losses are checked before either update is
+    /// applied; when either diverges, both runs undo their last update together, so they stay
+    /// on the same batches, and the error says which step failed and which are kept.
     pub async fn step(&mut self) -> Result<[StepReport; 2], TrainError> {
         let batch = student_batch(
             &self.data.train,
@@ -110,9 +114,30 @@ impl KdComparison {
             &mut self.augment_rng,
         );
         let [plain, distilled] = &mut self.runs;
-        let plain = plain.step(&batch).await?;
-        let distilled = distilled.step(&batch).await?;
-        Ok([plain, distilled])
+        let plain_checked = match plain.check(&batch).await {
+            Ok(checked) => checked,
+            Err(failure) => {
+                if matches!(failure, TrainError::Diverged { .. }) {
+                    distilled.roll_back(None);
+                }
+                return Err(failure);
+            }
+        };
+        let distilled_checked = match distilled.check(&batch).await {
+            Ok(checked) => checked,
+            Err(failure) => {
+                if matches!(failure, TrainError::Diverged { .. }) {
+                    plain.roll_back(Some(plain_checked));
+                } else {
+                    plain.cancel(plain_checked);
+                }
+                return Err(failure);
+            }
+        };
+        Ok([
+            plain.apply(plain_checked)?,
+            distilled.apply(distilled_checked)?,
+        ])
     }
 
     /// Both students on the validation clips.

@@ -14,7 +14,7 @@ mod schedule;
 mod trainer;
 
 pub use augment::SpecAugment;
-pub use cache::{TeacherCache, TeacherTarget, fingerprint, teacher_target};
+pub use cache::{TeacherCache, TeacherTarget, clip_key, fingerprint, teacher_target};
 pub use comparison::{ComparisonData, ComparisonScore, KdComparison};
 pub use evaluate::{Scored, class_probabilities, evaluate_student, evaluate_teacher};
 pub use metrics::{
@@ -35,10 +35,17 @@ pub enum TrainError {
     #[error("bad batch: {0}")]
     Batch(String),
     #[error(
-        "training diverged at step {step} (loss {loss}: not finite, or over {factor} times the first step's); the weights from before that step are kept. Lower the learning rate or λ and try again",
+        "training diverged at step {step} (loss {loss}: not finite, or over {factor} times the first step's); the weights after step {kept} are kept, from before the update that led to it. Lower the learning rate or λ and try again",
         factor = DIVERGENCE_FACTOR
     )]
-    Diverged { step: usize, loss: f32 },
+    Diverged {
+        /// The step whose loss was bad.
+        step: usize,
+        loss: f32,
+        /// The steps whose updates the kept weights carry: the update just before the bad
+        /// loss is undone, as it is the one that produced it.
+        kept: usize,
+    },
     #[error("the model was lost after an earlier failure; start a new trainer")]
     Lost,
     #[error("the device failed: {0}")]

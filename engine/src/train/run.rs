@@ -4,7 +4,7 @@
 
 use super::TrainError;
 use super::batches::{BatchOrder, student_batch};
-use super::cache::{TeacherCache, TeacherTarget, teacher_target};
+use super::cache::{TeacherCache, TeacherTarget, clip_key, teacher_target};
 use super::evaluate::{Scored, evaluate_student, evaluate_teacher};
 use super::metrics::Evaluation;
 use super::trainer::{
@@ -61,24 +61,38 @@ impl TeacherGuide {
         examples: &[&Example],
         progress: &mut dyn FnMut(Progress),
     ) -> Result<Vec<TeacherTarget>, TrainError> {
-        let missing: Vec<&&Example> = examples
+        let keys = examples
             .iter()
-            .filter(|e| self.cache.get(&e.file).is_none())
+            .map(|example| {
+                let path = dataset.path(example);
+                let file = std::fs::read(&path).map_err(|e| DataError::file(&path, e))?;
+                Ok(clip_key(&example.file, &file))
+            })
+            .collect::<Result<Vec<String>, DataError>>()?;
+        let missing: Vec<(&&Example, &String)> = examples
+            .iter()
+            .zip(&keys)
+            .filter(|(_, key)| self.cache.get(key).is_none())
             .collect();
-        for (done, example) in missing.iter().enumerate() {
+        for (done, (example, key)) in missing.iter().enumerate() {
             let samples = dataset.audio(example)?;
             let target = pollster::block_on(teacher_target(&self.teacher, &samples, &self.rollout))
                 .map_err(|e| TrainError::Device(format!("{}: {e}", example.file)))?;
-            self.cache.insert(example.file.clone(), target);
+            self.cache.insert((*key).clone(), target);
             progress(Progress::Loading {
                 done: done + 1,
                 total: missing.len(),
                 what: "teacher maps",
             });
         }
-        if !missing.is_empty()
+        // Every key is in the cache now; any more entries are of other clips.
+        let stale = self.cache.entries.len() > keys.len();
+        if (stale || !missing.is_empty())
             && let Some(path) = &self.cache_path
         {
+            // Maps of clips that are gone or were overwritten are dropped with the write.
+            let wanted: std::collections::BTreeSet<&String> = keys.iter().collect();
+            self.cache.entries.retain(|key, _| wanted.contains(key));
             if let Some(dir) = path.parent() {
                 std::fs::create_dir_all(dir).map_err(|e| DataError::file(dir, e))?;
             }
@@ -86,11 +100,11 @@ impl TeacherGuide {
         }
         examples
             .iter()
-            .map(|e| {
-                self.cache
-                    .get(&e.file)
-                    .cloned()
-                    .ok_or_else(|| TrainError::Device(format!("no teacher map for {}", e.file)))
+            .zip(&keys)
+            .map(|(example, key)| {
+                self.cache.get(key).cloned().ok_or_else(|| {
+                    TrainError::Device(format!("no teacher map for {}", example.file))
+                })
             })
             .collect()
     }

@@ -133,6 +133,10 @@ pub const DIVERGENCE_FACTOR: f32 = 100.0;
 
 /// Adam over a module that is handed over by value each step, with the schedule and the
 /// divergence guard shared by both trainers.
+///
+/// A step is checked before it is applied: its forward pass is read, and only a sound loss
+/// lets the update through. A bad loss is blamed on the update before it, so the guard goes back
+/// to the snapshot taken before that update (weights, batch-norm statistics and Adam's moments).
 struct Fitting<M> {
     model: Option<M>,
     optimizer: ModuleOptimizer,
@@ -141,6 +145,25 @@ struct Fitting<M> {
     done: usize,
     /// The loss above which a step counts as diverged, set by the first step.
     loss_limit: Option<f32>,
+    /// The state from before the last update, for rolling it back.
+    before_last_update: Option<Snapshot<M>>,
+}
+
+/// A model and its optimiser as they were at the start of a step. The model is a detached
+/// copy: a training-mode forward pass updates batch-norm statistics in place.
+struct Snapshot<M> {
+    model: M,
+    optimizer: ModuleOptimizer,
+    done: usize,
+}
+
+/// A forward pass whose loss was read and found sound, waiting for its update.
+pub(super) struct Checked<M> {
+    total: Tensor<1>,
+    before: Snapshot<M>,
+    /// Total, task, temporal KD and logit KD terms.
+    terms: [f32; 4],
+    accuracy: f32,
 }
 
 /// A forward pass's loss, the terms to report and the logits to score.
@@ -159,6 +182,7 @@ impl<M: Module> Fitting<M> {
             total_steps,
             done: 0,
             loss_limit: None,
+            before_last_update: None,
         }
     }
 
@@ -166,18 +190,20 @@ impl<M: Module> Fitting<M> {
         self.model.as_ref().ok_or(TrainError::Lost)
     }
 
-    /// Runs `forward`, reads the loss, and only if it is finite and below the divergence limit
-    /// steps the optimiser: a diverged step leaves the weights as they were.
-    async fn step(
+    /// Runs `forward` and reads its loss. A loss that is not finite or over the divergence
+    /// limit rolls this run back (see [`Fitting::roll_back`]) and is returned as the error.
+    async fn check(
         &mut self,
         targets: &[Vec<usize>],
         forward: impl FnOnce(&M) -> Losses,
-    ) -> Result<StepReport, TrainError> {
-        let model = self.model.take().ok_or(TrainError::Lost)?;
-        // A training-mode forward pass updates batch-norm statistics in place, so a step that
-        // fails after it must return to this detached copy, not to `model`.
-        let before = model.valid();
-        let losses = forward(&model);
+    ) -> Result<Checked<M>, TrainError> {
+        let model = self.model()?;
+        let before = Snapshot {
+            model: model.valid(),
+            optimizer: self.optimizer.clone(),
+            done: self.done,
+        };
+        let losses = forward(model);
         let [batch, classes] = losses.logits.dims();
         let [task, kd, logit] = losses.terms;
         let readout = Tensor::cat(
@@ -193,26 +219,23 @@ impl<M: Module> Fitting<M> {
         let values = match read_floats(readout).await {
             Ok(values) => values,
             Err(why) => {
-                self.model = Some(before.train());
+                self.restore(before);
                 return Err(TrainError::Device(why));
             }
         };
         let (terms, logits) = values.split_at(4.min(values.len()));
-        let loss = terms.first().copied().unwrap_or(f32::NAN);
+        let terms: [f32; 4] = std::array::from_fn(|i| terms.get(i).copied().unwrap_or(f32::NAN));
+        let loss = terms[0];
         let blown_up = self.loss_limit.is_some_and(|limit| loss > limit);
         if blown_up || terms.iter().chain(logits).any(|v| !v.is_finite()) {
-            self.model = Some(before.train());
+            let step = self.done + 1;
+            self.roll_back(Some(before));
             return Err(TrainError::Diverged {
-                step: self.done + 1,
+                step,
                 loss,
+                kept: self.done,
             });
         }
-        self.loss_limit
-            .get_or_insert(DIVERGENCE_FACTOR * loss.max(1.0));
-        let learning_rate = self.schedule.rate(self.done, self.total_steps);
-        let gradients = GradientsParams::from_grads(losses.total.backward(), &model);
-        self.model = Some(self.optimizer.step(learning_rate, model, gradients));
-        self.done += 1;
         let correct = logits
             .chunks(classes.max(1))
             .zip(targets)
@@ -225,15 +248,57 @@ impl<M: Module> Fitting<M> {
                 top.is_some_and(|t| wanted.contains(&t))
             })
             .count();
+        Ok(Checked {
+            total: losses.total,
+            before,
+            terms,
+            accuracy: correct as f32 / batch.max(1) as f32,
+        })
+    }
+
+    /// Steps the optimiser on a checked loss.
+    fn apply(&mut self, checked: Checked<M>) -> Result<StepReport, TrainError> {
+        let model = self.model.take().ok_or(TrainError::Lost)?;
+        self.loss_limit
+            .get_or_insert(DIVERGENCE_FACTOR * checked.terms[0].max(1.0));
+        let learning_rate = self.schedule.rate(self.done, self.total_steps);
+        let gradients = GradientsParams::from_grads(checked.total.backward(), &model);
+        self.model = Some(self.optimizer.step(learning_rate, model, gradients));
+        self.before_last_update = Some(checked.before);
+        self.done += 1;
+        let [loss, task, kd, logit_kd] = checked.terms;
         Ok(StepReport {
             step: self.done,
             learning_rate,
-            loss: terms[0],
-            task: terms[1],
-            kd: terms[2],
-            logit_kd: terms[3],
-            accuracy: correct as f32 / batch.max(1) as f32,
+            loss,
+            task,
+            kd,
+            logit_kd,
+            accuracy: checked.accuracy,
         })
+    }
+
+    /// Undoes the last update; with none to undo, returns to `pending` (the start of a step
+    /// that was checked but not applied), if any.
+    fn roll_back(&mut self, pending: Option<Snapshot<M>>) {
+        if let Some(snapshot) = self.before_last_update.take().or(pending) {
+            self.restore(snapshot);
+        }
+    }
+
+    fn restore(&mut self, snapshot: Snapshot<M>) {
+        self.model = Some(snapshot.model.train());
+        self.optimizer = snapshot.optimizer;
+        self.done = snapshot.done;
+    }
+
+    async fn step(
+        &mut self,
+        targets: &[Vec<usize>],
+        forward: impl FnOnce(&M) -> Losses,
+    ) -> Result<StepReport, TrainError> {
+        let checked = self.check(targets, forward).await?;
+        self.apply(checked)
     }
 }
 
@@ -332,8 +397,18 @@ impl StudentTrainer {
         self.fitting.done
     }
 
-    /// One optimisation step.
+    /// One optimisation step. When its loss is bad the update before it is undone, and the
+    /// error says how many steps the kept weights carry.
     pub async fn step(&mut self, batch: &StudentBatch) -> Result<StepReport, TrainError> {
+        let checked = self.check(batch).await?;
+        self.fitting.apply(checked)
+    }
+
+    /// The forward pass of a step and its guard, without the update (see [`Fitting::check`]).
+    pub(super) async fn check(
+        &mut self,
+        batch: &StudentBatch,
+    ) -> Result<Checked<StudentModel>, TrainError> {
         let StudentBatch {
             clips,
             frames,
@@ -397,7 +472,7 @@ impl StudentTrainer {
         let (device, loss, multi_label) =
             (self.device.clone(), self.settings.loss, self.multi_label);
         self.fitting
-            .step(&batch.targets, |model| {
+            .check(&batch.targets, |model| {
                 let request = match teacher_attention {
                     Some(_) => AttentionRequest::Mean,
                     None => AttentionRequest::None,
@@ -425,6 +500,25 @@ impl StudentTrainer {
                 }
             })
             .await
+    }
+
+    /// The update of a checked step.
+    pub(super) fn apply(
+        &mut self,
+        checked: Checked<StudentModel>,
+    ) -> Result<StepReport, TrainError> {
+        self.fitting.apply(checked)
+    }
+
+    /// Undoes the last update, or `pending`'s forward pass when there is none to undo.
+    pub(super) fn roll_back(&mut self, pending: Option<Checked<StudentModel>>) {
+        self.fitting
+            .roll_back(pending.map(|checked| checked.before));
+    }
+
+    /// Returns to the start of a checked step, as if it had not begun.
+    pub(super) fn cancel(&mut self, checked: Checked<StudentModel>) {
+        self.fitting.restore(checked.before);
     }
 
     /// The student as trained so far, off the autodiff graph, for evaluation and saving.

@@ -329,6 +329,21 @@ fn inspect_teacher(
     summary["frames"] = json!(result.frames);
     summary["frame_s"] = json!(result.frame_s);
     summary["rollout"] = json!(rollout);
+    let config = teacher.config();
+    if config.do_stable_layer_norm && config.use_weighted_layer_sum {
+        // Which of transformers' two behaviours the weighted layer sum follows, and why.
+        let because = match config.tie_last_hidden_states {
+            Some(_) => "tie_last_hidden_states in config.json".to_string(),
+            None => format!(
+                "transformers_version {} in config.json",
+                config.transformers_version.as_deref().unwrap_or("(none)")
+            ),
+        };
+        summary["last_hidden_state"] = json!({
+            "after_final_layer_norm": config.ties_last_hidden_state(),
+            "because": because,
+        });
+    }
     if with_attentions {
         summary["attentions"] = json!(maps.nested());
     }
