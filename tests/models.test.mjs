@@ -195,7 +195,8 @@ test('another teacher from a folder URL and a student from picked files run besi
 const HOSTILE = join(ROOT, 'engine/tests/fixtures/hostile');
 
 test('hostile model folders are refused with a message and the defaults still answer', async (t) => {
-  const hostile = await serve(undefined, { mounts: { '/hostile/': HOSTILE } });
+  const tooLarge = '/hostile/student-lstm-product/model.safetensors';
+  const hostile = await serve(undefined, { mounts: { '/hostile/': HOSTILE }, heads: { [tooLarge]: 600 << 20 } });
   // A failed assertion must not leave the server holding the test process open.
   t.after(() => hostile.close());
   const { page, errors } = await open(browser, `${hostile.url}?device=cpu`);
@@ -210,6 +211,10 @@ test('hostile model folders are refused with a message and the defaults still an
   const picked = join(HOSTILE, 'student-lstm-product');
   await page.setInputFiles('#model-files', [join(picked, 'config.json'), join(picked, 'model.safetensors')]);
   assert.match(await refusal('your-student-1'), /units × projection.*max_parameters/);
+  // Weights larger than the page loads are refused from their size, before any download.
+  await page.fill('#model-url', `${hostile.url}hostile/student-lstm-product`);
+  await page.click('.model-url button[type=submit]');
+  await page.waitForSelector('.other-models .error:has-text("is 600 MB; this page loads model files of at most 512 MB")');
   await page.fill('#model-url', `${hostile.url}hostile/teacher-stride-one`);
   await page.click('.model-url button[type=submit]');
   await page.waitForSelector('#model-offer:has-text("wav2vec 2.0 teacher")');

@@ -40,9 +40,14 @@ async function compressAll(dir) {
  * A static server for dist/ on a free loopback port. `prepend` maps a path to script put before
  * that file's text, to change what the browser offers a worker.
  */
-export async function serve(dir = DIST, { prepend = {}, mounts = {} } = {}) {
+export async function serve(dir = DIST, { prepend = {}, mounts = {}, heads = {} } = {}) {
   const server = createServer(async (request, response) => {
     const path = normalize(decodeURIComponent(new URL(request.url, 'http://x').pathname));
+    // `heads` maps a path to the length a HEAD request is told (a file too large to serve).
+    if (request.method === 'HEAD' && heads[path] !== undefined) {
+      response.writeHead(200, { 'content-length': heads[path] }).end();
+      return;
+    }
     // `mounts` maps a path prefix to another folder (test fixtures served beside the page).
     const [prefix, root] = Object.entries(mounts).find(([mount]) => path.startsWith(mount)) ?? ['/', dir];
     const file = join(root, path.slice(prefix.length - 1).replace(/\/$/, '/index.html'));

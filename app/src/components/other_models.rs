@@ -1,6 +1,6 @@
 use crate::catalog::CatalogEntry;
 use crate::models::Models;
-use crate::worker::{ModelFiles, ModelKind, ModelSource};
+use crate::worker::{MAX_MODEL_FILE_BYTES, ModelFiles, ModelKind, ModelSource};
 use gloo_net::http::{Method, Request, RequestBuilder};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
@@ -192,7 +192,14 @@ async fn describe(folder: &str) -> Result<Offer, String> {
     let bytes = weights
         .headers()
         .get("content-length")
-        .and_then(|length| length.parse().ok());
+        .and_then(|length| length.parse::<u64>().ok());
+    if let Some(bytes) = bytes.filter(|bytes| *bytes > MAX_MODEL_FILE_BYTES) {
+        return Err(format!(
+            "{folder}model.safetensors is {} MB; this page loads model files of at most {} MB.",
+            bytes >> 20,
+            MAX_MODEL_FILE_BYTES >> 20
+        ));
+    }
     Ok(Offer {
         kind,
         folder: folder.to_string(),
@@ -204,6 +211,17 @@ async fn describe(folder: &str) -> Result<Offer, String> {
 async fn read_picked(
     picked: Vec<gloo_file::File>,
 ) -> Result<(ModelKind, String, ModelFiles), String> {
+    if let Some(file) = picked
+        .iter()
+        .find(|file| file.size() > MAX_MODEL_FILE_BYTES)
+    {
+        return Err(format!(
+            "{} is {} MB; this page loads model files of at most {} MB.",
+            file.name(),
+            file.size() >> 20,
+            MAX_MODEL_FILE_BYTES >> 20
+        ));
+    }
     let named = |name: &str| picked.iter().find(|file| file.name() == name);
     let text = |file: &gloo_file::File| {
         let file = file.clone();

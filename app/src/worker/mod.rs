@@ -13,9 +13,9 @@ mod training;
 
 pub use client::{ModelClient, WorkerBuild};
 pub use protocol::{
-    ModelFiles, ModelKind, ModelSource, Probe, Reading, Recording, Request, Response, RunScore,
-    Steer, StepPoint, StudentFiles, TeacherAttention, TimeMap, TrainRequest, TrainSettings,
-    TrainingEnd, TrainingEvent,
+    MAX_MODEL_FILE_BYTES, ModelFiles, ModelKind, ModelSource, Probe, Reading, Recording, Request,
+    Response, RunScore, Steer, StepPoint, StudentFiles, TeacherAttention, TimeMap, TrainRequest,
+    TrainSettings, TrainingEnd, TrainingEvent,
 };
 #[cfg(feature = "models")]
 pub use runner::register;

@@ -6,6 +6,10 @@ use tempokd::device::Placement;
 use tempokd::kd::{self, AttentionMaps, RolloutConfig};
 pub use tempokd::model_kind::ModelKind;
 
+/// The largest model file (weights or config) the page reads, fetched or picked: wav2vec 2.0
+/// base's weights fit; a larger file would need several times its size in the tab's memory.
+pub const MAX_MODEL_FILE_BYTES: u64 = 512 << 20;
+
 /// A model the page wants loaded: its name on screen and where its files are.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ModelSource {
