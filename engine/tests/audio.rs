@@ -319,6 +319,20 @@ fn silence_and_lengths_outside_the_limits_are_refused() {
         Clip::from_channels(&[], 16_000, &limits),
         Err(AudioError::NoSamples)
     ));
+    // A header that says an hour is refused from the header alone, before any packet: the file
+    // holds half a second, which decoding would accept.
+    let mut lying = wav_bytes(&[sine(440.0, 0.5, 8_000, 0.5)], 8_000, WavFormat::Int(16));
+    let field = |bytes: &[u8], at: usize| u32::from_le_bytes(bytes[at..at + 4].try_into().unwrap());
+    let data = lying.windows(4).position(|w| w == b"data").unwrap() + 4;
+    let hour_of_samples = 8_000u32 * 2 * 3_600;
+    // The RIFF length covers the data chunk, so it says the hour too.
+    let riff = field(&lying, 4) - field(&lying, data) + hour_of_samples;
+    lying[4..8].copy_from_slice(&riff.to_le_bytes());
+    lying[data..data + 4].copy_from_slice(&hour_of_samples.to_le_bytes());
+    match decode(lying, Some("wav"), &limits) {
+        Err(AudioError::TooLong { seconds, .. }) => assert!((seconds - 3_600.0).abs() < 1.0),
+        other => panic!("{other:?}"),
+    }
 }
 
 #[test]

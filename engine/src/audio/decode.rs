@@ -87,6 +87,17 @@ fn decode_unguarded(
     let mut sample_rate = params.sample_rate;
     if let Some(rate) = sample_rate {
         check_rate(rate)?;
+        // Where the header says how long the audio is, a clip over the limit is refused before
+        // a single packet is decoded.
+        if let Some(frames) = params.n_frames {
+            let seconds = frames as f64 / f64::from(rate);
+            if seconds > f64::from(limits.max_seconds) {
+                return Err(AudioError::TooLong {
+                    seconds: seconds as f32,
+                    max_seconds: limits.max_seconds,
+                });
+            }
+        }
     }
     let mut channels: Vec<Vec<f32>> = Vec::new();
     let mut buffer: Option<SampleBuffer<f32>> = None;
