@@ -1,6 +1,6 @@
 use crate::catalog::CatalogEntry;
 use crate::models::Models;
-use crate::worker::{MAX_MODEL_FILE_BYTES, ModelFiles, ModelKind, ModelSource};
+use crate::worker::{MAX_MODEL_FILE_BYTES, ModelFiles, ModelKind, ModelSource, too_large};
 use gloo_net::http::{Method, Request, RequestBuilder};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
@@ -194,11 +194,7 @@ async fn describe(folder: &str) -> Result<Offer, String> {
         .get("content-length")
         .and_then(|length| length.parse::<u64>().ok());
     if let Some(bytes) = bytes.filter(|bytes| *bytes > MAX_MODEL_FILE_BYTES) {
-        return Err(format!(
-            "{folder}model.safetensors is {} MB; this page loads model files of at most {} MB.",
-            bytes >> 20,
-            MAX_MODEL_FILE_BYTES >> 20
-        ));
+        return Err(too_large(&format!("{folder}model.safetensors"), bytes));
     }
     Ok(Offer {
         kind,
@@ -215,12 +211,7 @@ async fn read_picked(
         .iter()
         .find(|file| file.size() > MAX_MODEL_FILE_BYTES)
     {
-        return Err(format!(
-            "{} is {} MB; this page loads model files of at most {} MB.",
-            file.name(),
-            file.size() >> 20,
-            MAX_MODEL_FILE_BYTES >> 20
-        ));
+        return Err(too_large(&file.name(), file.size()));
     }
     let named = |name: &str| picked.iter().find(|file| file.name() == name);
     let text = |file: &gloo_file::File| {

@@ -15,7 +15,7 @@ pub use client::{ModelClient, WorkerBuild};
 pub use protocol::{
     MAX_MODEL_FILE_BYTES, ModelFiles, ModelKind, ModelSource, Probe, Reading, Recording, Request,
     Response, RunScore, Steer, StepPoint, StudentFiles, TeacherAttention, TimeMap, TrainRequest,
-    TrainSettings, TrainingEnd, TrainingEvent,
+    TrainSettings, TrainingEnd, TrainingEvent, too_large,
 };
 #[cfg(feature = "models")]
 pub use runner::register;

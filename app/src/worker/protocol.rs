@@ -10,6 +10,15 @@ pub use tempokd::model_kind::ModelKind;
 /// base's weights fit; a larger file would need several times its size in the tab's memory.
 pub const MAX_MODEL_FILE_BYTES: u64 = 512 << 20;
 
+/// Why `file`, of `bytes`, is not loaded.
+pub fn too_large(file: &str, bytes: u64) -> String {
+    format!(
+        "{file} is {} MB; this page loads model files of at most {} MB.",
+        bytes >> 20,
+        MAX_MODEL_FILE_BYTES >> 20
+    )
+}
+
 /// A model the page wants loaded: its name on screen and where its files are.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ModelSource {
