@@ -58,7 +58,9 @@ fn RunStatus(models: Models) -> impl IntoView {
     };
     view! {
         <div class="run-status">
-            <p class="muted" id="run-status" role="status" aria-live="polite">{text}</p>
+            // Which clip the status is about, so a test can tell the last clip's rows from the new one's.
+            <p class="muted" id="run-status" role="status" aria-live="polite"
+                data-clip=move || models.clips.get()>{text}</p>
             <Show when=running>
                 <progress max="1" value=fraction aria-label="Models answered"></progress>
                 <button type="button" class="cancel" on:click=move |_| models.cancel()>
