@@ -155,6 +155,112 @@ fn compressed_formats_decode_to_the_tone() {
     }
 }
 
+/// The demo clip in every format people record in (scripts/oracle/make_audio_fixtures.sh), with
+/// how far our samples may sit from the reference decoder's 16-bit output: nothing for the
+/// lossless ones; for the lossy ones, three steps of 16 bits (1e-4): two decoders of one stream
+/// round their arithmetic differently (two steps at most in these files).
+const RECORDED: [(&str, f32); 8] = [
+    ("yes.opus", 1e-4),
+    ("yes.webm", 1e-4),
+    ("yes.m4a", 1e-4),
+    ("yes.aiff", 0.0),
+    ("yes-mulaw.wav", 0.0),
+    ("yes-alaw.wav", 0.0),
+    ("yes.ogg", 1e-4),
+    ("yes.mp3", 1e-4),
+];
+
+/// A 16-bit reference decode: its rate and its channels of samples in [-1, 1).
+fn reference_channels(name: &str) -> (u32, Vec<Vec<f32>>) {
+    let reader = hound::WavReader::new(Cursor::new(fixture(&format!("{name}.ref.wav")))).unwrap();
+    let spec = reader.spec();
+    assert_eq!(spec.bits_per_sample, 16, "{name}");
+    let interleaved: Vec<f32> = reader
+        .into_samples::<i16>()
+        .map(|s| f32::from(s.unwrap()) / 32_768.0)
+        .collect();
+    let count = usize::from(spec.channels);
+    let channels = (0..count)
+        .map(|c| interleaved.iter().skip(c).step_by(count).copied().collect())
+        .collect();
+    (spec.sample_rate, channels)
+}
+
+#[test]
+fn every_recorded_format_gives_the_reference_decoders_samples() {
+    for (name, tolerance) in RECORDED {
+        let decoded = decode(fixture(name), None, &Limits::default())
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        let (rate, expected) = reference_channels(name);
+        assert_eq!(decoded.sample_rate, rate, "{name}");
+        assert_eq!(decoded.channels.len(), expected.len(), "{name}");
+        for (ours, expected) in decoded.channels.iter().zip(&expected) {
+            // WebM written to a pipe has no end trim to read: up to one packet (20 ms) of the
+            // encoder's padding may follow the audio.
+            let slack = if name.ends_with(".webm") {
+                rate as usize / 50
+            } else {
+                0
+            };
+            assert!(
+                (expected.len()..=expected.len() + slack).contains(&ours.len()),
+                "{name}: {} samples, the reference decoder gives {}",
+                ours.len(),
+                expected.len()
+            );
+            let (worst_at, worst) = ours
+                .iter()
+                .zip(expected)
+                .map(|(a, b)| (a - b).abs())
+                .enumerate()
+                .max_by(|a, b| a.1.total_cmp(&b.1))
+                .unwrap();
+            assert!(
+                worst <= tolerance,
+                "{name}: sample {worst_at} is {worst:.2e} from the reference decoder's (tolerance {tolerance:.0e})"
+            );
+        }
+    }
+}
+
+#[test]
+fn every_recorded_format_gives_every_default_student_the_wavs_top_label() {
+    use tempokd::students::{AttentionRequest, Student};
+    let models = concat!(env!("CARGO_MANIFEST_DIR"), "/../static/models");
+    let index: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(format!("{models}/index.json")).unwrap())
+            .unwrap();
+    let cpu = tempokd::device::ComputeDevice::cpu("tests run on the CPU").device;
+    let students: Vec<Student> = index["models"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|model| model["kind"] != "teacher")
+        .map(|model| {
+            let dir = format!("{models}/{}", model["name"].as_str().unwrap());
+            Student::load_dir(std::path::Path::new(&dir), &cpu).unwrap()
+        })
+        .collect();
+    assert_eq!(students.len(), 10);
+    let top_labels = |bytes: Vec<u8>| -> Vec<String> {
+        let clip = tempokd::audio::load_clip(bytes, None, &Limits::default()).unwrap();
+        students
+            .iter()
+            .map(|student| {
+                let reading =
+                    pollster::block_on(student.infer(clip.samples(), AttentionRequest::Mean))
+                        .unwrap();
+                student.labels()[reading.prediction.top].clone()
+            })
+            .collect()
+    };
+    let wav = top_labels(fixture("../../../../static/clips/yes-2s.wav"));
+    assert!(wav.iter().all(|label| label == "yes"), "{wav:?}");
+    for (name, _) in RECORDED {
+        assert_eq!(top_labels(fixture(name)), wav, "{name}");
+    }
+}
+
 #[test]
 fn resampling_keeps_frequency_level_and_duration_at_every_rate() {
     for rate in RATES.into_iter().chain([11_025, 32_000, 44_101]) {
@@ -241,6 +347,10 @@ fn truncated_files_are_refused() {
         "tone-44100-stereo.flac",
         "tone-22050-mono.ogg",
         "tone-48000-stereo.mp3",
+        "yes.opus",
+        "yes.m4a",
+        "yes.aiff",
+        "yes-mulaw.wav",
     ] {
         let bytes = fixture(name);
         assert!(
@@ -348,6 +458,6 @@ fn error_messages_say_what_to_do() {
     assert!(
         AudioError::Unsupported("x".into())
             .to_string()
-            .contains("use WAV, FLAC, OGG/Vorbis or MP3")
+            .contains("use WAV, AIFF, FLAC, MP3, Ogg (Vorbis or Opus), WebM (Opus) or M4A (AAC)")
     );
 }

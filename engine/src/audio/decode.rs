@@ -1,10 +1,12 @@
+use super::mp4;
+use super::opus::{OPUS_RATE, OpusStream};
 use super::{AudioError, Clip, Decoded, Limits, MAX_CHANNELS, SAMPLE_RATE_RANGE};
 use std::io::{Cursor, ErrorKind};
 use std::panic::AssertUnwindSafe;
 use symphonia::core::audio::SampleBuffer;
-use symphonia::core::codecs::DecoderOptions;
+use symphonia::core::codecs::{CODEC_TYPE_OPUS, CodecParameters, DecoderOptions};
 use symphonia::core::errors::Error as SymphoniaError;
-use symphonia::core::formats::FormatOptions;
+use symphonia::core::formats::{FormatOptions, Packet};
 use symphonia::core::io::MediaSourceStream;
 use symphonia::core::meta::MetadataOptions;
 use symphonia::core::probe::Hint;
@@ -13,7 +15,8 @@ use symphonia::core::probe::Hint;
 /// the header) before it counts as truncated.
 const TRUNCATION_TOLERANCE: f64 = 0.01;
 
-/// Decodes WAV (8/16/24/32-bit integer, 32/64-bit float), FLAC, OGG/Vorbis or MP3 bytes.
+/// Decodes WAV (8/16/24/32-bit integer, 32/64-bit float, μ-law, A-law), AIFF, FLAC, Ogg/Vorbis,
+/// Opus (in Ogg or WebM), AAC (in MP4/M4A) or MP3 bytes.
 ///
 /// `extension` is a hint only: the container is recognised by its content. Decoding stops as soon
 /// as the audio exceeds `limits.max_seconds`, so a huge file costs no more than the limit.
@@ -52,6 +55,9 @@ fn decode_unguarded(
     if bytes.is_empty() {
         return Err(AudioError::Empty);
     }
+    let edit_start = mp4::edit_start(&bytes);
+    // symphonia 0.5 reads Matroska's duration in milliseconds as a count of frames.
+    let frames_declared_by_container = !bytes.starts_with(&MATROSKA_MAGIC);
     let stream = MediaSourceStream::new(Box::new(Cursor::new(bytes)), Default::default());
     let mut hint = Hint::new();
     if let Some(ext) = extension {
@@ -80,16 +86,16 @@ fn decode_unguarded(
         .ok_or_else(|| AudioError::Unsupported("the container has no audio track".into()))?;
     let track_id = track.id;
     let params = track.codec_params.clone();
-    let mut decoder = symphonia::default::get_codecs()
-        .make(&params, &DecoderOptions::default())
-        .map_err(|e| AudioError::Unsupported(e.to_string()))?;
+    let mut decoder = PacketDecoder::for_track(&params)?;
+    let priming = edit_start.filter(|_| decoder.keeps_priming());
+    let declared_frames = params.n_frames.filter(|_| frames_declared_by_container);
 
     let mut sample_rate = params.sample_rate;
     if let Some(rate) = sample_rate {
         check_rate(rate)?;
         // Where the header says how long the audio is, a clip over the limit is refused before
         // a single packet is decoded.
-        if let Some(frames) = params.n_frames {
+        if let Some(frames) = declared_frames {
             let seconds = frames as f64 / f64::from(rate);
             if seconds > f64::from(limits.max_seconds) {
                 return Err(AudioError::TooLong {
@@ -100,7 +106,8 @@ fn decode_unguarded(
         }
     }
     let mut channels: Vec<Vec<f32>> = Vec::new();
-    let mut buffer: Option<SampleBuffer<f32>> = None;
+    // Frames before the audio proper that the container tells of and the decoder keeps.
+    let mut to_skip: Option<u64> = None;
     let mut decoded_packets = 0usize;
     let mut failed_packets = 0usize;
     let mut last_error = None;
@@ -114,22 +121,20 @@ fn decode_unguarded(
         if packet.track_id() != track_id {
             continue;
         }
-        let decoded = match decoder.decode(&packet) {
-            Ok(decoded) => decoded,
+        let audio = match decoder.decode(&packet)? {
+            PacketOutcome::Audio(audio) => audio,
             // One damaged packet should not lose the whole recording; too many are reported below.
-            Err(SymphoniaError::DecodeError(e)) => {
+            PacketOutcome::Damaged(e) => {
                 failed_packets += 1;
-                last_error = Some(e.to_string());
+                last_error = Some(e);
                 continue;
             }
-            Err(SymphoniaError::IoError(_)) => break,
-            Err(e) => return Err(AudioError::Corrupt(e.to_string())),
+            PacketOutcome::End => break,
         };
         decoded_packets += 1;
-        let spec = *decoded.spec();
-        let rate = spec.rate;
+        let rate = audio.rate;
         check_rate(rate)?;
-        let channel_count = spec.channels.count();
+        let channel_count = audio.channels;
         if channel_count == 0 || channel_count > MAX_CHANNELS {
             return Err(AudioError::Channels(channel_count));
         }
@@ -141,13 +146,14 @@ fn decode_unguarded(
             ));
         }
         sample_rate = Some(rate);
-        let capacity = decoded.capacity() as u64;
-        let buf = match &mut buffer {
-            Some(buf) if buf.capacity() as u64 >= capacity * channel_count as u64 => buf,
-            _ => buffer.insert(SampleBuffer::<f32>::new(capacity, spec)),
-        };
-        buf.copy_interleaved_ref(decoded);
-        for frame in buf.samples().chunks_exact(channel_count) {
+        let to_skip =
+            to_skip.get_or_insert_with(|| priming.map_or(0, |start| start.frames_at(rate)));
+        let frames = audio.interleaved.chunks_exact(channel_count);
+        let skipped = usize::try_from(*to_skip)
+            .unwrap_or(usize::MAX)
+            .min(frames.len());
+        *to_skip -= skipped as u64;
+        for frame in frames.skip(skipped) {
             for (channel, &s) in channels.iter_mut().zip(frame) {
                 channel.push(s);
             }
@@ -174,7 +180,7 @@ fn decode_unguarded(
             last_error.unwrap_or_default()
         )));
     }
-    if let Some(declared) = params.n_frames {
+    if let Some(declared) = declared_frames {
         let shortfall = declared as f64 * (1.0 - TRUNCATION_TOLERANCE) - 2048.0;
         if (frames as f64) < shortfall {
             return Err(AudioError::Truncated {
@@ -187,6 +193,103 @@ fn decode_unguarded(
         sample_rate: rate,
         channels,
     })
+}
+
+/// The first bytes of every Matroska (and WebM) file: the EBML header's id.
+const MATROSKA_MAGIC: [u8; 4] = [0x1A, 0x45, 0xDF, 0xA3];
+
+/// Turns a track's packets into samples: symphonia's decoders, or Opus's own (symphonia 0.5
+/// finds Opus packets in Ogg and WebM but cannot decode them).
+enum PacketDecoder {
+    Symphonia {
+        decoder: Box<dyn symphonia::core::codecs::Decoder>,
+        buffer: Option<SampleBuffer<f32>>,
+    },
+    // Boxed: the Opus decoder's state is far larger than the other variant.
+    Opus(Box<OpusStream>),
+}
+
+/// What became of one packet.
+enum PacketOutcome<'a> {
+    Audio(PacketAudio<'a>),
+    /// The packet could not be decoded; the ones after it may still be.
+    Damaged(String),
+    /// The stream ended inside the packet.
+    End,
+}
+
+/// One packet's samples, interleaved.
+struct PacketAudio<'a> {
+    rate: u32,
+    channels: usize,
+    interleaved: &'a [f32],
+}
+
+impl PacketDecoder {
+    fn for_track(params: &CodecParameters) -> Result<Self, AudioError> {
+        if params.codec == CODEC_TYPE_OPUS {
+            return OpusStream::new(params.extra_data.as_deref())
+                .map(|stream| Self::Opus(Box::new(stream)));
+        }
+        let decoder = symphonia::default::get_codecs()
+            .make(params, &DecoderOptions::default())
+            .map_err(|e| AudioError::Unsupported(e.to_string()))?;
+        Ok(Self::Symphonia {
+            decoder,
+            buffer: None,
+        })
+    }
+
+    /// Whether the decoder's output still holds the encoder's priming that an MP4 edit list
+    /// tells of (Opus drops its pre-skip itself).
+    fn keeps_priming(&self) -> bool {
+        matches!(self, Self::Symphonia { .. })
+    }
+
+    fn decode(&mut self, packet: &Packet) -> Result<PacketOutcome<'_>, AudioError> {
+        match self {
+            Self::Symphonia { decoder, buffer } => {
+                let decoded = match decoder.decode(packet) {
+                    Ok(decoded) => decoded,
+                    Err(SymphoniaError::DecodeError(e)) => {
+                        return Ok(PacketOutcome::Damaged(e.to_string()));
+                    }
+                    Err(SymphoniaError::IoError(_)) => return Ok(PacketOutcome::End),
+                    Err(e) => return Err(AudioError::Corrupt(e.to_string())),
+                };
+                let spec = *decoded.spec();
+                let channels = spec.channels.count();
+                if channels == 0 || channels > MAX_CHANNELS {
+                    return Err(AudioError::Channels(channels));
+                }
+                let capacity = decoded.capacity() as u64;
+                if buffer
+                    .as_ref()
+                    .is_some_and(|buf| (buf.capacity() as u64) < capacity * channels as u64)
+                {
+                    *buffer = None;
+                }
+                let buf = buffer.get_or_insert_with(|| SampleBuffer::<f32>::new(capacity, spec));
+                buf.copy_interleaved_ref(decoded);
+                Ok(PacketOutcome::Audio(PacketAudio {
+                    rate: spec.rate,
+                    channels,
+                    interleaved: buf.samples(),
+                }))
+            }
+            Self::Opus(stream) => {
+                let channels = stream.channels();
+                match stream.decode(&packet.data, packet.trim_end() as usize) {
+                    Ok(interleaved) => Ok(PacketOutcome::Audio(PacketAudio {
+                        rate: OPUS_RATE,
+                        channels,
+                        interleaved,
+                    })),
+                    Err(e) => Ok(PacketOutcome::Damaged(e)),
+                }
+            }
+        }
+    }
 }
 
 fn check_rate(rate: u32) -> Result<(), AudioError> {

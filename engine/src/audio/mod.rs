@@ -8,6 +8,10 @@ mod clip;
 #[cfg(feature = "decoders")]
 mod decode;
 mod features;
+#[cfg(feature = "decoders")]
+mod mp4;
+#[cfg(feature = "decoders")]
+mod opus;
 mod resample;
 mod wav;
 
@@ -44,7 +48,9 @@ pub struct Decoded {
 pub enum AudioError {
     #[error("the file is empty")]
     Empty,
-    #[error("this is not audio we can read ({0}); use WAV, FLAC, OGG/Vorbis or MP3")]
+    #[error(
+        "this is not audio we can read ({0}); use WAV, AIFF, FLAC, MP3, Ogg (Vorbis or Opus), WebM (Opus) or M4A (AAC)"
+    )]
     Unsupported(String),
     #[error("the audio data is corrupt: {0}")]
     Corrupt(String),
