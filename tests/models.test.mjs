@@ -2,7 +2,8 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { readFile, writeFile } from 'node:fs/promises';
+import { copyFile, mkdtemp, readFile, rm, truncate, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ROOT, SCREENSHOTS, serve, launch, open, screenshot, paintedPixels } from './support/harness.mjs';
 
@@ -217,6 +218,23 @@ test('hostile model folders are refused with a message and the defaults still an
   const picked = join(HOSTILE, 'student-lstm-product');
   await page.setInputFiles('#model-files', [join(picked, 'config.json'), join(picked, 'model.safetensors')]);
   assert.match(await refusal('your-student-1'), /units × projection.*max_parameters/);
+  // Picked weights over 100 MB are read only once the visitor says yes (a sparse file of zeros:
+  // nothing is read before the answer, and what is read is refused as weights).
+  const large = await mkdtemp(join(tmpdir(), 'tempokd-large-'));
+  t.after(() => rm(large, { recursive: true, force: true }));
+  await copyFile(join(ROOT, 'static/models/tc-resnet8/config.json'), join(large, 'config.json'));
+  await writeFile(join(large, 'model.safetensors'), '');
+  await truncate(join(large, 'model.safetensors'), 150e6);
+  const pickLarge = () => page.setInputFiles('#model-files', [join(large, 'config.json'), join(large, 'model.safetensors')]);
+  await pickLarge();
+  assert.match(await page.textContent('#picked-offer'), /^model\.safetensors is 150\.0 MB: reading it takes as much memory/);
+  await screenshot(page, '18-large-picked-file');
+  await page.click('#cancel-picked');
+  assert.equal(await page.locator('#picked-offer').count(), 0);
+  assert.equal(await page.locator('.model-loading [role=alert]:has-text("your-student-2")').count(), 0);
+  await pickLarge();
+  await page.click('#load-picked');
+  assert.match(await refusal('your-student-2'), /safetensors/);
   // Weights larger than the page loads are refused from their size, before any download.
   await page.fill('#model-url', `${hostile.url}hostile/student-lstm-product`);
   await page.click('.model-url button[type=submit]');
@@ -225,7 +243,7 @@ test('hostile model folders are refused with a message and the defaults still an
   await page.click('.model-url button[type=submit]');
   await page.waitForSelector('#model-offer:has-text("wav2vec 2.0 teacher")');
   await page.click('#load-offer');
-  assert.match(await refusal('your-teacher-2'), /max_attention_bytes/);
+  assert.match(await refusal('your-teacher-3'), /max_attention_bytes/);
   // Another clip: every default model answers it, as the command line does.
   const shortClip = await clipNumber(page);
   await page.setInputFiles('input[type=file]', CLIP);

@@ -1112,3 +1112,29 @@ async fn own_words_are_added_with_one_click_and_a_take_too_long_is_refused() {
     settle().await;
     assert!(root.query_selector("#own-words-count").unwrap().is_none());
 }
+
+/// A response whose body streams `chunks` chunks of 1,000 bytes, with no length said.
+fn streamed_response(chunks: u32) -> web_sys::Response {
+    js_sys::Function::new_with_args(
+        "chunks",
+        "return new Response(new ReadableStream({ start(controller) { \
+           for (let i = 0; i < chunks; i++) controller.enqueue(new Uint8Array(1000)); \
+           controller.close(); } }));",
+    )
+    .call1(&wasm_bindgen::JsValue::NULL, &chunks.into())
+    .unwrap()
+    .dyn_into()
+    .unwrap()
+}
+
+#[wasm_bindgen_test]
+async fn a_model_files_body_is_read_whole_within_the_cap_and_stopped_just_past_it() {
+    use tempokd_app::worker::fetch::{BodyFailure, read_body};
+    let whole = read_body(&streamed_response(5), 5_000).await.unwrap();
+    assert_eq!(whole.len(), 5_000);
+    // A hundred chunks against a cap of 5,500 bytes: reading stops at the sixth.
+    assert_eq!(
+        read_body(&streamed_response(100), 5_500).await,
+        Err(BodyFailure::TooBig(6_000))
+    );
+}

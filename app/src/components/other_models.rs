@@ -6,6 +6,10 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 use web_sys::HtmlInputElement;
 
+/// Picked weights larger than this are read only once the visitor confirms: reading them takes
+/// as much memory in the tab, and the worker as much again while it loads them.
+const CONFIRM_ABOVE_BYTES: u64 = 100_000_000;
+
 /// A model found at a URL, described before its weights are downloaded.
 #[derive(Clone, Debug, PartialEq)]
 struct Offer {
@@ -64,14 +68,10 @@ pub fn OtherModels(models: Models) -> impl IntoView {
             set_offer.set(None);
         }
     };
-    let on_files = move |event: web_sys::Event| {
-        let input: HtmlInputElement = event_target(&event);
-        let picked: Vec<gloo_file::File> = input
-            .files()
-            .map(|list| gloo_file::FileList::from(list).iter().cloned().collect())
-            .unwrap_or_default();
-        input.set_value("");
-        set_error.set(None);
+    // Picked files waiting for the visitor's yes, and what to tell them.
+    let waiting_files = StoredValue::new_local(None::<Vec<gloo_file::File>>);
+    let (large_pick, set_large_pick) = signal(None::<(String, u64)>);
+    let load_picked = move |picked: Vec<gloo_file::File>| {
         spawn_local(async move {
             match read_picked(picked).await {
                 Ok((kind, origin, files)) => {
@@ -84,6 +84,33 @@ pub fn OtherModels(models: Models) -> impl IntoView {
                 Err(message) => set_error.set(Some(message)),
             }
         });
+    };
+    let on_files = move |event: web_sys::Event| {
+        let input: HtmlInputElement = event_target(&event);
+        let picked: Vec<gloo_file::File> = input
+            .files()
+            .map(|list| gloo_file::FileList::from(list).iter().cloned().collect())
+            .unwrap_or_default();
+        input.set_value("");
+        set_error.set(None);
+        let large = picked.iter().find(|file| {
+            file.name().ends_with(".safetensors")
+                && (CONFIRM_ABOVE_BYTES + 1..=MAX_MODEL_FILE_BYTES).contains(&file.size())
+        });
+        match large {
+            Some(file) => {
+                set_large_pick.set(Some((file.name(), file.size())));
+                waiting_files.set_value(Some(picked));
+            }
+            None => load_picked(picked),
+        }
+    };
+    let answer_large_pick = move |load: bool| {
+        set_large_pick.set(None);
+        let picked = waiting_files.try_update_value(Option::take).flatten();
+        if let Some(picked) = picked.filter(|_| load) {
+            load_picked(picked);
+        }
     };
 
     view! {
@@ -116,6 +143,22 @@ pub fn OtherModels(models: Models) -> impl IntoView {
                 <input id="model-files" type="file" multiple class="visually-hidden"
                     accept=".json,.safetensors" disabled=waiting on:change=on_files />
             </label>
+            {move || large_pick.get().map(|(name, bytes)| view! {
+                <p class="offer" id="picked-offer">
+                    {format!(
+                        "{name} is {}: reading it takes as much memory in this tab, and loading it \
+                         as much again. ",
+                        megabytes(bytes),
+                    )}
+                    <button type="button" id="load-picked" on:click=move |_| answer_large_pick(true)>
+                        "Load it"
+                    </button>
+                    " "
+                    <button type="button" id="cancel-picked" on:click=move |_| answer_large_pick(false)>
+                        "Cancel"
+                    </button>
+                </p>
+            })}
             <p class="muted">
                 "A teacher is a Hugging Face wav2vec 2.0 folder (config.json, model.safetensors, \
                  optionally preprocessor_config.json); a student is a folder written by tempokd. \

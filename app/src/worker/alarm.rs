@@ -86,7 +86,7 @@ pub fn ring_on(channel: &str, worker: u32) {
 /// channel's own `postMessage` bound to a fixed message, so it runs when wasm no longer can.
 fn ring_on_trap(channel: &BroadcastChannel, worker: u32) {
     let Ok(post) = js_sys::Reflect::get(channel, &"postMessage".into())
-        .and_then(|post| post.dyn_into::<js_sys::Function>().map_err(Into::into))
+        .and_then(|post| post.dyn_into::<js_sys::Function>())
     else {
         return;
     };
@@ -95,7 +95,7 @@ fn ring_on_trap(channel: &BroadcastChannel, worker: u32) {
     let listener = post.bind1(channel, &message.into());
     let scope = js_sys::global();
     let Ok(add) = js_sys::Reflect::get(&scope, &"addEventListener".into())
-        .and_then(|add| add.dyn_into::<js_sys::Function>().map_err(Into::into))
+        .and_then(|add| add.dyn_into::<js_sys::Function>())
     else {
         return;
     };

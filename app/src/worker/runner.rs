@@ -3,9 +3,10 @@
 //! model at a time so the page draws rows as they come.
 
 use super::alarm;
+use super::fetch::fetch_bytes;
 use super::protocol::{
-    MAX_MODEL_FILE_BYTES, ModelFiles, ModelKind, ModelSource, Reading, Request, Response, Steer,
-    TeacherAttention, TimeMap,
+    ModelFiles, ModelKind, ModelSource, Reading, Request, Response, Steer, TeacherAttention,
+    TimeMap,
 };
 use super::training;
 use futures::StreamExt;
@@ -264,96 +265,6 @@ async fn fetch_folder(
         ModelKind::Student => None,
     };
     Ok((config, weights?, preprocessor))
-}
-
-/// A file's bytes, or a sentence saying why not. Files over [`MAX_MODEL_FILE_BYTES`] are
-/// refused from their declared length, or, when a server does not say or says less, as soon as
-/// the body read so far passes it.
-pub(super) async fn fetch_bytes(url: &str) -> Result<Vec<u8>, String> {
-    let response = gloo_net::http::Request::get(url)
-        .send()
-        .await
-        .map_err(|e| format!("{url} could not be fetched ({e})"))?;
-    if !response.ok() {
-        return Err(format!(
-            "{url} could not be fetched (HTTP {} {})",
-            response.status(),
-            response.status_text()
-        ));
-    }
-    let too_big = |bytes: u64| {
-        format!(
-            "{url} is over {} MB ({bytes} bytes or more); this page loads model files of at most {} MB",
-            MAX_MODEL_FILE_BYTES >> 20,
-            MAX_MODEL_FILE_BYTES >> 20
-        )
-    };
-    let declared = response
-        .headers()
-        .get("content-length")
-        .and_then(|length| length.parse::<u64>().ok());
-    if let Some(length) = declared.filter(|length| *length > MAX_MODEL_FILE_BYTES) {
-        return Err(too_big(length));
-    }
-    read_body(&web_sys::Response::from(response), MAX_MODEL_FILE_BYTES)
-        .await
-        .map_err(|failure| match failure {
-            BodyFailure::TooBig(bytes) => too_big(bytes),
-            BodyFailure::Cut(why) => format!("{url} was cut off ({why})"),
-        })
-}
-
-enum BodyFailure {
-    TooBig(u64),
-    Cut(String),
-}
-
-/// A response's body, chunk by chunk through its stream reader, stopping past `cap` bytes.
-async fn read_body(response: &web_sys::Response, cap: u64) -> Result<Vec<u8>, BodyFailure> {
-    use js_sys::{Function, Promise, Reflect, Uint8Array};
-    use wasm_bindgen::JsCast;
-    let cut = |error: wasm_bindgen::JsValue| BodyFailure::Cut(format!("{error:?}"));
-    let method = |object: &wasm_bindgen::JsValue, name: &str| {
-        Reflect::get(object, &name.into())
-            .and_then(|method| method.dyn_into::<Function>().map_err(Into::into))
-    };
-    let body = Reflect::get(response, &"body".into()).map_err(cut)?;
-    if body.is_null() || body.is_undefined() {
-        return Ok(Vec::new());
-    }
-    let reader = method(&body, "getReader")
-        .and_then(|get_reader| get_reader.call0(&body))
-        .map_err(cut)?;
-    let read = method(&reader, "read").map_err(cut)?;
-    let mut bytes = Vec::new();
-    loop {
-        let next = read
-            .call0(&reader)
-            .and_then(|promise| promise.dyn_into::<Promise>().map_err(Into::into))
-            .map_err(cut)?;
-        let chunk = wasm_bindgen_futures::JsFuture::from(next)
-            .await
-            .map_err(cut)?;
-        if Reflect::get(&chunk, &"done".into())
-            .map_err(cut)?
-            .is_truthy()
-        {
-            return Ok(bytes);
-        }
-        let value: Uint8Array = Reflect::get(&chunk, &"value".into())
-            .and_then(|value| value.dyn_into().map_err(Into::into))
-            .map_err(cut)?;
-        let total = bytes.len() as u64 + u64::from(value.length());
-        if total > cap {
-            if let Ok(cancel) = method(&reader, "cancel") {
-                let _ = cancel.call0(&reader);
-            }
-            return Err(BodyFailure::TooBig(total));
-        }
-        let start = bytes.len();
-        bytes.resize(start + value.length() as usize, 0);
-        value.copy_to(&mut bytes[start..]);
-    }
 }
 
 /// Runs every model (or those named in `only`) on the clip, each once it has loaded: the first

@@ -3,11 +3,12 @@
 //! stores them), then trains the student twice side by side, without and with KD, one step at a
 //! time, yielding between steps so the page's pause, resume and stop arrive.
 
+use super::fetch::fetch_bytes;
 use super::protocol::{
     Probe, Response, RunScore, Steer, StepPoint, StudentFiles, TimeMap, TrainRequest,
     TrainSettings, TrainingEnd, TrainingEvent,
 };
-use super::runner::{PendingDevice, fetch_bytes, model_files};
+use super::runner::{PendingDevice, model_files};
 use crate::browser_cache::ByteCache;
 use futures::StreamExt;
 use gloo_timers::future::TimeoutFuture;
@@ -316,7 +317,7 @@ async fn run(
             Err(other) => return Err(other.to_string()),
         }
         let done = prepared.comparison.steps_done();
-        if done % settings.validate_every.max(1) == 0 || done == settings.steps {
+        if done.is_multiple_of(settings.validate_every.max(1)) || done == settings.steps {
             report(validate(&prepared).await?);
         }
         // Lets the page's messages (pause, stop) in between steps.

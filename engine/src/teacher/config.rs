@@ -219,7 +219,7 @@ impl Wav2Vec2Config {
         config.num_conv_pos_embeddings = 64;
         config.num_conv_pos_embedding_groups = (1..=shape.hidden)
             .rev()
-            .find(|g| shape.hidden % g == 0 && shape.hidden / g >= 8)
+            .find(|g| shape.hidden.is_multiple_of(*g) && shape.hidden / g >= 8)
             .unwrap_or(1);
         config.classifier_proj_size = shape.hidden.min(256);
         config.classifier_pooling = pooling;
@@ -291,13 +291,13 @@ impl Wav2Vec2Config {
         if self.checked_min_samples().is_none_or(|min| min > longest) {
             return fail("the convolutions need over 60 s of audio for one frame".into());
         }
-        if self.hidden_size % self.num_attention_heads != 0 {
+        if !self.hidden_size.is_multiple_of(self.num_attention_heads) {
             return fail(format!(
                 "hidden_size {} is not divisible by num_attention_heads {}",
                 self.hidden_size, self.num_attention_heads
             ));
         }
-        if self.hidden_size % self.num_conv_pos_embedding_groups != 0 {
+        if !self.hidden_size.is_multiple_of(self.num_conv_pos_embedding_groups) {
             return fail(format!(
                 "hidden_size {} is not divisible by num_conv_pos_embedding_groups {}",
                 self.hidden_size, self.num_conv_pos_embedding_groups

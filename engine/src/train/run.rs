@@ -222,7 +222,7 @@ impl<M> Trained<M> {
             total,
         });
         self.history.push(report);
-        if step % eval_every.max(1) == 0 || step == total {
+        if step.is_multiple_of(eval_every.max(1)) || step == total {
             let (current, evaluation) = snapshot()?;
             self.offer(step, current, evaluation, progress);
         }
