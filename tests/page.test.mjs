@@ -1,7 +1,8 @@
 // End-to-end: the built page in headless Chromium, audio in and shown.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, truncate, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ROOT, serve, launch, open, screenshot, paintedPixels, tallColumns, dropFile } from './support/harness.mjs';
 
@@ -127,8 +128,17 @@ test('on a phone-width screen in the dark theme the page fits without sideways s
   await page.close();
 });
 
-test('non-audio and corrupt files give a message and the page stays usable', async () => {
+test('non-audio and corrupt files give a message and the page stays usable', async (t) => {
   const { page } = await open(browser, server.url);
+  // A file over the limit is refused from its size, before any of it is read (a sparse file).
+  const folder = await mkdtemp(join(tmpdir(), 'tempokd-huge-'));
+  t.after(() => rm(folder, { recursive: true, force: true }));
+  const huge = join(folder, 'huge.wav');
+  await writeFile(huge, '');
+  await truncate(huge, 3e9);
+  await page.setInputFiles('input[type=file]', huge);
+  await page.waitForSelector('.error:has-text("The file is 3000 MB; files up to 67 MB are accepted")', { timeout: TIMEOUT });
+  await page.click('button.dismiss');
   await dropFile(page, 'section.input', 'notes.txt', Buffer.from('just some text\n'.repeat(40)), 'text/plain');
   await page.waitForSelector('.error:has-text("could not decode this file as audio")', { timeout: TIMEOUT });
   await screenshot(page, '06-not-audio');

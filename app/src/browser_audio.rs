@@ -21,18 +21,26 @@ const MAX_CONTEXT_RATE: u32 = 96_000;
 /// Files larger than this are refused before the browser spends memory on them.
 pub const MAX_FILE_BYTES: usize = 64 * 1024 * 1024;
 
+/// Refuses a file of `bytes` over [`MAX_FILE_BYTES`]: from a picked or dropped file's size
+/// before it is read (reading gigabytes into the page's memory would end its wasm instance),
+/// and again on the bytes themselves.
+pub fn check_file_size(bytes: u64) -> Result<(), String> {
+    if bytes > MAX_FILE_BYTES as u64 {
+        return Err(format!(
+            "The file is {} MB; files up to {} MB are accepted. Trim it and try again.",
+            bytes / 1_000_000,
+            MAX_FILE_BYTES / 1_000_000
+        ));
+    }
+    Ok(())
+}
+
 /// Decodes any format the browser knows (WAV, FLAC, OGG, MP3, WebM/Opus, AAC …).
 pub async fn decode(bytes: &[u8]) -> Result<Decoded, String> {
     if bytes.is_empty() {
         return Err("The file is empty.".into());
     }
-    if bytes.len() > MAX_FILE_BYTES {
-        return Err(format!(
-            "The file is {} MB; files up to {} MB are accepted. Trim it and try again.",
-            bytes.len() / 1_000_000,
-            MAX_FILE_BYTES / 1_000_000
-        ));
-    }
+    check_file_size(bytes.len() as u64)?;
     // decodeAudioData resamples to the context's rate. A WAV decoded at its own rate keeps its
     // exact samples, so the page hears what `tempokd inspect` hears in the same file.
     let rate = wav_sample_rate(bytes)

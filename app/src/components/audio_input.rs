@@ -1,5 +1,6 @@
 use super::RecordButton;
 use crate::analysis::AudioSource;
+use crate::browser_audio::check_file_size;
 use gloo_net::http::Request;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
@@ -26,8 +27,12 @@ pub fn AudioInput(
 ) -> impl IntoView {
     let (dragging, set_dragging) = signal(false);
     let read = move |file: web_sys::File| {
+        let file = gloo_file::File::from(file);
+        if let Err(message) = check_file_size(file.size()) {
+            on_error.run(message);
+            return;
+        }
         spawn_local(async move {
-            let file = gloo_file::File::from(file);
             match gloo_file::futures::read_as_bytes(&file).await {
                 Ok(bytes) => on_input.run(AudioSource {
                     name: file.name(),

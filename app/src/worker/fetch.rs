@@ -56,8 +56,7 @@ pub async fn read_body(response: &web_sys::Response, cap: u64) -> Result<Vec<u8>
     use wasm_bindgen::JsCast;
     let cut = |error: wasm_bindgen::JsValue| BodyFailure::Cut(format!("{error:?}"));
     let method = |object: &wasm_bindgen::JsValue, name: &str| {
-        Reflect::get(object, &name.into())
-            .and_then(|method| method.dyn_into::<Function>())
+        Reflect::get(object, &name.into()).and_then(|method| method.dyn_into::<Function>())
     };
     let body = Reflect::get(response, &"body".into()).map_err(cut)?;
     if body.is_null() || body.is_undefined() {

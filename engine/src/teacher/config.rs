@@ -297,7 +297,10 @@ impl Wav2Vec2Config {
                 self.hidden_size, self.num_attention_heads
             ));
         }
-        if !self.hidden_size.is_multiple_of(self.num_conv_pos_embedding_groups) {
+        if !self
+            .hidden_size
+            .is_multiple_of(self.num_conv_pos_embedding_groups)
+        {
             return fail(format!(
                 "hidden_size {} is not divisible by num_conv_pos_embedding_groups {}",
                 self.hidden_size, self.num_conv_pos_embedding_groups
