@@ -223,6 +223,23 @@ fn every_recorded_format_gives_the_reference_decoders_samples() {
     }
 }
 
+/// Found by fuzzing: this WebM's lace sizes claim 26 GB, which symphonia's Matroska reader
+/// allocated before reading; the product's own WebM reader checks them against the block.
+#[test]
+fn a_webm_whose_laces_claim_gigabytes_is_refused() {
+    let refused = decode(
+        fixture("webm-lace-claims-26gb.webm"),
+        None,
+        &Limits::default(),
+    );
+    assert_eq!(
+        refused.map(|decoded| decoded.sample_rate),
+        Err(AudioError::Corrupt(
+            "the WebM file has laces larger than their block".into()
+        ))
+    );
+}
+
 #[test]
 fn every_recorded_format_gives_every_default_student_the_wavs_top_label() {
     use tempokd::students::{AttentionRequest, Student};

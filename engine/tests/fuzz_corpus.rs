@@ -1,9 +1,10 @@
-//! Replays the decoder fuzzer's corpus (engine/fuzz/corpus/decode) through the whole audio path:
-//! every input must come back as audio or as an error, never as a panic.
+//! Replays the fuzzers' corpora (engine/fuzz/corpus): every input must come back as audio or a
+//! model, or as an error, never as a panic.
 #![cfg(not(target_arch = "wasm32"))]
 
 use tempokd::audio::{FeatureConfig, FeatureExtractor, Limits, load_clip};
 
+/// The decoder fuzzer's inputs go through the whole audio path.
 #[test]
 fn every_corpus_input_is_decoded_or_refused() {
     let corpus = concat!(env!("CARGO_MANIFEST_DIR"), "/fuzz/corpus/decode");
@@ -32,4 +33,52 @@ fn every_corpus_input_is_decoded_or_refused() {
         decoded_count >= 5,
         "{decoded_count} decoded, {refused} refused"
     );
+}
+
+/// Replays the model-folder fuzzer's corpus (engine/fuzz/corpus/model_folder: config.json's
+/// bytes, a NUL, then the weights' bytes) through the loaders, as the page and the CLI load a
+/// folder: every input loads or is refused with a message, never a panic.
+#[test]
+fn every_model_folder_corpus_input_loads_or_is_refused() {
+    use tempokd::device::ComputeDevice;
+    use tempokd::model_kind::ModelKind;
+    use tempokd::students::{Student, StudentFiles};
+    use tempokd::teacher::{Teacher, TeacherFiles};
+
+    let corpus = concat!(env!("CARGO_MANIFEST_DIR"), "/fuzz/corpus/model_folder");
+    let device = ComputeDevice::cpu("tests run on the CPU").device;
+    let (mut loaded, mut refused) = (0, 0);
+    for entry in std::fs::read_dir(corpus).unwrap() {
+        let bytes = std::fs::read(entry.unwrap().path()).unwrap();
+        let (config, weights) = match bytes.iter().position(|&b| b == 0) {
+            Some(at) => (&bytes[..at], &bytes[at + 1..]),
+            None => (&bytes[..], &[][..]),
+        };
+        let outcome = std::str::from_utf8(config)
+            .map_err(|e| e.to_string())
+            .and_then(|config| match ModelKind::of_config(config)? {
+                ModelKind::Student => Student::load(StudentFiles { config, weights }, &device)
+                    .map(|_| ())
+                    .map_err(|e| e.to_string()),
+                ModelKind::Teacher => Teacher::load(
+                    TeacherFiles {
+                        config,
+                        preprocessor: None,
+                        weights,
+                    },
+                    &device,
+                )
+                .map(|_| ())
+                .map_err(|e| e.to_string()),
+            });
+        match outcome {
+            Ok(()) => loaded += 1,
+            Err(message) => {
+                refused += 1;
+                assert!(!message.is_empty());
+            }
+        }
+    }
+    // The seeds include the five students of the oracle fixtures, which must still load.
+    assert!(loaded >= 5, "{loaded} loaded, {refused} refused");
 }

@@ -1,5 +1,6 @@
 use super::mp4;
 use super::opus::{OPUS_RATE, OpusStream};
+use super::webm;
 use super::{AudioError, Clip, Decoded, Limits, MAX_CHANNELS, SAMPLE_RATE_RANGE};
 use std::io::{Cursor, ErrorKind};
 use std::panic::AssertUnwindSafe;
@@ -55,9 +56,10 @@ fn decode_unguarded(
     if bytes.is_empty() {
         return Err(AudioError::Empty);
     }
+    if bytes.starts_with(&webm::MAGIC) {
+        return decode_webm(&bytes, limits);
+    }
     let edit_start = mp4::edit_start(&bytes);
-    // symphonia 0.5 reads Matroska's duration in milliseconds as a count of frames.
-    let frames_declared_by_container = !bytes.starts_with(&MATROSKA_MAGIC);
     let stream = MediaSourceStream::new(Box::new(Cursor::new(bytes)), Default::default());
     let mut hint = Hint::new();
     if let Some(ext) = extension {
@@ -88,14 +90,12 @@ fn decode_unguarded(
     let params = track.codec_params.clone();
     let mut decoder = PacketDecoder::for_track(&params)?;
     let priming = edit_start.filter(|_| decoder.keeps_priming());
-    let declared_frames = params.n_frames.filter(|_| frames_declared_by_container);
 
-    let mut sample_rate = params.sample_rate;
-    if let Some(rate) = sample_rate {
+    if let Some(rate) = params.sample_rate {
         check_rate(rate)?;
         // Where the header says how long the audio is, a clip over the limit is refused before
         // a single packet is decoded.
-        if let Some(frames) = declared_frames {
+        if let Some(frames) = params.n_frames {
             let seconds = frames as f64 / f64::from(rate);
             if seconds > f64::from(limits.max_seconds) {
                 return Err(AudioError::TooLong {
@@ -105,12 +105,7 @@ fn decode_unguarded(
             }
         }
     }
-    let mut channels: Vec<Vec<f32>> = Vec::new();
-    // Frames before the audio proper that the container tells of and the decoder keeps.
-    let mut to_skip: Option<u64> = None;
-    let mut decoded_packets = 0usize;
-    let mut failed_packets = 0usize;
-    let mut last_error = None;
+    let mut collected = Collector::new(params.sample_rate, priming);
     loop {
         let packet = match format.next_packet() {
             Ok(packet) => packet,
@@ -121,85 +116,152 @@ fn decode_unguarded(
         if packet.track_id() != track_id {
             continue;
         }
-        let audio = match decoder.decode(&packet)? {
+        if !collected.take(decoder.decode(&packet)?, limits)? {
+            break;
+        }
+    }
+    collected.finish(params.n_frames)
+}
+
+/// WebM, as browsers record it: Opus packets from [`webm::read`].
+fn decode_webm(bytes: &[u8], limits: &Limits) -> Result<Decoded, AudioError> {
+    // Opus's shortest packet is 2.5 ms, so more packets than this are past the limit whatever
+    // their lengths, and the collector says so.
+    let max_packets = (f64::from(limits.max_seconds.max(0.0)) * 400.0).ceil() as usize + 1;
+    let audio = webm::read(bytes, max_packets)?;
+    if audio.codec != "A_OPUS" {
+        return Err(AudioError::Unsupported(format!(
+            "WebM with {} audio; WebM is read with Opus audio",
+            audio.codec
+        )));
+    }
+    let mut stream = OpusStream::new(audio.codec_private)?;
+    let mut collected = Collector::new(Some(OPUS_RATE), None);
+    for packet in audio.packets {
+        // WebM as recorded says nothing of the encoder's padding at the end.
+        if !collected.take(opus_outcome(&mut stream, packet, 0), limits)? {
+            break;
+        }
+    }
+    collected.finish(None)
+}
+
+/// Decoded packets gathered into planar channels, with the checks every format shares: one
+/// layout throughout, the length limit, priming dropped, too many damaged packets reported.
+struct Collector {
+    channels: Vec<Vec<f32>>,
+    sample_rate: Option<u32>,
+    /// Where the audio proper starts, as an MP4 edit list says, for decoders that keep the
+    /// encoder's priming.
+    priming: Option<mp4::EditStart>,
+    /// Priming frames still to drop, once the rate is known.
+    to_skip: Option<u64>,
+    decoded_packets: usize,
+    failed_packets: usize,
+    last_error: Option<String>,
+}
+
+impl Collector {
+    fn new(sample_rate: Option<u32>, priming: Option<mp4::EditStart>) -> Self {
+        Self {
+            channels: Vec::new(),
+            sample_rate,
+            priming,
+            to_skip: None,
+            decoded_packets: 0,
+            failed_packets: 0,
+            last_error: None,
+        }
+    }
+
+    /// Takes one packet's outcome; `false` once the stream has ended.
+    fn take(&mut self, outcome: PacketOutcome<'_>, limits: &Limits) -> Result<bool, AudioError> {
+        let audio = match outcome {
             PacketOutcome::Audio(audio) => audio,
-            // One damaged packet should not lose the whole recording; too many are reported below.
+            // One damaged packet should not lose the whole recording; too many are reported
+            // when the stream ends.
             PacketOutcome::Damaged(e) => {
-                failed_packets += 1;
-                last_error = Some(e);
-                continue;
+                self.failed_packets += 1;
+                self.last_error = Some(e);
+                return Ok(true);
             }
-            PacketOutcome::End => break,
+            PacketOutcome::End => return Ok(false),
         };
-        decoded_packets += 1;
+        self.decoded_packets += 1;
         let rate = audio.rate;
         check_rate(rate)?;
         let channel_count = audio.channels;
         if channel_count == 0 || channel_count > MAX_CHANNELS {
             return Err(AudioError::Channels(channel_count));
         }
-        if channels.is_empty() {
-            channels = vec![Vec::new(); channel_count];
-        } else if channels.len() != channel_count || sample_rate.is_some_and(|r| r != rate) {
+        if self.channels.is_empty() {
+            self.channels = vec![Vec::new(); channel_count];
+        } else if self.channels.len() != channel_count
+            || self.sample_rate.is_some_and(|r| r != rate)
+        {
             return Err(AudioError::Corrupt(
                 "the channel count or sample rate changes inside the file".into(),
             ));
         }
-        sample_rate = Some(rate);
-        let to_skip =
-            to_skip.get_or_insert_with(|| priming.map_or(0, |start| start.frames_at(rate)));
+        self.sample_rate = Some(rate);
+        let priming = self.priming;
+        let to_skip = self
+            .to_skip
+            .get_or_insert_with(|| priming.map_or(0, |start| start.frames_at(rate)));
         let frames = audio.interleaved.chunks_exact(channel_count);
         let skipped = usize::try_from(*to_skip)
             .unwrap_or(usize::MAX)
             .min(frames.len());
         *to_skip -= skipped as u64;
         for frame in frames.skip(skipped) {
-            for (channel, &s) in channels.iter_mut().zip(frame) {
+            for (channel, &s) in self.channels.iter_mut().zip(frame) {
                 channel.push(s);
             }
         }
-        let frames = channels.first().map_or(0, Vec::len);
-        if frames as f32 / rate as f32 > limits.max_seconds {
+        let seconds = self.channels[0].len() as f32 / rate as f32;
+        if seconds > limits.max_seconds {
             return Err(AudioError::TooLong {
-                seconds: frames as f32 / rate as f32,
+                seconds,
                 max_seconds: limits.max_seconds,
             });
         }
+        Ok(true)
     }
 
-    let frames = channels.first().map_or(0, Vec::len);
-    let Some(rate) = sample_rate.filter(|_| frames > 0) else {
-        return Err(match last_error {
-            Some(e) => AudioError::Corrupt(format!("no packet could be decoded ({e})")),
-            None => AudioError::NoSamples,
-        });
-    };
-    if failed_packets * 10 > decoded_packets {
-        return Err(AudioError::Corrupt(format!(
-            "{failed_packets} packets could not be decoded ({})",
-            last_error.unwrap_or_default()
-        )));
-    }
-    if let Some(declared) = declared_frames {
-        let shortfall = declared as f64 * (1.0 - TRUNCATION_TOLERANCE) - 2048.0;
-        if (frames as f64) < shortfall {
-            return Err(AudioError::Truncated {
-                declared_s: declared as f32 / rate as f32,
-                decoded_s: frames as f32 / rate as f32,
+    /// The decoded audio, checked against the length the container declared, if any.
+    fn finish(self, declared_frames: Option<u64>) -> Result<Decoded, AudioError> {
+        let frames = self.channels.first().map_or(0, Vec::len);
+        let Some(rate) = self.sample_rate.filter(|_| frames > 0) else {
+            return Err(match self.last_error {
+                Some(e) => AudioError::Corrupt(format!("no packet could be decoded ({e})")),
+                None => AudioError::NoSamples,
             });
+        };
+        if self.failed_packets * 10 > self.decoded_packets {
+            return Err(AudioError::Corrupt(format!(
+                "{} packets could not be decoded ({})",
+                self.failed_packets,
+                self.last_error.unwrap_or_default()
+            )));
         }
+        if let Some(declared) = declared_frames {
+            let shortfall = declared as f64 * (1.0 - TRUNCATION_TOLERANCE) - 2048.0;
+            if (frames as f64) < shortfall {
+                return Err(AudioError::Truncated {
+                    declared_s: declared as f32 / rate as f32,
+                    decoded_s: frames as f32 / rate as f32,
+                });
+            }
+        }
+        Ok(Decoded {
+            sample_rate: rate,
+            channels: self.channels,
+        })
     }
-    Ok(Decoded {
-        sample_rate: rate,
-        channels,
-    })
 }
 
-/// The first bytes of every Matroska (and WebM) file: the EBML header's id.
-const MATROSKA_MAGIC: [u8; 4] = [0x1A, 0x45, 0xDF, 0xA3];
-
 /// Turns a track's packets into samples: symphonia's decoders, or Opus's own (symphonia 0.5
-/// finds Opus packets in Ogg and WebM but cannot decode them).
+/// finds Opus packets in Ogg but cannot decode them).
 enum PacketDecoder {
     Symphonia {
         decoder: Box<dyn symphonia::core::codecs::Decoder>,
@@ -277,17 +339,11 @@ impl PacketDecoder {
                     interleaved: buf.samples(),
                 }))
             }
-            Self::Opus(stream) => {
-                let channels = stream.channels();
-                match stream.decode(&packet.data, packet.trim_end() as usize) {
-                    Ok(interleaved) => Ok(PacketOutcome::Audio(PacketAudio {
-                        rate: OPUS_RATE,
-                        channels,
-                        interleaved,
-                    })),
-                    Err(e) => Ok(PacketOutcome::Damaged(e)),
-                }
-            }
+            Self::Opus(stream) => Ok(opus_outcome(
+                stream,
+                &packet.data,
+                packet.trim_end() as usize,
+            )),
         }
     }
 }
@@ -297,5 +353,22 @@ fn check_rate(rate: u32) -> Result<(), AudioError> {
         Ok(())
     } else {
         Err(AudioError::SampleRate(rate))
+    }
+}
+
+/// One Opus packet decoded, less `trim_end` frames at its end.
+fn opus_outcome<'a>(
+    stream: &'a mut OpusStream,
+    packet: &[u8],
+    trim_end: usize,
+) -> PacketOutcome<'a> {
+    let channels = stream.channels();
+    match stream.decode(packet, trim_end) {
+        Ok(interleaved) => PacketOutcome::Audio(PacketAudio {
+            rate: OPUS_RATE,
+            channels,
+            interleaved,
+        }),
+        Err(e) => PacketOutcome::Damaged(e),
     }
 }

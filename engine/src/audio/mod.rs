@@ -14,6 +14,8 @@ mod mp4;
 mod opus;
 mod resample;
 mod wav;
+#[cfg(feature = "decoders")]
+mod webm;
 
 pub use clip::{Clip, Limits};
 #[cfg(feature = "decoders")]
