@@ -2,7 +2,7 @@
 //! Everything here returns messages a visitor can act on; nothing leaves the browser.
 
 use js_sys::{Array, Promise, Uint8Array};
-use tempokd::audio::{Decoded, wav_sample_rate};
+use tempokd::audio::{Decoded, MAX_FILE_BYTES, wav_sample_rate};
 use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
@@ -18,14 +18,11 @@ const DECODE_RATE: f32 = 48_000.0;
 const MIN_CONTEXT_RATE: u32 = 8_000;
 const MAX_CONTEXT_RATE: u32 = 96_000;
 
-/// Files larger than this are refused before the browser spends memory on them.
-pub const MAX_FILE_BYTES: usize = 64 * 1024 * 1024;
-
 /// Refuses a file of `bytes` over [`MAX_FILE_BYTES`]: from a picked or dropped file's size
 /// before it is read (reading gigabytes into the page's memory would end its wasm instance),
 /// and again on the bytes themselves.
 pub fn check_file_size(bytes: u64) -> Result<(), String> {
-    if bytes > MAX_FILE_BYTES as u64 {
+    if bytes > MAX_FILE_BYTES {
         return Err(format!(
             "The file is {} MB; files up to {} MB are accepted. Trim it and try again.",
             bytes / 1_000_000,

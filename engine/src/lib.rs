@@ -4,6 +4,8 @@
 #[cfg(feature = "tensors")]
 mod activation;
 pub mod audio;
+#[cfg(not(target_family = "wasm"))]
+pub mod capped_read;
 #[cfg(feature = "tensors")]
 pub mod checkpoint;
 pub mod data;

@@ -34,6 +34,10 @@ pub const MODEL_SAMPLE_RATE: u32 = 16_000;
 /// Sample rates outside this range are treated as a broken header, not as audio.
 pub const SAMPLE_RATE_RANGE: std::ops::RangeInclusive<u32> = 1_000..=768_000;
 
+/// The largest audio file read, by the command line and the page alike: 30 s of clip needs far
+/// less in any format people record in.
+pub const MAX_FILE_BYTES: u64 = 64 << 20;
+
 /// The most channels a clip may have; more means a broken header.
 pub const MAX_CHANNELS: usize = 64;
 

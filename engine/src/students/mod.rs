@@ -136,15 +136,20 @@ impl Student {
     pub fn load_dir(dir: &std::path::Path, device: &Device) -> Result<Self, StudentError> {
         let config_path = dir.join("config.json");
         let weights_path = dir.join("model.safetensors");
-        let unreadable = |path: &std::path::Path, error: std::io::Error| {
+        use crate::capped_read::{
+            MAX_CONFIG_BYTES, max_weights_bytes, read_capped, read_capped_text,
+        };
+        let unreadable = |why: String| {
             StudentError::File(format!(
-                "{}: {error} (a student directory holds config.json and model.safetensors)",
-                path.display()
+                "{why} (a student directory holds config.json and model.safetensors)"
             ))
         };
-        let config =
-            std::fs::read_to_string(&config_path).map_err(|e| unreadable(&config_path, e))?;
-        let weights = std::fs::read(&weights_path).map_err(|e| unreadable(&weights_path, e))?;
+        let config = read_capped_text(&config_path, MAX_CONFIG_BYTES, "a config.json")
+            .map_err(unreadable)?;
+        // No student within the budget has weights larger than this.
+        let most_weights = max_weights_bytes(StudentBudget::default().max_parameters);
+        let weights =
+            read_capped(&weights_path, most_weights, "a student's weights").map_err(unreadable)?;
         Self::load(
             StudentFiles {
                 config: &config,

@@ -96,15 +96,16 @@ impl Teacher {
     /// `preprocessor_config.json`.
     #[cfg(not(target_family = "wasm"))]
     pub fn load_dir(dir: &std::path::Path, device: &Device) -> Result<Self, TeacherError> {
-        let unreadable = |path: &std::path::Path, error: std::io::Error| {
+        use crate::capped_read::{
+            MAX_CONFIG_BYTES, max_weights_bytes, read_capped, read_capped_text,
+        };
+        let unreadable = |why: String| {
             TeacherError::MissingFile(format!(
-                "{}: {error} (a teacher directory holds config.json and model.safetensors)",
-                path.display()
+                "{why} (a teacher directory holds config.json and model.safetensors)"
             ))
         };
         let read = |name: &str| {
-            let path = dir.join(name);
-            std::fs::read_to_string(&path).map_err(|e| unreadable(&path, e))
+            read_capped_text(&dir.join(name), MAX_CONFIG_BYTES, "a config file").map_err(unreadable)
         };
         let config = read("config.json")?;
         if !dir.join("model.safetensors").exists() && dir.join("pytorch_model.bin").exists() {
@@ -115,7 +116,10 @@ impl Teacher {
             )));
         }
         let weights_path = dir.join("model.safetensors");
-        let weights = std::fs::read(&weights_path).map_err(|e| unreadable(&weights_path, e))?;
+        // No teacher within the budget has weights larger than this.
+        let most_weights = max_weights_bytes(TeacherBudget::default().max_parameters);
+        let weights =
+            read_capped(&weights_path, most_weights, "a teacher's weights").map_err(unreadable)?;
         let preprocessor = dir
             .join("preprocessor_config.json")
             .exists()
