@@ -115,7 +115,8 @@ impl Dataset {
     #[cfg(feature = "decoders")]
     pub fn audio(&self, example: &Example) -> Result<Vec<f32>, DataError> {
         let path = self.path(example);
-        let bytes = std::fs::read(&path).map_err(|e| DataError::file(&path, e))?;
+        let bytes = crate::capped_read::read_capped(&path, crate::audio::MAX_FILE_BYTES, "a clip")
+            .map_err(DataError::Invalid)?;
         let extension = path.extension().and_then(|e| e.to_str());
         crate::audio::load_clip(bytes, extension, &crate::audio::Limits::default())
             .map(|clip| clip.into_samples())

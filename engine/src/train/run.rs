@@ -65,7 +65,9 @@ impl TeacherGuide {
             .iter()
             .map(|example| {
                 let path = dataset.path(example);
-                let file = std::fs::read(&path).map_err(|e| DataError::file(&path, e))?;
+                let file =
+                    crate::capped_read::read_capped(&path, crate::audio::MAX_FILE_BYTES, "a clip")
+                        .map_err(DataError::Invalid)?;
                 Ok(clip_key(&example.file, &file))
             })
             .collect::<Result<Vec<String>, DataError>>()?;
