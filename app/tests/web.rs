@@ -785,13 +785,13 @@ async fn trainer_shows_progress_curves_probe_maps_and_the_comparison() {
             elapsed_ms: 500.0 * step as f64,
         }));
     }
-    let score = |accuracy: f32, localisation: f32| RunScore {
-        step: 10,
+    let score = |step: usize, accuracy: f32, localisation: f32| RunScore {
+        step,
         accuracy,
         localisation,
     };
     training.apply(training_event(TrainingEvent::Validated {
-        scores: [score(0.6, 0.3), score(0.7, 0.55)],
+        scores: [score(10, 0.6, 0.3), score(10, 0.7, 0.55)],
         probe: [map(vec![0.25; 4]), map(vec![0.1, 0.7, 0.1, 0.1])],
         students: Some(Box::new(student_files(1))),
     }));
@@ -813,13 +813,8 @@ async fn trainer_shows_progress_curves_probe_maps_and_the_comparison() {
     }
     // A divergence at step 11 undoes step 10's update: the worker scores the weights it kept,
     // and the table shows those, not step 10's.
-    let kept = |accuracy: f32, localisation: f32| RunScore {
-        step: 9,
-        accuracy,
-        localisation,
-    };
     training.apply(training_event(TrainingEvent::Validated {
-        scores: [kept(0.58, 0.3), kept(0.66, 0.5)],
+        scores: [score(9, 0.58, 0.3), score(9, 0.66, 0.5)],
         probe: [map(vec![0.25; 4]), map(vec![0.1, 0.6, 0.2, 0.1])],
         students: Some(Box::new(student_files(2))),
     }));

@@ -4,6 +4,8 @@
 
 use tempokd::audio::{FeatureConfig, FeatureExtractor, Limits, load_clip};
 
+mod common;
+
 /// The decoder fuzzer's inputs go through the whole audio path.
 #[test]
 fn every_corpus_input_is_decoded_or_refused() {
@@ -40,13 +42,7 @@ fn every_corpus_input_is_decoded_or_refused() {
 /// folder: every input loads or is refused with a message, never a panic.
 #[test]
 fn every_model_folder_corpus_input_loads_or_is_refused() {
-    use tempokd::device::ComputeDevice;
-    use tempokd::model_kind::ModelKind;
-    use tempokd::students::{Student, StudentFiles};
-    use tempokd::teacher::{Teacher, TeacherFiles};
-
     let corpus = concat!(env!("CARGO_MANIFEST_DIR"), "/fuzz/corpus/model_folder");
-    let device = ComputeDevice::cpu("tests run on the CPU").device;
     let (mut loaded, mut refused) = (0, 0);
     for entry in std::fs::read_dir(corpus).unwrap() {
         let bytes = std::fs::read(entry.unwrap().path()).unwrap();
@@ -56,21 +52,7 @@ fn every_model_folder_corpus_input_loads_or_is_refused() {
         };
         let outcome = std::str::from_utf8(config)
             .map_err(|e| e.to_string())
-            .and_then(|config| match ModelKind::of_config(config)? {
-                ModelKind::Student => Student::load(StudentFiles { config, weights }, &device)
-                    .map(|_| ())
-                    .map_err(|e| e.to_string()),
-                ModelKind::Teacher => Teacher::load(
-                    TeacherFiles {
-                        config,
-                        preprocessor: None,
-                        weights,
-                    },
-                    &device,
-                )
-                .map(|_| ())
-                .map_err(|e| e.to_string()),
-            });
+            .and_then(|config| common::load_model_files(config, weights));
         match outcome {
             Ok(()) => loaded += 1,
             Err(message) => {

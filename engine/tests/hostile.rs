@@ -5,11 +5,6 @@
 //! Chromium, and by the CLI (exit 1); natively, refusing all of them keeps the process's peak
 //! resident memory under 500 MB.
 
-use tempokd::device::ComputeDevice;
-use tempokd::model_kind::ModelKind;
-use tempokd::students::{Student, StudentFiles};
-use tempokd::teacher::{Teacher, TeacherFiles};
-
 #[macro_use]
 mod common;
 
@@ -52,37 +47,10 @@ const CASES: [Case; 15] = [
     case!("teacher-header-sizes"),
 ];
 
-/// What loading a case's files says, as the page does: the kind from config.json, then the
-/// loader of that kind.
+/// What loading a case's files says, as the page does.
 fn refusal(case: &Case) -> String {
-    let device = ComputeDevice::cpu("tests").device;
     let config = std::str::from_utf8(case.config).expect("configs are UTF-8");
-    let kind = match ModelKind::of_config(config) {
-        Ok(kind) => kind,
-        Err(why) => return why,
-    };
-    let loaded = match kind {
-        ModelKind::Student => Student::load(
-            StudentFiles {
-                config,
-                weights: case.weights,
-            },
-            &device,
-        )
-        .map(|_| ())
-        .map_err(|e| e.to_string()),
-        ModelKind::Teacher => Teacher::load(
-            TeacherFiles {
-                config,
-                preprocessor: None,
-                weights: case.weights,
-            },
-            &device,
-        )
-        .map(|_| ())
-        .map_err(|e| e.to_string()),
-    };
-    match loaded {
+    match common::load_model_files(config, case.weights) {
         Ok(()) => panic!("{}: loaded", case.name),
         Err(why) => why,
     }
