@@ -1,6 +1,7 @@
 //! The teacher's forward pass with every attention map, for wav2vec2-base's geometry (95M
 //! parameters, random weights) on 1 s and 8 s of audio, on the CPU, beside PyTorch running the
-//! same model in the same run, and again with burn's own GELU instead of the teacher's.
+//! same model in the same run, and again with burn's own convolution, then burn's convolution and
+//! GELU, instead of the teacher's.
 //!
 //!     cargo bench -p tempokd --bench teacher
 //!
@@ -11,7 +12,7 @@
 use burn::module::Module;
 use serde::Deserialize;
 use tempokd::device::ComputeDevice;
-use tempokd::teacher::{AttentionDetail, Teacher, Wav2Vec2Config, on_burns_gelu};
+use tempokd::teacher::{AttentionDetail, Teacher, Wav2Vec2Config, on_burns_conv, on_burns_gelu};
 
 mod common;
 
@@ -41,25 +42,35 @@ fn main() -> Result<(), String> {
         parameters as f64 / 1e6
     );
     println!(
-        "{:>6}  {:>18}  {:>18}  {:>14}  {:>18}  {:>12}",
-        "audio", "TempoKD (burn)", "PyTorch", "TempoKD/PyTorch", "with burn's GELU", "burn's/ours"
+        "{:>6}  {:>15}  {:>12}  {:>15}  {:>18}  {:>12}  {:>22}  {:>12}",
+        "audio",
+        "TempoKD (burn)",
+        "PyTorch",
+        "TempoKD/PyTorch",
+        "with burn's conv",
+        "burn's/ours",
+        "burn's conv and GELU",
+        "burn's/ours"
     );
     for (seconds, runs) in CASES {
         let ours = median_ms(&teacher, seconds, runs)?;
-        let burns_gelu = on_burns_gelu(|| median_ms(&teacher, seconds, runs))?;
+        let burns_conv = on_burns_conv(|| median_ms(&teacher, seconds, runs))?;
+        let burns_both = on_burns_conv(|| on_burns_gelu(|| median_ms(&teacher, seconds, runs)))?;
         let reference = torch
             .as_ref()
             .ok()
             .and_then(|t| t.iter().find(|t| t.seconds == seconds))
             .map_or(f64::NAN, |t| t.median_ms);
         println!(
-            "{:>5}s  {:>15.0} ms  {:>15.0} ms  {:>14.2}  {:>15.0} ms  {:>12.2}",
+            "{:>5}s  {:>12.0} ms  {:>9.0} ms  {:>15.2}  {:>15.0} ms  {:>12.2}  {:>19.0} ms  {:>12.2}",
             seconds,
             ours,
             reference,
             ours / reference,
-            burns_gelu,
-            burns_gelu / ours
+            burns_conv,
+            burns_conv / ours,
+            burns_both,
+            burns_both / ours
         );
     }
     match &torch {

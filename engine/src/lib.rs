@@ -11,6 +11,8 @@ pub mod checkpoint;
 pub mod data;
 pub mod device;
 pub mod kd;
+#[cfg(feature = "tensors")]
+mod matmul;
 pub mod model_kind;
 #[cfg(not(target_family = "wasm"))]
 pub mod parallel;

@@ -31,6 +31,13 @@ pub(super) fn build(
     })
 }
 
+/// A row-major `[rows, columns]` matrix as row-major `[columns, rows]`.
+fn transposed(values: &[f32], rows: usize, columns: usize) -> Vec<f32> {
+    (0..columns)
+        .flat_map(|column| (0..rows).map(move |row| values[row * columns + column]))
+        .collect()
+}
+
 struct Params<'s, S> {
     source: &'s mut S,
     device: &'s Device,
@@ -46,12 +53,20 @@ impl<S: ParamSource> Params<'_, S> {
         self.source.tensor(key, shape, init, self.device)
     }
 
-    /// A PyTorch `nn.Linear` (`weight` is `[out, in]`; burn keeps `[in, out]`).
+    /// A PyTorch `nn.Linear` (`weight` is `[out, in]`; burn keeps `[in, out]`). The weight is
+    /// transposed here, once, on the host: a transposed view would be copied to a contiguous
+    /// tensor by every forward pass (7 % of the base teacher's time on the CPU).
     fn linear(&mut self, key: &str, d_in: usize, d_out: usize) -> Result<Linear, CheckpointError> {
-        let weight = self.tensor(&format!("{key}.weight"), [d_out, d_in], Init::FanIn(d_in))?;
+        let rows = self
+            .source
+            .take(&format!("{key}.weight"), &[d_out, d_in], Init::FanIn(d_in))?;
+        let weight = Tensor::from_data(
+            TensorData::new(transposed(&rows, d_out, d_in), [d_in, d_out]),
+            self.device,
+        );
         let bias = self.tensor(&format!("{key}.bias"), [d_out], Init::FanIn(d_in))?;
         Ok(Linear {
-            weight: Param::from_tensor(weight.transpose()),
+            weight: Param::from_tensor(weight),
             bias: Some(Param::from_tensor(bias)),
         })
     }

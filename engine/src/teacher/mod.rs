@@ -3,6 +3,7 @@
 
 mod budget;
 mod config;
+mod conv;
 mod gelu;
 mod load;
 mod model;
@@ -12,6 +13,8 @@ pub use budget::{TeacherBudget, TeacherCost};
 pub use config::{
     Activation, ClassifierPooling, FeatureNorm, PreprocessorConfig, TeacherShape, Wav2Vec2Config,
 };
+use conv::conv1d;
+pub use conv::on_burns_conv;
 use gelu::gelu;
 pub use gelu::on_burns_gelu;
 pub use model::{AttentionDetail, Wav2Vec2Classifier, Wav2Vec2Output};

@@ -92,7 +92,7 @@ impl FeatureEncoder {
     fn forward(&self, waveform: Tensor<2>) -> Tensor<3> {
         let mut x = waveform.unsqueeze_dim::<3>(1); // [B, 1, S]
         for (index, conv) in self.convs.iter().enumerate() {
-            x = conv.forward(x); // [B, C_i, T_i]
+            x = super::conv1d(conv, x); // [B, C_i, T_i]
             if index == 0
                 && let Some(norm) = &self.group_norm
             {
@@ -134,7 +134,7 @@ impl PositionalConv {
     /// - `hidden`: `[batch, frames, hidden]` → `[batch, frames, hidden]`
     fn forward(&self, hidden: Tensor<3>) -> Tensor<3> {
         let [_, frames, _] = hidden.dims();
-        let x = self.conv.forward(hidden.swap_dims(1, 2)); // [B, H, T + 1] for an even kernel
+        let x = super::conv1d(&self.conv, hidden.swap_dims(1, 2)); // [B, H, T + 1] for an even kernel
         // Padding by k/2 on both sides leaves one extra frame when k is even.
         let x = x.narrow(2, 0, frames); // [B, H, T]
         self.activation.apply(x).swap_dims(1, 2) // [B, T, H]

@@ -12,11 +12,10 @@
 //! the caller checks against the buffers' lengths.
 
 use crate::activation::{sigmoid, tanh};
+use crate::matmul::{Threads, matmul_into};
 use std::ops::Range;
 
-/// `out = a·b` (or `out += a·b`), `a` being `m × k` and `b` `k × n`; either may be given
-/// transposed, as stored: `a` as `k × m`, `b` as `n × k`.
-#[allow(clippy::too_many_arguments)]
+/// `out = a·b` (or `out += a·b`) on this thread, `out` being `m × n`; see [`matmul_into`].
 fn matmul(
     out: &mut [f32],
     accumulate: bool,
@@ -24,52 +23,20 @@ fn matmul(
     a_transposed: bool,
     b: &[f32],
     b_transposed: bool,
-    [m, k, n]: [usize; 3],
+    dims: [usize; 3],
 ) {
-    let size = |rows: usize, columns: usize| rows.saturating_mul(columns);
-    assert!(out.len() >= size(m, n) && a.len() >= size(m, k) && b.len() >= size(k, n));
-    if m == 0 || n == 0 {
-        return;
-    }
-    if k == 0 {
-        if !accumulate {
-            out[..m * n].fill(0.0);
-        }
-        return;
-    }
-    let (a_row, a_column) = match a_transposed {
-        false => (k, 1),
-        true => (1, m),
-    };
-    let (b_row, b_column) = match b_transposed {
-        false => (n, 1),
-        true => (1, k),
-    };
-    // SAFETY: the assertion above keeps every element gemm reads or writes, at the strides
-    // given, inside the three slices; `out` is borrowed mutably, so it overlaps neither input.
-    unsafe {
-        gemm::gemm(
-            m,
-            n,
-            k,
-            out.as_mut_ptr(),
-            1,
-            n as isize,
-            accumulate,
-            a.as_ptr(),
-            a_column as isize,
-            a_row as isize,
-            b.as_ptr(),
-            b_column as isize,
-            b_row as isize,
-            1.0,
-            1.0,
-            false,
-            false,
-            false,
-            gemm::Parallelism::None,
-        );
-    }
+    let [_, _, n] = dims;
+    matmul_into(
+        out,
+        n,
+        accumulate,
+        a,
+        a_transposed,
+        b,
+        b_transposed,
+        dims,
+        Threads::One,
+    );
 }
 
 /// Fewer rows than this per part and a thread costs more than it saves.
