@@ -26,6 +26,26 @@ impl Default for KdTarget {
     }
 }
 
+/// The target in words, for model cards: "as it is", or what changes the rollout.
+impl std::fmt::Display for KdTarget {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let t = self.temperature;
+        let change = if t == 1.0 {
+            None
+        } else if t < 1.0 {
+            Some(format!("sharpened by a temperature of {t}"))
+        } else {
+            Some(format!("softened by a temperature of {t}"))
+        };
+        match (self.without_query_frame, change) {
+            (false, None) => write!(f, "as it is"),
+            (true, None) => write!(f, "without the query frame's own mass, renormalised"),
+            (false, Some(change)) => write!(f, "{change}"),
+            (true, Some(change)) => write!(f, "without the query frame's own mass, then {change}"),
+        }
+    }
+}
+
 /// Settings a target cannot be made with.
 #[derive(Clone, Debug, PartialEq, thiserror::Error)]
 pub enum KdTargetError {
@@ -82,6 +102,27 @@ impl KdTarget {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn says_in_words_what_it_changes() {
+        let target = |without_query_frame, temperature| KdTarget {
+            without_query_frame,
+            temperature,
+        };
+        assert_eq!(target(false, 1.0).to_string(), "as it is");
+        assert_eq!(
+            target(true, 0.5).to_string(),
+            "without the query frame's own mass, then sharpened by a temperature of 0.5"
+        );
+        assert_eq!(
+            target(false, 2.0).to_string(),
+            "softened by a temperature of 2"
+        );
+        assert_eq!(
+            target(true, 1.0).to_string(),
+            "without the query frame's own mass, renormalised"
+        );
+    }
 
     #[test]
     fn the_identity_leaves_the_map_as_it_is() {

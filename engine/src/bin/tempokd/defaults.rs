@@ -3,7 +3,7 @@
 //! its model card into `static/models/<name>/`. Every run is kept in the work folder, so an
 //! interrupted build resumes where it stopped.
 
-use crate::curriculum::{Curriculum, LENGTHS, SEED, Sizes};
+use crate::curriculum::{Curriculum, KD_TARGET, LENGTHS, SEED, Sizes};
 use crate::jobs::{Job, TRAINING_PROCESSES, run_jobs, underlying_voices, unfinished};
 use crate::training::{self, evaluate};
 use clap::Args;
@@ -148,9 +148,10 @@ pub fn defaults(args: &DefaultsArgs) -> Result<(), String> {
             training: format!(
                 "Trained in two stages: first on the 1 s corpus without KD (the same first stage \
                  as the student without KD), then from those weights on the mixed-length corpus \
-                 with L = L_cls + λ·KL(a_T ‖ a_S), the teacher's attention rollout (the \
-                 `teacher` model here) distilled into the student's temporal attention. \
+                 with L = L_cls + λ·KL(a_T ‖ a_S): the teacher's first-frame attention rollout \
+                 (the `teacher` model here) {}, distilled into the student's temporal attention. \
                  λ = {lambda} had the best validation accuracy of the λ tried:\n\n{sweep}\n{}",
+                KD_TARGET,
                 stages(&[("1 s clips", words_stage), ("every length", best)])
             ),
         });

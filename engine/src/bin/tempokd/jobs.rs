@@ -5,6 +5,7 @@ use crate::data::{SynthArgs, synth};
 use std::path::{Path, PathBuf};
 use tempokd::data::augment::Augmentation;
 use tempokd::data::{Dataset, Split};
+use tempokd::kd::KdTarget;
 use tempokd::parallel;
 use tempokd::students::Preset;
 use tempokd::teacher::TeacherShape;
@@ -249,6 +250,8 @@ pub struct StudentRun<'a> {
     pub out: &'a Path,
     pub lambda: f32,
     pub teacher: &'a Path,
+    /// How the teacher's map becomes the KD target (when λ > 0).
+    pub target: KdTarget,
     pub budget: StudentBudget,
     pub seed: u64,
     /// Continue from this student (a curriculum's earlier stage); otherwise random weights.
@@ -283,10 +286,18 @@ impl StudentRun<'_> {
         if let Some(init) = self.init {
             flags.push(("--init", init.display().to_string()));
         }
-        if self.lambda > 0.0 {
+        let with_kd = self.lambda > 0.0;
+        if with_kd {
             flags.push(("--teacher", self.teacher.display().to_string()));
         }
-        Job::new("train-student", self.out, flags)
+        if with_kd && self.target.temperature != 1.0 {
+            flags.push(("--target-temperature", self.target.temperature.to_string()));
+        }
+        let mut job = Job::new("train-student", self.out, flags);
+        if with_kd && self.target.without_query_frame {
+            job.args.push("--target-without-query-frame".into());
+        }
+        job
     }
 }
 
@@ -389,5 +400,45 @@ mod tests {
         touch(&teacher.join(MODEL_FILE), then + Duration::from_secs(120));
         assert!(!job.finished(), "the teacher was retrained after the run");
         std::fs::remove_dir_all(&root).expect("clean up");
+    }
+
+    #[test]
+    fn a_student_learns_its_kd_target_only_with_kd() {
+        let run = |lambda| {
+            StudentRun {
+                preset: Preset::Crnn,
+                data: Path::new("data"),
+                out: Path::new("out"),
+                lambda,
+                teacher: Path::new("teacher"),
+                target: KdTarget {
+                    without_query_frame: true,
+                    temperature: 0.5,
+                },
+                budget: StudentBudget {
+                    steps: 10,
+                    batch: 2,
+                    lr: 1e-3,
+                    lr_after: 1e-4,
+                    eval_every: 5,
+                },
+                seed: 1,
+                init: None,
+            }
+            .job()
+            .command()
+        };
+        let with_kd = run(0.25);
+        assert!(with_kd.contains("--teacher teacher"), "{with_kd}");
+        assert!(with_kd.contains("--target-temperature 0.5"), "{with_kd}");
+        assert!(
+            with_kd.ends_with(" --target-without-query-frame"),
+            "{with_kd}"
+        );
+        let without = run(0.0);
+        assert!(
+            !without.contains("--target") && !without.contains("--teacher"),
+            "{without}"
+        );
     }
 }
