@@ -1,7 +1,8 @@
 //! The teacher's forward pass with every attention map, for wav2vec2-base's geometry (95M
 //! parameters, random weights) on 1 s and 8 s of audio, on the CPU, beside PyTorch running the
 //! same model in the same run, and again with burn's own convolution, then burn's convolution and
-//! GELU, instead of the teacher's.
+//! GELU, instead of the teacher's; and the maps of several clips computed one clip per forward
+//! pass, then in one batched pass.
 //!
 //!     cargo bench -p tempokd --bench teacher
 //!
@@ -13,6 +14,7 @@ use burn::module::Module;
 use serde::Deserialize;
 use tempokd::device::ComputeDevice;
 use tempokd::teacher::{AttentionDetail, Teacher, Wav2Vec2Config, on_burns_conv, on_burns_gelu};
+use tempokd::train::{MAP_BATCH_CLIPS, teacher_target, teacher_targets};
 
 mod common;
 
@@ -73,6 +75,12 @@ fn main() -> Result<(), String> {
             burns_both / ours
         );
     }
+    let [alone, together] = maps_per_clip_ms(&teacher)?;
+    println!(
+        "teacher maps of {MAP_BATCH_CLIPS} clips of 4 s, per clip: one clip per forward pass \
+         {alone:.0} ms, all in one {together:.0} ms ({:.2} of the single-clip time)",
+        together / alone
+    );
     match &torch {
         Ok(timings) => {
             if let Some(first) = timings.first() {
@@ -90,10 +98,37 @@ fn main() -> Result<(), String> {
     Ok(())
 }
 
+/// A test signal of `seconds` of audio, different for each `seed`.
+fn clip(seconds: f32, seed: usize) -> Vec<f32> {
+    (0..(seconds * 16_000.0) as usize)
+        .map(|i| (i as f32 * 0.07).sin() * 0.3 + ((i * 7919 + seed * 31) % 101) as f32 / 1000.0)
+        .collect()
+}
+
+/// The first-frame rollout and logits (what the maps caches keep) of [`MAP_BATCH_CLIPS`] clips
+/// of 4 s, per clip: one clip per forward pass, then all of them in one; medians of 3.
+fn maps_per_clip_ms(teacher: &Teacher) -> Result<[f64; 2], String> {
+    let clips: Vec<Vec<f32>> = (0..MAP_BATCH_CLIPS).map(|seed| clip(4.0, seed)).collect();
+    let clips: Vec<&[f32]> = clips.iter().map(Vec::as_slice).collect();
+    let rollout = teacher.default_rollout();
+    let alone = common::median_ms(3, || {
+        for clip in &clips {
+            pollster::block_on(teacher_target(teacher, clip, &rollout))
+                .map_err(|e| e.to_string())?;
+        }
+        Ok(())
+    })?;
+    let together = common::median_ms(3, || {
+        pollster::block_on(teacher_targets(teacher, &clips, &rollout))
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+    })?;
+    let count = clips.len() as f64;
+    Ok([alone / count, together / count])
+}
+
 fn median_ms(teacher: &Teacher, seconds: f32, runs: usize) -> Result<f64, String> {
-    let samples: Vec<f32> = (0..(seconds * 16_000.0) as usize)
-        .map(|i| (i as f32 * 0.07).sin() * 0.3 + ((i * 7919) % 101) as f32 / 1000.0)
-        .collect();
+    let samples = clip(seconds, 0);
     common::median_ms(runs, || {
         let result = pollster::block_on(teacher.infer(&samples, AttentionDetail::PerHead))
             .map_err(|e| e.to_string())?;

@@ -10,6 +10,7 @@ use tempokd::kd::{self, HeadFusion, RolloutConfig, RolloutRow};
 use tempokd::teacher::{
     AttentionDetail, Teacher, TeacherBudget, TeacherError, TeacherFiles, Wav2Vec2Config,
 };
+use tempokd::train::{teacher_target, teacher_targets};
 
 mod common;
 use common::{fixture_floats, max_difference};
@@ -135,6 +136,43 @@ async fn matches_transformers(device: &ComputeDevice) {
 
 async_test!(cpu_matches_transformers, async {
     matches_transformers(&ComputeDevice::cpu("test")).await
+});
+
+/// The maps and logits of clips computed together in one forward pass are each clip's own.
+async fn batched_targets_are_each_clips_own(device: &ComputeDevice) {
+    for fixture in &FIXTURES {
+        let teacher = Teacher::load(fixture.files(), &device.device)
+            .unwrap_or_else(|e| panic!("{}: {e}", fixture.name));
+        let input = fixture.expected("input");
+        let reversed: Vec<f32> = input.iter().rev().copied().collect();
+        let modulated: Vec<f32> = input
+            .iter()
+            .enumerate()
+            .map(|(i, v)| v * if (i / 100) % 2 == 0 { 1.0 } else { 0.4 })
+            .collect();
+        let clips = [input.as_slice(), &reversed, &modulated];
+        let rollout = teacher.default_rollout();
+        let together = teacher_targets(&teacher, &clips, &rollout).await.unwrap();
+        assert_eq!(together.len(), clips.len());
+        for (at, (clip, together)) in clips.iter().zip(&together).enumerate() {
+            let alone = teacher_target(&teacher, clip, &rollout).await.unwrap();
+            let maps = max_difference(&together.map, &alone.map);
+            let logits = max_difference(&together.logits, &alone.logits);
+            assert!(
+                maps <= 1e-5 && logits <= 1e-5,
+                "{}, clip {at}: batched against alone, maps {maps}, logits {logits}",
+                fixture.name
+            );
+        }
+        assert!(
+            max_difference(&together[0].map, &together[1].map) > 1e-3,
+            "distinct clips"
+        );
+    }
+}
+
+async_test!(cpu_batched_targets_are_each_clips_own, async {
+    batched_targets_are_each_clips_own(&ComputeDevice::cpu("test")).await
 });
 
 /// In a browser that offers WebGPU the teacher must run there and agree with transformers too.

@@ -24,7 +24,8 @@ use tempokd::students::{self, Student};
 use tempokd::teacher::{Teacher, TeacherFiles};
 use tempokd::train::{
     ComparisonData, ComparisonScore, KdComparison, LrSchedule, Scored, SpecAugment, StepReport,
-    StudentTraining, TeacherTarget, TrainError, fingerprint, teacher_target,
+    StudentTraining, TeacherTarget, TrainError, fingerprint, map_batches, teacher_target,
+    teacher_targets,
 };
 
 /// The teacher's maps of a pack's clips, kept by the browser between visits.
@@ -149,19 +150,31 @@ async fn prepare(
     let teacher_maps = match cached {
         Some(maps) => maps,
         None => {
-            let mut maps = Vec::with_capacity(train_clips.len());
-            for (done, clip) in train_clips.iter().enumerate() {
+            let lengths: Vec<usize> = train_clips.iter().map(|c| c.samples.len()).collect();
+            let mut maps: Vec<Option<TeacherTarget>> = vec![None; train_clips.len()];
+            let mut done = 0;
+            for batch in map_batches(&lengths) {
                 if steering.get() == Steer::Stop {
                     return Err("Stopped before training began.".into());
                 }
                 preparing("teacher maps", done, train_clips.len());
-                maps.push(
-                    teacher_target(&teacher, &clip.samples, &rollout)
-                        .await
-                        .map_err(|e| format!("The teacher failed on a training clip: {e}"))?,
-                );
-                // Lets the page's messages in between clips.
+                let clips: Vec<&[f32]> = batch
+                    .iter()
+                    .map(|&at| train_clips[at].samples.as_slice())
+                    .collect();
+                let targets = teacher_targets(&teacher, &clips, &rollout)
+                    .await
+                    .map_err(|e| format!("The teacher failed on a training clip: {e}"))?;
+                for (&at, target) in batch.iter().zip(targets) {
+                    maps[at] = Some(target);
+                }
+                done += batch.len();
+                // Lets the page's messages in between batches.
                 TimeoutFuture::new(0).await;
+            }
+            let maps: Vec<TeacherTarget> = maps.into_iter().flatten().collect();
+            if maps.len() != train_clips.len() {
+                return Err("The teacher left some training clips without a map.".into());
             }
             store_maps(&key, &maps).await;
             maps

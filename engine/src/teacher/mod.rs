@@ -277,31 +277,74 @@ impl Teacher {
         samples: &[f32],
         detail: AttentionDetail,
     ) -> Result<TeacherInference, TeacherError> {
-        let input = self.input(samples)?;
+        let mut inferences = self.infer_batch(&[samples], detail).await?;
+        inferences
+            .pop()
+            .ok_or_else(|| TeacherError::Device("the teacher returned nothing".into()))
+    }
+
+    /// [`Teacher::infer`] for clips of one length in one forward pass: no padding, so each
+    /// clip's result is what it alone gives, up to the order of float sums.
+    pub async fn infer_batch(
+        &self,
+        clips: &[&[f32]],
+        detail: AttentionDetail,
+    ) -> Result<Vec<TeacherInference>, TeacherError> {
+        let input = self.batch_input(clips)?;
         let output = self.model.forward(input, detail);
         let attentions = match detail {
-            AttentionDetail::None => None,
-            _ => Some(read_maps(output.attentions).await?),
+            AttentionDetail::None => vec![None; clips.len()],
+            _ => read_maps(output.attentions, clips.len())
+                .await?
+                .into_iter()
+                .map(Some)
+                .collect(),
         };
         let logits = read_floats(output.logits)
             .await
             .map_err(TeacherError::Device)?;
-        Ok(TeacherInference {
-            prediction: Prediction::from_logits(logits),
-            frames: self.config.frames(samples.len()),
-            frame_s: self.frame_s(),
-            attentions,
-        })
+        let classes = logits.len() / clips.len().max(1);
+        let samples = clips.first().map_or(0, |clip| clip.len());
+        Ok(logits
+            .chunks(classes.max(1))
+            .zip(attentions)
+            .map(|(logits, attentions)| TeacherInference {
+                prediction: Prediction::from_logits(logits.to_vec()),
+                frames: self.config.frames(samples),
+                frame_s: self.frame_s(),
+                attentions,
+            })
+            .collect())
     }
 }
 
-/// Layers of `[1, heads, T, T]` attention into one host array.
-async fn read_maps(layers: Vec<Tensor<4>>) -> Result<AttentionMaps, TeacherError> {
+/// Layers of `[clips, heads, T, T]` attention into one host array per clip.
+async fn read_maps(
+    layers: Vec<Tensor<4>>,
+    clips: usize,
+) -> Result<Vec<AttentionMaps>, TeacherError> {
     let count = layers.len();
     let [_, heads, frames, _] = layers.first().map_or([0; 4], |layer| layer.dims());
+    // Layer-major: layer l's maps of clip c start at (l·clips + c)·per_clip.
     let values = read_floats(Tensor::cat(layers, 0))
         .await
         .map_err(TeacherError::Device)?;
-    AttentionMaps::new(count, heads, frames, values)
-        .map_err(|e| TeacherError::Device(e.to_string()))
+    let per_clip = heads * frames * frames;
+    if values.len() != count * clips * per_clip {
+        return Err(TeacherError::Device(format!(
+            "{} attention weights came back for {clips} clips of {count} layers × {heads} heads × \
+             {frames}² frames",
+            values.len()
+        )));
+    }
+    (0..clips)
+        .map(|clip| {
+            let mine = (0..count)
+                .flat_map(|layer| &values[(layer * clips + clip) * per_clip..][..per_clip])
+                .copied()
+                .collect();
+            AttentionMaps::new(count, heads, frames, mine)
+                .map_err(|e| TeacherError::Device(e.to_string()))
+        })
+        .collect()
 }

@@ -72,28 +72,116 @@ impl TeacherCache {
     }
 }
 
+/// Clips the teacher's maps are computed for in one forward pass, at most: enough to fill the
+/// matrix products, few enough that the page's worker answers a Stop within a batch.
+pub const MAP_BATCH_CLIPS: usize = 8;
+
+/// Audio in one batch, at most (16 s at 16 kHz): a batch holds every clip's activations at
+/// once, so long clips go fewer at a time.
+pub const MAP_BATCH_SAMPLES: usize = 256_000;
+
 /// The teacher's map and logits for one 16 kHz clip.
 pub async fn teacher_target(
     teacher: &Teacher,
     samples: &[f32],
     settings: &RolloutConfig,
 ) -> Result<TeacherTarget, TeacherError> {
-    let inference = teacher
-        .infer(samples, AttentionDetail::Fused(settings.head_fusion))
+    let mut targets = teacher_targets(teacher, &[samples], settings).await?;
+    targets
+        .pop()
+        .ok_or_else(|| TeacherError::Device("the teacher returned nothing".into()))
+}
+
+/// [`teacher_target`] for clips of one length in one forward pass (group them with
+/// [`map_batches`]).
+pub async fn teacher_targets(
+    teacher: &Teacher,
+    clips: &[&[f32]],
+    settings: &RolloutConfig,
+) -> Result<Vec<TeacherTarget>, TeacherError> {
+    let inferences = teacher
+        .infer_batch(clips, AttentionDetail::Fused(settings.head_fusion))
         .await?;
-    let maps = inference
-        .attentions
-        .ok_or_else(|| TeacherError::Device("the teacher returned no attention maps".into()))?;
-    let map = rollout(&maps, settings).map_err(|e| TeacherError::Device(e.to_string()))?;
-    Ok(TeacherTarget {
-        map,
-        logits: inference.prediction.logits,
-    })
+    inferences
+        .into_iter()
+        .map(|inference| {
+            let maps = inference.attentions.ok_or_else(|| {
+                TeacherError::Device("the teacher returned no attention maps".into())
+            })?;
+            let map = rollout(&maps, settings).map_err(|e| TeacherError::Device(e.to_string()))?;
+            Ok(TeacherTarget {
+                map,
+                logits: inference.prediction.logits,
+            })
+        })
+        .collect()
+}
+
+/// Indices of clips with these lengths (in samples) cut into batches for
+/// [`teacher_targets`]: clips of one length together, in their order, each batch at most
+/// [`MAP_BATCH_CLIPS`] clips and [`MAP_BATCH_SAMPLES`] samples (a longer clip alone).
+pub fn map_batches(lengths: &[usize]) -> Vec<Vec<usize>> {
+    let mut by_length: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
+    for (index, &length) in lengths.iter().enumerate() {
+        by_length.entry(length).or_default().push(index);
+    }
+    let mut batches: Vec<Vec<usize>> = by_length
+        .into_iter()
+        .flat_map(|(length, indices)| {
+            let per_batch = (MAP_BATCH_SAMPLES / length.max(1)).clamp(1, MAP_BATCH_CLIPS);
+            indices
+                .chunks(per_batch)
+                .map(<[usize]>::to_vec)
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    // In the clips' own order, so progress follows the list.
+    batches.sort_by_key(|batch| batch[0]);
+    batches
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn batches_hold_clips_of_one_length_within_the_limits() {
+        let second = 16_000;
+        let lengths = [
+            second,
+            second,
+            2 * second,
+            second,
+            20 * second,
+            2 * second,
+            second,
+            second,
+            second,
+            second,
+            second,
+            second,
+            second,
+            8 * second,
+            8 * second,
+            8 * second,
+        ];
+        let batches = map_batches(&lengths);
+        assert_eq!(
+            batches,
+            vec![
+                vec![0, 1, 3, 6, 7, 8, 9, 10],
+                vec![2, 5],
+                vec![4],
+                vec![11, 12],
+                vec![13, 14],
+                vec![15],
+            ]
+        );
+        let mut every: Vec<usize> = batches.concat();
+        every.sort();
+        assert_eq!(every, (0..lengths.len()).collect::<Vec<_>>());
+        assert!(map_batches(&[]).is_empty());
+    }
 
     #[test]
     fn a_cache_for_another_teacher_is_not_reused() {

@@ -14,7 +14,10 @@ mod schedule;
 mod trainer;
 
 pub use augment::SpecAugment;
-pub use cache::{TeacherCache, TeacherTarget, clip_key, fingerprint, teacher_target};
+pub use cache::{
+    MAP_BATCH_CLIPS, MAP_BATCH_SAMPLES, TeacherCache, TeacherTarget, clip_key, fingerprint,
+    map_batches, teacher_target, teacher_targets,
+};
 pub use comparison::{ComparisonData, ComparisonScore, KdComparison};
 pub use evaluate::{Scored, class_probabilities, evaluate_student, evaluate_teacher};
 pub use metrics::{

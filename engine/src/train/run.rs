@@ -4,7 +4,7 @@
 
 use super::TrainError;
 use super::batches::{BatchOrder, student_batch};
-use super::cache::{TeacherCache, TeacherTarget, clip_key, teacher_target};
+use super::cache::{TeacherCache, TeacherTarget, clip_key, map_batches, teacher_targets};
 use super::evaluate::{Scored, evaluate_student, evaluate_teacher};
 use super::metrics::Evaluation;
 use super::trainer::{
@@ -44,6 +44,9 @@ pub struct Trained<M> {
     pub validations: Vec<(usize, Evaluation)>,
 }
 
+/// Clips read at a time while the teacher's maps are computed, to batch those of one length.
+const CLIPS_READ_AHEAD: usize = 64;
+
 /// The frozen teacher whose maps a student learns from, with the cache of those maps.
 pub struct TeacherGuide {
     pub teacher: Teacher,
@@ -76,16 +79,35 @@ impl TeacherGuide {
             .zip(&keys)
             .filter(|(_, key)| self.cache.get(key).is_none())
             .collect();
-        for (done, (example, key)) in missing.iter().enumerate() {
-            let samples = dataset.audio(example)?;
-            let target = pollster::block_on(teacher_target(&self.teacher, &samples, &self.rollout))
-                .map_err(|e| TrainError::Device(format!("{}: {e}", example.file)))?;
-            self.cache.insert((*key).clone(), target);
-            progress(Progress::Loading {
-                done: done + 1,
-                total: missing.len(),
-                what: "teacher maps",
-            });
+        let mut done = 0;
+        for window in missing.chunks(CLIPS_READ_AHEAD) {
+            let audio = window
+                .iter()
+                .map(|(example, _)| dataset.audio(example))
+                .collect::<Result<Vec<_>, _>>()?;
+            let lengths: Vec<usize> = audio.iter().map(Vec::len).collect();
+            for batch in map_batches(&lengths) {
+                let clips: Vec<&[f32]> = batch.iter().map(|&at| audio[at].as_slice()).collect();
+                let targets =
+                    pollster::block_on(teacher_targets(&self.teacher, &clips, &self.rollout))
+                        .map_err(|e| {
+                            let (first, _) = window[batch[0]];
+                            let others = batch.len() - 1;
+                            TrainError::Device(format!(
+                                "{} (with {others} more clips of its length): {e}",
+                                first.file
+                            ))
+                        })?;
+                for (&at, target) in batch.iter().zip(targets) {
+                    self.cache.insert(window[at].1.clone(), target);
+                }
+                done += batch.len();
+                progress(Progress::Loading {
+                    done,
+                    total: missing.len(),
+                    what: "teacher maps",
+                });
+            }
         }
         // Every key is in the cache now; any more entries are of other clips.
         let stale = self.cache.entries.len() > keys.len();
