@@ -10,6 +10,8 @@ pub mod capped_read;
 pub mod checkpoint;
 pub mod data;
 pub mod device;
+#[cfg(feature = "tensors")]
+mod flex;
 pub mod kd;
 #[cfg(feature = "tensors")]
 mod matmul;

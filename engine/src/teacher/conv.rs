@@ -6,6 +6,7 @@
 //! unfolded copy is cut into blocks of output frames, so its size stays bounded on long clips.
 //! Under autodiff (training), on WebGPU, and inside [`on_burns_conv`], burn's convolution runs.
 
+use crate::flex::contiguous;
 use crate::matmul::{Threads, matmul_into};
 use burn::backend::flex::{Flex, FlexTensor};
 use burn::nn::PaddingConfig1d;
@@ -116,10 +117,7 @@ fn flex_f32<const D: usize>(tensor: Tensor<D>) -> Option<FlexTensor> {
     if flex.dtype() != DType::F32 {
         return None;
     }
-    Some(match flex.as_slice::<f32>() {
-        Some(_) => flex,
-        None => flex.to_contiguous(),
-    })
+    Some(contiguous(&flex))
 }
 
 /// The convolution on row-major buffers: `input` `[batch, in_channels, in_frames]`, `weight`

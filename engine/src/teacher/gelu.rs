@@ -4,6 +4,7 @@
 //! layers. Under autodiff (training) and on WebGPU burn's `gelu` runs.
 
 use crate::activation::{gelu_in_place, gelu_into};
+use crate::flex::contiguous;
 use burn::backend::flex::{Flex, FlexTensor};
 use burn::tensor::{DType, Tensor, TensorData, activation};
 use std::cell::Cell;
@@ -40,10 +41,7 @@ pub fn gelu<const D: usize>(x: Tensor<D>) -> Tensor<D> {
         return Tensor::from_primitive::<Flex>(flex);
     }
     // Shared or strided: into a new buffer, from the values in place when they are contiguous.
-    let contiguous = match flex.as_slice::<f32>() {
-        Some(_) => flex,
-        None => flex.to_contiguous(),
-    };
+    let contiguous = contiguous(&flex);
     let Some(values) = contiguous.as_slice::<f32>() else {
         return activation::gelu(Tensor::from_primitive::<Flex>(contiguous));
     };

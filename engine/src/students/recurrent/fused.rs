@@ -8,6 +8,7 @@
 //! the layers build the per-frame graph instead ([`super::graph`]).
 
 use super::scan::{self, GruSaved, GruShape, LstmSaved, LstmShape, LstmWeights};
+use crate::flex::contiguous;
 use burn::backend::autodiff::Autodiff;
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
 use burn::backend::autodiff::checkpoint::strategy::NoCheckpointing;
@@ -35,15 +36,6 @@ pub fn on_recurrent_graph<T>(work: impl FnOnce() -> T) -> T {
 /// autodiff without checkpointing, outside [`on_recurrent_graph`].
 pub fn applies<const D: usize>(x: &Tensor<D>) -> bool {
     !GRAPH_ONLY.get() && tracked(x).is_some()
-}
-
-/// `tensor` with its values in row-major order at the start of its buffer: itself (sharing the
-/// buffer, no copy) when it already is, else a contiguous copy.
-fn contiguous(tensor: &FlexTensor) -> FlexTensor {
-    match tensor.as_slice::<f32>() {
-        Some(_) => tensor.clone(),
-        None => tensor.to_contiguous(),
-    }
 }
 
 /// The values of a tensor [`contiguous`] made contiguous, if it holds `length` `f32`s.
