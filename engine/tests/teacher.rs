@@ -339,8 +339,7 @@ async_test!(audio_shorter_than_the_receptive_field_is_an_error, async {
         let error = teacher
             .infer(&vec![0.1; samples], AttentionDetail::None)
             .await
-            .err()
-            .expect("must fail");
+            .expect_err("must fail");
         assert_eq!(
             error,
             TeacherError::TooShort {

@@ -301,7 +301,7 @@ pub fn train_student(
     dataset: &Dataset,
     student: Student,
     settings: StudentTraining,
-    mut guide: Option<&mut TeacherGuide>,
+    guide: Option<&mut TeacherGuide>,
     eval_every: usize,
     progress: &mut dyn FnMut(Progress),
 ) -> Result<Trained<Student>, TrainError> {
@@ -310,7 +310,7 @@ pub fn train_student(
     require_clips(dataset, train.len())?;
     let (_, validation) = student_inputs(dataset, Split::Validation, &student, progress)?;
     let needs_teacher = settings.loss.lambda > 0.0 || settings.logit_kd.is_some();
-    let teacher_targets = match (needs_teacher, guide.as_deref_mut()) {
+    let teacher_targets = match (needs_teacher, guide) {
         (true, Some(guide)) => {
             settings
                 .target

@@ -358,8 +358,8 @@ fn write_record<M>(
 
 /// What a model folder holds: a student's config has an `arch`, a teacher's is Hugging Face's.
 pub enum Model {
-    Teacher(Teacher),
-    Student(Student),
+    Teacher(Box<Teacher>),
+    Student(Box<Student>),
 }
 
 pub fn load_model(dir: &Path, device: &burn::tensor::Device) -> Result<Model, String> {
@@ -369,10 +369,10 @@ pub fn load_model(dir: &Path, device: &burn::tensor::Device) -> Result<Model, St
     let described = |e: &dyn std::fmt::Display| format!("{}: {e}", dir.display());
     match ModelKind::of_config(&text).map_err(|e| described(&e))? {
         ModelKind::Student => Student::load_dir(dir, device)
-            .map(Model::Student)
+            .map(|student| Model::Student(Box::new(student)))
             .map_err(|e| described(&e)),
         ModelKind::Teacher => Teacher::load_dir(dir, device)
-            .map(Model::Teacher)
+            .map(|teacher| Model::Teacher(Box::new(teacher)))
             .map_err(|e| described(&e)),
     }
 }

@@ -345,36 +345,12 @@ mod tests {
             projection: 3,
         }
         .init(&device);
-        let cases: Vec<(&str, Vec<Vec<f32>>, Vec<Vec<f32>>, Vec<f32>, Vec<f32>)> = vec![
-            (
-                "bidirectional GRU",
-                run(&bigru, BiGru::forward, &x, false),
-                run(&bigru, BiGru::forward, &x, true),
-                values(bigru.valid().forward(x.clone().without_autodiff())),
-                values(on_recurrent_graph(|| {
-                    bigru.valid().forward(x.clone().without_autodiff())
-                })),
-            ),
-            (
-                "GRU",
-                run(&gru, Gru::forward, &x, false),
-                run(&gru, Gru::forward, &x, true),
-                values(gru.valid().forward(x.clone().without_autodiff())),
-                values(on_recurrent_graph(|| {
-                    gru.valid().forward(x.clone().without_autodiff())
-                })),
-            ),
-            (
-                "peephole LSTM",
-                run(&lstm, PeepholeLstm::forward, &x, false),
-                run(&lstm, PeepholeLstm::forward, &x, true),
-                values(lstm.valid().forward(x.clone().without_autodiff())),
-                values(on_recurrent_graph(|| {
-                    lstm.valid().forward(x.clone().without_autodiff())
-                })),
-            ),
-        ];
-        for (name, fused, graph, plain_fused, plain_graph) in cases {
+        // Per path: the output and every gradient when tracked, and the output untracked.
+        let check = |name: &str,
+                     fused: Vec<Vec<f32>>,
+                     graph: Vec<Vec<f32>>,
+                     plain_fused: Vec<f32>,
+                     plain_graph: Vec<f32>| {
             assert_eq!(fused.len(), graph.len());
             for (index, (a, b)) in fused.iter().zip(&graph).enumerate() {
                 assert_close(a, b, &format!("{name}, output {index}"));
@@ -385,6 +361,33 @@ mod tests {
                 &fused[0],
                 &format!("{name} untracked and tracked"),
             );
-        }
+        };
+        check(
+            "bidirectional GRU",
+            run(&bigru, BiGru::forward, &x, false),
+            run(&bigru, BiGru::forward, &x, true),
+            values(bigru.valid().forward(x.clone().without_autodiff())),
+            values(on_recurrent_graph(|| {
+                bigru.valid().forward(x.clone().without_autodiff())
+            })),
+        );
+        check(
+            "GRU",
+            run(&gru, Gru::forward, &x, false),
+            run(&gru, Gru::forward, &x, true),
+            values(gru.valid().forward(x.clone().without_autodiff())),
+            values(on_recurrent_graph(|| {
+                gru.valid().forward(x.clone().without_autodiff())
+            })),
+        );
+        check(
+            "peephole LSTM",
+            run(&lstm, PeepholeLstm::forward, &x, false),
+            run(&lstm, PeepholeLstm::forward, &x, true),
+            values(lstm.valid().forward(x.clone().without_autodiff())),
+            values(on_recurrent_graph(|| {
+                lstm.valid().forward(x.clone().without_autodiff())
+            })),
+        );
     }
 }
