@@ -18,7 +18,7 @@ cargo fmt --all -- --check
 say "lints (clippy, every warning an error), natively and for the wasm build"
 cargo clippy -p tempokd --all-targets -- -D warnings
 cargo clippy --target wasm32-unknown-unknown -p tempokd -p tempokd-app \
-  --no-default-features --features tempokd/webgpu --lib --bins --tests -- -D warnings
+  --no-default-features --features tempokd/webgpu,tempokd-app/webgpu --lib --bins --tests -- -D warnings
 say "native tests (engine)"
 cargo test -p tempokd
 # One invocation for both crates, so the wasm dependency graph is built once.

@@ -1,6 +1,6 @@
 //! What the page knows about the clip on screen, computed by the engine.
 
-use crate::browser_audio;
+use crate::browser::audio;
 use tempokd::audio::MODEL_SAMPLE_RATE;
 use tempokd::audio::{Clip, FeatureConfig, FeatureExtractor, Features, Limits};
 use tempokd::data::mix::{NoisePlacement, place_in_noise, trim_to_speech};
@@ -40,7 +40,7 @@ pub struct Analysis {
 
 /// Decodes in the browser, then checks and resamples in the engine.
 pub async fn decode(source: AudioSource) -> Result<Decoded, String> {
-    let decoded = browser_audio::decode(&source.bytes).await?;
+    let decoded = audio::decode(&source.bytes).await?;
     let clip = Clip::from_channels(&decoded.channels, decoded.sample_rate, &Limits::default())
         .map_err(|e| capitalise(&e.to_string()))?;
     Ok(Decoded {

@@ -1,22 +1,18 @@
 //! TempoKD's page: a Leptos front end over the `tempokd` engine.
 //!
-//! `browser_audio` talks to WebAudio and the microphone, `browser_cache` keeps bytes in the
-//! browser's Cache API, `analysis` decodes and draws-ready features on the page's thread,
-//! `worker` runs the models in a Web Worker, `catalog` and `models` are what the page knows of
-//! them, `training` of a training run (`saved_run` keeps it across reloads), `charts` draws
-//! with plotters, `export` turns what is on screen into files, and `components` is the page
-//! itself.
+//! `browser` wraps the browser's APIs (WebAudio and the microphone, the Cache API), `analysis`
+//! decodes and draws-ready features on the page's thread, `worker` runs the models in Web
+//! Workers and says what crosses to them, `state` is what the page knows (the models' catalog,
+//! the models and their readings, a training run and the run kept across reloads), `charts`
+//! draws with plotters, `export` turns what is on screen into files, and `components` is the
+//! page itself.
 
 pub mod analysis;
-pub mod browser_audio;
-pub mod browser_cache;
-pub mod catalog;
+pub mod browser;
 pub mod charts;
 pub mod components;
 pub mod export;
-pub mod models;
-pub mod saved_run;
-pub mod training;
+pub mod state;
 pub mod worker;
 
 pub use components::App;

@@ -7,16 +7,16 @@ use tempokd::audio::{Clip, FeatureConfig, FeatureExtractor, Limits};
 use tempokd::device::Placement;
 use tempokd::kd::{AttentionMaps, RolloutConfig, RolloutRow};
 use tempokd_app::analysis::{Analysis, Decoded};
-use tempokd_app::catalog::CatalogEntry;
 use tempokd_app::charts::{time_to_x, x_to_time};
 use tempokd_app::components::{
     ClipView, DeviceBadge, ErrorBanner, ModelLoading, OtherModels, Readings, TeacherExplorer,
     Trainer,
 };
 use tempokd_app::export::View;
-use tempokd_app::models::{LoadProgress, Models, RunProgress};
-use tempokd_app::saved_run::SavedRun;
-use tempokd_app::training::{Phase, Training};
+use tempokd_app::state::catalog::CatalogEntry;
+use tempokd_app::state::models::{LoadProgress, Models, RunProgress};
+use tempokd_app::state::saved_run::SavedRun;
+use tempokd_app::state::training::{Phase, Training};
 use tempokd_app::worker::{
     ModelFiles, ModelKind, ModelSource, Probe, Reading, Recording, Request, Response, RunScore,
     Steer, StepPoint, StudentFiles, TeacherAttention, TimeMap, TrainRequest, TrainSettings,

@@ -3,9 +3,9 @@ use super::{
     OtherModels, Readings, TeacherExplorer, Trainer,
 };
 use crate::analysis::{Analysis, AudioSource, Decoded, decode};
-use crate::catalog::shipped_models;
-use crate::models::Models;
-use crate::training::Training;
+use crate::state::catalog::shipped_models;
+use crate::state::models::Models;
+use crate::state::training::Training;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use std::sync::Arc;

@@ -1,6 +1,6 @@
 use super::RecordButton;
 use crate::analysis::AudioSource;
-use crate::browser_audio::check_file_size;
+use crate::browser::audio::check_file_size;
 use gloo_net::http::Request;
 use leptos::prelude::*;
 use leptos::task::spawn_local;

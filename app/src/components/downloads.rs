@@ -1,6 +1,6 @@
 use crate::analysis::Analysis;
 use crate::export::{Download, View, save};
-use crate::models::Models;
+use crate::state::models::Models;
 use leptos::prelude::*;
 use std::sync::Arc;
 use tempokd::kd::RolloutConfig;

@@ -1,4 +1,4 @@
-use crate::models::{LoadProgress, Models};
+use crate::state::models::{LoadProgress, Models};
 use leptos::prelude::*;
 
 /// Loading progress of the shipped models: a bar over the bytes of all weights (sizes known

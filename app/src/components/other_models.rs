@@ -1,5 +1,5 @@
-use crate::catalog::CatalogEntry;
-use crate::models::Models;
+use crate::state::catalog::CatalogEntry;
+use crate::state::models::Models;
 use crate::worker::{MAX_MODEL_FILE_BYTES, ModelFiles, ModelKind, ModelSource, too_large};
 use gloo_net::http::{Method, Request, RequestBuilder};
 use leptos::prelude::*;

@@ -1,6 +1,6 @@
 use super::TimeCanvas;
 use crate::charts::{TimeLabels, on_canvas, plot_attention};
-use crate::models::{Models, RunProgress};
+use crate::state::models::{Models, RunProgress};
 use crate::worker::Reading;
 use leptos::html::Canvas;
 use leptos::prelude::*;

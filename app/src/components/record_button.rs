@@ -1,5 +1,5 @@
 use crate::analysis::AudioSource;
-use crate::browser_audio::Recording;
+use crate::browser::audio::Recording;
 use gloo_timers::callback::Interval;
 use leptos::prelude::*;
 use leptos::task::spawn_local;

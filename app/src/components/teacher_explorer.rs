@@ -1,5 +1,5 @@
 use crate::charts::draw_attention_matrix;
-use crate::models::Models;
+use crate::state::models::Models;
 use crate::worker::TeacherAttention;
 use leptos::html::Canvas;
 use leptos::prelude::*;

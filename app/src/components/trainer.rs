@@ -4,8 +4,8 @@ use crate::charts::{
 };
 use crate::components::OwnWords;
 use crate::export::{Download, save};
-use crate::models::Models;
-use crate::training::{Phase, RUNS, Training};
+use crate::state::models::Models;
+use crate::state::training::{Phase, RUNS, Training};
 use crate::worker::{ModelKind, Steer, TimeMap, TrainSettings, TrainingEnd};
 use leptos::html::Canvas;
 use leptos::prelude::*;

@@ -1,12 +1,16 @@
 //! The model worker: a Web Worker that owns the teacher and the students, so loading and
 //! running them never freezes the page; a second one trains. `protocol` is what crosses between
 //! the threads, `runner` and `training` the worker's side (built only into the workers, with
-//! the `models` feature), `fetch` how model files come over the network, and `client` the
-//! page's.
+//! the `models` feature, with `device` and `model_files` that both use), `fetch` how model
+//! files come over the network, and `client` the page's.
 
 pub mod alarm;
 mod client;
+#[cfg(feature = "models")]
+mod device;
 pub mod fetch;
+#[cfg(feature = "models")]
+mod model_files;
 mod protocol;
 #[cfg(feature = "models")]
 mod runner;

@@ -3,13 +3,12 @@
 //! model at a time so the page draws rows as they come.
 
 use super::alarm;
-use super::fetch::fetch_bytes;
+use super::device::{self, PendingDevice};
+use super::model_files::model_files;
 use super::protocol::{
-    ModelFiles, ModelKind, ModelSource, Reading, Request, Response, Steer, TeacherAttention,
-    TimeMap,
+    ModelKind, ModelSource, Reading, Request, Response, Steer, TeacherAttention, TimeMap,
 };
 use super::training;
-use futures::StreamExt;
 use futures::future::{FutureExt, LocalBoxFuture, Shared};
 use gloo_worker::{HandlerId, Registrable, Worker, WorkerScope};
 use std::cell::{Cell, RefCell};
@@ -30,8 +29,6 @@ enum Model {
 
 /// A model being loaded, or loaded: `None` once loading has failed (and been reported).
 type PendingModel = Shared<LocalBoxFuture<'static, Option<Model>>>;
-pub(super) type PendingDevice = Shared<LocalBoxFuture<'static, ComputeDevice>>;
-
 #[derive(Default)]
 struct State {
     /// Chosen once: wgpu can be initialised only once per worker.
@@ -133,33 +130,10 @@ fn device(
 ) -> PendingDevice {
     let existing = state.borrow().device.clone();
     existing.unwrap_or_else(|| {
-        let device = choose_device(cpu_reason, reply).boxed_local().shared();
+        let device = device::pending(cpu_reason, reply);
         state.borrow_mut().device = Some(device.clone());
         device
     })
-}
-
-async fn choose_device(
-    cpu_reason: Option<String>,
-    reply: impl Fn(Response) + 'static,
-) -> ComputeDevice {
-    let device = match cpu_reason {
-        Some(reason) => ComputeDevice::cpu(reason),
-        None => ComputeDevice::gpu_or_cpu().await,
-    };
-    reply(Response::Device(device.placement.clone()));
-    if device.is_gpu() {
-        let (lost, mut losses) = futures::channel::mpsc::unbounded();
-        device.on_lost(move |reason| {
-            let _ = lost.unbounded_send(reason);
-        });
-        spawn_local(async move {
-            if let Some(reason) = losses.next().await {
-                reply(Response::DeviceLost { reason });
-            }
-        });
-    }
-    device
 }
 
 /// One model on the chosen device, reported as loaded or failed.
@@ -212,59 +186,6 @@ async fn fetch_model(
             Ok(Model::Student(Rc::new(student)))
         }
     }
-}
-
-/// A model's config, weights and (for a teacher, when there is one) preprocessor config:
-/// fetched from its folder, or as the visitor picked them.
-pub(super) async fn model_files(
-    source: ModelSource,
-    reply: &impl Fn(Response),
-) -> Result<(String, Vec<u8>, Option<String>), String> {
-    match source.files {
-        ModelFiles::Folder(folder) => fetch_folder(&source.name, &folder, source.kind, reply).await,
-        ModelFiles::Picked {
-            config,
-            weights,
-            preprocessor,
-        } => {
-            reply(Response::Fetched {
-                model: source.name.clone(),
-                file: "model.safetensors".to_string(),
-                bytes: weights.len() as u64,
-            });
-            Ok((config, weights, preprocessor))
-        }
-    }
-}
-
-/// A model folder's config, weights and (for a teacher, when there is one) preprocessor config.
-async fn fetch_folder(
-    name: &str,
-    folder: &str,
-    kind: ModelKind,
-    reply: &impl Fn(Response),
-) -> Result<(String, Vec<u8>, Option<String>), String> {
-    let fetch = |file: &'static str| async move {
-        let bytes = fetch_bytes(&format!("{folder}{file}")).await?;
-        reply(Response::Fetched {
-            model: name.to_string(),
-            file: file.to_string(),
-            bytes: bytes.len() as u64,
-        });
-        Ok::<_, String>(bytes)
-    };
-    let (config, weights) = futures::join!(fetch("config.json"), fetch("model.safetensors"));
-    let config = String::from_utf8(config?)
-        .map_err(|_| "its config.json is not text (UTF-8)".to_string())?;
-    // Optional, as in Hugging Face folders: the defaults apply without it.
-    let preprocessor = match kind {
-        ModelKind::Teacher => fetch("preprocessor_config.json")
-            .await
-            .ok()
-            .and_then(|bytes| String::from_utf8(bytes).ok()),
-        ModelKind::Student => None,
-    };
-    Ok((config, weights?, preprocessor))
 }
 
 /// Runs every model (or those named in `only`) on the clip, each once it has loaded: the first

@@ -3,13 +3,14 @@
 //! stores them), then trains the student twice side by side, without and with KD, one step at a
 //! time, yielding between steps so the page's pause, resume and stop arrive.
 
+use super::device::PendingDevice;
 use super::fetch::fetch_bytes;
+use super::model_files::model_files;
 use super::protocol::{
     Probe, Response, RunScore, Steer, StepPoint, StudentFiles, TimeMap, TrainRequest,
     TrainSettings, TrainingEnd, TrainingEvent,
 };
-use super::runner::{PendingDevice, model_files};
-use crate::browser_cache::ByteCache;
+use crate::browser::cache::ByteCache;
 use futures::StreamExt;
 use gloo_timers::future::TimeoutFuture;
 use std::cell::Cell;

@@ -2,7 +2,7 @@
 
 use super::keywords;
 use super::manifest::{Example, Manifest, Split};
-use super::{DataError, fsd50k, speech_commands};
+use super::{DataError, fsd50k, read_text, speech_commands};
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
@@ -137,14 +137,4 @@ fn label_list(examples: &[Example]) -> Vec<String> {
     } else {
         used.into_iter().map(String::from).collect()
     }
-}
-
-pub(super) fn read_text(path: &Path) -> Result<String, DataError> {
-    std::fs::read_to_string(path).map_err(|e| match e.kind() {
-        std::io::ErrorKind::NotFound => DataError::Missing {
-            path: path.to_path_buf(),
-            what: "this file".into(),
-        },
-        _ => DataError::file(path, e),
-    })
 }

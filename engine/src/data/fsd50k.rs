@@ -2,8 +2,8 @@
 //! test set, `vocabulary.csv` the 200 classes.
 
 use super::DataError;
-use super::dataset::read_text;
 use super::manifest::{Example, Split, parse_csv_line};
+use super::read_text;
 use std::path::Path;
 
 pub(super) const GROUND_TRUTH: &str = "FSD50K.ground_truth";

@@ -19,7 +19,7 @@ pub mod tts;
 pub use dataset::{Dataset, Layout};
 pub use manifest::{Example, Manifest, Split, Window, underlying_voice};
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use thiserror::Error;
 
 /// What can be wrong with a dataset on disk; every message names the file and, for a table, the
@@ -47,4 +47,15 @@ impl DataError {
             why: why.to_string(),
         }
     }
+}
+
+/// A text file of a dataset, a missing one said as such.
+fn read_text(path: &Path) -> Result<String, DataError> {
+    std::fs::read_to_string(path).map_err(|e| match e.kind() {
+        std::io::ErrorKind::NotFound => DataError::Missing {
+            path: path.to_path_buf(),
+            what: "this file".into(),
+        },
+        _ => DataError::file(path, e),
+    })
 }

@@ -1,9 +1,9 @@
 //! Speech Commands v2 as it ships: one folder per word, split by the two list files.
 
 use super::DataError;
-use super::dataset::read_text;
 use super::keywords::label_of;
 use super::manifest::{Example, Split};
+use super::read_text;
 use std::collections::HashSet;
 use std::path::Path;
 

@@ -2,7 +2,7 @@
 //! come from the middle frame. The attention weights are the student's own a_S.
 
 use super::config::AttRnnConfig;
-use super::model::{AttentionRequest, StudentOutput};
+use super::output::{AttentionRequest, StudentOutput};
 use super::recurrent::{BiGru, GruConfig, frame, run_stack};
 use burn::module::Module;
 use burn::nn::conv::{Conv2d, Conv2dConfig};

@@ -2,8 +2,9 @@
 //! a dense stack.
 
 use super::config::CrnnConfig;
-use super::model::{AttentionRequest, StudentOutput, TemporalQuery};
+use super::output::{AttentionRequest, StudentOutput};
 use super::recurrent::{Gru, GruConfig, frame};
+use super::temporal_query::TemporalQuery;
 use burn::module::Module;
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::{Dropout, DropoutConfig, Linear, LinearConfig};

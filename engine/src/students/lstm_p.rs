@@ -1,8 +1,9 @@
 //! LSTM-P: an LSTM with peepholes and a projection, read out at its last frame.
 
 use super::config::LstmPConfig;
-use super::model::{AttentionRequest, StudentOutput, TemporalQuery};
+use super::output::{AttentionRequest, StudentOutput};
 use super::recurrent::{PeepholeLstm, PeepholeLstmConfig, frame};
+use super::temporal_query::TemporalQuery;
 use burn::module::Module;
 use burn::nn::{Dropout, DropoutConfig, Linear, LinearConfig};
 use burn::tensor::{Device, Tensor};

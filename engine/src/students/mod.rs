@@ -10,16 +10,20 @@ mod config;
 mod crnn;
 mod lstm_p;
 mod model;
+mod output;
 mod recurrent;
 mod tc_resnet;
+mod temporal_query;
 
 pub use budget::{StudentBudget, StudentCost, Tally, Term};
 pub use config::{
     Architecture, AttRnnConfig, CrnnConfig, FrameAxis, LstmPConfig, Preset, StudentConfig,
     TcResNetConfig,
 };
-pub use model::{AttentionRequest, StudentModel, StudentOutput, TemporalQuery};
+pub use model::StudentModel;
+pub use output::{AttentionRequest, StudentOutput};
 pub use recurrent::{BiGru, Gru, GruConfig, PeepholeLstm, PeepholeLstmConfig, on_recurrent_graph};
+pub use temporal_query::TemporalQuery;
 
 use crate::audio::{FeatureError, FeatureExtractor, Features};
 use crate::checkpoint::{Checkpoint, CheckpointError, load_by_path, named_tensors, to_safetensors};
@@ -212,7 +216,13 @@ impl Student {
         named_tensors(&self.model)
             .iter()
             .filter(|t| t.is_trainable())
-            .filter(|t| keep(t.name.split('.').any(|part| part == model::TRAINING_ONLY)))
+            .filter(|t| {
+                keep(
+                    t.name
+                        .split('.')
+                        .any(|part| part == temporal_query::TRAINING_ONLY),
+                )
+            })
             .map(|t| t.shape.iter().product::<usize>())
             .sum()
     }

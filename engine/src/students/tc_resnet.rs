@@ -2,7 +2,8 @@
 //! kernel sees the whole spectrum; residual stages halve the frame rate.
 
 use super::config::TcResNetConfig;
-use super::model::{AttentionRequest, StudentOutput, TemporalQuery};
+use super::output::{AttentionRequest, StudentOutput};
+use super::temporal_query::TemporalQuery;
 use burn::module::Module;
 use burn::nn::conv::{Conv1d, Conv1dConfig};
 use burn::nn::{BatchNorm, BatchNormConfig, Linear, LinearConfig, PaddingConfig1d};

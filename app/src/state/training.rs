@@ -3,9 +3,9 @@
 //! students. A second worker trains, so the models above keep answering. Every scoring and the
 //! end are kept in this browser ([`SavedRun`]), and the next visit restores them.
 
-use crate::catalog::CatalogEntry;
-use crate::models::{Models, webgpu_worker};
-use crate::saved_run::SavedRun;
+use crate::state::catalog::CatalogEntry;
+use crate::state::models::{Models, webgpu_worker};
+use crate::state::saved_run::SavedRun;
 use crate::worker::{
     ModelClient, ModelFiles, ModelKind, ModelSource, Probe, Recording, Request, Response, RunScore,
     Steer, StepPoint, StudentFiles, TimeMap, TrainRequest, TrainSettings, TrainingEnd,

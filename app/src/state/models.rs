@@ -1,7 +1,7 @@
 //! What the page knows about the models: the catalog, where they run, how far loading has got,
 //! and the current run's readings. Responses from the worker land here.
 
-use crate::catalog::CatalogEntry;
+use crate::state::catalog::CatalogEntry;
 use crate::worker::alarm::{Panic, PanicAlarm};
 use crate::worker::{ModelClient, ModelSource, Reading, Request, Response, WorkerBuild};
 use leptos::prelude::*;

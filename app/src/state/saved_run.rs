@@ -6,7 +6,7 @@
 //! magic, the length of a JSON header, the header (everything but the weights), then both
 //! students' weights as raw bytes.
 
-use crate::browser_cache::ByteCache;
+use crate::browser::cache::ByteCache;
 use crate::worker::{
     Probe, RunScore, StepPoint, StudentFiles, TimeMap, TrainSettings, TrainingEnd,
 };
