@@ -3,6 +3,6 @@
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/tempokd/target}"
 tempokd=${TEMPOKD:-}
 if [ -z "$tempokd" ]; then
-  cargo build --release -p tempokd
+  cargo build --release -p tempokd-cli
   tempokd="$CARGO_TARGET_DIR/release/tempokd"
 fi

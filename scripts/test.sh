@@ -16,11 +16,11 @@ export WASM_BINDGEN_TEST_DRIVER_TIMEOUT=60
 say "formatting"
 cargo fmt --all -- --check
 say "lints (clippy, every warning an error), natively and for the wasm build"
-cargo clippy -p tempokd --all-targets -- -D warnings
+cargo clippy -p tempokd -p tempokd-cli --all-targets -- -D warnings
 cargo clippy --target wasm32-unknown-unknown -p tempokd -p tempokd-app \
   --no-default-features --features tempokd/webgpu,tempokd-app/webgpu --lib --bins --tests -- -D warnings
-say "native tests (engine)"
-cargo test -p tempokd
+say "native tests (engine and CLI)"
+cargo test -p tempokd -p tempokd-cli
 # One invocation for both crates, so the wasm dependency graph is built once.
 say "engine (features, teacher, students, training, CPU and WebGPU tensors) and components in headless Chromium"
 cargo test --target wasm32-unknown-unknown -p tempokd -p tempokd-app \

@@ -1,5 +1,6 @@
-//! TempoKD engine: everything that is not UI. Audio in, models, temporal knowledge distillation,
-//! training and the `tempokd` command-line tool. Runs natively and in wasm.
+//! TempoKD engine: everything that is not UI. Audio in, models, temporal knowledge distillation
+//! and training. Runs natively and in wasm; the `tempokd` command line is its own crate
+//! (`engine/cli/`, `tempokd-cli`) over this one.
 
 #[cfg(feature = "tensors")]
 mod activation;

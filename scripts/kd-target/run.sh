@@ -17,7 +17,7 @@ work=${KD_TARGET_WORK:-target/kd-target}/$student
 data="$defaults/data/mixed"
 teacher="$defaults/teacher"
 init="$defaults/students/$student/words-1s"
-# The budget of the curriculum's second stage (engine/src/bin/tempokd/curriculum.rs).
+# The budget of the curriculum's second stage (engine/cli/src/curriculum.rs).
 case $student in
   tc-resnet8 | tc-resnet14) steps=3000 batch=32 ;;
   *) steps=1000 batch=16 ;;

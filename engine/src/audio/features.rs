@@ -27,7 +27,6 @@ pub enum MelNorm {
 
 /// Which features a model reads.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
 #[serde(rename_all = "kebab-case")]
 pub enum FeatureKind {
     #[default]

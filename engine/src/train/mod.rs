@@ -8,7 +8,7 @@ mod cache;
 mod comparison;
 mod evaluate;
 mod metrics;
-#[cfg(all(feature = "cli", not(target_family = "wasm")))]
+#[cfg(all(feature = "decoders", not(target_family = "wasm")))]
 pub mod run;
 mod schedule;
 mod trainer;

@@ -41,32 +41,12 @@ pub fn fixture_floats(file: &[u8], key: &str) -> Vec<f32> {
         .collect()
 }
 
-/// A fresh directory under the system's temporary directory, unique to this test process and
-/// removed with everything in it when the value is dropped, passed or failed.
+// Natively, a scratch folder per test (shared with the CLI's tests).
 #[cfg(not(target_arch = "wasm32"))]
-pub struct ScratchDir(std::path::PathBuf);
-
+mod scratch;
 #[cfg(not(target_arch = "wasm32"))]
-impl std::ops::Deref for ScratchDir {
-    type Target = std::path::Path;
-    fn deref(&self) -> &std::path::Path {
-        &self.0
-    }
-}
-
-#[cfg(not(target_arch = "wasm32"))]
-impl Drop for ScratchDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-#[cfg(not(target_arch = "wasm32"))]
-pub fn scratch_dir(name: &str) -> ScratchDir {
-    let dir = std::env::temp_dir().join(format!("{name}-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    ScratchDir(dir)
-}
+#[allow(unused_imports)]
+pub use scratch::{ScratchDir, scratch_dir};
 
 /// The device the browser offers, checked: WebGPU exactly when the browser exposes
 /// `navigator.gpu`, so a silent fall-back to the CPU fails the test.

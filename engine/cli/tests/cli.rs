@@ -10,11 +10,16 @@ fn tempokd(args: &[&str]) -> std::process::Output {
         .unwrap()
 }
 
+// The engine's test helpers and fixtures serve the CLI's tests too.
+#[path = "../../tests/common/mod.rs"]
 mod common;
 use common::scratch_dir;
 
 fn fixture(name: &str) -> String {
-    format!("{}/tests/fixtures/audio/{name}", env!("CARGO_MANIFEST_DIR"))
+    format!(
+        "{}/../tests/fixtures/audio/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    )
 }
 
 #[test]
@@ -61,7 +66,7 @@ fn bad_input_gives_one_line_and_a_failure_code() {
 
 fn teacher_fixture(name: &str) -> String {
     format!(
-        "{}/tests/fixtures/teacher/{name}",
+        "{}/../tests/fixtures/teacher/{name}",
         env!("CARGO_MANIFEST_DIR")
     )
 }
@@ -264,7 +269,7 @@ fn inspect_reports_a_bad_teacher_or_bad_settings_in_one_line() {
 
 fn student_fixture(name: &str) -> String {
     format!(
-        "{}/tests/fixtures/students/{name}",
+        "{}/../tests/fixtures/students/{name}",
         env!("CARGO_MANIFEST_DIR")
     )
 }

@@ -29,7 +29,7 @@ const EXPECTED: [&str; 11] = [
 const LOCALISATION_TOLERANCE: f64 = 0.002;
 
 fn repository() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
 fn models() -> PathBuf {
@@ -142,7 +142,7 @@ fn every_model_loads_with_the_parameters_and_size_its_card_states() {
             "{name}"
         );
         assert!(
-            card.contains("cargo run --release -p tempokd -- defaults"),
+            card.contains("cargo run --release -p tempokd-cli -- defaults"),
             "{name}"
         );
     }

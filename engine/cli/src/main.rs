@@ -1,4 +1,5 @@
-//! The `tempokd` command-line tool: argument parsing and output over library calls.
+//! The `tempokd` command-line tool (crate `tempokd-cli`): argument parsing and output over calls
+//! into the `tempokd` library.
 
 mod curriculum;
 mod data;
@@ -38,8 +39,8 @@ enum Command {
     Features {
         #[arg(long)]
         audio: PathBuf,
-        #[arg(long, value_enum, default_value_t = FeatureKind::LogMel)]
-        kind: FeatureKind,
+        #[arg(long, value_enum, default_value_t = Kind::LogMel)]
+        kind: Kind,
         /// Print everything as one JSON object (otherwise a short summary).
         #[arg(long)]
         json: bool,
@@ -109,6 +110,22 @@ struct RolloutArgs {
     rollout_layers: Option<std::ops::Range<usize>>,
 }
 
+/// The features `features` prints.
+#[derive(Clone, Copy, ValueEnum)]
+enum Kind {
+    Mfcc,
+    LogMel,
+}
+
+impl From<Kind> for FeatureKind {
+    fn from(kind: Kind) -> Self {
+        match kind {
+            Kind::Mfcc => FeatureKind::Mfcc,
+            Kind::LogMel => FeatureKind::LogMel,
+        }
+    }
+}
+
 #[derive(Clone, Copy, ValueEnum)]
 enum Fusion {
     Mean,
@@ -156,7 +173,7 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> Result<(), String> {
     match cli.command {
-        Command::Features { audio, kind, json } => features(&audio, kind, json),
+        Command::Features { audio, kind, json } => features(&audio, kind.into(), json),
         Command::Inspect {
             teacher,
             student,
