@@ -770,6 +770,7 @@ async fn trainer_shows_progress_curves_probe_maps_and_the_comparison() {
             duration_s: 2.0,
             window: Some((0.5, 1.0)),
             teacher: map(vec![0.1, 0.7, 0.1, 0.1]),
+            target: "as it is".into(),
         },
     }));
     for step in 1..=10 {
@@ -802,6 +803,11 @@ async fn trainer_shows_progress_curves_probe_maps_and_the_comparison() {
         Some("Step 10 of 300 · 2.0 steps/s · about 145 s left")
     );
     assert!(text(&root, "#training-info").is_some_and(|t| t.contains("cache")));
+    // The teacher's row says which map the KD copy learns.
+    assert_eq!(
+        text(&root, ".probe .row-title").as_deref(),
+        Some("Teacher: the KD target, its rollout as it is")
+    );
     for id in [
         "#curve-loss",
         "#curve-accuracy",
@@ -873,6 +879,7 @@ async fn a_run_kept_by_the_browser_is_restored_on_the_next_visit_until_reset() {
                 frame_s: 0.5,
                 values: vec![0.5, 0.5],
             },
+            target: "as it is".into(),
         },
     }));
     for step in 1..=3 {
@@ -1018,6 +1025,7 @@ fn training_messages_cross_the_worker_boundary_unchanged() {
                 duration_s: 2.0,
                 window: Some((0.5, 1.0)),
                 teacher: map.clone(),
+                target: "as it is".into(),
             },
         },
         TrainingEvent::Stepped {

@@ -86,7 +86,7 @@ fn settings(lambda: f32, lr: f64) -> StudentTraining {
             lambda,
             ..KdLossConfig::default()
         },
-        target: KdTarget::default(),
+        target: KdTarget::ROLLOUT,
         logit_kd: None,
         spec_augment: None,
         seed: 1,

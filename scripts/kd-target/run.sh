@@ -30,14 +30,15 @@ read -ra arms <<< "${KD_TARGET_ARMS:-no-kd rollout without-query-frame T0.5 T2 w
 read -ra training_seeds <<< "${KD_TARGET_SEEDS:-1 2}"
 mkdir -p "$work"
 for arm in "${arms[@]}"; do
+  # Both settings spelt out in every arm: the command's defaults are one of the arms.
   flags=(--lambda 0.25 --teacher "$teacher")
   case $arm in
     no-kd) flags=(--lambda 0) ;;
-    rollout) ;;
-    without-query-frame) flags+=(--target-without-query-frame) ;;
-    T0.5) flags+=(--target-temperature 0.5) ;;
-    T2) flags+=(--target-temperature 2) ;;
-    without-query-frame+T0.5) flags+=(--target-without-query-frame --target-temperature 0.5) ;;
+    rollout) flags+=(--target-without-query-frame false --target-temperature 1) ;;
+    without-query-frame) flags+=(--target-without-query-frame true --target-temperature 1) ;;
+    T0.5) flags+=(--target-without-query-frame false --target-temperature 0.5) ;;
+    T2) flags+=(--target-without-query-frame false --target-temperature 2) ;;
+    without-query-frame+T0.5) flags+=(--target-without-query-frame true --target-temperature 0.5) ;;
   esac
   for seed in "${training_seeds[@]}"; do
     run="$work/$arm-seed$seed"

@@ -9,11 +9,11 @@ from pathlib import Path
 
 MEANING = {
     "no-kd": "without KD (λ = 0)",
-    "rollout": "the first-frame rollout as it is (the default)",
+    "rollout": "the first-frame rollout as it is",
     "without-query-frame": "without the query frame's own mass, renormalised",
     "T0.5": "sharper: temperature 0.5",
     "T2": "softer: temperature 2",
-    "without-query-frame+T0.5": "without the query frame, then temperature 0.5",
+    "without-query-frame+T0.5": "without the query frame, then temperature 0.5 (the default since this study)",
 }
 
 

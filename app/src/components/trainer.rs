@@ -305,7 +305,18 @@ fn ProbeMaps(training: Training) -> impl IntoView {
             set_error.set(drawn.err());
         }
     });
-    let titles = ["Teacher (rollout)", "Student without KD", "Student with KD"];
+    let titles = move || {
+        let teacher = training.probe.with(|p| {
+            p.as_ref().map_or_else(String::new, |p| {
+                format!("Teacher: the KD target, its rollout {}", p.target)
+            })
+        });
+        [
+            teacher,
+            "Student without KD".into(),
+            "Student with KD".into(),
+        ]
+    };
     view! {
         <Show when=move || training.probe.with(Option::is_some)>
             <h3>{move || training.probe.with(|p| p.as_ref().map(|p| {
@@ -314,10 +325,10 @@ fn ProbeMaps(training: Training) -> impl IntoView {
         </Show>
         <Show when=move || training.probe.with(Option::is_some)>
             <div class="probe">
-                {rows.into_iter().zip(titles).enumerate().map(|(index, ((canvas, id), title))| {
+                {rows.into_iter().zip(titles()).enumerate().map(|(index, ((canvas, id), title))| {
                     let height = if index == 2 { 96 } else { 60 };
                     view! {
-                        <p class="row-title">{title}</p>
+                        <p class="row-title">{title.clone()}</p>
                         <canvas node_ref=canvas id=id class="chart attention"
                             width=time_chart_width() height=height role="img"
                             aria-label=title></canvas>

@@ -276,7 +276,10 @@ pub struct Probe {
     pub label: String,
     pub duration_s: f32,
     pub window: Option<(f32, f32)>,
+    /// The teacher's map as the students with KD learn it: its rollout made into the KD target.
     pub teacher: TimeMap,
+    /// How the rollout became that target, in words ("as it is", or what changed it).
+    pub target: String,
 }
 
 /// How a training run ended.

@@ -126,6 +126,7 @@ async fn prepare(
     let validation_clips = mixed(&[Split::Validation, Split::Test])?;
 
     let rollout = teacher.default_rollout();
+    let target = KdTarget::default_for(rollout.row);
     let recorded: Vec<u8> = request
         .recordings
         .iter()
@@ -211,8 +212,9 @@ async fn prepare(
         teacher: TimeMap {
             start_s: 0.0,
             frame_s: teacher.frame_s(),
-            values: probe_teacher.map,
+            values: target.apply(&probe_teacher.map),
         },
+        target: target.to_string(),
     };
     let probe_features = validation[probe_index].input.clone();
     report(TrainingEvent::Started {
@@ -224,7 +226,7 @@ async fn prepare(
     });
     let comparison = KdComparison::new(
         &student,
-        student_training(settings),
+        student_training(settings, target),
         ComparisonData {
             train,
             teacher: teacher_maps,
@@ -240,8 +242,8 @@ async fn prepare(
 }
 
 /// The trainer's settings for the visitor's choices: the learning rate drops tenfold for the
-/// last quarter, as in the shipped students' recipe.
-fn student_training(settings: &TrainSettings) -> StudentTraining {
+/// last quarter, and the KD target is the teacher's rollout made as for the shipped students.
+fn student_training(settings: &TrainSettings, target: KdTarget) -> StudentTraining {
     StudentTraining {
         steps: settings.steps,
         batch_size: settings.batch_size,
@@ -255,7 +257,7 @@ fn student_training(settings: &TrainSettings) -> StudentTraining {
             lambda: settings.lambda,
             ..KdLossConfig::default()
         },
-        target: KdTarget::default(),
+        target,
         logit_kd: None,
         spec_augment: Some(SpecAugment::default()),
         seed: settings.seed,

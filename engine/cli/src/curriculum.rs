@@ -16,16 +16,6 @@ use tempokd::teacher::TeacherShape;
 /// The seed of the shipped models' corpora and runs: one split of voices for every build.
 pub const SEED: u64 = 6;
 
-/// The KD target every student with KD learns: the teacher's first-frame rollout without the
-/// query frame's own mass, sharpened by T = 0.5. On TC-ResNet8 and CRNN no target moved
-/// accuracy beyond its interval, and this one gave the highest localisation (CRNN 0.752 against
-/// the rollout's 0.580; TC-ResNet8 0.679 against 0.557, level with T = 0.5 alone):
-/// `docs/kd-target/`.
-pub const KD_TARGET: KdTarget = KdTarget {
-    without_query_frame: true,
-    temperature: 0.5,
-};
-
 /// Clip lengths of the mixed-length and test corpora.
 pub const LENGTHS: [f32; 5] = [1.0, 2.0, 4.0, 6.0, 8.0];
 
@@ -274,7 +264,7 @@ impl Curriculum {
                 .join("words-1s"),
             lambda: 0.0,
             teacher: self.teacher(),
-            target: KD_TARGET,
+            target: KdTarget::default(),
             budget: self.sizes.student(preset)[0],
             seed: self.seed,
             init: None,
@@ -290,7 +280,7 @@ impl Curriculum {
             out,
             lambda,
             teacher: self.teacher(),
-            target: KD_TARGET,
+            target: KdTarget::default(),
             budget: self.sizes.student(preset)[1],
             seed: self.seed,
             init: Some(&self.words_stage(preset).dir),

@@ -3,7 +3,7 @@
 //! its model card into `static/models/<name>/`. Every run is kept in the work folder, so an
 //! interrupted build resumes where it stopped.
 
-use crate::curriculum::{Curriculum, KD_TARGET, LENGTHS, SEED, Sizes};
+use crate::curriculum::{Curriculum, LENGTHS, SEED, Sizes};
 use crate::jobs::{Job, TRAINING_PROCESSES, run_jobs, underlying_voices, unfinished};
 use crate::training::{self, evaluate};
 use clap::Args;
@@ -13,6 +13,7 @@ use std::path::{Path, PathBuf};
 use tempokd::audio::MODEL_SAMPLE_RATE;
 use tempokd::data::{Dataset, Split};
 use tempokd::device::ComputeDevice;
+use tempokd::kd::KdTarget;
 use tempokd::parallel;
 use tempokd::students::Preset;
 use tempokd::teacher::Teacher;
@@ -151,7 +152,7 @@ pub fn defaults(args: &DefaultsArgs) -> Result<(), String> {
                  with L = L_cls + λ·KL(a_T ‖ a_S): the teacher's first-frame attention rollout \
                  (the `teacher` model here) {}, distilled into the student's temporal attention. \
                  λ = {lambda} had the best validation accuracy of the λ tried:\n\n{sweep}\n{}",
-                KD_TARGET,
+                KdTarget::default(),
                 stages(&[("1 s clips", words_stage), ("every length", best)])
             ),
         });

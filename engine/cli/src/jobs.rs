@@ -290,12 +290,16 @@ impl StudentRun<'_> {
         if with_kd {
             flags.push(("--teacher", self.teacher.display().to_string()));
         }
-        if with_kd && self.target.temperature != 1.0 {
+        if with_kd {
             flags.push(("--target-temperature", self.target.temperature.to_string()));
         }
         let mut job = Job::new("train-student", self.out, flags);
-        if with_kd && self.target.without_query_frame {
+        if with_kd {
+            // Bare means true: the arguments finished runs recorded with it stay theirs.
             job.args.push("--target-without-query-frame".into());
+            if !self.target.without_query_frame {
+                job.args.push("false".into());
+            }
         }
         job
     }
@@ -404,17 +408,14 @@ mod tests {
 
     #[test]
     fn a_student_learns_its_kd_target_only_with_kd() {
-        let run = |lambda| {
+        let run = |lambda, target| {
             StudentRun {
                 preset: Preset::Crnn,
                 data: Path::new("data"),
                 out: Path::new("out"),
                 lambda,
                 teacher: Path::new("teacher"),
-                target: KdTarget {
-                    without_query_frame: true,
-                    temperature: 0.5,
-                },
+                target,
                 budget: StudentBudget {
                     steps: 10,
                     batch: 2,
@@ -428,14 +429,25 @@ mod tests {
             .job()
             .command()
         };
-        let with_kd = run(0.25);
+        let best = KdTarget {
+            without_query_frame: true,
+            temperature: 0.5,
+        };
+        let with_kd = run(0.25, best);
         assert!(with_kd.contains("--teacher teacher"), "{with_kd}");
         assert!(with_kd.contains("--target-temperature 0.5"), "{with_kd}");
         assert!(
             with_kd.ends_with(" --target-without-query-frame"),
             "{with_kd}"
         );
-        let without = run(0.0);
+        // The rollout as it is, spelt out: the CLI's own defaults change it.
+        let as_it_is = run(0.25, KdTarget::ROLLOUT);
+        assert!(as_it_is.contains("--target-temperature 1 "), "{as_it_is}");
+        assert!(
+            as_it_is.ends_with(" --target-without-query-frame false"),
+            "{as_it_is}"
+        );
+        let without = run(0.0, best);
         assert!(
             !without.contains("--target") && !without.contains("--teacher"),
             "{without}"

@@ -79,11 +79,13 @@ pub struct StudentArgs {
     #[arg(long, default_value_t = 0.0)]
     pub lambda: f32,
     /// Leave the teacher's query frame (frame 0 of its first-frame rollout) out of the KD
-    /// target, renormalising the rest.
-    #[arg(long)]
-    pub target_without_query_frame: bool,
-    /// Temperature of the KD target: below 1 sharpens the teacher's map, above 1 softens it.
-    #[arg(long, default_value_t = 1.0)]
+    /// target, renormalising the rest: `true` (the default for a first-frame rollout, which
+    /// measured best) or `false`. A mean-of-rows rollout has no query frame.
+    #[arg(long, num_args = 0..=1, default_missing_value = "true")]
+    pub target_without_query_frame: Option<bool>,
+    /// Temperature of the KD target: below 1 sharpens the teacher's map, above 1 softens it;
+    /// 1 keeps it as it is.
+    #[arg(long, default_value_t = KdTarget::default().temperature)]
     pub target_temperature: f32,
     /// L = L_cls + λ·L_KD (one) or (1 − λ)·L_cls + λ·L_KD (one-minus-lambda).
     #[arg(long, value_enum, default_value_t = Weighting::One)]
@@ -235,6 +237,13 @@ pub fn train_student(args: &StudentArgs) -> Result<Trained<Student>, String> {
             student
         }
     };
+    let mut guide = match &args.teacher {
+        Some(dir) => Some(teacher_guide(dir, &args.data, &cpu.device)?),
+        None => None,
+    };
+    let default_target = guide.as_ref().map_or_else(KdTarget::default, |guide| {
+        KdTarget::default_for(guide.rollout.row)
+    });
     let settings = StudentTraining {
         steps: args.steps,
         batch_size: args.batch,
@@ -252,7 +261,9 @@ pub fn train_student(args: &StudentArgs) -> Result<Trained<Student>, String> {
             },
         },
         target: KdTarget {
-            without_query_frame: args.target_without_query_frame,
+            without_query_frame: args
+                .target_without_query_frame
+                .unwrap_or(default_target.without_query_frame),
             temperature: args.target_temperature,
         },
         logit_kd: args.logit_kd.map(|weight| LogitKd {
@@ -261,10 +272,6 @@ pub fn train_student(args: &StudentArgs) -> Result<Trained<Student>, String> {
         }),
         spec_augment: (!args.no_spec_augment).then(SpecAugment::default),
         seed: args.seed,
-    };
-    let mut guide = match &args.teacher {
-        Some(dir) => Some(teacher_guide(dir, &args.data, &cpu.device)?),
-        None => None,
     };
     let started = std::time::Instant::now();
     let trained = with_bars(|progress| {
@@ -477,4 +484,45 @@ pub fn localisation_text(evaluation: &Evaluation, places: usize) -> Option<Strin
         "{mean:.places$} ({:.places$}–{:.places$})",
         interval.low, interval.high
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct TrainStudent {
+        #[command(flatten)]
+        args: StudentArgs,
+    }
+
+    #[test]
+    fn the_query_frame_flag_is_true_bare_either_way_with_a_value_and_else_the_teachers_default() {
+        let parse = |extra: &[&str]| {
+            let required = [
+                "train-student",
+                "--arch",
+                "crnn",
+                "--data",
+                "d",
+                "--out",
+                "o",
+            ];
+            let args = TrainStudent::try_parse_from(required.iter().chain(extra))
+                .unwrap()
+                .args;
+            (args.target_without_query_frame, args.target_temperature)
+        };
+        assert_eq!(parse(&[]), (None, KdTarget::default().temperature));
+        assert_eq!(parse(&["--target-without-query-frame"]).0, Some(true));
+        assert_eq!(
+            parse(&["--target-without-query-frame", "false"]).0,
+            Some(false)
+        );
+        assert_eq!(
+            parse(&["--target-without-query-frame", "--target-temperature", "1"]),
+            (Some(true), 1.0)
+        );
+    }
 }
