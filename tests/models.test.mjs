@@ -29,7 +29,7 @@ after(async () => { await browser?.close(); server?.close(); });
 function inspect(clip) {
   const students = STUDENTS.flatMap((name) => ['--student', `static/models/${name}`]);
   const output = execFileSync('cargo', [
-    'run', '--quiet', '-p', 'tempokd', '--', 'inspect',
+    'run', '--quiet', '-p', 'tempokd-cli', '--', 'inspect',
     '--teacher', 'static/models/teacher', ...students, '--json', '--audio', clip,
   ], { cwd: ROOT, maxBuffer: 1 << 28 });
   const json = JSON.parse(output);

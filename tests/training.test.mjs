@@ -111,7 +111,7 @@ test('a short KD run draws both curves, stops, and its student loads back as tem
     await writeFile(join(folder, file), await readFile(await download.path()));
   }
   const inspected = JSON.parse(execFileSync('cargo', [
-    'run', '--quiet', '-p', 'tempokd', '--', 'inspect', '--student', folder, '--json', '--audio', CLIP,
+    'run', '--quiet', '-p', 'tempokd-cli', '--', 'inspect', '--student', folder, '--json', '--audio', CLIP,
   ], { cwd: ROOT, maxBuffer: 1 << 26 })).students[0];
   await page.setInputFiles('input[type=file]', CLIP);
   await page.click('.other-models summary');
