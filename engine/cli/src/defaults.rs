@@ -17,7 +17,7 @@ use tempokd::kd::KdTarget;
 use tempokd::parallel;
 use tempokd::students::Preset;
 use tempokd::teacher::Teacher;
-use tempokd::train::Evaluation;
+use tempokd::train::{CommonSettings, Evaluation, TrainingRecord};
 
 #[derive(Args, Clone)]
 pub struct DefaultsArgs {
@@ -205,13 +205,13 @@ fn stages(stages: &[(&str, &Job)]) -> String {
     );
     for (name, job) in stages {
         let record = training_record(&job.dir);
-        let steps = record["settings"]["steps"].as_u64().unwrap_or_default();
-        let best = record["best_step"].as_u64().unwrap_or_default();
-        let last_scored = record["validations"]
-            .as_array()
-            .and_then(|v| v.last())
-            .and_then(|v| v["step"].as_u64());
-        let still_improving = match last_scored == Some(best) {
+        let (steps, best) = record
+            .as_ref()
+            .map_or((0, 0), |r| (r.settings.steps, r.best_step));
+        let still_improving = match record
+            .as_ref()
+            .is_some_and(TrainingRecord::best_at_last_scoring)
+        {
             true => " (still improving at its last scoring)",
             false => "",
         };
@@ -232,20 +232,21 @@ fn stages(stages: &[(&str, &Job)]) -> String {
     text
 }
 
-fn training_record(run: &Path) -> serde_json::Value {
-    std::fs::read_to_string(run.join("training.json"))
-        .ok()
-        .and_then(|text| serde_json::from_str(&text).ok())
-        .unwrap_or_default()
+/// A finished run's record; `None` for a run whose record is missing or unreadable, which its
+/// card then shows as zeros.
+fn training_record(run: &Path) -> Option<TrainingRecord<CommonSettings>> {
+    TrainingRecord::read(run).ok()
 }
 
 fn training_seconds(run: &Path) -> f32 {
-    training_record(run)["seconds"].as_f64().unwrap_or(0.0) as f32
+    training_record(run).map_or(0.0, |record| record.seconds)
 }
 
 /// The run's scores on the validation split at its best step.
 fn validation(run: &Path) -> Evaluation {
-    serde_json::from_value(training_record(run)["validation"].clone()).unwrap_or_default()
+    training_record(run)
+        .and_then(|record| record.validation)
+        .unwrap_or_default()
 }
 
 fn validation_accuracy(run: &Path) -> f32 {

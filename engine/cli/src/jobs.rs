@@ -9,6 +9,7 @@ use tempokd::kd::KdTarget;
 use tempokd::parallel;
 use tempokd::students::Preset;
 use tempokd::teacher::TeacherShape;
+use tempokd::train::TRAINING_RECORD_FILE;
 
 /// burn's CPU backend keeps about one core busy per training run; separate processes also keep
 /// each run's random initialisation its own.
@@ -138,7 +139,7 @@ impl Job {
     /// from was made, so a resumed build can skip it; a retrained teacher or earlier stage
     /// makes the runs that read it stale, as in `make`.
     pub fn finished(&self) -> bool {
-        let Some(done) = modified(&self.dir.join("training.json")) else {
+        let Some(done) = modified(&self.dir.join(TRAINING_RECORD_FILE)) else {
             return false;
         };
         // A run interrupted after job.json was written keeps an older run's training.json.

@@ -18,7 +18,7 @@ use tempokd::device::ComputeDevice;
 use tempokd::parallel;
 use tempokd::students::{Preset, Student};
 use tempokd::teacher::Teacher;
-use tempokd::train::Evaluation;
+use tempokd::train::{CommonSettings, Evaluation, TRAINING_RECORD_FILE, TrainingRecord};
 
 #[derive(Args, Clone)]
 pub struct ReproduceArgs {
@@ -679,9 +679,12 @@ fn score_cell(
 ) -> Result<Cell, String> {
     let result_path = dir.join("result.json");
     let scored = modified(&result_path);
-    let current = [dir.join("training.json"), test_dir.join("manifest.csv")]
-        .iter()
-        .all(|input| scored >= modified(input));
+    let current = [
+        dir.join(TRAINING_RECORD_FILE),
+        test_dir.join("manifest.csv"),
+    ]
+    .iter()
+    .all(|input| scored >= modified(input));
     if let Some(cell) = std::fs::read_to_string(&result_path)
         .ok()
         .filter(|_| current)
@@ -690,17 +693,14 @@ fn score_cell(
         return Ok(cell);
     }
     let (test, _) = evaluate(dir, test_dir, Split::Test, Some(length))?;
-    let record: serde_json::Value = std::fs::read_to_string(dir.join("training.json"))
-        .ok()
-        .and_then(|t| serde_json::from_str(&t).ok())
-        .unwrap_or_default();
+    let record = TrainingRecord::<CommonSettings>::read(dir).map_err(|e| e.to_string())?;
     let cell = Cell {
         length_s: length,
         student: preset.name().to_string(),
         lambda,
-        validation_accuracy: record["validation"]["accuracy"].as_f64().unwrap_or(0.0) as f32,
+        validation_accuracy: record.validation.map_or(0.0, |v| v.accuracy),
         test,
-        train_seconds: record["seconds"].as_f64().unwrap_or(0.0) as f32,
+        train_seconds: record.seconds,
     };
     std::fs::write(
         &result_path,

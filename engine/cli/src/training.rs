@@ -2,7 +2,6 @@
 
 use crate::progress::TrainingBars;
 use clap::{Args, ValueEnum};
-use serde_json::json;
 use std::path::{Path, PathBuf};
 use tempokd::audio::MODEL_SAMPLE_RATE;
 use tempokd::data::{Dataset, Split};
@@ -14,7 +13,7 @@ use tempokd::teacher::{ClassifierPooling, Teacher, TeacherShape, Wav2Vec2Config}
 use tempokd::train::run::{self, TeacherGuide, Trained};
 use tempokd::train::{
     Evaluation, LogitKd, LrSchedule, SpecAugment, StudentTraining, TeacherCache, TeacherTraining,
-    evaluate_student, evaluate_teacher, fingerprint,
+    TrainingRecord, evaluate_student, evaluate_teacher, fingerprint,
 };
 
 #[derive(Args, Clone)]
@@ -202,7 +201,9 @@ pub fn train_teacher(args: &TeacherArgs) -> Result<Trained<Teacher>, String> {
         )
     })?;
     pollster::block_on(trained.model.save_dir(&args.out)).map_err(|e| e.to_string())?;
-    write_record(&args.out, json!(settings), &trained, started)?;
+    TrainingRecord::of(&settings, &trained, started.elapsed().as_secs_f32())
+        .write(&args.out)
+        .map_err(|e| e.to_string())?;
     Ok(trained)
 }
 
@@ -285,7 +286,9 @@ pub fn train_student(args: &StudentArgs) -> Result<Trained<Student>, String> {
         )
     })?;
     pollster::block_on(trained.model.save_dir(&args.out)).map_err(|e| e.to_string())?;
-    write_record(&args.out, json!(settings), &trained, started)?;
+    TrainingRecord::of(&settings, &trained, started.elapsed().as_secs_f32())
+        .write(&args.out)
+        .map_err(|e| e.to_string())?;
     Ok(trained)
 }
 
@@ -339,28 +342,6 @@ pub fn cache_teacher_maps(teacher: &Path, data: &Path) -> Result<(), String> {
         .targets(&dataset, &train, &mut |_| {})
         .map(|_| ())
         .map_err(|e| e.to_string())
-}
-
-fn write_record<M>(
-    out: &Path,
-    settings: serde_json::Value,
-    trained: &Trained<M>,
-    started: std::time::Instant,
-) -> Result<(), String> {
-    let record = json!({
-        "settings": settings,
-        "seconds": started.elapsed().as_secs_f32(),
-        "best_step": trained.best_step,
-        "validation": trained.validation,
-        "validations": trained.validations.iter().map(|(step, e)| json!({"step": step, "accuracy": e.accuracy, "attention_in_window": e.attention_in_window, "map": e.map})).collect::<Vec<_>>(),
-        "history": trained.history.iter().map(|r| json!({"step": r.step, "lr": r.learning_rate, "loss": r.loss, "task": r.task, "kd": r.kd, "logit_kd": r.logit_kd, "accuracy": r.accuracy})).collect::<Vec<_>>(),
-    });
-    let path = out.join("training.json");
-    std::fs::write(
-        &path,
-        serde_json::to_string_pretty(&record).unwrap_or_default(),
-    )
-    .map_err(|e| format!("{}: {e}", path.display()))
 }
 
 /// What a model folder holds: a student's config has an `arch`, a teacher's is Hugging Face's.

@@ -1,6 +1,6 @@
 //! Training: the step-at-a-time trainers for students (with temporal KD) and for the teacher,
 //! the schedule, SpecAugment, the teacher-map cache, metrics and evaluation, and (natively) the
-//! loop the CLI runs over a dataset on disk.
+//! loop the CLI runs over a dataset on disk and the record each run leaves (`training.json`).
 
 mod augment;
 mod batches;
@@ -8,6 +8,8 @@ mod cache;
 mod comparison;
 mod evaluate;
 mod metrics;
+#[cfg(all(feature = "decoders", not(target_family = "wasm")))]
+mod record;
 #[cfg(all(feature = "decoders", not(target_family = "wasm")))]
 pub mod run;
 mod schedule;
@@ -22,6 +24,11 @@ pub use comparison::{ComparisonData, ComparisonScore, KdComparison};
 pub use evaluate::{Scored, class_probabilities, evaluate_student, evaluate_teacher};
 pub use metrics::{
     Evaluation, Interval, Outcome, attention_in_window, average_precision, bootstrap_mean, wilson,
+};
+#[cfg(all(feature = "decoders", not(target_family = "wasm")))]
+pub use record::{
+    CommonSettings, LoggedStep, RecordError, Scoring, TRAINING_RECORD_FILE,
+    TRAINING_RECORD_VERSION, TrainingRecord,
 };
 pub use schedule::LrSchedule;
 pub use trainer::{
