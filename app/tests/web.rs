@@ -16,7 +16,7 @@ use tempokd_app::export::View;
 use tempokd_app::state::catalog::CatalogEntry;
 use tempokd_app::state::models::{LoadProgress, Models, RunProgress};
 use tempokd_app::state::saved_run::SavedRun;
-use tempokd_app::state::training::{Phase, Training};
+use tempokd_app::state::training_run::{Phase, Training};
 use tempokd_app::worker::{
     ModelFiles, ModelKind, ModelSource, Probe, Reading, Recording, Request, Response, RunScore,
     Steer, StepPoint, StudentFiles, TeacherAttention, TimeMap, TrainRequest, TrainSettings,

@@ -5,7 +5,7 @@ use super::{
 use crate::analysis::{Analysis, AudioSource, Decoded, decode};
 use crate::state::catalog::shipped_models;
 use crate::state::models::Models;
-use crate::state::training::Training;
+use crate::state::training_run::Training;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use std::sync::Arc;

@@ -1,6 +1,6 @@
 use crate::analysis::{AudioSource, Decoded, decode};
 use crate::browser::audio::Recording as MicRecording;
-use crate::state::training::Training;
+use crate::state::training_run::Training;
 use crate::worker::Recording;
 use gloo_timers::future::TimeoutFuture;
 use leptos::prelude::*;

@@ -5,7 +5,7 @@ use crate::charts::{
 use crate::components::OwnWords;
 use crate::export::{Download, save};
 use crate::state::models::Models;
-use crate::state::training::{Phase, RUNS, Training};
+use crate::state::training_run::{Phase, RUNS, Training};
 use crate::worker::{ModelKind, Steer, TimeMap, TrainSettings, TrainingEnd};
 use leptos::html::Canvas;
 use leptos::prelude::*;

@@ -5,4 +5,4 @@
 pub mod catalog;
 pub mod models;
 pub mod saved_run;
-pub mod training;
+pub mod training_run;

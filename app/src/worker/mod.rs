@@ -1,6 +1,6 @@
 //! The model worker: a Web Worker that owns the teacher and the students, so loading and
 //! running them never freezes the page; a second one trains. `protocol` is what crosses between
-//! the threads, `runner` and `training` the worker's side (built only into the workers, with
+//! the threads, `runner` and `trainer` the worker's side (built only into the workers, with
 //! the `models` feature, with `device` and `model_files` that both use), `fetch` how model
 //! files come over the network, and `client` the page's.
 
@@ -15,7 +15,7 @@ mod protocol;
 #[cfg(feature = "models")]
 mod runner;
 #[cfg(feature = "models")]
-mod training;
+mod trainer;
 
 pub use client::{ModelClient, WorkerBuild};
 pub use protocol::{

@@ -8,7 +8,7 @@ use super::model_files::model_files;
 use super::protocol::{
     ModelKind, ModelSource, Reading, Request, Response, Steer, TeacherAttention, TimeMap,
 };
-use super::training;
+use super::trainer;
 use futures::future::{FutureExt, LocalBoxFuture, Shared};
 use gloo_worker::{HandlerId, Registrable, Worker, WorkerScope};
 use std::cell::{Cell, RefCell};
@@ -88,7 +88,7 @@ impl Worker for ModelWorker {
             Request::Train(request) => {
                 let device = device(&state, request.cpu_reason.clone(), reply.clone());
                 self.steering.set(Steer::Resume);
-                spawn_local(training::train(
+                spawn_local(trainer::train(
                     *request,
                     device,
                     self.steering.clone(),

@@ -5,7 +5,7 @@
 
 use crate::curriculum::{Curriculum, LENGTHS, SEED, Sizes};
 use crate::jobs::{Job, TRAINING_PROCESSES, run_jobs, underlying_voices, unfinished};
-use crate::training::{self, evaluate};
+use crate::train_and_eval::{self, evaluate};
 use clap::Args;
 use serde_json::json;
 use std::fmt::Write;
@@ -84,7 +84,7 @@ pub fn defaults(args: &DefaultsArgs) -> Result<(), String> {
     curriculum.train_teacher(&STUDENTS, &baselines)?;
     let teacher = curriculum.teacher().to_path_buf();
     println!("== the teacher's maps of every training clip");
-    training::cache_teacher_maps(&teacher, &curriculum.mixed_dir)?;
+    train_and_eval::cache_teacher_maps(&teacher, &curriculum.mixed_dir)?;
     println!("== the students with KD");
     run_jobs(&unfinished(distilled.iter().map(|(_, _, job)| job)))?;
 
@@ -258,7 +258,7 @@ fn validation_text(run: &Path) -> String {
     let evaluation = validation(run);
     format!(
         "{}, n = {}",
-        training::accuracy_text(&evaluation, 2),
+        train_and_eval::accuracy_text(&evaluation, 2),
         evaluation.n
     )
 }
@@ -380,9 +380,11 @@ fn ship(model: &Shipped, out: &Path, context: &CardContext) -> Result<ShippedMod
         }
     }
     let device = ComputeDevice::cpu("the command line runs on the CPU").device;
-    let (kind, params, description) = match training::load_model(out, &device)? {
-        training::Model::Teacher(teacher) => ("teacher", teacher.params(), teacher_shape(&teacher)),
-        training::Model::Student(student) => (
+    let (kind, params, description) = match train_and_eval::load_model(out, &device)? {
+        train_and_eval::Model::Teacher(teacher) => {
+            ("teacher", teacher.params(), teacher_shape(&teacher))
+        }
+        train_and_eval::Model::Student(student) => (
             "student",
             student.deployed_params(),
             format!(
@@ -463,8 +465,9 @@ fn ship(model: &Shipped, out: &Path, context: &CardContext) -> Result<ShippedMod
     let cells: Vec<String> = scores
         .iter()
         .map(|(_, e)| {
-            let localisation = training::localisation_text(e, 2).unwrap_or_else(|| "–".into());
-            format!("{} / {localisation}", training::accuracy_text(e, 1))
+            let localisation =
+                train_and_eval::localisation_text(e, 2).unwrap_or_else(|| "–".into());
+            format!("{} / {localisation}", train_and_eval::accuracy_text(e, 1))
         })
         .collect();
     let row = format!(
@@ -497,8 +500,8 @@ fn score_row(name: &str, evaluation: &Evaluation) -> String {
     format!(
         "| {name} | {} | {} | {} |",
         evaluation.n,
-        training::accuracy_text(evaluation, 2),
-        training::localisation_text(evaluation, 3).unwrap_or_else(|| "–".into())
+        train_and_eval::accuracy_text(evaluation, 2),
+        train_and_eval::localisation_text(evaluation, 3).unwrap_or_else(|| "–".into())
     )
 }
 

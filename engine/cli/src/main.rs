@@ -8,7 +8,7 @@ mod figures;
 mod jobs;
 mod progress;
 mod reproduce;
-mod training;
+mod train_and_eval;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use serde_json::json;
@@ -69,12 +69,12 @@ enum Command {
     /// inside noise, split by voice, as 16 kHz WAV + manifest.csv.
     Synth(data::SynthArgs),
     /// Train (or fine-tune) the wav2vec 2.0 teacher.
-    TrainTeacher(training::TeacherArgs),
+    TrainTeacher(train_and_eval::TeacherArgs),
     /// Train a student, with the teacher's temporal attention distilled when λ > 0.
-    TrainStudent(training::StudentArgs),
+    TrainStudent(train_and_eval::StudentArgs),
     /// Score a teacher or student on a dataset split: accuracy, per-class accuracy and attention
     /// localisation.
-    Eval(training::EvalArgs),
+    Eval(train_and_eval::EvalArgs),
     /// The paper's experiment end to end: data, teacher, every student at every length and λ,
     /// and a report with tables and attention figures.
     Reproduce(reproduce::ReproduceArgs),
@@ -191,14 +191,14 @@ fn run(cli: Cli) -> Result<(), String> {
         ),
         Command::Students { classes, json } => students(classes.into(), json),
         Command::Synth(args) => data::synth(&args),
-        Command::TrainTeacher(args) => training::train_teacher(&args).map(|trained| {
+        Command::TrainTeacher(args) => train_and_eval::train_teacher(&args).map(|trained| {
             println!(
                 "teacher saved to {} (best validation at step {})",
                 args.out.display(),
                 trained.best_step
             )
         }),
-        Command::TrainStudent(args) => training::train_student(&args).map(|trained| {
+        Command::TrainStudent(args) => train_and_eval::train_student(&args).map(|trained| {
             println!(
                 "{} saved to {} (best validation at step {})",
                 args.arch,
@@ -206,7 +206,7 @@ fn run(cli: Cli) -> Result<(), String> {
                 trained.best_step
             )
         }),
-        Command::Eval(args) => training::eval(&args),
+        Command::Eval(args) => train_and_eval::eval(&args),
         Command::Reproduce(args) => reproduce::reproduce(&args),
         Command::Defaults(args) => defaults::defaults(&args),
     }

@@ -7,7 +7,7 @@
 use crate::curriculum::{Curriculum, LENGTHS, SEED, Sizes};
 use crate::figures::{MapRow, attention_figure};
 use crate::jobs::{Job, TRAINING_PROCESSES, modified, run_jobs, underlying_voices, unfinished};
-use crate::training::{self, evaluate};
+use crate::train_and_eval::{self, evaluate};
 use clap::Args;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -227,7 +227,7 @@ pub fn reproduce(args: &ReproduceArgs) -> Result<(), String> {
     let teacher_dir = curriculum.teacher();
     println!("== the teacher's maps of every training clip");
     parallel::for_each(&length_data, TRAINING_PROCESSES, |(_, data)| {
-        training::cache_teacher_maps(teacher_dir, data)
+        train_and_eval::cache_teacher_maps(teacher_dir, data)
     })?;
     println!("== the students with KD");
     run_jobs(&unfinished(distilled.iter().map(|r| &r.job)))?;
@@ -333,8 +333,8 @@ fn markdown(
     let score = |e: &Evaluation| {
         format!(
             "{} / {}",
-            training::accuracy_text(e, 1),
-            training::localisation_text(e, 2).unwrap_or_else(|| "–".into())
+            train_and_eval::accuracy_text(e, 1),
+            train_and_eval::localisation_text(e, 2).unwrap_or_else(|| "–".into())
         )
     };
     let mut lambdas: Vec<f32> = cells.iter().map(|c| c.lambda).collect();
@@ -610,7 +610,7 @@ fn draw_figures(
     let mut figures = Vec::new();
     for length in lengths {
         let mut dataset = Dataset::open(test_dir).map_err(|e| e.to_string())?;
-        training::keep_length(&mut dataset, Split::Test, *length)?;
+        train_and_eval::keep_length(&mut dataset, Split::Test, *length)?;
         let Some(example) = dataset
             .split(Split::Test)
             .find(|e| e.window.is_some() && e.labels.iter().any(|l| l == "yes"))
