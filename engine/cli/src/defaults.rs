@@ -136,10 +136,14 @@ pub fn defaults(args: &DefaultsArgs) -> Result<(), String> {
         let _ = writeln!(
             sweep,
             "| 0 (without KD) | {} |",
-            validation_text(&baseline.dir)
+            validation_text(&validation(&baseline.dir))
         );
         for (job, lambda, _) in &tried {
-            let _ = writeln!(sweep, "| {lambda} | {} |", validation_text(&job.dir));
+            let _ = writeln!(
+                sweep,
+                "| {lambda} | {} |",
+                validation_text(&validation(&job.dir))
+            );
         }
         shipped.push(Shipped {
             name: format!("{}-kd", preset.name()),
@@ -204,10 +208,10 @@ fn stages(stages: &[(&str, &Job)]) -> String {
          |---|---|---|---|---|---|\n",
     );
     for (name, job) in stages {
-        let record = training_record(&job.dir);
-        let (steps, best) = record
+        let record = TrainingRecord::<CommonSettings>::read(&job.dir).ok();
+        let (steps, best, seconds) = record
             .as_ref()
-            .map_or((0, 0), |r| (r.settings.steps, r.best_step));
+            .map_or((0, 0, 0.0), |r| (r.settings.steps, r.best_step, r.seconds));
         let still_improving = match record
             .as_ref()
             .is_some_and(TrainingRecord::best_at_last_scoring)
@@ -215,11 +219,12 @@ fn stages(stages: &[(&str, &Job)]) -> String {
             true => " (still improving at its last scoring)",
             false => "",
         };
+        let validation = record.and_then(|r| r.validation).unwrap_or_default();
         let _ = writeln!(
             text,
             "| {name} | {steps} | {best}{still_improving} | {} | {:.1} | {} |",
-            validation_text(&job.dir),
-            training_seconds(&job.dir) / 60.0,
+            validation_text(&validation),
+            seconds / 60.0,
             job.machine()
                 .unwrap_or_else(|| "not recorded by its run".into())
         );
@@ -232,19 +237,11 @@ fn stages(stages: &[(&str, &Job)]) -> String {
     text
 }
 
-/// A finished run's record; `None` for a run whose record is missing or unreadable, which its
-/// card then shows as zeros.
-fn training_record(run: &Path) -> Option<TrainingRecord<CommonSettings>> {
-    TrainingRecord::read(run).ok()
-}
-
-fn training_seconds(run: &Path) -> f32 {
-    training_record(run).map_or(0.0, |record| record.seconds)
-}
-
-/// The run's scores on the validation split at its best step.
+/// The run's scores on the validation split at its best step; zeros for a run whose record is
+/// missing or unreadable.
 fn validation(run: &Path) -> Evaluation {
-    training_record(run)
+    TrainingRecord::<CommonSettings>::read(run)
+        .ok()
         .and_then(|record| record.validation)
         .unwrap_or_default()
 }
@@ -254,11 +251,10 @@ fn validation_accuracy(run: &Path) -> f32 {
 }
 
 /// Validation accuracy with its interval and n, for a card.
-fn validation_text(run: &Path) -> String {
-    let evaluation = validation(run);
+fn validation_text(evaluation: &Evaluation) -> String {
     format!(
         "{}, n = {}",
-        train_and_eval::accuracy_text(&evaluation, 2),
+        train_and_eval::accuracy_text(evaluation, 2),
         evaluation.n
     )
 }

@@ -201,9 +201,7 @@ pub fn train_teacher(args: &TeacherArgs) -> Result<Trained<Teacher>, String> {
         )
     })?;
     pollster::block_on(trained.model.save_dir(&args.out)).map_err(|e| e.to_string())?;
-    TrainingRecord::of(&settings, &trained, started.elapsed().as_secs_f32())
-        .write(&args.out)
-        .map_err(|e| e.to_string())?;
+    write_record(&args.out, &settings, &trained, started)?;
     Ok(trained)
 }
 
@@ -286,9 +284,7 @@ pub fn train_student(args: &StudentArgs) -> Result<Trained<Student>, String> {
         )
     })?;
     pollster::block_on(trained.model.save_dir(&args.out)).map_err(|e| e.to_string())?;
-    TrainingRecord::of(&settings, &trained, started.elapsed().as_secs_f32())
-        .write(&args.out)
-        .map_err(|e| e.to_string())?;
+    write_record(&args.out, &settings, &trained, started)?;
     Ok(trained)
 }
 
@@ -330,6 +326,18 @@ fn teacher_guide(
         cache,
         cache_path: Some(cache_path),
     })
+}
+
+/// Writes a finished run's `training.json` beside its model.
+fn write_record<S: serde::Serialize, M>(
+    out: &Path,
+    settings: &S,
+    trained: &Trained<M>,
+    started: std::time::Instant,
+) -> Result<(), String> {
+    TrainingRecord::of(settings, trained, started.elapsed().as_secs_f32())
+        .write(out)
+        .map_err(|e| e.to_string())
 }
 
 /// Computes and stores the teacher's maps of every training clip of `data`, so the students

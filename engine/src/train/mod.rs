@@ -27,8 +27,8 @@ pub use metrics::{
 };
 #[cfg(all(feature = "decoders", not(target_family = "wasm")))]
 pub use record::{
-    CommonSettings, LoggedStep, RecordError, Scoring, TRAINING_RECORD_FILE,
-    TRAINING_RECORD_VERSION, TrainingRecord,
+    CommonSettings, RecordError, Scoring, TRAINING_RECORD_FILE, TRAINING_RECORD_VERSION,
+    TrainingRecord,
 };
 pub use schedule::LrSchedule;
 pub use trainer::{

@@ -33,7 +33,7 @@ pub struct TrainingRecord<S> {
     /// The validation scores at `best_step`; `None` when the run never scored.
     pub validation: Option<Evaluation>,
     pub validations: Vec<Scoring>,
-    pub history: Vec<LoggedStep>,
+    pub history: Vec<StepReport>,
 }
 
 /// What every trainer's settings hold.
@@ -50,19 +50,6 @@ pub struct Scoring {
     pub attention_in_window: Option<f32>,
     /// Multi-label data only: mean average precision over classes.
     pub map: Option<f32>,
-}
-
-/// One logged training step.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct LoggedStep {
-    pub step: usize,
-    #[serde(rename = "lr")]
-    pub learning_rate: f64,
-    pub loss: f32,
-    pub task: f32,
-    pub kd: f32,
-    pub logit_kd: f32,
-    pub accuracy: f32,
 }
 
 /// Why a run's record could not be written or read.
@@ -99,7 +86,7 @@ impl<S> TrainingRecord<S> {
                     map: evaluation.map,
                 })
                 .collect(),
-            history: trained.history.iter().map(LoggedStep::from).collect(),
+            history: trained.history.clone(),
         }
     }
 
@@ -139,20 +126,6 @@ impl<S: DeserializeOwned> TrainingRecord<S> {
             });
         }
         Ok(record)
-    }
-}
-
-impl From<&StepReport> for LoggedStep {
-    fn from(report: &StepReport) -> Self {
-        Self {
-            step: report.step,
-            learning_rate: report.learning_rate,
-            loss: report.loss,
-            task: report.task,
-            kd: report.kd,
-            logit_kd: report.logit_kd,
-            accuracy: report.accuracy,
-        }
     }
 }
 

@@ -112,6 +112,8 @@ pub struct StudentBatch {
 pub struct StepReport {
     /// Steps done so far, this one included.
     pub step: usize,
+    /// `lr` in a run's `training.json`, as the record has always named it.
+    #[serde(rename = "lr")]
     pub learning_rate: f64,
     pub loss: f32,
     pub task: f32,
