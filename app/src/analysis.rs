@@ -16,7 +16,7 @@ pub struct AudioSource {
 
 /// A decoded, checked clip at the models' rate, as the visitor gave it.
 #[derive(Clone, Debug)]
-pub struct Decoded {
+pub struct DecodedClip {
     pub name: String,
     pub source_rate: u32,
     pub source_channels: usize,
@@ -39,11 +39,11 @@ pub struct Analysis {
 }
 
 /// Decodes in the browser, then checks and resamples in the engine.
-pub async fn decode(source: AudioSource) -> Result<Decoded, String> {
+pub async fn decode(source: AudioSource) -> Result<DecodedClip, String> {
     let decoded = audio::decode(&source.bytes).await?;
     let clip = Clip::from_channels(&decoded.channels, decoded.sample_rate, &Limits::default())
         .map_err(|e| capitalise(&e.to_string()))?;
-    Ok(Decoded {
+    Ok(DecodedClip {
         name: source.name,
         source_rate: decoded.sample_rate,
         source_channels: decoded.channels.len(),
@@ -52,7 +52,7 @@ pub async fn decode(source: AudioSource) -> Result<Decoded, String> {
     })
 }
 
-impl Decoded {
+impl DecodedClip {
     /// The word: the known keyword window, else the clip's spoken part. Demo clips are noisy
     /// already, so only their window isolates the word.
     pub fn word(&self) -> &[f32] {

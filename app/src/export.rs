@@ -2,7 +2,7 @@
 
 use crate::analysis::Analysis;
 use crate::charts::{Figure, FigureRow, figure_png, figure_svg};
-use crate::worker::Reading;
+use crate::worker::NamedReading;
 use serde_json::json;
 use tempokd::device::Placement;
 use tempokd::kd::RolloutConfig;
@@ -12,7 +12,7 @@ use wasm_bindgen::JsCast;
 /// its title, where the models ran, and the rollout settings the teacher's map uses.
 pub struct View<'a> {
     pub analysis: &'a Analysis,
-    pub readings: &'a [(String, Reading)],
+    pub readings: &'a [(String, NamedReading)],
     pub device: Option<&'a Placement>,
     pub rollout: Option<&'a RolloutConfig>,
 }

@@ -91,7 +91,7 @@ impl<'de> serde::Deserialize<'de> for UniqueKeys {
         impl<'de> serde::de::Visitor<'de> for Keys {
             type Value = UniqueKeys;
 
-            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
                 f.write_str("a JSON object of tensors")
             }
 

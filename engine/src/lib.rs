@@ -16,7 +16,7 @@ mod flex;
 pub mod kd;
 #[cfg(feature = "tensors")]
 mod matmul;
-pub mod model_kind;
+pub mod model;
 #[cfg(not(target_family = "wasm"))]
 pub mod parallel;
 pub mod prediction;

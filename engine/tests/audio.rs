@@ -244,17 +244,12 @@ fn a_webm_whose_laces_claim_gigabytes_is_refused() {
 fn every_recorded_format_gives_every_default_student_the_wavs_top_label() {
     use tempokd::students::{AttentionRequest, Student};
     let models = concat!(env!("CARGO_MANIFEST_DIR"), "/../static/models");
-    let index: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(format!("{models}/index.json")).unwrap())
-            .unwrap();
+    let index = tempokd::model::ModelIndex::read(std::path::Path::new(models)).unwrap();
     let cpu = tempokd::device::ComputeDevice::cpu("tests run on the CPU").device;
-    let students: Vec<Student> = index["models"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|model| model["kind"] != "teacher")
+    let students: Vec<Student> = (index.models.iter())
+        .filter(|model| model.kind == tempokd::model::ModelKind::Student)
         .map(|model| {
-            let dir = format!("{models}/{}", model["name"].as_str().unwrap());
+            let dir = format!("{models}/{}", model.name);
             Student::load_dir(std::path::Path::new(&dir), &cpu).unwrap()
         })
         .collect();

@@ -9,12 +9,12 @@ use tempokd::audio::Features;
 use tempokd::data::Split;
 use tempokd::data::pack::{KeywordPack, PackMix};
 use tempokd::device::ComputeDevice;
-use tempokd::kd::{KdLossConfig, KdTarget};
+use tempokd::kd::{KdLossConfig, KdTarget, PlainAndKd};
 use tempokd::rng::Rng;
 use tempokd::students::{AttentionRequest, Preset, Student};
 use tempokd::teacher::{ClassifierPooling, Teacher, TeacherShape, Wav2Vec2Config};
 use tempokd::train::{
-    ComparisonData, DIVERGENCE_FACTOR, KdComparison, LrSchedule, Scored, StudentBatch,
+    ComparisonData, DIVERGENCE_FACTOR, KdComparison, LabelledClip, LrSchedule, StudentBatch,
     StudentTrainer, StudentTraining, TeacherBatch, TeacherTarget, TeacherTrainer, TeacherTraining,
     TrainError,
 };
@@ -357,9 +357,9 @@ async fn comparison(device: &Device, steps: usize, lr: f64) -> KdComparison {
     };
     let clips = pack.mix(&[Split::Train], &labels(), &mix).unwrap();
     let teacher_frames = 99;
-    let scored: Vec<Scored<Features>> = clips
+    let scored: Vec<LabelledClip<Features>> = clips
         .iter()
-        .map(|clip| Scored {
+        .map(|clip| LabelledClip {
             input: student.features(&clip.samples).unwrap(),
             targets: vec![clip.target],
             window: clip.window,
@@ -385,7 +385,7 @@ async fn comparison(device: &Device, steps: usize, lr: f64) -> KdComparison {
         validation: scored
             .iter()
             .take(4)
-            .map(|s| Scored {
+            .map(|s| LabelledClip {
                 input: s.input.clone(),
                 targets: s.targets.clone(),
                 window: s.window,
@@ -407,8 +407,11 @@ async_test!(
         let device = device().await;
         let mut comparison = comparison(&device, 30, 9.9).await;
         let states = async |comparison: &KdComparison| {
-            let [plain, distilled] = comparison.students().unwrap();
-            [state_of(&plain).await, state_of(&distilled).await]
+            let students = comparison.students().unwrap();
+            [
+                state_of(&students.plain).await,
+                state_of(&students.kd).await,
+            ]
         };
         // The states after each step so far, from step 0.
         let mut history = vec![states(&comparison).await];
@@ -441,34 +444,37 @@ async_test!(
     async {
         let device = device().await;
         let mut comparison = comparison(&device, 20, 3e-3).await;
-        let [plain, distilled] = comparison.step().await.unwrap();
+        let PlainAndKd {
+            plain,
+            kd: distilled,
+        } = comparison.step().await.unwrap();
         // Same weights, same batch: the task loss is the same; only one run has a KD term.
         assert_eq!(plain.task, distilled.task);
         assert_eq!(plain.kd, 0.0);
         assert!(distilled.kd > 0.0, "{distilled:?}");
         let before = comparison.validate().await.unwrap();
-        let mut last = [plain.clone(), distilled.clone()];
+        let mut last = PlainAndKd::new(plain.clone(), distilled.clone());
         while comparison.steps_done() < comparison.total_steps() {
             last = comparison.step().await.unwrap();
         }
-        assert_eq!(last[1].step, 20);
+        assert_eq!(last.kd.step, 20);
         assert!(
-            last[1].kd < 0.8 * distilled.kd,
+            last.kd.kd < 0.8 * distilled.kd,
             "kd {} → {}",
             distilled.kd,
-            last[1].kd
+            last.kd.kd
         );
         let after = comparison.validate().await.unwrap();
-        let in_window = |score: &tempokd::train::ComparisonScore, run: usize| {
-            score.evaluations[run].attention_in_window.unwrap_or(0.0)
+        let in_window = |score: &tempokd::train::ComparisonScore| {
+            score.evaluations.kd.attention_in_window.unwrap_or(0.0)
         };
         assert!(
-            in_window(&after, 1) > in_window(&before, 1),
+            in_window(&after) > in_window(&before),
             "the KD student's attention in the window: {} → {}",
-            in_window(&before, 1),
-            in_window(&after, 1)
+            in_window(&before),
+            in_window(&after)
         );
-        assert_eq!(after.maps[1].len(), 4);
+        assert_eq!(after.maps.kd.len(), 4);
         // A comparison needs λ > 0 and a teacher map per clip.
         let student = student(Preset::TcResNet8, &device).await;
         let empty = ComparisonData {
@@ -496,7 +502,10 @@ async_test!(
         let mut comparison = comparison(&device, 6, 3e-3).await;
         let mut losses: Vec<[f32; 2]> = Vec::new();
         for _ in 0..6 {
-            let [plain, distilled] = comparison.step().await.unwrap();
+            let PlainAndKd {
+                plain,
+                kd: distilled,
+            } = comparison.step().await.unwrap();
             losses.push([plain.loss, distilled.loss]);
         }
         #[cfg(not(target_arch = "wasm32"))]

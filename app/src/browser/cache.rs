@@ -38,6 +38,13 @@ impl ByteCache {
     pub async fn delete(&self, key: &str) {
         call(&self.0, "delete", &[key.into()]).await;
     }
+
+    /// Deletes the whole named cache of this origin (`caches.delete(name)`), if there is one.
+    pub async fn delete_store(name: &str) {
+        if let Ok(caches) = js_sys::Reflect::get(&js_sys::global(), &"caches".into()) {
+            call(&caches, "delete", &[name.into()]).await;
+        }
+    }
 }
 
 /// Awaits the promise that `target.method(arguments…)` returns.

@@ -1,13 +1,17 @@
 use super::{Area, PALETTE, X_LABEL_AREA, Y_LABEL_AREA, plot_error};
 use plotters::prelude::*;
+use tempokd::kd::PlainAndKd;
 
 /// The colours of the run without KD and the run with it, on every curve and map.
-pub const RUN_COLOURS: [RGBColor; 2] = [RGBColor(0x8a, 0x94, 0xa6), RGBColor(0x22, 0xd3, 0xee)];
+pub const RUN_COLOURS: PlainAndKd<RGBColor> = PlainAndKd {
+    plain: RGBColor(0x8a, 0x94, 0xa6),
+    kd: RGBColor(0x22, 0xd3, 0xee),
+};
 
 /// Learning curves of both runs over steps `0..=steps`: one line per run, values within `y`.
 pub fn plot_curves<DB: DrawingBackend>(
     root: &Area<DB>,
-    runs: [&[(f32, f32)]; 2],
+    runs: PlainAndKd<&[(f32, f32)]>,
     steps: usize,
     y: std::ops::Range<f32>,
     y_name: &str,

@@ -74,7 +74,7 @@ impl Figure<'_> {
 }
 
 /// The figure as an SVG document.
-pub fn figure_svg(figure: &Figure) -> Result<String, String> {
+pub fn figure_svg(figure: &Figure<'_>) -> Result<String, String> {
     let mut svg = String::new();
     {
         let root = SVGBackend::with_string(&mut svg, figure.size()).into_drawing_area();
@@ -85,7 +85,7 @@ pub fn figure_svg(figure: &Figure) -> Result<String, String> {
 }
 
 /// The figure as a PNG, in a `data:` URL.
-pub fn figure_png(figure: &Figure) -> Result<String, String> {
+pub fn figure_png(figure: &Figure<'_>) -> Result<String, String> {
     let (width, height) = figure.size();
     let canvas = scratch_canvas(width, height)?;
     let root = backend(&canvas)?.into_drawing_area();

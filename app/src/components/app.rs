@@ -2,7 +2,7 @@ use super::{
     AudioInput, ClipView, DeviceBadge, Downloads, ErrorBanner, ModelLoading, NoiseSettings,
     OtherModels, Readings, TeacherExplorer, Trainer,
 };
-use crate::analysis::{Analysis, AudioSource, Decoded, decode};
+use crate::analysis::{Analysis, AudioSource, DecodedClip, decode};
 use crate::state::catalog::shipped_models;
 use crate::state::models::Models;
 use crate::state::training_run::Training;
@@ -25,7 +25,7 @@ pub fn App() -> impl IntoView {
     let (analysis, set_analysis) = signal(None::<Arc<Analysis>>);
     let (error, set_error) = signal(None::<String>);
     let (busy, set_busy) = signal(None::<String>);
-    let decoded = RwSignal::new(None::<Arc<Decoded>>);
+    let decoded = RwSignal::new(None::<Arc<DecodedClip>>);
     let noise = RwSignal::new(None::<NoisePlacement>);
     let rollout = RwSignal::new(None::<RolloutConfig>);
     // The time under the cursor, marked on every chart of the clip.

@@ -14,7 +14,7 @@ pub fn Downloads(
 ) -> impl IntoView {
     let (error, set_error) = signal(None::<String>);
     let analysis = StoredValue::new(analysis);
-    let export = move |make: fn(&View) -> Result<Download, String>| {
+    let export = move |make: fn(&View<'_>) -> Result<Download, String>| {
         let readings: Vec<_> = models.readings.with_untracked(|readings| {
             readings
                 .iter()

@@ -1,4 +1,4 @@
-use crate::analysis::{AudioSource, Decoded, decode};
+use crate::analysis::{AudioSource, DecodedClip, decode};
 use crate::browser::audio::Recording as MicRecording;
 use crate::state::training_run::Training;
 use crate::worker::Recording;
@@ -23,7 +23,7 @@ enum Source {
 /// The visitor's own words for the training pack: one click on a word records a take of it (or
 /// labels the clip above with it); every take joins the pack's training words in the next run.
 #[component]
-pub fn OwnWords(training: Training, clip: RwSignal<Option<Arc<Decoded>>>) -> impl IntoView {
+pub fn OwnWords(training: Training, clip: RwSignal<Option<Arc<DecodedClip>>>) -> impl IntoView {
     let (source, set_source) = signal(Source::Microphone);
     let (taking, set_taking) = signal(None::<String>);
     let (note, set_note) = signal(None::<Result<String, String>>);
@@ -146,7 +146,7 @@ pub fn OwnWords(training: Training, clip: RwSignal<Option<Arc<Decoded>>>) -> imp
 }
 
 /// One take from the microphone, decoded at the models' rate.
-async fn record_take() -> Result<Decoded, String> {
+async fn record_take() -> Result<DecodedClip, String> {
     let recording = MicRecording::start().await?;
     TimeoutFuture::new(TAKE_MS).await;
     let bytes = recording.stop().await?;

@@ -1,7 +1,7 @@
 use super::TimeCanvas;
 use crate::charts::{TimeLabels, on_canvas, plot_attention};
 use crate::state::models::{Models, RunProgress};
-use crate::worker::Reading;
+use crate::worker::NamedReading;
 use leptos::html::Canvas;
 use leptos::prelude::*;
 use tempokd::kd::RolloutConfig;
@@ -75,7 +75,7 @@ fn RunStatus(models: Models) -> impl IntoView {
 #[component]
 fn ReadingRow(
     title: String,
-    reading: Reading,
+    reading: NamedReading,
     duration_s: f32,
     keyword_window: Option<(f32, f32)>,
     rollout: Signal<Option<RolloutConfig>>,

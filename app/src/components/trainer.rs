@@ -1,4 +1,4 @@
-use crate::analysis::Decoded;
+use crate::analysis::DecodedClip;
 use crate::charts::{
     RUN_COLOURS, TimeLabels, on_canvas, plot_attention, plot_curves, time_chart_width,
 };
@@ -10,6 +10,7 @@ use crate::worker::{ModelKind, Steer, TimeMap, TrainSettings, TrainingEnd};
 use leptos::html::Canvas;
 use leptos::prelude::*;
 use std::sync::Arc;
+use tempokd::kd::PlainAndKd;
 
 /// Knowledge distillation run in the page: pick a student and settings, train it twice side by
 /// side (without and with KD) on the keyword pack, and watch the curves and the KD student's
@@ -19,7 +20,7 @@ use std::sync::Arc;
 pub fn Trainer(
     models: Models,
     training: Training,
-    clip: RwSignal<Option<Arc<Decoded>>>,
+    clip: RwSignal<Option<Arc<DecodedClip>>>,
 ) -> impl IntoView {
     let students = move || {
         models.catalog.with(|catalog| {
@@ -131,7 +132,7 @@ fn TrainingStatus(training: Training) -> impl IntoView {
             format!("Preparing the {stage}: {done} of {total}…")
         }
         Phase::Running { paused } => {
-            let done = training.points.with(|runs| runs[1].len());
+            let done = training.points.with(|runs| runs.kd.len());
             let steps = training.settings.with(|s| s.steps);
             let pace = training.pace().map_or(String::new(), |(per_second, left)| {
                 format!(" · {per_second:.1} steps/s · about {left:.0} s left")
@@ -141,7 +142,7 @@ fn TrainingStatus(training: Training) -> impl IntoView {
         }
         Phase::Ended(end) => {
             let seconds = training.elapsed_ms.get() / 1000.0;
-            let done = training.points.with(|runs| runs[1].len());
+            let done = training.points.with(|runs| runs.kd.len());
             match end {
                 TrainingEnd::Finished => format!("Trained {done} steps in {seconds:.1} s."),
                 TrainingEnd::Stopped => format!("Stopped after {done} steps ({seconds:.1} s)."),
@@ -166,7 +167,7 @@ fn TrainingStatus(training: Training) -> impl IntoView {
     let fraction = move || match training.phase.get() {
         Phase::Preparing { done, total, .. } if total > 0 => done as f64 / total as f64,
         Phase::Running { .. } => {
-            let done = training.points.with(|runs| runs[1].len());
+            let done = training.points.with(|runs| runs.kd.len());
             done as f64 / training.settings.with(|s| s.steps.max(1)) as f64
         }
         _ => 0.0,
@@ -212,13 +213,19 @@ fn Curves(training: Training) -> impl IntoView {
     let accuracy: NodeRef<Canvas> = NodeRef::new();
     let localisation: NodeRef<Canvas> = NodeRef::new();
     let (error, set_error) = signal(None::<String>);
-    let draw = move |canvas: NodeRef<Canvas>, runs: [Vec<(f32, f32)>; 2], top: f32, name| {
+    let draw = move |canvas: NodeRef<Canvas>, runs: PlainAndKd<Vec<(f32, f32)>>, top: f32, name| {
         let Some(canvas) = canvas.get() else {
             return;
         };
         let steps = training.settings.with(|s| s.steps);
         let drawn = on_canvas(&canvas, |root| {
-            plot_curves(root, [&runs[0], &runs[1]], steps, 0.0..top, name)
+            plot_curves(
+                root,
+                runs.as_ref().map(Vec::as_slice),
+                steps,
+                0.0..top,
+                name,
+            )
         });
         set_error.set(drawn.err());
     };
@@ -264,11 +271,12 @@ fn Curves(training: Training) -> impl IntoView {
 
 /// Each run's points as (step, value) pairs for a curve.
 fn curves_of<T>(
-    runs: &[Vec<T>; 2],
+    runs: &PlainAndKd<Vec<T>>,
     step: fn(&T) -> usize,
     value: fn(&T) -> f32,
-) -> [Vec<(f32, f32)>; 2] {
-    [&runs[0], &runs[1]].map(|run| run.iter().map(|p| (step(p) as f32, value(p))).collect())
+) -> PlainAndKd<Vec<(f32, f32)>> {
+    runs.as_ref()
+        .map(|run| run.iter().map(|p| (step(p) as f32, value(p))).collect())
 }
 
 /// The probe clip: the teacher's map and each student's, redrawn after every scoring.
@@ -284,12 +292,8 @@ fn ProbeMaps(training: Training) -> impl IntoView {
         let (Some(probe), maps) = (training.probe.get(), training.probe_maps.get()) else {
             return;
         };
-        let students = maps.map_or([None, None], |[plain, kd]| [Some(plain), Some(kd)]);
-        let shown: [Option<TimeMap>; 3] = [
-            Some(probe.teacher.clone()),
-            students[0].clone(),
-            students[1].clone(),
-        ];
+        let (plain, kd) = maps.map_or((None, None), |maps| (Some(maps.plain), Some(maps.kd)));
+        let shown: [Option<TimeMap>; 3] = [Some(probe.teacher.clone()), plain, kd];
         for (index, ((canvas, _), map)) in rows.iter().zip(shown).enumerate() {
             let (Some(canvas), Some(map)) = (canvas.get(), map) else {
                 continue;
@@ -346,13 +350,11 @@ fn Results(models: Models, training: Training) -> impl IntoView {
     // The last download's file, kept until the next so the browser can finish reading it.
     let last_file = StoredValue::new_local(None::<gloo_file::ObjectUrl>);
     let (error, set_error) = signal(None::<String>);
-    let download = move |run: usize, file: &'static str| {
+    let download = move |kd: bool, file: &'static str| {
         let Some(trained) = training.trained.get_untracked() else {
             return;
         };
-        let Some(files) = trained.students.get(run) else {
-            return;
-        };
+        let files = trained.students.get(kd);
         let (bytes, mime) = match file {
             "config.json" => (files.config.as_bytes().to_vec(), "application/json"),
             _ => (files.weights.clone(), "application/octet-stream"),
@@ -361,7 +363,7 @@ fn Results(models: Models, training: Training) -> impl IntoView {
             bytes.as_slice(),
             Some(mime),
         ));
-        let suffix = if run == 1 { "-kd" } else { "" };
+        let suffix = if kd { "-kd" } else { "" };
         let name = format!("{}{suffix}-trained-{file}", trained.student);
         set_error.set(
             save(&Download {
@@ -376,28 +378,31 @@ fn Results(models: Models, training: Training) -> impl IntoView {
         move || {
             let scores = training.scores.get();
             training.trained.get().map(|trained| {
-                (0..2).map(|run| {
-                let last = scores[run].last().copied().unwrap_or_default();
+                [false, true].into_iter().map(|kd| {
+                // The page's tests find each run's buttons by its index: 0 without KD, 1 with.
+                let run = usize::from(kd);
+                let last = scores.get(kd).last().copied().unwrap_or_default();
+                let colour = RUN_COLOURS.get(kd);
                 view! {
                     <tr>
                         <th scope="row" style:color=format!("rgb({},{},{})",
-                            RUN_COLOURS[run].0, RUN_COLOURS[run].1, RUN_COLOURS[run].2)>
-                            {RUNS[run]}
+                            colour.0, colour.1, colour.2)>
+                            {*RUNS.get(kd)}
                         </th>
                         <td class="accuracy">{format!("{:.1} %", 100.0 * last.accuracy)}</td>
                         <td class="localisation">{format!("{:.3}", last.localisation)}</td>
                         <td>{format!("{:.1} s", trained.elapsed_ms / 1000.0)}</td>
                         <td class="actions">
                             <button type="button" class=format!("use-{run}")
-                                on:click=move |_| training.show_in_page(models, run)>
+                                on:click=move |_| training.show_in_page(models, kd)>
                                 "Show above"
                             </button>
                             <button type="button" class=format!("download-config-{run}")
-                                on:click=move |_| download(run, "config.json")>
+                                on:click=move |_| download(kd, "config.json")>
                                 "config.json"
                             </button>
                             <button type="button" class=format!("download-weights-{run}")
-                                on:click=move |_| download(run, "model.safetensors")>
+                                on:click=move |_| download(kd, "model.safetensors")>
                                 "model.safetensors"
                             </button>
                         </td>
@@ -410,7 +415,7 @@ fn Results(models: Models, training: Training) -> impl IntoView {
         <Show when=move || training.trained.with(Option::is_some)>
             <table class="results" id="training-results">
                 <caption>{move || {
-                    let step = training.scores.with(|runs| runs[1].last().map_or(0, |s| s.step));
+                    let step = training.scores.with(|runs| runs.kd.last().map_or(0, |s| s.step));
                     format!("On the validation clips, with the weights of step {step}")
                 }}</caption>
                 <thead><tr>

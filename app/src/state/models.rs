@@ -3,7 +3,7 @@
 
 use crate::state::catalog::CatalogEntry;
 use crate::worker::alarm::{Panic, PanicAlarm};
-use crate::worker::{ModelClient, ModelSource, Reading, Request, Response, WorkerBuild};
+use crate::worker::{ModelClient, ModelSource, NamedReading, Request, Response, WorkerBuild};
 use leptos::prelude::*;
 use tempokd::device::Placement;
 
@@ -73,7 +73,7 @@ pub struct Models {
     pub device: RwSignal<Option<Placement>>,
     pub loading: RwSignal<LoadProgress>,
     pub run: RwSignal<RunProgress>,
-    pub readings: RwSignal<Vec<Reading>>,
+    pub readings: RwSignal<Vec<NamedReading>>,
     /// Failures of single models on the current clip.
     pub failures: RwSignal<Vec<(String, String)>>,
     /// How many clips the models have been given, so views of one clip know a new one came.
@@ -150,7 +150,7 @@ impl Models {
         let cpu_reason = cpu_reason.or_else(|| {
             (!browser_offers_webgpu()).then(|| "this browser offers no WebGPU".to_string())
         });
-        let client = ModelClient::spawn(webgpu_worker(&cpu_reason), move |response| {
+        let client = ModelClient::spawn(worker_build(&cpu_reason), move |response| {
             self.apply(response)
         });
         if self.alarm.with_value(Option::is_none) {
@@ -356,12 +356,11 @@ impl Models {
             Response::Cancelled { run } if run == current => {
                 self.run.set(RunProgress::Cancelled { run });
             }
-            // Training answers go to the training worker's page state, never here.
+            // About a run that a newer one replaced.
             Response::Reading { .. }
             | Response::Failed { .. }
             | Response::Finished { .. }
-            | Response::Cancelled { .. }
-            | Response::Training(_) => {}
+            | Response::Cancelled { .. } => {}
         }
         let finished_loading = self
             .loading
@@ -374,7 +373,7 @@ impl Models {
 
     /// Places a reading among the others in the catalog's order, whatever order the worker
     /// answered in (it takes models as they finish loading).
-    fn show_reading(self, reading: Reading) {
+    fn show_reading(self, reading: NamedReading) {
         let place = |name: &str| {
             self.catalog.with_untracked(|catalog| {
                 catalog
@@ -401,7 +400,7 @@ impl Models {
 
 /// The worker build to start: the CPU-only one starts sooner, so it serves whenever WebGPU is
 /// not going to be used.
-pub fn webgpu_worker(cpu_reason: &Option<String>) -> WorkerBuild {
+pub fn worker_build(cpu_reason: &Option<String>) -> WorkerBuild {
     match cpu_reason {
         Some(_) => WorkerBuild::Cpu,
         None if !browser_offers_webgpu() => WorkerBuild::Cpu,

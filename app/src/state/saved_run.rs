@@ -8,9 +8,10 @@
 
 use crate::browser::cache::ByteCache;
 use crate::worker::{
-    Probe, RunScore, StepPoint, StudentFiles, TimeMap, TrainSettings, TrainingEnd,
+    Probe, RunScore, SavedStudent, StepPoint, TimeMap, TrainSettings, TrainingEnd,
 };
 use serde::{Deserialize, Serialize};
+use tempokd::kd::PlainAndKd;
 
 const STORE: &str = "tempokd-training";
 const KEY: &str = "saved-run/last";
@@ -23,14 +24,14 @@ pub struct SavedRun {
     pub settings: TrainSettings,
     /// How the run ended; `None` when it was still going at this save.
     pub end: Option<TrainingEnd>,
-    pub points: [Vec<StepPoint>; 2],
-    pub scores: [Vec<RunScore>; 2],
+    pub points: PlainAndKd<Vec<StepPoint>>,
+    pub scores: PlainAndKd<Vec<RunScore>>,
     pub probe: Option<Probe>,
-    pub probe_maps: Option<[TimeMap; 2]>,
+    pub probe_maps: Option<PlainAndKd<TimeMap>>,
     pub elapsed_ms: f64,
     /// Stored after the header as raw bytes (see [`SavedRun::encode`]).
     #[serde(skip)]
-    pub students: [StudentFiles; 2],
+    pub students: PlainAndKd<SavedStudent>,
 }
 
 /// The header: the run (its students are skipped), their configs and their weights' sizes.
@@ -38,28 +39,28 @@ pub struct SavedRun {
 #[derive(Serialize, Deserialize)]
 struct Header<R> {
     run: R,
-    configs: [String; 2],
-    weight_bytes: [usize; 2],
+    configs: PlainAndKd<String>,
+    weight_bytes: PlainAndKd<usize>,
 }
 
 impl SavedRun {
     /// The step both students are at.
     pub fn step(&self) -> usize {
-        self.points[1].last().map_or(0, |point| point.step)
+        self.points.kd.last().map_or(0, |point| point.step)
     }
 
     pub fn encode(&self) -> Result<Vec<u8>, String> {
         let header = Header {
             run: self,
-            configs: [0, 1].map(|run| self.students[run].config.clone()),
-            weight_bytes: [0, 1].map(|run| self.students[run].weights.len()),
+            configs: self.students.as_ref().map(|files| files.config.clone()),
+            weight_bytes: self.students.as_ref().map(|files| files.weights.len()),
         };
         let json = serde_json::to_vec(&header).map_err(|e| e.to_string())?;
         let json_bytes = u32::try_from(json.len()).map_err(|_| "the run is too large to keep")?;
         let mut bytes = MAGIC.to_vec();
         bytes.extend_from_slice(&json_bytes.to_le_bytes());
         bytes.extend_from_slice(&json);
-        for files in &self.students {
+        for files in self.students.iter() {
             bytes.extend_from_slice(&files.weights);
         }
         Ok(bytes)
@@ -78,21 +79,19 @@ impl SavedRun {
             .ok_or("the saved run is cut short")?;
         let header: Header<SavedRun> = serde_json::from_slice(json).map_err(|e| e.to_string())?;
         let mut run = header.run;
-        for (index, (config, size)) in header
-            .configs
-            .into_iter()
-            .zip(header.weight_bytes)
-            .enumerate()
-        {
+        let mut take = |config: String, size: usize| {
             let (these, after) = weights
                 .split_at_checked(size)
                 .ok_or("the saved run's weights are cut short")?;
-            run.students[index] = StudentFiles {
+            weights = after;
+            Ok::<_, String>(SavedStudent {
                 config,
                 weights: these.to_vec(),
-            };
-            weights = after;
-        }
+            })
+        };
+        let plain = take(header.configs.plain, header.weight_bytes.plain)?;
+        let kd = take(header.configs.kd, header.weight_bytes.kd)?;
+        run.students = PlainAndKd::new(plain, kd);
         if !weights.is_empty() {
             return Err("the saved run has bytes after its weights".into());
         }

@@ -4,22 +4,26 @@
 //! end are kept in this browser ([`SavedRun`]), and the next visit restores them.
 
 use crate::state::catalog::CatalogEntry;
-use crate::state::models::{Models, webgpu_worker};
+use crate::state::models::{Models, worker_build};
 use crate::state::saved_run::SavedRun;
 use crate::worker::{
-    ModelClient, ModelFiles, ModelKind, ModelSource, Probe, Recording, Request, Response, RunScore,
-    Steer, StepPoint, StudentFiles, TimeMap, TrainRequest, TrainSettings, TrainingEnd,
-    TrainingEvent,
+    ModelFiles, ModelKind, ModelSource, Probe, Recording, RunScore, SavedStudent, Steer, StepPoint,
+    TimeMap, TrainRequest, TrainSettings, TrainingClient, TrainingEnd, TrainingEvent,
+    TrainingRequest,
 };
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use tempokd::device::Placement;
+use tempokd::kd::PlainAndKd;
 
 /// Where the keyword pack is served from.
 pub const PACK: &str = "data/pack/";
 
 /// The two runs, in the order every pair on the page lists them.
-pub const RUNS: [&str; 2] = ["without KD", "with KD"];
+pub const RUNS: PlainAndKd<&str> = PlainAndKd {
+    plain: "without KD",
+    kd: "with KD",
+};
 
 /// Where a training run is.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -61,12 +65,12 @@ pub struct RunInfo {
 
 /// Both students at the end of a run.
 #[derive(Clone, Debug, PartialEq)]
-pub struct Trained {
+pub struct FinishedRun {
     pub student: String,
     /// Which run of this visit it was (from 1), or 0 for a run restored from an earlier visit;
     /// it tells apart the students of several runs shown above.
     pub run: usize,
-    pub students: [StudentFiles; 2],
+    pub students: PlainAndKd<SavedStudent>,
     pub elapsed_ms: f64,
 }
 
@@ -78,15 +82,15 @@ pub struct Training {
     pub student: RwSignal<String>,
     pub phase: RwSignal<Phase>,
     pub info: RwSignal<Option<RunInfo>>,
-    pub points: RwSignal<[Vec<StepPoint>; 2]>,
-    pub scores: RwSignal<[Vec<RunScore>; 2]>,
+    pub points: RwSignal<PlainAndKd<Vec<StepPoint>>>,
+    pub scores: RwSignal<PlainAndKd<Vec<RunScore>>>,
     pub probe: RwSignal<Option<Probe>>,
-    pub probe_maps: RwSignal<Option<[TimeMap; 2]>>,
+    pub probe_maps: RwSignal<Option<PlainAndKd<TimeMap>>>,
     pub elapsed_ms: RwSignal<f64>,
-    pub trained: RwSignal<Option<Trained>>,
+    pub trained: RwSignal<Option<FinishedRun>>,
     /// The visitor's own words, added to the pack's training words.
     pub recordings: RwSignal<Vec<Recording>>,
-    client: StoredValue<Option<ModelClient>, LocalStorage>,
+    client: StoredValue<Option<TrainingClient>, LocalStorage>,
     /// Runs started on this visit.
     started: StoredValue<usize>,
     /// The next change to the kept run, and whether one is being written.
@@ -100,8 +104,8 @@ impl Training {
             student: RwSignal::new("tc-resnet8".to_string()),
             phase: RwSignal::new(Phase::Idle),
             info: RwSignal::new(None),
-            points: RwSignal::new([Vec::new(), Vec::new()]),
-            scores: RwSignal::new([Vec::new(), Vec::new()]),
+            points: RwSignal::new(PlainAndKd::default()),
+            scores: RwSignal::new(PlainAndKd::default()),
             probe: RwSignal::new(None),
             probe_maps: RwSignal::new(None),
             elapsed_ms: RwSignal::new(0.0),
@@ -139,9 +143,9 @@ impl Training {
         self.clear();
         self.started.update_value(|runs| *runs += 1);
         let cpu_reason = cpu_reason.or_else(|| models.cpu_reason());
-        let build = webgpu_worker(&cpu_reason);
-        let client = ModelClient::spawn(build, move |response| self.apply(response));
-        client.send(Request::Train(Box::new(TrainRequest {
+        let build = worker_build(&cpu_reason);
+        let client = TrainingClient::spawn(build, move |event| self.apply(event));
+        client.send(TrainingRequest::Train(Box::new(TrainRequest {
             teacher,
             student: chosen,
             pack: PACK.to_string(),
@@ -160,7 +164,7 @@ impl Training {
     pub fn steer(self, steer: Steer) {
         self.client.with_value(|client| {
             if let Some(client) = client {
-                client.send(Request::SteerTraining(steer));
+                client.send(TrainingRequest::Steer(steer));
             }
         });
     }
@@ -176,24 +180,22 @@ impl Training {
         self.client.set_value(None);
         self.phase.set(Phase::Idle);
         self.info.set(None);
-        self.points.set([Vec::new(), Vec::new()]);
-        self.scores.set([Vec::new(), Vec::new()]);
+        self.points.set(PlainAndKd::default());
+        self.scores.set(PlainAndKd::default());
         self.probe.set(None);
         self.probe_maps.set(None);
         self.elapsed_ms.set(0.0);
         self.trained.set(None);
     }
 
-    /// Adds the student of run `run` (0 without KD, 1 with) to the models above, so it hears the
-    /// clip there beside the shipped ones.
-    pub fn show_in_page(self, models: Models, run: usize) {
+    /// Adds the student of the run with KD (when `kd`) or without it to the models above, so it
+    /// hears the clip there beside the shipped ones.
+    pub fn show_in_page(self, models: Models, kd: bool) {
         let Some(trained) = self.trained.get_untracked() else {
             return;
         };
-        let Some(files) = trained.students.get(run) else {
-            return;
-        };
-        let label = RUNS.get(run).copied().unwrap_or_default();
+        let files = trained.students.get(kd);
+        let label = RUNS.get(kd);
         let which = match trained.run {
             0 => ", restored".to_string(),
             1 => String::new(),
@@ -226,12 +228,9 @@ impl Training {
         );
     }
 
-    /// Takes in one response from the training worker.
-    pub fn apply(self, response: Response) {
-        let Response::Training(event) = response else {
-            return;
-        };
-        match *event {
+    /// Takes in one event of the run from the training worker.
+    pub fn apply(self, event: TrainingEvent) {
+        match event {
             TrainingEvent::Preparing { stage, done, total } => {
                 self.phase.set(Phase::Preparing { stage, done, total });
             }
@@ -284,7 +283,7 @@ impl Training {
                 students,
                 elapsed_ms,
             } => {
-                self.trained.set(Some(Trained {
+                self.trained.set(Some(FinishedRun {
                     student: self.student.get_untracked(),
                     run: self.started.get_value(),
                     students: (*students).clone(),
@@ -303,7 +302,7 @@ impl Training {
     }
 
     /// Keeps the run as it is now, with these students, in this browser.
-    fn keep_run(self, students: [StudentFiles; 2], end: Option<TrainingEnd>) {
+    fn keep_run(self, students: PlainAndKd<SavedStudent>, end: Option<TrainingEnd>) {
         let run = SavedRun {
             student: self.student.get_untracked(),
             settings: self.settings.get_untracked(),
@@ -365,7 +364,7 @@ impl Training {
         self.probe.set(run.probe);
         self.probe_maps.set(run.probe_maps);
         self.elapsed_ms.set(run.elapsed_ms);
-        self.trained.set(Some(Trained {
+        self.trained.set(Some(FinishedRun {
             student: run.student,
             run: 0,
             students: run.students,
@@ -376,7 +375,7 @@ impl Training {
 
     /// Steps per second so far and the seconds left at that pace.
     pub fn pace(self) -> Option<(f64, f64)> {
-        let done = self.points.with(|runs| runs[1].len());
+        let done = self.points.with(|runs| runs.kd.len());
         let elapsed_s = self.elapsed_ms.get() / 1000.0;
         if done == 0 || elapsed_s <= 0.0 {
             return None;

@@ -10,6 +10,8 @@ mod client;
 mod device;
 pub mod fetch;
 #[cfg(feature = "models")]
+mod map_store;
+#[cfg(feature = "models")]
 mod model_files;
 mod protocol;
 #[cfg(feature = "models")]
@@ -17,11 +19,12 @@ mod runner;
 #[cfg(feature = "models")]
 mod trainer;
 
-pub use client::{ModelClient, WorkerBuild};
+pub use client::{ModelClient, TrainingClient, WorkerBuild};
 pub use protocol::{
-    MAX_MODEL_FILE_BYTES, ModelFiles, ModelKind, ModelSource, Probe, Reading, Recording, Request,
-    Response, RunScore, Steer, StepPoint, StudentFiles, TeacherAttention, TimeMap, TrainRequest,
-    TrainSettings, TrainingEnd, TrainingEvent, too_large,
+    FromWorker, MAX_MODEL_FILE_BYTES, ModelFiles, ModelKind, ModelSource, NamedReading, Probe,
+    Recording, Request, Response, RunScore, SavedStudent, Steer, StepPoint, TeacherAttention,
+    TimeMap, ToWorker, TrainRequest, TrainSettings, TrainingEnd, TrainingEvent, TrainingRequest,
+    too_large,
 };
 #[cfg(feature = "models")]
 pub use runner::register;

@@ -3,8 +3,8 @@
 
 use serde::{Deserialize, Serialize};
 use tempokd::device::Placement;
-use tempokd::kd::{self, AttentionMaps, RolloutConfig};
-pub use tempokd::model_kind::ModelKind;
+use tempokd::kd::{self, PlainAndKd, RolloutConfig};
+pub use tempokd::model::{ModelKind, TeacherAttention, TimeMap};
 
 /// The largest model file (weights or config) the page reads, fetched or picked: wav2vec 2.0
 /// base's weights fit; a larger file would need several times its size in the tab's memory.
@@ -41,6 +41,7 @@ pub enum ModelFiles {
     },
 }
 
+/// What the page asks of the model worker.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum Request {
     /// Broadcast a panic on the channel named `channel`, as worker number `worker`; sent first.
@@ -60,12 +61,34 @@ pub enum Request {
     },
     /// Stop run `run` before its next model.
     Cancel { run: u64 },
+}
+
+/// What the page asks of a training worker.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum TrainingRequest {
     /// Train a student twice side by side, without and with KD (see [`TrainRequest`]).
     Train(Box<TrainRequest>),
     /// Pause, resume or stop the training between two steps.
-    SteerTraining(Steer),
+    Steer(Steer),
 }
 
+/// What crosses to a worker: a model client's request or a training client's. Both kinds of
+/// worker are one build, so one message type reaches it; each client sends only its own kind.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum ToWorker {
+    Models(Request),
+    Training(TrainingRequest),
+}
+
+/// What crosses back: a worker answers a model request with [`Response`]s and a training
+/// request with [`TrainingEvent`]s, so each client hears only its own kind.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum FromWorker {
+    Models(Response),
+    Training(Box<TrainingEvent>),
+}
+
+/// What the model worker says.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum Response {
     /// Where the models run; sent once, before any model loads.
@@ -90,7 +113,7 @@ pub enum Response {
     /// What one model says about the clip of run `run`.
     Reading {
         run: u64,
-        reading: Box<Reading>,
+        reading: Box<NamedReading>,
     },
     /// Every model of the run has answered (some may have failed).
     Finished {
@@ -106,12 +129,12 @@ pub enum Response {
         model: String,
         message: String,
     },
-    Training(Box<TrainingEvent>),
 }
 
-/// One model's answer on one clip.
+/// One model's reading of one clip (the engine's `tempokd::model::Reading`), named and timed for
+/// the page.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Reading {
+pub struct NamedReading {
     pub model: String,
     pub labels: Vec<String>,
     pub probs: Vec<f32>,
@@ -127,7 +150,7 @@ pub struct Reading {
     pub ms: f64,
 }
 
-impl Reading {
+impl NamedReading {
     /// The model's map; for a teacher rolled out again with `rollout` when given, or why those
     /// settings do not fit it.
     pub fn map_with(&self, rollout: Option<&RolloutConfig>) -> Result<TimeMap, String> {
@@ -160,22 +183,6 @@ impl Reading {
             self.probs.get(self.top).copied().unwrap_or_default(),
         )
     }
-}
-
-/// A teacher's self-attention per layer and head, with the rollout settings its map used.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct TeacherAttention {
-    pub layers: AttentionMaps,
-    pub rollout: RolloutConfig,
-}
-
-/// Values over frames placed on a clip's time axis: frame `i` covers
-/// `start_s + i·frame_s .. start_s + (i+1)·frame_s` seconds.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct TimeMap {
-    pub start_s: f32,
-    pub frame_s: f32,
-    pub values: Vec<f32>,
 }
 
 /// What the trainer is told between steps.
@@ -265,7 +272,7 @@ pub struct RunScore {
 
 /// A student's two files, as `tempokd` saves them.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-pub struct StudentFiles {
+pub struct SavedStudent {
     pub config: String,
     pub weights: Vec<u8>,
 }
@@ -310,21 +317,21 @@ pub enum TrainingEvent {
     },
     /// One step of both runs (without KD, with KD), with the time since training began.
     Stepped {
-        points: [StepPoint; 2],
+        points: PlainAndKd<StepPoint>,
         elapsed_ms: f64,
     },
     /// Both runs scored on the validation clips, with their maps of the probe clip and, after
     /// step 0 (whose students are the shipped ones), both students as they are at this step.
     Validated {
-        scores: [RunScore; 2],
-        probe: [TimeMap; 2],
-        students: Option<Box<[StudentFiles; 2]>>,
+        scores: PlainAndKd<RunScore>,
+        probe: PlainAndKd<TimeMap>,
+        students: Option<Box<PlainAndKd<SavedStudent>>>,
     },
     Paused,
     Resumed,
     Ended {
         end: TrainingEnd,
-        students: Box<[StudentFiles; 2]>,
+        students: Box<PlainAndKd<SavedStudent>>,
         elapsed_ms: f64,
     },
     /// Nothing was trained, and why.

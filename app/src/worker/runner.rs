@@ -6,7 +6,8 @@ use super::alarm;
 use super::device::{self, PendingDevice};
 use super::model_files::model_files;
 use super::protocol::{
-    ModelKind, ModelSource, Reading, Request, Response, Steer, TeacherAttention, TimeMap,
+    FromWorker, ModelKind, ModelSource, NamedReading, Request, Response, Steer, ToWorker,
+    TrainingRequest,
 };
 use super::trainer;
 use futures::future::{FutureExt, LocalBoxFuture, Shared};
@@ -14,21 +15,12 @@ use gloo_worker::{HandlerId, Registrable, Worker, WorkerScope};
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 use tempokd::device::ComputeDevice;
-use tempokd::kd;
-use tempokd::prediction::Prediction;
-use tempokd::students::{AttentionRequest, Student, StudentFiles};
-use tempokd::teacher::{AttentionDetail, Teacher, TeacherFiles};
+use tempokd::model::{FolderFiles, Model, ReadingRequest};
 use wasm_bindgen_futures::spawn_local;
 
-/// A loaded model, shared so a run can hold it across awaits while new requests arrive.
-#[derive(Clone)]
-enum Model {
-    Teacher(Rc<Teacher>),
-    Student(Rc<Student>),
-}
-
-/// A model being loaded, or loaded: `None` once loading has failed (and been reported).
-type PendingModel = Shared<LocalBoxFuture<'static, Option<Model>>>;
+/// A model being loaded, or loaded (shared, so a run can hold it across awaits while new
+/// requests arrive): `None` once loading has failed (and been reported).
+type PendingModel = Shared<LocalBoxFuture<'static, Option<Rc<Model>>>>;
 #[derive(Default)]
 struct State {
     /// Chosen once: wgpu can be initialised only once per worker.
@@ -54,8 +46,8 @@ pub fn register() {
 
 impl Worker for ModelWorker {
     type Message = ();
-    type Input = Request;
-    type Output = Response;
+    type Input = ToWorker;
+    type Output = FromWorker;
 
     fn create(_scope: &WorkerScope<Self>) -> Self {
         Self {
@@ -66,12 +58,34 @@ impl Worker for ModelWorker {
 
     fn update(&mut self, _scope: &WorkerScope<Self>, _message: ()) {}
 
-    fn received(&mut self, scope: &WorkerScope<Self>, request: Request, caller: HandlerId) {
+    fn received(&mut self, scope: &WorkerScope<Self>, request: ToWorker, caller: HandlerId) {
+        let scope = scope.clone();
+        match request {
+            ToWorker::Models(request) => {
+                let reply = move |response| scope.respond(caller, FromWorker::Models(response));
+                self.models(request, reply);
+            }
+            ToWorker::Training(TrainingRequest::Train(request)) => {
+                let report =
+                    move |event| scope.respond(caller, FromWorker::Training(Box::new(event)));
+                // The training client learns the device from the run's start, not from here.
+                let device = device(&self.state, request.cpu_reason.clone(), |_| {});
+                self.steering.set(Steer::Resume);
+                spawn_local(trainer::train(
+                    *request,
+                    device,
+                    self.steering.clone(),
+                    report,
+                ));
+            }
+            ToWorker::Training(TrainingRequest::Steer(steer)) => self.steering.set(steer),
+        }
+    }
+}
+
+impl ModelWorker {
+    fn models(&self, request: Request, reply: impl Fn(Response) + Clone + 'static) {
         let state = self.state.clone();
-        let reply = {
-            let scope = scope.clone();
-            move |response: Response| scope.respond(caller, response)
-        };
         match request {
             Request::ReportPanics { channel, worker } => alarm::ring_on(&channel, worker),
             Request::Load { models, cpu_reason } => load(&state, models, cpu_reason, reply),
@@ -85,17 +99,6 @@ impl Worker for ModelWorker {
                     state.current_run = None;
                 }
             }
-            Request::Train(request) => {
-                let device = device(&state, request.cpu_reason.clone(), reply.clone());
-                self.steering.set(Steer::Resume);
-                spawn_local(trainer::train(
-                    *request,
-                    device,
-                    self.steering.clone(),
-                    reply,
-                ));
-            }
-            Request::SteerTraining(steer) => self.steering.set(steer),
         }
     }
 }
@@ -141,13 +144,13 @@ async fn load_model(
     source: ModelSource,
     device: PendingDevice,
     reply: impl Fn(Response),
-) -> Option<Model> {
+) -> Option<Rc<Model>> {
     let device = device.await;
     let name = source.name.clone();
     match fetch_model(source, &device, &reply).await {
         Ok(model) => {
             reply(Response::Loaded { model: name });
-            Some(model)
+            Some(Rc::new(model))
         }
         Err(message) => {
             reply(Response::LoadFailed {
@@ -165,27 +168,24 @@ async fn fetch_model(
     device: &ComputeDevice,
     reply: &impl Fn(Response),
 ) -> Result<Model, String> {
-    let kind = source.kind;
+    let offered_as = source.kind;
     let (config, weights, preprocessor) = model_files(source, reply).await?;
-    match kind {
-        ModelKind::Teacher => {
-            let files = TeacherFiles {
-                config: &config,
-                preprocessor: preprocessor.as_deref(),
-                weights: &weights,
-            };
-            let teacher = Teacher::load(files, &device.device).map_err(|e| e.to_string())?;
-            Ok(Model::Teacher(Rc::new(teacher)))
-        }
-        ModelKind::Student => {
-            let files = StudentFiles {
-                config: &config,
-                weights: &weights,
-            };
-            let student = Student::load(files, &device.device).map_err(|e| e.to_string())?;
-            Ok(Model::Student(Rc::new(student)))
-        }
+    let files = FolderFiles {
+        config: &config,
+        weights: &weights,
+        preprocessor: preprocessor.as_deref(),
+    };
+    let model = Model::load(files, &device.device).map_err(|e| e.to_string())?;
+    // The page fetched its files as for the kind it offered; a config of the other kind would
+    // be shown as what it is not.
+    if model.kind() != offered_as {
+        return Err(format!(
+            "its config.json describes a {}, but it was offered as a {}",
+            model.kind().name(),
+            offered_as.name()
+        ));
     }
+    Ok(model)
 }
 
 /// Runs every model (or those named in `only`) on the clip, each once it has loaded: the first
@@ -221,23 +221,28 @@ async fn analyse(
             return;
         }
         let model_started = js_sys::Date::now();
-        match model.hear(&samples).await {
-            Ok(heard) => reply(Response::Reading {
+        // The teacher's every head, so the page can roll its map out again with other settings.
+        let request = ReadingRequest {
+            heads: model.kind() == ModelKind::Teacher,
+            rollout: None,
+        };
+        match model.read(&samples, &request).await {
+            Ok(read) => reply(Response::Reading {
                 run,
-                reading: Box::new(Reading {
+                reading: Box::new(NamedReading {
                     model: name,
-                    labels: heard.labels,
-                    probs: heard.prediction.probs,
-                    top: heard.prediction.top,
-                    map: heard.map,
-                    teacher: heard.teacher,
+                    labels: model.labels().to_vec(),
+                    probs: read.prediction.probs,
+                    top: read.prediction.top,
+                    map: read.map,
+                    teacher: read.teacher,
                     ms: js_sys::Date::now() - model_started,
                 }),
             }),
-            Err(message) => reply(Response::Failed {
+            Err(error) => reply(Response::Failed {
                 run,
                 model: name,
-                message,
+                message: error.to_string(),
             }),
         }
     }
@@ -249,7 +254,7 @@ async fn analyse(
 
 /// Takes from `waiting` (not empty) the first model, in its order, whose loading has ended, or
 /// else waits for the next one to end; `None` when that model failed to load.
-async fn next_ready(waiting: &mut Vec<(String, PendingModel)>) -> (String, Option<Model>) {
+async fn next_ready(waiting: &mut Vec<(String, PendingModel)>) -> (String, Option<Rc<Model>>) {
     let index = match waiting.iter().position(|(_, model)| model.peek().is_some()) {
         Some(index) => index,
         None => {
@@ -259,63 +264,4 @@ async fn next_ready(waiting: &mut Vec<(String, PendingModel)>) -> (String, Optio
     };
     let (name, model) = waiting.remove(index);
     (name, model.await)
-}
-
-/// What one model heard in a clip, before the run names and times it.
-struct Heard {
-    labels: Vec<String>,
-    prediction: Prediction,
-    map: TimeMap,
-    teacher: Option<TeacherAttention>,
-}
-
-impl Model {
-    async fn hear(&self, samples: &[f32]) -> Result<Heard, String> {
-        match self {
-            Model::Teacher(teacher) => hear_teacher(teacher, samples).await,
-            Model::Student(student) => hear_student(student, samples).await,
-        }
-    }
-}
-
-async fn hear_teacher(teacher: &Teacher, samples: &[f32]) -> Result<Heard, String> {
-    let inference = teacher
-        .infer(samples, AttentionDetail::PerHead)
-        .await
-        .map_err(|e| e.to_string())?;
-    let layers = inference
-        .attentions
-        .ok_or("the teacher returned no attention maps")?;
-    let settings = teacher.default_rollout();
-    let rollout = kd::rollout(&layers, &settings).map_err(|e| e.to_string())?;
-    Ok(Heard {
-        labels: teacher.labels().to_vec(),
-        prediction: inference.prediction,
-        map: TimeMap {
-            start_s: 0.0,
-            frame_s: inference.frame_s,
-            values: rollout,
-        },
-        teacher: Some(TeacherAttention {
-            layers,
-            rollout: settings,
-        }),
-    })
-}
-
-async fn hear_student(student: &Student, samples: &[f32]) -> Result<Heard, String> {
-    let inference = student
-        .infer(samples, AttentionRequest::Mean)
-        .await
-        .map_err(|e| e.to_string())?;
-    Ok(Heard {
-        labels: student.labels().to_vec(),
-        prediction: inference.prediction,
-        map: TimeMap {
-            start_s: inference.axis.start_s,
-            frame_s: inference.axis.frame_s,
-            values: inference.attention.unwrap_or_default(),
-        },
-        teacher: None,
-    })
 }

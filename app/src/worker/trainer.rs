@@ -5,14 +5,15 @@
 
 use super::device::PendingDevice;
 use super::fetch::fetch_bytes;
+use super::map_store::BrowserMapStore;
 use super::model_files::model_files;
 use super::protocol::{
-    Probe, Response, RunScore, Steer, StepPoint, StudentFiles, TimeMap, TrainRequest,
+    Probe, Response, RunScore, SavedStudent, Steer, StepPoint, TimeMap, TrainRequest,
     TrainSettings, TrainingEnd, TrainingEvent,
 };
-use crate::browser::cache::ByteCache;
 use futures::StreamExt;
 use gloo_timers::future::TimeoutFuture;
+use std::borrow::Cow;
 use std::cell::Cell;
 use std::path::Path;
 use std::rc::Rc;
@@ -20,17 +21,14 @@ use tempokd::audio::{Features, MODEL_SAMPLE_RATE, decode_pcm16_mono};
 use tempokd::data::pack::{KeywordPack, PackClip, PackMix};
 use tempokd::data::{Manifest, Split};
 use tempokd::device::ComputeDevice;
-use tempokd::kd::{KdLossConfig, KdTarget};
+use tempokd::kd::{KdLossConfig, KdTarget, PlainAndKd, RolloutConfig};
 use tempokd::students::{self, Student};
 use tempokd::teacher::{Teacher, TeacherFiles};
 use tempokd::train::{
-    ComparisonData, ComparisonScore, KdComparison, LrSchedule, Scored, SpecAugment, StepReport,
-    StudentTraining, TeacherTarget, TrainError, fingerprint, map_batches, teacher_target,
-    teacher_targets,
+    ComparisonData, ComparisonScore, KdComparison, LabelledClip, LrSchedule, MapClip, SpecAugment,
+    StepReport, StudentTraining, TeacherTarget, TrainError, clip_key, fingerprint, teacher_maps,
+    teacher_target,
 };
-
-/// The teacher's maps of a pack's clips, kept by the browser between visits.
-const MAP_CACHE: &str = "tempokd-teacher-maps";
 
 /// Pack clips fetched at once.
 const PARALLEL_FETCHES: usize = 8;
@@ -40,9 +38,8 @@ pub async fn train(
     request: TrainRequest,
     device: PendingDevice,
     steering: Rc<Cell<Steer>>,
-    reply: impl Fn(Response) + Clone + 'static,
+    report: impl Fn(TrainingEvent) + Clone + 'static,
 ) {
-    let report = |event: TrainingEvent| reply(Response::Training(Box::new(event)));
     let device = device.await;
     let prepared = match prepare(&request, &device, &steering, &report).await {
         Ok(prepared) => prepared,
@@ -74,6 +71,66 @@ async fn prepare(
             total,
         })
     };
+    let models = load_models(request, device, &preparing).await?;
+    let clips = mix_clips(request, models.student.labels(), &preparing).await?;
+    let rollout = models.teacher.default_rollout();
+    let target = KdTarget::default_for(rollout.row);
+    let (maps, cached_maps) =
+        training_maps(&models, &clips.train, &rollout, steering, &preparing).await?;
+    let student = &models.student;
+    let labelled = |clips: &[PackClip]| -> Result<Vec<LabelledClip<Features>>, String> {
+        (clips.iter())
+            .map(|clip| {
+                Ok(LabelledClip {
+                    input: student.features(&clip.samples).map_err(|e| e.to_string())?,
+                    targets: vec![clip.target],
+                    window: clip.window,
+                })
+            })
+            .collect()
+    };
+    let train = labelled(&clips.train)?;
+    let validation = labelled(&clips.validation)?;
+    let (probe_index, watched) = probe(&models, &clips.validation, &rollout, target).await?;
+    let probe_features = validation[probe_index].input.clone();
+    report(TrainingEvent::Started {
+        device: device.placement.clone(),
+        train_clips: train.len(),
+        validation_clips: validation.len(),
+        cached_maps,
+        probe: watched,
+    });
+    let comparison = KdComparison::new(
+        student,
+        student_training(&request.settings, target),
+        ComparisonData {
+            train,
+            teacher: maps,
+            validation,
+        },
+    )
+    .map_err(|e| e.to_string())?;
+    Ok(Prepared {
+        comparison,
+        probe: (probe_index, probe_features),
+        student: student.config().clone(),
+    })
+}
+
+/// The teacher and the student (on the autodiff device), with the teacher's fingerprint (its
+/// files and rollout settings), under which its maps are cached.
+struct RunModels {
+    teacher: Teacher,
+    fingerprint: String,
+    student: Student,
+}
+
+async fn load_models(
+    request: &TrainRequest,
+    device: &ComputeDevice,
+    preparing: &impl Fn(&str, usize, usize),
+) -> Result<RunModels, String> {
+    // The page shows the training's own progress, not each file's.
     let ignore = |_: Response| {};
     preparing("models", 0, 2);
     let (teacher_config, teacher_weights, preprocessor) =
@@ -99,18 +156,37 @@ async fn prepare(
     )
     .map_err(|e| format!("The student could not be loaded: {e}"))?;
     preparing("models", 2, 2);
-    let labels = student.labels().to_vec();
-    if teacher.labels() != labels.as_slice() {
+    if teacher.labels() != student.labels() {
         return Err(format!(
             "The teacher's labels ({}) are not the student's ({}); pick a student of the same task.",
             teacher.labels().join(", "),
-            labels.join(", ")
+            student.labels().join(", ")
         ));
     }
+    let fingerprint = fingerprint(
+        &[teacher_config.as_bytes(), &teacher_weights],
+        &teacher.default_rollout(),
+    );
+    Ok(RunModels {
+        teacher,
+        fingerprint,
+        student,
+    })
+}
 
-    let (manifest_text, pack) = fetch_pack(&request.pack, &preparing).await?;
+/// The pack's words (and the visitor's own) placed in noise, as training and validation clips.
+struct MixedClips {
+    train: Vec<PackClip>,
+    validation: Vec<PackClip>,
+}
+
+async fn mix_clips(
+    request: &TrainRequest,
+    labels: &[String],
+    preparing: &impl Fn(&str, usize, usize),
+) -> Result<MixedClips, String> {
+    let mut pack = fetch_pack(&request.pack, preparing).await?;
     let settings = &request.settings;
-    let mut pack = pack;
     for recording in &request.recordings {
         pack.add_recording(&recording.label, &recording.samples, settings.length_s)
             .map_err(|e| format!("A recording of “{}”: {e}", recording.label))?;
@@ -121,124 +197,92 @@ async fn prepare(
         copies: settings.copies,
         seed: settings.seed,
     };
-    let mixed = |splits: &[Split]| pack.mix(splits, &labels, &mix).map_err(|e| e.to_string());
-    let train_clips = mixed(&[Split::Train])?;
-    let validation_clips = mixed(&[Split::Validation, Split::Test])?;
+    let mixed = |splits: &[Split]| pack.mix(splits, labels, &mix).map_err(|e| e.to_string());
+    Ok(MixedClips {
+        train: mixed(&[Split::Train])?,
+        validation: mixed(&[Split::Validation, Split::Test])?,
+    })
+}
 
-    let rollout = teacher.default_rollout();
-    let target = KdTarget::default_for(rollout.row);
-    let recorded: Vec<u8> = request
-        .recordings
-        .iter()
-        .flat_map(|r| {
-            r.label
-                .bytes()
-                .chain(r.samples.iter().flat_map(|v| v.to_le_bytes()))
+/// The teacher's map of every training clip, from the browser's cache where it has them;
+/// the rest computed in batches of one length, yielding to the page between batches (a stop
+/// asked for meanwhile ends it). Also whether every map came from the cache.
+async fn training_maps<'c>(
+    models: &RunModels,
+    clips: &'c [PackClip],
+    rollout: &RolloutConfig,
+    steering: &Cell<Steer>,
+    preparing: &impl Fn(&str, usize, usize),
+) -> Result<(Vec<TeacherTarget>, bool), String> {
+    let map_clips: Vec<MapClip> = (clips.iter().enumerate())
+        .map(|(index, clip)| {
+            // Keyed by the audio alone: the same clip at another place in the list is found.
+            let audio: Vec<u8> = clip.samples.iter().flat_map(|v| v.to_le_bytes()).collect();
+            MapClip {
+                name: format!("training clip {}", index + 1),
+                key: clip_key("pack clip", &audio),
+            }
         })
         .collect();
-    let mix_text = serde_json::to_string(&mix).unwrap_or_default();
-    let key = fingerprint(
-        &[
-            teacher_config.as_bytes(),
-            &teacher_weights,
-            manifest_text.as_bytes(),
-            mix_text.as_bytes(),
-            &recorded,
-        ],
-        &rollout,
-    );
-    let cached = cached_maps(&key, train_clips.len()).await;
-    let cached_maps = cached.is_some();
-    let teacher_maps = match cached {
-        Some(maps) => maps,
-        None => {
-            let lengths: Vec<usize> = train_clips.iter().map(|c| c.samples.len()).collect();
-            let mut maps: Vec<Option<TeacherTarget>> = vec![None; train_clips.len()];
-            let mut done = 0;
-            for batch in map_batches(&lengths) {
-                if steering.get() == Steer::Stop {
-                    return Err("Stopped before training began.".into());
-                }
-                preparing("teacher maps", done, train_clips.len());
-                let clips: Vec<&[f32]> = batch
-                    .iter()
-                    .map(|&at| train_clips[at].samples.as_slice())
-                    .collect();
-                let targets = teacher_targets(&teacher, &clips, &rollout)
-                    .await
-                    .map_err(|e| format!("The teacher failed on a training clip: {e}"))?;
-                for (&at, target) in batch.iter().zip(targets) {
-                    maps[at] = Some(target);
-                }
-                done += batch.len();
-                // Lets the page's messages in between batches.
-                TimeoutFuture::new(0).await;
-            }
-            let maps: Vec<TeacherTarget> = maps.into_iter().flatten().collect();
-            if maps.len() != train_clips.len() {
-                return Err("The teacher left some training clips without a map.".into());
-            }
-            store_maps(&key, &maps).await;
-            maps
+    let read = |index: usize| -> Result<Cow<'c, [f32]>, TrainError> {
+        Ok(Cow::Borrowed(clips[index].samples.as_slice()))
+    };
+    let between = async |done: usize, total: usize| -> Result<(), TrainError> {
+        if steering.get() == Steer::Stop {
+            return Err(TrainError::Stopped);
         }
+        preparing("teacher maps", done, total);
+        // Lets the page's messages in between batches.
+        TimeoutFuture::new(0).await;
+        Ok(())
     };
+    let maps = teacher_maps(
+        &models.teacher,
+        rollout,
+        &models.fingerprint,
+        &map_clips,
+        read,
+        &BrowserMapStore,
+        between,
+    )
+    .await
+    .map_err(|e| match e {
+        TrainError::Stopped => "Stopped before training began.".to_string(),
+        other => format!("The teacher's maps could not be made: {other}"),
+    })?;
+    Ok((maps.maps, maps.kept == clips.len()))
+}
 
-    let scored = |clips: &[PackClip]| -> Result<Vec<Scored<Features>>, String> {
-        clips
-            .iter()
-            .map(|clip| {
-                Ok(Scored {
-                    input: student.features(&clip.samples).map_err(|e| e.to_string())?,
-                    targets: vec![clip.target],
-                    window: clip.window,
-                })
-            })
-            .collect()
-    };
-    let train = scored(&train_clips)?;
-    let validation = scored(&validation_clips)?;
-    let probe_index = validation_clips
-        .iter()
+/// The first validation clip with a keyword, watched as training goes on, with the teacher's
+/// map of it made into the KD target; and its index among the validation clips.
+async fn probe(
+    models: &RunModels,
+    validation: &[PackClip],
+    rollout: &RolloutConfig,
+    target: KdTarget,
+) -> Result<(usize, Probe), String> {
+    let index = (validation.iter())
         .position(|clip| clip.window.is_some())
         .ok_or("The pack has no validation word to watch; it needs at least one keyword clip.")?;
-    let probe_clip = &validation_clips[probe_index];
-    let probe_teacher = teacher_target(&teacher, &probe_clip.samples, &rollout)
+    let clip = &validation[index];
+    let teacher = &models.teacher;
+    let map = teacher_target(teacher, &clip.samples, rollout)
         .await
         .map_err(|e| format!("The teacher failed on the probe clip: {e}"))?;
     let probe = Probe {
-        label: labels.get(probe_clip.target).cloned().unwrap_or_default(),
-        duration_s: probe_clip.samples.len() as f32 / MODEL_SAMPLE_RATE as f32,
-        window: probe_clip.window.map(|w| (w.start_s, w.end_s)),
+        label: (models.student.labels().get(clip.target))
+            .cloned()
+            .unwrap_or_default(),
+        duration_s: clip.samples.len() as f32 / MODEL_SAMPLE_RATE as f32,
+        window: clip.window.map(|w| (w.start_s, w.end_s)),
         teacher: TimeMap {
             start_s: 0.0,
             frame_s: teacher.frame_s(),
-            values: target.apply(&probe_teacher.map),
+            values: target.apply(&map.map),
         },
         target: target.to_string(),
     };
-    let probe_features = validation[probe_index].input.clone();
-    report(TrainingEvent::Started {
-        device: device.placement.clone(),
-        train_clips: train.len(),
-        validation_clips: validation.len(),
-        cached_maps,
-        probe,
-    });
-    let comparison = KdComparison::new(
-        &student,
-        student_training(settings, target),
-        ComparisonData {
-            train,
-            teacher: teacher_maps,
-            validation,
-        },
-    )
-    .map_err(|e| e.to_string())?;
-    Ok(Prepared {
-        comparison,
-        probe: (probe_index, probe_features),
-        student: student.config().clone(),
-    })
+    Ok((index, probe))
 }
 
 /// The trainer's settings for the visitor's choices: the learning rate drops tenfold for the
@@ -264,11 +308,11 @@ fn student_training(settings: &TrainSettings, target: KdTarget) -> StudentTraini
     }
 }
 
-/// The pack's manifest (as text, for the cache key) and its words.
+/// The pack's words, as its manifest lists them.
 async fn fetch_pack(
     folder: &str,
     preparing: &impl Fn(&str, usize, usize),
-) -> Result<(String, KeywordPack), String> {
+) -> Result<KeywordPack, String> {
     let manifest_url = format!("{folder}manifest.csv");
     let text = String::from_utf8(fetch_bytes(&manifest_url).await?)
         .map_err(|_| format!("{manifest_url} is not text"))?;
@@ -292,7 +336,7 @@ async fn fetch_pack(
         done += 1;
         preparing("keyword pack", done, total);
     }
-    Ok((text, pack))
+    Ok(pack)
 }
 
 /// Trains until the last step, a stop or a divergence, then sends both students.
@@ -348,16 +392,22 @@ async fn run(
 }
 
 /// Both students as trained so far, as the files `tempokd` saves.
-async fn student_files(comparison: &KdComparison) -> Result<Box<[StudentFiles; 2]>, String> {
-    let [plain, distilled] = comparison.students().map_err(|e| e.to_string())?;
+async fn student_files(comparison: &KdComparison) -> Result<Box<PlainAndKd<SavedStudent>>, String> {
+    let PlainAndKd {
+        plain,
+        kd: distilled,
+    } = comparison.students().map_err(|e| e.to_string())?;
     let files = |student: Student| async move {
         student
             .save()
             .await
-            .map(|(config, weights)| StudentFiles { config, weights })
+            .map(|(config, weights)| SavedStudent { config, weights })
             .map_err(|e| e.to_string())
     };
-    Ok(Box::new([files(plain).await?, files(distilled).await?]))
+    Ok(Box::new(PlainAndKd::new(
+        files(plain).await?,
+        files(distilled).await?,
+    )))
 }
 
 fn point(report: &StepReport) -> StepPoint {
@@ -394,49 +444,20 @@ fn validated(
     step: usize,
     probe: &(usize, Features),
     student: &students::StudentConfig,
-    students: Option<Box<[StudentFiles; 2]>>,
+    students: Option<Box<PlainAndKd<SavedStudent>>>,
 ) -> TrainingEvent {
     let axis = student.frame_axis(&probe.1);
-    let run = |index: usize| {
-        let evaluation = &score.evaluations[index];
-        (
-            RunScore {
-                step,
-                accuracy: evaluation.accuracy,
-                localisation: evaluation.attention_in_window.unwrap_or(0.0),
-            },
-            TimeMap {
-                start_s: axis.start_s,
-                frame_s: axis.frame_s,
-                values: score.maps[index].get(probe.0).cloned().unwrap_or_default(),
-            },
-        )
-    };
-    let ((plain, plain_map), (distilled, distilled_map)) = (run(0), run(1));
     TrainingEvent::Validated {
-        scores: [plain, distilled],
-        probe: [plain_map, distilled_map],
+        scores: score.evaluations.as_ref().map(|evaluation| RunScore {
+            step,
+            accuracy: evaluation.accuracy,
+            localisation: evaluation.attention_in_window.unwrap_or(0.0),
+        }),
+        probe: score.maps.as_ref().map(|maps| TimeMap {
+            start_s: axis.start_s,
+            frame_s: axis.frame_s,
+            values: maps.get(probe.0).cloned().unwrap_or_default(),
+        }),
         students,
     }
-}
-
-/// The maps stored under `key`, when the browser kept them and they are whole.
-async fn cached_maps(key: &str, clips: usize) -> Option<Vec<TeacherTarget>> {
-    let bytes = ByteCache::open(MAP_CACHE)
-        .await?
-        .get(&cache_url(key))
-        .await?;
-    let maps: Vec<TeacherTarget> = serde_json::from_slice(&bytes).ok()?;
-    (maps.len() == clips).then_some(maps)
-}
-
-/// Keeps the maps for the next run.
-async fn store_maps(key: &str, maps: &[TeacherTarget]) {
-    if let (Some(cache), Ok(bytes)) = (ByteCache::open(MAP_CACHE).await, serde_json::to_vec(maps)) {
-        cache.put(&cache_url(key), &bytes).await;
-    }
-}
-
-fn cache_url(key: &str) -> String {
-    format!("teacher-maps/{key}.json")
 }

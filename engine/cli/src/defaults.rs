@@ -7,13 +7,12 @@ use crate::curriculum::{Curriculum, LENGTHS, SEED, Sizes};
 use crate::jobs::{Job, TRAINING_PROCESSES, run_jobs, underlying_voices, unfinished};
 use crate::train_and_eval::{self, evaluate};
 use clap::Args;
-use serde_json::json;
 use std::fmt::Write;
 use std::path::{Path, PathBuf};
 use tempokd::audio::MODEL_SAMPLE_RATE;
 use tempokd::data::{Dataset, Split};
-use tempokd::device::ComputeDevice;
 use tempokd::kd::KdTarget;
+use tempokd::model::{IndexedModel, IndexedScore, Model, ModelIndex, ModelKind};
 use tempokd::parallel;
 use tempokd::students::Preset;
 use tempokd::teacher::Teacher;
@@ -63,37 +62,64 @@ pub fn defaults(args: &DefaultsArgs) -> Result<(), String> {
     }
     let started = std::time::Instant::now();
     let curriculum = Curriculum::prepare(&args.work, args.seed, &Sizes::FULL)?;
-    let test_dir = &curriculum.test_dir;
-    let words_stages: Vec<Job> = STUDENTS
-        .iter()
-        .map(|p| curriculum.words_stage(*p))
-        .collect();
-    let baselines: Vec<Job> = STUDENTS
-        .iter()
-        .map(|p| curriculum.mixed_stage(*p, 0.0))
-        .collect();
-    let distilled: Vec<(Preset, f32, Job)> = STUDENTS
-        .iter()
-        .flat_map(|p| {
-            args.lambdas
-                .iter()
-                .map(|l| (*p, *l, curriculum.mixed_stage(*p, *l)))
-        })
-        .collect();
+    let students = STUDENTS.map(|preset| StudentRuns::plan(&curriculum, preset, &args.lambdas));
+    train(&curriculum, &students)?;
+    let mut shipped = vec![shipped_teacher(&curriculum)];
+    for runs in &students {
+        shipped.extend(shipped_students(runs));
+    }
+    write_models(args, &curriculum, &shipped)?;
+    println!(
+        "{} models in {} ({:.1} minutes)",
+        shipped.len(),
+        args.out.display(),
+        started.elapsed().as_secs_f32() / 60.0
+    );
+    Ok(())
+}
 
+/// One student's runs: its first stage on 1 s clips, its second without KD, and its second
+/// with KD at each λ tried.
+struct StudentRuns {
+    preset: Preset,
+    words_stage: Job,
+    baseline: Job,
+    distilled: Vec<(f32, Job)>,
+}
+
+impl StudentRuns {
+    fn plan(curriculum: &Curriculum, preset: Preset, lambdas: &[f32]) -> Self {
+        Self {
+            preset,
+            words_stage: curriculum.words_stage(preset),
+            baseline: curriculum.mixed_stage(preset, 0.0),
+            distilled: (lambdas.iter())
+                .map(|lambda| (*lambda, curriculum.mixed_stage(preset, *lambda)))
+                .collect(),
+        }
+    }
+}
+
+/// The teacher (and the students without KD, which train beside it), the teacher's maps of
+/// every training clip, then the students with KD; finished runs are skipped.
+fn train(curriculum: &Curriculum, students: &[StudentRuns]) -> Result<(), String> {
+    let baselines: Vec<Job> = students.iter().map(|runs| runs.baseline.clone()).collect();
     curriculum.train_teacher(&STUDENTS, &baselines)?;
-    let teacher = curriculum.teacher().to_path_buf();
     println!("== the teacher's maps of every training clip");
-    train_and_eval::cache_teacher_maps(&teacher, &curriculum.mixed_dir)?;
+    train_and_eval::cache_teacher_maps(curriculum.teacher(), &curriculum.mixed_dir)?;
     println!("== the students with KD");
-    run_jobs(&unfinished(distilled.iter().map(|(_, _, job)| job)))?;
+    let distilled = students
+        .iter()
+        .flat_map(|runs| runs.distilled.iter().map(|(_, job)| job));
+    run_jobs(&unfinished(distilled))
+}
 
-    let check_set = check_set(&args.check_set, test_dir)?;
+fn shipped_teacher(curriculum: &Curriculum) -> Shipped {
     let [first_stage, restart_stage, mixed_stage] = &curriculum.teacher_stages;
-    let mut shipped = vec![Shipped {
+    Shipped {
         name: "teacher".into(),
         preset: None,
-        run: teacher.clone(),
+        run: curriculum.teacher().to_path_buf(),
         title: "wav2vec 2.0 teacher".into(),
         training: format!(
             "Trained from random weights in three stages: first on the 1 s corpus, where the \
@@ -110,59 +136,77 @@ pub fn defaults(args: &DefaultsArgs) -> Result<(), String> {
                 ("every length", mixed_stage)
             ])
         ),
+    }
+}
+
+/// `preset` without KD, and with KD at the λ of best validation accuracy.
+fn shipped_students(runs: &StudentRuns) -> Vec<Shipped> {
+    let StudentRuns {
+        preset,
+        words_stage,
+        baseline,
+        distilled,
+    } = runs;
+    let preset = *preset;
+    let mut shipped = vec![Shipped {
+        name: preset.name().into(),
+        preset: Some(preset),
+        run: baseline.dir.clone(),
+        title: format!("{} student without KD", preset.name()),
+        training: format!(
+            "Trained with the task loss only (λ = 0), in two stages: first on the 1 s corpus, \
+             where the word fills most of the clip, then from those weights on the \
+             mixed-length corpus.\n\n{}",
+            stages(&[("1 s clips", words_stage), ("every length", baseline)])
+        ),
     }];
-    for ((preset, baseline), words_stage) in STUDENTS.iter().zip(&baselines).zip(&words_stages) {
-        shipped.push(Shipped {
-            name: preset.name().into(),
-            preset: Some(*preset),
-            run: baseline.dir.clone(),
-            title: format!("{} student without KD", preset.name()),
-            training: format!(
-                "Trained with the task loss only (λ = 0), in two stages: first on the 1 s corpus, \
-                 where the word fills most of the clip, then from those weights on the \
-                 mixed-length corpus.\n\n{}",
-                stages(&[("1 s clips", words_stage), ("every length", baseline)])
-            ),
-        });
-        let tried: Vec<(&Job, f32, f32)> = distilled
-            .iter()
-            .filter(|(p, _, _)| p == preset)
-            .map(|(_, lambda, job)| (job, *lambda, validation_accuracy(&job.dir)))
-            .collect();
-        let Some((best, lambda, _)) = tried.iter().max_by(|a, b| a.2.total_cmp(&b.2)) else {
-            continue;
-        };
-        let mut sweep = String::from("| λ | validation accuracy |\n|---|---|\n");
+    let tried: Vec<(&Job, f32, f32)> = (distilled.iter())
+        .map(|(lambda, job)| (job, *lambda, validation_accuracy(&job.dir)))
+        .collect();
+    let Some((best, lambda, _)) = tried.iter().max_by(|a, b| a.2.total_cmp(&b.2)) else {
+        return shipped;
+    };
+    let mut sweep = String::from("| λ | validation accuracy |\n|---|---|\n");
+    let _ = writeln!(
+        sweep,
+        "| 0 (without KD) | {} |",
+        validation_text(&validation(&baseline.dir))
+    );
+    for (job, lambda, _) in &tried {
         let _ = writeln!(
             sweep,
-            "| 0 (without KD) | {} |",
-            validation_text(&validation(&baseline.dir))
+            "| {lambda} | {} |",
+            validation_text(&validation(&job.dir))
         );
-        for (job, lambda, _) in &tried {
-            let _ = writeln!(
-                sweep,
-                "| {lambda} | {} |",
-                validation_text(&validation(&job.dir))
-            );
-        }
-        shipped.push(Shipped {
-            name: format!("{}-kd", preset.name()),
-            preset: Some(*preset),
-            run: best.dir.clone(),
-            title: format!("{} student with temporal KD (λ = {lambda})", preset.name()),
-            training: format!(
-                "Trained in two stages: first on the 1 s corpus without KD (the same first stage \
-                 as the student without KD), then from those weights on the mixed-length corpus \
-                 with L = L_cls + λ·KL(a_T ‖ a_S): the teacher's first-frame attention rollout \
-                 (the `teacher` model here) {}, distilled into the student's temporal attention. \
-                 λ = {lambda} had the best validation accuracy of the λ tried:\n\n{sweep}\n{}",
-                KdTarget::default(),
-                stages(&[("1 s clips", words_stage), ("every length", best)])
-            ),
-        });
     }
+    shipped.push(Shipped {
+        name: format!("{}-kd", preset.name()),
+        preset: Some(preset),
+        run: best.dir.clone(),
+        title: format!("{} student with temporal KD (λ = {lambda})", preset.name()),
+        training: format!(
+            "Trained in two stages: first on the 1 s corpus without KD (the same first stage \
+             as the student without KD), then from those weights on the mixed-length corpus \
+             with L = L_cls + λ·KL(a_T ‖ a_S): the teacher's first-frame attention rollout \
+             (the `teacher` model here) {}, distilled into the student's temporal attention. \
+             λ = {lambda} had the best validation accuracy of the λ tried:\n\n{sweep}\n{}",
+            KdTarget::default(),
+            stages(&[("1 s clips", words_stage), ("every length", best)])
+        ),
+    });
+    shipped
+}
 
+/// Scores every shipped model and writes it with its card into `args.out`, then the index and
+/// the overview of all their scores.
+fn write_models(
+    args: &DefaultsArgs,
+    curriculum: &Curriculum,
+    shipped: &[Shipped],
+) -> Result<(), String> {
     println!("== scoring and writing the models");
+    let test_dir = &curriculum.test_dir;
+    let check_set = check_set(&args.check_set, test_dir)?;
     std::fs::create_dir_all(&args.out).map_err(|e| format!("{}: {e}", args.out.display()))?;
     let context = CardContext {
         words: curriculum.words.command(&curriculum.words_dir),
@@ -170,34 +214,24 @@ pub fn defaults(args: &DefaultsArgs) -> Result<(), String> {
         test: curriculum.test.command(test_dir),
         underlying_voices: underlying_voices(&[&curriculum.mixed_dir, test_dir])?,
         test_dir: test_dir.clone(),
-        check_set: check_set.clone(),
+        check_set,
         seed: args.seed,
     };
     // Scoring keeps about one core busy per model, like training.
     let bar = crate::progress::bar(shipped.len(), "models");
-    let written = parallel::map(&shipped, TRAINING_PROCESSES, |model| {
+    let written = parallel::map(shipped, TRAINING_PROCESSES, |model| {
         let entry = ship(model, &args.out.join(&model.name), &context);
         bar.inc(1);
         entry
     })?;
     bar.finish();
-    let index: Vec<&serde_json::Value> = written.iter().map(|model| &model.entry).collect();
-    let index_path = args.out.join("index.json");
-    std::fs::write(
-        &index_path,
-        serde_json::to_string_pretty(&json!({ "models": index })).unwrap_or_default(),
-    )
-    .map_err(|e| format!("{}: {e}", index_path.display()))?;
+    let index = ModelIndex {
+        models: written.iter().map(|model| model.entry.clone()).collect(),
+    };
+    index.write(&args.out)?;
     let overview_path = args.out.join("README.md");
     std::fs::write(&overview_path, overview(&written, &context))
-        .map_err(|e| format!("{}: {e}", overview_path.display()))?;
-    println!(
-        "{} models in {} ({:.1} minutes)",
-        shipped.len(),
-        args.out.display(),
-        started.elapsed().as_secs_f32() / 60.0
-    );
-    Ok(())
+        .map_err(|e| format!("{}: {e}", overview_path.display()))
 }
 
 /// A card's account of a model's training stages: each one's steps, best validation step (and
@@ -315,7 +349,7 @@ struct CardContext {
 
 /// A model as written: its `index.json` entry and its row of the overview's table.
 struct ShippedModel {
-    entry: serde_json::Value,
+    entry: IndexedModel,
     row: String,
 }
 
@@ -336,17 +370,9 @@ fn overview(models: &[ShippedModel], context: &CardContext) -> String {
     );
     let header = models
         .first()
-        .and_then(|model| model.entry["scores"].as_array())
-        .map(|scores| {
-            scores
-                .iter()
-                .map(|score| {
-                    format!(
-                        "{} (n = {})",
-                        score["clips"].as_str().unwrap_or("?"),
-                        score["n"]
-                    )
-                })
+        .map(|model| {
+            (model.entry.scores.iter())
+                .map(|score| format!("{} (n = {})", score.clips, score.n))
                 .collect::<Vec<_>>()
         })
         .unwrap_or_default();
@@ -364,32 +390,8 @@ fn overview(models: &[ShippedModel], context: &CardContext) -> String {
 
 /// Copies a model's files into `out`, scores it and writes its card.
 fn ship(model: &Shipped, out: &Path, context: &CardContext) -> Result<ShippedModel, String> {
-    std::fs::create_dir_all(out).map_err(|e| format!("{}: {e}", out.display()))?;
-    for file in [
-        "config.json",
-        "model.safetensors",
-        "preprocessor_config.json",
-    ] {
-        let from = model.run.join(file);
-        if from.is_file() {
-            std::fs::copy(&from, out.join(file)).map_err(|e| format!("{}: {e}", from.display()))?;
-        }
-    }
-    let device = ComputeDevice::cpu("the command line runs on the CPU").device;
-    let (kind, params, description) = match train_and_eval::load_model(out, &device)? {
-        train_and_eval::Model::Teacher(teacher) => {
-            ("teacher", teacher.params(), teacher_shape(&teacher))
-        }
-        train_and_eval::Model::Student(student) => (
-            "student",
-            student.deployed_params(),
-            format!(
-                "{} ({} parameters more in the training-only attention query)",
-                model.preset.map_or("student", Preset::name),
-                student.training_only_params()
-            ),
-        ),
-    };
+    copy_model_files(&model.run, out)?;
+    let (kind, params, description) = describe(model, out)?;
     let bytes = std::fs::metadata(out.join("model.safetensors"))
         .map_err(|e| format!("{}: {e}", out.display()))?
         .len();
@@ -399,7 +401,91 @@ fn ship(model: &Shipped, out: &Path, context: &CardContext) -> Result<ShippedMod
         scores.push((format!("test, L = {length} s"), evaluation));
     }
     let (check, _) = evaluate(out, &context.check_set, Split::Test, None)?;
+    scores.push(("check set".into(), check));
+    let facts = CardFacts {
+        description: &description,
+        params,
+        bytes,
+        scores: &scores,
+    };
+    let card_path = out.join("README.md");
+    std::fs::write(&card_path, card(model, &facts, context))
+        .map_err(|e| format!("{}: {e}", card_path.display()))?;
+    let cells: Vec<String> = (scores.iter())
+        .map(|(_, evaluation)| train_and_eval::score_text(evaluation))
+        .collect();
+    let row = format!(
+        "| `{}` | {params} | {:.2} MB | {} |",
+        model.name,
+        bytes as f64 / 1e6,
+        cells.join(" | ")
+    );
+    let entry = IndexedModel {
+        name: model.name.clone(),
+        kind,
+        title: model.title.clone(),
+        params,
+        bytes,
+        scores: (scores.iter())
+            .map(|(clips, evaluation)| IndexedScore::new(clips, evaluation))
+            .collect(),
+    };
+    Ok(ShippedModel { entry, row })
+}
 
+/// A model folder's files, from its run into `out`.
+fn copy_model_files(run: &Path, out: &Path) -> Result<(), String> {
+    std::fs::create_dir_all(out).map_err(|e| format!("{}: {e}", out.display()))?;
+    for file in [
+        "config.json",
+        "model.safetensors",
+        "preprocessor_config.json",
+    ] {
+        let from = run.join(file);
+        if from.is_file() {
+            std::fs::copy(&from, out.join(file)).map_err(|e| format!("{}: {e}", from.display()))?;
+        }
+    }
+    Ok(())
+}
+
+/// The shipped model's kind, deployed parameters and architecture in words, from its folder.
+fn describe(model: &Shipped, out: &Path) -> Result<(ModelKind, usize, String), String> {
+    Ok(match train_and_eval::load_model(out)? {
+        Model::Teacher(teacher) => (
+            ModelKind::Teacher,
+            teacher.params(),
+            teacher_shape(&teacher),
+        ),
+        Model::Student(student) => (
+            ModelKind::Student,
+            student.deployed_params(),
+            format!(
+                "{} ({} parameters more in the training-only attention query)",
+                model.preset.map_or("student", Preset::name),
+                student.training_only_params()
+            ),
+        ),
+    })
+}
+
+/// What a card states about its model beyond how it was made.
+struct CardFacts<'a> {
+    description: &'a str,
+    params: usize,
+    bytes: u64,
+    /// Each row of the score table; the check set's is last.
+    scores: &'a [(String, Evaluation)],
+}
+
+/// A model's card (its `README.md`).
+fn card(model: &Shipped, facts: &CardFacts<'_>, context: &CardContext) -> String {
+    let CardFacts {
+        description,
+        params,
+        bytes,
+        scores,
+    } = facts;
     let mut card = String::new();
     let _ = writeln!(card, "# TempoKD default model: {}\n", model.title);
     let _ = writeln!(
@@ -415,7 +501,7 @@ fn ship(model: &Shipped, out: &Path, context: &CardContext) -> Result<ShippedMod
     let _ = writeln!(
         card,
         "| size | model.safetensors, {:.2} MB ({bytes} bytes) |",
-        bytes as f64 / 1e6
+        *bytes as f64 / 1e6
     );
     let _ = writeln!(card, "| seed | {} |", context.seed);
     let _ = writeln!(card, "\n## Data\n");
@@ -443,51 +529,18 @@ fn ship(model: &Shipped, out: &Path, context: &CardContext) -> Result<ShippedMod
         card,
         "| clips | n | accuracy | localisation |\n|---|---|---|---|"
     );
-    scores.push(("check set".into(), check.clone()));
-    for (name, evaluation) in &scores {
+    for (name, evaluation) in scores.iter() {
         let _ = writeln!(card, "{}", score_row(name, evaluation));
     }
+    let check_n = scores.last().map_or(0, |(_, check)| check.n);
     let _ = writeln!(
         card,
-        "\nCheck set: the {} clips in `{}` (the first {CHECK_CLIPS} test clips of each class at \
-         1 s and at 2 s). `cargo test -p tempokd-cli --test models` reruns `tempokd eval` on them \
-         and holds this card to its weights.",
-        check.n,
+        "\nCheck set: the {check_n} clips in `{}` (the first {CHECK_CLIPS} test clips of each \
+         class at 1 s and at 2 s). `cargo test -p tempokd-cli --test models` reruns `tempokd \
+         eval` on them and holds this card to its weights.",
         context.check_set.display()
     );
-    let card_path = out.join("README.md");
-    std::fs::write(&card_path, card).map_err(|e| format!("{}: {e}", card_path.display()))?;
-
-    let cells: Vec<String> = scores
-        .iter()
-        .map(|(_, e)| {
-            let localisation =
-                train_and_eval::localisation_text(e, 2).unwrap_or_else(|| "–".into());
-            format!("{} / {localisation}", train_and_eval::accuracy_text(e, 1))
-        })
-        .collect();
-    let row = format!(
-        "| `{}` | {params} | {:.2} MB | {} |",
-        model.name,
-        bytes as f64 / 1e6,
-        cells.join(" | ")
-    );
-    let entry = json!({
-        "name": model.name,
-        "kind": kind,
-        "title": model.title,
-        "params": params,
-        "bytes": bytes,
-        "scores": scores.iter().map(|(name, e)| json!({
-            "clips": name,
-            "n": e.n,
-            "accuracy": e.accuracy,
-            "accuracy_interval": e.accuracy_interval,
-            "attention_in_window": e.attention_in_window,
-            "attention_in_window_interval": e.attention_in_window_interval,
-        })).collect::<Vec<_>>(),
-    });
-    Ok(ShippedModel { entry, row })
+    card
 }
 
 /// One row of a card's score table, each score with its 95 % interval; the models test reads

@@ -18,9 +18,10 @@ use tempokd::audio::{
     self, Clip, FeatureConfig, FeatureExtractor, FeatureKind, Limits, MODEL_SAMPLE_RATE,
 };
 use tempokd::device::ComputeDevice;
-use tempokd::kd::{self, HeadFusion, RolloutRow};
+use tempokd::kd::{HeadFusion, RolloutConfig, RolloutRow};
+use tempokd::model::{Model, ReadingRequest};
 use tempokd::students::{AttentionRequest, Preset, Student};
-use tempokd::teacher::{AttentionDetail, Teacher};
+use tempokd::teacher::Teacher;
 
 #[derive(Parser)]
 #[command(
@@ -300,6 +301,24 @@ fn peak(map: &[f32]) -> usize {
         .map_or(0, |(frame, _)| frame)
 }
 
+/// The teacher's rollout settings: its own, changed where the command line says.
+fn rollout_settings(teacher: &Teacher, settings: &RolloutArgs) -> RolloutConfig {
+    let mut rollout = teacher.default_rollout();
+    rollout.head_fusion = match settings.head_fusion {
+        Fusion::Mean => HeadFusion::Mean,
+        Fusion::Max => HeadFusion::Max,
+    };
+    rollout.residual = settings.residual;
+    rollout.layers = settings.rollout_layers.clone();
+    if let Some(row) = settings.rollout_row {
+        rollout.row = match row {
+            Row::FirstFrame => RolloutRow::FirstFrame,
+            Row::MeanOfRows => RolloutRow::MeanOfRows,
+        };
+    }
+    rollout
+}
+
 /// The teacher's JSON summary and a one-line description.
 fn inspect_teacher(
     dir: &Path,
@@ -309,44 +328,26 @@ fn inspect_teacher(
     device: &burn::tensor::Device,
 ) -> Result<(serde_json::Value, String), String> {
     let teacher = Teacher::load_dir(dir, device).map_err(|e| e.to_string())?;
-    let fusion = match settings.head_fusion {
-        Fusion::Mean => HeadFusion::Mean,
-        Fusion::Max => HeadFusion::Max,
+    let request = ReadingRequest {
+        heads: with_attentions,
+        rollout: Some(rollout_settings(&teacher, settings)),
     };
-    let mut rollout_config = teacher.default_rollout();
-    rollout_config.head_fusion = fusion;
-    rollout_config.residual = settings.residual;
-    rollout_config.layers = settings.rollout_layers.clone();
-    if let Some(row) = settings.rollout_row {
-        rollout_config.row = match row {
-            Row::FirstFrame => RolloutRow::FirstFrame,
-            Row::MeanOfRows => RolloutRow::MeanOfRows,
-        };
-    }
-    let detail = match with_attentions {
-        true => AttentionDetail::PerHead,
-        false => AttentionDetail::Fused(fusion),
-    };
-    let result =
-        pollster::block_on(teacher.infer(clip.samples(), detail)).map_err(|e| e.to_string())?;
-    let maps = result
-        .attentions
-        .as_ref()
-        .ok_or("the teacher returned no attention maps")?;
-    let rollout = kd::rollout(maps, &rollout_config).map_err(|e| e.to_string())?;
-    let (top, probability) = result.prediction.top_label(teacher.labels());
+    let config = teacher.config().clone();
+    let model = Model::Teacher(Box::new(teacher));
+    let reading =
+        pollster::block_on(model.read(clip.samples(), &request)).map_err(|e| e.to_string())?;
+    let (top, probability) = reading.prediction.top_label(model.labels());
     let line = format!(
         "teacher says {top:?} ({:.1} %); {} frames of {} ms, attention peaks at {:.2} s",
         100.0 * probability,
-        result.frames,
-        (result.frame_s * 1000.0).round(),
-        peak(&rollout) as f32 * result.frame_s,
+        reading.frames,
+        (reading.map.frame_s * 1000.0).round(),
+        peak(&reading.map.values) as f32 * reading.map.frame_s,
     );
-    let mut summary = result.prediction.to_json(teacher.labels());
-    summary["frames"] = json!(result.frames);
-    summary["frame_s"] = json!(result.frame_s);
-    summary["rollout"] = json!(rollout);
-    let config = teacher.config();
+    let mut summary = reading.prediction.to_json(model.labels());
+    summary["frames"] = json!(reading.frames);
+    summary["frame_s"] = json!(reading.map.frame_s);
+    summary["rollout"] = json!(reading.map.values);
     if config.do_stable_layer_norm && config.use_weighted_layer_sum {
         // Which of transformers' two behaviours the weighted layer sum follows, and why.
         let because = match config.tie_last_hidden_states {
@@ -361,8 +362,8 @@ fn inspect_teacher(
             "because": because,
         });
     }
-    if with_attentions {
-        summary["attentions"] = json!(maps.nested());
+    if let Some(attention) = reading.teacher.filter(|_| with_attentions) {
+        summary["attentions"] = json!(attention.layers.nested());
     }
     Ok((summary, line))
 }
@@ -375,31 +376,31 @@ fn inspect_student(
     device: &burn::tensor::Device,
 ) -> Result<(serde_json::Value, String), String> {
     let student = Student::load_dir(dir, device).map_err(|e| e.to_string())?;
-    let request = match with_heads {
-        true => AttentionRequest::PerHead,
-        false => AttentionRequest::Mean,
+    let arch = student.config().arch_name();
+    let model = Model::Student(Box::new(student));
+    let request = ReadingRequest {
+        heads: with_heads,
+        rollout: None,
     };
-    let result =
-        pollster::block_on(student.infer(clip.samples(), request)).map_err(|e| e.to_string())?;
-    let attention = result.attention.unwrap_or_default();
-    let (top, probability) = result.prediction.top_label(student.labels());
-    let axis = result.axis;
+    let reading =
+        pollster::block_on(model.read(clip.samples(), &request)).map_err(|e| e.to_string())?;
+    let (top, probability) = reading.prediction.top_label(model.labels());
+    let map = &reading.map;
     let line = format!(
-        "{} says {top:?} ({:.1} %); {} frames of {} ms, attention peaks at {:.2} s",
-        student.config().arch_name(),
+        "{arch} says {top:?} ({:.1} %); {} frames of {} ms, attention peaks at {:.2} s",
         100.0 * probability,
-        axis.frames,
-        (axis.frame_s * 1000.0).round(),
-        axis.start_s + (peak(&attention) as f32 + 0.5) * axis.frame_s,
+        reading.frames,
+        (map.frame_s * 1000.0).round(),
+        map.start_s + (peak(&map.values) as f32 + 0.5) * map.frame_s,
     );
-    let mut summary = result.prediction.to_json(student.labels());
-    summary["arch"] = json!(student.config().arch_name());
+    let mut summary = reading.prediction.to_json(model.labels());
+    summary["arch"] = json!(arch);
     summary["dir"] = json!(dir.display().to_string());
-    summary["frames"] = json!(axis.frames);
-    summary["frame_s"] = json!(axis.frame_s);
-    summary["start_s"] = json!(axis.start_s);
-    summary["attention"] = json!(attention);
-    if let Some(heads) = result.heads {
+    summary["frames"] = json!(reading.frames);
+    summary["frame_s"] = json!(map.frame_s);
+    summary["start_s"] = json!(map.start_s);
+    summary["attention"] = json!(map.values);
+    if let Some(heads) = reading.heads {
         summary["heads"] = json!(heads);
     }
     Ok((summary, line))

@@ -26,7 +26,7 @@ pub struct TrainingBars {
 }
 
 impl TrainingBars {
-    pub fn update(&mut self, progress: Progress) {
+    pub fn update(&mut self, progress: Progress<'_>) {
         match progress {
             Progress::Loading { done, total, what } => {
                 let bar = self.bar_for(what, total);

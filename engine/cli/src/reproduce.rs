@@ -10,9 +10,9 @@ use crate::jobs::{Job, TRAINING_PROCESSES, modified, run_jobs, underlying_voices
 use crate::train_and_eval::{self, evaluate};
 use clap::Args;
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 use std::fmt::Write;
 use std::path::{Path, PathBuf};
+use tempokd::audio::MODEL_SAMPLE_RATE;
 use tempokd::data::{Dataset, Split};
 use tempokd::device::ComputeDevice;
 use tempokd::parallel;
@@ -141,154 +141,230 @@ fn paper_teacher(length: f32) -> Option<f32> {
 }
 
 pub fn reproduce(args: &ReproduceArgs) -> Result<(), String> {
-    let sizes = match args.quick {
-        true => &Sizes::QUICK,
-        false => &Sizes::FULL,
-    };
-    let lengths = args.lengths.clone().unwrap_or(match args.quick {
-        true => vec![4.0, 8.0],
-        false => vec![2.0, 4.0, 6.0, 8.0],
-    });
-    if let Some(length) = lengths.iter().find(|l| !LENGTHS.contains(l)) {
-        return Err(format!(
-            "--lengths: {length} s is not a length of the test corpus ({LENGTHS:?} s)"
-        ));
-    }
-    let lambdas = args.lambdas.clone().unwrap_or(match args.quick {
-        true => vec![0.0, 0.25],
-        false => PAPER_LAMBDAS.to_vec(),
-    });
-    if !lambdas.contains(&0.0) {
-        return Err("--lambdas must include 0: the student without KD is the baseline".into());
-    }
-    if let Some(lambda) = lambdas.iter().find(|l| !(0.0..=1.0).contains(*l)) {
-        return Err(format!("--lambdas: {lambda} is not a KD weight in [0, 1]"));
-    }
-    let names = args.students.clone().unwrap_or_else(|| match args.quick {
-        true => vec!["tc-resnet8".into(), "att-rnn".into()],
-        false => vec!["all".into()],
-    });
-    let mut students: Vec<Preset> = if names.iter().any(|s| s == "all") {
-        Preset::PAPER.to_vec()
-    } else {
-        names
-            .iter()
-            .map(|name| Preset::from_name(name).ok_or_else(|| format!("unknown student {name:?}")))
-            .collect::<Result<_, _>>()?
-    };
-    // A value given twice would make two jobs write one folder at once.
-    let mut lengths = lengths;
-    let mut lambdas = lambdas;
-    for values in [&mut lengths, &mut lambdas] {
-        values.sort_by(f32::total_cmp);
-        values.dedup();
-    }
-    students.sort_by_key(|preset| Preset::PAPER.iter().position(|p| p == preset));
-    students.dedup();
+    let grid = Grid::from_args(args)?;
     let started = std::time::Instant::now();
     let out = &args.out;
     std::fs::create_dir_all(out).map_err(|e| format!("{}: {e}", out.display()))?;
-    let work = args.work.clone().unwrap_or_else(|| match args.quick {
-        true => PathBuf::from("target/reproduce-quick"),
-        false => PathBuf::from("target/default-models"),
-    });
-
-    let curriculum = Curriculum::prepare(&work, args.seed, sizes)?;
-    let length_data: Vec<(f32, PathBuf)> = lengths
-        .iter()
+    let curriculum = Curriculum::prepare(&grid.work, args.seed, grid.sizes)?;
+    let length_data: Vec<(f32, PathBuf)> = (grid.lengths.iter())
         .map(|l| Ok((*l, curriculum.length_corpus(*l)?)))
         .collect::<Result<_, String>>()?;
-    let run_dir = |length: f32, preset: Preset, lambda: f32| {
-        work.join("reproduce")
-            .join(format!("L{length}"))
-            .join(preset.name())
-            .join(format!("lambda-{lambda}"))
-    };
-    let mut runs: Vec<GridRun> = Vec::new();
-    for (length, data) in &length_data {
-        for preset in &students {
-            for lambda in &lambdas {
-                let dir = run_dir(*length, *preset, *lambda);
-                let job = curriculum.second_stage(*preset, *lambda, data, &dir);
-                runs.push(GridRun {
-                    length: *length,
-                    preset: *preset,
-                    lambda: *lambda,
-                    job,
-                });
-            }
-        }
-    }
-    let (baselines, distilled): (Vec<&GridRun>, Vec<&GridRun>) =
-        runs.iter().partition(|run| run.lambda == 0.0);
-
-    let baselines: Vec<Job> = baselines.iter().map(|r| r.job.clone()).collect();
-    curriculum.train_teacher(&students, &baselines)?;
-    let teacher_dir = curriculum.teacher();
-    println!("== the teacher's maps of every training clip");
-    parallel::for_each(&length_data, TRAINING_PROCESSES, |(_, data)| {
-        train_and_eval::cache_teacher_maps(teacher_dir, data)
-    })?;
-    println!("== the students with KD");
-    run_jobs(&unfinished(distilled.iter().map(|r| &r.job)))?;
-
-    println!("== scoring on the test corpus");
-    let test_dir = &curriculum.test_dir;
-    let mut teacher_scores = Vec::new();
-    for length in &lengths {
-        let (evaluation, _) = evaluate(teacher_dir, test_dir, Split::Test, Some(*length))?;
-        teacher_scores.push((*length, evaluation));
-    }
-    let bar = crate::progress::bar(runs.len(), "models");
-    let cells = parallel::map(&runs, TRAINING_PROCESSES, |run| {
-        let cell = score_cell(&run.job.dir, test_dir, run.length, run.preset, run.lambda);
-        bar.inc(1);
-        cell
-    })?;
-    bar.finish();
-
+    let runs = grid.runs(&curriculum, &length_data);
+    train(&curriculum, &grid, &runs, &length_data)?;
+    let (teacher_scores, cells) = score(&curriculum, &grid, &runs)?;
     let figures = draw_figures(
         out,
-        teacher_dir,
-        test_dir,
-        &lengths,
-        &students,
+        curriculum.teacher(),
+        &curriculum.test_dir,
+        &grid.lengths,
+        &grid.students,
         &cells,
-        &run_dir,
+        &|length, preset, lambda| grid.run_dir(length, preset, lambda),
     )?;
     let command = std::env::args().skip(1).collect::<Vec<_>>().join(" ");
     let minutes = started.elapsed().as_secs_f32() / 60.0;
-    let mut corpora: Vec<&Path> = vec![&curriculum.words_dir, &curriculum.mixed_dir, test_dir];
+    let mut corpora: Vec<&Path> = vec![
+        &curriculum.words_dir,
+        &curriculum.mixed_dir,
+        &curriculum.test_dir,
+    ];
     corpora.extend(length_data.iter().map(|(_, dir)| dir.as_path()));
     let setup = Setup {
         command: &command,
         minutes,
         curriculum: &curriculum,
-        length_recipes: lengths
-            .iter()
+        length_recipes: (grid.lengths.iter())
             .map(|l| curriculum.length_recipe(*l))
             .collect(),
         voices: underlying_voices(&corpora)?,
     };
-    let report = markdown(&setup, &teacher_scores, &cells, &figures);
+    let report = Report {
+        command: format!("tempokd {command}"),
+        minutes,
+        teacher: teacher_scores,
+        students: cells,
+    };
+    write_report(out, &setup, &report, &figures)
+}
+
+/// What the grid covers, from the command line (checked, sorted, without repeats).
+struct Grid {
+    lengths: Vec<f32>,
+    lambdas: Vec<f32>,
+    students: Vec<Preset>,
+    sizes: &'static Sizes,
+    work: PathBuf,
+}
+
+impl Grid {
+    fn from_args(args: &ReproduceArgs) -> Result<Self, String> {
+        let mut lengths = args.lengths.clone().unwrap_or(match args.quick {
+            true => vec![4.0, 8.0],
+            false => vec![2.0, 4.0, 6.0, 8.0],
+        });
+        if let Some(length) = lengths.iter().find(|l| !LENGTHS.contains(l)) {
+            return Err(format!(
+                "--lengths: {length} s is not a length of the test corpus ({LENGTHS:?} s)"
+            ));
+        }
+        let mut lambdas = args.lambdas.clone().unwrap_or(match args.quick {
+            true => vec![0.0, 0.25],
+            false => PAPER_LAMBDAS.to_vec(),
+        });
+        if !lambdas.contains(&0.0) {
+            return Err("--lambdas must include 0: the student without KD is the baseline".into());
+        }
+        if let Some(lambda) = lambdas.iter().find(|l| !(0.0..=1.0).contains(*l)) {
+            return Err(format!("--lambdas: {lambda} is not a KD weight in [0, 1]"));
+        }
+        let names = args.students.clone().unwrap_or_else(|| match args.quick {
+            true => vec!["tc-resnet8".into(), "att-rnn".into()],
+            false => vec!["all".into()],
+        });
+        let mut students: Vec<Preset> = if names.iter().any(|s| s == "all") {
+            Preset::PAPER.to_vec()
+        } else {
+            (names.iter())
+                .map(|name| {
+                    Preset::from_name(name).ok_or_else(|| format!("unknown student {name:?}"))
+                })
+                .collect::<Result<_, _>>()?
+        };
+        // A value given twice would make two jobs write one folder at once.
+        for values in [&mut lengths, &mut lambdas] {
+            values.sort_by(f32::total_cmp);
+            values.dedup();
+        }
+        students.sort_by_key(|preset| Preset::PAPER.iter().position(|p| p == preset));
+        students.dedup();
+        let (sizes, work) = match args.quick {
+            true => (&Sizes::QUICK, "target/reproduce-quick"),
+            false => (&Sizes::FULL, "target/default-models"),
+        };
+        Ok(Self {
+            lengths,
+            lambdas,
+            students,
+            sizes,
+            work: args.work.clone().unwrap_or_else(|| PathBuf::from(work)),
+        })
+    }
+
+    fn run_dir(&self, length: f32, preset: Preset, lambda: f32) -> PathBuf {
+        (self.work.join("reproduce"))
+            .join(format!("L{length}"))
+            .join(preset.name())
+            .join(format!("lambda-{lambda}"))
+    }
+
+    /// Every student's second stage at every L and λ, on that L's corpus.
+    fn runs(&self, curriculum: &Curriculum, length_data: &[(f32, PathBuf)]) -> Vec<GridRun> {
+        let mut runs = Vec::new();
+        for (length, data) in length_data {
+            for preset in &self.students {
+                for lambda in &self.lambdas {
+                    let dir = self.run_dir(*length, *preset, *lambda);
+                    runs.push(GridRun {
+                        length: *length,
+                        preset: *preset,
+                        lambda: *lambda,
+                        job: curriculum.second_stage(*preset, *lambda, data, &dir),
+                    });
+                }
+            }
+        }
+        runs
+    }
+}
+
+/// The teacher (and the students without KD, which train beside it), the teacher's maps of
+/// every length's training clips, then the students with KD; finished runs are skipped.
+fn train(
+    curriculum: &Curriculum,
+    grid: &Grid,
+    runs: &[GridRun],
+    length_data: &[(f32, PathBuf)],
+) -> Result<(), String> {
+    let (baselines, distilled): (Vec<&GridRun>, Vec<&GridRun>) =
+        runs.iter().partition(|run| run.lambda == 0.0);
+    let baselines: Vec<Job> = baselines.iter().map(|r| r.job.clone()).collect();
+    curriculum.train_teacher(&grid.students, &baselines)?;
+    println!("== the teacher's maps of every training clip");
+    parallel::for_each(length_data, TRAINING_PROCESSES, |(_, data)| {
+        train_and_eval::cache_teacher_maps(curriculum.teacher(), data)
+    })?;
+    println!("== the students with KD");
+    run_jobs(&unfinished(distilled.iter().map(|r| &r.job)))
+}
+
+/// The teacher at each L and every student run, on the test corpus.
+fn score(
+    curriculum: &Curriculum,
+    grid: &Grid,
+    runs: &[GridRun],
+) -> Result<(Vec<TeacherScore>, Vec<Cell>), String> {
+    println!("== scoring on the test corpus");
+    let test_dir = &curriculum.test_dir;
+    let mut teacher_scores = Vec::new();
+    for length in &grid.lengths {
+        let (test, _) = evaluate(curriculum.teacher(), test_dir, Split::Test, Some(*length))?;
+        teacher_scores.push(TeacherScore {
+            length_s: *length,
+            test,
+        });
+    }
+    let bar = crate::progress::bar(runs.len(), "models");
+    let cells = parallel::map(runs, TRAINING_PROCESSES, |run| {
+        let cell = score_cell(&run.job.dir, test_dir, run.length, run.preset, run.lambda);
+        bar.inc(1);
+        cell
+    })?;
+    bar.finish();
+    Ok((teacher_scores, cells))
+}
+
+/// `report.json`: every score of the report, typed.
+#[derive(Serialize)]
+struct Report {
+    command: String,
+    minutes: f32,
+    teacher: Vec<TeacherScore>,
+    students: Vec<Cell>,
+}
+
+/// The teacher's scores at one L.
+#[derive(Serialize)]
+struct TeacherScore {
+    length_s: f32,
+    test: Evaluation,
+}
+
+/// `report.md` and `report.json` into `out`.
+fn write_report(
+    out: &Path,
+    setup: &Setup<'_>,
+    report: &Report,
+    figures: &[(f32, String)],
+) -> Result<(), String> {
     let write = |name: &str, text: String| {
         let path = out.join(name);
         std::fs::write(&path, text).map_err(|e| format!("{}: {e}", path.display()))
     };
-    write("report.md", report)?;
+    write(
+        "report.md",
+        markdown(setup, &report.teacher, &report.students, figures),
+    )?;
+    // Through a JSON value, as the report was always written: keys sorted, floats as their f64
+    // widening.
+    let value = serde_json::to_value(report).map_err(|e| e.to_string())?;
     write(
         "report.json",
-        serde_json::to_string_pretty(&json!({
-            "command": format!("tempokd {command}"),
-            "minutes": minutes,
-            "teacher": teacher_scores.iter().map(|(l, e)| json!({"length_s": l, "test": e})).collect::<Vec<_>>(),
-            "students": cells,
-        }))
-        .unwrap_or_default(),
+        serde_json::to_string_pretty(&value).map_err(|e| e.to_string())?,
     )?;
     println!("report: {}", out.join("report.md").display());
     Ok(())
 }
+
 /// What the report says about how its numbers were made.
 struct Setup<'a> {
     command: &'a str,
@@ -320,32 +396,48 @@ fn overlap(a: &Cell, b: &Cell) -> bool {
 }
 
 fn markdown(
-    setup: &Setup,
-    teacher: &[(f32, Evaluation)],
+    setup: &Setup<'_>,
+    teacher: &[TeacherScore],
     cells: &[Cell],
     figures: &[(f32, String)],
 ) -> String {
+    let columns = Columns::of(cells);
+    let comparisons = compare(teacher, cells, &columns);
+    let mut out = setup_section(setup, teacher);
+    out += &scores_table(teacher, cells, &columns);
+    out += &shape_table(&comparisons);
+    out += &agreement_list(teacher, cells, &comparisons);
+    out += &figures_section(figures);
+    out
+}
+
+/// The λ and students the cells cover, in order.
+struct Columns<'c> {
+    lambdas: Vec<f32>,
+    students: Vec<&'c str>,
+}
+
+impl<'c> Columns<'c> {
+    fn of(cells: &'c [Cell]) -> Self {
+        let mut lambdas: Vec<f32> = cells.iter().map(|c| c.lambda).collect();
+        lambdas.sort_by(f32::total_cmp);
+        lambdas.dedup();
+        let mut students: Vec<&str> = Vec::new();
+        for cell in cells {
+            if !students.contains(&cell.student.as_str()) {
+                students.push(&cell.student);
+            }
+        }
+        Self { lambdas, students }
+    }
+}
+
+/// How the report's numbers were made: the command, the voices, the stages and the corpora.
+fn setup_section(setup: &Setup<'_>, teacher: &[TeacherScore]) -> String {
     let mut out = String::new();
     let curriculum = setup.curriculum;
     let sizes = curriculum.sizes;
     let [train_voices, validation_voices, test_voices] = setup.voices;
-    // Accuracy with its Wilson interval, localisation with its bootstrap interval.
-    let score = |e: &Evaluation| {
-        format!(
-            "{} / {}",
-            train_and_eval::accuracy_text(e, 1),
-            train_and_eval::localisation_text(e, 2).unwrap_or_else(|| "–".into())
-        )
-    };
-    let mut lambdas: Vec<f32> = cells.iter().map(|c| c.lambda).collect();
-    lambdas.sort_by(f32::total_cmp);
-    lambdas.dedup();
-    let mut students: Vec<&str> = Vec::new();
-    for cell in cells {
-        if !students.contains(&cell.student.as_str()) {
-            students.push(&cell.student);
-        }
-    }
     let [words_budget, restart_budget, mixed_budget] = sizes.teacher;
     let _ = writeln!(out, "# Temporal KD on Synthetic Noisy Keywords\n");
     let _ = writeln!(
@@ -388,13 +480,19 @@ fn markdown(
         sizes.convolutional[1].batch,
         sizes.recurrent[1].steps,
         sizes.recurrent[1].batch,
-        teacher.first().map_or(0, |(_, e)| e.n),
+        teacher.first().map_or(0, |score| score.test.n),
         curriculum.words.command(&curriculum.words_dir),
         curriculum.mixed.command(&curriculum.mixed_dir),
         curriculum.test.command(&curriculum.test_dir),
         setup.length_recipes.join("\n"),
     );
+    out
+}
 
+/// The grid beside the paper's Table 2: the teacher and every student at every L and λ.
+fn scores_table(teacher: &[TeacherScore], cells: &[Cell], columns: &Columns<'_>) -> String {
+    let mut out = String::new();
+    let lambdas = &columns.lambdas;
     let header: Vec<String> = lambdas.iter().map(|l| format!("λ = {l}")).collect();
     let _ = writeln!(
         out,
@@ -403,15 +501,19 @@ fn markdown(
         PAPER_LAMBDAS.map(|l| l.to_string()).join(" / ")
     );
     let _ = writeln!(out, "|---|---|{}---|---|", "---|".repeat(lambdas.len()));
-    for (length, evaluation) in teacher {
+    for TeacherScore {
+        length_s: length,
+        test,
+    } in teacher
+    {
         let _ = writeln!(
             out,
             "| {length} s | teacher | {} |{} {} |",
-            score(evaluation),
+            train_and_eval::score_text(test),
             " |".repeat(lambdas.len()),
             paper_teacher(*length).map_or("–".into(), |a| format!("{a:.2}"))
         );
-        for student in &students {
+        for student in &columns.students {
             let row: Vec<String> = lambdas
                 .iter()
                 .map(|lambda| {
@@ -420,7 +522,7 @@ fn markdown(
                         .find(|c| {
                             c.length_s == *length && c.student == *student && c.lambda == *lambda
                         })
-                        .map_or("–".into(), |c| score(&c.test))
+                        .map_or("–".into(), |c| train_and_eval::score_text(&c.test))
                 })
                 .collect();
             let best =
@@ -439,7 +541,64 @@ fn markdown(
             );
         }
     }
+    out
+}
 
+/// One student at one L: KD at its best λ (on validation) against no KD, beside the paper.
+struct Comparison<'c> {
+    length: f32,
+    student: &'c str,
+    kd: &'c Cell,
+    base: &'c Cell,
+    /// Test accuracy points gained with KD.
+    gain: f32,
+    /// The paper's best λ among those run here, with its accuracy.
+    paper_best: Option<(f32, f32)>,
+    paper_gain: Option<f32>,
+    /// The λ > 0 with the best test accuracy.
+    test_best: Option<&'c Cell>,
+}
+
+fn compare<'c>(
+    teacher: &[TeacherScore],
+    cells: &'c [Cell],
+    columns: &Columns<'c>,
+) -> Vec<Comparison<'c>> {
+    let mut comparisons = Vec::new();
+    for length in teacher.iter().map(|score| score.length_s) {
+        for student in &columns.students {
+            let (Some(kd), Some(base)) = (
+                best_kd(cells, length, student),
+                baseline(cells, length, student),
+            ) else {
+                continue;
+            };
+            let paper_base = paper_cell(length, student, 0.0);
+            // Among the λ this grid ran, so both sides choose from the same columns.
+            let paper_best = (columns.lambdas.iter())
+                .filter(|l| **l > 0.0)
+                .filter_map(|l| paper_cell(length, student, *l).map(|a| (*l, a)))
+                .max_by(|a, b| a.1.total_cmp(&b.1));
+            comparisons.push(Comparison {
+                length,
+                student,
+                kd,
+                base,
+                gain: 100.0 * (kd.test.accuracy - base.test.accuracy),
+                paper_best,
+                paper_gain: paper_base.zip(paper_best).map(|(b, (_, a))| a - b),
+                test_best: (cells.iter())
+                    .filter(|c| c.length_s == length && c.student == *student && c.lambda > 0.0)
+                    .max_by(|a, b| a.test.accuracy.total_cmp(&b.test.accuracy)),
+            });
+        }
+    }
+    comparisons
+}
+
+/// KD at the best λ against no KD, cell by cell, beside the paper's gain.
+fn shape_table(comparisons: &[Comparison<'_>]) -> String {
+    let mut out = String::new();
     let _ = writeln!(out, "\n## The paper's shape, cell by cell\n");
     let _ = writeln!(
         out,
@@ -451,87 +610,64 @@ fn markdown(
         "| L | student | best λ | accuracy, KD − no KD | intervals | localisation, KD − no KD | paper: best λ, KD − no KD | best λ on test |"
     );
     let _ = writeln!(out, "|---|---|---|---|---|---|---|---|");
-    let mut gains: Vec<(f32, f32, Option<f32>)> = Vec::new();
-    let mut disagreements = 0;
-    let mut disagreements_within = 0;
-    let mut compared = 0;
-    for (length, _) in teacher {
-        for student in &students {
-            let (Some(kd), Some(base)) = (
-                best_kd(cells, *length, student),
-                baseline(cells, *length, student),
-            ) else {
-                continue;
-            };
-            let gain = 100.0 * (kd.test.accuracy - base.test.accuracy);
-            let localisation = kd
-                .test
-                .attention_in_window
-                .zip(base.test.attention_in_window)
-                .map_or("n/a".into(), |(a, b)| format!("{:+.2}", a - b));
-            let paper_base = paper_cell(*length, student, 0.0);
-            // Among the λ this grid ran, so both sides choose from the same columns.
-            let paper_best = lambdas
-                .iter()
-                .filter(|l| **l > 0.0)
-                .filter_map(|l| paper_cell(*length, student, *l).map(|a| (*l, a)))
-                .max_by(|a, b| a.1.total_cmp(&b.1));
-            let paper_gain = paper_base.zip(paper_best).map(|(b, (_, a))| a - b);
-            gains.push((*length, gain, paper_gain));
-            let test_best = cells
-                .iter()
-                .filter(|c| c.length_s == *length && c.student == *student && c.lambda > 0.0)
-                .max_by(|a, b| a.test.accuracy.total_cmp(&b.test.accuracy));
-            let on_test = test_best.map_or("–".into(), |c| c.lambda.to_string());
-            compared += 1;
-            if let Some(test_best) = test_best.filter(|c| c.lambda != kd.lambda) {
-                disagreements += 1;
-                if overlap(test_best, kd) {
-                    disagreements_within += 1;
-                }
-            }
-            let _ = writeln!(
-                out,
-                "| {length} s | {student} | {} | {gain:+.1} points | {} | {localisation} | {} | {on_test} |",
-                kd.lambda,
-                if overlap(kd, base) {
-                    "overlap"
-                } else {
-                    "**apart**"
-                },
-                paper_best
-                    .zip(paper_gain)
-                    .map_or("–".into(), |((l, _), g)| format!("{l}: {g:+.2}")),
-            );
-        }
+    for comparison in comparisons {
+        let Comparison {
+            length,
+            student,
+            kd,
+            base,
+            gain,
+            ..
+        } = comparison;
+        let localisation = (kd.test.attention_in_window)
+            .zip(base.test.attention_in_window)
+            .map_or("n/a".into(), |(a, b)| format!("{:+.2}", a - b));
+        let on_test = (comparison.test_best).map_or("–".into(), |c| c.lambda.to_string());
+        let _ = writeln!(
+            out,
+            "| {length} s | {student} | {} | {gain:+.1} points | {} | {localisation} | {} | {on_test} |",
+            kd.lambda,
+            if overlap(kd, base) {
+                "overlap"
+            } else {
+                "**apart**"
+            },
+            (comparison.paper_best)
+                .zip(comparison.paper_gain)
+                .map_or("–".into(), |((l, _), g)| format!("{l}: {g:+.2}")),
+        );
     }
+    out
+}
 
+/// Where the grid agrees with the paper's findings and where it does not.
+fn agreement_list(
+    teacher: &[TeacherScore],
+    cells: &[Cell],
+    comparisons: &[Comparison<'_>],
+) -> String {
+    let mut out = String::new();
     let _ = writeln!(out, "\n## Where the shape agrees and where it does not\n");
-    let helped = gains.iter().filter(|(_, g, _)| *g > 0.0).count();
+    let helped = comparisons.iter().filter(|c| c.gain > 0.0).count();
     let _ = writeln!(
         out,
         "- **KD helps at the best λ**: the paper, in {} of {} cells; here, higher \
          accuracy with KD in {helped} of {} cells (see the table above for which differences \
          are outside the intervals).",
-        gains
-            .iter()
-            .filter(|(_, _, p)| p.is_some_and(|p| p > 0.0))
+        (comparisons.iter())
+            .filter(|c| c.paper_gain.is_some_and(|p| p > 0.0))
             .count(),
-        gains.iter().filter(|(_, _, p)| p.is_some()).count(),
-        gains.len()
+        comparisons
+            .iter()
+            .filter(|c| c.paper_gain.is_some())
+            .count(),
+        comparisons.len()
     );
     let mut by_length = String::new();
-    for (length, _) in teacher {
-        let here: Vec<f32> = gains
-            .iter()
-            .filter(|g| g.0 == *length)
-            .map(|g| g.1)
-            .collect();
-        let paper: Vec<f32> = gains
-            .iter()
-            .filter(|g| g.0 == *length)
-            .filter_map(|g| g.2)
-            .collect();
+    for length in teacher.iter().map(|score| score.length_s) {
+        let at_length = || comparisons.iter().filter(move |c| c.length == length);
+        let here: Vec<f32> = at_length().map(|c| c.gain).collect();
+        let paper: Vec<f32> = at_length().filter_map(|c| c.paper_gain).collect();
         let mean = |values: &[f32]| match values.len() {
             0 => "–".to_string(),
             n => format!("{:+.1}", values.iter().sum::<f32>() / n as f32),
@@ -576,13 +712,24 @@ fn markdown(
             false => format!(": {}", hurt.join("; ")),
         }
     );
+    let disagreeing: Vec<&Comparison<'_>> = (comparisons.iter())
+        .filter(|c| c.test_best.is_some_and(|best| best.lambda != c.kd.lambda))
+        .collect();
+    let within = (disagreeing.iter())
+        .filter(|c| c.test_best.is_some_and(|best| overlap(best, c.kd)))
+        .count();
     let _ = writeln!(
         out,
         "- **Validation and test**: the best λ on validation is not the best on test in \
-         {disagreements} of {compared} cells, and in {disagreements_within} of those the two λ's \
-         test accuracy intervals overlap."
+         {} of {} cells, and in {within} of those the two λ's test accuracy intervals overlap.",
+        disagreeing.len(),
+        comparisons.len()
     );
+    out
+}
 
+fn figures_section(figures: &[(f32, String)]) -> String {
+    let mut out = String::new();
     if !figures.is_empty() {
         let _ = writeln!(out, "\n## Attention maps on test clips\n");
         for (length, file) in figures {
@@ -610,7 +757,9 @@ fn draw_figures(
     let mut figures = Vec::new();
     for length in lengths {
         let mut dataset = Dataset::open(test_dir).map_err(|e| e.to_string())?;
-        train_and_eval::keep_length(&mut dataset, Split::Test, *length)?;
+        dataset
+            .keep_length(Split::Test, *length)
+            .map_err(|e| e.to_string())?;
         let Some(example) = dataset
             .split(Split::Test)
             .find(|e| e.window.is_some() && e.labels.iter().any(|l| l == "yes"))
@@ -659,7 +808,7 @@ fn draw_figures(
                 example.file,
                 example.labels.join(", ")
             ),
-            samples.len() as f32 / 16_000.0,
+            samples.len() as f32 / MODEL_SAMPLE_RATE as f32,
             example.window,
             &rows,
         )?;

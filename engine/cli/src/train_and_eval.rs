@@ -3,16 +3,15 @@
 use crate::progress::TrainingBars;
 use clap::{Args, ValueEnum};
 use std::path::{Path, PathBuf};
-use tempokd::audio::MODEL_SAMPLE_RATE;
 use tempokd::data::{Dataset, Split};
 use tempokd::device::ComputeDevice;
 use tempokd::kd::{KdLossConfig, KdTarget, TaskWeight};
-use tempokd::model_kind::ModelKind;
+use tempokd::model::{Model, ModelError};
 use tempokd::students::{Preset, Student};
 use tempokd::teacher::{ClassifierPooling, Teacher, TeacherShape, Wav2Vec2Config};
 use tempokd::train::run::{self, TeacherGuide, Trained};
 use tempokd::train::{
-    Evaluation, LogitKd, LrSchedule, SpecAugment, StudentTraining, TeacherCache, TeacherTraining,
+    Evaluation, FolderMapStore, LogitKd, LrSchedule, SpecAugment, StudentTraining, TeacherTraining,
     TrainingRecord, evaluate_student, evaluate_teacher, fingerprint,
 };
 
@@ -236,7 +235,7 @@ pub fn train_student(args: &StudentArgs) -> Result<Trained<Student>, String> {
             student
         }
     };
-    let mut guide = match &args.teacher {
+    let guide = match &args.teacher {
         Some(dir) => Some(teacher_guide(dir, &args.data, &cpu.device)?),
         None => None,
     };
@@ -278,7 +277,7 @@ pub fn train_student(args: &StudentArgs) -> Result<Trained<Student>, String> {
             &dataset,
             student,
             settings.clone(),
-            guide.as_mut(),
+            guide.as_ref(),
             args.eval_every,
             progress,
         )
@@ -290,7 +289,7 @@ pub fn train_student(args: &StudentArgs) -> Result<Trained<Student>, String> {
 
 /// Runs `work` with progress bars drawn from its reports.
 fn with_bars<T>(
-    work: impl FnOnce(&mut dyn FnMut(run::Progress)) -> Result<T, tempokd::train::TrainError>,
+    work: impl FnOnce(&mut dyn FnMut(run::Progress<'_>)) -> Result<T, tempokd::train::TrainError>,
 ) -> Result<T, String> {
     let mut bars = TrainingBars::default();
     let result = work(&mut |p| bars.update(p));
@@ -309,22 +308,17 @@ fn teacher_guide(
         std::fs::read(dir.join(name)).map_err(|e| format!("{}: {e}", dir.join(name).display()))
     };
     let rollout = teacher.default_rollout();
-    let print = fingerprint(
+    let fingerprint = fingerprint(
         &[&read("config.json")?, &read("model.safetensors")?],
         &rollout,
     );
-    let cache_path = data
-        .join(".tempokd-cache")
-        .join(format!("teacher-{print}.json"));
-    let cache = match std::fs::read_to_string(&cache_path) {
-        Ok(text) => TeacherCache::from_json(&text, &print),
-        Err(_) => TeacherCache::new(print),
-    };
     Ok(TeacherGuide {
         teacher,
         rollout,
-        cache,
-        cache_path: Some(cache_path),
+        fingerprint,
+        store: FolderMapStore {
+            dir: data.join(".tempokd-cache"),
+        },
     })
 }
 
@@ -344,7 +338,7 @@ fn write_record<S: serde::Serialize, M>(
 /// trained next find them cached.
 pub fn cache_teacher_maps(teacher: &Path, data: &Path) -> Result<(), String> {
     let dataset = open(data)?;
-    let mut guide = teacher_guide(teacher, data, &cpu().device)?;
+    let guide = teacher_guide(teacher, data, &cpu().device)?;
     let train: Vec<_> = dataset.split(Split::Train).collect();
     guide
         .targets(&dataset, &train, &mut |_| {})
@@ -352,40 +346,13 @@ pub fn cache_teacher_maps(teacher: &Path, data: &Path) -> Result<(), String> {
         .map_err(|e| e.to_string())
 }
 
-/// What a model folder holds: a student's config has an `arch`, a teacher's is Hugging Face's.
-pub enum Model {
-    Teacher(Box<Teacher>),
-    Student(Box<Student>),
-}
-
-pub fn load_model(dir: &Path, device: &burn::tensor::Device) -> Result<Model, String> {
-    let config_path = dir.join("config.json");
-    let text = std::fs::read_to_string(&config_path)
-        .map_err(|e| format!("{}: {e}", config_path.display()))?;
-    let described = |e: &dyn std::fmt::Display| format!("{}: {e}", dir.display());
-    match ModelKind::of_config(&text).map_err(|e| described(&e))? {
-        ModelKind::Student => Student::load_dir(dir, device)
-            .map(|student| Model::Student(Box::new(student)))
-            .map_err(|e| described(&e)),
-        ModelKind::Teacher => Teacher::load_dir(dir, device)
-            .map(|teacher| Model::Teacher(Box::new(teacher)))
-            .map_err(|e| described(&e)),
-    }
-}
-
-/// Keeps only the `split` clips that last `length` seconds (to the nearest 10 ms).
-pub fn keep_length(dataset: &mut Dataset, split: Split, length: f32) -> Result<(), String> {
-    let mut keep = Vec::with_capacity(dataset.examples.len());
-    for example in &dataset.examples {
-        let matches = example.split == split && {
-            let samples = dataset.audio(example).map_err(|e| e.to_string())?;
-            (samples.len() as f32 / MODEL_SAMPLE_RATE as f32 - length).abs() < 0.01
-        };
-        keep.push(matches);
-    }
-    let mut flags = keep.into_iter();
-    dataset.examples.retain(|_| flags.next().unwrap_or(false));
-    Ok(())
+/// A model folder on the CPU, or why not, naming the folder (or its config.json).
+pub fn load_model(dir: &Path) -> Result<Model, String> {
+    Model::load_dir(dir, &cpu().device).map_err(|e| match e {
+        // Names its file already.
+        ModelError::Config(why) => why,
+        other => format!("{}: {other}", dir.display()),
+    })
 }
 
 /// Scores a model folder on a split (or only its clips of one length), with each clip's
@@ -398,9 +365,11 @@ pub fn evaluate(
 ) -> Result<(Evaluation, Vec<Vec<f32>>), String> {
     let mut dataset = open(data)?;
     if let Some(length) = length {
-        keep_length(&mut dataset, split, length)?;
+        dataset
+            .keep_length(split, length)
+            .map_err(|e| e.to_string())?;
     }
-    let loaded = load_model(model, &cpu().device)?;
+    let loaded = load_model(model)?;
     with_bars(|progress| match loaded {
         Model::Student(student) => {
             let (_, clips) = run::student_inputs(&dataset, split, &student, progress)?;
@@ -473,6 +442,16 @@ pub fn localisation_text(evaluation: &Evaluation, places: usize) -> Option<Strin
         "{mean:.places$} ({:.places$}–{:.places$})",
         interval.low, interval.high
     ))
+}
+
+/// A table cell of both scores: accuracy (one place) with its interval / localisation (two
+/// places) with its interval, or "–" without windows.
+pub fn score_text(evaluation: &Evaluation) -> String {
+    format!(
+        "{} / {}",
+        accuracy_text(evaluation, 1),
+        localisation_text(evaluation, 2).unwrap_or_else(|| "–".into())
+    )
 }
 
 #[cfg(test)]

@@ -4,6 +4,7 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use tempokd::model::{ModelIndex, ModelKind};
 
 /// The page downloads every default model; together they must stay under this.
 const BUDGET_BYTES: u64 = 40_000_000;
@@ -56,15 +57,8 @@ fn card_check_row(card: &str) -> (usize, f64, f64) {
 
 #[test]
 fn every_default_model_is_there_and_all_fit_the_budget() {
-    let index: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(models().join("index.json")).unwrap())
-            .unwrap();
-    let listed: Vec<&str> = index["models"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|m| m["name"].as_str().unwrap())
-        .collect();
+    let index = ModelIndex::read(&models()).unwrap();
+    let listed: Vec<&str> = index.models.iter().map(|m| m.name.as_str()).collect();
     assert_eq!(listed, EXPECTED);
     let mut total = 0;
     for name in EXPECTED {
@@ -116,27 +110,24 @@ fn every_card_matches_a_fresh_eval_of_its_weights() {
 #[test]
 fn every_model_loads_with_the_parameters_and_size_its_card_states() {
     let device = tempokd::device::ComputeDevice::cpu("tests run on the CPU").device;
-    let index: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(models().join("index.json")).unwrap())
-            .unwrap();
-    for model in index["models"].as_array().unwrap() {
-        let name = model["name"].as_str().unwrap();
+    for model in ModelIndex::read(&models()).unwrap().models {
+        let name = model.name.as_str();
         let dir = models().join(name);
         let card = std::fs::read_to_string(dir.join("README.md")).unwrap();
         let bytes = std::fs::metadata(dir.join("model.safetensors"))
             .unwrap()
             .len();
-        assert_eq!(model["bytes"].as_u64().unwrap(), bytes, "{name}");
+        assert_eq!(model.bytes, bytes, "{name}");
         assert!(card.contains(&format!("({bytes} bytes)")), "{name}");
-        let params = match model["kind"].as_str().unwrap() {
-            "teacher" => tempokd::teacher::Teacher::load_dir(&dir, &device)
+        let params = match model.kind {
+            ModelKind::Teacher => tempokd::teacher::Teacher::load_dir(&dir, &device)
                 .unwrap()
                 .params(),
-            _ => tempokd::students::Student::load_dir(&dir, &device)
+            ModelKind::Student => tempokd::students::Student::load_dir(&dir, &device)
                 .unwrap()
                 .deployed_params(),
         };
-        assert_eq!(model["params"].as_u64().unwrap() as usize, params, "{name}");
+        assert_eq!(model.params, params, "{name}");
         assert!(
             card.contains(&format!("| parameters | {params} |")),
             "{name}"

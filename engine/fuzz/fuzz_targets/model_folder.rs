@@ -6,9 +6,7 @@
 
 use libfuzzer_sys::fuzz_target;
 use tempokd::device::ComputeDevice;
-use tempokd::model_kind::ModelKind;
-use tempokd::students::{Student, StudentFiles};
-use tempokd::teacher::{Teacher, TeacherFiles};
+use tempokd::model::{FolderFiles, Model};
 
 fuzz_target!(|bytes: &[u8]| {
     let (config, weights) = match bytes.iter().position(|&b| b == 0) {
@@ -18,22 +16,12 @@ fuzz_target!(|bytes: &[u8]| {
     let Ok(config) = std::str::from_utf8(config) else {
         return;
     };
-    let Ok(kind) = ModelKind::of_config(config) else {
-        return;
-    };
     let device = ComputeDevice::cpu("fuzzing").device;
     // Refusals are the expected outcome; only a panic or an allocation past the limit counts.
-    match kind {
-        ModelKind::Student => {
-            let _ = Student::load(StudentFiles { config, weights }, &device);
-        }
-        ModelKind::Teacher => {
-            let files = TeacherFiles {
-                config,
-                preprocessor: None,
-                weights,
-            };
-            let _ = Teacher::load(files, &device);
-        }
-    }
+    let files = FolderFiles {
+        config,
+        weights,
+        preprocessor: None,
+    };
+    let _ = Model::load(files, &device);
 });

@@ -54,7 +54,7 @@ const MAX_TRACKS: usize = 64;
 /// cut, as a recording stopped mid-write would.
 pub fn read(bytes: &[u8], max_packets: usize) -> Result<WebmAudio<'_>, AudioError> {
     let corrupt = |what: &str| AudioError::Corrupt(format!("the WebM file {what}"));
-    let mut tracks: Vec<Track> = Vec::new();
+    let mut tracks: Vec<Track<'_>> = Vec::new();
     let mut packets = Vec::new();
     let mut at = 0;
     while at < bytes.len() && packets.len() < max_packets {

@@ -122,6 +122,23 @@ impl Dataset {
             .map(|clip| clip.into_samples())
             .map_err(|e| DataError::file(&path, e))
     }
+
+    /// Keeps only the clips of `split` that last `length` seconds (to the nearest 10 ms), each
+    /// decoded to learn its length; every other clip is dropped.
+    #[cfg(feature = "decoders")]
+    pub fn keep_length(&mut self, split: Split, length: f32) -> Result<(), DataError> {
+        let rate = crate::audio::MODEL_SAMPLE_RATE as f32;
+        let mut keep = Vec::with_capacity(self.examples.len());
+        for example in &self.examples {
+            keep.push(
+                example.split == split
+                    && (self.audio(example)?.len() as f32 / rate - length).abs() < 0.01,
+            );
+        }
+        let mut flags = keep.into_iter();
+        self.examples.retain(|_| flags.next().unwrap_or(false));
+        Ok(())
+    }
 }
 
 /// The 12 Speech Commands labels when the data uses no others (so models trained on any subset

@@ -4,6 +4,7 @@
 
 #[cfg(feature = "tensors")]
 mod loss;
+mod pair;
 mod rollout;
 mod target;
 
@@ -12,6 +13,7 @@ pub use loss::{
     KdLoss, KdLossConfig, TaskWeight, binary_cross_entropy, cross_entropy, logit_kd_loss,
     temporal_kd_loss,
 };
+pub use pair::PlainAndKd;
 pub use rollout::{
     AttentionMaps, HeadFusion, RolloutConfig, RolloutError, RolloutRow, normalise,
     resample_distribution, rollout,

@@ -22,7 +22,7 @@ pub use model::{AttentionDetail, Wav2Vec2Classifier, Wav2Vec2Output};
 use crate::audio::MODEL_SAMPLE_RATE;
 use crate::checkpoint::{Checkpoint, CheckpointError, RandomInit, to_safetensors};
 use crate::device::read_floats;
-use crate::kd::{AttentionMaps, RolloutConfig, RolloutRow};
+use crate::kd::{AttentionMaps, RolloutConfig, RolloutError, RolloutRow};
 use crate::prediction::Prediction;
 use burn::module::Module;
 use burn::tensor::{Device, Tensor, TensorData};
@@ -44,8 +44,17 @@ pub enum TeacherError {
         *.min_samples as f32 * 1000.0 / MODEL_SAMPLE_RATE as f32
     )]
     TooShort { samples: usize, min_samples: usize },
+    /// Clips given together must share a length; the message says what was given.
+    #[error("bad batch: {0}")]
+    Batch(String),
     #[error("reading the result from the device failed: {0}")]
     Device(String),
+    /// The forward pass gave back something other than what was asked for: a bug, not bad
+    /// input.
+    #[error("the teacher's output is not what was asked for: {0}")]
+    Output(String),
+    #[error("the attention rollout failed: {0}")]
+    Rollout(#[from] RolloutError),
     /// Writing a teacher directory failed; the message names the file.
     #[error("{0}")]
     File(String),
@@ -208,7 +217,7 @@ impl Teacher {
     pub fn batch_input(&self, clips: &[&[f32]]) -> Result<Tensor<2>, TeacherError> {
         let samples = clips.first().map_or(0, |c| c.len());
         if clips.iter().any(|c| c.len() != samples) {
-            return Err(TeacherError::Device(
+            return Err(TeacherError::Batch(
                 "a batch needs clips of one length".into(),
             ));
         }
@@ -280,7 +289,7 @@ impl Teacher {
         let mut inferences = self.infer_batch(&[samples], detail).await?;
         inferences
             .pop()
-            .ok_or_else(|| TeacherError::Device("the teacher returned nothing".into()))
+            .ok_or_else(|| TeacherError::Output("nothing came back".into()))
     }
 
     /// [`Teacher::infer`] for clips of one length in one forward pass: no padding, so each
@@ -331,7 +340,7 @@ async fn read_maps(
         .map_err(TeacherError::Device)?;
     let per_clip = heads * frames * frames;
     if values.len() != count * clips * per_clip {
-        return Err(TeacherError::Device(format!(
+        return Err(TeacherError::Output(format!(
             "{} attention weights came back for {clips} clips of {count} layers × {heads} heads × \
              {frames}² frames",
             values.len()
@@ -344,7 +353,7 @@ async fn read_maps(
                 .copied()
                 .collect();
             AttentionMaps::new(count, heads, frames, mine)
-                .map_err(|e| TeacherError::Device(e.to_string()))
+                .map_err(|e| TeacherError::Output(e.to_string()))
         })
         .collect()
 }

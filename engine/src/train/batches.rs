@@ -3,7 +3,7 @@
 
 use super::augment::SpecAugment;
 use super::cache::TeacherTarget;
-use super::evaluate::Scored;
+use super::evaluate::LabelledClip;
 use super::trainer::StudentBatch;
 use crate::audio::Features;
 use crate::kd::{KdTarget, resample_distribution};
@@ -51,14 +51,15 @@ impl BatchOrder {
 /// targets and, when given, the teacher's maps shaped into KD targets on the student's frames,
 /// and its logits.
 pub fn student_batch(
-    clips: &[Scored<Features>],
+    clips: &[LabelledClip<Features>],
     picked: &[usize],
     teacher: Option<(&[TeacherTarget], &KdTarget)>,
     config: &StudentConfig,
     spec_augment: Option<&SpecAugment>,
     rng: &mut Rng,
 ) -> StudentBatch {
-    let chosen: Vec<&Scored<Features>> = picked.iter().filter_map(|i| clips.get(*i)).collect();
+    let chosen: Vec<&LabelledClip<Features>> =
+        picked.iter().filter_map(|i| clips.get(*i)).collect();
     let (frames, bins) = chosen
         .first()
         .map_or((0, 0), |c| (c.input.frames, c.input.bins));

@@ -89,7 +89,7 @@ pub async fn teacher_target(
     let mut targets = teacher_targets(teacher, &[samples], settings).await?;
     targets
         .pop()
-        .ok_or_else(|| TeacherError::Device("the teacher returned nothing".into()))
+        .ok_or_else(|| TeacherError::Output("nothing came back".into()))
 }
 
 /// [`teacher_target`] for clips of one length in one forward pass (group them with
@@ -105,10 +105,9 @@ pub async fn teacher_targets(
     inferences
         .into_iter()
         .map(|inference| {
-            let maps = inference.attentions.ok_or_else(|| {
-                TeacherError::Device("the teacher returned no attention maps".into())
-            })?;
-            let map = rollout(&maps, settings).map_err(|e| TeacherError::Device(e.to_string()))?;
+            let maps = (inference.attentions)
+                .ok_or_else(|| TeacherError::Output("no attention maps came back".into()))?;
+            let map = rollout(&maps, settings)?;
             Ok(TeacherTarget {
                 map,
                 logits: inference.prediction.logits,

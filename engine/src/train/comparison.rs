@@ -7,31 +7,31 @@ use super::TrainError;
 use super::augment::SpecAugment;
 use super::batches::{BatchOrder, student_batch};
 use super::cache::TeacherTarget;
-use super::evaluate::{Scored, evaluate_student};
+use super::evaluate::{LabelledClip, evaluate_student};
 use super::metrics::Evaluation;
 use super::trainer::{StepReport, StudentTrainer, StudentTraining};
 use crate::audio::Features;
+use crate::kd::PlainAndKd;
 use crate::rng::Rng;
 use crate::students::{Student, StudentConfig};
 use burn::module::Module;
 
 /// The clips a comparison learns from and is scored on.
 pub struct ComparisonData {
-    pub train: Vec<Scored<Features>>,
+    pub train: Vec<LabelledClip<Features>>,
     /// The frozen teacher's map and logits for each training clip, in the same order.
     pub teacher: Vec<TeacherTarget>,
-    pub validation: Vec<Scored<Features>>,
+    pub validation: Vec<LabelledClip<Features>>,
 }
 
 /// How both students did on the validation clips, with each clip's map per student.
 pub struct ComparisonScore {
-    pub evaluations: [Evaluation; 2],
-    pub maps: [Vec<Vec<f32>>; 2],
+    pub evaluations: PlainAndKd<Evaluation>,
+    pub maps: PlainAndKd<Vec<Vec<f32>>>,
 }
 
-/// Pairs in this module list the run without KD first, then the run with it.
 pub struct KdComparison {
-    runs: [StudentTrainer; 2],
+    runs: PlainAndKd<StudentTrainer>,
     data: ComparisonData,
     order: BatchOrder,
     augment_rng: Rng,
@@ -85,35 +85,38 @@ impl KdComparison {
             augment_rng: seed.fork("augment"),
             config: student.config().clone(),
             spec_augment: settings.spec_augment,
-            runs: [
+            runs: PlainAndKd::new(
                 StudentTrainer::new(copy()?, plain, false)?,
                 StudentTrainer::new(copy()?, settings, false)?,
-            ],
+            ),
             data,
         })
     }
 
     pub fn steps_done(&self) -> usize {
-        self.runs[1].steps_done()
+        self.runs.kd.steps_done()
     }
 
     pub fn total_steps(&self) -> usize {
-        self.runs[1].settings().steps
+        self.runs.kd.settings().steps
     }
 
     /// One step of each run on the same batch. Both losses are checked before either update is
     /// applied; when either diverges, both runs undo their last update together, so they stay
     /// on the same batches, and the error says which step failed and which are kept.
-    pub async fn step(&mut self) -> Result<[StepReport; 2], TrainError> {
+    pub async fn step(&mut self) -> Result<PlainAndKd<StepReport>, TrainError> {
         let batch = student_batch(
             &self.data.train,
             &self.order.next(),
-            Some((&self.data.teacher, &self.runs[1].settings().target)),
+            Some((&self.data.teacher, &self.runs.kd.settings().target)),
             &self.config,
             self.spec_augment.as_ref(),
             &mut self.augment_rng,
         );
-        let [plain, distilled] = &mut self.runs;
+        let PlainAndKd {
+            plain,
+            kd: distilled,
+        } = &mut self.runs;
         let plain_checked = match plain.check(&batch).await {
             Ok(checked) => checked,
             Err(failure) => {
@@ -134,26 +137,27 @@ impl KdComparison {
                 return Err(failure);
             }
         };
-        Ok([
+        Ok(PlainAndKd::new(
             plain.apply(plain_checked)?,
             distilled.apply(distilled_checked)?,
-        ])
+        ))
     }
 
     /// Both students on the validation clips.
     pub async fn validate(&self) -> Result<ComparisonScore, TrainError> {
-        let [plain, distilled] = self.students()?;
-        let (plain, plain_maps) = evaluate_student(&plain, &self.data.validation, false).await?;
+        let students = self.students()?;
+        let (plain, plain_maps) =
+            evaluate_student(&students.plain, &self.data.validation, false).await?;
         let (distilled, distilled_maps) =
-            evaluate_student(&distilled, &self.data.validation, false).await?;
+            evaluate_student(&students.kd, &self.data.validation, false).await?;
         Ok(ComparisonScore {
-            evaluations: [plain, distilled],
-            maps: [plain_maps, distilled_maps],
+            evaluations: PlainAndKd::new(plain, distilled),
+            maps: PlainAndKd::new(plain_maps, distilled_maps),
         })
     }
 
     /// Both students as trained so far (the last good weights after a divergence).
-    pub fn students(&self) -> Result<[Student; 2], TrainError> {
-        Ok([self.runs[0].student()?, self.runs[1].student()?])
+    pub fn students(&self) -> Result<PlainAndKd<Student>, TrainError> {
+        self.runs.as_ref().map(StudentTrainer::student).transpose()
     }
 }

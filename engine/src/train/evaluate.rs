@@ -17,7 +17,7 @@ use burn::tensor::{Tensor, TensorData};
 const EVAL_BATCH: usize = 64;
 
 /// One clip to score: its input, its target classes and, when known, its keyword window.
-pub struct Scored<T> {
+pub struct LabelledClip<T> {
     pub input: T,
     pub targets: Vec<usize>,
     pub window: Option<Window>,
@@ -36,7 +36,7 @@ pub fn class_probabilities(logits: &[f32], multi_label: bool) -> Vec<f32> {
 /// clip's temporal map (over the student's frames), in input order.
 pub async fn evaluate_student(
     student: &Student,
-    clips: &[Scored<Features>],
+    clips: &[LabelledClip<Features>],
     multi_label: bool,
 ) -> Result<(Evaluation, Vec<Vec<f32>>), TrainError> {
     let mut order: Vec<usize> = (0..clips.len()).collect();
@@ -59,7 +59,7 @@ pub async fn evaluate_student(
             let output = student.model().forward(input, AttentionRequest::Mean);
             let attention = output
                 .attention
-                .ok_or_else(|| TrainError::Device("the student returned no attention".into()))?;
+                .ok_or_else(|| TrainError::Output("no attention came back".into()))?;
             let student_frames = attention.dims()[1];
             let values = read_floats(Tensor::cat(
                 vec![
@@ -100,16 +100,14 @@ pub async fn evaluate_student(
 /// clip's rollout map over the teacher's frames.
 pub async fn evaluate_teacher(
     teacher: &Teacher,
-    clips: &[Scored<Vec<f32>>],
+    clips: &[LabelledClip<Vec<f32>>],
     rollout: &RolloutConfig,
     multi_label: bool,
 ) -> Result<(Evaluation, Vec<Vec<f32>>), TrainError> {
     let mut outcomes = Vec::with_capacity(clips.len());
     let mut maps = Vec::with_capacity(clips.len());
     for clip in clips {
-        let target = teacher_target(teacher, &clip.input, rollout)
-            .await
-            .map_err(|e| TrainError::Device(e.to_string()))?;
+        let target = teacher_target(teacher, &clip.input, rollout).await?;
         outcomes.push(Outcome {
             probs: class_probabilities(&target.logits, multi_label),
             targets: clip.targets.clone(),

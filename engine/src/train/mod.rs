@@ -13,6 +13,7 @@ mod record;
 #[cfg(all(feature = "decoders", not(target_family = "wasm")))]
 pub mod run;
 mod schedule;
+mod teacher_maps;
 mod trainer;
 
 pub use augment::SpecAugment;
@@ -21,7 +22,7 @@ pub use cache::{
     map_batches, teacher_target, teacher_targets,
 };
 pub use comparison::{ComparisonData, ComparisonScore, KdComparison};
-pub use evaluate::{Scored, class_probabilities, evaluate_student, evaluate_teacher};
+pub use evaluate::{LabelledClip, class_probabilities, evaluate_student, evaluate_teacher};
 pub use metrics::{
     Evaluation, Interval, Outcome, attention_in_window, average_precision, bootstrap_mean, wilson,
 };
@@ -31,6 +32,9 @@ pub use record::{
     TrainingRecord,
 };
 pub use schedule::LrSchedule;
+#[cfg(not(target_family = "wasm"))]
+pub use teacher_maps::FolderMapStore;
+pub use teacher_maps::{MapClip, TeacherMapStore, TeacherMaps, teacher_maps};
 pub use trainer::{
     DIVERGENCE_FACTOR, LogitKd, StepReport, StudentBatch, StudentTrainer, StudentTraining,
     TeacherBatch, TeacherTrainer, TeacherTraining,
@@ -58,8 +62,19 @@ pub enum TrainError {
     },
     #[error("the model was lost after an earlier failure; start a new trainer")]
     Lost,
+    /// The caller asked to stop before the work ended.
+    #[error("stopped before the end")]
+    Stopped,
     #[error("the device failed: {0}")]
     Device(String),
+    #[error(transparent)]
+    Teacher(#[from] crate::teacher::TeacherError),
+    /// The frozen teacher gave no map for clips that training needs; the message names them.
+    #[error("the teacher could not map {0}")]
+    TeacherMap(String),
+    /// A forward pass gave back something other than what was asked for: a bug, not bad input.
+    #[error("the student's output is not what was asked for: {0}")]
+    Output(String),
     #[error(transparent)]
     Data(#[from] crate::data::DataError),
 }

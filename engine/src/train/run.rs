@@ -4,9 +4,10 @@
 
 use super::TrainError;
 use super::batches::{BatchOrder, student_batch};
-use super::cache::{TeacherCache, TeacherTarget, clip_key, map_batches, teacher_targets};
-use super::evaluate::{Scored, evaluate_student, evaluate_teacher};
+use super::cache::{TeacherTarget, clip_key};
+use super::evaluate::{LabelledClip, evaluate_student, evaluate_teacher};
 use super::metrics::Evaluation;
+use super::teacher_maps::{FolderMapStore, MapClip, teacher_maps};
 use super::trainer::{
     StepReport, StudentTrainer, StudentTraining, TeacherBatch, TeacherTrainer, TeacherTraining,
 };
@@ -16,7 +17,7 @@ use crate::kd::RolloutConfig;
 use crate::rng::Rng;
 use crate::students::Student;
 use crate::teacher::Teacher;
-use std::path::PathBuf;
+use std::borrow::Cow;
 
 /// Where a long run is; `report` after each step, `validation` after each scoring.
 pub enum Progress<'a> {
@@ -44,93 +45,56 @@ pub struct Trained<M> {
     pub validations: Vec<(usize, Evaluation)>,
 }
 
-/// Clips read at a time while the teacher's maps are computed, to batch those of one length.
-const CLIPS_READ_AHEAD: usize = 64;
-
-/// The frozen teacher whose maps a student learns from, with the cache of those maps.
+/// The frozen teacher whose maps a student learns from, with where those maps are kept.
 pub struct TeacherGuide {
     pub teacher: Teacher,
     pub rollout: RolloutConfig,
-    pub cache: TeacherCache,
-    /// Where the cache is kept between runs; `None` keeps it in memory only.
-    pub cache_path: Option<PathBuf>,
+    /// The teacher's [`fingerprint`](super::fingerprint): its files and rollout settings.
+    pub fingerprint: String,
+    pub store: FolderMapStore,
 }
 
 impl TeacherGuide {
-    /// The teacher's target for each example, computing (and storing) only what the cache lacks.
+    /// The teacher's target for each example, computing (and storing) only what the store lacks.
     pub fn targets(
-        &mut self,
+        &self,
         dataset: &Dataset,
         examples: &[&Example],
-        progress: &mut dyn FnMut(Progress),
+        progress: &mut dyn FnMut(Progress<'_>),
     ) -> Result<Vec<TeacherTarget>, TrainError> {
-        let keys = examples
-            .iter()
+        let clips = (examples.iter())
             .map(|example| {
                 let path = dataset.path(example);
                 let file =
                     crate::capped_read::read_capped(&path, crate::audio::MAX_FILE_BYTES, "a clip")
                         .map_err(DataError::Invalid)?;
-                Ok(clip_key(&example.file, &file))
-            })
-            .collect::<Result<Vec<String>, DataError>>()?;
-        let missing: Vec<(&&Example, &String)> = examples
-            .iter()
-            .zip(&keys)
-            .filter(|(_, key)| self.cache.get(key).is_none())
-            .collect();
-        let mut done = 0;
-        for window in missing.chunks(CLIPS_READ_AHEAD) {
-            let audio = window
-                .iter()
-                .map(|(example, _)| dataset.audio(example))
-                .collect::<Result<Vec<_>, _>>()?;
-            let lengths: Vec<usize> = audio.iter().map(Vec::len).collect();
-            for batch in map_batches(&lengths) {
-                let clips: Vec<&[f32]> = batch.iter().map(|&at| audio[at].as_slice()).collect();
-                let targets =
-                    pollster::block_on(teacher_targets(&self.teacher, &clips, &self.rollout))
-                        .map_err(|e| {
-                            let (first, _) = window[batch[0]];
-                            let others = batch.len() - 1;
-                            TrainError::Device(format!(
-                                "{} (with {others} more clips of its length): {e}",
-                                first.file
-                            ))
-                        })?;
-                for (&at, target) in batch.iter().zip(targets) {
-                    self.cache.insert(window[at].1.clone(), target);
-                }
-                done += batch.len();
-                progress(Progress::Loading {
-                    done,
-                    total: missing.len(),
-                    what: "teacher maps",
-                });
-            }
-        }
-        // Every key is in the cache now; any more entries are of other clips.
-        let stale = self.cache.entries.len() > keys.len();
-        if (stale || !missing.is_empty())
-            && let Some(path) = &self.cache_path
-        {
-            // Maps of clips that are gone or were overwritten are dropped with the write.
-            let wanted: std::collections::BTreeSet<&String> = keys.iter().collect();
-            self.cache.entries.retain(|key, _| wanted.contains(key));
-            if let Some(dir) = path.parent() {
-                std::fs::create_dir_all(dir).map_err(|e| DataError::file(dir, e))?;
-            }
-            std::fs::write(path, self.cache.to_json()).map_err(|e| DataError::file(path, e))?;
-        }
-        examples
-            .iter()
-            .zip(&keys)
-            .map(|(example, key)| {
-                self.cache.get(key).cloned().ok_or_else(|| {
-                    TrainError::Device(format!("no teacher map for {}", example.file))
+                Ok(MapClip {
+                    name: example.file.clone(),
+                    key: clip_key(&example.file, &file),
                 })
             })
-            .collect()
+            .collect::<Result<Vec<MapClip>, DataError>>()?;
+        let read = |index: usize| -> Result<Cow<'static, [f32]>, TrainError> {
+            Ok(Cow::Owned(dataset.audio(examples[index])?))
+        };
+        let report = async |done: usize, total: usize| -> Result<(), TrainError> {
+            progress(Progress::Loading {
+                done,
+                total,
+                what: "teacher maps",
+            });
+            Ok(())
+        };
+        let kept = pollster::block_on(teacher_maps(
+            &self.teacher,
+            &self.rollout,
+            &self.fingerprint,
+            &clips,
+            read,
+            &self.store,
+            report,
+        ))?;
+        Ok(kept.maps)
     }
 }
 
@@ -164,8 +128,8 @@ pub fn student_inputs<'d>(
     dataset: &'d Dataset,
     split: Split,
     student: &Student,
-    progress: &mut dyn FnMut(Progress),
-) -> Result<(Vec<&'d Example>, Vec<Scored<Features>>), TrainError> {
+    progress: &mut dyn FnMut(Progress<'_>),
+) -> Result<(Vec<&'d Example>, Vec<LabelledClip<Features>>), TrainError> {
     let examples: Vec<&Example> = dataset.split(split).collect();
     let mut scored = Vec::with_capacity(examples.len());
     for (done, example) in examples.iter().enumerate() {
@@ -173,7 +137,7 @@ pub fn student_inputs<'d>(
         let features = student
             .features(&samples)
             .map_err(|e| DataError::file(dataset.path(example), e))?;
-        scored.push(Scored {
+        scored.push(LabelledClip {
             input: features,
             targets: targets_of(dataset, example, student.labels())?,
             window: example.window,
@@ -192,12 +156,12 @@ pub fn waveform_inputs(
     dataset: &Dataset,
     split: Split,
     labels: &[String],
-    progress: &mut dyn FnMut(Progress),
-) -> Result<Vec<Scored<Vec<f32>>>, TrainError> {
+    progress: &mut dyn FnMut(Progress<'_>),
+) -> Result<Vec<LabelledClip<Vec<f32>>>, TrainError> {
     let examples: Vec<&Example> = dataset.split(split).collect();
     let mut scored = Vec::with_capacity(examples.len());
     for (done, example) in examples.iter().enumerate() {
-        scored.push(Scored {
+        scored.push(LabelledClip {
             input: dataset.audio(example)?,
             targets: targets_of(dataset, example, labels)?,
             window: example.window,
@@ -238,7 +202,7 @@ impl<M> Trained<M> {
         total: usize,
         eval_every: usize,
         report: StepReport,
-        progress: &mut dyn FnMut(Progress),
+        progress: &mut dyn FnMut(Progress<'_>),
         snapshot: impl FnOnce() -> Result<(M, Option<Evaluation>), TrainError>,
     ) -> Result<(), TrainError> {
         progress(Progress::Step {
@@ -260,7 +224,7 @@ impl<M> Trained<M> {
         step: usize,
         current: M,
         evaluation: Option<Evaluation>,
-        progress: &mut dyn FnMut(Progress),
+        progress: &mut dyn FnMut(Progress<'_>),
     ) {
         let Some(evaluation) = evaluation else {
             self.model = current;
@@ -301,9 +265,9 @@ pub fn train_student(
     dataset: &Dataset,
     student: Student,
     settings: StudentTraining,
-    guide: Option<&mut TeacherGuide>,
+    guide: Option<&TeacherGuide>,
     eval_every: usize,
-    progress: &mut dyn FnMut(Progress),
+    progress: &mut dyn FnMut(Progress<'_>),
 ) -> Result<Trained<Student>, TrainError> {
     dataset.check_labels(student.labels())?;
     let (train_examples, train) = student_inputs(dataset, Split::Train, &student, progress)?;
@@ -373,7 +337,7 @@ pub fn train_teacher(
     settings: &TeacherTraining,
     rollout: &RolloutConfig,
     eval_every: usize,
-    progress: &mut dyn FnMut(Progress),
+    progress: &mut dyn FnMut(Progress<'_>),
 ) -> Result<Trained<Teacher>, TrainError> {
     dataset.check_labels(teacher.labels())?;
     let labels = teacher.labels().to_vec();

@@ -86,26 +86,17 @@ pub fn report(line: &str) {
     wasm_bindgen_test::console_log!("{line}");
 }
 
-/// Loads a model folder's files as the page and the command line do: the kind from
-/// `config.json`, then that kind's loader, on the CPU. `Err` holds the one-line reason.
+/// Loads a model folder's files as the page and the command line do ([`Model::load`]: the kind
+/// from `config.json`, then that kind's loader), on the CPU. `Err` holds the one-line reason.
 pub fn load_model_files(config: &str, weights: &[u8]) -> Result<(), String> {
-    use tempokd::model_kind::ModelKind;
-    use tempokd::students::{Student, StudentFiles};
-    use tempokd::teacher::{Teacher, TeacherFiles};
+    use tempokd::model::{FolderFiles, Model};
     let device = tempokd::device::ComputeDevice::cpu("tests run on the CPU").device;
-    match ModelKind::of_config(config)? {
-        ModelKind::Student => Student::load(StudentFiles { config, weights }, &device)
-            .map(|_| ())
-            .map_err(|e| e.to_string()),
-        ModelKind::Teacher => {
-            let files = TeacherFiles {
-                config,
-                preprocessor: None,
-                weights,
-            };
-            Teacher::load(files, &device)
-                .map(|_| ())
-                .map_err(|e| e.to_string())
-        }
-    }
+    let files = FolderFiles {
+        config,
+        weights,
+        preprocessor: None,
+    };
+    Model::load(files, &device)
+        .map(|_| ())
+        .map_err(|e| e.to_string())
 }

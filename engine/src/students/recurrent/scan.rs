@@ -598,7 +598,7 @@ fn lstm_step(
 pub fn lstm_forward(
     shape: LstmShape,
     projected: &[f32],
-    weights: LstmWeights,
+    weights: LstmWeights<'_>,
     keep: bool,
 ) -> (Vec<f32>, Option<LstmSaved>) {
     lstm_forward_in_parts(shape, projected, weights, keep, threads())
@@ -607,7 +607,7 @@ pub fn lstm_forward(
 fn lstm_forward_in_parts(
     shape: LstmShape,
     projected: &[f32],
-    weights: LstmWeights,
+    weights: LstmWeights<'_>,
     keep: bool,
     threads: usize,
 ) -> (Vec<f32>, Option<LstmSaved>) {
@@ -623,7 +623,7 @@ fn lstm_forward_in_parts(
 fn lstm_forward_part(
     shape: LstmShape,
     projected: &[f32],
-    weights: LstmWeights,
+    weights: LstmWeights<'_>,
     out: &mut [f32],
     keep: bool,
 ) -> LstmPartSaved {
@@ -693,7 +693,7 @@ fn lstm_forward_part(
 pub fn lstm_backward(
     shape: LstmShape,
     saved: &LstmSaved,
-    weights: LstmWeights,
+    weights: LstmWeights<'_>,
     d_out: &[f32],
 ) -> [Vec<f32>; 6] {
     let [projected_len, .., out_len] = shape.lengths();
@@ -716,7 +716,7 @@ pub fn lstm_backward(
 fn lstm_backward_part(
     shape: LstmShape,
     saved: &LstmPartSaved,
-    weights: LstmWeights,
+    weights: LstmWeights<'_>,
     d_out: &[f32],
     d_projected: &mut [f32],
 ) -> [Vec<f32>; 5] {

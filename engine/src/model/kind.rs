@@ -12,6 +12,14 @@ pub enum ModelKind {
 }
 
 impl ModelKind {
+    /// The kind in words, as messages name it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Teacher => "teacher",
+            Self::Student => "student",
+        }
+    }
+
     /// Which kind a `config.json` describes: a student's config names its `arch`; any other
     /// JSON object is read as a Hugging Face wav2vec 2.0 config.
     pub fn of_config(config: &str) -> Result<Self, String> {

@@ -1,0 +1,138 @@
+//! The worker boundary: panics reported to the page, messages across it, model files' bodies read with a cap.
+
+use super::*;
+
+#[wasm_bindgen_test]
+async fn a_worker_panic_reaches_the_page_that_listens_and_no_other() {
+    use std::cell::RefCell;
+    use std::rc::Rc;
+    use tempokd_app::worker::alarm::{Panic, PanicAlarm, ring, ring_on};
+    let heard = Rc::new(RefCell::new(Vec::new()));
+    let listener = heard.clone();
+    let alarm = PanicAlarm::listen(move |panic| listener.borrow_mut().push(panic)).unwrap();
+    let other_tab = PanicAlarm::listen(|panic| panic!("another page heard {panic:?}")).unwrap();
+    assert_ne!(alarm.name(), other_tab.name());
+    ring_on(alarm.name(), 3);
+    ring("wgpu error: out of memory");
+    for _ in 0..50 {
+        if !heard.borrow().is_empty() {
+            break;
+        }
+        gloo_timers::future::TimeoutFuture::new(10).await;
+    }
+    assert_eq!(
+        *heard.borrow(),
+        vec![Panic {
+            worker: 3,
+            message: "wgpu error: out of memory".into()
+        }]
+    );
+}
+
+#[wasm_bindgen_test]
+fn training_messages_cross_the_worker_boundary_unchanged() {
+    use gloo_worker::{Bincode, Codec};
+    fn round_trip<T>(message: T)
+    where
+        T: serde::Serialize + serde::de::DeserializeOwned + PartialEq + std::fmt::Debug + Clone,
+    {
+        let back: T = Bincode::decode(Bincode::encode(message.clone()));
+        assert_eq!(back, message);
+    }
+    let source = |name: &str| ModelSource {
+        name: name.into(),
+        kind: ModelKind::Student,
+        files: ModelFiles::Folder(format!("models/{name}/")),
+    };
+    round_trip(ToWorker::Training(TrainingRequest::Train(Box::new(
+        TrainRequest {
+            teacher: source("teacher"),
+            student: source("tc-resnet8"),
+            pack: "data/pack/".into(),
+            recordings: vec![Recording {
+                label: "yes".into(),
+                samples: vec![0.25, -0.5],
+            }],
+            settings: TrainSettings::default(),
+            cpu_reason: Some("asked".into()),
+        },
+    ))));
+    for steer in [Steer::Pause, Steer::Resume, Steer::Stop] {
+        round_trip(ToWorker::Training(TrainingRequest::Steer(steer)));
+    }
+    let map = TimeMap {
+        start_s: 0.01,
+        frame_s: 0.02,
+        values: vec![0.5, 0.5],
+    };
+    let events = [
+        TrainingEvent::Preparing {
+            stage: "keyword pack".into(),
+            done: 1,
+            total: 144,
+        },
+        TrainingEvent::Started {
+            device: Placement::Cpu {
+                reason: "asked".into(),
+            },
+            train_clips: 240,
+            validation_clips: 48,
+            cached_maps: true,
+            probe: Probe {
+                label: "yes".into(),
+                duration_s: 2.0,
+                window: Some((0.5, 1.0)),
+                teacher: map.clone(),
+                target: "as it is".into(),
+            },
+        },
+        TrainingEvent::Stepped {
+            points: [StepPoint::default(); 2].into(),
+            elapsed_ms: 1.5,
+        },
+        TrainingEvent::Validated {
+            scores: [RunScore::default(); 2].into(),
+            probe: [map.clone(), map].into(),
+            students: Some(Box::new(student_files(5))),
+        },
+        TrainingEvent::Paused,
+        TrainingEvent::Resumed,
+        TrainingEvent::Ended {
+            end: TrainingEnd::Diverged("at step 2".into()),
+            students: Box::new(student_files(6)),
+            elapsed_ms: 2.0,
+        },
+        TrainingEvent::Failed {
+            message: "no pack".into(),
+        },
+    ];
+    for event in events {
+        round_trip(FromWorker::Training(Box::new(event)));
+    }
+}
+
+/// A response whose body streams `chunks` chunks of 1,000 bytes, with no length said.
+fn streamed_response(chunks: u32) -> web_sys::Response {
+    js_sys::Function::new_with_args(
+        "chunks",
+        "return new Response(new ReadableStream({ start(controller) { \
+           for (let i = 0; i < chunks; i++) controller.enqueue(new Uint8Array(1000)); \
+           controller.close(); } }));",
+    )
+    .call1(&wasm_bindgen::JsValue::NULL, &chunks.into())
+    .unwrap()
+    .dyn_into()
+    .unwrap()
+}
+
+#[wasm_bindgen_test]
+async fn a_model_files_body_is_read_whole_within_the_cap_and_stopped_just_past_it() {
+    use tempokd_app::worker::fetch::{BodyFailure, read_body};
+    let whole = read_body(&streamed_response(5), 5_000).await.unwrap();
+    assert_eq!(whole.len(), 5_000);
+    // A hundred chunks against a cap of 5,500 bytes: reading stops at the sixth.
+    assert_eq!(
+        read_body(&streamed_response(100), 5_500).await,
+        Err(BodyFailure::TooBig(6_000))
+    );
+}
