@@ -15,15 +15,17 @@ wasm_bindgen_version() {
 install_build_tools() {
   rustup target list --installed | grep -qx wasm32-unknown-unknown || {
     say "adding the wasm32 target"; rustup target add wasm32-unknown-unknown; }
+  # --force: cargo skips a package its records list as installed even when the binary is gone.
   [ "$(trunk --version 2>/dev/null)" = "trunk $TRUNK_VERSION" ] || {
     say "installing Trunk $TRUNK_VERSION (about 6 minutes)"
-    cargo install trunk --version "$TRUNK_VERSION" --locked; }
+    cargo install trunk --version "$TRUNK_VERSION" --locked --force; }
   [ -f Cargo.lock ] || cargo generate-lockfile
   local wbg; wbg=$(wasm_bindgen_version)
-  [ "$(wasm-bindgen --version 2>/dev/null)" = "wasm-bindgen $wbg" ] || {
+  [ "$(wasm-bindgen --version 2>/dev/null)" = "wasm-bindgen $wbg" ] \
+    && command -v wasm-bindgen-test-runner >/dev/null || {
     say "installing wasm-bindgen-cli $wbg (about 4 minutes)"
     # Not --locked: one of its locked dependencies is no longer on crates.io.
-    cargo install wasm-bindgen-cli --version "$wbg"; }
+    cargo install wasm-bindgen-cli --version "$wbg" --force; }
   install_debian_commands npm:npm
   [ -x node_modules/.bin/wasm-opt ] && [ -x node_modules/.bin/playwright-core ] || {
     say "installing npm packages (wasm-opt, playwright-core)"; npm ci --no-audit --no-fund; }
