@@ -42,6 +42,8 @@ stage "engine (features, teacher, students, training, CPU and WebGPU tensors) an
 cargo test --target wasm32-unknown-unknown -p tempokd -p tempokd-app \
   --no-default-features --features tempokd/webgpu \
   --test features --test device --test teacher --test students --test training --test hostile --test web
+stage "the page's pure logic (saved-run format, worker messages), unit tests beside their code, in Node.js"
+cargo test --target wasm32-unknown-unknown -p tempokd-app --no-default-features --features tempokd/webgpu --lib
 stage "end-to-end: building the page"
 trunk build --offline
 stage "end-to-end: driving the page in headless Chromium"

@@ -118,3 +118,42 @@ impl SavedRun {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use wasm_bindgen_test::wasm_bindgen_test;
+
+    #[wasm_bindgen_test]
+    fn a_saved_run_reads_back_whole_and_damaged_bytes_are_refused() {
+        let run = SavedRun {
+            student: "lstm-p".into(),
+            settings: TrainSettings::default(),
+            end: Some(TrainingEnd::Stopped),
+            points: [vec![StepPoint::default()], Vec::new()].into(),
+            scores: [Vec::new(), vec![RunScore::default()]].into(),
+            probe: None,
+            probe_maps: None,
+            elapsed_ms: 12.5,
+            // Weights of two sizes, so a header that swapped them would not read back.
+            students: PlainAndKd::new(
+                SavedStudent {
+                    config: "{\"run\": 0}".into(),
+                    weights: vec![4, 0, 7],
+                },
+                SavedStudent {
+                    config: "{\"run\": 1}".into(),
+                    weights: vec![4, 1, 7, 9, 11],
+                },
+            ),
+        };
+        let bytes = run.encode().unwrap();
+        assert_eq!(SavedRun::decode(&bytes), Ok(run));
+        for cut in [0, 5, 12, bytes.len() - 1] {
+            assert!(SavedRun::decode(&bytes[..cut]).is_err(), "cut at {cut}");
+        }
+        let mut longer = bytes.clone();
+        longer.push(0);
+        assert!(SavedRun::decode(&longer).is_err());
+    }
+}

@@ -339,3 +339,100 @@ pub enum TrainingEvent {
         message: String,
     },
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use gloo_worker::{Bincode, Codec};
+    use wasm_bindgen_test::wasm_bindgen_test;
+
+    /// The message after the worker's codec encoded and decoded it.
+    fn round_trip<T>(message: T)
+    where
+        T: Serialize + serde::de::DeserializeOwned + PartialEq + std::fmt::Debug + Clone,
+    {
+        let back: T = Bincode::decode(Bincode::encode(message.clone()));
+        assert_eq!(back, message);
+    }
+
+    fn students(version: u8) -> Box<PlainAndKd<SavedStudent>> {
+        Box::new(PlainAndKd::from_fn(|kd| SavedStudent {
+            config: format!("{{\"kd\": {kd}, \"version\": {version}}}"),
+            weights: vec![version, u8::from(kd), 7, 9],
+        }))
+    }
+
+    #[wasm_bindgen_test]
+    fn training_messages_cross_the_worker_boundary_unchanged() {
+        let source = |name: &str| ModelSource {
+            name: name.into(),
+            kind: ModelKind::Student,
+            files: ModelFiles::Folder(format!("models/{name}/")),
+        };
+        round_trip(ToWorker::Training(TrainingRequest::Train(Box::new(
+            TrainRequest {
+                teacher: source("teacher"),
+                student: source("tc-resnet8"),
+                pack: "data/pack/".into(),
+                recordings: vec![Recording {
+                    label: "yes".into(),
+                    samples: vec![0.25, -0.5],
+                }],
+                settings: TrainSettings::default(),
+                cpu_reason: Some("asked".into()),
+            },
+        ))));
+        for steer in [Steer::Pause, Steer::Resume, Steer::Stop] {
+            round_trip(ToWorker::Training(TrainingRequest::Steer(steer)));
+        }
+        let map = TimeMap {
+            start_s: 0.01,
+            frame_s: 0.02,
+            values: vec![0.5, 0.5],
+        };
+        let events = [
+            TrainingEvent::Preparing {
+                stage: "keyword pack".into(),
+                done: 1,
+                total: 144,
+            },
+            TrainingEvent::Started {
+                device: Placement::Cpu {
+                    reason: "asked".into(),
+                },
+                train_clips: 240,
+                validation_clips: 48,
+                cached_maps: true,
+                probe: Probe {
+                    label: "yes".into(),
+                    duration_s: 2.0,
+                    window: Some((0.5, 1.0)),
+                    teacher: map.clone(),
+                    target: "as it is".into(),
+                },
+            },
+            TrainingEvent::Stepped {
+                points: [StepPoint::default(); 2].into(),
+                elapsed_ms: 1.5,
+            },
+            TrainingEvent::Validated {
+                scores: [RunScore::default(); 2].into(),
+                probe: [map.clone(), map].into(),
+                students: Some(students(5)),
+            },
+            TrainingEvent::Paused,
+            TrainingEvent::Resumed,
+            TrainingEvent::Ended {
+                end: TrainingEnd::Diverged("at step 2".into()),
+                students: students(6),
+                elapsed_ms: 2.0,
+            },
+            TrainingEvent::Failed {
+                message: "no pack".into(),
+            },
+        ];
+        for event in events {
+            round_trip(FromWorker::Training(Box::new(event)));
+        }
+    }
+}

@@ -19,9 +19,8 @@ use tempokd_app::state::models::{LoadProgress, Models, RunProgress};
 use tempokd_app::state::saved_run::SavedRun;
 use tempokd_app::state::training_run::{Phase, Training};
 use tempokd_app::worker::{
-    FromWorker, ModelFiles, ModelKind, ModelSource, NamedReading, Probe, Recording, Response,
-    RunScore, SavedStudent, Steer, StepPoint, TeacherAttention, TimeMap, ToWorker, TrainRequest,
-    TrainSettings, TrainingEnd, TrainingEvent, TrainingRequest,
+    ModelFiles, ModelKind, ModelSource, NamedReading, Probe, Response, RunScore, SavedStudent,
+    StepPoint, TeacherAttention, TimeMap, TrainingEnd, TrainingEvent,
 };
 use wasm_bindgen::JsCast;
 use wasm_bindgen_test::*;
