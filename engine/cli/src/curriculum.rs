@@ -5,7 +5,10 @@
 //! mixed lengths, `reproduce` once per clip length), so `reproduce` run in `defaults`' folder with
 //! its seed reuses its corpora, its teacher and its students' first stages.
 
-use crate::jobs::{Corpus, Job, StudentBudget, StudentRun, TeacherStage, run_jobs, unfinished};
+use crate::jobs::{
+    Corpus, Job, StudentBudget, StudentRun, TeacherStage, WhenFinished, run_jobs, unfinished,
+};
+use crate::stages::{Kept, StageStore};
 use std::path::{Path, PathBuf};
 use tempokd::data::Split;
 use tempokd::data::augment::Augmentation;
@@ -175,13 +178,33 @@ pub struct Curriculum {
     /// The test split alone, of the same voices: underlying voices no stage trains on.
     pub test: Corpus,
     pub test_dir: PathBuf,
-    /// The teacher's stages, in order; the last one's folder is the teacher.
+    /// The teacher's stages, in order; the last one's folder is the teacher unless one is given.
     pub teacher_stages: [Job; 3],
+    /// A trained teacher the students learn from instead of the teacher's stages.
+    pub given_teacher: Option<PathBuf>,
+    /// Where finished runs are restored from and kept, between machines.
+    pub stages: Option<StageStore>,
 }
 
 impl Curriculum {
-    /// The curriculum in `work`, its corpora synthesized first unless finished ones are there.
-    pub fn prepare(work: &Path, seed: u64, sizes: &'static Sizes) -> Result<Self, String> {
+    /// The curriculum in `work`, its corpora synthesized first unless finished ones are there;
+    /// with `given_teacher`, its teacher stages are not trained, and with `stages`, finished runs
+    /// are restored from and kept in that store.
+    pub fn prepare(
+        work: &Path,
+        seed: u64,
+        sizes: &'static Sizes,
+        given_teacher: Option<&Path>,
+        stages: Option<&Path>,
+    ) -> Result<Self, String> {
+        if let Some(teacher) = given_teacher
+            && !teacher.join("config.json").is_file()
+        {
+            return Err(format!(
+                "--teacher {}: no config.json there; give a teacher's model folder",
+                teacher.display()
+            ));
+        }
         let corpus = |lengths, per_class, splits| corpus(sizes, seed, lengths, per_class, splits);
         let words = corpus(vec![1.0], sizes.words_per_class, Split::ALL.to_vec());
         let mixed = corpus(LENGTHS.to_vec(), sizes.mixed_per_class, Split::ALL.to_vec());
@@ -221,7 +244,27 @@ impl Curriculum {
             test,
             test_dir,
             teacher_stages,
+            given_teacher: given_teacher.map(Path::to_path_buf),
+            stages: stages.map(|root| StageStore::new(root, work)),
         })
+    }
+
+    /// The `jobs` not finished in the work folder nor restored from the store.
+    pub fn unfinished<'a>(&self, jobs: impl Iterator<Item = &'a Job>) -> Result<Vec<Job>, String> {
+        unfinished(jobs, self.stages.as_ref())
+    }
+
+    /// Runs `jobs`, keeping each finished model in the store.
+    pub fn run(&self, jobs: &[Job]) -> Result<(), String> {
+        run_jobs(jobs, &|job| self.keep_model(job))
+    }
+
+    /// Keeps `job`'s finished model in the store, if there is one.
+    pub fn keep_model(&self, job: &Job) -> Result<(), String> {
+        match &self.stages {
+            Some(stages) => stages.keep(job, Kept::Model),
+            None => Ok(()),
+        }
     }
 
     /// The training and validation clips of one length, made in the work folder unless there;
@@ -249,7 +292,7 @@ impl Curriculum {
     /// The teacher every student with KD learns from.
     pub fn teacher(&self) -> &Path {
         let [.., last] = &self.teacher_stages;
-        &last.dir
+        self.given_teacher.as_deref().unwrap_or(&last.dir)
     }
 
     /// A student's first stage: the words on 1 s clips, without KD.
@@ -302,19 +345,61 @@ impl Curriculum {
     /// stages, its warm restart beside those of `without_teacher` (runs that need no teacher)
     /// that have not finished, each stage skipped when finished. `without_teacher` is checked
     /// only after the first stages ran, so a retrained first stage retrains what starts from it.
+    /// Restores from the store, where kept, the teacher's stages (unless one is given) and the
+    /// `students`' first stages.
+    pub fn restore_first_stages(&self, students: &[Preset]) -> Result<(), String> {
+        let teacher_stages = self
+            .teacher_stages
+            .iter()
+            .filter(|_| self.given_teacher.is_none());
+        let words_stages: Vec<Job> = students.iter().map(|p| self.words_stage(*p)).collect();
+        self.unfinished(teacher_stages.chain(&words_stages))?;
+        Ok(())
+    }
+
+    /// With a given teacher, only the students' stages run. Each of `without_teacher` goes to
+    /// `without_teacher_finished` as it finishes.
     pub fn train_teacher(
         &self,
         students: &[Preset],
         without_teacher: &[Job],
+        without_teacher_finished: &WhenFinished<'_>,
     ) -> Result<(), String> {
-        let [first, restart, mixed] = &self.teacher_stages;
         let words_stages: Vec<Job> = students.iter().map(|p| self.words_stage(*p)).collect();
+        if let Some(teacher) = &self.given_teacher {
+            println!(
+                "== the students on 1 s clips (the teacher: {})",
+                teacher.display()
+            );
+            self.run(&self.unfinished(words_stages.iter())?)?;
+            println!("== the students without KD");
+            return run_jobs(
+                &self.unfinished(without_teacher.iter())?,
+                without_teacher_finished,
+            );
+        }
+        let [first, restart, mixed] = &self.teacher_stages;
         println!("== the teacher and the students on 1 s clips");
-        run_jobs(&with_first(first, unfinished(words_stages.iter())))?;
+        self.run(&self.with_first(first, words_stages.iter())?)?;
         println!("== the teacher's warm restart on 1 s clips, beside the students without KD");
-        run_jobs(&with_first(restart, unfinished(without_teacher.iter())))?;
+        let restart_jobs = self.with_first(restart, without_teacher.iter())?;
+        run_jobs(&restart_jobs, &|job| match job.dir == restart.dir {
+            true => self.keep_model(job),
+            false => without_teacher_finished(job),
+        })?;
         println!("== the teacher on clips of every length");
-        run_jobs(&unfinished(std::iter::once(mixed)))
+        self.run(&self.unfinished(std::iter::once(mixed))?)
+    }
+
+    /// `first` (unless finished) ahead of the unfinished of `rest`.
+    fn with_first<'a>(
+        &self,
+        first: &Job,
+        rest: impl Iterator<Item = &'a Job>,
+    ) -> Result<Vec<Job>, String> {
+        let mut jobs = self.unfinished(std::iter::once(first))?;
+        jobs.extend(self.unfinished(rest)?);
+        Ok(jobs)
     }
 }
 
@@ -337,11 +422,4 @@ fn corpus(
         },
         splits,
     }
-}
-
-/// `first` (unless finished) ahead of `rest`.
-fn with_first(first: &Job, rest: Vec<Job>) -> Vec<Job> {
-    let mut jobs = unfinished(std::iter::once(first));
-    jobs.extend(rest);
-    jobs
 }

@@ -4,7 +4,7 @@
 //! interrupted build resumes where it stopped.
 
 use crate::curriculum::{Curriculum, LENGTHS, SEED, Sizes};
-use crate::jobs::{Job, TRAINING_PROCESSES, run_jobs, underlying_voices, unfinished};
+use crate::jobs::{Job, TRAINING_PROCESSES, underlying_voices};
 use crate::train_and_eval::{self, evaluate};
 use clap::Args;
 use std::fmt::Write;
@@ -26,6 +26,10 @@ pub struct DefaultsArgs {
     /// Where the corpora and every training run are kept.
     #[arg(long, default_value = "target/default-models")]
     pub work: PathBuf,
+    /// Restore finished runs from, and keep each run as it finishes in, this folder (the
+    /// repository's `stages/`), so the build resumes on another machine.
+    #[arg(long)]
+    pub stages: Option<PathBuf>,
     /// A small fixed set of clips that every card also scores, so a test can hold each card to
     /// its weights; made from the test split when the folder has no manifest.csv.
     #[arg(long, default_value = "engine/tests/fixtures/check-set")]
@@ -61,7 +65,13 @@ pub fn defaults(args: &DefaultsArgs) -> Result<(), String> {
         return Err("--lambdas must list KD weights in (0, 1]".into());
     }
     let started = std::time::Instant::now();
-    let curriculum = Curriculum::prepare(&args.work, args.seed, &Sizes::FULL)?;
+    let curriculum = Curriculum::prepare(
+        &args.work,
+        args.seed,
+        &Sizes::FULL,
+        None,
+        args.stages.as_deref(),
+    )?;
     let students = STUDENTS.map(|preset| StudentRuns::plan(&curriculum, preset, &args.lambdas));
     train(&curriculum, &students)?;
     let mut shipped = vec![shipped_teacher(&curriculum)];
@@ -104,14 +114,14 @@ impl StudentRuns {
 /// every training clip, then the students with KD; finished runs are skipped.
 fn train(curriculum: &Curriculum, students: &[StudentRuns]) -> Result<(), String> {
     let baselines: Vec<Job> = students.iter().map(|runs| runs.baseline.clone()).collect();
-    curriculum.train_teacher(&STUDENTS, &baselines)?;
+    curriculum.train_teacher(&STUDENTS, &baselines, &|job| curriculum.keep_model(job))?;
     println!("== the teacher's maps of every training clip");
     train_and_eval::cache_teacher_maps(curriculum.teacher(), &curriculum.mixed_dir)?;
     println!("== the students with KD");
     let distilled = students
         .iter()
         .flat_map(|runs| runs.distilled.iter().map(|(_, job)| job));
-    run_jobs(&unfinished(distilled))
+    curriculum.run(&curriculum.unfinished(distilled)?)
 }
 
 fn shipped_teacher(curriculum: &Curriculum) -> Shipped {

@@ -2,6 +2,8 @@
 //! and reused, and each training run as its own `tempokd` process, two at a time.
 
 use crate::data::{SynthArgs, synth};
+use crate::stages::StageStore;
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use tempokd::data::augment::Augmentation;
 use tempokd::data::{Dataset, Split};
@@ -9,7 +11,7 @@ use tempokd::kd::KdTarget;
 use tempokd::parallel;
 use tempokd::students::Preset;
 use tempokd::teacher::TeacherShape;
-use tempokd::train::TRAINING_RECORD_FILE;
+use tempokd::train::{TRAINING_RECORD_FILE, bytes_fingerprint};
 
 /// burn's CPU backend keeps about one core busy per training run; separate processes also keep
 /// each run's random initialisation its own.
@@ -20,7 +22,7 @@ pub const TRAINING_PROCESSES: usize = 2;
 const CORPUS_RECIPE: &str = "synth-command.txt";
 
 /// What a training run folder records of the job that made it, written before the run starts.
-const JOB_RECORD: &str = "job.json";
+pub const JOB_RECORD: &str = "job.json";
 
 /// A Synthetic Noisy Keywords corpus. Corpora with the same seed and voices share the split of
 /// voices, so no test voice is ever trained on by any stage.
@@ -119,7 +121,7 @@ pub struct Job {
 
 impl Job {
     /// `tempokd <subcommand> --flag value …` writing into `dir`.
-    fn new(subcommand: &str, dir: &Path, flags: Vec<(&str, String)>) -> Self {
+    pub fn new(subcommand: &str, dir: &Path, flags: Vec<(&str, String)>) -> Self {
         let mut args = vec![subcommand.to_string()];
         for (flag, value) in flags {
             args.extend([flag.to_string(), value]);
@@ -151,6 +153,17 @@ impl Job {
                 .all(|input| modified(&input.join(MODEL_FILE)).is_some_and(|made| made <= done))
     }
 
+    /// The fingerprint of each model this job reads, by its folder as the arguments name it;
+    /// `None` while one of them is not made yet.
+    pub fn input_fingerprints(&self) -> Option<BTreeMap<String, String>> {
+        self.inputs()
+            .map(|input| {
+                let weights = std::fs::read(input.join(MODEL_FILE)).ok()?;
+                Some((input.display().to_string(), bytes_fingerprint(&weights)))
+            })
+            .collect()
+    }
+
     /// The model folders this job reads (`--init`, `--teacher`).
     fn inputs(&self) -> impl Iterator<Item = &Path> {
         self.args
@@ -166,8 +179,7 @@ impl Job {
 
     /// The job.json of this job's folder, if one is there and reads.
     fn record(&self) -> Option<JobRecord> {
-        let text = std::fs::read_to_string(self.dir.join(JOB_RECORD)).ok()?;
-        serde_json::from_str(&text).ok()
+        JobRecord::read(&self.dir)
     }
 }
 
@@ -175,7 +187,7 @@ impl Job {
 const INPUT_FLAGS: [&str; 2] = ["--init", "--teacher"];
 
 /// The weights file of every model folder, teacher or student.
-const MODEL_FILE: &str = "model.safetensors";
+pub const MODEL_FILE: &str = "model.safetensors";
 
 pub fn modified(path: &Path) -> Option<std::time::SystemTime> {
     std::fs::metadata(path).and_then(|m| m.modified()).ok()
@@ -183,10 +195,22 @@ pub fn modified(path: &Path) -> Option<std::time::SystemTime> {
 
 /// A job's own record beside its run.
 #[derive(serde::Serialize, serde::Deserialize)]
-struct JobRecord {
-    args: Vec<String>,
+pub struct JobRecord {
+    pub args: Vec<String>,
     /// Cores, architecture and system of the machine the job ran on.
-    machine: String,
+    pub machine: String,
+    /// The fingerprint of each model the job read when it started (see
+    /// [`Job::input_fingerprints`]); empty in records from before they were kept.
+    #[serde(default)]
+    pub inputs: BTreeMap<String, String>,
+}
+
+impl JobRecord {
+    /// The job.json in `dir`, if one is there and reads.
+    pub fn read(dir: &Path) -> Option<Self> {
+        let text = std::fs::read_to_string(dir.join(JOB_RECORD)).ok()?;
+        serde_json::from_str(&text).ok()
+    }
 }
 
 /// This machine as a card names it: no host name, only what sets the pace.
@@ -199,9 +223,23 @@ pub fn this_machine() -> String {
     )
 }
 
-/// The jobs that have not finished with their current arguments.
-pub fn unfinished<'a>(jobs: impl Iterator<Item = &'a Job>) -> Vec<Job> {
-    jobs.filter(|job| !job.finished()).cloned().collect()
+/// The jobs that have not finished with their current arguments, after restoring from
+/// `stages` those it kept.
+pub fn unfinished<'a>(
+    jobs: impl Iterator<Item = &'a Job>,
+    stages: Option<&StageStore>,
+) -> Result<Vec<Job>, String> {
+    let mut left = Vec::new();
+    for job in jobs.filter(|job| !job.finished()) {
+        let restored = match stages {
+            Some(stages) => stages.restore(job)?,
+            None => false,
+        };
+        if !restored {
+            left.push(job.clone());
+        }
+    }
+    Ok(left)
 }
 
 /// A stage of teacher training (`tempokd train-teacher`).
@@ -306,8 +344,13 @@ impl StudentRun<'_> {
     }
 }
 
-/// Runs every job in its own `tempokd` process, its output in `train.log` beside its model.
-pub fn run_jobs(jobs: &[Job]) -> Result<(), String> {
+/// What is done with a job's run as soon as it finishes (kept, scored), beside the runs still
+/// training.
+pub type WhenFinished<'a> = dyn Fn(&Job) -> Result<(), String> + Sync + 'a;
+
+/// Runs every job in its own `tempokd` process, its output in `train.log` beside its model,
+/// and hands each finished run to `when_finished`.
+pub fn run_jobs(jobs: &[Job], when_finished: &WhenFinished<'_>) -> Result<(), String> {
     let program =
         std::env::current_exe().map_err(|e| format!("cannot find tempokd itself: {e}"))?;
     let bar = crate::progress::bar(jobs.len(), "models");
@@ -318,6 +361,9 @@ pub fn run_jobs(jobs: &[Job]) -> Result<(), String> {
         let record = JobRecord {
             args: job.args.clone(),
             machine: this_machine(),
+            inputs: job
+                .input_fingerprints()
+                .ok_or_else(|| format!("`{}` reads a model not made yet", job.command()))?,
         };
         let record_path = dir.join(JOB_RECORD);
         let text = serde_json::to_string_pretty(&record).map_err(|e| e.to_string())?;
@@ -340,6 +386,7 @@ pub fn run_jobs(jobs: &[Job]) -> Result<(), String> {
                 log_path.display()
             ));
         }
+        when_finished(job)?;
         bar.inc(1);
         bar.set_message(
             dir.file_name()
@@ -381,6 +428,7 @@ mod tests {
         let record = JobRecord {
             args: job.args.clone(),
             machine: this_machine(),
+            inputs: BTreeMap::new(),
         };
         let text = serde_json::to_string(&record).expect("record");
         std::fs::write(student.join(JOB_RECORD), text).expect("job.json");

@@ -8,6 +8,7 @@ mod figures;
 mod jobs;
 mod progress;
 mod reproduce;
+mod stages;
 mod train_and_eval;
 
 use clap::{Parser, Subcommand, ValueEnum};

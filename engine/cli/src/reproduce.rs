@@ -6,7 +6,8 @@
 
 use crate::curriculum::{Curriculum, LENGTHS, SEED, Sizes};
 use crate::figures::{MapRow, attention_figure};
-use crate::jobs::{Job, TRAINING_PROCESSES, modified, run_jobs, underlying_voices, unfinished};
+use crate::jobs::{Job, JobRecord, TRAINING_PROCESSES, modified, run_jobs, underlying_voices};
+use crate::stages::{Kept, RESULT_FILE};
 use crate::train_and_eval::{self, evaluate};
 use clap::Args;
 use serde::{Deserialize, Serialize};
@@ -18,7 +19,9 @@ use tempokd::device::ComputeDevice;
 use tempokd::parallel;
 use tempokd::students::{Preset, Student};
 use tempokd::teacher::Teacher;
-use tempokd::train::{CommonSettings, Evaluation, TRAINING_RECORD_FILE, TrainingRecord};
+use tempokd::train::{
+    CommonSettings, Evaluation, TRAINING_RECORD_FILE, TrainingRecord, bytes_fingerprint,
+};
 
 #[derive(Args, Clone)]
 pub struct ReproduceArgs {
@@ -42,6 +45,16 @@ pub struct ReproduceArgs {
     /// Small corpora, a small teacher and short stages, in a work folder of their own.
     #[arg(long)]
     pub quick: bool,
+    /// A trained teacher (a model folder, e.g. static/models/teacher) for the students to learn
+    /// from, instead of training the teacher's stages; it is scored at every L as trained ones
+    /// are.
+    #[arg(long)]
+    pub teacher: Option<PathBuf>,
+    /// Restore finished runs from, and keep each run as it finishes in, this folder (the
+    /// repository's `stages/`): the students' first stages whole, each grid run's scores, so the
+    /// grid resumes on another machine.
+    #[arg(long)]
+    pub stages: Option<PathBuf>,
     #[arg(long, default_value_t = SEED)]
     pub seed: u64,
 }
@@ -65,6 +78,27 @@ struct Cell {
     /// The test split's scores, with their n and intervals.
     test: Evaluation,
     train_seconds: f32,
+    /// Where it trained, as its job record says.
+    machine: String,
+}
+
+/// A grid run's `result.json`: its cell, and what the report needs of its weights, so the
+/// report can be written from kept scores alone.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+struct ScoredRun {
+    cell: Cell,
+    /// The fingerprint of the test corpus's manifest it was scored on.
+    test_manifest: String,
+    /// Its temporal attention on its L's figure clip.
+    figure_map: Option<FigureMap>,
+}
+
+/// A temporal map over frames that start at `start_s`, `frame_s` apart.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+struct FigureMap {
+    values: Vec<f32>,
+    start_s: f32,
+    frame_s: f32,
 }
 
 /// λ of the paper's Table 2 columns.
@@ -145,22 +179,29 @@ pub fn reproduce(args: &ReproduceArgs) -> Result<(), String> {
     let started = std::time::Instant::now();
     let out = &args.out;
     std::fs::create_dir_all(out).map_err(|e| format!("{}: {e}", out.display()))?;
-    let curriculum = Curriculum::prepare(&grid.work, args.seed, grid.sizes)?;
+    let curriculum = Curriculum::prepare(
+        &grid.work,
+        args.seed,
+        grid.sizes,
+        args.teacher.as_deref(),
+        args.stages.as_deref(),
+    )?;
     let length_data: Vec<(f32, PathBuf)> = (grid.lengths.iter())
         .map(|l| Ok((*l, curriculum.length_corpus(*l)?)))
         .collect::<Result<_, String>>()?;
     let runs = grid.runs(&curriculum, &length_data);
-    train(&curriculum, &grid, &runs, &length_data)?;
-    let (teacher_scores, cells) = score(&curriculum, &grid, &runs)?;
+    let scorer = Scorer::new(&curriculum, &grid.lengths)?;
+    let kept = kept_results(&curriculum, &runs, &scorer)?;
+    train(&curriculum, &grid, &runs, &kept, &length_data, &scorer)?;
+    let (teacher_scores, scored) = score(&curriculum, &grid, &runs, kept, &scorer)?;
     let figures = draw_figures(
         out,
         curriculum.teacher(),
-        &curriculum.test_dir,
         &grid.lengths,
-        &grid.students,
-        &cells,
-        &|length, preset, lambda| grid.run_dir(length, preset, lambda),
+        &scorer.figure_clips,
+        &scored,
     )?;
+    let cells: Vec<Cell> = scored.into_iter().map(|run| run.cell).collect();
     let command = std::env::args().skip(1).collect::<Vec<_>>().join(" ");
     let minutes = started.elapsed().as_secs_f32() / 60.0;
     let mut corpora: Vec<&Path> = vec![
@@ -277,32 +318,90 @@ impl Grid {
     }
 }
 
-/// The teacher (and the students without KD, which train beside it), the teacher's maps of
-/// every length's training clips, then the students with KD; finished runs are skipped.
+/// The scores kept in the store for each run (`None` where none are, or not for this run's
+/// arguments, inputs and test corpus), so those runs are neither trained nor scored again.
+fn kept_results(
+    curriculum: &Curriculum,
+    runs: &[GridRun],
+    scorer: &Scorer<'_>,
+) -> Result<Vec<Option<ScoredRun>>, String> {
+    let Some(stages) = &curriculum.stages else {
+        return Ok(vec![None; runs.len()]);
+    };
+    // A run's inputs are its first stage and the teacher: restored first, so the fingerprints
+    // its kept record is checked against are those of the models the grid will use.
+    let mut students: Vec<Preset> = runs.iter().map(|run| run.preset).collect();
+    students.dedup();
+    curriculum.restore_first_stages(&students)?;
+    runs.iter()
+        .map(|run| {
+            let Some(place) = stages.kept(&run.job)? else {
+                return Ok(None);
+            };
+            Ok(read_result(&place).filter(|kept| kept.test_manifest == scorer.test_manifest))
+        })
+        .collect()
+}
+
+/// The teacher (and the students without KD, which train beside it), the teacher's maps of the
+/// training clips of every length where students with KD are left to train, then those
+/// students; finished runs and runs whose scores are kept are skipped, and each run is scored
+/// (and its scores kept) as soon as it finishes, so a sitting that ends mid-grid keeps them.
 fn train(
     curriculum: &Curriculum,
     grid: &Grid,
     runs: &[GridRun],
+    kept: &[Option<ScoredRun>],
     length_data: &[(f32, PathBuf)],
+    scorer: &Scorer<'_>,
 ) -> Result<(), String> {
+    let score_finished = |job: &Job| {
+        let run = (runs.iter())
+            .find(|run| run.job.dir == job.dir)
+            .ok_or_else(|| format!("{} is not a run of the grid", job.dir.display()))?;
+        scorer.score(run).map(|_| ())
+    };
+    let left: Vec<&GridRun> = (runs.iter().zip(kept))
+        .filter(|(_, kept)| kept.is_none())
+        .map(|(run, _)| run)
+        .collect();
     let (baselines, distilled): (Vec<&GridRun>, Vec<&GridRun>) =
-        runs.iter().partition(|run| run.lambda == 0.0);
+        left.iter().partition(|run| run.lambda == 0.0);
     let baselines: Vec<Job> = baselines.iter().map(|r| r.job.clone()).collect();
-    curriculum.train_teacher(&grid.students, &baselines)?;
-    println!("== the teacher's maps of every training clip");
-    parallel::for_each(length_data, TRAINING_PROCESSES, |(_, data)| {
+    curriculum.train_teacher(&grid.students, &baselines, &score_finished)?;
+    let distilled = curriculum.unfinished(distilled.iter().map(|r| &r.job))?;
+    let map_data: Vec<&(f32, PathBuf)> = (length_data.iter())
+        .filter(|(_, data)| {
+            distilled
+                .iter()
+                .any(|job| job.args.contains(&path_arg(data)))
+        })
+        .collect();
+    println!(
+        "== the teacher's maps of the training clips of {} lengths",
+        map_data.len()
+    );
+    parallel::for_each(&map_data, TRAINING_PROCESSES, |(_, data)| {
         train_and_eval::cache_teacher_maps(curriculum.teacher(), data)
     })?;
     println!("== the students with KD");
-    run_jobs(&unfinished(distilled.iter().map(|r| &r.job)))
+    run_jobs(&distilled, &score_finished)
 }
 
-/// The teacher at each L and every student run, on the test corpus.
+fn path_arg(path: &Path) -> String {
+    path.display().to_string()
+}
+
+/// The teacher at each L and every student run, on the test corpus: runs with kept scores
+/// take them, the others are scored (or read from their `result.json` when it is current)
+/// and their scores kept.
 fn score(
     curriculum: &Curriculum,
     grid: &Grid,
     runs: &[GridRun],
-) -> Result<(Vec<TeacherScore>, Vec<Cell>), String> {
+    kept: Vec<Option<ScoredRun>>,
+    scorer: &Scorer<'_>,
+) -> Result<(Vec<TeacherScore>, Vec<ScoredRun>), String> {
     println!("== scoring on the test corpus");
     let test_dir = &curriculum.test_dir;
     let mut teacher_scores = Vec::new();
@@ -313,14 +412,58 @@ fn score(
             test,
         });
     }
+    let to_score: Vec<(&GridRun, Option<ScoredRun>)> = runs.iter().zip(kept).collect();
     let bar = crate::progress::bar(runs.len(), "models");
-    let cells = parallel::map(runs, TRAINING_PROCESSES, |run| {
-        let cell = score_cell(&run.job.dir, test_dir, run.length, run.preset, run.lambda);
+    let scored = parallel::map(&to_score, TRAINING_PROCESSES, |(run, kept)| {
+        let scored = match kept {
+            Some(kept) => kept.clone(),
+            None => scorer.score(run)?,
+        };
         bar.inc(1);
-        cell
+        Ok::<_, String>(scored)
     })?;
     bar.finish();
-    Ok((teacher_scores, cells))
+    Ok((teacher_scores, scored))
+}
+
+/// Scores grid runs on the test corpus and keeps their scores in the store.
+struct Scorer<'c> {
+    curriculum: &'c Curriculum,
+    lengths: Vec<f32>,
+    test_manifest: String,
+    /// Each L's figure clip, in the order of `lengths`.
+    figure_clips: Vec<Option<FigureClip>>,
+}
+
+impl<'c> Scorer<'c> {
+    fn new(curriculum: &'c Curriculum, lengths: &[f32]) -> Result<Self, String> {
+        let test_dir = &curriculum.test_dir;
+        Ok(Self {
+            curriculum,
+            lengths: lengths.to_vec(),
+            test_manifest: manifest_fingerprint(test_dir)?,
+            figure_clips: (lengths.iter())
+                .map(|length| FigureClip::of(test_dir, *length))
+                .collect::<Result<_, String>>()?,
+        })
+    }
+
+    /// `run`'s scores, measured unless its `result.json` is current, and kept in the store.
+    fn score(&self, run: &GridRun) -> Result<ScoredRun, String> {
+        let figure_clip = (self.lengths.iter())
+            .position(|length| *length == run.length)
+            .and_then(|at| self.figure_clips[at].as_ref());
+        let scored = score_run(
+            run,
+            &self.curriculum.test_dir,
+            &self.test_manifest,
+            figure_clip,
+        )?;
+        if let Some(stages) = &self.curriculum.stages {
+            stages.keep(&run.job, Kept::Scores)?;
+        }
+        Ok(scored)
+    }
 }
 
 /// `report.json`: every score of the report, typed.
@@ -403,7 +546,7 @@ fn markdown(
 ) -> String {
     let columns = Columns::of(cells);
     let comparisons = compare(teacher, cells, &columns);
-    let mut out = setup_section(setup, teacher);
+    let mut out = setup_section(setup, teacher, cells);
     out += &scores_table(teacher, cells, &columns);
     out += &shape_table(&comparisons);
     out += &agreement_list(teacher, cells, &comparisons);
@@ -433,12 +576,33 @@ impl<'c> Columns<'c> {
 }
 
 /// How the report's numbers were made: the command, the voices, the stages and the corpora.
-fn setup_section(setup: &Setup<'_>, teacher: &[TeacherScore]) -> String {
+fn setup_section(setup: &Setup<'_>, teacher: &[TeacherScore], cells: &[Cell]) -> String {
     let mut out = String::new();
     let curriculum = setup.curriculum;
     let sizes = curriculum.sizes;
     let [train_voices, validation_voices, test_voices] = setup.voices;
     let [words_budget, restart_budget, mixed_budget] = sizes.teacher;
+    let teacher_text = match &curriculum.given_teacher {
+        Some(dir) => format!(
+            "The teacher is the one in `{}`, given to this command (`--teacher`) and not \
+             retrained here; its card says how it was trained, on corpora of the same seed and \
+             voices.",
+            dir.display()
+        ),
+        None => format!(
+            "The teacher ({} transformer layers of width {}, {} convolution channels) trained \
+             in three stages: {} steps of {} clips of 1 s, {} more from those weights with the \
+             rate raised again, then {} steps of {} clips of every length.",
+            sizes.teacher_shape.layers,
+            sizes.teacher_shape.hidden,
+            sizes.teacher_shape.conv_channels,
+            words_budget.steps,
+            words_budget.batch,
+            restart_budget.steps,
+            mixed_budget.steps,
+            mixed_budget.batch,
+        ),
+    };
     let _ = writeln!(out, "# Temporal KD on Synthetic Noisy Keywords\n");
     let _ = writeln!(
         out,
@@ -447,13 +611,23 @@ fn setup_section(setup: &Setup<'_>, teacher: &[TeacherScore]) -> String {
         setup.minutes,
         crate::jobs::this_machine()
     );
+    let mut machines: Vec<&str> = cells.iter().map(|cell| cell.machine.as_str()).collect();
+    machines.sort();
+    machines.dedup();
+    let _ = writeln!(
+        out,
+        "The {} student runs of the grid trained for {:.1} hours in all (two at a time), on {}; \
+         runs finished in earlier sittings were taken from the store of \
+         finished runs (`--stages`), not retrained.\n",
+        cells.len(),
+        cells.iter().map(|cell| cell.train_seconds).sum::<f32>() / 3600.0,
+        machines.join("; ")
+    );
     let _ = writeln!(
         out,
         "Voices split by underlying voice (espeak-ng accent + variant, flite speaker): \
          {train_voices} in training, {validation_voices} in validation, {test_voices} in test, \
-         none in two splits. The teacher ({} transformer layers of width {}, {} convolution \
-         channels) trained in three stages: {} steps of {} clips of 1 s, {} more from those \
-         weights with the rate raised again, then {} steps of {} clips of every length. Each \
+         none in two splits. {teacher_text} Each \
          student first learns the words on 1 s clips without KD ({} steps of {} for TC-ResNet, \
          {} of {} for the recurrent students), then, from those weights, one run per clip \
          length L and KD weight λ on clips of that length ({} steps of {} for TC-ResNet, {} of \
@@ -464,14 +638,6 @@ fn setup_section(setup: &Setup<'_>, teacher: &[TeacherScore]) -> String {
          voices no stage trained on ({} clips per length). Best λ: the λ > 0 with the best \
          validation accuracy at that L, as a user would choose it without the test split. \
          Corpora:\n\n```\n{}\n{}\n{}\n{}\n```\n",
-        sizes.teacher_shape.layers,
-        sizes.teacher_shape.hidden,
-        sizes.teacher_shape.conv_channels,
-        words_budget.steps,
-        words_budget.batch,
-        restart_budget.steps,
-        mixed_budget.steps,
-        mixed_budget.batch,
         sizes.convolutional[0].steps,
         sizes.convolutional[0].batch,
         sizes.recurrent[0].steps,
@@ -739,122 +905,175 @@ fn figures_section(figures: &[(f32, String)]) -> String {
     out
 }
 
-/// One figure per length: the first test clip of that length with "yes" (or any keyword),
-/// teacher and every student at λ = 0 and at its best λ.
-fn draw_figures(
-    out: &Path,
-    teacher_dir: &Path,
-    test_dir: &Path,
-    lengths: &[f32],
-    students: &[Preset],
-    cells: &[Cell],
-    run_dir: &dyn Fn(f32, Preset, f32) -> PathBuf,
-) -> Result<Vec<(f32, String)>, String> {
-    let device = ComputeDevice::cpu("the command line runs on the CPU").device;
-    let teacher = Teacher::load_dir(teacher_dir, &device).map_err(|e| e.to_string())?;
-    let rollout = teacher.default_rollout();
-    std::fs::create_dir_all(out.join("figures")).map_err(|e| e.to_string())?;
-    let mut figures = Vec::new();
-    for length in lengths {
+/// The clip each L's figure shows: the first test clip of that length with the word "yes",
+/// or any with a word.
+struct FigureClip {
+    file: String,
+    labels: Vec<String>,
+    window: Option<tempokd::data::Window>,
+    samples: Vec<f32>,
+}
+
+impl FigureClip {
+    fn of(test_dir: &Path, length: f32) -> Result<Option<Self>, String> {
         let mut dataset = Dataset::open(test_dir).map_err(|e| e.to_string())?;
         dataset
-            .keep_length(Split::Test, *length)
+            .keep_length(Split::Test, length)
             .map_err(|e| e.to_string())?;
         let Some(example) = dataset
             .split(Split::Test)
             .find(|e| e.window.is_some() && e.labels.iter().any(|l| l == "yes"))
             .or_else(|| dataset.split(Split::Test).find(|e| e.window.is_some()))
         else {
+            return Ok(None);
+        };
+        Ok(Some(Self {
+            file: example.file.clone(),
+            labels: example.labels.clone(),
+            window: example.window,
+            samples: dataset.audio(example).map_err(|e| e.to_string())?,
+        }))
+    }
+}
+
+/// For each L: the teacher's map and, for every student, its map without KD and with KD at
+/// its best λ, on that L's figure clip.
+fn draw_figures(
+    out: &Path,
+    teacher_dir: &Path,
+    lengths: &[f32],
+    figure_clips: &[Option<FigureClip>],
+    scored: &[ScoredRun],
+) -> Result<Vec<(f32, String)>, String> {
+    let device = ComputeDevice::cpu("the command line runs on the CPU").device;
+    let teacher = Teacher::load_dir(teacher_dir, &device).map_err(|e| e.to_string())?;
+    let rollout = teacher.default_rollout();
+    std::fs::create_dir_all(out.join("figures")).map_err(|e| e.to_string())?;
+    let cells: Vec<Cell> = scored.iter().map(|run| run.cell.clone()).collect();
+    let mut figures = Vec::new();
+    for (clip, length) in figure_clips.iter().zip(lengths.iter().copied()) {
+        let Some(clip) = clip else {
             continue;
         };
-        let samples = dataset.audio(example).map_err(|e| e.to_string())?;
-        let target =
-            pollster::block_on(tempokd::train::teacher_target(&teacher, &samples, &rollout))
-                .map_err(|e| e.to_string())?;
+        let target = pollster::block_on(tempokd::train::teacher_target(
+            &teacher,
+            &clip.samples,
+            &rollout,
+        ))
+        .map_err(|e| e.to_string())?;
         let mut rows = vec![MapRow {
             name: "teacher (rollout)".into(),
             map: target.map,
             start_s: 0.0,
             frame_s: teacher.frame_s(),
         }];
-        for preset in students {
+        for student in Columns::of(&cells).students {
             let chosen = [
-                baseline(cells, *length, preset.name()),
-                best_kd(cells, *length, preset.name()),
+                baseline(&cells, length, student),
+                best_kd(&cells, length, student),
             ];
             for cell in chosen.into_iter().flatten() {
-                let dir = run_dir(*length, *preset, cell.lambda);
-                let student = Student::load_dir(&dir, &device).map_err(|e| e.to_string())?;
-                let inference = pollster::block_on(
-                    student.infer(&samples, tempokd::students::AttentionRequest::Mean),
-                )
-                .map_err(|e| e.to_string())?;
-                rows.push(MapRow {
-                    name: format!("{} λ={}", preset.name(), cell.lambda),
-                    map: inference.attention.unwrap_or_default(),
-                    start_s: inference.axis.start_s,
-                    frame_s: inference.axis.frame_s,
-                });
+                let figure_map = scored
+                    .iter()
+                    .find(|run| same_cell(&run.cell, cell))
+                    .and_then(|run| run.figure_map.as_ref());
+                if let Some(map) = figure_map {
+                    rows.push(MapRow {
+                        name: format!("{student} λ={}", cell.lambda),
+                        map: map.values.clone(),
+                        start_s: map.start_s,
+                        frame_s: map.frame_s,
+                    });
+                }
             }
         }
         let file = format!(
             "figures/L{length}-{}.svg",
-            example.labels.join("+").trim_matches('_')
+            clip.labels.join("+").trim_matches('_')
         );
         attention_figure(
             &out.join(&file),
             &format!(
                 "{} (\"{}\"), L = {length} s",
-                example.file,
-                example.labels.join(", ")
+                clip.file,
+                clip.labels.join(", ")
             ),
-            samples.len() as f32 / MODEL_SAMPLE_RATE as f32,
-            example.window,
+            clip.samples.len() as f32 / MODEL_SAMPLE_RATE as f32,
+            clip.window,
             &rows,
         )?;
-        figures.push((*length, file));
+        figures.push((length, file));
     }
     Ok(figures)
 }
 
-/// A trained student's scores on the test corpus's clips of its length, measured once and kept
-/// in `result.json` (measured again when the run or the test corpus is newer).
-fn score_cell(
-    dir: &Path,
+fn same_cell(a: &Cell, b: &Cell) -> bool {
+    a.length_s == b.length_s && a.student == b.student && a.lambda == b.lambda
+}
+
+fn manifest_fingerprint(corpus: &Path) -> Result<String, String> {
+    let path = corpus.join("manifest.csv");
+    let bytes = std::fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+    Ok(bytes_fingerprint(&bytes))
+}
+
+fn read_result(dir: &Path) -> Option<ScoredRun> {
+    let text = std::fs::read_to_string(dir.join(RESULT_FILE)).ok()?;
+    serde_json::from_str(&text).ok()
+}
+
+/// A trained student's scores on the test corpus's clips of its length and its map of the
+/// figure clip, measured once and kept in `result.json` (measured again when the run is newer
+/// or the test corpus another).
+fn score_run(
+    run: &GridRun,
     test_dir: &Path,
-    length: f32,
-    preset: Preset,
-    lambda: f32,
-) -> Result<Cell, String> {
-    let result_path = dir.join("result.json");
-    let scored = modified(&result_path);
-    let current = [
-        dir.join(TRAINING_RECORD_FILE),
-        test_dir.join("manifest.csv"),
-    ]
-    .iter()
-    .all(|input| scored >= modified(input));
-    if let Some(cell) = std::fs::read_to_string(&result_path)
-        .ok()
-        .filter(|_| current)
-        .and_then(|t| serde_json::from_str::<Cell>(&t).ok())
+    test_manifest: &str,
+    figure_clip: Option<&FigureClip>,
+) -> Result<ScoredRun, String> {
+    let dir = &run.job.dir;
+    let result_path = dir.join(RESULT_FILE);
+    let current = modified(&result_path) >= modified(&dir.join(TRAINING_RECORD_FILE));
+    if let Some(scored) =
+        read_result(dir).filter(|scored| current && scored.test_manifest == test_manifest)
     {
-        return Ok(cell);
+        return Ok(scored);
     }
-    let (test, _) = evaluate(dir, test_dir, Split::Test, Some(length))?;
+    let (test, _) = evaluate(dir, test_dir, Split::Test, Some(run.length))?;
     let record = TrainingRecord::<CommonSettings>::read(dir).map_err(|e| e.to_string())?;
-    let cell = Cell {
-        length_s: length,
-        student: preset.name().to_string(),
-        lambda,
-        validation_accuracy: record.validation.map_or(0.0, |v| v.accuracy),
-        test,
-        train_seconds: record.seconds,
+    let figure_map = match figure_clip {
+        Some(clip) => {
+            let device = ComputeDevice::cpu("the command line runs on the CPU").device;
+            let student = Student::load_dir(dir, &device).map_err(|e| e.to_string())?;
+            let inference = pollster::block_on(
+                student.infer(&clip.samples, tempokd::students::AttentionRequest::Mean),
+            )
+            .map_err(|e| e.to_string())?;
+            Some(FigureMap {
+                values: inference.attention.unwrap_or_default(),
+                start_s: inference.axis.start_s,
+                frame_s: inference.axis.frame_s,
+            })
+        }
+        None => None,
+    };
+    let scored = ScoredRun {
+        cell: Cell {
+            length_s: run.length,
+            student: run.preset.name().to_string(),
+            lambda: run.lambda,
+            validation_accuracy: record.validation.map_or(0.0, |v| v.accuracy),
+            test,
+            train_seconds: record.seconds,
+            machine: JobRecord::read(dir).map_or_else(String::new, |job| job.machine),
+        },
+        test_manifest: test_manifest.to_string(),
+        figure_map,
     };
     std::fs::write(
         &result_path,
-        serde_json::to_string_pretty(&cell).unwrap_or_default(),
+        serde_json::to_string_pretty(&scored).unwrap_or_default(),
     )
     .map_err(|e| format!("{}: {e}", result_path.display()))?;
-    Ok(cell)
+    Ok(scored)
 }

@@ -30,7 +30,13 @@ pub fn fingerprint(files: &[&[u8]], rollout: &RolloutConfig) -> String {
 
 /// A clip's cache key: its name and the hash of its file's bytes.
 pub fn clip_key(name: &str, file: &[u8]) -> String {
-    format!("{name}@{:016x}", fnv1a(&[file]))
+    format!("{name}@{}", bytes_fingerprint(file))
+}
+
+/// FNV-1a over one file's bytes, as hex: tells a changed file from the same one, not a
+/// checksum against tampering.
+pub fn bytes_fingerprint(bytes: &[u8]) -> String {
+    format!("{:016x}", fnv1a(&[bytes]))
 }
 
 /// FNV-1a over `parts`, each followed by a separator byte.

@@ -18,8 +18,8 @@ mod trainer;
 
 pub use augment::SpecAugment;
 pub use cache::{
-    MAP_BATCH_CLIPS, MAP_BATCH_SAMPLES, TeacherCache, TeacherTarget, clip_key, fingerprint,
-    map_batches, teacher_target, teacher_targets,
+    MAP_BATCH_CLIPS, MAP_BATCH_SAMPLES, TeacherCache, TeacherTarget, bytes_fingerprint, clip_key,
+    fingerprint, map_batches, teacher_target, teacher_targets,
 };
 pub use comparison::{ComparisonData, ComparisonScore, KdComparison};
 pub use evaluate::{LabelledClip, class_probabilities, evaluate_student, evaluate_teacher};
