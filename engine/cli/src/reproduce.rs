@@ -616,11 +616,11 @@ fn setup_section(setup: &Setup<'_>, teacher: &[TeacherScore], cells: &[Cell]) ->
     machines.dedup();
     let _ = writeln!(
         out,
-        "The {} student runs of the grid trained for {:.1} hours in all (two at a time), on {}; \
+        "The {} student runs of the grid trained for {:.0} minutes in all (two at a time), on {}; \
          runs finished in earlier sittings were taken from the store of \
          finished runs (`--stages`), not retrained.\n",
         cells.len(),
-        cells.iter().map(|cell| cell.train_seconds).sum::<f32>() / 3600.0,
+        cells.iter().map(|cell| cell.train_seconds).sum::<f32>() / 60.0,
         machines.join("; ")
     );
     let _ = writeln!(

@@ -138,3 +138,38 @@ fn every_model_loads_with_the_parameters_and_size_its_card_states() {
         );
     }
 }
+
+/// A demo clip the page offers, as `static/clips/clips.json` lists it.
+#[derive(serde::Deserialize)]
+struct DemoClip {
+    file: String,
+    label: String,
+}
+
+#[test]
+fn the_teacher_and_every_student_with_kd_name_each_demo_clips_word() {
+    use tempokd::model::{Model, ReadingRequest};
+    let clips_dir = repository().join("static/clips");
+    let listed = std::fs::read_to_string(clips_dir.join("clips.json")).unwrap();
+    let clips: Vec<DemoClip> = serde_json::from_str(&listed).unwrap();
+    assert!(!clips.is_empty());
+    let device = tempokd::device::ComputeDevice::cpu("tests run on the CPU").device;
+    let index = ModelIndex::read(&models()).unwrap();
+    let checked: Vec<&str> = (index.models.iter())
+        .map(|model| model.name.as_str())
+        .filter(|name| *name == "teacher" || name.ends_with("-kd"))
+        .collect();
+    assert_eq!(checked.len(), 6, "{checked:?}");
+    for name in checked {
+        let model = Model::load_dir(&models().join(name), &device).unwrap();
+        for clip in &clips {
+            let bytes = std::fs::read(clips_dir.join(&clip.file)).unwrap();
+            let audio = tempokd::audio::load_clip(bytes, None, &Default::default()).unwrap();
+            let reading =
+                pollster::block_on(model.read(audio.samples(), &ReadingRequest::default()))
+                    .unwrap();
+            let said = &model.labels()[reading.prediction.top];
+            assert_eq!(said, &clip.label, "{name} on {}", clip.file);
+        }
+    }
+}
