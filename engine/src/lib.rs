@@ -23,6 +23,7 @@ pub mod prediction;
 #[cfg(feature = "tensors")]
 mod reference_path;
 pub mod rng;
+pub mod stream;
 #[cfg(feature = "tensors")]
 pub mod students;
 #[cfg(feature = "tensors")]

@@ -6,6 +6,7 @@ mod data;
 mod defaults;
 mod figures;
 mod jobs;
+mod listen;
 mod progress;
 mod reproduce;
 mod stages;
@@ -83,6 +84,9 @@ enum Command {
     /// Train, score and write the default models the page ships with (teacher and every
     /// student without and with KD), each with its model card.
     Defaults(defaults::DefaultsArgs),
+    /// Listen to a recording as a stream: every hop the models read the window that ends there
+    /// (when it holds speech), and each keyword they hear is printed with where it was said.
+    Stream(listen::StreamArgs),
     /// List the student architectures: parameters, frame duration and the time to classify a
     /// 1 s clip on this machine.
     Students {
@@ -211,6 +215,7 @@ fn run(cli: Cli) -> Result<(), String> {
         Command::Eval(args) => train_and_eval::eval(&args),
         Command::Reproduce(args) => reproduce::reproduce(&args),
         Command::Defaults(args) => defaults::defaults(&args),
+        Command::Stream(args) => listen::stream(&args),
     }
 }
 

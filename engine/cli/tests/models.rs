@@ -139,19 +139,12 @@ fn every_model_loads_with_the_parameters_and_size_its_card_states() {
     }
 }
 
-/// A demo clip the page offers, as `static/clips/clips.json` lists it.
-#[derive(serde::Deserialize)]
-struct DemoClip {
-    file: String,
-    label: String,
-}
-
 #[test]
 fn the_teacher_and_every_student_with_kd_name_each_demo_clips_word() {
     use tempokd::model::{Model, ReadingRequest};
     let clips_dir = repository().join("static/clips");
     let listed = std::fs::read_to_string(clips_dir.join("clips.json")).unwrap();
-    let clips: Vec<DemoClip> = serde_json::from_str(&listed).unwrap();
+    let clips: Vec<DemoWord> = serde_json::from_str(&listed).unwrap();
     assert!(!clips.is_empty());
     let device = tempokd::device::ComputeDevice::cpu("tests run on the CPU").device;
     let index = ModelIndex::read(&models()).unwrap();
@@ -171,5 +164,106 @@ fn the_teacher_and_every_student_with_kd_name_each_demo_clips_word() {
             let said = &model.labels()[reading.prediction.top];
             assert_eq!(said, &clip.label, "{name} on {}", clip.file);
         }
+    }
+}
+
+/// The demo clips one after the other: one stream with each clip's word at a known time.
+fn demo_stream() -> (Vec<f32>, Vec<(String, f64, f64)>) {
+    let clips_dir = repository().join("static/clips");
+    let listed = std::fs::read_to_string(clips_dir.join("clips.json")).unwrap();
+    let clips: Vec<DemoWord> = serde_json::from_str(&listed).unwrap();
+    let mut stream = Vec::new();
+    let mut words = Vec::new();
+    for clip in clips {
+        let bytes = std::fs::read(clips_dir.join(&clip.file)).unwrap();
+        let audio = tempokd::audio::load_clip(bytes, None, &Default::default()).unwrap();
+        let offset = stream.len() as f64 / 16_000.0;
+        words.push((clip.label, offset + clip.start_s, offset + clip.end_s));
+        stream.extend_from_slice(audio.samples());
+    }
+    (stream, words)
+}
+
+/// A demo clip the page offers and where its word is, as `static/clips/clips.json` lists it.
+#[derive(serde::Deserialize)]
+struct DemoWord {
+    file: String,
+    label: String,
+    start_s: f64,
+    end_s: f64,
+}
+
+#[test]
+fn the_teacher_and_every_student_with_kd_hear_each_word_of_a_stream_once_where_it_was_said() {
+    let (stream, words) = demo_stream();
+    let scratch = std::env::temp_dir().join(format!("tempokd-stream-{}", std::process::id()));
+    std::fs::create_dir_all(&scratch).unwrap();
+    let wav = scratch.join("demo-stream.wav");
+    std::fs::write(&wav, tempokd::audio::encode_wav(&stream, 16_000)).unwrap();
+    let mut command = Command::new(env!("CARGO_BIN_EXE_tempokd"));
+    command.args(["stream", "--json", "--audio"]).arg(&wav);
+    let checked = [
+        "teacher",
+        "lstm-p-kd",
+        "tc-resnet8-kd",
+        "crnn-kd",
+        "att-rnn-kd",
+        "mhatt-rnn-kd",
+    ];
+    for name in checked {
+        command.arg("--model").arg(models().join(name));
+    }
+    let output = command.output().unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let heard = report["models"].as_array().unwrap();
+    assert_eq!(heard.len(), checked.len());
+    for (name, model) in checked.iter().zip(heard) {
+        let detections = model["detections"].as_array().unwrap();
+        let found: Vec<(&str, f64, f64)> = (detections.iter())
+            .map(|d| {
+                let at = d["at_s"].as_f64().unwrap();
+                (
+                    d["label"].as_str().unwrap(),
+                    at,
+                    d["decided_s"].as_f64().unwrap(),
+                )
+            })
+            .collect();
+        assert_eq!(found.len(), words.len(), "{name}: {found:?}");
+        for ((label, at, decided), (word, start, end)) in found.iter().zip(&words) {
+            assert_eq!(label, word, "{name}: {found:?}");
+            // Placed by the model's attention: on the word, give or take a student's frame.
+            assert!(
+                *at > start - 0.2 && *at < end + 0.2,
+                "{name}: {word} at {at}"
+            );
+            // Decided at most half a second after the word ends (in the stream's own time).
+            assert!(*decided - end <= 0.5, "{name}: {word} decided at {decided}");
+        }
+        // Silence between the words is not read.
+        let read = model["windows_read"].as_u64().unwrap();
+        assert!(read < model["windows"].as_u64().unwrap() / 2, "{name}");
+    }
+    std::fs::remove_dir_all(&scratch).unwrap();
+}
+
+#[test]
+fn a_stream_fed_in_any_chunks_gives_the_same_detections() {
+    use tempokd::model::Model;
+    use tempokd::stream::{ListenSettings, detect};
+    let (stream, _) = demo_stream();
+    let device = tempokd::device::ComputeDevice::cpu("tests run on the CPU").device;
+    let model = Model::load_dir(&models().join("tc-resnet8-kd"), &device).unwrap();
+    let settings = ListenSettings::default();
+    let whole = pollster::block_on(detect(&model, &stream, &settings, stream.len())).unwrap();
+    assert_eq!(whole.detections.len(), 3);
+    for chunk in [128, 2_048, 12_345] {
+        let chunked = pollster::block_on(detect(&model, &stream, &settings, chunk)).unwrap();
+        assert_eq!(chunked, whole, "chunks of {chunk}");
     }
 }

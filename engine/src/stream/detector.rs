@@ -1,0 +1,263 @@
+//! Detections from a model's readings of successive windows: a keyword whose probability passes
+//! its threshold in a window with speech, placed where the model listened, and each word
+//! detected once however many windows see it.
+
+use super::StreamError;
+use crate::model::TimeMap;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DetectorSettings {
+    /// The probability a keyword needs to count as heard.
+    pub threshold: f32,
+    /// Per keyword, in place of `threshold`.
+    pub thresholds: BTreeMap<String, f32>,
+    /// Seconds within which a second detection, of any keyword, is the same word again.
+    pub refractory_s: f32,
+    /// Seconds at each end of a window where an attention peak means the window cuts the word:
+    /// such a reading detects nothing (a model hearing half of "stop" may well say "off"), and a
+    /// window further on sees the word whole.
+    pub edge_s: f32,
+}
+
+impl Default for DetectorSettings {
+    fn default() -> Self {
+        Self {
+            threshold: 0.5,
+            thresholds: BTreeMap::new(),
+            refractory_s: 1.0,
+            edge_s: 0.25,
+        }
+    }
+}
+
+impl DetectorSettings {
+    pub fn check(&self) -> Result<(), StreamError> {
+        let thresholds = std::iter::once(&self.threshold).chain(self.thresholds.values());
+        for threshold in thresholds {
+            if !(0.0..=1.0).contains(threshold) {
+                return Err(StreamError::Settings(format!(
+                    "a threshold is a probability from 0 to 1, not {threshold}"
+                )));
+            }
+        }
+        for (name, seconds) in [
+            ("refractory time", self.refractory_s),
+            ("edge", self.edge_s),
+        ] {
+            if !(seconds >= 0.0 && seconds.is_finite()) {
+                return Err(StreamError::Settings(format!(
+                    "the {name} must be at least 0 s, not {seconds} s"
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    fn threshold(&self, label: &str) -> f32 {
+        self.thresholds
+            .get(label)
+            .copied()
+            .unwrap_or(self.threshold)
+    }
+}
+
+/// A keyword heard in the stream.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Detection {
+    pub label: String,
+    pub confidence: f32,
+    /// Where the word was said: the peak of the model's temporal attention in the window (its
+    /// middle for a model without one), in seconds from the start of the stream.
+    pub at_s: f64,
+    /// The end of the window it was decided in: when, at the earliest, it could be shown.
+    pub decided_s: f64,
+}
+
+/// A model's reading of one window of the stream.
+pub struct WindowReading<'a> {
+    pub start_s: f64,
+    pub end_s: f64,
+    pub labels: &'a [String],
+    pub probs: &'a [f32],
+    /// Its temporal attention, with times from the window's start.
+    pub map: Option<&'a TimeMap>,
+    /// Whether voice activity was heard in the window.
+    pub speech: bool,
+}
+
+impl WindowReading<'_> {
+    /// The time the map peaks, in seconds from the start of the stream.
+    fn attention_peak_s(&self) -> f64 {
+        let peak = self.map.and_then(|map| {
+            let (at, _) = (map.values.iter().enumerate())
+                .filter(|(_, value)| value.is_finite())
+                .max_by(|a, b| a.1.total_cmp(b.1))?;
+            Some(map.start_s as f64 + (at as f64 + 0.5) * map.frame_s as f64)
+        });
+        self.start_s + peak.unwrap_or((self.end_s - self.start_s) / 2.0)
+    }
+}
+
+/// Whether a class is a keyword: the silence and unknown classes (`_silence_`, `_unknown_`)
+/// are never detected.
+pub fn is_keyword(label: &str) -> bool {
+    !label.starts_with('_')
+}
+
+pub struct Detector {
+    settings: DetectorSettings,
+    /// Where the last keyword was detected.
+    last: Option<f64>,
+}
+
+impl Detector {
+    pub fn new(settings: DetectorSettings) -> Result<Self, StreamError> {
+        settings.check()?;
+        Ok(Self {
+            settings,
+            last: None,
+        })
+    }
+
+    /// The detection this reading makes, if any.
+    pub fn observe(&mut self, reading: &WindowReading<'_>) -> Option<Detection> {
+        if !reading.speech {
+            return None;
+        }
+        let (top, confidence) = (reading.probs.iter().enumerate())
+            .filter(|(_, p)| p.is_finite())
+            .max_by(|a, b| a.1.total_cmp(b.1))?;
+        let label = reading.labels.get(top)?;
+        if !is_keyword(label) || *confidence < self.settings.threshold(label) {
+            return None;
+        }
+        let at_s = reading.attention_peak_s();
+        let edge = self.settings.edge_s as f64;
+        if at_s < reading.start_s + edge || at_s > reading.end_s - edge {
+            return None;
+        }
+        let refractory = self.settings.refractory_s as f64;
+        if (self.last).is_some_and(|last| (at_s - last).abs() < refractory) {
+            return None;
+        }
+        self.last = Some(at_s);
+        Some(Detection {
+            label: label.clone(),
+            confidence: *confidence,
+            at_s,
+            decided_s: reading.end_s,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn labels() -> Vec<String> {
+        ["_silence_", "_unknown_", "yes", "no"]
+            .map(String::from)
+            .to_vec()
+    }
+
+    /// A window of 1 s starting at `start_s` whose map peaks at `peak_s` into it.
+    fn observe(
+        detector: &mut Detector,
+        start_s: f64,
+        probs: [f32; 4],
+        peak_s: f32,
+        speech: bool,
+    ) -> Option<Detection> {
+        let mut values = vec![0.01; 50];
+        values[(peak_s / 0.02) as usize] = 1.0;
+        let map = TimeMap {
+            start_s: 0.0,
+            frame_s: 0.02,
+            values,
+        };
+        let labels = labels();
+        detector.observe(&WindowReading {
+            start_s,
+            end_s: start_s + 1.0,
+            labels: &labels,
+            probs: &probs,
+            map: Some(&map),
+            speech,
+        })
+    }
+
+    #[test]
+    fn one_word_seen_by_several_windows_is_one_detection_where_it_was_said() {
+        let mut detector = Detector::new(DetectorSettings::default()).unwrap();
+        let yes = [0.05, 0.05, 0.8, 0.1];
+        // A "yes" at 2.4 s, seen by the windows starting at 1.5, 1.75, 2.0 and 2.25 s: the
+        // first has it at its edge, the second whole.
+        assert_eq!(observe(&mut detector, 1.5, yes, 0.9, true), None);
+        let found = observe(&mut detector, 1.75, yes, 0.65, true).expect("heard");
+        assert_eq!(found.label, "yes");
+        assert!((found.at_s - 2.4).abs() < 1e-6, "{found:?}");
+        assert_eq!(found.decided_s, 2.75);
+        // The later windows, even where the model names the half word it hears otherwise.
+        assert_eq!(observe(&mut detector, 2.0, yes, 0.4, true), None);
+        assert_eq!(
+            observe(&mut detector, 2.0, [0.0, 0.1, 0.2, 0.7], 0.4, true),
+            None
+        );
+        // Another word said later is a new detection.
+        let later = observe(&mut detector, 3.0, [0.0, 0.1, 0.2, 0.7], 0.5, true);
+        assert_eq!(later.map(|found| found.label), Some("no".into()));
+    }
+
+    #[test]
+    fn silence_unknown_low_confidence_and_windows_without_speech_detect_nothing() {
+        let mut detector = Detector::new(DetectorSettings::default()).unwrap();
+        assert_eq!(
+            observe(&mut detector, 0.0, [0.9, 0.1, 0.0, 0.0], 0.5, true),
+            None
+        );
+        assert_eq!(
+            observe(&mut detector, 0.0, [0.1, 0.9, 0.0, 0.0], 0.5, true),
+            None
+        );
+        assert_eq!(
+            observe(&mut detector, 0.0, [0.2, 0.3, 0.45, 0.05], 0.5, true),
+            None
+        );
+        assert_eq!(
+            observe(&mut detector, 0.0, [0.0, 0.0, 1.0, 0.0], 0.5, false),
+            None
+        );
+    }
+
+    #[test]
+    fn a_keywords_own_threshold_replaces_the_common_one() {
+        let settings = DetectorSettings {
+            thresholds: BTreeMap::from([("no".to_string(), 0.95)]),
+            ..DetectorSettings::default()
+        };
+        let mut detector = Detector::new(settings).unwrap();
+        assert_eq!(
+            observe(&mut detector, 0.0, [0.0, 0.0, 0.1, 0.9], 0.5, true),
+            None
+        );
+        assert!(observe(&mut detector, 0.0, [0.0, 0.0, 0.9, 0.1], 0.5, true).is_some());
+        for bad in [
+            DetectorSettings {
+                threshold: 1.5,
+                ..DetectorSettings::default()
+            },
+            DetectorSettings {
+                refractory_s: f32::NAN,
+                ..DetectorSettings::default()
+            },
+            DetectorSettings {
+                edge_s: -0.1,
+                ..DetectorSettings::default()
+            },
+        ] {
+            assert!(Detector::new(bad).is_err());
+        }
+    }
+}

@@ -1,0 +1,237 @@
+//! Listening to a stream instead of a finished clip: audio arrives in chunks of any size
+//! (`windows.rs` keeps the last seconds of it and hands out the window that ends at every hop),
+//! voice activity decides which windows are worth a model's time (`vad.rs`), and each model's
+//! readings of those windows become detections, each placed where the model listened
+//! (`detector.rs`). The models run wherever the caller runs them (the CLI, the page's worker);
+//! [`detect`] is the whole path over a recording, for the CLI and the tests.
+
+mod detector;
+mod vad;
+mod windows;
+
+pub use detector::{Detection, Detector, DetectorSettings, WindowReading, is_keyword};
+pub use vad::{Segment, Vad, VadSettings};
+pub use windows::{
+    Geometry, MAX_HISTORY_S, MAX_WINDOW_S, MIN_HOP_S, StreamSettings, StreamWindow, Windower,
+};
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+pub enum StreamError {
+    #[error("{0}")]
+    Settings(String),
+    #[error("sample {at} of the stream is not a number (NaN or infinity): the audio is corrupt")]
+    NonFinite { at: u64 },
+}
+
+/// Everything a listener is set with.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct ListenSettings {
+    pub stream: StreamSettings,
+    pub vad: VadSettings,
+    pub detector: DetectorSettings,
+}
+
+impl ListenSettings {
+    /// Refuses settings no listener can work with, saying why.
+    pub fn check(&self) -> Result<(), StreamError> {
+        self.stream.geometry()?;
+        self.detector.check()?;
+        Vad::new(&self.vad, self.stream.history_s)?;
+        let (window, hop) = (self.stream.window_s, self.stream.hop_s);
+        if window - 2.0 * self.detector.edge_s < hop {
+            return Err(StreamError::Settings(format!(
+                "windows of {window} s every {hop} s leave moments at no window's middle once \
+                 {} s at each edge are left out: lengthen the window or shorten the hop",
+                self.detector.edge_s
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// A window of the stream and whether voice activity was heard in it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct HeardWindow {
+    pub window: StreamWindow,
+    pub speech: bool,
+}
+
+/// The stream's windows and its voice activity, shared by every model listening to it.
+pub struct Listener {
+    windower: Windower,
+    vad: Vad,
+}
+
+impl Listener {
+    pub fn new(settings: &ListenSettings) -> Result<Self, StreamError> {
+        settings.check()?;
+        Ok(Self {
+            windower: Windower::new(&settings.stream)?,
+            vad: Vad::new(&settings.vad, settings.stream.history_s)?,
+        })
+    }
+
+    /// Takes the next chunk of 16 kHz samples; the windows that end in it, each with whether
+    /// voice activity was heard in it as of its end, so any chunking gives the same answers. A
+    /// chunk with a sample that is not a number is refused whole.
+    pub fn push(&mut self, chunk: &[f32]) -> Result<Vec<HeardWindow>, StreamError> {
+        if let Some(index) = chunk.iter().position(|s| !s.is_finite()) {
+            return Err(StreamError::NonFinite {
+                at: self.windower.pushed() + index as u64,
+            });
+        }
+        let mut heard = Vec::new();
+        let mut rest = chunk;
+        while !rest.is_empty() {
+            let (now, later) = rest.split_at(self.windower.until_next_window().min(rest.len()));
+            let windows = self.windower.push(now)?;
+            self.vad.push(now);
+            heard.extend(windows.into_iter().map(|window| HeardWindow {
+                speech: self.vad.speech_between(window.start_s(), window.end_s()),
+                window,
+            }));
+            rest = later;
+        }
+        Ok(heard)
+    }
+
+    pub fn windower(&self) -> &Windower {
+        &self.windower
+    }
+
+    pub fn vad(&self) -> &Vad {
+        &self.vad
+    }
+}
+
+/// What [`detect`] found in a recording.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Detected {
+    pub detections: Vec<Detection>,
+    /// Windows read, and windows in all: the model only reads windows with speech.
+    pub windows_read: usize,
+    pub windows: usize,
+}
+
+/// Why a stream could not be listened to.
+#[cfg(feature = "tensors")]
+#[derive(Debug, thiserror::Error)]
+pub enum ListenError {
+    #[error(transparent)]
+    Stream(#[from] StreamError),
+    #[error(transparent)]
+    Model(#[from] crate::model::ModelError),
+}
+
+/// One model listening to a whole recording as a stream, fed in chunks of `chunk` samples as a
+/// microphone would deliver them.
+#[cfg(feature = "tensors")]
+pub async fn detect(
+    model: &crate::model::Model,
+    samples: &[f32],
+    settings: &ListenSettings,
+    chunk: usize,
+) -> Result<Detected, ListenError> {
+    let mut listener = Listener::new(settings)?;
+    let mut detector = Detector::new(settings.detector.clone())?;
+    let request = crate::model::ReadingRequest::default();
+    let mut detected = Detected {
+        detections: Vec::new(),
+        windows_read: 0,
+        windows: 0,
+    };
+    for part in samples.chunks(chunk.max(1)) {
+        for heard in listener.push(part)? {
+            detected.windows += 1;
+            if !heard.speech {
+                continue;
+            }
+            detected.windows_read += 1;
+            let reading = model.read(&heard.window.samples, &request).await?;
+            let found = detector.observe(&WindowReading {
+                start_s: heard.window.start_s(),
+                end_s: heard.window.end_s(),
+                labels: model.labels(),
+                probs: &reading.prediction.probs,
+                map: Some(&reading.map),
+                speech: heard.speech,
+            });
+            detected.detections.extend(found);
+        }
+    }
+    Ok(detected)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rng::Rng;
+
+    /// 14 s of quiet noise with a loud burst at 1, 6 and 12.5 s: the first burst ends more than
+    /// the history before the stream does.
+    fn bursts() -> Vec<f32> {
+        let mut rng = Rng::new(9);
+        (0..16_000 * 14)
+            .map(|i| {
+                let t = i as f32 / 16_000.0;
+                let burst = [1.0, 6.0, 12.5].iter().any(|at| t >= *at && t < at + 0.4);
+                let level = if burst { 0.3 } else { 0.005 };
+                level * rng.uniform(-1.0, 1.0)
+            })
+            .collect()
+    }
+
+    fn heard(samples: &[f32], chunk: usize) -> Vec<HeardWindow> {
+        let mut listener = Listener::new(&ListenSettings::default()).unwrap();
+        let mut heard = Vec::new();
+        for part in samples.chunks(chunk) {
+            heard.extend(listener.push(part).unwrap());
+        }
+        heard
+    }
+
+    #[test]
+    fn any_chunking_hears_the_same_windows_with_the_same_speech() {
+        let samples = bursts();
+        let whole = heard(&samples, samples.len());
+        assert_eq!(whole.len(), 53);
+        let with_speech: Vec<f64> = (whole.iter())
+            .filter(|heard| heard.speech)
+            .map(|heard| heard.window.start_s())
+            .collect();
+        // Each burst lies in the four or five windows that overlap it.
+        assert!((12..=15).contains(&with_speech.len()), "{with_speech:?}");
+        assert!(
+            with_speech.iter().any(|start| *start < 1.0),
+            "{with_speech:?}"
+        );
+        for chunk in [128, 1_000, 16_000] {
+            assert_eq!(heard(&samples, chunk), whole, "chunks of {chunk}");
+        }
+    }
+
+    #[test]
+    fn a_chunk_with_a_bad_sample_is_refused_whole_and_the_stream_goes_on() {
+        let mut listener = Listener::new(&ListenSettings::default()).unwrap();
+        listener.push(&[0.0; 100]).unwrap();
+        let refused = listener.push(&[0.0, 0.0, f32::INFINITY]);
+        assert_eq!(refused, Err(StreamError::NonFinite { at: 102 }));
+        assert_eq!(listener.windower().pushed(), 100);
+        let windows = listener.push(&vec![0.0; 16_000]).unwrap();
+        assert_eq!(windows.len(), 1);
+        let settings = ListenSettings {
+            stream: StreamSettings {
+                window_s: 0.5,
+                hop_s: 0.25,
+                ..StreamSettings::default()
+            },
+            ..ListenSettings::default()
+        };
+        assert!(
+            Listener::new(&settings).is_err(),
+            "no window's middle covers some moments"
+        );
+    }
+}
