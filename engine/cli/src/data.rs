@@ -50,7 +50,7 @@ pub struct SynthArgs {
     pub speech_commands: Option<PathBuf>,
 }
 
-fn parse_split(text: &str) -> Result<Split, String> {
+pub fn parse_split(text: &str) -> Result<Split, String> {
     Split::from_name(text.trim())
         .ok_or_else(|| format!("`{text}` is not a split: train, validation or test"))
 }

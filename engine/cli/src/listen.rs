@@ -1,14 +1,16 @@
 //! `tempokd stream`: models listening to a recording as if it came from a microphone, each
 //! keyword they hear printed with where it was said.
 
+use crate::progress::bar;
 use clap::Args;
 use serde::Serialize;
-use std::path::PathBuf;
-use tempokd::audio::{self, Limits};
+use std::path::{Path, PathBuf};
+use tempokd::audio::{self, Clip, Limits};
 use tempokd::device::ComputeDevice;
 use tempokd::model::Model;
 use tempokd::stream::{
-    Detected, DetectorSettings, ListenSettings, StreamSettings, VadSettings, detect,
+    Detected, DetectorSettings, Heard, ListenSettings, StreamSettings, VadSettings, detections,
+    listen,
 };
 
 /// Samples per chunk fed to the listener, about what a microphone callback delivers.
@@ -17,6 +19,50 @@ const CHUNK: usize = 2048;
 /// The longest recording `stream` takes: the file cap decides before this does for most formats.
 const MAX_SECONDS: f32 = 3600.0;
 
+/// How a recording is listened to: the windows and the detector's timing.
+#[derive(Args)]
+pub struct ListenArgs {
+    /// Seconds each reading looks at.
+    #[arg(long, default_value_t = StreamSettings::default().window_s)]
+    pub window: f32,
+    /// Seconds between readings.
+    #[arg(long, default_value_t = StreamSettings::default().hop_s)]
+    pub hop: f32,
+    /// Seconds within which a second keyword is the same word again.
+    #[arg(long, default_value_t = DetectorSettings::default().refractory_s)]
+    pub refractory: f32,
+    /// Seconds at each end of a window where an attention peak means the window cuts the word
+    /// (such readings detect nothing).
+    #[arg(long, default_value_t = DetectorSettings::default().edge_s)]
+    pub edge: f32,
+}
+
+impl ListenArgs {
+    /// The settings, with the detector's thresholds as given.
+    pub fn settings(
+        &self,
+        threshold: f32,
+        thresholds: &[(String, f32)],
+    ) -> Result<ListenSettings, String> {
+        let settings = ListenSettings {
+            stream: StreamSettings {
+                window_s: self.window,
+                hop_s: self.hop,
+                ..StreamSettings::default()
+            },
+            vad: VadSettings::default(),
+            detector: DetectorSettings {
+                threshold,
+                thresholds: thresholds.iter().cloned().collect(),
+                refractory_s: self.refractory,
+                edge_s: self.edge,
+            },
+        };
+        settings.check().map_err(|e| e.to_string())?;
+        Ok(settings)
+    }
+}
+
 #[derive(Args)]
 pub struct StreamArgs {
     /// A teacher or student folder; repeat for several.
@@ -24,25 +70,14 @@ pub struct StreamArgs {
     pub model: Vec<PathBuf>,
     #[arg(long)]
     pub audio: PathBuf,
-    /// Seconds each reading looks at.
-    #[arg(long, default_value_t = StreamSettings::default().window_s)]
-    pub window: f32,
-    /// Seconds between readings.
-    #[arg(long, default_value_t = StreamSettings::default().hop_s)]
-    pub hop: f32,
+    #[command(flatten)]
+    pub listen: ListenArgs,
     /// The probability a keyword needs to count as heard.
     #[arg(long, default_value_t = DetectorSettings::default().threshold)]
     pub threshold: f32,
     /// A keyword's own threshold, as WORD=P; repeat for several.
     #[arg(long, value_parser = parse_keyword_threshold)]
     pub keyword_threshold: Vec<(String, f32)>,
-    /// Seconds within which the same keyword again is the same word.
-    #[arg(long, default_value_t = DetectorSettings::default().refractory_s)]
-    pub refractory: f32,
-    /// Seconds at each end of a window where an attention peak means the window cuts the word
-    /// (such readings detect nothing).
-    #[arg(long, default_value_t = DetectorSettings::default().edge_s)]
-    pub edge: f32,
     /// Print everything as one JSON object (otherwise one line per detection).
     #[arg(long)]
     pub json: bool,
@@ -74,42 +109,56 @@ struct ModelDetections {
     detected: Detected,
 }
 
-pub fn stream(args: &StreamArgs) -> Result<(), String> {
-    let settings = ListenSettings {
-        stream: StreamSettings {
-            window_s: args.window,
-            hop_s: args.hop,
-            ..StreamSettings::default()
-        },
-        vad: VadSettings::default(),
-        detector: DetectorSettings {
-            threshold: args.threshold,
-            thresholds: args.keyword_threshold.iter().cloned().collect(),
-            refractory_s: args.refractory,
-            edge_s: args.edge,
-        },
-    };
-    settings.check().map_err(|e| e.to_string())?;
-    let path = &args.audio;
+/// A recording as 16 kHz samples, up to [`MAX_SECONDS`].
+pub fn read_recording(path: &Path) -> Result<Clip, String> {
     let bytes = tempokd::capped_read::read_capped(path, audio::MAX_FILE_BYTES, "a recording")?;
     let limits = Limits {
         max_seconds: MAX_SECONDS,
         ..Limits::default()
     };
     let extension = path.extension().and_then(|e| e.to_str());
-    let clip = audio::load_clip(bytes, extension, &limits)
-        .map_err(|e| format!("{}: {e}", path.display()))?;
+    audio::load_clip(bytes, extension, &limits).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+/// A model's readings of a recording, with a progress bar over the recording's seconds.
+pub fn listen_to(
+    model: &Model,
+    name: &str,
+    clip: &Clip,
+    settings: &ListenSettings,
+) -> Result<Heard, String> {
+    let progress = bar(clip.duration_s().ceil() as usize, name);
+    let heard = pollster::block_on(listen(model, clip.samples(), settings, CHUNK, &mut |s| {
+        progress.set_position(s as u64)
+    }))
+    .map_err(|e| format!("{name}: {e}"))?;
+    progress.finish_and_clear();
+    Ok(heard)
+}
+
+pub fn stream(args: &StreamArgs) -> Result<(), String> {
+    let settings = args
+        .listen
+        .settings(args.threshold, &args.keyword_threshold)?;
+    let clip = read_recording(&args.audio)?;
     let device = ComputeDevice::cpu("the command line runs on the CPU").device;
     let mut models = Vec::new();
     for dir in &args.model {
         let model = Model::load_dir(dir, &device).map_err(|e| e.to_string())?;
-        let detected = pollster::block_on(detect(&model, clip.samples(), &settings, CHUNK))
-            .map_err(|e| format!("{}: {e}", dir.display()))?;
+        let name = dir.display().to_string();
+        let heard = listen_to(&model, &name, &clip, &settings)?;
+        let detected = Detected {
+            detections: detections(model.labels(), &heard.readings, &settings.detector)
+                .map_err(|e| e.to_string())?,
+            windows_read: heard.readings.len(),
+            windows: heard.windows,
+        };
         models.push(ModelDetections {
-            model: dir.display().to_string(),
+            model: name,
             detected,
         });
     }
+    let path = &args.audio;
     if args.json {
         let report = StreamReport {
             audio: path.display().to_string(),

@@ -1,6 +1,7 @@
 //! The `tempokd` command-line tool (crate `tempokd-cli`): argument parsing and output over calls
 //! into the `tempokd` library.
 
+mod calibrate;
 mod curriculum;
 mod data;
 mod defaults;
@@ -87,6 +88,13 @@ enum Command {
     /// Listen to a recording as a stream: every hop the models read the window that ends there
     /// (when it holds speech), and each keyword they hear is printed with where it was said.
     Stream(listen::StreamArgs),
+    /// Make a stream for listening tests: keywords and other words said by unseen voices at
+    /// random times over changing backgrounds, with what was said written beside it.
+    SynthStream(calibrate::SynthStreamArgs),
+    /// How often each model listening to streams whose words are known misses a keyword or hears
+    /// one nobody said, at every threshold, and each keyword's threshold for a rate of false
+    /// accepts per hour.
+    Calibrate(calibrate::CalibrateArgs),
     /// List the student architectures: parameters, frame duration and the time to classify a
     /// 1 s clip on this machine.
     Students {
@@ -216,6 +224,8 @@ fn run(cli: Cli) -> Result<(), String> {
         Command::Reproduce(args) => reproduce::reproduce(&args),
         Command::Defaults(args) => defaults::defaults(&args),
         Command::Stream(args) => listen::stream(&args),
+        Command::SynthStream(args) => calibrate::synth_stream(&args),
+        Command::Calibrate(args) => calibrate::calibrate(&args),
     }
 }
 

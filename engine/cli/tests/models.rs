@@ -260,10 +260,223 @@ fn a_stream_fed_in_any_chunks_gives_the_same_detections() {
     let device = tempokd::device::ComputeDevice::cpu("tests run on the CPU").device;
     let model = Model::load_dir(&models().join("tc-resnet8-kd"), &device).unwrap();
     let settings = ListenSettings::default();
-    let whole = pollster::block_on(detect(&model, &stream, &settings, stream.len())).unwrap();
+    let whole = pollster::block_on(detect(
+        &model,
+        &stream,
+        &settings,
+        stream.len(),
+        &mut |_| {},
+    ))
+    .unwrap();
     assert_eq!(whole.detections.len(), 3);
     for chunk in [128, 2_048, 12_345] {
-        let chunked = pollster::block_on(detect(&model, &stream, &settings, chunk)).unwrap();
+        let chunked =
+            pollster::block_on(detect(&model, &stream, &settings, chunk, &mut |_| {})).unwrap();
         assert_eq!(chunked, whole, "chunks of {chunk}");
     }
+}
+
+/// `tempokd` with these arguments; its standard output parsed as JSON, or the test fails with
+/// its standard error.
+fn tempokd_json(args: &[&std::ffi::OsStr]) -> serde_json::Value {
+    let output = Command::new(env!("CARGO_BIN_EXE_tempokd"))
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout).unwrap()
+}
+
+#[test]
+fn calibrate_scores_a_generated_stream_as_the_stream_command_hears_it() {
+    let scratch = std::env::temp_dir().join(format!("tempokd-calibrate-{}", std::process::id()));
+    std::fs::create_dir_all(&scratch).unwrap();
+    let wav = scratch.join("stream.wav");
+    let output = Command::new(env!("CARGO_BIN_EXE_tempokd"))
+        .args([
+            "synth-stream",
+            "--seconds",
+            "40",
+            "--words",
+            "8",
+            "--stream-seed",
+            "3",
+        ])
+        .arg("--out")
+        .arg(&wav)
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let truth: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(scratch.join("stream.json")).unwrap()).unwrap();
+    let words = truth["words"].as_array().unwrap();
+    assert_eq!(words.len(), 8);
+    assert_eq!(truth["duration_s"].as_f64(), Some(40.0));
+
+    // Each word is where the truth says: at 10 dB its span is louder than the background, and
+    // the stretches between words are the background alone.
+    let samples = tempokd::audio::load_clip(
+        std::fs::read(&wav).unwrap(),
+        Some("wav"),
+        &tempokd::audio::Limits {
+            max_seconds: 60.0,
+            ..Default::default()
+        },
+    )
+    .unwrap()
+    .samples()
+    .to_vec();
+    let rms = |from: f64, to: f64| {
+        let part = &samples[(from * 16_000.0) as usize..(to * 16_000.0) as usize];
+        (part.iter().map(|v| v * v).sum::<f32>() / part.len() as f32).sqrt()
+    };
+    let mut quiet_from = 0.0;
+    for word in words {
+        let (start, end) = (
+            word["start_s"].as_f64().unwrap(),
+            word["end_s"].as_f64().unwrap(),
+        );
+        assert!(
+            start - quiet_from >= 2.0,
+            "words closer than the gap: {word}"
+        );
+        let background = rms(quiet_from + 0.1, start - 0.1);
+        assert!(rms(start, end) > 2.0 * background, "{word}: {background}");
+        quiet_from = end;
+    }
+
+    // The trade-off replays the model's readings through the detector: at a threshold it counts
+    // exactly what `stream` detects at that threshold, scored by the rule calibrate states.
+    let model = models().join("tc-resnet8-kd");
+    let arg = |s: &str| std::ffi::OsString::from(s);
+    let heard = tempokd_json(&[
+        &arg("stream"),
+        &arg("--json"),
+        &arg("--threshold"),
+        &arg("0.7"),
+        &arg("--audio"),
+        wav.as_os_str(),
+        &arg("--model"),
+        model.as_os_str(),
+    ]);
+    let calibrated = tempokd_json(&[
+        &arg("calibrate"),
+        &arg("--json"),
+        &arg("--thresholds"),
+        &arg("0.3,0.7"),
+        &arg("--stream"),
+        wav.as_os_str(),
+        &arg("--model"),
+        model.as_os_str(),
+    ]);
+    let detections = heard["models"][0]["detections"].as_array().unwrap();
+    let keywords: Vec<&serde_json::Value> = (words.iter())
+        .filter(|w| !w["label"].as_str().unwrap().starts_with('_'))
+        .collect();
+    let mut found = vec![false; keywords.len()];
+    let mut false_accepts = 0;
+    for detection in detections {
+        let at = detection["at_s"].as_f64().unwrap();
+        let hit = (0..keywords.len()).find(|&i| {
+            !found[i]
+                && keywords[i]["label"] == detection["label"]
+                && at >= keywords[i]["start_s"].as_f64().unwrap() - 0.25
+                && at <= keywords[i]["end_s"].as_f64().unwrap() + 0.25
+        });
+        match hit {
+            Some(i) => found[i] = true,
+            None => false_accepts += 1,
+        }
+    }
+    let curve = calibrated["models"][0]["trade_off"].as_array().unwrap();
+    assert_eq!(curve.len(), 2);
+    let point = &curve[1];
+    assert_eq!(point["threshold"].as_f64(), Some(0.7));
+    assert_eq!(point["keywords"].as_u64(), Some(keywords.len() as u64));
+    assert_eq!(
+        point["found"].as_u64(),
+        Some(found.iter().filter(|f| **f).count() as u64)
+    );
+    assert_eq!(point["false_accepts"].as_u64(), Some(false_accepts));
+    // A lower threshold detects at least as much of what was said or imagined.
+    let detected =
+        |p: &serde_json::Value| p["found"].as_u64().unwrap() + p["false_accepts"].as_u64().unwrap();
+    assert!(detected(&curve[0]) >= detected(point), "{curve:?}");
+
+    // A stream whose truth is missing, or is another stream's, is refused with the file named.
+    let other = scratch.join("other.wav");
+    std::fs::write(
+        &other,
+        tempokd::audio::encode_wav(&samples[..16_000 * 20], 16_000),
+    )
+    .unwrap();
+    for (expected, json) in [
+        ("other.json", None),
+        ("not the stream it was written for", Some(truth.to_string())),
+    ] {
+        if let Some(json) = json {
+            std::fs::write(scratch.join("other.json"), json).unwrap();
+        }
+        let output = Command::new(env!("CARGO_BIN_EXE_tempokd"))
+            .args(["calibrate", "--stream"])
+            .arg(&other)
+            .arg("--model")
+            .arg(&model)
+            .output()
+            .unwrap();
+        let error = String::from_utf8_lossy(&output.stderr);
+        assert!(
+            !output.status.success() && error.contains(expected),
+            "{error}"
+        );
+    }
+    std::fs::remove_dir_all(&scratch).unwrap();
+}
+
+#[test]
+fn live_the_teacher_reads_each_word_once_and_a_student_every_hop_as_offline() {
+    use tempokd::model::{Model, ReadingRequest};
+    use tempokd::stream::{Cadence, ListenSettings, LiveListener, detect};
+    let (stream, words) = demo_stream();
+    let device = tempokd::device::ComputeDevice::cpu("tests run on the CPU").device;
+    let teacher = Model::load_dir(&models().join("teacher"), &device).unwrap();
+    let student = Model::load_dir(&models().join("tc-resnet8-kd"), &device).unwrap();
+    let settings = ListenSettings::default();
+    let cadences = [Cadence::PerSegment, Cadence::EveryHop];
+    let mut live = LiveListener::new(&settings, &cadences).unwrap();
+    let mut detections = [Vec::new(), Vec::new()];
+    let mut teacher_readings = 0;
+    for part in stream.chunks(2_048) {
+        for job in live.push(part).unwrap() {
+            let model = [&teacher, &student][job.model];
+            let request = ReadingRequest::default();
+            let reading = pollster::block_on(model.read(&job.samples, &request)).unwrap();
+            teacher_readings += usize::from(job.model == 0);
+            let probs = reading.prediction.probs;
+            let (_, found) = live.heard(&job, model.labels(), probs, Some(&reading.map));
+            detections[job.model].extend(found);
+        }
+    }
+    // The teacher reads each word once, whole, and names it where it was said.
+    assert_eq!(teacher_readings, words.len());
+    let heard: Vec<&str> = detections[0].iter().map(|d| d.label.as_str()).collect();
+    let said: Vec<&str> = words.iter().map(|(word, _, _)| word.as_str()).collect();
+    assert_eq!(heard, said);
+    for (found, (_, start, end)) in detections[0].iter().zip(&words) {
+        assert!(
+            found.at_s > start - 0.2 && found.at_s < end + 0.2,
+            "{found:?}"
+        );
+    }
+    // The student, reading every hop, detects what it detects offline.
+    let offline = pollster::block_on(detect(&student, &stream, &settings, 2_048, &mut |_| {}));
+    assert_eq!(detections[1], offline.unwrap().detections);
 }

@@ -5,6 +5,8 @@
 pub mod augment;
 mod dataset;
 mod fsd50k;
+#[cfg(all(feature = "decoders", not(target_family = "wasm")))]
+pub mod keyword_stream;
 pub mod keywords;
 mod manifest;
 pub mod mix;

@@ -136,7 +136,7 @@ pub fn synthesize(
     config.validate()?;
     let rng = Rng::new(config.seed);
     let scratch = Scratch::new("synth")?;
-    let (voices, speakers) = speakers(config, &mut rng.fork("voices"))?;
+    let (voices, speakers) = speakers(config)?;
     let recordings = load_recordings(config)?;
     let names: Vec<&str> = recordings.iter().map(|(name, _)| name.as_str()).collect();
     let mut plans = plan(config, &speakers, &names, &mut rng.fork("plan"));
@@ -266,12 +266,19 @@ struct Speaker {
     voice: usize,
 }
 
-fn speakers(config: &SynthConfig, rng: &mut Rng) -> Result<(Vec<Voice>, Speakers), DataError> {
+/// The voices of each split (train, validation, test) of a corpus synthesized with `voices`
+/// voices from `seed`: the same draw whatever else the corpus holds, so a stream can be spoken by
+/// exactly a corpus's unseen test voices.
+pub fn split_voices(voices: usize, seed: u64) -> [Vec<Voice>; 3] {
+    Voice::catalogue(voices, &mut Rng::new(seed).fork("voices"))
+}
+
+fn speakers(config: &SynthConfig) -> Result<(Vec<Voice>, Speakers), DataError> {
     let mut splits: Speakers = Default::default();
     match &config.words {
         WordSource::Synthesized { voices } => {
             let mut catalogue = Vec::new();
-            for (split, voices) in Voice::catalogue(*voices, rng).into_iter().enumerate() {
+            for (split, voices) in split_voices(*voices, config.seed).into_iter().enumerate() {
                 for voice in voices {
                     splits[split].push(Speaker {
                         id: voice.id(),

@@ -75,28 +75,43 @@ pub struct Detection {
     pub decided_s: f64,
 }
 
-/// A model's reading of one window of the stream.
-pub struct WindowReading<'a> {
+/// A model's reading of one window of the stream: what a detector needs of it, kept apart from
+/// the model so that a stream read once can be replayed at any threshold.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct WindowReading {
     pub start_s: f64,
     pub end_s: f64,
-    pub labels: &'a [String],
-    pub probs: &'a [f32],
-    /// Its temporal attention, with times from the window's start.
-    pub map: Option<&'a TimeMap>,
+    /// The probability of each of the model's labels.
+    pub probs: Vec<f32>,
+    /// Where the model listened: the peak of its temporal attention in the window (the window's
+    /// middle for a model without one), in seconds from the start of the stream.
+    pub attention_peak_s: f64,
     /// Whether voice activity was heard in the window.
     pub speech: bool,
 }
 
-impl WindowReading<'_> {
-    /// The time the map peaks, in seconds from the start of the stream.
-    fn attention_peak_s(&self) -> f64 {
-        let peak = self.map.and_then(|map| {
+impl WindowReading {
+    /// `map` is the model's temporal attention over the window, with times from its start.
+    pub fn new(
+        start_s: f64,
+        end_s: f64,
+        probs: Vec<f32>,
+        map: Option<&TimeMap>,
+        speech: bool,
+    ) -> Self {
+        let peak = map.and_then(|map| {
             let (at, _) = (map.values.iter().enumerate())
                 .filter(|(_, value)| value.is_finite())
                 .max_by(|a, b| a.1.total_cmp(b.1))?;
             Some(map.start_s as f64 + (at as f64 + 0.5) * map.frame_s as f64)
         });
-        self.start_s + peak.unwrap_or((self.end_s - self.start_s) / 2.0)
+        Self {
+            start_s,
+            end_s,
+            probs,
+            attention_peak_s: start_s + peak.unwrap_or((end_s - start_s) / 2.0),
+            speech,
+        }
     }
 }
 
@@ -121,19 +136,19 @@ impl Detector {
         })
     }
 
-    /// The detection this reading makes, if any.
-    pub fn observe(&mut self, reading: &WindowReading<'_>) -> Option<Detection> {
+    /// The detection this reading makes, if any; `labels` name the reading's probabilities.
+    pub fn observe(&mut self, labels: &[String], reading: &WindowReading) -> Option<Detection> {
         if !reading.speech {
             return None;
         }
         let (top, confidence) = (reading.probs.iter().enumerate())
             .filter(|(_, p)| p.is_finite())
             .max_by(|a, b| a.1.total_cmp(b.1))?;
-        let label = reading.labels.get(top)?;
+        let label = labels.get(top)?;
         if !is_keyword(label) || *confidence < self.settings.threshold(label) {
             return None;
         }
-        let at_s = reading.attention_peak_s();
+        let at_s = reading.attention_peak_s;
         let edge = self.settings.edge_s as f64;
         if at_s < reading.start_s + edge || at_s > reading.end_s - edge {
             return None;
@@ -177,15 +192,9 @@ mod tests {
             frame_s: 0.02,
             values,
         };
-        let labels = labels();
-        detector.observe(&WindowReading {
-            start_s,
-            end_s: start_s + 1.0,
-            labels: &labels,
-            probs: &probs,
-            map: Some(&map),
-            speech,
-        })
+        let reading =
+            WindowReading::new(start_s, start_s + 1.0, probs.to_vec(), Some(&map), speech);
+        detector.observe(&labels(), &reading)
     }
 
     #[test]

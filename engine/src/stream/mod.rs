@@ -3,18 +3,26 @@
 //! voice activity decides which windows are worth a model's time (`vad.rs`), and each model's
 //! readings of those windows become detections, each placed where the model listened
 //! (`detector.rs`). The models run wherever the caller runs them (the CLI, the page's worker);
-//! [`detect`] is the whole path over a recording, for the CLI and the tests.
+//! [`detect`] is the whole path over a recording, for the CLI and the tests, and `calibrate.rs`
+//! measures how often it is wrong, at every threshold, on streams whose words are known.
 
+#[cfg(feature = "tensors")]
+pub mod calibrate;
 mod detector;
+mod live;
+mod truth;
 mod vad;
 mod windows;
 
 pub use detector::{Detection, Detector, DetectorSettings, WindowReading, is_keyword};
+pub use live::{Cadence, Job, LiveListener, MAX_SEGMENT_S, SEGMENT_PAD_S};
+pub use truth::{SaidWord, StreamTruth, TRUTH_VERSION};
 pub use vad::{Segment, Vad, VadSettings};
 pub use windows::{
     Geometry, MAX_HISTORY_S, MAX_WINDOW_S, MIN_HOP_S, StreamSettings, StreamWindow, Windower,
 };
 
+use crate::audio;
 use serde::{Deserialize, Serialize};
 
 #[derive(Clone, Debug, PartialEq, thiserror::Error)]
@@ -106,6 +114,14 @@ impl Listener {
     }
 }
 
+/// A model's readings of the windows of a recording with speech in them.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Heard {
+    pub readings: Vec<WindowReading>,
+    /// Windows in all: the model only reads windows with speech.
+    pub windows: usize,
+}
+
 /// What [`detect`] found in a recording.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Detected {
@@ -113,6 +129,18 @@ pub struct Detected {
     /// Windows read, and windows in all: the model only reads windows with speech.
     pub windows_read: usize,
     pub windows: usize,
+}
+
+/// The detections a detector set with `settings` makes from readings of one stream, in order.
+pub fn detections(
+    labels: &[String],
+    readings: &[WindowReading],
+    settings: &DetectorSettings,
+) -> Result<Vec<Detection>, StreamError> {
+    let mut detector = Detector::new(settings.clone())?;
+    Ok((readings.iter())
+        .filter_map(|reading| detector.observe(labels, reading))
+        .collect())
 }
 
 /// Why a stream could not be listened to.
@@ -125,43 +153,57 @@ pub enum ListenError {
     Model(#[from] crate::model::ModelError),
 }
 
-/// One model listening to a whole recording as a stream, fed in chunks of `chunk` samples as a
-/// microphone would deliver them.
+/// One model reading a whole recording as a stream, fed in chunks of `chunk` samples as a
+/// microphone would deliver them; `progress(seconds)` is told how far into the recording it is.
+#[cfg(feature = "tensors")]
+pub async fn listen(
+    model: &crate::model::Model,
+    samples: &[f32],
+    settings: &ListenSettings,
+    chunk: usize,
+    progress: &mut dyn FnMut(f64),
+) -> Result<Heard, ListenError> {
+    let mut listener = Listener::new(settings)?;
+    let request = crate::model::ReadingRequest::default();
+    let mut heard = Heard {
+        readings: Vec::new(),
+        windows: 0,
+    };
+    for part in samples.chunks(chunk.max(1)) {
+        for window in listener.push(part)? {
+            heard.windows += 1;
+            if !window.speech {
+                continue;
+            }
+            let reading = model.read(&window.window.samples, &request).await?;
+            heard.readings.push(WindowReading::new(
+                window.window.start_s(),
+                window.window.end_s(),
+                reading.prediction.probs,
+                Some(&reading.map),
+                window.speech,
+            ));
+        }
+        progress(listener.windower().pushed() as f64 / audio::MODEL_SAMPLE_RATE as f64);
+    }
+    Ok(heard)
+}
+
+/// One model listening to a whole recording as a stream (see [`listen`]), and what it detects.
 #[cfg(feature = "tensors")]
 pub async fn detect(
     model: &crate::model::Model,
     samples: &[f32],
     settings: &ListenSettings,
     chunk: usize,
+    progress: &mut dyn FnMut(f64),
 ) -> Result<Detected, ListenError> {
-    let mut listener = Listener::new(settings)?;
-    let mut detector = Detector::new(settings.detector.clone())?;
-    let request = crate::model::ReadingRequest::default();
-    let mut detected = Detected {
-        detections: Vec::new(),
-        windows_read: 0,
-        windows: 0,
-    };
-    for part in samples.chunks(chunk.max(1)) {
-        for heard in listener.push(part)? {
-            detected.windows += 1;
-            if !heard.speech {
-                continue;
-            }
-            detected.windows_read += 1;
-            let reading = model.read(&heard.window.samples, &request).await?;
-            let found = detector.observe(&WindowReading {
-                start_s: heard.window.start_s(),
-                end_s: heard.window.end_s(),
-                labels: model.labels(),
-                probs: &reading.prediction.probs,
-                map: Some(&reading.map),
-                speech: heard.speech,
-            });
-            detected.detections.extend(found);
-        }
-    }
-    Ok(detected)
+    let heard = listen(model, samples, settings, chunk, progress).await?;
+    Ok(Detected {
+        detections: detections(model.labels(), &heard.readings, &settings.detector)?,
+        windows_read: heard.readings.len(),
+        windows: heard.windows,
+    })
 }
 
 #[cfg(test)]
@@ -171,7 +213,7 @@ mod tests {
 
     /// 14 s of quiet noise with a loud burst at 1, 6 and 12.5 s: the first burst ends more than
     /// the history before the stream does.
-    fn bursts() -> Vec<f32> {
+    pub(super) fn bursts() -> Vec<f32> {
         let mut rng = Rng::new(9);
         (0..16_000 * 14)
             .map(|i| {

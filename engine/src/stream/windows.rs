@@ -175,6 +175,20 @@ impl Windower {
             .collect()
     }
 
+    /// Samples `start..end` of the stream (indices from its first sample), while the ring still
+    /// holds them all.
+    pub fn span(&self, start: u64, end: u64) -> Option<Vec<f32>> {
+        let capacity = self.ring.len() as u64;
+        if start > end || end > self.pushed || self.pushed - start > capacity {
+            return None;
+        }
+        Some(
+            (start..end)
+                .map(|i| self.ring[(i % capacity) as usize])
+                .collect(),
+        )
+    }
+
     fn window_ending_now(&self) -> StreamWindow {
         let window = self.geometry.window;
         StreamWindow {
@@ -236,6 +250,15 @@ mod tests {
         assert_eq!(windower.last(100_000), stream[24_000..]);
         assert_eq!(windower.last(3), [39_997.0, 39_998.0, 39_999.0]);
         assert_eq!(windower.heard_s(), 2.5);
+        assert_eq!(
+            windower.span(30_000, 30_003).unwrap(),
+            stream[30_000..30_003]
+        );
+        assert_eq!(windower.span(24_000, 40_000).unwrap(), stream[24_000..]);
+        // Gone from the ring, not heard yet, or backwards.
+        for (start, end) in [(23_999, 30_000), (39_000, 40_001), (30_000, 29_000)] {
+            assert_eq!(windower.span(start, end), None, "{start}..{end}");
+        }
     }
 
     #[test]

@@ -73,6 +73,44 @@ pub fn wilson(successes: usize, n: usize) -> Interval {
     }
 }
 
+/// The exact (Garwood) 95 % interval of the mean of a Poisson count, `count` events seen: how
+/// many false accepts an hour a stretch with `count` of them is consistent with.
+pub fn poisson(count: usize) -> Interval {
+    // P(X <= k) for a mean of `mean`, summed in log space so large counts do not overflow.
+    let at_most = |k: usize, mean: f64| -> f64 {
+        let mut log_term = -mean;
+        let mut sum = log_term.exp();
+        for i in 1..=k {
+            log_term += mean.ln() - (i as f64).ln();
+            sum += log_term.exp();
+        }
+        sum.min(1.0)
+    };
+    // The mean where P(X <= k) falls to `level`, by bisection: it falls as the mean grows.
+    let solve = |k: usize, level: f64| {
+        let (mut low, mut high) = (0.0f64, 10.0 + 4.0 * count as f64);
+        for _ in 0..100 {
+            let mid = (low + high) / 2.0;
+            if at_most(k, mid) > level {
+                low = mid;
+            } else {
+                high = mid;
+            }
+        }
+        (low + high) / 2.0
+    };
+    let high = solve(count, 0.025);
+    // The lower bound is where P(X >= k) rises to 2.5 %.
+    let low = match count {
+        0 => 0.0,
+        _ => solve(count - 1, 0.975),
+    };
+    Interval {
+        low: low as f32,
+        high: high as f32,
+    }
+}
+
 /// Resamples of the bootstrap, and its fixed seed: the same clips give the same interval.
 const BOOTSTRAP_RESAMPLES: usize = 1000;
 const BOOTSTRAP_SEED: u64 = 95;
@@ -210,6 +248,16 @@ mod tests {
         };
         assert_eq!(attention_in_window(&[0.5, 0.5], 0.0, 0.5, outside), 0.0);
         assert_eq!(attention_in_window(&[0.0, 0.0], 0.0, 0.5, window), 0.0);
+    }
+
+    #[test]
+    fn poisson_intervals_match_published_values() {
+        // Garwood's exact limits: 0 → (0, 3.689), 1 → (0.0253, 5.572), 10 → (4.795, 18.39).
+        for (count, low, high) in [(0, 0.0, 3.689), (1, 0.0253, 5.572), (10, 4.795, 18.39)] {
+            let interval = poisson(count);
+            assert!((interval.low - low).abs() < 2e-3, "{count}: {interval:?}");
+            assert!((interval.high - high).abs() < 2e-2, "{count}: {interval:?}");
+        }
     }
 
     #[test]

@@ -24,7 +24,8 @@ pub use cache::{
 pub use comparison::{ComparisonData, ComparisonScore, KdComparison};
 pub use evaluate::{LabelledClip, class_probabilities, evaluate_student, evaluate_teacher};
 pub use metrics::{
-    Evaluation, Interval, Outcome, attention_in_window, average_precision, bootstrap_mean, wilson,
+    Evaluation, Interval, Outcome, attention_in_window, average_precision, bootstrap_mean, poisson,
+    wilson,
 };
 #[cfg(all(feature = "decoders", not(target_family = "wasm")))]
 pub use record::{

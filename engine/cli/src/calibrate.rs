@@ -1,0 +1,363 @@
+//! `tempokd synth-stream` and `tempokd calibrate`: streams whose words are known, and how often
+//! each model listening to them misses a keyword or hears one nobody said, at every threshold.
+
+use crate::curriculum::{SEED, Sizes};
+use crate::data::parse_range;
+use crate::listen::{ListenArgs, listen_to, read_recording};
+use crate::progress::bar;
+use clap::Args;
+use serde::Serialize;
+use std::path::{Path, PathBuf};
+use tempokd::audio::Clip;
+use tempokd::audio::{MODEL_SAMPLE_RATE, encode_wav};
+use tempokd::data::Split;
+use tempokd::data::keyword_stream::{StreamConfig, synthesize_stream};
+use tempokd::device::ComputeDevice;
+use tempokd::model::Model;
+use tempokd::stream::calibrate::{
+    Errors, RateThresholds, ReadStream, TradeOffPoint, errors, thresholds_for_rate, trade_off,
+};
+use tempokd::stream::{ListenSettings, StreamTruth, WindowReading};
+
+#[derive(Args)]
+pub struct SynthStreamArgs {
+    /// The WAV file to write; what was said goes beside it, as the same name with `.json`.
+    #[arg(long)]
+    pub out: PathBuf,
+    #[arg(long, default_value_t = 60.0)]
+    pub seconds: f32,
+    /// Words said, keywords and others [default: one every 5 s].
+    #[arg(long)]
+    pub words: Option<usize>,
+    /// The share of the words that are keywords (0 makes a stream for false accepts alone).
+    #[arg(long, default_value_t = 0.75)]
+    pub keyword_share: f32,
+    /// Each word's signal-to-noise ratio in dB, drawn from LOW:HIGH.
+    #[arg(long, default_value = "10:10", value_parser = parse_range)]
+    pub snr: (f32, f32),
+    /// The least silence between two words, in seconds.
+    #[arg(long, default_value_t = 2.0)]
+    pub gap: f32,
+    /// The voices and seed of the corpus whose split speaks (the shipped models' by default,
+    /// so its test voices are voices they never trained on).
+    #[arg(long, default_value_t = Sizes::FULL.voices)]
+    pub voices: usize,
+    #[arg(long, default_value_t = SEED)]
+    pub seed: u64,
+    #[arg(long, default_value = "test", value_parser = crate::data::parse_split)]
+    pub split: Split,
+    /// The stream's own draws (words, times, backgrounds): another value, another stream of the
+    /// same voices.
+    #[arg(long, default_value_t = 0)]
+    pub stream_seed: u64,
+}
+
+/// Where a stream's truth file lies: beside it, with `.json` for its extension.
+fn truth_path(stream: &Path) -> PathBuf {
+    stream.with_extension("json")
+}
+
+pub fn synth_stream(args: &SynthStreamArgs) -> Result<(), String> {
+    let config = StreamConfig {
+        seconds: args.seconds,
+        words: args.words.unwrap_or((args.seconds / 5.0) as usize),
+        keyword_share: args.keyword_share,
+        snr_db: args.snr,
+        gap_s: args.gap,
+        voices: args.voices,
+        seed: args.seed,
+        split: args.split,
+        stream_seed: args.stream_seed,
+    };
+    let made_by = format!(
+        "tempokd synth-stream --seconds {} --words {} --keyword-share {} --snr {}:{} --gap {} \
+         --voices {} --seed {} --split {} --stream-seed {}: voices of that split, procedural \
+         backgrounds",
+        config.seconds,
+        config.words,
+        config.keyword_share,
+        config.snr_db.0,
+        config.snr_db.1,
+        config.gap_s,
+        config.voices,
+        config.seed,
+        config.split.name(),
+        config.stream_seed,
+    );
+    let progress = bar(config.words, "speaking");
+    let (samples, truth) = synthesize_stream(&config, &made_by, &|done, _| {
+        progress.set_position(done as u64)
+    })
+    .map_err(|e| e.to_string())?;
+    progress.finish_and_clear();
+    std::fs::write(&args.out, encode_wav(&samples, MODEL_SAMPLE_RATE))
+        .map_err(|e| format!("{}: {e}", args.out.display()))?;
+    let truth_file = truth_path(&args.out);
+    let text = serde_json::to_string_pretty(&truth).map_err(|e| e.to_string())?;
+    std::fs::write(&truth_file, text).map_err(|e| format!("{}: {e}", truth_file.display()))?;
+    println!(
+        "{:.1} s with {} keywords and {} other words → {} (what was said: {})",
+        truth.duration_s,
+        truth.keywords().count(),
+        truth.words.len() - truth.keywords().count(),
+        args.out.display(),
+        truth_file.display()
+    );
+    Ok(())
+}
+
+#[derive(Args)]
+pub struct CalibrateArgs {
+    /// A teacher or student folder; repeat for several (e.g. a student without and with KD).
+    #[arg(long, required = true)]
+    pub model: Vec<PathBuf>,
+    /// A recording whose words are known (`synth-stream` writes one, its truth beside it as the
+    /// same name with `.json`); repeat for several.
+    #[arg(long, required = true)]
+    pub stream: Vec<PathBuf>,
+    /// A stream like those of `--stream` but kept out of choosing the thresholds: what the
+    /// chosen thresholds give on audio they were not chosen on; repeat for several.
+    #[arg(long)]
+    pub held_out: Vec<PathBuf>,
+    #[command(flatten)]
+    pub listen: ListenArgs,
+    /// The thresholds the trade-off is measured at.
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "0.3,0.4,0.5,0.6,0.7,0.8,0.9,0.95,0.99"
+    )]
+    pub thresholds: Vec<f32>,
+    /// The rate of false accepts per hour each keyword's threshold is chosen for.
+    #[arg(long, default_value_t = 1.0)]
+    pub target_rate: f64,
+    /// Seconds before a keyword starts or after it ends where its detection still counts.
+    #[arg(long, default_value_t = 0.25)]
+    pub tolerance: f64,
+    /// Print everything as one JSON object (otherwise a table per model).
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `calibrate --json`: what each model gets wrong at every threshold.
+#[derive(Serialize)]
+struct CalibrationReport {
+    streams: Vec<String>,
+    held_out: Vec<String>,
+    settings: ListenSettings,
+    tolerance_s: f64,
+    models: Vec<ModelCalibration>,
+}
+
+#[derive(Serialize)]
+struct ModelCalibration {
+    model: String,
+    trade_off: Vec<TradeOffPoint>,
+    for_target_rate: RateThresholds,
+    /// The chosen thresholds on the held-out streams, if any were given.
+    held_out: Option<Errors>,
+}
+
+pub fn calibrate(args: &CalibrateArgs) -> Result<(), String> {
+    let base = tempokd::stream::DetectorSettings::default().threshold;
+    let settings = args.listen.settings(base, &[])?;
+    if args.thresholds.iter().any(|t| !(0.0..=1.0).contains(t)) {
+        return Err(format!(
+            "--thresholds are probabilities from 0 to 1; got {:?}",
+            args.thresholds
+        ));
+    }
+    let streams = load_streams(&args.stream)?;
+    let held_out = load_streams(&args.held_out)?;
+    let device = ComputeDevice::cpu("the command line runs on the CPU").device;
+    let mut models = Vec::new();
+    for dir in &args.model {
+        let model = Model::load_dir(dir, &device).map_err(|e| e.to_string())?;
+        let name = dir.display().to_string();
+        let readings = read_streams(&model, &name, &streams, &settings)?;
+        let read = paired(&readings, &streams);
+        let labels = model.labels();
+        let curve = trade_off(
+            labels,
+            &read,
+            &settings.detector,
+            &args.thresholds,
+            args.tolerance,
+        )
+        .map_err(|e| e.to_string())?;
+        let chosen = thresholds_for_rate(
+            labels,
+            &read,
+            &settings.detector,
+            &curve,
+            args.target_rate,
+            args.tolerance,
+        )
+        .map_err(|e| e.to_string())?;
+        let held_out = match held_out.is_empty() {
+            true => None,
+            false => {
+                let readings = read_streams(&model, &name, &held_out, &settings)?;
+                let chosen = chosen.settings(&settings.detector);
+                let (errors, _) = errors(
+                    labels,
+                    &paired(&readings, &held_out),
+                    &chosen,
+                    args.tolerance,
+                )
+                .map_err(|e| e.to_string())?;
+                Some(errors)
+            }
+        };
+        models.push(ModelCalibration {
+            model: name,
+            trade_off: curve,
+            for_target_rate: chosen,
+            held_out,
+        });
+    }
+    let names = |paths: &[PathBuf]| paths.iter().map(|p| p.display().to_string()).collect();
+    let report = CalibrationReport {
+        streams: names(&args.stream),
+        held_out: names(&args.held_out),
+        settings,
+        tolerance_s: args.tolerance,
+        models,
+    };
+    if args.json {
+        println!(
+            "{}",
+            serde_json::to_string(&report).map_err(|e| e.to_string())?
+        );
+    } else {
+        print_tables(&report);
+    }
+    Ok(())
+}
+
+/// Recordings with what was said in each, read from beside them.
+fn load_streams(paths: &[PathBuf]) -> Result<Vec<(Clip, StreamTruth)>, String> {
+    let mut streams = Vec::new();
+    for path in paths {
+        let truth_file = truth_path(path);
+        let text = tempokd::capped_read::read_capped(&truth_file, MAX_TRUTH_BYTES, "a truth file")?;
+        let text = String::from_utf8(text)
+            .map_err(|_| format!("{}: not UTF-8 text", truth_file.display()))?;
+        let truth = StreamTruth::parse(&text, &truth_file.display().to_string())
+            .map_err(|e| e.to_string())?;
+        let clip = read_recording(path)?;
+        if (clip.duration_s() as f64 - truth.duration_s).abs() > 0.1 {
+            return Err(format!(
+                "{} lasts {:.2} s but {} describes {:.2} s: not the stream it was written for",
+                path.display(),
+                clip.duration_s(),
+                truth_file.display(),
+                truth.duration_s
+            ));
+        }
+        streams.push((clip, truth));
+    }
+    Ok(streams)
+}
+
+/// The truth file of an hour's stream with a word every second is about 200 kB.
+const MAX_TRUTH_BYTES: u64 = 16 << 20;
+
+fn read_streams(
+    model: &Model,
+    name: &str,
+    streams: &[(Clip, StreamTruth)],
+    settings: &ListenSettings,
+) -> Result<Vec<Vec<WindowReading>>, String> {
+    (streams.iter())
+        .map(|(clip, _)| listen_to(model, name, clip, settings).map(|heard| heard.readings))
+        .collect()
+}
+
+fn paired<'a>(
+    readings: &'a [Vec<WindowReading>],
+    streams: &'a [(Clip, StreamTruth)],
+) -> Vec<ReadStream<'a>> {
+    (readings.iter().zip(streams))
+        .map(|(readings, (_, truth))| ReadStream { readings, truth })
+        .collect()
+}
+
+fn print_tables(report: &CalibrationReport) {
+    for model in &report.models {
+        let Some(first) = model.trade_off.first() else {
+            continue;
+        };
+        let tally = first.errors.tally;
+        println!(
+            "{}: {} keywords said in {:.1} min of stream",
+            model.model,
+            tally.keywords,
+            tally.hours * 60.0
+        );
+        println!(
+            "  threshold  missed (false rejects, 95 % CI)   false accepts per hour (95 % CI): \
+             in background, on unknown words, on other keywords, repeats"
+        );
+        for point in &model.trade_off {
+            let errors = &point.errors;
+            let (missed, fa) = (
+                errors.false_reject_interval,
+                errors.false_accepts_per_hour_interval,
+            );
+            let on = errors.tally.false_accepts_on;
+            println!(
+                "  {:9.2}  {:5.1} % ({:4.1}–{:4.1}) {:>4}/{:<4}   {:7.1} ({:.1}–{:.1}): {} {} {} {}",
+                point.threshold,
+                100.0 * errors.false_reject_rate,
+                100.0 * missed.low,
+                100.0 * missed.high,
+                errors.tally.keywords - errors.tally.found,
+                errors.tally.keywords,
+                errors.false_accepts_per_hour,
+                fa.low,
+                fa.high,
+                on.background,
+                on.unknown_words,
+                on.other_keywords,
+                on.repeats,
+            );
+        }
+        let chosen = &model.for_target_rate;
+        let thresholds: Vec<String> = (chosen.thresholds.iter())
+            .map(|(word, threshold)| format!("{word} {threshold}"))
+            .collect();
+        let errors = &chosen.errors;
+        println!(
+            "  thresholds for at most {} false accepts per hour: {}; on the streams they were chosen on {:.1} % \
+             missed, {:.1} false accepts per hour (95 % CI {:.1}–{:.1}){}",
+            chosen.target_per_hour,
+            thresholds.join(", "),
+            100.0 * errors.false_reject_rate,
+            errors.false_accepts_per_hour,
+            errors.false_accepts_per_hour_interval.low,
+            errors.false_accepts_per_hour_interval.high,
+            match chosen.unreached.is_empty() {
+                true => String::new(),
+                false => format!(
+                    "; not reached at any threshold by {}",
+                    chosen.unreached.join(", ")
+                ),
+            }
+        );
+        if let Some(errors) = &model.held_out {
+            println!(
+                "  on the held-out streams ({} keywords, {:.1} min): {:.1} % missed (95 % CI \
+                 {:.1}–{:.1}), {:.1} false accepts per hour (95 % CI {:.1}–{:.1})",
+                errors.tally.keywords,
+                errors.tally.hours * 60.0,
+                100.0 * errors.false_reject_rate,
+                100.0 * errors.false_reject_interval.low,
+                100.0 * errors.false_reject_interval.high,
+                errors.false_accepts_per_hour,
+                errors.false_accepts_per_hour_interval.low,
+                errors.false_accepts_per_hour_interval.high,
+            );
+        }
+    }
+}

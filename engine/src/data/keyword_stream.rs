@@ -1,0 +1,313 @@
+//! A long recording for listening tests: keywords and other words said by the voices of one
+//! split at random times at least a gap apart, over procedural backgrounds that change every few
+//! seconds, each word at its own SNR, with every word's time written down ([`StreamTruth`]) so
+//! that detections can be scored against what was said.
+
+use super::DataError;
+use super::keywords::{KEYWORDS, UNKNOWN_WORDS, label_of};
+use super::manifest::Split;
+use super::noise::{self, Procedural, rms};
+use super::synth::split_voices;
+use super::tts::{Scratch, Voice};
+use crate::audio::MODEL_SAMPLE_RATE;
+use crate::parallel;
+use crate::rng::Rng;
+use crate::stream::{SaidWord, StreamTruth, TRUTH_VERSION};
+
+/// The backgrounds a stream moves through. Babble is left out: its words would be keywords
+/// nobody wrote down.
+const BACKGROUNDS: [Procedural; 5] = [
+    Procedural::White,
+    Procedural::Pink,
+    Procedural::Brown,
+    Procedural::Hum,
+    Procedural::Tones,
+];
+
+/// The background's level, −40 dBFS: words at up to 30 dB SNR stay below full scale.
+const BACKGROUND_RMS: f32 = 0.01;
+
+/// Seconds each background lasts, and the crossfade between two.
+const SEGMENT_S: (f32, f32) = (4.0, 12.0);
+const CROSSFADE_S: f32 = 0.05;
+
+/// The longest stream made: an hour of 16 kHz audio is 230 MB of samples.
+pub const MAX_STREAM_S: f32 = 3600.0;
+
+#[derive(Clone, Debug)]
+pub struct StreamConfig {
+    pub seconds: f32,
+    /// Words said, keywords and others.
+    pub words: usize,
+    /// The share of the words that are keywords; the rest are other words (`_unknown_`).
+    pub keyword_share: f32,
+    pub snr_db: (f32, f32),
+    /// The least silence, in seconds, between two words, so that each is a word of its own to a
+    /// listener (more than its refractory time).
+    pub gap_s: f32,
+    /// The voices and seed of the corpus whose split to speak with (`synth --voices --seed`).
+    pub voices: usize,
+    pub seed: u64,
+    pub split: Split,
+    /// The stream's own draws (words, voices among the split's, times, backgrounds), so that
+    /// several streams can be spoken by the same split.
+    pub stream_seed: u64,
+}
+
+impl StreamConfig {
+    pub fn validate(&self) -> Result<(), DataError> {
+        let bad = |why: String| Err(DataError::Invalid(why));
+        if !(1.0..=MAX_STREAM_S).contains(&self.seconds) {
+            return bad(format!(
+                "a stream lasts 1 to {MAX_STREAM_S} s, not {} s",
+                self.seconds
+            ));
+        }
+        if !(0.0..=1.0).contains(&self.keyword_share) {
+            return bad(format!(
+                "the share of keywords is 0 to 1, not {}",
+                self.keyword_share
+            ));
+        }
+        let (low, high) = self.snr_db;
+        if !(low.is_finite() && high.is_finite() && low <= high && low >= -30.0 && high <= 30.0) {
+            return bad(format!(
+                "the SNR range must be low:high within -30..30 dB; got {low}:{high}"
+            ));
+        }
+        if !(0.0..=60.0).contains(&self.gap_s) {
+            return bad(format!("the gap is 0 to 60 s, not {} s", self.gap_s));
+        }
+        // Every word takes its gap and at least a fifth of a second.
+        let most = (self.seconds / (self.gap_s + 0.2)) as usize;
+        if self.words > most {
+            return bad(format!(
+                "{} words with {} s between them do not fit in {} s: at most {most}",
+                self.words, self.gap_s, self.seconds
+            ));
+        }
+        if !(3..=2000).contains(&self.voices) {
+            return bad(format!("--voices must be 3 to 2000; got {}", self.voices));
+        }
+        Ok(())
+    }
+}
+
+/// Makes the stream: its samples at 16 kHz and what was said in it. `progress(done, total)`
+/// counts the words spoken.
+pub fn synthesize_stream(
+    config: &StreamConfig,
+    made_by: &str,
+    progress: &(dyn Fn(usize, usize) + Sync),
+) -> Result<(Vec<f32>, StreamTruth), DataError> {
+    config.validate()?;
+    let rng = Rng::new(config.stream_seed).fork("stream");
+    let voices = split_voices(config.voices, config.seed)
+        .into_iter()
+        .nth(config.split as usize)
+        .unwrap_or_default();
+    if voices.is_empty() {
+        return Err(DataError::Invalid(format!(
+            "the {} split of {} voices has no voice",
+            config.split.name(),
+            config.voices
+        )));
+    }
+    let said = choose_words(config, &voices, &mut rng.fork("words"));
+    let spoken = speak(&said, &voices, progress)?;
+    let length = (config.seconds * MODEL_SAMPLE_RATE as f32).round() as usize;
+    let taken: usize = spoken.iter().map(Vec::len).sum();
+    let gaps = (said.len() + 1) as f32 * config.gap_s * MODEL_SAMPLE_RATE as f32;
+    let Some(free) = length.checked_sub(taken + gaps as usize) else {
+        return Err(DataError::Invalid(format!(
+            "the {} words spoken last {:.1} s, which with their gaps does not fit in {} s: \
+             make the stream longer or say fewer words",
+            said.len(),
+            taken as f32 / MODEL_SAMPLE_RATE as f32,
+            config.seconds
+        )));
+    };
+    let mut samples = background(length, &mut rng.fork("background"));
+    let mut words = Vec::with_capacity(said.len());
+    let mut at = 0usize;
+    let rate = MODEL_SAMPLE_RATE as f64;
+    let mut place = rng.fork("places");
+    let shares = spacing(said.len() + 1, &mut place);
+    for ((plan, word), share) in said.iter().zip(&spoken).zip(&shares) {
+        at += (config.gap_s * MODEL_SAMPLE_RATE as f32) as usize + (share * free as f32) as usize;
+        // Rounding of the shares may not push the last word past the end.
+        at = at.min(length - word.len());
+        let gain = BACKGROUND_RMS * 10f32.powf(plan.snr_db / 20.0) / rms(word).max(1e-9);
+        for (slot, sample) in samples[at..].iter_mut().zip(word) {
+            *slot += gain * sample;
+        }
+        words.push(SaidWord {
+            word: plan.word.clone(),
+            label: label_of(&plan.word).to_string(),
+            start_s: at as f64 / rate,
+            end_s: (at + word.len()) as f64 / rate,
+            voice: voices[plan.voice].id(),
+            snr_db: plan.snr_db,
+        });
+        at += word.len();
+    }
+    let peak = samples.iter().fold(0f32, |m, v| m.max(v.abs()));
+    if peak > 0.95 {
+        samples.iter_mut().for_each(|v| *v *= 0.95 / peak);
+    }
+    let truth = StreamTruth {
+        version: TRUTH_VERSION,
+        duration_s: length as f64 / rate,
+        words,
+        made_by: made_by.to_string(),
+    };
+    Ok((samples, truth))
+}
+
+struct PlannedWord {
+    word: String,
+    voice: usize,
+    snr_db: f32,
+}
+
+/// The words in the order said: `keyword_share` of them keywords, each with a voice and an SNR.
+fn choose_words(config: &StreamConfig, voices: &[Voice], rng: &mut Rng) -> Vec<PlannedWord> {
+    let keywords = (config.words as f32 * config.keyword_share).round() as usize;
+    let mut words: Vec<&str> = (0..config.words)
+        .map(|i| {
+            let pool: &[&str] = if i < keywords {
+                &KEYWORDS
+            } else {
+                &UNKNOWN_WORDS
+            };
+            pool[rng.below(pool.len())]
+        })
+        .collect();
+    rng.shuffle(&mut words);
+    words
+        .into_iter()
+        .map(|word| PlannedWord {
+            word: word.to_string(),
+            voice: rng.below(voices.len()),
+            snr_db: rng.uniform(config.snr_db.0, config.snr_db.1),
+        })
+        .collect()
+}
+
+fn speak(
+    said: &[PlannedWord],
+    voices: &[Voice],
+    progress: &(dyn Fn(usize, usize) + Sync),
+) -> Result<Vec<Vec<f32>>, DataError> {
+    let scratch = Scratch::new("stream")?;
+    let spoken = std::sync::Mutex::new(vec![Vec::new(); said.len()]);
+    let done = std::sync::atomic::AtomicUsize::new(0);
+    let indexed: Vec<(usize, &PlannedWord)> = said.iter().enumerate().collect();
+    parallel::for_each(&indexed, parallel::cores(), |(index, plan)| {
+        let samples = voices[plan.voice].speak(&plan.word, &scratch.0)?;
+        if samples.is_empty() {
+            return Err(DataError::Invalid(format!(
+                "voice {} said nothing for `{}`",
+                voices[plan.voice].id(),
+                plan.word
+            )));
+        }
+        if let Ok(mut slots) = spoken.lock() {
+            slots[*index] = samples;
+        }
+        progress(
+            done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1,
+            said.len(),
+        );
+        Ok(())
+    })?;
+    spoken
+        .into_inner()
+        .map_err(|_| DataError::Invalid("a worker failed".into()))
+}
+
+/// `parts` random shares of 1 (the spaces between words), drawn so every arrangement is as likely.
+fn spacing(parts: usize, rng: &mut Rng) -> Vec<f32> {
+    let draws: Vec<f32> = (0..parts).map(|_| -(1.0 - rng.unit()).ln()).collect();
+    let sum: f32 = draws.iter().sum();
+    draws
+        .iter()
+        .map(|d| d / sum.max(f32::MIN_POSITIVE))
+        .collect()
+}
+
+/// `length` samples of backgrounds of random kinds and lengths at [`BACKGROUND_RMS`], each
+/// faded into the next so the joins make no click.
+fn background(length: usize, rng: &mut Rng) -> Vec<f32> {
+    let rate = MODEL_SAMPLE_RATE as f32;
+    let fade = (CROSSFADE_S * rate) as usize;
+    let mut samples = Vec::with_capacity(length + fade);
+    while samples.len() < length {
+        let kind = BACKGROUNDS[rng.below(BACKGROUNDS.len())];
+        let seconds = rng.uniform(SEGMENT_S.0, SEGMENT_S.1);
+        let segment = noise::generate(kind, (seconds * rate) as usize + fade, &[], rng);
+        let overlap = fade.min(samples.len());
+        let start = samples.len() - overlap;
+        for (i, value) in segment.iter().enumerate() {
+            let value = value * BACKGROUND_RMS;
+            match samples.get_mut(start + i) {
+                Some(slot) if i < overlap => {
+                    let rise = i as f32 / overlap as f32;
+                    *slot = *slot * (1.0 - rise) + value * rise;
+                }
+                _ => samples.push(value),
+            }
+        }
+    }
+    samples.truncate(length);
+    samples
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn words_that_cannot_fit_are_refused_before_anything_is_spoken() {
+        let config = StreamConfig {
+            seconds: 10.0,
+            words: 20,
+            keyword_share: 1.0,
+            snr_db: (10.0, 10.0),
+            gap_s: 2.0,
+            voices: 60,
+            seed: 1,
+            split: Split::Test,
+            stream_seed: 0,
+        };
+        let error = config.validate().unwrap_err().to_string();
+        assert!(error.contains("do not fit in 10 s: at most 4"), "{error}");
+        for bad in [
+            StreamConfig {
+                seconds: 0.5,
+                ..config.clone()
+            },
+            StreamConfig {
+                keyword_share: 1.5,
+                ..config.clone()
+            },
+            StreamConfig {
+                snr_db: (20.0, 10.0),
+                ..config.clone()
+            },
+        ] {
+            assert!(bad.validate().is_err());
+        }
+    }
+
+    #[test]
+    fn backgrounds_join_at_one_level_without_gaps() {
+        let samples = background(16_000 * 30, &mut Rng::new(3));
+        assert_eq!(samples.len(), 16_000 * 30);
+        // Every second is near the background's level: no silent or doubled stretch at a join.
+        for second in samples.chunks(16_000) {
+            let level = rms(second) / BACKGROUND_RMS;
+            assert!((0.5..1.5).contains(&level), "{level}");
+        }
+    }
+}
