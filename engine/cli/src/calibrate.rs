@@ -17,7 +17,7 @@ use tempokd::model::Model;
 use tempokd::stream::calibrate::{
     Errors, RateThresholds, ReadStream, TradeOffPoint, errors, thresholds_for_rate, trade_off,
 };
-use tempokd::stream::{ListenSettings, StreamTruth, WindowReading};
+use tempokd::stream::{Cadence, ListenSettings, StreamTruth, WindowReading};
 
 #[derive(Args)]
 pub struct SynthStreamArgs {
@@ -152,6 +152,7 @@ struct CalibrationReport {
 #[derive(Serialize)]
 struct ModelCalibration {
     model: String,
+    cadence: Cadence,
     trade_off: Vec<TradeOffPoint>,
     for_target_rate: RateThresholds,
     /// The chosen thresholds on the held-out streams, if any were given.
@@ -174,21 +175,17 @@ pub fn calibrate(args: &CalibrateArgs) -> Result<(), String> {
     for dir in &args.model {
         let model = Model::load_dir(dir, &device).map_err(|e| e.to_string())?;
         let name = dir.display().to_string();
-        let readings = read_streams(&model, &name, &streams, &settings)?;
+        let cadence = args.listen.cadence(&model);
+        let detector = cadence.detector_settings(&settings.detector);
+        let readings = read_streams(&model, &name, &streams, &settings, cadence)?;
         let read = paired(&readings, &streams);
         let labels = model.labels();
-        let curve = trade_off(
-            labels,
-            &read,
-            &settings.detector,
-            &args.thresholds,
-            args.tolerance,
-        )
-        .map_err(|e| e.to_string())?;
+        let curve = trade_off(labels, &read, &detector, &args.thresholds, args.tolerance)
+            .map_err(|e| e.to_string())?;
         let chosen = thresholds_for_rate(
             labels,
             &read,
-            &settings.detector,
+            &detector,
             &curve,
             args.target_rate,
             args.tolerance,
@@ -197,8 +194,8 @@ pub fn calibrate(args: &CalibrateArgs) -> Result<(), String> {
         let held_out = match held_out.is_empty() {
             true => None,
             false => {
-                let readings = read_streams(&model, &name, &held_out, &settings)?;
-                let chosen = chosen.settings(&settings.detector);
+                let readings = read_streams(&model, &name, &held_out, &settings, cadence)?;
+                let chosen = chosen.settings(&detector);
                 let (errors, _) = errors(
                     labels,
                     &paired(&readings, &held_out),
@@ -211,6 +208,7 @@ pub fn calibrate(args: &CalibrateArgs) -> Result<(), String> {
         };
         models.push(ModelCalibration {
             model: name,
+            cadence,
             trade_off: curve,
             for_target_rate: chosen,
             held_out,
@@ -268,9 +266,12 @@ fn read_streams(
     name: &str,
     streams: &[(Clip, StreamTruth)],
     settings: &ListenSettings,
+    cadence: Cadence,
 ) -> Result<Vec<Vec<WindowReading>>, String> {
     (streams.iter())
-        .map(|(clip, _)| listen_to(model, name, clip, settings).map(|heard| heard.readings))
+        .map(|(clip, _)| {
+            listen_to(model, name, clip, settings, cadence).map(|heard| heard.readings)
+        })
         .collect()
 }
 
@@ -289,8 +290,12 @@ fn print_tables(report: &CalibrationReport) {
             continue;
         };
         let tally = first.errors.tally;
+        let reads = match model.cadence {
+            Cadence::EveryHop => "every hop",
+            Cadence::PerSegment => "each stretch of speech once",
+        };
         println!(
-            "{}: {} keywords said in {:.1} min of stream",
+            "{} (reading {reads}): {} keywords said in {:.1} min of stream",
             model.model,
             tally.keywords,
             tally.hours * 60.0

@@ -7,10 +7,9 @@ use serde::Serialize;
 use std::path::{Path, PathBuf};
 use tempokd::audio::{self, Clip, Limits};
 use tempokd::device::ComputeDevice;
-use tempokd::model::Model;
+use tempokd::model::{Model, ModelKind};
 use tempokd::stream::{
-    Detected, DetectorSettings, Heard, ListenSettings, StreamSettings, VadSettings, detections,
-    listen,
+    Cadence, Detected, DetectorSettings, Heard, ListenSettings, StreamSettings, VadSettings, listen,
 };
 
 /// Samples per chunk fed to the listener, about what a microphone callback delivers.
@@ -35,9 +34,27 @@ pub struct ListenArgs {
     /// (such readings detect nothing).
     #[arg(long, default_value_t = DetectorSettings::default().edge_s)]
     pub edge: f32,
+    /// How the teacher reads the stream: each stretch of speech once, when voice activity says
+    /// it ended, as the page's live mode runs it, or every hop like the students.
+    #[arg(long, value_enum, default_value_t = TeacherReads::PerSegment)]
+    pub teacher_reads: TeacherReads,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+pub enum TeacherReads {
+    PerSegment,
+    EveryHop,
 }
 
 impl ListenArgs {
+    /// How `model` reads the stream: students every hop, the teacher as `--teacher-reads` says.
+    pub fn cadence(&self, model: &Model) -> Cadence {
+        match (model.kind(), self.teacher_reads) {
+            (ModelKind::Teacher, TeacherReads::PerSegment) => Cadence::PerSegment,
+            _ => Cadence::EveryHop,
+        }
+    }
+
     /// The settings, with the detector's thresholds as given.
     pub fn settings(
         &self,
@@ -105,6 +122,7 @@ struct StreamReport {
 #[derive(Serialize)]
 struct ModelDetections {
     model: String,
+    cadence: Cadence,
     #[serde(flatten)]
     detected: Detected,
 }
@@ -120,18 +138,26 @@ pub fn read_recording(path: &Path) -> Result<Clip, String> {
     audio::load_clip(bytes, extension, &limits).map_err(|e| format!("{}: {e}", path.display()))
 }
 
-/// A model's readings of a recording, with a progress bar over the recording's seconds.
+/// A model's readings of a recording at its cadence, with a progress bar over the recording's
+/// seconds.
 pub fn listen_to(
     model: &Model,
     name: &str,
     clip: &Clip,
     settings: &ListenSettings,
+    cadence: Cadence,
 ) -> Result<Heard, String> {
     let progress = bar(clip.duration_s().ceil() as usize, name);
-    let heard = pollster::block_on(listen(model, clip.samples(), settings, CHUNK, &mut |s| {
-        progress.set_position(s as u64)
-    }))
-    .map_err(|e| format!("{name}: {e}"))?;
+    let mut heard_s = |s: f64| progress.set_position(s as u64);
+    let listening = listen(
+        model,
+        clip.samples(),
+        settings,
+        cadence,
+        CHUNK,
+        &mut heard_s,
+    );
+    let heard = pollster::block_on(listening).map_err(|e| format!("{name}: {e}"))?;
     progress.finish_and_clear();
     Ok(heard)
 }
@@ -146,15 +172,13 @@ pub fn stream(args: &StreamArgs) -> Result<(), String> {
     for dir in &args.model {
         let model = Model::load_dir(dir, &device).map_err(|e| e.to_string())?;
         let name = dir.display().to_string();
-        let heard = listen_to(&model, &name, &clip, &settings)?;
-        let detected = Detected {
-            detections: detections(model.labels(), &heard.readings, &settings.detector)
-                .map_err(|e| e.to_string())?,
-            windows_read: heard.readings.len(),
-            windows: heard.windows,
-        };
+        let cadence = args.listen.cadence(&model);
+        let heard = listen_to(&model, &name, &clip, &settings, cadence)?;
+        let detector = cadence.detector_settings(&settings.detector);
+        let detected = (heard.detected(model.labels(), &detector)).map_err(|e| e.to_string())?;
         models.push(ModelDetections {
             model: name,
+            cadence,
             detected,
         });
     }
@@ -172,13 +196,23 @@ pub fn stream(args: &StreamArgs) -> Result<(), String> {
         );
         return Ok(());
     }
-    for ModelDetections { model, detected } in &models {
-        println!(
-            "{model}: {} detections ({} of {} windows had speech and were read)",
-            detected.detections.len(),
-            detected.windows_read,
-            detected.windows
-        );
+    for ModelDetections {
+        model,
+        cadence,
+        detected,
+    } in &models
+    {
+        let read = match cadence {
+            Cadence::EveryHop => format!(
+                "{} of {} windows had speech and were read",
+                detected.windows_read, detected.windows
+            ),
+            Cadence::PerSegment => format!(
+                "{} stretches of speech read whole, of {} windows",
+                detected.windows_read, detected.windows
+            ),
+        };
+        println!("{model}: {} detections ({read})", detected.detections.len());
         for found in &detected.detections {
             println!(
                 "  {:8.2} s  {:<8} {:5.1} %  (decided at {:.2} s)",

@@ -255,24 +255,25 @@ fn the_teacher_and_every_student_with_kd_hear_each_word_of_a_stream_once_where_i
 #[test]
 fn a_stream_fed_in_any_chunks_gives_the_same_detections() {
     use tempokd::model::Model;
-    use tempokd::stream::{ListenSettings, detect};
+    use tempokd::stream::{Cadence, ListenSettings, detect};
     let (stream, _) = demo_stream();
     let device = tempokd::device::ComputeDevice::cpu("tests run on the CPU").device;
-    let model = Model::load_dir(&models().join("tc-resnet8-kd"), &device).unwrap();
     let settings = ListenSettings::default();
-    let whole = pollster::block_on(detect(
-        &model,
-        &stream,
-        &settings,
-        stream.len(),
-        &mut |_| {},
-    ))
-    .unwrap();
-    assert_eq!(whole.detections.len(), 3);
-    for chunk in [128, 2_048, 12_345] {
-        let chunked =
-            pollster::block_on(detect(&model, &stream, &settings, chunk, &mut |_| {})).unwrap();
-        assert_eq!(chunked, whole, "chunks of {chunk}");
+    for (name, cadence) in [
+        ("tc-resnet8-kd", Cadence::EveryHop),
+        ("teacher", Cadence::PerSegment),
+    ] {
+        let model = Model::load_dir(&models().join(name), &device).unwrap();
+        let heard = |chunk: usize| {
+            let mut progress = |_| {};
+            let detecting = detect(&model, &stream, &settings, cadence, chunk, &mut progress);
+            pollster::block_on(detecting).unwrap()
+        };
+        let whole = heard(stream.len());
+        assert_eq!(whole.detections.len(), 3, "{name}");
+        for chunk in [128, 2_048, 12_345] {
+            assert_eq!(heard(chunk), whole, "{name}: chunks of {chunk}");
+        }
     }
 }
 
@@ -477,6 +478,17 @@ fn live_the_teacher_reads_each_word_once_and_a_student_every_hop_as_offline() {
         );
     }
     // The student, reading every hop, detects what it detects offline.
-    let offline = pollster::block_on(detect(&student, &stream, &settings, 2_048, &mut |_| {}));
-    assert_eq!(detections[1], offline.unwrap().detections);
+    let mut progress = |_| {};
+    let offline = detect(
+        &student,
+        &stream,
+        &settings,
+        Cadence::EveryHop,
+        2_048,
+        &mut progress,
+    );
+    assert_eq!(
+        detections[1],
+        pollster::block_on(offline).unwrap().detections
+    );
 }

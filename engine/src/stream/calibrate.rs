@@ -352,7 +352,8 @@ mod tests {
     /// "no" at 0.6, and hears "no" at 0.7.
     fn readings() -> Vec<WindowReading> {
         let reading = |start_s: f64, probs: [f32; 4]| {
-            WindowReading::new(start_s, start_s + 1.0, probs.to_vec(), None, true)
+            let job = crate::stream::Job::window(0, start_s, vec![0.0; 16_000]);
+            WindowReading::new(&job, probs.to_vec(), None)
         };
         vec![
             reading(1.75, [0.9, 0.05, 0.03, 0.02]),

@@ -2,7 +2,7 @@
 //! its threshold in a window with speech, placed where the model listened, and each word
 //! detected once however many windows see it.
 
-use super::StreamError;
+use super::{Job, StreamError};
 use crate::model::TimeMap;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -71,7 +71,8 @@ pub struct Detection {
     /// Where the word was said: the peak of the model's temporal attention in the window (its
     /// middle for a model without one), in seconds from the start of the stream.
     pub at_s: f64,
-    /// The end of the window it was decided in: when, at the earliest, it could be shown.
+    /// When, at the earliest, it could be shown: the end of the window it was decided in, or for
+    /// a stretch of speech read whole, when voice activity said the stretch had ended.
     pub decided_s: f64,
 }
 
@@ -83,22 +84,18 @@ pub struct WindowReading {
     pub end_s: f64,
     /// The probability of each of the model's labels.
     pub probs: Vec<f32>,
+    /// When the audio was there to read, in the stream's time.
+    pub ready_s: f64,
     /// Where the model listened: the peak of its temporal attention in the window (the window's
     /// middle for a model without one), in seconds from the start of the stream.
     pub attention_peak_s: f64,
-    /// Whether voice activity was heard in the window.
-    pub speech: bool,
 }
 
 impl WindowReading {
-    /// `map` is the model's temporal attention over the window, with times from its start.
-    pub fn new(
-        start_s: f64,
-        end_s: f64,
-        probs: Vec<f32>,
-        map: Option<&TimeMap>,
-        speech: bool,
-    ) -> Self {
+    /// A model's reading of the audio a job handed out; `map` is its temporal attention over
+    /// that audio, with times from its start.
+    pub fn new(job: &Job, probs: Vec<f32>, map: Option<&TimeMap>) -> Self {
+        let (start_s, end_s) = (job.start_s, job.end_s());
         let peak = map.and_then(|map| {
             let (at, _) = (map.values.iter().enumerate())
                 .filter(|(_, value)| value.is_finite())
@@ -109,8 +106,8 @@ impl WindowReading {
             start_s,
             end_s,
             probs,
+            ready_s: job.ready_s,
             attention_peak_s: start_s + peak.unwrap_or((end_s - start_s) / 2.0),
-            speech,
         }
     }
 }
@@ -138,9 +135,6 @@ impl Detector {
 
     /// The detection this reading makes, if any; `labels` name the reading's probabilities.
     pub fn observe(&mut self, labels: &[String], reading: &WindowReading) -> Option<Detection> {
-        if !reading.speech {
-            return None;
-        }
         let (top, confidence) = (reading.probs.iter().enumerate())
             .filter(|(_, p)| p.is_finite())
             .max_by(|a, b| a.1.total_cmp(b.1))?;
@@ -162,7 +156,7 @@ impl Detector {
             label: label.clone(),
             confidence: *confidence,
             at_s,
-            decided_s: reading.end_s,
+            decided_s: reading.ready_s,
         })
     }
 }
@@ -183,7 +177,6 @@ mod tests {
         start_s: f64,
         probs: [f32; 4],
         peak_s: f32,
-        speech: bool,
     ) -> Option<Detection> {
         let mut values = vec![0.01; 50];
         values[(peak_s / 0.02) as usize] = 1.0;
@@ -192,8 +185,8 @@ mod tests {
             frame_s: 0.02,
             values,
         };
-        let reading =
-            WindowReading::new(start_s, start_s + 1.0, probs.to_vec(), Some(&map), speech);
+        let job = Job::window(0, start_s, vec![0.0; 16_000]);
+        let reading = WindowReading::new(&job, probs.to_vec(), Some(&map));
         detector.observe(&labels(), &reading)
     }
 
@@ -203,39 +196,26 @@ mod tests {
         let yes = [0.05, 0.05, 0.8, 0.1];
         // A "yes" at 2.4 s, seen by the windows starting at 1.5, 1.75, 2.0 and 2.25 s: the
         // first has it at its edge, the second whole.
-        assert_eq!(observe(&mut detector, 1.5, yes, 0.9, true), None);
-        let found = observe(&mut detector, 1.75, yes, 0.65, true).expect("heard");
+        assert_eq!(observe(&mut detector, 1.5, yes, 0.9), None);
+        let found = observe(&mut detector, 1.75, yes, 0.65).expect("heard");
         assert_eq!(found.label, "yes");
         assert!((found.at_s - 2.4).abs() < 1e-6, "{found:?}");
         assert_eq!(found.decided_s, 2.75);
         // The later windows, even where the model names the half word it hears otherwise.
-        assert_eq!(observe(&mut detector, 2.0, yes, 0.4, true), None);
-        assert_eq!(
-            observe(&mut detector, 2.0, [0.0, 0.1, 0.2, 0.7], 0.4, true),
-            None
-        );
+        assert_eq!(observe(&mut detector, 2.0, yes, 0.4), None);
+        assert_eq!(observe(&mut detector, 2.0, [0.0, 0.1, 0.2, 0.7], 0.4), None);
         // Another word said later is a new detection.
-        let later = observe(&mut detector, 3.0, [0.0, 0.1, 0.2, 0.7], 0.5, true);
+        let later = observe(&mut detector, 3.0, [0.0, 0.1, 0.2, 0.7], 0.5);
         assert_eq!(later.map(|found| found.label), Some("no".into()));
     }
 
     #[test]
-    fn silence_unknown_low_confidence_and_windows_without_speech_detect_nothing() {
+    fn silence_unknown_and_low_confidence_detect_nothing() {
         let mut detector = Detector::new(DetectorSettings::default()).unwrap();
+        assert_eq!(observe(&mut detector, 0.0, [0.9, 0.1, 0.0, 0.0], 0.5), None);
+        assert_eq!(observe(&mut detector, 0.0, [0.1, 0.9, 0.0, 0.0], 0.5), None);
         assert_eq!(
-            observe(&mut detector, 0.0, [0.9, 0.1, 0.0, 0.0], 0.5, true),
-            None
-        );
-        assert_eq!(
-            observe(&mut detector, 0.0, [0.1, 0.9, 0.0, 0.0], 0.5, true),
-            None
-        );
-        assert_eq!(
-            observe(&mut detector, 0.0, [0.2, 0.3, 0.45, 0.05], 0.5, true),
-            None
-        );
-        assert_eq!(
-            observe(&mut detector, 0.0, [0.0, 0.0, 1.0, 0.0], 0.5, false),
+            observe(&mut detector, 0.0, [0.2, 0.3, 0.45, 0.05], 0.5),
             None
         );
     }
@@ -247,11 +227,8 @@ mod tests {
             ..DetectorSettings::default()
         };
         let mut detector = Detector::new(settings).unwrap();
-        assert_eq!(
-            observe(&mut detector, 0.0, [0.0, 0.0, 0.1, 0.9], 0.5, true),
-            None
-        );
-        assert!(observe(&mut detector, 0.0, [0.0, 0.0, 0.9, 0.1], 0.5, true).is_some());
+        assert_eq!(observe(&mut detector, 0.0, [0.0, 0.0, 0.1, 0.9], 0.5), None);
+        assert!(observe(&mut detector, 0.0, [0.0, 0.0, 0.9, 0.1], 0.5).is_some());
         for bad in [
             DetectorSettings {
                 threshold: 1.5,

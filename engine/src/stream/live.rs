@@ -21,6 +21,21 @@ pub enum Cadence {
     PerSegment,
 }
 
+impl Cadence {
+    /// How readings at this cadence are turned into detections.
+    pub fn detector_settings(self, settings: &DetectorSettings) -> DetectorSettings {
+        match self {
+            Cadence::EveryHop => settings.clone(),
+            // A stretch read whole holds its word whole: a peak near its ends is the word's, not
+            // a sign of a window cutting it.
+            Cadence::PerSegment => DetectorSettings {
+                edge_s: 0.0,
+                ..settings.clone()
+            },
+        }
+    }
+}
+
 /// Audio kept either side of a stretch of speech read whole: voice activity starts after a
 /// word's soft onset and ends before its tail.
 pub const SEGMENT_PAD_S: f64 = 0.25;
@@ -37,9 +52,24 @@ pub struct Job {
     /// Where the audio starts, in seconds from the start of the stream.
     pub start_s: f64,
     pub samples: Vec<f32>,
+    /// When it was handed out, in the stream's time: a window's end, or when voice activity said
+    /// a stretch of speech had ended.
+    pub ready_s: f64,
 }
 
 impl Job {
+    /// The window of `samples` starting at `start_s`, handed out as it ends.
+    pub fn window(model: usize, start_s: f64, samples: Vec<f32>) -> Self {
+        let mut job = Self {
+            model,
+            start_s,
+            samples,
+            ready_s: 0.0,
+        };
+        job.ready_s = job.end_s();
+        job
+    }
+
     pub fn end_s(&self) -> f64 {
         self.start_s + self.samples.len() as f64 / MODEL_SAMPLE_RATE as f64
     }
@@ -49,6 +79,8 @@ pub struct LiveListener {
     listener: Listener,
     cadences: Vec<Cadence>,
     detectors: Vec<Detector>,
+    /// Windows heard, with speech or without.
+    windows: usize,
     /// The end of the last stretch of speech handed to the per-segment models.
     segments_read_until: f64,
 }
@@ -57,22 +89,13 @@ impl LiveListener {
     /// A listener for models reading at `cadences`, in the order jobs name them.
     pub fn new(settings: &ListenSettings, cadences: &[Cadence]) -> Result<Self, StreamError> {
         let detectors = (cadences.iter())
-            .map(|cadence| {
-                Detector::new(match cadence {
-                    Cadence::EveryHop => settings.detector.clone(),
-                    // A stretch read whole holds its word whole: a peak near its ends is the
-                    // word's, not a sign of a window cutting it.
-                    Cadence::PerSegment => DetectorSettings {
-                        edge_s: 0.0,
-                        ..settings.detector.clone()
-                    },
-                })
-            })
+            .map(|cadence| Detector::new(cadence.detector_settings(&settings.detector)))
             .collect::<Result<_, _>>()?;
         Ok(Self {
             listener: Listener::new(settings)?,
             cadences: cadences.to_vec(),
             detectors,
+            windows: 0,
             segments_read_until: 0.0,
         })
     }
@@ -94,13 +117,11 @@ impl LiveListener {
             let until = self.listener.windower().until_next_window();
             let (now, later) = rest.split_at(until.min(rest.len()));
             for heard in self.listener.push(now)? {
+                self.windows += 1;
                 if heard.speech {
                     let window = &heard.window;
-                    jobs.extend(self.jobs_for(
-                        Cadence::EveryHop,
-                        window.start_s(),
-                        &window.samples,
-                    ));
+                    let job = Job::window(0, window.start_s(), window.samples.clone());
+                    jobs.extend(self.jobs_for(Cadence::EveryHop, &job));
                 }
             }
             jobs.extend(self.ended_segments());
@@ -114,10 +135,9 @@ impl LiveListener {
         let rate = MODEL_SAMPLE_RATE as f64;
         let mut jobs = Vec::new();
         let segments = self.listener.vad().segments();
-        let ended = segments
-            .iter()
-            .filter_map(|segment| Some((segment.start_s, segment.end_s?)));
-        for (start, end) in ended {
+        let ended = (segments.iter())
+            .filter_map(|segment| Some((segment.start_s, segment.end_s?, segment.closed_s?)));
+        for (start, end, closed) in ended {
             if end <= self.segments_read_until {
                 continue;
             }
@@ -127,19 +147,23 @@ impl LiveListener {
             let to = ((end + SEGMENT_PAD_S) * rate).round() as u64;
             let to = to.min(self.listener.windower().pushed());
             if let Some(samples) = self.listener.windower().span(from, to) {
-                jobs.extend(self.jobs_for(Cadence::PerSegment, from as f64 / rate, &samples));
+                let job = Job {
+                    ready_s: closed,
+                    ..Job::window(0, from as f64 / rate, samples)
+                };
+                jobs.extend(self.jobs_for(Cadence::PerSegment, &job));
             }
         }
         jobs
     }
 
-    fn jobs_for(&self, cadence: Cadence, start_s: f64, samples: &[f32]) -> Vec<Job> {
+    /// `job` for each model reading at `cadence`.
+    fn jobs_for(&self, cadence: Cadence, job: &Job) -> Vec<Job> {
         (self.cadences.iter().enumerate())
             .filter(|(_, c)| **c == cadence)
             .map(|(model, _)| Job {
                 model,
-                start_s,
-                samples: samples.to_vec(),
+                ..job.clone()
             })
             .collect()
     }
@@ -154,7 +178,7 @@ impl LiveListener {
         probs: Vec<f32>,
         map: Option<&TimeMap>,
     ) -> (WindowReading, Option<Detection>) {
-        let reading = WindowReading::new(job.start_s, job.end_s(), probs, map, true);
+        let reading = WindowReading::new(job, probs, map);
         let detection = (self.detectors.get_mut(job.model))
             .and_then(|detector| detector.observe(labels, &reading));
         (reading, detection)
@@ -162,6 +186,11 @@ impl LiveListener {
 
     pub fn listener(&self) -> &Listener {
         &self.listener
+    }
+
+    /// Windows heard so far, with speech or without.
+    pub fn windows(&self) -> usize {
+        self.windows
     }
 }
 
@@ -239,9 +268,8 @@ mod tests {
         let settings = ListenSettings::default();
         let mut live = LiveListener::new(&settings, &[Cadence::PerSegment]).unwrap();
         let job = Job {
-            model: 0,
-            start_s: 2.0,
-            samples: vec![0.0; 16_000],
+            ready_s: 3.3,
+            ..Job::window(0, 2.0, vec![0.0; 16_000])
         };
         let labels = ["yes", "_unknown_"].map(String::from).to_vec();
         let mut values = vec![0.0; 50];
@@ -256,7 +284,7 @@ mod tests {
         let found = found.expect("a detection");
         assert_eq!(found.label, "yes");
         assert!(
-            (found.at_s - 2.05).abs() < 1e-6 && found.decided_s == 3.0,
+            (found.at_s - 2.05).abs() < 1e-6 && found.decided_s == 3.3,
             "{found:?}"
         );
     }

@@ -22,7 +22,6 @@ pub use windows::{
     Geometry, MAX_HISTORY_S, MAX_WINDOW_S, MIN_HOP_S, StreamSettings, StreamWindow, Windower,
 };
 
-use crate::audio;
 use serde::{Deserialize, Serialize};
 
 #[derive(Clone, Debug, PartialEq, thiserror::Error)]
@@ -114,7 +113,8 @@ impl Listener {
     }
 }
 
-/// A model's readings of the windows of a recording with speech in them.
+/// A model's readings of a recording: of the windows with speech in them, or of its stretches
+/// of speech.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Heard {
     pub readings: Vec<WindowReading>,
@@ -126,9 +126,25 @@ pub struct Heard {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Detected {
     pub detections: Vec<Detection>,
-    /// Windows read, and windows in all: the model only reads windows with speech.
+    /// Readings made, and windows in all: the model only reads windows with speech (or each
+    /// stretch of speech once).
     pub windows_read: usize,
     pub windows: usize,
+}
+
+impl Heard {
+    /// What a detector set with `settings` finds in these readings.
+    pub fn detected(
+        &self,
+        labels: &[String],
+        settings: &DetectorSettings,
+    ) -> Result<Detected, StreamError> {
+        Ok(Detected {
+            detections: detections(labels, &self.readings, settings)?,
+            windows_read: self.readings.len(),
+            windows: self.windows,
+        })
+    }
 }
 
 /// The detections a detector set with `settings` makes from readings of one stream, in order.
@@ -153,40 +169,38 @@ pub enum ListenError {
     Model(#[from] crate::model::ModelError),
 }
 
-/// One model reading a whole recording as a stream, fed in chunks of `chunk` samples as a
-/// microphone would deliver them; `progress(seconds)` is told how far into the recording it is.
+/// One model reading a whole recording as a stream at `cadence`, fed in chunks of `chunk`
+/// samples as a microphone would deliver them, through the same [`LiveListener`] as live
+/// listening; `progress(seconds)` is told how far into the recording it is.
 #[cfg(feature = "tensors")]
 pub async fn listen(
     model: &crate::model::Model,
     samples: &[f32],
     settings: &ListenSettings,
+    cadence: Cadence,
     chunk: usize,
     progress: &mut dyn FnMut(f64),
 ) -> Result<Heard, ListenError> {
-    let mut listener = Listener::new(settings)?;
+    let mut live = LiveListener::new(settings, &[cadence])?;
     let request = crate::model::ReadingRequest::default();
-    let mut heard = Heard {
-        readings: Vec::new(),
-        windows: 0,
-    };
+    let mut readings = Vec::new();
     for part in samples.chunks(chunk.max(1)) {
-        for window in listener.push(part)? {
-            heard.windows += 1;
-            if !window.speech {
-                continue;
-            }
-            let reading = model.read(&window.window.samples, &request).await?;
-            heard.readings.push(WindowReading::new(
-                window.window.start_s(),
-                window.window.end_s(),
+        for job in live.push(part)? {
+            let reading = model.read(&job.samples, &request).await?;
+            let (reading, _) = live.heard(
+                &job,
+                model.labels(),
                 reading.prediction.probs,
                 Some(&reading.map),
-                window.speech,
-            ));
+            );
+            readings.push(reading);
         }
-        progress(listener.windower().pushed() as f64 / audio::MODEL_SAMPLE_RATE as f64);
+        progress(live.listener().windower().heard_s());
     }
-    Ok(heard)
+    Ok(Heard {
+        readings,
+        windows: live.windows(),
+    })
 }
 
 /// One model listening to a whole recording as a stream (see [`listen`]), and what it detects.
@@ -195,15 +209,13 @@ pub async fn detect(
     model: &crate::model::Model,
     samples: &[f32],
     settings: &ListenSettings,
+    cadence: Cadence,
     chunk: usize,
     progress: &mut dyn FnMut(f64),
 ) -> Result<Detected, ListenError> {
-    let heard = listen(model, samples, settings, chunk, progress).await?;
-    Ok(Detected {
-        detections: detections(model.labels(), &heard.readings, &settings.detector)?,
-        windows_read: heard.readings.len(),
-        windows: heard.windows,
-    })
+    let heard = listen(model, samples, settings, cadence, chunk, progress).await?;
+    let detector = cadence.detector_settings(&settings.detector);
+    Ok(heard.detected(model.labels(), &detector)?)
 }
 
 #[cfg(test)]

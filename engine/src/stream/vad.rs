@@ -1,6 +1,8 @@
-//! Voice activity from energy alone: a frame is speech when its level stands a margin above a
-//! noise floor that follows the quietest frames and climbs slowly under a lasting sound, so
-//! silence and steady noise never wake the models, whatever the microphone's gain.
+//! Voice activity from energy alone: a frame is speech when its level stands a margin above the
+//! noise floor, a low quantile of the levels of the last seconds — below a word, which fills a
+//! small part of them, and steady against noise whose level wanders from frame to frame (brown
+//! noise, hum, tones) — so silence and steady noise never wake the models, whatever the
+//! microphone's gain.
 
 use super::StreamError;
 use crate::audio::MODEL_SAMPLE_RATE;
@@ -13,9 +15,11 @@ pub struct VadSettings {
     pub frame_s: f32,
     /// How far above the noise floor (dB) a frame must be to count as speech.
     pub margin_db: f32,
-    /// How fast the floor climbs under a lasting sound (dB per second): a steady noise stops
-    /// counting as speech after about `margin_db / floor_rise_db_per_s` seconds.
-    pub floor_rise_db_per_s: f32,
+    /// Seconds of levels the floor is taken from: a sound filling more than `1 − floor_quantile`
+    /// of them becomes the floor (a keyword is far shorter).
+    pub floor_window_s: f32,
+    /// The quantile of those levels that is the floor.
+    pub floor_quantile: f32,
     /// Seconds a segment stays open after its last speech frame, bridging the gaps inside words.
     pub hangover_s: f32,
     /// Frames quieter than this (dBFS) are never speech.
@@ -27,7 +31,8 @@ impl Default for VadSettings {
         Self {
             frame_s: 0.02,
             margin_db: 9.0,
-            floor_rise_db_per_s: 1.5,
+            floor_window_s: 3.0,
+            floor_quantile: 0.3,
             hangover_s: 0.3,
             min_dbfs: -60.0,
         }
@@ -40,22 +45,26 @@ pub struct Segment {
     pub start_s: f64,
     /// The end of its last speech frame; `None` while it goes on.
     pub end_s: Option<f64>,
+    /// When the hangover after it ran out and it was known to have ended; `None` while it goes
+    /// on.
+    pub closed_s: Option<f64>,
 }
 
 pub struct Vad {
     settings: VadSettings,
     frame: usize,
-    rise_per_frame: f32,
+    /// The levels (dB) of the last frames the floor is taken from, oldest first.
+    recent_db: VecDeque<f32>,
+    recent_frames: usize,
     hangover_frames: u64,
     /// Segments ending longer ago than this are forgotten.
     keep_frames: u64,
     /// Samples of the frame being filled.
     partial: Vec<f32>,
     frames: u64,
-    floor_db: Option<f32>,
-    /// Frame indices: closed segments `[start, end)`, oldest first, and the open one's start
-    /// with its last speech frame.
-    closed: VecDeque<(u64, u64)>,
+    /// Frame indices: closed segments `[start, end)` with the frame that closed them, oldest
+    /// first, and the open one's start with its last speech frame.
+    closed: VecDeque<(u64, u64, u64)>,
     open: Option<(u64, u64)>,
 }
 
@@ -65,7 +74,8 @@ impl Vad {
         let frame = (settings.frame_s * MODEL_SAMPLE_RATE as f32).round();
         let numbers = [
             settings.margin_db,
-            settings.floor_rise_db_per_s,
+            settings.floor_window_s,
+            settings.floor_quantile,
             settings.hangover_s,
             settings.min_dbfs,
             history_s,
@@ -73,12 +83,14 @@ impl Vad {
         if !(frame >= 16.0 && frame <= MODEL_SAMPLE_RATE as f32)
             || numbers.iter().any(|n| !n.is_finite())
             || settings.margin_db < 0.0
-            || settings.floor_rise_db_per_s < 0.0
+            || !(settings.floor_window_s >= settings.frame_s && settings.floor_window_s <= 60.0)
+            || !(0.0..=1.0).contains(&settings.floor_quantile)
             || settings.hangover_s < 0.0
         {
             return Err(StreamError::Settings(format!(
-                "voice activity needs a frame of 1 ms to 1 s and a margin, rise and hangover of \
-                 at least 0 (given {settings:?})"
+                "voice activity needs a frame of 1 ms to 1 s, a margin and hangover of at least 0, \
+                 a floor window of one frame to 60 s and a quantile from 0 to 1 (given \
+                 {settings:?})"
             )));
         }
         let frame_s = frame / MODEL_SAMPLE_RATE as f32;
@@ -86,12 +98,12 @@ impl Vad {
         Ok(Self {
             settings: *settings,
             frame: frame as usize,
-            rise_per_frame: settings.floor_rise_db_per_s * frame_s,
+            recent_db: VecDeque::new(),
+            recent_frames: frames_of(settings.floor_window_s).max(1) as usize,
             hangover_frames: frames_of(settings.hangover_s),
             keep_frames: frames_of(history_s),
             partial: Vec::with_capacity(frame as usize),
             frames: 0,
-            floor_db: None,
             closed: VecDeque::new(),
             open: None,
         })
@@ -112,25 +124,27 @@ impl Vad {
     }
 
     fn frame_level(&mut self, level_db: f32) {
-        let floor = match self.floor_db {
-            Some(floor) if level_db > floor => (floor + self.rise_per_frame).min(level_db),
-            _ => level_db,
-        };
+        if self.recent_db.len() == self.recent_frames {
+            self.recent_db.pop_front();
+        }
+        self.recent_db.push_back(level_db);
+        let mut recent: Vec<f32> = self.recent_db.iter().copied().collect();
+        let at = ((recent.len() - 1) as f32 * self.settings.floor_quantile).round() as usize;
+        let (_, floor, _) = recent.select_nth_unstable_by(at, f32::total_cmp);
         let speech =
-            level_db > floor + self.settings.margin_db && level_db > self.settings.min_dbfs;
-        self.floor_db = Some(floor);
+            level_db > *floor + self.settings.margin_db && level_db > self.settings.min_dbfs;
         let now = self.frames;
         self.frames += 1;
         self.open = match (self.open, speech) {
             (None, true) => Some((now, now)),
             (Some((start, _)), true) => Some((start, now)),
             (Some((start, last)), false) if now - last > self.hangover_frames => {
-                self.closed.push_back((start, last + 1));
+                self.closed.push_back((start, last + 1, now + 1));
                 None
             }
             (open, _) => open,
         };
-        while let Some(&(_, end)) = self.closed.front() {
+        while let Some(&(_, end, _)) = self.closed.front() {
             if self.frames - end <= self.keep_frames {
                 break;
             }
@@ -144,13 +158,15 @@ impl Vad {
 
     /// The segments remembered, oldest first; the last is open while speech goes on.
     pub fn segments(&self) -> Vec<Segment> {
-        let closed = self.closed.iter().map(|&(start, end)| Segment {
+        let closed = self.closed.iter().map(|&(start, end, closed)| Segment {
             start_s: self.seconds(start),
             end_s: Some(self.seconds(end)),
+            closed_s: Some(self.seconds(closed)),
         });
         let open = self.open.map(|(start, _)| Segment {
             start_s: self.seconds(start),
             end_s: None,
+            closed_s: None,
         });
         closed.chain(open).collect()
     }
@@ -218,13 +234,16 @@ mod tests {
         for level in [0.001, 0.05, 0.3] {
             assert!(segments_of(&signal(6.0, level, 0.0, (0.0, 0.0), 2), 512).is_empty());
         }
-        // Noise that grows 20 dB at 2 s is speech only until the floor has climbed after it.
+        // Noise that grows 20 dB at 2 s is speech only until it fills all but the quantile of the
+        // floor's window.
         let mut rising = signal(2.0, 0.005, 0.0, (0.0, 0.0), 3);
         rising.extend(signal(20.0, 0.05, 0.0, (0.0, 0.0), 4));
         let found = segments_of(&rising, 512);
         assert_eq!(found.len(), 1, "{found:?}");
         let end = found[0].end_s.expect("the floor caught up");
-        assert!(end - 2.0 < 20.0 / 1.5 + 0.5, "{found:?}");
+        let settings = VadSettings::default();
+        let caught_up = settings.floor_window_s * (1.0 - settings.floor_quantile);
+        assert!(end - 2.0 < (caught_up + 0.1) as f64, "{found:?}");
     }
 
     #[test]
