@@ -168,6 +168,12 @@ pub fn calibrate(args: &CalibrateArgs) -> Result<(), String> {
             args.thresholds
         ));
     }
+    if !(0.0..=MAX_TOLERANCE_S).contains(&args.tolerance) {
+        return Err(format!(
+            "--tolerance is 0 to {MAX_TOLERANCE_S} s around a word; got {}",
+            args.tolerance
+        ));
+    }
     let streams = load_streams(&args.stream)?;
     let held_out = load_streams(&args.held_out)?;
     let device = ComputeDevice::cpu("the command line runs on the CPU").device;
@@ -233,9 +239,17 @@ pub fn calibrate(args: &CalibrateArgs) -> Result<(), String> {
     Ok(())
 }
 
+/// The most a detection may sit from its word and still find it: more would let one detection
+/// stand for a neighbouring word.
+const MAX_TOLERANCE_S: f64 = 2.0;
+
+/// The most audio one call holds, over all its streams: four hours of 16 kHz samples are 920 MB.
+const MAX_TOTAL_S: f64 = 4.0 * 3600.0;
+
 /// Recordings with what was said in each, read from beside them.
 fn load_streams(paths: &[PathBuf]) -> Result<Vec<(Clip, StreamTruth)>, String> {
     let mut streams = Vec::new();
+    let mut total_s = 0.0;
     for path in paths {
         let truth_file = truth_path(path);
         let text = tempokd::capped_read::read_capped(&truth_file, MAX_TRUTH_BYTES, "a truth file")?;
@@ -251,6 +265,14 @@ fn load_streams(paths: &[PathBuf]) -> Result<Vec<(Clip, StreamTruth)>, String> {
                 clip.duration_s(),
                 truth_file.display(),
                 truth.duration_s
+            ));
+        }
+        total_s += truth.duration_s;
+        if total_s > MAX_TOTAL_S {
+            return Err(format!(
+                "the streams last more than {} h together, and calibrate holds them all in \
+                 memory: calibrate them in several calls",
+                MAX_TOTAL_S / 3600.0
             ));
         }
         streams.push((clip, truth));

@@ -439,6 +439,18 @@ fn calibrate_scores_a_generated_stream_as_the_stream_command_hears_it() {
             "{error}"
         );
     }
+    // Settings no scoring can use are refused before any model reads.
+    for (flag, value) in [("--tolerance", "-1"), ("--thresholds", "0.5,1.5")] {
+        let output = Command::new(env!("CARGO_BIN_EXE_tempokd"))
+            .args(["calibrate", &format!("{flag}={value}"), "--stream"])
+            .arg(&wav)
+            .arg("--model")
+            .arg(&model)
+            .output()
+            .unwrap();
+        let error = String::from_utf8_lossy(&output.stderr);
+        assert!(!output.status.success() && error.contains(flag), "{error}");
+    }
     std::fs::remove_dir_all(&scratch).unwrap();
 }
 
