@@ -3,7 +3,7 @@
 
 use crate::curriculum::{SEED, Sizes};
 use crate::data::parse_range;
-use crate::listen::{ListenArgs, listen_to, read_recording};
+use crate::listen::{ListenArgs, Listening, listen_to, read_recording};
 use crate::progress::bar;
 use clap::Args;
 use serde::Serialize;
@@ -12,7 +12,6 @@ use tempokd::audio::Clip;
 use tempokd::audio::{MODEL_SAMPLE_RATE, encode_wav};
 use tempokd::data::Split;
 use tempokd::data::keyword_stream::{StreamConfig, synthesize_stream};
-use tempokd::device::ComputeDevice;
 use tempokd::model::Model;
 use tempokd::stream::calibrate::{
     Errors, RateThresholds, ReadStream, TradeOffPoint, errors, thresholds_for_rate, trade_off,
@@ -176,12 +175,13 @@ pub fn calibrate(args: &CalibrateArgs) -> Result<(), String> {
     }
     let streams = load_streams(&args.stream)?;
     let held_out = load_streams(&args.held_out)?;
-    let device = ComputeDevice::cpu("the command line runs on the CPU").device;
     let mut models = Vec::new();
-    for dir in &args.model {
-        let model = Model::load_dir(dir, &device).map_err(|e| e.to_string())?;
-        let name = dir.display().to_string();
-        let cadence = args.listen.cadence(&model);
+    for Listening {
+        model,
+        name,
+        cadence,
+    } in args.listen.load(&args.model)?
+    {
         let detector = cadence.detector_settings(&settings.detector);
         let readings = read_streams(&model, &name, &streams, &settings, cadence)?;
         let read = paired(&readings, &streams);

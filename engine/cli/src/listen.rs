@@ -162,17 +162,42 @@ pub fn listen_to(
     Ok(heard)
 }
 
+/// A model loaded to listen: its folder's name and how it reads the stream.
+pub struct Listening {
+    pub model: Model,
+    pub name: String,
+    pub cadence: Cadence,
+}
+
+impl ListenArgs {
+    /// The models in `dirs`, each with its cadence, loaded on the CPU.
+    pub fn load(&self, dirs: &[PathBuf]) -> Result<Vec<Listening>, String> {
+        let device = ComputeDevice::cpu("the command line runs on the CPU").device;
+        (dirs.iter())
+            .map(|dir| {
+                let model = Model::load_dir(dir, &device).map_err(|e| e.to_string())?;
+                Ok(Listening {
+                    cadence: self.cadence(&model),
+                    name: dir.display().to_string(),
+                    model,
+                })
+            })
+            .collect()
+    }
+}
+
 pub fn stream(args: &StreamArgs) -> Result<(), String> {
     let settings = args
         .listen
         .settings(args.threshold, &args.keyword_threshold)?;
     let clip = read_recording(&args.audio)?;
-    let device = ComputeDevice::cpu("the command line runs on the CPU").device;
     let mut models = Vec::new();
-    for dir in &args.model {
-        let model = Model::load_dir(dir, &device).map_err(|e| e.to_string())?;
-        let name = dir.display().to_string();
-        let cadence = args.listen.cadence(&model);
+    for Listening {
+        model,
+        name,
+        cadence,
+    } in args.listen.load(&args.model)?
+    {
         let heard = listen_to(&model, &name, &clip, &settings, cadence)?;
         let detector = cadence.detector_settings(&settings.detector);
         let detected = (heard.detected(model.labels(), &detector)).map_err(|e| e.to_string())?;

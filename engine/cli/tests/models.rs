@@ -277,9 +277,9 @@ fn a_stream_fed_in_any_chunks_gives_the_same_detections() {
     }
 }
 
-/// `tempokd` with these arguments; its standard output parsed as JSON, or the test fails with
-/// its standard error.
-fn tempokd_json(args: &[&std::ffi::OsStr]) -> serde_json::Value {
+/// `tempokd` with these arguments, which must succeed (or the test fails with its standard
+/// error); its standard output.
+fn tempokd_ok(args: &[&std::ffi::OsStr]) -> Vec<u8> {
     let output = Command::new(env!("CARGO_BIN_EXE_tempokd"))
         .args(args)
         .output()
@@ -289,7 +289,12 @@ fn tempokd_json(args: &[&std::ffi::OsStr]) -> serde_json::Value {
         "{}",
         String::from_utf8_lossy(&output.stderr)
     );
-    serde_json::from_slice(&output.stdout).unwrap()
+    output.stdout
+}
+
+/// [`tempokd_ok`]'s output parsed as JSON.
+fn tempokd_json(args: &[&std::ffi::OsStr]) -> serde_json::Value {
+    serde_json::from_slice(&tempokd_ok(args)).unwrap()
 }
 
 #[test]
@@ -297,25 +302,20 @@ fn calibrate_scores_a_generated_stream_as_the_stream_command_hears_it() {
     let scratch = std::env::temp_dir().join(format!("tempokd-calibrate-{}", std::process::id()));
     std::fs::create_dir_all(&scratch).unwrap();
     let wav = scratch.join("stream.wav");
-    let output = Command::new(env!("CARGO_BIN_EXE_tempokd"))
-        .args([
-            "synth-stream",
-            "--seconds",
-            "40",
-            "--words",
-            "8",
-            "--stream-seed",
-            "3",
-        ])
-        .arg("--out")
-        .arg(&wav)
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    let arg = |s: &str| std::ffi::OsString::from(s);
+    let synth = [
+        "synth-stream",
+        "--seconds",
+        "40",
+        "--words",
+        "8",
+        "--stream-seed",
+        "3",
+        "--out",
+    ];
+    let mut synth: Vec<std::ffi::OsString> = synth.into_iter().map(arg).collect();
+    synth.push(wav.clone().into_os_string());
+    tempokd_ok(&synth.iter().map(|a| a.as_os_str()).collect::<Vec<_>>());
     let truth: serde_json::Value =
         serde_json::from_slice(&std::fs::read(scratch.join("stream.json")).unwrap()).unwrap();
     let words = truth["words"].as_array().unwrap();
@@ -357,7 +357,6 @@ fn calibrate_scores_a_generated_stream_as_the_stream_command_hears_it() {
     // The trade-off replays the model's readings through the detector: at a threshold it counts
     // exactly what `stream` detects at that threshold, scored by the rule calibrate states.
     let model = models().join("tc-resnet8-kd");
-    let arg = |s: &str| std::ffi::OsString::from(s);
     let heard = tempokd_json(&[
         &arg("stream"),
         &arg("--json"),
