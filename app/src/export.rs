@@ -1,4 +1,5 @@
-//! What the visitor can take away: the figure on screen as PNG or SVG, and its numbers as JSON.
+//! What the visitor can take away: the figure on screen as PNG or SVG, its numbers as JSON, and
+//! any text (the live detections' CSV).
 
 use crate::analysis::Analysis;
 use crate::charts::{Figure, FigureRow, figure_png, figure_svg};
@@ -114,6 +115,14 @@ impl View<'_> {
             name: self.file_name("json"),
             url: text_url("application/json", &text),
         }
+    }
+}
+
+/// `text` as a file `name` of type `mime`.
+pub fn text_download(name: &str, mime: &str, text: &str) -> Download {
+    Download {
+        name: name.into(),
+        url: text_url(mime, text),
     }
 }
 

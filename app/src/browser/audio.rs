@@ -182,7 +182,8 @@ impl Recording {
     }
 }
 
-fn microphone_error(error: &JsValue) -> String {
+/// What to tell the visitor when the microphone could not be opened.
+pub fn microphone_error(error: &JsValue) -> String {
     let name = error
         .dyn_ref::<DomException>()
         .map(DomException::name)

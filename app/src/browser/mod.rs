@@ -3,3 +3,25 @@
 
 pub mod audio;
 pub mod cache;
+pub mod microphone;
+
+/// Calls `then` whenever the page's tab is hidden (another tab chosen, the window minimised), for
+/// the page's whole life.
+pub fn when_hidden(then: impl Fn() + 'static) {
+    use wasm_bindgen::JsCast;
+    let Some(document) = web_sys::window().and_then(|window| window.document()) else {
+        return;
+    };
+    let watched = document.clone();
+    let on_change = wasm_bindgen::closure::Closure::<dyn Fn()>::new(move || {
+        if watched.hidden() {
+            then();
+        }
+    });
+    let listening = document
+        .add_event_listener_with_callback("visibilitychange", on_change.as_ref().unchecked_ref());
+    if listening.is_ok() {
+        // Listens as long as the page lives.
+        on_change.forget();
+    }
+}

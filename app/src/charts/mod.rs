@@ -4,6 +4,7 @@
 mod attention;
 mod curves;
 mod figure;
+mod live_tape;
 mod matrix;
 mod spectrogram;
 mod waveform;
@@ -11,6 +12,7 @@ mod waveform;
 pub use attention::plot_attention;
 pub use curves::{RUN_COLOURS, plot_curves};
 pub use figure::{Figure, FigureRow, figure_png, figure_svg};
+pub use live_tape::{TAPE_WIDTH, draw_tape, tape_height};
 pub use matrix::draw_attention_matrix;
 pub use spectrogram::plot_spectrogram;
 pub use waveform::plot_waveform;

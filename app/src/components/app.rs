@@ -1,8 +1,9 @@
 use super::{
-    AudioInput, ClipView, DeviceBadge, Downloads, ErrorBanner, ModelLoading, NoiseSettings,
-    OtherModels, Readings, TeacherExplorer, Trainer,
+    AudioInput, ClipView, DeviceBadge, Downloads, ErrorBanner, LiveView, ModelLoading,
+    NoiseSettings, OtherModels, Readings, TeacherExplorer, Trainer,
 };
 use crate::analysis::{Analysis, AudioSource, DecodedClip, decode};
+use crate::browser::when_hidden;
 use crate::state::catalog::shipped_models;
 use crate::state::models::Models;
 use crate::state::training_run::Training;
@@ -20,8 +21,16 @@ fn cpu_request() -> Option<String> {
         .map(|_| "the address asks for the CPU (?device=cpu)".to_string())
 }
 
+/// What the page shows: a clip and its readings, or the microphone live.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Mode {
+    Clip,
+    Live,
+}
+
 #[component]
 pub fn App() -> impl IntoView {
+    let mode = RwSignal::new(Mode::Clip);
     let (analysis, set_analysis) = signal(None::<Arc<Analysis>>);
     let (error, set_error) = signal(None::<String>);
     let (busy, set_busy) = signal(None::<String>);
@@ -75,6 +84,21 @@ pub fn App() -> impl IntoView {
         });
     });
     let on_error = Callback::new(move |message: String| set_error.set(Some(message)));
+    when_hidden(move || {
+        models.live.pause(
+            models,
+            Some(
+                "the tab was hidden, and a hidden tab's timing is unreliable; press Resume".into(),
+            ),
+        )
+    });
+    let tab = move |shown: Mode, id: &'static str, title: &'static str| {
+        view! {
+            <button class="tab" id=id role="tab" aria-selected=move || (mode.get() == shown).to_string()
+                class:selected=move || mode.get() == shown
+                on:click=move |_| mode.set(shown)>{title}</button>
+        }
+    };
 
     view! {
         <header class="top">
@@ -84,9 +108,17 @@ pub fn App() -> impl IntoView {
         </header>
         <main>
             <ErrorBanner error=error on_dismiss=Callback::new(move |()| set_error.set(None)) />
+            <div class="tabs" role="tablist">
+                {tab(Mode::Clip, "mode-clip", "A clip")}
+                {tab(Mode::Live, "mode-live", "Listen live")}
+            </div>
+            <ModelLoading models=models />
+            <Show when=move || mode.get() == Mode::Live>
+                <LiveView models=models />
+            </Show>
+            <div hidden=move || mode.get() != Mode::Clip>
             <AudioInput on_input=on_input on_error=on_error />
             <NoiseSettings placement=noise />
-            <ModelLoading models=models />
             <OtherModels models=models />
             <p class="status" role="status" aria-live="polite">
                 {move || busy.get().unwrap_or_default()}
@@ -103,6 +135,7 @@ pub fn App() -> impl IntoView {
                 }
             })}
             <Trainer models=models training=training clip=decoded />
+            </div>
         </main>
     }
 }

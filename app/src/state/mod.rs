@@ -1,8 +1,11 @@
 //! What the page knows, as signals the components read: the shipped models' catalog, the models
-//! and the current clip's readings, and the training run with the run kept in this browser.
+//! and the current clip's readings, a live session and its tape, and the training run with the run
+//! kept in this browser.
 //! Responses from the workers land here.
 
 pub mod catalog;
+pub mod live;
+pub mod live_tape;
 pub mod models;
 pub mod saved_run;
 pub mod training_run;

@@ -2,6 +2,7 @@
 //! and the current run's readings. Responses from the worker land here.
 
 use crate::state::catalog::CatalogEntry;
+use crate::state::live::Live;
 use crate::worker::alarm::{Panic, PanicAlarm};
 use crate::worker::{ModelClient, ModelSource, NamedReading, Request, Response, WorkerBuild};
 use leptos::prelude::*;
@@ -80,6 +81,8 @@ pub struct Models {
     pub clips: RwSignal<u64>,
     /// Why the models moved to the CPU, or why the worker had to be started again.
     pub notice: RwSignal<Option<String>>,
+    /// The live session, which listens with these models.
+    pub live: Live,
     /// The current clip, for a model added after it arrived.
     clip: StoredValue<Option<Vec<f32>>>,
     /// Every model asked for, so a new worker can load them all again.
@@ -105,6 +108,7 @@ impl Models {
             failures: RwSignal::new(Vec::new()),
             clips: RwSignal::new(0),
             notice: RwSignal::new(None),
+            live: Live::new(),
             clip: StoredValue::new(None),
             sources: StoredValue::new(Vec::new()),
             workers: StoredValue::new(0),
@@ -147,6 +151,7 @@ impl Models {
             }));
         let worker = self.workers.get_value() + 1;
         self.workers.set_value(worker);
+        self.live.worker_restarted(self);
         let cpu_reason = cpu_reason.or_else(|| {
             (!browser_offers_webgpu()).then(|| "this browser offers no WebGPU".to_string())
         });
@@ -298,7 +303,12 @@ impl Models {
         }
     }
 
-    fn send(self, request: Request) {
+    /// Whether the model could not be loaded.
+    pub fn failed_to_load(self, name: &str) -> bool {
+        (self.loading).with_untracked(|loading| loading.failed.iter().any(|(n, _)| n == name))
+    }
+
+    pub(crate) fn send(self, request: Request) {
         self.client.with_value(|client| {
             if let Some(client) = client {
                 client.send(request);
@@ -356,6 +366,7 @@ impl Models {
             Response::Cancelled { run } if run == current => {
                 self.run.set(RunProgress::Cancelled { run });
             }
+            Response::Live { session, event } => self.live.apply(self, session, event),
             // About a run that a newer one replaced.
             Response::Reading { .. }
             | Response::Failed { .. }

@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 use tempokd::device::Placement;
 use tempokd::kd::{self, PlainAndKd, RolloutConfig};
 pub use tempokd::model::{ModelKind, TeacherAttention, TimeMap};
+pub use tempokd::stream::{Cadence, ListenSettings, WindowReading};
 
 /// The largest model file (weights or config) the page reads, fetched or picked: wav2vec 2.0
 /// base's weights fit; a larger file would need several times its size in the tab's memory.
@@ -61,6 +62,56 @@ pub enum Request {
     },
     /// Stop run `run` before its next model.
     Cancel { run: u64 },
+    /// Listen to a live stream with these models (those that load), each at its cadence, as
+    /// session `session`; ends any session before it.
+    Listen {
+        session: u64,
+        settings: ListenSettings,
+        models: Vec<LiveModel>,
+    },
+    /// The next chunk of session `session`'s stream, 16 kHz mono.
+    Hear { session: u64, chunk: Vec<f32> },
+    /// End session `session`: jobs not yet read are dropped.
+    StopListening { session: u64 },
+}
+
+/// A model listening live, and how often it reads the stream.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LiveModel {
+    pub name: String,
+    pub cadence: Cadence,
+}
+
+/// What the worker says about a live session.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum LiveEvent {
+    /// The session listens with these models, with their labels; the others could not load.
+    Listening {
+        models: Vec<(LiveModel, Vec<String>)>,
+        missing: Vec<String>,
+    },
+    /// A model read audio a job handed out.
+    Read(Box<LiveReading>),
+    /// Voice activity found a stretch of speech, now ended (stream seconds).
+    SpeechEnded { start_s: f64, end_s: f64 },
+    /// The stream could not be listened to any more, and why; the session is over.
+    Failed { message: String },
+}
+
+/// One model's reading of a live window or stretch of speech.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LiveReading {
+    pub model: String,
+    pub reading: WindowReading,
+    /// Its temporal attention, in the stream's time.
+    pub map: TimeMap,
+    /// Milliseconds the model took.
+    pub ms: f64,
+    /// How far the stream had gone past the audio's readiness when the model began (seconds).
+    pub behind_s: f64,
+    /// Windows of this model dropped so far because the worker was too far behind to read them
+    /// in time.
+    pub skipped: usize,
 }
 
 /// What the page asks of a training worker.
@@ -128,6 +179,11 @@ pub enum Response {
         run: u64,
         model: String,
         message: String,
+    },
+    /// About live session `session`.
+    Live {
+        session: u64,
+        event: LiveEvent,
     },
 }
 
@@ -433,6 +489,59 @@ mod tests {
         ];
         for event in events {
             round_trip(FromWorker::Training(Box::new(event)));
+        }
+    }
+
+    #[wasm_bindgen_test]
+    fn live_messages_cross_the_worker_boundary_unchanged() {
+        let model = LiveModel {
+            name: "teacher".into(),
+            cadence: Cadence::PerSegment,
+        };
+        round_trip(ToWorker::Models(Request::Listen {
+            session: 3,
+            settings: ListenSettings::default(),
+            models: vec![model.clone()],
+        }));
+        round_trip(ToWorker::Models(Request::Hear {
+            session: 3,
+            chunk: vec![0.25; 1_600],
+        }));
+        round_trip(ToWorker::Models(Request::StopListening { session: 3 }));
+        let map = TimeMap {
+            start_s: 10.01,
+            frame_s: 0.02,
+            values: vec![0.5, 0.5],
+        };
+        let events = [
+            LiveEvent::Listening {
+                models: vec![(model, vec!["_silence_".into(), "yes".into()])],
+                missing: vec!["crnn".into()],
+            },
+            LiveEvent::Read(Box::new(LiveReading {
+                model: "teacher".into(),
+                reading: WindowReading {
+                    start_s: 10.0,
+                    end_s: 11.0,
+                    probs: vec![0.1, 0.9],
+                    ready_s: 11.3,
+                    attention_peak_s: 10.5,
+                },
+                map,
+                ms: 12.5,
+                behind_s: 0.05,
+                skipped: 2,
+            })),
+            LiveEvent::SpeechEnded {
+                start_s: 10.2,
+                end_s: 10.8,
+            },
+            LiveEvent::Failed {
+                message: "corrupt".into(),
+            },
+        ];
+        for event in events {
+            round_trip(FromWorker::Models(Response::Live { session: 3, event }));
         }
     }
 }

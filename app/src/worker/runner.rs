@@ -4,13 +4,14 @@
 
 use super::alarm;
 use super::device::{self, PendingDevice};
+use super::listening::{Live, PendingModel};
 use super::model_files::model_files;
 use super::protocol::{
     FromWorker, ModelKind, ModelSource, NamedReading, Request, Response, Steer, ToWorker,
     TrainingRequest,
 };
 use super::trainer;
-use futures::future::{FutureExt, LocalBoxFuture, Shared};
+use futures::future::FutureExt;
 use gloo_worker::{HandlerId, Registrable, Worker, WorkerScope};
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
@@ -18,9 +19,6 @@ use tempokd::device::ComputeDevice;
 use tempokd::model::{FolderFiles, Model, ReadingRequest};
 use wasm_bindgen_futures::spawn_local;
 
-/// A model being loaded, or loaded (shared, so a run can hold it across awaits while new
-/// requests arrive): `None` once loading has failed (and been reported).
-type PendingModel = Shared<LocalBoxFuture<'static, Option<Rc<Model>>>>;
 #[derive(Default)]
 struct State {
     /// Chosen once: wgpu can be initialised only once per worker.
@@ -29,6 +27,7 @@ struct State {
     models: Vec<(String, PendingModel)>,
     /// The run allowed to go on; a newer run or a cancel changes it.
     current_run: Option<u64>,
+    live: Rc<Live>,
 }
 
 pub struct ModelWorker {
@@ -99,6 +98,29 @@ impl ModelWorker {
                     state.current_run = None;
                 }
             }
+            Request::Listen {
+                session,
+                settings,
+                models,
+            } => {
+                let state = state.borrow();
+                // A model the page names but never asked to load counts as one that failed.
+                let failed: PendingModel = futures::future::ready(None).boxed_local().shared();
+                let pending = (models.into_iter())
+                    .map(|model| {
+                        let loading = (state.models.iter())
+                            .find(|(name, _)| *name == model.name)
+                            .map_or_else(|| failed.clone(), |(_, pending)| pending.clone());
+                        (model, loading)
+                    })
+                    .collect();
+                state.live.listen(session, settings, pending, reply);
+            }
+            Request::Hear { session, chunk } => {
+                let live = state.borrow().live.clone();
+                live.hear(session, &chunk, reply);
+            }
+            Request::StopListening { session } => state.borrow().live.stop(session),
         }
     }
 }

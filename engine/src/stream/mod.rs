@@ -5,17 +5,20 @@
 //! (`detector.rs`). The models run wherever the caller runs them (the CLI, the page's worker);
 //! [`detect`] is the whole path over a recording, for the CLI and the tests, and `calibrate.rs`
 //! measures how often it is wrong, at every threshold, on streams whose words are known.
+//! `spectrogram.rs` gives the live view its spectrogram frame by frame as the audio arrives.
 
 #[cfg(feature = "tensors")]
 pub mod calibrate;
 mod detector;
 mod live;
+mod spectrogram;
 mod truth;
 mod vad;
 mod windows;
 
 pub use detector::{Detection, Detector, DetectorSettings, WindowReading, is_keyword};
 pub use live::{Cadence, Job, LiveListener, MAX_SEGMENT_S, SEGMENT_PAD_S};
+pub use spectrogram::SpectrogramStream;
 pub use truth::{SaidWord, StreamTruth, TRUTH_VERSION};
 pub use vad::{Segment, Vad, VadSettings};
 pub use windows::{

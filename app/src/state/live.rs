@@ -1,0 +1,221 @@
+//! A live session: the microphone's chunks go to the model worker (which says what each model
+//! read) and onto the tape; the visitor pauses, resumes and stops it, and hiding the tab pauses
+//! it. The models are the page's loaded ones, so switching between live and clip mode loads
+//! nothing again.
+
+use super::live_tape::{LiveStatus, LiveTape};
+use super::models::Models;
+use crate::browser::audio::describe;
+use crate::browser::microphone::Microphone;
+use crate::worker::{Cadence, LiveEvent, LiveModel, ModelKind, Request};
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+use tempokd::stream::{DetectorSettings, ListenSettings};
+use wasm_bindgen_futures::JsFuture;
+
+/// The page's live state; every field is a signal or a stored value, so it is Copy.
+#[derive(Clone, Copy)]
+pub struct Live {
+    pub status: RwSignal<LiveStatus>,
+    /// The tape, redrawn when `frame` changes (once per chunk, not once per event).
+    pub tape: RwSignal<Option<LiveTape>, LocalStorage>,
+    pub frame: RwSignal<u64>,
+    pub settings: RwSignal<ListenSettings>,
+    /// Whether the teacher reads every hop like the students, instead of each stretch of speech.
+    pub teacher_every_hop: RwSignal<bool>,
+    session: StoredValue<u64>,
+    microphone: StoredValue<Option<Microphone>, LocalStorage>,
+}
+
+impl Live {
+    pub fn new() -> Self {
+        Self {
+            status: RwSignal::new(LiveStatus::Idle),
+            tape: RwSignal::new_local(None),
+            frame: RwSignal::new(0),
+            settings: RwSignal::new(ListenSettings::default()),
+            teacher_every_hop: RwSignal::new(false),
+            session: StoredValue::new(0),
+            microphone: StoredValue::new_local(None),
+        }
+    }
+
+    /// Has the worker listen with every model that has not failed to load, the students at
+    /// every hop and the teacher at the cadence chosen; the microphone opens once it listens.
+    pub fn start(self, models: Models) {
+        let session = self.session.get_value() + 1;
+        self.session.set_value(session);
+        let settings = self.settings.get_untracked();
+        let teacher_cadence = match self.teacher_every_hop.get_untracked() {
+            true => Cadence::EveryHop,
+            false => Cadence::PerSegment,
+        };
+        let chosen: Vec<LiveModel> = models.catalog.with_untracked(|catalog| {
+            (catalog.iter())
+                .filter(|entry| !models.failed_to_load(&entry.name))
+                .map(|entry| LiveModel {
+                    name: entry.name.clone(),
+                    cadence: match entry.kind {
+                        ModelKind::Teacher => teacher_cadence,
+                        ModelKind::Student => Cadence::EveryHop,
+                    },
+                })
+                .collect()
+        });
+        self.tape.set(Some(LiveTape::new(
+            settings.stream,
+            settings.detector.clone(),
+        )));
+        self.status.set(LiveStatus::Starting(
+            "Waiting for the models to load…".into(),
+        ));
+        models.send(Request::Listen {
+            session,
+            settings,
+            models: chosen,
+        });
+    }
+
+    /// Opens the microphone once the worker listens, so the stream starts when the audio does.
+    fn open_microphone(self, models: Models, session: u64) {
+        self.status.set(LiveStatus::Starting(
+            "Opening the microphone (allow it when the browser asks)…".into(),
+        ));
+        spawn_local(async move {
+            let on_chunk = move |chunk: Vec<f32>| self.chunk(models, session, chunk);
+            match Microphone::open(on_chunk).await {
+                // A stop while the visitor was asked for the microphone leaves it closed.
+                Ok(microphone) if self.session.get_value() == session => {
+                    self.microphone.set_value(Some(microphone));
+                    self.status.set(LiveStatus::Listening);
+                }
+                Ok(_) => {}
+                Err(message) => self.fail(models, session, message),
+            }
+        });
+    }
+
+    /// A chunk of the microphone: heard once the worker listens, dropped before.
+    fn chunk(self, models: Models, session: u64, chunk: Vec<f32>) {
+        if self.session.get_value() != session
+            || self.status.get_untracked() != LiveStatus::Listening
+        {
+            return;
+        }
+        let now = js_sys::Date::now();
+        self.tape.update(|tape| {
+            if let Some(tape) = tape {
+                tape.heard(&chunk, now);
+            }
+        });
+        models.send(Request::Hear { session, chunk });
+        self.frame.update(|frame| *frame += 1);
+    }
+
+    /// An event of a session from the worker.
+    pub fn apply(self, models: Models, session: u64, event: LiveEvent) {
+        if session != self.session.get_value() {
+            return;
+        }
+        let listening = matches!(event, LiveEvent::Listening { .. });
+        let now = js_sys::Date::now();
+        let failure = (self.tape)
+            .try_update(|tape| tape.as_mut().and_then(|tape| tape.apply(event, now)))
+            .flatten();
+        if let Some(message) = failure {
+            self.fail(models, session, format!("Listening stopped: {message}."));
+        } else if listening && matches!(self.status.get_untracked(), LiveStatus::Starting(_)) {
+            self.open_microphone(models, session);
+        }
+    }
+
+    /// Pauses capture; `why` says why when the visitor did not ask.
+    pub fn pause(self, models: Models, why: Option<String>) {
+        if self.status.get_untracked() != LiveStatus::Listening {
+            return;
+        }
+        self.status.set(LiveStatus::Paused(why));
+        self.steer_microphone(models, Microphone::pause);
+    }
+
+    pub fn resume(self, models: Models) {
+        if !matches!(self.status.get_untracked(), LiveStatus::Paused(_)) {
+            return;
+        }
+        self.status.set(LiveStatus::Listening);
+        self.steer_microphone(models, Microphone::resume);
+    }
+
+    /// Ends the session: the microphone is released and the tape and log stay on screen.
+    pub fn stop(self, models: Models) {
+        let session = self.session.get_value();
+        self.session.set_value(session + 1);
+        self.microphone.set_value(None);
+        models.send(Request::StopListening { session });
+        if self.status.get_untracked().is_open() {
+            self.status.set(LiveStatus::Stopped);
+        }
+    }
+
+    /// The worker that listened is gone (it failed and was started again).
+    pub fn worker_restarted(self, models: Models) {
+        if self.status.get_untracked().is_open() {
+            let session = self.session.get_value();
+            self.fail(
+                models,
+                session,
+                "The model worker was started again; press Listen to go on.".into(),
+            );
+        }
+    }
+
+    /// New detector settings, applied to the readings on the tape and all later ones.
+    pub fn set_detector(self, detector: DetectorSettings) {
+        self.settings
+            .update(|settings| settings.detector = detector.clone());
+        self.tape.update(|tape| {
+            if let Some(tape) = tape {
+                tape.set_detector(detector);
+            }
+        });
+        self.frame.update(|frame| *frame += 1);
+    }
+
+    fn fail(self, models: Models, session: u64, message: String) {
+        if session != self.session.get_value() {
+            return;
+        }
+        self.stop(models);
+        self.status.set(LiveStatus::Failed(message));
+    }
+
+    /// Pauses or resumes the open microphone; a failure ends the session.
+    fn steer_microphone(self, models: Models, steer: fn(&Microphone) -> Result<JsFuture, String>) {
+        let session = self.session.get_value();
+        let steered = self
+            .microphone
+            .with_value(|microphone| microphone.as_ref().map(steer));
+        let fail = move |message: String| {
+            self.fail(
+                models,
+                session,
+                format!("The microphone failed: {message}."),
+            )
+        };
+        match steered {
+            Some(Ok(done)) => spawn_local(async move {
+                if let Err(error) = done.await {
+                    fail(describe(&error));
+                }
+            }),
+            Some(Err(message)) => fail(message),
+            None => {}
+        }
+    }
+}
+
+impl Default for Live {
+    fn default() -> Self {
+        Self::new()
+    }
+}

@@ -1,0 +1,460 @@
+//! What the page knows of a live session: the last seconds of the stream's spectrogram, each
+//! model's readings placed in time, voice activity, the detections (with their latency) and
+//! what each model costs. Chunks from the microphone and events from the worker land here; the
+//! detections are made on the page, by the engine's detector, so the thresholds can change while
+//! listening and the readings still on screen are heard again with them.
+
+use crate::worker::{Cadence, LiveEvent, LiveModel, LiveReading, TimeMap};
+use std::collections::VecDeque;
+use tempokd::audio::FeatureConfig;
+use tempokd::stream::{
+    Detection, Detector, DetectorSettings, SEGMENT_PAD_S, SpectrogramStream, StreamSettings,
+    WindowReading,
+};
+
+/// Where a session is.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub enum LiveStatus {
+    #[default]
+    Idle,
+    /// Opening the microphone and waiting for the models, with what is awaited.
+    Starting(String),
+    Listening,
+    /// Paused by the visitor, or because the tab was hidden (with why).
+    Paused(Option<String>),
+    Stopped,
+    /// The session ended on a failure, with what to do about it.
+    Failed(String),
+}
+
+impl LiveStatus {
+    /// Whether a session holds the microphone.
+    pub fn is_open(&self) -> bool {
+        matches!(self, Self::Starting(_) | Self::Listening | Self::Paused(_))
+    }
+}
+
+/// A model of the session, with what it read lately.
+pub struct ListeningModel {
+    pub model: LiveModel,
+    pub labels: Vec<String>,
+    detector: Detector,
+    /// Readings whose audio is still on the tape, oldest first, with their maps.
+    pub readings: VecDeque<(WindowReading, TimeMap)>,
+    pub reads: usize,
+    pub skipped: usize,
+    pub total_ms: f64,
+    /// How far behind the stream its last reading began, in seconds.
+    pub behind_s: f64,
+}
+
+impl ListeningModel {
+    pub fn mean_ms(&self) -> f64 {
+        self.total_ms / self.reads.max(1) as f64
+    }
+}
+
+/// A detection in the log.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LoggedDetection {
+    pub model: String,
+    pub detection: Detection,
+    /// Page time (ms) the mark appeared.
+    pub shown_ms: f64,
+    /// Milliseconds from the end of the stretch of speech holding the word (voice activity's
+    /// offset) to the mark; negative when the mark came before the word ended; `None` until
+    /// voice activity has closed the stretch.
+    pub latency_ms: Option<f64>,
+}
+
+/// The session's state; one per page.
+pub struct LiveTape {
+    pub settings: StreamSettings,
+    pub detector: DetectorSettings,
+    /// Stream seconds sent to the worker.
+    pub heard_s: f64,
+    /// Page time (ms) at which the stream reached each chunk's end, within the history.
+    arrivals: VecDeque<(f64, f64)>,
+    spectrogram: SpectrogramStream,
+    /// The spectrogram's frames on the tape: their values (frame-major), with the first frame's
+    /// start.
+    pub frames: VecDeque<f32>,
+    pub first_frame_s: f64,
+    pub frame_s: f64,
+    pub bins: usize,
+    pub models: Vec<ListeningModel>,
+    /// Stretches of speech on the tape.
+    pub speech: VecDeque<(f64, f64)>,
+    /// Every detection of the session, oldest first.
+    pub log: Vec<LoggedDetection>,
+    /// Models that were asked for and could not load.
+    pub missing: Vec<String>,
+}
+
+impl LiveTape {
+    pub fn new(settings: StreamSettings, detector: DetectorSettings) -> Self {
+        let features = FeatureConfig::default();
+        let frame_s = features.frame_s() as f64;
+        let bins = features.n_mels;
+        Self {
+            settings,
+            detector,
+            heard_s: 0.0,
+            arrivals: VecDeque::new(),
+            // The default front end is valid by construction.
+            spectrogram: SpectrogramStream::new(features).expect("default features"),
+            frames: VecDeque::new(),
+            first_frame_s: 0.0,
+            frame_s,
+            bins,
+            models: Vec::new(),
+            speech: VecDeque::new(),
+            log: Vec::new(),
+            missing: Vec::new(),
+        }
+    }
+
+    /// The oldest stream second still on the tape.
+    pub fn tape_start_s(&self) -> f64 {
+        (self.heard_s - self.settings.history_s as f64).max(0.0)
+    }
+
+    /// A chunk sent to the worker at page time `now_ms`.
+    pub fn heard(&mut self, chunk: &[f32], now_ms: f64) {
+        self.heard_s += chunk.len() as f64 / tempokd::audio::MODEL_SAMPLE_RATE as f64;
+        self.arrivals.push_back((self.heard_s, now_ms));
+        let frames = self.spectrogram.push(chunk);
+        if self.frames.is_empty() {
+            self.first_frame_s = frames.start_s as f64;
+        }
+        self.frames.extend(frames.values);
+        self.forget_old();
+    }
+
+    /// Drops what has scrolled off the tape; the log stays.
+    fn forget_old(&mut self) {
+        let start = self.tape_start_s();
+        while self.first_frame_s + self.frame_s < start && self.frames.len() >= self.bins {
+            self.frames.drain(..self.bins);
+            self.first_frame_s += self.frame_s;
+        }
+        // One arrival before the tape's start still dates the audio just after it.
+        while self.arrivals.get(1).is_some_and(|(end, _)| *end < start) {
+            self.arrivals.pop_front();
+        }
+        while self.speech.front().is_some_and(|(_, end)| *end < start) {
+            self.speech.pop_front();
+        }
+        for model in &mut self.models {
+            while model.readings.front().is_some_and(|(r, _)| r.end_s < start) {
+                model.readings.pop_front();
+            }
+        }
+    }
+
+    /// Page time (ms) at which the stream reached `t_s`, if still known.
+    fn arrival_ms(&self, t_s: f64) -> Option<f64> {
+        let at = self.arrivals.partition_point(|(end, _)| *end < t_s);
+        self.arrivals.get(at).map(|(_, ms)| *ms)
+    }
+
+    /// An event of this session from the worker, at page time `now_ms`.
+    pub fn apply(&mut self, event: LiveEvent, now_ms: f64) -> Option<String> {
+        match event {
+            LiveEvent::Listening { models, missing } => {
+                self.missing = missing;
+                self.models = (models.into_iter())
+                    .map(|(model, labels)| ListeningModel {
+                        detector: self.detector_for(model.cadence),
+                        model,
+                        labels,
+                        readings: VecDeque::new(),
+                        reads: 0,
+                        skipped: 0,
+                        total_ms: 0.0,
+                        behind_s: 0.0,
+                    })
+                    .collect();
+                None
+            }
+            LiveEvent::Read(reading) => {
+                self.read(*reading, now_ms);
+                None
+            }
+            LiveEvent::SpeechEnded { start_s, end_s } => {
+                self.speech.push_back((start_s, end_s));
+                let end_ms = self.arrival_ms(end_s);
+                for logged in &mut self.log {
+                    let at = logged.detection.at_s;
+                    let inside = at >= start_s - SEGMENT_PAD_S && at <= end_s + SEGMENT_PAD_S;
+                    if inside && logged.latency_ms.is_none() {
+                        logged.latency_ms = end_ms.map(|end| logged.shown_ms - end);
+                    }
+                }
+                None
+            }
+            LiveEvent::Failed { message } => Some(message),
+        }
+    }
+
+    fn detector_for(&self, cadence: Cadence) -> Detector {
+        // The settings were checked when they were chosen.
+        Detector::new(cadence.detector_settings(&self.detector)).expect("checked settings")
+    }
+
+    fn read(&mut self, live: LiveReading, now_ms: f64) {
+        let Some(index) = self.models.iter().position(|m| m.model.name == live.model) else {
+            return;
+        };
+        let model = &mut self.models[index];
+        model.reads += 1;
+        model.total_ms += live.ms;
+        model.skipped = live.skipped;
+        model.behind_s = live.behind_s;
+        let detection = model.detector.observe(&model.labels, &live.reading);
+        model.readings.push_back((live.reading, live.map));
+        if let Some(detection) = detection {
+            let latency_ms = self.latency_ms(detection.at_s, now_ms);
+            self.log.push(LoggedDetection {
+                model: live.model,
+                detection,
+                shown_ms: now_ms,
+                latency_ms,
+            });
+        }
+    }
+
+    /// The latency of a mark shown at `now_ms` for a word at `at_s`, if its stretch of speech
+    /// has ended.
+    fn latency_ms(&self, at_s: f64, now_ms: f64) -> Option<f64> {
+        let (_, end) = (self.speech.iter())
+            .find(|(start, end)| at_s >= start - SEGMENT_PAD_S && at_s <= end + SEGMENT_PAD_S)?;
+        self.arrival_ms(*end).map(|end| now_ms - end)
+    }
+
+    /// New detector settings: each model's detector starts again and hears the readings still
+    /// on the tape, whose detections replace those logged from them.
+    pub fn set_detector(&mut self, detector: DetectorSettings) {
+        self.detector = detector;
+        let start = self.tape_start_s();
+        let oldest_read = |model: &ListeningModel| model.readings.front().map(|(r, _)| r.ready_s);
+        for index in 0..self.models.len() {
+            let fresh = self.detector_for(self.models[index].model.cadence);
+            let model = &mut self.models[index];
+            model.detector = fresh;
+            let Some(from) = oldest_read(model).map(|ready| ready.max(start)) else {
+                continue;
+            };
+            let name = model.model.name.clone();
+            let replaced: Vec<LoggedDetection> = (self.log.iter())
+                .filter(|logged| logged.model == name && logged.detection.decided_s >= from)
+                .cloned()
+                .collect();
+            self.log
+                .retain(|logged| logged.model != name || logged.detection.decided_s < from);
+            let model = &mut self.models[index];
+            let mut heard_again = Vec::new();
+            for (reading, _) in &model.readings {
+                if let Some(detection) = model.detector.observe(&model.labels, reading) {
+                    // A word detected before keeps the time and latency it was shown with.
+                    let before = replaced
+                        .iter()
+                        .find(|logged| (logged.detection.at_s - detection.at_s).abs() < 1e-6);
+                    heard_again.push(LoggedDetection {
+                        model: name.clone(),
+                        shown_ms: before.map_or(0.0, |b| b.shown_ms),
+                        latency_ms: before.and_then(|b| b.latency_ms),
+                        detection,
+                    });
+                }
+            }
+            self.log.extend(heard_again);
+        }
+        self.log
+            .sort_by(|a, b| a.detection.decided_s.total_cmp(&b.detection.decided_s));
+    }
+
+    /// The log as CSV: one row per detection.
+    pub fn csv(&self) -> String {
+        let mut csv = String::from("time_s,word,model,confidence,decided_s,latency_ms\n");
+        for logged in &self.log {
+            let d = &logged.detection;
+            let latency = logged
+                .latency_ms
+                .map_or(String::new(), |ms| format!("{ms:.0}"));
+            csv.push_str(&format!(
+                "{:.3},{},{},{:.4},{:.3},{latency}\n",
+                d.at_s, d.label, logged.model, d.confidence, d.decided_s
+            ));
+        }
+        csv
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use wasm_bindgen_test::wasm_bindgen_test;
+
+    const LABELS: [&str; 4] = ["_silence_", "_unknown_", "yes", "no"];
+
+    fn tape_with(models: &[&str]) -> LiveTape {
+        let mut tape = LiveTape::new(StreamSettings::default(), DetectorSettings::default());
+        let models = (models.iter())
+            .map(|name| {
+                let model = LiveModel {
+                    name: name.to_string(),
+                    cadence: Cadence::EveryHop,
+                };
+                (model, LABELS.iter().map(|l| l.to_string()).collect())
+            })
+            .collect();
+        let listening = LiveEvent::Listening {
+            models,
+            missing: Vec::new(),
+        };
+        assert_eq!(tape.apply(listening, 0.0), None);
+        tape
+    }
+
+    /// A reading by `model` of the second ending at `end_s`, sure of "yes" by `p`, its attention
+    /// peaked at the window's middle.
+    fn read(model: &str, end_s: f64, p: f32) -> LiveEvent {
+        let start_s = end_s - 1.0;
+        let map = TimeMap {
+            start_s: start_s as f32,
+            frame_s: 0.1,
+            values: (0..10).map(|i| if i == 5 { 0.5 } else { 0.05 }).collect(),
+        };
+        LiveEvent::Read(Box::new(LiveReading {
+            model: model.into(),
+            reading: WindowReading {
+                start_s,
+                end_s,
+                probs: vec![0.0, 1.0 - p, p, 0.0],
+                ready_s: end_s,
+                attention_peak_s: start_s + 0.55,
+            },
+            map,
+            ms: 5.0,
+            behind_s: 0.0,
+            skipped: 0,
+        }))
+    }
+
+    /// Ten minutes of stream in tenth-second chunks, read every hop by two models.
+    #[wasm_bindgen_test]
+    fn ten_minutes_keep_only_the_tapes_history() {
+        let mut tape = tape_with(&["a", "b"]);
+        let chunk: Vec<f32> = (0..1_600).map(|i| (i as f32 * 0.3).sin() * 0.1).collect();
+        for tenth in 1..=6_000u32 {
+            tape.heard(&chunk, f64::from(tenth) * 100.0);
+            let now_s = f64::from(tenth) / 10.0;
+            if tenth % 5 == 0 && now_s >= 1.0 {
+                for model in ["a", "b"] {
+                    tape.apply(read(model, now_s, 0.1), f64::from(tenth) * 100.0);
+                }
+            }
+            if tenth % 50 == 0 {
+                let speech = LiveEvent::SpeechEnded {
+                    start_s: now_s - 1.0,
+                    end_s: now_s - 0.5,
+                };
+                tape.apply(speech, f64::from(tenth) * 100.0);
+            }
+        }
+        assert!((tape.heard_s - 600.0).abs() < 1e-6);
+        let history = f64::from(tape.settings.history_s);
+        let frames = tape.frames.len() / tape.bins;
+        assert!(
+            frames as f64 <= history / tape.frame_s + 2.0,
+            "{frames} frames kept"
+        );
+        assert!(tape.first_frame_s >= 600.0 - history - 2.0 * tape.frame_s);
+        for model in &tape.models {
+            assert_eq!(model.reads, 1_199);
+            // Readings every half second whose window is still on the tape.
+            assert!(
+                model.readings.len() <= 22,
+                "{} readings kept",
+                model.readings.len()
+            );
+        }
+        assert!(
+            tape.arrivals.len() <= 102,
+            "{} arrivals kept",
+            tape.arrivals.len()
+        );
+        assert!(tape.speech.len() <= 2);
+        assert!(tape.log.is_empty());
+    }
+
+    #[wasm_bindgen_test]
+    fn new_thresholds_hear_the_readings_on_the_tape_again() {
+        let mut tape = tape_with(&["a"]);
+        tape.heard(&vec![0.0; 16_000 * 3], 1_000.0);
+        tape.apply(read("a", 2.0, 0.6), 1_500.0);
+        assert_eq!(tape.log.len(), 1);
+        assert_eq!(tape.log[0].detection.label, "yes");
+
+        let strict = DetectorSettings {
+            threshold: 0.7,
+            ..DetectorSettings::default()
+        };
+        tape.set_detector(strict.clone());
+        assert!(tape.log.is_empty(), "{:?}", tape.log);
+        let mut per_keyword = strict;
+        per_keyword.thresholds.insert("yes".into(), 0.55);
+        tape.set_detector(per_keyword);
+        assert_eq!(tape.log.len(), 1);
+        assert_eq!(tape.log[0].detection.confidence, 0.6);
+        // Later readings are heard with the new settings.
+        tape.heard(&vec![0.0; 16_000 * 2], 2_000.0);
+        tape.apply(read("a", 4.5, 0.58), 2_100.0);
+        assert_eq!(tape.log.len(), 2);
+        assert!(
+            tape.csv()
+                .starts_with("time_s,word,model,confidence,decided_s,latency_ms\n")
+        );
+        assert_eq!(tape.csv().lines().count(), 3);
+    }
+
+    #[wasm_bindgen_test]
+    fn latency_runs_from_the_end_of_speech_to_the_mark() {
+        let mut tape = tape_with(&["a"]);
+        // The stream reached 1.0 s at page time 10,000 ms and 2.0 s at 11,000 ms.
+        tape.heard(&vec![0.0; 16_000], 10_000.0);
+        tape.heard(&vec![0.0; 16_000], 11_000.0);
+        // Marked before voice activity closed the word: its latency waits for the close.
+        tape.apply(read("a", 2.0, 0.9), 11_300.0);
+        assert_eq!(tape.log[0].latency_ms, None);
+        let ended = LiveEvent::SpeechEnded {
+            start_s: 1.2,
+            end_s: 1.8,
+        };
+        tape.apply(ended, 11_400.0);
+        // 1.8 s arrived with the chunk that ended at 2.0 s.
+        assert_eq!(tape.log[0].latency_ms, Some(300.0));
+        // A word whose speech had already ended gets its latency at once.
+        tape.heard(&vec![0.0; 16_000 * 2], 12_000.0);
+        tape.apply(
+            LiveEvent::SpeechEnded {
+                start_s: 2.6,
+                end_s: 3.2,
+            },
+            12_100.0,
+        );
+        tape.apply(read("a", 3.5, 0.9), 12_250.0);
+        assert_eq!(tape.log.len(), 2);
+        assert_eq!(tape.log[1].latency_ms, Some(250.0));
+        assert_eq!(
+            tape.apply(
+                LiveEvent::Failed {
+                    message: "gone".into()
+                },
+                0.0
+            ),
+            Some("gone".into())
+        );
+    }
+}

@@ -1,0 +1,234 @@
+//! The worker's side of live listening: the stream's chunks go into the engine's
+//! [`LiveListener`], which says what each model must read; the jobs are read one at a time, in
+//! the order they were handed out, and each reading goes back to the page as it is made.
+
+use super::protocol::{LiveEvent, LiveModel, LiveReading, Response, TimeMap};
+use futures::future::{LocalBoxFuture, Shared};
+use std::cell::{Cell, RefCell};
+use std::collections::VecDeque;
+use std::rc::Rc;
+use tempokd::model::{Model, ReadingRequest};
+use tempokd::stream::{Cadence, Job, ListenSettings, LiveListener, WindowReading};
+use wasm_bindgen_futures::spawn_local;
+
+/// A model being loaded, or loaded; `None` once loading has failed.
+pub type PendingModel = Shared<LocalBoxFuture<'static, Option<Rc<Model>>>>;
+
+/// Seconds a window read every hop may wait for its turn: one read later than this would mark a
+/// word long after it was said, so it is dropped (and counted) to catch up with the stream.
+/// Stretches of speech are never dropped: there is one per word.
+pub const MAX_LAG_S: f64 = 1.0;
+
+/// The live session the page wants, and the one listening.
+#[derive(Default)]
+pub struct Live {
+    wanted: Cell<u64>,
+    session: RefCell<Option<Session>>,
+}
+
+struct Session {
+    id: u64,
+    listener: LiveListener,
+    models: Vec<(LiveModel, Rc<Model>)>,
+    queue: VecDeque<Job>,
+    /// Whether a task is reading the queue.
+    draining: bool,
+    /// Windows dropped per model.
+    skipped: Vec<usize>,
+    /// The end of the last stretch of speech told to the page.
+    speech_told_until: f64,
+}
+
+impl Session {
+    /// Drops the every-hop windows the stream has left more than [`MAX_LAG_S`] behind.
+    fn catch_up(&mut self) {
+        let heard_s = self.listener.listener().windower().heard_s();
+        let (models, skipped) = (&self.models, &mut self.skipped);
+        self.queue.retain(|job| {
+            let late = models[job.model].0.cadence == Cadence::EveryHop
+                && heard_s - job.ready_s > MAX_LAG_S;
+            if late {
+                skipped[job.model] += 1;
+            }
+            !late
+        });
+    }
+
+    /// The stretches of speech that ended since the last call.
+    fn ended_speech(&mut self) -> Vec<LiveEvent> {
+        let mut events = Vec::new();
+        for segment in self.listener.listener().vad().segments() {
+            let (Some(end_s), Some(_)) = (segment.end_s, segment.closed_s) else {
+                continue;
+            };
+            if end_s > self.speech_told_until {
+                self.speech_told_until = end_s;
+                events.push(LiveEvent::SpeechEnded {
+                    start_s: segment.start_s,
+                    end_s,
+                });
+            }
+        }
+        events
+    }
+}
+
+impl Live {
+    /// Starts session `session` once its models have loaded, ending any session before it.
+    pub fn listen(
+        self: &Rc<Self>,
+        session: u64,
+        settings: ListenSettings,
+        models: Vec<(LiveModel, PendingModel)>,
+        reply: impl Fn(Response) + Clone + 'static,
+    ) {
+        self.wanted.set(session);
+        self.session.replace(None);
+        let live = self.clone();
+        spawn_local(async move {
+            let tell = |event| reply(Response::Live { session, event });
+            let mut loaded = Vec::new();
+            let mut missing = Vec::new();
+            for (model, pending) in models {
+                match pending.await {
+                    Some(loaded_model) => loaded.push((model, loaded_model)),
+                    None => missing.push(model.name),
+                }
+            }
+            // A newer session or a stop came while the models loaded.
+            if live.wanted.get() != session {
+                return;
+            }
+            if loaded.is_empty() {
+                tell(LiveEvent::Failed {
+                    message: "none of the chosen models has loaded; see the models' list".into(),
+                });
+                return;
+            }
+            let cadences: Vec<Cadence> = loaded.iter().map(|(model, _)| model.cadence).collect();
+            match LiveListener::new(&settings, &cadences) {
+                Ok(listener) => {
+                    let described = (loaded.iter())
+                        .map(|(model, m)| (model.clone(), m.labels().to_vec()))
+                        .collect();
+                    live.session.replace(Some(Session {
+                        id: session,
+                        listener,
+                        skipped: vec![0; loaded.len()],
+                        models: loaded,
+                        queue: VecDeque::new(),
+                        draining: false,
+                        speech_told_until: 0.0,
+                    }));
+                    tell(LiveEvent::Listening {
+                        models: described,
+                        missing,
+                    });
+                }
+                Err(error) => tell(LiveEvent::Failed {
+                    message: error.to_string(),
+                }),
+            }
+        });
+    }
+
+    /// The next chunk of session `session`'s stream; chunks of an ended session are dropped.
+    pub fn hear(
+        self: &Rc<Self>,
+        session: u64,
+        chunk: &[f32],
+        reply: impl Fn(Response) + Clone + 'static,
+    ) {
+        let tell = |event| reply(Response::Live { session, event });
+        let mut slot = self.session.borrow_mut();
+        let Some(live) = slot.as_mut().filter(|live| live.id == session) else {
+            return;
+        };
+        match live.listener.push(chunk) {
+            Ok(jobs) => live.queue.extend(jobs),
+            Err(error) => {
+                *slot = None;
+                drop(slot);
+                tell(LiveEvent::Failed {
+                    message: error.to_string(),
+                });
+                return;
+            }
+        }
+        for event in live.ended_speech() {
+            tell(event);
+        }
+        live.catch_up();
+        if !live.draining && !live.queue.is_empty() {
+            live.draining = true;
+            drop(slot);
+            spawn_local(self.clone().drain(session, reply));
+        }
+    }
+
+    pub fn stop(&self, session: u64) {
+        if self.wanted.get() == session {
+            self.wanted.set(session + 1);
+            self.session.replace(None);
+        }
+    }
+
+    /// Reads the queue's jobs one by one until it is empty or the session has ended.
+    async fn drain(self: Rc<Self>, session: u64, reply: impl Fn(Response)) {
+        loop {
+            let next = {
+                let mut slot = self.session.borrow_mut();
+                let Some(live) = slot.as_mut().filter(|live| live.id == session) else {
+                    return;
+                };
+                live.catch_up();
+                let Some(job) = live.queue.pop_front() else {
+                    live.draining = false;
+                    return;
+                };
+                let behind_s = live.listener.listener().windower().heard_s() - job.ready_s;
+                let (model, loaded) = live.models[job.model].clone();
+                (job, model, loaded, behind_s)
+            };
+            let (job, model, loaded, behind_s) = next;
+            let started = js_sys::Date::now();
+            let read = loaded.read(&job.samples, &ReadingRequest::default()).await;
+            let ms = js_sys::Date::now() - started;
+            let skipped = {
+                let slot = self.session.borrow();
+                let Some(live) = slot.as_ref().filter(|live| live.id == session) else {
+                    return;
+                };
+                live.skipped[job.model]
+            };
+            let event = match read {
+                Ok(read) => {
+                    let reading = WindowReading::new(&job, read.prediction.probs, Some(&read.map));
+                    let map = TimeMap {
+                        start_s: read.map.start_s + job.start_s as f32,
+                        ..read.map
+                    };
+                    LiveEvent::Read(Box::new(LiveReading {
+                        model: model.name,
+                        reading,
+                        map,
+                        ms,
+                        behind_s,
+                        skipped,
+                    }))
+                }
+                Err(error) => {
+                    self.session.replace(None);
+                    reply(Response::Live {
+                        session,
+                        event: LiveEvent::Failed {
+                            message: format!("{} could not read the stream: {error}", model.name),
+                        },
+                    });
+                    return;
+                }
+            };
+            reply(Response::Live { session, event });
+        }
+    }
+}

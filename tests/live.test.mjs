@@ -1,0 +1,137 @@
+// End-to-end: live mode listens to Chromium's fake microphone, fed a stream `tempokd synth-stream`
+// made with keywords at known times, and marks what `tempokd stream` finds in the same file.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ROOT, serve, launch, open, screenshot, paintedPixels } from './support/harness.mjs';
+
+const SECONDS = 45;
+// The teacher, and the students with KD whose detections the page is held to.
+const CHECKED = ['teacher', 'tc-resnet8-kd', 'crnn-kd', 'lstm-p-kd'];
+// The page's hops fall at other moments of the file than the command line's (the microphone
+// starts wherever it starts), so a word's mark may move by a hop.
+const HOP_S = 0.25;
+
+function tempokd(args) {
+  return execFileSync('cargo', ['run', '--quiet', '-p', 'tempokd-cli', '--', ...args],
+    { cwd: ROOT, maxBuffer: 1 << 28, encoding: 'utf8' });
+}
+
+let dir;
+let wav;
+let server;
+let browser;
+let cli;
+before(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'tempokd-live-'));
+  wav = join(dir, 'stream.wav');
+  tempokd(['synth-stream', '--out', wav, '--seconds', String(SECONDS), '--words', '8',
+    '--stream-seed', '3', '--keyword-share', '0.9']);
+  const models = CHECKED.flatMap((name) => ['--model', `static/models/${name}`]);
+  const heard = JSON.parse(tempokd(['stream', ...models, '--audio', wav, '--json']));
+  cli = Object.fromEntries(CHECKED.map((name, i) => [name, heard.models[i].detections]));
+  server = await serve();
+  browser = await launch([
+    '--use-fake-ui-for-media-stream', '--use-fake-device-for-media-stream',
+    `--use-file-for-fake-audio-capture=${wav}%noloop`,
+  ]);
+});
+after(async () => {
+  await browser?.close();
+  server?.close();
+  if (dir) await rm(dir, { recursive: true, force: true });
+});
+
+/** The page's detections from its CSV download. */
+async function pageDetections(page) {
+  const [download] = await Promise.all([page.waitForEvent('download'), page.click('#live-csv')]);
+  assert.equal(download.suggestedFilename(), 'tempokd-detections.csv');
+  const [header, ...rows] = (await readFile(await download.path(), 'utf8')).trim().split('\n');
+  assert.equal(header, 'time_s,word,model,confidence,decided_s,latency_ms');
+  return rows.map((row) => {
+    const [at, label, model, confidence, decided, latency] = row.split(',');
+    return { at: Number(at), label, model, confidence: Number(confidence), decided: Number(decided),
+      latency: latency === '' ? null : Number(latency) };
+  });
+}
+
+/** The page's stream time minus the file's: the median over the teacher's words that the command
+ * line also found. */
+function offset(shown) {
+  const shifts = shown.filter((d) => d.model === 'teacher').flatMap((d) => {
+    const match = cli.teacher.filter((c) => c.label === d.label)
+      .map((c) => d.at - c.at_s).sort((a, b) => Math.abs(a) - Math.abs(b))[0];
+    return match === undefined ? [] : [match];
+  }).sort((a, b) => a - b);
+  assert.ok(shifts.length > 0, 'the teacher marked none of the words the command line found');
+  return shifts[Math.floor(shifts.length / 2)];
+}
+
+test('live mode marks the words the command line finds in the same stream', { timeout: 300_000 }, async () => {
+  const { page, errors } = await open(browser, `${server.url}?device=cpu`);
+  await page.click('#mode-live');
+  // Tasks of 50 ms or more on the page's thread while it listens.
+  await page.evaluate(() => {
+    window.longTasks = [];
+    new PerformanceObserver((list) => {
+      for (const entry of list.getEntries()) window.longTasks.push(Math.round(entry.duration));
+    }).observe({ type: 'longtask' });
+  });
+  await page.click('#live-listen');
+  await page.waitForSelector('#live-status:has-text("Listening:")', { timeout: 180_000 });
+  await page.waitForFunction((seconds) => {
+    const heard = /Listening: ([\d.]+) s/.exec(document.querySelector('#live-status').textContent);
+    return heard && Number(heard[1]) >= seconds;
+  }, SECONDS + 2, { timeout: (SECONDS + 60) * 1000, polling: 500 });
+  await screenshot(page, 'live-listening');
+  const longTasks = await page.evaluate(() => window.longTasks);
+  assert.deepEqual(longTasks, [], 'page tasks of 50 ms or more while listening (ms)');
+  const painted = await paintedPixels(page, '#live-tape');
+  // The spectrogram, once ten seconds have been heard, fills more than a fifth of the canvas.
+  assert.ok(painted.painted > painted.total * 0.22, `the tape is drawn: ${JSON.stringify(painted)}`);
+
+  await page.click('#live-pause');
+  await page.waitForSelector('#live-status:has-text("Paused")');
+  await page.click('#live-stop');
+  await page.waitForSelector('#live-status:has-text("Stopped")');
+  const shown = await pageDetections(page);
+  const shift = offset(shown);
+  assert.ok(shift > -0.5 && shift < 5, `the stream started ${shift} s before the file`);
+  // The fake microphone hands the file over resampled (16 kHz to the device's rate and back), so
+  // a word a model is unsure of may tip to another label; a sure one may not.
+  const SURE = 0.9;
+  for (const model of CHECKED) {
+    const onPage = shown.filter((d) => d.model === model);
+    const sameTime = (d, c) => Math.abs(d.at - shift - c.at_s) <= HOP_S + 0.05;
+    const sure = cli[model].filter((c) => c.confidence >= SURE);
+    const sureMissed = sure.filter((c) => !onPage.some((d) => sameTime(d, c) && d.label === c.label));
+    const missed = cli[model].filter((c) => !onPage.some((d) => sameTime(d, c)));
+    const extra = onPage.filter((d) => !cli[model].some((c) => sameTime(d, c)));
+    const where = `${model}: page ${JSON.stringify(onPage)}, command line ${JSON.stringify(cli[model])}`;
+    console.log(`${model}: ${cli[model].length - missed.length} of the command line's ${cli[model].length} words marked, ${extra.length} others, ${sure.length - sureMissed.length} of ${sure.length} sure words with the same label (stream ${shift.toFixed(2)} s after the file)`);
+    assert.deepEqual(sureMissed, [], `words the command line is sure of, missed or named otherwise: ${where}`);
+    assert.ok(missed.length <= 1, `words missed: ${where}`);
+    assert.ok(extra.length <= 1, `words the command line did not hear: ${where}`);
+  }
+  const latencies = shown.filter((d) => d.latency !== null);
+  assert.ok(latencies.length > 0, 'some latency was measured');
+  assert.deepEqual(errors, []);
+});
+
+test('a denied microphone says so and leaves the page usable', { timeout: 120_000 }, async () => {
+  const bare = await launch(['--use-fake-device-for-media-stream', '--deny-permission-prompts']);
+  try {
+    const { page } = await open(bare, `${server.url}?device=cpu`);
+    await page.click('#mode-live');
+    await page.click('#live-listen');
+    await page.waitForSelector('#live-status:has-text("denied")', { timeout: 90_000 });
+    assert.equal(await page.isEnabled('#live-listen'), true);
+    await page.click('#mode-clip');
+    assert.equal(await page.isVisible('#mode-clip'), true);
+  } finally {
+    await bare.close();
+  }
+});
