@@ -56,27 +56,13 @@ pub fn draw_tape(canvas: &HtmlCanvasElement, tape: &LiveTape) -> Result<(), Stri
     let _ = context.fill_text("speech", 4.0, SPEECH_TOP + SPEECH_HEIGHT);
     for (row, model) in tape.models.iter().enumerate() {
         let top = STRIPS_TOP + row as f64 * STRIP_HEIGHT;
-        context.set_fill_style_str("#777");
         let _ = context.fill_text(&model.model.name, 4.0, top + STRIP_HEIGHT * 0.65);
-        for (_, map) in &model.readings {
-            let most = map.values.iter().copied().fold(0.0f32, f32::max);
-            if most <= 0.0 {
-                continue;
-            }
-            for (i, value) in map.values.iter().enumerate() {
-                let t0 = map.start_s as f64 + i as f64 * map.frame_s as f64;
-                let (a, b) = (x(t0).max(LEFT), x(t0 + map.frame_s as f64));
-                if b <= a {
-                    continue;
-                }
-                let shade = colour(value / most);
-                context.set_fill_style_str(&format!("rgb({},{},{})", shade.0, shade.1, shade.2));
-                context.fill_rect(a, top + 2.0, b - a + 0.5, STRIP_HEIGHT - 4.0);
-            }
-        }
     }
+    draw_strips(&context, tape, plot, &x).map_err(|_| failed("attention strips"))?;
     // Detections: a line through the spectrogram and a label in the model's strip.
-    for logged in &tape.log {
+    // The log is in the order of the stream: only its end can be on the tape.
+    let on_tape = (tape.log.iter().rev()).take_while(|logged| logged.detection.decided_s >= start);
+    for logged in on_tape {
         let Some(row) = (tape.models.iter()).position(|m| m.model.name == logged.model) else {
             continue;
         };
@@ -158,4 +144,87 @@ fn draw_spectrogram(
     // The spectrogram may start left of the plot; the model titles' margin stays clear.
     context.clear_rect(0.0, 0.0, LEFT, SPECTROGRAM_HEIGHT);
     Ok(())
+}
+
+/// Each model's attention over the windows it read, as one pixel row per model (the newest
+/// reading on top where windows overlap), each row stretched to its strip.
+fn draw_strips(
+    context: &CanvasRenderingContext2d,
+    tape: &LiveTape,
+    plot: f64,
+    x: &impl Fn(f64) -> f64,
+) -> Result<(), wasm_bindgen::JsValue> {
+    let (width, rows) = (plot.max(1.0) as usize, tape.models.len());
+    if rows == 0 {
+        return Ok(());
+    }
+    let mut pixels = vec![0u8; width * rows * 4];
+    for (row, model) in tape.models.iter().enumerate() {
+        let line = &mut pixels[row * width * 4..(row + 1) * width * 4];
+        for (_, map) in &model.readings {
+            let most = map.values.iter().copied().fold(0.0f32, f32::max);
+            if most <= 0.0 {
+                continue;
+            }
+            for (i, value) in map.values.iter().enumerate() {
+                let t0 = map.start_s as f64 + i as f64 * map.frame_s as f64;
+                let column = |t: f64| ((x(t) - LEFT).round().max(0.0) as usize).min(width);
+                let (a, b) = (column(t0), column(t0 + map.frame_s as f64));
+                let shade = colour(value / most);
+                for pixel in line[a * 4..b * 4].chunks_exact_mut(4) {
+                    pixel.copy_from_slice(&[shade.0, shade.1, shade.2, 255]);
+                }
+            }
+        }
+    }
+    let scratch = scratch_canvas(&pixels, width as u32, rows as u32)?;
+    context.set_image_smoothing_enabled(false);
+    for row in 0..rows {
+        let top = STRIPS_TOP + row as f64 * STRIP_HEIGHT;
+        context.draw_image_with_html_canvas_element_and_sw_and_sh_and_dx_and_dy_and_dw_and_dh(
+            &scratch,
+            0.0,
+            row as f64,
+            width as f64,
+            1.0,
+            LEFT,
+            top + 2.0,
+            width as f64,
+            STRIP_HEIGHT - 4.0,
+        )?;
+    }
+    Ok(())
+}
+
+thread_local! {
+    /// One off-screen canvas the tape's images pass through, made once.
+    static SCRATCH: std::cell::RefCell<Option<HtmlCanvasElement>> = const { std::cell::RefCell::new(None) };
+}
+
+/// The off-screen canvas holding `pixels` (RGBA, `width` × `height`); valid until the next call.
+fn scratch_canvas(
+    pixels: &[u8],
+    width: u32,
+    height: u32,
+) -> Result<HtmlCanvasElement, wasm_bindgen::JsValue> {
+    let image = ImageData::new_with_u8_clamped_array_and_sh(Clamped(pixels), width, height)?;
+    let canvas = match SCRATCH.with_borrow(Clone::clone) {
+        Some(canvas) => canvas,
+        None => {
+            let document = web_sys::window()
+                .and_then(|window| window.document())
+                .ok_or("no document")?;
+            let canvas: HtmlCanvasElement = document.create_element("canvas")?.dyn_into()?;
+            SCRATCH.set(Some(canvas.clone()));
+            canvas
+        }
+    };
+    canvas.set_width(width);
+    canvas.set_height(height);
+    let scratch_context: CanvasRenderingContext2d = canvas
+        .get_context("2d")?
+        .ok_or("no 2D canvas")?
+        .dyn_into()?;
+    scratch_context.put_image_data(&image, 0.0, 0.0)?;
+    Ok(canvas)
 }

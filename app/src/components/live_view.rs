@@ -82,8 +82,10 @@ fn LiveControls(models: Models) -> impl IntoView {
 /// Which model reads at which rate, and what it costs.
 #[component]
 fn LiveModels(live: Live, models: Models) -> impl IntoView {
+    // Ten chunks a second change the counts; the table is rebuilt once a second.
+    let second = Memo::new(move |_| live.frame.get() / 10);
     let rows = move || {
-        live.frame.track();
+        second.track();
         live.tape.with(|tape| {
             let Some(tape) = tape else {
                 return Vec::new();
