@@ -25,14 +25,26 @@ let wav;
 let server;
 let browser;
 let cli;
+let clip;
+let cliOnClip;
+
+/** `tempokd stream --json` with the checked models on `file`: each model's detections. */
+function stream(file) {
+  const models = CHECKED.flatMap((name) => ['--model', `static/models/${name}`]);
+  const heard = JSON.parse(tempokd(['stream', ...models, '--audio', file, '--json']));
+  return Object.fromEntries(CHECKED.map((name, i) => [name, heard.models[i].detections]));
+}
+
 before(async () => {
   dir = await mkdtemp(join(tmpdir(), 'tempokd-live-'));
   wav = join(dir, 'stream.wav');
   tempokd(['synth-stream', '--out', wav, '--seconds', String(SECONDS), '--words', '8',
     '--stream-seed', '3', '--keyword-share', '0.9']);
-  const models = CHECKED.flatMap((name) => ['--model', `static/models/${name}`]);
-  const heard = JSON.parse(tempokd(['stream', ...models, '--audio', wav, '--json']));
-  cli = Object.fromEntries(CHECKED.map((name, i) => [name, heard.models[i].detections]));
+  cli = stream(wav);
+  // A clip the page takes (at most 30 s), played as the stream.
+  clip = join(dir, 'clip.wav');
+  tempokd(['synth-stream', '--out', clip, '--seconds', '24', '--words', '5', '--stream-seed', '4']);
+  cliOnClip = stream(clip);
   server = await serve();
   browser = await launch([
     '--use-fake-ui-for-media-stream', '--use-fake-device-for-media-stream',
@@ -122,6 +134,32 @@ test('live mode marks the words the command line finds in the same stream', { ti
   console.log(`latency from the end of speech to the mark, every model: median ${quantile(0.5)} ms, ` +
     `90th percentile ${quantile(0.9)} ms, most ${latencies.at(-1)} ms (n = ${latencies.length}; ` +
     `${latencies.filter((ms) => ms < 0).length} marks before the word ended)`);
+  assert.deepEqual(errors, []);
+});
+
+test('a clip played as the stream gives exactly the detections of tempokd stream', { timeout: 300_000 }, async () => {
+  const { page, errors } = await open(browser, `${server.url}?device=cpu`);
+  await page.setInputFiles('input[type=file]', clip);
+  await page.click('#mode-live');
+  await page.waitForSelector('#live-play:not([disabled])', { timeout: 60_000 });
+  await page.click('#live-play');
+  await page.waitForSelector('#live-status:has-text("Listening:")', { timeout: 180_000 });
+  await page.waitForSelector('#live-status:has-text("Stopped")', { timeout: 120_000 });
+  await screenshot(page, 'live-clip');
+  const shown = await pageDetections(page);
+  for (const model of CHECKED) {
+    const onPage = shown.filter((d) => d.model === model);
+    const where = `${model}: page ${JSON.stringify(onPage)}, command line ${JSON.stringify(cliOnClip[model])}`;
+    assert.equal(onPage.length, cliOnClip[model].length, where);
+    cliOnClip[model].forEach((c, i) => {
+      const d = onPage[i];
+      assert.equal(d.label, c.label, where);
+      // The CSV keeps milliseconds and four decimals.
+      assert.ok(Math.abs(d.at - c.at_s) < 2e-3 && Math.abs(d.decided - c.decided_s) < 2e-3, where);
+      assert.ok(Math.abs(d.confidence - c.confidence) < 2e-3, where);
+    });
+  }
+  assert.ok(CHECKED.some((model) => cliOnClip[model].length > 0), 'the clip has words to find');
   assert.deepEqual(errors, []);
 });
 

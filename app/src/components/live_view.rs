@@ -1,3 +1,4 @@
+use crate::analysis::Analysis;
 use crate::charts::{TAPE_WIDTH, draw_tape, tape_height};
 use crate::export::{Download, save, text_download};
 use crate::state::live::Live;
@@ -6,6 +7,7 @@ use crate::state::models::Models;
 use crate::worker::Cadence;
 use leptos::html::Canvas;
 use leptos::prelude::*;
+use std::sync::Arc;
 use tempokd::stream::{DetectorSettings, is_keyword};
 
 /// Detections listed on the page, newest first; the CSV has them all.
@@ -14,7 +16,12 @@ const LOG_SHOWN: usize = 30;
 /// Live mode: listen to the microphone and watch every model's attention scroll by, with each
 /// detected word marked where it was said.
 #[component]
-pub fn LiveView(models: Models) -> impl IntoView {
+pub fn LiveView(
+    models: Models,
+    /// The clip of the other tab, which can be played as the stream instead of the microphone.
+    #[prop(into)]
+    clip: Signal<Option<Arc<Analysis>>>,
+) -> impl IntoView {
     let live = models.live;
     view! {
         <section class="live" aria-labelledby="live-title">
@@ -25,7 +32,7 @@ pub fn LiveView(models: Models) -> impl IntoView {
                 {move || format!("{:.0} ms", 1000.0 * live.settings.get().stream.hop_s)}
                 " while there is speech; the teacher reads each stretch of speech once it ends."
             </p>
-            <LiveControls models=models />
+            <LiveControls models=models clip=clip />
             <LiveModels live=live models=models />
             <LiveTapeCanvas live=live />
             <DetectorControls live=live />
@@ -35,8 +42,21 @@ pub fn LiveView(models: Models) -> impl IntoView {
 }
 
 #[component]
-fn LiveControls(models: Models) -> impl IntoView {
+fn LiveControls(models: Models, clip: Signal<Option<Arc<Analysis>>>) -> impl IntoView {
     let live = models.live;
+    let play = move |_| {
+        if let Some(analysis) = clip.get_untracked() {
+            live.play(models, analysis.clip.samples().to_vec());
+        }
+    };
+    let play_title = move || match clip.get() {
+        Some(analysis) => format!(
+            "Play {} ({:.1} s) as the stream, in real time, instead of the microphone",
+            analysis.name,
+            analysis.clip.duration_s()
+        ),
+        None => "Choose a clip in the other tab to play it here as a stream".to_string(),
+    };
     let status_text = move || match live.status.get() {
         LiveStatus::Idle => "Press Listen and allow the microphone.".to_string(),
         LiveStatus::Starting(what) => what,
@@ -55,6 +75,9 @@ fn LiveControls(models: Models) -> impl IntoView {
             <button class="button" id="live-listen"
                 disabled=move || live.status.get().is_open()
                 on:click=move |_| live.start(models)>"● Listen"</button>
+            <button class="button" id="live-play" title=play_title
+                disabled=move || live.status.get().is_open() || clip.get().is_none()
+                on:click=play>"▶ Play the clip as a stream"</button>
             <button class="button" id="live-pause"
                 disabled=move || live.status.get() != LiveStatus::Listening
                 on:click=move |_| live.pause(models, None)>"Pause"</button>

@@ -1,15 +1,17 @@
 //! A live session: the microphone's chunks go to the model worker (which says what each model
 //! read) and onto the tape; the visitor pauses, resumes and stops it, and hiding the tab pauses
-//! it. The models are the page's loaded ones, so switching between live and clip mode loads
-//! nothing again.
+//! it. A recording can stand in for the microphone, played in real time. The models are the
+//! page's loaded ones, so switching between live and clip mode loads nothing again.
 
 use super::live_tape::{LiveStatus, LiveTape};
 use super::models::Models;
 use crate::browser::audio::describe;
-use crate::browser::microphone::Microphone;
+use crate::browser::microphone::{CHUNK_SAMPLES, Microphone};
 use crate::worker::{Cadence, LiveEvent, LiveModel, ModelKind, Request};
+use gloo_timers::callback::Interval;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
+use tempokd::audio::MODEL_SAMPLE_RATE;
 use tempokd::stream::{DetectorSettings, ListenSettings};
 use wasm_bindgen_futures::JsFuture;
 
@@ -25,6 +27,10 @@ pub struct Live {
     pub teacher_every_hop: RwSignal<bool>,
     session: StoredValue<u64>,
     microphone: StoredValue<Option<Microphone>, LocalStorage>,
+    /// A recording to play as the stream instead of the microphone, once the worker listens.
+    recording: StoredValue<Option<Vec<f32>>>,
+    /// What plays it, a chunk every tenth of a second.
+    player: StoredValue<Option<Interval>, LocalStorage>,
 }
 
 impl Live {
@@ -37,12 +43,27 @@ impl Live {
             teacher_every_hop: RwSignal::new(false),
             session: StoredValue::new(0),
             microphone: StoredValue::new_local(None),
+            recording: StoredValue::new(None),
+            player: StoredValue::new_local(None),
         }
     }
 
     /// Has the worker listen with every model that has not failed to load, the students at
     /// every hop and the teacher at the cadence chosen; the microphone opens once it listens.
     pub fn start(self, models: Models) {
+        self.recording.set_value(None);
+        self.begin(models, true);
+    }
+
+    /// As [`Live::start`], with a 16 kHz recording played as the stream in real time instead of
+    /// the microphone. The worker reads every window however far behind it falls, so what it
+    /// finds is what `tempokd stream` finds in the same recording.
+    pub fn play(self, models: Models, samples: Vec<f32>) {
+        self.recording.set_value(Some(samples));
+        self.begin(models, false);
+    }
+
+    fn begin(self, models: Models, keep_up: bool) {
         let session = self.session.get_value() + 1;
         self.session.set_value(session);
         let settings = self.settings.get_untracked();
@@ -73,7 +94,33 @@ impl Live {
             session,
             settings,
             models: chosen,
+            keep_up,
         });
+    }
+
+    /// Plays the recording as the stream, a chunk every tenth of a second, until its end.
+    fn play_recording(self, models: Models, session: u64, samples: Vec<f32>) {
+        self.status.set(LiveStatus::Listening);
+        let chunks: Vec<Vec<f32>> = (samples.chunks(CHUNK_SAMPLES as usize))
+            .map(<[f32]>::to_vec)
+            .collect();
+        let next = std::cell::Cell::new(0);
+        let player = Interval::new(1000 * CHUNK_SAMPLES / MODEL_SAMPLE_RATE, move || {
+            if self.session.get_value() != session
+                || self.status.get_untracked() != LiveStatus::Listening
+            {
+                return;
+            }
+            match chunks.get(next.get()) {
+                Some(chunk) => {
+                    next.set(next.get() + 1);
+                    self.chunk(models, session, chunk.clone());
+                }
+                // Stopping drops this interval; do it after its callback returns.
+                None => spawn_local(async move { self.stop(models) }),
+            }
+        });
+        self.player.set_value(Some(player));
     }
 
     /// Opens the microphone once the worker listens, so the stream starts when the audio does.
@@ -125,7 +172,10 @@ impl Live {
         if let Some(message) = failure {
             self.fail(models, session, format!("Listening stopped: {message}."));
         } else if listening && matches!(self.status.get_untracked(), LiveStatus::Starting(_)) {
-            self.open_microphone(models, session);
+            match self.recording.get_value() {
+                Some(samples) => self.play_recording(models, session, samples),
+                None => self.open_microphone(models, session),
+            }
         }
     }
 
@@ -151,6 +201,7 @@ impl Live {
         let session = self.session.get_value();
         self.session.set_value(session + 1);
         self.microphone.set_value(None);
+        self.player.set_value(None);
         models.send(Request::StopListening { session });
         if self.status.get_untracked().is_open() {
             self.status.set(LiveStatus::Stopped);

@@ -2,7 +2,7 @@
 //! [`LiveListener`], which says what each model must read; the jobs are read one at a time, in
 //! the order they were handed out, and each reading goes back to the page as it is made.
 
-use super::protocol::{LiveEvent, LiveModel, LiveReading, Response, TimeMap};
+use super::protocol::{LiveEvent, LiveModel, LiveReading, MAX_LAG_S, Response, TimeMap};
 use futures::future::{LocalBoxFuture, Shared};
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
@@ -13,11 +13,6 @@ use wasm_bindgen_futures::spawn_local;
 
 /// A model being loaded, or loaded; `None` once loading has failed.
 pub type PendingModel = Shared<LocalBoxFuture<'static, Option<Rc<Model>>>>;
-
-/// Seconds a window read every hop may wait for its turn: one read later than this would mark a
-/// word long after it was said, so it is dropped (and counted) to catch up with the stream.
-/// Stretches of speech are never dropped: there is one per word.
-pub const MAX_LAG_S: f64 = 1.0;
 
 /// The live session the page wants, and the one listening.
 #[derive(Default)]
@@ -33,6 +28,8 @@ struct Session {
     queue: VecDeque<Job>,
     /// Whether a task is reading the queue.
     draining: bool,
+    /// Whether late windows are dropped (see [`MAX_LAG_S`]).
+    keep_up: bool,
     /// Windows dropped per model.
     skipped: Vec<usize>,
     /// The end of the last stretch of speech told to the page.
@@ -40,8 +37,12 @@ struct Session {
 }
 
 impl Session {
-    /// Drops the every-hop windows the stream has left more than [`MAX_LAG_S`] behind.
+    /// Drops the every-hop windows the stream has left more than [`MAX_LAG_S`] behind, when the
+    /// session keeps up.
     fn catch_up(&mut self) {
+        if !self.keep_up {
+            return;
+        }
         let heard_s = self.listener.listener().windower().heard_s();
         let (models, skipped) = (&self.models, &mut self.skipped);
         self.queue.retain(|job| {
@@ -80,6 +81,7 @@ impl Live {
         session: u64,
         settings: ListenSettings,
         models: Vec<(LiveModel, PendingModel)>,
+        keep_up: bool,
         reply: impl Fn(Response) + Clone + 'static,
     ) {
         self.wanted.set(session);
@@ -118,6 +120,7 @@ impl Live {
                         models: loaded,
                         queue: VecDeque::new(),
                         draining: false,
+                        keep_up,
                         speech_told_until: 0.0,
                     }));
                     tell(LiveEvent::Listening {

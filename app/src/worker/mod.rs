@@ -23,10 +23,10 @@ mod trainer;
 
 pub use client::{ModelClient, TrainingClient, WorkerBuild};
 pub use protocol::{
-    Cadence, FromWorker, ListenSettings, LiveEvent, LiveModel, LiveReading, MAX_MODEL_FILE_BYTES,
-    ModelFiles, ModelKind, ModelSource, NamedReading, Probe, Recording, Request, Response,
-    RunScore, SavedStudent, Steer, StepPoint, TeacherAttention, TimeMap, ToWorker, TrainRequest,
-    TrainSettings, TrainingEnd, TrainingEvent, TrainingRequest, too_large,
+    Cadence, FromWorker, ListenSettings, LiveEvent, LiveModel, LiveReading, MAX_LAG_S,
+    MAX_MODEL_FILE_BYTES, ModelFiles, ModelKind, ModelSource, NamedReading, Probe, Recording,
+    Request, Response, RunScore, SavedStudent, Steer, StepPoint, TeacherAttention, TimeMap,
+    ToWorker, TrainRequest, TrainSettings, TrainingEnd, TrainingEvent, TrainingRequest, too_large,
 };
 #[cfg(feature = "models")]
 pub use runner::register;

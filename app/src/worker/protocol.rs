@@ -68,12 +68,20 @@ pub enum Request {
         session: u64,
         settings: ListenSettings,
         models: Vec<LiveModel>,
+        /// Drop the windows read every hop that fall more than [`MAX_LAG_S`] behind the stream
+        /// (a microphone); without it every window is read however late (a recording played).
+        keep_up: bool,
     },
     /// The next chunk of session `session`'s stream, 16 kHz mono.
     Hear { session: u64, chunk: Vec<f32> },
     /// End session `session`: jobs not yet read are dropped.
     StopListening { session: u64 },
 }
+
+/// Seconds a window read every hop may wait for its turn when the session keeps up with a
+/// microphone: one read later than this would mark a word long after it was said, so it is
+/// dropped (and counted). Stretches of speech are never dropped: there is one per word.
+pub const MAX_LAG_S: f64 = 1.0;
 
 /// A model listening live, and how often it reads the stream.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -502,6 +510,7 @@ mod tests {
             session: 3,
             settings: ListenSettings::default(),
             models: vec![model.clone()],
+            keep_up: true,
         }));
         round_trip(ToWorker::Models(Request::Hear {
             session: 3,

@@ -102,6 +102,7 @@ impl ModelWorker {
                 session,
                 settings,
                 models,
+                keep_up,
             } => {
                 let state = state.borrow();
                 // A model the page names but never asked to load counts as one that failed.
@@ -114,7 +115,9 @@ impl ModelWorker {
                         (model, loading)
                     })
                     .collect();
-                state.live.listen(session, settings, pending, reply);
+                state
+                    .live
+                    .listen(session, settings, pending, keep_up, reply);
             }
             Request::Hear { session, chunk } => {
                 let live = state.borrow().live.clone();
