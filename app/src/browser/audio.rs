@@ -101,19 +101,7 @@ pub struct Recording {
 impl Recording {
     /// Asks for the microphone and starts recording.
     pub async fn start() -> Result<Self, String> {
-        let window = web_sys::window().ok_or("This page has no window.")?;
-        let media = window.navigator().media_devices().map_err(|_| {
-            "Recording needs a secure page (https or localhost). Upload a file instead.".to_string()
-        })?;
-        let constraints = MediaStreamConstraints::new();
-        constraints.set_audio(&JsValue::TRUE);
-        let promise = media
-            .get_user_media_with_constraints(&constraints)
-            .map_err(|e| microphone_error(&e))?;
-        let stream: MediaStream = JsFuture::from(promise)
-            .await
-            .map_err(|e| microphone_error(&e))?
-            .unchecked_into();
+        let stream = open_microphone(&JsValue::TRUE, "Recording").await?;
 
         let chunks = std::rc::Rc::new(std::cell::RefCell::new(Vec::new()));
         let sink = chunks.clone();
@@ -182,8 +170,26 @@ impl Recording {
     }
 }
 
+/// The microphone, asked for with `audio` as its constraints (`true`, or an object of settings);
+/// `purpose` ("Recording", "Listening") starts the message when the page is not secure.
+pub async fn open_microphone(audio: &JsValue, purpose: &str) -> Result<MediaStream, String> {
+    let window = web_sys::window().ok_or("This page has no window.")?;
+    let media = window.navigator().media_devices().map_err(|_| {
+        format!("{purpose} needs a secure page (https or localhost). Upload a file instead.")
+    })?;
+    let constraints = MediaStreamConstraints::new();
+    constraints.set_audio(audio);
+    let promise = media
+        .get_user_media_with_constraints(&constraints)
+        .map_err(|e| microphone_error(&e))?;
+    Ok(JsFuture::from(promise)
+        .await
+        .map_err(|e| microphone_error(&e))?
+        .unchecked_into())
+}
+
 /// What to tell the visitor when the microphone could not be opened.
-pub fn microphone_error(error: &JsValue) -> String {
+fn microphone_error(error: &JsValue) -> String {
     let name = error
         .dyn_ref::<DomException>()
         .map(DomException::name)

@@ -2,7 +2,7 @@
 //! context hands the page chunks of mono samples as they are captured, at the models' rate, so
 //! nothing is resampled on the page's thread.
 
-use super::audio::{describe, microphone_error};
+use super::audio::{describe, open_microphone};
 use js_sys::{Float32Array, Object, Reflect};
 use tempokd::audio::MODEL_SAMPLE_RATE;
 use wasm_bindgen::JsCast;
@@ -10,7 +10,7 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{
     AudioContext, AudioContextOptions, AudioWorkletNode, AudioWorkletNodeOptions, MediaStream,
-    MediaStreamConstraints, MediaStreamTrack, MessageEvent,
+    MediaStreamTrack, MessageEvent,
 };
 
 /// Where Trunk puts the capture worklet (see index.html).
@@ -29,20 +29,7 @@ pub struct Microphone {
 impl Microphone {
     /// Asks for the microphone and starts capturing; every chunk goes to `on_chunk`.
     pub async fn open(on_chunk: impl FnMut(Vec<f32>) + 'static) -> Result<Self, String> {
-        let window = web_sys::window().ok_or("This page has no window.")?;
-        let media = window
-            .navigator()
-            .media_devices()
-            .map_err(|_| "Listening needs a secure page (https or localhost).".to_string())?;
-        let constraints = MediaStreamConstraints::new();
-        constraints.set_audio(&raw_audio());
-        let promise = media
-            .get_user_media_with_constraints(&constraints)
-            .map_err(|e| microphone_error(&e))?;
-        let stream: MediaStream = JsFuture::from(promise)
-            .await
-            .map_err(|e| microphone_error(&e))?
-            .unchecked_into();
+        let stream = open_microphone(&raw_audio(), "Listening").await?;
         match capture(&stream, on_chunk).await {
             Ok((context, node, on_chunk)) => Ok(Self {
                 stream,

@@ -83,10 +83,15 @@ impl Live {
                 })
                 .collect()
         });
-        self.tape.set(Some(LiveTape::new(
-            settings.stream,
-            settings.detector.clone(),
-        )));
+        let tape = match LiveTape::new(settings.stream, settings.detector.clone()) {
+            Ok(tape) => tape,
+            Err(error) => {
+                self.status
+                    .set(LiveStatus::Failed(format!("Cannot listen: {error}.")));
+                return;
+            }
+        };
+        self.tape.set(Some(tape));
         self.status.set(LiveStatus::Starting(
             "Waiting for the models to load…".into(),
         ));
@@ -222,11 +227,15 @@ impl Live {
 
     /// New detector settings, applied to the readings on the tape and all later ones.
     pub fn set_detector(self, detector: DetectorSettings) {
+        if detector.check().is_err() {
+            return;
+        }
         self.settings
             .update(|settings| settings.detector = detector.clone());
         self.tape.update(|tape| {
             if let Some(tape) = tape {
-                tape.set_detector(detector);
+                // Checked above.
+                let _ = tape.set_detector(detector);
             }
         });
         self.frame.update(|frame| *frame += 1);

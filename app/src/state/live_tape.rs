@@ -8,8 +8,8 @@ use crate::worker::{Cadence, LiveEvent, LiveModel, LiveReading, TimeMap};
 use std::collections::VecDeque;
 use tempokd::audio::FeatureConfig;
 use tempokd::stream::{
-    Detection, Detector, DetectorSettings, SEGMENT_PAD_S, SpectrogramStream, StreamSettings,
-    WindowReading,
+    Detection, Detector, DetectorSettings, SEGMENT_PAD_S, SpectrogramStream, StreamError,
+    StreamSettings, WindowReading,
 };
 
 /// Where a session is.
@@ -92,16 +92,20 @@ pub struct LiveTape {
 }
 
 impl LiveTape {
-    pub fn new(settings: StreamSettings, detector: DetectorSettings) -> Self {
+    /// A tape for `settings`, its detections made with `detector`; settings no detector takes
+    /// are refused with why.
+    pub fn new(settings: StreamSettings, detector: DetectorSettings) -> Result<Self, StreamError> {
+        detector.check()?;
         let features = FeatureConfig::default();
         let frame_s = features.frame_s() as f64;
         let bins = features.n_mels;
-        Self {
+        Ok(Self {
             settings,
             detector,
             heard_s: 0.0,
             arrivals: VecDeque::new(),
-            // The default front end is valid by construction.
+            // Cannot fail: the default front end passes its own validation (the clip view and
+            // every student use it).
             spectrogram: SpectrogramStream::new(features).expect("default features"),
             frames: VecDeque::new(),
             first_frame_s: 0.0,
@@ -111,7 +115,7 @@ impl LiveTape {
             speech: VecDeque::new(),
             log: Vec::new(),
             missing: Vec::new(),
-        }
+        })
     }
 
     /// The oldest stream second still on the tape.
@@ -198,7 +202,8 @@ impl LiveTape {
     }
 
     fn detector_for(&self, cadence: Cadence) -> Detector {
-        // The settings were checked when they were chosen.
+        // Cannot fail: `new` and `set_detector` let in only settings that pass the same check,
+        // and a cadence only changes the edge to 0 s.
         Detector::new(cadence.detector_settings(&self.detector)).expect("checked settings")
     }
 
@@ -234,7 +239,9 @@ impl LiveTape {
 
     /// New detector settings: each model's detector starts again and hears the readings still
     /// on the tape, whose detections replace those logged from them.
-    pub fn set_detector(&mut self, detector: DetectorSettings) {
+    /// Settings no detector takes are refused with why, and nothing changes.
+    pub fn set_detector(&mut self, detector: DetectorSettings) -> Result<(), StreamError> {
+        detector.check()?;
         self.detector = detector;
         let start = self.tape_start_s();
         let oldest_read = |model: &ListeningModel| model.readings.front().map(|(r, _)| r.ready_s);
@@ -272,6 +279,7 @@ impl LiveTape {
         }
         self.log
             .sort_by(|a, b| a.detection.decided_s.total_cmp(&b.detection.decided_s));
+        Ok(())
     }
 
     /// The log as CSV: one row per detection.
@@ -299,7 +307,8 @@ mod tests {
     const LABELS: [&str; 4] = ["_silence_", "_unknown_", "yes", "no"];
 
     fn tape_with(models: &[&str]) -> LiveTape {
-        let mut tape = LiveTape::new(StreamSettings::default(), DetectorSettings::default());
+        let mut tape =
+            LiveTape::new(StreamSettings::default(), DetectorSettings::default()).unwrap();
         let models = (models.iter())
             .map(|name| {
                 let model = LiveModel {
@@ -401,11 +410,11 @@ mod tests {
             threshold: 0.7,
             ..DetectorSettings::default()
         };
-        tape.set_detector(strict.clone());
+        tape.set_detector(strict.clone()).unwrap();
         assert!(tape.log.is_empty(), "{:?}", tape.log);
         let mut per_keyword = strict;
         per_keyword.thresholds.insert("yes".into(), 0.55);
-        tape.set_detector(per_keyword);
+        tape.set_detector(per_keyword).unwrap();
         assert_eq!(tape.log.len(), 1);
         assert_eq!(tape.log[0].detection.confidence, 0.6);
         // Later readings are heard with the new settings.
