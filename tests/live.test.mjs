@@ -181,3 +181,70 @@ test('a denied microphone says so and leaves the page usable', { timeout: 120_00
     await bare.close();
   }
 });
+
+test('calibration in the page measures what tempokd calibrate measures in the same streams', { timeout: 600_000 }, async () => {
+  // Two fast students, a short stream without keywords: the path, not the figures, is tested.
+  const calibrated = ['tc-resnet8', 'tc-resnet8-kd'];
+  const { page, errors } = await open(browser, `${server.url}?device=cpu`);
+  await page.click('#mode-live');
+  await page.waitForSelector('.calibration-model');
+  for (const box of await page.$$('.calibration-model')) {
+    if (!calibrated.includes(await box.getAttribute('value'))) await box.uncheck();
+  }
+  await page.fill('#calibration-copies', '1');
+  await page.dispatchEvent('#calibration-copies', 'change');
+  await page.fill('#calibration-background-s', '30');
+  await page.dispatchEvent('#calibration-background-s', 'change');
+  await page.click('#calibrate-start');
+  await page.waitForSelector('#calibration-status:has-text("Calibrated.")', { timeout: 480_000 });
+  await screenshot(page, 'calibration');
+  const streamsText = await page.textContent('#calibration-streams');
+  // The pack's validation and test splits hold one recording of each of the ten keywords.
+  assert.match(streamsText, /Keyword stream: 20 keywords/);
+  assert.match(streamsText, /without keywords: 30 s of generated noise/);
+  const painted = await paintedPixels(page, '#calibration-chart');
+  assert.ok(painted.painted > painted.total * 0.02, `the trade-off is drawn: ${JSON.stringify(painted)}`);
+  const [download] = await Promise.all([page.waitForEvent('download'), page.click('#calibration-json')]);
+  const onPage = JSON.parse(await readFile(await download.path(), 'utf8'));
+  assert.deepEqual(onPage.map((r) => r.model), calibrated);
+
+  // The same streams made by the command line, and tempokd calibrate at the page's thresholds.
+  const streams = join(dir, 'calibration');
+  tempokd(['calibration-streams', '--pack', 'static/data/pack', '--out', streams,
+    '--copies', '1', '--background', '30']);
+  const thresholds = onPage[0].trade_off.map((p) => p.threshold).join(',');
+  const cli = JSON.parse(tempokd(['calibrate',
+    ...calibrated.flatMap((name) => ['--model', `static/models/${name}`]),
+    '--stream', join(streams, 'keywords.wav'), '--stream', join(streams, 'background.wav'),
+    '--thresholds', thresholds, '--json']));
+  for (const [i, model] of calibrated.entries()) {
+    const pagePoints = onPage[i].trade_off;
+    const cliPoints = cli.models[i].trade_off;
+    assert.equal(pagePoints.length, cliPoints.length);
+    let differing = 0;
+    const tally = (point) => point.errors.tally;
+    pagePoints.forEach((point, j) => {
+      const p = tally(point);
+      const c = tally(cliPoints[j]);
+      assert.equal(p.keywords, 20);
+      assert.equal(c.keywords, 20);
+      assert.ok(Math.abs(p.hours - c.hours) < 1e-6, `${model}: ${p.hours} h against ${c.hours} h`);
+      // The command line reads the streams back from 16-bit WAV files, the page has them
+      // unrounded: a probability at a threshold's edge may tip, never more than one word.
+      const off = Math.abs(p.found - c.found) + Math.abs(p.false_accepts - c.false_accepts);
+      assert.ok(off <= 1, `${model} at ${point.threshold}: page ${JSON.stringify(p)}, command line ${JSON.stringify(c)}`);
+      differing += off;
+      if (j > 0) {
+        const before = tally(pagePoints[j - 1]);
+        assert.ok(p.found <= before.found, `${model}: a higher threshold finds no more`);
+        assert.ok(p.false_accepts <= before.false_accepts, `${model}: nor accepts more`);
+      }
+    });
+    console.log(`${model}: ${pagePoints.length} thresholds, ${differing} counts differing from the command line; ` +
+      `at 0.5 found ${tally(pagePoints.find((p) => p.threshold === 0.5)).found} of 20`);
+  }
+  // The chosen thresholds then mark live detections.
+  await page.click('#calibration-use');
+  await page.waitForSelector('#calibration-use:has-text("sliders")');
+  assert.deepEqual(errors, []);
+});

@@ -16,6 +16,7 @@ mod flex;
 pub mod kd;
 #[cfg(feature = "tensors")]
 mod matmul;
+pub mod metrics;
 pub mod model;
 #[cfg(not(target_family = "wasm"))]
 pub mod parallel;

@@ -7,6 +7,7 @@ mod figure;
 mod live_tape;
 mod matrix;
 mod spectrogram;
+mod trade_off;
 mod waveform;
 
 pub use attention::plot_attention;
@@ -15,6 +16,7 @@ pub use figure::{Figure, FigureRow, figure_png, figure_svg};
 pub use live_tape::{TAPE_WIDTH, draw_tape, tape_height};
 pub use matrix::draw_attention_matrix;
 pub use spectrogram::plot_spectrogram;
+pub use trade_off::plot_trade_off;
 pub use waveform::plot_waveform;
 
 use plotters::coord::Shift;

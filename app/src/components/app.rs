@@ -114,7 +114,7 @@ pub fn App() -> impl IntoView {
             </div>
             <ModelLoading models=models />
             <Show when=move || mode.get() == Mode::Live>
-                <LiveView models=models clip=analysis />
+                <LiveView models=models clip=analysis recordings=training.recordings />
             </Show>
             <div hidden=move || mode.get() != Mode::Clip>
             <AudioInput on_input=on_input on_error=on_error />

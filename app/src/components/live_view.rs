@@ -1,10 +1,11 @@
 use crate::analysis::Analysis;
 use crate::charts::{TAPE_WIDTH, draw_tape, tape_height};
+use crate::components::CalibrationPanel;
 use crate::export::{Download, save, text_download};
 use crate::state::live::Live;
 use crate::state::live_tape::{LiveStatus, LoggedDetection};
 use crate::state::models::Models;
-use crate::worker::Cadence;
+use crate::worker::{Cadence, Recording};
 use leptos::html::Canvas;
 use leptos::prelude::*;
 use std::sync::Arc;
@@ -21,6 +22,9 @@ pub fn LiveView(
     /// The clip of the other tab, which can be played as the stream instead of the microphone.
     #[prop(into)]
     clip: Signal<Option<Arc<Analysis>>>,
+    /// The visitor's own keyword recordings, which calibration says too.
+    #[prop(into)]
+    recordings: Signal<Vec<Recording>>,
 ) -> impl IntoView {
     let live = models.live;
     view! {
@@ -37,6 +41,7 @@ pub fn LiveView(
             <LiveTapeCanvas live=live />
             <DetectorControls live=live />
             <DetectionLog live=live models=models />
+            <CalibrationPanel models=models recordings=recordings />
         </section>
     }
 }

@@ -2,6 +2,7 @@
 
 mod app;
 mod audio_input;
+mod calibration_view;
 mod clip_view;
 mod device_badge;
 mod downloads;
@@ -19,6 +20,7 @@ mod trainer;
 
 pub use app::App;
 pub use audio_input::AudioInput;
+pub use calibration_view::CalibrationPanel;
 pub use clip_view::ClipView;
 pub use device_badge::DeviceBadge;
 pub use downloads::Downloads;

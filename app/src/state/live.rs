@@ -11,6 +11,7 @@ use crate::worker::{Cadence, LiveEvent, LiveModel, ModelKind, Request};
 use gloo_timers::callback::Interval;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
+use std::collections::BTreeMap;
 use tempokd::audio::MODEL_SAMPLE_RATE;
 use tempokd::stream::{DetectorSettings, ListenSettings};
 use wasm_bindgen_futures::JsFuture;
@@ -25,6 +26,8 @@ pub struct Live {
     pub settings: RwSignal<ListenSettings>,
     /// Whether the teacher reads every hop like the students, instead of each stretch of speech.
     pub teacher_every_hop: RwSignal<bool>,
+    /// Per model, per keyword thresholds chosen by calibration, in place of the sliders'.
+    pub calibrated: RwSignal<BTreeMap<String, BTreeMap<String, f32>>>,
     session: StoredValue<u64>,
     microphone: StoredValue<Option<Microphone>, LocalStorage>,
     /// A recording to play as the stream instead of the microphone, once the worker listens.
@@ -41,6 +44,7 @@ impl Live {
             frame: RwSignal::new(0),
             settings: RwSignal::new(ListenSettings::default()),
             teacher_every_hop: RwSignal::new(false),
+            calibrated: RwSignal::new(BTreeMap::new()),
             session: StoredValue::new(0),
             microphone: StoredValue::new_local(None),
             recording: StoredValue::new(None),
@@ -67,23 +71,13 @@ impl Live {
         let session = self.session.get_value() + 1;
         self.session.set_value(session);
         let settings = self.settings.get_untracked();
-        let teacher_cadence = match self.teacher_every_hop.get_untracked() {
-            true => Cadence::EveryHop,
-            false => Cadence::PerSegment,
-        };
-        let chosen: Vec<LiveModel> = models.catalog.with_untracked(|catalog| {
-            (catalog.iter())
-                .filter(|entry| !models.failed_to_load(&entry.name))
-                .map(|entry| LiveModel {
-                    name: entry.name.clone(),
-                    cadence: match entry.kind {
-                        ModelKind::Teacher => teacher_cadence,
-                        ModelKind::Student => Cadence::EveryHop,
-                    },
-                })
-                .collect()
-        });
-        let tape = match LiveTape::new(settings.stream, settings.detector.clone()) {
+        let chosen = self.listening_models(models);
+        let tape =
+            LiveTape::new(settings.stream, settings.detector.clone()).and_then(|mut tape| {
+                tape.set_calibrated(self.calibrated.get_untracked())?;
+                Ok(tape)
+            });
+        let tape = match tape {
             Ok(tape) => tape,
             Err(error) => {
                 self.status
@@ -101,6 +95,27 @@ impl Live {
             models: chosen,
             keep_up,
         });
+    }
+
+    /// Every model that has not failed to load, the students reading every hop and the teacher
+    /// at the cadence chosen.
+    pub fn listening_models(self, models: Models) -> Vec<LiveModel> {
+        let teacher_cadence = match self.teacher_every_hop.get_untracked() {
+            true => Cadence::EveryHop,
+            false => Cadence::PerSegment,
+        };
+        models.catalog.with_untracked(|catalog| {
+            (catalog.iter())
+                .filter(|entry| !models.failed_to_load(&entry.name))
+                .map(|entry| LiveModel {
+                    name: entry.name.clone(),
+                    cadence: match entry.kind {
+                        ModelKind::Teacher => teacher_cadence,
+                        ModelKind::Student => Cadence::EveryHop,
+                    },
+                })
+                .collect()
+        })
     }
 
     /// Plays the recording as the stream, a chunk every tenth of a second, until its end.
@@ -239,6 +254,23 @@ impl Live {
             }
         });
         self.frame.update(|frame| *frame += 1);
+    }
+
+    /// Per model thresholds chosen by calibration (none to go back to the sliders'), applied
+    /// to the readings on the tape and all later ones, this session and the next.
+    pub fn set_calibrated(self, calibrated: BTreeMap<String, BTreeMap<String, f32>>) {
+        let applied = self
+            .tape
+            .try_update(|tape| match tape {
+                Some(tape) => tape.set_calibrated(calibrated.clone()),
+                None => Ok(()),
+            })
+            .unwrap_or(Ok(()));
+        // Calibration chooses thresholds from 0 to 1, which every detector takes.
+        if applied.is_ok() {
+            self.calibrated.set(calibrated);
+            self.frame.update(|frame| *frame += 1);
+        }
     }
 
     fn fail(self, models: Models, session: u64, message: String) {

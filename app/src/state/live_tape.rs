@@ -4,8 +4,8 @@
 //! detections are made on the page, by the engine's detector, so the thresholds can change while
 //! listening and the readings still on screen are heard again with them.
 
-use crate::worker::{Cadence, LiveEvent, LiveModel, LiveReading, TimeMap};
-use std::collections::VecDeque;
+use crate::worker::{LiveEvent, LiveModel, LiveReading, TimeMap};
+use std::collections::{BTreeMap, VecDeque};
 use tempokd::audio::FeatureConfig;
 use tempokd::stream::{
     Detection, Detector, DetectorSettings, SEGMENT_PAD_S, SpectrogramStream, StreamError,
@@ -71,6 +71,8 @@ pub struct LoggedDetection {
 pub struct LiveTape {
     pub settings: StreamSettings,
     pub detector: DetectorSettings,
+    /// Per model, per keyword thresholds chosen by calibration, in place of the detector's.
+    pub calibrated: BTreeMap<String, BTreeMap<String, f32>>,
     /// Stream seconds sent to the worker.
     pub heard_s: f64,
     /// Page time (ms) at which the stream reached each chunk's end, within the history.
@@ -102,6 +104,7 @@ impl LiveTape {
         Ok(Self {
             settings,
             detector,
+            calibrated: BTreeMap::new(),
             heard_s: 0.0,
             arrivals: VecDeque::new(),
             // Cannot fail: the default front end passes its own validation (the clip view and
@@ -169,7 +172,7 @@ impl LiveTape {
                 self.missing = missing;
                 self.models = (models.into_iter())
                     .map(|(model, labels)| ListeningModel {
-                        detector: self.detector_for(model.cadence),
+                        detector: self.detector_for(&model),
                         model,
                         labels,
                         readings: VecDeque::new(),
@@ -201,10 +204,19 @@ impl LiveTape {
         }
     }
 
-    fn detector_for(&self, cadence: Cadence) -> Detector {
-        // Cannot fail: `new` and `set_detector` let in only settings that pass the same check,
-        // and a cadence only changes the edge to 0 s.
-        Detector::new(cadence.detector_settings(&self.detector)).expect("checked settings")
+    /// The detector settings `model` detects with: calibrated thresholds where it has them.
+    pub fn settings_for(&self, model: &LiveModel) -> DetectorSettings {
+        let mut settings = model.cadence.detector_settings(&self.detector);
+        if let Some(thresholds) = self.calibrated.get(&model.name) {
+            settings.thresholds = thresholds.clone();
+        }
+        settings
+    }
+
+    fn detector_for(&self, model: &LiveModel) -> Detector {
+        // Cannot fail: `new`, `set_detector` and `set_calibrated` let in only settings that
+        // pass the same check, and a cadence only changes the edge to 0 s.
+        Detector::new(self.settings_for(model)).expect("checked settings")
     }
 
     fn read(&mut self, live: LiveReading, now_ms: f64) {
@@ -243,10 +255,35 @@ impl LiveTape {
     pub fn set_detector(&mut self, detector: DetectorSettings) -> Result<(), StreamError> {
         detector.check()?;
         self.detector = detector;
+        self.detect_again();
+        Ok(())
+    }
+
+    /// Per model, per keyword thresholds to detect with in place of the detector's (none to
+    /// go back to them), applied as [`LiveTape::set_detector`] applies new settings.
+    pub fn set_calibrated(
+        &mut self,
+        calibrated: BTreeMap<String, BTreeMap<String, f32>>,
+    ) -> Result<(), StreamError> {
+        for thresholds in calibrated.values() {
+            let settings = DetectorSettings {
+                thresholds: thresholds.clone(),
+                ..self.detector.clone()
+            };
+            settings.check()?;
+        }
+        self.calibrated = calibrated;
+        self.detect_again();
+        Ok(())
+    }
+
+    /// Each model's detector starts again with its settings and hears the readings still on
+    /// the tape, whose detections replace those logged from them.
+    fn detect_again(&mut self) {
         let start = self.tape_start_s();
         let oldest_read = |model: &ListeningModel| model.readings.front().map(|(r, _)| r.ready_s);
         for index in 0..self.models.len() {
-            let fresh = self.detector_for(self.models[index].model.cadence);
+            let fresh = self.detector_for(&self.models[index].model);
             let model = &mut self.models[index];
             model.detector = fresh;
             let Some(from) = oldest_read(model).map(|ready| ready.max(start)) else {
@@ -279,7 +316,6 @@ impl LiveTape {
         }
         self.log
             .sort_by(|a, b| a.detection.decided_s.total_cmp(&b.detection.decided_s));
-        Ok(())
     }
 
     /// The log as CSV: one row per detection.
@@ -302,6 +338,7 @@ impl LiveTape {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::worker::Cadence;
     use wasm_bindgen_test::wasm_bindgen_test;
 
     const LABELS: [&str; 4] = ["_silence_", "_unknown_", "yes", "no"];
@@ -426,6 +463,35 @@ mod tests {
                 .starts_with("time_s,word,model,confidence,decided_s,latency_ms\n")
         );
         assert_eq!(tape.csv().lines().count(), 3);
+    }
+
+    #[wasm_bindgen_test]
+    fn calibrated_thresholds_change_only_their_own_models_detections() {
+        let mut tape = tape_with(&["a", "b"]);
+        tape.heard(&vec![0.0; 16_000 * 3], 1_000.0);
+        tape.apply(read("a", 2.0, 0.6), 1_500.0);
+        tape.apply(read("b", 2.0, 0.6), 1_500.0);
+        assert_eq!(tape.log.len(), 2);
+        let strict_for_a =
+            BTreeMap::from([("a".to_string(), BTreeMap::from([("yes".into(), 0.8)]))]);
+        tape.set_calibrated(strict_for_a.clone()).unwrap();
+        let models: Vec<&str> = tape.log.iter().map(|l| l.model.as_str()).collect();
+        assert_eq!(models, ["b"]);
+        // The sliders' settings move the other models; "a" keeps its calibrated threshold.
+        let lenient = DetectorSettings {
+            threshold: 0.3,
+            ..DetectorSettings::default()
+        };
+        tape.set_detector(lenient).unwrap();
+        assert_eq!(tape.log.len(), 1);
+        let impossible = BTreeMap::from([("a".to_string(), BTreeMap::from([("yes".into(), 2.0)]))]);
+        assert!(tape.set_calibrated(impossible).is_err());
+        assert_eq!(
+            tape.calibrated, strict_for_a,
+            "a refused change changes nothing"
+        );
+        tape.set_calibrated(BTreeMap::new()).unwrap();
+        assert_eq!(tape.log.len(), 2);
     }
 
     #[wasm_bindgen_test]

@@ -1,8 +1,9 @@
 //! What the page knows, as signals the components read: the shipped models' catalog, the models
-//! and the current clip's readings, a live session and its tape, and the training run with the run
-//! kept in this browser.
+//! and the current clip's readings, a live session and its tape, the calibration of its
+//! detections, and the training run with the run kept in this browser.
 //! Responses from the workers land here.
 
+pub mod calibration;
 pub mod catalog;
 pub mod live;
 pub mod live_tape;

@@ -1,6 +1,7 @@
 //! What the page knows about the models: the catalog, where they run, how far loading has got,
 //! and the current run's readings. Responses from the worker land here.
 
+use crate::state::calibration::Calibration;
 use crate::state::catalog::CatalogEntry;
 use crate::state::live::Live;
 use crate::worker::alarm::{Panic, PanicAlarm};
@@ -83,6 +84,8 @@ pub struct Models {
     pub notice: RwSignal<Option<String>>,
     /// The live session, which listens with these models.
     pub live: Live,
+    /// The calibration of these models' live detections.
+    pub calibration: Calibration,
     /// The current clip, for a model added after it arrived.
     clip: StoredValue<Option<Vec<f32>>>,
     /// Every model asked for, so a new worker can load them all again.
@@ -109,6 +112,7 @@ impl Models {
             clips: RwSignal::new(0),
             notice: RwSignal::new(None),
             live: Live::new(),
+            calibration: Calibration::new(),
             clip: StoredValue::new(None),
             sources: StoredValue::new(Vec::new()),
             workers: StoredValue::new(0),
@@ -152,6 +156,7 @@ impl Models {
         let worker = self.workers.get_value() + 1;
         self.workers.set_value(worker);
         self.live.worker_restarted(self);
+        self.calibration.worker_restarted();
         let cpu_reason = cpu_reason.or_else(|| {
             (!browser_offers_webgpu()).then(|| "this browser offers no WebGPU".to_string())
         });
@@ -367,6 +372,7 @@ impl Models {
                 self.run.set(RunProgress::Cancelled { run });
             }
             Response::Live { session, event } => self.live.apply(self, session, event),
+            Response::Calibration { run, event } => self.calibration.apply(run, event),
             // About a run that a newer one replaced.
             Response::Reading { .. }
             | Response::Failed { .. }

@@ -1,10 +1,13 @@
 //! The model worker: a Web Worker that owns the teacher and the students, so loading and
 //! running them never freezes the page; a second one trains. `protocol` is what crosses between
 //! the threads, `runner` and `trainer` the worker's side (built only into the workers, with
-//! the `models` feature, with `device` and `model_files` that both use, and `listening` for
-//! live streams), `fetch` how model files come over the network, and `client` the page's.
+//! the `models` feature, with `device` and `model_files` that both use, `listening` for live
+//! streams and `calibrating` for measuring them), `fetch` how model files come over the
+//! network, and `client` the page's.
 
 pub mod alarm;
+#[cfg(feature = "models")]
+mod calibrating;
 mod client;
 #[cfg(feature = "models")]
 mod device;
@@ -23,10 +26,11 @@ mod trainer;
 
 pub use client::{ModelClient, TrainingClient, WorkerBuild};
 pub use protocol::{
-    Cadence, FromWorker, ListenSettings, LiveEvent, LiveModel, LiveReading, MAX_LAG_S,
-    MAX_MODEL_FILE_BYTES, ModelFiles, ModelKind, ModelSource, NamedReading, Probe, Recording,
-    Request, Response, RunScore, SavedStudent, Steer, StepPoint, TeacherAttention, TimeMap,
-    ToWorker, TrainRequest, TrainSettings, TrainingEnd, TrainingEvent, TrainingRequest, too_large,
+    Cadence, CalibrateRequest, CalibrationEvent, CalibrationSettings, CalibrationStreams,
+    FromWorker, ListenSettings, LiveEvent, LiveModel, LiveReading, MAX_LAG_S, MAX_MODEL_FILE_BYTES,
+    ModelCalibration, ModelFiles, ModelKind, ModelSource, NamedReading, Probe, Recording, Request,
+    Response, RunScore, SavedStudent, Steer, StepPoint, TeacherAttention, TimeMap, ToWorker,
+    TrainRequest, TrainSettings, TrainingEnd, TrainingEvent, TrainingRequest, too_large,
 };
 #[cfg(feature = "models")]
 pub use runner::register;

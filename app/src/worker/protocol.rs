@@ -2,9 +2,11 @@
 //! sends audio and settings and gets back what each model says, one model at a time.
 
 use serde::{Deserialize, Serialize};
+pub use tempokd::data::stream_mix::CalibrationStreams;
 use tempokd::device::Placement;
 use tempokd::kd::{self, PlainAndKd, RolloutConfig};
 pub use tempokd::model::{ModelKind, TeacherAttention, TimeMap};
+pub use tempokd::stream::calibrate::{CalibrationSettings, ModelCalibration};
 pub use tempokd::stream::{Cadence, ListenSettings, WindowReading};
 
 /// The largest model file (weights or config) the page reads, fetched or picked: wav2vec 2.0
@@ -76,6 +78,69 @@ pub enum Request {
     Hear { session: u64, chunk: Vec<f32> },
     /// End session `session`: jobs not yet read are dropped.
     StopListening { session: u64 },
+    /// Measure how often the models miss a keyword or hear one nobody said (see
+    /// [`CalibrateRequest`]); a newer calibration replaces an older one.
+    Calibrate(Box<CalibrateRequest>),
+    /// Stop calibration `run` before its next chunk.
+    StopCalibrating { run: u64 },
+}
+
+/// A calibration: the keyword pack's held-out words (and the visitor's own recordings) laid
+/// out into a stream of keywords at known times and a stream without keywords (or, in its
+/// place, the visitor's recording of their surroundings); every model reads both through the
+/// live path, every window however long it takes, and the engine scores its detections at
+/// every threshold.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CalibrateRequest {
+    pub run: u64,
+    /// Folder URL of the keyword pack.
+    pub pack: String,
+    pub settings: ListenSettings,
+    pub models: Vec<LiveModel>,
+    pub streams: CalibrationStreams,
+    /// The visitor's own recordings of keywords, said in the keyword stream beside the pack's.
+    pub recordings: Vec<Recording>,
+    /// The visitor's recording of their surroundings (16 kHz), instead of the generated stream
+    /// without keywords.
+    pub background: Option<Vec<f32>>,
+    pub measured_at: CalibrationSettings,
+}
+
+/// What the worker says about a calibration.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum CalibrationEvent {
+    /// Getting the pack's words.
+    Preparing {
+        done: usize,
+        total: usize,
+    },
+    /// The streams are made: what the keyword stream holds, and how long each lasts.
+    Streams {
+        keywords: usize,
+        keyword_stream_s: f64,
+        background_s: f64,
+        /// Words that are not keywords in the stream without keywords.
+        other_words: usize,
+    },
+    /// Model number `index` of `models` has read `heard_s` of `total_s` seconds of both streams.
+    Reading {
+        model: String,
+        index: usize,
+        models: usize,
+        heard_s: f64,
+        total_s: f64,
+    },
+    /// One model's measurements.
+    Calibrated(Box<ModelCalibration>),
+    /// A model that could not load is left out.
+    LeftOut {
+        model: String,
+    },
+    Done,
+    /// The calibration could not go on, and why.
+    Failed {
+        message: String,
+    },
 }
 
 /// Seconds a window read every hop may wait for its turn when the session keeps up with a
@@ -192,6 +257,11 @@ pub enum Response {
     Live {
         session: u64,
         event: LiveEvent,
+    },
+    /// About calibration `run`.
+    Calibration {
+        run: u64,
+        event: CalibrationEvent,
     },
 }
 
@@ -551,6 +621,85 @@ mod tests {
         ];
         for event in events {
             round_trip(FromWorker::Models(Response::Live { session: 3, event }));
+        }
+    }
+
+    #[wasm_bindgen_test]
+    fn calibration_messages_cross_the_worker_boundary_unchanged() {
+        use std::collections::BTreeMap;
+        use tempokd::stream::calibrate::{Errors, RateThresholds, Tally, TradeOffPoint};
+        let model = LiveModel {
+            name: "tc-resnet8-kd".into(),
+            cadence: Cadence::EveryHop,
+        };
+        round_trip(ToWorker::Models(Request::Calibrate(Box::new(
+            CalibrateRequest {
+                run: 2,
+                pack: "data/pack/".into(),
+                settings: ListenSettings::default(),
+                models: vec![model.clone()],
+                streams: CalibrationStreams::default(),
+                recordings: vec![Recording {
+                    label: "go".into(),
+                    samples: vec![0.5; 4],
+                }],
+                background: Some(vec![0.01; 160]),
+                measured_at: CalibrationSettings::default(),
+            },
+        ))));
+        round_trip(ToWorker::Models(Request::StopCalibrating { run: 2 }));
+        let errors = Errors::new(Tally {
+            keywords: 20,
+            found: 17,
+            false_accepts: 3,
+            hours: 0.05,
+            ..Tally::default()
+        });
+        let calibration = ModelCalibration {
+            model: model.name,
+            cadence: model.cadence,
+            trade_off: vec![TradeOffPoint {
+                threshold: 0.5,
+                errors: errors.clone(),
+                false_accepts_by_keyword: BTreeMap::from([("no".into(), 3)]),
+            }],
+            for_target_rate: RateThresholds {
+                target_per_hour: 1.0,
+                thresholds: BTreeMap::from([("no".into(), 0.9), ("yes".into(), 0.5)]),
+                unreached: vec!["no".into()],
+                errors: errors.clone(),
+            },
+            held_out: Some(errors),
+        };
+        let events = [
+            CalibrationEvent::Preparing {
+                done: 3,
+                total: 144,
+            },
+            CalibrationEvent::Streams {
+                keywords: 20,
+                keyword_stream_s: 85.0,
+                background_s: 120.0,
+                other_words: 12,
+            },
+            CalibrationEvent::Reading {
+                model: "teacher".into(),
+                index: 0,
+                models: 2,
+                heard_s: 30.5,
+                total_s: 205.0,
+            },
+            CalibrationEvent::Calibrated(Box::new(calibration)),
+            CalibrationEvent::LeftOut {
+                model: "crnn".into(),
+            },
+            CalibrationEvent::Done,
+            CalibrationEvent::Failed {
+                message: "no pack".into(),
+            },
+        ];
+        for event in events {
+            round_trip(FromWorker::Models(Response::Calibration { run: 2, event }));
         }
     }
 }

@@ -3,12 +3,13 @@
 //! model at a time so the page draws rows as they come.
 
 use super::alarm;
+use super::calibrating;
 use super::device::{self, PendingDevice};
 use super::listening::{Live, PendingModel};
 use super::model_files::model_files;
 use super::protocol::{
-    FromWorker, ModelKind, ModelSource, NamedReading, Request, Response, Steer, ToWorker,
-    TrainingRequest,
+    FromWorker, LiveModel, ModelKind, ModelSource, NamedReading, Request, Response, Steer,
+    ToWorker, TrainingRequest,
 };
 use super::trainer;
 use futures::future::FutureExt;
@@ -28,6 +29,8 @@ struct State {
     /// The run allowed to go on; a newer run or a cancel changes it.
     current_run: Option<u64>,
     live: Rc<Live>,
+    /// The calibration allowed to go on; a newer one or a stop changes it.
+    calibration: Rc<Cell<Option<u64>>>,
 }
 
 pub struct ModelWorker {
@@ -105,16 +108,7 @@ impl ModelWorker {
                 keep_up,
             } => {
                 let state = state.borrow();
-                // A model the page names but never asked to load counts as one that failed.
-                let failed: PendingModel = futures::future::ready(None).boxed_local().shared();
-                let pending = (models.into_iter())
-                    .map(|model| {
-                        let loading = (state.models.iter())
-                            .find(|(name, _)| *name == model.name)
-                            .map_or_else(|| failed.clone(), |(_, pending)| pending.clone());
-                        (model, loading)
-                    })
-                    .collect();
+                let pending = state.pending(models);
                 state
                     .live
                     .listen(session, settings, pending, keep_up, reply);
@@ -124,7 +118,36 @@ impl ModelWorker {
                 live.hear(session, &chunk, reply);
             }
             Request::StopListening { session } => state.borrow().live.stop(session),
+            Request::Calibrate(request) => {
+                let state = state.borrow();
+                state.calibration.set(Some(request.run));
+                let pending = state.pending(request.models.clone());
+                let wanted = state.calibration.clone();
+                spawn_local(calibrating::calibrate(*request, pending, wanted, reply));
+            }
+            Request::StopCalibrating { run } => {
+                let state = state.borrow();
+                if state.calibration.get() == Some(run) {
+                    state.calibration.set(None);
+                }
+            }
         }
+    }
+}
+
+impl State {
+    /// The named models, each as it loads; a model the page names but never asked to load
+    /// counts as one that failed.
+    fn pending(&self, models: Vec<LiveModel>) -> Vec<(LiveModel, PendingModel)> {
+        let failed: PendingModel = futures::future::ready(None).boxed_local().shared();
+        (models.into_iter())
+            .map(|model| {
+                let loading = (self.models.iter())
+                    .find(|(name, _)| *name == model.name)
+                    .map_or_else(|| failed.clone(), |(_, pending)| pending.clone());
+                (model, loading)
+            })
+            .collect()
     }
 }
 

@@ -309,7 +309,7 @@ fn student_training(settings: &TrainSettings, target: KdTarget) -> StudentTraini
 }
 
 /// The pack's words, as its manifest lists them.
-async fn fetch_pack(
+pub(super) async fn fetch_pack(
     folder: &str,
     preparing: &impl Fn(&str, usize, usize),
 ) -> Result<KeywordPack, String> {

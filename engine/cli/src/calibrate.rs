@@ -1,5 +1,7 @@
-//! `tempokd synth-stream` and `tempokd calibrate`: streams whose words are known, and how often
-//! each model listening to them misses a keyword or hears one nobody said, at every threshold.
+//! `tempokd synth-stream`, `tempokd calibration-streams` and `tempokd calibrate`: streams whose
+//! words are known (spoken by the corpus's voices, or the page's calibration streams made from
+//! the keyword pack), and how often each model listening to them misses a keyword or hears one
+//! nobody said, at every threshold.
 
 use crate::curriculum::{SEED, Sizes};
 use crate::data::parse_range;
@@ -9,13 +11,13 @@ use clap::Args;
 use serde::Serialize;
 use std::path::{Path, PathBuf};
 use tempokd::audio::Clip;
-use tempokd::audio::{MODEL_SAMPLE_RATE, encode_wav};
-use tempokd::data::Split;
+use tempokd::audio::{MODEL_SAMPLE_RATE, decode_pcm16_mono, encode_wav};
 use tempokd::data::keyword_stream::{StreamConfig, synthesize_stream};
+use tempokd::data::pack::KeywordPack;
+use tempokd::data::stream_mix::CalibrationStreams;
+use tempokd::data::{Manifest, Split};
 use tempokd::model::Model;
-use tempokd::stream::calibrate::{
-    Errors, RateThresholds, ReadStream, TradeOffPoint, errors, thresholds_for_rate, trade_off,
-};
+use tempokd::stream::calibrate::{CalibrationSettings, ModelCalibration, ReadStream, errors};
 use tempokd::stream::{Cadence, ListenSettings, StreamTruth, WindowReading};
 
 #[derive(Args)]
@@ -106,6 +108,89 @@ pub fn synth_stream(args: &SynthStreamArgs) -> Result<(), String> {
 }
 
 #[derive(Args)]
+pub struct CalibrationStreamsArgs {
+    /// The keyword pack folder (`manifest.csv` and its clips; the page's is static/data/pack):
+    /// its validation and test words are said.
+    #[arg(long)]
+    pub pack: PathBuf,
+    /// The folder to write `keywords.wav` and `background.wav` to, each with its truth beside it.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Times each keyword recording is said.
+    #[arg(long, default_value_t = CalibrationStreams::default().keyword_copies)]
+    pub copies: usize,
+    /// Seconds of the stream without keywords.
+    #[arg(long, default_value_t = CalibrationStreams::default().background_s)]
+    pub background: f32,
+    /// Each word's signal-to-noise ratio in dB, drawn from LOW:HIGH.
+    #[arg(long, default_value = "10:10", value_parser = parse_range)]
+    pub snr: (f32, f32),
+    #[arg(long, default_value_t = CalibrationStreams::default().seed)]
+    pub seed: u64,
+}
+
+/// The streams the page's calibration makes with the same settings, written to files.
+pub fn calibration_streams(args: &CalibrationStreamsArgs) -> Result<(), String> {
+    let config = CalibrationStreams {
+        keyword_copies: args.copies,
+        background_s: args.background,
+        snr_db: args.snr,
+        seed: args.seed,
+        ..CalibrationStreams::default()
+    };
+    let pack = read_pack(&args.pack)?;
+    let words = pack.spoken(&[Split::Validation, Split::Test]);
+    let streams = tempokd::data::stream_mix::calibration_streams(&words, &config)
+        .map_err(|e| e.to_string())?;
+    std::fs::create_dir_all(&args.out).map_err(|e| format!("{}: {e}", args.out.display()))?;
+    for ((samples, truth), name) in streams.iter().zip(["keywords", "background"]) {
+        let wav = args.out.join(format!("{name}.wav"));
+        std::fs::write(&wav, encode_wav(samples, MODEL_SAMPLE_RATE))
+            .map_err(|e| format!("{}: {e}", wav.display()))?;
+        let truth_file = truth_path(&wav);
+        let text = serde_json::to_string_pretty(truth).map_err(|e| e.to_string())?;
+        std::fs::write(&truth_file, text).map_err(|e| format!("{}: {e}", truth_file.display()))?;
+        println!(
+            "{:.1} s with {} keywords and {} other words → {}",
+            truth.duration_s,
+            truth.keywords().count(),
+            truth.words.len() - truth.keywords().count(),
+            wav.display()
+        );
+    }
+    Ok(())
+}
+
+/// A keyword pack as the page reads it: its manifest's clips, each a 16 kHz mono 16-bit WAV.
+fn read_pack(folder: &Path) -> Result<KeywordPack, String> {
+    let manifest_path = folder.join("manifest.csv");
+    let text = tempokd::capped_read::read_capped(&manifest_path, MAX_MANIFEST_BYTES, "a manifest")?;
+    let text = String::from_utf8(text)
+        .map_err(|_| format!("{}: not UTF-8 text", manifest_path.display()))?;
+    let manifest = Manifest::parse(&text, &manifest_path).map_err(|e| e.to_string())?;
+    let mut pack = KeywordPack::default();
+    for example in &manifest.examples {
+        let path = folder.join(&example.file);
+        let bytes = tempokd::capped_read::read_capped(&path, MAX_PACK_CLIP_BYTES, "a pack clip")?;
+        let Some((MODEL_SAMPLE_RATE, samples)) = decode_pcm16_mono(&bytes) else {
+            return Err(format!(
+                "{} is not a 16 kHz mono 16-bit WAV file",
+                path.display()
+            ));
+        };
+        pack.add_example(example, &samples)
+            .map_err(|e| e.to_string())?;
+    }
+    Ok(pack)
+}
+
+/// A pack's manifest lists some hundred clips in some ten kB.
+const MAX_MANIFEST_BYTES: u64 = 16 << 20;
+
+/// A pack clip is a second or two: 16-bit samples at 16 kHz are 32 kB a second.
+const MAX_PACK_CLIP_BYTES: u64 = 1 << 20;
+
+#[derive(Args)]
 pub struct CalibrateArgs {
     /// A teacher or student folder; repeat for several (e.g. a student without and with KD).
     #[arg(long, required = true)]
@@ -148,31 +233,17 @@ struct CalibrationReport {
     models: Vec<ModelCalibration>,
 }
 
-#[derive(Serialize)]
-struct ModelCalibration {
-    model: String,
-    cadence: Cadence,
-    trade_off: Vec<TradeOffPoint>,
-    for_target_rate: RateThresholds,
-    /// The chosen thresholds on the held-out streams, if any were given.
-    held_out: Option<Errors>,
-}
-
 pub fn calibrate(args: &CalibrateArgs) -> Result<(), String> {
     let base = tempokd::stream::DetectorSettings::default().threshold;
     let settings = args.listen.settings(base, &[])?;
-    if args.thresholds.iter().any(|t| !(0.0..=1.0).contains(t)) {
-        return Err(format!(
-            "--thresholds are probabilities from 0 to 1; got {:?}",
-            args.thresholds
-        ));
-    }
-    if !(0.0..=MAX_TOLERANCE_S).contains(&args.tolerance) {
-        return Err(format!(
-            "--tolerance is 0 to {MAX_TOLERANCE_S} s around a word; got {}",
-            args.tolerance
-        ));
-    }
+    let measured_at = CalibrationSettings {
+        thresholds: args.thresholds.clone(),
+        target_per_hour: args.target_rate,
+        tolerance_s: args.tolerance,
+    };
+    measured_at
+        .check()
+        .map_err(|e| format!("{e}: set by --thresholds, --target-rate and --tolerance"))?;
     let streams = load_streams(&args.stream)?;
     let held_out = load_streams(&args.held_out)?;
     let mut models = Vec::new();
@@ -184,41 +255,29 @@ pub fn calibrate(args: &CalibrateArgs) -> Result<(), String> {
     {
         let detector = cadence.detector_settings(&settings.detector);
         let readings = read_streams(&model, &name, &streams, &settings, cadence)?;
-        let read = paired(&readings, &streams);
         let labels = model.labels();
-        let curve = trade_off(labels, &read, &detector, &args.thresholds, args.tolerance)
-            .map_err(|e| e.to_string())?;
-        let chosen = thresholds_for_rate(
+        let mut calibration = ModelCalibration::measure(
+            &name,
+            cadence,
             labels,
-            &read,
+            &paired(&readings, &streams),
             &detector,
-            &curve,
-            args.target_rate,
-            args.tolerance,
+            &measured_at,
         )
         .map_err(|e| e.to_string())?;
-        let held_out = match held_out.is_empty() {
-            true => None,
-            false => {
-                let readings = read_streams(&model, &name, &held_out, &settings, cadence)?;
-                let chosen = chosen.settings(&detector);
-                let (errors, _) = errors(
-                    labels,
-                    &paired(&readings, &held_out),
-                    &chosen,
-                    args.tolerance,
-                )
-                .map_err(|e| e.to_string())?;
-                Some(errors)
-            }
-        };
-        models.push(ModelCalibration {
-            model: name,
-            cadence,
-            trade_off: curve,
-            for_target_rate: chosen,
-            held_out,
-        });
+        if !held_out.is_empty() {
+            let readings = read_streams(&model, &name, &held_out, &settings, cadence)?;
+            let chosen = calibration.for_target_rate.settings(&detector);
+            let (errors, _) = errors(
+                labels,
+                &paired(&readings, &held_out),
+                &chosen,
+                args.tolerance,
+            )
+            .map_err(|e| e.to_string())?;
+            calibration.held_out = Some(errors);
+        }
+        models.push(calibration);
     }
     let names = |paths: &[PathBuf]| paths.iter().map(|p| p.display().to_string()).collect();
     let report = CalibrationReport {
@@ -238,10 +297,6 @@ pub fn calibrate(args: &CalibrateArgs) -> Result<(), String> {
     }
     Ok(())
 }
-
-/// The most a detection may sit from its word and still find it: more would let one detection
-/// stand for a neighbouring word.
-const MAX_TOLERANCE_S: f64 = 2.0;
 
 /// The most audio one call holds, over all its streams: four hours of 16 kHz samples are 920 MB.
 const MAX_TOTAL_S: f64 = 4.0 * 3600.0;

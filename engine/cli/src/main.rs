@@ -91,6 +91,9 @@ enum Command {
     /// Make a stream for listening tests: keywords and other words said by unseen voices at
     /// random times over changing backgrounds, with what was said written beside it.
     SynthStream(calibrate::SynthStreamArgs),
+    /// Make the two streams the page calibrates with, from a keyword pack's held-out words: every
+    /// keyword said at known times, and background with other words but no keyword.
+    CalibrationStreams(calibrate::CalibrationStreamsArgs),
     /// How often each model listening to streams whose words are known misses a keyword or hears
     /// one nobody said, at every threshold, and each keyword's threshold for a rate of false
     /// accepts per hour.
@@ -225,6 +228,7 @@ fn run(cli: Cli) -> Result<(), String> {
         Command::Defaults(args) => defaults::defaults(&args),
         Command::Stream(args) => listen::stream(&args),
         Command::SynthStream(args) => calibrate::synth_stream(&args),
+        Command::CalibrationStreams(args) => calibrate::calibration_streams(&args),
         Command::Calibrate(args) => calibrate::calibrate(&args),
     }
 }

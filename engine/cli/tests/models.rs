@@ -400,15 +400,18 @@ fn calibrate_scores_a_generated_stream_as_the_stream_command_hears_it() {
     assert_eq!(curve.len(), 2);
     let point = &curve[1];
     assert_eq!(point["threshold"].as_f64(), Some(0.7));
-    assert_eq!(point["keywords"].as_u64(), Some(keywords.len() as u64));
+    let tally = &point["errors"]["tally"];
+    assert_eq!(tally["keywords"].as_u64(), Some(keywords.len() as u64));
     assert_eq!(
-        point["found"].as_u64(),
+        tally["found"].as_u64(),
         Some(found.iter().filter(|f| **f).count() as u64)
     );
-    assert_eq!(point["false_accepts"].as_u64(), Some(false_accepts));
+    assert_eq!(tally["false_accepts"].as_u64(), Some(false_accepts));
     // A lower threshold detects at least as much of what was said or imagined.
-    let detected =
-        |p: &serde_json::Value| p["found"].as_u64().unwrap() + p["false_accepts"].as_u64().unwrap();
+    let detected = |p: &serde_json::Value| {
+        let tally = &p["errors"]["tally"];
+        tally["found"].as_u64().unwrap() + tally["false_accepts"].as_u64().unwrap()
+    };
     assert!(detected(&curve[0]) >= detected(point), "{curve:?}");
 
     // A stream whose truth is missing, or is another stream's, is refused with the file named.
@@ -450,6 +453,65 @@ fn calibrate_scores_a_generated_stream_as_the_stream_command_hears_it() {
         let error = String::from_utf8_lossy(&output.stderr);
         assert!(!output.status.success() && error.contains(flag), "{error}");
     }
+    std::fs::remove_dir_all(&scratch).unwrap();
+}
+
+#[test]
+fn calibration_streams_say_every_held_out_pack_keyword_and_none_in_the_background() {
+    let scratch = std::env::temp_dir().join(format!("tempokd-cal-streams-{}", std::process::id()));
+    let pack = repository().join("static/data/pack");
+    let run = |extra: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_tempokd"))
+            .args(["calibration-streams", "--pack"])
+            .arg(&pack)
+            .arg("--out")
+            .arg(&scratch)
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+    let made = run(&["--copies", "2", "--background", "20"]);
+    assert!(
+        made.status.success(),
+        "{}",
+        String::from_utf8_lossy(&made.stderr)
+    );
+    let truth = |name: &str| -> serde_json::Value {
+        serde_json::from_slice(&std::fs::read(scratch.join(format!("{name}.json"))).unwrap())
+            .unwrap()
+    };
+    let seconds = |name: &str| {
+        let bytes = std::fs::read(scratch.join(format!("{name}.wav"))).unwrap();
+        let (rate, samples) = tempokd::audio::decode_pcm16_mono(&bytes).unwrap();
+        samples.len() as f64 / rate as f64
+    };
+    // The pack's validation and test splits hold one recording of each keyword: said twice each.
+    let keywords = truth("keywords");
+    let said: Vec<&str> = (keywords["words"].as_array().unwrap().iter())
+        .map(|w| w["label"].as_str().unwrap())
+        .collect();
+    for keyword in [
+        "yes", "no", "up", "down", "left", "right", "on", "off", "stop", "go",
+    ] {
+        assert_eq!(
+            said.iter().filter(|l| **l == keyword).count(),
+            4,
+            "{said:?}"
+        );
+    }
+    assert_eq!(said.len(), 40);
+    assert!((seconds("keywords") - keywords["duration_s"].as_f64().unwrap()).abs() < 1e-3);
+    let background = truth("background");
+    let others = background["words"].as_array().unwrap();
+    assert_eq!(others.len(), 2, "one other word every 10 s");
+    assert!(others.iter().all(|w| w["label"] == "_unknown_"));
+    assert_eq!(seconds("background"), 20.0);
+    let refused = run(&["--copies", "0"]);
+    let error = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        !refused.status.success() && error.contains("1 to 8 times"),
+        "{error}"
+    );
     std::fs::remove_dir_all(&scratch).unwrap();
 }
 

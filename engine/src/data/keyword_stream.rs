@@ -1,38 +1,16 @@
 //! A long recording for listening tests: keywords and other words said by the voices of one
-//! split at random times at least a gap apart, over procedural backgrounds that change every few
-//! seconds, each word at its own SNR, with every word's time written down ([`StreamTruth`]) so
-//! that detections can be scored against what was said.
+//! split, laid out along procedural backgrounds by `stream_mix`, with every word's time written
+//! down ([`StreamTruth`]) so that detections can be scored against what was said.
 
 use super::DataError;
 use super::keywords::{KEYWORDS, UNKNOWN_WORDS, label_of};
 use super::manifest::Split;
-use super::noise::{self, Procedural, rms};
+use super::stream_mix::{MAX_STREAM_S, SpokenWord, lay_out};
 use super::synth::split_voices;
 use super::tts::{Scratch, Voice};
-use crate::audio::MODEL_SAMPLE_RATE;
 use crate::parallel;
 use crate::rng::Rng;
-use crate::stream::{SaidWord, StreamTruth, TRUTH_VERSION};
-
-/// The backgrounds a stream moves through. Babble is left out: its words would be keywords
-/// nobody wrote down.
-const BACKGROUNDS: [Procedural; 5] = [
-    Procedural::White,
-    Procedural::Pink,
-    Procedural::Brown,
-    Procedural::Hum,
-    Procedural::Tones,
-];
-
-/// The background's level, −40 dBFS: words at up to 30 dB SNR stay below full scale.
-const BACKGROUND_RMS: f32 = 0.01;
-
-/// Seconds each background lasts, and the crossfade between two.
-const SEGMENT_S: (f32, f32) = (4.0, 12.0);
-const CROSSFADE_S: f32 = 0.05;
-
-/// The longest stream made: an hour of 16 kHz audio is 230 MB of samples.
-pub const MAX_STREAM_S: f32 = 3600.0;
+use crate::stream::StreamTruth;
 
 #[derive(Clone, Debug)]
 pub struct StreamConfig {
@@ -115,53 +93,16 @@ pub fn synthesize_stream(
     }
     let said = choose_words(config, &voices, &mut rng.fork("words"));
     let spoken = speak(&said, &voices, progress)?;
-    let length = (config.seconds * MODEL_SAMPLE_RATE as f32).round() as usize;
-    let taken: usize = spoken.iter().map(Vec::len).sum();
-    let gaps = (said.len() + 1) as f32 * config.gap_s * MODEL_SAMPLE_RATE as f32;
-    let Some(free) = length.checked_sub(taken + gaps as usize) else {
-        return Err(DataError::Invalid(format!(
-            "the {} words spoken last {:.1} s, which with their gaps does not fit in {} s: \
-             make the stream longer or say fewer words",
-            said.len(),
-            taken as f32 / MODEL_SAMPLE_RATE as f32,
-            config.seconds
-        )));
-    };
-    let mut samples = background(length, &mut rng.fork("background"));
-    let mut words = Vec::with_capacity(said.len());
-    let mut at = 0usize;
-    let rate = MODEL_SAMPLE_RATE as f64;
-    let mut place = rng.fork("places");
-    let shares = spacing(said.len() + 1, &mut place);
-    for ((plan, word), share) in said.iter().zip(&spoken).zip(&shares) {
-        at += (config.gap_s * MODEL_SAMPLE_RATE as f32) as usize + (share * free as f32) as usize;
-        // Rounding of the shares may not push the last word past the end.
-        at = at.min(length - word.len());
-        let gain = BACKGROUND_RMS * 10f32.powf(plan.snr_db / 20.0) / rms(word).max(1e-9);
-        for (slot, sample) in samples[at..].iter_mut().zip(word) {
-            *slot += gain * sample;
-        }
-        words.push(SaidWord {
-            word: plan.word.clone(),
+    let spoken: Vec<SpokenWord> = (said.into_iter().zip(spoken))
+        .map(|(plan, samples)| SpokenWord {
             label: label_of(&plan.word).to_string(),
-            start_s: at as f64 / rate,
-            end_s: (at + word.len()) as f64 / rate,
+            word: plan.word,
             voice: voices[plan.voice].id(),
             snr_db: plan.snr_db,
-        });
-        at += word.len();
-    }
-    let peak = samples.iter().fold(0f32, |m, v| m.max(v.abs()));
-    if peak > 0.95 {
-        samples.iter_mut().for_each(|v| *v *= 0.95 / peak);
-    }
-    let truth = StreamTruth {
-        version: TRUTH_VERSION,
-        duration_s: length as f64 / rate,
-        words,
-        made_by: made_by.to_string(),
-    };
-    Ok((samples, truth))
+            samples,
+        })
+        .collect();
+    lay_out(&spoken, config.seconds, config.gap_s, made_by, &rng)
 }
 
 struct PlannedWord {
@@ -226,43 +167,6 @@ fn speak(
         .map_err(|_| DataError::Invalid("a worker failed".into()))
 }
 
-/// `parts` random shares of 1 (the spaces between words), drawn so every arrangement is as likely.
-fn spacing(parts: usize, rng: &mut Rng) -> Vec<f32> {
-    let draws: Vec<f32> = (0..parts).map(|_| -(1.0 - rng.unit()).ln()).collect();
-    let sum: f32 = draws.iter().sum();
-    draws
-        .iter()
-        .map(|d| d / sum.max(f32::MIN_POSITIVE))
-        .collect()
-}
-
-/// `length` samples of backgrounds of random kinds and lengths at [`BACKGROUND_RMS`], each
-/// faded into the next so the joins make no click.
-fn background(length: usize, rng: &mut Rng) -> Vec<f32> {
-    let rate = MODEL_SAMPLE_RATE as f32;
-    let fade = (CROSSFADE_S * rate) as usize;
-    let mut samples = Vec::with_capacity(length + fade);
-    while samples.len() < length {
-        let kind = BACKGROUNDS[rng.below(BACKGROUNDS.len())];
-        let seconds = rng.uniform(SEGMENT_S.0, SEGMENT_S.1);
-        let segment = noise::generate(kind, (seconds * rate) as usize + fade, &[], rng);
-        let overlap = fade.min(samples.len());
-        let start = samples.len() - overlap;
-        for (i, value) in segment.iter().enumerate() {
-            let value = value * BACKGROUND_RMS;
-            match samples.get_mut(start + i) {
-                Some(slot) if i < overlap => {
-                    let rise = i as f32 / overlap as f32;
-                    *slot = *slot * (1.0 - rise) + value * rise;
-                }
-                _ => samples.push(value),
-            }
-        }
-    }
-    samples.truncate(length);
-    samples
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -297,17 +201,6 @@ mod tests {
             },
         ] {
             assert!(bad.validate().is_err());
-        }
-    }
-
-    #[test]
-    fn backgrounds_join_at_one_level_without_gaps() {
-        let samples = background(16_000 * 30, &mut Rng::new(3));
-        assert_eq!(samples.len(), 16_000 * 30);
-        // Every second is near the background's level: no silent or doubled stretch at a join.
-        for second in samples.chunks(16_000) {
-            let level = rms(second) / BACKGROUND_RMS;
-            assert!((0.5..1.5).contains(&level), "{level}");
         }
     }
 }

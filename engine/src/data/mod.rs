@@ -13,6 +13,7 @@ pub mod mix;
 pub mod noise;
 pub mod pack;
 mod speech_commands;
+pub mod stream_mix;
 #[cfg(all(feature = "decoders", not(target_family = "wasm")))]
 pub mod synth;
 #[cfg(all(feature = "decoders", not(target_family = "wasm")))]

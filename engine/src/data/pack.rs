@@ -8,6 +8,7 @@ use super::keywords::SILENCE;
 use super::manifest::{Example, Split, Window};
 use super::mix::{SILENCE_REFERENCE_RMS, mix, trim_to_speech};
 use super::noise::{Procedural, generate};
+use super::stream_mix::SpokenWord;
 use crate::audio::MODEL_SAMPLE_RATE;
 use crate::rng::Rng;
 use serde::{Deserialize, Serialize};
@@ -73,6 +74,21 @@ pub struct KeywordPack {
 impl KeywordPack {
     pub fn words(&self) -> &[PackWord] {
         &self.words
+    }
+
+    /// The spoken words of `splits`, to place in a stream (silence examples have none); a word
+    /// that is not a keyword is named by its label alone, the pack not saying which it is.
+    pub fn spoken(&self, splits: &[Split]) -> Vec<SpokenWord> {
+        (self.words.iter())
+            .filter(|w| splits.contains(&w.split) && !w.samples.is_empty())
+            .map(|w| SpokenWord {
+                word: w.label.clone(),
+                label: w.label.clone(),
+                voice: format!("a {} word of the keyword pack", w.split.name()),
+                snr_db: 0.0,
+                samples: w.samples.clone(),
+            })
+            .collect()
     }
 
     /// Adds one shipped example: its word is the clip inside the manifest's window (a clip

@@ -5,10 +5,10 @@
 //! The model reads each stream once; only the detector runs per threshold.
 
 use super::{
-    Detection, DetectorSettings, SaidWord, StreamError, StreamTruth, WindowReading, detections,
-    is_keyword,
+    Cadence, Detection, DetectorSettings, SaidWord, StreamError, StreamTruth, WindowReading,
+    detections, is_keyword,
 };
-use crate::train::{Interval, poisson, wilson};
+use crate::metrics::{Interval, poisson, wilson};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -108,8 +108,9 @@ pub struct ReadStream<'a> {
 
 /// Errors of a listener at one setting, over every stream, with their 95 % intervals.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+// No `#[serde(flatten)]` here or in `TradeOffPoint`: these records cross to the page's worker in
+// bincode, which cannot encode a flattened struct.
 pub struct Errors {
-    #[serde(flatten)]
     pub tally: Tally,
     /// Keywords missed, of those said (Wilson's interval).
     pub false_reject_rate: f32,
@@ -162,7 +163,6 @@ pub fn errors(
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct TradeOffPoint {
     pub threshold: f32,
-    #[serde(flatten)]
     pub errors: Errors,
     /// False accepts per keyword detected in error (which words the model imagines).
     pub false_accepts_by_keyword: BTreeMap<String, usize>,
@@ -264,6 +264,111 @@ impl RateThresholds {
             thresholds: self.thresholds.clone(),
             ..base.clone()
         }
+    }
+}
+
+/// What a calibration measures at, and for.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CalibrationSettings {
+    /// The thresholds the trade-off is measured at.
+    pub thresholds: Vec<f32>,
+    /// The rate of false accepts per hour each keyword's threshold is chosen for.
+    pub target_per_hour: f64,
+    /// Seconds before a keyword starts or after it ends where its detection still counts.
+    pub tolerance_s: f64,
+}
+
+/// The most a detection may sit from its word and still find it: more would let one detection
+/// stand for a neighbouring word.
+pub const MAX_TOLERANCE_S: f64 = 2.0;
+
+/// The most thresholds one trade-off is measured at.
+pub const MAX_THRESHOLDS: usize = 200;
+
+impl Default for CalibrationSettings {
+    fn default() -> Self {
+        Self {
+            thresholds: vec![0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99],
+            target_per_hour: 1.0,
+            tolerance_s: 0.25,
+        }
+    }
+}
+
+impl CalibrationSettings {
+    pub fn check(&self) -> Result<(), StreamError> {
+        let bad = |why: String| Err(StreamError::Settings(why));
+        if self.thresholds.is_empty() || self.thresholds.len() > MAX_THRESHOLDS {
+            return bad(format!(
+                "a trade-off is measured at 1 to {MAX_THRESHOLDS} thresholds, not {}",
+                self.thresholds.len()
+            ));
+        }
+        if let Some(t) = self.thresholds.iter().find(|t| !(0.0..=1.0).contains(*t)) {
+            return bad(format!("a threshold is a probability from 0 to 1, not {t}"));
+        }
+        if !(self.target_per_hour.is_finite() && self.target_per_hour >= 0.0) {
+            return bad(format!(
+                "a rate of false accepts is a number of them per hour, not {}",
+                self.target_per_hour
+            ));
+        }
+        if !(0.0..=MAX_TOLERANCE_S).contains(&self.tolerance_s) {
+            return bad(format!(
+                "the tolerance is 0 to {MAX_TOLERANCE_S} s around a word, not {} s",
+                self.tolerance_s
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// What one model gets wrong listening to the streams, at every threshold, and the thresholds
+/// chosen for the target rate.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ModelCalibration {
+    pub model: String,
+    pub cadence: Cadence,
+    pub trade_off: Vec<TradeOffPoint>,
+    pub for_target_rate: RateThresholds,
+    /// The chosen thresholds on held-out streams, where there were any.
+    pub held_out: Option<Errors>,
+}
+
+impl ModelCalibration {
+    /// Measures model `model`, whose labels are `labels`, from its readings of the streams at
+    /// `cadence`, with the detector set with `detector` but for its thresholds.
+    pub fn measure(
+        model: &str,
+        cadence: Cadence,
+        labels: &[String],
+        streams: &[ReadStream<'_>],
+        detector: &DetectorSettings,
+        settings: &CalibrationSettings,
+    ) -> Result<Self, StreamError> {
+        settings.check()?;
+        let curve = trade_off(
+            labels,
+            streams,
+            detector,
+            &settings.thresholds,
+            settings.tolerance_s,
+        )?;
+        let chosen = thresholds_for_rate(
+            labels,
+            streams,
+            detector,
+            &curve,
+            settings.target_per_hour,
+            settings.tolerance_s,
+        )?;
+        Ok(Self {
+            model: model.to_string(),
+            cadence,
+            trade_off: curve,
+            for_target_rate: chosen,
+            held_out: None,
+        })
     }
 }
 

@@ -7,7 +7,6 @@
 //! measures how often it is wrong, at every threshold, on streams whose words are known.
 //! `spectrogram.rs` gives the live view its spectrogram frame by frame as the audio arrives.
 
-#[cfg(feature = "tensors")]
 pub mod calibrate;
 mod detector;
 mod live;
@@ -172,9 +171,62 @@ pub enum ListenError {
     Model(#[from] crate::model::ModelError),
 }
 
-/// One model reading a whole recording as a stream at `cadence`, fed in chunks of `chunk`
-/// samples as a microphone would deliver them, through the same [`LiveListener`] as live
-/// listening; `progress(seconds)` is told how far into the recording it is.
+/// One model reading a stream at `cadence` through its own [`LiveListener`], as live listening
+/// does, chunk by chunk as the caller hands them over, keeping every reading; the caller may
+/// stop or yield between chunks.
+#[cfg(feature = "tensors")]
+pub struct ModelListening<'a> {
+    model: &'a crate::model::Model,
+    live: LiveListener,
+    readings: Vec<WindowReading>,
+}
+
+#[cfg(feature = "tensors")]
+impl<'a> ModelListening<'a> {
+    pub fn new(
+        model: &'a crate::model::Model,
+        settings: &ListenSettings,
+        cadence: Cadence,
+    ) -> Result<Self, StreamError> {
+        Ok(Self {
+            model,
+            live: LiveListener::new(settings, &[cadence])?,
+            readings: Vec::new(),
+        })
+    }
+
+    /// Hears the next chunk and reads the windows it completes.
+    pub async fn hear(&mut self, chunk: &[f32]) -> Result<(), ListenError> {
+        let request = crate::model::ReadingRequest::default();
+        for job in self.live.push(chunk)? {
+            let reading = self.model.read(&job.samples, &request).await?;
+            let (reading, _) = self.live.heard(
+                &job,
+                self.model.labels(),
+                reading.prediction.probs,
+                Some(&reading.map),
+            );
+            self.readings.push(reading);
+        }
+        Ok(())
+    }
+
+    /// Seconds of the stream heard so far.
+    pub fn heard_s(&self) -> f64 {
+        self.live.listener().windower().heard_s()
+    }
+
+    pub fn finish(self) -> Heard {
+        Heard {
+            windows: self.live.windows(),
+            readings: self.readings,
+        }
+    }
+}
+
+/// One model reading a whole recording as a stream at `cadence` (see [`ModelListening`]), fed
+/// in chunks of `chunk` samples as a microphone would deliver them; `progress(seconds)` is told
+/// how far into the recording it is.
 #[cfg(feature = "tensors")]
 pub async fn listen(
     model: &crate::model::Model,
@@ -184,26 +236,12 @@ pub async fn listen(
     chunk: usize,
     progress: &mut dyn FnMut(f64),
 ) -> Result<Heard, ListenError> {
-    let mut live = LiveListener::new(settings, &[cadence])?;
-    let request = crate::model::ReadingRequest::default();
-    let mut readings = Vec::new();
+    let mut listening = ModelListening::new(model, settings, cadence)?;
     for part in samples.chunks(chunk.max(1)) {
-        for job in live.push(part)? {
-            let reading = model.read(&job.samples, &request).await?;
-            let (reading, _) = live.heard(
-                &job,
-                model.labels(),
-                reading.prediction.probs,
-                Some(&reading.map),
-            );
-            readings.push(reading);
-        }
-        progress(live.listener().windower().heard_s());
+        listening.hear(part).await?;
+        progress(listening.heard_s());
     }
-    Ok(Heard {
-        readings,
-        windows: live.windows(),
-    })
+    Ok(listening.finish())
 }
 
 /// One model listening to a whole recording as a stream (see [`listen`]), and what it detects.

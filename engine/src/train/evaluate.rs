@@ -3,11 +3,11 @@
 
 use super::TrainError;
 use super::cache::teacher_target;
-use super::metrics::{Evaluation, Outcome, attention_in_window};
 use crate::audio::Features;
 use crate::data::Window;
 use crate::device::read_floats;
 use crate::kd::RolloutConfig;
+use crate::metrics::{Evaluation, Outcome, attention_in_window};
 use crate::prediction::softmax;
 use crate::students::{AttentionRequest, Student};
 use crate::teacher::Teacher;

@@ -7,7 +7,6 @@ mod batches;
 mod cache;
 mod comparison;
 mod evaluate;
-mod metrics;
 #[cfg(all(feature = "decoders", not(target_family = "wasm")))]
 mod record;
 #[cfg(all(feature = "decoders", not(target_family = "wasm")))]
@@ -16,6 +15,10 @@ mod schedule;
 mod teacher_maps;
 mod trainer;
 
+pub use crate::metrics::{
+    Evaluation, Interval, Outcome, attention_in_window, average_precision, bootstrap_mean, poisson,
+    wilson,
+};
 pub use augment::SpecAugment;
 pub use cache::{
     MAP_BATCH_CLIPS, MAP_BATCH_SAMPLES, TeacherCache, TeacherTarget, bytes_fingerprint, clip_key,
@@ -23,10 +26,6 @@ pub use cache::{
 };
 pub use comparison::{ComparisonData, ComparisonScore, KdComparison};
 pub use evaluate::{LabelledClip, class_probabilities, evaluate_student, evaluate_teacher};
-pub use metrics::{
-    Evaluation, Interval, Outcome, attention_in_window, average_precision, bootstrap_mean, poisson,
-    wilson,
-};
 #[cfg(all(feature = "decoders", not(target_family = "wasm")))]
 pub use record::{
     CommonSettings, RecordError, Scoring, TRAINING_RECORD_FILE, TRAINING_RECORD_VERSION,

@@ -5,8 +5,8 @@
 //! a silent zero.
 
 use super::StepReport;
-use super::metrics::Evaluation;
 use super::run::Trained;
+use crate::metrics::Evaluation;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};

@@ -6,7 +6,6 @@ use super::TrainError;
 use super::batches::{BatchOrder, student_batch};
 use super::cache::{TeacherTarget, clip_key};
 use super::evaluate::{LabelledClip, evaluate_student, evaluate_teacher};
-use super::metrics::Evaluation;
 use super::teacher_maps::{FolderMapStore, MapClip, teacher_maps};
 use super::trainer::{
     StepReport, StudentTrainer, StudentTraining, TeacherBatch, TeacherTrainer, TeacherTraining,
@@ -14,6 +13,7 @@ use super::trainer::{
 use crate::audio::Features;
 use crate::data::{DataError, Dataset, Example, Split};
 use crate::kd::RolloutConfig;
+use crate::metrics::Evaluation;
 use crate::rng::Rng;
 use crate::students::Student;
 use crate::teacher::Teacher;

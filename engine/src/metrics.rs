@@ -1,5 +1,6 @@
-//! What a trained model is scored by: accuracy, mean average precision for multi-label data, and
-//! attention localisation, the share of a temporal map's mass inside the keyword window.
+//! What a model is scored by, with its 95 % intervals: accuracy, mean average precision for
+//! multi-label data, attention localisation (the share of a temporal map's mass inside the keyword
+//! window), and the Wilson, Poisson and bootstrap intervals the reports and calibration use.
 
 use crate::data::Window;
 use crate::rng::Rng;
