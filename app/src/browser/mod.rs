@@ -25,3 +25,13 @@ pub fn when_hidden(then: impl Fn() + 'static) {
         on_change.forget();
     }
 }
+
+/// Bytes of this wasm instance's linear memory (the page's, or a worker's in a worker): it grows
+/// in 64 KiB pages and never shrinks, so it is the most the instance has held at once.
+pub fn wasm_memory_bytes() -> u64 {
+    use wasm_bindgen::JsCast;
+    (wasm_bindgen::memory().dyn_into::<js_sys::WebAssembly::Memory>())
+        .ok()
+        .and_then(|memory| memory.buffer().dyn_into::<js_sys::ArrayBuffer>().ok())
+        .map_or(0, |buffer| u64::from(buffer.byte_length()))
+}

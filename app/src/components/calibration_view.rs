@@ -178,16 +178,13 @@ fn CalibrationControls(models: Models, recordings: Signal<Vec<Recording>>) -> im
         CalibrationStatus::Preparing { done, total } => {
             format!("Getting the keyword pack's words: {done} of {total}.")
         }
-        CalibrationStatus::Reading {
-            model,
-            index,
-            models: count,
-            heard_s,
-            total_s,
-        } => format!(
-            "{} ({} of {count}) is listening: {heard_s:.0} of {total_s:.0} s.",
-            models.title(&model),
-            index + 1
+        CalibrationStatus::Reading(progress) => format!(
+            "{} ({} of {}) is listening: {:.0} of {:.0} s.",
+            models.title(&progress.model),
+            progress.index + 1,
+            progress.models,
+            progress.heard_s,
+            progress.total_s
         ),
         CalibrationStatus::Done => "Calibrated.".into(),
         CalibrationStatus::Stopped => "Stopped; the models measured so far are shown.".into(),

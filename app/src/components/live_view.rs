@@ -1,4 +1,5 @@
 use crate::analysis::Analysis;
+use crate::browser::wasm_memory_bytes;
 use crate::charts::{TAPE_WIDTH, draw_tape, tape_height};
 use crate::components::CalibrationPanel;
 use crate::export::{Download, save, text_download};
@@ -149,6 +150,20 @@ fn LiveModels(live: Live, models: Models) -> impl IntoView {
                 .map(|tape| format!("Not listening (did not load): {}.", tape.missing.join(", ")))
         })
     };
+    let memory = move || {
+        second.track();
+        let megabytes = |bytes: u64| bytes as f64 / f64::from(1 << 20);
+        live.tape.with(|tape| {
+            tape.as_ref().map(|tape| {
+                format!(
+                    "Memory: the page {:.0} MB, the model worker {:.0} MB (wasm; the most each \
+                     has held at once).",
+                    megabytes(wasm_memory_bytes()),
+                    megabytes(tape.worker_memory_bytes)
+                )
+            })
+        })
+    };
     view! {
         <table class="results live-models" id="live-models">
             <thead>
@@ -165,6 +180,12 @@ fn LiveModels(live: Live, models: Models) -> impl IntoView {
             <tbody>{rows}</tbody>
         </table>
         <p class="hint">{missing}</p>
+        // The exact bytes, for the end-to-end test that watches them over ten minutes.
+        <p class="hint" id="live-memory"
+            data-page-bytes=move || { second.track(); wasm_memory_bytes() }
+            data-worker-bytes=move || {
+                live.tape.with(|tape| tape.as_ref().map_or(0, |t| t.worker_memory_bytes))
+            }>{memory}</p>
     }
 }
 

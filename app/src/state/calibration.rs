@@ -8,8 +8,8 @@ use super::models::Models;
 use crate::browser::microphone::Microphone;
 use crate::state::training_run::PACK;
 use crate::worker::{
-    CalibrateRequest, CalibrationEvent, CalibrationSettings, CalibrationStreams, LiveModel,
-    ModelCalibration, Recording, Request,
+    CalibrateRequest, CalibrationEvent, CalibrationProgress, CalibrationSettings,
+    CalibrationStreams, LiveModel, ModelCalibration, Recording, Request,
 };
 use leptos::prelude::*;
 use leptos::task::spawn_local;
@@ -31,14 +31,8 @@ pub enum CalibrationStatus {
         done: usize,
         total: usize,
     },
-    /// Model `index` of `models` is reading both streams.
-    Reading {
-        model: String,
-        index: usize,
-        models: usize,
-        heard_s: f64,
-        total_s: f64,
-    },
+    /// The models are reading both streams.
+    Reading(CalibrationProgress),
     Done,
     Stopped,
     /// Why it ended early, and what to do.
@@ -50,7 +44,7 @@ impl CalibrationStatus {
     pub fn is_running(&self) -> bool {
         matches!(
             self,
-            Self::Recording { .. } | Self::Preparing { .. } | Self::Reading { .. }
+            Self::Recording { .. } | Self::Preparing { .. } | Self::Reading(_)
         )
     }
 
@@ -59,14 +53,9 @@ impl CalibrationStatus {
         match self {
             Self::Recording { heard_s, total_s } => heard_s / total_s.max(f64::MIN_POSITIVE),
             Self::Preparing { done, total } => *done as f64 / (*total).max(1) as f64,
-            Self::Reading {
-                index,
-                models,
-                heard_s,
-                total_s,
-                ..
-            } => {
-                (*index as f64 + heard_s / total_s.max(f64::MIN_POSITIVE)) / (*models).max(1) as f64
+            Self::Reading(progress) => {
+                let within = progress.heard_s / progress.total_s.max(f64::MIN_POSITIVE);
+                (progress.index as f64 + within) / progress.models.max(1) as f64
             }
             Self::Done => 1.0,
             _ => 0.0,
@@ -239,19 +228,9 @@ impl Calibration {
                 other_words,
                 recorded: self.record_background.get_untracked(),
             })),
-            CalibrationEvent::Reading {
-                model,
-                index,
-                models,
-                heard_s,
-                total_s,
-            } => self.status.set(CalibrationStatus::Reading {
-                model,
-                index,
-                models,
-                heard_s,
-                total_s,
-            }),
+            CalibrationEvent::Reading(progress) => {
+                self.status.set(CalibrationStatus::Reading(progress))
+            }
             CalibrationEvent::Calibrated(calibration) => {
                 self.results.update(|results| results.push(*calibration))
             }

@@ -91,6 +91,8 @@ pub struct LiveTape {
     pub log: Vec<LoggedDetection>,
     /// Models that were asked for and could not load.
     pub missing: Vec<String>,
+    /// The model worker's wasm memory as its last reading left it, in bytes.
+    pub worker_memory_bytes: u64,
 }
 
 impl LiveTape {
@@ -118,6 +120,7 @@ impl LiveTape {
             speech: VecDeque::new(),
             log: Vec::new(),
             missing: Vec::new(),
+            worker_memory_bytes: 0,
         })
     }
 
@@ -228,6 +231,7 @@ impl LiveTape {
         model.total_ms += live.ms;
         model.skipped = live.skipped;
         model.behind_s = live.behind_s;
+        self.worker_memory_bytes = live.worker_memory_bytes;
         let detection = model.detector.observe(&model.labels, &live.reading);
         model.readings.push_back((live.reading, live.map));
         if let Some(detection) = detection {
@@ -385,6 +389,7 @@ mod tests {
             ms: 5.0,
             behind_s: 0.0,
             skipped: 0,
+            worker_memory_bytes: 0,
         }))
     }
 

@@ -5,7 +5,9 @@
 //! detects at every threshold. Only the measurements go back to the page.
 
 use super::listening::PendingModel;
-use super::protocol::{CalibrateRequest, CalibrationEvent, LiveModel, Response};
+use super::protocol::{
+    CalibrateRequest, CalibrationEvent, CalibrationProgress, LiveModel, Response,
+};
 use super::trainer::fetch_pack;
 use gloo_timers::future::TimeoutFuture;
 use std::cell::Cell;
@@ -96,13 +98,13 @@ async fn measure(
                     .await
                     .map_err(|e| format!("{} could not read the stream: {e}", live_model.name))?;
                 if js_sys::Date::now() - slice_started > SLICE_MS {
-                    tell(CalibrationEvent::Reading {
+                    tell(CalibrationEvent::Reading(CalibrationProgress {
                         model: live_model.name.clone(),
                         index,
                         models: count,
                         heard_s: before_s + listening.heard_s(),
                         total_s,
-                    });
+                    }));
                     // Lets a stop, or a clip to analyse, in.
                     TimeoutFuture::new(0).await;
                     if wanted.get() != Some(request.run) {

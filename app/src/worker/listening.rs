@@ -3,6 +3,7 @@
 //! the order they were handed out, and each reading goes back to the page as it is made.
 
 use super::protocol::{LiveEvent, LiveModel, LiveReading, MAX_LAG_S, Response, TimeMap};
+use crate::browser::wasm_memory_bytes;
 use futures::future::{LocalBoxFuture, Shared};
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
@@ -218,6 +219,7 @@ impl Live {
                         ms,
                         behind_s,
                         skipped,
+                        worker_memory_bytes: wasm_memory_bytes(),
                     }))
                 }
                 Err(error) => {

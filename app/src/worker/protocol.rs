@@ -106,6 +106,16 @@ pub struct CalibrateRequest {
     pub measured_at: CalibrationSettings,
 }
 
+/// Model number `index` of `models` has read `heard_s` of `total_s` seconds of both streams.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CalibrationProgress {
+    pub model: String,
+    pub index: usize,
+    pub models: usize,
+    pub heard_s: f64,
+    pub total_s: f64,
+}
+
 /// What the worker says about a calibration.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum CalibrationEvent {
@@ -122,14 +132,8 @@ pub enum CalibrationEvent {
         /// Words that are not keywords in the stream without keywords.
         other_words: usize,
     },
-    /// Model number `index` of `models` has read `heard_s` of `total_s` seconds of both streams.
-    Reading {
-        model: String,
-        index: usize,
-        models: usize,
-        heard_s: f64,
-        total_s: f64,
-    },
+    /// How far the models have read.
+    Reading(CalibrationProgress),
     /// One model's measurements.
     Calibrated(Box<ModelCalibration>),
     /// A model that could not load is left out.
@@ -185,6 +189,8 @@ pub struct LiveReading {
     /// Windows of this model dropped so far because the worker was too far behind to read them
     /// in time.
     pub skipped: usize,
+    /// The worker's wasm memory after the reading, in bytes.
+    pub worker_memory_bytes: u64,
 }
 
 /// What the page asks of a training worker.
@@ -610,6 +616,7 @@ mod tests {
                 ms: 12.5,
                 behind_s: 0.05,
                 skipped: 2,
+                worker_memory_bytes: 64 << 20,
             })),
             LiveEvent::SpeechEnded {
                 start_s: 10.2,
@@ -682,13 +689,13 @@ mod tests {
                 background_s: 120.0,
                 other_words: 12,
             },
-            CalibrationEvent::Reading {
+            CalibrationEvent::Reading(CalibrationProgress {
                 model: "teacher".into(),
                 index: 0,
                 models: 2,
                 heard_s: 30.5,
                 total_s: 205.0,
-            },
+            }),
             CalibrationEvent::Calibrated(Box::new(calibration)),
             CalibrationEvent::LeftOut {
                 model: "crnn".into(),
