@@ -113,6 +113,11 @@ test('live mode marks the words the command line finds in the same stream', { ti
   await page.waitForSelector('#live-status:has-text("Paused")');
   await page.click('#live-stop');
   await page.waitForSelector('#live-status:has-text("Stopped")');
+  // What each model cost: readings, ms each, how far behind its last began, windows dropped.
+  const costs = await page.$$eval('#live-models tbody tr', (rows) => rows.map((row) =>
+    [...row.querySelectorAll('td')].map((cell) => cell.textContent.trim())));
+  console.log(`models (name | reads | readings | ms each | behind s | skipped):\n${costs.map((c) => c.join(' | ')).join('\n')}`);
+  const skipped = Object.fromEntries(costs.map((c) => [/\(([^)]+)\)$/.exec(c[0])[1], Number(c.at(-1))]));
   const shown = await pageDetections(page);
   const shift = offset(shown);
   assert.ok(shift > -0.5 && shift < 5, `the stream started ${shift} s before the file`);
@@ -128,7 +133,10 @@ test('live mode marks the words the command line finds in the same stream', { ti
     const extra = onPage.filter((d) => !cli[model].some((c) => sameTime(d, c)));
     const where = `${model}: page ${JSON.stringify(onPage)}, command line ${JSON.stringify(cli[model])}`;
     console.log(`${model}: ${cli[model].length - missed.length} of the command line's ${cli[model].length} words marked, ${extra.length} others, ${sure.length - sureMissed.length} of ${sure.length} sure words with the same label (stream ${shift.toFixed(2)} s after the file)`);
-    assert.deepEqual(sureMissed, [], `words the command line is sure of, missed or named otherwise: ${where}`);
+    // A window read every hop is dropped when the worker is more than 1 s behind (a busy or slow
+    // machine); a dropped window may take a word with it, never more than one here.
+    assert.ok(sureMissed.length <= (skipped[model] > 0 ? 1 : 0),
+      `words the command line is sure of, missed or named otherwise (${skipped[model]} windows dropped): ${where}`);
     assert.ok(missed.length <= 1, `words missed: ${where}`);
     assert.ok(extra.length <= 1, `words the command line did not hear: ${where}`);
   }
