@@ -5,12 +5,16 @@
 use super::protocol::{LiveEvent, LiveModel, LiveReading, MAX_LAG_S, Response, TimeMap};
 use crate::browser::wasm_memory_bytes;
 use futures::future::{LocalBoxFuture, Shared};
+use gloo_timers::future::TimeoutFuture;
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 use std::rc::Rc;
 use tempokd::model::{Model, ReadingRequest};
 use tempokd::stream::{Cadence, Job, ListenSettings, LiveListener, WindowReading};
 use wasm_bindgen_futures::spawn_local;
+
+/// Milliseconds of reading between two pauses that let the stream's chunks in.
+const SLICE_MS: f64 = 30.0;
 
 /// A model being loaded, or loaded; `None` once loading has failed.
 pub type PendingModel = Shared<LocalBoxFuture<'static, Option<Rc<Model>>>>;
@@ -179,7 +183,15 @@ impl Live {
 
     /// Reads the queue's jobs one by one until it is empty or the session has ended.
     async fn drain(self: Rc<Self>, session: u64, reply: impl Fn(Response)) {
+        let mut slice_started = js_sys::Date::now();
         loop {
+            // A model's read does not yield on the CPU: without a pause the stream's next chunks
+            // would wait in the worker's inbox until the queue is empty, the session would not
+            // know how far the stream has gone, and no late window would be dropped.
+            if js_sys::Date::now() - slice_started > SLICE_MS {
+                TimeoutFuture::new(0).await;
+                slice_started = js_sys::Date::now();
+            }
             let next = {
                 let mut slot = self.session.borrow_mut();
                 let Some(live) = slot.as_mut().filter(|live| live.id == session) else {
