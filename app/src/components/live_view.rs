@@ -150,15 +150,19 @@ fn LiveModels(live: Live, models: Models) -> impl IntoView {
                 .map(|tape| format!("Not listening (did not load): {}.", tape.missing.join(", ")))
         })
     };
-    let memory = move || {
+    // Read once a second, for the line and for its exact value beside it.
+    let page_bytes = Memo::new(move |_| {
         second.track();
+        wasm_memory_bytes()
+    });
+    let memory = move || {
         let megabytes = |bytes: u64| bytes as f64 / f64::from(1 << 20);
         live.tape.with(|tape| {
             tape.as_ref().map(|tape| {
                 format!(
                     "Memory: the page {:.0} MB, the model worker {:.0} MB (wasm; the most each \
                      has held at once).",
-                    megabytes(wasm_memory_bytes()),
+                    megabytes(page_bytes.get()),
                     megabytes(tape.worker_memory_bytes)
                 )
             })
@@ -182,7 +186,7 @@ fn LiveModels(live: Live, models: Models) -> impl IntoView {
         <p class="hint">{missing}</p>
         // The exact bytes, for the end-to-end test that watches them over ten minutes.
         <p class="hint" id="live-memory"
-            data-page-bytes=move || { second.track(); wasm_memory_bytes() }
+            data-page-bytes=move || page_bytes.get()
             data-worker-bytes=move || {
                 live.tape.with(|tape| tape.as_ref().map_or(0, |t| t.worker_memory_bytes))
             }>{memory}</p>
