@@ -12,6 +12,8 @@ pub mod checkpoint;
 pub mod data;
 pub mod device;
 #[cfg(feature = "tensors")]
+pub mod export;
+#[cfg(feature = "tensors")]
 mod flex;
 pub mod kd;
 #[cfg(feature = "tensors")]

@@ -5,6 +5,7 @@ mod calibrate;
 mod curriculum;
 mod data;
 mod defaults;
+mod export;
 mod figures;
 mod jobs;
 mod listen;
@@ -98,6 +99,9 @@ enum Command {
     /// one nobody said, at every threshold, and each keyword's threshold for a rate of false
     /// accepts per hour.
     Calibrate(calibrate::CalibrateArgs),
+    /// Write a student as an ONNX model (opset 17, dynamic batch and time axes): features in,
+    /// logits and temporal attention out, the front end described in its metadata.
+    Export(export::ExportArgs),
     /// List the student architectures: parameters, frame duration and the time to classify a
     /// 1 s clip on this machine.
     Students {
@@ -230,6 +234,7 @@ fn run(cli: Cli) -> Result<(), String> {
         Command::SynthStream(args) => calibrate::synth_stream(&args),
         Command::CalibrationStreams(args) => calibrate::calibration_streams(&args),
         Command::Calibrate(args) => calibrate::calibrate(&args),
+        Command::Export(args) => export::export(&args),
     }
 }
 

@@ -1,0 +1,258 @@
+//! Students exported to ONNX give the same logits and temporal attention as TempoKD's own forward
+//! pass in two runtimes independent of ours: tract, run here on every shipped student and
+//! TC-ResNet14 at 1 s and 4 s, one clip and a batch of two; and onnxruntime, whose outputs for the
+//! oracle students' exports are fixtures written by scripts/oracle/onnx_runtime.py.
+
+use burn::tensor::{Tensor, TensorData};
+use tempokd::audio::{Limits, MODEL_SAMPLE_RATE, load_clip};
+use tempokd::device::{ComputeDevice, read_floats};
+use tempokd::export::student_onnx;
+use tempokd::model::{ModelIndex, ModelKind};
+use tempokd::students::{AttentionRequest, Preset, Student};
+
+const MODELS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../static/models");
+const CHECK_SET: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/check-set");
+
+/// Logits may differ by this much relative to the largest logit (at least 1); attention, a
+/// distribution, by this much absolutely.
+const TOLERANCE: f32 = 1e-4;
+
+fn cpu() -> burn::tensor::Device {
+    ComputeDevice::cpu("tests run on the CPU").device
+}
+
+/// The shipped students and a TC-ResNet14 with its initial weights (no shipped model has two
+/// blocks per stage).
+fn students() -> Vec<(String, Student)> {
+    let index = ModelIndex::read(std::path::Path::new(MODELS)).unwrap();
+    let mut students: Vec<(String, Student)> = index
+        .models
+        .iter()
+        .filter(|model| model.kind == ModelKind::Student)
+        .map(|model| {
+            let dir = std::path::Path::new(MODELS).join(&model.name);
+            (model.name.clone(), Student::load_dir(&dir, &cpu()).unwrap())
+        })
+        .collect();
+    assert_eq!(students.len(), 10, "the shipped students");
+    let labels = students[0].1.labels().to_vec();
+    students.push((
+        "tc-resnet14 (initial weights)".to_owned(),
+        Student::new(Preset::TcResNet14.config(labels), &cpu()).unwrap(),
+    ));
+    students
+}
+
+/// A check-set word placed 40 % into `seconds` of quiet noise (deterministic).
+fn clip(word: &str, seconds: f32) -> Vec<f32> {
+    let bytes = std::fs::read(format!("{CHECK_SET}/{word}")).unwrap();
+    let word = load_clip(bytes, None, &Limits::default())
+        .unwrap()
+        .into_samples();
+    let length = (seconds * MODEL_SAMPLE_RATE as f32) as usize;
+    let mut state = 7u32;
+    let mut samples: Vec<f32> = (0..length)
+        .map(|_| {
+            state = state.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+            0.01 * ((state >> 8) as f32 / (1u32 << 24) as f32 - 0.5)
+        })
+        .collect();
+    let start = (length * 2 / 5).min(length.saturating_sub(word.len()));
+    for (out, value) in samples[start..].iter_mut().zip(&word) {
+        *out += value;
+    }
+    samples
+}
+
+/// What TempoKD computes for a batch of equally long clips: logits, attention and, for the
+/// students with attention of their own, every head's.
+fn ours(student: &Student, batch: &[Vec<f32>]) -> (Vec<Vec<f32>>, Vec<usize>) {
+    let features: Vec<_> = batch
+        .iter()
+        .map(|samples| student.features(samples).unwrap())
+        .collect();
+    let (frames, bins) = (features[0].frames, features[0].bins);
+    let values: Vec<f32> = features.iter().flat_map(|f| f.values.clone()).collect();
+    let input = Tensor::<3>::from_data(
+        TensorData::new(values.clone(), [batch.len(), frames, bins]),
+        student.device(),
+    );
+    let output = student.model().forward(input, AttentionRequest::PerHead);
+    let mut outputs = vec![values, read(output.logits), read(output.attention.unwrap())];
+    if student.config().arch_name().contains("att-rnn") {
+        outputs.push(read(output.heads.unwrap()));
+    }
+    (outputs, vec![batch.len(), frames, bins])
+}
+
+fn read<const D: usize>(tensor: Tensor<D>) -> Vec<f32> {
+    pollster::block_on(read_floats(tensor)).unwrap()
+}
+
+/// What tract computes from the exported file on the same features.
+fn theirs(file: &[u8], features: &[f32], shape: &[usize], outputs: usize) -> Vec<Vec<f32>> {
+    use tract_onnx::prelude::*;
+    let model = tract_onnx::onnx()
+        .model_for_read(&mut &*file)
+        .unwrap()
+        .with_input_fact(0, f32::fact(shape).into())
+        .unwrap()
+        .into_optimized()
+        .unwrap()
+        .into_runnable()
+        .unwrap();
+    let input = tract_ndarray::ArrayD::from_shape_vec(shape, features.to_vec()).unwrap();
+    let results = model.run(tvec!(Tensor::from(input).into())).unwrap();
+    assert_eq!(results.len(), outputs, "the graph's outputs");
+    results
+        .iter()
+        .map(|r| {
+            r.to_plain_array_view::<f32>()
+                .unwrap()
+                .iter()
+                .copied()
+                .collect()
+        })
+        .collect()
+}
+
+fn assert_close(actual: &[f32], expected: &[f32], relative_to_scale: bool, what: &str) {
+    assert_eq!(actual.len(), expected.len(), "{what}: lengths");
+    assert!(!expected.is_empty(), "{what}: empty");
+    let scale = match relative_to_scale {
+        true => expected.iter().fold(1.0f32, |m, v| m.max(v.abs())),
+        false => 1.0,
+    };
+    let worst = actual
+        .iter()
+        .zip(expected)
+        .map(|(a, e)| (a - e).abs())
+        .fold(0.0f32, f32::max);
+    assert!(
+        worst <= TOLERANCE * scale,
+        "{what}: differs by {worst} (scale {scale})"
+    );
+}
+
+#[test]
+fn exported_students_run_in_tract_as_in_tempokd() {
+    let cases: [(&str, &[&str], f32); 3] = [
+        ("1 s", &["yes_045360.wav"], 1.0),
+        ("4 s", &["left_047040.wav"], 4.0),
+        (
+            "1 s, batch of 2",
+            &["stop_048720.wav", "off_048300.wav"],
+            1.0,
+        ),
+    ];
+    for (name, student) in students() {
+        let onnx = pollster::block_on(student_onnx(&student)).unwrap();
+        for (case, words, seconds) in cases {
+            let batch: Vec<Vec<f32>> = words.iter().map(|w| clip(w, seconds)).collect();
+            let (ours, shape) = ours(&student, &batch);
+            let theirs = theirs(&onnx.bytes, &ours[0], &shape, ours.len() - 1);
+            let what = |output: &str| format!("{name}, {case}: {output}");
+            assert_close(&theirs[0], &ours[1], true, &what("logits"));
+            assert_close(&theirs[1], &ours[2], false, &what("attention"));
+            if ours.len() > 3 {
+                assert_close(&theirs[2], &ours[3], false, &what("every head's attention"));
+            }
+        }
+    }
+}
+
+#[test]
+fn the_metadata_carries_the_front_end_and_the_classes() {
+    let dir = std::path::Path::new(MODELS).join("crnn-kd");
+    let student = Student::load_dir(&dir, &cpu()).unwrap();
+    let onnx = pollster::block_on(student_onnx(&student)).unwrap();
+    use tract_onnx::prelude::Framework;
+    let proto = tract_onnx::onnx()
+        .proto_model_for_read(&mut &*onnx.bytes)
+        .unwrap();
+    assert_eq!(proto.opset_import[0].version, tempokd::export::OPSET);
+    let value = |key: &str| {
+        proto
+            .metadata_props
+            .iter()
+            .find(|p| p.key == key)
+            .map(|p| p.value.clone())
+            .unwrap_or_else(|| panic!("no {key}"))
+    };
+    assert_eq!(value("tempokd.labels"), student.labels().join(","));
+    assert_eq!(value("tempokd.config"), student.config().to_json());
+    let front_end = value("tempokd.front_end");
+    for expected in [
+        "16000 Hz",
+        "640 samples",
+        "320 samples",
+        "DCT-II",
+        "unit variance",
+    ] {
+        assert!(front_end.contains(expected), "{expected} in {front_end}");
+    }
+    // The weights are nearly all of the file.
+    assert!(onnx.weight_bytes * 100 > onnx.bytes.len() * 95);
+}
+
+/// FNV-1a, 64 bits: the script records the hash of the file onnxruntime ran.
+fn fnv1a64(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |hash, &byte| {
+        (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
+#[test]
+fn exported_oracle_students_ran_in_onnxruntime_as_in_tempokd() {
+    let fixtures = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures");
+    for arch in ["lstm-p", "tc-resnet", "crnn", "att-rnn", "mhatt-rnn"] {
+        let dir = std::path::Path::new(fixtures).join("students").join(arch);
+        let student = Student::load_dir(&dir, &cpu()).unwrap();
+        let onnx = pollster::block_on(student_onnx(&student)).unwrap();
+        let expected = std::fs::read(format!("{fixtures}/onnx/{arch}.safetensors")).unwrap();
+        let (_, header) = safetensors::SafeTensors::read_metadata(&expected).unwrap();
+        let recorded = header
+            .metadata()
+            .as_ref()
+            .and_then(|m| m.get("export_fnv1a64").cloned());
+        assert_eq!(
+            recorded,
+            Some(format!("{:016x}", fnv1a64(&onnx.bytes))),
+            "{arch}: the export changed since onnxruntime ran it; rerun scripts/oracle/onnx_runtime.py"
+        );
+        for length in ["1s", "4s"] {
+            let tensor = |name: &str| {
+                let file = safetensors::SafeTensors::deserialize(&expected).unwrap();
+                let view = file.tensor(&format!("{name}_{length}")).ok()?;
+                let values = view
+                    .data()
+                    .chunks_exact(4)
+                    .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+                    .collect::<Vec<f32>>();
+                Some((view.shape().to_vec(), values))
+            };
+            let (shape, features) = tensor("features").unwrap();
+            let input = Tensor::<3>::from_data(
+                TensorData::new(features, [shape[0], shape[1], shape[2]]),
+                student.device(),
+            );
+            let output = student.model().forward(input, AttentionRequest::PerHead);
+            let what = |output: &str| format!("{arch}, {length}: {output} against onnxruntime");
+            assert_close(
+                &read(output.logits),
+                &tensor("logits").unwrap().1,
+                true,
+                &what("logits"),
+            );
+            assert_close(
+                &read(output.attention.unwrap()),
+                &tensor("attention").unwrap().1,
+                false,
+                &what("attention"),
+            );
+            if let Some((_, heads)) = tensor("heads") {
+                assert_close(&read(output.heads.unwrap()), &heads, false, &what("heads"));
+            }
+        }
+    }
+}
