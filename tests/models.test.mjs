@@ -144,6 +144,17 @@ test('on the CPU every model says what tempokd inspect says', async () => {
   for (const model of numbers.models) assert.ok(svg.includes(model.title), `the SVG names ${model.title}`);
   await writeFile(join(SCREENSHOTS, 'figure.png'), png.bytes);
 
+  // A shipped student as ONNX: the page's file is byte for byte the one `tempokd export` writes
+  // (which the engine's tests run in tract and onnxruntime).
+  const onnx = await saved('.reading[data-model="crnn-kd"] .export-onnx');
+  assert.equal(onnx.name, 'crnn-kd.onnx');
+  const exported = join(await mkdtemp(join(tmpdir(), 'tempokd-onnx-')), 'crnn-kd.onnx');
+  execFileSync('cargo', ['run', '--quiet', '-p', 'tempokd-cli', '--', 'export',
+    '--model', join(ROOT, 'static/models/crnn-kd'), '--onnx', exported], { cwd: ROOT });
+  assert.ok(onnx.bytes.equals(await readFile(exported)), 'the page exports what tempokd export does');
+  await page.waitForSelector('.onnx-status:has-text("Saved crnn-kd.onnx")');
+  console.log(`# ${await page.textContent('.onnx-status')}`);
+
   // Inside the teacher: a layer's attention drawn, and new rollout settings redraw its strip.
   const matrix = await paintedPixels(page, '#attention-matrix');
   assert.ok(matrix.painted > matrix.total / 2, `attention matrix: ${matrix.painted} of ${matrix.total} pixels drawn`);

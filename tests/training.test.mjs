@@ -113,6 +113,13 @@ test('a short KD run draws both curves, stops, and its student loads back as tem
   const inspected = JSON.parse(execFileSync('cargo', [
     'run', '--quiet', '-p', 'tempokd-cli', '--', 'inspect', '--student', folder, '--json', '--audio', CLIP,
   ], { cwd: ROOT, maxBuffer: 1 << 26 })).students[0];
+  // The same student as ONNX: what `tempokd export` writes from the downloaded files.
+  const [onnx] = await Promise.all([page.waitForEvent('download'), page.click('.download-onnx-1')]);
+  assert.match(onnx.suggestedFilename(), /^tc-resnet8-trained-here-with-kd.*\.onnx$/);
+  execFileSync('cargo', ['run', '--quiet', '-p', 'tempokd-cli', '--', 'export', '--model', folder,
+    '--onnx', join(folder, 'student.onnx')], { cwd: ROOT });
+  assert.ok((await readFile(await onnx.path())).equals(await readFile(join(folder, 'student.onnx'))),
+    'the page exports the trained student as tempokd export does');
   await page.setInputFiles('input[type=file]', CLIP);
   await page.click('.other-models summary');
   await page.setInputFiles('#model-files', [join(folder, 'config.json'), join(folder, 'model.safetensors')]);

@@ -11,7 +11,6 @@ pub mod capped_read;
 pub mod checkpoint;
 pub mod data;
 pub mod device;
-#[cfg(feature = "tensors")]
 pub mod export;
 #[cfg(feature = "tensors")]
 mod flex;

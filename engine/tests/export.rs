@@ -1,7 +1,9 @@
 //! Students exported to ONNX give the same logits and temporal attention as TempoKD's own forward
 //! pass in two runtimes independent of ours: tract, run here on every shipped student and
 //! TC-ResNet14 at 1 s and 4 s, one clip and a batch of two; and onnxruntime, whose outputs for the
-//! oracle students' exports are fixtures written by scripts/oracle/onnx_runtime.py.
+//! oracle students' exports are fixtures written by scripts/oracle/onnx_runtime.py. Native only:
+//! tract is a native dependency of the tests, and the export itself is the same code in wasm.
+#![cfg(not(target_family = "wasm"))]
 
 use burn::tensor::{Tensor, TensorData};
 use tempokd::audio::{Limits, MODEL_SAMPLE_RATE, load_clip};

@@ -30,7 +30,7 @@ pub use model_loading::ModelLoading;
 pub use noise_settings::NoiseSettings;
 pub use other_models::OtherModels;
 pub use own_words::OwnWords;
-pub use readings::Readings;
+pub use readings::{OnnxStatus, Readings};
 pub use record_button::RecordButton;
 pub use teacher_explorer::TeacherExplorer;
 pub use time_canvas::TimeCanvas;

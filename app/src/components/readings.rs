@@ -22,9 +22,11 @@ pub fn Readings(
     view! {
         <section class="readings" aria-label="Where each model listens">
             <RunStatus models=models />
+            <OnnxStatus models=models />
             <For each=rows key=|reading| reading.model.clone() let(reading)>
-                <ReadingRow title=models.title(&reading.model) reading=reading duration_s=duration_s
-                    keyword_window=keyword_window rollout=rollout hover=hover />
+                <ReadingRow models=models title=models.title(&reading.model) reading=reading
+                    duration_s=duration_s keyword_window=keyword_window rollout=rollout
+                    hover=hover />
             </For>
             <For each=failures key=|(model, _)| model.clone() let((model, message))>
                 <p class="error" role="alert">
@@ -32,6 +34,30 @@ pub fn Readings(
                 </p>
             </For>
         </section>
+    }
+}
+
+/// A student being written as ONNX, the file saved, or why it could not be.
+#[component]
+pub fn OnnxStatus(models: Models) -> impl IntoView {
+    let onnx = models.onnx;
+    let text = move || match (onnx.exporting.get(), onnx.outcome.get()) {
+        (Some(model), _) => Some(Ok(format!("Writing “{model}” as an ONNX model…"))),
+        (None, Some(Ok((file, bytes)))) => Some(Ok(format!(
+            "Saved {file} ({:.0} kB): features in, logits and temporal attention out, opset {}; \
+             the front end that makes its features is described in its metadata \
+             (tempokd.front_end).",
+            bytes as f64 / 1000.0,
+            tempokd::export::OPSET
+        ))),
+        (None, Some(Err(why))) => Some(Err(why)),
+        (None, None) => None,
+    };
+    move || {
+        text().map(|text| match text {
+            Ok(text) => view! { <p class="muted onnx-status" role="status">{text}</p> }.into_any(),
+            Err(why) => view! { <p class="error onnx-status" role="alert">{why}</p> }.into_any(),
+        })
     }
 }
 
@@ -80,6 +106,7 @@ fn ReadingRow(
     keyword_window: Option<(f32, f32)>,
     rollout: Signal<Option<RolloutConfig>>,
     hover: RwSignal<Option<f32>>,
+    models: Models,
 ) -> impl IntoView {
     let canvas = NodeRef::<Canvas>::new();
     let (draw_error, set_draw_error) = signal(None::<String>);
@@ -98,6 +125,7 @@ fn ReadingRow(
         "student"
     };
     let model = reading.model.clone();
+    let exported = model.clone();
     let sent_map = reading.map.clone();
     // Rolled out once per change of settings, not once per use: the cursor reads it often.
     let rolled_out = Memo::new(move |_| reading.map_with(rollout.get().as_ref()));
@@ -141,6 +169,9 @@ fn ReadingRow(
                 </span>
                 <span class="at-cursor muted">{at_cursor}</span>
                 <span class="timing muted">{timing}</span>
+                <Show when=move || kind == "student">
+                    <ExportButton models=models model=exported.clone() />
+                </Show>
             </p>
             <TimeCanvas canvas=canvas id=format!("attention-{model}") class="attention" height=56
                 label=format!("Temporal attention of {model}") duration_s=duration_s hover=hover />
@@ -151,5 +182,22 @@ fn ReadingRow(
                 <p class="error" role="alert">{refused}</p>
             </Show>
         </div>
+    }
+}
+
+/// Downloads a loaded student as an ONNX model.
+#[component]
+fn ExportButton(models: Models, model: String) -> impl IntoView {
+    let busy = move || models.onnx.exporting.with(Option::is_some);
+    let export = move |_| {
+        if let Some(source) = models.source(&model) {
+            models.onnx.request(models, source);
+        }
+    };
+    view! {
+        <button type="button" class="export-onnx" disabled=busy on:click=export
+            title="Download this student as an ONNX model, for runtimes outside this page">
+            "ONNX"
+        </button>
     }
 }

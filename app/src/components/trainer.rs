@@ -2,7 +2,7 @@ use crate::analysis::DecodedClip;
 use crate::charts::{
     RUN_COLOURS, TimeLabels, on_canvas, plot_attention, plot_curves, time_chart_width,
 };
-use crate::components::OwnWords;
+use crate::components::{OnnxStatus, OwnWords};
 use crate::export::{Download, save};
 use crate::state::models::Models;
 use crate::state::training_run::{Phase, RUNS, Training};
@@ -374,11 +374,10 @@ fn Results(models: Models, training: Training) -> impl IntoView {
         );
         last_file.set_value(Some(url));
     };
-    let rows =
-        move || {
-            let scores = training.scores.get();
-            training.trained.get().map(|trained| {
-                [false, true].into_iter().map(|kd| {
+    let rows = move || {
+        let scores = training.scores.get();
+        training.trained.get().map(|trained| {
+            [false, true].into_iter().map(|kd| {
                 // The page's tests find each run's buttons by its index: 0 without KD, 1 with.
                 let run = usize::from(kd);
                 let last = scores.get(kd).last().copied().unwrap_or_default();
@@ -405,12 +404,18 @@ fn Results(models: Models, training: Training) -> impl IntoView {
                                 on:click=move |_| download(kd, "model.safetensors")>
                                 "model.safetensors"
                             </button>
+                            <button type="button" class=format!("download-onnx-{run}")
+                                disabled=move || models.onnx.exporting.with(Option::is_some)
+                                title="The student as an ONNX model, for runtimes outside this page"
+                                on:click=move |_| training.export_onnx(models, kd)>
+                                "ONNX"
+                            </button>
                         </td>
                     </tr>
                 }
             }).collect_view()
-            })
-        };
+        })
+    };
     view! {
         <Show when=move || training.trained.with(Option::is_some)>
             <table class="results" id="training-results">
@@ -425,6 +430,7 @@ fn Results(models: Models, training: Training) -> impl IntoView {
                 </tr></thead>
                 <tbody>{rows}</tbody>
             </table>
+            <OnnxStatus models=models />
         </Show>
         {move || error.get().map(|message| view! { <p class="error" role="alert">{message}</p> })}
     }

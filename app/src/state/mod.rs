@@ -1,6 +1,7 @@
 //! What the page knows, as signals the components read: the shipped models' catalog, the models
 //! and the current clip's readings, a live session and its tape, the calibration of its
-//! detections, and the training run with the run kept in this browser.
+//! detections, the students exported as ONNX, and the training run with the run kept in this
+//! browser.
 //! Responses from the workers land here.
 
 pub mod calibration;
@@ -8,5 +9,6 @@ pub mod catalog;
 pub mod live;
 pub mod live_tape;
 pub mod models;
+pub mod onnx_export;
 pub mod saved_run;
 pub mod training_run;

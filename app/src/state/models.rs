@@ -4,6 +4,7 @@
 use crate::state::calibration::Calibration;
 use crate::state::catalog::CatalogEntry;
 use crate::state::live::Live;
+use crate::state::onnx_export::OnnxExports;
 use crate::worker::alarm::{Panic, PanicAlarm};
 use crate::worker::{ModelClient, ModelSource, NamedReading, Request, Response, WorkerBuild};
 use leptos::prelude::*;
@@ -86,6 +87,8 @@ pub struct Models {
     pub live: Live,
     /// The calibration of these models' live detections.
     pub calibration: Calibration,
+    /// Students written as ONNX files for the visitor.
+    pub onnx: OnnxExports,
     /// The current clip, for a model added after it arrived.
     clip: StoredValue<Option<Vec<f32>>>,
     /// Every model asked for, so a new worker can load them all again.
@@ -113,6 +116,7 @@ impl Models {
             notice: RwSignal::new(None),
             live: Live::new(),
             calibration: Calibration::new(),
+            onnx: OnnxExports::new(),
             clip: StoredValue::new(None),
             sources: StoredValue::new(Vec::new()),
             workers: StoredValue::new(0),
@@ -233,6 +237,7 @@ impl Models {
     /// A new worker on the CPU, loading every model again from the start.
     fn restart(self, cpu_reason: String) {
         self.device.set(None);
+        self.onnx.abandon();
         self.connect(Some(cpu_reason));
     }
 
@@ -308,6 +313,12 @@ impl Models {
         }
     }
 
+    /// Where the model named `name` was loaded from.
+    pub fn source(self, name: &str) -> Option<ModelSource> {
+        self.sources
+            .with_value(|sources| sources.iter().find(|s| s.name == name).cloned())
+    }
+
     /// Whether the model could not be loaded.
     pub fn failed_to_load(self, name: &str) -> bool {
         (self.loading).with_untracked(|loading| loading.failed.iter().any(|(n, _)| n == name))
@@ -373,6 +384,7 @@ impl Models {
             }
             Response::Live { session, event } => self.live.apply(self, session, event),
             Response::Calibration { run, event } => self.calibration.apply(run, event),
+            Response::Exported { model, onnx } => self.onnx.apply(model, onnx),
             // About a run that a newer one replaced.
             Response::Reading { .. }
             | Response::Failed { .. }

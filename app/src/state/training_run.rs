@@ -188,12 +188,9 @@ impl Training {
         self.trained.set(None);
     }
 
-    /// Adds the student of the run with KD (when `kd`) or without it to the models above, so it
-    /// hears the clip there beside the shipped ones.
-    pub fn show_in_page(self, models: Models, kd: bool) {
-        let Some(trained) = self.trained.get_untracked() else {
-            return;
-        };
+    /// The student of the run with KD (when `kd`) or without it, named as the page shows it.
+    fn trained_source(self, kd: bool) -> Option<(ModelSource, usize)> {
+        let trained = self.trained.get_untracked()?;
         let files = trained.students.get(kd);
         let label = RUNS.get(kd);
         let which = match trained.run {
@@ -201,7 +198,25 @@ impl Training {
             1 => String::new(),
             later => format!(", run {later}"),
         };
-        let name = format!("{}, trained here {label}{which}", trained.student);
+        let source = ModelSource {
+            name: format!("{}, trained here {label}{which}", trained.student),
+            kind: ModelKind::Student,
+            files: ModelFiles::Picked {
+                config: files.config.clone(),
+                weights: files.weights.clone(),
+                preprocessor: None,
+            },
+        };
+        Some((source, files.weights.len()))
+    }
+
+    /// Adds the student of the run with KD (when `kd`) or without it to the models above, so it
+    /// hears the clip there beside the shipped ones.
+    pub fn show_in_page(self, models: Models, kd: bool) {
+        let Some((source, bytes)) = self.trained_source(kd) else {
+            return;
+        };
+        let name = source.name.clone();
         if models
             .catalog
             .with_untracked(|c| c.iter().any(|e| e.name == name))
@@ -211,21 +226,17 @@ impl Training {
         let entry = CatalogEntry {
             name: name.clone(),
             kind: ModelKind::Student,
-            title: name.clone(),
-            bytes: files.weights.len() as u64,
+            title: name,
+            bytes: bytes as u64,
         };
-        models.add(
-            entry,
-            ModelSource {
-                name,
-                kind: ModelKind::Student,
-                files: ModelFiles::Picked {
-                    config: files.config.clone(),
-                    weights: files.weights.clone(),
-                    preprocessor: None,
-                },
-            },
-        );
+        models.add(entry, source);
+    }
+
+    /// Has the worker write the student of the run with KD (when `kd`) or without it as ONNX.
+    pub fn export_onnx(self, models: Models, kd: bool) {
+        if let Some((source, _)) = self.trained_source(kd) {
+            models.onnx.request(models, source);
+        }
     }
 
     /// Takes in one event of the run from the training worker.

@@ -83,6 +83,9 @@ pub enum Request {
     Calibrate(Box<CalibrateRequest>),
     /// Stop calibration `run` before its next chunk.
     StopCalibrating { run: u64 },
+    /// Write this student as an ONNX model (fetched or as picked, built on the CPU apart from
+    /// the loaded models, so nothing on screen changes).
+    ExportOnnx { source: ModelSource },
 }
 
 /// A calibration: the keyword pack's held-out words (and the visitor's own recordings) laid
@@ -268,6 +271,11 @@ pub enum Response {
     Calibration {
         run: u64,
         event: CalibrationEvent,
+    },
+    /// The ONNX file of student `model`, or why it could not be written.
+    Exported {
+        model: String,
+        onnx: Result<Vec<u8>, String>,
     },
 }
 

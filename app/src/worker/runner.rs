@@ -17,7 +17,9 @@ use gloo_worker::{HandlerId, Registrable, Worker, WorkerScope};
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 use tempokd::device::ComputeDevice;
+use tempokd::export::student_onnx;
 use tempokd::model::{FolderFiles, Model, ReadingRequest};
+use tempokd::students::{Student, StudentFiles};
 use wasm_bindgen_futures::spawn_local;
 
 #[derive(Default)]
@@ -131,6 +133,11 @@ impl ModelWorker {
                     state.calibration.set(None);
                 }
             }
+            Request::ExportOnnx { source } => spawn_local(async move {
+                let model = source.name.clone();
+                let onnx = export_onnx(source).await;
+                reply(Response::Exported { model, onnx });
+            }),
         }
     }
 }
@@ -234,6 +241,28 @@ async fn fetch_model(
         ));
     }
     Ok(model)
+}
+
+/// A student's ONNX file. Its files are fetched without reporting to the page (they are not a
+/// model loading) and it is built on the CPU, whatever device the loaded models use.
+async fn export_onnx(source: ModelSource) -> Result<Vec<u8>, String> {
+    if source.kind != ModelKind::Student {
+        return Err(
+            "only students are exported; the teacher is a Hugging Face folder already".into(),
+        );
+    }
+    let (config, weights, _) = model_files(source, &|_| {}).await?;
+    let device = ComputeDevice::cpu("exporting reads the weights on the CPU").device;
+    let student = Student::load(
+        StudentFiles {
+            config: &config,
+            weights: &weights,
+        },
+        &device,
+    )
+    .map_err(|e| e.to_string())?;
+    let onnx = student_onnx(&student).await.map_err(|e| e.to_string())?;
+    Ok(onnx.bytes)
 }
 
 /// Runs every model (or those named in `only`) on the clip, each once it has loaded: the first

@@ -6,16 +6,24 @@
 //! written into the model's metadata (`tempokd.front_end` in words, `tempokd.config` as the
 //! student's `config.json`) so an integrator can compute the same features.
 
+#[cfg(feature = "tensors")]
 mod onnx;
+#[cfg(feature = "tensors")]
 mod students;
 
-pub use onnx::OPSET;
+/// The ONNX operator set every exported graph is written against.
+pub const OPSET: i64 = 17;
 
 use crate::audio::{FeatureConfig, FeatureKind, MelNorm, MelScale};
-use crate::checkpoint::named_tensors;
-use crate::device::read_floats;
-use crate::students::{Student, StudentConfig};
+#[cfg(feature = "tensors")]
+use crate::{
+    checkpoint::named_tensors,
+    device::read_floats,
+    students::{Student, StudentConfig},
+};
+#[cfg(feature = "tensors")]
 use std::collections::HashMap;
+#[cfg(feature = "tensors")]
 use students::{HostTensor, student_graph};
 use thiserror::Error;
 
@@ -32,6 +40,7 @@ pub enum ExportError {
 }
 
 /// An exported student.
+#[cfg(feature = "tensors")]
 pub struct OnnxStudent {
     /// The `.onnx` file.
     pub bytes: Vec<u8>,
@@ -44,6 +53,7 @@ pub struct OnnxStudent {
 /// `[batch, classes]`, `attention` `[batch, student frames]` (a_S: for LSTM-P, TC-ResNet and
 /// CRNN from the query head used in training, which the logits never use) and, for Att-RNN and
 /// MHAtt-RNN, `attention_heads` `[batch, heads, student frames]`. Batch and frames are dynamic.
+#[cfg(feature = "tensors")]
 pub async fn student_onnx(student: &Student) -> Result<OnnxStudent, ExportError> {
     let mut weights = HashMap::new();
     for tensor in named_tensors(student.model()) {
@@ -73,6 +83,7 @@ pub async fn student_onnx(student: &Student) -> Result<OnnxStudent, ExportError>
 }
 
 /// What an integrator needs beside the graph: the classes, the front end, the time axis.
+#[cfg(feature = "tensors")]
 fn metadata(config: &StudentConfig) -> Vec<(String, String)> {
     let pairs = [
         ("tempokd.labels", config.labels.join(",")),

@@ -8,8 +8,7 @@
 
 /// The IR version of ONNX 1.12, the first release with opset 17.
 const IR_VERSION: i64 = 8;
-/// The operator set every exported graph is written against.
-pub const OPSET: i64 = 17;
+use super::OPSET;
 
 /// TensorProto.DataType
 const FLOAT: i64 = 1;
