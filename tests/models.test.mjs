@@ -144,16 +144,22 @@ test('on the CPU every model says what tempokd inspect says', async () => {
   for (const model of numbers.models) assert.ok(svg.includes(model.title), `the SVG names ${model.title}`);
   await writeFile(join(SCREENSHOTS, 'figure.png'), png.bytes);
 
-  // A shipped student as ONNX: the page's file is byte for byte the one `tempokd export` writes
-  // (which the engine's tests run in tract and onnxruntime).
-  const onnx = await saved('.reading[data-model="crnn-kd"] .export-onnx');
-  assert.equal(onnx.name, 'crnn-kd.onnx');
-  const exported = join(await mkdtemp(join(tmpdir(), 'tempokd-onnx-')), 'crnn-kd.onnx');
-  execFileSync('cargo', ['run', '--quiet', '-p', 'tempokd-cli', '--', 'export',
-    '--model', join(ROOT, 'static/models/crnn-kd'), '--onnx', exported], { cwd: ROOT });
-  assert.ok(onnx.bytes.equals(await readFile(exported)), 'the page exports what tempokd export does');
-  await page.waitForSelector('.onnx-status:has-text("Saved crnn-kd.onnx")');
-  console.log(`# ${await page.textContent('.onnx-status')}`);
+  // A shipped student as ONNX, at fp32 and int8: the page's file is byte for byte the one
+  // `tempokd export` writes (which the engine's tests run in tract and onnxruntime).
+  const exports = await mkdtemp(join(tmpdir(), 'tempokd-onnx-'));
+  for (const [precision, suffix] of [['fp32', ''], ['int8', '-int8']]) {
+    await page.selectOption('.readings .onnx-precision', precision);
+    const onnx = await saved('.reading[data-model="crnn-kd"] .export-onnx');
+    assert.equal(onnx.name, `crnn-kd${suffix}.onnx`);
+    const exported = join(exports, onnx.name);
+    execFileSync('cargo', ['run', '--quiet', '-p', 'tempokd-cli', '--', 'export', '--precision', precision,
+      '--model', join(ROOT, 'static/models/crnn-kd'), '--onnx', exported], { cwd: ROOT });
+    assert.ok(onnx.bytes.equals(await readFile(exported)), `the page exports what tempokd export does (${precision})`);
+    await page.waitForSelector(`.onnx-status:has-text("Saved crnn-kd${suffix}.onnx")`);
+    console.log(`# ${await page.textContent('.onnx-status')}`);
+  }
+  await page.locator('.readings .onnx-export').scrollIntoViewIfNeeded();
+  await screenshot(page, '10b-onnx-export');
 
   // Inside the teacher: a layer's attention drawn, and new rollout settings redraw its strip.
   const matrix = await paintedPixels(page, '#attention-matrix');

@@ -397,9 +397,22 @@ pub async fn to_safetensors(tensors: Vec<NamedTensor>) -> Result<Vec<u8>, Checkp
         let values = read_floats(tensor.values)
             .await
             .map_err(CheckpointError::Corrupt)?;
-        let bytes: Vec<u8> = values.iter().flat_map(|v| v.to_le_bytes()).collect();
-        host.push((tensor.name, tensor.shape, bytes));
+        host.push((tensor.name, tensor.shape, values));
     }
+    serialize_f32(host)
+}
+
+/// A safetensors file (F32) of named tensors on the host: (name, shape, values).
+pub fn serialize_f32(
+    tensors: Vec<(String, Vec<usize>, Vec<f32>)>,
+) -> Result<Vec<u8>, CheckpointError> {
+    let host: Vec<(String, Vec<usize>, Vec<u8>)> = tensors
+        .into_iter()
+        .map(|(name, shape, values)| {
+            let bytes = values.iter().flat_map(|v| v.to_le_bytes()).collect();
+            (name, shape, bytes)
+        })
+        .collect();
     let views = host
         .iter()
         .map(|(name, shape, bytes)| {

@@ -10,7 +10,7 @@ use tempokd::audio::{Limits, MODEL_SAMPLE_RATE, load_clip};
 use tempokd::device::{ComputeDevice, read_floats};
 use tempokd::export::student_onnx;
 use tempokd::model::{ModelIndex, ModelKind};
-use tempokd::students::{AttentionRequest, Preset, Student};
+use tempokd::students::{AttentionRequest, Precision, Preset, Student};
 
 const MODELS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../static/models");
 const CHECK_SET: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/check-set");
@@ -148,18 +148,42 @@ fn exported_students_run_in_tract_as_in_tempokd() {
         ),
     ];
     for (name, student) in students() {
-        let onnx = pollster::block_on(student_onnx(&student)).unwrap();
-        for (case, words, seconds) in cases {
-            let batch: Vec<Vec<f32>> = words.iter().map(|w| clip(w, seconds)).collect();
-            let (ours, shape) = ours(&student, &batch);
-            let theirs = theirs(&onnx.bytes, &ours[0], &shape, ours.len() - 1);
-            let what = |output: &str| format!("{name}, {case}: {output}");
-            assert_close(&theirs[0], &ours[1], true, &what("logits"));
-            assert_close(&theirs[1], &ours[2], false, &what("attention"));
-            if ours.len() > 3 {
-                assert_close(&theirs[2], &ours[3], false, &what("every head's attention"));
+        for precision in Precision::ALL {
+            // What TempoKD computes with the weights stored at this precision and read back.
+            let reference = pollster::block_on(student.at_precision(precision)).unwrap();
+            let onnx = pollster::block_on(student_onnx(&student, precision)).unwrap();
+            for (case, words, seconds) in cases {
+                let batch: Vec<Vec<f32>> = words.iter().map(|w| clip(w, seconds)).collect();
+                let (ours, shape) = ours(&reference, &batch);
+                let theirs = theirs(&onnx.bytes, &ours[0], &shape, ours.len() - 1);
+                let what = |output: &str| format!("{name}, {}, {case}: {output}", precision.name());
+                assert_close(&theirs[0], &ours[1], true, &what("logits"));
+                assert_close(&theirs[1], &ours[2], false, &what("attention"));
+                if ours.len() > 3 {
+                    assert_close(&theirs[2], &ours[3], false, &what("every head's attention"));
+                }
             }
         }
+    }
+}
+
+/// Lower precision stores the matrices smaller: int8 about a quarter of fp32, fp16 half.
+#[test]
+fn lower_precision_exports_are_smaller() {
+    for (name, student) in students() {
+        let size = |precision| {
+            pollster::block_on(student_onnx(&student, precision))
+                .unwrap()
+                .bytes
+                .len() as f64
+        };
+        let fp32 = size(Precision::F32);
+        let (fp16, int8) = (size(Precision::F16) / fp32, size(Precision::Int8) / fp32);
+        println!("{name}: fp16 {fp16:.3}, int8 {int8:.3} of fp32's {fp32} bytes");
+        assert!(
+            fp16 < 0.53 && int8 < 0.3,
+            "{name}: fp16 {fp16}, int8 {int8}"
+        );
     }
 }
 
@@ -167,7 +191,7 @@ fn exported_students_run_in_tract_as_in_tempokd() {
 fn the_metadata_carries_the_front_end_and_the_classes() {
     let dir = std::path::Path::new(MODELS).join("crnn-kd");
     let student = Student::load_dir(&dir, &cpu()).unwrap();
-    let onnx = pollster::block_on(student_onnx(&student)).unwrap();
+    let onnx = pollster::block_on(student_onnx(&student, Precision::F32)).unwrap();
     use tract_onnx::prelude::Framework;
     let proto = tract_onnx::onnx()
         .proto_model_for_read(&mut &*onnx.bytes)
@@ -207,11 +231,18 @@ fn fnv1a64(bytes: &[u8]) -> u64 {
 #[test]
 fn exported_oracle_students_ran_in_onnxruntime_as_in_tempokd() {
     let fixtures = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures");
-    for arch in ["lstm-p", "tc-resnet", "crnn", "att-rnn", "mhatt-rnn"] {
+    let archs = ["lstm-p", "tc-resnet", "crnn", "att-rnn", "mhatt-rnn"];
+    let precisions = [(Precision::F32, ""), (Precision::Int8, "-int8")];
+    for (arch, (precision, suffix)) in archs
+        .into_iter()
+        .flat_map(|arch| precisions.map(|p| (arch, p)))
+    {
         let dir = std::path::Path::new(fixtures).join("students").join(arch);
         let student = Student::load_dir(&dir, &cpu()).unwrap();
-        let onnx = pollster::block_on(student_onnx(&student)).unwrap();
-        let expected = std::fs::read(format!("{fixtures}/onnx/{arch}.safetensors")).unwrap();
+        let onnx = pollster::block_on(student_onnx(&student, precision)).unwrap();
+        let student = pollster::block_on(student.at_precision(precision)).unwrap();
+        let expected =
+            std::fs::read(format!("{fixtures}/onnx/{arch}{suffix}.safetensors")).unwrap();
         let (_, header) = safetensors::SafeTensors::read_metadata(&expected).unwrap();
         let recorded = header
             .metadata()
@@ -220,7 +251,8 @@ fn exported_oracle_students_ran_in_onnxruntime_as_in_tempokd() {
         assert_eq!(
             recorded,
             Some(format!("{:016x}", fnv1a64(&onnx.bytes))),
-            "{arch}: the export changed since onnxruntime ran it; rerun scripts/oracle/onnx_runtime.py"
+            "{arch}{suffix}: the export changed since onnxruntime ran it; rerun \
+             scripts/oracle/onnx_runtime.py"
         );
         for length in ["1s", "4s"] {
             let tensor = |name: &str| {
@@ -239,7 +271,8 @@ fn exported_oracle_students_ran_in_onnxruntime_as_in_tempokd() {
                 student.device(),
             );
             let output = student.model().forward(input, AttentionRequest::PerHead);
-            let what = |output: &str| format!("{arch}, {length}: {output} against onnxruntime");
+            let what =
+                |output: &str| format!("{arch}{suffix}, {length}: {output} against onnxruntime");
             assert_close(
                 &read(output.logits),
                 &tensor("logits").unwrap().1,

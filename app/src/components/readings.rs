@@ -1,7 +1,7 @@
 use super::TimeCanvas;
 use crate::charts::{TimeLabels, on_canvas, plot_attention};
 use crate::state::models::{Models, RunProgress};
-use crate::worker::NamedReading;
+use crate::worker::{NamedReading, Precision};
 use leptos::html::Canvas;
 use leptos::prelude::*;
 use tempokd::kd::RolloutConfig;
@@ -37,7 +37,8 @@ pub fn Readings(
     }
 }
 
-/// A student being written as ONNX, the file saved, or why it could not be.
+/// How the ONNX buttons store the weights; a student being written as ONNX, the file saved, or
+/// why it could not be.
 #[component]
 pub fn OnnxStatus(models: Models) -> impl IntoView {
     let onnx = models.onnx;
@@ -53,11 +54,24 @@ pub fn OnnxStatus(models: Models) -> impl IntoView {
         (None, Some(Err(why))) => Some(Err(why)),
         (None, None) => None,
     };
-    move || {
-        text().map(|text| match text {
-            Ok(text) => view! { <p class="muted onnx-status" role="status">{text}</p> }.into_any(),
-            Err(why) => view! { <p class="error onnx-status" role="alert">{why}</p> }.into_any(),
-        })
+    let choose = move |event: leptos::ev::Event| {
+        if let Some(precision) = Precision::from_name(&event_target_value(&event)) {
+            onnx.precision.set(precision);
+        }
+    };
+    view! {
+        <div class="onnx-export">
+            <label>"ONNX weights "
+                <select class="onnx-precision" on:change=choose
+                    prop:value=move || onnx.precision.get().name()>
+                    {Precision::ALL.map(|p| view! { <option value=p.name()>{p.name()}</option> })}
+                </select>
+            </label>
+            {move || text().map(|text| match text {
+                Ok(text) => view! { <p class="muted onnx-status" role="status">{text}</p> }.into_any(),
+                Err(why) => view! { <p class="error onnx-status" role="alert">{why}</p> }.into_any(),
+            })}
+        </div>
     }
 }
 

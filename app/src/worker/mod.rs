@@ -29,7 +29,7 @@ pub use protocol::{
     Cadence, CalibrateRequest, CalibrationEvent, CalibrationProgress, CalibrationSettings,
     CalibrationStreams, FromWorker, ListenSettings, LiveEvent, LiveModel, LiveReading, MAX_LAG_S,
     MAX_MODEL_FILE_BYTES, ModelCalibration, ModelFiles, ModelKind, ModelSource, NamedReading,
-    Probe, Recording, Request, Response, RunScore, SavedStudent, Steer, StepPoint,
+    Precision, Probe, Recording, Request, Response, RunScore, SavedStudent, Steer, StepPoint,
     TeacherAttention, TimeMap, ToWorker, TrainRequest, TrainSettings, TrainingEnd, TrainingEvent,
     TrainingRequest, too_large,
 };

@@ -4,6 +4,7 @@
 use serde::{Deserialize, Serialize};
 pub use tempokd::data::stream_mix::CalibrationStreams;
 use tempokd::device::Placement;
+pub use tempokd::export::Precision;
 use tempokd::kd::{self, PlainAndKd, RolloutConfig};
 pub use tempokd::model::{ModelKind, TeacherAttention, TimeMap};
 pub use tempokd::stream::calibrate::{CalibrationSettings, ModelCalibration};
@@ -85,7 +86,10 @@ pub enum Request {
     StopCalibrating { run: u64 },
     /// Write this student as an ONNX model (fetched or as picked, built on the CPU apart from
     /// the loaded models, so nothing on screen changes).
-    ExportOnnx { source: ModelSource },
+    ExportOnnx {
+        source: ModelSource,
+        precision: Precision,
+    },
 }
 
 /// A calibration: the keyword pack's held-out words (and the visitor's own recordings) laid

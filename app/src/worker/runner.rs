@@ -19,7 +19,7 @@ use std::rc::Rc;
 use tempokd::device::ComputeDevice;
 use tempokd::export::student_onnx;
 use tempokd::model::{FolderFiles, Model, ReadingRequest};
-use tempokd::students::{Student, StudentFiles};
+use tempokd::students::{Precision, Student, StudentFiles};
 use wasm_bindgen_futures::spawn_local;
 
 #[derive(Default)]
@@ -133,9 +133,9 @@ impl ModelWorker {
                     state.calibration.set(None);
                 }
             }
-            Request::ExportOnnx { source } => spawn_local(async move {
+            Request::ExportOnnx { source, precision } => spawn_local(async move {
                 let model = source.name.clone();
-                let onnx = export_onnx(source).await;
+                let onnx = export_onnx(source, precision).await;
                 reply(Response::Exported { model, onnx });
             }),
         }
@@ -245,7 +245,7 @@ async fn fetch_model(
 
 /// A student's ONNX file. Its files are fetched without reporting to the page (they are not a
 /// model loading) and it is built on the CPU, whatever device the loaded models use.
-async fn export_onnx(source: ModelSource) -> Result<Vec<u8>, String> {
+async fn export_onnx(source: ModelSource, precision: Precision) -> Result<Vec<u8>, String> {
     if source.kind != ModelKind::Student {
         return Err(
             "only students are exported; the teacher is a Hugging Face folder already".into(),
@@ -261,7 +261,9 @@ async fn export_onnx(source: ModelSource) -> Result<Vec<u8>, String> {
         &device,
     )
     .map_err(|e| e.to_string())?;
-    let onnx = student_onnx(&student).await.map_err(|e| e.to_string())?;
+    let onnx = student_onnx(&student, precision)
+        .await
+        .map_err(|e| e.to_string())?;
     Ok(onnx.bytes)
 }
 

@@ -14,7 +14,7 @@ use tempokd::data::{Dataset, Split};
 use tempokd::kd::KdTarget;
 use tempokd::model::{IndexedModel, IndexedScore, Model, ModelIndex, ModelKind};
 use tempokd::parallel;
-use tempokd::students::Preset;
+use tempokd::students::{Precision, Preset};
 use tempokd::teacher::Teacher;
 use tempokd::train::{CommonSettings, Evaluation, TrainingRecord};
 
@@ -407,10 +407,16 @@ fn ship(model: &Shipped, out: &Path, context: &CardContext) -> Result<ShippedMod
         .len();
     let mut scores = Vec::new();
     for length in LENGTHS {
-        let (evaluation, _) = evaluate(out, &context.test_dir, Split::Test, Some(length))?;
+        let (evaluation, _) = evaluate(
+            out,
+            &context.test_dir,
+            Split::Test,
+            Some(length),
+            Precision::F32,
+        )?;
         scores.push((format!("test, L = {length} s"), evaluation));
     }
-    let (check, _) = evaluate(out, &context.check_set, Split::Test, None)?;
+    let (check, _) = evaluate(out, &context.check_set, Split::Test, None, Precision::F32)?;
     scores.push(("check set".into(), check));
     let facts = CardFacts {
         description: &description,

@@ -5,6 +5,7 @@ mod calibrate;
 mod curriculum;
 mod data;
 mod defaults;
+mod deploy_card;
 mod export;
 mod figures;
 mod jobs;
@@ -102,6 +103,9 @@ enum Command {
     /// Write a student as an ONNX model (opset 17, dynamic batch and time axes): features in,
     /// logits and temporal attention out, the front end described in its metadata.
     Export(export::ExportArgs),
+    /// What each shipped student costs and keeps at fp32, fp16 and int8: parameters, ONNX file,
+    /// time to classify 1 s here, test accuracy and localisation, and the accuracy lost.
+    DeployCard(deploy_card::DeployCardArgs),
     /// List the student architectures: parameters, frame duration and the time to classify a
     /// 1 s clip on this machine.
     Students {
@@ -235,6 +239,7 @@ fn run(cli: Cli) -> Result<(), String> {
         Command::CalibrationStreams(args) => calibrate::calibration_streams(&args),
         Command::Calibrate(args) => calibrate::calibrate(&args),
         Command::Export(args) => export::export(&args),
+        Command::DeployCard(args) => deploy_card::deploy_card(&args),
     }
 }
 

@@ -17,7 +17,7 @@ use tempokd::audio::MODEL_SAMPLE_RATE;
 use tempokd::data::{Dataset, Split};
 use tempokd::device::ComputeDevice;
 use tempokd::parallel;
-use tempokd::students::{Preset, Student};
+use tempokd::students::{Precision, Preset, Student};
 use tempokd::teacher::Teacher;
 use tempokd::train::{
     CommonSettings, Evaluation, TRAINING_RECORD_FILE, TrainingRecord, bytes_fingerprint,
@@ -406,7 +406,13 @@ fn score(
     let test_dir = &curriculum.test_dir;
     let mut teacher_scores = Vec::new();
     for length in &grid.lengths {
-        let (test, _) = evaluate(curriculum.teacher(), test_dir, Split::Test, Some(*length))?;
+        let (test, _) = evaluate(
+            curriculum.teacher(),
+            test_dir,
+            Split::Test,
+            Some(*length),
+            Precision::F32,
+        )?;
         teacher_scores.push(TeacherScore {
             length_s: *length,
             test,
@@ -1039,7 +1045,7 @@ fn score_run(
     {
         return Ok(scored);
     }
-    let (test, _) = evaluate(dir, test_dir, Split::Test, Some(run.length))?;
+    let (test, _) = evaluate(dir, test_dir, Split::Test, Some(run.length), Precision::F32)?;
     let record = TrainingRecord::<CommonSettings>::read(dir).map_err(|e| e.to_string())?;
     let figure_map = match figure_clip {
         Some(clip) => {

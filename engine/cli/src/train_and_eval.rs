@@ -7,7 +7,7 @@ use tempokd::data::{Dataset, Split};
 use tempokd::device::ComputeDevice;
 use tempokd::kd::{KdLossConfig, KdTarget, TaskWeight};
 use tempokd::model::{Model, ModelError};
-use tempokd::students::{Preset, Student};
+use tempokd::students::{Precision, Preset, Student};
 use tempokd::teacher::{ClassifierPooling, Teacher, TeacherShape, Wav2Vec2Config};
 use tempokd::train::run::{self, TeacherGuide, Trained};
 use tempokd::train::{
@@ -136,8 +136,16 @@ pub struct EvalArgs {
     /// Score only the clips of this length in seconds (a mixed-length corpus holds several).
     #[arg(long)]
     pub length: Option<f32>,
+    /// Score a student with its matrices and kernels stored at fp16 or int8 and read back (what
+    /// `tempokd export --precision` writes), to measure the accuracy that costs.
+    #[arg(long, default_value = "fp32", value_parser = parse_precision)]
+    pub precision: Precision,
     #[arg(long)]
     pub json: bool,
+}
+
+pub fn parse_precision(name: &str) -> Result<Precision, String> {
+    Precision::from_name(name).ok_or_else(|| format!("{name}: expected fp32, fp16 or int8"))
 }
 
 fn parse_split(text: &str) -> Result<Split, String> {
@@ -362,6 +370,7 @@ pub fn evaluate(
     data: &Path,
     split: Split,
     length: Option<f32>,
+    precision: Precision,
 ) -> Result<(Evaluation, Vec<Vec<f32>>), String> {
     let mut dataset = open(data)?;
     if let Some(length) = length {
@@ -369,7 +378,19 @@ pub fn evaluate(
             .keep_length(split, length)
             .map_err(|e| e.to_string())?;
     }
-    let loaded = load_model(model)?;
+    let loaded = match load_model(model)? {
+        Model::Student(student) if precision != Precision::F32 => Model::Student(Box::new(
+            pollster::block_on(student.at_precision(precision)).map_err(|e| e.to_string())?,
+        )),
+        Model::Teacher(_) if precision != Precision::F32 => {
+            return Err(format!(
+                "{}: a teacher is scored at fp32 only ({} is for students)",
+                model.display(),
+                precision.name()
+            ));
+        }
+        loaded => loaded,
+    };
     with_bars(|progress| match loaded {
         Model::Student(student) => {
             let (_, clips) = run::student_inputs(&dataset, split, &student, progress)?;
@@ -389,7 +410,13 @@ pub fn evaluate(
 }
 
 pub fn eval(args: &EvalArgs) -> Result<(), String> {
-    let (evaluation, _) = evaluate(&args.model, &args.data, args.split, args.length)?;
+    let (evaluation, _) = evaluate(
+        &args.model,
+        &args.data,
+        args.split,
+        args.length,
+        args.precision,
+    )?;
     if evaluation.n == 0 {
         return Err(format!(
             "{}: the {} split has no clips{}",

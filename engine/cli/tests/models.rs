@@ -565,3 +565,56 @@ fn live_the_teacher_reads_each_word_once_and_a_student_every_hop_as_offline() {
         pollster::block_on(offline).unwrap().detections
     );
 }
+
+/// The deployment card (`tempokd deploy-card`, docs/deployment/card.json) against the weights:
+/// each file size is what `tempokd export` writes today, and each fp32 accuracy is the model
+/// card's own score at that length (the same evaluation).
+#[test]
+fn the_deployment_card_matches_the_exports_and_the_model_cards() {
+    let text = std::fs::read_to_string(repository().join("docs/deployment/card.json")).unwrap();
+    let card: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let index = ModelIndex::read(&models()).unwrap();
+    let rows = card["rows"].as_array().unwrap();
+    let students = index
+        .models
+        .iter()
+        .filter(|m| m.kind == ModelKind::Student)
+        .count();
+    assert_eq!(
+        rows.len(),
+        3 * students,
+        "every student at fp32, fp16 and int8"
+    );
+    let scratch = std::env::temp_dir().join(format!("tempokd-card-{}", std::process::id()));
+    std::fs::create_dir_all(&scratch).unwrap();
+    for row in rows {
+        let name = row["model"].as_str().unwrap();
+        let precision = row["precision"].as_str().unwrap();
+        let file = scratch.join(format!("{name}-{precision}.onnx"));
+        let output = Command::new(env!("CARGO_BIN_EXE_tempokd"))
+            .args(["export", "--precision", precision, "--model"])
+            .arg(models().join(name))
+            .arg("--onnx")
+            .arg(&file)
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "{name} {precision}");
+        let size = std::fs::metadata(&file).unwrap().len();
+        assert_eq!(row["onnx_bytes"].as_u64(), Some(size), "{name} {precision}");
+        if precision != "fp32" {
+            continue;
+        }
+        let indexed = index.models.iter().find(|m| m.name == name).unwrap();
+        for score in row["scores"].as_array().unwrap() {
+            let length = score["length_s"].as_f64().unwrap();
+            let clips = format!("test, L = {length} s");
+            let on_card = indexed.scores.iter().find(|s| s.clips == clips).unwrap();
+            assert_eq!(
+                score["accuracy"].as_f64().unwrap() as f32,
+                on_card.accuracy,
+                "{name} at {clips}"
+            );
+        }
+    }
+    std::fs::remove_dir_all(&scratch).unwrap();
+}

@@ -14,6 +14,34 @@ mod students;
 /// The ONNX operator set every exported graph is written against.
 pub const OPSET: i64 = 17;
 
+/// How a student's weights are stored.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Precision {
+    #[default]
+    #[serde(rename = "fp32")]
+    F32,
+    #[serde(rename = "fp16")]
+    F16,
+    #[serde(rename = "int8")]
+    Int8,
+}
+
+impl Precision {
+    pub const ALL: [Precision; 3] = [Precision::F32, Precision::F16, Precision::Int8];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Precision::F32 => "fp32",
+            Precision::F16 => "fp16",
+            Precision::Int8 => "int8",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|p| p.name() == name)
+    }
+}
+
 use crate::audio::{FeatureConfig, FeatureKind, MelNorm, MelScale};
 #[cfg(feature = "tensors")]
 use crate::{
@@ -21,6 +49,7 @@ use crate::{
     device::read_floats,
     students::{Student, StudentConfig},
 };
+use serde::{Deserialize, Serialize};
 #[cfg(feature = "tensors")]
 use std::collections::HashMap;
 #[cfg(feature = "tensors")]
@@ -48,13 +77,17 @@ pub struct OnnxStudent {
     pub weight_bytes: usize,
 }
 
-/// `student` as an ONNX model (opset [`OPSET`]). Input `features`: `[batch, frames, bins]`,
+/// `student` as an ONNX model (opset [`OPSET`]), its matrices and kernels stored at `precision`
+/// (int8: codes and a scale per tensor through `DequantizeLinear`; fp16: cast to float). Input `features`: `[batch, frames, bins]`,
 /// frame-major, as the front end in the metadata computes them; outputs `logits`
 /// `[batch, classes]`, `attention` `[batch, student frames]` (a_S: for LSTM-P, TC-ResNet and
 /// CRNN from the query head used in training, which the logits never use) and, for Att-RNN and
 /// MHAtt-RNN, `attention_heads` `[batch, heads, student frames]`. Batch and frames are dynamic.
 #[cfg(feature = "tensors")]
-pub async fn student_onnx(student: &Student) -> Result<OnnxStudent, ExportError> {
+pub async fn student_onnx(
+    student: &Student,
+    precision: Precision,
+) -> Result<OnnxStudent, ExportError> {
     let mut weights = HashMap::new();
     for tensor in named_tensors(student.model()) {
         let values = read_floats(tensor.values)
@@ -74,8 +107,12 @@ pub async fn student_onnx(student: &Student) -> Result<OnnxStudent, ExportError>
         );
     }
     let config = student.config();
-    let graph = student_graph(config, &weights)?;
-    let bytes = onnx::model_bytes(&graph, env!("CARGO_PKG_VERSION"), &metadata(config));
+    let graph = student_graph(config, &weights, precision)?;
+    let bytes = onnx::model_bytes(
+        &graph,
+        env!("CARGO_PKG_VERSION"),
+        &metadata(config, precision),
+    );
     Ok(OnnxStudent {
         weight_bytes: graph.stored_bytes(),
         bytes,
@@ -84,8 +121,19 @@ pub async fn student_onnx(student: &Student) -> Result<OnnxStudent, ExportError>
 
 /// What an integrator needs beside the graph: the classes, the front end, the time axis.
 #[cfg(feature = "tensors")]
-fn metadata(config: &StudentConfig) -> Vec<(String, String)> {
+fn metadata(config: &StudentConfig, precision: Precision) -> Vec<(String, String)> {
+    let weights = match precision {
+        Precision::F32 => "fp32".to_owned(),
+        Precision::F16 => "fp16: matrices and kernels stored in half precision, cast to float; \
+                           biases, batch norm, peepholes and the query in fp32"
+            .to_owned(),
+        Precision::Int8 => "int8: matrices and kernels as symmetric int8 codes with one scale \
+                            per tensor (scale = max |w| / 127, zero point 0), dequantized by \
+                            DequantizeLinear; biases, batch norm, peepholes and the query in fp32"
+            .to_owned(),
+    };
     let pairs = [
+        ("tempokd.weights", weights),
         ("tempokd.labels", config.labels.join(",")),
         (
             "tempokd.front_end",

@@ -12,7 +12,11 @@ use super::OPSET;
 
 /// TensorProto.DataType
 const FLOAT: i64 = 1;
+const INT8: i64 = 3;
 const INT64: i64 = 7;
+const FLOAT16: i64 = 10;
+/// The `to` of a Cast to float.
+pub const TO_FLOAT: i64 = FLOAT;
 
 /// One dimension of a graph input or output.
 #[derive(Clone, Debug)]
@@ -30,6 +34,20 @@ pub enum Dim {
 enum Values {
     Float(Vec<f32>),
     Int64(Vec<i64>),
+    Int8(Vec<i8>),
+    /// IEEE half-precision bit patterns.
+    Float16(Vec<u16>),
+}
+
+impl Values {
+    fn bytes(&self) -> usize {
+        match self {
+            Values::Float(v) => 4 * v.len(),
+            Values::Int64(v) => 8 * v.len(),
+            Values::Int8(v) => v.len(),
+            Values::Float16(v) => 2 * v.len(),
+        }
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -140,6 +158,41 @@ impl Graph {
         name
     }
 
+    /// An int8 constant of the given shape (weights' codes); an empty shape is a scalar.
+    pub fn int8s(&mut self, hint: &str, dims: &[usize], values: Vec<i8>) -> String {
+        debug_assert_eq!(dims.iter().product::<usize>(), values.len());
+        let name = self.fresh(hint);
+        self.initializers.push(Initializer {
+            name: name.clone(),
+            dims: dims.to_vec(),
+            values: Values::Int8(values),
+        });
+        name
+    }
+
+    /// A half-precision constant from its bit patterns.
+    pub fn halves(&mut self, hint: &str, dims: &[usize], bits: Vec<u16>) -> String {
+        debug_assert_eq!(dims.iter().product::<usize>(), bits.len());
+        let name = self.fresh(hint);
+        self.initializers.push(Initializer {
+            name: name.clone(),
+            dims: dims.to_vec(),
+            values: Values::Float16(bits),
+        });
+        name
+    }
+
+    /// A float scalar.
+    pub fn float_scalar(&mut self, hint: &str, value: f32) -> String {
+        let name = self.fresh(hint);
+        self.initializers.push(Initializer {
+            name: name.clone(),
+            dims: Vec::new(),
+            values: Values::Float(vec![value]),
+        });
+        name
+    }
+
     /// A one-dimensional int64 constant (shapes, axes, indices).
     pub fn ints(&mut self, values: &[i64]) -> String {
         let name = self.fresh("ints");
@@ -212,14 +265,7 @@ impl Graph {
 
     /// Bytes of the constants stored in this graph and its subgraphs.
     pub fn stored_bytes(&self) -> usize {
-        let own: usize = self
-            .initializers
-            .iter()
-            .map(|i| match &i.values {
-                Values::Float(v) => 4 * v.len(),
-                Values::Int64(v) => 8 * v.len(),
-            })
-            .sum();
+        let own: usize = self.initializers.iter().map(|i| i.values.bytes()).sum();
         let nested: usize = self
             .nodes
             .iter()
@@ -323,6 +369,11 @@ fn encode_initializer(initializer: &Initializer) -> Vec<u8> {
     let (data_type, raw): (i64, Vec<u8>) = match &initializer.values {
         Values::Float(values) => (FLOAT, values.iter().flat_map(|v| v.to_le_bytes()).collect()),
         Values::Int64(values) => (INT64, values.iter().flat_map(|v| v.to_le_bytes()).collect()),
+        Values::Int8(values) => (INT8, values.iter().map(|&v| v as u8).collect()),
+        Values::Float16(values) => (
+            FLOAT16,
+            values.iter().flat_map(|v| v.to_le_bytes()).collect(),
+        ),
     };
     int(&mut out, 2, data_type);
     string(&mut out, 8, &initializer.name);

@@ -3,10 +3,12 @@
 //! its running statistics).
 
 use super::ExportError;
-use super::onnx::{Attribute, Dim, Graph};
+use super::onnx::{Attribute, Dim, Graph, TO_FLOAT};
 use crate::students::{
-    Architecture, AttRnnConfig, CrnnConfig, LstmPConfig, StudentConfig, TcResNetConfig,
+    Architecture, AttRnnConfig, CrnnConfig, Int8Codes, LstmPConfig, Precision, StudentConfig,
+    TcResNetConfig, is_rounded,
 };
+use burn::tensor::f16;
 use std::collections::HashMap;
 
 /// burn's `BatchNormConfig` default, which every student's batch norm keeps.
@@ -27,15 +29,19 @@ pub struct Outputs {
 }
 
 /// The graph of `config`'s student with the weights in `weights` (keys without the module's
-/// root name: `classifier.weight`). Returns the graph with its input `features` and outputs
-/// `logits`, `attention` and, for Att-RNN and MHAtt-RNN, `attention_heads`.
+/// root name: `classifier.weight`), its matrices and kernels stored at `precision` (see
+/// `students::precision`: the same rounding, tensor by tensor). Returns the graph with its input
+/// `features` and outputs `logits`, `attention` and, for Att-RNN and MHAtt-RNN,
+/// `attention_heads`.
 pub fn student_graph(
     config: &StudentConfig,
     weights: &HashMap<String, HostTensor>,
+    precision: Precision,
 ) -> Result<Graph, ExportError> {
     let mut builder = Builder {
         graph: Graph::new(config.arch_name()),
         weights,
+        precision,
     };
     let features = builder.graph.input(
         "features",
@@ -82,10 +88,37 @@ pub fn student_graph(
 struct Builder<'w> {
     graph: Graph,
     weights: &'w HashMap<String, HostTensor>,
+    precision: Precision,
 }
 
 fn ints(values: &[i64]) -> Attribute {
     Attribute::Ints(values.to_vec())
+}
+
+/// A weight in `graph` at `precision`: as floats, as half-precision values cast to float, or as
+/// int8 codes through `DequantizeLinear` with the tensor's scale.
+fn stored(
+    graph: &mut Graph,
+    precision: Precision,
+    hint: &str,
+    dims: &[usize],
+    values: Vec<f32>,
+) -> String {
+    match precision {
+        Precision::F32 => graph.floats(hint, dims, values),
+        Precision::F16 => {
+            let bits = values.iter().map(|&v| f16::from_f32(v).to_bits()).collect();
+            let halves = graph.halves(hint, dims, bits);
+            graph.op("Cast", &[&halves], vec![("to", Attribute::Int(TO_FLOAT))])
+        }
+        Precision::Int8 => {
+            let quantized = Int8Codes::quantize(&values);
+            let codes = graph.int8s(hint, dims, quantized.codes);
+            let scale = graph.float_scalar("scale", quantized.scale);
+            let zero = graph.int8s("zero_point", &[], vec![0]);
+            graph.op("DequantizeLinear", &[&codes, &scale, &zero], Vec::new())
+        }
+    }
 }
 
 impl Builder<'_> {
@@ -106,11 +139,21 @@ impl Builder<'_> {
         Ok(tensor)
     }
 
-    /// A weight stored in the graph as it is.
+    /// A weight stored in the graph in its own shape, at the export's precision if it is a
+    /// matrix or a kernel.
     fn constant(&mut self, key: &str, rank: usize) -> Result<String, ExportError> {
         let tensor = self.weight(key, rank)?;
         let (shape, values) = (tensor.shape.clone(), tensor.values.clone());
-        Ok(self.graph.floats(key, &shape, values))
+        let precision = self.precision_of(&shape);
+        Ok(stored(&mut self.graph, precision, key, &shape, values))
+    }
+
+    /// The precision a parameter of this (saved) shape is stored at.
+    fn precision_of(&self, shape: &[usize]) -> Precision {
+        match is_rounded(shape) {
+            true => self.precision,
+            false => Precision::F32,
+        }
     }
 
     fn unary(&mut self, op: &'static str, x: &str) -> String {
@@ -202,6 +245,8 @@ impl Builder<'_> {
         // Ours: weight_ih `[I, 3H]`, weight_hh `[H, 3H]`, gates reset, update, new. ONNX: W
         // `[dirs, 3H, I]`, R `[dirs, 3H, H]`, gates update, reset, new; B `[dirs, 6H]`.
         const ONNX_GATE_ORDER: [usize; 3] = [1, 0, 2];
+        // Each direction's matrices apart, as the student saves them, so each keeps its own
+        // int8 scale; concatenated after they are read back.
         let mut w = Vec::new();
         let mut r = Vec::new();
         let mut b = Vec::new();
@@ -223,12 +268,15 @@ impl Builder<'_> {
                 });
             }
             for (matrix, rows, out) in [(weight_ih, input, &mut w), (weight_hh, hidden, &mut r)] {
+                let mut reordered = Vec::with_capacity(matrix.values.len());
                 for &gate in &ONNX_GATE_ORDER {
                     for unit in 0..hidden {
                         let column = gate * hidden + unit;
-                        out.extend((0..rows).map(|row| matrix.values[row * 3 * hidden + column]));
+                        reordered
+                            .extend((0..rows).map(|row| matrix.values[row * 3 * hidden + column]));
                     }
                 }
+                out.push(reordered);
             }
             for bias in [bias_ih, bias_hh] {
                 for &gate in &ONNX_GATE_ORDER {
@@ -238,12 +286,8 @@ impl Builder<'_> {
         }
         let dirs = prefixes.len();
         let name = &prefixes[0];
-        let w = self
-            .graph
-            .floats(&format!("{name}.W"), &[dirs, 3 * hidden, input], w);
-        let r = self
-            .graph
-            .floats(&format!("{name}.R"), &[dirs, 3 * hidden, hidden], r);
+        let w = self.directions(&format!("{name}.W"), [3 * hidden, input], w);
+        let r = self.directions(&format!("{name}.R"), [3 * hidden, hidden], r);
         let b = self
             .graph
             .floats(&format!("{name}.B"), &[dirs, 6 * hidden], b);
@@ -265,6 +309,32 @@ impl Builder<'_> {
         let states = self.transpose(&outputs[0], &[2, 0, 1, 3]); // [B, T, dirs, H]
         let states = self.reshape(&states, &[0, 0, -1]);
         Ok((states, outputs[1].clone()))
+    }
+
+    /// One `[dirs, rows, columns]` input of a GRU from each direction's matrix, each stored at
+    /// the export's precision.
+    fn directions(&mut self, hint: &str, dims: [usize; 2], matrices: Vec<Vec<f32>>) -> String {
+        let precision = self.precision_of(&dims);
+        let parts: Vec<String> = matrices
+            .into_iter()
+            .map(|values| {
+                stored(
+                    &mut self.graph,
+                    precision,
+                    hint,
+                    &[1, dims[0], dims[1]],
+                    values,
+                )
+            })
+            .collect();
+        match parts.as_slice() {
+            [one] => one.clone(),
+            _ => {
+                let parts: Vec<&str> = parts.iter().map(String::as_str).collect();
+                self.graph
+                    .op("Concat", &parts, vec![("axis", Attribute::Int(0))])
+            }
+        }
     }
 
     /// LSTM-P: the inputs of every frame projected at once, then an ONNX `Scan` whose body is
@@ -333,10 +403,11 @@ impl Builder<'_> {
             self.weight(key, rank)
                 .map(|t| (t.shape.clone(), t.values.clone()))
         };
+        let precision = self.precision;
         let (shape, values) = tensor("lstm.weight_hh", 2)?;
-        let weight_hh = body.floats("lstm.weight_hh", &shape, values);
+        let weight_hh = stored(&mut body, precision, "lstm.weight_hh", &shape, values);
         let (shape, values) = tensor("lstm.projection", 2)?;
-        let projection_weight = body.floats("lstm.projection", &shape, values);
+        let projection_weight = stored(&mut body, precision, "lstm.projection", &shape, values);
         let mut peephole = |name: &str| {
             let key = format!("lstm.peephole_{name}");
             tensor(&key, 1).map(|(shape, values)| body.floats(&key, &shape, values))

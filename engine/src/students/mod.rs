@@ -11,6 +11,7 @@ mod crnn;
 mod lstm_p;
 mod model;
 mod output;
+mod precision;
 mod recurrent;
 mod tc_resnet;
 mod temporal_query;
@@ -22,6 +23,7 @@ pub use config::{
 };
 pub use model::StudentModel;
 pub use output::{AttentionRequest, StudentOutput};
+pub use precision::{Int8Codes, Precision, is_rounded, round_trip};
 pub use recurrent::{BiGru, Gru, GruConfig, PeepholeLstm, PeepholeLstmConfig, on_recurrent_graph};
 pub use temporal_query::TemporalQuery;
 
