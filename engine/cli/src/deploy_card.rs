@@ -5,6 +5,7 @@
 
 use crate::export::exported_onnx;
 use crate::jobs::this_machine;
+use crate::median_ms;
 use crate::train_and_eval::evaluate;
 use serde::Serialize;
 use std::path::{Path, PathBuf};
@@ -149,15 +150,9 @@ fn time_one_second(dir: &Path) -> Result<f64, String> {
         .collect();
     let infer = || pollster::block_on(student.infer(&clip, AttentionRequest::None));
     infer().map_err(|e| e.to_string())?;
-    let mut times: Vec<f64> = (0..TIMED_RUNS)
-        .map(|_| {
-            let start = std::time::Instant::now();
-            let _ = infer();
-            start.elapsed().as_secs_f64() * 1000.0
-        })
-        .collect();
-    times.sort_by(f64::total_cmp);
-    Ok(times[TIMED_RUNS / 2])
+    Ok(median_ms(TIMED_RUNS, || {
+        let _ = infer();
+    }))
 }
 
 fn length_score(length_s: f32, evaluation: &Evaluation, fp32_accuracy: f32) -> LengthScore {

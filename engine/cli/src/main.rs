@@ -447,14 +447,9 @@ fn students(classes: usize, as_json: bool) -> Result<(), String> {
             .map_err(|e| e.to_string())?;
         let infer = || pollster::block_on(student.infer(&one_second, AttentionRequest::None));
         let result = infer().map_err(|e| e.to_string())?;
-        let mut times: Vec<f64> = (0..INFERENCE_RUNS)
-            .map(|_| {
-                let start = std::time::Instant::now();
-                let _ = infer();
-                start.elapsed().as_secs_f64() * 1000.0
-            })
-            .collect();
-        times.sort_by(f64::total_cmp);
+        let inference_ms = median_ms(INFERENCE_RUNS, || {
+            let _ = infer();
+        });
         let config = student.config();
         rows.push(json!({
             "name": preset.name(),
@@ -467,7 +462,7 @@ fn students(classes: usize, as_json: bool) -> Result<(), String> {
             }),
             "frames_per_second": result.axis.frames,
             "frame_s": result.axis.frame_s,
-            "inference_ms": times[times.len() / 2],
+            "inference_ms": inference_ms,
         }));
     }
     if as_json {
@@ -497,3 +492,16 @@ fn students(classes: usize, as_json: bool) -> Result<(), String> {
 
 /// Runs per student for the inference time; the median is reported.
 const INFERENCE_RUNS: usize = 15;
+
+/// The median wall time of `runs` calls of `run`, in milliseconds.
+pub fn median_ms(runs: usize, mut run: impl FnMut()) -> f64 {
+    let mut times: Vec<f64> = (0..runs.max(1))
+        .map(|_| {
+            let start = std::time::Instant::now();
+            run();
+            start.elapsed().as_secs_f64() * 1000.0
+        })
+        .collect();
+    times.sort_by(f64::total_cmp);
+    times[times.len() / 2]
+}

@@ -40,6 +40,15 @@ enum Values {
 }
 
 impl Values {
+    fn len(&self) -> usize {
+        match self {
+            Values::Float(v) => v.len(),
+            Values::Int64(v) => v.len(),
+            Values::Int8(v) => v.len(),
+            Values::Float16(v) => v.len(),
+        }
+    }
+
     fn bytes(&self) -> usize {
         match self {
             Values::Float(v) => 4 * v.len(),
@@ -146,73 +155,44 @@ impl Graph {
         self.outputs.push(ValueInfo { name, dims });
     }
 
-    /// A float constant of the given shape; `values` must fill it.
+    /// A constant of shape `dims` (empty: a scalar), which `values` must fill.
+    fn constant(&mut self, hint: &str, dims: &[usize], values: Values) -> String {
+        debug_assert_eq!(dims.iter().product::<usize>(), values.len());
+        let name = self.fresh(hint);
+        self.initializers.push(Initializer {
+            name: name.clone(),
+            dims: dims.to_vec(),
+            values,
+        });
+        name
+    }
+
     pub fn floats(&mut self, hint: &str, dims: &[usize], values: Vec<f32>) -> String {
-        debug_assert_eq!(dims.iter().product::<usize>(), values.len());
-        let name = self.fresh(hint);
-        self.initializers.push(Initializer {
-            name: name.clone(),
-            dims: dims.to_vec(),
-            values: Values::Float(values),
-        });
-        name
+        self.constant(hint, dims, Values::Float(values))
     }
 
-    /// An int8 constant of the given shape (weights' codes); an empty shape is a scalar.
+    /// Weights' int8 codes (or a zero point, as a scalar).
     pub fn int8s(&mut self, hint: &str, dims: &[usize], values: Vec<i8>) -> String {
-        debug_assert_eq!(dims.iter().product::<usize>(), values.len());
-        let name = self.fresh(hint);
-        self.initializers.push(Initializer {
-            name: name.clone(),
-            dims: dims.to_vec(),
-            values: Values::Int8(values),
-        });
-        name
+        self.constant(hint, dims, Values::Int8(values))
     }
 
-    /// A half-precision constant from its bit patterns.
+    /// Half-precision values from their bit patterns.
     pub fn halves(&mut self, hint: &str, dims: &[usize], bits: Vec<u16>) -> String {
-        debug_assert_eq!(dims.iter().product::<usize>(), bits.len());
-        let name = self.fresh(hint);
-        self.initializers.push(Initializer {
-            name: name.clone(),
-            dims: dims.to_vec(),
-            values: Values::Float16(bits),
-        });
-        name
+        self.constant(hint, dims, Values::Float16(bits))
     }
 
-    /// A float scalar.
     pub fn float_scalar(&mut self, hint: &str, value: f32) -> String {
-        let name = self.fresh(hint);
-        self.initializers.push(Initializer {
-            name: name.clone(),
-            dims: Vec::new(),
-            values: Values::Float(vec![value]),
-        });
-        name
+        self.constant(hint, &[], Values::Float(vec![value]))
     }
 
     /// A one-dimensional int64 constant (shapes, axes, indices).
     pub fn ints(&mut self, values: &[i64]) -> String {
-        let name = self.fresh("ints");
-        self.initializers.push(Initializer {
-            name: name.clone(),
-            dims: vec![values.len()],
-            values: Values::Int64(values.to_vec()),
-        });
-        name
+        self.constant("ints", &[values.len()], Values::Int64(values.to_vec()))
     }
 
     /// An int64 scalar (a Gather index that drops its axis).
     pub fn int_scalar(&mut self, value: i64) -> String {
-        let name = self.fresh("int");
-        self.initializers.push(Initializer {
-            name: name.clone(),
-            dims: Vec::new(),
-            values: Values::Int64(vec![value]),
-        });
-        name
+        self.constant("int", &[], Values::Int64(vec![value]))
     }
 
     /// A node with one output.
