@@ -392,14 +392,22 @@ impl<S: ParamSource> ModuleMapper for PathLoader<'_, S> {
 
 /// A safetensors file (F32) of named tensors, read back from the device.
 pub async fn to_safetensors(tensors: Vec<NamedTensor>) -> Result<Vec<u8>, CheckpointError> {
+    let host = read_to_host(tensors)
+        .await
+        .map_err(CheckpointError::Corrupt)?;
+    serialize_f32(host)
+}
+
+/// Named tensors read back from the device: (name, shape, values), or why the read failed.
+pub async fn read_to_host(
+    tensors: Vec<NamedTensor>,
+) -> Result<Vec<(String, Vec<usize>, Vec<f32>)>, String> {
     let mut host = Vec::with_capacity(tensors.len());
     for tensor in tensors {
-        let values = read_floats(tensor.values)
-            .await
-            .map_err(CheckpointError::Corrupt)?;
+        let values = read_floats(tensor.values).await?;
         host.push((tensor.name, tensor.shape, values));
     }
-    serialize_f32(host)
+    Ok(host)
 }
 
 /// A safetensors file (F32) of named tensors on the host: (name, shape, values).

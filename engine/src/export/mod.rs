@@ -45,8 +45,7 @@ impl Precision {
 use crate::audio::{FeatureConfig, FeatureKind, MelNorm, MelScale};
 #[cfg(feature = "tensors")]
 use crate::{
-    checkpoint::named_tensors,
-    device::read_floats,
+    checkpoint::{named_tensors, read_to_host},
     students::{Student, StudentConfig},
 };
 use serde::{Deserialize, Serialize};
@@ -89,22 +88,16 @@ pub async fn student_onnx(
     precision: Precision,
 ) -> Result<OnnxStudent, ExportError> {
     let mut weights = HashMap::new();
-    for tensor in named_tensors(student.model()) {
-        let values = read_floats(tensor.values)
-            .await
-            .map_err(ExportError::Device)?;
+    let host = read_to_host(named_tensors(student.model()))
+        .await
+        .map_err(ExportError::Device)?;
+    for (name, shape, values) in host {
         // Keys below the module's root (`TcResNet.classifier.weight` → `classifier.weight`).
-        let key = match tensor.name.split_once('.') {
+        let key = match name.split_once('.') {
             Some((_, key)) => key.to_owned(),
-            None => tensor.name,
+            None => name,
         };
-        weights.insert(
-            key,
-            HostTensor {
-                shape: tensor.shape,
-                values,
-            },
-        );
+        weights.insert(key, HostTensor { shape, values });
     }
     let config = student.config();
     let graph = student_graph(config, &weights, precision)?;

@@ -8,8 +8,7 @@
 //! gives, and its accuracy is the accuracy lost to storing it smaller.
 
 use super::{Student, StudentError, StudentFiles};
-use crate::checkpoint::{named_tensors, serialize_f32};
-use crate::device::read_floats;
+use crate::checkpoint::{named_tensors, read_to_host, serialize_f32};
 pub use crate::export::Precision;
 use burn::tensor::f16;
 
@@ -59,17 +58,18 @@ impl Student {
     /// This student with its weights stored at `precision` and read back, on the same device.
     pub async fn at_precision(&self, precision: Precision) -> Result<Student, StudentError> {
         let arch = self.config.arch_name();
-        let mut host = Vec::new();
-        for tensor in named_tensors(&self.model) {
-            let values = read_floats(tensor.values)
-                .await
-                .map_err(StudentError::Device)?;
-            let values = match is_rounded(&tensor.shape) {
-                true => round_trip(&values, precision),
-                false => values,
-            };
-            host.push((tensor.name, tensor.shape, values));
-        }
+        let host = read_to_host(named_tensors(&self.model))
+            .await
+            .map_err(StudentError::Device)?
+            .into_iter()
+            .map(|(name, shape, values)| {
+                let values = match is_rounded(&shape) {
+                    true => round_trip(&values, precision),
+                    false => values,
+                };
+                (name, shape, values)
+            })
+            .collect();
         let weights =
             serialize_f32(host).map_err(|source| StudentError::Weights { arch, source })?;
         Student::load(
