@@ -9,8 +9,11 @@ use burn::module::{Module, ModuleMapper, ModuleVisitor, Param};
 use burn::tensor::{Device, Gradients, Tensor, TensorData};
 use safetensors::tensor::TensorView;
 use safetensors::{Dtype, SafeTensors};
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use thiserror::Error;
+
+/// The metadata key of an int8 tensor's scale: `scale:` and the tensor's name.
+pub const SCALE_PREFIX: &str = "scale:";
 
 /// What is wrong with a weights file, naming the key and both shapes where there is one.
 #[derive(Clone, Debug, Error, PartialEq)]
@@ -25,8 +28,15 @@ pub enum CheckpointError {
         expected: Vec<usize>,
         found: Vec<usize>,
     },
-    #[error("{key} is stored as {dtype}; only F32, F16 and BF16 weights can be read")]
+    #[error(
+        "{key} is stored as {dtype}; only F32, F16, BF16 and int8 (I8 with a scale) weights can be read"
+    )]
     DType { key: String, dtype: String },
+    #[error(
+        "{key} is stored as int8 codes, but the file's metadata gives no usable scale for it \
+         (\"{SCALE_PREFIX}{key}\": a positive finite number)"
+    )]
+    Scale { key: String },
     #[error("{key} holds a NaN or infinite value")]
     NonFinite { key: String },
     #[error("{} key(s) that the config does not describe: {}", .0.len(), .0.join(", "))]
@@ -119,18 +129,23 @@ impl<'de> serde::Deserialize<'de> for UniqueKeys {
 /// nobody asked for mean the file and the config disagree.
 pub struct Checkpoint<'a> {
     file: SafeTensors<'a>,
-    taken: BTreeSet<String>,
+    /// The file's metadata: where int8 tensors keep their scales.
+    metadata: HashMap<String, String>,
+    /// Each key taken, with how the file stored it.
+    taken: BTreeMap<String, Dtype>,
     ignored: Vec<&'static str>,
 }
 
 impl<'a> Checkpoint<'a> {
     pub fn new(bytes: &'a [u8]) -> Result<Self, CheckpointError> {
         refuse_duplicate_keys(bytes)?;
-        let file =
-            SafeTensors::deserialize(bytes).map_err(|e| CheckpointError::Corrupt(e.to_string()))?;
+        let corrupt = |e: safetensors::SafeTensorError| CheckpointError::Corrupt(e.to_string());
+        let file = SafeTensors::deserialize(bytes).map_err(corrupt)?;
+        let (_, header) = SafeTensors::read_metadata(bytes).map_err(corrupt)?;
         Ok(Self {
             file,
-            taken: BTreeSet::new(),
+            metadata: header.metadata().clone().unwrap_or_default(),
+            taken: BTreeMap::new(),
             ignored: Vec::new(),
         })
     }
@@ -147,7 +162,7 @@ impl<'a> Checkpoint<'a> {
             .file
             .names()
             .into_iter()
-            .filter(|key| !self.taken.contains(*key) && !self.ignored.contains(key))
+            .filter(|key| !self.taken.contains_key(*key) && !self.ignored.contains(key))
             .map(str::to_owned)
             .collect();
         if unexpected.is_empty() {
@@ -157,6 +172,11 @@ impl<'a> Checkpoint<'a> {
             unexpected.sort();
             Err(CheckpointError::Unexpected(unexpected))
         }
+    }
+
+    /// How the file stored each key taken so far.
+    pub fn stored_as(&self) -> &BTreeMap<String, Dtype> {
+        &self.taken
     }
 }
 
@@ -180,17 +200,29 @@ impl ParamSource for Checkpoint<'_> {
                 found: view.shape().to_vec(),
             });
         }
-        let values =
-            decode_floats(view.dtype(), view.data()).ok_or_else(|| CheckpointError::DType {
+        let values = match view.dtype() {
+            Dtype::I8 => {
+                let scale = (self.metadata.get(&format!("{SCALE_PREFIX}{key}")))
+                    .and_then(|text| text.parse::<f32>().ok())
+                    .filter(|scale| scale.is_finite() && *scale > 0.0)
+                    .ok_or_else(|| CheckpointError::Scale {
+                        key: key.to_owned(),
+                    })?;
+                (view.data().iter())
+                    .map(|&byte| f32::from(byte as i8) * scale)
+                    .collect()
+            }
+            dtype => decode_floats(dtype, view.data()).ok_or_else(|| CheckpointError::DType {
                 key: key.to_owned(),
-                dtype: format!("{:?}", view.dtype()),
-            })?;
+                dtype: format!("{dtype:?}"),
+            })?,
+        };
         if values.iter().any(|v| !v.is_finite()) {
             return Err(CheckpointError::NonFinite {
                 key: key.to_owned(),
             });
         }
-        self.taken.insert(key.to_owned());
+        self.taken.insert(key.to_owned(), view.dtype());
         Ok(values)
     }
 }
@@ -395,7 +427,11 @@ pub async fn to_safetensors(tensors: Vec<NamedTensor>) -> Result<Vec<u8>, Checkp
     let host = read_to_host(tensors)
         .await
         .map_err(CheckpointError::Corrupt)?;
-    serialize_f32(host)
+    serialize(
+        (host.into_iter())
+            .map(|(name, shape, values)| (name, shape, Stored::F32(values)))
+            .collect(),
+    )
 }
 
 /// Named tensors read back from the device: (name, shape, values), or why the read failed.
@@ -410,26 +446,53 @@ pub async fn read_to_host(
     Ok(host)
 }
 
-/// A safetensors file (F32) of named tensors on the host: (name, shape, values).
-pub fn serialize_f32(
-    tensors: Vec<(String, Vec<usize>, Vec<f32>)>,
-) -> Result<Vec<u8>, CheckpointError> {
-    let host: Vec<(String, Vec<usize>, Vec<u8>)> = tensors
-        .into_iter()
-        .map(|(name, shape, values)| {
-            let bytes = values.iter().flat_map(|v| v.to_le_bytes()).collect();
-            (name, shape, bytes)
+/// A tensor's values as a file stores them.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Stored {
+    F32(Vec<f32>),
+    /// IEEE half-precision bit patterns.
+    F16(Vec<u16>),
+    /// Symmetric int8 codes: the values are `scale · code`.
+    I8 {
+        codes: Vec<i8>,
+        scale: f32,
+    },
+}
+
+/// A safetensors file of named tensors, each stored as given; the int8 tensors' scales go into
+/// the file's metadata (under [`SCALE_PREFIX`] and the tensor's name).
+pub fn serialize(tensors: Vec<(String, Vec<usize>, Stored)>) -> Result<Vec<u8>, CheckpointError> {
+    let mut metadata = HashMap::new();
+    let host: Vec<(String, Vec<usize>, Dtype, Vec<u8>)> = (tensors.into_iter())
+        .map(|(name, shape, stored)| {
+            let (dtype, bytes) = match stored {
+                Stored::F32(values) => (
+                    Dtype::F32,
+                    values.iter().flat_map(|v| v.to_le_bytes()).collect(),
+                ),
+                Stored::F16(bits) => (
+                    Dtype::F16,
+                    bits.iter().flat_map(|b| b.to_le_bytes()).collect(),
+                ),
+                Stored::I8 { codes, scale } => {
+                    // Display writes the shortest text that parses back to the same f32.
+                    metadata.insert(format!("{SCALE_PREFIX}{name}"), scale.to_string());
+                    (Dtype::I8, codes.iter().map(|&c| c as u8).collect())
+                }
+            };
+            (name, shape, dtype, bytes)
         })
         .collect();
     let views = host
         .iter()
-        .map(|(name, shape, bytes)| {
-            TensorView::new(Dtype::F32, shape.clone(), bytes)
+        .map(|(name, shape, dtype, bytes)| {
+            TensorView::new(*dtype, shape.clone(), bytes)
                 .map(|view| (name.clone(), view))
                 .map_err(|e| CheckpointError::Corrupt(e.to_string()))
         })
         .collect::<Result<Vec<_>, _>>()?;
-    safetensors::serialize(views, None).map_err(|e| CheckpointError::Corrupt(e.to_string()))
+    let metadata = (!metadata.is_empty()).then_some(metadata);
+    safetensors::serialize(views, metadata).map_err(|e| CheckpointError::Corrupt(e.to_string()))
 }
 
 #[cfg(test)]

@@ -291,3 +291,62 @@ fn exported_oracle_students_ran_in_onnxruntime_as_in_tempokd() {
         }
     }
 }
+
+/// Multiply-adds of the matrix products and convolutions in a tract model, its symbols given
+/// `values`,
+/// the body of each `Scan` counted once per iteration.
+fn tract_multiply_adds(
+    model: &tract_onnx::prelude::TypedModel,
+    values: &tract_onnx::prelude::SymbolValues,
+) -> u64 {
+    use tract_onnx::tract_core::internal::Cost;
+    use tract_onnx::tract_core::ops::scan::{Scan, iteration_count};
+    let mut total = 0;
+    for &id in &model.eval_order().unwrap() {
+        let node = model.node(id);
+        let facts = model.node_input_facts(id).unwrap();
+        if let Some(scan) = node.op_as::<Scan>() {
+            let iterations = iteration_count(&scan.input_mapping, &facts).unwrap();
+            let iterations = iterations.eval(values).to_i64().unwrap() as u64;
+            total += iterations * tract_multiply_adds(&scan.body, values);
+            continue;
+        }
+        for (cost, amount) in node.op.cost(&facts).unwrap() {
+            let product = matches!(&*node.op.name(), "EinSum" | "Conv");
+            if product && matches!(cost, Cost::FMA(_)) {
+                total += amount.eval(values).to_i64().unwrap() as u64;
+            }
+        }
+    }
+    total
+}
+
+/// The deployment card's multiply-adds, worked out from a student's config, are what tract's
+/// cost model counts in the exported graph (matrix products and convolutions), at 1 s and 4 s.
+#[test]
+fn multiply_adds_are_those_tract_counts() {
+    use tract_onnx::prelude::*;
+    for (name, student) in students() {
+        let file = pollster::block_on(student_onnx(&student, Precision::F32))
+            .unwrap()
+            .bytes;
+        for seconds in [1.0, 4.0] {
+            let features = student.features(&clip("yes_045360.wav", seconds)).unwrap();
+            // Typed with its time axis a symbol, as tract would otherwise fuse each GRU into an
+            // op with no cost model; the symbol given its value when the costs are summed.
+            let model = tract_onnx::onnx().model_for_read(&mut &*file).unwrap();
+            let frames = model.symbols.sym("frames");
+            let shape = [1.to_dim(), frames.to_dim(), features.bins.to_dim()];
+            let model = model
+                .with_input_fact(0, f32::fact(shape).into())
+                .unwrap()
+                .into_typed()
+                .unwrap();
+            let values = SymbolValues::default().with(&frames, features.frames as i64);
+            let model = model.into_decluttered().unwrap();
+            let expected = tract_multiply_adds(&model, &values);
+            let ours = student.config().multiply_adds(features.frames);
+            assert_eq!(ours, expected, "{name}, {seconds} s: multiply-adds");
+        }
+    }
+}

@@ -7,8 +7,8 @@ use burn::tensor::{Device, Tensor, TensorData};
 use tempokd::audio::MODEL_SAMPLE_RATE;
 use tempokd::device::{ComputeDevice, read_floats};
 use tempokd::students::{
-    Architecture, AttRnnConfig, AttentionRequest, CrnnConfig, LstmPConfig, Preset, Student,
-    StudentBudget, StudentConfig, StudentError, StudentFiles, TcResNetConfig,
+    Architecture, AttRnnConfig, AttentionRequest, CrnnConfig, LstmPConfig, Precision, Preset,
+    Student, StudentBudget, StudentConfig, StudentError, StudentFiles, TcResNetConfig,
 };
 
 mod common;
@@ -560,13 +560,124 @@ async_test!(save_then_load_gives_identical_outputs, async {
 fn save_dir_then_load_dir_round_trips() {
     let dir = common::scratch_dir("student-dir");
     let student = Student::new(Preset::TcResNet8.config(labels(2)), &cpu()).unwrap();
-    pollster::block_on(student.save_dir(&dir)).unwrap();
+    pollster::block_on(student.save_dir(&dir, Precision::F32)).unwrap();
     let loaded = Student::load_dir(&dir, &cpu()).unwrap();
     assert_eq!(loaded.config(), student.config());
     let missing = Student::load_dir(&dir.join("absent"), &cpu())
         .err()
         .unwrap();
     assert!(missing.to_string().contains("config.json"), "{missing}");
+}
+
+/// Every tensor of a student as it sits on the device, by name.
+async fn weights_of(student: &Student) -> Vec<(String, Vec<usize>, Vec<f32>)> {
+    let tensors = tempokd::checkpoint::named_tensors(student.model());
+    tempokd::checkpoint::read_to_host(tensors).await.unwrap()
+}
+
+async_test!(students_saved_at_fp16_or_int8_load_back_as_stored, async {
+    use tempokd::students::{is_rounded, round_trip};
+    let student = Student::new(Preset::Crnn.config(labels(4)), &cpu()).unwrap();
+    let original = weights_of(&student).await;
+    let (fp32_config, fp32_weights) = student.save().await.unwrap();
+    assert!(
+        !fp32_config.contains("\"weights\""),
+        "fp32 configs stay as they were"
+    );
+    for (precision, largest_share) in [(Precision::F16, 0.55), (Precision::Int8, 0.3)] {
+        let (config, weights) = student.save_at(precision).await.unwrap();
+        assert!(
+            config.contains(&format!("\"weights\": \"{}\"", precision.name())),
+            "{config}"
+        );
+        let share = weights.len() as f64 / fp32_weights.len() as f64;
+        assert!(
+            share < largest_share,
+            "{precision:?}: {share} of the fp32 file"
+        );
+        let loaded = load(&config, &weights).unwrap();
+        assert_eq!(loaded.config().weights, precision);
+        // What was stored is what loads: each matrix and kernel rounded, the rest exact.
+        for ((name, shape, values), (_, _, back)) in original.iter().zip(weights_of(&loaded).await)
+        {
+            let expected = match is_rounded(shape) {
+                true => round_trip(values, precision),
+                false => values.clone(),
+            };
+            assert_eq!(back, expected, "{precision:?}: {name}");
+        }
+        // Saved again in full, it says fp32 again.
+        let (again, _) = loaded.save().await.unwrap();
+        assert!(!again.contains("\"weights\""), "{again}");
+    }
+});
+
+async_test!(
+    int8_weights_without_a_scale_or_with_a_config_that_disagrees_are_refused,
+    async {
+        use tempokd::checkpoint::{SCALE_PREFIX, Stored, serialize};
+        let student = Student::new(Preset::TcResNet8.config(labels(2)), &cpu()).unwrap();
+        let (config, _) = student.save_at(Precision::Int8).await.unwrap();
+        let tensors = weights_of(&student).await;
+        // Each matrix as int8 codes, its scale in the metadata written by hand below.
+        let with_scale = |scale: Option<&str>| {
+            let stored = (tensors.iter().cloned())
+                .map(|(name, shape, values)| {
+                    let stored = match shape.len() >= 2 {
+                        true => Stored::I8 {
+                            codes: values.iter().map(|v| (v * 10.0).round() as i8).collect(),
+                            scale: 0.1,
+                        },
+                        false => Stored::F32(values),
+                    };
+                    (name, shape, stored)
+                })
+                .collect();
+            let bytes = serialize(stored).unwrap();
+            rewrite_scales(&bytes, scale)
+        };
+        assert!(load(&config, &with_scale(Some("0.1"))).is_ok());
+        for scale in [None, Some("NaN"), Some("-0.1"), Some("0"), Some("a tenth")] {
+            let message = load(&config, &with_scale(scale)).err().unwrap().to_string();
+            assert!(message.contains("no usable scale"), "{scale:?}: {message}");
+            assert!(message.contains(SCALE_PREFIX), "{message}");
+        }
+        // int8 codes under a config that does not say so, and a config saying int8 over fp32.
+        let plain = student.config().to_json();
+        let message = load(&plain, &with_scale(Some("0.1")))
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(
+            message.contains("stores") && message.contains("int8 codes"),
+            "{message}"
+        );
+        let (_, fp32) = student.save().await.unwrap();
+        let message = load(&config, &fp32).err().unwrap().to_string();
+        assert!(message.contains("no tensor stored so"), "{message}");
+    }
+);
+
+/// A safetensors file with every `scale:` entry of its metadata set to `scale`, or removed.
+fn rewrite_scales(bytes: &[u8], scale: Option<&str>) -> Vec<u8> {
+    let length = u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
+    let mut header: serde_json::Value = serde_json::from_slice(&bytes[8..8 + length]).unwrap();
+    let metadata = header["__metadata__"].as_object_mut().unwrap();
+    for value in metadata.values_mut() {
+        *value = serde_json::Value::from(scale.unwrap_or("removed"));
+    }
+    if scale.is_none() {
+        metadata.clear();
+    }
+    let mut text = serde_json::to_vec(&header).unwrap();
+    // The header is padded to a multiple of 8 bytes, as safetensors writes it.
+    while !text.len().is_multiple_of(8) {
+        text.push(b' ');
+    }
+    let mut file = (text.len() as u64).to_le_bytes().to_vec();
+    file.extend_from_slice(&text);
+    file.extend_from_slice(&bytes[8 + length..]);
+    file
 }
 
 fn load(config: &str, weights: &[u8]) -> Result<Student, StudentError> {

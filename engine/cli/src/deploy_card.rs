@@ -1,24 +1,27 @@
 //! `tempokd deploy-card`: what each shipped student costs and keeps at fp32, fp16 and int8 —
-//! parameters, the ONNX file, the time to classify a 1 s clip here, and test accuracy and
-//! localisation with the accuracy lost to storing it smaller — written as a table into a folder,
-//! README and every student's model card.
+//! parameters, multiply-adds, the ONNX file, the time and peak memory to classify a second of
+//! audio here, and test accuracy and localisation with the accuracy lost to storing it smaller —
+//! written as the page's record (beside the models), a table in a folder, README and every
+//! student's model card.
 
-use crate::export::exported_onnx;
+use crate::heap;
 use crate::jobs::this_machine;
-use crate::median_ms;
 use crate::train_and_eval::evaluate;
-use serde::Serialize;
 use std::path::{Path, PathBuf};
-use tempokd::audio::MODEL_SAMPLE_RATE;
 use tempokd::data::Split;
 use tempokd::device::ComputeDevice;
-use tempokd::metrics::{Evaluation, Interval};
+use tempokd::export::card::{
+    AtPrecision, CardStudent, DeploymentCard, LengthScore, TIMED_RUNS, TIMED_SECONDS,
+};
+use tempokd::export::{deployment_cost, time_one_second, timing_clip};
+use tempokd::metrics::Evaluation;
 use tempokd::model::{ModelIndex, ModelKind};
 use tempokd::students::{AttentionRequest, Precision, Student};
 
 #[derive(clap::Args)]
 pub struct DeployCardArgs {
-    /// The shipped models' folder (its index.json names the students).
+    /// The shipped models' folder (its index.json names the students); the card's record goes
+    /// into it as deployment.json, for the page.
     #[arg(long, default_value = "static/models")]
     models: PathBuf,
     /// The test corpus the cards score on (`defaults` makes it; see the cards' Data section).
@@ -26,7 +29,7 @@ pub struct DeployCardArgs {
     data: PathBuf,
     #[arg(long, default_value = "1,4", value_delimiter = ',')]
     lengths: Vec<f32>,
-    /// Where card.md and card.json go.
+    /// Where card.md goes.
     #[arg(long, default_value = "docs/deployment")]
     out: PathBuf,
     /// Also replace the table between the deploy-card markers of this README, and add it to
@@ -35,59 +38,23 @@ pub struct DeployCardArgs {
     readme: Option<PathBuf>,
 }
 
-/// The card: every student at every precision.
-#[derive(Serialize)]
-struct DeploymentCard {
-    machine: String,
-    test_data: String,
-    lengths_s: Vec<f32>,
-    rows: Vec<Row>,
-}
-
-#[derive(Serialize)]
-struct Row {
-    model: String,
-    title: String,
-    precision: Precision,
-    /// Parameters of the deployed model (the training-only query left out).
-    params: usize,
-    /// The paper's count for the architecture, where it gives one.
-    paper_params: Option<&'static str>,
-    onnx_bytes: usize,
-    /// Median of [`TIMED_RUNS`] runs on one 1 s clip, features included, logits only.
-    native_ms: f64,
-    scores: Vec<LengthScore>,
-}
-
-#[derive(Serialize)]
-struct LengthScore {
-    length_s: f32,
-    n: usize,
-    accuracy: f32,
-    accuracy_interval: Interval,
-    localisation: Option<f32>,
-    localisation_interval: Option<Interval>,
-    /// Points of accuracy against the same student at fp32 (negative: lost).
-    points_changed: f32,
-}
-
-const TIMED_RUNS: usize = 15;
+/// The page's copy of the card, in the models' folder.
+pub const CARD_FILE: &str = "deployment.json";
 const START: &str = "<!-- deploy-card:start -->";
 const END: &str = "<!-- deploy-card:end -->";
 
 pub fn deploy_card(args: &DeployCardArgs) -> Result<(), String> {
     let index = ModelIndex::read(&args.models).map_err(|e| e.to_string())?;
-    let students: Vec<_> = (index.models.iter())
+    let models: Vec<_> = (index.models.iter())
         .filter(|model| model.kind == ModelKind::Student)
         .collect();
-    let mut rows = Vec::new();
-    for model in &students {
+    let mut students = Vec::new();
+    for model in &models {
         let dir = args.models.join(&model.name);
-        let native_ms = time_one_second(&dir)?;
+        let mut student = measured(&dir)?;
         let mut fp32_accuracy = Vec::new();
         for precision in Precision::ALL {
             eprintln!("{} at {}", model.name, precision.name());
-            let onnx_bytes = exported_onnx(&dir, precision)?.len();
             let mut scores = Vec::new();
             for (index, &length) in args.lengths.iter().enumerate() {
                 let (evaluation, _) =
@@ -97,62 +64,76 @@ pub fn deploy_card(args: &DeployCardArgs) -> Result<(), String> {
                 }
                 scores.push(length_score(length, &evaluation, fp32_accuracy[index]));
             }
-            rows.push(Row {
-                model: model.name.clone(),
-                title: model.title.clone(),
-                precision,
-                params: model.params,
-                paper_params: paper_params(&model.name),
-                onnx_bytes,
-                native_ms,
-                scores,
-            });
+            student.precisions.push(AtPrecision { precision, scores });
         }
+        students.push(CardStudent {
+            model: model.name.clone(),
+            title: model.title.clone(),
+            paper_params: paper_params(&model.name).map(str::to_owned),
+            ..student
+        });
     }
     let card = DeploymentCard {
         machine: this_machine(),
         test_data: args.data.display().to_string(),
         lengths_s: args.lengths.clone(),
-        rows,
+        students,
     };
-    std::fs::create_dir_all(&args.out).map_err(|e| format!("{}: {e}", args.out.display()))?;
-    let table = markdown(&card);
-    let write = |name: &str, text: String| {
-        let path = args.out.join(name);
+    let write = |path: PathBuf, text: String| {
         std::fs::write(&path, text).map_err(|e| format!("{}: {e}", path.display()))
     };
+    std::fs::create_dir_all(&args.out).map_err(|e| format!("{}: {e}", args.out.display()))?;
+    let mut record = serde_json::to_string_pretty(&card).map_err(|e| e.to_string())?;
+    record.push('\n');
+    write(args.models.join(CARD_FILE), record)?;
+    let table = markdown(&card);
     write(
-        "card.json",
-        serde_json::to_string_pretty(&card).map_err(|e| e.to_string())?,
+        args.out.join("card.md"),
+        format!("# Deployment card\n\n{table}"),
     )?;
-    write("card.md", format!("# Deployment card\n\n{table}"))?;
     if let Some(readme) = &args.readme {
         replace_between_markers(readme, &table)?;
-        for model in &students {
-            let own: Vec<&Row> = card.rows.iter().filter(|r| r.model == model.name).collect();
+        for student in &card.students {
             let section = format!(
                 "## Deployment\n\n{}",
-                markdown_rows(&card, &own, &[]).trim_end()
+                markdown_rows(&card, std::slice::from_ref(student), &[]).trim_end()
             );
-            append_or_replace(&args.models.join(&model.name).join("README.md"), &section)?;
+            append_or_replace(
+                &args.models.join(&student.model).join("README.md"),
+                &section,
+            )?;
         }
     }
     println!("{}", args.out.join("card.md").display());
     Ok(())
 }
 
-/// The median time to classify a 1 s clip, features included, logits only.
-fn time_one_second(dir: &Path) -> Result<f64, String> {
-    let device = ComputeDevice::cpu("the card times the CPU").device;
+/// What the student in `dir` costs on this machine's CPU: its cost, the median time to classify
+/// a second of audio and the heap its first classification needs at its peak, its weights
+/// included. The scores are left to the caller.
+fn measured(dir: &Path) -> Result<CardStudent, String> {
+    let device = ComputeDevice::cpu("the card measures the CPU").device;
+    let baseline = heap::in_use();
     let student = Student::load_dir(dir, &device).map_err(|e| format!("{}: {e}", dir.display()))?;
-    let clip: Vec<f32> = (0..MODEL_SAMPLE_RATE)
-        .map(|n| 0.1 * (n as f32 * 0.05).sin())
-        .collect();
-    let infer = || pollster::block_on(student.infer(&clip, AttentionRequest::None));
-    infer().map_err(|e| e.to_string())?;
-    Ok(median_ms(TIMED_RUNS, || {
-        let _ = infer();
-    }))
+    let clip = timing_clip();
+    let (first, peak) = heap::peak_above(baseline, || {
+        pollster::block_on(student.infer(&clip, AttentionRequest::None))
+    });
+    first.map_err(|e| e.to_string())?;
+    let started = std::time::Instant::now();
+    let now_ms = || started.elapsed().as_secs_f64() * 1000.0;
+    let native_ms =
+        pollster::block_on(time_one_second(&student, now_ms)).map_err(|e| e.to_string())?;
+    let cost = pollster::block_on(deployment_cost(&student)).map_err(|e| e.to_string())?;
+    Ok(CardStudent {
+        model: String::new(),
+        title: String::new(),
+        cost,
+        paper_params: None,
+        native_ms,
+        peak_memory_bytes: peak as u64,
+        precisions: Vec::new(),
+    })
 }
 
 fn length_score(length_s: f32, evaluation: &Evaluation, fp32_accuracy: f32) -> LengthScore {
@@ -181,83 +162,91 @@ fn paper_params(model: &str) -> Option<&'static str> {
 }
 
 fn markdown(card: &DeploymentCard) -> String {
-    let rows: Vec<&Row> = card.rows.iter().collect();
-    let int8_over: Vec<String> = card
-        .rows
-        .iter()
-        .filter(|r| r.precision == Precision::Int8)
-        .filter_map(|r| {
-            let fp32 = card
-                .rows
-                .iter()
-                .find(|f| f.model == r.model && f.precision == Precision::F32)?;
-            let share = r.onnx_bytes as f64 / fp32.onnx_bytes as f64;
-            (share > 0.25).then(|| format!("{} {:.1} %", r.model, 100.0 * share))
+    let int8_over: Vec<String> = (card.students.iter())
+        .filter_map(|student| {
+            let fp32 = student.cost.onnx_bytes(Precision::F32)?;
+            let int8 = student.cost.onnx_bytes(Precision::Int8)?;
+            let share = int8 as f64 / fp32 as f64;
+            (share > 0.25).then(|| format!("{} {:.1} %", student.model, 100.0 * share))
         })
         .collect();
-    markdown_rows(card, &rows, &int8_over)
+    markdown_rows(card, &card.students, &int8_over)
 }
 
-/// The table of `rows` with what it measured; `int8_over` names the int8 files over a quarter of
-/// their fp32 file.
-fn markdown_rows(card: &DeploymentCard, rows: &[&Row], int8_over: &[String]) -> String {
+/// Millions, for multiply-adds.
+fn millions(count: u64) -> String {
+    format!("{:.2} M", count as f64 / 1e6)
+}
+
+/// The table of `students`, a row for each precision, with what it measured; `int8_over` names
+/// the int8 files over a quarter of their fp32 file.
+fn markdown_rows(card: &DeploymentCard, students: &[CardStudent], int8_over: &[String]) -> String {
     let lengths: Vec<String> = card.lengths_s.iter().map(|l| format!("{l}")).collect();
-    let n = rows
-        .first()
-        .and_then(|r| r.scores.first())
+    let n = (students.first())
+        .and_then(|s| s.precisions.first())
+        .and_then(|p| p.scores.first())
         .map_or(0, |s| s.n);
     let mut out = format!(
         "`tempokd deploy-card --data {} --lengths {}` on {}. Weights stored at each precision \
          and read back (matrices and kernels; biases, batch norm, peepholes and the query stay \
-         fp32), so every row computes in fp32: the time to classify a 1 s clip (features \
-         included, logits only, median of {TIMED_RUNS}, one measurement per student on a shared \
-         machine) is the same at every precision. Accuracy \
-         on the test split (underlying voices no model trained on, n = {n} clips per length) \
-         with its Wilson 95 % interval and its change in points against fp32; localisation (attention \
-         inside the keyword window) with its bootstrap 95 % interval. File: the student as \
-         `tempokd export --precision`.\n\n",
+         fp32), so every row computes in fp32: the time to classify a {TIMED_SECONDS} s clip \
+         (features included, logits only, median of {TIMED_RUNS}, one measurement per student on \
+         a shared machine) and the heap at the peak of classifying it (the weights included, \
+         counted by the CLI's allocator) are the same at every precision. Multiply-adds: the \
+         matrix products and convolutions of {TIMED_SECONDS} s of audio from the features to \
+         the logits and the attention (checked against tract's count of the ONNX graph), the \
+         front end left out. Accuracy on the test split (underlying voices no model trained \
+         on, n = {n} clips per length) with its Wilson 95 % interval and its change in points \
+         against fp32; localisation (attention inside the keyword window) with its bootstrap \
+         95 % interval. File: the student as `tempokd export --precision`.\n\n",
         card.test_data,
         lengths.join(","),
         card.machine
     );
-    out.push_str("| student | weights | params (paper) | ONNX file | 1 s clip |");
+    out.push_str(
+        "| student | weights | params (paper) | multiply-adds per s | ONNX file | 1 s clip | peak heap |",
+    );
     for length in &lengths {
         out.push_str(&format!(
             " L = {length} s accuracy (change) | L = {length} s localisation |"
         ));
     }
-    out.push_str("\n|---|---|---|---|---|");
+    out.push_str("\n|---|---|---|---|---|---|---|");
     out.push_str(&"---|---|".repeat(lengths.len()));
     out.push('\n');
-    for row in rows {
-        out.push_str(&format!(
-            "| {} | {} | {} ({}) | {:.0} kB | {:.2} ms |",
-            row.title,
-            row.precision.name(),
-            row.params,
-            row.paper_params.unwrap_or("–"),
-            row.onnx_bytes as f64 / 1000.0,
-            row.native_ms
-        ));
-        for score in &row.scores {
-            let lost = match row.precision {
-                Precision::F32 => String::new(),
-                // Rounds to nothing: no sign, and never "-0.0".
-                _ if score.points_changed.abs() < 0.05 => " (±0.0)".to_owned(),
-                _ => format!(" ({:+.1})", score.points_changed),
-            };
-            let localisation = match (score.localisation, score.localisation_interval) {
-                (Some(mean), Some(i)) => format!("{mean:.3} ({:.3}–{:.3})", i.low, i.high),
-                _ => "–".to_owned(),
-            };
+    for student in students {
+        for at in &student.precisions {
             out.push_str(&format!(
-                " {:.1} % ({:.1}–{:.1}){lost} | {localisation} |",
-                100.0 * score.accuracy,
-                100.0 * score.accuracy_interval.low,
-                100.0 * score.accuracy_interval.high
+                "| {} | {} | {} ({}) | {} | {:.0} kB | {:.2} ms | {:.1} MB |",
+                student.title,
+                at.precision.name(),
+                student.cost.params,
+                student.paper_params.as_deref().unwrap_or("–"),
+                millions(student.cost.multiply_adds_per_second),
+                student.cost.onnx_bytes(at.precision).unwrap_or(0) as f64 / 1000.0,
+                student.native_ms,
+                student.peak_memory_bytes as f64 / 1e6,
             ));
+            for score in &at.scores {
+                let lost = match at.precision {
+                    Precision::F32 => String::new(),
+                    // Rounds to nothing: no sign, and never "-0.0".
+                    _ if score.points_changed.abs() < 0.05 => " (±0.0)".to_owned(),
+                    _ => format!(" ({:+.1})", score.points_changed),
+                };
+                let localisation = match (score.localisation, score.localisation_interval) {
+                    (Some(mean), Some(i)) => format!("{mean:.3} ({:.3}–{:.3})", i.low, i.high),
+                    _ => "–".to_owned(),
+                };
+                out.push_str(&format!(
+                    " {:.1} % ({:.1}–{:.1}){lost} | {localisation} |",
+                    100.0 * score.accuracy,
+                    100.0 * score.accuracy_interval.low,
+                    100.0 * score.accuracy_interval.high
+                ));
+            }
+            out.push('\n');
         }
-        out.push('\n');
     }
     if !int8_over.is_empty() {
         out.push_str(&format!(

@@ -1,9 +1,10 @@
-//! `tempokd export`: a student as a file for runtimes outside TempoKD.
+//! `tempokd export`: a student as a file for runtimes outside TempoKD, or as a TempoKD folder
+//! with its weights stored smaller.
 
 use crate::train_and_eval::parse_precision;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use tempokd::device::ComputeDevice;
-use tempokd::export::{OPSET, OnnxStudent, front_end, student_onnx};
+use tempokd::export::{OPSET, front_end, student_onnx};
 use tempokd::students::{Precision, Student};
 
 #[derive(clap::Args)]
@@ -12,34 +13,40 @@ pub struct ExportArgs {
     #[arg(long)]
     model: PathBuf,
     /// Where to write the ONNX model.
+    #[arg(long, required_unless_present = "folder")]
+    onnx: Option<PathBuf>,
+    /// Where to write the student as a TempoKD folder (config.json and model.safetensors) with
+    /// its weights at `--precision`, for the page and the other commands.
     #[arg(long)]
-    onnx: PathBuf,
+    folder: Option<PathBuf>,
     /// How the matrices and kernels are stored: fp32, fp16, or int8 (symmetric, one scale per
     /// tensor); biases, batch norm and the query stay fp32.
     #[arg(long, default_value = "fp32", value_parser = parse_precision)]
     precision: Precision,
 }
 
-/// The student in `dir` as an ONNX file at `precision`, and the student.
-fn export_student(dir: &Path, precision: Precision) -> Result<(OnnxStudent, Student), String> {
-    let device = ComputeDevice::cpu("exporting reads the weights on the CPU").device;
-    let student = Student::load_dir(dir, &device).map_err(|e| format!("{}: {e}", dir.display()))?;
-    let onnx = pollster::block_on(student_onnx(&student, precision)).map_err(|e| e.to_string())?;
-    Ok((onnx, student))
-}
-
-/// The ONNX file of the student in `dir` at `precision`.
-pub fn exported_onnx(dir: &Path, precision: Precision) -> Result<Vec<u8>, String> {
-    export_student(dir, precision).map(|(onnx, _)| onnx.bytes)
-}
-
 pub fn export(args: &ExportArgs) -> Result<(), String> {
-    let (onnx, student) = export_student(&args.model, args.precision)?;
-    std::fs::write(&args.onnx, &onnx.bytes).map_err(|e| format!("{}: {e}", args.onnx.display()))?;
+    let device = ComputeDevice::cpu("exporting reads the weights on the CPU").device;
+    let dir = &args.model;
+    let student = Student::load_dir(dir, &device).map_err(|e| format!("{}: {e}", dir.display()))?;
+    if let Some(folder) = &args.folder {
+        pollster::block_on(student.save_dir(folder, args.precision)).map_err(|e| e.to_string())?;
+        println!(
+            "{}: config.json and model.safetensors, {} weights",
+            folder.display(),
+            args.precision.name()
+        );
+    }
+    let Some(path) = &args.onnx else {
+        return Ok(());
+    };
+    let onnx =
+        pollster::block_on(student_onnx(&student, args.precision)).map_err(|e| e.to_string())?;
+    std::fs::write(path, &onnx.bytes).map_err(|e| format!("{}: {e}", path.display()))?;
     let config = student.config();
     println!(
         "{}: ONNX opset {OPSET}, {} weights, {} bytes ({} of weights)",
-        args.onnx.display(),
+        path.display(),
         args.precision.name(),
         onnx.bytes.len(),
         onnx.weight_bytes

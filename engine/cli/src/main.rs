@@ -8,6 +8,7 @@ mod defaults;
 mod deploy_card;
 mod export;
 mod figures;
+mod heap;
 mod jobs;
 mod listen;
 mod progress;
@@ -16,6 +17,10 @@ mod stages;
 mod train_and_eval;
 
 use clap::{Parser, Subcommand, ValueEnum};
+
+#[global_allocator]
+static HEAP: heap::CountingAllocator = heap::CountingAllocator;
+
 use serde_json::json;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;

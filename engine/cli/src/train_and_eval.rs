@@ -290,7 +290,8 @@ pub fn train_student(args: &StudentArgs) -> Result<Trained<Student>, String> {
             progress,
         )
     })?;
-    pollster::block_on(trained.model.save_dir(&args.out)).map_err(|e| e.to_string())?;
+    pollster::block_on(trained.model.save_dir(&args.out, Precision::F32))
+        .map_err(|e| e.to_string())?;
     write_record(&args.out, &settings, &trained, started)?;
     Ok(trained)
 }

@@ -5,6 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use tempokd::model::{ModelIndex, ModelKind};
+use tempokd::students::Precision;
 
 /// The page downloads every default model; together they must stay under this.
 const BUDGET_BYTES: u64 = 40_000_000;
@@ -275,6 +276,53 @@ fn a_stream_fed_in_any_chunks_gives_the_same_detections() {
             assert_eq!(heard(chunk), whole, "{name}: chunks of {chunk}");
         }
     }
+}
+
+/// A shipped student written as a folder at int8 (`tempokd export --folder`) scores on the check
+/// set exactly as the original does with `eval --precision int8`, from a file under 30 % of the
+/// original's.
+#[test]
+fn a_student_exported_as_an_int8_folder_scores_as_eval_at_int8() {
+    let scratch = std::env::temp_dir().join(format!("tempokd-int8-{}", std::process::id()));
+    let folder = scratch.join("crnn-kd-int8");
+    let original = models().join("crnn-kd");
+    let check_set = repository().join("engine/tests/fixtures/check-set");
+    let os = std::ffi::OsStr::new;
+    tempokd_ok(&[
+        os("export"),
+        os("--precision"),
+        os("int8"),
+        os("--model"),
+        original.as_os_str(),
+        os("--folder"),
+        folder.as_os_str(),
+    ]);
+    let eval = |model: &Path, precision: &str| {
+        tempokd_json(&[
+            os("eval"),
+            os("--json"),
+            os("--precision"),
+            os(precision),
+            os("--model"),
+            model.as_os_str(),
+            os("--data"),
+            check_set.as_os_str(),
+        ])
+    };
+    let (stored, rounded) = (eval(&folder, "fp32"), eval(&original, "int8"));
+    for key in ["n", "accuracy", "attention_in_window"] {
+        assert_eq!(stored[key], rounded[key], "{key}");
+    }
+    let size = |dir: &Path| {
+        std::fs::metadata(dir.join("model.safetensors"))
+            .unwrap()
+            .len()
+    };
+    let share = size(&folder) as f64 / size(&original) as f64;
+    assert!(share < 0.3, "int8 weights are {share} of the fp32 file");
+    let config = std::fs::read_to_string(folder.join("config.json")).unwrap();
+    assert!(config.contains("\"weights\": \"int8\""), "{config}");
+    std::fs::remove_dir_all(&scratch).unwrap();
 }
 
 /// `tempokd` with these arguments, which must succeed (or the test fails with its standard
@@ -566,54 +614,68 @@ fn live_the_teacher_reads_each_word_once_and_a_student_every_hop_as_offline() {
     );
 }
 
-/// The deployment card (`tempokd deploy-card`, docs/deployment/card.json) against the weights:
-/// each file size is what `tempokd export` writes today, and each fp32 accuracy is the model
-/// card's own score at that length (the same evaluation).
+/// The deployment card (`tempokd deploy-card`, static/models/deployment.json) against the
+/// weights: each file size is what `tempokd export` writes today, the parameters and
+/// multiply-adds are the student's own, and each fp32 accuracy is the model card's own score at
+/// that length (the same evaluation).
 #[test]
 fn the_deployment_card_matches_the_exports_and_the_model_cards() {
-    let text = std::fs::read_to_string(repository().join("docs/deployment/card.json")).unwrap();
-    let card: serde_json::Value = serde_json::from_str(&text).unwrap();
+    use tempokd::export::card::DeploymentCard;
+    use tempokd::export::timing_clip;
+    use tempokd::students::Student;
+    let text = std::fs::read_to_string(models().join("deployment.json")).unwrap();
+    let card: DeploymentCard = serde_json::from_str(&text).unwrap();
     let index = ModelIndex::read(&models()).unwrap();
-    let rows = card["rows"].as_array().unwrap();
-    let students = index
-        .models
-        .iter()
+    let shipped: Vec<&str> = (index.models.iter())
         .filter(|m| m.kind == ModelKind::Student)
-        .count();
+        .map(|m| m.name.as_str())
+        .collect();
+    let on_card: Vec<&str> = card.students.iter().map(|s| s.model.as_str()).collect();
     assert_eq!(
-        rows.len(),
-        3 * students,
-        "every student at fp32, fp16 and int8"
+        on_card, shipped,
+        "every shipped student, in the index's order"
     );
     let scratch = std::env::temp_dir().join(format!("tempokd-card-{}", std::process::id()));
     std::fs::create_dir_all(&scratch).unwrap();
-    for row in rows {
-        let name = row["model"].as_str().unwrap();
-        let precision = row["precision"].as_str().unwrap();
-        let file = scratch.join(format!("{name}-{precision}.onnx"));
-        let output = Command::new(env!("CARGO_BIN_EXE_tempokd"))
-            .args(["export", "--precision", precision, "--model"])
-            .arg(models().join(name))
-            .arg("--onnx")
-            .arg(&file)
-            .output()
-            .unwrap();
-        assert!(output.status.success(), "{name} {precision}");
-        let size = std::fs::metadata(&file).unwrap().len();
-        assert_eq!(row["onnx_bytes"].as_u64(), Some(size), "{name} {precision}");
-        if precision != "fp32" {
-            continue;
-        }
-        let indexed = index.models.iter().find(|m| m.name == name).unwrap();
-        for score in row["scores"].as_array().unwrap() {
-            let length = score["length_s"].as_f64().unwrap();
-            let clips = format!("test, L = {length} s");
-            let on_card = indexed.scores.iter().find(|s| s.clips == clips).unwrap();
+    let cpu = tempokd::device::ComputeDevice::cpu("tests run on the CPU").device;
+    for student in &card.students {
+        let name = &student.model;
+        let indexed = index.models.iter().find(|m| &m.name == name).unwrap();
+        let loaded = Student::load_dir(&models().join(name), &cpu).unwrap();
+        let frames = loaded.features(&timing_clip()).unwrap().frames;
+        assert_eq!(student.cost.params, indexed.params, "{name}: parameters");
+        assert_eq!(
+            student.cost.multiply_adds_per_second,
+            loaded.config().multiply_adds(frames),
+            "{name}: multiply-adds"
+        );
+        assert!(
+            student.native_ms > 0.0 && student.peak_memory_bytes > 0,
+            "{name}"
+        );
+        let precisions: Vec<_> = student.precisions.iter().map(|p| p.precision).collect();
+        assert_eq!(precisions, Precision::ALL, "{name}: every precision");
+        for precision in Precision::ALL {
+            let file = scratch.join(format!("{name}-{}.onnx", precision.name()));
+            let output = Command::new(env!("CARGO_BIN_EXE_tempokd"))
+                .args(["export", "--precision", precision.name(), "--model"])
+                .arg(models().join(name))
+                .arg("--onnx")
+                .arg(&file)
+                .output()
+                .unwrap();
+            assert!(output.status.success(), "{name} {precision:?}");
+            let size = std::fs::metadata(&file).unwrap().len() as usize;
             assert_eq!(
-                score["accuracy"].as_f64().unwrap() as f32,
-                on_card.accuracy,
-                "{name} at {clips}"
+                student.cost.onnx_bytes(precision),
+                Some(size),
+                "{name} {precision:?}"
             );
+        }
+        for score in &student.at(Precision::F32).unwrap().scores {
+            let clips = format!("test, L = {} s", score.length_s);
+            let on_card = indexed.scores.iter().find(|s| s.clips == clips).unwrap();
+            assert_eq!(score.accuracy, on_card.accuracy, "{name} at {clips}");
         }
     }
     std::fs::remove_dir_all(&scratch).unwrap();

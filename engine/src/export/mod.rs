@@ -1,15 +1,22 @@
-//! Students as ONNX models, for runtimes outside TempoKD (onnxruntime, tract, a phone's or a
-//! microcontroller's inference engine).
+//! Students on devices outside TempoKD: as ONNX models, for other runtimes (onnxruntime, tract,
+//! a phone's or a microcontroller's inference engine), and the deployment card of what each
+//! costs there (`card`, `profile`).
 //!
 //! The exported graph is the student's forward pass from its features to its logits and its
 //! temporal attention; the front end (framing, mel filters, log, DCT) stays outside it and is
 //! written into the model's metadata (`tempokd.front_end` in words, `tempokd.config` as the
 //! student's `config.json`) so an integrator can compute the same features.
 
+pub mod card;
 #[cfg(feature = "tensors")]
 mod onnx;
 #[cfg(feature = "tensors")]
+mod profile;
+#[cfg(feature = "tensors")]
 mod students;
+
+#[cfg(feature = "tensors")]
+pub use profile::{deployment_cost, time_one_second, timing_clip};
 
 /// The ONNX operator set every exported graph is written against.
 pub const OPSET: i64 = 17;
@@ -40,6 +47,10 @@ impl Precision {
     pub fn from_name(name: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|p| p.name() == name)
     }
+
+    pub fn is_f32(&self) -> bool {
+        *self == Precision::F32
+    }
 }
 
 use crate::audio::{FeatureConfig, FeatureKind, MelNorm, MelScale};
@@ -65,6 +76,8 @@ pub enum ExportError {
     WeightShape { key: String, shape: Vec<usize> },
     #[error("reading the weights from the device failed: {0}")]
     Device(String),
+    #[error("the student cannot read a second of audio: {0}")]
+    Features(String),
 }
 
 /// An exported student.

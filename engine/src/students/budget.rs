@@ -218,6 +218,104 @@ impl StudentConfig {
         }
     }
 
+    /// Multiply-adds of one clip's inference forward pass over `input_frames` feature frames:
+    /// every matrix product and convolution that the logits and the temporal attention need (what
+    /// an exported student computes), not the elementwise gate math, normalisation or softmax.
+    /// Saturating, as the other costs.
+    pub fn multiply_adds(&self, input_frames: usize) -> u64 {
+        let (input, classes) = (self.input_size(), self.classes());
+        let frames = input_frames;
+        // Output frames of a 1-D convolution with `pad` frames on each side.
+        let convolved = |frames: usize, kernel: usize, stride: usize, pad: usize| {
+            frames
+                .saturating_add(2 * pad)
+                .checked_sub(kernel)
+                .map_or(0, |span| span / stride + 1)
+        };
+        let gru = |frames: usize, input: usize, hidden: usize| {
+            product(&[frames, 3, hidden, input.saturating_add(hidden)])
+        };
+        let mut total = Tally::default();
+        match &self.arch {
+            Architecture::LstmP(c) => {
+                let (h, p) = (c.units, c.projection);
+                total.add("the LSTM", product(&[frames, 4, h, input + p]));
+                total.add("the projection", product(&[frames, h, p]));
+                total.add("the classifier", product(&[p, classes]));
+                total.add("the query", product(&[frames, p]));
+            }
+            Architecture::TcResNet(c) => {
+                let mut frames = convolved(frames, c.first_kernel, 1, c.first_kernel / 2);
+                total.add(
+                    "the first convolution",
+                    product(&[frames, c.first_kernel, input, c.first_channels]),
+                );
+                let mut width = c.first_channels;
+                for &channels in &c.stages {
+                    for block in 0..c.blocks_per_stage {
+                        let stride = if block == 0 { 2 } else { 1 };
+                        let out = convolved(frames, c.kernel, stride, c.kernel / 2);
+                        total.add("the blocks", product(&[out, c.kernel, width, channels]));
+                        total.add("the blocks", product(&[out, c.kernel, channels, channels]));
+                        if stride != 1 || width != channels {
+                            let shortcut = convolved(frames, 1, stride, 0);
+                            total.add("the shortcuts", product(&[shortcut, width, channels]));
+                        }
+                        (frames, width) = (out, channels);
+                    }
+                }
+                total.add("the classifier", product(&[width, classes]));
+                total.add("the query", product(&[frames, width]));
+            }
+            Architecture::Crnn(c) => {
+                let (mut frames, mut bins, mut channels) = (frames, input, 1usize);
+                for (&out, &[time, frequency]) in c.conv_channels.iter().zip(&c.conv_kernels) {
+                    frames = convolved(frames, time, 1, 0);
+                    bins = convolved(bins, frequency, 1, 0);
+                    total.add(
+                        "the convolutions",
+                        product(&[frames, bins, out, channels, time, frequency]),
+                    );
+                    channels = out;
+                }
+                total.add("the GRU", gru(frames, channels * bins, c.gru_units));
+                let mut width = c.gru_units;
+                for &units in &c.dense {
+                    total.add("the dense layers", product(&[width, units]));
+                    width = units;
+                }
+                total.add("the classifier", product(&[width, classes]));
+                total.add("the query", product(&[frames, c.gru_units]));
+            }
+            Architecture::AttRnn(c) | Architecture::MhattRnn(c) => {
+                let mut channels = 1usize;
+                for &out in &c.conv_channels {
+                    let kernel = product(&[frames, input, out, channels, c.conv_kernel]);
+                    total.add("the convolutions", kernel);
+                    channels = out;
+                }
+                let mut width = input;
+                for _ in 0..c.gru_layers {
+                    total.add(
+                        "the BiGRUs",
+                        gru(frames, width, c.gru_units).saturating_mul(2),
+                    );
+                    width = 2 * c.gru_units;
+                }
+                // The queries from the middle frame, then each head's scores and context.
+                total.add("the queries", product(&[width, c.heads, width]));
+                total.add("the attention", product(&[2, c.heads, frames, width]));
+                let mut features = c.heads * width;
+                for &units in &c.dense {
+                    total.add("the dense layers", product(&[features, units]));
+                    features = units;
+                }
+                total.add("the classifier", product(&[features, classes]));
+            }
+        }
+        total.total
+    }
+
     /// Refuses a layout over `budget`, naming the field that costs most and both numbers.
     pub fn check_budget(&self, budget: &StudentBudget) -> Result<StudentCost, StudentError> {
         let cost = self.cost();

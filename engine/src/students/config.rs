@@ -4,6 +4,7 @@
 use super::StudentError;
 use super::budget::StudentBudget;
 use crate::audio::{FeatureConfig, FeatureKind, Features};
+use crate::export::Precision;
 use serde::{Deserialize, Serialize};
 
 /// LSTM with peepholes and an output projection, read out at the last frame.
@@ -191,6 +192,7 @@ impl Preset {
                 ..FeatureConfig::default()
             },
             arch,
+            weights: Precision::F32,
         }
     }
 }
@@ -232,6 +234,10 @@ pub struct StudentConfig {
     pub features: FeatureConfig,
     #[serde(flatten)]
     pub arch: Architecture,
+    /// How `model.safetensors` stores the matrices and kernels (see `students::precision`); a
+    /// config without it is fp32.
+    #[serde(default, skip_serializing_if = "Precision::is_f32")]
+    pub weights: Precision,
 }
 
 /// Layers so large that building them would exhaust memory are refused before allocation.

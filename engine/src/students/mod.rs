@@ -28,7 +28,7 @@ pub use recurrent::{BiGru, Gru, GruConfig, PeepholeLstm, PeepholeLstmConfig, on_
 pub use temporal_query::TemporalQuery;
 
 use crate::audio::{FeatureError, FeatureExtractor, Features};
-use crate::checkpoint::{Checkpoint, CheckpointError, load_by_path, named_tensors, to_safetensors};
+use crate::checkpoint::{Checkpoint, CheckpointError, load_by_path, named_tensors};
 use crate::device::read_floats;
 use crate::prediction::Prediction;
 use burn::tensor::{Device, Tensor, TensorData};
@@ -108,6 +108,7 @@ impl Student {
         let mut checkpoint = Checkpoint::new(files.weights).map_err(weights)?;
         let model =
             load_by_path(StudentModel::init(&config, device), &mut checkpoint).map_err(weights)?;
+        precision::check_stored_as(&config, checkpoint.stored_as())?;
         checkpoint.finish().map_err(weights)?;
         Self::assemble(model, config, device)
     }
@@ -128,13 +129,9 @@ impl Student {
         })
     }
 
-    /// `config.json` and `model.safetensors`.
+    /// `config.json` and `model.safetensors`, every weight in f32.
     pub async fn save(&self) -> Result<(String, Vec<u8>), StudentError> {
-        let arch = self.config.arch_name();
-        let weights = to_safetensors(named_tensors(&self.model))
-            .await
-            .map_err(|source| StudentError::Weights { arch, source })?;
-        Ok((self.config.to_json(), weights))
+        self.save_at(Precision::F32).await
     }
 
     /// A student directory on disk.
@@ -165,10 +162,15 @@ impl Student {
         )
     }
 
-    /// Writes `config.json` and `model.safetensors` into `dir`, creating it.
+    /// Writes `config.json` and `model.safetensors` into `dir`, creating it, the matrices and
+    /// kernels stored at `precision`.
     #[cfg(not(target_family = "wasm"))]
-    pub async fn save_dir(&self, dir: &std::path::Path) -> Result<(), StudentError> {
-        let (config, weights) = self.save().await?;
+    pub async fn save_dir(
+        &self,
+        dir: &std::path::Path,
+        precision: Precision,
+    ) -> Result<(), StudentError> {
+        let (config, weights) = self.save_at(precision).await?;
         let failed = |path: &std::path::Path, error: std::io::Error| {
             StudentError::File(format!("{}: {error}", path.display()))
         };

@@ -7,10 +7,12 @@
 //! gives what the exported int8 ONNX model (weights through `DequantizeLinear`) or an fp16 file
 //! gives, and its accuracy is the accuracy lost to storing it smaller.
 
-use super::{Student, StudentError, StudentFiles};
-use crate::checkpoint::{named_tensors, read_to_host, serialize_f32};
+use super::{Student, StudentConfig, StudentError, StudentFiles};
+use crate::checkpoint::{Stored, named_tensors, read_to_host, serialize};
 pub use crate::export::Precision;
 use burn::tensor::f16;
+use safetensors::Dtype;
+use std::collections::BTreeMap;
 
 /// Whether a parameter of this shape is stored at the lower precision.
 pub fn is_rounded(shape: &[usize]) -> bool {
@@ -54,31 +56,85 @@ pub fn round_trip(values: &[f32], precision: Precision) -> Vec<f32> {
     }
 }
 
+/// A parameter of this shape as a file stores it at `precision`.
+fn stored(values: Vec<f32>, shape: &[usize], precision: Precision) -> Stored {
+    match (is_rounded(shape), precision) {
+        (false, _) | (true, Precision::F32) => Stored::F32(values),
+        (true, Precision::F16) => {
+            Stored::F16(values.iter().map(|&v| f16::from_f32(v).to_bits()).collect())
+        }
+        (true, Precision::Int8) => {
+            let Int8Codes { codes, scale } = Int8Codes::quantize(&values);
+            Stored::I8 { codes, scale }
+        }
+    }
+}
+
 impl Student {
-    /// This student with its weights stored at `precision` and read back, on the same device.
-    pub async fn at_precision(&self, precision: Precision) -> Result<Student, StudentError> {
+    /// `config.json` and `model.safetensors` with the matrices and kernels stored at
+    /// `precision`: F16, or I8 codes with each tensor's scale in the file's metadata; the
+    /// config's `weights` says which.
+    pub async fn save_at(&self, precision: Precision) -> Result<(String, Vec<u8>), StudentError> {
         let arch = self.config.arch_name();
         let host = read_to_host(named_tensors(&self.model))
             .await
             .map_err(StudentError::Device)?
             .into_iter()
             .map(|(name, shape, values)| {
-                let values = match is_rounded(&shape) {
-                    true => round_trip(&values, precision),
-                    false => values,
-                };
-                (name, shape, values)
+                let stored = stored(values, &shape, precision);
+                (name, shape, stored)
             })
             .collect();
-        let weights =
-            serialize_f32(host).map_err(|source| StudentError::Weights { arch, source })?;
+        let weights = serialize(host).map_err(|source| StudentError::Weights { arch, source })?;
+        let config = StudentConfig {
+            weights: precision,
+            ..self.config.clone()
+        };
+        Ok((config.to_json(), weights))
+    }
+
+    /// This student with its weights stored at `precision` and read back, on the same device.
+    pub async fn at_precision(&self, precision: Precision) -> Result<Student, StudentError> {
+        let (config, weights) = self.save_at(precision).await?;
         Student::load(
             StudentFiles {
-                config: &self.config.to_json(),
+                config: &config,
                 weights: &weights,
             },
             &self.device,
         )
+    }
+}
+
+/// Refuses weights stored otherwise than the config says: int8 codes in a student whose config
+/// does not say int8, or a config saying int8 or fp16 over a file with no tensor stored so.
+pub(super) fn check_stored_as(
+    config: &StudentConfig,
+    stored_as: &BTreeMap<String, Dtype>,
+) -> Result<(), StudentError> {
+    let said = config.weights;
+    let int8 = (stored_as.iter()).find(|(_, dtype)| **dtype == Dtype::I8);
+    if let Some((key, _)) = int8
+        && said != Precision::Int8
+    {
+        return Err(StudentError::Config(format!(
+            "config.json says its weights are {}, but model.safetensors stores `{key}` as int8 \
+             codes; a student saved at int8 has \"weights\": \"int8\" in its config",
+            said.name()
+        )));
+    }
+    let expected = match said {
+        Precision::F32 => return Ok(()),
+        Precision::F16 => Dtype::F16,
+        Precision::Int8 => Dtype::I8,
+    };
+    match stored_as.values().any(|dtype| *dtype == expected) {
+        true => Ok(()),
+        false => Err(StudentError::Config(format!(
+            "config.json says its weights are {}, but model.safetensors holds no tensor stored \
+             so; save the student again or remove \"weights\" from its config",
+            said.name()
+        ))),
     }
 }
 

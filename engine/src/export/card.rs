@@ -1,0 +1,92 @@
+//! The deployment card: what each shipped student costs on a device and keeps when its weights
+//! are stored smaller. `tempokd deploy-card` writes it (beside the models, for the page) and the
+//! page shows it, with a row for a student trained in the browser.
+
+use super::Precision;
+use crate::metrics::Interval;
+use serde::{Deserialize, Serialize};
+
+/// The seconds of audio every timing classifies, and every multiply-add count is for.
+pub const TIMED_SECONDS: f32 = 1.0;
+
+/// Runs whose median is a card's time.
+pub const TIMED_RUNS: usize = 15;
+
+/// Every shipped student, measured on one machine and scored on one test split.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DeploymentCard {
+    /// The machine the times and the memory were measured on.
+    pub machine: String,
+    pub test_data: String,
+    pub lengths_s: Vec<f32>,
+    pub students: Vec<CardStudent>,
+}
+
+/// One student: what it costs, then what it keeps at each precision.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CardStudent {
+    pub model: String,
+    pub title: String,
+    pub cost: DeploymentCost,
+    /// The paper's parameter count for the architecture, where it gives one.
+    pub paper_params: Option<String>,
+    /// Median of [`TIMED_RUNS`] classifications of [`TIMED_SECONDS`] of audio on the card's
+    /// machine's CPU, features included, logits only.
+    pub native_ms: f64,
+    /// Heap in use at the peak of the first such classification, above what was in use before
+    /// the student loaded: its weights, the features and every activation.
+    pub peak_memory_bytes: u64,
+    pub precisions: Vec<AtPrecision>,
+}
+
+/// What a student costs wherever it runs, from its config and its exports alone.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DeploymentCost {
+    /// Parameters of the deployed model (the training-only query left out).
+    pub params: usize,
+    /// Multiply-adds of the matrix products and convolutions that classify [`TIMED_SECONDS`]
+    /// of audio (logits and temporal attention), as the ONNX export computes them.
+    pub multiply_adds_per_second: u64,
+    /// The ONNX file at each precision.
+    pub onnx: Vec<OnnxSize>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct OnnxSize {
+    pub precision: Precision,
+    pub bytes: usize,
+}
+
+impl DeploymentCost {
+    pub fn onnx_bytes(&self, precision: Precision) -> Option<usize> {
+        (self.onnx.iter())
+            .find(|size| size.precision == precision)
+            .map(|size| size.bytes)
+    }
+}
+
+/// A student's weights stored at one precision and read back, scored on the test split.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AtPrecision {
+    pub precision: Precision,
+    pub scores: Vec<LengthScore>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LengthScore {
+    pub length_s: f32,
+    pub n: usize,
+    pub accuracy: f32,
+    pub accuracy_interval: Interval,
+    pub localisation: Option<f32>,
+    pub localisation_interval: Option<Interval>,
+    /// Points of accuracy against the same student at fp32 (negative: lost).
+    pub points_changed: f32,
+}
+
+impl CardStudent {
+    /// The scores at `precision`, where the card has them.
+    pub fn at(&self, precision: Precision) -> Option<&AtPrecision> {
+        self.precisions.iter().find(|p| p.precision == precision)
+    }
+}
