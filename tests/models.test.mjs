@@ -161,6 +161,32 @@ test('on the CPU every model says what tempokd inspect says', async () => {
   await page.locator('.readings .onnx-export').scrollIntoViewIfNeeded();
   await screenshot(page, '10b-onnx-export');
 
+  // The deployment card: every shipped student with what tempokd deploy-card measured, and each
+  // timed in this browser when asked (on the CPU here, so no WebGPU time).
+  const card = JSON.parse(await readFile(join(ROOT, 'static/models/deployment.json'), 'utf8'));
+  const cardRows = await page.$$eval('#deployment-table tbody tr', (rows) => rows.map((row) => row.dataset.model));
+  assert.deepEqual(cardRows, card.students.map((student) => student.model));
+  const row = (model) => `#deployment-table tr[data-model="${model}"]`;
+  const times = (model) => `#deployment-times tr[data-model="${model}"]`;
+  for (const student of card.students) {
+    assert.equal(await page.textContent(`${row(student.model)} .params`),
+      `${student.cost.params} (${student.paper_params ?? '–'})`);
+    assert.equal(await page.textContent(`${row(student.model)} .multiply-adds`),
+      `${(student.cost.multiply_adds_per_second / 1e6).toFixed(2)} M`);
+  }
+  await page.click('#deployment-measure');
+  await page.waitForFunction(() => !document.querySelector('#deployment-progress')
+    && [...document.querySelectorAll('#deployment-times .browser-cpu')].every((cell) => / ms$/.test(cell.textContent)),
+  null, { timeout: TIMEOUT });
+  for (const student of card.students) {
+    assert.equal(await page.textContent(`${times(student.model)} .browser-webgpu`), 'not used: the models run on the CPU');
+  }
+  const timed = await page.$$eval('#deployment-times tbody tr', (rows) => rows.map((r) =>
+    `${r.dataset.model} ${r.querySelector('.browser-cpu').textContent} (card's CPU ${r.querySelector('.native').textContent})`));
+  console.log(`# 1 s in this browser's CPU: ${timed.join(', ')}`);
+  await page.locator('#deployment-times').scrollIntoViewIfNeeded();
+  await screenshot(page, '10c-deployment-card');
+
   // Inside the teacher: a layer's attention drawn, and new rollout settings redraw its strip.
   const matrix = await paintedPixels(page, '#attention-matrix');
   assert.ok(matrix.painted > matrix.total / 2, `attention matrix: ${matrix.painted} of ${matrix.total} pixels drawn`);

@@ -120,6 +120,23 @@ test('a short KD run draws both curves, stops, and its student loads back as tem
     '--onnx', join(folder, 'student.onnx')], { cwd: ROOT });
   assert.ok((await readFile(await onnx.path())).equals(await readFile(join(folder, 'student.onnx'))),
     'the page exports the trained student as tempokd export does');
+  // The deployment card gets a row for each student trained here, measured in this browser: its
+  // cost is the shipped student's of the same layout, its fp32 file the one just saved.
+  const card = JSON.parse(await readFile(join(ROOT, 'static/models/deployment.json'), 'utf8'));
+  const shipped = card.students.find((student) => student.model === 'tc-resnet8');
+  await page.click('#deployment-measure');
+  const trainedRow = '#deployment-table tr.trained-here[data-model="tc-resnet8, trained here with KD"]';
+  const trainedTimes = '#deployment-times tr.trained-here[data-model="tc-resnet8, trained here with KD"]';
+  await page.waitForFunction((row) => / ms$/.test(document.querySelector(`${row} .browser-cpu`)?.textContent ?? ''),
+    trainedTimes, { timeout: TIMEOUT });
+  assert.equal(await page.textContent(`${trainedRow} .params`), String(shipped.cost.params));
+  assert.equal(await page.textContent(`${trainedRow} .multiply-adds`),
+    `${(shipped.cost.multiply_adds_per_second / 1e6).toFixed(2)} M`);
+  const onnxKb = ((await readFile(join(folder, 'student.onnx'))).length / 1000).toFixed(0);
+  assert.match(await page.textContent(`${trainedRow} .onnx`), new RegExp(`^${onnxKb} · \\d+ · \\d+ kB$`));
+  console.log(`# the KD student trained here: 1 s in ${await page.textContent(`${trainedTimes} .browser-cpu`)} on this browser's CPU`);
+  await page.locator(trainedTimes).scrollIntoViewIfNeeded();
+  await screenshot(page, '15b-deployment-trained');
   await page.setInputFiles('input[type=file]', CLIP);
   await page.click('.other-models summary');
   await page.setInputFiles('#model-files', [join(folder, 'config.json'), join(folder, 'model.safetensors')]);

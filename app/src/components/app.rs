@@ -1,6 +1,6 @@
 use super::{
-    AudioInput, ClipView, DeviceBadge, Downloads, ErrorBanner, LiveView, ModelLoading,
-    NoiseSettings, OtherModels, Readings, TeacherExplorer, Trainer,
+    AudioInput, ClipView, DeploymentCardView, DeviceBadge, Downloads, ErrorBanner, LiveView,
+    ModelLoading, NoiseSettings, OtherModels, Readings, TeacherExplorer, Trainer,
 };
 use crate::analysis::{Analysis, AudioSource, DecodedClip, decode};
 use crate::browser::when_hidden;
@@ -42,6 +42,7 @@ pub fn App() -> impl IntoView {
     let models = Models::new();
     let training = Training::new();
     spawn_local(training.restore());
+    spawn_local(models.deployment.fetch());
     spawn_local(async move {
         match shipped_models().await {
             Ok(catalog) => models.start(catalog, cpu_request()),
@@ -135,6 +136,7 @@ pub fn App() -> impl IntoView {
                 }
             })}
             <Trainer models=models training=training clip=decoded />
+            <DeploymentCardView models=models training=training />
             </div>
         </main>
     }

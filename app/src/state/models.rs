@@ -3,6 +3,7 @@
 
 use crate::state::calibration::Calibration;
 use crate::state::catalog::CatalogEntry;
+use crate::state::deployment::Deployment;
 use crate::state::live::Live;
 use crate::state::onnx_export::OnnxExports;
 use crate::worker::alarm::{Panic, PanicAlarm};
@@ -89,6 +90,8 @@ pub struct Models {
     pub calibration: Calibration,
     /// Students written as ONNX files for the visitor.
     pub onnx: OnnxExports,
+    /// The deployment card and what this browser measured of the students.
+    pub deployment: Deployment,
     /// The current clip, for a model added after it arrived.
     clip: StoredValue<Option<Vec<f32>>>,
     /// Every model asked for, so a new worker can load them all again.
@@ -117,6 +120,7 @@ impl Models {
             live: Live::new(),
             calibration: Calibration::new(),
             onnx: OnnxExports::new(),
+            deployment: Deployment::new(),
             clip: StoredValue::new(None),
             sources: StoredValue::new(Vec::new()),
             workers: StoredValue::new(0),
@@ -238,6 +242,7 @@ impl Models {
     fn restart(self, cpu_reason: String) {
         self.device.set(None);
         self.onnx.abandon();
+        self.deployment.abandon();
         self.connect(Some(cpu_reason));
     }
 
@@ -385,6 +390,7 @@ impl Models {
             Response::Live { session, event } => self.live.apply(self, session, event),
             Response::Calibration { run, event } => self.calibration.apply(run, event),
             Response::Exported { model, onnx } => self.onnx.apply(model, onnx),
+            Response::Profiled { model, profile } => self.deployment.apply(model, profile),
             // About a run that a newer one replaced.
             Response::Reading { .. }
             | Response::Failed { .. }

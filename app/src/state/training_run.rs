@@ -189,7 +189,7 @@ impl Training {
     }
 
     /// The student of the run with KD (when `kd`) or without it, named as the page shows it.
-    fn trained_source(self, kd: bool) -> Option<(ModelSource, usize)> {
+    pub fn trained_source(self, kd: bool) -> Option<(ModelSource, usize)> {
         let trained = self.trained.get_untracked()?;
         let files = trained.students.get(kd);
         let label = RUNS.get(kd);

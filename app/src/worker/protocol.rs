@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 pub use tempokd::data::stream_mix::CalibrationStreams;
 use tempokd::device::Placement;
 pub use tempokd::export::Precision;
+pub use tempokd::export::card::DeploymentCost;
 use tempokd::kd::{self, PlainAndKd, RolloutConfig};
 pub use tempokd::model::{ModelKind, TeacherAttention, TimeMap};
 pub use tempokd::stream::calibrate::{CalibrationSettings, ModelCalibration};
@@ -90,6 +91,19 @@ pub enum Request {
         source: ModelSource,
         precision: Precision,
     },
+    /// Measure what this student costs in this browser (see [`BrowserProfile`]), loaded apart
+    /// from the models on screen.
+    Profile { source: ModelSource },
+}
+
+/// A student's deployment figures measured in the browser: its cost, and the median time to
+/// classify a second of audio on the CPU and, where the models run on WebGPU, there too.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct BrowserProfile {
+    pub cost: DeploymentCost,
+    pub cpu_ms: f64,
+    /// `None` where the models run on the CPU; the failure where WebGPU could not run it.
+    pub webgpu_ms: Option<Result<f64, String>>,
 }
 
 /// A calibration: the keyword pack's held-out words (and the visitor's own recordings) laid
@@ -280,6 +294,11 @@ pub enum Response {
     Exported {
         model: String,
         onnx: Result<Vec<u8>, String>,
+    },
+    /// What student `model` costs in this browser, or why it could not be measured.
+    Profiled {
+        model: String,
+        profile: Result<BrowserProfile, String>,
     },
 }
 

@@ -8,8 +8,8 @@ use super::device::{self, PendingDevice};
 use super::listening::{Live, PendingModel};
 use super::model_files::model_files;
 use super::protocol::{
-    FromWorker, LiveModel, ModelKind, ModelSource, NamedReading, Request, Response, Steer,
-    ToWorker, TrainingRequest,
+    BrowserProfile, FromWorker, LiveModel, ModelKind, ModelSource, NamedReading, Request, Response,
+    Steer, ToWorker, TrainingRequest,
 };
 use super::trainer;
 use futures::future::FutureExt;
@@ -17,9 +17,10 @@ use gloo_worker::{HandlerId, Registrable, Worker, WorkerScope};
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 use tempokd::device::ComputeDevice;
-use tempokd::export::student_onnx;
+use tempokd::export::{deployment_cost, student_onnx, time_one_second};
 use tempokd::model::{FolderFiles, Model, ReadingRequest};
 use tempokd::students::{Precision, Student, StudentFiles};
+use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::spawn_local;
 
 #[derive(Default)]
@@ -33,6 +34,8 @@ struct State {
     live: Rc<Live>,
     /// The calibration allowed to go on; a newer one or a stop changes it.
     calibration: Rc<Cell<Option<u64>>>,
+    /// Held by the student being measured, so no two timings share the worker.
+    profiling: Rc<futures::lock::Mutex<()>>,
 }
 
 pub struct ModelWorker {
@@ -138,6 +141,18 @@ impl ModelWorker {
                 let onnx = export_onnx(source, precision).await;
                 reply(Response::Exported { model, onnx });
             }),
+            Request::Profile { source } => {
+                let (device, turns) = {
+                    let state = state.borrow();
+                    (state.device.clone(), state.profiling.clone())
+                };
+                spawn_local(async move {
+                    let _turn = turns.lock().await;
+                    let model = source.name.clone();
+                    let profile = profile(source, device).await;
+                    reply(Response::Profiled { model, profile });
+                });
+            }
         }
     }
 }
@@ -243,28 +258,81 @@ async fn fetch_model(
     Ok(model)
 }
 
-/// A student's ONNX file. Its files are fetched without reporting to the page (they are not a
-/// model loading) and it is built on the CPU, whatever device the loaded models use.
-async fn export_onnx(source: ModelSource, precision: Precision) -> Result<Vec<u8>, String> {
+/// A student for work beside the loaded models: its files fetched without reporting to the page
+/// (they are not a model loading), its config and weights kept for building it again.
+async fn student_files(source: ModelSource) -> Result<(String, Vec<u8>), String> {
     if source.kind != ModelKind::Student {
         return Err(
             "only students are exported; the teacher is a Hugging Face folder already".into(),
         );
     }
     let (config, weights, _) = model_files(source, &|_| {}).await?;
-    let device = ComputeDevice::cpu("exporting reads the weights on the CPU").device;
-    let student = Student::load(
-        StudentFiles {
-            config: &config,
-            weights: &weights,
-        },
-        &device,
-    )
-    .map_err(|e| e.to_string())?;
+    Ok((config, weights))
+}
+
+fn build_student(
+    (config, weights): &(String, Vec<u8>),
+    device: &ComputeDevice,
+) -> Result<Student, String> {
+    let files = StudentFiles { config, weights };
+    Student::load(files, &device.device).map_err(|e| e.to_string())
+}
+
+/// A student's ONNX file, built on the CPU whatever device the loaded models use.
+async fn export_onnx(source: ModelSource, precision: Precision) -> Result<Vec<u8>, String> {
+    let files = student_files(source).await?;
+    let device = ComputeDevice::cpu("exporting reads the weights on the CPU");
+    let student = build_student(&files, &device)?;
     let onnx = student_onnx(&student, precision)
         .await
         .map_err(|e| e.to_string())?;
     Ok(onnx.bytes)
+}
+
+/// What a student costs in this browser: built on the CPU apart from the loaded models and
+/// timed there, then on the models' device too when that is WebGPU.
+async fn profile(
+    source: ModelSource,
+    device: Option<PendingDevice>,
+) -> Result<BrowserProfile, String> {
+    let files = student_files(source).await?;
+    let cpu = ComputeDevice::cpu("the CPU is measured apart from the models' device");
+    let student = build_student(&files, &cpu)?;
+    let cost = deployment_cost(&student).await.map_err(|e| e.to_string())?;
+    let cpu_ms = time_one_second(&student, now_ms)
+        .await
+        .map_err(|e| e.to_string())?;
+    drop(student);
+    let webgpu_ms = match device {
+        Some(pending) => {
+            let device = pending.await;
+            match device.is_gpu() {
+                true => Some(time_on(&files, &device).await),
+                false => None,
+            }
+        }
+        None => None,
+    };
+    Ok(BrowserProfile {
+        cost,
+        cpu_ms,
+        webgpu_ms,
+    })
+}
+
+async fn time_on(files: &(String, Vec<u8>), device: &ComputeDevice) -> Result<f64, String> {
+    let student = build_student(files, device)?;
+    time_one_second(&student, now_ms)
+        .await
+        .map_err(|e| e.to_string())
+}
+
+/// The worker's clock in milliseconds, finer than `Date`'s where the browser allows.
+fn now_ms() -> f64 {
+    js_sys::global()
+        .unchecked_into::<web_sys::WorkerGlobalScope>()
+        .performance()
+        .map_or_else(js_sys::Date::now, |performance| performance.now())
 }
 
 /// Runs every model (or those named in `only`) on the clip, each once it has loaded: the first

@@ -10,8 +10,8 @@ use tempokd::kd::{AttentionMaps, PlainAndKd, RolloutConfig, RolloutRow};
 use tempokd_app::analysis::{Analysis, DecodedClip};
 use tempokd_app::charts::{time_to_x, x_to_time};
 use tempokd_app::components::{
-    ClipView, DeviceBadge, ErrorBanner, ModelLoading, OtherModels, Readings, TeacherExplorer,
-    Trainer,
+    ClipView, DeploymentCardView, DeviceBadge, ErrorBanner, ModelLoading, OtherModels, Readings,
+    TeacherExplorer, Trainer,
 };
 use tempokd_app::export::View;
 use tempokd_app::state::catalog::CatalogEntry;
@@ -30,6 +30,7 @@ wasm_bindgen_test_configure!(run_in_browser);
 
 mod charts;
 mod clip_view;
+mod deployment_card;
 mod device_badge;
 mod downloads;
 mod error_banner;
