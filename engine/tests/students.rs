@@ -122,6 +122,25 @@ async fn webgpu_matches_pytorch_when_offered() {
     matches_pytorch(&common::browser_device().await).await;
 }
 
+/// The deployment card's figures where the browser runs students (WebGPU where it offers it):
+/// the same cost as on the CPU, and a time.
+#[cfg(target_arch = "wasm32")]
+#[wasm_bindgen_test::wasm_bindgen_test]
+async fn deployment_figures_are_measured_where_the_browser_runs_students() {
+    use tempokd::export::{deployment_cost, time_one_second};
+    let device = common::browser_device().await;
+    let config = Preset::TcResNet8.config(labels(12));
+    let there = Student::new(config.clone(), &device.device).unwrap();
+    let on_cpu = Student::new(config, &cpu()).unwrap();
+    assert_eq!(
+        deployment_cost(&there).await.unwrap(),
+        deployment_cost(&on_cpu).await.unwrap()
+    );
+    let ms = time_one_second(&there, common::now_ms).await.unwrap();
+    wasm_bindgen_test::console_log!("1 s on {}: {ms:.2} ms", device.placement);
+    assert!(ms >= 0.0 && ms.is_finite(), "{ms}");
+}
+
 /// One training step against PyTorch's autograd: the loss (cross-entropy plus 0.5 · KL(a_T ‖ a_S)
 /// on a fixed batch, labels and target) and every parameter's gradient, with dropout off and
 /// batch normalisation on the batch's statistics as in training. The recurrent layers take the

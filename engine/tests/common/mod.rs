@@ -49,15 +49,25 @@ mod scratch;
 pub use scratch::{ScratchDir, scratch_dir};
 
 /// The device the browser offers, checked: WebGPU exactly when the browser exposes
-/// `navigator.gpu`, so a silent fall-back to the CPU fails the test.
+/// `navigator.gpu`, so a silent fall-back to the CPU fails the test. Chosen once per test
+/// worker (wgpu initialises once) and shared by every test that asks.
 #[cfg(target_arch = "wasm32")]
+#[allow(dead_code)]
 pub async fn browser_device() -> tempokd::device::ComputeDevice {
+    thread_local! {
+        static CHOSEN: std::cell::RefCell<Option<tempokd::device::ComputeDevice>> =
+            const { std::cell::RefCell::new(None) };
+    }
+    if let Some(device) = CHOSEN.with_borrow(Clone::clone) {
+        return device;
+    }
     let device = tempokd::device::ComputeDevice::gpu_or_cpu().await;
     let navigator = js_sys::Reflect::get(&js_sys::global(), &"navigator".into()).unwrap();
     let offers_webgpu = js_sys::Reflect::get(&navigator, &"gpu".into())
         .map(|gpu| !gpu.is_undefined())
         .unwrap_or(false);
     assert_eq!(device.is_gpu(), offers_webgpu, "{}", device.placement);
+    CHOSEN.set(Some(device.clone()));
     device
 }
 
