@@ -350,3 +350,84 @@ fn multiply_adds_are_those_tract_counts() {
         }
     }
 }
+
+/// The C header of a shipped student compiles as C99 with every warning an error, and a C
+/// program reading it gets every weight TempoKD's int8 export holds (codes times scale for
+/// matrices and kernels, the floats themselves for the rest) and the classes.
+#[test]
+fn the_c_header_compiles_and_holds_the_int8_weights() {
+    use tempokd::checkpoint::{named_tensors, read_to_host};
+    use tempokd::export::student_c_header;
+    use tempokd::students::{Int8Codes, is_rounded};
+    let dir = std::env::temp_dir().join(format!("tempokd-c-header-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let student =
+        Student::load_dir(&std::path::Path::new(MODELS).join("tc-resnet8-kd"), &cpu()).unwrap();
+    let header = pollster::block_on(student_c_header(&student, "tc-resnet8-kd")).unwrap();
+    std::fs::write(dir.join("student.h"), &header).unwrap();
+    let tensors = pollster::block_on(read_to_host(named_tensors(student.model()))).unwrap();
+    let mut expected = vec![
+        student.labels().len().to_string(),
+        student.labels()[0].clone(),
+    ];
+    let mut program = String::from(
+        "#include <stdio.h>\n#include \"student.h\"\nint main(void) {\n  size_t i;\n  \
+         printf(\"%d\\n%s\\n\", TC_RESNET8_KD_CLASSES, tc_resnet8_kd_labels[0]);\n",
+    );
+    for (name, shape, values) in &tensors {
+        let symbol = format!("tc_resnet8_kd_{}", name.replace('.', "_"));
+        let count = values.len();
+        let flat = format!(
+            "((const {}*){symbol})",
+            match is_rounded(shape) {
+                true => "int8_t",
+                false => "float",
+            }
+        );
+        let value = match is_rounded(shape) {
+            true => format!("(float){flat}[i] * {symbol}_scale"),
+            false => format!("{flat}[i]"),
+        };
+        program.push_str(&format!(
+            "  printf(\"%zu\\n\", sizeof {symbol} / sizeof *{flat});\n  \
+             for (i = 0; i < {count}; i++) printf(\"%.9g\\n\", (double)({value}));\n"
+        ));
+        expected.push(count.to_string());
+        let stored = match is_rounded(shape) {
+            true => Int8Codes::quantize(values).dequantize(),
+            false => values.clone(),
+        };
+        expected.extend(stored.iter().map(|v| format!("{v}")));
+    }
+    program.push_str("  return 0;\n}\n");
+    std::fs::write(dir.join("main.c"), program).unwrap();
+    let compiled = std::process::Command::new("cc")
+        .args([
+            "-std=c99", "-Wall", "-Wextra", "-Werror", "-o", "main", "main.c",
+        ])
+        .current_dir(&dir)
+        .output()
+        .expect("a C compiler (cc), which building Rust natively needs anyway");
+    assert!(
+        compiled.status.success(),
+        "{}",
+        String::from_utf8_lossy(&compiled.stderr)
+    );
+    let output = std::process::Command::new(dir.join("main"))
+        .output()
+        .unwrap();
+    let lines: Vec<String> = String::from_utf8(output.stdout)
+        .unwrap()
+        .lines()
+        .map(str::to_owned)
+        .collect();
+    assert_eq!(lines.len(), expected.len());
+    for (index, (c, ours)) in lines.iter().zip(&expected).enumerate() {
+        // Counts and names as text; weights as the same f32.
+        match (c.parse::<f32>(), ours.parse::<f32>()) {
+            (Ok(c), Ok(ours)) => assert_eq!(c, ours, "line {index}"),
+            _ => assert_eq!(c, ours, "line {index}"),
+        }
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -4,7 +4,7 @@
 use crate::train_and_eval::parse_precision;
 use std::path::PathBuf;
 use tempokd::device::ComputeDevice;
-use tempokd::export::{OPSET, front_end, student_onnx};
+use tempokd::export::{OPSET, front_end, student_c_header, student_onnx};
 use tempokd::students::{Precision, Student};
 
 #[derive(clap::Args)]
@@ -13,12 +13,16 @@ pub struct ExportArgs {
     #[arg(long)]
     model: PathBuf,
     /// Where to write the ONNX model.
-    #[arg(long, required_unless_present = "folder")]
+    #[arg(long, required_unless_present_any = ["folder", "c_header"])]
     onnx: Option<PathBuf>,
     /// Where to write the student as a TempoKD folder (config.json and model.safetensors) with
     /// its weights at `--precision`, for the page and the other commands.
     #[arg(long)]
     folder: Option<PathBuf>,
+    /// Where to write the student's weights as a C header (int8 matrices and kernels with their
+    /// scales, the rest float, in the module tree's order) for microcontroller integrators.
+    #[arg(long)]
+    c_header: Option<PathBuf>,
     /// How the matrices and kernels are stored: fp32, fp16, or int8 (symmetric, one scale per
     /// tensor); biases, batch norm and the query stay fp32.
     #[arg(long, default_value = "fp32", value_parser = parse_precision)]
@@ -36,6 +40,14 @@ pub fn export(args: &ExportArgs) -> Result<(), String> {
             folder.display(),
             args.precision.name()
         );
+    }
+    if let Some(path) = &args.c_header {
+        let name =
+            (dir.file_name()).map_or("student".into(), |name| name.to_string_lossy().into_owned());
+        let header =
+            pollster::block_on(student_c_header(&student, &name)).map_err(|e| e.to_string())?;
+        std::fs::write(path, header).map_err(|e| format!("{}: {e}", path.display()))?;
+        println!("{}: C header, int8 matrices and kernels", path.display());
     }
     let Some(path) = &args.onnx else {
         return Ok(());

@@ -7,6 +7,8 @@
 //! written into the model's metadata (`tempokd.front_end` in words, `tempokd.config` as the
 //! student's `config.json`) so an integrator can compute the same features.
 
+#[cfg(feature = "tensors")]
+mod c_header;
 pub mod card;
 #[cfg(feature = "tensors")]
 mod onnx;
@@ -15,6 +17,8 @@ mod profile;
 #[cfg(feature = "tensors")]
 mod students;
 
+#[cfg(feature = "tensors")]
+pub use c_header::student_c_header;
 #[cfg(feature = "tensors")]
 pub use profile::{deployment_cost, time_one_second, timing_clip};
 
