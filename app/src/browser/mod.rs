@@ -3,6 +3,7 @@
 
 pub mod audio;
 pub mod cache;
+pub mod json;
 pub mod microphone;
 
 /// Calls `then` whenever the page's tab is hidden (another tab chosen, the window minimised), for

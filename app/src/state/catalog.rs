@@ -1,6 +1,7 @@
 //! The models the page offers: `models/index.json`, written by `tempokd defaults` beside the
 //! shipped models.
 
+use crate::browser::json::fetch_json;
 use crate::worker::{ModelFiles, ModelKind, ModelSource};
 use serde::Deserialize;
 
@@ -32,20 +33,6 @@ struct Index {
 
 /// The shipped models, or a sentence saying why they cannot be listed.
 pub async fn shipped_models() -> Result<Vec<CatalogEntry>, String> {
-    let failure = |why: String| format!("The list of models ({INDEX}) {why}; reload the page.");
-    let response = gloo_net::http::Request::get(INDEX)
-        .send()
-        .await
-        .map_err(|e| failure(format!("could not be fetched ({e})")))?;
-    if !response.ok() {
-        return Err(failure(format!(
-            "could not be fetched (HTTP {})",
-            response.status()
-        )));
-    }
-    let index: Index = response
-        .json()
-        .await
-        .map_err(|e| failure(format!("is not readable ({e})")))?;
+    let index: Index = fetch_json(INDEX, "The list of models").await?;
     Ok(index.models)
 }

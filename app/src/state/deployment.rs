@@ -3,6 +3,7 @@
 //! visitor trained here included.
 
 use super::models::Models;
+use crate::browser::json::fetch_json;
 use crate::worker::{BrowserProfile, ModelSource, Request};
 use leptos::prelude::*;
 use tempokd::export::card::DeploymentCard;
@@ -37,7 +38,8 @@ impl Deployment {
 
     /// Fetches the shipped card.
     pub async fn fetch(self) {
-        self.card.set(Some(fetch_card().await));
+        self.card
+            .set(Some(fetch_json(CARD, "The deployment card").await));
     }
 
     /// Asks the worker to measure each of `students` (name, source, trained here), one after
@@ -95,22 +97,4 @@ impl Default for Deployment {
     fn default() -> Self {
         Self::new()
     }
-}
-
-async fn fetch_card() -> Result<DeploymentCard, String> {
-    let failure = |why: String| format!("The deployment card ({CARD}) {why}.");
-    let response = gloo_net::http::Request::get(CARD)
-        .send()
-        .await
-        .map_err(|e| failure(format!("could not be fetched ({e}); reload the page")))?;
-    if !response.ok() {
-        return Err(failure(format!(
-            "could not be fetched (HTTP {}); reload the page",
-            response.status()
-        )));
-    }
-    response
-        .json()
-        .await
-        .map_err(|e| failure(format!("is not readable ({e})")))
 }
