@@ -4,6 +4,7 @@
 //! interrupted build resumes where it stopped.
 
 use crate::curriculum::{Curriculum, LENGTHS, SEED, Sizes};
+use crate::deploy_card;
 use crate::jobs::{Job, TRAINING_PROCESSES, underlying_voices};
 use crate::train_and_eval::{self, evaluate};
 use clap::Args;
@@ -40,6 +41,12 @@ pub struct DefaultsArgs {
     pub lambdas: Vec<f32>,
     #[arg(long, default_value_t = SEED)]
     pub seed: u64,
+    /// Where the deployment card's table goes (`deploy-card --out`).
+    #[arg(long, default_value = deploy_card::DEFAULT_OUT)]
+    pub deployment_card: PathBuf,
+    /// Also put the deployment card's table into this README (`deploy-card --readme`).
+    #[arg(long)]
+    pub readme: Option<PathBuf>,
 }
 
 /// The students, in the paper's order.
@@ -79,6 +86,16 @@ pub fn defaults(args: &DefaultsArgs) -> Result<(), String> {
         shipped.extend(shipped_students(runs));
     }
     write_models(args, &curriculum, &shipped)?;
+    // Last, from the models just written, so it never describes older ones and every student's
+    // card gets its Deployment section back.
+    println!("== the deployment card");
+    deploy_card::deploy_card(&deploy_card::DeployCardArgs {
+        models: args.out.clone(),
+        data: curriculum.test_dir.clone(),
+        lengths: deploy_card::DEFAULT_LENGTHS.to_vec(),
+        out: args.deployment_card.clone(),
+        readme: args.readme.clone(),
+    })?;
     println!(
         "{} models in {} ({:.1} minutes)",
         shipped.len(),

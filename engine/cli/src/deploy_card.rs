@@ -23,20 +23,25 @@ pub struct DeployCardArgs {
     /// The shipped models' folder (its index.json names the students); the card's record goes
     /// into it as deployment.json, for the page.
     #[arg(long, default_value = "static/models")]
-    models: PathBuf,
+    pub models: PathBuf,
     /// The test corpus the cards score on (`defaults` makes it; see the cards' Data section).
     #[arg(long)]
-    data: PathBuf,
-    #[arg(long, default_value = "1,4", value_delimiter = ',')]
-    lengths: Vec<f32>,
+    pub data: PathBuf,
+    #[arg(long, default_values_t = DEFAULT_LENGTHS, value_delimiter = ',')]
+    pub lengths: Vec<f32>,
     /// Where card.md goes.
-    #[arg(long, default_value = "docs/deployment")]
-    out: PathBuf,
+    #[arg(long, default_value = DEFAULT_OUT)]
+    pub out: PathBuf,
     /// Also replace the table between the deploy-card markers of this README, and add it to
     /// every student's model card.
     #[arg(long)]
-    readme: Option<PathBuf>,
+    pub readme: Option<PathBuf>,
 }
+
+/// Where card.md goes unless told.
+pub const DEFAULT_OUT: &str = "docs/deployment";
+/// The clip lengths the card scores unless told.
+pub const DEFAULT_LENGTHS: [f32; 2] = [1.0, 4.0];
 
 /// The page's copy of the card, in the models' folder.
 pub const CARD_FILE: &str = "deployment.json";
