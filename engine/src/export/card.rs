@@ -34,7 +34,8 @@ pub struct CardStudent {
     /// machine's CPU, features included, logits only.
     pub native_ms: f64,
     /// Heap in use at the peak of the first such classification, above what was in use before
-    /// the student loaded: its weights, the features and every activation.
+    /// the student loaded: its weights, the features and every activation (the process's
+    /// one-time allocations, made by an earlier student, left out).
     pub peak_memory_bytes: u64,
     pub precisions: Vec<AtPrecision>,
 }
