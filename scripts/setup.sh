@@ -32,7 +32,9 @@ install_build_tools() {
 }
 
 install_test_tools() {
-  install_debian_commands chromium:chromium chromedriver:chromium-driver espeak-ng:espeak-ng flite:flite
+  # cc: the C header test compiles the exported header.
+  install_debian_commands chromium:chromium chromedriver:chromium-driver espeak-ng:espeak-ng flite:flite \
+    cc:gcc
 }
 
 # Installs the Debian package of each COMMAND:PACKAGE pair whose command is missing.
