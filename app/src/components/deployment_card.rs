@@ -3,7 +3,7 @@ use crate::state::models::Models;
 use crate::state::training_run::Training;
 use crate::worker::{BrowserProfile, DeploymentCost, Precision};
 use leptos::prelude::*;
-use tempokd::export::card::{CardStudent, DeploymentCard, LengthScore};
+use tempokd::export::card::{CardStudent, DeploymentCard, LengthScore, millions};
 
 /// The deployment card: what each shipped student costs on a device and keeps at int8, as
 /// `tempokd deploy-card` measured it, beside what this browser measures when the visitor asks,
@@ -245,10 +245,6 @@ fn intro_text(card: &DeploymentCard) -> String {
     )
 }
 
-fn millions(count: u64) -> String {
-    format!("{:.2} M", count as f64 / 1e6)
-}
-
 fn kilobytes(bytes: usize) -> String {
     format!("{:.0}", bytes as f64 / 1000.0)
 }
@@ -261,17 +257,8 @@ fn onnx_sizes(cost: &DeploymentCost) -> String {
 }
 
 fn accuracy(fp32: &LengthScore, int8: Option<&LengthScore>) -> String {
-    let change = match int8.map(|s| s.points_changed) {
-        Some(points) if points.abs() < 0.05 => " (±0.0)".to_string(),
-        Some(points) => format!(" ({points:+.1})"),
-        None => String::new(),
-    };
-    format!(
-        "{:.1} % ({:.1}–{:.1}){change}",
-        100.0 * fp32.accuracy,
-        100.0 * fp32.accuracy_interval.low,
-        100.0 * fp32.accuracy_interval.high
-    )
+    let change = int8.map(LengthScore::change_text).unwrap_or_default();
+    format!("{}{change}", fp32.accuracy_text())
 }
 
 /// The browser's two time cells: blank before measuring, "measuring…" while waiting, the

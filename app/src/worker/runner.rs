@@ -263,7 +263,9 @@ async fn fetch_model(
 async fn student_files(source: ModelSource) -> Result<(String, Vec<u8>), String> {
     if source.kind != ModelKind::Student {
         return Err(
-            "only students are exported; the teacher is a Hugging Face folder already".into(),
+            "only students are exported or measured here; the teacher is a Hugging Face \
+             folder already"
+                .into(),
         );
     }
     let (config, weights, _) = model_files(source, &|_| {}).await?;

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use tempokd::data::Split;
 use tempokd::device::ComputeDevice;
 use tempokd::export::card::{
-    AtPrecision, CardStudent, DeploymentCard, LengthScore, TIMED_RUNS, TIMED_SECONDS,
+    AtPrecision, CardStudent, DeploymentCard, LengthScore, TIMED_RUNS, TIMED_SECONDS, millions,
 };
 use tempokd::export::{deployment_cost, time_one_second, timing_clip};
 use tempokd::metrics::Evaluation;
@@ -183,11 +183,6 @@ fn markdown(card: &DeploymentCard) -> String {
     markdown_rows(card, &card.students, &int8_over)
 }
 
-/// Millions, for multiply-adds.
-fn millions(count: u64) -> String {
-    format!("{:.2} M", count as f64 / 1e6)
-}
-
 /// The table of `students`, a row for each precision, with what it measured; `int8_over` names
 /// the int8 files over a quarter of their fp32 file.
 fn markdown_rows(card: &DeploymentCard, students: &[CardStudent], int8_over: &[String]) -> String {
@@ -241,19 +236,15 @@ fn markdown_rows(card: &DeploymentCard, students: &[CardStudent], int8_over: &[S
             for score in &at.scores {
                 let lost = match at.precision {
                     Precision::F32 => String::new(),
-                    // Rounds to nothing: no sign, and never "-0.0".
-                    _ if score.points_changed.abs() < 0.05 => " (±0.0)".to_owned(),
-                    _ => format!(" ({:+.1})", score.points_changed),
+                    _ => score.change_text(),
                 };
                 let localisation = match (score.localisation, score.localisation_interval) {
                     (Some(mean), Some(i)) => format!("{mean:.3} ({:.3}–{:.3})", i.low, i.high),
                     _ => "–".to_owned(),
                 };
                 out.push_str(&format!(
-                    " {:.1} % ({:.1}–{:.1}){lost} | {localisation} |",
-                    100.0 * score.accuracy,
-                    100.0 * score.accuracy_interval.low,
-                    100.0 * score.accuracy_interval.high
+                    " {}{lost} | {localisation} |",
+                    score.accuracy_text()
                 ));
             }
             out.push('\n');

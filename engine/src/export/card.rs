@@ -85,6 +85,32 @@ pub struct LengthScore {
     pub points_changed: f32,
 }
 
+/// Multiply-adds in millions, as the card and the page write them.
+pub fn millions(count: u64) -> String {
+    format!("{:.2} M", count as f64 / 1e6)
+}
+
+impl LengthScore {
+    /// The accuracy as a percentage with its interval.
+    pub fn accuracy_text(&self) -> String {
+        format!(
+            "{:.1} % ({:.1}–{:.1})",
+            100.0 * self.accuracy,
+            100.0 * self.accuracy_interval.low,
+            100.0 * self.accuracy_interval.high
+        )
+    }
+
+    /// The points changed against fp32 in brackets, led by a space; a change that rounds to
+    /// nothing has no sign, and never reads "-0.0".
+    pub fn change_text(&self) -> String {
+        match self.points_changed {
+            points if points.abs() < 0.05 => " (±0.0)".to_owned(),
+            points => format!(" ({points:+.1})"),
+        }
+    }
+}
+
 impl CardStudent {
     /// The scores at `precision`, where the card has them.
     pub fn at(&self, precision: Precision) -> Option<&AtPrecision> {
