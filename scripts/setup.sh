@@ -35,6 +35,9 @@ install_test_tools() {
   # cc: the C header test compiles the exported header.
   install_debian_commands chromium:chromium chromedriver:chromium-driver espeak-ng:espeak-ng flite:flite \
     cc:gcc
+  # The native wgpu tests (`--device wgpu`) run on Mesa's software Vulkan driver, lavapipe.
+  compgen -G "/usr/share/vulkan/icd.d/lvp_icd.*.json" >/dev/null \
+    || install_debian_packages mesa-vulkan-drivers
 }
 
 # Installs the Debian package of each COMMAND:PACKAGE pair whose command is missing.
@@ -43,10 +46,12 @@ install_debian_commands() {
   for pair in "$@"; do
     command -v "${pair%%:*}" >/dev/null || missing+=("${pair#*:}")
   done
-  if [ ${#missing[@]} -gt 0 ]; then
-    say "installing Debian packages: ${missing[*]}"
-    local sudo=""; [ "$(id -u)" = 0 ] || sudo=sudo
-    $sudo apt-get update -q
-    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q "${missing[@]}"
-  fi
+  [ ${#missing[@]} -eq 0 ] || install_debian_packages "${missing[@]}"
+}
+
+install_debian_packages() {
+  say "installing Debian packages: $*"
+  local sudo=""; [ "$(id -u)" = 0 ] || sudo=sudo
+  $sudo apt-get update -q
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q "$@"
 }

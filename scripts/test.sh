@@ -34,16 +34,16 @@ cargo fmt --all -- --check
 stage "lints (clippy, every warning an error), natively and for the wasm build"
 cargo clippy -p tempokd -p tempokd-cli --all-targets -- -D warnings
 cargo clippy --target wasm32-unknown-unknown -p tempokd -p tempokd-app \
-  --no-default-features --features tempokd/webgpu,tempokd-app/webgpu --lib --bins --tests -- -D warnings
+  --no-default-features --features tempokd/wgpu,tempokd-app/webgpu --lib --bins --tests -- -D warnings
 stage "native tests (engine and CLI)"
 cargo test -p tempokd -p tempokd-cli
 # One invocation for both crates, so the wasm dependency graph is built once.
 stage "engine (features, teacher, students, training, CPU and WebGPU tensors) and components in headless Chromium"
 cargo test --target wasm32-unknown-unknown -p tempokd -p tempokd-app \
-  --no-default-features --features tempokd/webgpu \
+  --no-default-features --features tempokd/wgpu \
   --test features --test device --test teacher --test students --test training --test hostile --test web
 stage "the page's pure logic (saved-run format, worker messages), unit tests beside their code, in Node.js"
-cargo test --target wasm32-unknown-unknown -p tempokd-app --no-default-features --features tempokd/webgpu --lib
+cargo test --target wasm32-unknown-unknown -p tempokd-app --no-default-features --features tempokd/wgpu --lib
 stage "end-to-end: building the page"
 trunk build --offline
 stage "end-to-end: driving the page in headless Chromium"

@@ -531,3 +531,136 @@ async_test!(
         );
     }
 );
+
+/// The trainers natively on burn's wgpu backend (Vulkan, Metal or DX12; on a machine without a
+/// GPU, Mesa's software Vulkan driver, which scripts/setup.sh installs) against the CPU backend:
+/// from the same weights, on the same batches, three steps of every student with KD and of the
+/// teacher take the same losses.
+#[cfg(all(not(target_arch = "wasm32"), feature = "wgpu"))]
+mod on_wgpu {
+    use super::*;
+    use tempokd::device::DeviceChoice;
+    use tempokd::students::StudentFiles;
+    use tempokd::teacher::TeacherFiles;
+    use tempokd::train::StepReport;
+
+    const STEPS: usize = 3;
+
+    /// wgpu's preferred adapter, started once for the whole test binary; a machine without one
+    /// fails here with the reason, not with a silent run on the CPU.
+    fn wgpu() -> Device {
+        static STARTED: std::sync::OnceLock<ComputeDevice> = std::sync::OnceLock::new();
+        let device = STARTED.get_or_init(|| ComputeDevice::native(DeviceChoice::Wgpu(None)));
+        assert!(
+            device.is_gpu(),
+            "{}: install a Vulkan driver (Debian: mesa-vulkan-drivers)",
+            device.placement
+        );
+        device.device.clone()
+    }
+
+    /// Each step's loss terms agree to `tolerance` of the larger loss (at least 1).
+    fn same_losses(on_cpu: &[StepReport], on_wgpu: &[StepReport], tolerance: f32, what: &str) {
+        for (cpu, gpu) in on_cpu.iter().zip(on_wgpu) {
+            let scale = cpu.loss.abs().max(gpu.loss.abs()).max(1.0);
+            for (term, a, b) in [
+                ("loss", cpu.loss, gpu.loss),
+                ("task", cpu.task, gpu.task),
+                ("kd", cpu.kd, gpu.kd),
+            ] {
+                assert!(
+                    (a - b).abs() <= tolerance * scale,
+                    "{what}, step {}: {term} {a} on the CPU, {b} on wgpu",
+                    cpu.step
+                );
+            }
+        }
+        assert_eq!(on_cpu.len(), on_wgpu.len());
+    }
+
+    async fn student_steps(
+        preset: Preset,
+        files: (&str, &[u8]),
+        device: &Device,
+    ) -> Vec<StepReport> {
+        let student = Student::load(
+            StudentFiles {
+                config: files.0,
+                weights: files.1,
+            },
+            &device.clone().autodiff(),
+        )
+        .unwrap();
+        let batch = batch(&student, true);
+        let mut trainer = StudentTrainer::new(student, settings(0.5, 3e-3), false).unwrap();
+        let mut reports = Vec::new();
+        for _ in 0..STEPS {
+            let report = trainer.step(&batch).await;
+            reports.push(report.unwrap_or_else(|e| panic!("{}: {e}", preset.name())));
+        }
+        reports
+    }
+
+    #[test]
+    fn every_student_trains_on_wgpu_as_on_the_cpu() {
+        for preset in Preset::PAPER {
+            let cpu = pollster::block_on(device());
+            let made = pollster::block_on(student(preset, &cpu));
+            let (config, weights) = pollster::block_on(made.save()).unwrap();
+            // Dropout draws its masks per backend; without it both runs compute the same thing.
+            let mut config: serde_json::Value = serde_json::from_str(&config).unwrap();
+            if let Some(dropout) = config["layout"].get_mut("dropout") {
+                *dropout = 0.0.into();
+            }
+            let config = config.to_string();
+            let files = (config.as_str(), weights.as_slice());
+            let on_cpu = pollster::block_on(student_steps(preset, files, &cpu));
+            let on_wgpu = pollster::block_on(student_steps(preset, files, &wgpu()));
+            same_losses(&on_cpu, &on_wgpu, 1e-3, preset.name());
+        }
+    }
+
+    fn teacher_steps(files: TeacherFiles<'_>, device: &Device) -> Vec<StepReport> {
+        let teacher = Teacher::load(files, &device.clone().autodiff()).unwrap();
+        let samples = 8_000;
+        let waveforms: Vec<f32> = (0..CLASSES * samples)
+            .map(|n| (n as f32 * (0.02 + 0.01 * (n / samples) as f32)).sin())
+            .collect();
+        let batch = TeacherBatch {
+            clips: CLASSES,
+            samples,
+            waveforms,
+            targets: (0..CLASSES).map(|c| vec![c]).collect(),
+        };
+        let settings = TeacherTraining {
+            steps: STEPS,
+            batch_size: CLASSES,
+            schedule: LrSchedule {
+                initial: 2e-3,
+                after_step: 2e-3,
+                step_at: 1.0,
+                warmup_steps: 0,
+            },
+            seed: 0,
+        };
+        let mut trainer = TeacherTrainer::new(teacher, &settings, false).unwrap();
+        (0..STEPS)
+            .map(|_| pollster::block_on(trainer.step(&batch)).unwrap())
+            .collect()
+    }
+
+    #[test]
+    fn the_teacher_trains_on_wgpu_as_on_the_cpu() {
+        let cpu = pollster::block_on(device());
+        let teacher = Teacher::random(tiny_teacher_config(), 4, &cpu).unwrap();
+        let (config, preprocessor, weights) = pollster::block_on(teacher.save()).unwrap();
+        let files = || TeacherFiles {
+            config: &config,
+            preprocessor: Some(&preprocessor),
+            weights: &weights,
+        };
+        let on_cpu = teacher_steps(files(), &cpu);
+        let on_wgpu = teacher_steps(files(), &wgpu());
+        same_losses(&on_cpu, &on_wgpu, 1e-3, "teacher");
+    }
+}

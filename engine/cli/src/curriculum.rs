@@ -5,6 +5,7 @@
 //! mixed lengths, `reproduce` once per clip length), so `reproduce` run in `defaults`' folder with
 //! its seed reuses its corpora, its teacher and its students' first stages.
 
+use crate::device::DeviceArgs;
 use crate::jobs::{
     Corpus, Job, StudentBudget, StudentRun, TeacherStage, WhenFinished, run_jobs, unfinished,
 };
@@ -184,6 +185,9 @@ pub struct Curriculum {
     pub given_teacher: Option<PathBuf>,
     /// Where finished runs are restored from and kept, between machines.
     pub stages: Option<StageStore>,
+    /// Where every run trains; not part of a run's identity, so a run finished on one device
+    /// is not repeated on another.
+    pub device: DeviceArgs,
 }
 
 impl Curriculum {
@@ -196,6 +200,7 @@ impl Curriculum {
         sizes: &'static Sizes,
         given_teacher: Option<&Path>,
         stages: Option<&Path>,
+        device: DeviceArgs,
     ) -> Result<Self, String> {
         if let Some(teacher) = given_teacher
             && !teacher.join("config.json").is_file()
@@ -246,6 +251,7 @@ impl Curriculum {
             teacher_stages,
             given_teacher: given_teacher.map(Path::to_path_buf),
             stages: stages.map(|root| StageStore::new(root, work)),
+            device,
         })
     }
 
@@ -256,7 +262,7 @@ impl Curriculum {
 
     /// Runs `jobs`, keeping each finished model in the store.
     pub fn run(&self, jobs: &[Job]) -> Result<(), String> {
-        run_jobs(jobs, &|job| self.keep_model(job))
+        run_jobs(jobs, &self.device, &|job| self.keep_model(job))
     }
 
     /// Keeps `job`'s finished model in the store, if there is one.
@@ -375,6 +381,7 @@ impl Curriculum {
             println!("== the students without KD");
             return run_jobs(
                 &self.unfinished(without_teacher.iter())?,
+                &self.device,
                 without_teacher_finished,
             );
         }
@@ -383,10 +390,14 @@ impl Curriculum {
         self.run(&self.with_first(first, words_stages.iter())?)?;
         println!("== the teacher's warm restart on 1 s clips, beside the students without KD");
         let restart_jobs = self.with_first(restart, without_teacher.iter())?;
-        run_jobs(&restart_jobs, &|job| match job.dir == restart.dir {
-            true => self.keep_model(job),
-            false => without_teacher_finished(job),
-        })?;
+        run_jobs(
+            &restart_jobs,
+            &self.device,
+            &|job| match job.dir == restart.dir {
+                true => self.keep_model(job),
+                false => without_teacher_finished(job),
+            },
+        )?;
         println!("== the teacher on clips of every length");
         self.run(&self.unfinished(std::iter::once(mixed))?)
     }

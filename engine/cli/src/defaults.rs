@@ -5,6 +5,7 @@
 
 use crate::curriculum::{Curriculum, LENGTHS, SEED, Sizes};
 use crate::deploy_card;
+use crate::device::DeviceArgs;
 use crate::jobs::{Job, TRAINING_PROCESSES, underlying_voices};
 use crate::train_and_eval::{self, evaluate};
 use clap::Args;
@@ -12,6 +13,7 @@ use std::fmt::Write;
 use std::path::{Path, PathBuf};
 use tempokd::audio::MODEL_SAMPLE_RATE;
 use tempokd::data::{Dataset, Split};
+use tempokd::device::Placement;
 use tempokd::kd::KdTarget;
 use tempokd::model::{IndexedModel, IndexedScore, Model, ModelIndex, ModelKind};
 use tempokd::parallel;
@@ -47,6 +49,9 @@ pub struct DefaultsArgs {
     /// Also put the deployment card's table into this README (`deploy-card --readme`).
     #[arg(long)]
     pub readme: Option<PathBuf>,
+    /// Where every model trains (scores on the cards are measured on the CPU).
+    #[command(flatten)]
+    pub device: DeviceArgs,
 }
 
 /// The students, in the paper's order.
@@ -78,6 +83,7 @@ pub fn defaults(args: &DefaultsArgs) -> Result<(), String> {
         &Sizes::FULL,
         None,
         args.stages.as_deref(),
+        args.device.clone(),
     )?;
     let students = STUDENTS.map(|preset| StudentRuns::plan(&curriculum, preset, &args.lambdas));
     train(&curriculum, &students)?;
@@ -133,7 +139,11 @@ fn train(curriculum: &Curriculum, students: &[StudentRuns]) -> Result<(), String
     let baselines: Vec<Job> = students.iter().map(|runs| runs.baseline.clone()).collect();
     curriculum.train_teacher(&STUDENTS, &baselines, &|job| curriculum.keep_model(job))?;
     println!("== the teacher's maps of every training clip");
-    train_and_eval::cache_teacher_maps(curriculum.teacher(), &curriculum.mixed_dir)?;
+    train_and_eval::cache_teacher_maps(
+        curriculum.teacher(),
+        &curriculum.mixed_dir,
+        &curriculum.device.start()?,
+    )?;
     println!("== the students with KD");
     let distilled = students
         .iter()
@@ -280,10 +290,15 @@ fn stages(stages: &[(&str, &Job)]) -> String {
             true => " (still improving at its last scoring)",
             false => "",
         };
+        // Runs on the CPU (all of them before the device was recorded) name only the machine.
+        let gpu = match record.as_ref().and_then(|r| r.device.as_ref()) {
+            Some(device @ Placement::Gpu { .. }) => format!(", {device}"),
+            _ => String::new(),
+        };
         let validation = record.and_then(|r| r.validation).unwrap_or_default();
         let _ = writeln!(
             text,
-            "| {name} | {steps} | {best}{still_improving} | {} | {:.1} | {} |",
+            "| {name} | {steps} | {best}{still_improving} | {} | {:.1} | {}{gpu} |",
             validation_text(&validation),
             seconds / 60.0,
             job.machine()
@@ -430,10 +445,18 @@ fn ship(model: &Shipped, out: &Path, context: &CardContext) -> Result<ShippedMod
             Split::Test,
             Some(length),
             Precision::F32,
+            &train_and_eval::cpu(),
         )?;
         scores.push((format!("test, L = {length} s"), evaluation));
     }
-    let (check, _) = evaluate(out, &context.check_set, Split::Test, None, Precision::F32)?;
+    let (check, _) = evaluate(
+        out,
+        &context.check_set,
+        Split::Test,
+        None,
+        Precision::F32,
+        &train_and_eval::cpu(),
+    )?;
     scores.push(("check set".into(), check));
     let facts = CardFacts {
         description: &description,

@@ -6,7 +6,7 @@
 
 use crate::heap;
 use crate::jobs::this_machine;
-use crate::train_and_eval::evaluate;
+use crate::train_and_eval::{self, evaluate};
 use std::path::{Path, PathBuf};
 use tempokd::data::Split;
 use tempokd::device::ComputeDevice;
@@ -67,8 +67,14 @@ pub fn deploy_card(args: &DeployCardArgs) -> Result<(), String> {
             eprintln!("{} at {}", model.name, precision.name());
             let mut scores = Vec::new();
             for (index, &length) in args.lengths.iter().enumerate() {
-                let (evaluation, _) =
-                    evaluate(&dir, &args.data, Split::Test, Some(length), precision)?;
+                let (evaluation, _) = evaluate(
+                    &dir,
+                    &args.data,
+                    Split::Test,
+                    Some(length),
+                    precision,
+                    &train_and_eval::cpu(),
+                )?;
                 if precision == Precision::F32 {
                     fp32_accuracy.push(evaluation.accuracy);
                 }

@@ -2,6 +2,7 @@
 //! and reused, and each training run as its own `tempokd` process, two at a time.
 
 use crate::data::{SynthArgs, synth};
+use crate::device::DeviceArgs;
 use crate::stages::StageStore;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -348,9 +349,13 @@ impl StudentRun<'_> {
 /// training.
 pub type WhenFinished<'a> = dyn Fn(&Job) -> Result<(), String> + Sync + 'a;
 
-/// Runs every job in its own `tempokd` process, its output in `train.log` beside its model,
-/// and hands each finished run to `when_finished`.
-pub fn run_jobs(jobs: &[Job], when_finished: &WhenFinished<'_>) -> Result<(), String> {
+/// Runs every job in its own `tempokd` process on `device`, its output in `train.log` beside
+/// its model, and hands each finished run to `when_finished`.
+pub fn run_jobs(
+    jobs: &[Job],
+    device: &DeviceArgs,
+    when_finished: &WhenFinished<'_>,
+) -> Result<(), String> {
     let program =
         std::env::current_exe().map_err(|e| format!("cannot find tempokd itself: {e}"))?;
     let bar = crate::progress::bar(jobs.len(), "models");
@@ -375,6 +380,7 @@ pub fn run_jobs(jobs: &[Job], when_finished: &WhenFinished<'_>) -> Result<(), St
         let log_err = log.try_clone().map_err(|e| e.to_string())?;
         let status = std::process::Command::new(&program)
             .args(&job.args)
+            .args(device.flag())
             .stdout(log)
             .stderr(log_err)
             .status()

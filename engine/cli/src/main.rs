@@ -6,6 +6,7 @@ mod curriculum;
 mod data;
 mod defaults;
 mod deploy_card;
+mod device;
 mod export;
 mod figures;
 mod heap;
@@ -223,17 +224,19 @@ fn run(cli: Cli) -> Result<(), String> {
         Command::Synth(args) => data::synth(&args),
         Command::TrainTeacher(args) => train_and_eval::train_teacher(&args).map(|trained| {
             println!(
-                "teacher saved to {} (best validation at step {})",
+                "teacher saved to {} (best validation at step {}); time: {}",
                 args.out.display(),
-                trained.best_step
+                trained.best_step,
+                trained.times
             )
         }),
         Command::TrainStudent(args) => train_and_eval::train_student(&args).map(|trained| {
             println!(
-                "{} saved to {} (best validation at step {})",
+                "{} saved to {} (best validation at step {}); time: {}",
                 args.arch,
                 args.out.display(),
-                trained.best_step
+                trained.best_step,
+                trained.times
             )
         }),
         Command::Eval(args) => train_and_eval::eval(&args),

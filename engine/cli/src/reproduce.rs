@@ -5,6 +5,7 @@
 //! interrupted grid resumes where it stopped.
 
 use crate::curriculum::{Curriculum, LENGTHS, SEED, Sizes};
+use crate::device::DeviceArgs;
 use crate::figures::{MapRow, attention_figure};
 use crate::jobs::{Job, JobRecord, TRAINING_PROCESSES, modified, run_jobs, underlying_voices};
 use crate::stages::{Kept, RESULT_FILE};
@@ -57,6 +58,9 @@ pub struct ReproduceArgs {
     pub stages: Option<PathBuf>,
     #[arg(long, default_value_t = SEED)]
     pub seed: u64,
+    /// Where every run trains (the report's scores are measured on the CPU).
+    #[command(flatten)]
+    pub device: DeviceArgs,
 }
 
 /// One student run of the grid: a clip length L, a student and a KD weight λ.
@@ -185,6 +189,7 @@ pub fn reproduce(args: &ReproduceArgs) -> Result<(), String> {
         grid.sizes,
         args.teacher.as_deref(),
         args.stages.as_deref(),
+        args.device.clone(),
     )?;
     let length_data: Vec<(f32, PathBuf)> = (grid.lengths.iter())
         .map(|l| Ok((*l, curriculum.length_corpus(*l)?)))
@@ -381,11 +386,12 @@ fn train(
         "== the teacher's maps of the training clips of {} lengths",
         map_data.len()
     );
+    let device = curriculum.device.start()?;
     parallel::for_each(&map_data, TRAINING_PROCESSES, |(_, data)| {
-        train_and_eval::cache_teacher_maps(curriculum.teacher(), data)
+        train_and_eval::cache_teacher_maps(curriculum.teacher(), data, &device)
     })?;
     println!("== the students with KD");
-    run_jobs(&distilled, &score_finished)
+    run_jobs(&distilled, &curriculum.device, &score_finished)
 }
 
 fn path_arg(path: &Path) -> String {
@@ -412,6 +418,7 @@ fn score(
             Split::Test,
             Some(*length),
             Precision::F32,
+            &train_and_eval::cpu(),
         )?;
         teacher_scores.push(TeacherScore {
             length_s: *length,
@@ -1045,7 +1052,14 @@ fn score_run(
     {
         return Ok(scored);
     }
-    let (test, _) = evaluate(dir, test_dir, Split::Test, Some(run.length), Precision::F32)?;
+    let (test, _) = evaluate(
+        dir,
+        test_dir,
+        Split::Test,
+        Some(run.length),
+        Precision::F32,
+        &train_and_eval::cpu(),
+    )?;
     let record = TrainingRecord::<CommonSettings>::read(dir).map_err(|e| e.to_string())?;
     let figure_map = match figure_clip {
         Some(clip) => {

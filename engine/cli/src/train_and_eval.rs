@@ -1,10 +1,11 @@
 //! `tempokd train-teacher`, `train-student` and `eval`: thin wrappers over `tempokd::train`.
 
+use crate::device::DeviceArgs;
 use crate::progress::TrainingBars;
 use clap::{Args, ValueEnum};
 use std::path::{Path, PathBuf};
 use tempokd::data::{Dataset, Split};
-use tempokd::device::ComputeDevice;
+use tempokd::device::{ComputeDevice, Placement};
 use tempokd::kd::{KdLossConfig, KdTarget, TaskWeight};
 use tempokd::model::{Model, ModelError};
 use tempokd::students::{Precision, Preset, Student};
@@ -55,6 +56,8 @@ pub struct TeacherArgs {
     /// mean over frames.
     #[arg(long, value_enum, default_value_t = Head::FirstFrame)]
     pub head: Head,
+    #[command(flatten)]
+    pub device: DeviceArgs,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -115,6 +118,8 @@ pub struct StudentArgs {
     /// Train without SpecAugment.
     #[arg(long)]
     pub no_spec_augment: bool,
+    #[command(flatten)]
+    pub device: DeviceArgs,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -142,6 +147,8 @@ pub struct EvalArgs {
     pub precision: Precision,
     #[arg(long)]
     pub json: bool,
+    #[command(flatten)]
+    pub device: DeviceArgs,
 }
 
 pub fn parse_precision(name: &str) -> Result<Precision, String> {
@@ -152,8 +159,10 @@ fn parse_split(text: &str) -> Result<Split, String> {
     Split::from_name(text).ok_or_else(|| format!("{text:?} is not train, validation or test"))
 }
 
-fn cpu() -> ComputeDevice {
-    ComputeDevice::cpu("the command line trains on the CPU")
+/// The CPU, where the cards and reports score every model so the tests, which run there,
+/// reproduce their figures.
+pub fn cpu() -> ComputeDevice {
+    ComputeDevice::cpu("asked for the CPU")
 }
 
 fn open(data: &Path) -> Result<Dataset, String> {
@@ -162,7 +171,8 @@ fn open(data: &Path) -> Result<Dataset, String> {
 
 pub fn train_teacher(args: &TeacherArgs) -> Result<Trained<Teacher>, String> {
     let dataset = open(&args.data)?;
-    let device = cpu().device.autodiff();
+    let chosen = args.device.start()?;
+    let device = chosen.device.clone().autodiff();
     device.seed(args.seed);
     let teacher = match &args.init {
         Some(dir) => {
@@ -208,7 +218,7 @@ pub fn train_teacher(args: &TeacherArgs) -> Result<Trained<Teacher>, String> {
         )
     })?;
     pollster::block_on(trained.model.save_dir(&args.out)).map_err(|e| e.to_string())?;
-    write_record(&args.out, &settings, &trained, started)?;
+    write_record(&args.out, &settings, &trained, started, &chosen.placement)?;
     Ok(trained)
 }
 
@@ -222,8 +232,8 @@ pub fn train_student(args: &StudentArgs) -> Result<Trained<Student>, String> {
         )
     })?;
     let dataset = open(&args.data)?;
-    let cpu = cpu();
-    let device = cpu.device.clone().autodiff();
+    let chosen = args.device.start()?;
+    let device = chosen.device.clone().autodiff();
     device.seed(args.seed);
     let config = preset.config(dataset.labels.clone());
     let student = match &args.init {
@@ -244,7 +254,7 @@ pub fn train_student(args: &StudentArgs) -> Result<Trained<Student>, String> {
         }
     };
     let guide = match &args.teacher {
-        Some(dir) => Some(teacher_guide(dir, &args.data, &cpu.device)?),
+        Some(dir) => Some(teacher_guide(dir, &args.data, &chosen.device)?),
         None => None,
     };
     let default_target = guide.as_ref().map_or_else(KdTarget::default, |guide| {
@@ -292,7 +302,7 @@ pub fn train_student(args: &StudentArgs) -> Result<Trained<Student>, String> {
     })?;
     pollster::block_on(trained.model.save_dir(&args.out, Precision::F32))
         .map_err(|e| e.to_string())?;
-    write_record(&args.out, &settings, &trained, started)?;
+    write_record(&args.out, &settings, &trained, started, &chosen.placement)?;
     Ok(trained)
 }
 
@@ -337,17 +347,22 @@ fn write_record<S: serde::Serialize, M>(
     settings: &S,
     trained: &Trained<M>,
     started: std::time::Instant,
+    device: &Placement,
 ) -> Result<(), String> {
-    TrainingRecord::of(settings, trained, started.elapsed().as_secs_f32())
+    TrainingRecord::of(settings, trained, started.elapsed().as_secs_f32(), device)
         .write(out)
         .map_err(|e| e.to_string())
 }
 
 /// Computes and stores the teacher's maps of every training clip of `data`, so the students
 /// trained next find them cached.
-pub fn cache_teacher_maps(teacher: &Path, data: &Path) -> Result<(), String> {
+pub fn cache_teacher_maps(
+    teacher: &Path,
+    data: &Path,
+    device: &ComputeDevice,
+) -> Result<(), String> {
     let dataset = open(data)?;
-    let guide = teacher_guide(teacher, data, &cpu().device)?;
+    let guide = teacher_guide(teacher, data, &device.device)?;
     let train: Vec<_> = dataset.split(Split::Train).collect();
     guide
         .targets(&dataset, &train, &mut |_| {})
@@ -357,7 +372,12 @@ pub fn cache_teacher_maps(teacher: &Path, data: &Path) -> Result<(), String> {
 
 /// A model folder on the CPU, or why not, naming the folder (or its config.json).
 pub fn load_model(dir: &Path) -> Result<Model, String> {
-    Model::load_dir(dir, &cpu().device).map_err(|e| match e {
+    load_model_on(dir, &cpu())
+}
+
+/// A model folder on `device`, or why not.
+fn load_model_on(dir: &Path, device: &ComputeDevice) -> Result<Model, String> {
+    Model::load_dir(dir, &device.device).map_err(|e| match e {
         // Names its file already.
         ModelError::Config(why) => why,
         other => format!("{}: {other}", dir.display()),
@@ -365,13 +385,14 @@ pub fn load_model(dir: &Path) -> Result<Model, String> {
 }
 
 /// Scores a model folder on a split (or only its clips of one length), with each clip's
-/// temporal map.
+/// temporal map, on `device`.
 pub fn evaluate(
     model: &Path,
     data: &Path,
     split: Split,
     length: Option<f32>,
     precision: Precision,
+    device: &ComputeDevice,
 ) -> Result<(Evaluation, Vec<Vec<f32>>), String> {
     let mut dataset = open(data)?;
     if let Some(length) = length {
@@ -379,7 +400,7 @@ pub fn evaluate(
             .keep_length(split, length)
             .map_err(|e| e.to_string())?;
     }
-    let loaded = match load_model(model)? {
+    let loaded = match load_model_on(model, device)? {
         Model::Student(student) if precision != Precision::F32 => Model::Student(Box::new(
             pollster::block_on(student.at_precision(precision)).map_err(|e| e.to_string())?,
         )),
@@ -417,6 +438,7 @@ pub fn eval(args: &EvalArgs) -> Result<(), String> {
         args.split,
         args.length,
         args.precision,
+        &args.device.start()?,
     )?;
     if evaluation.n == 0 {
         return Err(format!(

@@ -751,3 +751,138 @@ fn first_test_clip(data: &std::path::Path) -> String {
         .unwrap()
         .to_string()
 }
+
+/// `--device`: a student and a teacher train on wgpu (Mesa's software Vulkan driver on a
+/// machine without a GPU, installed by scripts/setup.sh), the command says where it runs and
+/// the run's record keeps it; a device this build lacks falls back to the CPU saying why; a
+/// misspelt one is refused in one line.
+#[test]
+fn devices_are_chosen_said_and_recorded() {
+    let dir = scratch_dir("tempokd-cli-devices");
+    let path = |name: &str| dir.join(name).display().to_string();
+    let run = |args: &[&str]| {
+        let output = tempokd(args);
+        let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+        assert!(output.status.success(), "{args:?}: {stderr}");
+        stderr
+    };
+    let data = path("data");
+    run(&[
+        "synth",
+        "--out",
+        &data,
+        "--length",
+        "1",
+        "--per-class",
+        "2",
+        "--voices",
+        "6",
+        "--seed",
+        "5",
+    ]);
+    let teacher = path("teacher");
+    let said = run(&[
+        "train-teacher",
+        "--data",
+        &data,
+        "--out",
+        &teacher,
+        "--steps",
+        "2",
+        "--batch",
+        "4",
+        "--warmup",
+        "1",
+        "--hidden",
+        "32",
+        "--layers",
+        "1",
+        "--heads",
+        "2",
+        "--conv-channels",
+        "16",
+        "--eval-every",
+        "2",
+        "--device",
+        "wgpu",
+    ]);
+    assert!(said.contains("device: GPU: "), "{said}");
+    let student = path("student");
+    let said = run(&[
+        "train-student",
+        "--arch",
+        "crnn",
+        "--data",
+        &data,
+        "--teacher",
+        &teacher,
+        "--lambda",
+        "0.5",
+        "--out",
+        &student,
+        "--steps",
+        "2",
+        "--batch",
+        "4",
+        "--eval-every",
+        "2",
+        "--device",
+        "wgpu",
+    ]);
+    assert!(said.contains("device: GPU: "), "{said}");
+    let record: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("student/training.json")).unwrap()).unwrap();
+    assert!(record["device"]["Gpu"]["adapter"].is_string(), "{record}");
+    // Where the time went: every part measured, the steps taking some.
+    let times = &record["times"];
+    for part in ["loading_s", "batching_s", "stepping_s", "validating_s"] {
+        assert!(
+            times[part].as_f64().is_some_and(|s| s >= 0.0),
+            "{part}: {record}"
+        );
+    }
+    assert!(times["stepping_s"].as_f64().unwrap() > 0.0, "{record}");
+    assert!(record["history"][1]["kd"].as_f64().unwrap() > 0.0);
+
+    let eval = |device: &str| {
+        tempokd(&[
+            "eval",
+            "--model",
+            &student,
+            "--data",
+            &data,
+            "--split",
+            "validation",
+            "--json",
+            "--device",
+            device,
+        ])
+    };
+    let on_wgpu = eval("wgpu");
+    let on_cpu = eval("cpu");
+    assert!(on_wgpu.status.success() && on_cpu.status.success());
+    let accuracy = |output: &std::process::Output| {
+        let json: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+        json["accuracy"].as_f64().unwrap()
+    };
+    assert_eq!(accuracy(&on_wgpu), accuracy(&on_cpu));
+    if !cfg!(feature = "cuda") {
+        let fell_back = eval("cuda:1");
+        let said = String::from_utf8_lossy(&fell_back.stderr);
+        assert!(fell_back.status.success(), "{said}");
+        assert!(
+            said.contains("device: CPU (this build has no CUDA backend"),
+            "{said}"
+        );
+    }
+    for bad in ["gpu", "cuda:x", "cpu,cpu"] {
+        let refused = eval(bad);
+        let said = String::from_utf8_lossy(&refused.stderr);
+        assert!(!refused.status.success(), "--device {bad} was taken");
+        assert!(said.contains("--device"), "{bad}: {said}");
+    }
+    let several = eval("cpu,wgpu");
+    let said = String::from_utf8_lossy(&several.stderr);
+    assert!(!several.status.success());
+    assert!(said.contains("runs on one device"), "{said}");
+}

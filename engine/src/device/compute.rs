@@ -1,6 +1,8 @@
 //! burn devices and the choice between them.
 
 use super::Placement;
+#[cfg(not(target_family = "wasm"))]
+use super::choice::DeviceChoice;
 use burn::tensor::Device;
 
 /// burn's native CPU backends in this build. The CLI trains on [`CpuBackend::Flex`], the fastest
@@ -48,7 +50,7 @@ pub struct ComputeDevice {
     pub device: Device,
     pub placement: Placement,
     /// The wgpu device behind `device`, watched for loss in the browser.
-    #[cfg(all(target_family = "wasm", feature = "webgpu"))]
+    #[cfg(all(target_family = "wasm", feature = "wgpu"))]
     gpu: Option<burn::tensor::wgpu::wgpu::Device>,
 }
 
@@ -60,7 +62,7 @@ impl ComputeDevice {
             placement: Placement::Cpu {
                 reason: reason.into(),
             },
-            #[cfg(all(target_family = "wasm", feature = "webgpu"))]
+            #[cfg(all(target_family = "wasm", feature = "wgpu"))]
             gpu: None,
         }
     }
@@ -69,7 +71,7 @@ impl ComputeDevice {
     ///
     /// wgpu can be initialised once per process (once per page in a browser): call this once
     /// and clone the result.
-    #[cfg(feature = "webgpu")]
+    #[cfg(feature = "wgpu")]
     pub async fn gpu_or_cpu() -> Self {
         match Device::wgpu_options().init_with_setup_async().await {
             Ok((device, setup)) => Self::from_gpu(device, &setup),
@@ -78,9 +80,73 @@ impl ComputeDevice {
     }
 
     /// The CPU: this build has no WebGPU backend.
-    #[cfg(not(feature = "webgpu"))]
+    #[cfg(not(feature = "wgpu"))]
     pub async fn gpu_or_cpu() -> Self {
         Self::cpu("this build has no WebGPU")
+    }
+
+    /// The device a command asked for (`--device`), or the CPU with the reason it could not
+    /// be had: a build without that backend, no such adapter, no CUDA driver. The caller
+    /// shows [`Self::placement`], so a fallback is never silent.
+    ///
+    /// wgpu can be initialised once per process for each adapter: call this once per device.
+    #[cfg(not(target_family = "wasm"))]
+    pub fn native(choice: DeviceChoice) -> Self {
+        match choice {
+            DeviceChoice::Cpu => Self::cpu("asked for the CPU"),
+            DeviceChoice::Wgpu(index) => Self::native_wgpu(index),
+            DeviceChoice::Cuda(index) => Self::cuda(index),
+        }
+    }
+
+    #[cfg(all(not(target_family = "wasm"), feature = "wgpu"))]
+    fn native_wgpu(index: Option<usize>) -> Self {
+        use burn::tensor::DeviceKind;
+        let kind = index.map_or(DeviceKind::DefaultDevice, DeviceKind::DiscreteGpu);
+        // wgpu panics rather than erring on some drivers' failures; either way the CPU is used.
+        let started =
+            std::panic::catch_unwind(|| Device::wgpu_options().device_kind(kind).init_with_setup());
+        match started {
+            Ok(Ok((device, setup))) => Self::from_gpu(device, &setup),
+            Ok(Err(error)) => Self::cpu(format!("wgpu: {}", short_reason(&error.to_string()))),
+            Err(_) => Self::cpu("wgpu failed while starting its device"),
+        }
+    }
+
+    #[cfg(all(not(target_family = "wasm"), not(feature = "wgpu")))]
+    fn native_wgpu(_index: Option<usize>) -> Self {
+        Self::cpu("this build has no wgpu backend (build with the `wgpu` feature)")
+    }
+
+    /// A CUDA device, checked by running one small product on it: burn starts CUDA lazily
+    /// and a machine without a driver fails only at the first tensor.
+    #[cfg(all(not(target_family = "wasm"), feature = "cuda"))]
+    fn cuda(index: usize) -> Self {
+        use burn::tensor::{Tensor, TensorData};
+        let device = Device::cuda(index);
+        let probe = device.clone();
+        let works = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || {
+            let ones = Tensor::<2>::from_data(TensorData::new(vec![1.0f32; 4], [2, 2]), &probe);
+            ones.clone().matmul(ones).into_data().to_vec::<f32>().ok() == Some(vec![2.0; 4])
+        }));
+        match works {
+            Ok(true) => Self {
+                device,
+                placement: Placement::Gpu {
+                    adapter: format!("CUDA device {index}"),
+                    api: "CUDA".into(),
+                },
+            },
+            Ok(false) => Self::cpu(format!("CUDA device {index} computed a wrong product")),
+            Err(_) => Self::cpu(format!(
+                "CUDA device {index} could not be started (no such GPU, or no CUDA driver)"
+            )),
+        }
+    }
+
+    #[cfg(all(not(target_family = "wasm"), not(feature = "cuda")))]
+    fn cuda(_index: usize) -> Self {
+        Self::cpu("this build has no CUDA backend (build with the `cuda` feature)")
     }
 
     /// Calls `on_lost` with the browser's reason when it takes the GPU device away (driver
@@ -91,7 +157,7 @@ impl ComputeDevice {
     /// one burn installs, whereas natively a second callback would replace burn's.
     #[cfg(target_family = "wasm")]
     pub fn on_lost(&self, on_lost: impl Fn(String) + Send + 'static) {
-        #[cfg(feature = "webgpu")]
+        #[cfg(feature = "wgpu")]
         if let Some(gpu) = &self.gpu {
             gpu.set_device_lost_callback(move |kind, message| {
                 on_lost(match message.trim().trim_end_matches('.') {
@@ -101,19 +167,23 @@ impl ComputeDevice {
             });
         }
         // Without WebGPU there is no GPU device to lose.
-        #[cfg(not(feature = "webgpu"))]
+        #[cfg(not(feature = "wgpu"))]
         drop(on_lost);
     }
 
-    #[cfg(feature = "webgpu")]
+    #[cfg(feature = "wgpu")]
     fn from_gpu(device: Device, setup: &burn::tensor::wgpu::WgpuSetup) -> Self {
         let info = setup.adapter.get_info();
-        let name = if info.name.is_empty() {
+        let mut name = if info.name.is_empty() {
             // Browsers may withhold adapter names to limit fingerprinting.
             "adapter name withheld by the browser".to_string()
         } else {
             info.name
         };
+        // A software rasteriser (Mesa's llvmpipe, SwiftShader) is wgpu on the CPU: say so.
+        if info.device_type == burn::tensor::wgpu::wgpu::DeviceType::Cpu {
+            name.push_str(", software on the CPU");
+        }
         Self {
             device,
             placement: Placement::Gpu {
@@ -131,13 +201,13 @@ impl ComputeDevice {
 }
 
 /// The first line of a wgpu error, which is the part a visitor can read.
-#[cfg(feature = "webgpu")]
+#[cfg(feature = "wgpu")]
 fn short_reason(error: &str) -> String {
     let line = error.lines().next().unwrap_or("unknown error").trim();
-    if line.to_ascii_lowercase().contains("no adapter") {
-        "this browser offers no WebGPU adapter".to_string()
-    } else {
-        line.to_string()
+    match line.to_ascii_lowercase().contains("no adapter") {
+        true if cfg!(target_family = "wasm") => "this browser offers no WebGPU adapter".into(),
+        true => "no adapter found (no GPU driver, or no Vulkan, Metal or DX12)".into(),
+        false => line.to_string(),
     }
 }
 

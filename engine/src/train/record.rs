@@ -5,7 +5,8 @@
 //! a silent zero.
 
 use super::StepReport;
-use super::run::Trained;
+use super::run::{RunTimes, Trained};
+use crate::device::Placement;
 use crate::metrics::Evaluation;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -34,6 +35,13 @@ pub struct TrainingRecord<S> {
     pub validation: Option<Evaluation>,
     pub validations: Vec<Scoring>,
     pub history: Vec<StepReport>,
+    /// Where the run trained; `None` in records from before it was kept, which all trained on
+    /// the CPU.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device: Option<Placement>,
+    /// Where the run's time went; `None` in records from before it was kept.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub times: Option<RunTimes>,
 }
 
 /// What every trainer's settings hold.
@@ -68,8 +76,8 @@ fn first_version() -> u32 {
 }
 
 impl<S> TrainingRecord<S> {
-    /// The record of a finished run trained with `settings` for `seconds`.
-    pub fn of<M>(settings: S, trained: &Trained<M>, seconds: f32) -> Self {
+    /// The record of a finished run trained with `settings` for `seconds` on `device`.
+    pub fn of<M>(settings: S, trained: &Trained<M>, seconds: f32, device: &Placement) -> Self {
         Self {
             version: TRAINING_RECORD_VERSION,
             settings,
@@ -87,6 +95,8 @@ impl<S> TrainingRecord<S> {
                 })
                 .collect(),
             history: trained.history.clone(),
+            device: Some(device.clone()),
+            times: Some(trained.times),
         }
     }
 

@@ -18,6 +18,7 @@ use crate::rng::Rng;
 use crate::students::Student;
 use crate::teacher::Teacher;
 use std::borrow::Cow;
+use std::time::Instant;
 
 /// Where a long run is; `report` after each step, `validation` after each scoring.
 pub enum Progress<'a> {
@@ -43,6 +44,38 @@ pub struct Trained<M> {
     pub validation: Option<Evaluation>,
     pub history: Vec<StepReport>,
     pub validations: Vec<(usize, Evaluation)>,
+    pub times: RunTimes,
+}
+
+/// Where a run's wall-clock time went, in seconds, to show whether preparing the data keeps up
+/// with the steps (batches are built on the thread that steps, between steps).
+#[derive(Clone, Copy, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct RunTimes {
+    /// Reading, decoding and featurising the clips, and the teacher's maps (computed or read
+    /// from their cache).
+    pub loading_s: f32,
+    /// Building each step's batch from the loaded clips, SpecAugment and the KD targets
+    /// included.
+    pub batching_s: f32,
+    /// The optimisation steps, each ending with its loss read back from the device.
+    pub stepping_s: f32,
+    /// Scoring the validation split.
+    pub validating_s: f32,
+}
+
+impl std::fmt::Display for RunTimes {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "loading {:.1} s, building batches {:.1} s, steps {:.1} s, validation {:.1} s",
+            self.loading_s, self.batching_s, self.stepping_s, self.validating_s
+        )
+    }
+}
+
+/// Seconds since `started`, added to `total`.
+fn add_since(total: &mut f32, started: Instant) {
+    *total += started.elapsed().as_secs_f32();
 }
 
 /// The frozen teacher whose maps a student learns from, with where those maps are kept.
@@ -184,13 +217,17 @@ fn score(evaluation: &Evaluation) -> (f32, f32) {
 }
 
 impl<M> Trained<M> {
-    fn start(model: M, steps: usize) -> Self {
+    fn start(model: M, steps: usize, loading_s: f32) -> Self {
         Self {
             model,
             best_step: 0,
             validation: None,
             history: Vec::with_capacity(steps),
             validations: Vec::new(),
+            times: RunTimes {
+                loading_s,
+                ..RunTimes::default()
+            },
         }
     }
 
@@ -211,7 +248,9 @@ impl<M> Trained<M> {
         });
         self.history.push(report);
         if step.is_multiple_of(eval_every.max(1)) || step == total {
+            let started = Instant::now();
             let (current, evaluation) = snapshot()?;
+            add_since(&mut self.times.validating_s, started);
             self.offer(step, current, evaluation, progress);
         }
         Ok(())
@@ -270,6 +309,7 @@ pub fn train_student(
     progress: &mut dyn FnMut(Progress<'_>),
 ) -> Result<Trained<Student>, TrainError> {
     dataset.check_labels(student.labels())?;
+    let loading = Instant::now();
     let (train_examples, train) = student_inputs(dataset, Split::Train, &student, progress)?;
     require_clips(dataset, train.len())?;
     let (_, validation) = student_inputs(dataset, Split::Validation, &student, progress)?;
@@ -300,8 +340,9 @@ pub fn train_student(
     let spec_augment = settings.spec_augment;
     let target = settings.target;
     let mut trainer = StudentTrainer::new(student, settings, dataset.multi_label)?;
-    let mut run = Trained::start(trainer.student()?, total);
+    let mut run = Trained::start(trainer.student()?, total, loading.elapsed().as_secs_f32());
     for step in 1..=total {
+        let batching = Instant::now();
         let batch = student_batch(
             &train,
             &order.next(),
@@ -310,7 +351,10 @@ pub fn train_student(
             spec_augment.as_ref(),
             &mut augment_rng,
         );
+        add_since(&mut run.times.batching_s, batching);
+        let stepping = Instant::now();
         let report = pollster::block_on(trainer.step(&batch))?;
+        add_since(&mut run.times.stepping_s, stepping);
         run.record(step, total, eval_every, report, progress, || {
             let current = trainer.student()?;
             let evaluation = match validation.is_empty() {
@@ -341,6 +385,7 @@ pub fn train_teacher(
 ) -> Result<Trained<Teacher>, TrainError> {
     dataset.check_labels(teacher.labels())?;
     let labels = teacher.labels().to_vec();
+    let loading = Instant::now();
     let train = waveform_inputs(dataset, Split::Train, &labels, progress)?;
     require_clips(dataset, train.len())?;
     let validation = waveform_inputs(dataset, Split::Validation, &labels, progress)?;
@@ -351,8 +396,9 @@ pub fn train_teacher(
     );
     let total = settings.steps;
     let mut trainer = TeacherTrainer::new(teacher, settings, dataset.multi_label)?;
-    let mut run = Trained::start(trainer.teacher()?, total);
+    let mut run = Trained::start(trainer.teacher()?, total, loading.elapsed().as_secs_f32());
     for step in 1..=total {
+        let batching = Instant::now();
         let picked = order.next();
         let samples = picked
             .first()
@@ -367,7 +413,10 @@ pub fn train_teacher(
                 .collect(),
             targets: picked.iter().map(|i| train[*i].targets.clone()).collect(),
         };
+        add_since(&mut run.times.batching_s, batching);
+        let stepping = Instant::now();
         let report = pollster::block_on(trainer.step(&batch))?;
+        add_since(&mut run.times.stepping_s, stepping);
         run.record(step, total, eval_every, report, progress, || {
             let current = trainer.teacher()?;
             let evaluation = match validation.is_empty() {
