@@ -1,5 +1,5 @@
-//! `--device`: where a command trains or scores, said on the terminal with the reason for any
-//! fallback.
+//! `--device`: where a command trains or scores; a fallback is said on the terminal with its
+//! reason.
 
 use clap::Args;
 use tempokd::device::{ComputeDevice, DeviceChoice};
@@ -31,7 +31,8 @@ impl std::fmt::Display for Devices {
 }
 
 impl DeviceArgs {
-    /// The one device asked for, started, and said on stderr.
+    /// The one device asked for, started; on stderr when it is not the one asked for (a
+    /// failing command's error stays its one line on stderr otherwise).
     pub fn start(&self) -> Result<ComputeDevice, String> {
         let [choice] = self.device.0.as_slice() else {
             return Err(format!(
@@ -41,7 +42,9 @@ impl DeviceArgs {
             ));
         };
         let device = ComputeDevice::native(*choice);
-        eprintln!("device: {}", device.placement);
+        if *choice != DeviceChoice::Cpu && !device.is_gpu() {
+            eprintln!("device: {}, not {choice} as asked", device.placement);
+        }
         Ok(device)
     }
 

@@ -224,19 +224,21 @@ fn run(cli: Cli) -> Result<(), String> {
         Command::Synth(args) => data::synth(&args),
         Command::TrainTeacher(args) => train_and_eval::train_teacher(&args).map(|trained| {
             println!(
-                "teacher saved to {} (best validation at step {}); time: {}",
+                "teacher saved to {} (best validation at step {}) trained on {}; time: {}",
                 args.out.display(),
-                trained.best_step,
-                trained.times
+                trained.run.best_step,
+                trained.device,
+                trained.run.times
             )
         }),
         Command::TrainStudent(args) => train_and_eval::train_student(&args).map(|trained| {
             println!(
-                "{} saved to {} (best validation at step {}); time: {}",
+                "{} saved to {} (best validation at step {}) trained on {}; time: {}",
                 args.arch,
                 args.out.display(),
-                trained.best_step,
-                trained.times
+                trained.run.best_step,
+                trained.device,
+                trained.run.times
             )
         }),
         Command::Eval(args) => train_and_eval::eval(&args),

@@ -169,7 +169,13 @@ fn open(data: &Path) -> Result<Dataset, String> {
     Dataset::open(data).map_err(|e| e.to_string())
 }
 
-pub fn train_teacher(args: &TeacherArgs) -> Result<Trained<Teacher>, String> {
+/// A finished run and where it trained.
+pub struct Finished<M> {
+    pub run: Trained<M>,
+    pub device: Placement,
+}
+
+pub fn train_teacher(args: &TeacherArgs) -> Result<Finished<Teacher>, String> {
     let dataset = open(&args.data)?;
     let chosen = args.device.start()?;
     let device = chosen.device.clone().autodiff();
@@ -219,10 +225,13 @@ pub fn train_teacher(args: &TeacherArgs) -> Result<Trained<Teacher>, String> {
     })?;
     pollster::block_on(trained.model.save_dir(&args.out)).map_err(|e| e.to_string())?;
     write_record(&args.out, &settings, &trained, started, &chosen.placement)?;
-    Ok(trained)
+    Ok(Finished {
+        run: trained,
+        device: chosen.placement,
+    })
 }
 
-pub fn train_student(args: &StudentArgs) -> Result<Trained<Student>, String> {
+pub fn train_student(args: &StudentArgs) -> Result<Finished<Student>, String> {
     let preset = Preset::from_name(&args.arch).ok_or_else(|| {
         let names: Vec<&str> = Preset::ALL.iter().map(|p| p.name()).collect();
         format!(
@@ -303,7 +312,10 @@ pub fn train_student(args: &StudentArgs) -> Result<Trained<Student>, String> {
     pollster::block_on(trained.model.save_dir(&args.out, Precision::F32))
         .map_err(|e| e.to_string())?;
     write_record(&args.out, &settings, &trained, started, &chosen.placement)?;
-    Ok(trained)
+    Ok(Finished {
+        run: trained,
+        device: chosen.placement,
+    })
 }
 
 /// Runs `work` with progress bars drawn from its reports.

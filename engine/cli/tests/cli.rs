@@ -753,18 +753,18 @@ fn first_test_clip(data: &std::path::Path) -> String {
 }
 
 /// `--device`: a student and a teacher train on wgpu (Mesa's software Vulkan driver on a
-/// machine without a GPU, installed by scripts/setup.sh), the command says where it runs and
-/// the run's record keeps it; a device this build lacks falls back to the CPU saying why; a
-/// misspelt one is refused in one line.
+/// machine without a GPU, installed by scripts/setup.sh), the command's last line says where
+/// it trained and the run's record keeps it; a device this build lacks falls back to the CPU
+/// saying why; a misspelt one is refused.
 #[test]
 fn devices_are_chosen_said_and_recorded() {
     let dir = scratch_dir("tempokd-cli-devices");
     let path = |name: &str| dir.join(name).display().to_string();
     let run = |args: &[&str]| {
         let output = tempokd(args);
-        let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+        let stderr = String::from_utf8_lossy(&output.stderr);
         assert!(output.status.success(), "{args:?}: {stderr}");
-        stderr
+        String::from_utf8_lossy(&output.stdout).into_owned()
     };
     let data = path("data");
     run(&[
@@ -806,7 +806,7 @@ fn devices_are_chosen_said_and_recorded() {
         "--device",
         "wgpu",
     ]);
-    assert!(said.contains("device: GPU: "), "{said}");
+    assert!(said.contains(" trained on GPU: "), "{said}");
     let student = path("student");
     let said = run(&[
         "train-student",
@@ -829,7 +829,7 @@ fn devices_are_chosen_said_and_recorded() {
         "--device",
         "wgpu",
     ]);
-    assert!(said.contains("device: GPU: "), "{said}");
+    assert!(said.contains(" trained on GPU: "), "{said}");
     let record: serde_json::Value =
         serde_json::from_slice(&std::fs::read(dir.join("student/training.json")).unwrap()).unwrap();
     assert!(record["device"]["Gpu"]["adapter"].is_string(), "{record}");
@@ -871,7 +871,8 @@ fn devices_are_chosen_said_and_recorded() {
         let said = String::from_utf8_lossy(&fell_back.stderr);
         assert!(fell_back.status.success(), "{said}");
         assert!(
-            said.contains("device: CPU (this build has no CUDA backend"),
+            said.contains("device: CPU (this build has no CUDA backend")
+                && said.contains("not cuda:1 as asked"),
             "{said}"
         );
     }
