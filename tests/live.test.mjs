@@ -135,8 +135,8 @@ test('live mode marks the words the command line finds in the same stream', { ti
     console.log(`${model}: ${cli[model].length - missed.length} of the command line's ${cli[model].length} words marked, ${extra.length} others, ${sure.length - sureMissed.length} of ${sure.length} sure words with the same label (stream ${shift.toFixed(2)} s after the file)`);
     // A window read every hop is dropped when the worker is more than 1 s behind (a busy or slow
     // machine), and a dropped window may take a word with it: how many drop follows the shared
-    // machine's load (0 to 29 of about 180 seen per model), so each dropped window excuses at most
-    // one word; with none dropped, no sure word may be missed.
+    // machine's load (0 to 46 of about 72 windows with speech seen per model), so each dropped
+    // window excuses at most one word; with none dropped, no sure word may be missed.
     const dropped = skipped[model];
     assert.ok(sureMissed.length <= dropped,
       `words the command line is sure of, missed or named otherwise (${dropped} windows dropped): ${where}`);
