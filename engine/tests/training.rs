@@ -262,10 +262,8 @@ fn tiny_teacher_config() -> Wav2Vec2Config {
     Wav2Vec2Config::shaped(&labels, shape, ClassifierPooling::FirstFrame)
 }
 
-async_test!(teacher_loss_falls_on_a_tiny_set, async {
-    let device = device().await;
-    let teacher = Teacher::random(tiny_teacher_config(), 4, &device.clone().autodiff()).unwrap();
-    // Three tones, one per class.
+/// Three half-second tones, one per class.
+fn tones() -> TeacherBatch {
     let samples = 8_000;
     let waveforms: Vec<f32> = (0..CLASSES)
         .flat_map(|class| {
@@ -273,14 +271,18 @@ async_test!(teacher_loss_falls_on_a_tiny_set, async {
             (0..samples).map(move |n| (std::f32::consts::TAU * hz * n as f32 / 16_000.0).sin())
         })
         .collect();
-    let batch = TeacherBatch {
+    TeacherBatch {
         clips: CLASSES,
         samples,
         waveforms,
         targets: (0..CLASSES).map(|c| vec![c]).collect(),
-    };
-    let settings = TeacherTraining {
-        steps: 25,
+    }
+}
+
+/// `steps` steps on the whole of [`tones`] at a constant rate.
+fn teacher_settings(steps: usize) -> TeacherTraining {
+    TeacherTraining {
+        steps,
         batch_size: CLASSES,
         schedule: LrSchedule {
             initial: 2e-3,
@@ -289,8 +291,15 @@ async_test!(teacher_loss_falls_on_a_tiny_set, async {
             warmup_steps: 0,
         },
         seed: 0,
-    };
-    let mut trainer = TeacherTrainer::new(teacher, &settings, false).unwrap();
+    }
+}
+
+async_test!(teacher_loss_falls_on_a_tiny_set, async {
+    let device = device().await;
+    let teacher = Teacher::random(tiny_teacher_config(), 4, &device.clone().autodiff()).unwrap();
+    let batch = tones();
+    let samples = batch.samples;
+    let mut trainer = TeacherTrainer::new(teacher, &teacher_settings(25), false).unwrap();
     let first = trainer.step(&batch).await.unwrap();
     let mut last = first.clone();
     for _ in 1..25 {
@@ -622,28 +631,8 @@ mod on_wgpu {
 
     fn teacher_steps(files: TeacherFiles<'_>, device: &Device) -> Vec<StepReport> {
         let teacher = Teacher::load(files, &device.clone().autodiff()).unwrap();
-        let samples = 8_000;
-        let waveforms: Vec<f32> = (0..CLASSES * samples)
-            .map(|n| (n as f32 * (0.02 + 0.01 * (n / samples) as f32)).sin())
-            .collect();
-        let batch = TeacherBatch {
-            clips: CLASSES,
-            samples,
-            waveforms,
-            targets: (0..CLASSES).map(|c| vec![c]).collect(),
-        };
-        let settings = TeacherTraining {
-            steps: STEPS,
-            batch_size: CLASSES,
-            schedule: LrSchedule {
-                initial: 2e-3,
-                after_step: 2e-3,
-                step_at: 1.0,
-                warmup_steps: 0,
-            },
-            seed: 0,
-        };
-        let mut trainer = TeacherTrainer::new(teacher, &settings, false).unwrap();
+        let batch = tones();
+        let mut trainer = TeacherTrainer::new(teacher, &teacher_settings(STEPS), false).unwrap();
         (0..STEPS)
             .map(|_| pollster::block_on(trainer.step(&batch)).unwrap())
             .collect()

@@ -371,6 +371,20 @@ fn inspect_refuses_a_bad_student_directory_in_one_line() {
 }
 
 /// synth → train-teacher → train-student with KD → eval, on a corpus of a few dozen clips.
+/// `train-teacher`'s flags for a teacher small enough to train in seconds.
+const TINY_TEACHER: [&str; 10] = [
+    "--warmup",
+    "1",
+    "--hidden",
+    "32",
+    "--layers",
+    "1",
+    "--heads",
+    "2",
+    "--conv-channels",
+    "16",
+];
+
 #[test]
 fn synth_train_and_eval_from_the_command_line() {
     let dir = scratch_dir("tempokd-cli-train");
@@ -399,28 +413,22 @@ fn synth_train_and_eval_from_the_command_line() {
         "3",
     ]);
     ok(&[
-        "train-teacher",
-        "--data",
-        &path("data"),
-        "--out",
-        &path("teacher"),
-        "--steps",
-        "3",
-        "--batch",
-        "8",
-        "--warmup",
-        "1",
-        "--hidden",
-        "32",
-        "--layers",
-        "1",
-        "--heads",
-        "2",
-        "--conv-channels",
-        "16",
-        "--eval-every",
-        "3",
-    ]);
+        &[
+            "train-teacher",
+            "--data",
+            &path("data"),
+            "--out",
+            &path("teacher"),
+            "--steps",
+            "3",
+            "--batch",
+            "8",
+            "--eval-every",
+            "3",
+        ],
+        TINY_TEACHER.as_slice(),
+    ]
+    .concat());
     ok(&[
         "train-student",
         "--arch",
@@ -782,30 +790,24 @@ fn devices_are_chosen_said_and_recorded() {
     ]);
     let teacher = path("teacher");
     let said = run(&[
-        "train-teacher",
-        "--data",
-        &data,
-        "--out",
-        &teacher,
-        "--steps",
-        "2",
-        "--batch",
-        "4",
-        "--warmup",
-        "1",
-        "--hidden",
-        "32",
-        "--layers",
-        "1",
-        "--heads",
-        "2",
-        "--conv-channels",
-        "16",
-        "--eval-every",
-        "2",
-        "--device",
-        "wgpu",
-    ]);
+        &[
+            "train-teacher",
+            "--data",
+            &data,
+            "--out",
+            &teacher,
+            "--steps",
+            "2",
+            "--batch",
+            "4",
+            "--eval-every",
+            "2",
+            "--device",
+            "wgpu",
+        ],
+        TINY_TEACHER.as_slice(),
+    ]
+    .concat());
     assert!(said.contains(" trained on GPU: "), "{said}");
     let student = path("student");
     let said = run(&[
