@@ -25,6 +25,16 @@ impl Rng {
         Self::new(self.state ^ tag)
     }
 
+    /// Where the stream stands, to carry it over to a later sitting with [`Rng::resumed`].
+    pub fn state(&self) -> u64 {
+        self.state
+    }
+
+    /// The stream continued from a [`Rng::state`].
+    pub fn resumed(state: u64) -> Self {
+        Self { state }
+    }
+
     pub fn next_u64(&mut self) -> u64 {
         self.state = self.state.wrapping_add(0x9e37_79b9_7f4a_7c15);
         let mut z = self.state;
@@ -83,6 +93,9 @@ mod tests {
             (0..5).map(|_| a.next_u64()).collect::<Vec<_>>(),
             (0..5).map(|_| b.next_u64()).collect::<Vec<_>>()
         );
+        a.next_u64();
+        let mut continued = Rng::resumed(a.state());
+        assert_eq!(continued.next_u64(), a.next_u64());
         let root = Rng::new(7);
         assert_ne!(root.fork("order").next_u64(), root.fork("noise").next_u64());
     }

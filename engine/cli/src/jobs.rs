@@ -12,7 +12,7 @@ use tempokd::kd::KdTarget;
 use tempokd::parallel;
 use tempokd::students::Preset;
 use tempokd::teacher::TeacherShape;
-use tempokd::train::{TRAINING_RECORD_FILE, bytes_fingerprint};
+use tempokd::train::{RESUME_DIR, TRAINING_RECORD_FILE, bytes_fingerprint, forget_saved_run};
 
 /// burn's CPU backend keeps about one core busy per training run; separate processes also keep
 /// each run's random initialisation its own.
@@ -360,7 +360,11 @@ pub fn run_jobs(
         std::env::current_exe().map_err(|e| format!("cannot find tempokd itself: {e}"))?;
     let bar = crate::progress::bar(jobs.len(), "models");
     bar.tick();
+    crate::stop::flag()?;
     parallel::for_each(jobs, TRAINING_PROCESSES, |job| {
+        if crate::stop::asked() {
+            return Err(STOPPED.to_string());
+        }
         let dir = &job.dir;
         std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
         let record = JobRecord {
@@ -370,6 +374,13 @@ pub fn run_jobs(
                 .input_fingerprints()
                 .ok_or_else(|| format!("`{}` reads a model not made yet", job.command()))?,
         };
+        // A run stopped part way goes on from its saved state, unless the job has changed since
+        // (other arguments, or a model it reads made anew).
+        let resume = JobRecord::read(dir)
+            .is_some_and(|earlier| earlier.args == record.args && earlier.inputs == record.inputs);
+        if !resume {
+            forget_saved_run(&dir.join(RESUME_DIR));
+        }
         let record_path = dir.join(JOB_RECORD);
         let text = serde_json::to_string_pretty(&record).map_err(|e| e.to_string())?;
         std::fs::write(&record_path, text)
@@ -378,13 +389,19 @@ pub fn run_jobs(
         let log =
             std::fs::File::create(&log_path).map_err(|e| format!("{}: {e}", log_path.display()))?;
         let log_err = log.try_clone().map_err(|e| e.to_string())?;
-        let status = std::process::Command::new(&program)
+        let mut child = std::process::Command::new(&program)
             .args(&job.args)
+            .args(resume.then_some("--resume"))
             .args(device.flag())
             .stdout(log)
             .stderr(log_err)
-            .status()
+            .spawn()
             .map_err(|e| format!("could not start {}: {e}", program.display()))?;
+        let status =
+            wait_passing_on_stop(&mut child).map_err(|e| format!("`{}`: {e}", job.command()))?;
+        if crate::stop::asked() && !status.success() {
+            return Err(STOPPED.to_string());
+        }
         if !status.success() {
             return Err(format!(
                 "`{}` failed; see {}",
@@ -403,6 +420,28 @@ pub fn run_jobs(
     })?;
     bar.finish();
     Ok(())
+}
+
+/// Why a build of many runs ended early on a stop signal.
+const STOPPED: &str = "stopped: each run was saved where it stood; run the same command again \
+                       to go on from there";
+
+/// Waits for `child`, asking it to save and stop when this process is asked to (a signal sent
+/// to this process alone, by `kill` or a scheduler, would not reach it).
+fn wait_passing_on_stop(
+    child: &mut std::process::Child,
+) -> std::io::Result<std::process::ExitStatus> {
+    let mut passed_on = false;
+    loop {
+        if let Some(status) = child.try_wait()? {
+            return Ok(status);
+        }
+        if crate::stop::asked() && !passed_on {
+            crate::stop::pass_on(child);
+            passed_on = true;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
 }
 
 #[cfg(test)]

@@ -15,6 +15,7 @@ mod listen;
 mod progress;
 mod reproduce;
 mod stages;
+mod stop;
 mod train_and_eval;
 
 use clap::{Parser, Subcommand, ValueEnum};

@@ -10,10 +10,11 @@ use tempokd::kd::{KdLossConfig, KdTarget, TaskWeight};
 use tempokd::model::{Model, ModelError};
 use tempokd::students::{Precision, Preset, Student};
 use tempokd::teacher::{ClassifierPooling, Teacher, TeacherShape, Wav2Vec2Config};
-use tempokd::train::run::{self, TeacherGuide, Trained};
+use tempokd::train::run::{self, RunPlan, TeacherGuide, Trained};
 use tempokd::train::{
-    Evaluation, FolderMapStore, LogitKd, LrSchedule, SpecAugment, StudentTraining, TeacherTraining,
-    TrainingRecord, evaluate_student, evaluate_teacher, fingerprint,
+    Evaluation, FolderMapStore, LogitKd, LrSchedule, RESUME_DIR, SpecAugment, StudentTraining,
+    TeacherTraining, TrainError, TrainingRecord, evaluate_student, evaluate_teacher, fingerprint,
+    forget_saved_run,
 };
 
 #[derive(Args, Clone)]
@@ -56,6 +57,11 @@ pub struct TeacherArgs {
     /// mean over frames.
     #[arg(long, value_enum, default_value_t = Head::FirstFrame)]
     pub head: Head,
+    /// Go on from where a stopped run of this command saved itself (OUT/resume: saved at every
+    /// scoring and on Ctrl-C or SIGTERM); it must have the same settings, data and teacher. The
+    /// run ends as the uninterrupted one would have; without a saved state it starts afresh.
+    #[arg(long)]
+    pub resume: bool,
     #[command(flatten)]
     pub device: DeviceArgs,
 }
@@ -118,6 +124,11 @@ pub struct StudentArgs {
     /// Train without SpecAugment.
     #[arg(long)]
     pub no_spec_augment: bool,
+    /// Go on from where a stopped run of this command saved itself (OUT/resume: saved at every
+    /// scoring and on Ctrl-C or SIGTERM); it must have the same settings, data and teacher. The
+    /// run ends as the uninterrupted one would have; without a saved state it starts afresh.
+    #[arg(long)]
+    pub resume: bool,
     #[command(flatten)]
     pub device: DeviceArgs,
 }
@@ -212,19 +223,12 @@ pub fn train_teacher(args: &TeacherArgs) -> Result<Finished<Teacher>, String> {
         seed: args.seed,
     };
     let rollout = teacher.default_rollout();
-    let started = std::time::Instant::now();
+    let plan = run_plan(&args.out, args.eval_every, args.resume)?;
     let trained = with_bars(|progress| {
-        run::train_teacher(
-            &dataset,
-            teacher,
-            &settings,
-            &rollout,
-            args.eval_every,
-            progress,
-        )
+        run::train_teacher(&dataset, teacher, &settings, &rollout, &plan, progress)
     })?;
     pollster::block_on(trained.model.save_dir(&args.out)).map_err(|e| e.to_string())?;
-    write_record(&args.out, &settings, &trained, started, &chosen.placement)?;
+    write_record(&args.out, &settings, &trained, &chosen.placement)?;
     Ok(Finished {
         run: trained,
         device: chosen.placement,
@@ -298,34 +302,50 @@ pub fn train_student(args: &StudentArgs) -> Result<Finished<Student>, String> {
         spec_augment: (!args.no_spec_augment).then(SpecAugment::default),
         seed: args.seed,
     };
-    let started = std::time::Instant::now();
+    let plan = run_plan(&args.out, args.eval_every, args.resume)?;
     let trained = with_bars(|progress| {
         run::train_student(
             &dataset,
             student,
             settings.clone(),
             guide.as_ref(),
-            args.eval_every,
+            &plan,
             progress,
         )
     })?;
     pollster::block_on(trained.model.save_dir(&args.out, Precision::F32))
         .map_err(|e| e.to_string())?;
-    write_record(&args.out, &settings, &trained, started, &chosen.placement)?;
+    write_record(&args.out, &settings, &trained, &chosen.placement)?;
     Ok(Finished {
         run: trained,
         device: chosen.placement,
     })
 }
 
+/// A training command's plan: scored every `eval_every` steps, saved in `out`'s resume folder
+/// at each scoring and when a stop signal comes, resumed from there when asked.
+fn run_plan(out: &Path, eval_every: usize, resume: bool) -> Result<RunPlan<'static>, String> {
+    Ok(RunPlan {
+        eval_every,
+        save_to: Some(out.join(RESUME_DIR)),
+        resume,
+        stop: Some(crate::stop::flag()?),
+    })
+}
+
 /// Runs `work` with progress bars drawn from its reports.
 fn with_bars<T>(
-    work: impl FnOnce(&mut dyn FnMut(run::Progress<'_>)) -> Result<T, tempokd::train::TrainError>,
+    work: impl FnOnce(&mut dyn FnMut(run::Progress<'_>)) -> Result<T, TrainError>,
 ) -> Result<T, String> {
     let mut bars = TrainingBars::default();
     let result = work(&mut |p| bars.update(p));
     bars.finish();
-    result.map_err(|e| e.to_string())
+    result.map_err(|e| match e {
+        TrainError::Paused { .. } => {
+            format!("{e}; run the same command with --resume to go on from there")
+        }
+        other => other.to_string(),
+    })
 }
 
 /// The teacher in `dir` with its map cache for the dataset in `data`.
@@ -353,17 +373,19 @@ fn teacher_guide(
     })
 }
 
-/// Writes a finished run's `training.json` beside its model.
+/// Writes a finished run's `training.json` beside its model, then drops the state saved to
+/// resume it.
 fn write_record<S: serde::Serialize, M>(
     out: &Path,
     settings: &S,
     trained: &Trained<M>,
-    started: std::time::Instant,
     device: &Placement,
 ) -> Result<(), String> {
-    TrainingRecord::of(settings, trained, started.elapsed().as_secs_f32(), device)
+    TrainingRecord::of(settings, trained, device)
         .write(out)
-        .map_err(|e| e.to_string())
+        .map_err(|e| e.to_string())?;
+    forget_saved_run(&out.join(RESUME_DIR));
+    Ok(())
 }
 
 /// Computes and stores the teacher's maps of every training clip of `data`, so the students

@@ -889,3 +889,124 @@ fn devices_are_chosen_said_and_recorded() {
     assert!(!several.status.success());
     assert!(said.contains("runs on one device"), "{said}");
 }
+
+/// A training command stopped by SIGTERM (as a scheduler or the end of a session stops it)
+/// saves its run and says how to go on; the same command with `--resume` then ends with the
+/// weights and history of the run that was never stopped, and leaves no saved state behind.
+#[test]
+fn a_stopped_training_goes_on_with_resume_to_the_same_end() {
+    let dir = scratch_dir("tempokd-cli-resume");
+    let path = |name: &str| dir.join(name).display().to_string();
+    let ok = |args: &[&str]| {
+        let output = tempokd(args);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(output.status.success(), "{args:?}: {stderr}");
+    };
+    let data = path("data");
+    ok(&[
+        "synth",
+        "--out",
+        &data,
+        "--length",
+        "1",
+        "--per-class",
+        "2",
+        "--voices",
+        "6",
+        "--seed",
+        "7",
+    ]);
+    let teacher = path("teacher");
+    ok(&[
+        &[
+            "train-teacher",
+            "--data",
+            &data,
+            "--out",
+            &teacher,
+            "--steps",
+            "2",
+            "--batch",
+            "4",
+            "--eval-every",
+            "2",
+        ],
+        TINY_TEACHER.as_slice(),
+    ]
+    .concat());
+    let student = |out: &str| {
+        vec![
+            "train-student".to_string(),
+            "--arch".into(),
+            "crnn".into(),
+            "--data".into(),
+            data.clone(),
+            "--teacher".into(),
+            teacher.clone(),
+            "--lambda".into(),
+            "0.5".into(),
+            "--out".into(),
+            path(out),
+            "--steps".into(),
+            "40".into(),
+            "--batch".into(),
+            "4".into(),
+            "--eval-every".into(),
+            "2".into(),
+        ]
+    };
+    let whole = student("whole");
+    ok(&whole.iter().map(String::as_str).collect::<Vec<_>>());
+    assert!(
+        !dir.join("whole/resume").exists(),
+        "a finished run keeps no saved state"
+    );
+
+    let parts = student("parts");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_tempokd"))
+        .args(&parts)
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The first save comes at the first scoring; stop it soon after.
+    let saved = dir.join("parts/resume/state.json");
+    let waited = std::time::Instant::now();
+    while !saved.exists() {
+        assert!(
+            waited.elapsed().as_secs() < 300 && child.try_wait().unwrap().is_none(),
+            "the run neither saved nor kept running"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    let signalled = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(signalled.success());
+    let stopped = child.wait_with_output().unwrap();
+    let said = String::from_utf8_lossy(&stopped.stderr);
+    assert!(!stopped.status.success(), "the run was not stopped: {said}");
+    let step: usize = said
+        .split("stopped after step ")
+        .nth(1)
+        .and_then(|rest| rest.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no step said: {said}"));
+    assert!((2..40).contains(&step), "{said}");
+    assert!(said.contains("--resume"), "{said}");
+    assert!(!dir.join("parts/model.safetensors").exists());
+
+    let mut resumed = parts.clone();
+    resumed.push("--resume".into());
+    ok(&resumed.iter().map(String::as_str).collect::<Vec<_>>());
+    let record = |run: &str| -> serde_json::Value {
+        serde_json::from_slice(&std::fs::read(dir.join(run).join("training.json")).unwrap())
+            .unwrap()
+    };
+    assert_eq!(record("parts")["resumed_at"], serde_json::json!([step]));
+    assert_eq!(record("parts")["history"], record("whole")["history"]);
+    assert_eq!(record("parts")["best_step"], record("whole")["best_step"]);
+    let weights = |run: &str| std::fs::read(dir.join(run).join("model.safetensors")).unwrap();
+    assert!(weights("parts") == weights("whole"), "the weights differ");
+    assert!(!dir.join("parts/resume").exists());
+}

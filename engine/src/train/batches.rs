@@ -12,11 +12,12 @@ use crate::students::StudentConfig;
 use std::collections::BTreeMap;
 
 /// Seeded epochs of batches, each batch from clips of one size (batches cannot mix lengths).
+#[derive(Debug)]
 pub struct BatchOrder {
-    buckets: Vec<Vec<usize>>,
+    pub(super) buckets: Vec<Vec<usize>>,
     batch_size: usize,
-    queue: Vec<Vec<usize>>,
-    rng: Rng,
+    pub(super) queue: Vec<Vec<usize>>,
+    pub(super) rng: Rng,
 }
 
 impl BatchOrder {

@@ -10,6 +10,8 @@ mod evaluate;
 #[cfg(all(feature = "decoders", not(target_family = "wasm")))]
 mod record;
 #[cfg(all(feature = "decoders", not(target_family = "wasm")))]
+mod resume;
+#[cfg(all(feature = "decoders", not(target_family = "wasm")))]
 pub mod run;
 mod schedule;
 mod teacher_maps;
@@ -31,6 +33,8 @@ pub use record::{
     CommonSettings, RecordError, Scoring, TRAINING_RECORD_FILE, TRAINING_RECORD_VERSION,
     TrainingRecord,
 };
+#[cfg(all(feature = "decoders", not(target_family = "wasm")))]
+pub use resume::{RESUME_DIR, forget_saved_run};
 pub use schedule::LrSchedule;
 #[cfg(not(target_family = "wasm"))]
 pub use teacher_maps::FolderMapStore;
@@ -65,6 +69,16 @@ pub enum TrainError {
     /// The caller asked to stop before the work ended.
     #[error("stopped before the end")]
     Stopped,
+    /// The caller asked to stop, and the run was saved to be resumed.
+    #[error("stopped after step {step} of {total}; the run is saved in {}", dir.display())]
+    Paused {
+        step: usize,
+        total: usize,
+        dir: std::path::PathBuf,
+    },
+    /// A saved run could not be written, or read back to go on.
+    #[error("the saved run {0}")]
+    Resume(String),
     #[error("the device failed: {0}")]
     Device(String),
     #[error(transparent)]

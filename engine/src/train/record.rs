@@ -26,7 +26,8 @@ pub struct TrainingRecord<S> {
     #[serde(default = "first_version")]
     pub version: u32,
     pub settings: S,
-    /// Wall-clock seconds from the start of training to the saved model.
+    /// Wall-clock seconds of training, from loading the data to the last step, over every
+    /// sitting of a resumed run.
     pub seconds: f32,
     /// The step whose weights were kept: the best validation score (the last step without
     /// scorings).
@@ -42,6 +43,9 @@ pub struct TrainingRecord<S> {
     /// Where the run's time went; `None` in records from before it was kept.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub times: Option<RunTimes>,
+    /// The steps at which the run, stopped, was resumed (empty for a run in one sitting).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub resumed_at: Vec<usize>,
 }
 
 /// What every trainer's settings hold.
@@ -76,12 +80,12 @@ fn first_version() -> u32 {
 }
 
 impl<S> TrainingRecord<S> {
-    /// The record of a finished run trained with `settings` for `seconds` on `device`.
-    pub fn of<M>(settings: S, trained: &Trained<M>, seconds: f32, device: &Placement) -> Self {
+    /// The record of a finished run trained with `settings` on `device`.
+    pub fn of<M>(settings: S, trained: &Trained<M>, device: &Placement) -> Self {
         Self {
             version: TRAINING_RECORD_VERSION,
             settings,
-            seconds,
+            seconds: trained.seconds(),
             best_step: trained.best_step,
             validation: trained.validation.clone(),
             validations: trained
@@ -97,6 +101,7 @@ impl<S> TrainingRecord<S> {
             history: trained.history.clone(),
             device: Some(device.clone()),
             times: Some(trained.times),
+            resumed_at: trained.resumed_at.clone(),
         }
     }
 

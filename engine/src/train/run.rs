@@ -6,9 +6,11 @@ use super::TrainError;
 use super::batches::{BatchOrder, student_batch};
 use super::cache::{TeacherTarget, clip_key};
 use super::evaluate::{LabelledClip, evaluate_student, evaluate_teacher};
+use super::resume::{BatchOrderState, KeptModel, ResumePoint, Resumed, RunIdentity};
 use super::teacher_maps::{FolderMapStore, MapClip, teacher_maps};
 use super::trainer::{
-    StepReport, StudentTrainer, StudentTraining, TeacherBatch, TeacherTrainer, TeacherTraining,
+    Fitting, StepReport, StudentTrainer, StudentTraining, TeacherBatch, TeacherTrainer,
+    TeacherTraining,
 };
 use crate::audio::Features;
 use crate::data::{DataError, Dataset, Example, Split};
@@ -17,7 +19,12 @@ use crate::metrics::Evaluation;
 use crate::rng::Rng;
 use crate::students::Student;
 use crate::teacher::Teacher;
+use burn::module::Module;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
 use std::borrow::Cow;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 /// Where a long run is; `report` after each step, `validation` after each scoring.
@@ -45,6 +52,40 @@ pub struct Trained<M> {
     pub history: Vec<StepReport>,
     pub validations: Vec<(usize, Evaluation)>,
     pub times: RunTimes,
+    /// The steps at which a stopped run was resumed, earliest first.
+    pub resumed_at: Vec<usize>,
+    /// Wall-clock seconds of the sittings before this one.
+    earlier_s: f32,
+    started: Instant,
+}
+
+/// How a run is scored, saved and stopped.
+pub struct RunPlan<'a> {
+    /// Score the validation split every this many steps, and at the last.
+    pub eval_every: usize,
+    /// Where the run's state is saved at every scoring and when it is stopped (the run's
+    /// [`RESUME_DIR`](super::RESUME_DIR)); `None` saves nothing. Removed when the run ends.
+    pub save_to: Option<PathBuf>,
+    /// Go on from the state saved in `save_to`, when there is one.
+    pub resume: bool,
+    /// Once set (by a signal handler), the run saves its state and stops before its next step.
+    pub stop: Option<&'a AtomicBool>,
+}
+
+impl RunPlan<'_> {
+    /// Scores every `eval_every` steps; saves nothing and runs to the end.
+    pub fn scoring_every(eval_every: usize) -> Self {
+        Self {
+            eval_every,
+            save_to: None,
+            resume: false,
+            stop: None,
+        }
+    }
+
+    fn stop_asked(&self) -> bool {
+        self.stop.is_some_and(|stop| stop.load(Ordering::Relaxed))
+    }
 }
 
 /// Where a run's wall-clock time went, in seconds, to show whether preparing the data keeps up
@@ -217,7 +258,8 @@ fn score(evaluation: &Evaluation) -> (f32, f32) {
 }
 
 impl<M> Trained<M> {
-    fn start(model: M, steps: usize, loading_s: f32) -> Self {
+    /// A run that started at `started` (its loading included) from `model`.
+    fn start(model: M, steps: usize, started: Instant) -> Self {
         Self {
             model,
             best_step: 0,
@@ -225,10 +267,34 @@ impl<M> Trained<M> {
             history: Vec::with_capacity(steps),
             validations: Vec::new(),
             times: RunTimes {
-                loading_s,
+                loading_s: started.elapsed().as_secs_f32(),
                 ..RunTimes::default()
             },
+            resumed_at: Vec::new(),
+            earlier_s: 0.0,
+            started,
         }
+    }
+
+    /// Wall-clock seconds of training, over every sitting of a resumed run.
+    pub fn seconds(&self) -> f32 {
+        self.earlier_s + self.started.elapsed().as_secs_f32()
+    }
+
+    /// Takes over a saved run's best model and history; this sitting's loading time is added
+    /// to the earlier sittings' times.
+    fn resume_from<S>(&mut self, saved: super::resume::SavedRun<S>, best: M) {
+        let loading_s = self.times.loading_s;
+        self.model = best;
+        self.best_step = saved.best_step;
+        self.validation = saved.validation;
+        self.history = saved.history;
+        self.validations = saved.validations;
+        self.times = saved.times;
+        self.times.loading_s += loading_s;
+        self.resumed_at = saved.resumed_at;
+        self.resumed_at.push(saved.step);
+        self.earlier_s = saved.seconds;
     }
 
     /// Records one step's report; every `eval_every` steps and at the last, takes a snapshot of
@@ -298,18 +364,114 @@ fn require_clips(dataset: &Dataset, train_clips: usize) -> Result<(), TrainError
     }
 }
 
+/// A run's saving and resuming, as its [`RunPlan`] asks.
+struct Sitting<'p, S> {
+    plan: &'p RunPlan<'p>,
+    point: Option<ResumePoint<S>>,
+    total: usize,
+}
+
+impl<'p, S: Clone + Serialize + DeserializeOwned + PartialEq + std::fmt::Debug> Sitting<'p, S> {
+    fn new(plan: &'p RunPlan<'p>, identity: RunIdentity<S>, total: usize) -> Self {
+        Self {
+            plan,
+            point: (plan.save_to.clone()).map(|dir| ResumePoint::new(dir, identity)),
+            total,
+        }
+    }
+
+    /// Goes on from the saved state when the plan asks to and one is there; returns the saved
+    /// SpecAugment generator state, if any.
+    fn resume<M: Module, K: KeptModel>(
+        &self,
+        fitting: &mut Fitting<M>,
+        run: &mut Trained<K>,
+        order: &mut BatchOrder,
+    ) -> Result<Option<u64>, TrainError> {
+        let Some(point) = self.point.as_ref().filter(|_| self.plan.resume) else {
+            return Ok(None);
+        };
+        let Some(Resumed {
+            saved,
+            model,
+            fitting: state,
+            best,
+        }) = point.load(fitting.model()?.clone(), &run.model)?
+        else {
+            return Ok(None);
+        };
+        order
+            .resume(saved.order.clone())
+            .map_err(|why| TrainError::Resume(format!("{}: {why}", point.dir().display())))?;
+        let augment = saved.augment;
+        fitting.resume(model, state);
+        run.resume_from(saved, best);
+        Ok(augment)
+    }
+
+    /// Before step `step`: when a stop was asked, saves the run and says where.
+    fn before_step<M: Module, K: KeptModel>(
+        &self,
+        step: usize,
+        fitting: &Fitting<M>,
+        run: &Trained<K>,
+        order: BatchOrderState,
+        augment: Option<u64>,
+    ) -> Result<(), TrainError> {
+        if !self.plan.stop_asked() {
+            return Ok(());
+        }
+        match &self.point {
+            Some(point) => {
+                point.save(fitting, run, order, augment)?;
+                Err(TrainError::Paused {
+                    step: step - 1,
+                    total: self.total,
+                    dir: point.dir().to_path_buf(),
+                })
+            }
+            None => Err(TrainError::Stopped),
+        }
+    }
+
+    /// After step `step`: saves the run at each scoring before the last step.
+    fn after_step<M: Module, K: KeptModel>(
+        &self,
+        step: usize,
+        fitting: &Fitting<M>,
+        run: &Trained<K>,
+        order: BatchOrderState,
+        augment: Option<u64>,
+    ) -> Result<(), TrainError> {
+        match &self.point {
+            Some(point)
+                if step < self.total && step.is_multiple_of(self.plan.eval_every.max(1)) =>
+            {
+                point.save(fitting, run, order, augment)
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
+/// The fingerprint of the names of the clips a run trains on, in order.
+fn clip_names_fingerprint(examples: &[&Example]) -> String {
+    let names: Vec<&str> = examples.iter().map(|e| e.file.as_str()).collect();
+    super::bytes_fingerprint(names.join("\n").as_bytes())
+}
+
 /// Trains `student` (on an autodiff device) on the train split, scoring the validation split
-/// every `eval_every` steps and returning the best.
+/// as `plan` says and returning the best.
 pub fn train_student(
     dataset: &Dataset,
     student: Student,
     settings: StudentTraining,
     guide: Option<&TeacherGuide>,
-    eval_every: usize,
+    plan: &RunPlan<'_>,
     progress: &mut dyn FnMut(Progress<'_>),
 ) -> Result<Trained<Student>, TrainError> {
     dataset.check_labels(student.labels())?;
-    let loading = Instant::now();
+    let started = Instant::now();
     let (train_examples, train) = student_inputs(dataset, Split::Train, &student, progress)?;
     require_clips(dataset, train.len())?;
     let (_, validation) = student_inputs(dataset, Split::Validation, &student, progress)?;
@@ -329,6 +491,13 @@ pub fn train_student(
         }
         (false, _) => None,
     };
+    let identity = RunIdentity {
+        settings: settings.clone(),
+        train_clips: clip_names_fingerprint(&train_examples),
+        teacher: guide
+            .filter(|_| needs_teacher)
+            .map(|guide| guide.fingerprint.clone()),
+    };
     let config = student.config().clone();
     let mut order = BatchOrder::new(
         train.iter().map(|c| c.input.frames),
@@ -339,9 +508,15 @@ pub fn train_student(
     let total = settings.steps;
     let spec_augment = settings.spec_augment;
     let target = settings.target;
+    let sitting = Sitting::new(plan, identity, total);
     let mut trainer = StudentTrainer::new(student, settings, dataset.multi_label)?;
-    let mut run = Trained::start(trainer.student()?, total, loading.elapsed().as_secs_f32());
-    for step in 1..=total {
+    let mut run = Trained::start(trainer.student()?, total, started);
+    if let Some(state) = sitting.resume(&mut trainer.fitting, &mut run, &mut order)? {
+        augment_rng = Rng::resumed(state);
+    }
+    for step in trainer.steps_done() + 1..=total {
+        let augment = Some(augment_rng.state());
+        sitting.before_step(step, &trainer.fitting, &run, order.state(), augment)?;
         let batching = Instant::now();
         let batch = student_batch(
             &train,
@@ -355,7 +530,7 @@ pub fn train_student(
         let stepping = Instant::now();
         let report = pollster::block_on(trainer.step(&batch))?;
         add_since(&mut run.times.stepping_s, stepping);
-        run.record(step, total, eval_every, report, progress, || {
+        run.record(step, total, plan.eval_every, report, progress, || {
             let current = trainer.student()?;
             let evaluation = match validation.is_empty() {
                 true => None,
@@ -370,6 +545,8 @@ pub fn train_student(
             };
             Ok((current, evaluation))
         })?;
+        let augment = Some(augment_rng.state());
+        sitting.after_step(step, &trainer.fitting, &run, order.state(), augment)?;
     }
     Ok(run)
 }
@@ -380,24 +557,33 @@ pub fn train_teacher(
     teacher: Teacher,
     settings: &TeacherTraining,
     rollout: &RolloutConfig,
-    eval_every: usize,
+    plan: &RunPlan<'_>,
     progress: &mut dyn FnMut(Progress<'_>),
 ) -> Result<Trained<Teacher>, TrainError> {
     dataset.check_labels(teacher.labels())?;
     let labels = teacher.labels().to_vec();
-    let loading = Instant::now();
+    let started = Instant::now();
     let train = waveform_inputs(dataset, Split::Train, &labels, progress)?;
     require_clips(dataset, train.len())?;
     let validation = waveform_inputs(dataset, Split::Validation, &labels, progress)?;
+    let train_examples: Vec<&Example> = dataset.split(Split::Train).collect();
+    let identity = RunIdentity {
+        settings: settings.clone(),
+        train_clips: clip_names_fingerprint(&train_examples),
+        teacher: None,
+    };
     let mut order = BatchOrder::new(
         train.iter().map(|c| c.input.len()),
         settings.batch_size,
         Rng::new(settings.seed).fork("order"),
     );
     let total = settings.steps;
+    let sitting = Sitting::new(plan, identity, total);
     let mut trainer = TeacherTrainer::new(teacher, settings, dataset.multi_label)?;
-    let mut run = Trained::start(trainer.teacher()?, total, loading.elapsed().as_secs_f32());
-    for step in 1..=total {
+    let mut run = Trained::start(trainer.teacher()?, total, started);
+    sitting.resume(&mut trainer.fitting, &mut run, &mut order)?;
+    for step in trainer.steps_done() + 1..=total {
+        sitting.before_step(step, &trainer.fitting, &run, order.state(), None)?;
         let batching = Instant::now();
         let picked = order.next();
         let samples = picked
@@ -417,7 +603,7 @@ pub fn train_teacher(
         let stepping = Instant::now();
         let report = pollster::block_on(trainer.step(&batch))?;
         add_since(&mut run.times.stepping_s, stepping);
-        run.record(step, total, eval_every, report, progress, || {
+        run.record(step, total, plan.eval_every, report, progress, || {
             let current = trainer.teacher()?;
             let evaluation = match validation.is_empty() {
                 true => None,
@@ -433,6 +619,7 @@ pub fn train_teacher(
             };
             Ok((current, evaluation))
         })?;
+        sitting.after_step(step, &trainer.fitting, &run, order.state(), None)?;
     }
     Ok(run)
 }

@@ -9,6 +9,7 @@ use crate::kd::{
     KdLossConfig, KdTarget, RolloutRow, binary_cross_entropy, cross_entropy, logit_kd_loss,
     temporal_kd_loss,
 };
+use crate::rng::Rng;
 use crate::students::{AttentionRequest, Student, StudentConfig, StudentModel};
 use crate::teacher::{AttentionDetail, Teacher, Wav2Vec2Classifier};
 use burn::module::Module;
@@ -139,21 +140,25 @@ pub const DIVERGENCE_FACTOR: f32 = 100.0;
 /// A step is checked before it is applied: its forward pass is read, and only a sound loss
 /// lets the update through. A bad loss is blamed on the update before it, so the guard goes back
 /// to the snapshot taken before that update (weights, batch-norm statistics and Adam's moments).
-struct Fitting<M> {
-    model: Option<M>,
-    optimizer: ModuleOptimizer,
+pub(super) struct Fitting<M> {
+    pub(super) model: Option<M>,
+    pub(super) optimizer: ModuleOptimizer,
     schedule: LrSchedule,
     total_steps: usize,
-    done: usize,
+    pub(super) done: usize,
+    /// The run's seed; each step seeds the device's generator (dropout) from it and the step's
+    /// number, so a run resumed at any step draws what it would have drawn.
+    seed: u64,
+    device: Device,
     /// The loss above which a step counts as diverged, set by the first step.
-    loss_limit: Option<f32>,
+    pub(super) loss_limit: Option<f32>,
     /// The state from before the last update, for rolling it back.
-    before_last_update: Option<Snapshot<M>>,
+    pub(super) before_last_update: Option<Snapshot<M>>,
 }
 
 /// A model and its optimiser as they were at the start of a step. The model is a detached
 /// copy: a training-mode forward pass updates batch-norm statistics in place.
-struct Snapshot<M> {
+pub(super) struct Snapshot<M> {
     model: M,
     optimizer: ModuleOptimizer,
     done: usize,
@@ -176,19 +181,21 @@ struct Losses {
 }
 
 impl<M: Module> Fitting<M> {
-    fn new(model: M, schedule: LrSchedule, total_steps: usize) -> Self {
+    fn new(model: M, schedule: LrSchedule, total_steps: usize, seed: u64, device: Device) -> Self {
         Self {
             model: Some(model),
-            optimizer: AdamConfig::new().init(),
+            optimizer: new_optimizer(),
             schedule,
             total_steps,
             done: 0,
+            seed,
+            device,
             loss_limit: None,
             before_last_update: None,
         }
     }
 
-    fn model(&self) -> Result<&M, TrainError> {
+    pub(super) fn model(&self) -> Result<&M, TrainError> {
         self.model.as_ref().ok_or(TrainError::Lost)
     }
 
@@ -199,6 +206,7 @@ impl<M: Module> Fitting<M> {
         targets: &[Vec<usize>],
         forward: impl FnOnce(&M) -> Losses,
     ) -> Result<Checked<M>, TrainError> {
+        self.device.seed(step_seed(self.seed, self.done + 1));
         let model = self.model()?;
         let before = Snapshot {
             model: model.valid(),
@@ -304,6 +312,19 @@ impl<M: Module> Fitting<M> {
     }
 }
 
+/// A fresh optimiser of the kind the trainers use (Adam), to step or to load saved moments into.
+pub(super) fn new_optimizer() -> ModuleOptimizer {
+    AdamConfig::new().init()
+}
+
+/// The device generator's seed for step `step` of a run seeded with `seed`.
+fn step_seed(seed: u64, step: usize) -> u64 {
+    Rng::new(seed)
+        .fork("step")
+        .fork(&step.to_string())
+        .next_u64()
+}
+
 fn scalar_zero(device: &Device) -> Tensor<1> {
     Tensor::zeros([1], device)
 }
@@ -360,7 +381,7 @@ fn check_targets(targets: &[Vec<usize>], clips: usize, classes: usize) -> Result
 
 /// Trains a student one batch at a time.
 pub struct StudentTrainer {
-    fitting: Fitting<StudentModel>,
+    pub(super) fitting: Fitting<StudentModel>,
     config: StudentConfig,
     settings: StudentTraining,
     multi_label: bool,
@@ -383,7 +404,13 @@ impl StudentTrainer {
         }
         let config = student.config().clone();
         Ok(Self {
-            fitting: Fitting::new(student.into_model(), settings.schedule, settings.steps),
+            fitting: Fitting::new(
+                student.into_model(),
+                settings.schedule,
+                settings.steps,
+                settings.seed,
+                device.clone(),
+            ),
             config,
             settings,
             multi_label,
@@ -568,7 +595,7 @@ pub struct TeacherBatch {
 
 /// Trains (or fine-tunes) the wav2vec 2.0 teacher one batch at a time.
 pub struct TeacherTrainer {
-    fitting: Fitting<Wav2Vec2Classifier>,
+    pub(super) fitting: Fitting<Wav2Vec2Classifier>,
     teacher: Teacher,
     multi_label: bool,
     device: Device,
@@ -589,7 +616,13 @@ impl TeacherTrainer {
             ));
         }
         Ok(Self {
-            fitting: Fitting::new(teacher.model().clone(), settings.schedule, settings.steps),
+            fitting: Fitting::new(
+                teacher.model().clone(),
+                settings.schedule,
+                settings.steps,
+                settings.seed,
+                device.clone(),
+            ),
             teacher,
             multi_label,
             device,

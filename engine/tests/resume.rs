@@ -1,0 +1,232 @@
+//! A run stopped part way and resumed ends exactly where the uninterrupted run ends: the same
+//! losses at every step, the same best step and the same weights, for a student with dropout and
+//! SpecAugment and for the teacher. A saved state from other settings is refused.
+#![cfg(not(target_family = "wasm"))]
+
+mod common;
+
+use common::scratch_dir;
+use std::path::Path;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
+use tempokd::data::Dataset;
+use tempokd::device::ComputeDevice;
+use tempokd::kd::KdLossConfig;
+use tempokd::students::{Precision, Preset, Student};
+use tempokd::teacher::{ClassifierPooling, Teacher, TeacherShape, Wav2Vec2Config};
+use tempokd::train::run::{self, Progress, RunPlan, Trained};
+use tempokd::train::{
+    LrSchedule, RESUME_DIR, SpecAugment, StudentTraining, TeacherTraining, TrainError,
+};
+
+const LABELS: [&str; 3] = ["low", "mid", "high"];
+
+/// burn's CPU generator (initialisation, dropout) is one for the process: the tests take turns.
+static GENERATOR: Mutex<()> = Mutex::new(());
+
+/// One-second tones, a pitch per class with a different start phase and level per clip: four
+/// training and two validation clips per class.
+fn tone_dataset(dir: &Path) -> Dataset {
+    let spec = hound::WavSpec {
+        channels: 1,
+        sample_rate: 16_000,
+        bits_per_sample: 16,
+        sample_format: hound::SampleFormat::Int,
+    };
+    let mut manifest = String::from("file,label,split\n");
+    for (class, label) in LABELS.iter().enumerate() {
+        for clip in 0..6 {
+            let split = if clip < 4 { "train" } else { "validation" };
+            let file = format!("{label}-{clip}.wav");
+            let mut writer = hound::WavWriter::create(dir.join(&file), spec).unwrap();
+            let hz = 300.0 + 600.0 * class as f32;
+            let level = 0.2 + 0.1 * clip as f32;
+            for n in 0..16_000 {
+                let phase = std::f32::consts::TAU * hz * n as f32 / 16_000.0 + clip as f32;
+                writer
+                    .write_sample((level * phase.sin() * 32_000.0) as i16)
+                    .unwrap();
+            }
+            writer.finalize().unwrap();
+            manifest.push_str(&format!("{file},{label},{split}\n"));
+        }
+    }
+    std::fs::write(dir.join("manifest.csv"), manifest).unwrap();
+    Dataset::open(dir).unwrap()
+}
+
+/// Plans that save every two steps and stop after step `after`, if given.
+struct Stopper {
+    stop: AtomicBool,
+    after: Option<usize>,
+}
+
+impl Stopper {
+    fn new(after: Option<usize>) -> Self {
+        Self {
+            stop: AtomicBool::new(false),
+            after,
+        }
+    }
+
+    fn plan(&self, out: &Path, resume: bool) -> RunPlan<'_> {
+        RunPlan {
+            eval_every: 2,
+            save_to: Some(out.join(RESUME_DIR)),
+            resume,
+            stop: Some(&self.stop),
+        }
+    }
+
+    fn watch(&self, progress: Progress<'_>) {
+        if let Progress::Step { report, .. } = progress
+            && Some(report.step) == self.after
+        {
+            self.stop.store(true, Ordering::Relaxed);
+        }
+    }
+}
+
+fn training_device() -> burn::tensor::Device {
+    let device = ComputeDevice::cpu("the test's").device.autodiff();
+    device.seed(0);
+    device
+}
+
+fn student_settings(seed: u64) -> StudentTraining {
+    StudentTraining {
+        steps: 7,
+        batch_size: 4,
+        schedule: LrSchedule {
+            initial: 3e-3,
+            after_step: 3e-4,
+            step_at: 0.75,
+            warmup_steps: 0,
+        },
+        loss: KdLossConfig {
+            lambda: 0.0,
+            ..KdLossConfig::default()
+        },
+        spec_augment: Some(SpecAugment::default()),
+        seed,
+        ..StudentTraining::default()
+    }
+}
+
+fn train_student(
+    dataset: &Dataset,
+    out: &Path,
+    stopper: &Stopper,
+    resume: bool,
+    seed: u64,
+) -> Result<Trained<Student>, TrainError> {
+    let labels: Vec<String> = LABELS.iter().map(|l| l.to_string()).collect();
+    // CRNN: dropout between its recurrent layer and classifier.
+    let student = Student::new(Preset::Crnn.config(labels), &training_device()).unwrap();
+    run::train_student(
+        dataset,
+        student,
+        student_settings(seed),
+        None,
+        &stopper.plan(out, resume),
+        &mut |p| stopper.watch(p),
+    )
+}
+
+fn student_weights(trained: &Trained<Student>, dir: &Path) -> Vec<u8> {
+    pollster::block_on(trained.model.save_dir(dir, Precision::F32)).unwrap();
+    std::fs::read(dir.join("model.safetensors")).unwrap()
+}
+
+#[test]
+fn a_stopped_student_resumes_to_the_uninterrupted_end() {
+    let _turn = GENERATOR
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    let root = scratch_dir("tempokd-resume-student");
+    let dataset = tone_dataset(&root);
+    let (whole_dir, parts_dir) = (root.join("whole"), root.join("parts"));
+    let whole = train_student(&dataset, &whole_dir, &Stopper::new(None), false, 1).unwrap();
+
+    let stopped = train_student(&dataset, &parts_dir, &Stopper::new(Some(3)), false, 1);
+    match stopped {
+        Err(TrainError::Paused {
+            step: 3, total: 7, ..
+        }) => {}
+        Err(other) => panic!("expected a pause after step 3, got {other}"),
+        Ok(_) => panic!("the run did not stop"),
+    }
+    let refused = train_student(&dataset, &parts_dir, &Stopper::new(None), true, 2);
+    let said = refused.err().map(|e| e.to_string()).unwrap_or_default();
+    assert!(said.contains("other settings"), "{said}");
+
+    let resumed = train_student(&dataset, &parts_dir, &Stopper::new(None), true, 1).unwrap();
+    assert_eq!(resumed.resumed_at, [3]);
+    assert_eq!(resumed.history, whole.history);
+    assert_eq!(resumed.validations.len(), whole.validations.len());
+    assert_eq!(resumed.best_step, whole.best_step);
+    assert_eq!(
+        student_weights(&resumed, &parts_dir.join("model")),
+        student_weights(&whole, &whole_dir.join("model")),
+        "the resumed run's weights differ"
+    );
+}
+
+#[test]
+fn a_stopped_teacher_resumes_to_the_uninterrupted_end() {
+    let _turn = GENERATOR
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    let root = scratch_dir("tempokd-resume-teacher");
+    let dataset = tone_dataset(&root);
+    let shape = TeacherShape {
+        hidden: 32,
+        layers: 2,
+        heads: 2,
+        conv_channels: 16,
+    };
+    let config = Wav2Vec2Config::shaped(&LABELS, shape, ClassifierPooling::FirstFrame);
+    let settings = TeacherTraining {
+        steps: 6,
+        batch_size: 4,
+        schedule: LrSchedule {
+            initial: 2e-3,
+            after_step: 2e-4,
+            step_at: 0.8,
+            warmup_steps: 2,
+        },
+        seed: 4,
+    };
+    let train = |out: &Path, stopper: &Stopper, resume: bool| {
+        let teacher = Teacher::random(config.clone(), 4, &training_device()).unwrap();
+        let rollout = teacher.default_rollout();
+        run::train_teacher(
+            &dataset,
+            teacher,
+            &settings,
+            &rollout,
+            &stopper.plan(out, resume),
+            &mut |p| stopper.watch(p),
+        )
+    };
+    let weights = |trained: &Trained<Teacher>, dir: &Path| {
+        pollster::block_on(trained.model.save_dir(dir)).unwrap();
+        std::fs::read(dir.join("model.safetensors")).unwrap()
+    };
+    let (whole_dir, parts_dir) = (root.join("whole"), root.join("parts"));
+    let whole = train(&whole_dir, &Stopper::new(None), false).unwrap();
+    let stopped = train(&parts_dir, &Stopper::new(Some(4)), false);
+    assert!(
+        matches!(stopped, Err(TrainError::Paused { step: 4, .. })),
+        "expected a pause after step 4"
+    );
+    let resumed = train(&parts_dir, &Stopper::new(None), true).unwrap();
+    assert_eq!(resumed.resumed_at, [4]);
+    assert_eq!(resumed.history, whole.history);
+    assert_eq!(resumed.best_step, whole.best_step);
+    assert_eq!(
+        weights(&resumed, &parts_dir.join("model")),
+        weights(&whole, &whole_dir.join("model")),
+        "the resumed run's weights differ"
+    );
+}
