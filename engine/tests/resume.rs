@@ -196,6 +196,8 @@ fn a_stopped_teacher_resumes_to_the_uninterrupted_end() {
             warmup_steps: 2,
         },
         seed: 4,
+        // Fine-tuning's frozen feature encoder stays frozen after a resume.
+        freeze_feature_encoder: true,
     };
     let train = |out: &Path, stopper: &Stopper, resume: bool| {
         let teacher = Teacher::random(config.clone(), 4, &training_device()).unwrap();

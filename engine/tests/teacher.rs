@@ -8,7 +8,8 @@ use safetensors::SafeTensors;
 use tempokd::device::ComputeDevice;
 use tempokd::kd::{self, HeadFusion, RolloutConfig, RolloutRow};
 use tempokd::teacher::{
-    AttentionDetail, Teacher, TeacherBudget, TeacherError, TeacherFiles, Wav2Vec2Config,
+    AttentionDetail, ClassifierPooling, Teacher, TeacherBudget, TeacherError, TeacherFiles,
+    Wav2Vec2Config,
 };
 use tempokd::train::{teacher_target, teacher_targets};
 
@@ -544,3 +545,102 @@ async_test!(default_teacher_hears_the_4s_demo_clip, async {
         "default teacher, 4 s clip on the CPU: {times_ms:.0?} ms (3 runs); rollout mass on the word {in_word:.2}"
     ));
 });
+
+/// Pretrained checkpoints as transformers saves them (scripts/oracle/pretrained.py): one with
+/// the contrastive task's heads, one a bare encoder.
+const PRETRAINED: [Fixture; 2] = [
+    Fixture {
+        name: "for-pretraining",
+        config: include_str!("fixtures/teacher-pretrained/for-pretraining/config.json"),
+        preprocessor: include_str!(
+            "fixtures/teacher-pretrained/for-pretraining/preprocessor_config.json"
+        ),
+        weights: include_bytes!("fixtures/teacher-pretrained/for-pretraining/model.safetensors"),
+        expected: include_bytes!(
+            "fixtures/teacher-pretrained/for-pretraining/expected.safetensors"
+        ),
+    },
+    Fixture {
+        name: "bare-model",
+        config: include_str!("fixtures/teacher-pretrained/bare-model/config.json"),
+        preprocessor: include_str!(
+            "fixtures/teacher-pretrained/bare-model/preprocessor_config.json"
+        ),
+        weights: include_bytes!("fixtures/teacher-pretrained/bare-model/model.safetensors"),
+        expected: include_bytes!("fixtures/teacher-pretrained/bare-model/expected.safetensors"),
+    },
+];
+
+// A teacher started from a pretrained encoder (`--init-from-hf`) keeps that encoder exactly
+// (every attention map as transformers computes it) under a new head for the given labels,
+// with either pooling; the checkpoint's own task heads are left out.
+async_test!(
+    a_pretrained_encoder_starts_a_teacher_under_a_new_head,
+    async {
+        let device = ComputeDevice::cpu("test");
+        let labels = ["yes", "no", "other"];
+        for fixture in &PRETRAINED {
+            for pooling in [ClassifierPooling::FirstFrame, ClassifierPooling::Mean] {
+                let teacher = Teacher::from_pretrained_encoder(
+                    fixture.files(),
+                    &labels,
+                    pooling,
+                    3,
+                    &device.device,
+                )
+                .unwrap_or_else(|e| panic!("{}: {e}", fixture.name));
+                assert_eq!(teacher.labels(), labels);
+                assert_eq!(teacher.config().classifier_pooling, pooling);
+                let input = fixture.expected("input");
+                let result = teacher
+                    .infer(&input, AttentionDetail::PerHead)
+                    .await
+                    .unwrap();
+                assert_eq!(result.prediction.logits.len(), labels.len());
+                let maps = result.attentions.expect("attentions were asked for");
+                let difference = max_difference(maps.values(), &fixture.expected("attentions"));
+                assert!(
+                    difference <= TOLERANCE,
+                    "{} ({pooling:?}): attention differs by {difference}",
+                    fixture.name
+                );
+            }
+        }
+    }
+);
+
+/// A key of the encoder the config does not account for is an error, as in any load; a key of
+/// a task head is not.
+#[test]
+fn a_pretrained_encoders_unknown_key_is_named() {
+    let fixture = &PRETRAINED[0];
+    let start = |weights: &[u8]| {
+        let files = TeacherFiles {
+            config: fixture.config,
+            preprocessor: Some(fixture.preprocessor),
+            weights,
+        };
+        Teacher::from_pretrained_encoder(
+            files,
+            &["yes", "no"],
+            ClassifierPooling::FirstFrame,
+            0,
+            &ComputeDevice::cpu("test").device,
+        )
+    };
+    let with_key = |key: &str| {
+        rewrite(fixture.weights, |tensors| {
+            tensors.push((key.into(), vec![1], vec![0; 4]))
+        })
+    };
+    let error = start(&with_key("wav2vec2.encoder.layers.7.extra"))
+        .err()
+        .expect("an unknown encoder key must fail");
+    assert!(
+        error
+            .to_string()
+            .contains("wav2vec2.encoder.layers.7.extra"),
+        "{error}"
+    );
+    assert!(start(&with_key("lm_head.weight")).is_ok());
+}

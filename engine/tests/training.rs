@@ -291,6 +291,7 @@ fn teacher_settings(steps: usize) -> TeacherTraining {
             warmup_steps: 0,
         },
         seed: 0,
+        freeze_feature_encoder: false,
     }
 }
 
@@ -319,6 +320,43 @@ async_test!(teacher_loss_falls_on_a_tiny_set, async {
         .await
         .unwrap();
     assert_eq!(inference.prediction.top, 1);
+});
+
+// Fine-tuning with the feature encoder frozen leaves its convolutions as they were and trains
+// the rest.
+async_test!(a_frozen_feature_encoder_keeps_its_weights, async {
+    let device = device().await;
+    let teacher = Teacher::random(tiny_teacher_config(), 4, &device.clone().autodiff()).unwrap();
+    let (_, _, before) = teacher.save().await.unwrap();
+    let settings = TeacherTraining {
+        freeze_feature_encoder: true,
+        ..teacher_settings(3)
+    };
+    let mut trainer = TeacherTrainer::new(teacher, &settings, false).unwrap();
+    for _ in 0..3 {
+        trainer.step(&tones()).await.unwrap();
+    }
+    let (_, _, after) = trainer.teacher().unwrap().save().await.unwrap();
+    let change = |key: &str| {
+        common::max_difference(
+            &common::fixture_floats(&after, key),
+            &common::fixture_floats(&before, key),
+        )
+    };
+    for frozen in [
+        "wav2vec2.feature_extractor.conv_layers.0.conv.weight",
+        "wav2vec2.feature_extractor.conv_layers.0.layer_norm.weight",
+        "wav2vec2.feature_extractor.conv_layers.6.conv.weight",
+    ] {
+        assert_eq!(change(frozen), 0.0, "{frozen} was trained");
+    }
+    for trained in [
+        "wav2vec2.feature_projection.projection.weight",
+        "wav2vec2.encoder.layers.0.attention.k_proj.weight",
+        "classifier.weight",
+    ] {
+        assert!(change(trained) > 0.0, "{trained} was not trained");
+    }
 });
 
 async_test!(a_saved_teacher_loads_back_identically, async {

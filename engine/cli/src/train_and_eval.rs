@@ -26,8 +26,18 @@ pub struct TeacherArgs {
     #[arg(long)]
     pub out: PathBuf,
     /// Fine-tune this teacher (same labels) instead of starting from random weights.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "init_from_hf")]
     pub init: Option<PathBuf>,
+    /// Start from the encoder of a pretrained Hugging Face wav2vec 2.0 model folder on disk
+    /// (config.json and model.safetensors of a Wav2Vec2Model, Wav2Vec2ForPreTraining,
+    /// Wav2Vec2ForCTC or Wav2Vec2ForSequenceClassification) under a new head (--head) for this
+    /// dataset's labels; its config gives the shape, so the shape flags do not apply.
+    #[arg(long, conflicts_with_all = ["hidden", "layers", "heads", "conv_channels"])]
+    pub init_from_hf: Option<PathBuf>,
+    /// Keep the convolutional feature encoder as it is, as fine-tuning a pretrained encoder
+    /// usually does.
+    #[arg(long)]
+    pub freeze_feature_encoder: bool,
     #[arg(long, default_value_t = 1500)]
     pub steps: usize,
     #[arg(long, default_value_t = 16)]
@@ -191,21 +201,25 @@ pub fn train_teacher(args: &TeacherArgs) -> Result<Finished<Teacher>, String> {
     let chosen = args.device.start()?;
     let device = chosen.device.clone().autodiff();
     device.seed(args.seed);
-    let teacher = match &args.init {
-        Some(dir) => {
+    let labels: Vec<&str> = dataset.labels.iter().map(String::as_str).collect();
+    let pooling = match args.head {
+        Head::FirstFrame => ClassifierPooling::FirstFrame,
+        Head::Mean => ClassifierPooling::Mean,
+    };
+    let teacher = match (&args.init, &args.init_from_hf) {
+        (Some(dir), _) => {
             Teacher::load_dir(dir, &device).map_err(|e| format!("{}: {e}", dir.display()))?
         }
-        None => {
-            let labels: Vec<&str> = dataset.labels.iter().map(String::as_str).collect();
+        (None, Some(dir)) => {
+            Teacher::from_pretrained_encoder_dir(dir, &labels, pooling, args.seed, &device)
+                .map_err(|e| format!("--init-from-hf {}: {e}", dir.display()))?
+        }
+        (None, None) => {
             let shape = TeacherShape {
                 hidden: args.hidden,
                 layers: args.layers,
                 heads: args.heads,
                 conv_channels: args.conv_channels,
-            };
-            let pooling = match args.head {
-                Head::FirstFrame => ClassifierPooling::FirstFrame,
-                Head::Mean => ClassifierPooling::Mean,
             };
             let config = Wav2Vec2Config::shaped(&labels, shape, pooling);
             Teacher::random(config, args.seed, &device).map_err(|e| e.to_string())?
@@ -221,6 +235,7 @@ pub fn train_teacher(args: &TeacherArgs) -> Result<Finished<Teacher>, String> {
             warmup_steps: args.warmup,
         },
         seed: args.seed,
+        freeze_feature_encoder: args.freeze_feature_encoder,
     };
     let rollout = teacher.default_rollout();
     let plan = run_plan(&args.out, args.eval_every, args.resume)?;

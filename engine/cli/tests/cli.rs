@@ -1010,3 +1010,101 @@ fn a_stopped_training_goes_on_with_resume_to_the_same_end() {
     assert!(weights("parts") == weights("whole"), "the weights differ");
     assert!(!dir.join("parts/resume").exists());
 }
+
+/// `train-teacher --init-from-hf`: a teacher fine-tuned from a pretrained Hugging Face encoder
+/// (the oracle's Wav2Vec2ForPreTraining checkpoint) takes the dataset's labels under a new head;
+/// with `--freeze-feature-encoder` its convolutions leave training as they came. Shape flags
+/// are refused beside it, since the checkpoint's config gives the shape.
+#[test]
+fn a_teacher_is_fine_tuned_from_a_pretrained_encoder() {
+    let dir = scratch_dir("tempokd-cli-pretrained");
+    let path = |name: &str| dir.join(name).display().to_string();
+    let data = path("data");
+    let synth = tempokd(&[
+        "synth",
+        "--out",
+        &data,
+        "--length",
+        "1",
+        "--per-class",
+        "2",
+        "--voices",
+        "6",
+        "--seed",
+        "9",
+    ]);
+    assert!(synth.status.success());
+    let pretrained = format!(
+        "{}/../tests/fixtures/teacher-pretrained/for-pretraining",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let out = path("teacher");
+    let trained = tempokd(&[
+        "train-teacher",
+        "--data",
+        &data,
+        "--out",
+        &out,
+        "--init-from-hf",
+        &pretrained,
+        "--freeze-feature-encoder",
+        "--steps",
+        "2",
+        "--batch",
+        "4",
+        "--eval-every",
+        "2",
+    ]);
+    let said = String::from_utf8_lossy(&trained.stderr);
+    assert!(trained.status.success(), "{said}");
+    let config: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("teacher/config.json")).unwrap()).unwrap();
+    let dataset_labels = std::fs::read_to_string(dir.join("data/manifest.csv"))
+        .unwrap()
+        .lines()
+        .skip(1)
+        .filter_map(|row| row.split(',').nth(1).map(str::to_owned))
+        .collect::<std::collections::BTreeSet<String>>();
+    let labels: std::collections::BTreeSet<String> = config["id2label"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|label| label.as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(labels, dataset_labels);
+    assert_eq!(config["hidden_size"], 32, "the checkpoint's shape");
+    let record: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("teacher/training.json")).unwrap()).unwrap();
+    assert_eq!(record["settings"]["freeze_feature_encoder"], true);
+    let tensor = |file: &str, key: &str| {
+        let bytes = std::fs::read(file).unwrap();
+        common::fixture_floats(&bytes, key)
+    };
+    let conv = "wav2vec2.feature_extractor.conv_layers.1.conv.weight";
+    assert_eq!(
+        tensor(&format!("{out}/model.safetensors"), conv),
+        tensor(&format!("{pretrained}/model.safetensors"), conv),
+        "the frozen convolution changed"
+    );
+    let projection = "wav2vec2.feature_projection.projection.weight";
+    assert_ne!(
+        tensor(&format!("{out}/model.safetensors"), projection),
+        tensor(&format!("{pretrained}/model.safetensors"), projection),
+        "the rest of the encoder is trained"
+    );
+
+    let refused = tempokd(&[
+        "train-teacher",
+        "--data",
+        &data,
+        "--out",
+        &path("other"),
+        "--init-from-hf",
+        &pretrained,
+        "--hidden",
+        "64",
+    ]);
+    let said = String::from_utf8_lossy(&refused.stderr);
+    assert!(!refused.status.success());
+    assert!(said.contains("--hidden"), "{said}");
+}

@@ -7,6 +7,7 @@ mod conv;
 mod gelu;
 mod load;
 mod model;
+mod pretrained;
 mod save;
 
 pub use budget::{TeacherBudget, TeacherCost};
@@ -70,6 +71,62 @@ pub struct TeacherFiles<'a> {
     pub weights: &'a [u8],
 }
 
+/// A teacher directory's files read from disk, each within its size limit.
+#[cfg(not(target_family = "wasm"))]
+struct DirFiles {
+    config: String,
+    preprocessor: Option<String>,
+    weights: Vec<u8>,
+}
+
+#[cfg(not(target_family = "wasm"))]
+impl DirFiles {
+    fn read(dir: &std::path::Path) -> Result<Self, TeacherError> {
+        use crate::capped_read::{
+            MAX_CONFIG_BYTES, max_weights_bytes, read_capped, read_capped_text,
+        };
+        let unreadable = |why: String| {
+            TeacherError::MissingFile(format!(
+                "{why} (a teacher directory holds config.json and model.safetensors)"
+            ))
+        };
+        let read = |name: &str| {
+            read_capped_text(&dir.join(name), MAX_CONFIG_BYTES, "a config file").map_err(unreadable)
+        };
+        let config = read("config.json")?;
+        if !dir.join("model.safetensors").exists() && dir.join("pytorch_model.bin").exists() {
+            return Err(TeacherError::MissingFile(format!(
+                "{}: only pytorch_model.bin is there, PyTorch's pickle format, which is not read \
+                 here; save the model with safe_serialization=True to get model.safetensors",
+                dir.display()
+            )));
+        }
+        let weights_path = dir.join("model.safetensors");
+        // No teacher within the budget has weights larger than this.
+        let most_weights = max_weights_bytes(TeacherBudget::default().max_parameters);
+        let weights =
+            read_capped(&weights_path, most_weights, "a teacher's weights").map_err(unreadable)?;
+        let preprocessor = dir
+            .join("preprocessor_config.json")
+            .exists()
+            .then(|| read("preprocessor_config.json"))
+            .transpose()?;
+        Ok(Self {
+            config,
+            preprocessor,
+            weights,
+        })
+    }
+
+    fn as_files(&self) -> TeacherFiles<'_> {
+        TeacherFiles {
+            config: &self.config,
+            preprocessor: self.preprocessor.as_deref(),
+            weights: &self.weights,
+        }
+    }
+}
+
 /// One clip through the teacher, on the host.
 #[derive(Clone, Debug, PartialEq)]
 pub struct TeacherInference {
@@ -108,43 +165,8 @@ impl Teacher {
     /// `preprocessor_config.json`.
     #[cfg(not(target_family = "wasm"))]
     pub fn load_dir(dir: &std::path::Path, device: &Device) -> Result<Self, TeacherError> {
-        use crate::capped_read::{
-            MAX_CONFIG_BYTES, max_weights_bytes, read_capped, read_capped_text,
-        };
-        let unreadable = |why: String| {
-            TeacherError::MissingFile(format!(
-                "{why} (a teacher directory holds config.json and model.safetensors)"
-            ))
-        };
-        let read = |name: &str| {
-            read_capped_text(&dir.join(name), MAX_CONFIG_BYTES, "a config file").map_err(unreadable)
-        };
-        let config = read("config.json")?;
-        if !dir.join("model.safetensors").exists() && dir.join("pytorch_model.bin").exists() {
-            return Err(TeacherError::MissingFile(format!(
-                "{}: only pytorch_model.bin is there, PyTorch's pickle format, which is not read \
-                 here; save the model with safe_serialization=True to get model.safetensors",
-                dir.display()
-            )));
-        }
-        let weights_path = dir.join("model.safetensors");
-        // No teacher within the budget has weights larger than this.
-        let most_weights = max_weights_bytes(TeacherBudget::default().max_parameters);
-        let weights =
-            read_capped(&weights_path, most_weights, "a teacher's weights").map_err(unreadable)?;
-        let preprocessor = dir
-            .join("preprocessor_config.json")
-            .exists()
-            .then(|| read("preprocessor_config.json"))
-            .transpose()?;
-        Self::load(
-            TeacherFiles {
-                config: &config,
-                preprocessor: preprocessor.as_deref(),
-                weights: &weights,
-            },
-            device,
-        )
+        let files = DirFiles::read(dir)?;
+        Self::load(files.as_files(), device)
     }
 
     /// A freshly initialised teacher (reproducible for a given seed), for training and benchmarks.

@@ -41,6 +41,12 @@ pub struct Wav2Vec2Output {
 }
 
 impl Wav2Vec2Classifier {
+    /// The model with its convolutional feature encoder frozen: no gradients, no updates.
+    pub fn with_frozen_feature_encoder(mut self) -> Self {
+        self.feature_encoder = self.feature_encoder.freeze();
+        self
+    }
+
     /// # Shapes
     /// - `waveform`: `[batch, samples]`, already normalised as the preprocessor config says
     /// - output logits: `[batch, classes]`; attentions: layers × `[batch, heads, frames, frames]`

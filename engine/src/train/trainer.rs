@@ -565,6 +565,10 @@ pub struct TeacherTraining {
     pub batch_size: usize,
     pub schedule: LrSchedule,
     pub seed: u64,
+    /// Keep the convolutional feature encoder as it is (no gradients, no updates), as
+    /// fine-tuning a pretrained encoder usually does.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub freeze_feature_encoder: bool,
 }
 
 impl Default for TeacherTraining {
@@ -579,6 +583,7 @@ impl Default for TeacherTraining {
                 warmup_steps: 100,
             },
             seed: 0,
+            freeze_feature_encoder: false,
         }
     }
 }
@@ -617,7 +622,10 @@ impl TeacherTrainer {
         }
         Ok(Self {
             fitting: Fitting::new(
-                teacher.model().clone(),
+                match settings.freeze_feature_encoder {
+                    true => teacher.model().clone().with_frozen_feature_encoder(),
+                    false => teacher.model().clone(),
+                },
                 settings.schedule,
                 settings.steps,
                 settings.seed,
