@@ -75,6 +75,7 @@ impl Stopper {
             save_to: Some(out.join(RESUME_DIR)),
             resume,
             stop: Some(&self.stop),
+            replicas: Vec::new(),
         }
     }
 

@@ -3,6 +3,9 @@
 //! up by a far too large learning rate) undoes the update before it (in both runs of a
 //! comparison together), bad batches are refused with a reason, and the side-by-side comparison
 //! the browser runs (without and with KD) gives the same losses in wasm as natively.
+// Natively each test runs on its own thread under `pollster`, so a test's turn on the CPU
+// backend (see `device`) may be held across its awaits: nothing else runs on that thread.
+#![allow(clippy::await_holding_lock)]
 
 use burn::tensor::Device;
 use tempokd::audio::Features;
@@ -11,7 +14,7 @@ use tempokd::data::pack::{KeywordPack, PackMix};
 use tempokd::device::ComputeDevice;
 use tempokd::kd::{KdLossConfig, KdTarget, PlainAndKd};
 use tempokd::rng::Rng;
-use tempokd::students::{AttentionRequest, Preset, Student};
+use tempokd::students::{Architecture, AttentionRequest, Preset, Student};
 use tempokd::teacher::{ClassifierPooling, Teacher, TeacherShape, Wav2Vec2Config};
 use tempokd::train::{
     ComparisonData, DIVERGENCE_FACTOR, KdComparison, LabelledClip, LrSchedule, StudentBatch,
@@ -29,10 +32,26 @@ fn labels() -> Vec<String> {
     (0..CLASSES).map(|i| format!("class {i}")).collect()
 }
 
-/// The CPU backend on both targets: the browser's WebGPU training path belongs to the page's
-/// own tests.
-async fn device() -> Device {
-    ComputeDevice::cpu("tests").device
+/// Natively, the tests take turns on the CPU backend: its generator (initialisation, dropout,
+/// the seed each training step sets) is one for the whole process.
+#[cfg(not(target_arch = "wasm32"))]
+type Turn = std::sync::MutexGuard<'static, ()>;
+#[cfg(target_arch = "wasm32")]
+type Turn = ();
+
+/// The CPU backend on both targets, and this test's turn on it: the browser's WebGPU training
+/// path belongs to the page's own tests.
+async fn device() -> (Device, Turn) {
+    #[cfg(not(target_arch = "wasm32"))]
+    let turn = {
+        static GENERATOR: std::sync::Mutex<()> = std::sync::Mutex::new(());
+        GENERATOR
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    };
+    #[cfg(target_arch = "wasm32")]
+    let turn = ();
+    (ComputeDevice::cpu("tests").device, turn)
 }
 
 /// Clips whose class is a bright band of bins in frames 20..30; elsewhere low noise.
@@ -101,7 +120,7 @@ async fn student(preset: Preset, device: &Device) -> Student {
 async_test!(
     student_loss_falls_and_kd_moves_attention_to_the_teacher,
     async {
-        let device = device().await;
+        let (device, _turn) = device().await;
         let student = student(Preset::TcResNet8, &device).await;
         let batch = batch(&student, true);
         let mut trainer = StudentTrainer::new(student, settings(1.0, 3e-3), false).unwrap();
@@ -137,7 +156,7 @@ async fn state_of(student: &Student) -> (Vec<u8>, Vec<f32>) {
 async_test!(
     a_bad_loss_undoes_the_update_before_it_and_training_goes_on,
     async {
-        let device = device().await;
+        let (device, _turn) = device().await;
         let student = student(Preset::TcResNet8, &device).await;
         let good = batch(&student, false);
         let mut trainer = StudentTrainer::new(student, settings(0.0, 1e-3), false).unwrap();
@@ -165,7 +184,7 @@ async_test!(
 async_test!(
     a_loss_blown_up_by_a_far_too_large_rate_returns_to_the_weights_before_it,
     async {
-        let device = device().await;
+        let (device, _turn) = device().await;
         let student = student(Preset::LstmP, &device).await;
         let batch = batch(&student, true);
         let mut trainer = StudentTrainer::new(student, settings(10.0, 9.9), false).unwrap();
@@ -191,7 +210,7 @@ async_test!(
 );
 
 async_test!(bad_batches_are_refused_with_a_reason, async {
-    let device = device().await;
+    let (device, _turn) = device().await;
     let student = student(Preset::TcResNet8, &device).await;
     let good = batch(&student, true);
     let mut trainer = StudentTrainer::new(student, settings(0.5, 1e-3), false).unwrap();
@@ -296,7 +315,7 @@ fn teacher_settings(steps: usize) -> TeacherTraining {
 }
 
 async_test!(teacher_loss_falls_on_a_tiny_set, async {
-    let device = device().await;
+    let (device, _turn) = device().await;
     let teacher = Teacher::random(tiny_teacher_config(), 4, &device.clone().autodiff()).unwrap();
     let batch = tones();
     let samples = batch.samples;
@@ -325,7 +344,7 @@ async_test!(teacher_loss_falls_on_a_tiny_set, async {
 // Fine-tuning with the feature encoder frozen leaves its convolutions as they were and trains
 // the rest.
 async_test!(a_frozen_feature_encoder_keeps_its_weights, async {
-    let device = device().await;
+    let (device, _turn) = device().await;
     let teacher = Teacher::random(tiny_teacher_config(), 4, &device.clone().autodiff()).unwrap();
     let (_, _, before) = teacher.save().await.unwrap();
     let settings = TeacherTraining {
@@ -360,7 +379,7 @@ async_test!(a_frozen_feature_encoder_keeps_its_weights, async {
 });
 
 async_test!(a_saved_teacher_loads_back_identically, async {
-    let device = device().await;
+    let (device, _turn) = device().await;
     let teacher = Teacher::random(tiny_teacher_config(), 9, &device).unwrap();
     let (config, preprocessor, weights) = teacher.save().await.unwrap();
     let loaded = Teacher::load(
@@ -451,7 +470,7 @@ async fn comparison(device: &Device, steps: usize, lr: f64) -> KdComparison {
 async_test!(
     when_one_run_of_a_comparison_diverges_both_go_back_together,
     async {
-        let device = device().await;
+        let (device, _turn) = device().await;
         let mut comparison = comparison(&device, 30, 9.9).await;
         let states = async |comparison: &KdComparison| {
             let students = comparison.students().unwrap();
@@ -489,7 +508,7 @@ async_test!(
 async_test!(
     a_kd_comparison_starts_both_runs_alike_and_only_the_kd_run_follows_the_teacher,
     async {
-        let device = device().await;
+        let (device, _turn) = device().await;
         let mut comparison = comparison(&device, 20, 3e-3).await;
         let PlainAndKd {
             plain,
@@ -545,7 +564,7 @@ const RELATIVE_TOLERANCE: f32 = 5e-3;
 async_test!(
     the_same_seed_gives_the_same_loss_sequence_natively_and_in_wasm,
     async {
-        let device = device().await;
+        let (device, _turn) = device().await;
         let mut comparison = comparison(&device, 6, 3e-3).await;
         let mut losses: Vec<[f32; 2]> = Vec::new();
         for _ in 0..6 {
@@ -648,10 +667,60 @@ mod on_wgpu {
         reports
     }
 
+    /// A second wgpu device beside [`wgpu`]: the adapter of the CPU kind (on a machine without
+    /// a GPU, the same software adapter, opened again as a device of its own).
+    fn second_wgpu() -> Device {
+        static STARTED: std::sync::OnceLock<Device> = std::sync::OnceLock::new();
+        STARTED
+            .get_or_init(|| {
+                let (device, _) = Device::wgpu_options()
+                    .device_kind(burn::tensor::DeviceKind::Cpu)
+                    .init_with_setup()
+                    .expect("a second wgpu device: install Mesa's software Vulkan driver");
+                device
+            })
+            .clone()
+    }
+
+    /// A batch split over two wgpu devices takes the steps the CPU takes on the whole batch:
+    /// each part's gradients come back to the first device through burn's optimiser.
+    #[test]
+    fn a_student_trains_over_two_wgpu_devices_as_on_one_cpu() {
+        let (cpu, _turn) = pollster::block_on(device());
+        cpu.seed(3);
+        let mut config = Preset::Crnn.config(labels());
+        if let Architecture::Crnn(layout) = &mut config.arch {
+            layout.dropout = 0.0;
+        }
+        let made = Student::new(config, &cpu).unwrap();
+        let (config, weights) = pollster::block_on(made.save()).unwrap();
+        let run = |device: &Device, replicas: Vec<Device>| {
+            let student = Student::load(
+                StudentFiles {
+                    config: &config,
+                    weights: &weights,
+                },
+                &device.clone().autodiff(),
+            )
+            .unwrap();
+            let batch = batch(&student, true);
+            let mut trainer = StudentTrainer::new(student, settings(0.5, 3e-3), false)
+                .unwrap()
+                .data_parallel(replicas)
+                .unwrap();
+            (0..STEPS)
+                .map(|_| pollster::block_on(trainer.step(&batch)).unwrap())
+                .collect::<Vec<_>>()
+        };
+        let on_cpu = run(&cpu, Vec::new());
+        let on_two = run(&wgpu(), vec![second_wgpu().autodiff()]);
+        same_losses(&on_cpu, &on_two, 1e-3, "CRNN over two wgpu devices");
+    }
+
     #[test]
     fn every_student_trains_on_wgpu_as_on_the_cpu() {
         for preset in Preset::PAPER {
-            let cpu = pollster::block_on(device());
+            let (cpu, _turn) = pollster::block_on(device());
             let made = pollster::block_on(student(preset, &cpu));
             let (config, weights) = pollster::block_on(made.save()).unwrap();
             // Dropout draws its masks per backend; without it both runs compute the same thing.
@@ -678,7 +747,7 @@ mod on_wgpu {
 
     #[test]
     fn the_teacher_trains_on_wgpu_as_on_the_cpu() {
-        let cpu = pollster::block_on(device());
+        let (cpu, _turn) = pollster::block_on(device());
         let teacher = Teacher::random(tiny_teacher_config(), 4, &cpu).unwrap();
         let (config, preprocessor, weights) = pollster::block_on(teacher.save()).unwrap();
         let files = || TeacherFiles {
@@ -691,3 +760,111 @@ mod on_wgpu {
         same_losses(&on_cpu, &on_wgpu, 1e-3, "teacher");
     }
 }
+
+// Data parallel: a batch split over two devices (here the CPU twice: what is tested is the
+// splitting, the weighting of each part's loss and burn's summing of the parts' gradients)
+// takes the steps one device takes on the whole batch, for students without batch norm or
+// dropout (with temporal KD and logit KD, whose targets are split with the clips) and for the
+// teacher, whose batch of three splits unevenly.
+async_test!(data_parallel_steps_equal_one_device, async {
+    let (device, _turn) = device().await;
+    let tolerance = |a: f32, b: f32| (a - b).abs() <= 1e-5 * a.abs().max(1.0);
+    for preset in [Preset::LstmP, Preset::Crnn] {
+        let mut config = preset.config(labels());
+        match &mut config.arch {
+            Architecture::LstmP(layout) => layout.dropout = 0.0,
+            Architecture::Crnn(layout) => layout.dropout = 0.0,
+            _ => unreachable!("the presets above"),
+        }
+        // Both runs start from these weights, whatever other tests draw meanwhile.
+        let (config, weights) = Student::new(config, &device).unwrap().save().await.unwrap();
+        let steps = |replicas: Vec<Device>| {
+            let device = device.clone();
+            let (config, weights) = (&config, &weights);
+            async move {
+                let files = tempokd::students::StudentFiles { config, weights };
+                let student = Student::load(files, &device.clone().autodiff()).unwrap();
+                let mut batch = batch(&student, true);
+                let classes = student.config().classes();
+                batch.teacher_logits = Some(
+                    (0..batch.clips * classes)
+                        .map(|i| (i % 5) as f32 * 0.3)
+                        .collect(),
+                );
+                let mut settings = settings(0.5, 3e-3);
+                settings.logit_kd = Some(tempokd::train::LogitKd {
+                    weight: 0.5,
+                    temperature: 2.0,
+                });
+                let mut trainer = StudentTrainer::new(student, settings, false)
+                    .unwrap()
+                    .data_parallel(replicas)
+                    .unwrap();
+                let mut reports = Vec::new();
+                for _ in 0..3 {
+                    reports.push(trainer.step(&batch).await.unwrap());
+                }
+                let student = trainer.student().unwrap();
+                let probe: Vec<f32> = (0..16_000).map(|n| (n as f32 * 0.05).sin()).collect();
+                let read = student.infer(&probe, AttentionRequest::None).await.unwrap();
+                (reports, read.prediction.logits)
+            }
+        };
+        let (one, one_logits) = steps(Vec::new()).await;
+        let (two, two_logits) = steps(vec![device.clone().autodiff()]).await;
+        for (a, b) in one.iter().zip(&two) {
+            for (x, y) in [
+                (a.loss, b.loss),
+                (a.task, b.task),
+                (a.kd, b.kd),
+                (a.logit_kd, b.logit_kd),
+            ] {
+                assert!(
+                    tolerance(x, y),
+                    "{preset:?} step {}: {a:?} against {b:?}",
+                    a.step
+                );
+            }
+            assert_eq!(a.accuracy, b.accuracy);
+        }
+        for (x, y) in one_logits.iter().zip(&two_logits) {
+            assert!(
+                tolerance(*x, *y),
+                "{preset:?}: {one_logits:?} against {two_logits:?}"
+            );
+        }
+    }
+
+    let teacher_steps = |replicas: Vec<Device>| {
+        let device = device.clone();
+        async move {
+            let teacher =
+                Teacher::random(tiny_teacher_config(), 4, &device.clone().autodiff()).unwrap();
+            let mut trainer = TeacherTrainer::new(teacher, &teacher_settings(3), false)
+                .unwrap()
+                .data_parallel(replicas)
+                .unwrap();
+            let mut losses = Vec::new();
+            for _ in 0..3 {
+                losses.push(trainer.step(&tones()).await.unwrap().loss);
+            }
+            let (_, _, weights) = trainer.teacher().unwrap().save().await.unwrap();
+            (losses, weights)
+        }
+    };
+    let (one, one_weights) = teacher_steps(Vec::new()).await;
+    let (two, two_weights) = teacher_steps(vec![device.clone().autodiff()]).await;
+    for (x, y) in one.iter().zip(&two) {
+        assert!(tolerance(*x, *y), "teacher: {one:?} against {two:?}");
+    }
+    for key in [
+        "wav2vec2.encoder.layers.0.attention.q_proj.weight",
+        "classifier.weight",
+    ] {
+        let difference = common::max_difference(
+            &common::fixture_floats(&one_weights, key),
+            &common::fixture_floats(&two_weights, key),
+        );
+        assert!(difference <= 1e-5, "teacher {key}: {difference}");
+    }
+});

@@ -142,7 +142,7 @@ fn train(curriculum: &Curriculum, students: &[StudentRuns]) -> Result<(), String
     train_and_eval::cache_teacher_maps(
         curriculum.teacher(),
         &curriculum.mixed_dir,
-        &curriculum.device.start()?,
+        &curriculum.device.start_lead()?,
     )?;
     println!("== the students with KD");
     let distilled = students
@@ -291,8 +291,16 @@ fn stages(stages: &[(&str, &Job)]) -> String {
             false => "",
         };
         // Runs on the CPU (all of them before the device was recorded) name only the machine.
-        let gpu = match record.as_ref().and_then(|r| r.device.as_ref()) {
-            Some(device @ Placement::Gpu { .. }) => format!(", {device}"),
+        let gpu = match record
+            .as_ref()
+            .and_then(|r| r.device.as_ref().zip(Some(&r.replicas)))
+        {
+            Some((device @ Placement::Gpu { .. }, replicas)) if replicas.is_empty() => {
+                format!(", {device}")
+            }
+            Some((device @ Placement::Gpu { .. }, replicas)) => {
+                format!(", {} GPUs data parallel ({device}, …)", 1 + replicas.len())
+            }
             _ => String::new(),
         };
         let validation = record.and_then(|r| r.validation).unwrap_or_default();

@@ -228,7 +228,7 @@ fn run(cli: Cli) -> Result<(), String> {
                 "teacher saved to {} (best validation at step {}) trained on {}; time: {}",
                 args.out.display(),
                 trained.run.best_step,
-                trained.device,
+                trained.devices_text(),
                 trained.run.times
             )
         }),
@@ -238,7 +238,7 @@ fn run(cli: Cli) -> Result<(), String> {
                 args.arch,
                 args.out.display(),
                 trained.run.best_step,
-                trained.device,
+                trained.devices_text(),
                 trained.run.times
             )
         }),

@@ -386,7 +386,7 @@ fn train(
         "== the teacher's maps of the training clips of {} lengths",
         map_data.len()
     );
-    let device = curriculum.device.start()?;
+    let device = curriculum.device.start_lead()?;
     parallel::for_each(&map_data, TRAINING_PROCESSES, |(_, data)| {
         train_and_eval::cache_teacher_maps(curriculum.teacher(), data, &device)
     })?;

@@ -1,6 +1,6 @@
 //! `tempokd train-teacher`, `train-student` and `eval`: thin wrappers over `tempokd::train`.
 
-use crate::device::DeviceArgs;
+use crate::device::{DeviceArgs, TrainingDevices};
 use crate::progress::TrainingBars;
 use clap::{Args, ValueEnum};
 use std::path::{Path, PathBuf};
@@ -193,13 +193,25 @@ fn open(data: &Path) -> Result<Dataset, String> {
 /// A finished run and where it trained.
 pub struct Finished<M> {
     pub run: Trained<M>,
-    pub device: Placement,
+    /// The device that held the model, then any others the batches were split over.
+    pub devices: Vec<Placement>,
+}
+
+impl<M> Finished<M> {
+    /// Where the run trained, as the command's last line says it.
+    pub fn devices_text(&self) -> String {
+        let names: Vec<String> = self.devices.iter().map(ToString::to_string).collect();
+        match names.len() {
+            1 => names.concat(),
+            n => format!("{n} devices, data parallel: {}", names.join("; ")),
+        }
+    }
 }
 
 pub fn train_teacher(args: &TeacherArgs) -> Result<Finished<Teacher>, String> {
     let dataset = open(&args.data)?;
-    let chosen = args.device.start()?;
-    let device = chosen.device.clone().autodiff();
+    let chosen = args.device.start_for_training()?;
+    let device = chosen.lead.device.clone().autodiff();
     device.seed(args.seed);
     let labels: Vec<&str> = dataset.labels.iter().map(String::as_str).collect();
     let pooling = match args.head {
@@ -238,15 +250,16 @@ pub fn train_teacher(args: &TeacherArgs) -> Result<Finished<Teacher>, String> {
         freeze_feature_encoder: args.freeze_feature_encoder,
     };
     let rollout = teacher.default_rollout();
-    let plan = run_plan(&args.out, args.eval_every, args.resume)?;
+    let plan = run_plan(&args.out, args.eval_every, args.resume, &chosen)?;
     let trained = with_bars(|progress| {
         run::train_teacher(&dataset, teacher, &settings, &rollout, &plan, progress)
     })?;
     pollster::block_on(trained.model.save_dir(&args.out)).map_err(|e| e.to_string())?;
-    write_record(&args.out, &settings, &trained, &chosen.placement)?;
+    let devices = chosen.placements();
+    write_record(&args.out, &settings, &trained, &devices)?;
     Ok(Finished {
         run: trained,
-        device: chosen.placement,
+        devices,
     })
 }
 
@@ -260,8 +273,8 @@ pub fn train_student(args: &StudentArgs) -> Result<Finished<Student>, String> {
         )
     })?;
     let dataset = open(&args.data)?;
-    let chosen = args.device.start()?;
-    let device = chosen.device.clone().autodiff();
+    let chosen = args.device.start_for_training()?;
+    let device = chosen.lead.device.clone().autodiff();
     device.seed(args.seed);
     let config = preset.config(dataset.labels.clone());
     let student = match &args.init {
@@ -282,7 +295,7 @@ pub fn train_student(args: &StudentArgs) -> Result<Finished<Student>, String> {
         }
     };
     let guide = match &args.teacher {
-        Some(dir) => Some(teacher_guide(dir, &args.data, &chosen.device)?),
+        Some(dir) => Some(teacher_guide(dir, &args.data, &chosen.lead.device)?),
         None => None,
     };
     let default_target = guide.as_ref().map_or_else(KdTarget::default, |guide| {
@@ -317,7 +330,7 @@ pub fn train_student(args: &StudentArgs) -> Result<Finished<Student>, String> {
         spec_augment: (!args.no_spec_augment).then(SpecAugment::default),
         seed: args.seed,
     };
-    let plan = run_plan(&args.out, args.eval_every, args.resume)?;
+    let plan = run_plan(&args.out, args.eval_every, args.resume, &chosen)?;
     let trained = with_bars(|progress| {
         run::train_student(
             &dataset,
@@ -330,21 +343,31 @@ pub fn train_student(args: &StudentArgs) -> Result<Finished<Student>, String> {
     })?;
     pollster::block_on(trained.model.save_dir(&args.out, Precision::F32))
         .map_err(|e| e.to_string())?;
-    write_record(&args.out, &settings, &trained, &chosen.placement)?;
+    let devices = chosen.placements();
+    write_record(&args.out, &settings, &trained, &devices)?;
     Ok(Finished {
         run: trained,
-        device: chosen.placement,
+        devices,
     })
 }
 
 /// A training command's plan: scored every `eval_every` steps, saved in `out`'s resume folder
-/// at each scoring and when a stop signal comes, resumed from there when asked.
-fn run_plan(out: &Path, eval_every: usize, resume: bool) -> Result<RunPlan<'static>, String> {
+/// at each scoring and when a stop signal comes, resumed from there when asked, each batch
+/// split over `devices`.
+fn run_plan(
+    out: &Path,
+    eval_every: usize,
+    resume: bool,
+    devices: &TrainingDevices,
+) -> Result<RunPlan<'static>, String> {
     Ok(RunPlan {
         eval_every,
         save_to: Some(out.join(RESUME_DIR)),
         resume,
         stop: Some(crate::stop::flag()?),
+        replicas: (devices.replicas.iter())
+            .map(|replica| replica.device.clone().autodiff())
+            .collect(),
     })
 }
 
@@ -394,9 +417,9 @@ fn write_record<S: serde::Serialize, M>(
     out: &Path,
     settings: &S,
     trained: &Trained<M>,
-    device: &Placement,
+    devices: &[Placement],
 ) -> Result<(), String> {
-    TrainingRecord::of(settings, trained, device)
+    TrainingRecord::of(settings, trained, devices)
         .write(out)
         .map_err(|e| e.to_string())?;
     forget_saved_run(&out.join(RESUME_DIR));

@@ -888,6 +888,49 @@ fn devices_are_chosen_said_and_recorded() {
     let said = String::from_utf8_lossy(&several.stderr);
     assert!(!several.status.success());
     assert!(said.contains("runs on one device"), "{said}");
+
+    // Training takes several GPUs of one backend, data parallel, each as asked or not at all.
+    let train_on = |devices: &str| {
+        tempokd(&[
+            "train-student",
+            "--arch",
+            "tc-resnet8",
+            "--data",
+            &data,
+            "--out",
+            &path("parallel"),
+            "--steps",
+            "1",
+            "--batch",
+            "4",
+            "--device",
+            devices,
+        ])
+    };
+    for (devices, why) in [
+        ("cpu,wgpu", "the CPU is one device"),
+        ("wgpu:0,cuda:0", "one backend"),
+    ] {
+        let refused = train_on(devices);
+        let said = String::from_utf8_lossy(&refused.stderr);
+        assert!(!refused.status.success(), "--device {devices} was taken");
+        assert!(said.contains(why), "{devices}: {said}");
+    }
+    // Two discrete GPUs train here only on a machine that has them; elsewhere the refusal
+    // names the one that could not be had.
+    let two = train_on("wgpu:0,wgpu:1");
+    let said = String::from_utf8_lossy(&two.stderr);
+    if two.status.success() {
+        let record: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(dir.join("parallel/training.json")).unwrap())
+                .unwrap();
+        assert_eq!(record["replicas"].as_array().map(Vec::len), Some(1));
+    } else {
+        assert!(
+            said.contains("could not be had") && said.contains("data-parallel"),
+            "{said}"
+        );
+    }
 }
 
 /// A training command stopped by SIGTERM (as a scheduler or the end of a session stops it)

@@ -40,6 +40,9 @@ pub struct TrainingRecord<S> {
     /// the CPU.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub device: Option<Placement>,
+    /// The further devices each batch was split over (data parallel); empty for one device.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub replicas: Vec<Placement>,
     /// Where the run's time went; `None` in records from before it was kept.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub times: Option<RunTimes>,
@@ -80,8 +83,9 @@ fn first_version() -> u32 {
 }
 
 impl<S> TrainingRecord<S> {
-    /// The record of a finished run trained with `settings` on `device`.
-    pub fn of<M>(settings: S, trained: &Trained<M>, device: &Placement) -> Self {
+    /// The record of a finished run trained with `settings` on `devices` (the one that held
+    /// the model first).
+    pub fn of<M>(settings: S, trained: &Trained<M>, devices: &[Placement]) -> Self {
         Self {
             version: TRAINING_RECORD_VERSION,
             settings,
@@ -99,7 +103,8 @@ impl<S> TrainingRecord<S> {
                 })
                 .collect(),
             history: trained.history.clone(),
-            device: Some(device.clone()),
+            device: devices.first().cloned(),
+            replicas: devices.iter().skip(1).cloned().collect(),
             times: Some(trained.times),
             resumed_at: trained.resumed_at.clone(),
         }

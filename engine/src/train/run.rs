@@ -20,6 +20,7 @@ use crate::rng::Rng;
 use crate::students::Student;
 use crate::teacher::Teacher;
 use burn::module::Module;
+use burn::tensor::Device;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use std::borrow::Cow;
@@ -59,30 +60,23 @@ pub struct Trained<M> {
     started: Instant,
 }
 
-/// How a run is scored, saved and stopped.
+/// How a run is scored, saved, stopped and spread over devices.
 pub struct RunPlan<'a> {
     /// Score the validation split every this many steps, and at the last.
     pub eval_every: usize,
     /// Where the run's state is saved at every scoring and when it is stopped (the run's
-    /// [`RESUME_DIR`](super::RESUME_DIR)); `None` saves nothing. Removed when the run ends.
+    /// [`RESUME_DIR`](super::RESUME_DIR)); `None` saves nothing. The caller removes it
+    /// ([`forget_saved_run`](super::forget_saved_run)) once the run's results are written.
     pub save_to: Option<PathBuf>,
     /// Go on from the state saved in `save_to`, when there is one.
     pub resume: bool,
     /// Once set (by a signal handler), the run saves its state and stops before its next step.
     pub stop: Option<&'a AtomicBool>,
+    /// Further autodiff devices each batch is split over (data parallel); none by default.
+    pub replicas: Vec<Device>,
 }
 
 impl RunPlan<'_> {
-    /// Scores every `eval_every` steps; saves nothing and runs to the end.
-    pub fn scoring_every(eval_every: usize) -> Self {
-        Self {
-            eval_every,
-            save_to: None,
-            resume: false,
-            stop: None,
-        }
-    }
-
     fn stop_asked(&self) -> bool {
         self.stop.is_some_and(|stop| stop.load(Ordering::Relaxed))
     }
@@ -509,7 +503,8 @@ pub fn train_student(
     let spec_augment = settings.spec_augment;
     let target = settings.target;
     let sitting = Sitting::new(plan, identity, total);
-    let mut trainer = StudentTrainer::new(student, settings, dataset.multi_label)?;
+    let mut trainer = StudentTrainer::new(student, settings, dataset.multi_label)?
+        .data_parallel(plan.replicas.clone())?;
     let mut run = Trained::start(trainer.student()?, total, started);
     if let Some(state) = sitting.resume(&mut trainer.fitting, &mut run, &mut order)? {
         augment_rng = Rng::resumed(state);
@@ -579,7 +574,8 @@ pub fn train_teacher(
     );
     let total = settings.steps;
     let sitting = Sitting::new(plan, identity, total);
-    let mut trainer = TeacherTrainer::new(teacher, settings, dataset.multi_label)?;
+    let mut trainer = TeacherTrainer::new(teacher, settings, dataset.multi_label)?
+        .data_parallel(plan.replicas.clone())?;
     let mut run = Trained::start(trainer.teacher()?, total, started);
     sitting.resume(&mut trainer.fitting, &mut run, &mut order)?;
     for step in trainer.steps_done() + 1..=total {

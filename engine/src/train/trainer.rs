@@ -14,9 +14,10 @@ use crate::students::{AttentionRequest, Student, StudentConfig, StudentModel};
 use crate::teacher::{AttentionDetail, Teacher, Wav2Vec2Classifier};
 use burn::module::Module;
 use burn::optim::ModuleOptimizer;
-use burn::optim::{AdamConfig, GradientsParams};
+use burn::optim::{AdamConfig, GradientsParams, MultiGradientsParams};
 use burn::tensor::{Device, Int, Tensor, TensorData};
 use serde::{Deserialize, Serialize};
+use std::ops::Range;
 
 /// Hinton's logit distillation as an extra term: `weight · T² · KL(p_T^τ ‖ p_S^τ)`.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
@@ -150,6 +151,8 @@ pub(super) struct Fitting<M> {
     /// number, so a run resumed at any step draws what it would have drawn.
     seed: u64,
     device: Device,
+    /// Further devices each batch is split over (data parallel), none by default.
+    replicas: Vec<Device>,
     /// The loss above which a step counts as diverged, set by the first step.
     pub(super) loss_limit: Option<f32>,
     /// The state from before the last update, for rolling it back.
@@ -166,11 +169,21 @@ pub(super) struct Snapshot<M> {
 
 /// A forward pass whose loss was read and found sound, waiting for its update.
 pub(super) struct Checked<M> {
-    total: Tensor<1>,
+    /// Each device's part of the batch, its loss weighted by its share.
+    parts: Vec<CheckedPart<M>>,
     before: Snapshot<M>,
     /// Total, task, temporal KD and logit KD terms.
     terms: [f32; 4],
     accuracy: f32,
+}
+
+/// One device's forward pass of a checked step.
+struct CheckedPart<M> {
+    /// Its loss times its share of the batch, so the parts' gradients sum to the batch's.
+    loss: Tensor<1>,
+    /// The copy of the model on that device; `None` for the model itself (the first device).
+    replica: Option<M>,
+    device: Device,
 }
 
 /// A forward pass's loss, the terms to report and the logits to score.
@@ -179,6 +192,18 @@ struct Losses {
     terms: [Tensor<1>; 3],
     logits: Tensor<2>,
 }
+
+/// The clips of a batch one device computes.
+pub(super) struct Shard {
+    pub clips: Range<usize>,
+    pub device: Device,
+    /// Its clips' share of the batch.
+    weight: f32,
+}
+
+/// What the forward passes of a step read back: each part, the weighted terms and every
+/// clip's logits in batch order with their class count.
+type ShardReadout<M> = (Vec<CheckedPart<M>>, [f32; 4], Vec<f32>, usize);
 
 impl<M: Module> Fitting<M> {
     fn new(model: M, schedule: LrSchedule, total_steps: usize, seed: u64, device: Device) -> Self {
@@ -190,6 +215,7 @@ impl<M: Module> Fitting<M> {
             done: 0,
             seed,
             device,
+            replicas: Vec::new(),
             loss_limit: None,
             before_last_update: None,
         }
@@ -199,45 +225,62 @@ impl<M: Module> Fitting<M> {
         self.model.as_ref().ok_or(TrainError::Lost)
     }
 
-    /// Runs `forward` and reads its loss. A loss that is not finite or over the divergence
-    /// limit rolls this run back (see [`Fitting::roll_back`]) and is returned as the error.
+    /// Splits each batch over the model's device and `replicas` (data parallel).
+    fn split_over(&mut self, replicas: Vec<Device>) -> Result<(), TrainError> {
+        if let Some(plain) = replicas.iter().find(|device| !device.is_autodiff()) {
+            return Err(TrainError::Settings(format!(
+                "every device of a data-parallel run must be an autodiff device; {plain:?} is not"
+            )));
+        }
+        self.replicas = replicas;
+        Ok(())
+    }
+
+    /// The devices' parts of a batch of `clips`: as even as can be, in order, none empty.
+    fn shards(&self, clips: usize) -> Vec<Shard> {
+        let devices: Vec<&Device> = std::iter::once(&self.device)
+            .chain(&self.replicas)
+            .take(clips.max(1))
+            .collect();
+        let (each, extra) = (clips / devices.len(), clips % devices.len());
+        let mut start = 0;
+        (devices.into_iter().enumerate())
+            .map(|(index, device)| {
+                let size = each + usize::from(index < extra);
+                let shard = Shard {
+                    clips: start..start + size,
+                    device: device.clone(),
+                    weight: size as f32 / clips.max(1) as f32,
+                };
+                start += size;
+                shard
+            })
+            .collect()
+    }
+
+    /// Runs `forward` on each device's part of the batch and reads the losses. A loss that is
+    /// not finite or over the divergence limit rolls this run back (see [`Fitting::roll_back`])
+    /// and is returned as the error.
     async fn check(
         &mut self,
         targets: &[Vec<usize>],
-        forward: impl FnOnce(&M) -> Losses,
+        forward: impl Fn(&M, &Shard) -> Losses,
     ) -> Result<Checked<M>, TrainError> {
-        self.device.seed(step_seed(self.seed, self.done + 1));
-        let model = self.model()?;
         let before = Snapshot {
-            model: model.valid(),
+            model: self.model()?.valid(),
             optimizer: self.optimizer.clone(),
             done: self.done,
         };
-        let losses = forward(model);
-        let [batch, classes] = losses.logits.dims();
-        let [task, kd, logit] = losses.terms;
-        let readout = Tensor::cat(
-            vec![
-                losses.total.clone(),
-                task,
-                kd,
-                logit,
-                losses.logits.reshape([batch * classes]),
-            ],
-            0,
-        );
-        let values = match read_floats(readout).await {
-            Ok(values) => values,
-            Err(why) => {
+        let (parts, terms, logits, classes) = match self.forward_shards(targets, forward).await {
+            Ok(read) => read,
+            Err(error) => {
                 self.restore(before);
-                return Err(TrainError::Device(why));
+                return Err(error);
             }
         };
-        let (terms, logits) = values.split_at(4.min(values.len()));
-        let terms: [f32; 4] = std::array::from_fn(|i| terms.get(i).copied().unwrap_or(f32::NAN));
         let loss = terms[0];
         let blown_up = self.loss_limit.is_some_and(|limit| loss > limit);
-        if blown_up || terms.iter().chain(logits).any(|v| !v.is_finite()) {
+        if blown_up || terms.iter().chain(&logits).any(|v| !v.is_finite()) {
             let step = self.done + 1;
             self.roll_back(Some(before));
             return Err(TrainError::Diverged {
@@ -259,21 +302,94 @@ impl<M: Module> Fitting<M> {
             })
             .count();
         Ok(Checked {
-            total: losses.total,
+            parts,
             before,
             terms,
-            accuracy: correct as f32 / batch.max(1) as f32,
+            accuracy: correct as f32 / targets.len().max(1) as f32,
         })
     }
 
-    /// Steps the optimiser on a checked loss.
+    /// The forward passes of a step, one per device, each seeded for its step and part.
+    async fn forward_shards(
+        &self,
+        targets: &[Vec<usize>],
+        forward: impl Fn(&M, &Shard) -> Losses,
+    ) -> Result<ShardReadout<M>, TrainError> {
+        let model = self.model()?;
+        let mut parts = Vec::new();
+        let mut terms = [0.0f32; 4];
+        let mut logits = Vec::new();
+        let mut classes = 0;
+        for (index, shard) in self.shards(targets.len()).iter().enumerate() {
+            shard
+                .device
+                .seed(step_seed(self.seed, self.done + 1, index));
+            let replica = (index > 0).then(|| model.clone().fork(&shard.device));
+            let losses = forward(replica.as_ref().unwrap_or(model), shard);
+            let [clips, shard_classes] = losses.logits.dims();
+            classes = shard_classes;
+            let [task, kd, logit] = losses.terms;
+            let readout = Tensor::cat(
+                vec![
+                    losses.total.clone(),
+                    task,
+                    kd,
+                    logit,
+                    losses.logits.reshape([clips * shard_classes]),
+                ],
+                0,
+            );
+            let values = read_floats(readout).await.map_err(TrainError::Device)?;
+            let (shard_terms, shard_logits) = values.split_at(4.min(values.len()));
+            for (term, value) in terms.iter_mut().enumerate() {
+                *value += shard.weight * shard_terms.get(term).copied().unwrap_or(f32::NAN);
+            }
+            logits.extend_from_slice(shard_logits);
+            parts.push(CheckedPart {
+                // A whole batch on one device keeps its loss as it is.
+                loss: match shard.weight == 1.0 {
+                    true => losses.total,
+                    false => losses.total.mul_scalar(shard.weight),
+                },
+                replica,
+                device: shard.device.clone(),
+            });
+        }
+        Ok((parts, terms, logits, classes))
+    }
+
+    /// Steps the optimiser on a checked loss; with several devices, burn's optimiser sums
+    /// their gradients (each already weighted by its share of the batch).
     fn apply(&mut self, checked: Checked<M>) -> Result<StepReport, TrainError> {
         let model = self.model.take().ok_or(TrainError::Lost)?;
         self.loss_limit
             .get_or_insert(DIVERGENCE_FACTOR * checked.terms[0].max(1.0));
         let learning_rate = self.schedule.rate(self.done, self.total_steps);
-        let gradients = GradientsParams::from_grads(checked.total.backward(), &model);
-        self.model = Some(self.optimizer.step(learning_rate, model, gradients));
+        let mut gradients: Vec<(GradientsParams, Device)> = (checked.parts.into_iter())
+            .map(|part| {
+                let on = part.replica.as_ref().unwrap_or(&model);
+                (
+                    GradientsParams::from_grads(part.loss.backward(), on),
+                    part.device,
+                )
+            })
+            .collect();
+        let updated = match gradients.len() {
+            1 => {
+                let (only, _) = gradients.remove(0);
+                self.optimizer.step(learning_rate, model, only)
+            }
+            // burn updates each parameter on one of the devices, turn about; the model comes
+            // back whole to the first device, where the next step starts.
+            _ => (self.optimizer)
+                .step_multi(
+                    learning_rate,
+                    model,
+                    MultiGradientsParams { grads: gradients },
+                )
+                .fork(&self.device),
+        };
+        self.model = Some(updated);
         self.before_last_update = Some(checked.before);
         self.done += 1;
         let [loss, task, kd, logit_kd] = checked.terms;
@@ -305,7 +421,7 @@ impl<M: Module> Fitting<M> {
     async fn step(
         &mut self,
         targets: &[Vec<usize>],
-        forward: impl FnOnce(&M) -> Losses,
+        forward: impl Fn(&M, &Shard) -> Losses,
     ) -> Result<StepReport, TrainError> {
         let checked = self.check(targets, forward).await?;
         self.apply(checked)
@@ -317,12 +433,15 @@ pub(super) fn new_optimizer() -> ModuleOptimizer {
     AdamConfig::new().init()
 }
 
-/// The device generator's seed for step `step` of a run seeded with `seed`.
-fn step_seed(seed: u64, step: usize) -> u64 {
-    Rng::new(seed)
-        .fork("step")
-        .fork(&step.to_string())
-        .next_u64()
+/// The device generator's seed for device `part`'s part of step `step` of a run seeded with
+/// `seed` (the first device's is the step's own).
+fn step_seed(seed: u64, step: usize, part: usize) -> u64 {
+    let step = Rng::new(seed).fork("step").fork(&step.to_string());
+    match part {
+        0 => step,
+        part => step.fork(&part.to_string()),
+    }
+    .next_u64()
 }
 
 fn scalar_zero(device: &Device) -> Tensor<1> {
@@ -422,6 +541,16 @@ impl StudentTrainer {
         &self.settings
     }
 
+    /// Splits each batch over the student's device and `replicas` (autodiff devices): each
+    /// computes the gradients of its part, and burn's optimiser sums them into one update, the
+    /// update of the whole batch on one device (within rounding) for a student without batch
+    /// norm or dropout; batch norm normalises each part by its own statistics and keeps the
+    /// first device's running statistics, and each part draws its own dropout.
+    pub fn data_parallel(mut self, replicas: Vec<Device>) -> Result<Self, TrainError> {
+        self.fitting.split_over(replicas)?;
+        Ok(self)
+    }
+
     pub fn steps_done(&self) -> usize {
         self.fitting.done
     }
@@ -458,14 +587,10 @@ impl StudentTrainer {
         }
         check_targets(&batch.targets, clips, self.config.classes())?;
         let student_frames = self.config.frames_for_input(frames);
+        let classes = self.config.classes();
         let lambda = self.settings.loss.lambda;
         let teacher_attention = match (&batch.teacher_attention, lambda > 0.0) {
-            (Some(values), true) if values.len() == clips * student_frames => {
-                Some(Tensor::<2>::from_data(
-                    TensorData::new(values.clone(), [clips, student_frames]),
-                    &self.device,
-                ))
-            }
+            (Some(values), true) if values.len() == clips * student_frames => Some(values),
             (Some(values), true) => {
                 return Err(TrainError::Batch(format!(
                     "{} teacher map values for {clips} clips × {student_frames} student frames",
@@ -480,13 +605,7 @@ impl StudentTrainer {
             (_, false) => None,
         };
         let logit_kd = match (self.settings.logit_kd, &batch.teacher_logits) {
-            (Some(kd), Some(values)) if values.len() == clips * self.config.classes() => Some((
-                kd,
-                Tensor::<2>::from_data(
-                    TensorData::new(values.clone(), [clips, self.config.classes()]),
-                    &self.device,
-                ),
-            )),
+            (Some(kd), Some(values)) if values.len() == clips * classes => Some((kd, values)),
             (Some(_), _) => {
                 return Err(TrainError::Batch(
                     "logit KD needs the teacher's logits for every clip of the batch".into(),
@@ -494,33 +613,50 @@ impl StudentTrainer {
             }
             (None, _) => None,
         };
-        let features = Tensor::<3>::from_data(
-            TensorData::new(batch.features.clone(), [clips, frames, bins]),
-            &self.device,
-        );
-        let (device, loss, multi_label) =
-            (self.device.clone(), self.settings.loss, self.multi_label);
+        let (loss, multi_label) = (self.settings.loss, self.multi_label);
         self.fitting
-            .check(&batch.targets, |model| {
+            .check(&batch.targets, |model, shard| {
+                let device = &shard.device;
+                let range = shard.clips.clone();
+                // Rows `range` of a clip-major host matrix of `width` values per clip.
+                let rows = |values: &[f32], width: usize| -> Vec<f32> {
+                    values[range.start * width..range.end * width].to_vec()
+                };
+                let n = range.len();
+                let features = Tensor::<3>::from_data(
+                    TensorData::new(rows(&batch.features, frames * bins), [n, frames, bins]),
+                    device,
+                );
+                let teacher_attention = teacher_attention.map(|values| {
+                    Tensor::<2>::from_data(
+                        TensorData::new(rows(values, student_frames), [n, student_frames]),
+                        device,
+                    )
+                });
                 let request = match teacher_attention {
                     Some(_) => AttentionRequest::Mean,
                     None => AttentionRequest::None,
                 };
                 let output = model.forward(features, request);
-                let task = task_loss(output.logits.clone(), &batch.targets, multi_label, &device);
+                let targets = &batch.targets[range.clone()];
+                let task = task_loss(output.logits.clone(), targets, multi_label, device);
                 let kd = match (teacher_attention, output.attention) {
                     (Some(teacher), Some(student)) => temporal_kd_loss(teacher, student),
-                    _ => scalar_zero(&device),
+                    _ => scalar_zero(device),
                 };
                 let mut total = loss.total(task.clone(), kd.clone());
                 let logit = match logit_kd {
-                    Some((settings, teacher)) => {
+                    Some((settings, values)) => {
+                        let teacher = Tensor::<2>::from_data(
+                            TensorData::new(rows(values, classes), [n, classes]),
+                            device,
+                        );
                         let term =
                             logit_kd_loss(output.logits.clone(), teacher, settings.temperature);
                         total = total + term.clone().mul_scalar(settings.weight);
                         term
                     }
-                    None => scalar_zero(&device),
+                    None => scalar_zero(device),
                 };
                 Losses {
                     total,
@@ -641,6 +777,13 @@ impl TeacherTrainer {
         self.fitting.done
     }
 
+    /// Splits each batch over the teacher's device and `replicas`, as
+    /// [`StudentTrainer::data_parallel`] does.
+    pub fn data_parallel(mut self, replicas: Vec<Device>) -> Result<Self, TrainError> {
+        self.fitting.split_over(replicas)?;
+        Ok(self)
+    }
+
     pub async fn step(&mut self, batch: &TeacherBatch) -> Result<StepReport, TrainError> {
         let TeacherBatch { clips, samples, .. } = *batch;
         if batch.waveforms.len() != clips * samples || clips == 0 {
@@ -655,14 +798,22 @@ impl TeacherTrainer {
             .teacher
             .batch_input(&rows)
             .map_err(|e| TrainError::Batch(e.to_string()))?;
-        let (device, multi_label) = (self.device.clone(), self.multi_label);
+        let multi_label = self.multi_label;
         self.fitting
-            .step(&batch.targets, |model| {
-                let logits = model.forward(input, AttentionDetail::None).logits;
-                let task = task_loss(logits.clone(), &batch.targets, multi_label, &device);
+            .step(&batch.targets, |model, shard| {
+                let device = &shard.device;
+                let part = match shard.clips.len() == clips {
+                    true => input.clone(),
+                    false => (input.clone())
+                        .slice([shard.clips.clone(), 0..samples])
+                        .to_device(device),
+                };
+                let logits = model.forward(part, AttentionDetail::None).logits;
+                let targets = &batch.targets[shard.clips.clone()];
+                let task = task_loss(logits.clone(), targets, multi_label, device);
                 Losses {
                     total: task.clone(),
-                    terms: [task, scalar_zero(&device), scalar_zero(&device)],
+                    terms: [task, scalar_zero(device), scalar_zero(device)],
                     logits,
                 }
             })
