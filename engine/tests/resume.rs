@@ -233,3 +233,59 @@ fn a_stopped_teacher_resumes_to_the_uninterrupted_end() {
         "the resumed run's weights differ"
     );
 }
+
+/// A saved run that was edited or damaged is refused with the reason, never obeyed or allowed
+/// to panic: a step past the run's end, reports that do not fit the step, a batch order that
+/// is not of this train split, an unreadable optimiser state.
+#[test]
+fn a_damaged_saved_run_is_refused_not_obeyed() {
+    let _turn = GENERATOR
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    let root = scratch_dir("tempokd-resume-damaged");
+    let dataset = tone_dataset(&root);
+    let out = root.join("run");
+    let stopped = train_student(&dataset, &out, &Stopper::new(Some(3)), false, 1);
+    assert!(matches!(stopped, Err(TrainError::Paused { step: 3, .. })));
+    let saved = out.join(RESUME_DIR);
+    let state_path = saved.join("state.json");
+    let state: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&state_path).unwrap()).unwrap();
+    let resumed_with = |edit: &dyn Fn(&mut serde_json::Value)| {
+        let mut edited = state.clone();
+        edit(&mut edited);
+        std::fs::write(&state_path, edited.to_string()).unwrap();
+        let result = train_student(&dataset, &out, &Stopper::new(None), true, 1);
+        result.err().map(|e| e.to_string()).unwrap_or_default()
+    };
+    type Edit<'a> = &'a dyn Fn(&mut serde_json::Value);
+    let cases: [(Edit<'_>, &str); 4] = [
+        (
+            &|s| s["step"] = serde_json::json!(u64::MAX),
+            "not before the run's last",
+        ),
+        (
+            &|s| s["step"] = serde_json::json!(2),
+            "steps' reports for step 2",
+        ),
+        (
+            &|s| s["order"]["queue"] = serde_json::json!([[]]),
+            "a batch of 0 clips",
+        ),
+        (
+            &|s| s["order"]["queue"] = serde_json::json!([[0, 99]]),
+            "not of clips of one length",
+        ),
+    ];
+    for (edit, why) in cases {
+        let said = resumed_with(edit);
+        assert!(said.contains(why), "expected `{why}`: {said}");
+    }
+    std::fs::write(&state_path, state.to_string()).unwrap();
+    for bytes in [&b"not an optimiser"[..], &[0u8; 64][..]] {
+        std::fs::write(saved.join("optimizer.bpk"), bytes).unwrap();
+        let result = train_student(&dataset, &out, &Stopper::new(None), true, 1);
+        let said = result.err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(said.contains("optimizer.bpk"), "{said}");
+    }
+}

@@ -715,6 +715,23 @@ mod on_wgpu {
         let on_cpu = run(&cpu, Vec::new());
         let on_two = run(&wgpu(), vec![second_wgpu().autodiff()]);
         same_losses(&on_cpu, &on_two, 1e-3, "CRNN over two wgpu devices");
+
+        // With batch norm, each part normalises by its own statistics (so no equality), the
+        // running statistics stay on the first device, and the trained student runs there.
+        let student = Student::new(Preset::TcResNet8.config(labels()), &wgpu().autodiff()).unwrap();
+        let batch = batch(&student, true);
+        let mut trainer = StudentTrainer::new(student, settings(0.5, 3e-3), false)
+            .unwrap()
+            .data_parallel(vec![second_wgpu().autodiff()])
+            .unwrap();
+        for _ in 0..STEPS {
+            let report = pollster::block_on(trainer.step(&batch)).unwrap();
+            assert!(report.loss.is_finite());
+        }
+        let trained = trainer.student().unwrap();
+        let clip: Vec<f32> = (0..16_000).map(|n| (n as f32 * 0.05).sin()).collect();
+        let read = pollster::block_on(trained.infer(&clip, AttentionRequest::None)).unwrap();
+        assert!(read.prediction.logits.iter().all(|v| v.is_finite()));
     }
 
     #[test]

@@ -386,8 +386,14 @@ pub fn run_jobs(
         std::fs::write(&record_path, text)
             .map_err(|e| format!("{}: {e}", record_path.display()))?;
         let log_path = dir.join("train.log");
-        let log =
-            std::fs::File::create(&log_path).map_err(|e| format!("{}: {e}", log_path.display()))?;
+        // A resumed run's log goes on after its earlier sittings'.
+        let log = std::fs::File::options()
+            .create(true)
+            .write(true)
+            .append(resume)
+            .truncate(!resume)
+            .open(&log_path)
+            .map_err(|e| format!("{}: {e}", log_path.display()))?;
         let log_err = log.try_clone().map_err(|e| e.to_string())?;
         let mut child = std::process::Command::new(&program)
             .args(&job.args)

@@ -14,7 +14,7 @@ use tempokd::train::run::{self, RunPlan, TeacherGuide, Trained};
 use tempokd::train::{
     Evaluation, FolderMapStore, LogitKd, LrSchedule, RESUME_DIR, SpecAugment, StudentTraining,
     TeacherTraining, TrainError, TrainingRecord, evaluate_student, evaluate_teacher, fingerprint,
-    forget_saved_run,
+    forget_saved_run, has_saved_run,
 };
 
 #[derive(Args, Clone)]
@@ -360,9 +360,17 @@ fn run_plan(
     resume: bool,
     devices: &TrainingDevices,
 ) -> Result<RunPlan<'static>, String> {
+    let saved = out.join(RESUME_DIR);
+    if !resume && has_saved_run(&saved) {
+        eprintln!(
+            "note: {} holds a stopped run; this run starts afresh and replaces it at its first \
+             save (stop now and add --resume to go on from it instead)",
+            saved.display()
+        );
+    }
     Ok(RunPlan {
         eval_every,
-        save_to: Some(out.join(RESUME_DIR)),
+        save_to: Some(saved),
         resume,
         stop: Some(crate::stop::flag()?),
         replicas: (devices.replicas.iter())

@@ -385,6 +385,52 @@ const TINY_TEACHER: [&str; 10] = [
     "16",
 ];
 
+/// A corpus of 1 s clips, two per class from six voices, made with `seed` in `dir/data`.
+fn tiny_corpus(dir: &std::path::Path, seed: &str) -> String {
+    let data = dir.join("data").display().to_string();
+    let made = tempokd(&[
+        "synth",
+        "--out",
+        &data,
+        "--length",
+        "1",
+        "--per-class",
+        "2",
+        "--voices",
+        "6",
+        "--seed",
+        seed,
+    ]);
+    assert!(
+        made.status.success(),
+        "{}",
+        String::from_utf8_lossy(&made.stderr)
+    );
+    data
+}
+
+/// A tiny teacher trained for two steps on `data` into `out`, with `extra` flags; its stdout.
+fn tiny_teacher(data: &str, out: &str, extra: &[&str]) -> String {
+    let flags = [
+        "train-teacher",
+        "--data",
+        data,
+        "--out",
+        out,
+        "--steps",
+        "2",
+        "--batch",
+        "4",
+        "--eval-every",
+        "2",
+    ];
+    let args = [flags.as_slice(), TINY_TEACHER.as_slice(), extra].concat();
+    let trained = tempokd(&args);
+    let stderr = String::from_utf8_lossy(&trained.stderr);
+    assert!(trained.status.success(), "{args:?}: {stderr}");
+    String::from_utf8_lossy(&trained.stdout).into_owned()
+}
+
 #[test]
 fn synth_train_and_eval_from_the_command_line() {
     let dir = scratch_dir("tempokd-cli-train");
@@ -774,40 +820,9 @@ fn devices_are_chosen_said_and_recorded() {
         assert!(output.status.success(), "{args:?}: {stderr}");
         String::from_utf8_lossy(&output.stdout).into_owned()
     };
-    let data = path("data");
-    run(&[
-        "synth",
-        "--out",
-        &data,
-        "--length",
-        "1",
-        "--per-class",
-        "2",
-        "--voices",
-        "6",
-        "--seed",
-        "5",
-    ]);
+    let data = tiny_corpus(&dir, "5");
     let teacher = path("teacher");
-    let said = run(&[
-        &[
-            "train-teacher",
-            "--data",
-            &data,
-            "--out",
-            &teacher,
-            "--steps",
-            "2",
-            "--batch",
-            "4",
-            "--eval-every",
-            "2",
-            "--device",
-            "wgpu",
-        ],
-        TINY_TEACHER.as_slice(),
-    ]
-    .concat());
+    let said = tiny_teacher(&data, &teacher, &["--device", "wgpu"]);
     assert!(said.contains(" trained on GPU: "), "{said}");
     let student = path("student");
     let said = run(&[
@@ -945,38 +960,9 @@ fn a_stopped_training_goes_on_with_resume_to_the_same_end() {
         let stderr = String::from_utf8_lossy(&output.stderr);
         assert!(output.status.success(), "{args:?}: {stderr}");
     };
-    let data = path("data");
-    ok(&[
-        "synth",
-        "--out",
-        &data,
-        "--length",
-        "1",
-        "--per-class",
-        "2",
-        "--voices",
-        "6",
-        "--seed",
-        "7",
-    ]);
+    let data = tiny_corpus(&dir, "7");
     let teacher = path("teacher");
-    ok(&[
-        &[
-            "train-teacher",
-            "--data",
-            &data,
-            "--out",
-            &teacher,
-            "--steps",
-            "2",
-            "--batch",
-            "4",
-            "--eval-every",
-            "2",
-        ],
-        TINY_TEACHER.as_slice(),
-    ]
-    .concat());
+    tiny_teacher(&data, &teacher, &[]);
     let student = |out: &str| {
         vec![
             "train-student".to_string(),
@@ -1062,21 +1048,7 @@ fn a_stopped_training_goes_on_with_resume_to_the_same_end() {
 fn a_teacher_is_fine_tuned_from_a_pretrained_encoder() {
     let dir = scratch_dir("tempokd-cli-pretrained");
     let path = |name: &str| dir.join(name).display().to_string();
-    let data = path("data");
-    let synth = tempokd(&[
-        "synth",
-        "--out",
-        &data,
-        "--length",
-        "1",
-        "--per-class",
-        "2",
-        "--voices",
-        "6",
-        "--seed",
-        "9",
-    ]);
-    assert!(synth.status.success());
+    let data = tiny_corpus(&dir, "9");
     let pretrained = format!(
         "{}/../tests/fixtures/teacher-pretrained/for-pretraining",
         env!("CARGO_MANIFEST_DIR")

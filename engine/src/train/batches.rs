@@ -15,7 +15,7 @@ use std::collections::BTreeMap;
 #[derive(Debug)]
 pub struct BatchOrder {
     pub(super) buckets: Vec<Vec<usize>>,
-    batch_size: usize,
+    pub(super) batch_size: usize,
     pub(super) queue: Vec<Vec<usize>>,
     pub(super) rng: Rng,
 }

@@ -34,7 +34,7 @@ pub use record::{
     TrainingRecord,
 };
 #[cfg(all(feature = "decoders", not(target_family = "wasm")))]
-pub use resume::{RESUME_DIR, forget_saved_run};
+pub use resume::{RESUME_DIR, forget_saved_run, has_saved_run};
 pub use schedule::LrSchedule;
 #[cfg(not(target_family = "wasm"))]
 pub use teacher_maps::FolderMapStore;

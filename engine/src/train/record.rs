@@ -26,7 +26,7 @@ pub struct TrainingRecord<S> {
     #[serde(default = "first_version")]
     pub version: u32,
     pub settings: S,
-    /// Wall-clock seconds of training, from loading the data to the last step, over every
+    /// Wall-clock seconds of training, from loading the data to the trained model, over every
     /// sitting of a resumed run.
     pub seconds: f32,
     /// The step whose weights were kept: the best validation score (the last step without
@@ -36,8 +36,8 @@ pub struct TrainingRecord<S> {
     pub validation: Option<Evaluation>,
     pub validations: Vec<Scoring>,
     pub history: Vec<StepReport>,
-    /// Where the run trained; `None` in records from before it was kept, which all trained on
-    /// the CPU.
+    /// Where the run trained (its last sitting, for a resumed run); `None` in records from
+    /// before it was kept, which all trained on the CPU.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub device: Option<Placement>,
     /// The further devices each batch was split over (data parallel); empty for one device.

@@ -43,6 +43,13 @@ pub fn forget_saved_run(dir: &Path) {
     }
 }
 
+/// Whether `dir` (a run's [`RESUME_DIR`]) holds a saved run.
+pub fn has_saved_run(dir: &Path) -> bool {
+    [dir.to_path_buf(), sibling(dir, "previous")]
+        .iter()
+        .any(|dir| dir.join(STATE_FILE).is_file())
+}
+
 /// `dir` with `.what` added to its name.
 fn sibling(dir: &Path, what: &str) -> PathBuf {
     let mut name = dir.file_name().unwrap_or_default().to_os_string();
@@ -60,6 +67,8 @@ pub struct RunIdentity<S> {
     pub train_clips: String,
     /// The teacher's fingerprint, for a student trained with KD.
     pub teacher: Option<String>,
+    /// How often the run is scored: it decides which model is kept.
+    pub eval_every: usize,
 }
 
 /// Everything of a run but its modules, as `state.json` holds it.
@@ -82,6 +91,33 @@ pub(super) struct SavedRun<S> {
     pub seconds: f32,
     /// The steps at which the run was resumed, earliest first.
     pub resumed_at: Vec<usize>,
+}
+
+impl<S> SavedRun<S> {
+    /// Whether this state can be the middle of a run of `total` steps (one that draws
+    /// SpecAugment's numbers when `augmented`): a save never holds anything else, so anything
+    /// else was edited or damaged.
+    pub fn check(&self, total: usize, augmented: bool) -> Result<(), String> {
+        let step = self.step;
+        if step >= total {
+            return Err(format!(
+                "it is at step {step}, not before the run's last ({total})"
+            ));
+        }
+        if self.history.len() != step {
+            return Err(format!(
+                "it holds {} steps' reports for step {step}",
+                self.history.len()
+            ));
+        }
+        if self.best_step > step || self.validations.iter().any(|(at, _)| *at > step) {
+            return Err(format!("it holds scorings after its step {step}"));
+        }
+        if self.augment.is_some() != augmented {
+            return Err("it was saved by the other kind of run (student or teacher)".into());
+        }
+        Ok(())
+    }
 }
 
 /// Where a run is saved, and what a saved state must match.
@@ -152,9 +188,17 @@ impl<S: Clone + Serialize + DeserializeOwned + PartialEq + std::fmt::Debug> Resu
                 .map_err(|e| failed(&best_path, e))?,
         )?;
         let optimizer_path = dir.join(OPTIMIZER_FILE);
-        let optimizer = new_optimizer()
-            .load(&optimizer_path)
-            .map_err(|e| failed(&optimizer_path, e))?;
+        // burn's loader panics on some malformed records rather than erring.
+        let loaded = std::panic::catch_unwind(|| new_optimizer().load(&optimizer_path));
+        let optimizer = match loaded {
+            Ok(loaded) => loaded.map_err(|e| failed(&optimizer_path, e))?,
+            Err(_) => {
+                return Err(failed(
+                    &optimizer_path,
+                    "not an optimiser state burn can read",
+                ));
+            }
+        };
         let fitting = FittingState {
             optimizer,
             done: saved.step,
@@ -191,6 +235,12 @@ impl<S: Clone + Serialize + DeserializeOwned + PartialEq + std::fmt::Debug> Resu
         if found.teacher != self.identity.teacher {
             return differs("teacher");
         }
+        if found.eval_every != self.identity.eval_every {
+            return differs(&format!(
+                "scoring (every {} steps there, {} now)",
+                found.eval_every, self.identity.eval_every
+            ));
+        }
         Ok(())
     }
 
@@ -203,6 +253,12 @@ impl<S: Clone + Serialize + DeserializeOwned + PartialEq + std::fmt::Debug> Resu
         order: BatchOrderState,
         augment: Option<u64>,
     ) -> Result<(), TrainError> {
+        let previous = self.sibling("previous");
+        // A save cut short between its two renames left the last whole state as `previous`:
+        // it takes its place again before anything is removed.
+        if !self.dir.exists() && previous.join(STATE_FILE).is_file() {
+            std::fs::rename(&previous, &self.dir).map_err(|e| failed(&previous, e))?;
+        }
         let writing = self.sibling("writing");
         let _ = std::fs::remove_dir_all(&writing);
         std::fs::create_dir_all(&writing).map_err(|e| failed(&writing, e))?;
@@ -243,7 +299,6 @@ impl<S: Clone + Serialize + DeserializeOwned + PartialEq + std::fmt::Debug> Resu
         let state_path = writing.join(STATE_FILE);
         let text = serde_json::to_string(&saved).map_err(|e| failed(&state_path, e))?;
         std::fs::write(&state_path, text).map_err(|e| failed(&state_path, e))?;
-        let previous = self.sibling("previous");
         let _ = std::fs::remove_dir_all(&previous);
         if self.dir.exists() {
             std::fs::rename(&self.dir, &previous).map_err(|e| failed(&self.dir, e))?;
@@ -313,13 +368,33 @@ impl BatchOrder {
         }
     }
 
-    /// Continues from `state`, which must come from an order over the same clips.
+    /// Continues from `state`, which must come from an order over the same clips: each batch
+    /// left holds one to a batch's worth of clips of one length.
     pub(super) fn resume(&mut self, state: BatchOrderState) -> Result<(), String> {
-        let clips: usize = self.buckets.iter().map(Vec::len).sum();
-        if let Some(bad) = state.queue.iter().flatten().find(|i| **i >= clips) {
-            return Err(format!(
-                "the saved batch order names clip {bad} of a train split of {clips}"
-            ));
+        let bucket_of: std::collections::HashMap<usize, usize> = (self.buckets.iter())
+            .enumerate()
+            .flat_map(|(bucket, clips)| clips.iter().map(move |clip| (*clip, bucket)))
+            .collect();
+        for batch in &state.queue {
+            if batch.is_empty() || batch.len() > self.batch_size {
+                return Err(format!(
+                    "the saved batch order holds a batch of {} clips (batches here hold 1 to {})",
+                    batch.len(),
+                    self.batch_size
+                ));
+            }
+            let buckets: std::collections::BTreeSet<Option<&usize>> =
+                batch.iter().map(|clip| bucket_of.get(clip)).collect();
+            match buckets.into_iter().collect::<Vec<_>>().as_slice() {
+                [Some(_)] => {}
+                _ => {
+                    return Err(format!(
+                        "the saved batch order holds a batch ({batch:?}) that is not of clips \
+                         of one length in this train split of {} clips",
+                        bucket_of.len()
+                    ));
+                }
+            }
         }
         self.queue = state.queue;
         self.rng = Rng::resumed(state.rng);

@@ -287,7 +287,10 @@ impl<M> Trained<M> {
         self.times = saved.times;
         self.times.loading_s += loading_s;
         self.resumed_at = saved.resumed_at;
-        self.resumed_at.push(saved.step);
+        // A run stopped again before its first step here was resumed at the same step.
+        if self.resumed_at.last() != Some(&saved.step) {
+            self.resumed_at.push(saved.step);
+        }
         self.earlier_s = saved.seconds;
     }
 
@@ -381,6 +384,7 @@ impl<'p, S: Clone + Serialize + DeserializeOwned + PartialEq + std::fmt::Debug> 
         fitting: &mut Fitting<M>,
         run: &mut Trained<K>,
         order: &mut BatchOrder,
+        augmented: bool,
     ) -> Result<Option<u64>, TrainError> {
         let Some(point) = self.point.as_ref().filter(|_| self.plan.resume) else {
             return Ok(None);
@@ -394,19 +398,23 @@ impl<'p, S: Clone + Serialize + DeserializeOwned + PartialEq + std::fmt::Debug> 
         else {
             return Ok(None);
         };
-        order
-            .resume(saved.order.clone())
-            .map_err(|why| TrainError::Resume(format!("{}: {why}", point.dir().display())))?;
+        let damaged = |why: String| {
+            TrainError::Resume(format!(
+                "{}: {why}; remove it to start afresh",
+                point.dir().display()
+            ))
+        };
+        saved.check(self.total, augmented).map_err(damaged)?;
+        order.resume(saved.order.clone()).map_err(damaged)?;
         let augment = saved.augment;
         fitting.resume(model, state);
         run.resume_from(saved, best);
         Ok(augment)
     }
 
-    /// Before step `step`: when a stop was asked, saves the run and says where.
+    /// Before a step: when a stop was asked, saves the run and says where.
     fn before_step<M: Module, K: KeptModel>(
         &self,
-        step: usize,
         fitting: &Fitting<M>,
         run: &Trained<K>,
         order: BatchOrderState,
@@ -419,7 +427,7 @@ impl<'p, S: Clone + Serialize + DeserializeOwned + PartialEq + std::fmt::Debug> 
             Some(point) => {
                 point.save(fitting, run, order, augment)?;
                 Err(TrainError::Paused {
-                    step: step - 1,
+                    step: fitting.done,
                     total: self.total,
                     dir: point.dir().to_path_buf(),
                 })
@@ -491,6 +499,7 @@ pub fn train_student(
         teacher: guide
             .filter(|_| needs_teacher)
             .map(|guide| guide.fingerprint.clone()),
+        eval_every: plan.eval_every,
     };
     let config = student.config().clone();
     let mut order = BatchOrder::new(
@@ -506,12 +515,12 @@ pub fn train_student(
     let mut trainer = StudentTrainer::new(student, settings, dataset.multi_label)?
         .data_parallel(plan.replicas.clone())?;
     let mut run = Trained::start(trainer.student()?, total, started);
-    if let Some(state) = sitting.resume(&mut trainer.fitting, &mut run, &mut order)? {
+    if let Some(state) = sitting.resume(&mut trainer.fitting, &mut run, &mut order, true)? {
         augment_rng = Rng::resumed(state);
     }
     for step in trainer.steps_done() + 1..=total {
         let augment = Some(augment_rng.state());
-        sitting.before_step(step, &trainer.fitting, &run, order.state(), augment)?;
+        sitting.before_step(&trainer.fitting, &run, order.state(), augment)?;
         let batching = Instant::now();
         let batch = student_batch(
             &train,
@@ -566,6 +575,7 @@ pub fn train_teacher(
         settings: settings.clone(),
         train_clips: clip_names_fingerprint(&train_examples),
         teacher: None,
+        eval_every: plan.eval_every,
     };
     let mut order = BatchOrder::new(
         train.iter().map(|c| c.input.len()),
@@ -577,9 +587,9 @@ pub fn train_teacher(
     let mut trainer = TeacherTrainer::new(teacher, settings, dataset.multi_label)?
         .data_parallel(plan.replicas.clone())?;
     let mut run = Trained::start(trainer.teacher()?, total, started);
-    sitting.resume(&mut trainer.fitting, &mut run, &mut order)?;
+    sitting.resume(&mut trainer.fitting, &mut run, &mut order, false)?;
     for step in trainer.steps_done() + 1..=total {
-        sitting.before_step(step, &trainer.fitting, &run, order.state(), None)?;
+        sitting.before_step(&trainer.fitting, &run, order.state(), None)?;
         let batching = Instant::now();
         let picked = order.next();
         let samples = picked

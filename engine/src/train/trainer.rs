@@ -309,25 +309,24 @@ impl<M: Module> Fitting<M> {
         })
     }
 
-    /// The forward passes of a step, one per device, each seeded for its step and part.
+    /// The forward passes of a step, one per device, each seeded for its step and part. Every
+    /// part is queued before any is read, so devices whose work is queued (GPUs) overlap.
     async fn forward_shards(
         &self,
         targets: &[Vec<usize>],
         forward: impl Fn(&M, &Shard) -> Losses,
     ) -> Result<ShardReadout<M>, TrainError> {
         let model = self.model()?;
-        let mut parts = Vec::new();
-        let mut terms = [0.0f32; 4];
-        let mut logits = Vec::new();
-        let mut classes = 0;
-        for (index, shard) in self.shards(targets.len()).iter().enumerate() {
+        let mut queued = Vec::new();
+        for (index, shard) in self.shards(targets.len()).into_iter().enumerate() {
             shard
                 .device
                 .seed(step_seed(self.seed, self.done + 1, index));
-            let replica = (index > 0).then(|| model.clone().fork(&shard.device));
-            let losses = forward(replica.as_ref().unwrap_or(model), shard);
-            let [clips, shard_classes] = losses.logits.dims();
-            classes = shard_classes;
+            // A replica is a copy of its own: batch norm's running statistics, which clones
+            // share, stay the first device's.
+            let replica = (index > 0).then(|| model.valid().train().fork(&shard.device));
+            let losses = forward(replica.as_ref().unwrap_or(model), &shard);
+            let [clips, classes] = losses.logits.dims();
             let [task, kd, logit] = losses.terms;
             let readout = Tensor::cat(
                 vec![
@@ -335,25 +334,34 @@ impl<M: Module> Fitting<M> {
                     task,
                     kd,
                     logit,
-                    losses.logits.reshape([clips * shard_classes]),
+                    losses.logits.reshape([clips * classes]),
                 ],
                 0,
             );
-            let values = read_floats(readout).await.map_err(TrainError::Device)?;
-            let (shard_terms, shard_logits) = values.split_at(4.min(values.len()));
-            for (term, value) in terms.iter_mut().enumerate() {
-                *value += shard.weight * shard_terms.get(term).copied().unwrap_or(f32::NAN);
-            }
-            logits.extend_from_slice(shard_logits);
-            parts.push(CheckedPart {
+            let part = CheckedPart {
                 // A whole batch on one device keeps its loss as it is.
                 loss: match shard.weight == 1.0 {
                     true => losses.total,
                     false => losses.total.mul_scalar(shard.weight),
                 },
                 replica,
-                device: shard.device.clone(),
-            });
+                device: shard.device,
+            };
+            queued.push((part, readout, shard.weight, classes));
+        }
+        let mut parts = Vec::with_capacity(queued.len());
+        let mut terms = [0.0f32; 4];
+        let mut logits = Vec::new();
+        let mut classes = 0;
+        for (part, readout, weight, part_classes) in queued {
+            let values = read_floats(readout).await.map_err(TrainError::Device)?;
+            let (part_terms, part_logits) = values.split_at(4.min(values.len()));
+            for (term, value) in terms.iter_mut().enumerate() {
+                *value += weight * part_terms.get(term).copied().unwrap_or(f32::NAN);
+            }
+            logits.extend_from_slice(part_logits);
+            classes = part_classes;
+            parts.push(part);
         }
         Ok((parts, terms, logits, classes))
     }
