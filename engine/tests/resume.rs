@@ -289,3 +289,27 @@ fn a_damaged_saved_run_is_refused_not_obeyed() {
         assert!(said.contains("optimizer.bpk"), "{said}");
     }
 }
+
+/// A stop asked while the data is still loading ends the run before any step and leaves the
+/// saved run as it was.
+#[test]
+fn a_stop_while_loading_leaves_the_saved_run_as_it_was() {
+    let _turn = GENERATOR
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    let root = scratch_dir("tempokd-resume-loading");
+    let dataset = tone_dataset(&root);
+    let out = root.join("run");
+    let stopped = train_student(&dataset, &out, &Stopper::new(Some(3)), false, 1);
+    assert!(matches!(stopped, Err(TrainError::Paused { step: 3, .. })));
+    let state_path = out.join(RESUME_DIR).join("state.json");
+    let saved = std::fs::read(&state_path).unwrap();
+    let stopper = Stopper::new(None);
+    stopper.stop.store(true, Ordering::Relaxed);
+    let result = train_student(&dataset, &out, &stopper, true, 1);
+    assert!(
+        matches!(result, Err(TrainError::Stopped)),
+        "a stop while loading"
+    );
+    assert_eq!(std::fs::read(&state_path).unwrap(), saved);
+}

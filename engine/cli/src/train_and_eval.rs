@@ -390,6 +390,9 @@ fn with_bars<T>(
         TrainError::Paused { .. } => {
             format!("{e}; run the same command with --resume to go on from there")
         }
+        TrainError::Stopped => {
+            "stopped while loading the data, before any step: nothing new was saved".into()
+        }
         other => other.to_string(),
     })
 }
@@ -445,7 +448,7 @@ pub fn cache_teacher_maps(
     let guide = teacher_guide(teacher, data, &device.device)?;
     let train: Vec<_> = dataset.split(Split::Train).collect();
     guide
-        .targets(&dataset, &train, &mut |_| {})
+        .targets(&dataset, &train, None, &mut |_| {})
         .map(|_| ())
         .map_err(|e| e.to_string())
 }
@@ -495,11 +498,11 @@ pub fn evaluate(
     };
     with_bars(|progress| match loaded {
         Model::Student(student) => {
-            let (_, clips) = run::student_inputs(&dataset, split, &student, progress)?;
+            let (_, clips) = run::student_inputs(&dataset, split, &student, None, progress)?;
             pollster::block_on(evaluate_student(&student, &clips, dataset.multi_label))
         }
         Model::Teacher(teacher) => {
-            let clips = run::waveform_inputs(&dataset, split, teacher.labels(), progress)?;
+            let clips = run::waveform_inputs(&dataset, split, teacher.labels(), None, progress)?;
             let rollout = teacher.default_rollout();
             pollster::block_on(evaluate_teacher(
                 &teacher,

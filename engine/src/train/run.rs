@@ -124,10 +124,12 @@ pub struct TeacherGuide {
 
 impl TeacherGuide {
     /// The teacher's target for each example, computing (and storing) only what the store lacks.
+    /// Stops with [`TrainError::Stopped`] once `stop` is set, before the next batch of maps.
     pub fn targets(
         &self,
         dataset: &Dataset,
         examples: &[&Example],
+        stop: Option<&AtomicBool>,
         progress: &mut dyn FnMut(Progress<'_>),
     ) -> Result<Vec<TeacherTarget>, TrainError> {
         let clips = (examples.iter())
@@ -146,6 +148,7 @@ impl TeacherGuide {
             Ok(Cow::Owned(dataset.audio(examples[index])?))
         };
         let report = async |done: usize, total: usize| -> Result<(), TrainError> {
+            stop_if_asked(stop)?;
             progress(Progress::Loading {
                 done,
                 total,
@@ -192,15 +195,18 @@ pub fn targets_of(
 }
 
 /// The examples of `split` as student inputs with targets and windows.
+/// Loading stops with [`TrainError::Stopped`] once `stop` is set.
 pub fn student_inputs<'d>(
     dataset: &'d Dataset,
     split: Split,
     student: &Student,
+    stop: Option<&AtomicBool>,
     progress: &mut dyn FnMut(Progress<'_>),
 ) -> Result<(Vec<&'d Example>, Vec<LabelledClip<Features>>), TrainError> {
     let examples: Vec<&Example> = dataset.split(split).collect();
     let mut scored = Vec::with_capacity(examples.len());
     for (done, example) in examples.iter().enumerate() {
+        stop_if_asked(stop)?;
         let samples = dataset.audio(example)?;
         let features = student
             .features(&samples)
@@ -220,15 +226,18 @@ pub fn student_inputs<'d>(
 }
 
 /// The examples of `split` as raw clips with targets and windows.
+/// Loading stops with [`TrainError::Stopped`] once `stop` is set.
 pub fn waveform_inputs(
     dataset: &Dataset,
     split: Split,
     labels: &[String],
+    stop: Option<&AtomicBool>,
     progress: &mut dyn FnMut(Progress<'_>),
 ) -> Result<Vec<LabelledClip<Vec<f32>>>, TrainError> {
     let examples: Vec<&Example> = dataset.split(split).collect();
     let mut scored = Vec::with_capacity(examples.len());
     for (done, example) in examples.iter().enumerate() {
+        stop_if_asked(stop)?;
         scored.push(LabelledClip {
             input: dataset.audio(example)?,
             targets: targets_of(dataset, example, labels)?,
@@ -241,6 +250,14 @@ pub fn waveform_inputs(
         });
     }
     Ok(scored)
+}
+
+/// [`TrainError::Stopped`] once `stop` is set.
+fn stop_if_asked(stop: Option<&AtomicBool>) -> Result<(), TrainError> {
+    match stop.is_some_and(|stop| stop.load(Ordering::Relaxed)) {
+        true => Err(TrainError::Stopped),
+        false => Ok(()),
+    }
 }
 
 /// Scores after each validation, higher is better: accuracy (or mAP), then localisation.
@@ -474,9 +491,11 @@ pub fn train_student(
 ) -> Result<Trained<Student>, TrainError> {
     dataset.check_labels(student.labels())?;
     let started = Instant::now();
-    let (train_examples, train) = student_inputs(dataset, Split::Train, &student, progress)?;
+    let (train_examples, train) =
+        student_inputs(dataset, Split::Train, &student, plan.stop, progress)?;
     require_clips(dataset, train.len())?;
-    let (_, validation) = student_inputs(dataset, Split::Validation, &student, progress)?;
+    let (_, validation) =
+        student_inputs(dataset, Split::Validation, &student, plan.stop, progress)?;
     let needs_teacher = settings.loss.lambda > 0.0 || settings.logit_kd.is_some();
     let teacher_targets = match (needs_teacher, guide) {
         (true, Some(guide)) => {
@@ -484,7 +503,7 @@ pub fn train_student(
                 .target
                 .validate(guide.rollout.row)
                 .map_err(|e| TrainError::Settings(e.to_string()))?;
-            Some(guide.targets(dataset, &train_examples, progress)?)
+            Some(guide.targets(dataset, &train_examples, plan.stop, progress)?)
         }
         (true, None) => {
             return Err(TrainError::Settings(
@@ -567,9 +586,9 @@ pub fn train_teacher(
     dataset.check_labels(teacher.labels())?;
     let labels = teacher.labels().to_vec();
     let started = Instant::now();
-    let train = waveform_inputs(dataset, Split::Train, &labels, progress)?;
+    let train = waveform_inputs(dataset, Split::Train, &labels, plan.stop, progress)?;
     require_clips(dataset, train.len())?;
-    let validation = waveform_inputs(dataset, Split::Validation, &labels, progress)?;
+    let validation = waveform_inputs(dataset, Split::Validation, &labels, plan.stop, progress)?;
     let train_examples: Vec<&Example> = dataset.split(Split::Train).collect();
     let identity = RunIdentity {
         settings: settings.clone(),
