@@ -6,9 +6,9 @@
 mod common;
 
 use common::scratch_dir;
-use std::path::Path;
-use std::sync::Mutex;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Mutex, MutexGuard};
 use tempokd::data::Dataset;
 use tempokd::device::ComputeDevice;
 use tempokd::kd::KdLossConfig;
@@ -22,7 +22,12 @@ use tempokd::train::{
 const LABELS: [&str; 3] = ["low", "mid", "high"];
 
 /// burn's CPU generator (initialisation, dropout) is one for the process: the tests take turns.
-static GENERATOR: Mutex<()> = Mutex::new(());
+fn turn() -> MutexGuard<'static, ()> {
+    static GENERATOR: Mutex<()> = Mutex::new(());
+    GENERATOR
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
 
 /// One-second tones, a pitch per class with a different start phase and level per clip: four
 /// training and two validation clips per class.
@@ -134,6 +139,15 @@ fn train_student(
     )
 }
 
+/// The tone dataset in `root` and a student run in `root/run` stopped after step 3 of 7.
+fn student_stopped_after_step_3(root: &Path) -> (Dataset, PathBuf) {
+    let dataset = tone_dataset(root);
+    let out = root.join("run");
+    let stopped = train_student(&dataset, &out, &Stopper::new(Some(3)), false, 1);
+    assert!(matches!(stopped, Err(TrainError::Paused { step: 3, .. })));
+    (dataset, out)
+}
+
 fn student_weights(trained: &Trained<Student>, dir: &Path) -> Vec<u8> {
     pollster::block_on(trained.model.save_dir(dir, Precision::F32)).unwrap();
     std::fs::read(dir.join("model.safetensors")).unwrap()
@@ -141,9 +155,7 @@ fn student_weights(trained: &Trained<Student>, dir: &Path) -> Vec<u8> {
 
 #[test]
 fn a_stopped_student_resumes_to_the_uninterrupted_end() {
-    let _turn = GENERATOR
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    let _turn = turn();
     let root = scratch_dir("tempokd-resume-student");
     let dataset = tone_dataset(&root);
     let (whole_dir, parts_dir) = (root.join("whole"), root.join("parts"));
@@ -175,9 +187,7 @@ fn a_stopped_student_resumes_to_the_uninterrupted_end() {
 
 #[test]
 fn a_stopped_teacher_resumes_to_the_uninterrupted_end() {
-    let _turn = GENERATOR
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    let _turn = turn();
     let root = scratch_dir("tempokd-resume-teacher");
     let dataset = tone_dataset(&root);
     let shape = TeacherShape {
@@ -239,14 +249,9 @@ fn a_stopped_teacher_resumes_to_the_uninterrupted_end() {
 /// is not of this train split, an unreadable optimiser state.
 #[test]
 fn a_damaged_saved_run_is_refused_not_obeyed() {
-    let _turn = GENERATOR
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    let _turn = turn();
     let root = scratch_dir("tempokd-resume-damaged");
-    let dataset = tone_dataset(&root);
-    let out = root.join("run");
-    let stopped = train_student(&dataset, &out, &Stopper::new(Some(3)), false, 1);
-    assert!(matches!(stopped, Err(TrainError::Paused { step: 3, .. })));
+    let (dataset, out) = student_stopped_after_step_3(&root);
     let saved = out.join(RESUME_DIR);
     let state_path = saved.join("state.json");
     let state: serde_json::Value =
@@ -294,14 +299,9 @@ fn a_damaged_saved_run_is_refused_not_obeyed() {
 /// saved run as it was.
 #[test]
 fn a_stop_while_loading_leaves_the_saved_run_as_it_was() {
-    let _turn = GENERATOR
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    let _turn = turn();
     let root = scratch_dir("tempokd-resume-loading");
-    let dataset = tone_dataset(&root);
-    let out = root.join("run");
-    let stopped = train_student(&dataset, &out, &Stopper::new(Some(3)), false, 1);
-    assert!(matches!(stopped, Err(TrainError::Paused { step: 3, .. })));
+    let (dataset, out) = student_stopped_after_step_3(&root);
     let state_path = out.join(RESUME_DIR).join("state.json");
     let saved = std::fs::read(&state_path).unwrap();
     let stopper = Stopper::new(None);

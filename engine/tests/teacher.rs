@@ -34,16 +34,33 @@ struct Fixture {
 
 macro_rules! fixture {
     ($name:literal) => {
+        fixture!("teacher", $name)
+    };
+    ($folder:literal, $name:literal) => {
         Fixture {
             name: $name,
-            config: include_str!(concat!("fixtures/teacher/", $name, "/config.json")),
+            config: include_str!(concat!("fixtures/", $folder, "/", $name, "/config.json")),
             preprocessor: include_str!(concat!(
-                "fixtures/teacher/",
+                "fixtures/",
+                $folder,
+                "/",
                 $name,
                 "/preprocessor_config.json"
             )),
-            weights: include_bytes!(concat!("fixtures/teacher/", $name, "/model.safetensors")),
-            expected: include_bytes!(concat!("fixtures/teacher/", $name, "/expected.safetensors")),
+            weights: include_bytes!(concat!(
+                "fixtures/",
+                $folder,
+                "/",
+                $name,
+                "/model.safetensors"
+            )),
+            expected: include_bytes!(concat!(
+                "fixtures/",
+                $folder,
+                "/",
+                $name,
+                "/expected.safetensors"
+            )),
         }
     };
 }
@@ -549,26 +566,8 @@ async_test!(default_teacher_hears_the_4s_demo_clip, async {
 /// Pretrained checkpoints as transformers saves them (scripts/oracle/pretrained.py): one with
 /// the contrastive task's heads, one a bare encoder.
 const PRETRAINED: [Fixture; 2] = [
-    Fixture {
-        name: "for-pretraining",
-        config: include_str!("fixtures/teacher-pretrained/for-pretraining/config.json"),
-        preprocessor: include_str!(
-            "fixtures/teacher-pretrained/for-pretraining/preprocessor_config.json"
-        ),
-        weights: include_bytes!("fixtures/teacher-pretrained/for-pretraining/model.safetensors"),
-        expected: include_bytes!(
-            "fixtures/teacher-pretrained/for-pretraining/expected.safetensors"
-        ),
-    },
-    Fixture {
-        name: "bare-model",
-        config: include_str!("fixtures/teacher-pretrained/bare-model/config.json"),
-        preprocessor: include_str!(
-            "fixtures/teacher-pretrained/bare-model/preprocessor_config.json"
-        ),
-        weights: include_bytes!("fixtures/teacher-pretrained/bare-model/model.safetensors"),
-        expected: include_bytes!("fixtures/teacher-pretrained/bare-model/expected.safetensors"),
-    },
+    fixture!("teacher-pretrained", "for-pretraining"),
+    fixture!("teacher-pretrained", "bare-model"),
 ];
 
 // A teacher started from a pretrained encoder (`--init-from-hf`) keeps that encoder exactly

@@ -49,8 +49,7 @@ impl std::fmt::Display for Devices {
 }
 
 impl DeviceArgs {
-    /// The one device asked for, started; on stderr when it is not the one asked for (a
-    /// failing command's error stays its one line on stderr otherwise).
+    /// The one device asked for, started (see [`start_saying_fallback`]).
     pub fn start(&self) -> Result<ComputeDevice, String> {
         let [choice] = self.device.0.as_slice() else {
             return Err(format!(
@@ -59,11 +58,7 @@ impl DeviceArgs {
                 DeviceChoice::SPELLINGS
             ));
         };
-        let device = ComputeDevice::native(*choice);
-        if *choice != DeviceChoice::Cpu && !device.is_gpu() {
-            eprintln!("device: {}, not {choice} as asked", device.placement);
-        }
-        Ok(device)
+        Ok(start_saying_fallback(*choice))
     }
 
     /// The devices a training command runs on: one as [`DeviceArgs::start`] gives it, or
@@ -112,14 +107,23 @@ impl DeviceArgs {
     /// The first device named, for work that runs on one (the teacher's maps a build of many
     /// runs caches before its students train).
     pub fn start_lead(&self) -> Result<ComputeDevice, String> {
-        let lead = Self {
-            device: Devices(self.device.0.iter().take(1).copied().collect()),
-        };
-        lead.start()
+        let lead = (self.device.0.first().copied())
+            .ok_or_else(|| format!("--device: name one of {}", DeviceChoice::SPELLINGS))?;
+        Ok(start_saying_fallback(lead))
     }
 
     /// The flag as a job passes it on to the `tempokd` process it starts.
     pub fn flag(&self) -> [String; 2] {
         ["--device".into(), self.device.to_string()]
     }
+}
+
+/// `choice` started, or the CPU instead, said on stderr (a failing command's error stays its
+/// one line on stderr otherwise).
+fn start_saying_fallback(choice: DeviceChoice) -> ComputeDevice {
+    let device = ComputeDevice::native(choice);
+    if choice != DeviceChoice::Cpu && !device.is_gpu() {
+        eprintln!("device: {}, not {choice} as asked", device.placement);
+    }
+    device
 }

@@ -67,13 +67,20 @@ pub struct TeacherArgs {
     /// mean over frames.
     #[arg(long, value_enum, default_value_t = Head::FirstFrame)]
     pub head: Head,
+    #[command(flatten)]
+    pub sitting: SittingArgs,
+    #[command(flatten)]
+    pub device: DeviceArgs,
+}
+
+/// How a training command's run is carried over from an earlier sitting.
+#[derive(Args, Clone)]
+pub struct SittingArgs {
     /// Go on from where a stopped run of this command saved itself (OUT/resume: saved at every
     /// scoring and on Ctrl-C or SIGTERM); it must have the same settings, data and teacher. The
     /// run ends as the uninterrupted one would have; without a saved state it starts afresh.
     #[arg(long)]
     pub resume: bool,
-    #[command(flatten)]
-    pub device: DeviceArgs,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -134,11 +141,8 @@ pub struct StudentArgs {
     /// Train without SpecAugment.
     #[arg(long)]
     pub no_spec_augment: bool,
-    /// Go on from where a stopped run of this command saved itself (OUT/resume: saved at every
-    /// scoring and on Ctrl-C or SIGTERM); it must have the same settings, data and teacher. The
-    /// run ends as the uninterrupted one would have; without a saved state it starts afresh.
-    #[arg(long)]
-    pub resume: bool,
+    #[command(flatten)]
+    pub sitting: SittingArgs,
     #[command(flatten)]
     pub device: DeviceArgs,
 }
@@ -250,7 +254,7 @@ pub fn train_teacher(args: &TeacherArgs) -> Result<Finished<Teacher>, String> {
         freeze_feature_encoder: args.freeze_feature_encoder,
     };
     let rollout = teacher.default_rollout();
-    let plan = run_plan(&args.out, args.eval_every, args.resume, &chosen)?;
+    let plan = run_plan(&args.out, args.eval_every, args.sitting.resume, &chosen)?;
     let trained = with_bars(|progress| {
         run::train_teacher(&dataset, teacher, &settings, &rollout, &plan, progress)
     })?;
@@ -330,7 +334,7 @@ pub fn train_student(args: &StudentArgs) -> Result<Finished<Student>, String> {
         spec_augment: (!args.no_spec_augment).then(SpecAugment::default),
         seed: args.seed,
     };
-    let plan = run_plan(&args.out, args.eval_every, args.resume, &chosen)?;
+    let plan = run_plan(&args.out, args.eval_every, args.sitting.resume, &chosen)?;
     let trained = with_bars(|progress| {
         run::train_student(
             &dataset,

@@ -385,10 +385,18 @@ const TINY_TEACHER: [&str; 10] = [
     "16",
 ];
 
+/// `tempokd args`, which must succeed; its stdout.
+fn succeed(args: &[&str]) -> String {
+    let output = tempokd(args);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{args:?}: {stderr}");
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
 /// A corpus of 1 s clips, two per class from six voices, made with `seed` in `dir/data`.
 fn tiny_corpus(dir: &std::path::Path, seed: &str) -> String {
     let data = dir.join("data").display().to_string();
-    let made = tempokd(&[
+    succeed(&[
         "synth",
         "--out",
         &data,
@@ -401,11 +409,6 @@ fn tiny_corpus(dir: &std::path::Path, seed: &str) -> String {
         "--seed",
         seed,
     ]);
-    assert!(
-        made.status.success(),
-        "{}",
-        String::from_utf8_lossy(&made.stderr)
-    );
     data
 }
 
@@ -424,11 +427,7 @@ fn tiny_teacher(data: &str, out: &str, extra: &[&str]) -> String {
         "--eval-every",
         "2",
     ];
-    let args = [flags.as_slice(), TINY_TEACHER.as_slice(), extra].concat();
-    let trained = tempokd(&args);
-    let stderr = String::from_utf8_lossy(&trained.stderr);
-    assert!(trained.status.success(), "{args:?}: {stderr}");
-    String::from_utf8_lossy(&trained.stdout).into_owned()
+    succeed(&[flags.as_slice(), TINY_TEACHER.as_slice(), extra].concat())
 }
 
 #[test]
@@ -814,18 +813,12 @@ fn first_test_clip(data: &std::path::Path) -> String {
 fn devices_are_chosen_said_and_recorded() {
     let dir = scratch_dir("tempokd-cli-devices");
     let path = |name: &str| dir.join(name).display().to_string();
-    let run = |args: &[&str]| {
-        let output = tempokd(args);
-        let stderr = String::from_utf8_lossy(&output.stderr);
-        assert!(output.status.success(), "{args:?}: {stderr}");
-        String::from_utf8_lossy(&output.stdout).into_owned()
-    };
     let data = tiny_corpus(&dir, "5");
     let teacher = path("teacher");
     let said = tiny_teacher(&data, &teacher, &["--device", "wgpu"]);
     assert!(said.contains(" trained on GPU: "), "{said}");
     let student = path("student");
-    let said = run(&[
+    let said = succeed(&[
         "train-student",
         "--arch",
         "crnn",
@@ -955,11 +948,6 @@ fn devices_are_chosen_said_and_recorded() {
 fn a_stopped_training_goes_on_with_resume_to_the_same_end() {
     let dir = scratch_dir("tempokd-cli-resume");
     let path = |name: &str| dir.join(name).display().to_string();
-    let ok = |args: &[&str]| {
-        let output = tempokd(args);
-        let stderr = String::from_utf8_lossy(&output.stderr);
-        assert!(output.status.success(), "{args:?}: {stderr}");
-    };
     let data = tiny_corpus(&dir, "7");
     let teacher = path("teacher");
     tiny_teacher(&data, &teacher, &[]);
@@ -985,7 +973,7 @@ fn a_stopped_training_goes_on_with_resume_to_the_same_end() {
         ]
     };
     let whole = student("whole");
-    ok(&whole.iter().map(String::as_str).collect::<Vec<_>>());
+    succeed(&whole.iter().map(String::as_str).collect::<Vec<_>>());
     assert!(
         !dir.join("whole/resume").exists(),
         "a finished run keeps no saved state"
@@ -1027,7 +1015,7 @@ fn a_stopped_training_goes_on_with_resume_to_the_same_end() {
 
     let mut resumed = parts.clone();
     resumed.push("--resume".into());
-    ok(&resumed.iter().map(String::as_str).collect::<Vec<_>>());
+    succeed(&resumed.iter().map(String::as_str).collect::<Vec<_>>());
     let record = |run: &str| -> serde_json::Value {
         serde_json::from_slice(&std::fs::read(dir.join(run).join("training.json")).unwrap())
             .unwrap()

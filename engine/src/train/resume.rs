@@ -175,18 +175,8 @@ impl<S: Clone + Serialize + DeserializeOwned + PartialEq + std::fmt::Debug> Resu
             ));
         }
         self.check_identity(&saved.identity, &state_path)?;
-        let module = |module: M, name: &str| -> Result<M, TrainError> {
-            let path = dir.join(name);
-            module.try_load_file(&path).map_err(|e| failed(&path, e))
-        };
-        let model = module(model, MODEL_FILE)?;
-        let best_path = dir.join(BEST_FILE);
-        let best = best.with_module(
-            best.module()
-                .clone()
-                .try_load_file(&best_path)
-                .map_err(|e| failed(&best_path, e))?,
-        )?;
+        let model = load_module(model, &dir.join(MODEL_FILE))?;
+        let best = best.with_module(load_module(best.module().clone(), &dir.join(BEST_FILE))?)?;
         let optimizer_path = dir.join(OPTIMIZER_FILE);
         // burn's loader panics on some malformed records rather than erring.
         let loaded = std::panic::catch_unwind(|| new_optimizer().load(&optimizer_path));
@@ -253,29 +243,18 @@ impl<S: Clone + Serialize + DeserializeOwned + PartialEq + std::fmt::Debug> Resu
         order: BatchOrderState,
         augment: Option<u64>,
     ) -> Result<(), TrainError> {
-        let previous = self.sibling("previous");
+        let previous = sibling(&self.dir, "previous");
         // A save cut short between its two renames left the last whole state as `previous`:
         // it takes its place again before anything is removed.
         if !self.dir.exists() && previous.join(STATE_FILE).is_file() {
             std::fs::rename(&previous, &self.dir).map_err(|e| failed(&previous, e))?;
         }
-        let writing = self.sibling("writing");
+        let writing = sibling(&self.dir, "writing");
         let _ = std::fs::remove_dir_all(&writing);
         std::fs::create_dir_all(&writing).map_err(|e| failed(&writing, e))?;
         let state = fitting.state();
-        let model_path = writing.join(MODEL_FILE);
-        fitting
-            .model()?
-            .clone()
-            .save_file(&model_path)
-            .map_err(|e| failed(&model_path, e))?;
-        let best_path = writing.join(BEST_FILE);
-        trained
-            .model
-            .module()
-            .clone()
-            .save_file(&best_path)
-            .map_err(|e| failed(&best_path, e))?;
+        save_module(fitting.model()?, &writing.join(MODEL_FILE))?;
+        save_module(trained.model.module(), &writing.join(BEST_FILE))?;
         let optimizer_path = writing.join(OPTIMIZER_FILE);
         state
             .optimizer
@@ -311,16 +290,22 @@ impl<S: Clone + Serialize + DeserializeOwned + PartialEq + std::fmt::Debug> Resu
     /// The folder to read: the saved state, or the one it was replacing when a save was cut
     /// short between the two renames.
     fn readable_dir(&self) -> PathBuf {
-        let previous = self.sibling("previous");
+        let previous = sibling(&self.dir, "previous");
         match self.dir.join(STATE_FILE).is_file() || !previous.join(STATE_FILE).is_file() {
             true => self.dir.clone(),
             false => previous,
         }
     }
+}
 
-    fn sibling(&self, what: &str) -> PathBuf {
-        sibling(&self.dir, what)
-    }
+/// `module` with the parameters (and their ids) saved in `path`.
+fn load_module<M: Module>(module: M, path: &Path) -> Result<M, TrainError> {
+    module.try_load_file(path).map_err(|e| failed(path, e))
+}
+
+/// Saves `module`'s parameters with their ids in `path`, burn's own format.
+fn save_module<M: Module>(module: &M, path: &Path) -> Result<(), TrainError> {
+    module.clone().save_file(path).map_err(|e| failed(path, e))
 }
 
 /// What a run needs beyond its model to go on from where it stopped: Adam's moments, the steps

@@ -6,7 +6,7 @@ use super::TrainError;
 use super::batches::{BatchOrder, student_batch};
 use super::cache::{TeacherTarget, clip_key};
 use super::evaluate::{LabelledClip, evaluate_student, evaluate_teacher};
-use super::resume::{BatchOrderState, KeptModel, ResumePoint, Resumed, RunIdentity};
+use super::resume::{KeptModel, ResumePoint, Resumed, RunIdentity};
 use super::teacher_maps::{FolderMapStore, MapClip, teacher_maps};
 use super::trainer::{
     Fitting, StepReport, StudentTrainer, StudentTraining, TeacherBatch, TeacherTrainer,
@@ -74,12 +74,6 @@ pub struct RunPlan<'a> {
     pub stop: Option<&'a AtomicBool>,
     /// Further autodiff devices each batch is split over (data parallel); none by default.
     pub replicas: Vec<Device>,
-}
-
-impl RunPlan<'_> {
-    fn stop_asked(&self) -> bool {
-        self.stop.is_some_and(|stop| stop.load(Ordering::Relaxed))
-    }
 }
 
 /// Where a run's wall-clock time went, in seconds, to show whether preparing the data keeps up
@@ -252,9 +246,14 @@ pub fn waveform_inputs(
     Ok(scored)
 }
 
+/// Whether `stop` is set.
+fn asked(stop: Option<&AtomicBool>) -> bool {
+    stop.is_some_and(|stop| stop.load(Ordering::Relaxed))
+}
+
 /// [`TrainError::Stopped`] once `stop` is set.
 fn stop_if_asked(stop: Option<&AtomicBool>) -> Result<(), TrainError> {
-    match stop.is_some_and(|stop| stop.load(Ordering::Relaxed)) {
+    match asked(stop) {
         true => Err(TrainError::Stopped),
         false => Ok(()),
     }
@@ -434,15 +433,15 @@ impl<'p, S: Clone + Serialize + DeserializeOwned + PartialEq + std::fmt::Debug> 
         &self,
         fitting: &Fitting<M>,
         run: &Trained<K>,
-        order: BatchOrderState,
-        augment: Option<u64>,
+        order: &BatchOrder,
+        augment: Option<&Rng>,
     ) -> Result<(), TrainError> {
-        if !self.plan.stop_asked() {
+        if !asked(self.plan.stop) {
             return Ok(());
         }
         match &self.point {
             Some(point) => {
-                point.save(fitting, run, order, augment)?;
+                point.save(fitting, run, order.state(), augment.map(Rng::state))?;
                 Err(TrainError::Paused {
                     step: fitting.done,
                     total: self.total,
@@ -459,14 +458,14 @@ impl<'p, S: Clone + Serialize + DeserializeOwned + PartialEq + std::fmt::Debug> 
         step: usize,
         fitting: &Fitting<M>,
         run: &Trained<K>,
-        order: BatchOrderState,
-        augment: Option<u64>,
+        order: &BatchOrder,
+        augment: Option<&Rng>,
     ) -> Result<(), TrainError> {
         match &self.point {
             Some(point)
                 if step < self.total && step.is_multiple_of(self.plan.eval_every.max(1)) =>
             {
-                point.save(fitting, run, order, augment)
+                point.save(fitting, run, order.state(), augment.map(Rng::state))
             }
             _ => Ok(()),
         }
@@ -538,8 +537,7 @@ pub fn train_student(
         augment_rng = Rng::resumed(state);
     }
     for step in trainer.steps_done() + 1..=total {
-        let augment = Some(augment_rng.state());
-        sitting.before_step(&trainer.fitting, &run, order.state(), augment)?;
+        sitting.before_step(&trainer.fitting, &run, &order, Some(&augment_rng))?;
         let batching = Instant::now();
         let batch = student_batch(
             &train,
@@ -568,8 +566,7 @@ pub fn train_student(
             };
             Ok((current, evaluation))
         })?;
-        let augment = Some(augment_rng.state());
-        sitting.after_step(step, &trainer.fitting, &run, order.state(), augment)?;
+        sitting.after_step(step, &trainer.fitting, &run, &order, Some(&augment_rng))?;
     }
     Ok(run)
 }
@@ -608,7 +605,7 @@ pub fn train_teacher(
     let mut run = Trained::start(trainer.teacher()?, total, started);
     sitting.resume(&mut trainer.fitting, &mut run, &mut order, false)?;
     for step in trainer.steps_done() + 1..=total {
-        sitting.before_step(&trainer.fitting, &run, order.state(), None)?;
+        sitting.before_step(&trainer.fitting, &run, &order, None)?;
         let batching = Instant::now();
         let picked = order.next();
         let samples = picked
@@ -644,7 +641,7 @@ pub fn train_teacher(
             };
             Ok((current, evaluation))
         })?;
-        sitting.after_step(step, &trainer.fitting, &run, order.state(), None)?;
+        sitting.after_step(step, &trainer.fitting, &run, &order, None)?;
     }
     Ok(run)
 }

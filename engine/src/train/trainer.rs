@@ -197,8 +197,6 @@ struct Losses {
 pub(super) struct Shard {
     pub clips: Range<usize>,
     pub device: Device,
-    /// Its clips' share of the batch.
-    weight: f32,
 }
 
 /// What the forward passes of a step read back: each part, the weighted terms and every
@@ -250,7 +248,6 @@ impl<M: Module> Fitting<M> {
                 let shard = Shard {
                     clips: start..start + size,
                     device: device.clone(),
-                    weight: size as f32 / clips.max(1) as f32,
                 };
                 start += size;
                 shard
@@ -319,6 +316,8 @@ impl<M: Module> Fitting<M> {
         let model = self.model()?;
         let mut queued = Vec::new();
         for (index, shard) in self.shards(targets.len()).into_iter().enumerate() {
+            // The part's share of the batch.
+            let weight = shard.clips.len() as f32 / targets.len().max(1) as f32;
             shard
                 .device
                 .seed(step_seed(self.seed, self.done + 1, index));
@@ -340,14 +339,14 @@ impl<M: Module> Fitting<M> {
             );
             let part = CheckedPart {
                 // A whole batch on one device keeps its loss as it is.
-                loss: match shard.weight == 1.0 {
+                loss: match weight == 1.0 {
                     true => losses.total,
-                    false => losses.total.mul_scalar(shard.weight),
+                    false => losses.total.mul_scalar(weight),
                 },
                 replica,
                 device: shard.device,
             };
-            queued.push((part, readout, shard.weight, classes));
+            queued.push((part, readout, weight, classes));
         }
         let mut parts = Vec::with_capacity(queued.len());
         let mut terms = [0.0f32; 4];
