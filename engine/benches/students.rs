@@ -1,10 +1,12 @@
 //! Students on the CPU beside PyTorch running the same layer layouts in the same run: inference
 //! on one 1 s clip, and one KD training step on a batch of 100 1 s clips (forward with a_S,
-//! cross-entropy + λ·KL(a_T ‖ a_S), backward, Adam). The step is also timed with the recurrent
-//! layers on burn's per-frame graph (the WebGPU path) instead of their fused operations, so the
-//! fused layers' gain is measured in the same run.
+//! cross-entropy + λ·KL(a_T ‖ a_S), backward, Adam). The step is also timed on burn's own
+//! operations (the recurrent layers on its per-frame graph, as on WebGPU, and its 1-D
+//! convolution) instead of ours, so our operations' gain is measured in the same run.
 //!
-//!     cargo bench -p tempokd --bench students
+//!     cargo bench -p tempokd --bench students [-- STUDENT…]
+//!
+//! Students named after `--` (`tc-resnet8`, `lstm-p`, …) are measured alone; none names all five.
 //!
 //! PyTorch runs through scripts/bench/students_torch.py with the Python in `$TEMPOKD_PYTHON`
 //! (default `python3`), which needs `torch`; without it only our figures are printed.
@@ -13,13 +15,13 @@ use burn::optim::{AdamConfig, GradientsParams};
 use burn::tensor::activation::softmax;
 use burn::tensor::{Device, Distribution, Int, Tensor};
 use serde::Deserialize;
+use tempokd::conv1d::on_burns_conv;
 use tempokd::device::ComputeDevice;
 use tempokd::kd::KdLossConfig;
 use tempokd::students::{AttentionRequest, Preset, Student, StudentModel, on_recurrent_graph};
 
 mod common;
 
-const STUDENTS: [Preset; 5] = Preset::PAPER;
 const BATCH: usize = 100;
 /// Timed runs per measurement, after one warm-up.
 const RUNS: usize = 10;
@@ -38,10 +40,11 @@ struct TorchTiming {
 
 fn main() -> Result<(), String> {
     let device = ComputeDevice::cpu("benchmark").device;
+    let students = chosen_students()?;
     let args: Vec<String> = ["--students"]
         .into_iter()
         .map(String::from)
-        .chain(STUDENTS.map(|s| s.name().to_string()))
+        .chain(students.iter().map(|s| s.name().to_string()))
         .chain([
             "--batch".into(),
             BATCH.to_string(),
@@ -64,14 +67,15 @@ fn main() -> Result<(), String> {
         "step (burn)",
         "PyTorch",
         "ratio",
-        "step (graph)",
-        "graph/fused"
+        "burn's ops",
+        "burn's/ours"
     );
-    for preset in STUDENTS {
+    for &preset in &students {
         let inference = inference_ms(preset, &device)?;
         let step = training_step_ms(preset, &device.clone().autodiff())?;
-        let graph_step =
-            on_recurrent_graph(|| training_step_ms(preset, &device.clone().autodiff()))?;
+        let burns_step = on_recurrent_graph(|| {
+            on_burns_conv(|| training_step_ms(preset, &device.clone().autodiff()))
+        })?;
         let reference = torch
             .as_ref()
             .ok()
@@ -87,8 +91,8 @@ fn main() -> Result<(), String> {
             step,
             torch_step,
             step / torch_step,
-            graph_step,
-            graph_step / step
+            burns_step,
+            burns_step / step
         );
     }
     match &torch {
@@ -96,7 +100,7 @@ fn main() -> Result<(), String> {
             if let Some(first) = timings.first() {
                 println!(
                     "PyTorch {} on {} threads; medians of {RUNS} runs; ratio = burn / PyTorch; \
-                     graph/fused = the step with per-frame recurrent layers / fused",
+                     burn's ops = the step with burn's per-frame recurrent layers and convolution",
                     first.torch, first.threads
                 );
             }
@@ -104,6 +108,30 @@ fn main() -> Result<(), String> {
         Err(why) => println!("PyTorch not measured: {why}"),
     }
     Ok(())
+}
+
+/// The paper's students named on the command line (cargo's `--bench` flag aside), or all five.
+fn chosen_students() -> Result<Vec<Preset>, String> {
+    let named: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|arg| !arg.starts_with("--"))
+        .collect();
+    if named.is_empty() {
+        return Ok(Preset::PAPER.to_vec());
+    }
+    (named.iter())
+        .map(|name| {
+            (Preset::PAPER.into_iter())
+                .find(|preset| preset.name() == name)
+                .ok_or_else(|| {
+                    let known: Vec<&str> = Preset::PAPER.iter().map(|p| p.name()).collect();
+                    format!(
+                        "no student {name}; the benchmark knows {}",
+                        known.join(", ")
+                    )
+                })
+        })
+        .collect()
 }
 
 fn student(preset: Preset, device: &Device) -> Result<Student, String> {

@@ -5,10 +5,14 @@
 #[cfg(feature = "tensors")]
 mod activation;
 pub mod audio;
+#[cfg(feature = "tensors")]
+mod batch_parts;
 #[cfg(not(target_family = "wasm"))]
 pub mod capped_read;
 #[cfg(feature = "tensors")]
 pub mod checkpoint;
+#[cfg(feature = "tensors")]
+pub mod conv1d;
 pub mod data;
 pub mod device;
 pub mod export;

@@ -3,19 +3,17 @@
 
 mod budget;
 mod config;
-mod conv;
 mod gelu;
 mod load;
 mod model;
 mod pretrained;
 mod save;
 
+use crate::conv1d::conv1d;
 pub use budget::{TeacherBudget, TeacherCost};
 pub use config::{
     Activation, ClassifierPooling, FeatureNorm, PreprocessorConfig, TeacherShape, Wav2Vec2Config,
 };
-use conv::conv1d;
-pub use conv::on_burns_conv;
 use gelu::gelu;
 pub use gelu::on_burns_gelu;
 pub use model::{AttentionDetail, Wav2Vec2Classifier, Wav2Vec2Output};

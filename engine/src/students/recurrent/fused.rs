@@ -8,19 +8,14 @@
 //! the layers build the per-frame graph instead ([`super::graph`]).
 
 use super::scan::{self, GruSaved, GruShape, LstmSaved, LstmShape, LstmWeights};
-use crate::flex::contiguous;
-use burn::backend::autodiff::Autodiff;
+use crate::flex::{Tracked, contiguous_all, flex, output_gradient, slices, tracked};
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
 use burn::backend::autodiff::checkpoint::strategy::NoCheckpointing;
 use burn::backend::autodiff::grads::Gradients;
 use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
 use burn::backend::flex::{Flex, FlexTensor};
-use burn::backend::tensor::FloatTensor;
-use burn::tensor::{Tensor, TensorData};
+use burn::tensor::Tensor;
 use std::cell::Cell;
-
-/// flex under burn's autodiff, as `Device::autodiff()` makes it.
-type Tracked = Autodiff<Flex, NoCheckpointing>;
 
 thread_local! {
     static GRAPH_ONLY: Cell<bool> = const { Cell::new(false) };
@@ -36,46 +31,6 @@ pub fn on_recurrent_graph<T>(work: impl FnOnce() -> T) -> T {
 /// autodiff without checkpointing, outside [`on_recurrent_graph`].
 pub fn applies<const D: usize>(x: &Tensor<D>) -> bool {
     !GRAPH_ONLY.get() && tracked(x).is_some()
-}
-
-/// The values of a tensor [`contiguous`] made contiguous, if it holds `length` `f32`s.
-fn slice(tensor: &FlexTensor, length: usize) -> Option<&[f32]> {
-    tensor.as_slice::<f32>().filter(|v| v.len() == length)
-}
-
-fn flex<const D: usize>(values: Vec<f32>, shape: [usize; D]) -> FlexTensor {
-    FlexTensor::from_data(TensorData::new(values, shape))
-}
-
-/// A flex tensor as an input of a tracked operation (a constant when it was plain).
-fn tracked<const D: usize>(x: &Tensor<D>) -> Option<FloatTensor<Tracked>> {
-    match x.is_autodiff() {
-        true => x.clone().try_into_primitive::<Tracked>().ok(),
-        false => x
-            .clone()
-            .try_into_primitive::<Flex>()
-            .ok()
-            .map(FloatTensor::<Tracked>::new),
-    }
-}
-
-/// Every input contiguous, if each holds `lengths[i]` `f32`s.
-fn contiguous_all<const N: usize>(
-    inputs: [&FlexTensor; N],
-    lengths: [usize; N],
-) -> Option<[FlexTensor; N]> {
-    let all = inputs.map(contiguous);
-    all.iter()
-        .zip(lengths)
-        .all(|(tensor, length)| slice(tensor, length).is_some())
-        .then_some(all)
-}
-
-/// The values of tensors [`contiguous_all`] checked.
-fn slices<const N: usize>(tensors: &[FlexTensor; N]) -> [&[f32]; N] {
-    tensors
-        .each_ref()
-        .map(|t| t.as_slice::<f32>().unwrap_or_default())
 }
 
 /// The GRU recurrence of [`scan::gru_forward`].
@@ -304,16 +259,4 @@ impl Backward<Flex, 6> for LstmBackward {
             }
         }
     }
-}
-
-/// The gradient flowing into an operation's output, contiguous.
-fn output_gradient(gradient: FlexTensor, length: usize) -> FlexTensor {
-    let gradient = contiguous(&gradient);
-    // The gradient of an f32 output has its shape and type; anything else is a bug in burn's
-    // autodiff, not an input a user controls.
-    assert!(
-        slice(&gradient, length).is_some(),
-        "an f32 gradient of the recurrence's output shape"
-    );
-    gradient
 }

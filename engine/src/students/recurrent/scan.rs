@@ -12,6 +12,7 @@
 //! the caller checks against the buffers' lengths.
 
 use crate::activation::{sigmoid, tanh};
+use crate::batch_parts::{fill_by_parts, threads};
 use crate::matmul::{Threads, matmul_into};
 use std::ops::Range;
 
@@ -42,62 +43,8 @@ fn matmul(
 /// Fewer rows than this per part and a thread costs more than it saves.
 const MIN_PART_ROWS: usize = 8;
 
-/// The threads the parts of a batch run on: the machine's cores natively, one in wasm.
-fn threads() -> usize {
-    #[cfg(not(target_family = "wasm"))]
-    let threads = crate::parallel::cores();
-    #[cfg(target_family = "wasm")]
-    let threads = 1;
-    threads
-}
-
-/// The rows `0..batch` cut into at most `threads` runs of nearly equal length.
 fn batch_parts(batch: usize, threads: usize) -> Vec<Range<usize>> {
-    let parts = threads.min(batch / MIN_PART_ROWS).max(1);
-    (0..parts)
-        .map(|p| p * batch / parts..(p + 1) * batch / parts)
-        .collect()
-}
-
-/// A buffer of `row` values per batch row whose rows each part of the batch fills, with what
-/// `work` returns for each part (its index, its rows, its share of the buffer), in order;
-/// natively each part but the first on a thread of its own.
-fn fill_by_parts<R: Send>(
-    parts: &[Range<usize>],
-    row: usize,
-    work: impl Fn(usize, Range<usize>, &mut [f32]) -> R + Sync,
-) -> (Vec<f32>, Vec<R>) {
-    let mut buffer = vec![0.0; parts.last().map_or(0, |p| p.end) * row];
-    let mut rest = &mut buffer[..];
-    let mut shares = Vec::with_capacity(parts.len());
-    for part in parts {
-        let (share, tail) = std::mem::take(&mut rest).split_at_mut(part.len() * row);
-        shares.push(share);
-        rest = tail;
-    }
-    let work = |(index, share): (usize, &mut [f32])| work(index, parts[index].clone(), share);
-    let shares = shares.into_iter().enumerate();
-    #[cfg(not(target_family = "wasm"))]
-    if parts.len() > 1 {
-        let results = std::thread::scope(|scope| {
-            let mut shares = shares;
-            let first = shares.next();
-            let others: Vec<_> = shares.map(|share| scope.spawn(|| work(share))).collect();
-            let mut results: Vec<R> = first.map(work).into_iter().collect();
-            for other in others {
-                // A panic in a part is a bug in this file; it goes on as the caller's own.
-                results.push(
-                    other
-                        .join()
-                        .unwrap_or_else(|p| std::panic::resume_unwind(p)),
-                );
-            }
-            results
-        });
-        return (buffer, results);
-    }
-    let results = shares.map(work).collect();
-    (buffer, results)
+    crate::batch_parts::batch_parts(batch, threads, MIN_PART_ROWS)
 }
 
 /// Values per batch row of the projected inputs and of the output, from their whole lengths.

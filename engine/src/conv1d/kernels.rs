@@ -1,0 +1,294 @@
+//! The convolution and its backward pass on row-major buffers: `input` `[batch, in_channels,
+//! in_frames]`, `weight` `[out_channels, in_channels / groups, kernel]`, `output`
+//! `[batch, out_channels, out_frames]`. Each block of output columns ([`Geometry::blocks`]) is
+//! one product per group with the block's unfolded input, whose rows are runs of consecutive
+//! input frames, written in order.
+
+use super::geometry::{Block, Geometry};
+use crate::batch_parts::{batch_parts, fill_by_parts, threads};
+use crate::matmul::{Threads, matmul_into};
+use std::ops::Range;
+
+/// Fewer clips than this per part of the batch and a thread costs more than it saves.
+const MIN_PART_CLIPS: usize = 2;
+
+/// Multiply-adds below which a convolution stays on the calling thread: starting threads
+/// costs more than they save.
+const MIN_PARALLEL_WORK: usize = 1 << 22;
+
+/// The batch cut into parts, one per core, and how each part's products use the threads: on
+/// its own thread where there are several parts, on every core where there is one, on the
+/// calling thread where the whole convolution is small.
+fn parts(g: Geometry) -> (Vec<Range<usize>>, Threads) {
+    let work = (g.output_len()).saturating_mul(g.rows());
+    if work < MIN_PARALLEL_WORK {
+        return (batch_parts(g.batch, 1, 1), Threads::One);
+    }
+    let parts = batch_parts(g.batch, threads(), MIN_PART_CLIPS);
+    let inside = match parts.len() {
+        1 => Threads::All,
+        _ => Threads::One,
+    };
+    (parts, inside)
+}
+
+/// The geometry of the clips `clips` alone.
+fn part_of(g: Geometry, clips: &Range<usize>) -> Geometry {
+    Geometry {
+        batch: clips.len(),
+        ..g
+    }
+}
+
+fn in_clip(g: Geometry) -> usize {
+    g.in_channels * g.in_frames
+}
+
+fn out_clip(g: Geometry) -> usize {
+    g.out_channels * g.out_frames
+}
+
+/// The convolution, plus `bias` `[out_channels]` where given.
+pub(super) fn forward(
+    input: &[f32],
+    weight: &[f32],
+    bias: Option<&[f32]>,
+    g: Geometry,
+) -> Vec<f32> {
+    let (parts, inside) = parts(g);
+    let (mut out, _) = fill_by_parts(&parts, out_clip(g), |_, clips, out| {
+        let input = &input[clips.start * in_clip(g)..clips.end * in_clip(g)];
+        forward_part(input, weight, part_of(g, &clips), out, inside);
+    });
+    if let Some(bias) = bias {
+        for clip in out.chunks_mut(out_clip(g)) {
+            for (row, &b) in clip.chunks_mut(g.out_frames).zip(bias) {
+                row.iter_mut().for_each(|value| *value += b);
+            }
+        }
+    }
+    out
+}
+
+/// [`forward`] without the bias on the clips of `g`, into `out`.
+fn forward_part(input: &[f32], weight: &[f32], g: Geometry, out: &mut [f32], threads: Threads) {
+    let rows = g.rows();
+    let group_out = g.group_out();
+    let mut unfolded = Vec::new();
+    let mut product = Vec::new();
+    for block in g.blocks() {
+        let columns = block.columns();
+        unfolded.resize(rows * columns, 0.0);
+        for group in 0..g.groups {
+            unfold(input, g, group, &block, &mut unfolded);
+            let group_weight = &weight[group * group_out * rows..][..group_out * rows];
+            let dims = [group_out, rows, columns];
+            if block.items.len() == 1 {
+                // Part of one clip: its output rows take the product in place.
+                let at = output_at(g, block.items.start, group * group_out) + block.frames.start;
+                let out = &mut out[at..];
+                matmul_into(
+                    out,
+                    g.out_frames,
+                    false,
+                    group_weight,
+                    false,
+                    &unfolded,
+                    false,
+                    dims,
+                    threads,
+                );
+            } else {
+                product.resize(group_out * columns, 0.0);
+                matmul_into(
+                    &mut product,
+                    columns,
+                    false,
+                    group_weight,
+                    false,
+                    &unfolded,
+                    false,
+                    dims,
+                    threads,
+                );
+                for (offset, item) in block.items.clone().enumerate() {
+                    for channel in 0..group_out {
+                        let at = output_at(g, item, group * group_out + channel);
+                        let from = channel * columns + offset * g.out_frames;
+                        out[at..][..g.out_frames].copy_from_slice(&product[from..][..g.out_frames]);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Which gradients the backward pass computes.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Wanted {
+    pub input: bool,
+    pub weight: bool,
+}
+
+/// The gradients of the input and of the weight (each where wanted) from the output's
+/// gradient `d_out`.
+pub(super) fn backward(
+    input: &[f32],
+    weight: &[f32],
+    d_out: &[f32],
+    g: Geometry,
+    wanted: Wanted,
+) -> (Option<Vec<f32>>, Option<Vec<f32>>) {
+    let (parts, inside) = parts(g);
+    let d_input_clip = if wanted.input { in_clip(g) } else { 0 };
+    let (d_input, d_weights) = fill_by_parts(&parts, d_input_clip, |_, clips, d_input| {
+        let input = &input[clips.start * in_clip(g)..clips.end * in_clip(g)];
+        let d_out = &d_out[clips.start * out_clip(g)..clips.end * out_clip(g)];
+        let d_input = wanted.input.then_some(d_input);
+        backward_part(
+            input,
+            weight,
+            d_out,
+            part_of(g, &clips),
+            wanted.weight,
+            d_input,
+            inside,
+        )
+    });
+    let d_weight = wanted.weight.then(|| {
+        let mut parts = d_weights.into_iter();
+        let mut sum = parts.next().unwrap_or_default();
+        for part in parts {
+            sum.iter_mut().zip(part).for_each(|(s, v)| *s += v);
+        }
+        sum
+    });
+    (wanted.input.then_some(d_input), d_weight)
+}
+
+/// [`backward`] on the clips of `g`: adds the input's gradient to `d_input` where given, and
+/// returns the weight's (empty unless `weight_wanted`).
+fn backward_part(
+    input: &[f32],
+    weight: &[f32],
+    d_out: &[f32],
+    g: Geometry,
+    weight_wanted: bool,
+    mut d_input: Option<&mut [f32]>,
+    threads: Threads,
+) -> Vec<f32> {
+    let rows = g.rows();
+    let group_out = g.group_out();
+    let mut d_weight = vec![0.0; if weight_wanted { g.weight_len() } else { 0 }];
+    let mut unfolded = Vec::new();
+    let mut gathered = Vec::new();
+    for block in g.blocks() {
+        let columns = block.columns();
+        let frames = block.frames.len();
+        unfolded.resize(rows * columns, 0.0);
+        gathered.resize(group_out * columns, 0.0);
+        for group in 0..g.groups {
+            // The block's output gradient as the product's layout: [group_out, columns].
+            for (offset, item) in block.items.clone().enumerate() {
+                for channel in 0..group_out {
+                    let at = output_at(g, item, group * group_out + channel) + block.frames.start;
+                    let to = channel * columns + offset * frames;
+                    gathered[to..][..frames].copy_from_slice(&d_out[at..][..frames]);
+                }
+            }
+            if weight_wanted {
+                // d_weight[group] += gathered · unfoldedᵀ
+                unfold(input, g, group, &block, &mut unfolded);
+                let d_group = &mut d_weight[group * group_out * rows..][..group_out * rows];
+                let dims = [group_out, columns, rows];
+                matmul_into(
+                    d_group, rows, true, &gathered, false, &unfolded, true, dims, threads,
+                );
+            }
+            if let Some(d_input) = d_input.as_deref_mut() {
+                // d_unfolded = weight[group]ᵀ · gathered, then each value back to the input
+                // frame it was read from.
+                let group_weight = &weight[group * group_out * rows..][..group_out * rows];
+                let dims = [rows, group_out, columns];
+                matmul_into(
+                    &mut unfolded,
+                    columns,
+                    false,
+                    group_weight,
+                    true,
+                    &gathered,
+                    false,
+                    dims,
+                    threads,
+                );
+                fold(&unfolded, g, group, &block, d_input);
+            }
+        }
+    }
+    d_weight
+}
+
+/// Where output channel `channel` of item `item` starts in the output.
+fn output_at(g: Geometry, item: usize, channel: usize) -> usize {
+    (item * g.out_channels + channel) * g.out_frames
+}
+
+/// Where input channel `channel` of `group` in item `item` starts in the input.
+fn input_at(g: Geometry, item: usize, group: usize, channel: usize) -> usize {
+    (item * g.in_channels + group * g.group_in() + channel) * g.in_frames
+}
+
+/// Writes `group`'s unfolded input for `block`: row `channel · kernel + tap`, column
+/// `offset · frames + t`, the input frame that the block's `t`-th frame of its `offset`-th item
+/// reads at that tap, zero in the padding.
+fn unfold(input: &[f32], g: Geometry, group: usize, block: &Block, unfolded: &mut [f32]) {
+    let columns = block.columns();
+    let frames = block.frames.len();
+    for channel in 0..g.group_in() {
+        for tap in 0..g.kernel {
+            let row = &mut unfolded[(channel * g.kernel + tap) * columns..][..columns];
+            let reading = g.reading(&block.frames, tap);
+            for (offset, item) in block.items.clone().enumerate() {
+                let source = &input[input_at(g, item, group, channel)..][..g.in_frames];
+                let row = &mut row[offset * frames..][..frames];
+                row[..reading.start].fill(0.0);
+                row[reading.end..].fill(0.0);
+                if reading.is_empty() {
+                    continue;
+                }
+                let first = g.input_frame(block.frames.start + reading.start, tap);
+                let row = &mut row[reading.clone()];
+                match g.stride {
+                    1 => row.copy_from_slice(&source[first..][..row.len()]),
+                    stride => (row.iter_mut())
+                        .zip(source[first..].iter().step_by(stride))
+                        .for_each(|(to, &from)| *to = from),
+                }
+            }
+        }
+    }
+}
+
+/// Adds each value of `group`'s unfolded gradient for `block` to the input frame [`unfold`]
+/// read it from.
+fn fold(unfolded: &[f32], g: Geometry, group: usize, block: &Block, d_input: &mut [f32]) {
+    let columns = block.columns();
+    let frames = block.frames.len();
+    for channel in 0..g.group_in() {
+        for tap in 0..g.kernel {
+            let row = &unfolded[(channel * g.kernel + tap) * columns..][..columns];
+            let reading = g.reading(&block.frames, tap);
+            for (offset, item) in block.items.clone().enumerate() {
+                let target = &mut d_input[input_at(g, item, group, channel)..][..g.in_frames];
+                let row = &row[offset * frames..][..frames][reading.clone()];
+                if reading.is_empty() {
+                    continue;
+                }
+                let first = g.input_frame(block.frames.start + reading.start, tap);
+                (target[first..].iter_mut().step_by(g.stride))
+                    .zip(row)
+                    .for_each(|(to, &from)| *to += from);
+            }
+        }
+    }
+}

@@ -1,0 +1,279 @@
+//! 1-D convolutions on burn's CPU backend (flex), with and without autodiff: the teacher's
+//! (the feature encoder's strided layers, the grouped positional convolution) and TC-ResNet's.
+//! Flex lowers a convolution to small matrix products per clip over an unfolded copy of the
+//! input that it writes one value at a time down its columns, and its backward pass to a
+//! transposed convolution; that was a sixth of the base teacher's forward pass and half of
+//! TC-ResNet8's training step. Here each row of the unfolded copy is a run of consecutive input
+//! frames, several short clips share one product, the copy is cut into blocks so its size stays
+//! bounded on long clips, and under autodiff the whole convolution is one graph node whose
+//! backward pass is two more products of the same kind ([`kernels`]).
+//! On WebGPU, under an autodiff that checkpoints, for geometries not covered here, and inside
+//! [`on_burns_conv`], burn's convolution runs.
+
+mod geometry;
+mod kernels;
+mod tracked;
+
+use crate::flex::contiguous;
+use burn::backend::flex::{Flex, FlexTensor};
+use burn::nn::conv::Conv1d;
+use burn::tensor::{DType, Tensor, TensorData};
+use geometry::Geometry;
+use std::cell::Cell;
+
+thread_local! {
+    static BURNS_CONV: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Runs `work` with burn's own 1-D convolution even on the CPU: the reference ours is tested
+/// and measured against.
+pub fn on_burns_conv<T>(work: impl FnOnce() -> T) -> T {
+    crate::reference_path::with_flag(&BURNS_CONV, work)
+}
+
+/// `conv` applied to `x`: ours where it applies, else burn's.
+///
+/// # Shapes
+/// - `x`: `[batch, in_channels, frames]` → `[batch, out_channels, out_frames]`
+pub(crate) fn conv1d(conv: &Conv1d, x: Tensor<3>) -> Tensor<3> {
+    if BURNS_CONV.get() {
+        return conv.forward(x);
+    }
+    let Some(geometry) = Geometry::of(conv, x.dims()) else {
+        return conv.forward(x);
+    };
+    let ours = match x.is_autodiff() || conv.weight.val().is_autodiff() {
+        true => tracked::conv1d(conv, &x, geometry),
+        false => untracked(conv, &x, geometry),
+    };
+    ours.unwrap_or_else(|| conv.forward(x))
+}
+
+/// Our convolution without autodiff, or `None` on another backend or type.
+fn untracked(conv: &Conv1d, x: &Tensor<3>, geometry: Geometry) -> Option<Tensor<3>> {
+    let input = flex_f32(x.clone())?;
+    let weight = flex_f32(conv.weight.val())?;
+    let bias = match &conv.bias {
+        Some(bias) => Some(flex_f32(bias.val())?),
+        None => None,
+    };
+    let bias_values = match &bias {
+        Some(bias) => Some(bias.as_slice::<f32>()?),
+        None => None,
+    };
+    let out = kernels::forward(input.as_slice()?, weight.as_slice()?, bias_values, geometry);
+    Some(Tensor::from_primitive::<Flex>(FlexTensor::from_data(
+        TensorData::new(out, geometry.output_shape()),
+    )))
+}
+
+/// A contiguous `f32` flex tensor, or `None` on any other backend or type.
+fn flex_f32<const D: usize>(tensor: Tensor<D>) -> Option<FlexTensor> {
+    let flex = tensor.try_into_primitive::<Flex>().ok()?;
+    if flex.dtype() != DType::F32 {
+        return None;
+    }
+    Some(contiguous(&flex))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use burn::module::Module;
+    use burn::nn::PaddingConfig1d;
+    use burn::nn::conv::Conv1dConfig;
+    use burn::tensor::{Device, Distribution, Tolerance};
+
+    struct Case {
+        /// `[batch, in_channels, frames]`
+        input: [usize; 3],
+        out_channels: usize,
+        kernel: usize,
+        stride: usize,
+        padding: PaddingConfig1d,
+        groups: usize,
+        bias: bool,
+    }
+
+    const fn case(input: [usize; 3], out_channels: usize, kernel: usize, stride: usize) -> Case {
+        Case {
+            input,
+            out_channels,
+            kernel,
+            stride,
+            padding: PaddingConfig1d::Valid,
+            groups: 1,
+            bias: false,
+        }
+    }
+
+    /// The teacher's geometries (one input channel with stride 5, a strided layer, the
+    /// grouped positional convolution with its even kernel), TC-ResNet's (padded, strided, many
+    /// short clips that share one product), uneven padding, and a clip long enough for blocks.
+    fn cases() -> Vec<Case> {
+        let padded = |left, right| PaddingConfig1d::Explicit(left, right);
+        vec![
+            case([2, 1, 400], 8, 10, 5),
+            Case {
+                bias: true,
+                ..case([2, 6, 79], 5, 3, 2)
+            },
+            Case {
+                padding: padded(4, 4),
+                groups: 4,
+                bias: true,
+                ..case([3, 12, 21], 12, 8, 1)
+            },
+            Case {
+                padding: padded(2, 0),
+                groups: 2,
+                ..case([1, 4, 9], 6, 3, 1)
+            },
+            Case {
+                padding: padded(4, 4),
+                ..case([40, 6, 13], 7, 9, 2)
+            },
+            Case {
+                padding: padded(1, 1),
+                ..case([5, 3, 2], 4, 3, 1)
+            },
+            Case {
+                padding: padded(1, 1),
+                ..case([1, 40, 399], 16, 3, 1)
+            },
+            Case {
+                padding: padded(4, 4),
+                ..case([1, 16, 399], 24, 9, 2)
+            },
+            Case {
+                padding: padded(4, 4),
+                ..case([1, 24, 200], 24, 9, 1)
+            },
+            case([1, 16, 399], 24, 1, 2),
+            // 3,072 unfolded rows leave blocks of 341 frames: three blocks, the last one short.
+            Case {
+                padding: padded(64, 64),
+                bias: true,
+                ..case([1, 24, 900], 4, 128, 1)
+            },
+            // Clips of 9 output frames, 1,048,576 / 9,216 = 113 columns a block: 12 clips a
+            // block, the last block short.
+            Case {
+                padding: padded(4, 4),
+                ..case([30, 1024, 9], 2, 9, 1)
+            },
+        ]
+    }
+
+    fn layer(case: &Case, device: &Device) -> Conv1d {
+        Conv1dConfig::new(case.input[1], case.out_channels, case.kernel)
+            .with_stride(case.stride)
+            .with_padding(case.padding.clone())
+            .with_groups(case.groups)
+            .with_bias(case.bias)
+            .init(device)
+    }
+
+    #[test]
+    fn equals_burns_convolution() {
+        let device = Device::flex();
+        for case in cases() {
+            let conv = layer(&case, &device);
+            let geometry = Geometry::of(&conv, case.input).expect("a covered geometry");
+            let x = Tensor::<3>::random(case.input, Distribution::Default, &device);
+            let ours = untracked(&conv, &x, geometry).expect("flex f32 tensors");
+            let burns = on_burns_conv(|| conv1d(&conv, x));
+            ours.into_data()
+                .assert_approx_eq::<f32>(&burns.into_data(), Tolerance::rel_abs(1e-5, 1e-6));
+        }
+    }
+
+    /// The output and the gradients of the input, the weight and the bias (those tracked),
+    /// under a loss that weighs the output values differently.
+    fn with_gradients(conv: &Conv1d, x: &Tensor<3>) -> Vec<TensorData> {
+        let y = conv1d(conv, x.clone());
+        let dims = y.dims();
+        let weights: Vec<f32> = (0..dims.iter().product::<usize>())
+            .map(|i| (i % 7) as f32 / 4.0 - 0.8)
+            .collect();
+        let weights = Tensor::<3>::from_data(TensorData::new(weights, dims), &y.device());
+        let gradients = (y.clone() * weights).sum().backward();
+        let mut all = vec![y.into_data()];
+        all.extend(x.grad(&gradients).map(|g| g.into_data()));
+        all.extend(conv.weight.val().grad(&gradients).map(|g| g.into_data()));
+        if let Some(bias) = &conv.bias {
+            all.extend(bias.val().grad(&gradients).map(|g| g.into_data()));
+        }
+        all
+    }
+
+    /// Ours and burn's outputs and gradients, each within 1e-5 of its largest value: a
+    /// weight's gradient sums thousands of terms, which the two add up in other orders.
+    fn assert_equal_to_burns(conv: &Conv1d, x: &Tensor<3>, expected: usize) {
+        let ours = with_gradients(conv, x);
+        let burns = on_burns_conv(|| with_gradients(conv, x));
+        assert_eq!(ours.len(), expected);
+        assert_eq!(burns.len(), expected);
+        for (index, (ours, burns)) in ours.iter().zip(&burns).enumerate() {
+            assert_eq!(ours.shape(), burns.shape());
+            let [ours, burns] = [ours, burns].map(|d| d.try_to_vec::<f32>().unwrap());
+            let largest = burns.iter().fold(0.0f32, |m, v| m.max(v.abs()));
+            let difference =
+                (ours.iter().zip(&burns)).fold(0.0f32, |m, (a, b)| m.max((a - b).abs()));
+            assert!(
+                difference <= 1e-5 * largest,
+                "tensor {index}: differs by {difference} of {largest}"
+            );
+        }
+    }
+
+    #[test]
+    fn gradients_equal_burns() {
+        let device = Device::flex().autodiff();
+        for case in cases() {
+            let conv = layer(&case, &device);
+            let x = Tensor::<3>::random(case.input, Distribution::Default, &device).require_grad();
+            let geometry = Geometry::of(&conv, case.input).expect("a covered geometry");
+            assert!(
+                tracked::conv1d(&conv, &x, geometry).is_some(),
+                "ours applies"
+            );
+            assert_equal_to_burns(&conv, &x, 3 + usize::from(case.bias));
+        }
+    }
+
+    #[test]
+    fn a_constant_input_or_a_frozen_weight_gets_no_gradient() {
+        let device = Device::flex().autodiff();
+        let case = Case {
+            padding: PaddingConfig1d::Explicit(1, 1),
+            bias: true,
+            ..case([4, 3, 11], 5, 3, 1)
+        };
+        let conv = layer(&case, &device);
+        let constant = Tensor::<3>::random(case.input, Distribution::Default, &device);
+        // The output, the weight's and the bias's gradients.
+        assert_equal_to_burns(&conv, &constant, 3);
+        let frozen = conv.no_grad();
+        let x = Tensor::<3>::random(case.input, Distribution::Default, &device).require_grad();
+        // The output and the input's gradient.
+        assert_equal_to_burns(&frozen, &x, 2);
+    }
+
+    #[test]
+    fn leaves_what_it_does_not_cover_to_burn() {
+        let device = Device::flex();
+        let conv = Conv1dConfig::new(2, 2, 3)
+            .with_padding(PaddingConfig1d::Same)
+            .init(&device);
+        assert_eq!(Geometry::of(&conv, [1, 2, 10]), None);
+        let conv = Conv1dConfig::new(2, 2, 5).init(&device);
+        assert_eq!(
+            Geometry::of(&conv, [1, 2, 4]),
+            None,
+            "shorter than the kernel"
+        );
+        let dilated = Conv1dConfig::new(2, 2, 3).with_dilation(2).init(&device);
+        assert_eq!(Geometry::of(&dilated, [1, 2, 10]), None);
+    }
+}
