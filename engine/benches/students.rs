@@ -1,8 +1,8 @@
 //! Students on the CPU beside PyTorch running the same layer layouts in the same run: inference
 //! on one 1 s clip, and one KD training step on a batch of 100 1 s clips (forward with a_S,
 //! cross-entropy + λ·KL(a_T ‖ a_S), backward, Adam). The step is also timed on burn's own
-//! operations (the recurrent layers on its per-frame graph, as on WebGPU, and its 1-D
-//! convolution) instead of ours, so our operations' gain is measured in the same run.
+//! operations (the recurrent layers on its per-frame graph, as on WebGPU, its 1-D convolution
+//! and its batch norm) instead of ours, so our operations' gain is measured in the same run.
 //!
 //!     cargo bench -p tempokd --bench students [-- STUDENT…]
 //!
@@ -15,6 +15,7 @@ use burn::optim::{AdamConfig, GradientsParams};
 use burn::tensor::activation::softmax;
 use burn::tensor::{Device, Distribution, Int, Tensor};
 use serde::Deserialize;
+use tempokd::batch_norm::on_burns_batch_norm;
 use tempokd::conv1d::on_burns_conv;
 use tempokd::device::ComputeDevice;
 use tempokd::kd::KdLossConfig;
@@ -74,7 +75,9 @@ fn main() -> Result<(), String> {
         let inference = inference_ms(preset, &device)?;
         let step = training_step_ms(preset, &device.clone().autodiff())?;
         let burns_step = on_recurrent_graph(|| {
-            on_burns_conv(|| training_step_ms(preset, &device.clone().autodiff()))
+            on_burns_conv(|| {
+                on_burns_batch_norm(|| training_step_ms(preset, &device.clone().autodiff()))
+            })
         })?;
         let reference = torch
             .as_ref()
@@ -100,7 +103,7 @@ fn main() -> Result<(), String> {
             if let Some(first) = timings.first() {
                 println!(
                     "PyTorch {} on {} threads; medians of {RUNS} runs; ratio = burn / PyTorch; \
-                     burn's ops = the step with burn's per-frame recurrent layers and convolution",
+                     burn's ops = the step with burn's per-frame recurrent layers, convolution and batch norm",
                     first.torch, first.threads
                 );
             }

@@ -6,6 +6,8 @@
 mod activation;
 pub mod audio;
 #[cfg(feature = "tensors")]
+pub mod batch_norm;
+#[cfg(feature = "tensors")]
 mod batch_parts;
 #[cfg(not(target_family = "wasm"))]
 pub mod capped_read;

@@ -472,9 +472,9 @@ fn the_kd_loss_trains_the_query_and_the_backbone() {
 }
 
 /// Every student's outputs and gradients on our CPU operations (the recurrent layers as one
-/// fused operation per sequence, the 1-D convolutions as one product per block of clips) and on
-/// burn's (the recurrent layers frame by frame on its graph, as on WebGPU, and its
-/// convolution), at 1 s and 8 s: logits, a_S, and the gradient of a loss on both for every
+/// fused operation per sequence, the 1-D convolutions as one product per block of clips, batch
+/// norm in training as one node) and on burn's (the recurrent layers frame by frame on its
+/// graph, as on WebGPU, its convolution and its batch norm), at 1 s and 8 s: logits, a_S, and the gradient of a loss on both for every
 /// parameter, equal to 1e-5 of the largest value of the output or of the student's gradients.
 ///
 /// The students' weights come from a fixed seed. With some weights a value entering one of
@@ -485,6 +485,7 @@ fn the_kd_loss_trains_the_query_and_the_backbone() {
 #[test]
 fn our_cpu_operations_equal_burns() {
     const WEIGHTS_SEED: u64 = 1;
+    use tempokd::batch_norm::on_burns_batch_norm;
     use tempokd::checkpoint::named_gradients;
     use tempokd::conv1d::on_burns_conv;
     use tempokd::kd::temporal_kd_loss;
@@ -531,7 +532,7 @@ fn our_cpu_operations_equal_burns() {
                 all
             };
             let ours = run();
-            let burns = on_recurrent_graph(|| on_burns_conv(run));
+            let burns = on_recurrent_graph(|| on_burns_conv(|| on_burns_batch_norm(run)));
             assert_eq!(ours.len(), burns.len(), "{}", preset.name());
             // Scales: the logits' and a_S's own largest values, and for the gradients the largest
             // of any parameter's. Gradients of biases and batch-norm shifts are sums over every

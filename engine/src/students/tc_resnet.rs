@@ -4,6 +4,7 @@
 use super::config::TcResNetConfig;
 use super::output::{AttentionRequest, StudentOutput};
 use super::temporal_query::TemporalQuery;
+use crate::batch_norm::batch_norm;
 use crate::conv1d::conv1d;
 use burn::module::Module;
 use burn::nn::conv::{Conv1d, Conv1dConfig};
@@ -58,10 +59,10 @@ impl ResidualBlock {
     /// # Shapes
     /// - `x`: `[batch, input, frames]` → `[batch, output, ⌈frames / stride⌉]`
     fn forward(&self, x: Tensor<3>) -> Tensor<3> {
-        let y = relu(self.norm1.forward(conv1d(&self.conv1, x.clone())));
-        let y = self.norm2.forward(conv1d(&self.conv2, y));
+        let y = relu(batch_norm(&self.norm1, conv1d(&self.conv1, x.clone())));
+        let y = batch_norm(&self.norm2, conv1d(&self.conv2, y));
         let skip = match &self.shortcut {
-            Some(shortcut) => relu(shortcut.norm.forward(conv1d(&shortcut.conv, x))),
+            Some(shortcut) => relu(batch_norm(&shortcut.norm, conv1d(&shortcut.conv, x))),
             None => x,
         };
         relu(y + skip)
@@ -125,7 +126,7 @@ impl TcResNet {
     ///   `[batch, ⌈frames / 2^stages⌉]`
     pub fn forward(&self, features: Tensor<3>, request: AttentionRequest) -> StudentOutput {
         let x = features.swap_dims(1, 2); // [B, F, T]: features as channels
-        let mut x = relu(self.first_norm.forward(conv1d(&self.first, x))); // [B, C0, T]
+        let mut x = relu(batch_norm(&self.first_norm, conv1d(&self.first, x))); // [B, C0, T]
         for block in &self.blocks {
             x = block.forward(x); // [B, C_i, T_i]
         }
