@@ -122,15 +122,20 @@ fn ours<const D: usize>(norm: &BatchNorm, x: &Tensor<D>) -> Option<(Tensor<D>, S
         .collect();
     let mut out = vec![0.0; layout.len()];
     for channel in 0..layout.channels {
-        let scale = gamma[channel] * inv_std[channel];
-        let shift = beta[channel] - mean[channel] as f32 * scale;
+        // Centred first, as the backward pass and burn's normalise, so that a large mean does
+        // not cancel against the shift.
+        let (mean, scale, shift) = (
+            mean[channel] as f32,
+            gamma[channel] * inv_std[channel],
+            beta[channel],
+        );
         let frames = layout.frames;
         let stride = layout.channels * frames;
         for item in 0..layout.batch {
             let at = item * stride + channel * frames;
             (out[at..][..frames].iter_mut())
                 .zip(&input[at..][..frames])
-                .for_each(|(y, &x)| *y = x * scale + shift);
+                .for_each(|(y, &x)| *y = (x - mean) * scale + shift);
         }
     }
     let statistics = Statistics {

@@ -538,12 +538,12 @@ fn our_cpu_operations_equal_burns() {
             // of any parameter's. Gradients of biases and batch-norm shifts are sums over every
             // frame whose terms cancel, where the two paths' float rounding shows at up to 3e-5
             // of their own size in Chromium; the layers' own tests hold each gradient to 1e-5
-            // of itself (engine/src/students/recurrent). TC-ResNet's first layers get their
-            // gradients through up to 13 batch norms, each dividing by a standard deviation
-            // over the clip's frames; there the paths' rounding shows at up to 4e-5 (seen over
-            // many seeds), and its convolutions' own tests hold each gradient to 1e-5
-            // (engine/src/conv1d).
-            let gradient_tolerance = match convolutional {
+            // of itself (engine/src/students/recurrent). TC-ResNet's values pass through up to
+            // 13 batch norms, each dividing by a standard deviation over the clip's frames;
+            // there the paths' rounding shows at up to 4e-5 in the gradients (seen over many
+            // seeds) and just over 1e-5 in a_S at 8 s in Chromium, and its convolutions' and
+            // batch norms' own tests hold each to 1e-5 (engine/src/conv1d, batch_norm.rs).
+            let tolerance = match convolutional {
                 true => 1e-4,
                 false => 1e-5,
             };
@@ -553,9 +553,9 @@ fn our_cpu_operations_equal_burns() {
                 .map(|(_, v)| largest(v))
                 .fold(0.0, f32::max);
             for (index, ((name, a), (_, b))) in ours.iter().zip(&burns).enumerate() {
-                let (scale, tolerance) = match index {
-                    0 | 1 => (largest(b), 1e-5),
-                    _ => (gradients_scale, gradient_tolerance),
+                let scale = match index {
+                    0 | 1 => largest(b),
+                    _ => gradients_scale,
                 };
                 let difference = max_difference(a, b);
                 assert!(

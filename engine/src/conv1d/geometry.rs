@@ -29,8 +29,8 @@ pub(super) struct Geometry {
 
 impl Geometry {
     /// `None` where burn's convolution should decide (and report) instead: dilation, `Same`
-    /// padding, channels that do not split into the groups, no frames, fewer than the kernel,
-    /// or sizes whose product overflows.
+    /// padding, channels that do not split into the groups, no output channels, no frames,
+    /// fewer than the kernel, or sizes whose product overflows.
     pub fn of(conv: &Conv1d, [batch, in_channels, in_frames]: [usize; 3]) -> Option<Self> {
         let [out_channels, group_channels, kernel] = conv.weight.val().dims();
         let (pad_left, pad_right) = match conv.padding {
@@ -44,6 +44,7 @@ impl Geometry {
             && conv.stride > 0
             && kernel == conv.kernel_size
             && groups > 0
+            && out_channels > 0
             && in_channels == group_channels.checked_mul(groups)?
             && out_channels.is_multiple_of(groups);
         let padded = in_frames.checked_add(pad_left)?.checked_add(pad_right)?;
@@ -66,7 +67,9 @@ impl Geometry {
         batch
             .checked_mul(out_channels)?
             .checked_mul(geometry.out_frames)?;
-        geometry.rows().checked_mul(out_channels)?;
+        group_channels
+            .checked_mul(kernel)?
+            .checked_mul(out_channels)?;
         Some(geometry)
     }
 

@@ -275,5 +275,9 @@ mod tests {
         );
         let dilated = Conv1dConfig::new(2, 2, 3).with_dilation(2).init(&device);
         assert_eq!(Geometry::of(&dilated, [1, 2, 10]), None);
+        let no_outputs = Conv1dConfig::new(2, 0, 3).init(&device);
+        assert_eq!(Geometry::of(&no_outputs, [1, 2, 10]), None);
+        let x = Tensor::<3>::random([1, 2, 10], Distribution::Default, &device);
+        assert_eq!(conv1d(&no_outputs, x).dims(), [1, 0, 8], "burn's answer");
     }
 }
