@@ -6,13 +6,17 @@
 //!     cargo bench -p tempokd --bench backends --features ndarray    # flex beside ndarray
 //!
 //! Every backend compiled in is timed in the same run, so the ratios compare like with like on a
-//! shared machine.
+//! shared machine. flex is also timed on burn's own operations in place of ours (its per-frame
+//! recurrent layers, its convolution and batch norm), so our operations' gain in the trainers
+//! is measured in the same run.
 
 use burn::tensor::Device;
+use tempokd::batch_norm::on_burns_batch_norm;
+use tempokd::conv1d::on_burns_conv;
 use tempokd::device::CpuBackend;
 use tempokd::kd::KdLossConfig;
 use tempokd::rng::Rng;
-use tempokd::students::{Preset, Student};
+use tempokd::students::{Preset, Student, on_recurrent_graph};
 use tempokd::teacher::{ClassifierPooling, Teacher, TeacherShape, Wav2Vec2Config};
 use tempokd::train::{
     StudentBatch, StudentTrainer, StudentTraining, TeacherBatch, TeacherTrainer, TeacherTraining,
@@ -54,7 +58,7 @@ fn main() -> Result<(), String> {
     for backend in &backends {
         print!(" {:>10} {:>8}", backend.name(), "/ flex");
     }
-    println!();
+    println!(" {:>12} {:>8}", "burn's ops", "/ flex");
     for workload in &workloads {
         print!("{:<12} {:>6}", workload.name, workload.clips);
         let mut flex_ms = f64::NAN;
@@ -66,7 +70,11 @@ fn main() -> Result<(), String> {
             }
             print!(" {:>10.1} {:>8.2}", ms, ms / flex_ms);
         }
-        println!();
+        let device = CpuBackend::Flex.device().autodiff();
+        let burns_ms = on_recurrent_graph(|| {
+            on_burns_conv(|| on_burns_batch_norm(|| step_ms(workload, &device)))
+        })?;
+        println!(" {:>12.1} {:>8.2}", burns_ms, burns_ms / flex_ms);
     }
     Ok(())
 }
