@@ -83,34 +83,32 @@ fn forward_part(input: &[f32], weight: &[f32], g: Geometry, out: &mut [f32], thr
             unfold(input, g, group, &block, &mut unfolded);
             let group_weight = &weight[group * group_out * rows..][..group_out * rows];
             let dims = [group_out, rows, columns];
-            if block.items.len() == 1 {
-                // Part of one clip: its output rows take the product in place.
-                let at = output_at(g, block.items.start, group * group_out) + block.frames.start;
-                let out = &mut out[at..];
-                matmul_into(
-                    out,
-                    g.out_frames,
-                    false,
-                    group_weight,
-                    false,
-                    &unfolded,
-                    false,
-                    dims,
-                    threads,
-                );
-            } else {
-                product.resize(group_out * columns, 0.0);
-                matmul_into(
-                    &mut product,
-                    columns,
-                    false,
-                    group_weight,
-                    false,
-                    &unfolded,
-                    false,
-                    dims,
-                    threads,
-                );
+            let in_place = block.items.len() == 1;
+            // Part of one clip: its output rows take the product in place; several clips: a
+            // product of their own, copied to each clip's rows after.
+            let (destination, row_stride) = match in_place {
+                true => {
+                    let at =
+                        output_at(g, block.items.start, group * group_out) + block.frames.start;
+                    (&mut out[at..], g.out_frames)
+                }
+                false => {
+                    product.resize(group_out * columns, 0.0);
+                    (&mut product[..], columns)
+                }
+            };
+            matmul_into(
+                destination,
+                row_stride,
+                false,
+                group_weight,
+                false,
+                &unfolded,
+                false,
+                dims,
+                threads,
+            );
+            if !in_place {
                 for (offset, item) in block.items.clone().enumerate() {
                     for channel in 0..group_out {
                         let at = output_at(g, item, group * group_out + channel);
