@@ -1,7 +1,9 @@
 // The built model workers run burn's CPU backend with WebAssembly SIMD (.cargo/config.toml): its
 // functions hold SIMD instructions, where a build without `+simd128` has none (its SIMD layer,
-// macerator, is inlined into them). gemm's matrix kernels are SIMD in any build, so they alone
-// would prove nothing. Reads the dev build's function names, which `trunk build` keeps.
+// macerator, is inlined into them). gemm's simd128 matrix kernels are compiled into any build,
+// so they alone would prove nothing here: gemm chooses them at run time, and
+// `matrix_products_in_the_browser_use_gemms_simd_kernels` (engine/tests/device.rs) checks that
+// choice. Reads the dev build's function names, which `trunk build` keeps.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';

@@ -50,3 +50,16 @@ async fn webgpu_runs_the_same_matmul_when_the_browser_offers_it() {
     assert_eq!(device.is_gpu(), offers_webgpu, "{}", device.placement);
     assert_eq!(small_matmul(&device).await, EXPECTED);
 }
+
+/// gemm (the matrix kernels of burn's CPU backend and of our operations) picks its kernels at
+/// run time from a switch that only its `wasm-simd128-enable` feature sets: without it, every
+/// matrix product in the page's CPU worker ran gemm's scalar kernel, even in a simd128 build.
+#[cfg(target_arch = "wasm32")]
+#[wasm_bindgen_test::wasm_bindgen_test]
+fn matrix_products_in_the_browser_use_gemms_simd_kernels() {
+    assert!(
+        gemm::get_wasm_simd128(),
+        "gemm would run its scalar kernels: the engine's wasm build must enable gemm's \
+         `wasm-simd128-enable` feature"
+    );
+}

@@ -9,7 +9,7 @@ use super::protocol::{
     CalibrateRequest, CalibrationEvent, CalibrationProgress, LiveModel, Response,
 };
 use super::trainer::fetch_pack;
-use gloo_timers::future::TimeoutFuture;
+use super::yielding::yield_to_messages;
 use std::cell::Cell;
 use std::rc::Rc;
 use tempokd::audio::MODEL_SAMPLE_RATE;
@@ -106,7 +106,7 @@ async fn measure(
                         total_s,
                     }));
                     // Lets a stop, or a clip to analyse, in.
-                    TimeoutFuture::new(0).await;
+                    yield_to_messages().await;
                     if wanted.get() != Some(request.run) {
                         return Ok(false);
                     }

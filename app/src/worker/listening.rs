@@ -3,9 +3,9 @@
 //! the order they were handed out, and each reading goes back to the page as it is made.
 
 use super::protocol::{LiveEvent, LiveModel, LiveReading, MAX_LAG_S, Response, TimeMap};
+use super::yielding::yield_to_messages;
 use crate::browser::wasm_memory_bytes;
 use futures::future::{LocalBoxFuture, Shared};
-use gloo_timers::future::TimeoutFuture;
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 use std::rc::Rc;
@@ -189,7 +189,7 @@ impl Live {
             // would wait in the worker's inbox until the queue is empty, the session would not
             // know how far the stream has gone, and no late window would be dropped.
             if js_sys::Date::now() - slice_started > SLICE_MS {
-                TimeoutFuture::new(0).await;
+                yield_to_messages().await;
                 slice_started = js_sys::Date::now();
             }
             let next = {

@@ -2,8 +2,8 @@
 //! running them never freezes the page; a second one trains. `protocol` is what crosses between
 //! the threads, `runner` and `trainer` the worker's side (built only into the workers, with
 //! the `models` feature, with `device` and `model_files` that both use, `listening` for live
-//! streams and `calibrating` for measuring them), `fetch` how model files come over the
-//! network, and `client` the page's.
+//! streams and `calibrating` for measuring them), `yielding` how their long loops let messages
+//! in, `fetch` how model files come over the network, and `client` the page's.
 
 pub mod alarm;
 #[cfg(feature = "models")]
@@ -23,6 +23,7 @@ mod protocol;
 mod runner;
 #[cfg(feature = "models")]
 mod trainer;
+pub mod yielding;
 
 pub use client::{ModelClient, TrainingClient, WorkerBuild};
 pub use protocol::{

@@ -11,6 +11,7 @@ use super::protocol::{
     Probe, Response, RunScore, SavedStudent, Steer, StepPoint, TimeMap, TrainRequest,
     TrainSettings, TrainingEnd, TrainingEvent,
 };
+use super::yielding::yield_to_messages;
 use futures::StreamExt;
 use gloo_timers::future::TimeoutFuture;
 use std::borrow::Cow;
@@ -233,7 +234,7 @@ async fn training_maps<'c>(
         }
         preparing("teacher maps", done, total);
         // Lets the page's messages in between batches.
-        TimeoutFuture::new(0).await;
+        yield_to_messages().await;
         Ok(())
     };
     let maps = teacher_maps(
@@ -381,7 +382,7 @@ async fn run(
             report(validate(&prepared).await?);
         }
         // Lets the page's messages (pause, stop) in between steps.
-        TimeoutFuture::new(0).await;
+        yield_to_messages().await;
     };
     report(TrainingEvent::Ended {
         end,

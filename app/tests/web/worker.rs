@@ -54,3 +54,35 @@ async fn a_model_files_body_is_read_whole_within_the_cap_and_stopped_just_past_i
         Err(BodyFailure::TooBig(6_000))
     );
 }
+
+/// A yield must let tasks already queued run (a resolved promise would not: its continuation is a
+/// microtask, which runs before any task), so the page's pause and stop reach a training loop.
+#[wasm_bindgen_test]
+async fn yielding_lets_a_queued_message_in() {
+    use std::cell::Cell;
+    use std::rc::Rc;
+    use tempokd_app::worker::yielding::yield_to_messages;
+    use wasm_bindgen::JsCast;
+    use wasm_bindgen::prelude::Closure;
+    let channel = web_sys::MessageChannel::new().unwrap();
+    let heard = Rc::new(Cell::new(false));
+    let hearing = heard.clone();
+    let handler = Closure::<dyn FnMut()>::new(move || hearing.set(true));
+    channel
+        .port1()
+        .set_onmessage(Some(handler.as_ref().unchecked_ref()));
+    channel
+        .port2()
+        .post_message(&wasm_bindgen::JsValue::NULL)
+        .unwrap();
+    let mut yields = 0;
+    while !heard.get() && yields < 10 {
+        yield_to_messages().await;
+        yields += 1;
+    }
+    channel.port1().close();
+    assert!(
+        heard.get(),
+        "a message queued before was not handled within 10 yields"
+    );
+}
