@@ -3,7 +3,7 @@
 // which builds a worker whose functions have names.
 //
 //   TEMPOKD_DIST=target/dist-profile node scripts/bench/profile-worker.mjs STUDENT SECONDS
-import { serve, launch, setNumber } from '../../tests/support/harness.mjs';
+import { serve, launch, startTraining } from '../../tests/support/harness.mjs';
 
 const [student = 'tc-resnet8', seconds = '20'] = process.argv.slice(2);
 const TIMEOUT = 1_200_000;
@@ -15,14 +15,8 @@ try {
   const context = await browser.newContext({ viewport: { width: 1200, height: 900 } });
   const page = await context.newPage();
   const workers = await attachToWorkers(await context.newCDPSession(page));
-  await page.goto(`${server.url}?device=cpu`);
-  await page.waitForSelector('#model-status:has-text("loaded")', { timeout: TIMEOUT });
-  await page.selectOption('#train-student', student);
   // More steps than the profile lasts, so it sees training only.
-  await setNumber(page, '#train-steps', 100_000);
-  await page.click('#train-start');
-  await page.waitForFunction(() => /^Step [1-9]/.test(document.querySelector('#training-status')?.textContent ?? ''),
-    null, { timeout: TIMEOUT, polling: 50 });
+  await startTraining(page, server.url, { student, device: 'cpu', steps: 100_000, timeout: TIMEOUT });
   for (const worker of workers.all()) {
     await worker.send('Profiler.enable');
     await worker.send('Profiler.setSamplingInterval', { interval: SAMPLE_EVERY_US });

@@ -10,7 +10,7 @@
 // TEMPOKD_BENCH_SECONDS of training (default 180), whichever comes first: SwiftShader emulates the
 // GPU on the CPU and can be very slow. All runs share one browser profile, so after the first the
 // teacher's maps come from its cache.
-import { serve, launch, setNumber } from '../../tests/support/harness.mjs';
+import { serve, launch, startTraining } from '../../tests/support/harness.mjs';
 
 const TIMEOUT = 1_200_000;
 const STEPS = Number(process.env.TEMPOKD_BENCH_STEPS ?? 60);
@@ -33,15 +33,7 @@ const WATCH_LONG_TASKS = () => {
 };
 
 async function measure(page, url, { student, device, steps, seconds }) {
-  await page.goto(device === 'cpu' ? `${url}?device=cpu` : url);
-  await page.waitForSelector('#model-status:has-text("loaded")', { timeout: TIMEOUT });
-  await page.selectOption('#train-student', student);
-  await setNumber(page, '#train-steps', steps);
-  const pressed = await page.evaluate(() => performance.now());
-  await page.click('#train-start');
-  await page.waitForFunction(() => /^Step [1-9]/.test(document.querySelector('#training-status')?.textContent ?? ''),
-    null, { timeout: TIMEOUT, polling: 50 });
-  const firstStep = await page.evaluate(() => performance.now());
+  const { pressed, firstStep } = await startTraining(page, url, { student, device, steps, timeout: TIMEOUT });
   try {
     await page.waitForSelector('#training-status:has-text("Trained")',
       { timeout: Number.isFinite(seconds) ? seconds * 1000 : TIMEOUT });

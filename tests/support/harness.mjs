@@ -94,6 +94,24 @@ export async function open(browser, url) {
   return { page, errors };
 }
 
+/**
+ * Opens the page on `device` ('cpu' or the browser's choice), starts training `student` for
+ * `steps` steps and returns once the first step is shown, with the page's clock when Train was
+ * pressed and when that step showed (the benchmarks' shared start).
+ */
+export async function startTraining(page, url, { student, device, steps, timeout }) {
+  await page.goto(device === 'cpu' ? `${url}?device=cpu` : url);
+  await page.waitForSelector('#model-status:has-text("loaded")', { timeout });
+  await page.selectOption('#train-student', student);
+  await setNumber(page, '#train-steps', steps);
+  const pressed = await page.evaluate(() => performance.now());
+  await page.click('#train-start');
+  await page.waitForFunction(() => /^Step [1-9]/.test(document.querySelector('#training-status')?.textContent ?? ''),
+    null, { timeout, polling: 50 });
+  const firstStep = await page.evaluate(() => performance.now());
+  return { pressed, firstStep };
+}
+
 /** Sets a number field as a visitor would: type, then leave the field. */
 export async function setNumber(page, selector, value) {
   await page.fill(selector, String(value));
