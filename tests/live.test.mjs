@@ -116,7 +116,16 @@ test('live mode marks the words the command line finds in the same stream', { ti
   // What each model cost: readings, ms each, how far behind its last began, windows dropped.
   const costs = await page.$$eval('#live-models tbody tr', (rows) => rows.map((row) =>
     [...row.querySelectorAll('td')].map((cell) => cell.textContent.trim())));
-  console.log(`models (name | reads | readings | ms each | behind s | skipped):\n${costs.map((c) => c.join(' | ')).join('\n')}`);
+  console.log(`models (name | reads | worker | readings | ms each | behind s | skipped):\n${costs.map((c) => c.join(' | ')).join('\n')}`);
+  // With a core to spare the students are dealt out to a helper worker; the teacher stays.
+  const cores = await page.evaluate(() => navigator.hardwareConcurrency);
+  const workers = new Set(costs.map((c) => c[2]));
+  assert.equal(costs.find((c) => c[0].endsWith('(teacher)'))?.[2], 'model worker');
+  if (cores >= 2) {
+    assert.ok(workers.has('helper 1'), `no student read on a helper with ${cores} cores: ${JSON.stringify(costs)}`);
+  } else {
+    assert.deepEqual([...workers], ['model worker']);
+  }
   const skipped = Object.fromEntries(costs.map((c) => [/\(([^)]+)\)$/.exec(c[0])[1], Number(c.at(-1))]));
   const shown = await pageDetections(page);
   const shift = offset(shown);

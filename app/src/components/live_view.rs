@@ -4,7 +4,7 @@ use crate::charts::{TAPE_WIDTH, draw_tape, tape_height};
 use crate::components::CalibrationPanel;
 use crate::export::{Download, save, text_download};
 use crate::state::live::Live;
-use crate::state::live_tape::{LiveStatus, LoggedDetection};
+use crate::state::live_tape::{LiveStatus, LiveTape, LoggedDetection};
 use crate::state::models::Models;
 use crate::worker::{Cadence, Recording};
 use leptos::html::Canvas;
@@ -126,6 +126,10 @@ fn LiveModels(live: Live, models: Models) -> impl IntoView {
                         Cadence::EveryHop => format!("every {hop_ms:.0} ms with speech"),
                         Cadence::PerSegment => "each stretch of speech".to_string(),
                     };
+                    let worker = match model.worker {
+                        0 => "model worker".to_string(),
+                        helper => format!("helper {helper}"),
+                    };
                     view! {
                         <tr>
                             <td>
@@ -133,6 +137,7 @@ fn LiveModels(live: Live, models: Models) -> impl IntoView {
                                 <span class="muted">{format!(" ({})", model.model.name)}</span>
                             </td>
                             <td>{cadence}</td>
+                            <td>{worker}</td>
                             <td class="number">{model.reads}</td>
                             <td class="number">{format!("{:.0}", model.mean_ms())}</td>
                             <td class="number">{format!("{:.2}", model.behind_s.max(0.0))}</td>
@@ -159,11 +164,15 @@ fn LiveModels(live: Live, models: Models) -> impl IntoView {
         let megabytes = |bytes: u64| bytes as f64 / f64::from(1 << 20);
         live.tape.with(|tape| {
             tape.as_ref().map(|tape| {
+                let workers = match tape.workers().len() {
+                    1 => "the model worker".to_string(),
+                    n => format!("the {n} model workers"),
+                };
                 format!(
-                    "Memory: the page {:.0} MB, the model worker {:.0} MB (wasm; the most each \
-                     has held at once).",
+                    "Memory: the page {:.0} MB, {workers} {:.0} MB (wasm; the most each has held \
+                     at once).",
                     megabytes(page_bytes.get()),
-                    megabytes(tape.worker_memory_bytes)
+                    megabytes(tape.worker_memory_bytes())
                 )
             })
         })
@@ -172,7 +181,10 @@ fn LiveModels(live: Live, models: Models) -> impl IntoView {
         <table class="results live-models" id="live-models">
             <thead>
                 <tr>
-                    <th>"Model"</th><th>"Reads"</th><th>"Readings"</th><th>"ms each"</th>
+                    <th>"Model"</th><th>"Reads"</th>
+                    <th title="On the CPU the students are dealt out between the page's model \
+                        worker and a helper worker for each further core">"Worker"</th>
+                    <th>"Readings"</th><th>"ms each"</th>
                     <th title="How far the stream had moved on when its last reading began">
                         "Behind (s)"
                     </th>
@@ -188,7 +200,7 @@ fn LiveModels(live: Live, models: Models) -> impl IntoView {
         <p class="hint" id="live-memory"
             data-page-bytes=move || page_bytes.get()
             data-worker-bytes=move || {
-                live.tape.with(|tape| tape.as_ref().map_or(0, |t| t.worker_memory_bytes))
+                live.tape.with(|tape| tape.as_ref().map_or(0, LiveTape::worker_memory_bytes))
             }>{memory}</p>
     }
 }

@@ -1,18 +1,22 @@
 //! A live session: the microphone's chunks go to the model worker (which says what each model
 //! read) and onto the tape; the visitor pauses, resumes and stops it, and hiding the tab pauses
 //! it. A recording can stand in for the microphone, played in real time. The models are the
-//! page's loaded ones, so switching between live and clip mode loads nothing again.
+//! page's loaded ones, so switching between live and clip mode loads nothing again; on the CPU
+//! the students are dealt out between the page's model worker and helpers (`live_helpers`).
 
-use super::live_tape::{LiveStatus, LiveTape};
+use super::live_helpers::{LiveHelpers, deal, helpers_wanted};
+use super::live_tape::{LiveStatus, LiveTape, WorkerIndex};
 use super::models::Models;
 use crate::browser::audio::describe;
 use crate::browser::microphone::{CHUNK_SAMPLES, Microphone};
+use crate::worker::alarm::Panic;
 use crate::worker::{Cadence, LiveEvent, LiveModel, ModelKind, Request};
 use gloo_timers::callback::Interval;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use std::collections::BTreeMap;
 use tempokd::audio::MODEL_SAMPLE_RATE;
+use tempokd::device::Placement;
 use tempokd::stream::{DetectorSettings, ListenSettings};
 use wasm_bindgen_futures::JsFuture;
 
@@ -34,6 +38,9 @@ pub struct Live {
     recording: StoredValue<Option<Vec<f32>>>,
     /// What plays it, a chunk every tenth of a second.
     player: StoredValue<Option<Interval>, LocalStorage>,
+    /// The workers that help the page's model worker listen, once a session on the CPU has
+    /// started them.
+    helpers: StoredValue<Option<LiveHelpers>, LocalStorage>,
 }
 
 impl Live {
@@ -49,6 +56,7 @@ impl Live {
             microphone: StoredValue::new_local(None),
             recording: StoredValue::new(None),
             player: StoredValue::new_local(None),
+            helpers: StoredValue::new_local(None),
         }
     }
 
@@ -71,12 +79,17 @@ impl Live {
         let session = self.session.get_value() + 1;
         self.session.set_value(session);
         let settings = self.settings.get_untracked();
-        let chosen = self.listening_models(models);
-        let tape =
-            LiveTape::new(settings.stream, settings.detector.clone()).and_then(|mut tape| {
+        let workers = 1 + self.ready_helpers(models);
+        let dealt = deal(self.models_and_kinds(models), workers);
+        let shown = (dealt.iter())
+            .map(|(model, worker)| (model.name.clone(), *worker))
+            .collect();
+        let tape = LiveTape::new(settings.stream, settings.detector.clone(), shown).and_then(
+            |mut tape| {
                 tape.set_calibrated(self.calibrated.get_untracked())?;
                 Ok(tape)
-            });
+            },
+        );
         let tape = match tape {
             Ok(tape) => tape,
             Err(error) => {
@@ -85,21 +98,106 @@ impl Live {
                 return;
             }
         };
+        let listening_workers = tape.workers();
         self.tape.set(Some(tape));
         self.status.set(LiveStatus::Starting(
             "Waiting for the models to load…".into(),
         ));
-        models.send(Request::Listen {
+        let cpu_reason = models.cpu_reason().unwrap_or_default();
+        for worker in listening_workers {
+            let share: Vec<LiveModel> = (dealt.iter())
+                .filter(|(_, w)| *w == worker)
+                .map(|(model, _)| model.clone())
+                .collect();
+            if worker > 0 {
+                let sources = share
+                    .iter()
+                    .filter_map(|m| models.source(&m.name))
+                    .collect();
+                self.helpers.update_value(|helpers| {
+                    if let Some(helpers) = helpers {
+                        helpers.load(worker, sources, &cpu_reason);
+                    }
+                });
+            }
+            let listen = Request::Listen {
+                session,
+                settings: settings.clone(),
+                models: share,
+                keep_up,
+            };
+            self.send_to(models, worker, listen);
+        }
+    }
+
+    /// Starts the helpers this browser's cores call for, when the models run on the CPU and
+    /// none have been started; says how many the session may deal models to.
+    fn ready_helpers(self, models: Models) -> usize {
+        if !matches!(models.device.get_untracked(), Some(Placement::Cpu { .. })) {
+            return 0;
+        }
+        let wanted = helpers_wanted();
+        if wanted > 0 && self.helpers.with_value(Option::is_none) {
+            let on_event = move |worker, session, event| self.apply(models, worker, session, event);
+            let on_panic = move |panic| self.helper_panicked(models, panic);
+            let helpers = LiveHelpers::spawn(wanted, on_event, on_panic);
+            self.helpers.set_value(Some(helpers));
+        }
+        self.helpers
+            .with_value(|helpers| helpers.as_ref().map_or(0, LiveHelpers::count))
+    }
+
+    /// A helper failed: the session it listened in cannot go on, and the next one starts fresh
+    /// helpers.
+    fn helper_panicked(self, models: Models, panic: Panic) {
+        let session = self.session.get_value();
+        // The alarm that called is the helpers'; drop them once it has returned.
+        spawn_local(async move { self.helpers.set_value(None) });
+        if !self.status.get_untracked().is_open() {
+            return;
+        }
+        self.fail(
+            models,
             session,
-            settings,
-            models: chosen,
-            keep_up,
-        });
+            format!(
+                "A helper of the model worker failed ({}); press Listen to go on.",
+                panic.message
+            ),
+        );
+    }
+
+    /// Sends `request` to `worker`: the page's model worker (0) or a helper.
+    fn send_to(self, models: Models, worker: WorkerIndex, request: Request) {
+        match worker {
+            0 => models.send(request),
+            _ => self.helpers.with_value(|helpers| {
+                if let Some(helpers) = helpers {
+                    helpers.send(worker, request);
+                }
+            }),
+        }
+    }
+
+    /// Sends `request` to every worker of the session (the page's model worker when there is
+    /// none).
+    fn send_to_all(self, models: Models, request: impl Fn() -> Request) {
+        let workers = (self.tape)
+            .with_untracked(|tape| tape.as_ref().map(LiveTape::workers))
+            .unwrap_or_else(|| [0].into());
+        for worker in workers {
+            self.send_to(models, worker, request());
+        }
     }
 
     /// Every model that has not failed to load, the students reading every hop and the teacher
     /// at the cadence chosen.
     pub fn listening_models(self, models: Models) -> Vec<LiveModel> {
+        (self.models_and_kinds(models).into_iter())
+            .map(|(model, _)| model)
+            .collect()
+    }
+
+    fn models_and_kinds(self, models: Models) -> Vec<(LiveModel, ModelKind)> {
         let teacher_cadence = match self.teacher_every_hop.get_untracked() {
             true => Cadence::EveryHop,
             false => Cadence::PerSegment,
@@ -107,12 +205,16 @@ impl Live {
         models.catalog.with_untracked(|catalog| {
             (catalog.iter())
                 .filter(|entry| !models.failed_to_load(&entry.name))
-                .map(|entry| LiveModel {
-                    name: entry.name.clone(),
-                    cadence: match entry.kind {
+                .map(|entry| {
+                    let cadence = match entry.kind {
                         ModelKind::Teacher => teacher_cadence,
                         ModelKind::Student => Cadence::EveryHop,
-                    },
+                    };
+                    let model = LiveModel {
+                        name: entry.name.clone(),
+                        cadence,
+                    };
+                    (model, entry.kind)
                 })
                 .collect()
         })
@@ -175,20 +277,27 @@ impl Live {
                 tape.heard(&chunk, now);
             }
         });
-        models.send(Request::Hear { session, chunk });
+        self.send_to_all(models, || Request::Hear {
+            session,
+            chunk: chunk.clone(),
+        });
         self.frame.update(|frame| *frame += 1);
     }
 
-    /// An event of a session from the worker.
-    pub fn apply(self, models: Models, session: u64, event: LiveEvent) {
+    /// An event of a session from `worker` (0 the page's model worker, 1 and on its helpers).
+    pub fn apply(self, models: Models, worker: WorkerIndex, session: u64, event: LiveEvent) {
         if session != self.session.get_value() {
             return;
         }
-        let listening = matches!(event, LiveEvent::Listening { .. });
         let now = js_sys::Date::now();
         let failure = (self.tape)
-            .try_update(|tape| tape.as_mut().and_then(|tape| tape.apply(event, now)))
+            .try_update(|tape| {
+                tape.as_mut()
+                    .and_then(|tape| tape.apply(worker, event, now))
+            })
             .flatten();
+        let listening =
+            (self.tape).with_untracked(|tape| tape.as_ref().is_some_and(LiveTape::is_listening));
         if let Some(message) = failure {
             self.fail(models, session, format!("Listening stopped: {message}."));
         } else if listening && matches!(self.status.get_untracked(), LiveStatus::Starting(_)) {
@@ -222,14 +331,16 @@ impl Live {
         self.session.set_value(session + 1);
         self.microphone.set_value(None);
         self.player.set_value(None);
-        models.send(Request::StopListening { session });
+        self.send_to_all(models, || Request::StopListening { session });
         if self.status.get_untracked().is_open() {
             self.status.set(LiveStatus::Stopped);
         }
     }
 
-    /// The worker that listened is gone (it failed and was started again).
+    /// The worker that listened is gone (it failed and was started again); the helpers go
+    /// with it, as the models may have moved to another device.
     pub fn worker_restarted(self, models: Models) {
+        self.helpers.set_value(None);
         if self.status.get_untracked().is_open() {
             let session = self.session.get_value();
             self.fail(

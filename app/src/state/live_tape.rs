@@ -1,11 +1,14 @@
 //! What the page knows of a live session: the last seconds of the stream's spectrogram, each
 //! model's readings placed in time, voice activity, the detections (with their latency) and
-//! what each model costs. Chunks from the microphone and events from the worker land here; the
+//! what each model costs. Chunks from the microphone and events from the workers land here; the
 //! detections are made on the page, by the engine's detector, so the thresholds can change while
 //! listening and the readings still on screen are heard again with them.
+//!
+//! A session's models may be dealt out between several workers (see `live_helpers`), each
+//! hearing the whole stream: the tape joins their answers into one session.
 
 use crate::worker::{LiveEvent, LiveModel, LiveReading, TimeMap};
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use tempokd::audio::FeatureConfig;
 use tempokd::stream::{
     Detection, Detector, DetectorSettings, SEGMENT_PAD_S, SpectrogramStream, StreamError,
@@ -34,9 +37,13 @@ impl LiveStatus {
     }
 }
 
+/// Which worker reads a model: 0 is the page's model worker, 1 and on its live helpers.
+pub type WorkerIndex = usize;
+
 /// A model of the session, with what it read lately.
 pub struct ListeningModel {
     pub model: LiveModel,
+    pub worker: WorkerIndex,
     pub labels: Vec<String>,
     detector: Detector,
     /// Readings whose audio is still on the tape, oldest first, with their maps.
@@ -91,14 +98,26 @@ pub struct LiveTape {
     pub log: Vec<LoggedDetection>,
     /// Models that were asked for and could not load.
     pub missing: Vec<String>,
-    /// The model worker's wasm memory as its last reading left it, in bytes.
-    pub worker_memory_bytes: u64,
+    /// The models asked for, in the order they are shown, each with the worker that reads it.
+    dealt: Vec<(String, WorkerIndex)>,
+    /// The workers that have said which of their models listen.
+    joined: BTreeSet<WorkerIndex>,
+    /// Where the last stretch of speech a worker told of ended: every worker hears the same
+    /// stream, so each tells of the same stretches.
+    speech_until_s: f64,
+    /// Each worker's wasm memory as its last reading left it, in bytes.
+    worker_memory: BTreeMap<WorkerIndex, u64>,
 }
 
 impl LiveTape {
-    /// A tape for `settings`, its detections made with `detector`; settings no detector takes
-    /// are refused with why.
-    pub fn new(settings: StreamSettings, detector: DetectorSettings) -> Result<Self, StreamError> {
+    /// A tape for `settings`, its detections made with `detector`, its models `dealt` to the
+    /// workers that read them (in the order they are shown); settings no detector takes are
+    /// refused with why.
+    pub fn new(
+        settings: StreamSettings,
+        detector: DetectorSettings,
+        dealt: Vec<(String, WorkerIndex)>,
+    ) -> Result<Self, StreamError> {
         detector.check()?;
         let features = FeatureConfig::default();
         let frame_s = features.frame_s() as f64;
@@ -120,8 +139,28 @@ impl LiveTape {
             speech: VecDeque::new(),
             log: Vec::new(),
             missing: Vec::new(),
-            worker_memory_bytes: 0,
+            dealt,
+            joined: BTreeSet::new(),
+            speech_until_s: f64::NEG_INFINITY,
+            worker_memory: BTreeMap::new(),
         })
+    }
+
+    /// The workers the session listens with: the page's model worker, and each helper dealt a
+    /// model.
+    pub fn workers(&self) -> BTreeSet<WorkerIndex> {
+        let dealt = self.dealt.iter().map(|(_, worker)| *worker);
+        std::iter::once(0).chain(dealt).collect()
+    }
+
+    /// Whether every worker of the session has said which of its models listen.
+    pub fn is_listening(&self) -> bool {
+        self.workers().is_subset(&self.joined)
+    }
+
+    /// The wasm memory the session's workers hold, in all, as their last readings left it.
+    pub fn worker_memory_bytes(&self) -> u64 {
+        self.worker_memory.values().sum()
     }
 
     /// The oldest stream second still on the tape.
@@ -168,30 +207,46 @@ impl LiveTape {
         self.arrivals.get(at).map(|(_, ms)| *ms)
     }
 
-    /// An event of this session from the worker, at page time `now_ms`.
-    pub fn apply(&mut self, event: LiveEvent, now_ms: f64) -> Option<String> {
+    /// An event of this session from `worker`, at page time `now_ms`; says why the session
+    /// cannot go on, if it cannot.
+    pub fn apply(&mut self, worker: WorkerIndex, event: LiveEvent, now_ms: f64) -> Option<String> {
         match event {
             LiveEvent::Listening { models, missing } => {
-                self.missing = missing;
-                self.models = (models.into_iter())
-                    .map(|(model, labels)| ListeningModel {
+                if !self.joined.insert(worker) {
+                    return None;
+                }
+                self.missing.extend(missing);
+                for (model, labels) in models {
+                    self.models.push(ListeningModel {
                         detector: self.detector_for(&model),
                         model,
+                        worker,
                         labels,
                         readings: VecDeque::new(),
                         reads: 0,
                         skipped: 0,
                         total_ms: 0.0,
                         behind_s: 0.0,
-                    })
-                    .collect();
-                None
+                    });
+                }
+                let dealt = &self.dealt;
+                let place = |name: &str| dealt.iter().position(|(n, _)| n == name);
+                self.models.sort_by_key(|model| place(&model.model.name));
+                self.missing.sort_by_key(|name| place(name));
+                (self.is_listening() && self.models.is_empty()).then(|| {
+                    "none of the chosen models has loaded; see the models' list".to_string()
+                })
             }
             LiveEvent::Read(reading) => {
                 self.read(*reading, now_ms);
                 None
             }
             LiveEvent::SpeechEnded { start_s, end_s } => {
+                // Told already by another worker.
+                if end_s <= self.speech_until_s {
+                    return None;
+                }
+                self.speech_until_s = end_s;
                 self.speech.push_back((start_s, end_s));
                 let end_ms = self.arrival_ms(end_s);
                 for logged in &mut self.log {
@@ -231,7 +286,8 @@ impl LiveTape {
         model.total_ms += live.ms;
         model.skipped = live.skipped;
         model.behind_s = live.behind_s;
-        self.worker_memory_bytes = live.worker_memory_bytes;
+        self.worker_memory
+            .insert(model.worker, live.worker_memory_bytes);
         let detection = model.detector.observe(&model.labels, &live.reading);
         model.readings.push_back((live.reading, live.map));
         if let Some(detection) = detection {
@@ -347,9 +403,21 @@ mod tests {
 
     const LABELS: [&str; 4] = ["_silence_", "_unknown_", "yes", "no"];
 
-    fn tape_with(models: &[&str]) -> LiveTape {
-        let mut tape =
-            LiveTape::new(StreamSettings::default(), DetectorSettings::default()).unwrap();
+    /// A tape whose models are read by the workers `dealt` names.
+    fn tape_dealt(dealt: &[(&str, WorkerIndex)]) -> LiveTape {
+        let dealt = (dealt.iter())
+            .map(|(name, worker)| (name.to_string(), *worker))
+            .collect();
+        LiveTape::new(
+            StreamSettings::default(),
+            DetectorSettings::default(),
+            dealt,
+        )
+        .unwrap()
+    }
+
+    /// Worker `worker` listening with `models`; `missing` did not load.
+    fn listening(models: &[&str], missing: &[&str]) -> LiveEvent {
         let models = (models.iter())
             .map(|name| {
                 let model = LiveModel {
@@ -359,11 +427,18 @@ mod tests {
                 (model, LABELS.iter().map(|l| l.to_string()).collect())
             })
             .collect();
-        let listening = LiveEvent::Listening {
+        LiveEvent::Listening {
             models,
-            missing: Vec::new(),
-        };
-        assert_eq!(tape.apply(listening, 0.0), None);
+            missing: missing.iter().map(|name| name.to_string()).collect(),
+        }
+    }
+
+    /// A tape whose models all read on the page's model worker, listening.
+    fn tape_with(models: &[&str]) -> LiveTape {
+        let dealt: Vec<(&str, WorkerIndex)> = models.iter().map(|name| (*name, 0)).collect();
+        let mut tape = tape_dealt(&dealt);
+        assert_eq!(tape.apply(0, listening(models, &[]), 0.0), None);
+        assert!(tape.is_listening());
         tape
     }
 
@@ -403,7 +478,7 @@ mod tests {
             let now_s = f64::from(tenth) / 10.0;
             if tenth % 5 == 0 && now_s >= 1.0 {
                 for model in ["a", "b"] {
-                    tape.apply(read(model, now_s, 0.1), f64::from(tenth) * 100.0);
+                    tape.apply(0, read(model, now_s, 0.1), f64::from(tenth) * 100.0);
                 }
             }
             if tenth % 50 == 0 {
@@ -411,7 +486,7 @@ mod tests {
                     start_s: now_s - 1.0,
                     end_s: now_s - 0.5,
                 };
-                tape.apply(speech, f64::from(tenth) * 100.0);
+                tape.apply(0, speech, f64::from(tenth) * 100.0);
             }
         }
         assert!((tape.heard_s - 600.0).abs() < 1e-6);
@@ -444,7 +519,7 @@ mod tests {
     fn new_thresholds_hear_the_readings_on_the_tape_again() {
         let mut tape = tape_with(&["a"]);
         tape.heard(&vec![0.0; 16_000 * 3], 1_000.0);
-        tape.apply(read("a", 2.0, 0.6), 1_500.0);
+        tape.apply(0, read("a", 2.0, 0.6), 1_500.0);
         assert_eq!(tape.log.len(), 1);
         assert_eq!(tape.log[0].detection.label, "yes");
 
@@ -461,7 +536,7 @@ mod tests {
         assert_eq!(tape.log[0].detection.confidence, 0.6);
         // Later readings are heard with the new settings.
         tape.heard(&vec![0.0; 16_000 * 2], 2_000.0);
-        tape.apply(read("a", 4.5, 0.58), 2_100.0);
+        tape.apply(0, read("a", 4.5, 0.58), 2_100.0);
         assert_eq!(tape.log.len(), 2);
         assert!(
             tape.csv()
@@ -474,8 +549,8 @@ mod tests {
     fn calibrated_thresholds_change_only_their_own_models_detections() {
         let mut tape = tape_with(&["a", "b"]);
         tape.heard(&vec![0.0; 16_000 * 3], 1_000.0);
-        tape.apply(read("a", 2.0, 0.6), 1_500.0);
-        tape.apply(read("b", 2.0, 0.6), 1_500.0);
+        tape.apply(0, read("a", 2.0, 0.6), 1_500.0);
+        tape.apply(0, read("b", 2.0, 0.6), 1_500.0);
         assert_eq!(tape.log.len(), 2);
         let strict_for_a =
             BTreeMap::from([("a".to_string(), BTreeMap::from([("yes".into(), 0.8)]))]);
@@ -506,29 +581,31 @@ mod tests {
         tape.heard(&vec![0.0; 16_000], 10_000.0);
         tape.heard(&vec![0.0; 16_000], 11_000.0);
         // Marked before voice activity closed the word: its latency waits for the close.
-        tape.apply(read("a", 2.0, 0.9), 11_300.0);
+        tape.apply(0, read("a", 2.0, 0.9), 11_300.0);
         assert_eq!(tape.log[0].latency_ms, None);
         let ended = LiveEvent::SpeechEnded {
             start_s: 1.2,
             end_s: 1.8,
         };
-        tape.apply(ended, 11_400.0);
+        tape.apply(0, ended, 11_400.0);
         // 1.8 s arrived with the chunk that ended at 2.0 s.
         assert_eq!(tape.log[0].latency_ms, Some(300.0));
         // A word whose speech had already ended gets its latency at once.
         tape.heard(&vec![0.0; 16_000 * 2], 12_000.0);
         tape.apply(
+            0,
             LiveEvent::SpeechEnded {
                 start_s: 2.6,
                 end_s: 3.2,
             },
             12_100.0,
         );
-        tape.apply(read("a", 3.5, 0.9), 12_250.0);
+        tape.apply(0, read("a", 3.5, 0.9), 12_250.0);
         assert_eq!(tape.log.len(), 2);
         assert_eq!(tape.log[1].latency_ms, Some(250.0));
         assert_eq!(
             tape.apply(
+                0,
                 LiveEvent::Failed {
                     message: "gone".into()
                 },
@@ -536,5 +613,58 @@ mod tests {
             ),
             Some("gone".into())
         );
+    }
+
+    #[wasm_bindgen_test]
+    fn a_session_dealt_to_two_workers_listens_once_both_have_joined() {
+        let mut tape = tape_dealt(&[("teacher", 0), ("a", 0), ("b", 1), ("c", 0), ("d", 1)]);
+        assert_eq!(tape.workers(), BTreeSet::from([0, 1]));
+        assert_eq!(tape.apply(1, listening(&["d", "b"], &[]), 0.0), None);
+        assert!(!tape.is_listening(), "the page's worker has not joined");
+        assert_eq!(
+            tape.apply(0, listening(&["teacher", "a"], &["c"]), 0.0),
+            None
+        );
+        assert!(tape.is_listening());
+        let shown: Vec<(&str, WorkerIndex)> = (tape.models.iter())
+            .map(|m| (m.model.name.as_str(), m.worker))
+            .collect();
+        assert_eq!(shown, [("teacher", 0), ("a", 0), ("b", 1), ("d", 1)]);
+        assert_eq!(tape.missing, ["c"]);
+        // A worker that says it again adds nothing.
+        tape.apply(1, listening(&["d", "b"], &[]), 0.0);
+        assert_eq!(tape.models.len(), 4);
+
+        // Each worker tells of the same stretch of speech; the tape keeps it once.
+        tape.heard(&vec![0.0; 16_000 * 2], 1_000.0);
+        for worker in [1, 0] {
+            let ended = LiveEvent::SpeechEnded {
+                start_s: 0.5,
+                end_s: 1.2,
+            };
+            tape.apply(worker, ended, 1_100.0);
+        }
+        assert_eq!(tape.speech.len(), 1);
+
+        // Each worker's memory counts once, whichever of its models read last.
+        let mut with_memory = |model: &str, bytes: u64| {
+            let LiveEvent::Read(mut reading) = read(model, 2.0, 0.1) else {
+                unreachable!()
+            };
+            reading.worker_memory_bytes = bytes;
+            tape.apply(0, LiveEvent::Read(reading), 1_200.0);
+        };
+        with_memory("a", 30 << 20);
+        with_memory("b", 10 << 20);
+        with_memory("d", 12 << 20);
+        assert_eq!(tape.worker_memory_bytes(), 42 << 20);
+    }
+
+    #[wasm_bindgen_test]
+    fn a_session_whose_workers_loaded_nothing_says_so() {
+        let mut tape = tape_dealt(&[("a", 0), ("b", 1)]);
+        assert_eq!(tape.apply(0, listening(&[], &["a"]), 0.0), None);
+        let failure = tape.apply(1, listening(&[], &["b"]), 0.0);
+        assert!(failure.is_some_and(|why| why.contains("none of the chosen models")));
     }
 }

@@ -1,5 +1,5 @@
 //! What the page knows, as signals the components read: the shipped models' catalog, the models
-//! and the current clip's readings, a live session and its tape, the calibration of its
+//! and the current clip's readings, a live session (with the workers that help it) and its tape, the calibration of its
 //! detections, the students exported as ONNX, the deployment card with what this browser
 //! measured, and the training run with the run kept in this
 //! browser.
@@ -9,6 +9,7 @@ pub mod calibration;
 pub mod catalog;
 pub mod deployment;
 pub mod live;
+pub mod live_helpers;
 pub mod live_tape;
 pub mod models;
 pub mod onnx_export;

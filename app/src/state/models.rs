@@ -387,7 +387,7 @@ impl Models {
             Response::Cancelled { run } if run == current => {
                 self.run.set(RunProgress::Cancelled { run });
             }
-            Response::Live { session, event } => self.live.apply(self, session, event),
+            Response::Live { session, event } => self.live.apply(self, 0, session, event),
             Response::Calibration { run, event } => self.calibration.apply(run, event),
             Response::Exported { model, onnx } => self.onnx.apply(model, onnx),
             Response::Profiled { model, profile } => self.deployment.apply(model, profile),

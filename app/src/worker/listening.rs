@@ -106,9 +106,12 @@ impl Live {
             if live.wanted.get() != session {
                 return;
             }
+            // A worker may have been dealt only models that failed to load; whether any model
+            // of the session listens, the page knows once every worker has answered.
             if loaded.is_empty() {
-                tell(LiveEvent::Failed {
-                    message: "none of the chosen models has loaded; see the models' list".into(),
+                tell(LiveEvent::Listening {
+                    models: Vec::new(),
+                    missing,
                 });
                 return;
             }

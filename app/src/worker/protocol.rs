@@ -183,7 +183,8 @@ pub struct LiveModel {
 /// What the worker says about a live session.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum LiveEvent {
-    /// The session listens with these models, with their labels; the others could not load.
+    /// The worker listens with these models of its share, with their labels; the others could
+    /// not load (all of them, when `models` is empty).
     Listening {
         models: Vec<(LiveModel, Vec<String>)>,
         missing: Vec<String>,
