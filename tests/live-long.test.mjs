@@ -51,6 +51,7 @@ async function memoryAt(page, seconds) {
     return {
       page: Number(line.dataset.pageBytes),
       worker: Number(line.dataset.workerBytes),
+      workers: Number(line.dataset.workers),
       heap: performance.memory.usedJSHeapSize,
     };
   });
@@ -74,7 +75,7 @@ test('ten minutes of listening keep memory flat and the page responsive', { time
   const detections = await page.$$eval('#live-log tbody tr', (rows) => rows.length);
   await page.click('#live-stop');
   const mb = (bytes) => (bytes / 2 ** 20).toFixed(1);
-  console.log(`after ${SETTLED_S} s: page ${mb(settled.page)} MB, worker ${mb(settled.worker)} MB, ` +
+  console.log(`after ${SETTLED_S} s: page ${mb(settled.page)} MB, ${end.workers} model worker(s) ${mb(settled.worker)} MB, ` +
     `heap ${mb(settled.heap)} MB; after ${SECONDS} s: page ${mb(end.page)} MB, worker ` +
     `${mb(end.worker)} MB, heap ${mb(end.heap)} MB; page tasks of 50 ms or more: ` +
     `${JSON.stringify(longTasks)}; detections listed: ${detections}`);
@@ -85,7 +86,9 @@ test('ten minutes of listening keep memory flat and the page responsive', { time
   // the stream's audio would take (a second of it is 64 kB; nine minutes read by ten students
   // every hop are over 2 GB).
   assert.ok(end.page - settled.page <= 2 * 2 ** 20, `the page's memory grew: ${mb(settled.page)} → ${mb(end.page)} MB`);
-  assert.ok(end.worker - settled.worker <= 8 * 2 ** 20, `the worker's memory grew: ${mb(settled.worker)} → ${mb(end.worker)} MB`);
+  // The model worker holds the teacher; a helper (one per further core) holds only students.
+  const allowed = (8 + 4 * (end.workers - 1)) * 2 ** 20;
+  assert.ok(end.worker - settled.worker <= allowed, `the workers' memory grew: ${mb(settled.worker)} → ${mb(end.worker)} MB`);
   // The detection log keeps every detection (about 100 bytes each); nothing else may grow.
   assert.ok(end.heap - settled.heap <= 4 * 2 ** 20, `the page's heap grew: ${mb(settled.heap)} → ${mb(end.heap)} MB`);
   // Our target is none over 50 ms. How many pass it is a measurement of this shared machine's

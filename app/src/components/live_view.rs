@@ -201,7 +201,10 @@ fn LiveModels(live: Live, models: Models) -> impl IntoView {
             data-page-bytes=move || page_bytes.get()
             data-worker-bytes=move || {
                 live.tape.with(|tape| tape.as_ref().map_or(0, LiveTape::worker_memory_bytes))
-            }>{memory}</p>
+            }
+            data-workers=move || live.tape.with(|tape| tape.as_ref().map_or(0, |t| t.workers().len()))>
+            {memory}
+        </p>
     }
 }
 

@@ -16,7 +16,6 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 use std::collections::BTreeMap;
 use tempokd::audio::MODEL_SAMPLE_RATE;
-use tempokd::device::Placement;
 use tempokd::stream::{DetectorSettings, ListenSettings};
 use wasm_bindgen_futures::JsFuture;
 
@@ -103,7 +102,6 @@ impl Live {
         self.status.set(LiveStatus::Starting(
             "Waiting for the models to load…".into(),
         ));
-        let cpu_reason = models.cpu_reason().unwrap_or_default();
         for worker in listening_workers {
             let share: Vec<LiveModel> = (dealt.iter())
                 .filter(|(_, w)| *w == worker)
@@ -114,9 +112,9 @@ impl Live {
                     .iter()
                     .filter_map(|m| models.source(&m.name))
                     .collect();
-                self.helpers.update_value(|helpers| {
+                self.helpers.with_value(|helpers| {
                     if let Some(helpers) = helpers {
-                        helpers.load(worker, sources, &cpu_reason);
+                        helpers.load(worker, sources);
                     }
                 });
             }
@@ -133,7 +131,7 @@ impl Live {
     /// Starts the helpers this browser's cores call for, when the models run on the CPU and
     /// none have been started; says how many the session may deal models to.
     fn ready_helpers(self, models: Models) -> usize {
-        if !matches!(models.device.get_untracked(), Some(Placement::Cpu { .. })) {
+        if !models.on_cpu() {
             return 0;
         }
         let wanted = helpers_wanted();
@@ -153,7 +151,10 @@ impl Live {
         let session = self.session.get_value();
         // The alarm that called is the helpers'; drop them once it has returned.
         spawn_local(async move { self.helpers.set_value(None) });
-        if !self.status.get_untracked().is_open() {
+        let listened = (self.tape).with_untracked(|tape| {
+            (tape.as_ref()).is_some_and(|tape| tape.workers().contains(&(panic.worker as usize)))
+        });
+        if !listened || !self.status.get_untracked().is_open() {
             return;
         }
         self.fail(
@@ -290,17 +291,21 @@ impl Live {
             return;
         }
         let now = js_sys::Date::now();
+        let is_listening = move || {
+            (self.tape).with_untracked(|tape| tape.as_ref().is_some_and(LiveTape::is_listening))
+        };
+        let was_listening = is_listening();
         let failure = (self.tape)
             .try_update(|tape| {
                 tape.as_mut()
                     .and_then(|tape| tape.apply(worker, event, now))
             })
             .flatten();
-        let listening =
-            (self.tape).with_untracked(|tape| tape.as_ref().is_some_and(LiveTape::is_listening));
+        // The microphone (or the recording) starts once, when the last worker joins.
+        let joined = !was_listening && is_listening();
         if let Some(message) = failure {
             self.fail(models, session, format!("Listening stopped: {message}."));
-        } else if listening && matches!(self.status.get_untracked(), LiveStatus::Starting(_)) {
+        } else if joined && matches!(self.status.get_untracked(), LiveStatus::Starting(_)) {
             match self.recording.get_value() {
                 Some(samples) => self.play_recording(models, session, samples),
                 None => self.open_microphone(models, session),

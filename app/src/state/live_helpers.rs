@@ -2,13 +2,14 @@
 //! ten students, so a word's mark waits behind the others' readings. Live sessions deal the
 //! students out between the page's model worker and helpers, one for each further core the
 //! browser reports (at most [`MOST_HELPERS`]). A helper is a CPU worker like the page's own that
-//! loads only the models dealt to it (from the browser's cache after the first time) and keeps
-//! them for the next session.
+//! loads only the models dealt to it and keeps them for the next session.
 
 use super::live_tape::WorkerIndex;
 use crate::worker::WorkerBuild;
 use crate::worker::alarm::{Panic, PanicAlarm};
 use crate::worker::{LiveEvent, LiveModel, ModelClient, ModelKind, ModelSource, Request, Response};
+use std::cell::RefCell;
+use std::rc::Rc;
 
 /// Helpers at most, however many cores the browser reports: each holds its own copy of its
 /// models.
@@ -21,9 +22,13 @@ pub fn helpers_wanted() -> usize {
     (cores.max(1.0) as usize - 1).min(MOST_HELPERS)
 }
 
+/// Why a helper runs its models on the CPU (its worker build has nothing else).
+const HELPER_CPU_REASON: &str = "a helper of live listening runs on the CPU";
+
 /// Deals `models` to `workers` workers (0 the page's model worker): a teacher stays on the
-/// page's worker, which has it loaded already and, reading once per stretch of speech, costs
-/// little there; the students go round in the order given, the first to the page's worker.
+/// page's worker, which has it loaded already; the students go round in the order given, the
+/// first to the first helper, so the page's worker, which also reads the teacher, gets the
+/// fewer when they do not come out even.
 pub fn deal(models: Vec<(LiveModel, ModelKind)>, workers: usize) -> Vec<(LiveModel, WorkerIndex)> {
     let workers = workers.max(1);
     let mut students = 0;
@@ -32,16 +37,17 @@ pub fn deal(models: Vec<(LiveModel, ModelKind)>, workers: usize) -> Vec<(LiveMod
             ModelKind::Teacher => (model, 0),
             ModelKind::Student => {
                 students += 1;
-                (model, (students - 1) % workers)
+                (model, students % workers)
             }
         })
         .collect()
 }
 
-/// A helper and the models it has been asked to load.
+/// A helper and the models it has been asked to load, less those that failed (asked for again
+/// by the next session that deals them to it).
 struct Helper {
     client: ModelClient,
-    loading: Vec<String>,
+    loading: Rc<RefCell<Vec<String>>>,
 }
 
 /// The helpers of the page's live sessions.
@@ -64,12 +70,16 @@ impl LiveHelpers {
         let helpers = (1..=count)
             .map(|worker| {
                 let on_event = on_event.clone();
-                let client = ModelClient::spawn(WorkerBuild::Cpu, move |response| {
-                    // Loading's progress is the page's worker's to show; a model that fails to
-                    // load here is named when the helper says which of its models listen.
-                    if let Response::Live { session, event } = response {
-                        on_event(worker, session, event);
+                let loading = Rc::new(RefCell::new(Vec::<String>::new()));
+                let failed = loading.clone();
+                // Loading's progress is the page's worker's to show; a model that fails to load
+                // here is named when the helper says which of its models listen.
+                let client = ModelClient::spawn(WorkerBuild::Cpu, move |response| match response {
+                    Response::Live { session, event } => on_event(worker, session, event),
+                    Response::LoadFailed { model, .. } => {
+                        failed.borrow_mut().retain(|name| *name != model);
                     }
+                    _ => {}
                 });
                 if let Some(alarm) = &alarm {
                     client.send(Request::ReportPanics {
@@ -77,10 +87,7 @@ impl LiveHelpers {
                         worker: worker as u32,
                     });
                 }
-                Helper {
-                    client,
-                    loading: Vec::new(),
-                }
+                Helper { client, loading }
             })
             .collect();
         Self {
@@ -93,24 +100,23 @@ impl LiveHelpers {
         self.helpers.len()
     }
 
-    /// Has helper `worker` load those of `sources` it has not been asked for before, on the CPU
-    /// for `cpu_reason`; a later [`Request::Listen`] waits for them.
-    pub fn load(&mut self, worker: WorkerIndex, sources: Vec<ModelSource>, cpu_reason: &str) {
-        let Some(helper) = worker.checked_sub(1).and_then(|i| self.helpers.get_mut(i)) else {
+    /// Has helper `worker` load those of `sources` it is not loading or holding already; a
+    /// later [`Request::Listen`] waits for them.
+    pub fn load(&self, worker: WorkerIndex, sources: Vec<ModelSource>) {
+        let Some(helper) = worker.checked_sub(1).and_then(|i| self.helpers.get(i)) else {
             return;
         };
+        let mut loading = helper.loading.borrow_mut();
         let new: Vec<ModelSource> = (sources.into_iter())
-            .filter(|source| !helper.loading.contains(&source.name))
+            .filter(|source| !loading.contains(&source.name))
             .collect();
         if new.is_empty() {
             return;
         }
-        helper
-            .loading
-            .extend(new.iter().map(|source| source.name.clone()));
+        loading.extend(new.iter().map(|source| source.name.clone()));
         helper.client.send(Request::Load {
             models: new,
-            cpu_reason: Some(cpu_reason.to_string()),
+            cpu_reason: Some(HELPER_CPU_REASON.to_string()),
         });
     }
 
@@ -166,22 +172,22 @@ mod tests {
             on(2),
             names(&[
                 ("teacher", 0),
-                ("a", 0),
-                ("a-kd", 1),
-                ("b", 0),
-                ("b-kd", 1),
-                ("c", 0)
+                ("a", 1),
+                ("a-kd", 0),
+                ("b", 1),
+                ("b-kd", 0),
+                ("c", 1)
             ])
         );
         assert_eq!(
             on(3),
             names(&[
                 ("teacher", 0),
-                ("a", 0),
-                ("a-kd", 1),
-                ("b", 2),
-                ("b-kd", 0),
-                ("c", 1)
+                ("a", 1),
+                ("a-kd", 2),
+                ("b", 0),
+                ("b-kd", 1),
+                ("c", 2)
             ])
         );
         // One worker, or none reported, keeps every model on the page's worker.

@@ -1,8 +1,7 @@
 //! What the page knows, as signals the components read: the shipped models' catalog, the models
-//! and the current clip's readings, a live session (with the workers that help it) and its tape, the calibration of its
-//! detections, the students exported as ONNX, the deployment card with what this browser
-//! measured, and the training run with the run kept in this
-//! browser.
+//! and the current clip's readings, a live session (with the workers that help it) and its tape,
+//! the calibration of its detections, the students exported as ONNX, the deployment card with
+//! what this browser measured, and the training run with the run kept in this browser.
 //! Responses from the workers land here.
 
 pub mod calibration;

@@ -98,6 +98,8 @@ pub struct Models {
     sources: StoredValue<Vec<ModelSource>>,
     /// Workers started so far; the current one is number `workers`.
     workers: StoredValue<u32>,
+    /// The build of the current worker.
+    build: StoredValue<Option<WorkerBuild>>,
     client: StoredValue<Option<ModelClient>, LocalStorage>,
     alarm: StoredValue<Option<PanicAlarm>, LocalStorage>,
 }
@@ -124,6 +126,7 @@ impl Models {
             clip: StoredValue::new(None),
             sources: StoredValue::new(Vec::new()),
             workers: StoredValue::new(0),
+            build: StoredValue::new(None),
             client: StoredValue::new_local(None),
             alarm: StoredValue::new_local(None),
         }
@@ -168,9 +171,9 @@ impl Models {
         let cpu_reason = cpu_reason.or_else(|| {
             (!browser_offers_webgpu()).then(|| "this browser offers no WebGPU".to_string())
         });
-        let client = ModelClient::spawn(worker_build(&cpu_reason), move |response| {
-            self.apply(response)
-        });
+        let build = worker_build(&cpu_reason);
+        self.build.set_value(Some(build));
+        let client = ModelClient::spawn(build, move |response| self.apply(response));
         if self.alarm.with_value(Option::is_none) {
             // Without the alarm a panicking worker goes unnoticed, but the models still run.
             if let Ok(alarm) = PanicAlarm::listen(move |panic| self.worker_panicked(panic)) {
@@ -197,6 +200,16 @@ impl Models {
         match self.device.get_untracked() {
             Some(Placement::Cpu { reason }) => Some(reason),
             _ => None,
+        }
+    }
+
+    /// Whether the models run on the CPU: the worker says so once it has chosen its device;
+    /// the CPU-only worker can choose nothing else.
+    pub fn on_cpu(self) -> bool {
+        match self.device.get_untracked() {
+            Some(Placement::Cpu { .. }) => true,
+            Some(Placement::Gpu { .. }) => false,
+            None => self.build.get_value() == Some(WorkerBuild::Cpu),
         }
     }
 
