@@ -1,0 +1,87 @@
+// Live mode's latency without and with the helper workers, in one run of one build: Chromium's
+// fake microphone plays the same generated stream each time (the stream of tests/live.test.mjs)
+// and the page listens with every model on the CPU, told by an init script either that the
+// browser has one core (no helper: every model on the model worker) or the cores it has.
+// The two alternate, TEMPOKD_BENCH_ROUNDS times each (default 2). Prints, per configuration,
+// the latency from the end of each stretch of speech to its mark over every model's marks, the
+// ms a reading takes per worker and the windows dropped; then the ratio of the medians.
+//
+//   scripts/test.sh (or trunk build --offline), then: node scripts/bench/live-latency.mjs
+//   TEMPOKD_DIST=target/dist-release node scripts/bench/live-latency.mjs
+import { execFileSync } from 'node:child_process';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ROOT, serve, launch } from '../../tests/support/harness.mjs';
+
+const SECONDS = 45;
+const ROUNDS = Number(process.env.TEMPOKD_BENCH_ROUNDS ?? 2);
+
+const dir = await mkdtemp(join(tmpdir(), 'tempokd-live-bench-'));
+const wav = join(dir, 'stream.wav');
+execFileSync('cargo', ['run', '--quiet', '-p', 'tempokd-cli', '--', 'synth-stream', '--out', wav,
+  '--seconds', String(SECONDS), '--words', '8', '--stream-seed', '3', '--keyword-share', '0.9'],
+{ cwd: ROOT, stdio: 'inherit' });
+const server = await serve();
+
+/** One session of SECONDS with the page told it has `cores` cores (null: what it has). */
+async function listen(cores) {
+  const browser = await launch([
+    '--use-fake-ui-for-media-stream', '--use-fake-device-for-media-stream',
+    `--use-file-for-fake-audio-capture=${wav}%noloop`,
+  ]);
+  try {
+    const page = await browser.newPage({ viewport: { width: 1200, height: 900 } });
+    if (cores !== null) {
+      await page.addInitScript((n) => {
+        Object.defineProperty(Navigator.prototype, 'hardwareConcurrency', { get: () => n });
+      }, cores);
+    }
+    await page.goto(`${server.url}?device=cpu`);
+    const reported = await page.evaluate(() => navigator.hardwareConcurrency);
+    await page.click('#mode-live');
+    await page.click('#live-listen');
+    await page.waitForSelector('#live-status:has-text("Listening:")', { timeout: 180_000 });
+    await page.waitForFunction((seconds) => {
+      const heard = /Listening: ([\d.]+) s/.exec(document.querySelector('#live-status').textContent);
+      return heard && Number(heard[1]) >= seconds;
+    }, SECONDS + 2, { timeout: (SECONDS + 60) * 1000, polling: 500 });
+    await page.click('#live-stop');
+    await page.waitForSelector('#live-status:has-text("Stopped")');
+    const models = await page.$$eval('#live-models tbody tr', (rows) => rows.map((row) =>
+      [...row.querySelectorAll('td')].map((cell) => cell.textContent.trim())));
+    const [download] = await Promise.all([page.waitForEvent('download'), page.click('#live-csv')]);
+    const rows = (await readFile(await download.path(), 'utf8')).trim().split('\n').slice(1);
+    const latencies = rows.map((row) => row.split(',')[5]).filter((ms) => ms !== '')
+      .map(Number).sort((a, b) => a - b);
+    return { reported, models, latencies };
+  } finally {
+    await browser.close();
+  }
+}
+
+const quantile = (sorted, q) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
+const configurations = [{ name: 'one worker (1 core reported)', cores: 1 },
+  { name: 'with helpers (the cores the browser has)', cores: null }];
+const results = new Map(configurations.map((c) => [c.name, []]));
+for (let round = 0; round < ROUNDS; round += 1) {
+  for (const configuration of configurations) {
+    const run = await listen(configuration.cores);
+    results.get(configuration.name).push(run);
+    const sorted = run.latencies;
+    console.log(`${configuration.name}, round ${round + 1} (${run.reported} cores reported): ` +
+      `median ${quantile(sorted, 0.5)} ms, 90th percentile ${quantile(sorted, 0.9)} ms, ` +
+      `most ${sorted.at(-1)} ms (n = ${sorted.length})`);
+    // Model | reads | worker | readings | ms each | behind s | skipped
+    for (const cells of run.models) console.log(`  ${cells.join(' | ')}`);
+  }
+}
+const medians = configurations.map((c) => {
+  const all = results.get(c.name).flatMap((run) => run.latencies).sort((a, b) => a - b);
+  console.log(`${c.name}, all rounds: median ${quantile(all, 0.5)} ms, 90th percentile ` +
+    `${quantile(all, 0.9)} ms, most ${all.at(-1)} ms (n = ${all.length})`);
+  return quantile(all, 0.5);
+});
+console.log(`median latency with helpers / one worker: ${(medians[1] / medians[0]).toFixed(2)}`);
+server.close();
+await rm(dir, { recursive: true, force: true });
