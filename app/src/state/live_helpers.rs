@@ -103,7 +103,7 @@ impl LiveHelpers {
     /// Has helper `worker` load those of `sources` it is not loading or holding already; a
     /// later [`Request::Listen`] waits for them.
     pub fn load(&self, worker: WorkerIndex, sources: Vec<ModelSource>) {
-        let Some(helper) = worker.checked_sub(1).and_then(|i| self.helpers.get(i)) else {
+        let Some(helper) = self.helper(worker) else {
             return;
         };
         let mut loading = helper.loading.borrow_mut();
@@ -122,9 +122,14 @@ impl LiveHelpers {
 
     /// Sends `request` to helper `worker`.
     pub fn send(&self, worker: WorkerIndex, request: Request) {
-        if let Some(helper) = worker.checked_sub(1).and_then(|i| self.helpers.get(i)) {
+        if let Some(helper) = self.helper(worker) {
             helper.client.send(request);
         }
+    }
+
+    /// Helper `worker`, if there is one (worker 0 is the page's own).
+    fn helper(&self, worker: WorkerIndex) -> Option<&Helper> {
+        self.helpers.get(worker.checked_sub(1)?)
     }
 }
 
