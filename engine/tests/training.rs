@@ -1,13 +1,15 @@
 //! The step-at-a-time trainers, natively and in headless Chromium: loss falls on a tiny set,
 //! temporal KD pulls the student's attention onto the teacher's, a bad loss (NaN, or one blown
 //! up by a far too large learning rate) undoes the update before it (in both runs of a
-//! comparison together), bad batches are refused with a reason, and the side-by-side comparison
-//! the browser runs (without and with KD) gives the same losses in wasm as natively.
+//! comparison together), bad batches are refused with a reason, the side-by-side comparison
+//! the browser runs (without and with KD) gives the same losses in wasm as natively, and its two
+//! runs stepped apart in lockstep (the run without KD holding no teacher maps) train as it does.
 // Natively each test runs on its own thread under `pollster`, so a test's turn on the CPU
 // backend (see `device`) may be held across its awaits: nothing else runs on that thread.
 #![allow(clippy::await_holding_lock)]
 
 use burn::tensor::Device;
+use std::sync::Arc;
 use tempokd::audio::Features;
 use tempokd::data::Split;
 use tempokd::data::pack::{KeywordPack, PackMix};
@@ -17,9 +19,9 @@ use tempokd::rng::Rng;
 use tempokd::students::{Architecture, AttentionRequest, Preset, Student};
 use tempokd::teacher::{ClassifierPooling, Teacher, TeacherShape, Wav2Vec2Config};
 use tempokd::train::{
-    ComparisonData, DIVERGENCE_FACTOR, KdComparison, LabelledClip, LrSchedule, StudentBatch,
-    StudentTrainer, StudentTraining, TeacherBatch, TeacherTarget, TeacherTrainer, TeacherTraining,
-    TrainError,
+    ComparisonData, ComparisonRun, DIVERGENCE_FACTOR, KdComparison, LabelledClip, LrSchedule,
+    StudentBatch, StudentTrainer, StudentTraining, TeacherBatch, TeacherTarget, TeacherTrainer,
+    TeacherTraining, TrainError,
 };
 
 #[macro_use]
@@ -400,11 +402,28 @@ async_test!(a_saved_teacher_loads_back_identically, async {
     assert!(common::max_difference(a.values(), b.values()) < 1e-5);
 });
 
+/// A comparison of TC-ResNet8 on [`comparison_data`].
+async fn comparison(device: &Device, steps: usize, lr: f64) -> KdComparison {
+    let student = student(Preset::TcResNet8, device).await;
+    KdComparison::new(
+        &student,
+        comparison_settings(steps, lr),
+        comparison_data(&student),
+    )
+    .unwrap()
+}
+
+fn comparison_settings(steps: usize, lr: f64) -> StudentTraining {
+    StudentTraining {
+        steps,
+        ..settings(0.5, lr)
+    }
+}
+
 /// A pack of three "words" (tones of different pitch, one per class, two voices each) mixed
 /// into 2 s clips in noise, as the browser's trainer builds its data; the teacher's map is
 /// uniform over each clip's word.
-async fn comparison(device: &Device, steps: usize, lr: f64) -> KdComparison {
-    let student = student(Preset::TcResNet8, device).await;
+fn comparison_data(student: &Student) -> ComparisonData {
     let mut pack = KeywordPack::default();
     for (class, label) in labels().iter().enumerate() {
         for voice in 0..2 {
@@ -447,7 +466,7 @@ async fn comparison(device: &Device, steps: usize, lr: f64) -> KdComparison {
             }
         })
         .collect();
-    let data = ComparisonData {
+    ComparisonData {
         validation: scored
             .iter()
             .take(4)
@@ -458,13 +477,8 @@ async fn comparison(device: &Device, steps: usize, lr: f64) -> KdComparison {
             })
             .collect(),
         train: scored,
-        teacher,
-    };
-    let settings = StudentTraining {
-        steps,
-        ..settings(0.5, lr)
-    };
-    KdComparison::new(&student, settings, data).unwrap()
+        teacher: Some(teacher),
+    }
 }
 
 async_test!(
@@ -545,10 +559,63 @@ async_test!(
         let student = student(Preset::TcResNet8, &device).await;
         let empty = ComparisonData {
             train: Vec::new(),
-            teacher: Vec::new(),
+            teacher: Some(Vec::new()),
             validation: Vec::new(),
         };
         assert!(KdComparison::new(&student, settings(0.0, 1e-3), empty).is_err());
+    }
+);
+
+async_test!(
+    two_runs_stepped_apart_in_lockstep_train_as_the_comparison_does,
+    async {
+        let (device, _turn) = device().await;
+        let student = student(Preset::TcResNet8, &device).await;
+        let settings = comparison_settings(4, 3e-3);
+        let mut together =
+            KdComparison::new(&student, settings.clone(), comparison_data(&student)).unwrap();
+        // As two workers hold them: the run without KD has no teacher maps at all.
+        let without_maps = ComparisonData {
+            teacher: None,
+            ..comparison_data(&student)
+        };
+        let mut plain =
+            ComparisonRun::new(&student, &settings, false, Arc::new(without_maps)).unwrap();
+        let with_maps = Arc::new(comparison_data(&student));
+        let mut distilled = ComparisonRun::new(&student, &settings, true, with_maps).unwrap();
+        for _ in 0..4 {
+            let expected = together.step().await.unwrap();
+            plain.check().await.unwrap();
+            distilled.check().await.unwrap();
+            let got = PlainAndKd::new(plain.apply().unwrap(), distilled.apply().unwrap());
+            for (got, expected) in got.iter().zip(expected.iter()) {
+                assert_eq!(
+                    (got.step, got.loss, got.task, got.kd),
+                    (expected.step, expected.loss, expected.task, expected.kd)
+                );
+            }
+        }
+        let students = together.students().unwrap();
+        assert_eq!(
+            state_of(&plain.student().unwrap()).await,
+            state_of(&students.plain).await
+        );
+        assert_eq!(
+            state_of(&distilled.student().unwrap()).await,
+            state_of(&students.kd).await
+        );
+        // The other run diverged on this step: both keep one step fewer.
+        plain.check().await.unwrap();
+        distilled.undo();
+        plain.undo();
+        assert_eq!((plain.steps_done(), distilled.steps_done()), (3, 3));
+        // An update only follows its check, and the KD run needs a map per clip.
+        assert!(plain.apply().is_err());
+        let no_maps = Arc::new(ComparisonData {
+            teacher: None,
+            ..comparison_data(&student)
+        });
+        assert!(ComparisonRun::new(&student, &settings, true, no_maps).is_err());
     }
 );
 

@@ -106,7 +106,7 @@ async fn prepare(
         student_training(&request.settings, target),
         ComparisonData {
             train,
-            teacher: maps,
+            teacher: Some(maps),
             validation,
         },
     )

@@ -26,7 +26,7 @@ pub use cache::{
     MAP_BATCH_CLIPS, MAP_BATCH_SAMPLES, TeacherCache, TeacherTarget, bytes_fingerprint, clip_key,
     fingerprint, map_batches, teacher_target, teacher_targets,
 };
-pub use comparison::{ComparisonData, ComparisonScore, KdComparison};
+pub use comparison::{ComparisonData, ComparisonRun, ComparisonScore, KdComparison};
 pub use evaluate::{LabelledClip, class_probabilities, evaluate_student, evaluate_teacher};
 #[cfg(all(feature = "decoders", not(target_family = "wasm")))]
 pub use record::{

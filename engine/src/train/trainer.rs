@@ -548,6 +548,10 @@ impl StudentTrainer {
         &self.settings
     }
 
+    pub(super) fn config(&self) -> &StudentConfig {
+        &self.config
+    }
+
     /// Splits each batch over the student's device and `replicas` (autodiff devices): each
     /// computes the gradients of its part, and burn's optimiser sums them into one update, the
     /// update of the whole batch on one device (within rounding) for a student without batch
