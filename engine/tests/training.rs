@@ -2,26 +2,25 @@
 //! temporal KD pulls the student's attention onto the teacher's, a bad loss (NaN, or one blown
 //! up by a far too large learning rate) undoes the update before it (in both runs of a
 //! comparison together), bad batches are refused with a reason, the side-by-side comparison
-//! the browser runs (without and with KD) gives the same losses in wasm as natively, and its two
-//! runs stepped apart in lockstep (the run without KD holding no teacher maps) train as it does.
+//! the browser runs (without and with KD, each run drawing its batches from the seed alone) gives
+//! the same losses in wasm as natively.
 // Natively each test runs on its own thread under `pollster`, so a test's turn on the CPU
 // backend (see `device`) may be held across its awaits: nothing else runs on that thread.
 #![allow(clippy::await_holding_lock)]
 
 use burn::tensor::Device;
-use std::sync::Arc;
 use tempokd::audio::Features;
 use tempokd::data::Split;
 use tempokd::data::pack::{KeywordPack, PackMix};
 use tempokd::device::ComputeDevice;
-use tempokd::kd::{KdLossConfig, KdTarget, PlainAndKd};
+use tempokd::kd::{CheckOutcome, KdLossConfig, KdTarget, PlainAndKd, Verdict};
 use tempokd::rng::Rng;
 use tempokd::students::{Architecture, AttentionRequest, Preset, Student};
 use tempokd::teacher::{ClassifierPooling, Teacher, TeacherShape, Wav2Vec2Config};
 use tempokd::train::{
-    ComparisonData, ComparisonRun, DIVERGENCE_FACTOR, KdComparison, LabelledClip, LrSchedule,
-    StudentBatch, StudentTrainer, StudentTraining, TeacherBatch, TeacherTarget, TeacherTrainer,
-    TeacherTraining, TrainError,
+    ComparisonData, ComparisonRun, DIVERGENCE_FACTOR, LabelledClip, LrSchedule, SpecAugment,
+    StepReport, StudentBatch, StudentTrainer, StudentTraining, TeacherBatch, TeacherTarget,
+    TeacherTrainer, TeacherTraining, TrainError,
 };
 
 #[macro_use]
@@ -402,15 +401,59 @@ async_test!(a_saved_teacher_loads_back_identically, async {
     assert!(common::max_difference(a.values(), b.values()) < 1e-5);
 });
 
-/// A comparison of TC-ResNet8 on [`comparison_data`].
-async fn comparison(device: &Device, steps: usize, lr: f64) -> KdComparison {
+/// Both runs of a comparison of TC-ResNet8 on [`comparison_data`], the run without KD holding
+/// no teacher maps (as its browser worker does).
+async fn comparison(device: &Device, steps: usize, lr: f64) -> Lockstep {
     let student = student(Preset::TcResNet8, device).await;
-    KdComparison::new(
-        &student,
-        comparison_settings(steps, lr),
-        comparison_data(&student),
-    )
-    .unwrap()
+    let settings = comparison_settings(steps, lr);
+    let run = |kd: bool| {
+        let mut data = comparison_data(&student);
+        if !kd {
+            data.teacher = None;
+        }
+        ComparisonRun::new(&student, &settings, kd, data).unwrap()
+    };
+    Lockstep {
+        runs: PlainAndKd::from_fn(run),
+    }
+}
+
+/// The two runs held in step as the page holds its two training workers: both check a step,
+/// then each settles it by the verdict the other's check gives.
+struct Lockstep {
+    runs: PlainAndKd<ComparisonRun>,
+}
+
+impl Lockstep {
+    async fn step(&mut self) -> Result<PlainAndKd<StepReport>, TrainError> {
+        let checks = PlainAndKd::new(self.runs.plain.check().await, self.runs.kd.check().await);
+        let outcomes = checks.as_ref().map(CheckOutcome::of);
+        let others = PlainAndKd::new(outcomes.kd, outcomes.plain);
+        let mut reports = Vec::new();
+        let mut failure = None;
+        for ((run, check), other) in self.runs.iter_mut().zip(checks).zip(others) {
+            match check {
+                Ok(()) => reports.push(run.settle(Verdict::given(other))?),
+                Err(error) => failure = failure.or(Some(error)),
+            }
+        }
+        if let Some(error) = failure {
+            return Err(error);
+        }
+        let mut applied = reports.into_iter().flatten();
+        Ok(PlainAndKd::new(
+            applied.next().unwrap(),
+            applied.next().unwrap(),
+        ))
+    }
+
+    fn steps_done(&self) -> usize {
+        self.runs.kd.steps_done()
+    }
+
+    fn students(&self) -> PlainAndKd<Student> {
+        self.runs.as_ref().map(|run| run.student().unwrap())
+    }
 }
 
 fn comparison_settings(steps: usize, lr: f64) -> StudentTraining {
@@ -486,8 +529,8 @@ async_test!(
     async {
         let (device, _turn) = device().await;
         let mut comparison = comparison(&device, 30, 9.9).await;
-        let states = async |comparison: &KdComparison| {
-            let students = comparison.students().unwrap();
+        let states = async |comparison: &Lockstep| {
+            let students = comparison.students();
             [
                 state_of(&students.plain).await,
                 state_of(&students.kd).await,
@@ -532,9 +575,14 @@ async_test!(
         assert_eq!(plain.task, distilled.task);
         assert_eq!(plain.kd, 0.0);
         assert!(distilled.kd > 0.0, "{distilled:?}");
-        let before = comparison.validate().await.unwrap();
+        let in_window = async |comparison: &Lockstep| {
+            let (evaluation, maps) = comparison.runs.kd.validate().await.unwrap();
+            assert_eq!(maps.len(), 4);
+            evaluation.attention_in_window.unwrap_or(0.0)
+        };
+        let before = in_window(&comparison).await;
         let mut last = PlainAndKd::new(plain.clone(), distilled.clone());
-        while comparison.steps_done() < comparison.total_steps() {
+        while comparison.steps_done() < 20 {
             last = comparison.step().await.unwrap();
         }
         assert_eq!(last.kd.step, 20);
@@ -544,78 +592,98 @@ async_test!(
             distilled.kd,
             last.kd.kd
         );
-        let after = comparison.validate().await.unwrap();
-        let in_window = |score: &tempokd::train::ComparisonScore| {
-            score.evaluations.kd.attention_in_window.unwrap_or(0.0)
-        };
+        let after = in_window(&comparison).await;
         assert!(
-            in_window(&after) > in_window(&before),
-            "the KD student's attention in the window: {} → {}",
-            in_window(&before),
-            in_window(&after)
+            after > before,
+            "the KD student's attention in the window: {before} → {after}"
         );
-        assert_eq!(after.maps.kd.len(), 4);
-        // A comparison needs λ > 0 and a teacher map per clip.
-        let student = student(Preset::TcResNet8, &device).await;
-        let empty = ComparisonData {
-            train: Vec::new(),
-            teacher: Some(Vec::new()),
-            validation: Vec::new(),
-        };
-        assert!(KdComparison::new(&student, settings(0.0, 1e-3), empty).is_err());
     }
 );
 
 async_test!(
-    two_runs_stepped_apart_in_lockstep_train_as_the_comparison_does,
+    a_run_draws_its_batches_from_the_seed_alone_and_settles_only_what_it_checked,
     async {
         let (device, _turn) = device().await;
         let student = student(Preset::TcResNet8, &device).await;
-        let settings = comparison_settings(4, 3e-3);
-        let mut together =
-            KdComparison::new(&student, settings.clone(), comparison_data(&student)).unwrap();
-        // As two workers hold them: the run without KD has no teacher maps at all.
-        let without_maps = ComparisonData {
+        let settings = StudentTraining {
+            spec_augment: Some(SpecAugment::default()),
+            ..comparison_settings(3, 3e-3)
+        };
+        // The run without KD, as the worker that holds no teacher maps builds it and as one that
+        // holds them would: the same batches, SpecAugment's masks included.
+        let plain_run = |maps: bool| {
+            let mut data = comparison_data(&student);
+            if !maps {
+                data.teacher = None;
+            }
+            ComparisonRun::new(&student, &settings, false, data).unwrap()
+        };
+        let mut with_maps = plain_run(true);
+        let mut without_maps = plain_run(false);
+        let mut distilled =
+            ComparisonRun::new(&student, &settings, true, comparison_data(&student)).unwrap();
+        for step in 1..=3 {
+            let report = async |run: &mut ComparisonRun| {
+                run.check().await.unwrap();
+                run.settle(Verdict::Apply).unwrap().unwrap()
+            };
+            let (a, b, kd) = (
+                report(&mut with_maps).await,
+                report(&mut without_maps).await,
+                report(&mut distilled).await,
+            );
+            assert_eq!((a.step, a.loss, a.task), (b.step, b.loss, b.task));
+            assert_eq!((a.kd, b.kd), (0.0, 0.0));
+            assert!(kd.kd > 0.0, "{kd:?}");
+            if step == 1 {
+                // The same weights on the same batch: only the KD term tells them apart.
+                assert_eq!(a.task, kd.task);
+            }
+        }
+        // A settlement follows a check, a check waits for its settlement, and a run that cannot
+        // go back to the other's kept steps says so.
+        assert!(matches!(
+            without_maps.settle(Verdict::Apply),
+            Err(TrainError::Order(_))
+        ));
+        without_maps.check().await.unwrap();
+        assert!(matches!(
+            without_maps.check().await,
+            Err(TrainError::Order(_))
+        ));
+        assert!(matches!(
+            without_maps.settle(Verdict::Undo { kept: 0 }),
+            Err(TrainError::Order(_))
+        ));
+        with_maps.check().await.unwrap();
+        assert_eq!(with_maps.settle(Verdict::Undo { kept: 2 }).unwrap(), None);
+        assert_eq!(with_maps.steps_done(), 2);
+        distilled.check().await.unwrap();
+        assert_eq!(distilled.settle(Verdict::Cancel).unwrap(), None);
+        assert_eq!(distilled.steps_done(), 3);
+        // The KD run needs λ > 0 and a teacher map per clip; every run needs clips.
+        let refused = |kd: bool, lambda: f32, data: ComparisonData| {
+            let settings = StudentTraining {
+                loss: KdLossConfig {
+                    lambda,
+                    ..KdLossConfig::default()
+                },
+                ..settings.clone()
+            };
+            ComparisonRun::new(&student, &settings, kd, data).is_err()
+        };
+        assert!(refused(true, 0.0, comparison_data(&student)));
+        let no_maps = ComparisonData {
             teacher: None,
             ..comparison_data(&student)
         };
-        let mut plain =
-            ComparisonRun::new(&student, &settings, false, Arc::new(without_maps)).unwrap();
-        let with_maps = Arc::new(comparison_data(&student));
-        let mut distilled = ComparisonRun::new(&student, &settings, true, with_maps).unwrap();
-        for _ in 0..4 {
-            let expected = together.step().await.unwrap();
-            plain.check().await.unwrap();
-            distilled.check().await.unwrap();
-            let got = PlainAndKd::new(plain.apply().unwrap(), distilled.apply().unwrap());
-            for (got, expected) in got.iter().zip(expected.iter()) {
-                assert_eq!(
-                    (got.step, got.loss, got.task, got.kd),
-                    (expected.step, expected.loss, expected.task, expected.kd)
-                );
-            }
-        }
-        let students = together.students().unwrap();
-        assert_eq!(
-            state_of(&plain.student().unwrap()).await,
-            state_of(&students.plain).await
-        );
-        assert_eq!(
-            state_of(&distilled.student().unwrap()).await,
-            state_of(&students.kd).await
-        );
-        // The other run diverged on this step: both keep one step fewer.
-        plain.check().await.unwrap();
-        distilled.undo();
-        plain.undo();
-        assert_eq!((plain.steps_done(), distilled.steps_done()), (3, 3));
-        // An update only follows its check, and the KD run needs a map per clip.
-        assert!(plain.apply().is_err());
-        let no_maps = Arc::new(ComparisonData {
+        assert!(refused(true, 0.5, no_maps));
+        let no_clips = ComparisonData {
+            train: Vec::new(),
             teacher: None,
-            ..comparison_data(&student)
-        });
-        assert!(ComparisonRun::new(&student, &settings, true, no_maps).is_err());
+            validation: Vec::new(),
+        };
+        assert!(refused(false, 0.5, no_clips));
     }
 );
 

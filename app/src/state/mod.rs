@@ -13,4 +13,5 @@ pub mod live_tape;
 pub mod models;
 pub mod onnx_export;
 pub mod saved_run;
+pub mod training_pair;
 pub mod training_run;

@@ -1,11 +1,13 @@
 //! What the page knows about a training run: the visitor's settings, how far the run is, the
 //! curves of both students (without and with KD), their maps on the probe clip, and the trained
-//! students. A second worker trains, so the models above keep answering. Every scoring and the
-//! end are kept in this browser ([`SavedRun`]), and the next visit restores them.
+//! students. Two more workers train, one per run, held in step ([`RunPair`]), so the models
+//! above keep answering and the runs use two cores. Every scoring and the end are kept in this
+//! browser ([`SavedRun`]), and the next visit restores them.
 
 use crate::state::catalog::CatalogEntry;
 use crate::state::models::{Models, worker_build};
 use crate::state::saved_run::SavedRun;
+use crate::state::training_pair::{PairAction, PairEvent, RunPair};
 use crate::worker::{
     ModelFiles, ModelKind, ModelSource, Probe, Recording, RunScore, SavedStudent, Steer, StepPoint,
     TimeMap, TrainRequest, TrainSettings, TrainingClient, TrainingEnd, TrainingEvent,
@@ -90,7 +92,9 @@ pub struct Training {
     pub trained: RwSignal<Option<FinishedRun>>,
     /// The visitor's own words, added to the pack's training words.
     pub recordings: RwSignal<Vec<Recording>>,
-    client: StoredValue<Option<TrainingClient>, LocalStorage>,
+    /// The workers of the run going on, one per run of the comparison.
+    clients: StoredValue<Option<PlainAndKd<TrainingClient>>, LocalStorage>,
+    pair: StoredValue<RunPair, LocalStorage>,
     /// Runs started on this visit.
     started: StoredValue<usize>,
     /// The next change to the kept run, and whether one is being written.
@@ -111,7 +115,8 @@ impl Training {
             elapsed_ms: RwSignal::new(0.0),
             trained: RwSignal::new(None),
             recordings: RwSignal::new(Vec::new()),
-            client: StoredValue::new_local(None),
+            clients: StoredValue::new_local(None),
+            pair: StoredValue::new_local(RunPair::default()),
             started: StoredValue::new(0),
             keeping: StoredValue::new_local((None, false)),
         }
@@ -144,16 +149,20 @@ impl Training {
         self.started.update_value(|runs| *runs += 1);
         let cpu_reason = cpu_reason.or_else(|| models.cpu_reason());
         let build = worker_build(&cpu_reason);
-        let client = TrainingClient::spawn(build, move |event| self.apply(event));
-        client.send(TrainingRequest::Train(Box::new(TrainRequest {
-            teacher,
-            student: chosen,
-            pack: PACK.to_string(),
-            recordings: self.recordings.get_untracked(),
-            settings: self.settings.get_untracked(),
-            cpu_reason,
-        })));
-        self.client.set_value(Some(client));
+        let clients = PlainAndKd::from_fn(|kd| {
+            let client = TrainingClient::spawn(build, move |event| self.hear(kd, event));
+            client.send(TrainingRequest::Train(Box::new(TrainRequest {
+                kd,
+                teacher: teacher.clone(),
+                student: chosen.clone(),
+                pack: PACK.to_string(),
+                recordings: self.recordings.get_untracked(),
+                settings: self.settings.get_untracked(),
+                cpu_reason: cpu_reason.clone(),
+            })));
+            client
+        });
+        self.clients.set_value(Some(clients));
         self.phase.set(Phase::Preparing {
             stage: "models".into(),
             done: 0,
@@ -162,11 +171,28 @@ impl Training {
     }
 
     pub fn steer(self, steer: Steer) {
-        self.client.with_value(|client| {
-            if let Some(client) = client {
+        self.clients.with_value(|clients| {
+            for client in clients.iter().flat_map(PlainAndKd::iter) {
                 client.send(TrainingRequest::Steer(steer));
             }
         });
+    }
+
+    /// Takes in one event from the worker of the run with KD (when `kd`) or without it.
+    pub fn hear(self, kd: bool, event: TrainingEvent) {
+        let Some(actions) = self.pair.try_update_value(|pair| pair.hear(kd, event)) else {
+            return;
+        };
+        for action in actions {
+            match action {
+                PairAction::Show(event) => self.apply(event),
+                PairAction::Settle { kd, verdict } => self.clients.with_value(|clients| {
+                    if let Some(clients) = clients {
+                        clients.get(kd).send(TrainingRequest::Settle(verdict));
+                    }
+                }),
+            }
+        }
     }
 
     /// Forgets the last run (on the page and in this browser): curves, maps and trained
@@ -177,7 +203,8 @@ impl Training {
     }
 
     fn clear(self) {
-        self.client.set_value(None);
+        self.clients.set_value(None);
+        self.pair.set_value(RunPair::default());
         self.phase.set(Phase::Idle);
         self.info.set(None);
         self.points.set(PlainAndKd::default());
@@ -239,13 +266,13 @@ impl Training {
         }
     }
 
-    /// Takes in one event of the run from the training worker.
-    pub fn apply(self, event: TrainingEvent) {
+    /// Shows one event of the run, joined from both workers.
+    fn apply(self, event: PairEvent) {
         match event {
-            TrainingEvent::Preparing { stage, done, total } => {
+            PairEvent::Preparing { stage, done, total } => {
                 self.phase.set(Phase::Preparing { stage, done, total });
             }
-            TrainingEvent::Started {
+            PairEvent::Started {
                 device,
                 train_clips,
                 validation_clips,
@@ -258,18 +285,22 @@ impl Training {
                     validation_clips,
                     cached_maps,
                 }));
-                self.probe.set(Some(probe));
+                self.probe.set(probe);
                 self.phase.set(Phase::Running { paused: false });
             }
-            TrainingEvent::Stepped { points, elapsed_ms } => {
-                self.points.update(|runs| {
-                    for (run, point) in runs.iter_mut().zip(points) {
-                        run.push(point);
-                    }
-                });
-                self.elapsed_ms.set(elapsed_ms);
+            PairEvent::Stepped {
+                kd,
+                point,
+                elapsed_ms,
+            } => {
+                self.points.update(|runs| runs.get_mut(kd).push(point));
+                // The run with KD's worker starts last (it also makes the teacher's maps), and
+                // the other's first step waits for it: its clock is the pair's.
+                if kd {
+                    self.elapsed_ms.set(elapsed_ms);
+                }
             }
-            TrainingEvent::Validated {
+            PairEvent::Validated {
                 scores,
                 probe,
                 students,
@@ -284,12 +315,12 @@ impl Training {
                 });
                 self.probe_maps.set(Some(probe));
                 if let Some(students) = students {
-                    self.keep_run(*students, None);
+                    self.keep_run(students, None);
                 }
             }
-            TrainingEvent::Paused => self.phase.set(Phase::Running { paused: true }),
-            TrainingEvent::Resumed => self.phase.set(Phase::Running { paused: false }),
-            TrainingEvent::Ended {
+            PairEvent::Paused => self.phase.set(Phase::Running { paused: true }),
+            PairEvent::Resumed => self.phase.set(Phase::Running { paused: false }),
+            PairEvent::Ended {
                 end,
                 students,
                 elapsed_ms,
@@ -297,17 +328,17 @@ impl Training {
                 self.trained.set(Some(FinishedRun {
                     student: self.student.get_untracked(),
                     run: self.started.get_value(),
-                    students: (*students).clone(),
+                    students: students.clone(),
                     elapsed_ms,
                 }));
                 self.elapsed_ms.set(elapsed_ms);
-                self.keep_run(*students, Some(end.clone()));
+                self.keep_run(students, Some(end.clone()));
                 self.phase.set(Phase::Ended(end));
-                self.client.set_value(None);
+                self.clients.set_value(None);
             }
-            TrainingEvent::Failed { message } => {
+            PairEvent::Failed { message } => {
                 self.phase.set(Phase::Failed(message));
-                self.client.set_value(None);
+                self.clients.set_value(None);
             }
         }
     }

@@ -28,11 +28,12 @@ pub mod yielding;
 pub use client::{ModelClient, TrainingClient, WorkerBuild};
 pub use protocol::{
     BrowserProfile, Cadence, CalibrateRequest, CalibrationEvent, CalibrationProgress,
-    CalibrationSettings, CalibrationStreams, DeploymentCost, FromWorker, ListenSettings, LiveEvent,
-    LiveModel, LiveReading, MAX_LAG_S, MAX_MODEL_FILE_BYTES, ModelCalibration, ModelFiles,
-    ModelKind, ModelSource, NamedReading, Precision, Probe, Recording, Request, Response, RunScore,
-    SavedStudent, Steer, StepPoint, TeacherAttention, TimeMap, ToWorker, TrainRequest,
-    TrainSettings, TrainingEnd, TrainingEvent, TrainingRequest, too_large,
+    CalibrationSettings, CalibrationStreams, CheckOutcome, DeploymentCost, FromWorker,
+    ListenSettings, LiveEvent, LiveModel, LiveReading, MAX_LAG_S, MAX_MODEL_FILE_BYTES,
+    ModelCalibration, ModelFiles, ModelKind, ModelSource, NamedReading, Precision, Probe,
+    Recording, Request, Response, RunScore, SavedStudent, Steer, StepPoint, TeacherAttention,
+    TimeMap, ToWorker, TrainRequest, TrainSettings, TrainingEnd, TrainingEvent, TrainingRequest,
+    Verdict, too_large,
 };
 #[cfg(feature = "models")]
 pub use runner::register;

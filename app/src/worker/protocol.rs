@@ -6,7 +6,8 @@ pub use tempokd::data::stream_mix::CalibrationStreams;
 use tempokd::device::Placement;
 pub use tempokd::export::Precision;
 pub use tempokd::export::card::DeploymentCost;
-use tempokd::kd::{self, PlainAndKd, RolloutConfig};
+use tempokd::kd::{self, RolloutConfig};
+pub use tempokd::kd::{CheckOutcome, Verdict};
 pub use tempokd::model::{ModelKind, TeacherAttention, TimeMap};
 pub use tempokd::stream::calibrate::{CalibrationSettings, ModelCalibration};
 pub use tempokd::stream::{Cadence, ListenSettings, WindowReading};
@@ -218,10 +219,12 @@ pub struct LiveReading {
 /// What the page asks of a training worker.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum TrainingRequest {
-    /// Train a student twice side by side, without and with KD (see [`TrainRequest`]).
+    /// Train one run of a comparison (see [`TrainRequest`]).
     Train(Box<TrainRequest>),
     /// Pause, resume or stop the training between two steps.
     Steer(Steer),
+    /// What to do with the step just checked, now that the other run's check is known.
+    Settle(Verdict),
 }
 
 /// What crosses to a worker: a model client's request or a training client's. Both kinds of
@@ -365,10 +368,13 @@ pub enum Steer {
     Stop,
 }
 
-/// A training run of one student: a copy without KD and a copy with it, both from the student's
-/// weights, on the same clips in the same order.
+/// One run of a comparison of one student: the copy without KD or the copy with it, from the
+/// student's weights. Its twin trains the other run in a second worker on the same clips in the
+/// same order (both draw them from the settings' seed), and the page holds the two in step.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct TrainRequest {
+    /// The run with KD (which needs the teacher and its maps), or the run without.
+    pub kd: bool,
     pub teacher: ModelSource,
     pub student: ModelSource,
     /// Folder URL of the keyword pack (`manifest.csv` and the clips it lists).
@@ -471,6 +477,7 @@ pub enum TrainingEnd {
     Diverged(String),
 }
 
+/// What a training worker says of its run.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum TrainingEvent {
     /// Getting ready: fetching the models and the pack, mixing, the teacher's maps.
@@ -483,27 +490,33 @@ pub enum TrainingEvent {
         device: Placement,
         train_clips: usize,
         validation_clips: usize,
-        /// The teacher's maps came from the browser's cache.
+        /// The teacher's maps came from the browser's cache (the run without KD needs none).
         cached_maps: bool,
-        probe: Probe,
+        /// The clip watched as training goes on, from the run with KD, which has the teacher.
+        probe: Option<Probe>,
     },
-    /// One step of both runs (without KD, with KD), with the time since training began.
+    /// The next step's forward pass came out as `outcome`; a sound one waits for the page's
+    /// [`TrainingRequest::Settle`].
+    Checked {
+        outcome: CheckOutcome,
+    },
+    /// One step, with the time since training began.
     Stepped {
-        points: PlainAndKd<StepPoint>,
+        point: StepPoint,
         elapsed_ms: f64,
     },
-    /// Both runs scored on the validation clips, with their maps of the probe clip and, after
-    /// step 0 (whose students are the shipped ones), both students as they are at this step.
+    /// The run scored on the validation clips, with its map of the probe clip and, after step 0
+    /// (whose student is the shipped one), its student as it is at this step.
     Validated {
-        scores: PlainAndKd<RunScore>,
-        probe: PlainAndKd<TimeMap>,
-        students: Option<Box<PlainAndKd<SavedStudent>>>,
+        score: RunScore,
+        probe: TimeMap,
+        student: Option<SavedStudent>,
     },
     Paused,
     Resumed,
     Ended {
         end: TrainingEnd,
-        students: Box<PlainAndKd<SavedStudent>>,
+        student: SavedStudent,
         elapsed_ms: f64,
     },
     /// Nothing was trained, and why.
@@ -527,11 +540,11 @@ mod tests {
         assert_eq!(back, message);
     }
 
-    fn students(version: u8) -> Box<PlainAndKd<SavedStudent>> {
-        Box::new(PlainAndKd::from_fn(|kd| SavedStudent {
-            config: format!("{{\"kd\": {kd}, \"version\": {version}}}"),
-            weights: vec![version, u8::from(kd), 7, 9],
-        }))
+    fn student(version: u8) -> SavedStudent {
+        SavedStudent {
+            config: format!("{{\"version\": {version}}}"),
+            weights: vec![version, 7, 9],
+        }
     }
 
     #[wasm_bindgen_test]
@@ -543,6 +556,7 @@ mod tests {
         };
         round_trip(ToWorker::Training(TrainingRequest::Train(Box::new(
             TrainRequest {
+                kd: true,
                 teacher: source("teacher"),
                 student: source("tc-resnet8"),
                 pack: "data/pack/".into(),
@@ -556,6 +570,9 @@ mod tests {
         ))));
         for steer in [Steer::Pause, Steer::Resume, Steer::Stop] {
             round_trip(ToWorker::Training(TrainingRequest::Steer(steer)));
+        }
+        for verdict in [Verdict::Apply, Verdict::Undo { kept: 4 }, Verdict::Cancel] {
+            round_trip(ToWorker::Training(TrainingRequest::Settle(verdict)));
         }
         let map = TimeMap {
             start_s: 0.01,
@@ -575,28 +592,31 @@ mod tests {
                 train_clips: 240,
                 validation_clips: 48,
                 cached_maps: true,
-                probe: Probe {
+                probe: Some(Probe {
                     label: "yes".into(),
                     duration_s: 2.0,
                     window: Some((0.5, 1.0)),
                     teacher: map.clone(),
                     target: "as it is".into(),
-                },
+                }),
+            },
+            TrainingEvent::Checked {
+                outcome: CheckOutcome::Diverged { kept: 3 },
             },
             TrainingEvent::Stepped {
-                points: [StepPoint::default(); 2].into(),
+                point: StepPoint::default(),
                 elapsed_ms: 1.5,
             },
             TrainingEvent::Validated {
-                scores: [RunScore::default(); 2].into(),
-                probe: [map.clone(), map].into(),
-                students: Some(students(5)),
+                score: RunScore::default(),
+                probe: map,
+                student: Some(student(5)),
             },
             TrainingEvent::Paused,
             TrainingEvent::Resumed,
             TrainingEvent::Ended {
                 end: TrainingEnd::Diverged("at step 2".into()),
-                students: students(6),
+                student: student(6),
                 elapsed_ms: 2.0,
             },
             TrainingEvent::Failed {

@@ -9,9 +9,10 @@ use super::listening::{Live, PendingModel};
 use super::model_files::model_files;
 use super::protocol::{
     BrowserProfile, FromWorker, LiveModel, ModelKind, ModelSource, NamedReading, Request, Response,
-    Steer, ToWorker, TrainingRequest,
+    Steer, ToWorker, TrainingRequest, Verdict,
 };
 use super::trainer;
+use futures::channel::mpsc::{UnboundedSender, unbounded};
 use futures::future::FutureExt;
 use gloo_worker::{HandlerId, Registrable, Worker, WorkerScope};
 use std::cell::{Cell, RefCell};
@@ -42,6 +43,8 @@ pub struct ModelWorker {
     state: Rc<RefCell<State>>,
     /// The last word from the page on the training run.
     steering: Rc<Cell<Steer>>,
+    /// The page's verdicts on the training run's checked steps.
+    verdicts: Option<UnboundedSender<Verdict>>,
 }
 
 /// Starts the worker's side in this Web Worker: panics are reported to the page, and requests
@@ -60,6 +63,7 @@ impl Worker for ModelWorker {
         Self {
             state: Rc::default(),
             steering: Rc::new(Cell::new(Steer::Resume)),
+            verdicts: None,
         }
     }
 
@@ -78,19 +82,38 @@ impl Worker for ModelWorker {
                 // The training client learns the device from the run's start, not from here.
                 let device = device(&self.state, request.cpu_reason.clone(), |_| {});
                 self.steering.set(Steer::Resume);
+                let (verdicts, settling) = unbounded();
+                self.verdicts = Some(verdicts);
                 spawn_local(trainer::train(
                     *request,
                     device,
-                    self.steering.clone(),
+                    trainer::Steering {
+                        steer: self.steering.clone(),
+                        verdicts: settling,
+                    },
                     report,
                 ));
             }
-            ToWorker::Training(TrainingRequest::Steer(steer)) => self.steering.set(steer),
+            ToWorker::Training(TrainingRequest::Steer(steer)) => {
+                self.steering.set(steer);
+                if steer == Steer::Stop {
+                    // A step waiting for its verdict is dropped: the run stops where it is.
+                    self.settle(Verdict::Cancel);
+                }
+            }
+            ToWorker::Training(TrainingRequest::Settle(verdict)) => self.settle(verdict),
         }
     }
 }
 
 impl ModelWorker {
+    fn settle(&self, verdict: Verdict) {
+        if let Some(verdicts) = &self.verdicts {
+            // The run may have ended already; nothing waits then.
+            let _ = verdicts.unbounded_send(verdict);
+        }
+    }
+
     fn models(&self, request: Request, reply: impl Fn(Response) + Clone + 'static) {
         let state = self.state.clone();
         match request {

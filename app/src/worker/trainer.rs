@@ -1,18 +1,21 @@
-//! The worker's trainer: fetches the teacher, the student and the keyword pack, mixes the pack
-//! into noisy clips, takes the teacher's maps of them from the browser's cache (or computes and
-//! stores them), then trains the student twice side by side, without and with KD, one step at a
-//! time, yielding between steps so the page's pause, resume and stop arrive.
+//! The worker's trainer: one run of a comparison, the student without KD or with it. It fetches
+//! the student (and, for the run with KD, the teacher), mixes the pack into noisy clips, takes
+//! the teacher's maps of them from the browser's cache (or computes and stores them), then
+//! trains one step at a time in step with the worker of the other run: each step's forward pass
+//! is reported, and its update waits for the page's verdict, which knows both runs' checks. It
+//! yields between steps so the page's pause, resume and stop arrive.
 
 use super::device::PendingDevice;
 use super::fetch::fetch_bytes;
 use super::map_store::BrowserMapStore;
 use super::model_files::model_files;
 use super::protocol::{
-    Probe, Response, RunScore, SavedStudent, Steer, StepPoint, TimeMap, TrainRequest,
-    TrainSettings, TrainingEnd, TrainingEvent,
+    CheckOutcome, Probe, Response, RunScore, SavedStudent, Steer, StepPoint, TimeMap, TrainRequest,
+    TrainSettings, TrainingEnd, TrainingEvent, Verdict,
 };
 use super::yielding::yield_to_messages;
 use futures::StreamExt;
+use futures::channel::mpsc::UnboundedReceiver;
 use gloo_timers::future::TimeoutFuture;
 use std::borrow::Cow;
 use std::cell::Cell;
@@ -22,38 +25,45 @@ use tempokd::audio::{Features, MODEL_SAMPLE_RATE, decode_pcm16_mono};
 use tempokd::data::pack::{KeywordPack, PackClip, PackMix};
 use tempokd::data::{Manifest, Split};
 use tempokd::device::ComputeDevice;
-use tempokd::kd::{KdLossConfig, KdTarget, PlainAndKd, RolloutConfig};
+use tempokd::kd::{KdLossConfig, KdTarget, RolloutConfig};
 use tempokd::students::{self, Student};
 use tempokd::teacher::{Teacher, TeacherFiles};
 use tempokd::train::{
-    ComparisonData, ComparisonScore, KdComparison, LabelledClip, LrSchedule, MapClip, SpecAugment,
-    StepReport, StudentTraining, TeacherTarget, TrainError, clip_key, fingerprint, teacher_maps,
+    ComparisonData, ComparisonRun, LabelledClip, LrSchedule, MapClip, SpecAugment, StepReport,
+    StudentTraining, TeacherTarget, TrainError, clip_key, fingerprint, teacher_maps,
     teacher_target,
 };
 
 /// Pack clips fetched at once.
 const PARALLEL_FETCHES: usize = 8;
 
+/// What the page says to a training run: pause, resume or stop between steps, and the verdict
+/// on each checked step.
+pub struct Steering {
+    pub steer: Rc<Cell<Steer>>,
+    pub verdicts: UnboundedReceiver<Verdict>,
+}
+
 /// Runs one training request to its end, reporting as it goes.
 pub async fn train(
     request: TrainRequest,
     device: PendingDevice,
-    steering: Rc<Cell<Steer>>,
+    mut steering: Steering,
     report: impl Fn(TrainingEvent) + Clone + 'static,
 ) {
     let device = device.await;
-    let prepared = match prepare(&request, &device, &steering, &report).await {
+    let prepared = match prepare(&request, &device, &steering.steer, &report).await {
         Ok(prepared) => prepared,
         Err(message) => return report(TrainingEvent::Failed { message }),
     };
-    if let Err(message) = run(prepared, &request.settings, &steering, &report).await {
+    if let Err(message) = run(prepared, &request.settings, &mut steering, &report).await {
         report(TrainingEvent::Failed { message });
     }
 }
 
 /// Everything a run needs, ready on the device.
 struct Prepared {
-    comparison: KdComparison,
+    run: ComparisonRun,
     /// Index of the probe among the validation clips, and its features (for its time axis).
     probe: (usize, Features),
     student: students::StudentConfig,
@@ -73,12 +83,8 @@ async fn prepare(
         })
     };
     let models = load_models(request, device, &preparing).await?;
-    let clips = mix_clips(request, models.student.labels(), &preparing).await?;
-    let rollout = models.teacher.default_rollout();
-    let target = KdTarget::default_for(rollout.row);
-    let (maps, cached_maps) =
-        training_maps(&models, &clips.train, &rollout, steering, &preparing).await?;
     let student = &models.student;
+    let clips = mix_clips(request, student.labels(), &preparing).await?;
     let labelled = |clips: &[PackClip]| -> Result<Vec<LabelledClip<Features>>, String> {
         (clips.iter())
             .map(|clip| {
@@ -92,8 +98,24 @@ async fn prepare(
     };
     let train = labelled(&clips.train)?;
     let validation = labelled(&clips.validation)?;
-    let (probe_index, watched) = probe(&models, &clips.validation, &rollout, target).await?;
+    // The first validation clip with a keyword is watched as training goes on.
+    let probe_index = (clips.validation.iter())
+        .position(|clip| clip.window.is_some())
+        .ok_or("The pack has no validation word to watch; it needs at least one keyword clip.")?;
     let probe_features = validation[probe_index].input.clone();
+    // Only the run with KD needs the teacher: its maps of the clips, and of the probe.
+    let (teacher, target, cached_maps, watched) = match &models.teacher {
+        Some(teacher) => {
+            let rollout = teacher.teacher.default_rollout();
+            let target = KdTarget::default_for(rollout.row);
+            let (maps, cached) =
+                training_maps(teacher, &clips.train, &rollout, steering, &preparing).await?;
+            let probe_clip = &clips.validation[probe_index];
+            let watched = probe(teacher, student, probe_clip, &rollout, target).await?;
+            (Some(maps), target, cached, Some(watched))
+        }
+        None => (None, KdTarget::default(), false, None),
+    };
     report(TrainingEvent::Started {
         device: device.placement.clone(),
         train_clips: train.len(),
@@ -101,28 +123,34 @@ async fn prepare(
         cached_maps,
         probe: watched,
     });
-    let comparison = KdComparison::new(
+    let run = ComparisonRun::new(
         student,
-        student_training(&request.settings, target),
+        &student_training(&request.settings, target),
+        request.kd,
         ComparisonData {
             train,
-            teacher: Some(maps),
+            teacher,
             validation,
         },
     )
     .map_err(|e| e.to_string())?;
     Ok(Prepared {
-        comparison,
+        run,
         probe: (probe_index, probe_features),
         student: student.config().clone(),
     })
 }
 
-/// The teacher and the student (on the autodiff device), with the teacher's fingerprint (its
-/// files and rollout settings), under which its maps are cached.
-struct RunModels {
+/// The frozen teacher, with its fingerprint (its files and rollout settings), under which its
+/// maps are cached.
+struct RunTeacher {
     teacher: Teacher,
     fingerprint: String,
+}
+
+/// The student (on the autodiff device) and, for the run with KD, the teacher.
+struct RunModels {
+    teacher: Option<RunTeacher>,
     student: Student,
 }
 
@@ -133,7 +161,25 @@ async fn load_models(
 ) -> Result<RunModels, String> {
     // The page shows the training's own progress, not each file's.
     let ignore = |_: Response| {};
-    preparing("models", 0, 2);
+    let total = 1 + usize::from(request.kd);
+    preparing("models", 0, total);
+    let (student_config, student_weights, _) =
+        model_files(request.student.clone(), &ignore).await?;
+    let student = Student::load(
+        students::StudentFiles {
+            config: &student_config,
+            weights: &student_weights,
+        },
+        &device.device.clone().autodiff(),
+    )
+    .map_err(|e| format!("The student could not be loaded: {e}"))?;
+    preparing("models", 1, total);
+    if !request.kd {
+        return Ok(RunModels {
+            teacher: None,
+            student,
+        });
+    }
     let (teacher_config, teacher_weights, preprocessor) =
         model_files(request.teacher.clone(), &ignore).await?;
     let teacher = Teacher::load(
@@ -145,18 +191,7 @@ async fn load_models(
         &device.device,
     )
     .map_err(|e| format!("The teacher could not be loaded: {e}"))?;
-    preparing("models", 1, 2);
-    let (student_config, student_weights, _) =
-        model_files(request.student.clone(), &ignore).await?;
-    let student = Student::load(
-        students::StudentFiles {
-            config: &student_config,
-            weights: &student_weights,
-        },
-        &device.device.clone().autodiff(),
-    )
-    .map_err(|e| format!("The student could not be loaded: {e}"))?;
-    preparing("models", 2, 2);
+    preparing("models", 2, total);
     if teacher.labels() != student.labels() {
         return Err(format!(
             "The teacher's labels ({}) are not the student's ({}); pick a student of the same task.",
@@ -169,18 +204,21 @@ async fn load_models(
         &teacher.default_rollout(),
     );
     Ok(RunModels {
-        teacher,
-        fingerprint,
+        teacher: Some(RunTeacher {
+            teacher,
+            fingerprint,
+        }),
         student,
     })
 }
 
-/// The pack's words (and the visitor's own) placed in noise, as training and validation clips.
+/// The clips of the pack a run learns from and is scored on.
 struct MixedClips {
     train: Vec<PackClip>,
     validation: Vec<PackClip>,
 }
 
+/// The pack's words (and the visitor's own) placed in noise, as training and validation clips.
 async fn mix_clips(
     request: &TrainRequest,
     labels: &[String],
@@ -209,7 +247,7 @@ async fn mix_clips(
 /// the rest computed in batches of one length, yielding to the page between batches (a stop
 /// asked for meanwhile ends it). Also whether every map came from the cache.
 async fn training_maps<'c>(
-    models: &RunModels,
+    teacher: &RunTeacher,
     clips: &'c [PackClip],
     rollout: &RolloutConfig,
     steering: &Cell<Steer>,
@@ -238,9 +276,9 @@ async fn training_maps<'c>(
         Ok(())
     };
     let maps = teacher_maps(
-        &models.teacher,
+        &teacher.teacher,
         rollout,
-        &models.fingerprint,
+        &teacher.fingerprint,
         &map_clips,
         read,
         &BrowserMapStore,
@@ -254,24 +292,21 @@ async fn training_maps<'c>(
     Ok((maps.maps, maps.kept == clips.len()))
 }
 
-/// The first validation clip with a keyword, watched as training goes on, with the teacher's
-/// map of it made into the KD target; and its index among the validation clips.
+/// The probe `clip`, watched as training goes on, with the teacher's map of it made into the KD
+/// target.
 async fn probe(
-    models: &RunModels,
-    validation: &[PackClip],
+    teacher: &RunTeacher,
+    student: &Student,
+    clip: &PackClip,
     rollout: &RolloutConfig,
     target: KdTarget,
-) -> Result<(usize, Probe), String> {
-    let index = (validation.iter())
-        .position(|clip| clip.window.is_some())
-        .ok_or("The pack has no validation word to watch; it needs at least one keyword clip.")?;
-    let clip = &validation[index];
-    let teacher = &models.teacher;
+) -> Result<Probe, String> {
+    let teacher = &teacher.teacher;
     let map = teacher_target(teacher, &clip.samples, rollout)
         .await
         .map_err(|e| format!("The teacher failed on the probe clip: {e}"))?;
-    let probe = Probe {
-        label: (models.student.labels().get(clip.target))
+    Ok(Probe {
+        label: (student.labels().get(clip.target))
             .cloned()
             .unwrap_or_default(),
         duration_s: clip.samples.len() as f32 / MODEL_SAMPLE_RATE as f32,
@@ -282,8 +317,7 @@ async fn probe(
             values: target.apply(&map.map),
         },
         target: target.to_string(),
-    };
-    Ok((index, probe))
+    })
 }
 
 /// The trainer's settings for the visitor's choices: the learning rate drops tenfold for the
@@ -340,44 +374,65 @@ pub(super) async fn fetch_pack(
     Ok(pack)
 }
 
-/// Trains until the last step, a stop or a divergence, then sends both students.
+/// Trains until the last step, a stop or a divergence, then sends the student.
 async fn run(
     mut prepared: Prepared,
     settings: &TrainSettings,
-    steering: &Cell<Steer>,
+    steering: &mut Steering,
     report: &impl Fn(TrainingEvent),
 ) -> Result<(), String> {
     let started = js_sys::Date::now();
     report(validate(&prepared).await?);
+    let steer = steering.steer.clone();
     let end = loop {
-        if prepared.comparison.steps_done() >= prepared.comparison.total_steps() {
+        let run = &mut prepared.run;
+        if run.steps_done() >= run.total_steps() {
             break TrainingEnd::Finished;
         }
-        if steering.get() == Steer::Pause {
+        if steer.get() == Steer::Pause {
             report(TrainingEvent::Paused);
-            while steering.get() == Steer::Pause {
+            while steer.get() == Steer::Pause {
                 TimeoutFuture::new(100).await;
             }
-            if steering.get() == Steer::Resume {
+            if steer.get() == Steer::Resume {
                 report(TrainingEvent::Resumed);
             }
         }
-        if steering.get() == Steer::Stop {
+        if steer.get() == Steer::Stop {
             break TrainingEnd::Stopped;
         }
-        match prepared.comparison.step().await {
-            Ok(reports) => report(TrainingEvent::Stepped {
-                points: reports.map(|r| point(&r)),
-                elapsed_ms: js_sys::Date::now() - started,
-            }),
+        let check = run.check().await;
+        report(TrainingEvent::Checked {
+            outcome: CheckOutcome::of(&check),
+        });
+        match check {
+            Ok(()) => {}
             Err(diverged @ TrainError::Diverged { .. }) => {
-                // The runs went back to earlier weights: the scores shown are theirs.
+                // The run went back to earlier weights: the scores shown are theirs.
                 report(validate(&prepared).await?);
                 break TrainingEnd::Diverged(diverged.to_string());
             }
             Err(other) => return Err(other.to_string()),
         }
-        let done = prepared.comparison.steps_done();
+        // The page's worker went away only with the page.
+        let verdict = (steering.verdicts.next().await).unwrap_or(Verdict::Cancel);
+        match prepared.run.settle(verdict) {
+            Ok(Some(step)) => report(TrainingEvent::Stepped {
+                point: point(&step),
+                elapsed_ms: js_sys::Date::now() - started,
+            }),
+            Ok(None) => match verdict {
+                Verdict::Undo { kept } => {
+                    report(validate(&prepared).await?);
+                    break TrainingEnd::Diverged(format!(
+                        "the other run diverged; both keep the weights after step {kept}"
+                    ));
+                }
+                _ => break TrainingEnd::Stopped,
+            },
+            Err(failure) => return Err(failure.to_string()),
+        }
+        let done = prepared.run.steps_done();
         if done.is_multiple_of(settings.validate_every.max(1)) || done == settings.steps {
             report(validate(&prepared).await?);
         }
@@ -386,29 +441,17 @@ async fn run(
     };
     report(TrainingEvent::Ended {
         end,
-        students: student_files(&prepared.comparison).await?,
+        student: student_file(&prepared.run).await?,
         elapsed_ms: js_sys::Date::now() - started,
     });
     Ok(())
 }
 
-/// Both students as trained so far, as the files `tempokd` saves.
-async fn student_files(comparison: &KdComparison) -> Result<Box<PlainAndKd<SavedStudent>>, String> {
-    let PlainAndKd {
-        plain,
-        kd: distilled,
-    } = comparison.students().map_err(|e| e.to_string())?;
-    let files = |student: Student| async move {
-        student
-            .save()
-            .await
-            .map(|(config, weights)| SavedStudent { config, weights })
-            .map_err(|e| e.to_string())
-    };
-    Ok(Box::new(PlainAndKd::new(
-        files(plain).await?,
-        files(distilled).await?,
-    )))
+/// The student as trained so far, as the files `tempokd` saves.
+async fn student_file(run: &ComparisonRun) -> Result<SavedStudent, String> {
+    let student = run.student().map_err(|e| e.to_string())?;
+    let (config, weights) = student.save().await.map_err(|e| e.to_string())?;
+    Ok(SavedStudent { config, weights })
 }
 
 fn point(report: &StepReport) -> StepPoint {
@@ -421,44 +464,29 @@ fn point(report: &StepReport) -> StepPoint {
     }
 }
 
-/// Both runs scored on the validation clips, with their maps of the probe clip and their
-/// weights (which the page keeps, so a reload loses nothing scored).
+/// The run scored on the validation clips, with its map of the probe clip and its weights
+/// (which the page keeps, so a reload loses nothing scored).
 async fn validate(prepared: &Prepared) -> Result<TrainingEvent, String> {
-    let comparison = &prepared.comparison;
-    let score = comparison.validate().await.map_err(|e| e.to_string())?;
-    let step = comparison.steps_done();
-    let students = match step {
+    let run = &prepared.run;
+    let (evaluation, maps) = run.validate().await.map_err(|e| e.to_string())?;
+    let step = run.steps_done();
+    let student = match step {
         0 => None,
-        _ => Some(student_files(comparison).await?),
+        _ => Some(student_file(run).await?),
     };
-    Ok(validated(
-        &score,
-        step,
-        &prepared.probe,
-        &prepared.student,
-        students,
-    ))
-}
-
-fn validated(
-    score: &ComparisonScore,
-    step: usize,
-    probe: &(usize, Features),
-    student: &students::StudentConfig,
-    students: Option<Box<PlainAndKd<SavedStudent>>>,
-) -> TrainingEvent {
-    let axis = student.frame_axis(&probe.1);
-    TrainingEvent::Validated {
-        scores: score.evaluations.as_ref().map(|evaluation| RunScore {
+    let (probe_index, probe_features) = &prepared.probe;
+    let axis = prepared.student.frame_axis(probe_features);
+    Ok(TrainingEvent::Validated {
+        score: RunScore {
             step,
             accuracy: evaluation.accuracy,
             localisation: evaluation.attention_in_window.unwrap_or(0.0),
-        }),
-        probe: score.maps.as_ref().map(|maps| TimeMap {
+        },
+        probe: TimeMap {
             start_s: axis.start_s,
             frame_s: axis.frame_s,
-            values: maps.get(probe.0).cloned().unwrap_or_default(),
-        }),
-        students,
-    }
+            values: maps.get(*probe_index).cloned().unwrap_or_default(),
+        },
+        student,
+    })
 }

@@ -2,6 +2,13 @@
 
 use super::*;
 
+/// `event(kd)` from the worker of each run, the run without KD first.
+fn hear_both(training: Training, event: impl Fn(bool) -> TrainingEvent) {
+    for kd in [false, true] {
+        training.hear(kd, event(kd));
+    }
+}
+
 #[wasm_bindgen_test]
 async fn trainer_shows_progress_curves_probe_maps_and_the_comparison() {
     let (models, training) = (Models::new(), Training::new());
@@ -16,11 +23,14 @@ async fn trainer_shows_progress_curves_probe_maps_and_the_comparison() {
     // Nothing has run: no curves, no table, no error.
     assert!(root.query_selector("#curve-loss").unwrap().is_none());
     assert!(root.query_selector(".error").unwrap().is_none());
-    training.apply(TrainingEvent::Preparing {
-        stage: "teacher maps".into(),
-        done: 60,
-        total: 240,
-    });
+    training.hear(
+        true,
+        TrainingEvent::Preparing {
+            stage: "teacher maps".into(),
+            done: 60,
+            total: 240,
+        },
+    );
     settle().await;
     assert_eq!(
         text(&root, "#training-status").as_deref(),
@@ -32,32 +42,35 @@ async fn trainer_shows_progress_curves_probe_maps_and_the_comparison() {
         frame_s: 0.5,
         values,
     };
-    training.apply(TrainingEvent::Started {
+    hear_both(training, |kd| TrainingEvent::Started {
         device: Placement::Cpu {
             reason: "tests".into(),
         },
         train_clips: 240,
         validation_clips: 48,
-        cached_maps: true,
-        probe: Probe {
+        cached_maps: kd,
+        // Only the run with KD has the teacher to map the probe with.
+        probe: kd.then(|| Probe {
             label: "yes".into(),
             duration_s: 2.0,
             window: Some((0.5, 1.0)),
             teacher: map(vec![0.1, 0.7, 0.1, 0.1]),
             target: "as it is".into(),
-        },
+        }),
     });
     for step in 1..=10 {
-        let point = |loss: f32| StepPoint {
-            step,
-            loss,
-            task: loss,
-            kd: 0.0,
-            accuracy: 0.5,
-        };
-        training.apply(TrainingEvent::Stepped {
-            points: [point(2.0 / step as f32), point(1.5 / step as f32)].into(),
-            elapsed_ms: 500.0 * step as f64,
+        hear_both(training, |kd| {
+            let loss = if kd { 1.5 } else { 2.0 } / step as f32;
+            TrainingEvent::Stepped {
+                point: StepPoint {
+                    step,
+                    loss,
+                    task: loss,
+                    kd: 0.0,
+                    accuracy: 0.5,
+                },
+                elapsed_ms: 500.0 * step as f64,
+            }
         });
     }
     let score = |step: usize, accuracy: f32, localisation: f32| RunScore {
@@ -65,10 +78,12 @@ async fn trainer_shows_progress_curves_probe_maps_and_the_comparison() {
         accuracy,
         localisation,
     };
-    training.apply(TrainingEvent::Validated {
-        scores: [score(10, 0.6, 0.3), score(10, 0.7, 0.55)].into(),
-        probe: [map(vec![0.25; 4]), map(vec![0.1, 0.7, 0.1, 0.1])].into(),
-        students: Some(Box::new(student_files(1))),
+    let scores = [score(10, 0.6, 0.3), score(10, 0.7, 0.55)];
+    let probes = [map(vec![0.25; 4]), map(vec![0.1, 0.7, 0.1, 0.1])];
+    hear_both(training, |kd| TrainingEvent::Validated {
+        score: scores[usize::from(kd)],
+        probe: probes[usize::from(kd)].clone(),
+        student: Some(student_files(1).get(kd).clone()),
     });
     settle().await;
     // 10 of 300 steps in 5 s: 2 steps/s, 145 s left.
@@ -93,16 +108,26 @@ async fn trainer_shows_progress_curves_probe_maps_and_the_comparison() {
     }
     // A divergence at step 11 undoes step 10's update: the worker scores the weights it kept,
     // and the table shows those, not step 10's.
-    training.apply(TrainingEvent::Validated {
-        scores: [score(9, 0.58, 0.3), score(9, 0.66, 0.5)].into(),
-        probe: [map(vec![0.25; 4]), map(vec![0.1, 0.6, 0.2, 0.1])].into(),
-        students: Some(Box::new(student_files(2))),
+    let scores = [score(9, 0.58, 0.3), score(9, 0.66, 0.5)];
+    let probes = [map(vec![0.25; 4]), map(vec![0.1, 0.6, 0.2, 0.1])];
+    hear_both(training, |kd| TrainingEvent::Validated {
+        score: scores[usize::from(kd)],
+        probe: probes[usize::from(kd)].clone(),
+        student: Some(student_files(2).get(kd).clone()),
     });
-    training.apply(TrainingEvent::Ended {
-        end: TrainingEnd::Diverged(
-            "training diverged at step 11; the weights after step 9 are kept".into(),
-        ),
-        students: Box::new(student_files(2)),
+    // The run with KD diverged; the other went back with it.
+    training.hear(
+        true,
+        TrainingEvent::Checked {
+            outcome: CheckOutcome::Diverged { kept: 9 },
+        },
+    );
+    hear_both(training, |kd| TrainingEvent::Ended {
+        end: TrainingEnd::Diverged(match kd {
+            true => "training diverged at step 11; the weights after step 9 are kept".into(),
+            false => "the other run diverged; both keep the weights after step 9".into(),
+        }),
+        student: student_files(2).get(kd).clone(),
         elapsed_ms: 5_500.0,
     });
     settle().await;
@@ -129,14 +154,14 @@ async fn trainer_shows_progress_curves_probe_maps_and_the_comparison() {
 async fn a_run_kept_by_the_browser_is_restored_on_the_next_visit_until_reset() {
     let (models, training) = (Models::new(), Training::new());
     let (_root, _mount) = mount_trainer(models, training, RwSignal::new(None));
-    training.apply(TrainingEvent::Started {
+    hear_both(training, |kd| TrainingEvent::Started {
         device: Placement::Cpu {
             reason: "tests".into(),
         },
         train_clips: 4,
         validation_clips: 2,
         cached_maps: false,
-        probe: Probe {
+        probe: kd.then(|| Probe {
             label: "no".into(),
             duration_s: 1.0,
             window: None,
@@ -146,26 +171,25 @@ async fn a_run_kept_by_the_browser_is_restored_on_the_next_visit_until_reset() {
                 values: vec![0.5, 0.5],
             },
             target: "as it is".into(),
-        },
+        }),
     });
     for step in 1..=3 {
-        let point = StepPoint {
-            step,
-            ..StepPoint::default()
-        };
-        training.apply(TrainingEvent::Stepped {
-            points: [point; 2].into(),
+        hear_both(training, |_| TrainingEvent::Stepped {
+            point: StepPoint {
+                step,
+                ..StepPoint::default()
+            },
             elapsed_ms: 100.0 * step as f64,
         });
     }
-    training.apply(TrainingEvent::Validated {
-        scores: [RunScore::default(); 2].into(),
-        probe: PlainAndKd::from_fn(|_| TimeMap {
+    hear_both(training, |kd| TrainingEvent::Validated {
+        score: RunScore::default(),
+        probe: TimeMap {
             start_s: 0.0,
             frame_s: 0.5,
             values: vec![0.9, 0.1],
-        }),
-        students: Some(Box::new(student_files(3))),
+        },
+        student: Some(student_files(3).get(kd).clone()),
     });
     // The page was closed here, mid-run: the next visit finds step 3's students.
     let mut kept = None;

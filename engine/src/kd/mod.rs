@@ -13,7 +13,7 @@ pub use loss::{
     KdLoss, KdLossConfig, TaskWeight, binary_cross_entropy, cross_entropy, logit_kd_loss,
     temporal_kd_loss,
 };
-pub use pair::PlainAndKd;
+pub use pair::{CheckOutcome, PlainAndKd, Verdict};
 pub use rollout::{
     AttentionMaps, HeadFusion, RolloutConfig, RolloutError, RolloutRow, normalise,
     resample_distribution, rollout,

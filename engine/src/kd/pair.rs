@@ -35,6 +35,10 @@ impl<T> PlainAndKd<T> {
         if kd { &self.kd } else { &self.plain }
     }
 
+    pub fn get_mut(&mut self, kd: bool) -> &mut T {
+        if kd { &mut self.kd } else { &mut self.plain }
+    }
+
     /// The plain run's value, then the KD run's.
     pub fn iter(&self) -> impl Iterator<Item = &T> {
         [&self.plain, &self.kd].into_iter()
@@ -110,5 +114,40 @@ mod tests {
             pair.map(str::len).iter().copied().collect::<Vec<_>>(),
             [10, 7]
         );
+    }
+}
+
+/// How one run's check of a step came out, as the place that holds the other run learns it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum CheckOutcome {
+    Sound,
+    /// The loss diverged; the run went back to the weights after `kept` steps.
+    Diverged {
+        kept: usize,
+    },
+    /// Anything else went wrong; the comparison ends there.
+    Failed,
+}
+
+/// What a run whose check was sound does with its step once the other run's check is known.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Verdict {
+    Apply,
+    /// The other run diverged: back to the same `kept` steps.
+    Undo {
+        kept: usize,
+    },
+    /// The other run failed, or training stops: the step is dropped.
+    Cancel,
+}
+
+impl Verdict {
+    /// The verdict on a sound check when the other run's check came out as `other`.
+    pub fn given(other: CheckOutcome) -> Self {
+        match other {
+            CheckOutcome::Sound => Self::Apply,
+            CheckOutcome::Diverged { kept } => Self::Undo { kept },
+            CheckOutcome::Failed => Self::Cancel,
+        }
     }
 }

@@ -1,9 +1,9 @@
 //! Two copies of one student trained side by side, from the same weights, on the same batches
 //! in the same order: one without KD (λ = 0, no logit KD) and one with temporal KD. Whatever
 //! differs between them at the end is what the teacher's maps taught. Each run is a
-//! [`ComparisonRun`] that draws its batches from the seed alone, so the two can step in one
-//! place ([`KdComparison`]) or in two browser workers held in step by the page; either way a
-//! step is checked by both runs before either applies it.
+//! [`ComparisonRun`] that draws its batches from the seed alone, so the two can train in two
+//! browser workers that the page holds in step: each step is checked by both runs before either
+//! applies it, and when either diverges both undo their last update.
 
 use super::TrainError;
 use super::augment::SpecAugment;
@@ -12,12 +12,11 @@ use super::cache::TeacherTarget;
 use super::evaluate::{LabelledClip, evaluate_student};
 use super::trainer::{Checked, StepReport, StudentTrainer, StudentTraining};
 use crate::audio::Features;
-use crate::kd::PlainAndKd;
+use crate::kd::{CheckOutcome, Verdict};
 use crate::metrics::Evaluation;
 use crate::rng::Rng;
 use crate::students::{Student, StudentModel};
 use burn::module::Module;
-use std::sync::Arc;
 
 /// The clips a comparison learns from and is scored on.
 pub struct ComparisonData {
@@ -28,18 +27,22 @@ pub struct ComparisonData {
     pub validation: Vec<LabelledClip<Features>>,
 }
 
-/// How both students did on the validation clips, with each clip's map per student.
-pub struct ComparisonScore {
-    pub evaluations: PlainAndKd<Evaluation>,
-    pub maps: PlainAndKd<Vec<Vec<f32>>>,
+impl CheckOutcome {
+    pub fn of(check: &Result<(), TrainError>) -> Self {
+        match check {
+            Ok(()) => Self::Sound,
+            Err(TrainError::Diverged { kept, .. }) => Self::Diverged { kept: *kept },
+            Err(_) => Self::Failed,
+        }
+    }
 }
 
 /// One run of a comparison, stepped in two halves: [`ComparisonRun::check`] (the forward pass
-/// and its guard) and [`ComparisonRun::apply`] (the update), so that the other run's check can
-/// come in between and a divergence in either undoes both.
+/// and its guard) and [`ComparisonRun::settle`] (the update, or going back), so that the other
+/// run's check comes in between and a divergence in either undoes both.
 pub struct ComparisonRun {
     trainer: StudentTrainer,
-    data: Arc<ComparisonData>,
+    data: ComparisonData,
     order: BatchOrder,
     augment_rng: Rng,
     spec_augment: Option<SpecAugment>,
@@ -55,7 +58,7 @@ impl ComparisonRun {
         student: &Student,
         settings: &StudentTraining,
         kd: bool,
-        data: Arc<ComparisonData>,
+        data: ComparisonData,
     ) -> Result<Self, TrainError> {
         if data.train.is_empty() {
             return Err(TrainError::Settings("there are no training clips".into()));
@@ -111,10 +114,15 @@ impl ComparisonRun {
         self.trainer.settings().steps
     }
 
-    /// The forward pass of the next step on the next batch, held until [`ComparisonRun::apply`].
-    /// A loss that diverged has already undone this run's last update; the error says so.
+    /// The forward pass of the next step on the next batch, held until
+    /// [`ComparisonRun::settle`]. A loss that diverged has already undone this run's last update;
+    /// the error says how many steps it kept.
     pub async fn check(&mut self) -> Result<(), TrainError> {
-        self.cancel();
+        if self.pending.is_some() {
+            return Err(TrainError::Order(
+                "a checked step waits to be settled".into(),
+            ));
+        }
         let data = &self.data;
         let teacher = match (self.kd, &data.teacher) {
             (true, Some(maps)) => Some((maps.as_slice(), &self.trainer.settings().target)),
@@ -132,24 +140,25 @@ impl ComparisonRun {
         Ok(())
     }
 
-    /// The update of the step checked last.
-    pub fn apply(&mut self) -> Result<StepReport, TrainError> {
-        let checked = self.pending.take().ok_or_else(|| {
-            TrainError::Settings("a step is applied only after it was checked".into())
-        })?;
-        self.trainer.apply(checked)
-    }
-
-    /// The other run diverged on this step: undoes this run's last update (or, with none, its
-    /// checked step), so both keep the same number of steps.
-    pub fn undo(&mut self) {
-        self.trainer.roll_back(self.pending.take());
-    }
-
-    /// The other run failed otherwise: returns to before the checked step, if any.
-    pub fn cancel(&mut self) {
-        if let Some(checked) = self.pending.take() {
-            self.trainer.cancel(checked);
+    /// Settles the step checked last: its update (and what it did) for [`Verdict::Apply`].
+    pub fn settle(&mut self, verdict: Verdict) -> Result<Option<StepReport>, TrainError> {
+        let checked = (self.pending.take())
+            .ok_or_else(|| TrainError::Order("a step is settled only after its check".into()))?;
+        match verdict {
+            Verdict::Apply => self.trainer.apply(checked).map(Some),
+            Verdict::Undo { kept } => {
+                self.trainer.roll_back(Some(checked));
+                match self.steps_done() {
+                    done if done == kept => Ok(None),
+                    done => Err(TrainError::Order(format!(
+                        "the other run kept {kept} steps, and this one went back to {done}"
+                    ))),
+                }
+            }
+            Verdict::Cancel => {
+                self.trainer.cancel(checked);
+                Ok(None)
+            }
         }
     }
 
@@ -161,74 +170,5 @@ impl ComparisonRun {
     /// The student as trained so far (the last good weights after a divergence).
     pub fn student(&self) -> Result<Student, TrainError> {
         self.trainer.student()
-    }
-}
-
-/// Both runs of a comparison in one place.
-pub struct KdComparison {
-    runs: PlainAndKd<ComparisonRun>,
-}
-
-impl KdComparison {
-    /// `student` (on an autodiff device) is where both runs start; `settings.loss.lambda` is the
-    /// KD run's λ and must be above 0.
-    pub fn new(
-        student: &Student,
-        settings: StudentTraining,
-        data: ComparisonData,
-    ) -> Result<Self, TrainError> {
-        let data = Arc::new(data);
-        let run = |kd| ComparisonRun::new(student, &settings, kd, data.clone());
-        Ok(Self {
-            runs: PlainAndKd::new(run(false)?, run(true)?),
-        })
-    }
-
-    pub fn steps_done(&self) -> usize {
-        self.runs.kd.steps_done()
-    }
-
-    pub fn total_steps(&self) -> usize {
-        self.runs.kd.total_steps()
-    }
-
-    /// One step of each run on the same batch. Both losses are checked before either update is
-    /// applied; when either diverges, both runs undo their last update together, so they stay
-    /// on the same batches, and the error says which step failed and which are kept.
-    pub async fn step(&mut self) -> Result<PlainAndKd<StepReport>, TrainError> {
-        let PlainAndKd {
-            plain,
-            kd: distilled,
-        } = &mut self.runs;
-        if let Err(failure) = plain.check().await {
-            if matches!(failure, TrainError::Diverged { .. }) {
-                distilled.undo();
-            }
-            return Err(failure);
-        }
-        if let Err(failure) = distilled.check().await {
-            if matches!(failure, TrainError::Diverged { .. }) {
-                plain.undo();
-            } else {
-                plain.cancel();
-            }
-            return Err(failure);
-        }
-        Ok(PlainAndKd::new(plain.apply()?, distilled.apply()?))
-    }
-
-    /// Both students on the validation clips.
-    pub async fn validate(&self) -> Result<ComparisonScore, TrainError> {
-        let (plain, plain_maps) = self.runs.plain.validate().await?;
-        let (distilled, distilled_maps) = self.runs.kd.validate().await?;
-        Ok(ComparisonScore {
-            evaluations: PlainAndKd::new(plain, distilled),
-            maps: PlainAndKd::new(plain_maps, distilled_maps),
-        })
-    }
-
-    /// Both students as trained so far (the last good weights after a divergence).
-    pub fn students(&self) -> Result<PlainAndKd<Student>, TrainError> {
-        self.runs.as_ref().map(ComparisonRun::student).transpose()
     }
 }

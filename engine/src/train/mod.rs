@@ -26,7 +26,7 @@ pub use cache::{
     MAP_BATCH_CLIPS, MAP_BATCH_SAMPLES, TeacherCache, TeacherTarget, bytes_fingerprint, clip_key,
     fingerprint, map_batches, teacher_target, teacher_targets,
 };
-pub use comparison::{ComparisonData, ComparisonRun, ComparisonScore, KdComparison};
+pub use comparison::{ComparisonData, ComparisonRun};
 pub use evaluate::{LabelledClip, class_probabilities, evaluate_student, evaluate_teacher};
 #[cfg(all(feature = "decoders", not(target_family = "wasm")))]
 pub use record::{
@@ -66,6 +66,9 @@ pub enum TrainError {
     },
     #[error("the model was lost after an earlier failure; start a new trainer")]
     Lost,
+    /// The two runs of a comparison were stepped out of order: a bug in the caller.
+    #[error("the comparison's runs are out of step: {0}")]
+    Order(String),
     /// The caller asked to stop before the work ended.
     #[error("stopped before the end")]
     Stopped,
