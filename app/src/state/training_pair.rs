@@ -5,11 +5,10 @@
 //! one scoring of both runs at each step, one end.
 
 use crate::worker::{
-    CheckOutcome, Probe, RunScore, SavedStudent, StepPoint, TimeMap, TrainingEnd, TrainingEvent,
-    Verdict,
+    CheckOutcome, Probe, RunScore, RunSetup, SavedStudent, StepPoint, TimeMap, TrainingEnd,
+    TrainingEvent, Verdict,
 };
 use std::collections::VecDeque;
-use tempokd::device::Placement;
 use tempokd::kd::PlainAndKd;
 
 /// What the page shows of a run, joined from both workers.
@@ -21,10 +20,7 @@ pub enum PairEvent {
         total: usize,
     },
     Started {
-        device: Placement,
-        train_clips: usize,
-        validation_clips: usize,
-        cached_maps: bool,
+        setup: RunSetup,
         probe: Option<Probe>,
     },
     /// One step of the run with KD (when `kd`) or without it.
@@ -96,21 +92,9 @@ impl RunPair {
             TrainingEvent::Preparing { .. } | TrainingEvent::Paused | TrainingEvent::Resumed => {
                 Vec::new()
             }
-            TrainingEvent::Started {
-                device,
-                train_clips,
-                validation_clips,
-                cached_maps,
-                probe,
-            } => {
+            TrainingEvent::Started { setup, probe } => {
                 if kd {
-                    self.start = Some(PairEvent::Started {
-                        device,
-                        train_clips,
-                        validation_clips,
-                        cached_maps,
-                        probe,
-                    });
+                    self.start = Some(PairEvent::Started { setup, probe });
                 }
                 *self.started.get_mut(kd) = true;
                 match self.started {
@@ -219,6 +203,7 @@ impl RunPair {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use tempokd::device::Placement;
     use wasm_bindgen_test::wasm_bindgen_test;
 
     fn checked(outcome: CheckOutcome) -> TrainingEvent {
@@ -323,12 +308,14 @@ mod tests {
     fn the_run_starts_and_is_scored_once_both_workers_have_said_so() {
         let mut pair = RunPair::default();
         let started = |probe: Option<Probe>| TrainingEvent::Started {
-            device: Placement::Cpu {
-                reason: "asked".into(),
+            setup: RunSetup {
+                device: Placement::Cpu {
+                    reason: "asked".into(),
+                },
+                train_clips: 240,
+                validation_clips: 48,
+                cached_maps: probe.is_some(),
             },
-            train_clips: 240,
-            validation_clips: 48,
-            cached_maps: probe.is_some(),
             probe,
         };
         let probe = Probe {

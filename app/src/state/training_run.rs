@@ -9,13 +9,12 @@ use crate::state::models::{Models, worker_build};
 use crate::state::saved_run::SavedRun;
 use crate::state::training_pair::{PairAction, PairEvent, RunPair};
 use crate::worker::{
-    ModelFiles, ModelKind, ModelSource, Probe, Recording, RunScore, SavedStudent, Steer, StepPoint,
-    TimeMap, TrainRequest, TrainSettings, TrainingClient, TrainingEnd, TrainingEvent,
+    ModelFiles, ModelKind, ModelSource, Probe, Recording, RunScore, RunSetup, SavedStudent, Steer,
+    StepPoint, TimeMap, TrainRequest, TrainSettings, TrainingClient, TrainingEnd, TrainingEvent,
     TrainingRequest,
 };
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use tempokd::device::Placement;
 use tempokd::kd::PlainAndKd;
 
 /// Where the keyword pack is served from.
@@ -56,15 +55,6 @@ enum Keep {
     Forget,
 }
 
-/// What the worker said when training began.
-#[derive(Clone, Debug, PartialEq)]
-pub struct RunInfo {
-    pub device: Placement,
-    pub train_clips: usize,
-    pub validation_clips: usize,
-    pub cached_maps: bool,
-}
-
 /// Both students at the end of a run.
 #[derive(Clone, Debug, PartialEq)]
 pub struct FinishedRun {
@@ -83,7 +73,7 @@ pub struct Training {
     /// The catalog name of the student to train (its shipped weights are where both runs start).
     pub student: RwSignal<String>,
     pub phase: RwSignal<Phase>,
-    pub info: RwSignal<Option<RunInfo>>,
+    pub info: RwSignal<Option<RunSetup>>,
     pub points: RwSignal<PlainAndKd<Vec<StepPoint>>>,
     pub scores: RwSignal<PlainAndKd<Vec<RunScore>>>,
     pub probe: RwSignal<Option<Probe>>,
@@ -272,19 +262,8 @@ impl Training {
             PairEvent::Preparing { stage, done, total } => {
                 self.phase.set(Phase::Preparing { stage, done, total });
             }
-            PairEvent::Started {
-                device,
-                train_clips,
-                validation_clips,
-                cached_maps,
-                probe,
-            } => {
-                self.info.set(Some(RunInfo {
-                    device,
-                    train_clips,
-                    validation_clips,
-                    cached_maps,
-                }));
+            PairEvent::Started { setup, probe } => {
+                self.info.set(Some(setup));
                 self.probe.set(probe);
                 self.phase.set(Phase::Running { paused: false });
             }

@@ -31,9 +31,9 @@ pub use protocol::{
     CalibrationSettings, CalibrationStreams, CheckOutcome, DeploymentCost, FromWorker,
     ListenSettings, LiveEvent, LiveModel, LiveReading, MAX_LAG_S, MAX_MODEL_FILE_BYTES,
     ModelCalibration, ModelFiles, ModelKind, ModelSource, NamedReading, Precision, Probe,
-    Recording, Request, Response, RunScore, SavedStudent, Steer, StepPoint, TeacherAttention,
-    TimeMap, ToWorker, TrainRequest, TrainSettings, TrainingEnd, TrainingEvent, TrainingRequest,
-    Verdict, too_large,
+    Recording, Request, Response, RunScore, RunSetup, SavedStudent, Steer, StepPoint,
+    TeacherAttention, TimeMap, ToWorker, TrainRequest, TrainSettings, TrainingEnd, TrainingEvent,
+    TrainingRequest, Verdict, too_large,
 };
 #[cfg(feature = "models")]
 pub use runner::register;

@@ -477,6 +477,16 @@ pub enum TrainingEnd {
     Diverged(String),
 }
 
+/// Where and on what a run trains, as its worker began it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RunSetup {
+    pub device: Placement,
+    pub train_clips: usize,
+    pub validation_clips: usize,
+    /// The teacher's maps came from the browser's cache (the run without KD needs none).
+    pub cached_maps: bool,
+}
+
 /// What a training worker says of its run.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum TrainingEvent {
@@ -487,11 +497,7 @@ pub enum TrainingEvent {
         total: usize,
     },
     Started {
-        device: Placement,
-        train_clips: usize,
-        validation_clips: usize,
-        /// The teacher's maps came from the browser's cache (the run without KD needs none).
-        cached_maps: bool,
+        setup: RunSetup,
         /// The clip watched as training goes on, from the run with KD, which has the teacher.
         probe: Option<Probe>,
     },
@@ -586,12 +592,14 @@ mod tests {
                 total: 144,
             },
             TrainingEvent::Started {
-                device: Placement::Cpu {
-                    reason: "asked".into(),
+                setup: RunSetup {
+                    device: Placement::Cpu {
+                        reason: "asked".into(),
+                    },
+                    train_clips: 240,
+                    validation_clips: 48,
+                    cached_maps: true,
                 },
-                train_clips: 240,
-                validation_clips: 48,
-                cached_maps: true,
                 probe: Some(Probe {
                     label: "yes".into(),
                     duration_s: 2.0,

@@ -10,8 +10,8 @@ use super::fetch::fetch_bytes;
 use super::map_store::BrowserMapStore;
 use super::model_files::model_files;
 use super::protocol::{
-    CheckOutcome, Probe, Response, RunScore, SavedStudent, Steer, StepPoint, TimeMap, TrainRequest,
-    TrainSettings, TrainingEnd, TrainingEvent, Verdict,
+    CheckOutcome, Probe, Response, RunScore, RunSetup, SavedStudent, Steer, StepPoint, TimeMap,
+    TrainRequest, TrainSettings, TrainingEnd, TrainingEvent, Verdict,
 };
 use super::yielding::yield_to_messages;
 use futures::StreamExt;
@@ -117,10 +117,12 @@ async fn prepare(
         None => (None, KdTarget::default(), false, None),
     };
     report(TrainingEvent::Started {
-        device: device.placement.clone(),
-        train_clips: train.len(),
-        validation_clips: validation.len(),
-        cached_maps,
+        setup: RunSetup {
+            device: device.placement.clone(),
+            train_clips: train.len(),
+            validation_clips: validation.len(),
+            cached_maps,
+        },
         probe: watched,
     });
     let run = ComparisonRun::new(

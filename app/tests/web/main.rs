@@ -20,7 +20,7 @@ use tempokd_app::state::saved_run::SavedRun;
 use tempokd_app::state::training_run::{Phase, Training};
 use tempokd_app::worker::{
     CheckOutcome, ModelFiles, ModelKind, ModelSource, NamedReading, Probe, Response, RunScore,
-    SavedStudent, StepPoint, TeacherAttention, TimeMap, TrainingEnd, TrainingEvent,
+    RunSetup, SavedStudent, StepPoint, TeacherAttention, TimeMap, TrainingEnd, TrainingEvent,
 };
 use wasm_bindgen::JsCast;
 use wasm_bindgen_test::*;

@@ -43,12 +43,14 @@ async fn trainer_shows_progress_curves_probe_maps_and_the_comparison() {
         values,
     };
     hear_both(training, |kd| TrainingEvent::Started {
-        device: Placement::Cpu {
-            reason: "tests".into(),
+        setup: RunSetup {
+            device: Placement::Cpu {
+                reason: "tests".into(),
+            },
+            train_clips: 240,
+            validation_clips: 48,
+            cached_maps: kd,
         },
-        train_clips: 240,
-        validation_clips: 48,
-        cached_maps: kd,
         // Only the run with KD has the teacher to map the probe with.
         probe: kd.then(|| Probe {
             label: "yes".into(),
@@ -155,12 +157,14 @@ async fn a_run_kept_by_the_browser_is_restored_on_the_next_visit_until_reset() {
     let (models, training) = (Models::new(), Training::new());
     let (_root, _mount) = mount_trainer(models, training, RwSignal::new(None));
     hear_both(training, |kd| TrainingEvent::Started {
-        device: Placement::Cpu {
-            reason: "tests".into(),
+        setup: RunSetup {
+            device: Placement::Cpu {
+                reason: "tests".into(),
+            },
+            train_clips: 4,
+            validation_clips: 2,
+            cached_maps: false,
         },
-        train_clips: 4,
-        validation_clips: 2,
-        cached_maps: false,
         probe: kd.then(|| Probe {
             label: "no".into(),
             duration_s: 1.0,
