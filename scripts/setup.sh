@@ -33,8 +33,9 @@ install_build_tools() {
 
 install_test_tools() {
   # cc: the C header test compiles the exported header.
+  # wasm-objdump: the SIMD test reads the built workers' instructions.
   install_debian_commands chromium:chromium chromedriver:chromium-driver espeak-ng:espeak-ng flite:flite \
-    cc:gcc
+    cc:gcc wasm-objdump:wabt
   # The native wgpu tests (`--device wgpu`) run on Mesa's software Vulkan driver, lavapipe.
   compgen -G "/usr/share/vulkan/icd.d/lvp_icd.*.json" >/dev/null \
     || install_debian_packages mesa-vulkan-drivers
