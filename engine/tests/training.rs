@@ -9,18 +9,21 @@
 #![allow(clippy::await_holding_lock)]
 
 use burn::tensor::Device;
+use std::borrow::Cow;
+use std::cell::RefCell;
 use tempokd::audio::Features;
 use tempokd::data::Split;
 use tempokd::data::pack::{KeywordPack, PackMix};
 use tempokd::device::ComputeDevice;
-use tempokd::kd::{CheckOutcome, KdLossConfig, KdTarget, PlainAndKd, Verdict};
+use tempokd::kd::{CheckOutcome, KdLossConfig, KdTarget, PlainAndKd, TeacherTarget, Verdict};
 use tempokd::rng::Rng;
 use tempokd::students::{Architecture, AttentionRequest, Preset, Student};
 use tempokd::teacher::{ClassifierPooling, Teacher, TeacherShape, Wav2Vec2Config};
 use tempokd::train::{
-    ComparisonData, ComparisonRun, DIVERGENCE_FACTOR, LabelledClip, LrSchedule, SpecAugment,
-    StepReport, StudentBatch, StudentTrainer, StudentTraining, TeacherBatch, TeacherTarget,
-    TeacherTrainer, TeacherTraining, TrainError,
+    ComparisonData, ComparisonRun, DIVERGENCE_FACTOR, LabelledClip, LrSchedule, MapClip, MapMaking,
+    MapShare, SpecAugment, StepReport, StudentBatch, StudentTrainer, StudentTraining, TeacherBatch,
+    TeacherCache, TeacherMapStore, TeacherTrainer, TeacherTraining, TrainError, clip_key,
+    teacher_maps,
 };
 
 #[macro_use]
@@ -400,6 +403,150 @@ async_test!(a_saved_teacher_loads_back_identically, async {
     let (a, b) = (a.attentions.unwrap(), b.attentions.unwrap());
     assert!(common::max_difference(a.values(), b.values()) < 1e-5);
 });
+
+/// A map store in memory, as the browser's Cache API is one store for the page's workers.
+#[derive(Default)]
+struct MemoryStore(RefCell<Option<TeacherCache>>);
+
+impl TeacherMapStore for MemoryStore {
+    async fn load(&self, teacher: &str) -> TeacherCache {
+        (self.0.borrow().clone()).unwrap_or_else(|| TeacherCache::new(teacher.to_string()))
+    }
+
+    async fn save(&self, cache: &TeacherCache) -> Result<(), TrainError> {
+        *self.0.borrow_mut() = Some(cache.clone());
+        Ok(())
+    }
+}
+
+/// Seven clips of two lengths (so a share batches clips of both), and their store entries.
+fn map_clips() -> (Vec<Vec<f32>>, Vec<MapClip>) {
+    let audio: Vec<Vec<f32>> = (0..7)
+        .map(|clip| {
+            let length = if clip % 3 == 0 { 12_000 } else { 8_000 };
+            let pitch = 0.002 * (clip + 1) as f32;
+            (0..length).map(|n| (n as f32 * pitch).sin()).collect()
+        })
+        .collect();
+    let clips = (audio.iter().enumerate())
+        .map(|(index, samples)| {
+            let name = format!("clip {index}");
+            let bytes: Vec<u8> = samples.iter().flat_map(|v| v.to_le_bytes()).collect();
+            MapClip {
+                key: clip_key(&name, &bytes),
+                name,
+            }
+        })
+        .collect();
+    (audio, clips)
+}
+
+fn assert_same_maps(actual: &[TeacherTarget], expected: &[TeacherTarget]) {
+    assert_eq!(actual.len(), expected.len());
+    for (actual, expected) in actual.iter().zip(expected) {
+        assert!(common::max_difference(&actual.map, &expected.map) < 1e-5);
+        assert!(common::max_difference(&actual.logits, &expected.logits) < 1e-5);
+    }
+}
+
+/// Every map of [`map_clips`], made by one maker with an empty store.
+async fn maps_made_alone(
+    teacher: &Teacher,
+    audio: &[Vec<f32>],
+    clips: &[MapClip],
+) -> Vec<TeacherTarget> {
+    let read = |index: usize| Ok(Cow::Borrowed(audio[index].as_slice()));
+    let store = MemoryStore::default();
+    let rollout = teacher.default_rollout();
+    let made = teacher_maps(teacher, &rollout, "t", clips, read, &store, async |_, _| {
+        Ok(())
+    });
+    let made = made.await.unwrap();
+    assert_eq!(made.kept, 0);
+    made.maps
+}
+
+async_test!(
+    two_makers_sharing_the_missing_maps_make_what_one_makes_alone,
+    async {
+        let (device, _turn) = device().await;
+        let teacher = Teacher::random(tiny_teacher_config(), 5, &device).unwrap();
+        let rollout = teacher.default_rollout();
+        let (audio, clips) = map_clips();
+        let read = |index: usize| Ok(Cow::Borrowed(audio[index].as_slice()));
+        let alone = maps_made_alone(&teacher, &audio, &clips).await;
+        // The page's two workers, one store, where an earlier run left the maps of clips 1 and 4.
+        let store = MemoryStore::default();
+        let mut earlier = TeacherCache::new("t".into());
+        for index in [1, 4] {
+            earlier.insert(clips[index].key.clone(), alone[index].clone());
+        }
+        store.save(&earlier).await.unwrap();
+        let mut lead = MapMaking::load(&store, "t", &clips).await;
+        let mut helper = MapMaking::load(&store, "t", &clips).await;
+        assert_eq!((lead.missing(), helper.missing()), (5, 5));
+        let share = |part| MapShare { part, parts: 2 };
+        let mut progress = Vec::new();
+        let lead_computed =
+            lead.compute(&teacher, &rollout, share(0), read, async |done, total| {
+                progress.push((done, total));
+                Ok(())
+            });
+        assert_eq!(lead_computed.await.unwrap(), 3);
+        assert_eq!(
+            progress.first(),
+            Some(&(0, 3)),
+            "progress counts the share alone"
+        );
+        let helper_computed =
+            helper.compute(&teacher, &rollout, share(1), read, async |_, _| Ok(()));
+        assert_eq!(helper_computed.await.unwrap(), 2);
+        let handed = helper.made();
+        assert_eq!(handed.len(), 2, "the helper hands over its share alone");
+        lead.receive(handed);
+        let rest = lead.compute(&teacher, &rollout, MapShare::WHOLE, read, async |_, _| {
+            Ok(())
+        });
+        assert_eq!(
+            rest.await.unwrap(),
+            0,
+            "nothing is left once the other share is in"
+        );
+        let maps = lead.finish(&store).await.unwrap();
+        assert_eq!(maps.kept, 2);
+        assert_same_maps(&maps.maps, &alone);
+        // The store keeps every clip's map: the next run computes none.
+        assert_eq!(MapMaking::load(&store, "t", &clips).await.missing(), 0);
+    }
+);
+
+async_test!(
+    a_maker_left_without_the_other_share_computes_it_and_keeps_no_stranger,
+    async {
+        let (device, _turn) = device().await;
+        let teacher = Teacher::random(tiny_teacher_config(), 5, &device).unwrap();
+        let rollout = teacher.default_rollout();
+        let (audio, clips) = map_clips();
+        let read = |index: usize| Ok(Cow::Borrowed(audio[index].as_slice()));
+        let alone = maps_made_alone(&teacher, &audio, &clips).await;
+        let store = MemoryStore::default();
+        let mut lead = MapMaking::load(&store, "t", &clips).await;
+        let share = MapShare { part: 0, parts: 2 };
+        let first = lead.compute(&teacher, &rollout, share, read, async |_, _| Ok(()));
+        assert_eq!(first.await.unwrap(), 4);
+        // Maps of a clip not in this run are handed over: they are not kept.
+        lead.receive(vec![("another clip@0".into(), alone[0].clone())]);
+        let rest = lead.compute(&teacher, &rollout, MapShare::WHOLE, read, async |_, _| {
+            Ok(())
+        });
+        assert_eq!(rest.await.unwrap(), 3);
+        let maps = lead.finish(&store).await.unwrap();
+        assert_same_maps(&maps.maps, &alone);
+        let kept = store.load("t").await;
+        assert_eq!(kept.entries.len(), clips.len());
+        assert!(kept.get("another clip@0").is_none());
+    }
+);
 
 /// Both runs of a comparison of TC-ResNet8 on [`comparison_data`], the run without KD holding
 /// no teacher maps (as its browser worker does).

@@ -32,6 +32,27 @@ const WATCH_LONG_TASKS = () => {
   }).observe({ type: 'longtask', buffered: true });
 };
 
+// When each stage of getting ready ("Preparing the teacher maps: …") first shows, so the first
+// step's wait can be split into its stages.
+const WATCH_STAGES = () => {
+  window.stages = [];
+  const note = () => {
+    const stage = /^Preparing the (.+?):/.exec(document.querySelector('#training-status')?.textContent ?? '')?.[1];
+    if (stage !== undefined && window.stages.at(-1)?.[1] !== stage) window.stages.push([performance.now(), stage]);
+  };
+  addEventListener('DOMContentLoaded', () => new MutationObserver(note)
+    .observe(document.body, { subtree: true, childList: true, characterData: true }));
+};
+
+/** Seconds from `pressed` to the first step spent in each stage, in order ("models 0.4 s, …"). */
+function stageTimes(stages, pressed, firstStep) {
+  const shown = stages.filter(([at]) => at >= pressed && at <= firstStep);
+  return shown.map(([at, stage], index) => {
+    const until = shown[index + 1]?.[0] ?? firstStep;
+    return `${stage} ${((until - at) / 1000).toFixed(1)} s`;
+  }).join(', ');
+}
+
 async function measure(page, url, { student, device, steps, seconds }) {
   const { pressed, firstStep } = await startTraining(page, url, { student, device, steps, timeout: TIMEOUT });
   try {
@@ -46,13 +67,15 @@ async function measure(page, url, { student, device, steps, seconds }) {
   // "Trained 300 steps in 44.1 s." or "Stopped after 12 steps (180.4 s)."
   const [, done, trainedSeconds] = /(\d+) steps (?:in |\()([\d.]+) s/.exec(status).map(Number);
   const info = await page.textContent('#training-info');
-  const [tasks, loading] = await page.evaluate(([from, to]) => [
+  const [tasks, loading, stages] = await page.evaluate(([from, to]) => [
     window.longTasks.filter(([start]) => start >= from && start <= to).map(([, duration]) => duration),
     window.longTasks.filter(([start]) => start < from).map(([, duration]) => duration),
+    window.stages,
   ], [firstStep, ended]);
   return {
     student, device: /, on (\w+)/.exec(info)?.[1] ?? device, steps: done,
     firstStep: (firstStep - pressed) / 1000,
+    stages: stageTimes(stages, pressed, firstStep),
     cached: /cache/.test(info),
     total: (ended - pressed) / 1000,
     trainedSeconds,
@@ -69,6 +92,7 @@ const server = await serve();
 const browser = await launch(['--enable-unsafe-webgpu']);
 const context = await browser.newContext({ viewport: { width: 1200, height: 900 } });
 await context.addInitScript(WATCH_LONG_TASKS);
+await context.addInitScript(WATCH_STAGES);
 const page = await context.newPage();
 const rows = [];
 try {
@@ -85,5 +109,6 @@ console.log('| student | device | steps | first step after Train | training time
 console.log('|---|---|---|---|---|---|---|---|---|');
 for (const r of rows) {
   const first = `${r.firstStep.toFixed(1)} s${r.cached ? ' (maps cached)' : ' (maps computed)'}`;
+  console.error(`${r.student} on ${r.device}, first step ${r.firstStep.toFixed(1)} s: ${r.stages}`);
   console.log(`| ${r.student} | ${r.device} | ${r.steps} | ${first} | ${r.trainedSeconds.toFixed(1)} s | ${r.perSecond.toFixed(2)} | ${r.longest.toFixed(0)} ms | ${r.over100} | ${r.loadingTasks} (${r.loadingLongest.toFixed(0)} ms) |`);
 }

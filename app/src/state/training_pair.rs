@@ -5,8 +5,8 @@
 //! one scoring of both runs at each step, one end.
 
 use crate::worker::{
-    CheckOutcome, Probe, RunScore, RunSetup, SavedStudent, StepPoint, TimeMap, TrainingEnd,
-    TrainingEvent, Verdict,
+    CheckOutcome, KeyedMaps, Probe, RunScore, RunSetup, SavedStudent, StepPoint, TimeMap,
+    TrainingEnd, TrainingEvent, Verdict,
 };
 use std::collections::VecDeque;
 use tempokd::kd::PlainAndKd;
@@ -56,6 +56,8 @@ pub enum PairAction {
         kd: bool,
         verdict: Verdict,
     },
+    /// Send the run with KD's worker the teacher's maps the other worker made.
+    HandMaps(KeyedMaps),
 }
 
 /// What the workers of one run have said and the other has not yet matched.
@@ -105,6 +107,9 @@ impl RunPair {
                     _ => Vec::new(),
                 }
             }
+            // Only the run without KD hands its maps over.
+            TrainingEvent::MapsMade { maps } if !kd => vec![PairAction::HandMaps(maps)],
+            TrainingEvent::MapsMade { .. } => Vec::new(),
             TrainingEvent::Checked { outcome } => {
                 if matches!(outcome, CheckOutcome::Diverged { .. }) {
                     self.diverged.get_or_insert(kd);
@@ -204,6 +209,7 @@ impl RunPair {
 mod tests {
     use super::*;
     use tempokd::device::Placement;
+    use tempokd::kd::TeacherTarget;
     use wasm_bindgen_test::wasm_bindgen_test;
 
     fn checked(outcome: CheckOutcome) -> TrainingEvent {
@@ -302,6 +308,25 @@ mod tests {
         // After a failure neither worker is heard.
         assert_eq!(pair.hear(true, validated(0, true)), []);
         assert_eq!(pair.hear(false, validated(0, false)), []);
+    }
+
+    #[wasm_bindgen_test]
+    fn the_maps_the_run_without_kd_made_go_to_the_run_with_kd() {
+        let mut pair = RunPair::default();
+        let maps: KeyedMaps = vec![(
+            "pack clip@01".into(),
+            TeacherTarget {
+                map: vec![1.0],
+                logits: vec![0.0, 1.0],
+            },
+        )];
+        let made = || TrainingEvent::MapsMade { maps: maps.clone() };
+        assert_eq!(
+            pair.hear(false, made()),
+            [PairAction::HandMaps(maps.clone())]
+        );
+        // The run with KD makes none for the other; nothing is shown of them.
+        assert_eq!(pair.hear(true, made()), []);
     }
 
     #[wasm_bindgen_test]

@@ -176,13 +176,21 @@ impl Training {
         for action in actions {
             match action {
                 PairAction::Show(event) => self.apply(event),
-                PairAction::Settle { kd, verdict } => self.clients.with_value(|clients| {
-                    if let Some(clients) = clients {
-                        clients.get(kd).send(TrainingRequest::Settle(verdict));
-                    }
-                }),
+                PairAction::Settle { kd, verdict } => {
+                    self.tell(kd, TrainingRequest::Settle(verdict));
+                }
+                PairAction::HandMaps(maps) => self.tell(true, TrainingRequest::TakeMaps(maps)),
             }
         }
+    }
+
+    /// Sends `request` to the worker of the run with KD (when `kd`) or without it.
+    fn tell(self, kd: bool, request: TrainingRequest) {
+        self.clients.with_value(|clients| {
+            if let Some(clients) = clients {
+                clients.get(kd).send(request);
+            }
+        });
     }
 
     /// Forgets the last run (on the page and in this browser): curves, maps and trained

@@ -28,7 +28,7 @@ pub mod yielding;
 pub use client::{ModelClient, TrainingClient, WorkerBuild};
 pub use protocol::{
     BrowserProfile, Cadence, CalibrateRequest, CalibrationEvent, CalibrationProgress,
-    CalibrationSettings, CalibrationStreams, CheckOutcome, DeploymentCost, FromWorker,
+    CalibrationSettings, CalibrationStreams, CheckOutcome, DeploymentCost, FromWorker, KeyedMaps,
     ListenSettings, LiveEvent, LiveModel, LiveReading, MAX_LAG_S, MAX_MODEL_FILE_BYTES,
     ModelCalibration, ModelFiles, ModelKind, ModelSource, NamedReading, Precision, Probe,
     Recording, Request, Response, RunScore, RunSetup, SavedStudent, Steer, StepPoint,

@@ -7,7 +7,7 @@ use tempokd::device::Placement;
 pub use tempokd::export::Precision;
 pub use tempokd::export::card::DeploymentCost;
 use tempokd::kd::{self, RolloutConfig};
-pub use tempokd::kd::{CheckOutcome, Verdict};
+pub use tempokd::kd::{CheckOutcome, KeyedMaps, Verdict};
 pub use tempokd::model::{ModelKind, TeacherAttention, TimeMap};
 pub use tempokd::stream::calibrate::{CalibrationSettings, ModelCalibration};
 pub use tempokd::stream::{Cadence, ListenSettings, WindowReading};
@@ -225,6 +225,9 @@ pub enum TrainingRequest {
     Steer(Steer),
     /// What to do with the step just checked, now that the other run's check is known.
     Settle(Verdict),
+    /// To the run with KD: the teacher's maps the other run's worker made, its half of those
+    /// the browser's cache lacked.
+    TakeMaps(KeyedMaps),
 }
 
 /// What crosses to a worker: a model client's request or a training client's. Both kinds of
@@ -501,6 +504,11 @@ pub enum TrainingEvent {
         /// The clip watched as training goes on, from the run with KD, which has the teacher.
         probe: Option<Probe>,
     },
+    /// From the run without KD: its half of the teacher's maps the browser's cache lacked, for
+    /// the page to hand to the run with KD ([`TrainingRequest::TakeMaps`]).
+    MapsMade {
+        maps: KeyedMaps,
+    },
     /// The next step's forward pass came out as `outcome`; a sound one waits for the page's
     /// [`TrainingRequest::Settle`].
     Checked {
@@ -535,6 +543,7 @@ pub enum TrainingEvent {
 mod tests {
     use super::*;
     use gloo_worker::{Bincode, Codec};
+    use tempokd::kd::TeacherTarget;
     use wasm_bindgen_test::wasm_bindgen_test;
 
     /// The message after the worker's codec encoded and decoded it.
@@ -580,6 +589,14 @@ mod tests {
         for verdict in [Verdict::Apply, Verdict::Undo { kept: 4 }, Verdict::Cancel] {
             round_trip(ToWorker::Training(TrainingRequest::Settle(verdict)));
         }
+        let maps: KeyedMaps = vec![(
+            "pack clip@00ff".into(),
+            TeacherTarget {
+                map: vec![0.25, 0.75],
+                logits: vec![-1.0, 2.5, 0.0],
+            },
+        )];
+        round_trip(ToWorker::Training(TrainingRequest::TakeMaps(maps.clone())));
         let map = TimeMap {
             start_s: 0.01,
             frame_s: 0.02,
@@ -611,6 +628,7 @@ mod tests {
             TrainingEvent::Checked {
                 outcome: CheckOutcome::Diverged { kept: 3 },
             },
+            TrainingEvent::MapsMade { maps },
             TrainingEvent::Stepped {
                 point: StepPoint::default(),
                 elapsed_ms: 1.5,

@@ -8,8 +8,8 @@ use super::device::{self, PendingDevice};
 use super::listening::{Live, PendingModel};
 use super::model_files::model_files;
 use super::protocol::{
-    BrowserProfile, FromWorker, LiveModel, ModelKind, ModelSource, NamedReading, Request, Response,
-    Steer, ToWorker, TrainingRequest, Verdict,
+    BrowserProfile, FromWorker, KeyedMaps, LiveModel, ModelKind, ModelSource, NamedReading,
+    Request, Response, Steer, ToWorker, TrainingRequest, Verdict,
 };
 use super::trainer;
 use futures::channel::mpsc::{UnboundedSender, unbounded};
@@ -45,6 +45,8 @@ pub struct ModelWorker {
     steering: Rc<Cell<Steer>>,
     /// The page's verdicts on the training run's checked steps.
     verdicts: Option<UnboundedSender<Verdict>>,
+    /// The other run's maps, to the run with KD.
+    handing: Option<UnboundedSender<KeyedMaps>>,
 }
 
 /// Starts the worker's side in this Web Worker: panics are reported to the page, and requests
@@ -64,6 +66,7 @@ impl Worker for ModelWorker {
             state: Rc::default(),
             steering: Rc::new(Cell::new(Steer::Resume)),
             verdicts: None,
+            handing: None,
         }
     }
 
@@ -84,12 +87,15 @@ impl Worker for ModelWorker {
                 self.steering.set(Steer::Resume);
                 let (verdicts, settling) = unbounded();
                 self.verdicts = Some(verdicts);
+                let (handing, handed_maps) = unbounded();
+                self.handing = Some(handing);
                 spawn_local(trainer::train(
                     *request,
                     device,
                     trainer::Steering {
                         steer: self.steering.clone(),
                         verdicts: settling,
+                        handed_maps,
                     },
                     report,
                 ));
@@ -99,9 +105,17 @@ impl Worker for ModelWorker {
                 if steer == Steer::Stop {
                     // A step waiting for its verdict is dropped: the run stops where it is.
                     self.settle(Verdict::Cancel);
+                    // A run waiting for the other's maps hears they will not come.
+                    self.handing = None;
                 }
             }
             ToWorker::Training(TrainingRequest::Settle(verdict)) => self.settle(verdict),
+            ToWorker::Training(TrainingRequest::TakeMaps(maps)) => {
+                if let Some(handing) = &self.handing {
+                    // The run may have ended already; nothing waits then.
+                    let _ = handing.unbounded_send(maps);
+                }
+            }
         }
     }
 }

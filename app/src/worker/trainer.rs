@@ -1,9 +1,10 @@
 //! The worker's trainer: one run of a comparison, the student without KD or with it. It fetches
-//! the student (and, for the run with KD, the teacher), mixes the pack into noisy clips, takes
-//! the teacher's maps of them from the browser's cache (or computes and stores them), then
-//! trains one step at a time in step with the worker of the other run: each step's forward pass
-//! is reported, and its update waits for the page's verdict, which knows both runs' checks. It
-//! yields between steps so the page's pause, resume and stop arrive.
+//! the student and the teacher, mixes the pack into noisy clips, and makes the teacher's maps of
+//! those the browser's cache lacks together with the other run's worker, half each (the run
+//! without KD hands its half over through the page; the run with KD keeps them all and trains
+//! on them). Then it trains one step at a time in step with the other worker: each step's
+//! forward pass is reported, and its update waits for the page's verdict, which knows both
+//! runs' checks. It yields between steps so the page's pause, resume and stop arrive.
 
 use super::device::PendingDevice;
 use super::fetch::fetch_bytes;
@@ -25,23 +26,27 @@ use tempokd::audio::{Features, MODEL_SAMPLE_RATE, decode_pcm16_mono};
 use tempokd::data::pack::{KeywordPack, PackClip, PackMix};
 use tempokd::data::{Manifest, Split};
 use tempokd::device::ComputeDevice;
-use tempokd::kd::{KdLossConfig, KdTarget, RolloutConfig};
+use tempokd::kd::{KdLossConfig, KdTarget, KeyedMaps, RolloutConfig, TeacherTarget};
 use tempokd::students::{self, Student};
 use tempokd::teacher::{Teacher, TeacherFiles};
 use tempokd::train::{
-    ComparisonData, ComparisonRun, LabelledClip, LrSchedule, MapClip, SpecAugment, StepReport,
-    StudentTraining, TeacherTarget, TrainError, clip_key, fingerprint, teacher_maps,
-    teacher_target,
+    ComparisonData, ComparisonRun, LabelledClip, LrSchedule, MapClip, MapMaking, MapShare,
+    SpecAugment, StepReport, StudentTraining, TrainError, clip_key, fingerprint, teacher_target,
 };
 
 /// Pack clips fetched at once.
 const PARALLEL_FETCHES: usize = 8;
 
-/// What the page says to a training run: pause, resume or stop between steps, and the verdict
-/// on each checked step.
+/// Why a run stopped before its first step, as the page shows it.
+const STOPPED_BEFORE_TRAINING: &str = "Stopped before training began.";
+
+/// What the page says to a training run: pause, resume or stop between steps, the verdict on
+/// each checked step and, to the run with KD, the teacher's maps the other run's worker made.
 pub struct Steering {
     pub steer: Rc<Cell<Steer>>,
     pub verdicts: UnboundedReceiver<Verdict>,
+    /// Ends (without maps) when the run is stopped.
+    pub handed_maps: UnboundedReceiver<KeyedMaps>,
 }
 
 /// Runs one training request to its end, reporting as it goes.
@@ -52,7 +57,7 @@ pub async fn train(
     report: impl Fn(TrainingEvent) + Clone + 'static,
 ) {
     let device = device.await;
-    let prepared = match prepare(&request, &device, &steering.steer, &report).await {
+    let prepared = match prepare(&request, &device, &mut steering, &report).await {
         Ok(prepared) => prepared,
         Err(message) => return report(TrainingEvent::Failed { message }),
     };
@@ -72,7 +77,7 @@ struct Prepared {
 async fn prepare(
     request: &TrainRequest,
     device: &ComputeDevice,
-    steering: &Cell<Steer>,
+    steering: &mut Steering,
     report: &impl Fn(TrainingEvent),
 ) -> Result<Prepared, String> {
     let preparing = |stage: &str, done: usize, total: usize| {
@@ -103,13 +108,21 @@ async fn prepare(
         .position(|clip| clip.window.is_some())
         .ok_or("The pack has no validation word to watch; it needs at least one keyword clip.")?;
     let probe_features = validation[probe_index].input.clone();
-    // Only the run with KD needs the teacher: its maps of the clips, and of the probe.
-    let (teacher, target, cached_maps, watched) = match &models.teacher {
-        Some(teacher) => {
-            let rollout = teacher.teacher.default_rollout();
+    let teacher = &models.teacher;
+    let rollout = teacher.teacher.default_rollout();
+    let maps = training_maps(
+        teacher,
+        &clips.train,
+        &rollout,
+        request.kd,
+        steering,
+        report,
+    )
+    .await?;
+    // Only the run with KD trains on the teacher's maps, and maps the probe with it.
+    let (teacher, target, cached_maps, watched) = match maps {
+        Some((maps, cached)) => {
             let target = KdTarget::default_for(rollout.row);
-            let (maps, cached) =
-                training_maps(teacher, &clips.train, &rollout, steering, &preparing).await?;
             let probe_clip = &clips.validation[probe_index];
             let watched = probe(teacher, student, probe_clip, &rollout, target).await?;
             (Some(maps), target, cached, Some(watched))
@@ -150,9 +163,9 @@ struct RunTeacher {
     fingerprint: String,
 }
 
-/// The student (on the autodiff device) and, for the run with KD, the teacher.
+/// The student (on the autodiff device) and the teacher.
 struct RunModels {
-    teacher: Option<RunTeacher>,
+    teacher: RunTeacher,
     student: Student,
 }
 
@@ -163,7 +176,7 @@ async fn load_models(
 ) -> Result<RunModels, String> {
     // The page shows the training's own progress, not each file's.
     let ignore = |_: Response| {};
-    let total = 1 + usize::from(request.kd);
+    let total = 2;
     preparing("models", 0, total);
     let (student_config, student_weights, _) =
         model_files(request.student.clone(), &ignore).await?;
@@ -176,12 +189,6 @@ async fn load_models(
     )
     .map_err(|e| format!("The student could not be loaded: {e}"))?;
     preparing("models", 1, total);
-    if !request.kd {
-        return Ok(RunModels {
-            teacher: None,
-            student,
-        });
-    }
     let (teacher_config, teacher_weights, preprocessor) =
         model_files(request.teacher.clone(), &ignore).await?;
     let teacher = Teacher::load(
@@ -206,10 +213,10 @@ async fn load_models(
         &teacher.default_rollout(),
     );
     Ok(RunModels {
-        teacher: Some(RunTeacher {
+        teacher: RunTeacher {
             teacher,
             fingerprint,
-        }),
+        },
         student,
     })
 }
@@ -245,16 +252,22 @@ async fn mix_clips(
     })
 }
 
-/// The teacher's map of every training clip, from the browser's cache where it has them;
-/// the rest computed in batches of one length, yielding to the page between batches (a stop
-/// asked for meanwhile ends it). Also whether every map came from the cache.
+/// How many workers make the teacher's maps at once: the two of a run.
+const MAP_MAKERS: usize = 2;
+
+/// The teacher's map of every training clip. Both runs' workers compute the maps the browser's
+/// cache lacks at once, half each, in batches of one length, yielding to the page between
+/// batches (a stop asked for meanwhile ends it). The run without KD hands its half to the page
+/// for the other and has no maps; the run with KD takes that half in, computes whatever is still
+/// missing, keeps them all in the cache and has every map, with whether all came from the cache.
 async fn training_maps<'c>(
     teacher: &RunTeacher,
     clips: &'c [PackClip],
     rollout: &RolloutConfig,
-    steering: &Cell<Steer>,
-    preparing: &impl Fn(&str, usize, usize),
-) -> Result<(Vec<TeacherTarget>, bool), String> {
+    kd: bool,
+    steering: &mut Steering,
+    report: &impl Fn(TrainingEvent),
+) -> Result<Option<(Vec<TeacherTarget>, bool)>, String> {
     let map_clips: Vec<MapClip> = (clips.iter().enumerate())
         .map(|(index, clip)| {
             // Keyed by the audio alone: the same clip at another place in the list is found.
@@ -268,30 +281,52 @@ async fn training_maps<'c>(
     let read = |index: usize| -> Result<Cow<'c, [f32]>, TrainError> {
         Ok(Cow::Borrowed(clips[index].samples.as_slice()))
     };
-    let between = async |done: usize, total: usize| -> Result<(), TrainError> {
-        if steering.get() == Steer::Stop {
+    let steer = steering.steer.clone();
+    let mut between = async |done: usize, total: usize| -> Result<(), TrainError> {
+        if steer.get() == Steer::Stop {
             return Err(TrainError::Stopped);
         }
-        preparing("teacher maps", done, total);
+        report(TrainingEvent::Preparing {
+            stage: "teacher maps".to_string(),
+            done,
+            total,
+        });
         // Lets the page's messages in between batches.
         yield_to_messages().await;
         Ok(())
     };
-    let maps = teacher_maps(
-        &teacher.teacher,
-        rollout,
-        &teacher.fingerprint,
-        &map_clips,
-        read,
-        &BrowserMapStore,
-        between,
-    )
-    .await
-    .map_err(|e| match e {
-        TrainError::Stopped => "Stopped before training began.".to_string(),
+    let failed = |e| match e {
+        TrainError::Stopped => STOPPED_BEFORE_TRAINING.to_string(),
         other => format!("The teacher's maps could not be made: {other}"),
-    })?;
-    Ok((maps.maps, maps.kept == clips.len()))
+    };
+    let (teacher, fingerprint) = (&teacher.teacher, &teacher.fingerprint);
+    let mut making = MapMaking::load(&BrowserMapStore, fingerprint, &map_clips).await;
+    let share = MapShare {
+        part: usize::from(!kd),
+        parts: MAP_MAKERS,
+    };
+    (making
+        .compute(teacher, rollout, share, read, &mut between)
+        .await)
+        .map_err(failed)?;
+    if !kd {
+        report(TrainingEvent::MapsMade {
+            maps: making.made(),
+        });
+        return Ok(None);
+    }
+    let handed = (steering.handed_maps.next().await).ok_or(STOPPED_BEFORE_TRAINING)?;
+    making.receive(handed);
+    // Whatever the other worker did not make (it read the cache apart from this one).
+    let rest = making.compute(teacher, rollout, MapShare::WHOLE, read, &mut between);
+    rest.await.map_err(failed)?;
+    let missing = making.missing();
+    let maps = making.finish(&BrowserMapStore).await.map_err(failed)?;
+    // After the save, so a stop asked for during the last batch keeps every map made.
+    if missing > 0 {
+        between(missing, missing).await.map_err(failed)?;
+    }
+    Ok(Some((maps.maps, maps.kept == clips.len())))
 }
 
 /// The probe `clip`, watched as training goes on, with the teacher's map of it made into the KD

@@ -7,6 +7,7 @@ mod loss;
 mod pair;
 mod rollout;
 mod target;
+mod teacher_target;
 
 #[cfg(feature = "tensors")]
 pub use loss::{
@@ -19,3 +20,4 @@ pub use rollout::{
     resample_distribution, rollout,
 };
 pub use target::{KdTarget, KdTargetError};
+pub use teacher_target::{KeyedMaps, TeacherTarget};

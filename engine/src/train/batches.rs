@@ -2,10 +2,10 @@
 //! one length, since a batch cannot mix them) and a student batch built from the chosen clips.
 
 use super::augment::SpecAugment;
-use super::cache::TeacherTarget;
 use super::evaluate::LabelledClip;
 use super::trainer::StudentBatch;
 use crate::audio::Features;
+use crate::kd::TeacherTarget;
 use crate::kd::{KdTarget, resample_distribution};
 use crate::rng::Rng;
 use crate::students::StudentConfig;

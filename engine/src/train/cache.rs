@@ -3,17 +3,10 @@
 //! each clip by its name and the hash of its file: neither a changed teacher nor a clip
 //! re-synthesised under the same name ever serves stale maps.
 
-use crate::kd::{RolloutConfig, rollout};
+use crate::kd::{RolloutConfig, TeacherTarget, rollout};
 use crate::teacher::{AttentionDetail, Teacher, TeacherError};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
-
-/// What students learn from one clip: the teacher's rollout over its own frames, and its logits.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct TeacherTarget {
-    pub map: Vec<f32>,
-    pub logits: Vec<f32>,
-}
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct TeacherCache {

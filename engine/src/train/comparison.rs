@@ -8,10 +8,10 @@
 use super::TrainError;
 use super::augment::SpecAugment;
 use super::batches::{BatchOrder, student_batch};
-use super::cache::TeacherTarget;
 use super::evaluate::{LabelledClip, evaluate_student};
 use super::trainer::{Checked, StepReport, StudentTrainer, StudentTraining};
 use crate::audio::Features;
+use crate::kd::TeacherTarget;
 use crate::kd::{CheckOutcome, Verdict};
 use crate::metrics::Evaluation;
 use crate::rng::Rng;

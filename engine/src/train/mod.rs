@@ -23,8 +23,8 @@ pub use crate::metrics::{
 };
 pub use augment::SpecAugment;
 pub use cache::{
-    MAP_BATCH_CLIPS, MAP_BATCH_SAMPLES, TeacherCache, TeacherTarget, bytes_fingerprint, clip_key,
-    fingerprint, map_batches, teacher_target, teacher_targets,
+    MAP_BATCH_CLIPS, MAP_BATCH_SAMPLES, TeacherCache, bytes_fingerprint, clip_key, fingerprint,
+    map_batches, teacher_target, teacher_targets,
 };
 pub use comparison::{ComparisonData, ComparisonRun};
 pub use evaluate::{LabelledClip, class_probabilities, evaluate_student, evaluate_teacher};
@@ -38,7 +38,7 @@ pub use resume::{RESUME_DIR, forget_saved_run, has_saved_run};
 pub use schedule::LrSchedule;
 #[cfg(not(target_family = "wasm"))]
 pub use teacher_maps::FolderMapStore;
-pub use teacher_maps::{MapClip, TeacherMapStore, TeacherMaps, teacher_maps};
+pub use teacher_maps::{MapClip, MapMaking, MapShare, TeacherMapStore, TeacherMaps, teacher_maps};
 pub use trainer::{
     DIVERGENCE_FACTOR, LogitKd, StepReport, StudentBatch, StudentTrainer, StudentTraining,
     TeacherBatch, TeacherTrainer, TeacherTraining,

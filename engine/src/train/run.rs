@@ -4,7 +4,7 @@
 
 use super::TrainError;
 use super::batches::{BatchOrder, student_batch};
-use super::cache::{TeacherTarget, clip_key};
+use super::cache::clip_key;
 use super::evaluate::{LabelledClip, evaluate_student, evaluate_teacher};
 use super::resume::{KeptModel, ResumePoint, Resumed, RunIdentity};
 use super::teacher_maps::{FolderMapStore, MapClip, teacher_maps};
@@ -15,6 +15,7 @@ use super::trainer::{
 use crate::audio::Features;
 use crate::data::{DataError, Dataset, Example, Split};
 use crate::kd::RolloutConfig;
+use crate::kd::TeacherTarget;
 use crate::metrics::Evaluation;
 use crate::rng::Rng;
 use crate::students::Student;
