@@ -15,7 +15,9 @@ use tempokd::audio::Features;
 use tempokd::data::Split;
 use tempokd::data::pack::{KeywordPack, PackMix};
 use tempokd::device::ComputeDevice;
-use tempokd::kd::{CheckOutcome, KdLossConfig, KdTarget, PlainAndKd, TeacherTarget, Verdict};
+use tempokd::kd::{
+    CheckOutcome, KdLossConfig, KdTarget, PlainAndKd, RolloutConfig, TeacherTarget, Verdict,
+};
 use tempokd::rng::Rng;
 use tempokd::students::{Architecture, AttentionRequest, Preset, Student};
 use tempokd::teacher::{ClassifierPooling, Teacher, TeacherShape, Wav2Vec2Config};
@@ -419,26 +421,63 @@ impl TeacherMapStore for MemoryStore {
     }
 }
 
-/// Seven clips of two lengths (so a share batches clips of both), and their store entries.
-fn map_clips() -> (Vec<Vec<f32>>, Vec<MapClip>) {
-    let audio: Vec<Vec<f32>> = (0..7)
-        .map(|clip| {
-            let length = if clip % 3 == 0 { 12_000 } else { 8_000 };
-            let pitch = 0.002 * (clip + 1) as f32;
-            (0..length).map(|n| (n as f32 * pitch).sin()).collect()
-        })
-        .collect();
-    let clips = (audio.iter().enumerate())
-        .map(|(index, samples)| {
-            let name = format!("clip {index}");
-            let bytes: Vec<u8> = samples.iter().flat_map(|v| v.to_le_bytes()).collect();
-            MapClip {
-                key: clip_key(&name, &bytes),
-                name,
-            }
-        })
-        .collect();
-    (audio, clips)
+/// A tiny teacher, seven clips of two lengths (so a share batches clips of both) with their
+/// store entries, and every map of them made by one maker alone with an empty store.
+struct MapFixture {
+    teacher: Teacher,
+    rollout: RolloutConfig,
+    audio: Vec<Vec<f32>>,
+    clips: Vec<MapClip>,
+    alone: Vec<TeacherTarget>,
+}
+
+impl MapFixture {
+    async fn new(device: &Device) -> Self {
+        let teacher = Teacher::random(tiny_teacher_config(), 5, device).unwrap();
+        let rollout = teacher.default_rollout();
+        let audio: Vec<Vec<f32>> = (0..7)
+            .map(|clip| {
+                let length = if clip % 3 == 0 { 12_000 } else { 8_000 };
+                let pitch = 0.002 * (clip + 1) as f32;
+                (0..length).map(|n| (n as f32 * pitch).sin()).collect()
+            })
+            .collect();
+        let clips: Vec<MapClip> = (audio.iter().enumerate())
+            .map(|(index, samples)| {
+                let name = format!("clip {index}");
+                let bytes: Vec<u8> = samples.iter().flat_map(|v| v.to_le_bytes()).collect();
+                MapClip {
+                    key: clip_key(&name, &bytes),
+                    name,
+                }
+            })
+            .collect();
+        let read = |index: usize| Ok(Cow::Borrowed(audio[index].as_slice()));
+        let store = MemoryStore::default();
+        let made = teacher_maps(
+            &teacher,
+            &rollout,
+            "t",
+            &clips,
+            read,
+            &store,
+            async |_, _| Ok(()),
+        );
+        let made = made.await.unwrap();
+        assert_eq!(made.kept, 0);
+        Self {
+            teacher,
+            rollout,
+            audio,
+            clips,
+            alone: made.maps,
+        }
+    }
+
+    /// A clip's samples, as a maker reads them.
+    fn read<'a>(&'a self) -> impl Fn(usize) -> Result<Cow<'a, [f32]>, TrainError> + Copy + 'a {
+        |index: usize| Ok(Cow::Borrowed(self.audio[index].as_slice()))
+    }
 }
 
 fn assert_same_maps(actual: &[TeacherTarget], expected: &[TeacherTarget]) {
@@ -449,32 +488,19 @@ fn assert_same_maps(actual: &[TeacherTarget], expected: &[TeacherTarget]) {
     }
 }
 
-/// Every map of [`map_clips`], made by one maker with an empty store.
-async fn maps_made_alone(
-    teacher: &Teacher,
-    audio: &[Vec<f32>],
-    clips: &[MapClip],
-) -> Vec<TeacherTarget> {
-    let read = |index: usize| Ok(Cow::Borrowed(audio[index].as_slice()));
-    let store = MemoryStore::default();
-    let rollout = teacher.default_rollout();
-    let made = teacher_maps(teacher, &rollout, "t", clips, read, &store, async |_, _| {
-        Ok(())
-    });
-    let made = made.await.unwrap();
-    assert_eq!(made.kept, 0);
-    made.maps
-}
-
 async_test!(
     two_makers_sharing_the_missing_maps_make_what_one_makes_alone,
     async {
         let (device, _turn) = device().await;
-        let teacher = Teacher::random(tiny_teacher_config(), 5, &device).unwrap();
-        let rollout = teacher.default_rollout();
-        let (audio, clips) = map_clips();
-        let read = |index: usize| Ok(Cow::Borrowed(audio[index].as_slice()));
-        let alone = maps_made_alone(&teacher, &audio, &clips).await;
+        let fixture = MapFixture::new(&device).await;
+        let MapFixture {
+            teacher,
+            rollout,
+            clips,
+            alone,
+            ..
+        } = &fixture;
+        let read = fixture.read();
         // The page's two workers, one store, where an earlier run left the maps of clips 1 and 4.
         let store = MemoryStore::default();
         let mut earlier = TeacherCache::new("t".into());
@@ -482,31 +508,27 @@ async_test!(
             earlier.insert(clips[index].key.clone(), alone[index].clone());
         }
         store.save(&earlier).await.unwrap();
-        let mut lead = MapMaking::load(&store, "t", &clips).await;
-        let mut helper = MapMaking::load(&store, "t", &clips).await;
+        let mut lead = MapMaking::load(&store, "t", clips).await;
+        let mut helper = MapMaking::load(&store, "t", clips).await;
         assert_eq!((lead.missing(), helper.missing()), (5, 5));
         let share = |part| MapShare { part, parts: 2 };
         let mut progress = Vec::new();
-        let lead_computed =
-            lead.compute(&teacher, &rollout, share(0), read, async |done, total| {
-                progress.push((done, total));
-                Ok(())
-            });
+        let lead_computed = lead.compute(teacher, rollout, share(0), read, async |done, total| {
+            progress.push((done, total));
+            Ok(())
+        });
         assert_eq!(lead_computed.await.unwrap(), 3);
         assert_eq!(
             progress.first(),
             Some(&(0, 3)),
             "progress counts the share alone"
         );
-        let helper_computed =
-            helper.compute(&teacher, &rollout, share(1), read, async |_, _| Ok(()));
+        let helper_computed = helper.compute(teacher, rollout, share(1), read, async |_, _| Ok(()));
         assert_eq!(helper_computed.await.unwrap(), 2);
         let handed = helper.made();
         assert_eq!(handed.len(), 2, "the helper hands over its share alone");
         lead.receive(handed);
-        let rest = lead.compute(&teacher, &rollout, MapShare::WHOLE, read, async |_, _| {
-            Ok(())
-        });
+        let rest = lead.compute(teacher, rollout, MapShare::WHOLE, read, async |_, _| Ok(()));
         assert_eq!(
             rest.await.unwrap(),
             0,
@@ -514,9 +536,9 @@ async_test!(
         );
         let maps = lead.finish(&store).await.unwrap();
         assert_eq!(maps.kept, 2);
-        assert_same_maps(&maps.maps, &alone);
+        assert_same_maps(&maps.maps, alone);
         // The store keeps every clip's map: the next run computes none.
-        assert_eq!(MapMaking::load(&store, "t", &clips).await.missing(), 0);
+        assert_eq!(MapMaking::load(&store, "t", clips).await.missing(), 0);
     }
 );
 
@@ -524,24 +546,26 @@ async_test!(
     a_maker_left_without_the_other_share_computes_it_and_keeps_no_stranger,
     async {
         let (device, _turn) = device().await;
-        let teacher = Teacher::random(tiny_teacher_config(), 5, &device).unwrap();
-        let rollout = teacher.default_rollout();
-        let (audio, clips) = map_clips();
-        let read = |index: usize| Ok(Cow::Borrowed(audio[index].as_slice()));
-        let alone = maps_made_alone(&teacher, &audio, &clips).await;
+        let fixture = MapFixture::new(&device).await;
+        let MapFixture {
+            teacher,
+            rollout,
+            clips,
+            alone,
+            ..
+        } = &fixture;
+        let read = fixture.read();
         let store = MemoryStore::default();
-        let mut lead = MapMaking::load(&store, "t", &clips).await;
+        let mut lead = MapMaking::load(&store, "t", clips).await;
         let share = MapShare { part: 0, parts: 2 };
-        let first = lead.compute(&teacher, &rollout, share, read, async |_, _| Ok(()));
+        let first = lead.compute(teacher, rollout, share, read, async |_, _| Ok(()));
         assert_eq!(first.await.unwrap(), 4);
         // Maps of a clip not in this run are handed over: they are not kept.
         lead.receive(vec![("another clip@0".into(), alone[0].clone())]);
-        let rest = lead.compute(&teacher, &rollout, MapShare::WHOLE, read, async |_, _| {
-            Ok(())
-        });
+        let rest = lead.compute(teacher, rollout, MapShare::WHOLE, read, async |_, _| Ok(()));
         assert_eq!(rest.await.unwrap(), 3);
         let maps = lead.finish(&store).await.unwrap();
-        assert_same_maps(&maps.maps, &alone);
+        assert_same_maps(&maps.maps, alone);
         let kept = store.load("t").await;
         assert_eq!(kept.entries.len(), clips.len());
         assert!(kept.get("another clip@0").is_none());

@@ -486,7 +486,8 @@ pub struct RunSetup {
     pub device: Placement,
     pub train_clips: usize,
     pub validation_clips: usize,
-    /// The teacher's maps came from the browser's cache (the run without KD needs none).
+    /// The teacher's maps came from the browser's cache (said by the run with KD, which keeps
+    /// them; the run without KD says false).
     pub cached_maps: bool,
 }
 

@@ -116,6 +116,7 @@ async fn prepare(
         &rollout,
         request.kd,
         steering,
+        &preparing,
         report,
     )
     .await?;
@@ -266,6 +267,7 @@ async fn training_maps<'c>(
     rollout: &RolloutConfig,
     kd: bool,
     steering: &mut Steering,
+    preparing: &impl Fn(&str, usize, usize),
     report: &impl Fn(TrainingEvent),
 ) -> Result<Option<(Vec<TeacherTarget>, bool)>, String> {
     let map_clips: Vec<MapClip> = (clips.iter().enumerate())
@@ -286,11 +288,7 @@ async fn training_maps<'c>(
         if steer.get() == Steer::Stop {
             return Err(TrainError::Stopped);
         }
-        report(TrainingEvent::Preparing {
-            stage: "teacher maps".to_string(),
-            done,
-            total,
-        });
+        preparing("teacher maps", done, total);
         // Lets the page's messages in between batches.
         yield_to_messages().await;
         Ok(())
