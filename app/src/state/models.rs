@@ -9,6 +9,7 @@ use crate::state::onnx_export::OnnxExports;
 use crate::worker::alarm::{Panic, PanicAlarm};
 use crate::worker::{ModelClient, ModelSource, NamedReading, Request, Response, WorkerBuild};
 use leptos::prelude::*;
+use serde_bytes::ByteBuf;
 use tempokd::device::Placement;
 
 /// How far loading the catalog's models has got.
@@ -402,7 +403,9 @@ impl Models {
             }
             Response::Live { session, event } => self.live.apply(self, 0, session, event),
             Response::Calibration { run, event } => self.calibration.apply(run, event),
-            Response::Exported { model, onnx } => self.onnx.apply(model, onnx),
+            Response::Exported { model, onnx } => {
+                self.onnx.apply(model, onnx.map(ByteBuf::into_vec));
+            }
             Response::Profiled { model, profile } => self.deployment.apply(model, profile),
             // About a run that a newer one replaced.
             Response::Reading { .. }

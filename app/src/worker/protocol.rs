@@ -2,6 +2,7 @@
 //! sends audio and settings and gets back what each model says, one model at a time.
 
 use serde::{Deserialize, Serialize};
+use serde_bytes::ByteBuf;
 pub use tempokd::data::stream_mix::CalibrationStreams;
 use tempokd::device::Placement;
 pub use tempokd::export::Precision;
@@ -42,6 +43,7 @@ pub enum ModelFiles {
     /// Files the visitor picked, already read.
     Picked {
         config: String,
+        #[serde(with = "serde_bytes")]
         weights: Vec<u8>,
         preprocessor: Option<String>,
     },
@@ -300,7 +302,7 @@ pub enum Response {
     /// The ONNX file of student `model`, or why it could not be written.
     Exported {
         model: String,
-        onnx: Result<Vec<u8>, String>,
+        onnx: Result<ByteBuf, String>,
     },
     /// What student `model` costs in this browser, or why it could not be measured.
     Profiled {
@@ -455,6 +457,7 @@ pub struct RunScore {
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct SavedStudent {
     pub config: String,
+    #[serde(with = "serde_bytes")]
     pub weights: Vec<u8>,
 }
 
@@ -652,6 +655,38 @@ mod tests {
         ];
         for event in events {
             round_trip(FromWorker::Training(Box::new(event)));
+        }
+    }
+
+    /// Weights and ONNX files, each one string of bytes to the codec.
+    #[wasm_bindgen_test]
+    fn files_cross_the_worker_boundary_unchanged() {
+        let weights: Vec<u8> = (0..=255).cycle().take(70_000).collect();
+        round_trip(FromWorker::Training(Box::new(TrainingEvent::Ended {
+            end: TrainingEnd::Finished,
+            student: SavedStudent {
+                config: "{}".into(),
+                weights: weights.clone(),
+            },
+            elapsed_ms: 1.0,
+        })));
+        round_trip(ToWorker::Models(Request::Load {
+            models: vec![ModelSource {
+                name: "picked".into(),
+                kind: ModelKind::Teacher,
+                files: ModelFiles::Picked {
+                    config: "{}".into(),
+                    weights: weights.clone(),
+                    preprocessor: None,
+                },
+            }],
+            cpu_reason: None,
+        }));
+        for onnx in [Ok(ByteBuf::from(weights)), Err("no".to_string())] {
+            round_trip(FromWorker::Models(Response::Exported {
+                model: "crnn".into(),
+                onnx,
+            }));
         }
     }
 

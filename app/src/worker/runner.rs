@@ -15,6 +15,7 @@ use super::trainer;
 use futures::channel::mpsc::{UnboundedSender, unbounded};
 use futures::future::FutureExt;
 use gloo_worker::{HandlerId, Registrable, Worker, WorkerScope};
+use serde_bytes::ByteBuf;
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 use tempokd::device::ComputeDevice;
@@ -175,7 +176,7 @@ impl ModelWorker {
             }
             Request::ExportOnnx { source, precision } => spawn_local(async move {
                 let model = source.name.clone();
-                let onnx = export_onnx(source, precision).await;
+                let onnx = export_onnx(source, precision).await.map(ByteBuf::from);
                 reply(Response::Exported { model, onnx });
             }),
             Request::Profile { source } => {
