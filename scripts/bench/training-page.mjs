@@ -67,11 +67,17 @@ async function measure(page, url, { student, device, steps, seconds }) {
   // "Trained 300 steps in 44.1 s." or "Stopped after 12 steps (180.4 s)."
   const [, done, trainedSeconds] = /(\d+) steps (?:in |\()([\d.]+) s/.exec(status).map(Number);
   const info = await page.textContent('#training-info');
-  const [tasks, loading, stages] = await page.evaluate(([from, to]) => [
-    window.longTasks.filter(([start]) => start >= from && start <= to).map(([, duration]) => duration),
+  const [during, loading, stages] = await page.evaluate(([from, to]) => [
+    window.longTasks.filter(([start]) => start >= from && start <= to),
     window.longTasks.filter(([start]) => start < from).map(([, duration]) => duration),
     window.stages,
   ], [firstStep, ended]);
+  const tasks = during.map(([, duration]) => duration);
+  // When each long task came, so a slow redraw while stepping tells apart from the run's end.
+  for (const [start, duration] of during) {
+    console.error(`${student}: a page task of ${duration.toFixed(0)} ms, ${((start - firstStep) / 1000).toFixed(1)} s `
+      + `after the first step (the run ended ${((ended - firstStep) / 1000).toFixed(1)} s after it)`);
+  }
   return {
     student, device: /, on (\w+)/.exec(info)?.[1] ?? device, steps: done,
     firstStep: (firstStep - pressed) / 1000,
