@@ -4,7 +4,8 @@
 //!
 //! It is stored as one Cache API entry (one write, so a reload never finds half a run): a short
 //! magic, the length of a JSON header, the header (everything but the weights), then both
-//! students' weights as raw bytes.
+//! students' weights as raw bytes. The entry's body is a blob, which the browser writes to its
+//! cache off the page's thread.
 
 use crate::browser::cache::ByteCache;
 use crate::worker::{
@@ -34,6 +35,19 @@ pub struct SavedRun {
     pub students: PlainAndKd<SavedStudent>,
 }
 
+/// A run as stored: the magic, the header's length and the header, then both students'
+/// weights as they lie in the run.
+pub struct Encoded<'a> {
+    head: Vec<u8>,
+    weights: PlainAndKd<&'a [u8]>,
+}
+
+impl Encoded<'_> {
+    pub fn parts(&self) -> [&[u8]; 3] {
+        [&self.head, self.weights.plain, self.weights.kd]
+    }
+}
+
 /// The header: the run (its students are skipped), their configs and their weights' sizes.
 /// `R` is the run itself when reading and a reference to it when writing.
 #[derive(Serialize, Deserialize)]
@@ -49,7 +63,9 @@ impl SavedRun {
         self.points.kd.last().map_or(0, |point| point.step)
     }
 
-    pub fn encode(&self) -> Result<Vec<u8>, String> {
+    /// The bytes to store, in parts to be written one after the other, so the megabytes of
+    /// weights are not copied to be joined.
+    pub fn encode(&self) -> Result<Encoded<'_>, String> {
         let header = Header {
             run: self,
             configs: self.students.as_ref().map(|files| files.config.clone()),
@@ -57,13 +73,13 @@ impl SavedRun {
         };
         let json = serde_json::to_vec(&header).map_err(|e| e.to_string())?;
         let json_bytes = u32::try_from(json.len()).map_err(|_| "the run is too large to keep")?;
-        let mut bytes = MAGIC.to_vec();
-        bytes.extend_from_slice(&json_bytes.to_le_bytes());
-        bytes.extend_from_slice(&json);
-        for files in self.students.iter() {
-            bytes.extend_from_slice(&files.weights);
-        }
-        Ok(bytes)
+        let mut head = MAGIC.to_vec();
+        head.extend_from_slice(&json_bytes.to_le_bytes());
+        head.extend_from_slice(&json);
+        Ok(Encoded {
+            head,
+            weights: self.students.as_ref().map(|files| files.weights.as_slice()),
+        })
     }
 
     pub fn decode(bytes: &[u8]) -> Result<Self, String> {
@@ -106,10 +122,10 @@ impl SavedRun {
 
     /// Keeps this run in place of the last; false if the browser refused.
     pub async fn store(&self) -> bool {
-        let (Some(cache), Ok(bytes)) = (ByteCache::open(STORE).await, self.encode()) else {
+        let (Some(cache), Ok(encoded)) = (ByteCache::open(STORE).await, self.encode()) else {
             return false;
         };
-        cache.put(KEY, &bytes).await
+        cache.put(KEY, &encoded.parts()).await
     }
 
     pub async fn forget() {
@@ -147,7 +163,7 @@ mod tests {
                 },
             ),
         };
-        let bytes = run.encode().unwrap();
+        let bytes = run.encode().unwrap().parts().concat();
         assert_eq!(SavedRun::decode(&bytes), Ok(run));
         for cut in [0, 5, 12, bytes.len() - 1] {
             assert!(SavedRun::decode(&bytes[..cut]).is_err(), "cut at {cut}");

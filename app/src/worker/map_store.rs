@@ -34,7 +34,7 @@ impl TeacherMapStore for BrowserMapStore {
         ByteCache::delete_store(EARLIER_STORE).await;
         if let Some(store) = ByteCache::open(STORE).await {
             store
-                .put(&key(&cache.teacher), cache.to_json().as_bytes())
+                .put(&key(&cache.teacher), &[cache.to_json().as_bytes()])
                 .await;
         }
         Ok(())
