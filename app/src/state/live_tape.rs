@@ -128,9 +128,7 @@ impl LiveTape {
             calibrated: BTreeMap::new(),
             heard_s: 0.0,
             arrivals: VecDeque::new(),
-            // Cannot fail: the default front end passes its own validation (the clip view and
-            // every student use it).
-            spectrogram: SpectrogramStream::new(features).expect("default features"),
+            spectrogram: SpectrogramStream::new(features)?,
             frames: VecDeque::new(),
             first_frame_s: 0.0,
             frame_s,
