@@ -1,6 +1,8 @@
 //! A run stopped part way and resumed ends exactly where the uninterrupted run ends: the same
 //! losses at every step, the same best step and the same weights, for a student with dropout and
-//! SpecAugment and for the teacher. A saved state from other settings is refused.
+//! SpecAugment and for the teacher. A saved state from other settings is refused. A run whose
+//! clips are streamed from disk (student or teacher) is the run loaded into memory, and a clip lost mid-run stops it
+//! with the clip's name.
 #![cfg(not(target_family = "wasm"))]
 
 mod common;
@@ -16,7 +18,7 @@ use tempokd::students::{Precision, Preset, Student};
 use tempokd::teacher::{ClassifierPooling, Teacher, TeacherShape, Wav2Vec2Config};
 use tempokd::train::run::{self, Progress, RunPlan, Trained};
 use tempokd::train::{
-    LrSchedule, RESUME_DIR, SpecAugment, StudentTraining, TeacherTraining, TrainError,
+    ClipLoading, LrSchedule, RESUME_DIR, SpecAugment, StudentTraining, TeacherTraining, TrainError,
 };
 
 const LABELS: [&str; 3] = ["low", "mid", "high"];
@@ -32,6 +34,11 @@ fn turn() -> MutexGuard<'static, ()> {
 /// One-second tones, a pitch per class with a different start phase and level per clip: four
 /// training and two validation clips per class.
 fn tone_dataset(dir: &Path) -> Dataset {
+    tone_dataset_of(dir, &[16_000])
+}
+
+/// [`tone_dataset`] with the clips' lengths (in samples) taken in turn from `lengths`.
+fn tone_dataset_of(dir: &Path, lengths: &[usize]) -> Dataset {
     let spec = hound::WavSpec {
         channels: 1,
         sample_rate: 16_000,
@@ -46,7 +53,7 @@ fn tone_dataset(dir: &Path) -> Dataset {
             let mut writer = hound::WavWriter::create(dir.join(&file), spec).unwrap();
             let hz = 300.0 + 600.0 * class as f32;
             let level = 0.2 + 0.1 * clip as f32;
-            for n in 0..16_000 {
+            for n in 0..lengths[clip % lengths.len()] {
                 let phase = std::f32::consts::TAU * hz * n as f32 / 16_000.0 + clip as f32;
                 writer
                     .write_sample((level * phase.sin() * 32_000.0) as i16)
@@ -64,6 +71,7 @@ fn tone_dataset(dir: &Path) -> Dataset {
 struct Stopper {
     stop: AtomicBool,
     after: Option<usize>,
+    loading: ClipLoading,
 }
 
 impl Stopper {
@@ -71,6 +79,15 @@ impl Stopper {
         Self {
             stop: AtomicBool::new(false),
             after,
+            loading: ClipLoading::Memory,
+        }
+    }
+
+    /// The same plan with the clips streamed from disk.
+    fn streamed(after: Option<usize>) -> Self {
+        Self {
+            loading: ClipLoading::Stream,
+            ..Self::new(after)
         }
     }
 
@@ -81,6 +98,7 @@ impl Stopper {
             resume,
             stop: Some(&self.stop),
             replicas: Vec::new(),
+            loading: self.loading,
         }
     }
 
@@ -242,6 +260,16 @@ fn a_stopped_teacher_resumes_to_the_uninterrupted_end() {
         weights(&whole, &whole_dir.join("model")),
         "the resumed run's weights differ"
     );
+
+    let streamed_dir = root.join("streamed");
+    let streamed = train(&streamed_dir, &Stopper::streamed(None), false).unwrap();
+    assert_eq!(streamed.history, whole.history);
+    assert_eq!(streamed.validations, whole.validations);
+    assert_eq!(
+        weights(&streamed, &streamed_dir.join("model")),
+        weights(&whole, &whole_dir.join("model")),
+        "the streamed run's weights differ"
+    );
 }
 
 /// A saved run that was edited or damaged is refused with the reason, never obeyed or allowed
@@ -312,4 +340,72 @@ fn a_stop_while_loading_leaves_the_saved_run_as_it_was() {
         "a stop while loading"
     );
     assert_eq!(std::fs::read(&state_path).unwrap(), saved);
+}
+
+/// Streamed from disk, a student run on clips of two lengths (so of two batch buckets) takes
+/// the loaded run's every step, scoring and weights, and says how long its steps waited for
+/// clips; stopped while streamed, it resumes loaded to the same end.
+#[test]
+fn a_streamed_student_is_the_loaded_one() {
+    let _turn = turn();
+    let root = scratch_dir("tempokd-stream-student");
+    let dataset = tone_dataset_of(&root, &[16_000, 24_000]);
+    let run = |dir: &str, stopper: &Stopper, resume: bool| {
+        train_student(&dataset, &root.join(dir), stopper, resume, 1)
+    };
+    let loaded = run("loaded", &Stopper::new(None), false).unwrap();
+    let streamed = run("streamed", &Stopper::streamed(None), false).unwrap();
+    assert_eq!(streamed.history, loaded.history);
+    assert_eq!(streamed.validations, loaded.validations);
+    assert_eq!(streamed.best_step, loaded.best_step);
+    assert_eq!(
+        student_weights(&streamed, &root.join("streamed-model")),
+        student_weights(&loaded, &root.join("loaded-model")),
+        "the streamed run's weights differ"
+    );
+    assert_eq!(loaded.times.waiting_s, None);
+    assert!(streamed.times.waiting_s.is_some_and(|s| s >= 0.0));
+
+    let stopped = run("parts", &Stopper::streamed(Some(3)), false);
+    assert!(matches!(stopped, Err(TrainError::Paused { step: 3, .. })));
+    let resumed = run("parts", &Stopper::new(None), true).unwrap();
+    assert_eq!(resumed.history, loaded.history);
+    assert_eq!(
+        student_weights(&resumed, &root.join("parts-model")),
+        student_weights(&loaded, &root.join("loaded-model")),
+    );
+}
+
+/// A training clip that disappears once a streamed run has started ends the run with an error
+/// naming it (the thread reading ahead reports it), not a hang or a panic.
+#[test]
+fn a_clip_lost_mid_stream_ends_the_run_with_its_name() {
+    let _turn = turn();
+    let root = scratch_dir("tempokd-stream-lost");
+    let dataset = tone_dataset(&root);
+    let lost = root.join("mid-2.wav");
+    let stopper = Stopper::streamed(None);
+    let settings = StudentTraining {
+        // Three epochs of three batches after the clip is lost: one of them reads it.
+        steps: 12,
+        ..student_settings(1)
+    };
+    let labels: Vec<String> = LABELS.iter().map(|l| l.to_string()).collect();
+    let student = Student::new(Preset::Crnn.config(labels), &training_device()).unwrap();
+    let result = run::train_student(
+        &dataset,
+        student,
+        settings,
+        None,
+        &stopper.plan(&root.join("run"), false),
+        &mut |p| {
+            if let Progress::Step { report, .. } = p
+                && report.step == 1
+            {
+                std::fs::remove_file(&lost).unwrap();
+            }
+        },
+    );
+    let said = result.err().map(|e| e.to_string()).unwrap_or_default();
+    assert!(said.contains("mid-2.wav"), "{said}");
 }

@@ -12,9 +12,9 @@ use tempokd::students::{Precision, Preset, Student};
 use tempokd::teacher::{ClassifierPooling, Teacher, TeacherShape, Wav2Vec2Config};
 use tempokd::train::run::{self, RunPlan, TeacherGuide, Trained};
 use tempokd::train::{
-    Evaluation, FolderMapStore, LogitKd, LrSchedule, RESUME_DIR, SpecAugment, StudentTraining,
-    TeacherTraining, TrainError, TrainingRecord, evaluate_student, evaluate_teacher, fingerprint,
-    forget_saved_run, has_saved_run,
+    ClipLoading, Evaluation, FolderMapStore, LogitKd, LrSchedule, RESUME_DIR, SpecAugment,
+    StudentTraining, TeacherTraining, TrainError, TrainingRecord, evaluate_student,
+    evaluate_teacher, fingerprint, forget_saved_run, has_saved_run,
 };
 
 #[derive(Args, Clone)]
@@ -70,6 +70,8 @@ pub struct TeacherArgs {
     #[command(flatten)]
     pub sitting: SittingArgs,
     #[command(flatten)]
+    pub clips: ClipArgs,
+    #[command(flatten)]
     pub device: DeviceArgs,
 }
 
@@ -81,6 +83,26 @@ pub struct SittingArgs {
     /// run ends as the uninterrupted one would have; without a saved state it starts afresh.
     #[arg(long)]
     pub resume: bool,
+}
+
+/// How a training command holds the dataset's clips.
+#[derive(Args, Clone)]
+pub struct ClipArgs {
+    /// Read each batch's clips from disk while the steps run (a few batches ahead, over every
+    /// core) instead of loading the train and validation splits into memory first: for corpora
+    /// larger than memory. The run is the same either way; only each clip's length is read
+    /// before the first step, and the validation clips are read again at each scoring.
+    #[arg(long)]
+    pub stream: bool,
+}
+
+impl ClipArgs {
+    fn loading(&self) -> ClipLoading {
+        match self.stream {
+            true => ClipLoading::Stream,
+            false => ClipLoading::Memory,
+        }
+    }
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -143,6 +165,8 @@ pub struct StudentArgs {
     pub no_spec_augment: bool,
     #[command(flatten)]
     pub sitting: SittingArgs,
+    #[command(flatten)]
+    pub clips: ClipArgs,
     #[command(flatten)]
     pub device: DeviceArgs,
 }
@@ -254,7 +278,13 @@ pub fn train_teacher(args: &TeacherArgs) -> Result<Finished<Teacher>, String> {
         freeze_feature_encoder: args.freeze_feature_encoder,
     };
     let rollout = teacher.default_rollout();
-    let plan = run_plan(&args.out, args.eval_every, args.sitting.resume, &chosen)?;
+    let plan = run_plan(
+        &args.out,
+        args.eval_every,
+        &args.sitting,
+        &args.clips,
+        &chosen,
+    )?;
     let trained = with_bars(|progress| {
         run::train_teacher(&dataset, teacher, &settings, &rollout, &plan, progress)
     })?;
@@ -334,7 +364,13 @@ pub fn train_student(args: &StudentArgs) -> Result<Finished<Student>, String> {
         spec_augment: (!args.no_spec_augment).then(SpecAugment::default),
         seed: args.seed,
     };
-    let plan = run_plan(&args.out, args.eval_every, args.sitting.resume, &chosen)?;
+    let plan = run_plan(
+        &args.out,
+        args.eval_every,
+        &args.sitting,
+        &args.clips,
+        &chosen,
+    )?;
     let trained = with_bars(|progress| {
         run::train_student(
             &dataset,
@@ -361,10 +397,12 @@ pub fn train_student(args: &StudentArgs) -> Result<Finished<Student>, String> {
 fn run_plan(
     out: &Path,
     eval_every: usize,
-    resume: bool,
+    sitting: &SittingArgs,
+    clips: &ClipArgs,
     devices: &TrainingDevices,
 ) -> Result<RunPlan<'static>, String> {
     let saved = out.join(RESUME_DIR);
+    let resume = sitting.resume;
     if !resume && has_saved_run(&saved) {
         eprintln!(
             "note: {} holds a stopped run; this run starts afresh and replaces it at its first \
@@ -380,6 +418,7 @@ fn run_plan(
         replicas: (devices.replicas.iter())
             .map(|replica| replica.device.clone().autodiff())
             .collect(),
+        loading: clips.loading(),
     })
 }
 

@@ -805,6 +805,84 @@ fn first_test_clip(data: &std::path::Path) -> String {
         .to_string()
 }
 
+/// Speech Commands v2 as it ships (a folder per word, the two list files) made of tones: five
+/// words (one of them an `_unknown_` word) from four speakers, the third in validation and the
+/// fourth in test.
+fn speech_commands_of_tones(root: &std::path::Path) -> String {
+    let spec = hound::WavSpec {
+        channels: 1,
+        sample_rate: 16_000,
+        bits_per_sample: 16,
+        sample_format: hound::SampleFormat::Int,
+    };
+    let (mut validation, mut testing) = (String::new(), String::new());
+    for (index, word) in ["yes", "no", "up", "down", "cat"].iter().enumerate() {
+        std::fs::create_dir_all(root.join(word)).unwrap();
+        for speaker in 0..4 {
+            let file = format!("{word}/5eed000{speaker}_nohash_0.wav");
+            let mut writer = hound::WavWriter::create(root.join(&file), spec).unwrap();
+            let hz = 300.0 + 150.0 * index as f32 + 20.0 * speaker as f32;
+            for n in 0..16_000 {
+                let phase = std::f32::consts::TAU * hz * n as f32 / 16_000.0;
+                writer.write_sample((8_000.0 * phase.sin()) as i16).unwrap();
+            }
+            writer.finalize().unwrap();
+            match speaker {
+                2 => validation.push_str(&format!("{file}\n")),
+                3 => testing.push_str(&format!("{file}\n")),
+                _ => {}
+            }
+        }
+    }
+    std::fs::write(root.join("validation_list.txt"), validation).unwrap();
+    std::fs::write(root.join("testing_list.txt"), testing).unwrap();
+    root.display().to_string()
+}
+
+/// `--stream`: a teacher and a KD student train on Speech Commands as it ships with each batch
+/// read from disk while the steps run; the last line says how long the steps waited for their
+/// clips, and the run's record keeps it.
+#[test]
+fn speech_commands_trains_streamed_from_disk() {
+    let dir = scratch_dir("tempokd-cli-stream");
+    let path = |name: &str| dir.join(name).display().to_string();
+    let data = speech_commands_of_tones(&dir.join("speech-commands"));
+    let teacher = path("teacher");
+    let said = tiny_teacher(&data, &teacher, &["--stream"]);
+    assert!(said.contains("waiting for streamed clips"), "{said}");
+    let student = path("student");
+    let said = succeed(&[
+        "train-student",
+        "--arch",
+        "crnn",
+        "--data",
+        &data,
+        "--teacher",
+        &teacher,
+        "--lambda",
+        "0.5",
+        "--out",
+        &student,
+        "--steps",
+        "3",
+        "--batch",
+        "4",
+        "--eval-every",
+        "3",
+        "--stream",
+    ]);
+    assert!(said.contains("waiting for streamed clips"), "{said}");
+    let record: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("student/training.json")).unwrap()).unwrap();
+    let waiting = record["times"]["waiting_s"].as_f64();
+    assert!(waiting.is_some_and(|s| s >= 0.0), "{record}");
+    assert!(
+        record["history"][2]["kd"].as_f64().unwrap() > 0.0,
+        "{record}"
+    );
+    assert_eq!(record["validation"]["n"], 5, "{record}");
+}
+
 /// `--device`: a student and a teacher train on wgpu (Mesa's software Vulkan driver on a
 /// machine without a GPU, installed by scripts/setup.sh), the command's last line says where
 /// it trained and the run's record keeps it; a device this build lacks falls back to the CPU

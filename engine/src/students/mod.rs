@@ -8,6 +8,7 @@ mod att_rnn;
 mod budget;
 mod config;
 mod crnn;
+mod front_end;
 mod lstm_p;
 mod model;
 mod output;
@@ -21,13 +22,14 @@ pub use config::{
     Architecture, AttRnnConfig, CrnnConfig, FrameAxis, LstmPConfig, Preset, StudentConfig,
     TcResNetConfig,
 };
+pub use front_end::StudentFrontEnd;
 pub use model::StudentModel;
 pub use output::{AttentionRequest, StudentOutput};
 pub use precision::{Int8Codes, Precision, is_rounded, round_trip};
 pub use recurrent::{BiGru, Gru, GruConfig, PeepholeLstm, PeepholeLstmConfig, on_recurrent_graph};
 pub use temporal_query::TemporalQuery;
 
-use crate::audio::{FeatureError, FeatureExtractor, Features};
+use crate::audio::{FeatureError, Features};
 use crate::checkpoint::{Checkpoint, CheckpointError, load_by_path, named_tensors};
 use crate::device::read_floats;
 use crate::prediction::Prediction;
@@ -87,7 +89,7 @@ pub struct StudentInference {
 pub struct Student {
     model: StudentModel,
     config: StudentConfig,
-    extractor: FeatureExtractor,
+    front_end: StudentFrontEnd,
     device: Device,
 }
 
@@ -119,12 +121,11 @@ impl Student {
         config: StudentConfig,
         device: &Device,
     ) -> Result<Self, StudentError> {
-        let extractor = FeatureExtractor::new(config.features.clone())
-            .map_err(|e| StudentError::Config(e.to_string()))?;
+        let front_end = StudentFrontEnd::new(&config)?;
         Ok(Self {
             model,
             config,
-            extractor,
+            front_end,
             device: device.clone(),
         })
     }
@@ -233,17 +234,12 @@ impl Student {
 
     /// The student's features for a 16 kHz mono clip.
     pub fn features(&self, samples: &[f32]) -> Result<Features, StudentError> {
-        let features = self.extractor.extract(self.config.input, samples)?;
-        let needed = self.config.min_input_frames();
-        if features.frames < needed {
-            let c = &self.config.features;
-            return Err(StudentError::TooShort {
-                frames: features.frames,
-                needed,
-                needed_s: (c.n_fft + (needed - 1) * c.hop_length) as f32 / c.sample_rate as f32,
-            });
-        }
-        Ok(features)
+        self.front_end.features(samples)
+    }
+
+    /// What turns clips into this student's features, for threads that read clips.
+    pub fn front_end(&self) -> &StudentFrontEnd {
+        &self.front_end
     }
 
     /// Features as the model's input tensor `[1, frames, bins]`.

@@ -9,10 +9,11 @@ use crate::kd::TeacherTarget;
 use crate::kd::{KdTarget, resample_distribution};
 use crate::rng::Rng;
 use crate::students::StudentConfig;
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 /// Seeded epochs of batches, each batch from clips of one size (batches cannot mix lengths).
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct BatchOrder {
     pub(super) buckets: Vec<Vec<usize>>,
     pub(super) batch_size: usize,
@@ -48,25 +49,23 @@ impl BatchOrder {
     }
 }
 
-/// The clips `picked` from `clips` as one student batch: features (SpecAugmented when asked),
-/// targets and, when given, the teacher's maps shaped into KD targets on the student's frames,
-/// and its logits.
+/// The `chosen` clips, those at `picked` in the training clips, as one student batch: features
+/// (SpecAugmented when asked), targets and, when given, the teacher's maps (of every training
+/// clip) shaped into KD targets on the student's frames, and its logits.
 pub fn student_batch(
-    clips: &[LabelledClip<Features>],
+    chosen: &[Cow<'_, LabelledClip<Features>>],
     picked: &[usize],
     teacher: Option<(&[TeacherTarget], &KdTarget)>,
     config: &StudentConfig,
     spec_augment: Option<&SpecAugment>,
     rng: &mut Rng,
 ) -> StudentBatch {
-    let chosen: Vec<&LabelledClip<Features>> =
-        picked.iter().filter_map(|i| clips.get(*i)).collect();
     let (frames, bins) = chosen
         .first()
         .map_or((0, 0), |c| (c.input.frames, c.input.bins));
     let student_frames = config.frames_for_input(frames);
     let mut features = Vec::with_capacity(chosen.len() * frames * bins);
-    for clip in &chosen {
+    for clip in chosen {
         let mut values = clip.input.values.clone();
         if let Some(augment) = spec_augment {
             augment.apply(&mut values, frames, bins, rng);

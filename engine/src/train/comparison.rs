@@ -8,7 +8,7 @@
 use super::TrainError;
 use super::augment::SpecAugment;
 use super::batches::{BatchOrder, student_batch};
-use super::evaluate::{LabelledClip, evaluate_student};
+use super::evaluate::{LabelledClip, evaluate_student, pick};
 use super::trainer::{Checked, StepReport, StudentTrainer, StudentTraining};
 use crate::audio::Features;
 use crate::kd::TeacherTarget;
@@ -128,9 +128,10 @@ impl ComparisonRun {
             (true, Some(maps)) => Some((maps.as_slice(), &self.trainer.settings().target)),
             _ => None,
         };
+        let picked = self.order.next();
         let batch = student_batch(
-            &data.train,
-            &self.order.next(),
+            &pick(&data.train, &picked)?,
+            &picked,
             teacher,
             self.trainer.config(),
             self.spec_augment.as_ref(),

@@ -5,6 +5,8 @@
 mod augment;
 mod batches;
 mod cache;
+#[cfg(all(feature = "decoders", not(target_family = "wasm")))]
+mod clips;
 mod comparison;
 mod evaluate;
 #[cfg(all(feature = "decoders", not(target_family = "wasm")))]
@@ -26,8 +28,13 @@ pub use cache::{
     MAP_BATCH_CLIPS, MAP_BATCH_SAMPLES, TeacherCache, bytes_fingerprint, clip_key, fingerprint,
     map_batches, teacher_target, teacher_targets,
 };
+#[cfg(all(feature = "decoders", not(target_family = "wasm")))]
+pub use clips::ClipLoading;
 pub use comparison::{ComparisonData, ComparisonRun};
-pub use evaluate::{LabelledClip, class_probabilities, evaluate_student, evaluate_teacher};
+pub use evaluate::{
+    LabelledClip, ReadClips, class_probabilities, evaluate_student, evaluate_student_on,
+    evaluate_teacher, evaluate_teacher_on,
+};
 #[cfg(all(feature = "decoders", not(target_family = "wasm")))]
 pub use record::{
     CommonSettings, RecordError, Scoring, TRAINING_RECORD_FILE, TRAINING_RECORD_VERSION,

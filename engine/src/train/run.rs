@@ -5,7 +5,8 @@
 use super::TrainError;
 use super::batches::{BatchOrder, student_batch};
 use super::cache::clip_key;
-use super::evaluate::{LabelledClip, evaluate_student, evaluate_teacher};
+use super::clips::{ClipLoading, ClipReader, SplitClips};
+use super::evaluate::{LabelledClip, evaluate_student_on, evaluate_teacher_on};
 use super::resume::{KeptModel, ResumePoint, Resumed, RunIdentity};
 use super::teacher_maps::{FolderMapStore, MapClip, teacher_maps};
 use super::trainer::{
@@ -17,8 +18,9 @@ use crate::data::{DataError, Dataset, Example, Split};
 use crate::kd::RolloutConfig;
 use crate::kd::TeacherTarget;
 use crate::metrics::Evaluation;
+use crate::parallel;
 use crate::rng::Rng;
-use crate::students::Student;
+use crate::students::{Student, StudentFrontEnd};
 use crate::teacher::Teacher;
 use burn::module::Module;
 use burn::tensor::Device;
@@ -28,6 +30,9 @@ use std::borrow::Cow;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
+
+/// Clips each thread reads between two progress reports (and stop checks) while loading.
+const LOADING_CHUNK: usize = 64;
 
 /// Where a long run is; `report` after each step, `validation` after each scoring.
 pub enum Progress<'a> {
@@ -75,18 +80,25 @@ pub struct RunPlan<'a> {
     pub stop: Option<&'a AtomicBool>,
     /// Further autodiff devices each batch is split over (data parallel); none by default.
     pub replicas: Vec<Device>,
+    /// Clips loaded before the first step, or streamed from disk batch by batch.
+    pub loading: ClipLoading,
 }
 
 /// Where a run's wall-clock time went, in seconds, to show whether preparing the data keeps up
-/// with the steps (batches are built on the thread that steps, between steps).
+/// with the steps (batches are built on the thread that steps, between steps; streamed clips
+/// are read on other threads while the steps run).
 #[derive(Clone, Copy, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct RunTimes {
     /// Reading, decoding and featurising the clips, and the teacher's maps (computed or read
     /// from their cache).
     pub loading_s: f32,
-    /// Building each step's batch from the loaded clips, SpecAugment and the KD targets
-    /// included.
+    /// Building each step's batch from its clips, SpecAugment and the KD targets included, and
+    /// waiting for the clips when streamed.
     pub batching_s: f32,
+    /// Of `batching_s`, the steps' waiting for streamed clips to be read; `None` when the clips
+    /// were loaded before the first step.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub waiting_s: Option<f32>,
     /// The optimisation steps, each ending with its loss read back from the device.
     pub stepping_s: f32,
     /// Scoring the validation split.
@@ -97,9 +109,26 @@ impl std::fmt::Display for RunTimes {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
-            "loading {:.1} s, building batches {:.1} s, steps {:.1} s, validation {:.1} s",
-            self.loading_s, self.batching_s, self.stepping_s, self.validating_s
+            "loading {:.1} s, building batches {:.1} s",
+            self.loading_s, self.batching_s
+        )?;
+        if let Some(waiting) = self.waiting_s {
+            write!(f, " (of which waiting for streamed clips {waiting:.1} s)")?;
+        }
+        write!(
+            f,
+            ", steps {:.1} s, validation {:.1} s",
+            self.stepping_s, self.validating_s
         )
+    }
+}
+
+impl RunTimes {
+    /// Counts a step's wait for its streamed clips (none when they were loaded before).
+    fn add_waiting(&mut self, waited: Option<f32>) {
+        if let Some(waited) = waited {
+            *self.waiting_s.get_or_insert(0.0) += waited;
+        }
     }
 }
 
@@ -189,8 +218,67 @@ pub fn targets_of(
         .collect()
 }
 
-/// The examples of `split` as student inputs with targets and windows.
-/// Loading stops with [`TrainError::Stopped`] once `stop` is set.
+/// The example at `index` of `examples`.
+fn example_at<'d>(examples: &[&'d Example], index: usize) -> Result<&'d Example, TrainError> {
+    (examples.get(index).copied())
+        .ok_or_else(|| TrainError::Batch(format!("no clip {index} of {}", examples.len())))
+}
+
+/// An example as a student's input, with its targets and window.
+fn student_clip(
+    dataset: &Dataset,
+    example: &Example,
+    front_end: &StudentFrontEnd,
+    labels: &[String],
+) -> Result<LabelledClip<Features>, TrainError> {
+    let samples = dataset.audio(example)?;
+    Ok(LabelledClip {
+        input: (front_end.features(&samples))
+            .map_err(|e| DataError::file(dataset.path(example), e))?,
+        targets: targets_of(dataset, example, labels)?,
+        window: example.window,
+    })
+}
+
+/// An example as a raw clip, with its targets and window.
+fn waveform_clip(
+    dataset: &Dataset,
+    example: &Example,
+    labels: &[String],
+) -> Result<LabelledClip<Vec<f32>>, TrainError> {
+    Ok(LabelledClip {
+        input: dataset.audio(example)?,
+        targets: targets_of(dataset, example, labels)?,
+        window: example.window,
+    })
+}
+
+/// `work` on each index of `0..count`, over the machine's cores a chunk at a time, the
+/// results in order; between chunks the progress of `what` is reported and a stop obeyed.
+fn over_clips<R: Send>(
+    count: usize,
+    what: &str,
+    stop: Option<&AtomicBool>,
+    progress: &mut dyn FnMut(Progress<'_>),
+    work: &(dyn Fn(usize) -> Result<R, TrainError> + Sync),
+) -> Result<Vec<R>, TrainError> {
+    let threads = parallel::cores();
+    let indices: Vec<usize> = (0..count).collect();
+    let mut results = Vec::with_capacity(count);
+    for chunk in indices.chunks(LOADING_CHUNK * threads) {
+        stop_if_asked(stop)?;
+        results.extend(parallel::map(chunk, threads, |index| work(*index))?);
+        progress(Progress::Loading {
+            done: results.len(),
+            total: count,
+            what,
+        });
+    }
+    Ok(results)
+}
+
+/// The examples of `split` as student inputs with targets and windows, loaded over the
+/// machine's cores. Loading stops with [`TrainError::Stopped`] once `stop` is set.
 pub fn student_inputs<'d>(
     dataset: &'d Dataset,
     split: Split,
@@ -199,29 +287,14 @@ pub fn student_inputs<'d>(
     progress: &mut dyn FnMut(Progress<'_>),
 ) -> Result<(Vec<&'d Example>, Vec<LabelledClip<Features>>), TrainError> {
     let examples: Vec<&Example> = dataset.split(split).collect();
-    let mut scored = Vec::with_capacity(examples.len());
-    for (done, example) in examples.iter().enumerate() {
-        stop_if_asked(stop)?;
-        let samples = dataset.audio(example)?;
-        let features = student
-            .features(&samples)
-            .map_err(|e| DataError::file(dataset.path(example), e))?;
-        scored.push(LabelledClip {
-            input: features,
-            targets: targets_of(dataset, example, student.labels())?,
-            window: example.window,
-        });
-        progress(Progress::Loading {
-            done: done + 1,
-            total: examples.len(),
-            what: split.name(),
-        });
-    }
-    Ok((examples, scored))
+    let (front_end, labels) = (student.front_end(), student.labels());
+    let read = |index| student_clip(dataset, example_at(&examples, index)?, front_end, labels);
+    let clips = over_clips(examples.len(), split.name(), stop, progress, &read)?;
+    Ok((examples, clips))
 }
 
-/// The examples of `split` as raw clips with targets and windows.
-/// Loading stops with [`TrainError::Stopped`] once `stop` is set.
+/// The examples of `split` as raw clips with targets and windows, loaded over the machine's
+/// cores. Loading stops with [`TrainError::Stopped`] once `stop` is set.
 pub fn waveform_inputs(
     dataset: &Dataset,
     split: Split,
@@ -230,21 +303,37 @@ pub fn waveform_inputs(
     progress: &mut dyn FnMut(Progress<'_>),
 ) -> Result<Vec<LabelledClip<Vec<f32>>>, TrainError> {
     let examples: Vec<&Example> = dataset.split(split).collect();
-    let mut scored = Vec::with_capacity(examples.len());
-    for (done, example) in examples.iter().enumerate() {
-        stop_if_asked(stop)?;
-        scored.push(LabelledClip {
-            input: dataset.audio(example)?,
-            targets: targets_of(dataset, example, labels)?,
-            window: example.window,
-        });
-        progress(Progress::Loading {
-            done: done + 1,
-            total: examples.len(),
-            what: split.name(),
-        });
-    }
-    Ok(scored)
+    let read = |index| waveform_clip(dataset, example_at(&examples, index)?, labels);
+    over_clips(examples.len(), split.name(), stop, progress, &read)
+}
+
+/// A split's clips as `plan` loads them: all read by `read` now, or (streamed) only their
+/// sizes learnt now, from each clip's sample count, and the clips read when needed.
+fn split_clips<'r, T: Clone + Send>(
+    split: Split,
+    count: usize,
+    plan: &RunPlan<'_>,
+    read: &'r ClipReader<'r, T>,
+    loaded_size: impl Fn(&T) -> usize,
+    size_of_samples: &(dyn Fn(usize) -> Result<usize, TrainError> + Sync),
+    progress: &mut dyn FnMut(Progress<'_>),
+) -> Result<SplitClips<'r, T>, TrainError> {
+    Ok(match plan.loading {
+        ClipLoading::Memory => SplitClips::loaded(
+            over_clips(count, split.name(), plan.stop, progress, read)?,
+            loaded_size,
+        ),
+        ClipLoading::Stream => SplitClips::Streamed {
+            sizes: over_clips(
+                count,
+                &format!("{} (lengths)", split.name()),
+                plan.stop,
+                progress,
+                size_of_samples,
+            )?,
+            read,
+        },
+    })
 }
 
 /// Whether `stop` is set.
@@ -491,11 +580,45 @@ pub fn train_student(
 ) -> Result<Trained<Student>, TrainError> {
     dataset.check_labels(student.labels())?;
     let started = Instant::now();
-    let (train_examples, train) =
-        student_inputs(dataset, Split::Train, &student, plan.stop, progress)?;
+    let front_end =
+        StudentFrontEnd::new(student.config()).map_err(|e| TrainError::Settings(e.to_string()))?;
+    let labels = student.labels().to_vec();
+    let train_examples: Vec<&Example> = dataset.split(Split::Train).collect();
+    let validation_examples: Vec<&Example> = dataset.split(Split::Validation).collect();
+    let read_train = |index| {
+        let example = example_at(&train_examples, index)?;
+        student_clip(dataset, example, &front_end, &labels)
+    };
+    let read_validation = |index| {
+        let example = example_at(&validation_examples, index)?;
+        student_clip(dataset, example, &front_end, &labels)
+    };
+    let frames_of = |examples: &[&Example], index| -> Result<usize, TrainError> {
+        let example = example_at(examples, index)?;
+        let samples = dataset.audio(example)?.len();
+        (front_end.frames_for(samples))
+            .map_err(|e| DataError::file(dataset.path(example), e).into())
+    };
+    let frames = |features: &Features| features.frames;
+    let train = split_clips(
+        Split::Train,
+        train_examples.len(),
+        plan,
+        &read_train,
+        frames,
+        &|index| frames_of(&train_examples, index),
+        progress,
+    )?;
     require_clips(dataset, train.len())?;
-    let (_, validation) =
-        student_inputs(dataset, Split::Validation, &student, plan.stop, progress)?;
+    let validation = split_clips(
+        Split::Validation,
+        validation_examples.len(),
+        plan,
+        &read_validation,
+        frames,
+        &|index| frames_of(&validation_examples, index),
+        progress,
+    )?;
     let needs_teacher = settings.loss.lambda > 0.0 || settings.logit_kd.is_some();
     let teacher_targets = match (needs_teacher, guide) {
         (true, Some(guide)) => {
@@ -522,7 +645,7 @@ pub fn train_student(
     };
     let config = student.config().clone();
     let mut order = BatchOrder::new(
-        train.iter().map(|c| c.input.frames),
+        train.sizes().iter().copied(),
         settings.batch_size,
         Rng::new(settings.seed).fork("order"),
     );
@@ -537,39 +660,47 @@ pub fn train_student(
     if let Some(state) = sitting.resume(&mut trainer.fitting, &mut run, &mut order, true)? {
         augment_rng = Rng::resumed(state);
     }
-    for step in trainer.steps_done() + 1..=total {
-        sitting.before_step(&trainer.fitting, &run, &order, Some(&augment_rng))?;
-        let batching = Instant::now();
-        let batch = student_batch(
-            &train,
-            &order.next(),
-            teacher_targets.as_deref().map(|targets| (targets, &target)),
-            &config,
-            spec_augment.as_ref(),
-            &mut augment_rng,
-        );
-        add_since(&mut run.times.batching_s, batching);
-        let stepping = Instant::now();
-        let report = pollster::block_on(trainer.step(&batch))?;
-        add_since(&mut run.times.stepping_s, stepping);
-        run.record(step, total, plan.eval_every, report, progress, || {
-            let current = trainer.student()?;
-            let evaluation = match validation.is_empty() {
-                true => None,
-                false => Some(
-                    pollster::block_on(evaluate_student(
-                        &current,
-                        &validation,
-                        dataset.multi_label,
-                    ))?
-                    .0,
-                ),
-            };
-            Ok((current, evaluation))
-        })?;
-        sitting.after_step(step, &trainer.fitting, &run, &order, Some(&augment_rng))?;
-    }
-    Ok(run)
+    std::thread::scope(|scope| {
+        let feed = train.feed(scope, &order);
+        for step in trainer.steps_done() + 1..=total {
+            sitting.before_step(&trainer.fitting, &run, &order, Some(&augment_rng))?;
+            let batching = Instant::now();
+            let picked = order.next();
+            let (chosen, waited) = feed.take(&picked)?;
+            run.times.add_waiting(waited);
+            let batch = student_batch(
+                &chosen,
+                &picked,
+                teacher_targets.as_deref().map(|targets| (targets, &target)),
+                &config,
+                spec_augment.as_ref(),
+                &mut augment_rng,
+            );
+            drop(chosen);
+            add_since(&mut run.times.batching_s, batching);
+            let stepping = Instant::now();
+            let report = pollster::block_on(trainer.step(&batch))?;
+            add_since(&mut run.times.stepping_s, stepping);
+            run.record(step, total, plan.eval_every, report, progress, || {
+                let current = trainer.student()?;
+                let evaluation = match validation.is_empty() {
+                    true => None,
+                    false => Some(
+                        pollster::block_on(evaluate_student_on(
+                            &current,
+                            validation.sizes(),
+                            &mut |batch| validation.read(batch),
+                            dataset.multi_label,
+                        ))?
+                        .0,
+                    ),
+                };
+                Ok((current, evaluation))
+            })?;
+            sitting.after_step(step, &trainer.fitting, &run, &order, Some(&augment_rng))?;
+        }
+        Ok(run)
+    })
 }
 
 /// Trains `teacher` (on an autodiff device) on the train split; the best on validation wins.
@@ -584,10 +715,34 @@ pub fn train_teacher(
     dataset.check_labels(teacher.labels())?;
     let labels = teacher.labels().to_vec();
     let started = Instant::now();
-    let train = waveform_inputs(dataset, Split::Train, &labels, plan.stop, progress)?;
-    require_clips(dataset, train.len())?;
-    let validation = waveform_inputs(dataset, Split::Validation, &labels, plan.stop, progress)?;
     let train_examples: Vec<&Example> = dataset.split(Split::Train).collect();
+    let validation_examples: Vec<&Example> = dataset.split(Split::Validation).collect();
+    let read_train = |index| waveform_clip(dataset, example_at(&train_examples, index)?, &labels);
+    let read_validation =
+        |index| waveform_clip(dataset, example_at(&validation_examples, index)?, &labels);
+    let samples_of = |examples: &[&Example], index| -> Result<usize, TrainError> {
+        Ok(dataset.audio(example_at(examples, index)?)?.len())
+    };
+    let samples = |waveform: &Vec<f32>| waveform.len();
+    let train = split_clips(
+        Split::Train,
+        train_examples.len(),
+        plan,
+        &read_train,
+        samples,
+        &|index| samples_of(&train_examples, index),
+        progress,
+    )?;
+    require_clips(dataset, train.len())?;
+    let validation = split_clips(
+        Split::Validation,
+        validation_examples.len(),
+        plan,
+        &read_validation,
+        samples,
+        &|index| samples_of(&validation_examples, index),
+        progress,
+    )?;
     let identity = RunIdentity {
         settings: settings.clone(),
         train_clips: clip_names_fingerprint(&train_examples),
@@ -595,7 +750,7 @@ pub fn train_teacher(
         eval_every: plan.eval_every,
     };
     let mut order = BatchOrder::new(
-        train.iter().map(|c| c.input.len()),
+        train.sizes().iter().copied(),
         settings.batch_size,
         Rng::new(settings.seed).fork("order"),
     );
@@ -605,44 +760,46 @@ pub fn train_teacher(
         .data_parallel(plan.replicas.clone())?;
     let mut run = Trained::start(trainer.teacher()?, total, started);
     sitting.resume(&mut trainer.fitting, &mut run, &mut order, false)?;
-    for step in trainer.steps_done() + 1..=total {
-        sitting.before_step(&trainer.fitting, &run, &order, None)?;
-        let batching = Instant::now();
-        let picked = order.next();
-        let samples = picked
-            .first()
-            .and_then(|i| train.get(*i))
-            .map_or(0, |c| c.input.len());
-        let batch = TeacherBatch {
-            clips: picked.len(),
-            samples,
-            waveforms: picked
-                .iter()
-                .flat_map(|i| train[*i].input.iter().copied())
-                .collect(),
-            targets: picked.iter().map(|i| train[*i].targets.clone()).collect(),
-        };
-        add_since(&mut run.times.batching_s, batching);
-        let stepping = Instant::now();
-        let report = pollster::block_on(trainer.step(&batch))?;
-        add_since(&mut run.times.stepping_s, stepping);
-        run.record(step, total, plan.eval_every, report, progress, || {
-            let current = trainer.teacher()?;
-            let evaluation = match validation.is_empty() {
-                true => None,
-                false => Some(
-                    pollster::block_on(evaluate_teacher(
-                        &current,
-                        &validation,
-                        rollout,
-                        dataset.multi_label,
-                    ))?
-                    .0,
-                ),
+    std::thread::scope(|scope| {
+        let feed = train.feed(scope, &order);
+        for step in trainer.steps_done() + 1..=total {
+            sitting.before_step(&trainer.fitting, &run, &order, None)?;
+            let batching = Instant::now();
+            let picked = order.next();
+            let (chosen, waited) = feed.take(&picked)?;
+            run.times.add_waiting(waited);
+            let batch = TeacherBatch {
+                clips: chosen.len(),
+                samples: chosen.first().map_or(0, |clip| clip.input.len()),
+                waveforms: (chosen.iter())
+                    .flat_map(|clip| clip.input.iter().copied())
+                    .collect(),
+                targets: chosen.iter().map(|clip| clip.targets.clone()).collect(),
             };
-            Ok((current, evaluation))
-        })?;
-        sitting.after_step(step, &trainer.fitting, &run, &order, None)?;
-    }
-    Ok(run)
+            drop(chosen);
+            add_since(&mut run.times.batching_s, batching);
+            let stepping = Instant::now();
+            let report = pollster::block_on(trainer.step(&batch))?;
+            add_since(&mut run.times.stepping_s, stepping);
+            run.record(step, total, plan.eval_every, report, progress, || {
+                let current = trainer.teacher()?;
+                let evaluation = match validation.is_empty() {
+                    true => None,
+                    false => Some(
+                        pollster::block_on(evaluate_teacher_on(
+                            &current,
+                            validation.len(),
+                            &mut |batch| validation.read(batch),
+                            rollout,
+                            dataset.multi_label,
+                        ))?
+                        .0,
+                    ),
+                };
+                Ok((current, evaluation))
+            })?;
+            sitting.after_step(step, &trainer.fitting, &run, &order, None)?;
+        }
+        Ok(run)
+    })
 }
