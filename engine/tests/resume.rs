@@ -1,8 +1,8 @@
 //! A run stopped part way and resumed ends exactly where the uninterrupted run ends: the same
 //! losses at every step, the same best step and the same weights, for a student with dropout and
 //! SpecAugment and for the teacher. A saved state from other settings is refused. A run whose
-//! clips are streamed from disk (student or teacher) is the run loaded into memory, and a clip lost mid-run stops it
-//! with the clip's name.
+//! clips are streamed from disk (student or teacher) is the run loaded into memory, and a clip lost
+//! or changed mid-run stops it with the clip's name.
 #![cfg(not(target_family = "wasm"))]
 
 mod common;
@@ -376,36 +376,58 @@ fn a_streamed_student_is_the_loaded_one() {
     );
 }
 
-/// A training clip that disappears once a streamed run has started ends the run with an error
-/// naming it (the thread reading ahead reports it), not a hang or a panic.
+/// A training or validation clip that disappears, or whose length changes, once a streamed run
+/// has started ends the run with an error naming it (whichever thread reads it), not a hang, a
+/// panic, or a batch of mixed lengths.
 #[test]
-fn a_clip_lost_mid_stream_ends_the_run_with_its_name() {
+fn a_clip_lost_or_changed_mid_stream_ends_the_run_with_its_name() {
     let _turn = turn();
-    let root = scratch_dir("tempokd-stream-lost");
-    let dataset = tone_dataset(&root);
-    let lost = root.join("mid-2.wav");
-    let stopper = Stopper::streamed(None);
-    let settings = StudentTraining {
-        // Three epochs of three batches after the clip is lost: one of them reads it.
-        steps: 12,
-        ..student_settings(1)
-    };
-    let labels: Vec<String> = LABELS.iter().map(|l| l.to_string()).collect();
-    let student = Student::new(Preset::Crnn.config(labels), &training_device()).unwrap();
-    let result = run::train_student(
-        &dataset,
-        student,
-        settings,
-        None,
-        &stopper.plan(&root.join("run"), false),
-        &mut |p| {
-            if let Progress::Step { report, .. } = p
-                && report.step == 1
-            {
-                std::fs::remove_file(&lost).unwrap();
-            }
-        },
-    );
-    let said = result.err().map(|e| e.to_string()).unwrap_or_default();
-    assert!(said.contains("mid-2.wav"), "{said}");
+    let longer = scratch_dir("tempokd-stream-longer");
+    tone_dataset_of(&longer, &[24_000]);
+    type Change<'a> = &'a dyn Fn(&Path);
+    let cases: [(&str, Change<'_>, &str); 3] = [
+        (
+            "mid-2.wav",
+            &|root| std::fs::remove_file(root.join("mid-2.wav")).unwrap(),
+            "No such file",
+        ),
+        (
+            "high-1.wav",
+            &|root| _ = std::fs::copy(longer.join("high-1.wav"), root.join("high-1.wav")).unwrap(),
+            "changed on disk",
+        ),
+        (
+            "low-4.wav",
+            &|root| _ = std::fs::copy(longer.join("low-4.wav"), root.join("low-4.wav")).unwrap(),
+            "changed on disk",
+        ),
+    ];
+    for (clip, change, why) in cases {
+        let root = scratch_dir("tempokd-stream-changed");
+        let dataset = tone_dataset(&root);
+        let settings = StudentTraining {
+            // Three epochs of three batches after the change: one of them reads the clip, and
+            // the scoring after step 2 reads every validation clip.
+            steps: 12,
+            ..student_settings(1)
+        };
+        let labels: Vec<String> = LABELS.iter().map(|l| l.to_string()).collect();
+        let student = Student::new(Preset::Crnn.config(labels), &training_device()).unwrap();
+        let result = run::train_student(
+            &dataset,
+            student,
+            settings,
+            None,
+            &Stopper::streamed(None).plan(&root.join("run"), false),
+            &mut |p| {
+                if let Progress::Step { report, .. } = p
+                    && report.step == 1
+                {
+                    change(&root);
+                }
+            },
+        );
+        let said = result.err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(said.contains(clip) && said.contains(why), "{clip}: {said}");
+    }
 }

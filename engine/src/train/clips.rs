@@ -5,6 +5,8 @@
 use super::TrainError;
 use super::batches::BatchOrder;
 use super::evaluate::{LabelledClip, Picked, pick};
+use crate::audio::Features;
+use crate::data::{DataError, Example};
 use crate::parallel;
 use std::borrow::Cow;
 use std::sync::mpsc::{Receiver, sync_channel};
@@ -29,22 +31,45 @@ pub enum ClipLoading {
 /// Reads the clip of a split at an index.
 pub type ClipReader<'r, T> = dyn Fn(usize) -> Result<LabelledClip<T>, TrainError> + Sync + 'r;
 
-/// A split's clips, each with the size batches are grouped by (frames or samples).
+/// What batches are grouped by: clips of one size make a batch.
+pub trait ClipSize {
+    /// What the size counts.
+    const UNIT: &'static str;
+    fn size(&self) -> usize;
+}
+
+impl ClipSize for Features {
+    const UNIT: &'static str = "frames";
+    fn size(&self) -> usize {
+        self.frames
+    }
+}
+
+impl ClipSize for Vec<f32> {
+    const UNIT: &'static str = "samples";
+    fn size(&self) -> usize {
+        self.len()
+    }
+}
+
+/// A split's clips, each with its size.
 pub enum SplitClips<'r, T> {
     Loaded {
         clips: Vec<LabelledClip<T>>,
         sizes: Vec<usize>,
     },
     Streamed {
+        /// Each clip's size when the run began; a clip read later must still have it.
         sizes: Vec<usize>,
         read: &'r ClipReader<'r, T>,
+        /// The split's examples, to name a clip that changed.
+        examples: &'r [&'r Example],
     },
 }
 
-impl<'r, T: Clone + Send> SplitClips<'r, T> {
-    /// Clips loaded into memory, each sized by `size`.
-    pub fn loaded(clips: Vec<LabelledClip<T>>, size: impl Fn(&T) -> usize) -> Self {
-        let sizes = clips.iter().map(|clip| size(&clip.input)).collect();
+impl<'r, T: ClipSize + Clone + Send + Sync> SplitClips<'r, T> {
+    pub fn loaded(clips: Vec<LabelledClip<T>>) -> Self {
+        let sizes = clips.iter().map(|clip| clip.input.size()).collect();
         Self::Loaded { clips, sizes }
     }
 
@@ -67,14 +92,42 @@ impl<'r, T: Clone + Send> SplitClips<'r, T> {
     pub fn read(&self, picked: &[usize]) -> Result<Picked<'_, T>, TrainError> {
         match self {
             Self::Loaded { clips, .. } => pick(clips, picked),
-            Self::Streamed { read, .. } => {
+            Self::Streamed { .. } => {
                 Ok(
-                    parallel::map(picked, parallel::cores(), |index| read(*index))?
+                    parallel::map(picked, parallel::cores(), |index| self.read_one(*index))?
                         .into_iter()
                         .map(Cow::Owned)
                         .collect(),
                 )
             }
+        }
+    }
+
+    /// The streamed clip at `index`, refused when its size is no longer the one batches were
+    /// planned with (its file changed on disk during the run).
+    fn read_one(&self, index: usize) -> Result<LabelledClip<T>, TrainError> {
+        let Self::Streamed {
+            sizes,
+            read,
+            examples,
+        } = self
+        else {
+            return Err(TrainError::Batch("only streamed clips are read".into()));
+        };
+        let clip = read(index)?;
+        match sizes.get(index) {
+            Some(size) if *size == clip.input.size() => Ok(clip),
+            was => Err(DataError::Invalid(format!(
+                "{}: {} {} now, {} when the run began: a clip changed on disk during a streamed \
+                 run; leave the dataset as it is while the run goes on, and start it again",
+                examples
+                    .get(index)
+                    .map_or("a clip", |example| example.file.as_str()),
+                clip.input.size(),
+                T::UNIT,
+                was.map_or("none".into(), usize::to_string),
+            ))
+            .into()),
         }
     }
 
@@ -89,15 +142,16 @@ impl<'r, T: Clone + Send> SplitClips<'r, T> {
         T: 'env,
         'r: 'env,
     {
-        let Self::Streamed { read, .. } = self else {
+        if let Self::Loaded { .. } = self {
             return BatchFeed::Loaded(self);
-        };
+        }
         let (batches, received) = sync_channel(READ_AHEAD);
         let mut ahead = order.clone();
         scope.spawn(move || {
             loop {
                 let picked = ahead.next();
-                let clips = parallel::map(&picked, parallel::cores(), |index| read(*index));
+                let clips =
+                    parallel::map(&picked, parallel::cores(), |index| self.read_one(*index));
                 let failed = clips.is_err();
                 // The feed is dropped when its run ends (or fails): nothing is left to read for.
                 if batches.send(clips.map(|clips| (picked, clips))).is_err() || failed {
@@ -118,7 +172,7 @@ pub enum BatchFeed<'c, T> {
     Streamed { received: Receiver<ReadBatch<T>> },
 }
 
-impl<T: Clone + Send> BatchFeed<'_, T> {
+impl<T: ClipSize + Clone + Send + Sync> BatchFeed<'_, T> {
     /// The clips of `picked`, the batch the run's own order drew next (the feed drew the same),
     /// and the seconds spent waiting for them to be read when streamed.
     pub fn take(&self, picked: &[usize]) -> Result<(Picked<'_, T>, Option<f32>), TrainError> {

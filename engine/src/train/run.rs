@@ -5,7 +5,7 @@
 use super::TrainError;
 use super::batches::{BatchOrder, student_batch};
 use super::cache::clip_key;
-use super::clips::{ClipLoading, ClipReader, SplitClips};
+use super::clips::{ClipLoading, ClipReader, ClipSize, SplitClips};
 use super::evaluate::{LabelledClip, evaluate_student_on, evaluate_teacher_on};
 use super::resume::{KeptModel, ResumePoint, Resumed, RunIdentity};
 use super::teacher_maps::{FolderMapStore, MapClip, teacher_maps};
@@ -309,20 +309,19 @@ pub fn waveform_inputs(
 
 /// A split's clips as `plan` loads them: all read by `read` now, or (streamed) only their
 /// sizes learnt now, from each clip's sample count, and the clips read when needed.
-fn split_clips<'r, T: Clone + Send>(
+fn split_clips<'r, T: ClipSize + Clone + Send + Sync>(
     split: Split,
-    count: usize,
+    examples: &'r [&'r Example],
     plan: &RunPlan<'_>,
     read: &'r ClipReader<'r, T>,
-    loaded_size: impl Fn(&T) -> usize,
     size_of_samples: &(dyn Fn(usize) -> Result<usize, TrainError> + Sync),
     progress: &mut dyn FnMut(Progress<'_>),
 ) -> Result<SplitClips<'r, T>, TrainError> {
+    let count = examples.len();
     Ok(match plan.loading {
-        ClipLoading::Memory => SplitClips::loaded(
-            over_clips(count, split.name(), plan.stop, progress, read)?,
-            loaded_size,
-        ),
+        ClipLoading::Memory => {
+            SplitClips::loaded(over_clips(count, split.name(), plan.stop, progress, read)?)
+        }
         ClipLoading::Stream => SplitClips::Streamed {
             sizes: over_clips(
                 count,
@@ -332,6 +331,7 @@ fn split_clips<'r, T: Clone + Send>(
                 size_of_samples,
             )?,
             read,
+            examples,
         },
     })
 }
@@ -599,23 +599,20 @@ pub fn train_student(
         (front_end.frames_for(samples))
             .map_err(|e| DataError::file(dataset.path(example), e).into())
     };
-    let frames = |features: &Features| features.frames;
     let train = split_clips(
         Split::Train,
-        train_examples.len(),
+        &train_examples,
         plan,
         &read_train,
-        frames,
         &|index| frames_of(&train_examples, index),
         progress,
     )?;
     require_clips(dataset, train.len())?;
     let validation = split_clips(
         Split::Validation,
-        validation_examples.len(),
+        &validation_examples,
         plan,
         &read_validation,
-        frames,
         &|index| frames_of(&validation_examples, index),
         progress,
     )?;
@@ -723,23 +720,20 @@ pub fn train_teacher(
     let samples_of = |examples: &[&Example], index| -> Result<usize, TrainError> {
         Ok(dataset.audio(example_at(examples, index)?)?.len())
     };
-    let samples = |waveform: &Vec<f32>| waveform.len();
     let train = split_clips(
         Split::Train,
-        train_examples.len(),
+        &train_examples,
         plan,
         &read_train,
-        samples,
         &|index| samples_of(&train_examples, index),
         progress,
     )?;
     require_clips(dataset, train.len())?;
     let validation = split_clips(
         Split::Validation,
-        validation_examples.len(),
+        &validation_examples,
         plan,
         &read_validation,
-        samples,
         &|index| samples_of(&validation_examples, index),
         progress,
     )?;
