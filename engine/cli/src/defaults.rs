@@ -19,7 +19,7 @@ use tempokd::model::{IndexedModel, IndexedScore, Model, ModelIndex, ModelKind};
 use tempokd::parallel;
 use tempokd::students::{Precision, Preset};
 use tempokd::teacher::Teacher;
-use tempokd::train::{CommonSettings, Evaluation, TrainingRecord};
+use tempokd::train::{ClipLoading, CommonSettings, Evaluation, TrainingRecord};
 
 #[derive(Args, Clone)]
 pub struct DefaultsArgs {
@@ -453,6 +453,7 @@ fn ship(model: &Shipped, out: &Path, context: &CardContext) -> Result<ShippedMod
             Split::Test,
             Some(length),
             Precision::F32,
+            ClipLoading::Memory,
             &train_and_eval::cpu(),
         )?;
         scores.push((format!("test, L = {length} s"), evaluation));
@@ -463,6 +464,7 @@ fn ship(model: &Shipped, out: &Path, context: &CardContext) -> Result<ShippedMod
         Split::Test,
         None,
         Precision::F32,
+        ClipLoading::Memory,
         &train_and_eval::cpu(),
     )?;
     scores.push(("check set".into(), check));

@@ -17,6 +17,7 @@ use tempokd::export::{deployment_cost, time_one_second, timing_clip};
 use tempokd::metrics::Evaluation;
 use tempokd::model::{ModelIndex, ModelKind};
 use tempokd::students::{AttentionRequest, Precision, Student};
+use tempokd::train::ClipLoading;
 
 #[derive(clap::Args)]
 pub struct DeployCardArgs {
@@ -73,6 +74,7 @@ pub fn deploy_card(args: &DeployCardArgs) -> Result<(), String> {
                     Split::Test,
                     Some(length),
                     precision,
+                    ClipLoading::Memory,
                     &train_and_eval::cpu(),
                 )?;
                 if precision == Precision::F32 {

@@ -21,7 +21,8 @@ use tempokd::parallel;
 use tempokd::students::{Precision, Preset, Student};
 use tempokd::teacher::Teacher;
 use tempokd::train::{
-    CommonSettings, Evaluation, TRAINING_RECORD_FILE, TrainingRecord, bytes_fingerprint,
+    ClipLoading, CommonSettings, Evaluation, TRAINING_RECORD_FILE, TrainingRecord,
+    bytes_fingerprint,
 };
 
 #[derive(Args, Clone)]
@@ -418,6 +419,7 @@ fn score(
             Split::Test,
             Some(*length),
             Precision::F32,
+            ClipLoading::Memory,
             &train_and_eval::cpu(),
         )?;
         teacher_scores.push(TeacherScore {
@@ -1058,6 +1060,7 @@ fn score_run(
         Split::Test,
         Some(run.length),
         Precision::F32,
+        ClipLoading::Memory,
         &train_and_eval::cpu(),
     )?;
     let record = TrainingRecord::<CommonSettings>::read(dir).map_err(|e| e.to_string())?;

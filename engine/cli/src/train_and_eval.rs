@@ -13,8 +13,8 @@ use tempokd::teacher::{ClassifierPooling, Teacher, TeacherShape, Wav2Vec2Config}
 use tempokd::train::run::{self, RunPlan, TeacherGuide, Trained};
 use tempokd::train::{
     ClipLoading, Evaluation, FolderMapStore, LogitKd, LrSchedule, RESUME_DIR, SpecAugment,
-    StudentTraining, TeacherTraining, TrainError, TrainingRecord, evaluate_student,
-    evaluate_teacher, fingerprint, forget_saved_run, has_saved_run,
+    StudentTraining, TeacherTraining, TrainError, TrainingRecord, fingerprint, forget_saved_run,
+    has_saved_run,
 };
 
 #[derive(Args, Clone)]
@@ -85,13 +85,14 @@ pub struct SittingArgs {
     pub resume: bool,
 }
 
-/// How a training command holds the dataset's clips.
+/// How a command that trains or scores holds the dataset's clips.
 #[derive(Args, Clone)]
 pub struct ClipArgs {
-    /// Read each batch's clips from disk while the steps run (a few batches ahead, over every
-    /// core) instead of loading the train and validation splits into memory first: for corpora
-    /// larger than memory. The run is the same either way; only each clip's length is read
-    /// before the first step, and the validation clips are read again at each scoring.
+    /// Read the clips from disk a batch at a time as they are needed, over every core (while
+    /// training, a few batches ahead of the steps), instead of loading the splits into memory
+    /// first: for corpora larger than memory. The results are the same either way; only each
+    /// clip's length is read first, and in training the validation clips are read again at each
+    /// scoring.
     #[arg(long)]
     pub stream: bool,
 }
@@ -196,6 +197,8 @@ pub struct EvalArgs {
     pub precision: Precision,
     #[arg(long)]
     pub json: bool,
+    #[command(flatten)]
+    pub clips: ClipArgs,
     #[command(flatten)]
     pub device: DeviceArgs,
 }
@@ -518,6 +521,7 @@ pub fn evaluate(
     split: Split,
     length: Option<f32>,
     precision: Precision,
+    loading: ClipLoading,
     device: &ComputeDevice,
 ) -> Result<(Evaluation, Vec<Vec<f32>>), String> {
     let mut dataset = open(data)?;
@@ -541,18 +545,11 @@ pub fn evaluate(
     };
     with_bars(|progress| match loaded {
         Model::Student(student) => {
-            let (_, clips) = run::student_inputs(&dataset, split, &student, None, progress)?;
-            pollster::block_on(evaluate_student(&student, &clips, dataset.multi_label))
+            run::evaluate_student_split(&dataset, split, &student, loading, progress)
         }
         Model::Teacher(teacher) => {
-            let clips = run::waveform_inputs(&dataset, split, teacher.labels(), None, progress)?;
             let rollout = teacher.default_rollout();
-            pollster::block_on(evaluate_teacher(
-                &teacher,
-                &clips,
-                &rollout,
-                dataset.multi_label,
-            ))
+            run::evaluate_teacher_split(&dataset, split, &teacher, &rollout, loading, progress)
         }
     })
 }
@@ -564,6 +561,7 @@ pub fn eval(args: &EvalArgs) -> Result<(), String> {
         args.split,
         args.length,
         args.precision,
+        args.clips.loading(),
         &args.device.start()?,
     )?;
     if evaluation.n == 0 {

@@ -841,7 +841,7 @@ fn speech_commands_of_tones(root: &std::path::Path) -> String {
 
 /// `--stream`: a teacher and a KD student train on Speech Commands as it ships with each batch
 /// read from disk while the steps run; the last line says how long the steps waited for their
-/// clips, and the run's record keeps it.
+/// clips, and the run's record keeps it; `eval --stream` scores as `eval`.
 #[test]
 fn speech_commands_trains_streamed_from_disk() {
     let dir = scratch_dir("tempokd-cli-stream");
@@ -881,6 +881,16 @@ fn speech_commands_trains_streamed_from_disk() {
         "{record}"
     );
     assert_eq!(record["validation"]["n"], 5, "{record}");
+    // Scored streamed, a batch at a time, each model scores as loaded: the same JSON.
+    for model in [&teacher, &student] {
+        let eval = |extra: &[&str]| {
+            let flags = ["eval", "--model", model, "--data", &data, "--json"];
+            succeed(&[flags.as_slice(), extra].concat())
+        };
+        let loaded = eval(&[]);
+        assert!(loaded.contains("\"n\":5"), "{loaded}");
+        assert_eq!(eval(&["--stream"]), loaded, "{model}");
+    }
 }
 
 /// `--device`: a student and a teacher train on wgpu (Mesa's software Vulkan driver on a

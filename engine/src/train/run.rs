@@ -277,58 +277,105 @@ fn over_clips<R: Send>(
     Ok(results)
 }
 
-/// The examples of `split` as student inputs with targets and windows, loaded over the
-/// machine's cores. Loading stops with [`TrainError::Stopped`] once `stop` is set.
-pub fn student_inputs<'d>(
-    dataset: &'d Dataset,
+/// The frames a student reads from an example, from its decoded length.
+fn frames_on_disk(
+    dataset: &Dataset,
+    example: &Example,
+    front_end: &StudentFrontEnd,
+) -> Result<usize, TrainError> {
+    let samples = dataset.audio(example)?.len();
+    (front_end.frames_for(samples)).map_err(|e| DataError::file(dataset.path(example), e).into())
+}
+
+/// `student` scored on `split`, its clips loaded first or (streamed) read a batch at a time;
+/// with each clip's temporal map, in the split's order.
+pub fn evaluate_student_split(
+    dataset: &Dataset,
     split: Split,
     student: &Student,
-    stop: Option<&AtomicBool>,
+    loading: ClipLoading,
     progress: &mut dyn FnMut(Progress<'_>),
-) -> Result<(Vec<&'d Example>, Vec<LabelledClip<Features>>), TrainError> {
+) -> Result<(Evaluation, Vec<Vec<f32>>), TrainError> {
     let examples: Vec<&Example> = dataset.split(split).collect();
     let (front_end, labels) = (student.front_end(), student.labels());
     let read = |index| student_clip(dataset, example_at(&examples, index)?, front_end, labels);
-    let clips = over_clips(examples.len(), split.name(), stop, progress, &read)?;
-    Ok((examples, clips))
+    let frames = |index| frames_on_disk(dataset, example_at(&examples, index)?, front_end);
+    let clips = split_clips(split, &examples, loading, None, &read, &frames, progress)?;
+    let mut scored = 0;
+    pollster::block_on(evaluate_student_on(
+        student,
+        clips.sizes(),
+        &mut |batch| {
+            scored += batch.len();
+            report_scoring(scored, clips.len(), progress);
+            clips.read(batch)
+        },
+        dataset.multi_label,
+    ))
 }
 
-/// The examples of `split` as raw clips with targets and windows, loaded over the machine's
-/// cores. Loading stops with [`TrainError::Stopped`] once `stop` is set.
-pub fn waveform_inputs(
+/// `teacher` scored on `split` with `rollout`, its clips loaded first or (streamed) read a batch
+/// at a time; with each clip's rollout map, in the split's order.
+pub fn evaluate_teacher_split(
     dataset: &Dataset,
     split: Split,
-    labels: &[String],
-    stop: Option<&AtomicBool>,
+    teacher: &Teacher,
+    rollout: &RolloutConfig,
+    loading: ClipLoading,
     progress: &mut dyn FnMut(Progress<'_>),
-) -> Result<Vec<LabelledClip<Vec<f32>>>, TrainError> {
+) -> Result<(Evaluation, Vec<Vec<f32>>), TrainError> {
     let examples: Vec<&Example> = dataset.split(split).collect();
+    let labels = teacher.labels();
     let read = |index| waveform_clip(dataset, example_at(&examples, index)?, labels);
-    over_clips(examples.len(), split.name(), stop, progress, &read)
+    let samples = |index| Ok(dataset.audio(example_at(&examples, index)?)?.len());
+    let clips = split_clips(split, &examples, loading, None, &read, &samples, progress)?;
+    let mut scored = 0;
+    pollster::block_on(evaluate_teacher_on(
+        teacher,
+        clips.len(),
+        &mut |batch| {
+            scored += batch.len();
+            report_scoring(scored, clips.len(), progress);
+            clips.read(batch)
+        },
+        rollout,
+        dataset.multi_label,
+    ))
 }
 
-/// A split's clips as `plan` loads them: all read by `read` now, or (streamed) only their
-/// sizes learnt now, from each clip's sample count, and the clips read when needed.
+/// Reports the clips scored so far, as a batch of them starts.
+fn report_scoring(done: usize, total: usize, progress: &mut dyn FnMut(Progress<'_>)) {
+    progress(Progress::Loading {
+        done,
+        total,
+        what: "scoring",
+    });
+}
+
+/// A split's clips as `loading` says: all read by `read` now, or (streamed) only their sizes
+/// learnt now, by `size_on_disk`, and the clips read when needed. Stops with
+/// [`TrainError::Stopped`] once `stop` is set.
 fn split_clips<'r, T: ClipSize + Clone + Send + Sync>(
     split: Split,
     examples: &'r [&'r Example],
-    plan: &RunPlan<'_>,
+    loading: ClipLoading,
+    stop: Option<&AtomicBool>,
     read: &'r ClipReader<'r, T>,
-    size_of_samples: &(dyn Fn(usize) -> Result<usize, TrainError> + Sync),
+    size_on_disk: &(dyn Fn(usize) -> Result<usize, TrainError> + Sync),
     progress: &mut dyn FnMut(Progress<'_>),
 ) -> Result<SplitClips<'r, T>, TrainError> {
     let count = examples.len();
-    Ok(match plan.loading {
+    Ok(match loading {
         ClipLoading::Memory => {
-            SplitClips::loaded(over_clips(count, split.name(), plan.stop, progress, read)?)
+            SplitClips::loaded(over_clips(count, split.name(), stop, progress, read)?)
         }
         ClipLoading::Stream => SplitClips::Streamed {
             sizes: over_clips(
                 count,
                 &format!("{} (lengths)", split.name()),
-                plan.stop,
+                stop,
                 progress,
-                size_of_samples,
+                size_on_disk,
             )?,
             read,
             examples,
@@ -593,16 +640,14 @@ pub fn train_student(
         let example = example_at(&validation_examples, index)?;
         student_clip(dataset, example, &front_end, &labels)
     };
-    let frames_of = |examples: &[&Example], index| -> Result<usize, TrainError> {
-        let example = example_at(examples, index)?;
-        let samples = dataset.audio(example)?.len();
-        (front_end.frames_for(samples))
-            .map_err(|e| DataError::file(dataset.path(example), e).into())
+    let frames_of = |examples: &[&Example], index| {
+        frames_on_disk(dataset, example_at(examples, index)?, &front_end)
     };
     let train = split_clips(
         Split::Train,
         &train_examples,
-        plan,
+        plan.loading,
+        plan.stop,
         &read_train,
         &|index| frames_of(&train_examples, index),
         progress,
@@ -611,7 +656,8 @@ pub fn train_student(
     let validation = split_clips(
         Split::Validation,
         &validation_examples,
-        plan,
+        plan.loading,
+        plan.stop,
         &read_validation,
         &|index| frames_of(&validation_examples, index),
         progress,
@@ -723,7 +769,8 @@ pub fn train_teacher(
     let train = split_clips(
         Split::Train,
         &train_examples,
-        plan,
+        plan.loading,
+        plan.stop,
         &read_train,
         &|index| samples_of(&train_examples, index),
         progress,
@@ -732,7 +779,8 @@ pub fn train_teacher(
     let validation = split_clips(
         Split::Validation,
         &validation_examples,
-        plan,
+        plan.loading,
+        plan.stop,
         &read_validation,
         &|index| samples_of(&validation_examples, index),
         progress,
