@@ -16,9 +16,10 @@ use tempokd::device::ComputeDevice;
 use tempokd::kd::KdLossConfig;
 use tempokd::students::{Precision, Preset, Student};
 use tempokd::teacher::{ClassifierPooling, Teacher, TeacherShape, Wav2Vec2Config};
-use tempokd::train::run::{self, Progress, RunPlan, Trained};
+use tempokd::train::run::{self, Progress, RunPlan, TeacherGuide, Trained};
 use tempokd::train::{
-    ClipLoading, LrSchedule, RESUME_DIR, SpecAugment, StudentTraining, TeacherTraining, TrainError,
+    ClipLoading, FolderMapStore, LrSchedule, RESUME_DIR, SpecAugment, StudentTraining,
+    TeacherTraining, TrainError,
 };
 
 const LABELS: [&str; 3] = ["low", "mid", "high"];
@@ -343,8 +344,8 @@ fn a_stop_while_loading_leaves_the_saved_run_as_it_was() {
 }
 
 /// Streamed from disk, a student run on clips of two lengths (so of two batch buckets) takes
-/// the loaded run's every step, scoring and weights, and says how long its steps waited for
-/// clips; stopped while streamed, it resumes loaded to the same end.
+/// the loaded run's every step, scoring and weights, without and with KD, and says how long its
+/// steps waited for clips; stopped while streamed, it resumes loaded to the same end.
 #[test]
 fn a_streamed_student_is_the_loaded_one() {
     let _turn = turn();
@@ -366,6 +367,54 @@ fn a_streamed_student_is_the_loaded_one() {
     assert_eq!(loaded.times.waiting_s, None);
     assert!(streamed.times.waiting_s.is_some_and(|s| s >= 0.0));
 
+    // With KD, the teacher's maps of the training clips are found by the same clips' indices.
+    let shape = TeacherShape {
+        hidden: 32,
+        layers: 2,
+        heads: 2,
+        conv_channels: 16,
+    };
+    let config = Wav2Vec2Config::shaped(&LABELS, shape, ClassifierPooling::FirstFrame);
+    let teacher = Teacher::random(config, 4, &ComputeDevice::cpu("the test's").device).unwrap();
+    let guide = TeacherGuide {
+        rollout: teacher.default_rollout(),
+        teacher,
+        fingerprint: "tiny".into(),
+        store: FolderMapStore {
+            dir: root.join("maps"),
+        },
+    };
+    let with_kd = |dir: &str, stopper: &Stopper| {
+        let labels: Vec<String> = LABELS.iter().map(|l| l.to_string()).collect();
+        let student = Student::new(Preset::Crnn.config(labels), &training_device()).unwrap();
+        let settings = StudentTraining {
+            loss: KdLossConfig {
+                lambda: 0.5,
+                ..KdLossConfig::default()
+            },
+            ..student_settings(1)
+        };
+        let plan = stopper.plan(&root.join(dir), false);
+        run::train_student(
+            &dataset,
+            student,
+            settings,
+            Some(&guide),
+            &plan,
+            &mut |_| {},
+        )
+        .unwrap()
+    };
+    let loaded_kd = with_kd("kd-loaded", &Stopper::new(None));
+    let streamed_kd = with_kd("kd-streamed", &Stopper::streamed(None));
+    assert!(loaded_kd.history.iter().all(|report| report.kd > 0.0));
+    assert_eq!(streamed_kd.history, loaded_kd.history);
+    assert_eq!(
+        student_weights(&streamed_kd, &root.join("kd-streamed-model")),
+        student_weights(&loaded_kd, &root.join("kd-loaded-model")),
+        "the streamed KD run's weights differ"
+    );
+
     let stopped = run("parts", &Stopper::streamed(Some(3)), false);
     assert!(matches!(stopped, Err(TrainError::Paused { step: 3, .. })));
     let resumed = run("parts", &Stopper::new(None), true).unwrap();
@@ -374,6 +423,14 @@ fn a_streamed_student_is_the_loaded_one() {
         student_weights(&resumed, &root.join("parts-model")),
         student_weights(&loaded, &root.join("loaded-model")),
     );
+}
+
+/// Puts a copy of `from` in the place of `to` at once (a rename), so a thread reading `to`
+/// meanwhile reads the old file or the new one, never half of one.
+fn replace(from: &Path, to: &Path) {
+    let copy = to.with_extension("new");
+    std::fs::copy(from, &copy).unwrap();
+    std::fs::rename(&copy, to).unwrap();
 }
 
 /// A training or validation clip that disappears, or whose length changes, once a streamed run
@@ -393,12 +450,12 @@ fn a_clip_lost_or_changed_mid_stream_ends_the_run_with_its_name() {
         ),
         (
             "high-1.wav",
-            &|root| _ = std::fs::copy(longer.join("high-1.wav"), root.join("high-1.wav")).unwrap(),
+            &|root| replace(&longer.join("high-1.wav"), &root.join("high-1.wav")),
             "changed on disk",
         ),
         (
             "low-4.wav",
-            &|root| _ = std::fs::copy(longer.join("low-4.wav"), root.join("low-4.wav")).unwrap(),
+            &|root| replace(&longer.join("low-4.wav"), &root.join("low-4.wav")),
             "changed on disk",
         ),
     ];

@@ -90,9 +90,9 @@ pub struct SittingArgs {
 pub struct ClipArgs {
     /// Read the clips from disk a batch at a time as they are needed, over every core (while
     /// training, a few batches ahead of the steps), instead of loading the splits into memory
-    /// first: for corpora larger than memory. The results are the same either way; only each
-    /// clip's length is read first, and in training the validation clips are read again at each
-    /// scoring.
+    /// first: for corpora larger than memory. The results are the same either way; first each
+    /// clip is decoded once to learn its length, and in training the validation clips are read
+    /// again at each scoring.
     #[arg(long)]
     pub stream: bool,
 }

@@ -207,6 +207,7 @@ impl Features {
 }
 
 /// Computes log-mel spectrograms and MFCCs; plans the FFT and the filterbank once.
+#[derive(Clone)]
 pub struct FeatureExtractor {
     config: FeatureConfig,
     fft: Arc<dyn RealToComplex<f32>>,

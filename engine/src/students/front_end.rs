@@ -5,6 +5,7 @@ use super::{StudentConfig, StudentError};
 use crate::audio::{FeatureExtractor, FeatureKind, Features};
 
 /// The features a student reads and the fewest frames its layers accept.
+#[derive(Clone)]
 pub struct StudentFrontEnd {
     extractor: FeatureExtractor,
     kind: FeatureKind,

@@ -13,8 +13,9 @@ use std::sync::mpsc::{Receiver, sync_channel};
 use std::thread::Scope;
 use std::time::Instant;
 
-/// Batches a streamed run reads ahead of the step that needs them: enough that a batch which
-/// reads slowly (a cold disk cache) does not stall the step after it, few enough to hold.
+/// Batches a streamed run keeps read and waiting for their steps: enough that a batch which
+/// reads slowly (a cold disk cache) does not stall the step after it, few enough to hold. At
+/// most this many and two more are held at once: one being read, one being stepped.
 const READ_AHEAD: usize = 2;
 
 /// How a run holds its clips.
@@ -58,13 +59,44 @@ pub enum SplitClips<'r, T> {
         clips: Vec<LabelledClip<T>>,
         sizes: Vec<usize>,
     },
-    Streamed {
-        /// Each clip's size when the run began; a clip read later must still have it.
-        sizes: Vec<usize>,
-        read: &'r ClipReader<'r, T>,
-        /// The split's examples, to name a clip that changed.
-        examples: &'r [&'r Example],
-    },
+    Streamed(StreamedClips<'r, T>),
+}
+
+/// A split's clips on disk, read when needed.
+pub struct StreamedClips<'r, T> {
+    /// Each clip's size when the run began; a clip read later must still have it.
+    pub sizes: Vec<usize>,
+    pub read: &'r ClipReader<'r, T>,
+    /// The split's examples, to name a clip that changed.
+    pub examples: &'r [&'r Example],
+}
+
+impl<T: ClipSize + Send> StreamedClips<'_, T> {
+    /// The clips at `picked`, in that order, read over the machine's cores.
+    fn read_all(&self, picked: &[usize]) -> Result<Vec<LabelledClip<T>>, TrainError> {
+        parallel::map(picked, parallel::cores(), |index| self.read_one(*index))
+    }
+
+    /// The clip at `index`, refused when its size is no longer the one batches were planned
+    /// with (its file changed on disk during the run).
+    fn read_one(&self, index: usize) -> Result<LabelledClip<T>, TrainError> {
+        let clip = (self.read)(index)?;
+        let (was, now) = (self.sizes.get(index).copied(), clip.input.size());
+        if was == Some(now) {
+            return Ok(clip);
+        }
+        Err(DataError::Invalid(format!(
+            "{}: {now} {} now, {} when the run began: a clip changed on disk during a streamed \
+             run; leave the dataset as it is while a run goes on, then run the command again \
+             (with --resume to go on from the last scoring)",
+            self.examples
+                .get(index)
+                .map_or("a clip", |example| example.file.as_str()),
+            T::UNIT,
+            was.unwrap_or_default(),
+        ))
+        .into())
+    }
 }
 
 impl<'r, T: ClipSize + Clone + Send + Sync> SplitClips<'r, T> {
@@ -84,7 +116,7 @@ impl<'r, T: ClipSize + Clone + Send + Sync> SplitClips<'r, T> {
     /// Each clip's size, in the split's order.
     pub fn sizes(&self) -> &[usize] {
         match self {
-            Self::Loaded { sizes, .. } | Self::Streamed { sizes, .. } => sizes,
+            Self::Loaded { sizes, .. } | Self::Streamed(StreamedClips { sizes, .. }) => sizes,
         }
     }
 
@@ -92,69 +124,38 @@ impl<'r, T: ClipSize + Clone + Send + Sync> SplitClips<'r, T> {
     pub fn read(&self, picked: &[usize]) -> Result<Picked<'_, T>, TrainError> {
         match self {
             Self::Loaded { clips, .. } => pick(clips, picked),
-            Self::Streamed { .. } => {
-                Ok(
-                    parallel::map(picked, parallel::cores(), |index| self.read_one(*index))?
-                        .into_iter()
-                        .map(Cow::Owned)
-                        .collect(),
-                )
-            }
+            Self::Streamed(streamed) => Ok(streamed
+                .read_all(picked)?
+                .into_iter()
+                .map(Cow::Owned)
+                .collect()),
         }
     }
 
-    /// The streamed clip at `index`, refused when its size is no longer the one batches were
-    /// planned with (its file changed on disk during the run).
-    fn read_one(&self, index: usize) -> Result<LabelledClip<T>, TrainError> {
-        let Self::Streamed {
-            sizes,
-            read,
-            examples,
-        } = self
-        else {
-            return Err(TrainError::Batch("only streamed clips are read".into()));
-        };
-        let clip = read(index)?;
-        match sizes.get(index) {
-            Some(size) if *size == clip.input.size() => Ok(clip),
-            was => Err(DataError::Invalid(format!(
-                "{}: {} {} now, {} when the run began: a clip changed on disk during a streamed \
-                 run; leave the dataset as it is while the run goes on, and start it again",
-                examples
-                    .get(index)
-                    .map_or("a clip", |example| example.file.as_str()),
-                clip.input.size(),
-                T::UNIT,
-                was.map_or("none".into(), usize::to_string),
-            ))
-            .into()),
-        }
-    }
-
-    /// The batches `order` draws from here on, each read on a thread of `scope` ahead of its
+    /// The next `batches` batches `order` draws, each read on a thread of `scope` ahead of its
     /// step when streamed.
     pub fn feed<'scope, 'env>(
         &'env self,
         scope: &'scope Scope<'scope, 'env>,
         order: &BatchOrder,
+        batches: usize,
     ) -> BatchFeed<'env, T>
     where
         T: 'env,
         'r: 'env,
     {
-        if let Self::Loaded { .. } = self {
+        let Self::Streamed(streamed) = self else {
             return BatchFeed::Loaded(self);
-        }
-        let (batches, received) = sync_channel(READ_AHEAD);
+        };
+        let (sender, received) = sync_channel(READ_AHEAD);
         let mut ahead = order.clone();
         scope.spawn(move || {
-            loop {
+            for _ in 0..batches {
                 let picked = ahead.next();
-                let clips =
-                    parallel::map(&picked, parallel::cores(), |index| self.read_one(*index));
+                let clips = streamed.read_all(&picked);
                 let failed = clips.is_err();
                 // The feed is dropped when its run ends (or fails): nothing is left to read for.
-                if batches.send(clips.map(|clips| (picked, clips))).is_err() || failed {
+                if sender.send(clips.map(|clips| (picked, clips))).is_err() || failed {
                     return;
                 }
             }
@@ -181,7 +182,7 @@ impl<T: ClipSize + Clone + Send + Sync> BatchFeed<'_, T> {
             Self::Streamed { received } => {
                 let waiting = Instant::now();
                 let (read, clips) = received.recv().map_err(|_| {
-                    TrainError::Batch("the thread reading the clips ended early".into())
+                    TrainError::Order("a step asked for more batches than were fed".into())
                 })??;
                 if read != picked {
                     return Err(TrainError::Order(format!(

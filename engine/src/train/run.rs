@@ -1,11 +1,12 @@
 //! The command line's training loops over a dataset on disk, built on the step-at-a-time
-//! trainers: clips are loaded and featurised once, batches drawn from clips of one length in a
-//! seeded order, the validation split scored every so often and the best model kept.
+//! trainers: clips loaded and featurised once before the first step, or streamed from disk a
+//! batch at a time (`clips.rs`), batches drawn from clips of one length in a seeded order, the
+//! validation split scored every so often and the best model kept; and the scoring of a split.
 
 use super::TrainError;
 use super::batches::{BatchOrder, student_batch};
 use super::cache::clip_key;
-use super::clips::{ClipLoading, ClipReader, ClipSize, SplitClips};
+use super::clips::{ClipLoading, ClipReader, ClipSize, SplitClips, StreamedClips};
 use super::evaluate::{LabelledClip, evaluate_student_on, evaluate_teacher_on};
 use super::resume::{KeptModel, ResumePoint, Resumed, RunIdentity};
 use super::teacher_maps::{FolderMapStore, MapClip, teacher_maps};
@@ -369,7 +370,7 @@ fn split_clips<'r, T: ClipSize + Clone + Send + Sync>(
         ClipLoading::Memory => {
             SplitClips::loaded(over_clips(count, split.name(), stop, progress, read)?)
         }
-        ClipLoading::Stream => SplitClips::Streamed {
+        ClipLoading::Stream => SplitClips::Streamed(StreamedClips {
             sizes: over_clips(
                 count,
                 &format!("{} (lengths)", split.name()),
@@ -379,7 +380,7 @@ fn split_clips<'r, T: ClipSize + Clone + Send + Sync>(
             )?,
             read,
             examples,
-        },
+        }),
     })
 }
 
@@ -627,8 +628,7 @@ pub fn train_student(
 ) -> Result<Trained<Student>, TrainError> {
     dataset.check_labels(student.labels())?;
     let started = Instant::now();
-    let front_end =
-        StudentFrontEnd::new(student.config()).map_err(|e| TrainError::Settings(e.to_string()))?;
+    let front_end = student.front_end().clone();
     let labels = student.labels().to_vec();
     let train_examples: Vec<&Example> = dataset.split(Split::Train).collect();
     let validation_examples: Vec<&Example> = dataset.split(Split::Validation).collect();
@@ -704,7 +704,7 @@ pub fn train_student(
         augment_rng = Rng::resumed(state);
     }
     std::thread::scope(|scope| {
-        let feed = train.feed(scope, &order);
+        let feed = train.feed(scope, &order, total.saturating_sub(trainer.steps_done()));
         for step in trainer.steps_done() + 1..=total {
             sitting.before_step(&trainer.fitting, &run, &order, Some(&augment_rng))?;
             let batching = Instant::now();
@@ -803,7 +803,7 @@ pub fn train_teacher(
     let mut run = Trained::start(trainer.teacher()?, total, started);
     sitting.resume(&mut trainer.fitting, &mut run, &mut order, false)?;
     std::thread::scope(|scope| {
-        let feed = train.feed(scope, &order);
+        let feed = train.feed(scope, &order, total.saturating_sub(trainer.steps_done()));
         for step in trainer.steps_done() + 1..=total {
             sitting.before_step(&trainer.fitting, &run, &order, None)?;
             let batching = Instant::now();
