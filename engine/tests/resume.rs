@@ -112,6 +112,17 @@ impl Stopper {
     }
 }
 
+/// A teacher small enough to train a few steps in a test.
+fn tiny_teacher_config() -> Wav2Vec2Config {
+    let shape = TeacherShape {
+        hidden: 32,
+        layers: 2,
+        heads: 2,
+        conv_channels: 16,
+    };
+    Wav2Vec2Config::shaped(&LABELS, shape, ClassifierPooling::FirstFrame)
+}
+
 fn training_device() -> burn::tensor::Device {
     let device = ComputeDevice::cpu("the test's").device.autodiff();
     device.seed(0);
@@ -209,13 +220,7 @@ fn a_stopped_teacher_resumes_to_the_uninterrupted_end() {
     let _turn = turn();
     let root = scratch_dir("tempokd-resume-teacher");
     let dataset = tone_dataset(&root);
-    let shape = TeacherShape {
-        hidden: 32,
-        layers: 2,
-        heads: 2,
-        conv_channels: 16,
-    };
-    let config = Wav2Vec2Config::shaped(&LABELS, shape, ClassifierPooling::FirstFrame);
+    let config = tiny_teacher_config();
     let settings = TeacherTraining {
         steps: 6,
         batch_size: 4,
@@ -368,13 +373,7 @@ fn a_streamed_student_is_the_loaded_one() {
     assert!(streamed.times.waiting_s.is_some_and(|s| s >= 0.0));
 
     // With KD, the teacher's maps of the training clips are found by the same clips' indices.
-    let shape = TeacherShape {
-        hidden: 32,
-        layers: 2,
-        heads: 2,
-        conv_channels: 16,
-    };
-    let config = Wav2Vec2Config::shaped(&LABELS, shape, ClassifierPooling::FirstFrame);
+    let config = tiny_teacher_config();
     let teacher = Teacher::random(config, 4, &ComputeDevice::cpu("the test's").device).unwrap();
     let guide = TeacherGuide {
         rollout: teacher.default_rollout(),

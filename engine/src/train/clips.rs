@@ -29,8 +29,8 @@ pub enum ClipLoading {
     Stream,
 }
 
-/// Reads the clip of a split at an index.
-pub type ClipReader<'r, T> = dyn Fn(usize) -> Result<LabelledClip<T>, TrainError> + Sync + 'r;
+/// Reads an example's clip.
+pub type ClipReader<'r, T> = dyn Fn(&Example) -> Result<LabelledClip<T>, TrainError> + Sync + 'r;
 
 /// What batches are grouped by: clips of one size make a batch.
 pub trait ClipSize {
@@ -66,9 +66,8 @@ pub enum SplitClips<'r, T> {
 pub struct StreamedClips<'r, T> {
     /// Each clip's size when the run began; a clip read later must still have it.
     pub sizes: Vec<usize>,
-    pub read: &'r ClipReader<'r, T>,
-    /// The split's examples, to name a clip that changed.
     pub examples: &'r [&'r Example],
+    pub read: Box<ClipReader<'r, T>>,
 }
 
 impl<T: ClipSize + Send> StreamedClips<'_, T> {
@@ -80,20 +79,23 @@ impl<T: ClipSize + Send> StreamedClips<'_, T> {
     /// The clip at `index`, refused when its size is no longer the one batches were planned
     /// with (its file changed on disk during the run).
     fn read_one(&self, index: usize) -> Result<LabelledClip<T>, TrainError> {
-        let clip = (self.read)(index)?;
-        let (was, now) = (self.sizes.get(index).copied(), clip.input.size());
-        if was == Some(now) {
+        let (Some(example), Some(&was)) = (self.examples.get(index), self.sizes.get(index)) else {
+            return Err(TrainError::Batch(format!(
+                "no clip {index} of {}",
+                self.examples.len()
+            )));
+        };
+        let clip = (self.read)(example)?;
+        let now = clip.input.size();
+        if was == now {
             return Ok(clip);
         }
         Err(DataError::Invalid(format!(
-            "{}: {now} {} now, {} when the run began: a clip changed on disk during a streamed \
-             run; leave the dataset as it is while a run goes on, then run the command again \
-             (with --resume to go on from the last scoring)",
-            self.examples
-                .get(index)
-                .map_or("a clip", |example| example.file.as_str()),
+            "{}: {now} {} now, {was} when the run began: a clip changed on disk during a \
+             streamed run; leave the dataset as it is while a run goes on, then run the command \
+             again (with --resume to go on from the last scoring)",
+            example.file,
             T::UNIT,
-            was.unwrap_or_default(),
         ))
         .into())
     }

@@ -219,12 +219,6 @@ pub fn targets_of(
         .collect()
 }
 
-/// The example at `index` of `examples`.
-fn example_at<'d>(examples: &[&'d Example], index: usize) -> Result<&'d Example, TrainError> {
-    (examples.get(index).copied())
-        .ok_or_else(|| TrainError::Batch(format!("no clip {index} of {}", examples.len())))
-}
-
 /// An example as a student's input, with its targets and window.
 fn student_clip(
     dataset: &Dataset,
@@ -254,28 +248,104 @@ fn waveform_clip(
     })
 }
 
-/// `work` on each index of `0..count`, over the machine's cores a chunk at a time, the
-/// results in order; between chunks the progress of `what` is reported and a stop obeyed.
-fn over_clips<R: Send>(
-    count: usize,
+/// `work` on each example, over the machine's cores a chunk at a time, the results in order;
+/// between chunks the progress of `what` is reported and a stop obeyed.
+fn over_examples<R: Send>(
+    examples: &[&Example],
     what: &str,
     stop: Option<&AtomicBool>,
     progress: &mut dyn FnMut(Progress<'_>),
-    work: &(dyn Fn(usize) -> Result<R, TrainError> + Sync),
+    work: &(dyn Fn(&Example) -> Result<R, TrainError> + Sync),
 ) -> Result<Vec<R>, TrainError> {
     let threads = parallel::cores();
-    let indices: Vec<usize> = (0..count).collect();
-    let mut results = Vec::with_capacity(count);
-    for chunk in indices.chunks(LOADING_CHUNK * threads) {
+    let mut results = Vec::with_capacity(examples.len());
+    for chunk in examples.chunks(LOADING_CHUNK * threads) {
         stop_if_asked(stop)?;
-        results.extend(parallel::map(chunk, threads, |index| work(*index))?);
+        results.extend(parallel::map(chunk, threads, |example| work(example))?);
         progress(Progress::Loading {
             done: results.len(),
-            total: count,
+            total: examples.len(),
             what,
         });
     }
     Ok(results)
+}
+
+/// One split's examples of a dataset, whose clips a run or a scoring holds as its
+/// [`ClipLoading`] says.
+struct SplitExamples<'d> {
+    dataset: &'d Dataset,
+    split: Split,
+    examples: Vec<&'d Example>,
+}
+
+impl<'d> SplitExamples<'d> {
+    fn new(dataset: &'d Dataset, split: Split) -> Self {
+        Self {
+            dataset,
+            split,
+            examples: dataset.split(split).collect(),
+        }
+    }
+
+    /// The clips as a student with `front_end` and `labels` reads them.
+    fn student_clips<'r>(
+        &'r self,
+        front_end: &'r StudentFrontEnd,
+        labels: &'r [String],
+        loading: ClipLoading,
+        stop: Option<&AtomicBool>,
+        progress: &mut dyn FnMut(Progress<'_>),
+    ) -> Result<SplitClips<'r, Features>, TrainError> {
+        let dataset = self.dataset;
+        let read = move |example: &Example| student_clip(dataset, example, front_end, labels);
+        let frames = |example: &Example| frames_on_disk(dataset, example, front_end);
+        self.clips(loading, stop, Box::new(read), &frames, progress)
+    }
+
+    /// The clips as raw waveforms, labelled by `labels`.
+    fn waveform_clips<'r>(
+        &'r self,
+        labels: &'r [String],
+        loading: ClipLoading,
+        stop: Option<&AtomicBool>,
+        progress: &mut dyn FnMut(Progress<'_>),
+    ) -> Result<SplitClips<'r, Vec<f32>>, TrainError> {
+        let dataset = self.dataset;
+        let read = move |example: &Example| waveform_clip(dataset, example, labels);
+        let samples = |example: &Example| Ok(dataset.audio(example)?.len());
+        self.clips(loading, stop, Box::new(read), &samples, progress)
+    }
+
+    /// The clips as `loading` says: all read by `read` now, or (streamed) only their sizes
+    /// learnt now, by `size_on_disk`, and the clips read when needed. Stops with
+    /// [`TrainError::Stopped`] once `stop` is set.
+    fn clips<'r, T: ClipSize + Clone + Send + Sync>(
+        &'r self,
+        loading: ClipLoading,
+        stop: Option<&AtomicBool>,
+        read: Box<ClipReader<'r, T>>,
+        size_on_disk: &(dyn Fn(&Example) -> Result<usize, TrainError> + Sync),
+        progress: &mut dyn FnMut(Progress<'_>),
+    ) -> Result<SplitClips<'r, T>, TrainError> {
+        let name = self.split.name();
+        Ok(match loading {
+            ClipLoading::Memory => {
+                SplitClips::loaded(over_examples(&self.examples, name, stop, progress, &read)?)
+            }
+            ClipLoading::Stream => SplitClips::Streamed(StreamedClips {
+                sizes: over_examples(
+                    &self.examples,
+                    &format!("{name} (lengths)"),
+                    stop,
+                    progress,
+                    size_on_disk,
+                )?,
+                examples: &self.examples,
+                read,
+            }),
+        })
+    }
 }
 
 /// The frames a student reads from an example, from its decoded length.
@@ -297,11 +367,9 @@ pub fn evaluate_student_split(
     loading: ClipLoading,
     progress: &mut dyn FnMut(Progress<'_>),
 ) -> Result<(Evaluation, Vec<Vec<f32>>), TrainError> {
-    let examples: Vec<&Example> = dataset.split(split).collect();
+    let examples = SplitExamples::new(dataset, split);
     let (front_end, labels) = (student.front_end(), student.labels());
-    let read = |index| student_clip(dataset, example_at(&examples, index)?, front_end, labels);
-    let frames = |index| frames_on_disk(dataset, example_at(&examples, index)?, front_end);
-    let clips = split_clips(split, &examples, loading, None, &read, &frames, progress)?;
+    let clips = examples.student_clips(front_end, labels, loading, None, progress)?;
     let mut scored = 0;
     pollster::block_on(evaluate_student_on(
         student,
@@ -325,11 +393,8 @@ pub fn evaluate_teacher_split(
     loading: ClipLoading,
     progress: &mut dyn FnMut(Progress<'_>),
 ) -> Result<(Evaluation, Vec<Vec<f32>>), TrainError> {
-    let examples: Vec<&Example> = dataset.split(split).collect();
-    let labels = teacher.labels();
-    let read = |index| waveform_clip(dataset, example_at(&examples, index)?, labels);
-    let samples = |index| Ok(dataset.audio(example_at(&examples, index)?)?.len());
-    let clips = split_clips(split, &examples, loading, None, &read, &samples, progress)?;
+    let examples = SplitExamples::new(dataset, split);
+    let clips = examples.waveform_clips(teacher.labels(), loading, None, progress)?;
     let mut scored = 0;
     pollster::block_on(evaluate_teacher_on(
         teacher,
@@ -351,37 +416,6 @@ fn report_scoring(done: usize, total: usize, progress: &mut dyn FnMut(Progress<'
         total,
         what: "scoring",
     });
-}
-
-/// A split's clips as `loading` says: all read by `read` now, or (streamed) only their sizes
-/// learnt now, by `size_on_disk`, and the clips read when needed. Stops with
-/// [`TrainError::Stopped`] once `stop` is set.
-fn split_clips<'r, T: ClipSize + Clone + Send + Sync>(
-    split: Split,
-    examples: &'r [&'r Example],
-    loading: ClipLoading,
-    stop: Option<&AtomicBool>,
-    read: &'r ClipReader<'r, T>,
-    size_on_disk: &(dyn Fn(usize) -> Result<usize, TrainError> + Sync),
-    progress: &mut dyn FnMut(Progress<'_>),
-) -> Result<SplitClips<'r, T>, TrainError> {
-    let count = examples.len();
-    Ok(match loading {
-        ClipLoading::Memory => {
-            SplitClips::loaded(over_clips(count, split.name(), stop, progress, read)?)
-        }
-        ClipLoading::Stream => SplitClips::Streamed(StreamedClips {
-            sizes: over_clips(
-                count,
-                &format!("{} (lengths)", split.name()),
-                stop,
-                progress,
-                size_on_disk,
-            )?,
-            read,
-            examples,
-        }),
-    })
 }
 
 /// Whether `stop` is set.
@@ -630,38 +664,16 @@ pub fn train_student(
     let started = Instant::now();
     let front_end = student.front_end().clone();
     let labels = student.labels().to_vec();
-    let train_examples: Vec<&Example> = dataset.split(Split::Train).collect();
-    let validation_examples: Vec<&Example> = dataset.split(Split::Validation).collect();
-    let read_train = |index| {
-        let example = example_at(&train_examples, index)?;
-        student_clip(dataset, example, &front_end, &labels)
-    };
-    let read_validation = |index| {
-        let example = example_at(&validation_examples, index)?;
-        student_clip(dataset, example, &front_end, &labels)
-    };
-    let frames_of = |examples: &[&Example], index| {
-        frames_on_disk(dataset, example_at(examples, index)?, &front_end)
-    };
-    let train = split_clips(
-        Split::Train,
-        &train_examples,
-        plan.loading,
-        plan.stop,
-        &read_train,
-        &|index| frames_of(&train_examples, index),
-        progress,
-    )?;
+    let (train_split, validation_split) = (
+        SplitExamples::new(dataset, Split::Train),
+        SplitExamples::new(dataset, Split::Validation),
+    );
+    let train_examples = &train_split.examples;
+    let (loading, stop) = (plan.loading, plan.stop);
+    let train = train_split.student_clips(&front_end, &labels, loading, stop, progress)?;
     require_clips(dataset, train.len())?;
-    let validation = split_clips(
-        Split::Validation,
-        &validation_examples,
-        plan.loading,
-        plan.stop,
-        &read_validation,
-        &|index| frames_of(&validation_examples, index),
-        progress,
-    )?;
+    let validation =
+        validation_split.student_clips(&front_end, &labels, loading, stop, progress)?;
     let needs_teacher = settings.loss.lambda > 0.0 || settings.logit_kd.is_some();
     let teacher_targets = match (needs_teacher, guide) {
         (true, Some(guide)) => {
@@ -669,7 +681,7 @@ pub fn train_student(
                 .target
                 .validate(guide.rollout.row)
                 .map_err(|e| TrainError::Settings(e.to_string()))?;
-            Some(guide.targets(dataset, &train_examples, plan.stop, progress)?)
+            Some(guide.targets(dataset, train_examples, plan.stop, progress)?)
         }
         (true, None) => {
             return Err(TrainError::Settings(
@@ -680,7 +692,7 @@ pub fn train_student(
     };
     let identity = RunIdentity {
         settings: settings.clone(),
-        train_clips: clip_names_fingerprint(&train_examples),
+        train_clips: clip_names_fingerprint(train_examples),
         teacher: guide
             .filter(|_| needs_teacher)
             .map(|guide| guide.fingerprint.clone()),
@@ -758,36 +770,18 @@ pub fn train_teacher(
     dataset.check_labels(teacher.labels())?;
     let labels = teacher.labels().to_vec();
     let started = Instant::now();
-    let train_examples: Vec<&Example> = dataset.split(Split::Train).collect();
-    let validation_examples: Vec<&Example> = dataset.split(Split::Validation).collect();
-    let read_train = |index| waveform_clip(dataset, example_at(&train_examples, index)?, &labels);
-    let read_validation =
-        |index| waveform_clip(dataset, example_at(&validation_examples, index)?, &labels);
-    let samples_of = |examples: &[&Example], index| -> Result<usize, TrainError> {
-        Ok(dataset.audio(example_at(examples, index)?)?.len())
-    };
-    let train = split_clips(
-        Split::Train,
-        &train_examples,
-        plan.loading,
-        plan.stop,
-        &read_train,
-        &|index| samples_of(&train_examples, index),
-        progress,
-    )?;
+    let (train_split, validation_split) = (
+        SplitExamples::new(dataset, Split::Train),
+        SplitExamples::new(dataset, Split::Validation),
+    );
+    let train_examples = &train_split.examples;
+    let (loading, stop) = (plan.loading, plan.stop);
+    let train = train_split.waveform_clips(&labels, loading, stop, progress)?;
     require_clips(dataset, train.len())?;
-    let validation = split_clips(
-        Split::Validation,
-        &validation_examples,
-        plan.loading,
-        plan.stop,
-        &read_validation,
-        &|index| samples_of(&validation_examples, index),
-        progress,
-    )?;
+    let validation = validation_split.waveform_clips(&labels, loading, stop, progress)?;
     let identity = RunIdentity {
         settings: settings.clone(),
-        train_clips: clip_names_fingerprint(&train_examples),
+        train_clips: clip_names_fingerprint(train_examples),
         teacher: None,
         eval_every: plan.eval_every,
     };
