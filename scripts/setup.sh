@@ -36,9 +36,39 @@ install_test_tools() {
   # wasm-objdump: the SIMD test reads the built workers' instructions.
   install_debian_commands chromium:chromium chromedriver:chromium-driver espeak-ng:espeak-ng flite:flite \
     cc:gcc wasm-objdump:wabt
+  install_synthesizers
   # The native wgpu tests (`--device wgpu`) run on Mesa's software Vulkan driver, lavapipe.
   compgen -G "/usr/share/vulkan/icd.d/lvp_icd.*.json" >/dev/null \
     || install_debian_packages mesa-vulkan-drivers
+}
+
+# The corpus generator's synthesizers besides espeak-ng and flite: MBROLA and the voices of it that
+# espeak-ng reads English with (contrib and non-free), RHVoice's English voices and SVOX Pico
+# (non-free). The voices must match `OTHER_SPEAKERS` in engine/src/data/tts.rs (a test speaks each).
+MBROLA_VOICES=(us1 us2 us3 en1 af1 nl2 fr1 fr4 de1 de2 de3 de4 de5 de6 gr2 hu1 pl1 ro1 sw1 sw2)
+install_synthesizers() {
+  local missing=()
+  command -v mbrola >/dev/null || missing+=(mbrola)
+  for voice in "${MBROLA_VOICES[@]}"; do
+    [ -f "/usr/share/mbrola/$voice/$voice" ] || missing+=("mbrola-$voice")
+  done
+  command -v RHVoice-test >/dev/null && [ -d /usr/share/RHVoice/voices/bdl ] \
+    || missing+=(rhvoice rhvoice-english)
+  command -v pico2wave >/dev/null || missing+=(libttspico-utils)
+  [ ${#missing[@]} -eq 0 ] && return
+  enable_debian_non_free
+  install_debian_packages "${missing[@]}"
+}
+
+# Adds Debian's contrib and non-free sections to apt's sources unless some source has non-free.
+enable_debian_non_free() {
+  grep -rqsE '^(Components:|deb ).* non-free( |$)' /etc/apt/sources.list /etc/apt/sources.list.d \
+    && return
+  local codename sudo=""; codename=$(. /etc/os-release && echo "$VERSION_CODENAME")
+  [ "$(id -u)" = 0 ] || sudo=sudo
+  say "adding Debian's contrib and non-free sections ($codename) for the synthesizers"
+  printf 'Types: deb\nURIs: http://deb.debian.org/debian\nSuites: %s %s-updates\nComponents: contrib non-free\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n' \
+    "$codename" "$codename" | $sudo tee /etc/apt/sources.list.d/tempokd-contrib-non-free.sources >/dev/null
 }
 
 # Installs the Debian package of each COMMAND:PACKAGE pair whose command is missing.

@@ -5,7 +5,8 @@
 use std::path::{Path, PathBuf};
 use tempokd::audio::encode_wav;
 use tempokd::data::augment::Augmentation;
-use tempokd::data::synth::{SynthConfig, WordSource, synthesize};
+use tempokd::data::synth::{SynthConfig, WordSource, split_voices, synthesize};
+use tempokd::data::tts::{Scratch, Synthesizer, VoiceChoice};
 use tempokd::data::{Dataset, Layout, Split};
 
 mod common;
@@ -26,6 +27,11 @@ fn config(out: PathBuf, words: WordSource) -> SynthConfig {
     }
 }
 
+/// `count` voices of all five synthesizers.
+fn every_synthesizer(count: usize) -> WordSource {
+    WordSource::Synthesized(VoiceChoice::new(count, &Synthesizer::ALL))
+}
+
 fn tone(seconds: f32, hz: f32) -> Vec<f32> {
     (0..(seconds * 16_000.0) as usize)
         .map(|n| 0.3 * (std::f32::consts::TAU * hz * n as f32 / 16_000.0).sin())
@@ -40,7 +46,7 @@ fn write_wav(path: &Path, samples: &[f32]) {
 #[test]
 fn synth_is_deterministic_split_by_voice_and_windows_hold_the_word() {
     let root = scratch_dir("tempokd-synth");
-    let words = WordSource::Synthesized { voices: 12 };
+    let words = every_synthesizer(12);
     let first = config(root.join("a"), words.clone());
     let report = synthesize(&first, &|_, _, _| {}).unwrap();
     // 12 classes × (8 train + 1 validation + 1 test).
@@ -67,7 +73,7 @@ fn synth_is_deterministic_split_by_voice_and_windows_hold_the_word() {
     );
     assert!(report.effects.iter().map(|(_, n)| n).sum::<usize>() > 0);
     // Without effects, the same seed gives the same corpus but for the training clips' effects.
-    let mut plain = config(root.join("c"), WordSource::Synthesized { voices: 12 });
+    let mut plain = config(root.join("c"), every_synthesizer(12));
     plain.augment = Augmentation::none();
     synthesize(&plain, &|_, _, _| {}).unwrap();
     let unaugmented = Dataset::open(&root.join("c")).unwrap();
@@ -96,7 +102,7 @@ fn synth_is_deterministic_split_by_voice_and_windows_hold_the_word() {
     }
     assert!(changed > 0);
     // A corpus of only its test split holds the whole corpus's test clips.
-    let mut test_only = config(root.join("d"), WordSource::Synthesized { voices: 12 });
+    let mut test_only = config(root.join("d"), every_synthesizer(12));
     test_only.splits = vec![Split::Test];
     synthesize(&test_only, &|_, _, _| {}).unwrap();
     let tested = Dataset::open(&root.join("d")).unwrap();
@@ -117,8 +123,8 @@ fn synth_is_deterministic_split_by_voice_and_windows_hold_the_word() {
             example.file
         );
     }
-    // No underlying voice (espeak-ng accent + variant, flite speaker) is in two splits, nor
-    // any espeak-ng variant under another accent.
+    // No underlying voice (espeak-ng accent + variant, a recorded speaker) is in two splits,
+    // nor any espeak-ng variant under another accent.
     let voices = |split| -> std::collections::HashSet<String> {
         dataset
             .split(split)
@@ -339,7 +345,7 @@ fn synth_settings_are_checked_before_any_work() {
             "SNR",
         ),
         (
-            Box::new(|c: &mut SynthConfig| c.words = WordSource::Synthesized { voices: 2 }),
+            Box::new(|c: &mut SynthConfig| c.words = every_synthesizer(2)),
             "--voices",
         ),
         (
@@ -347,9 +353,69 @@ fn synth_settings_are_checked_before_any_work() {
             "noise folder",
         ),
     ] {
-        let mut bad = config(root.join("out"), WordSource::Synthesized { voices: 12 });
+        let mut bad = config(root.join("out"), every_synthesizer(12));
         change(&mut bad);
         let error = synthesize(&bad, &|_, _, _| {}).unwrap_err().to_string();
         assert!(error.contains(expected), "{error:?} lacks {expected:?}");
+    }
+}
+
+/// With espeak-ng and flite alone the generator draws what it drew before MBROLA, RHVoice and
+/// Pico joined (the shipped models' corpora were drawn so): `fixtures/voices-espeak-ng-flite.txt`
+/// holds that generator's voices (`count seed split id`) for three voice counts and seeds.
+#[test]
+fn espeak_ng_and_flite_draw_the_voices_they_drew_before() {
+    let fixture = include_str!("fixtures/voices-espeak-ng-flite.txt");
+    let mut expected: std::collections::BTreeMap<(usize, u64), [Vec<String>; 3]> =
+        Default::default();
+    for line in fixture.lines() {
+        let fields: Vec<&str> = line.splitn(4, ' ').collect();
+        let [count, seed, split, id] = fields[..] else {
+            panic!("bad fixture line {line:?}");
+        };
+        expected
+            .entry((count.parse().unwrap(), seed.parse().unwrap()))
+            .or_default()[split.parse::<usize>().unwrap()]
+        .push(id.to_string());
+    }
+    assert_eq!(expected.len(), 3);
+    for ((count, seed), splits) in expected {
+        let choice = VoiceChoice::new(count, &[Synthesizer::EspeakNg, Synthesizer::Flite]);
+        let drawn: [Vec<String>; 3] =
+            split_voices(&choice, seed).map(|voices| voices.iter().map(|v| v.id()).collect());
+        assert_eq!(drawn, splits, "{count} voices from seed {seed}");
+    }
+}
+
+/// Every speaker of every synthesizer speaks: a missing voice package shows here, not an hour
+/// into a corpus.
+#[test]
+fn every_voice_of_every_synthesizer_speaks_a_word() {
+    let scratch = Scratch::new("every-voice").unwrap();
+    for synthesizer in Synthesizer::ALL {
+        let mut spoken = std::collections::HashSet::new();
+        for voice in split_voices(&VoiceChoice::new(400, &[synthesizer]), 1)
+            .iter()
+            .flatten()
+        {
+            let speaker = tempokd::data::underlying_voice(&voice.id());
+            let timbre = speaker
+                .split_once('+')
+                .map_or(speaker.as_str(), |(_, t)| t)
+                .to_string();
+            if !spoken.insert(timbre) {
+                continue;
+            }
+            let samples = voice.speak("seven", &scratch.0).unwrap();
+            let seconds = samples.len() as f32 / 16_000.0;
+            let rms =
+                (samples.iter().map(|v| v * v).sum::<f32>() / samples.len().max(1) as f32).sqrt();
+            assert!(
+                (0.2..1.5).contains(&seconds) && rms > 1e-3,
+                "{}: {seconds:.2} s at RMS {rms:.4}",
+                voice.id()
+            );
+        }
+        assert!(!spoken.is_empty(), "{synthesizer} drew no voice");
     }
 }

@@ -3,7 +3,7 @@
 //! the keyword pack), and how often each model listening to them misses a keyword or hears one
 //! nobody said, at every threshold.
 
-use crate::curriculum::{SEED, Sizes};
+use crate::curriculum::{SEED, SYNTHESIZERS, Sizes};
 use crate::data::parse_range;
 use crate::listen::{ListenArgs, Listening, listen_to, read_recording};
 use crate::progress::bar;
@@ -15,6 +15,7 @@ use tempokd::audio::{MODEL_SAMPLE_RATE, decode_pcm16_mono, encode_wav};
 use tempokd::data::keyword_stream::{StreamConfig, synthesize_stream};
 use tempokd::data::pack::KeywordPack;
 use tempokd::data::stream_mix::CalibrationStreams;
+use tempokd::data::tts::{Synthesizer, VoiceChoice};
 use tempokd::data::{Manifest, Split};
 use tempokd::model::Model;
 use tempokd::stream::calibrate::{CalibrationSettings, ModelCalibration, ReadStream, errors};
@@ -43,6 +44,9 @@ pub struct SynthStreamArgs {
     /// so its test voices are voices they never trained on).
     #[arg(long, default_value_t = Sizes::FULL.voices)]
     pub voices: usize,
+    /// The synthesizers of that corpus (`synth --synthesizers`).
+    #[arg(long, value_delimiter = ',', default_values_t = SYNTHESIZERS, value_parser = Synthesizer::parse)]
+    pub synthesizers: Vec<Synthesizer>,
     #[arg(long, default_value_t = SEED)]
     pub seed: u64,
     #[arg(long, default_value = "test", value_parser = crate::data::parse_split)]
@@ -65,22 +69,23 @@ pub fn synth_stream(args: &SynthStreamArgs) -> Result<(), String> {
         keyword_share: args.keyword_share,
         snr_db: args.snr,
         gap_s: args.gap,
-        voices: args.voices,
+        voices: VoiceChoice::new(args.voices, &args.synthesizers),
         seed: args.seed,
         split: args.split,
         stream_seed: args.stream_seed,
     };
     let made_by = format!(
         "tempokd synth-stream --seconds {} --words {} --keyword-share {} --snr {}:{} --gap {} \
-         --voices {} --seed {} --split {} --stream-seed {}: voices of that split, procedural \
-         backgrounds",
+         --voices {} --synthesizers {} --seed {} --split {} --stream-seed {}: voices of that \
+         split, procedural backgrounds",
         config.seconds,
         config.words,
         config.keyword_share,
         config.snr_db.0,
         config.snr_db.1,
         config.gap_s,
-        config.voices,
+        config.voices.count,
+        config.voices.synthesizer_names(),
         config.seed,
         config.split.name(),
         config.stream_seed,

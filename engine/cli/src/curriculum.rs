@@ -13,12 +13,26 @@ use crate::stages::{Kept, StageStore};
 use std::path::{Path, PathBuf};
 use tempokd::data::Split;
 use tempokd::data::augment::Augmentation;
+use tempokd::data::tts::{Synthesizer, VoiceChoice};
 use tempokd::kd::KdTarget;
 use tempokd::students::Preset;
 use tempokd::teacher::TeacherShape;
 
 /// The seed of the shipped models' corpora and runs: one split of voices for every build.
 pub const SEED: u64 = 6;
+
+/// The synthesizers of the shipped models' corpora, and `synth`'s default.
+pub const SYNTHESIZERS: [Synthesizer; 2] = [Synthesizer::EspeakNg, Synthesizer::Flite];
+
+/// Synthesizers as a card or report says them: "espeak-ng and flite".
+pub fn synthesizers_text(synthesizers: &[Synthesizer]) -> String {
+    let names: Vec<&str> = synthesizers.iter().map(|s| s.name()).collect();
+    match names.split_last() {
+        Some((last, [])) => last.to_string(),
+        Some((last, rest)) => format!("{} and {last}", rest.join(", ")),
+        None => String::new(),
+    }
+}
 
 /// Clip lengths of the mixed-length and test corpora.
 pub const LENGTHS: [f32; 5] = [1.0, 2.0, 4.0, 6.0, 8.0];
@@ -169,6 +183,8 @@ impl Sizes {
 pub struct Curriculum {
     pub sizes: &'static Sizes,
     pub seed: u64,
+    /// The synthesizers of every corpus.
+    pub synthesizers: Vec<Synthesizer>,
     pub work: PathBuf,
     /// 1 s clips: where the word fills most of the clip.
     pub words: Corpus,
@@ -197,6 +213,7 @@ impl Curriculum {
     pub fn prepare(
         work: &Path,
         seed: u64,
+        synthesizers: &[Synthesizer],
         sizes: &'static Sizes,
         given_teacher: Option<&Path>,
         stages: Option<&Path>,
@@ -210,7 +227,9 @@ impl Curriculum {
                 teacher.display()
             ));
         }
-        let corpus = |lengths, per_class, splits| corpus(sizes, seed, lengths, per_class, splits);
+        let corpus = |lengths, per_class, splits| {
+            corpus(sizes, seed, synthesizers, lengths, per_class, splits)
+        };
         let words = corpus(vec![1.0], sizes.words_per_class, Split::ALL.to_vec());
         let mixed = corpus(LENGTHS.to_vec(), sizes.mixed_per_class, Split::ALL.to_vec());
         let test = corpus(LENGTHS.to_vec(), sizes.test_per_class, vec![Split::Test]);
@@ -241,6 +260,7 @@ impl Curriculum {
         Ok(Self {
             sizes,
             seed,
+            synthesizers: synthesizers.to_vec(),
             work: work.to_path_buf(),
             words,
             words_dir,
@@ -290,7 +310,14 @@ impl Curriculum {
         let splits = vec![Split::Train, Split::Validation];
         let per_class = self.sizes.length_per_class;
         (
-            corpus(self.sizes, self.seed, vec![length], per_class, splits),
+            corpus(
+                self.sizes,
+                self.seed,
+                &self.synthesizers,
+                vec![length],
+                per_class,
+                splits,
+            ),
             self.work.join("data").join(format!("L{length}")),
         )
     }
@@ -418,6 +445,7 @@ impl Curriculum {
 fn corpus(
     sizes: &Sizes,
     seed: u64,
+    synthesizers: &[Synthesizer],
     lengths: Vec<f32>,
     per_class: usize,
     splits: Vec<Split>,
@@ -425,7 +453,7 @@ fn corpus(
     Corpus {
         lengths,
         per_class,
-        voices: sizes.voices,
+        voices: VoiceChoice::new(sizes.voices, synthesizers),
         seed,
         augment: match splits.contains(&Split::Train) {
             true => Augmentation::all(),

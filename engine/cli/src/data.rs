@@ -7,6 +7,7 @@ use std::sync::Mutex;
 use tempokd::data::Split;
 use tempokd::data::augment::Augmentation;
 use tempokd::data::synth::{SynthConfig, WordSource, synthesize};
+use tempokd::data::tts::{Synthesizer, VoiceChoice};
 
 #[derive(Args, Clone)]
 pub struct SynthArgs {
@@ -28,10 +29,15 @@ pub struct SynthArgs {
     /// Signal-to-noise ratio range in dB, as LOW:HIGH.
     #[arg(long, default_value = "0:20", value_parser = parse_range)]
     pub snr: (f32, f32),
-    /// Distinct synthetic voices (espeak-ng and flite, varied by accent, pitch, rate and gain).
-    /// Splits never share an underlying voice (espeak-ng's variant, flite's speaker).
+    /// Distinct synthetic voices (each synthesizer's voices varied by accent, pitch, rate and
+    /// gain). Splits never share an underlying voice (espeak-ng's variant, a recorded speaker).
     #[arg(long, default_value_t = 300)]
     pub voices: usize,
+    /// The synthesizers that speak: some of espeak-ng, flite, mbrola, rhvoice, pico. The default
+    /// is the shipped models'. MBROLA's voices and RHVoice's evgeniy-eng and lyubov are licensed
+    /// for non-commercial use only.
+    #[arg(long, value_delimiter = ',', default_values_t = crate::curriculum::SYNTHESIZERS, value_parser = Synthesizer::parse)]
+    pub synthesizers: Vec<Synthesizer>,
     /// Effects on training clips: all, none, or some of speed,formant,room,mic,clip.
     #[arg(long, default_value = "all", value_parser = Augmentation::parse)]
     pub augment: Augmentation,
@@ -77,9 +83,7 @@ pub fn synth(args: &SynthArgs) -> Result<(), String> {
         noise_dir: args.noise_dir.clone(),
         words: match &args.speech_commands {
             Some(root) => WordSource::SpeechCommands(root.clone()),
-            None => WordSource::Synthesized {
-                voices: args.voices,
-            },
+            None => WordSource::Synthesized(VoiceChoice::new(args.voices, &args.synthesizers)),
         },
         augment: args.augment.clone(),
         augmented: args.augment_splits.clone(),

@@ -7,6 +7,7 @@ use crate::stages::StageStore;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use tempokd::data::augment::Augmentation;
+use tempokd::data::tts::VoiceChoice;
 use tempokd::data::{Dataset, Split};
 use tempokd::kd::KdTarget;
 use tempokd::parallel;
@@ -30,7 +31,7 @@ pub const JOB_RECORD: &str = "job.json";
 pub struct Corpus {
     pub lengths: Vec<f32>,
     pub per_class: usize,
-    pub voices: usize,
+    pub voices: VoiceChoice,
     pub seed: u64,
     /// Effects on the training clips.
     pub augment: Augmentation,
@@ -66,7 +67,8 @@ impl Corpus {
                 seed: self.seed,
                 noise_dir: None,
                 snr: (0.0, 20.0),
-                voices: self.voices,
+                voices: self.voices.count,
+                synthesizers: self.voices.synthesizers.clone(),
                 speech_commands: None,
                 augment: self.augment.clone(),
                 augment_splits: vec![Split::Train],
@@ -89,12 +91,13 @@ impl Corpus {
             }
         };
         format!(
-            "tempokd synth --out {} --length {} --per-class {} --voices {} --seed {} --augment \
-             {}{splits}",
+            "tempokd synth --out {} --length {} --per-class {} --voices {} --synthesizers {} --seed \
+             {} --augment {}{splits}",
             out.display(),
             lengths.join(","),
             self.per_class,
-            self.voices,
+            self.voices.count,
+            self.voices.synthesizer_names(),
             self.seed,
             self.augment.name()
         )
@@ -154,22 +157,34 @@ impl Job {
                 .all(|input| modified(&input.join(MODEL_FILE)).is_some_and(|made| made <= done))
     }
 
-    /// The fingerprint of each model this job reads, by its folder as the arguments name it;
-    /// `None` while one of them is not made yet.
+    /// The fingerprint of each model this job reads, by its folder as the arguments name it, and
+    /// of its corpus's manifest (every clip's voice, background, SNR and effects), so a run
+    /// kept from a corpus made otherwise in a folder of the same name is not taken for this
+    /// job's; `None` while one of them is not made yet.
     pub fn input_fingerprints(&self) -> Option<BTreeMap<String, String>> {
-        self.inputs()
-            .map(|input| {
-                let weights = std::fs::read(input.join(MODEL_FILE)).ok()?;
-                Some((input.display().to_string(), bytes_fingerprint(&weights)))
+        let models = self.inputs().map(|input| (input, input.join(MODEL_FILE)));
+        let corpora = self
+            .flag_values(&[DATA_FLAG])
+            .map(|data| (data, data.join(MANIFEST_FILE)));
+        models
+            .chain(corpora)
+            .map(|(folder, file)| {
+                let bytes = std::fs::read(file).ok()?;
+                Some((folder.display().to_string(), bytes_fingerprint(&bytes)))
             })
             .collect()
     }
 
     /// The model folders this job reads (`--init`, `--teacher`).
     fn inputs(&self) -> impl Iterator<Item = &Path> {
+        self.flag_values(&INPUT_FLAGS)
+    }
+
+    /// The values of `flags` in the arguments, as paths.
+    fn flag_values<'a>(&'a self, flags: &'a [&str]) -> impl Iterator<Item = &'a Path> {
         self.args
             .windows(2)
-            .filter(|pair| INPUT_FLAGS.contains(&pair[0].as_str()))
+            .filter(|pair| flags.contains(&pair[0].as_str()))
             .map(|pair| Path::new(&pair[1]))
     }
 
@@ -186,6 +201,10 @@ impl Job {
 
 /// The flags whose value is a model folder a job reads.
 const INPUT_FLAGS: [&str; 2] = ["--init", "--teacher"];
+
+/// The flag whose value is the corpus a job trains on, and the corpus's table of clips.
+const DATA_FLAG: &str = "--data";
+const MANIFEST_FILE: &str = "manifest.csv";
 
 /// The weights file of every model folder, teacher or student.
 pub const MODEL_FILE: &str = "model.safetensors";
@@ -261,7 +280,7 @@ pub struct TeacherStage<'a> {
 impl TeacherStage<'_> {
     pub fn job(&self) -> Job {
         let mut flags = vec![
-            ("--data", self.data.display().to_string()),
+            (DATA_FLAG, self.data.display().to_string()),
             ("--out", self.out.display().to_string()),
             ("--steps", self.steps.to_string()),
             ("--batch", self.batch.to_string()),
@@ -313,7 +332,7 @@ impl StudentRun<'_> {
     pub fn job(&self) -> Job {
         let mut flags = vec![
             ("--arch", self.preset.name().to_string()),
-            ("--data", self.data.display().to_string()),
+            (DATA_FLAG, self.data.display().to_string()),
             ("--lambda", self.lambda.to_string()),
             ("--out", self.out.display().to_string()),
             ("--steps", self.budget.steps.to_string()),

@@ -4,7 +4,7 @@
 //! student trained for one clip length L and one KD weight λ. Every run is kept, so an
 //! interrupted grid resumes where it stopped.
 
-use crate::curriculum::{Curriculum, LENGTHS, SEED, Sizes};
+use crate::curriculum::{Curriculum, LENGTHS, SEED, SYNTHESIZERS, Sizes};
 use crate::device::DeviceArgs;
 use crate::figures::{MapRow, attention_figure};
 use crate::jobs::{Job, JobRecord, TRAINING_PROCESSES, modified, run_jobs, underlying_voices};
@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 use std::fmt::Write;
 use std::path::{Path, PathBuf};
 use tempokd::audio::MODEL_SAMPLE_RATE;
+use tempokd::data::tts::Synthesizer;
 use tempokd::data::{Dataset, Split};
 use tempokd::device::ComputeDevice;
 use tempokd::parallel;
@@ -59,6 +60,9 @@ pub struct ReproduceArgs {
     pub stages: Option<PathBuf>,
     #[arg(long, default_value_t = SEED)]
     pub seed: u64,
+    /// The synthesizers that speak every corpus (`synth --synthesizers`).
+    #[arg(long, value_delimiter = ',', default_values_t = SYNTHESIZERS, value_parser = Synthesizer::parse)]
+    pub synthesizers: Vec<Synthesizer>,
     /// Where every run trains (the report's scores are measured on the CPU).
     #[command(flatten)]
     pub device: DeviceArgs,
@@ -187,6 +191,7 @@ pub fn reproduce(args: &ReproduceArgs) -> Result<(), String> {
     let curriculum = Curriculum::prepare(
         &grid.work,
         args.seed,
+        &args.synthesizers,
         grid.sizes,
         args.teacher.as_deref(),
         args.stages.as_deref(),
@@ -640,7 +645,7 @@ fn setup_section(setup: &Setup<'_>, teacher: &[TeacherScore], cells: &[Cell]) ->
     );
     let _ = writeln!(
         out,
-        "Voices split by underlying voice (espeak-ng accent + variant, flite speaker): \
+        "Voices split by underlying voice (espeak-ng accent + variant, recorded speaker): \
          {train_voices} in training, {validation_voices} in validation, {test_voices} in test, \
          none in two splits. {teacher_text} Each \
          student first learns the words on 1 s clips without KD ({} steps of {} for TC-ResNet, \

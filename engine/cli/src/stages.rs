@@ -206,6 +206,21 @@ mod tests {
         std::fs::remove_dir_all(&scored.dir).expect("remove the run");
         assert!(!store.restore(&scored).expect("restore"));
 
+        // A run kept from a corpus made otherwise in a folder of the same name is not reused.
+        let data = work.join("data/words-1s");
+        write(&data.join("manifest.csv"), "file,label\nyes.wav,yes\n");
+        let on_data = student_job(
+            &work.join("students/lstm-p/words-1s"),
+            &[("--data", &data.display().to_string())],
+        );
+        finish(&on_data, "weights from the first corpus");
+        store.keep(&on_data, Kept::Model).expect("keep");
+        std::fs::remove_dir_all(&on_data.dir).expect("a fresh run folder");
+        write(&data.join("manifest.csv"), "file,label\nno.wav,no\n");
+        assert!(!store.restore(&on_data).expect("restore"));
+        write(&data.join("manifest.csv"), "file,label\nyes.wav,yes\n");
+        assert!(store.restore(&on_data).expect("restore"));
+
         let outside = student_job(&root.join("elsewhere"), &[]);
         assert!(store.keep(&outside, Kept::Model).is_err());
         std::fs::remove_dir_all(&root).expect("clean up");

@@ -7,7 +7,7 @@ use super::keywords::{KEYWORDS, UNKNOWN_WORDS, label_of};
 use super::manifest::Split;
 use super::stream_mix::{MAX_STREAM_S, SpokenWord, lay_out};
 use super::synth::split_voices;
-use super::tts::{Scratch, Voice};
+use super::tts::{Scratch, Voice, VoiceChoice};
 use crate::parallel;
 use crate::rng::Rng;
 use crate::stream::StreamTruth;
@@ -23,8 +23,9 @@ pub struct StreamConfig {
     /// The least silence, in seconds, between two words, so that each is a word of its own to a
     /// listener (more than its refractory time).
     pub gap_s: f32,
-    /// The voices and seed of the corpus whose split to speak with (`synth --voices --seed`).
-    pub voices: usize,
+    /// The voices and seed of the corpus whose split to speak with (`synth --voices
+    /// --synthesizers --seed`).
+    pub voices: VoiceChoice,
     pub seed: u64,
     pub split: Split,
     /// The stream's own draws (words, voices among the split's, times, backgrounds), so that
@@ -64,10 +65,7 @@ impl StreamConfig {
                 self.words, self.gap_s, self.seconds
             ));
         }
-        if !(3..=2000).contains(&self.voices) {
-            return bad(format!("--voices must be 3 to 2000; got {}", self.voices));
-        }
-        Ok(())
+        self.voices.validate()
     }
 }
 
@@ -80,15 +78,16 @@ pub fn synthesize_stream(
 ) -> Result<(Vec<f32>, StreamTruth), DataError> {
     config.validate()?;
     let rng = Rng::new(config.stream_seed).fork("stream");
-    let voices = split_voices(config.voices, config.seed)
+    let voices = split_voices(&config.voices, config.seed)
         .into_iter()
         .nth(config.split as usize)
         .unwrap_or_default();
     if voices.is_empty() {
         return Err(DataError::Invalid(format!(
-            "the {} split of {} voices has no voice",
+            "the {} split of {} voices of {} has no voice",
             config.split.name(),
-            config.voices
+            config.voices.count,
+            config.voices.synthesizer_names()
         )));
     }
     let said = choose_words(config, &voices, &mut rng.fork("words"));
@@ -170,6 +169,7 @@ fn speak(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::data::tts::Synthesizer;
 
     #[test]
     fn words_that_cannot_fit_are_refused_before_anything_is_spoken() {
@@ -179,7 +179,7 @@ mod tests {
             keyword_share: 1.0,
             snr_db: (10.0, 10.0),
             gap_s: 2.0,
-            voices: 60,
+            voices: VoiceChoice::new(60, &Synthesizer::ALL),
             seed: 1,
             split: Split::Test,
             stream_seed: 0,
@@ -197,6 +197,10 @@ mod tests {
             },
             StreamConfig {
                 snr_db: (20.0, 10.0),
+                ..config.clone()
+            },
+            StreamConfig {
+                voices: VoiceChoice::new(60, &[]),
                 ..config.clone()
             },
         ] {

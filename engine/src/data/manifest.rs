@@ -65,15 +65,23 @@ impl Example {
 }
 
 /// The underlying voice of a `voice` id: espeak-ng's accent and variant
-/// (`espeak-ng:en-us+m1:p50:s160:g+0` → `espeak-ng:en-us+m1`), flite's speaker (`kal16` is
-/// `kal`), or the id itself for recorded speakers. Pitch, rate and gain make variants of one
-/// underlying voice, which a split by voice must keep together.
+/// (`espeak-ng:en-us+m1:p50:s160:g+0` → `espeak-ng:en-us+m1`), the recorded speaker behind a
+/// flite, MBROLA, RHVoice or Pico voice (`flite:kal16` is `flite:kal`; RHVoice's `alan` and
+/// `slt` are flite's `awb` and `slt`, the same CMU ARCTIC speakers), or the id itself for
+/// recorded clips' speakers. Pitch, rate and gain make variants of one underlying voice, which a
+/// split by voice must keep together.
 pub fn underlying_voice(voice: &str) -> String {
     let mut parts = voice.split(':');
     match (parts.next(), parts.next()) {
-        (Some("espeak-ng"), Some(base)) => format!("espeak-ng:{base}"),
         (Some("flite"), Some("kal16")) => "flite:kal".into(),
-        (Some("flite"), Some(base)) => format!("flite:{base}"),
+        (Some("rhvoice"), Some("alan")) => "flite:awb".into(),
+        (Some("rhvoice"), Some("slt")) => "flite:slt".into(),
+        (
+            Some(synthesizer @ ("espeak-ng" | "flite" | "mbrola" | "rhvoice" | "pico")),
+            Some(base),
+        ) => {
+            format!("{synthesizer}:{base}")
+        }
         _ => voice.to_string(),
     }
 }
@@ -302,6 +310,12 @@ mod tests {
             "flite:kal"
         );
         assert_eq!(underlying_voice("flite:slt:f0=180:x1.00:g-2"), "flite:slt");
+        assert_eq!(underlying_voice("rhvoice:slt:t90:r110:g+0"), "flite:slt");
+        assert_eq!(
+            underlying_voice("mbrola:mb-de1-en:p40:s150:g-2"),
+            "mbrola:mb-de1-en"
+        );
+        assert_eq!(underlying_voice("pico:en-GB:t80:r100:g+0"), "pico:en-GB");
         // Recorded speakers are their own underlying voice.
         assert_eq!(underlying_voice("0a7c2a8d"), "0a7c2a8d");
     }

@@ -9,7 +9,7 @@ use super::manifest::{Example, Manifest, Split, underlying_voice};
 use super::mix::{SILENCE_REFERENCE_RMS, mix, trim_to_speech};
 use super::noise::{self, Procedural};
 use super::speech_commands::{self, BACKGROUND_NOISE};
-use super::tts::{SPLIT_SHARES, Scratch, Voice};
+use super::tts::{SPLIT_SHARES, Scratch, Voice, VoiceChoice};
 use super::{DataError, Dataset};
 use crate::audio::{Limits, MODEL_SAMPLE_RATE, encode_wav, load_clip};
 use crate::parallel;
@@ -21,8 +21,8 @@ use std::sync::Mutex;
 /// Where the spoken words come from.
 #[derive(Clone, Debug)]
 pub enum WordSource {
-    /// espeak-ng and flite, with this many distinct voices.
-    Synthesized { voices: usize },
+    /// Synthesizers, with their count of distinct voices.
+    Synthesized(VoiceChoice),
     /// The clips of a Speech Commands v2 folder, with its own splits and speakers.
     SpeechCommands(PathBuf),
 }
@@ -79,12 +79,8 @@ impl SynthConfig {
         if self.splits.is_empty() {
             return bad("choose at least one split to write".into());
         }
-        if let WordSource::Synthesized { voices } = self.words
-            && !(3..=2000).contains(&voices)
-        {
-            return bad(format!(
-                "--voices must be 3 to 2000 (one per split at least); got {voices}"
-            ));
+        if let WordSource::Synthesized(voices) = &self.words {
+            voices.validate()?;
         }
         Ok(())
     }
@@ -267,18 +263,18 @@ struct Speaker {
 }
 
 /// The voices of each split (train, validation, test) of a corpus synthesized with `voices`
-/// voices from `seed`: the same draw whatever else the corpus holds, so a stream can be spoken by
+/// from `seed`: the same draw whatever else the corpus holds, so a stream can be spoken by
 /// exactly a corpus's unseen test voices.
-pub fn split_voices(voices: usize, seed: u64) -> [Vec<Voice>; 3] {
+pub fn split_voices(voices: &VoiceChoice, seed: u64) -> [Vec<Voice>; 3] {
     Voice::catalogue(voices, &mut Rng::new(seed).fork("voices"))
 }
 
 fn speakers(config: &SynthConfig) -> Result<(Vec<Voice>, Speakers), DataError> {
     let mut splits: Speakers = Default::default();
     match &config.words {
-        WordSource::Synthesized { voices } => {
+        WordSource::Synthesized(voices) => {
             let mut catalogue = Vec::new();
-            for (split, voices) in split_voices(*voices, config.seed).into_iter().enumerate() {
+            for (split, voices) in split_voices(voices, config.seed).into_iter().enumerate() {
                 for voice in voices {
                     splits[split].push(Speaker {
                         id: voice.id(),

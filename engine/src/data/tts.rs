@@ -1,12 +1,14 @@
-//! Speech from the two Debian synthesizers, espeak-ng and flite, varied by voice, accent variant,
-//! pitch, rate and gain into hundreds of distinct voices.
+//! Speech from five offline synthesizers that install from Debian: espeak-ng's formant timbres,
+//! and the recorded speakers behind flite, MBROLA (driven by espeak-ng), RHVoice and SVOX Pico;
+//! varied by accent, pitch, rate and gain into hundreds of distinct voices.
 
 use super::DataError;
 use super::mix::trim_to_speech;
 use crate::audio::{Limits, load_clip};
 use crate::rng::Rng;
+use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Stdio};
 
 /// espeak-ng's English accents.
 const ESPEAK_ACCENTS: [&str; 7] = [
@@ -122,15 +124,206 @@ const ESPEAK_VARIANTS: [&str; 100] = [
     "croak",
     "grandma",
 ];
-/// flite's general-domain speakers, each with the voices that render it (`kal16` is `kal`
-/// recorded at 16 kHz: one speaker).
-const FLITE_SPEAKERS: [&[&str]; 4] = [&["kal", "kal16"], &["awb"], &["rms"], &["slt"]];
+/// One way a recorded speaker is rendered: the synthesizer and its name for the voice.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Rendition {
+    synthesizer: Synthesizer,
+    name: &'static str,
+}
+
+const fn flite(name: &'static str) -> Rendition {
+    Rendition {
+        synthesizer: Synthesizer::Flite,
+        name,
+    }
+}
+const fn mbrola(name: &'static str) -> Rendition {
+    Rendition {
+        synthesizer: Synthesizer::Mbrola,
+        name,
+    }
+}
+const fn rhvoice(name: &'static str) -> Rendition {
+    Rendition {
+        synthesizer: Synthesizer::RhVoice,
+        name,
+    }
+}
+const fn pico(name: &'static str) -> Rendition {
+    Rendition {
+        synthesizer: Synthesizer::Pico,
+        name,
+    }
+}
+
+/// flite's general-domain speakers, each with the voices that render it: `kal16` is `kal`
+/// recorded at 16 kHz, and RHVoice's Alan and Slt are built from the CMU ARCTIC recordings of
+/// flite's awb and slt, so each pair is one speaker and always lands in one split.
+const FLITE_SPEAKERS: [&[Rendition]; 4] = [
+    &[flite("kal"), flite("kal16")],
+    &[flite("awb"), rhvoice("alan")],
+    &[flite("rms")],
+    &[flite("slt"), rhvoice("slt")],
+];
+
+/// The other recorded speakers, one voice each: MBROLA's diphone databases as espeak-ng names
+/// them (American and British English, and English read through the diphones of speakers of
+/// other languages, an accent of each), RHVoice's other English voices and Pico's two.
+const OTHER_SPEAKERS: [&[Rendition]; 26] = [
+    &[mbrola("mb-us1")],
+    &[mbrola("mb-us2")],
+    &[mbrola("mb-us3")],
+    &[mbrola("mb-en1")],
+    &[mbrola("mb-af1-en")],
+    &[mbrola("mb-nl2-en")],
+    &[mbrola("mb-fr1-en")],
+    &[mbrola("mb-fr4-en")],
+    &[mbrola("mb-de1-en")],
+    &[mbrola("mb-de2-en")],
+    &[mbrola("mb-de3-en")],
+    &[mbrola("mb-de4-en")],
+    &[mbrola("mb-de5-en")],
+    &[mbrola("mb-de6-en")],
+    &[mbrola("mb-gr2-en")],
+    &[mbrola("mb-hu1-en")],
+    &[mbrola("mb-pl1-en")],
+    &[mbrola("mb-ro1-en")],
+    &[mbrola("mb-sw1-en")],
+    &[mbrola("mb-sw2-en")],
+    &[rhvoice("bdl")],
+    &[rhvoice("clb")],
+    &[rhvoice("evgeniy-eng")],
+    &[rhvoice("lyubov")],
+    &[pico("en-US")],
+    &[pico("en-GB")],
+];
+
+/// Where RHVoice's voices are installed (Debian's package, a build from source).
+const RHVOICE_VOICES: [&str; 2] = [
+    "/usr/share/RHVoice/voices",
+    "/usr/local/share/RHVoice/voices",
+];
 
 /// Share of underlying voices (and so of clips) per split: train, validation, test.
 pub const SPLIT_SHARES: [f32; 3] = [0.8, 0.1, 0.1];
 
-#[derive(Clone, Debug, PartialEq)]
+/// A program that speaks the words.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Synthesizer {
+    EspeakNg,
+    Flite,
+    Mbrola,
+    RhVoice,
+    Pico,
+}
+
+impl Synthesizer {
+    pub const ALL: [Synthesizer; 5] = [
+        Synthesizer::EspeakNg,
+        Synthesizer::Flite,
+        Synthesizer::Mbrola,
+        Synthesizer::RhVoice,
+        Synthesizer::Pico,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Synthesizer::EspeakNg => "espeak-ng",
+            Synthesizer::Flite => "flite",
+            Synthesizer::Mbrola => "mbrola",
+            Synthesizer::RhVoice => "rhvoice",
+            Synthesizer::Pico => "pico",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|s| s.name() == name)
+    }
+
+    /// One name, as `--synthesizers` takes it, or an error that lists them.
+    pub fn parse(name: &str) -> Result<Self, String> {
+        Self::from_name(name.trim()).ok_or_else(|| {
+            let names: Vec<&str> = Self::ALL.iter().map(|s| s.name()).collect();
+            format!("`{name}` is not a synthesizer: {}", names.join(", "))
+        })
+    }
+
+    /// The Debian packages that install it (MBROLA's and RHVoice's from `contrib` and
+    /// `non-free`, Pico's from `non-free`).
+    pub fn debian_packages(self) -> &'static str {
+        match self {
+            Synthesizer::EspeakNg => "espeak-ng",
+            Synthesizer::Flite => "flite",
+            Synthesizer::Mbrola => "espeak-ng mbrola and mbrola-<voice> for each voice",
+            Synthesizer::RhVoice => "rhvoice rhvoice-english",
+            Synthesizer::Pico => "libttspico-utils",
+        }
+    }
+
+    /// How much of a split's voices this synthesizer makes, relative to the others chosen:
+    /// a quarter per recorded speaker, and espeak-ng's hundred timbres as sixteen speakers,
+    /// which keeps espeak-ng and flite alone at 4 : 1 as the generator has always drawn them.
+    fn weight(self) -> f32 {
+        match self {
+            Synthesizer::EspeakNg => 4.0,
+            Synthesizer::Flite => 1.0,
+            Synthesizer::Mbrola => 5.0,
+            Synthesizer::RhVoice => 1.5,
+            Synthesizer::Pico => 0.5,
+        }
+    }
+}
+
+impl std::fmt::Display for Synthesizer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Which synthesizers speak a corpus, and how many distinct voices they make: with the seed,
+/// all it takes to draw the corpus's voices and their split.
+#[derive(Clone, Debug, PartialEq)]
+pub struct VoiceChoice {
+    pub count: usize,
+    pub synthesizers: Vec<Synthesizer>,
+}
+
+impl VoiceChoice {
+    pub fn new(count: usize, synthesizers: &[Synthesizer]) -> Self {
+        let mut synthesizers = synthesizers.to_vec();
+        synthesizers.sort();
+        synthesizers.dedup();
+        Self {
+            count,
+            synthesizers,
+        }
+    }
+
+    /// `espeak-ng,flite,…`, as `--synthesizers` takes it.
+    pub fn synthesizer_names(&self) -> String {
+        let names: Vec<&str> = self.synthesizers.iter().map(|s| s.name()).collect();
+        names.join(",")
+    }
+
+    pub fn validate(&self) -> Result<(), DataError> {
+        if !(3..=2000).contains(&self.count) {
+            return Err(DataError::Invalid(format!(
+                "--voices must be 3 to 2000 (one per split at least); got {}",
+                self.count
+            )));
+        }
+        if self.synthesizers.is_empty() {
+            return Err(DataError::Invalid(
+                "choose at least one synthesizer (--synthesizers)".into(),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// How one voice is made.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Settings {
     /// `accent+variant`, pitch 0–99, words per minute.
     Espeak {
         voice: String,
@@ -143,64 +336,146 @@ pub enum Synthesizer {
         f0: u32,
         stretch: f32,
     },
+    /// espeak-ng's name of the MBROLA voice, pitch 0–99, words per minute.
+    Mbrola {
+        voice: String,
+        pitch: u32,
+        rate: u32,
+    },
+    /// RHVoice profile, pitch and rate in per cent of the voice's own.
+    RhVoice {
+        voice: String,
+        pitch: u32,
+        rate: u32,
+    },
+    /// Pico language, pitch and speed in per cent of the voice's own.
+    Pico {
+        language: String,
+        pitch: u32,
+        speed: u32,
+    },
 }
 
 /// One distinct speaker.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Voice {
-    pub synthesizer: Synthesizer,
+    pub settings: Settings,
     pub gain_db: f32,
 }
 
 impl Voice {
     /// A stable name that says how the voice is made (the manifest's `voice` column).
     pub fn id(&self) -> String {
-        match &self.synthesizer {
-            Synthesizer::Espeak { voice, pitch, rate } => {
-                format!("espeak-ng:{voice}:p{pitch}:s{rate}:g{:+.0}", self.gain_db)
+        let gain = self.gain_db;
+        match &self.settings {
+            Settings::Espeak { voice, pitch, rate } => {
+                format!("espeak-ng:{voice}:p{pitch}:s{rate}:g{gain:+.0}")
             }
-            Synthesizer::Flite { voice, f0, stretch } => {
-                format!("flite:{voice}:f0={f0}:x{stretch:.2}:g{:+.0}", self.gain_db)
+            Settings::Flite { voice, f0, stretch } => {
+                format!("flite:{voice}:f0={f0}:x{stretch:.2}:g{gain:+.0}")
             }
+            Settings::Mbrola { voice, pitch, rate } => {
+                format!("mbrola:{voice}:p{pitch}:s{rate}:g{gain:+.0}")
+            }
+            Settings::RhVoice { voice, pitch, rate } => {
+                format!("rhvoice:{voice}:t{pitch}:r{rate}:g{gain:+.0}")
+            }
+            Settings::Pico {
+                language,
+                pitch,
+                speed,
+            } => format!("pico:{language}:t{pitch}:r{speed}:g{gain:+.0}"),
         }
     }
 
-    /// About `count` distinct voices drawn from the seed, per split (train, validation, test),
-    /// about four in five from espeak-ng (which has more accents and timbres), the rest from
-    /// flite. Splits never share a timbre: espeak-ng's variants and flite's speakers are divided
-    /// 80/10/10 % first, so no underlying voice of a test clip, nor its timbre under another
-    /// accent, is ever trained on.
-    pub fn catalogue(count: usize, rng: &mut Rng) -> [Vec<Voice>; 3] {
+    /// About `choice.count` distinct voices drawn from the seed, per split (train, validation,
+    /// test), from the chosen synthesizers in proportion to their weights. Splits never share an
+    /// underlying voice: espeak-ng's variants (timbres) and the recorded speakers are divided
+    /// 80/10/10 % first, whichever synthesizers are chosen, so no underlying voice of a test clip,
+    /// nor an espeak-ng timbre under another accent, is ever trained on, and a corpus of fewer
+    /// synthesizers has its splits inside those of a corpus of more. With espeak-ng and flite
+    /// alone the draw is the generator's from before the other three.
+    pub fn catalogue(choice: &VoiceChoice, rng: &mut Rng) -> [Vec<Voice>; 3] {
         let mut variants = ESPEAK_VARIANTS.to_vec();
         rng.shuffle(&mut variants);
-        let mut speakers = FLITE_SPEAKERS.to_vec();
-        rng.shuffle(&mut speakers);
+        let mut flite_speakers = FLITE_SPEAKERS.to_vec();
+        rng.shuffle(&mut flite_speakers);
+        // From a stream of their own, so adding them changed no earlier draw.
+        let mut other_speakers = OTHER_SPEAKERS.to_vec();
+        rng.fork("other speakers").shuffle(&mut other_speakers);
         let variants = divide(&variants);
-        let speakers = divide(&speakers);
+        let (flite_split, other_split) = (divide(&flite_speakers), divide(&other_speakers));
+        let chosen = |synthesizer: &Synthesizer| choice.synthesizers.contains(synthesizer);
         [0, 1, 2].map(|split| {
-            let wanted = ((count as f32 * SPLIT_SHARES[split]).round() as usize).max(1);
+            // Each speaker's renditions by the chosen synthesizers; a speaker none of them renders
+            // is left out.
+            let speakers: Vec<Vec<Rendition>> = flite_split[split]
+                .iter()
+                .chain(other_split[split])
+                .map(|renditions| {
+                    renditions
+                        .iter()
+                        .filter(|r| chosen(&r.synthesizer))
+                        .copied()
+                        .collect::<Vec<_>>()
+                })
+                .filter(|renditions| !renditions.is_empty())
+                .collect();
+            let rendered_by = |synthesizer: Synthesizer| -> Vec<Vec<&'static str>> {
+                speakers
+                    .iter()
+                    .map(|renditions| {
+                        renditions
+                            .iter()
+                            .filter(|r| r.synthesizer == synthesizer)
+                            .map(|r| r.name)
+                            .collect::<Vec<_>>()
+                    })
+                    .filter(|names| !names.is_empty())
+                    .collect()
+            };
+            let sources: Vec<(Synthesizer, Vec<Vec<&'static str>>)> = choice
+                .synthesizers
+                .iter()
+                .filter_map(|&synthesizer| match synthesizer {
+                    Synthesizer::EspeakNg => {
+                        (!variants[split].is_empty()).then(|| (synthesizer, Vec::new()))
+                    }
+                    _ => {
+                        let speakers = rendered_by(synthesizer);
+                        (!speakers.is_empty()).then_some((synthesizer, speakers))
+                    }
+                })
+                .collect();
+            let total: f32 = sources.iter().map(|(s, _)| s.weight()).sum();
+            let wanted = ((choice.count as f32 * SPLIT_SHARES[split]).round() as usize).max(1);
             let mut voices: Vec<Voice> = Vec::with_capacity(wanted);
             let mut attempts = 0;
-            while voices.len() < wanted && attempts < wanted * 20 {
+            while voices.len() < wanted && attempts < wanted * 20 && !sources.is_empty() {
                 attempts += 1;
-                let synthesizer = if rng.unit() < 0.8 || speakers[split].is_empty() {
-                    let accent = rng.pick(&ESPEAK_ACCENTS).copied().unwrap_or("en-us");
-                    let variant = rng.pick(variants[split]).copied().unwrap_or("m1");
-                    Synthesizer::Espeak {
-                        voice: format!("{accent}+{variant}"),
-                        pitch: 20 + rng.below(61) as u32,
-                        rate: 120 + 10 * rng.below(9) as u32,
+                let draw = rng.unit();
+                let mut reached = 0.0;
+                let (synthesizer, speakers) = sources
+                    .iter()
+                    .find(|(s, _)| {
+                        reached += s.weight() / total;
+                        draw < reached
+                    })
+                    .unwrap_or(&sources[sources.len() - 1]);
+                let name = match synthesizer {
+                    Synthesizer::EspeakNg => {
+                        let accent = rng.pick(&ESPEAK_ACCENTS).copied().unwrap_or("en-us");
+                        let variant = rng.pick(variants[split]).copied().unwrap_or("m1");
+                        format!("{accent}+{variant}")
                     }
-                } else {
-                    let renditions = rng.pick(speakers[split]).copied().unwrap_or(&["slt"]);
-                    Synthesizer::Flite {
-                        voice: rng.pick(renditions).copied().unwrap_or("slt").to_string(),
-                        f0: 80 + 5 * rng.below(29) as u32,
-                        stretch: 0.8 + 0.05 * rng.below(10) as f32,
+                    _ => {
+                        let names = rng.pick(speakers).map(Vec::as_slice).unwrap_or_default();
+                        rng.pick(names).copied().unwrap_or_default().to_string()
                     }
                 };
+                let settings = draw_settings(*synthesizer, name, rng);
                 let voice = Voice {
-                    synthesizer,
+                    settings,
                     gain_db: -12.0 + 2.0 * rng.below(7) as f32,
                 };
                 if !voices.iter().any(|v| v.id() == voice.id()) {
@@ -212,28 +487,41 @@ impl Voice {
     }
 
     /// The word spoken by this voice, as 16 kHz mono trimmed to the spoken part. `scratch` is a
-    /// folder for the synthesizer's output file (both write WAV files with proper headers).
+    /// folder for the synthesizer's output file (all of them write WAV files with proper headers).
     pub fn speak(&self, word: &str, scratch: &Path) -> Result<Vec<f32>, DataError> {
         let file = scratch.join(format!(
             "{}-{word}.wav",
             self.id().replace([':', '+', '='], "_")
         ));
-        let (program, args) = match &self.synthesizer {
-            Synthesizer::Espeak { voice, pitch, rate } => (
+        let out = file.display().to_string();
+        let espeak = |voice: &str, pitch: &u32, rate: &u32| -> Vec<String> {
+            vec![
+                "-v".into(),
+                voice.into(),
+                "-p".into(),
+                pitch.to_string(),
+                "-s".into(),
+                rate.to_string(),
+                "-w".into(),
+                out.clone(),
+                word.into(),
+            ]
+        };
+        let (synthesizer, program, args, input) = match &self.settings {
+            Settings::Espeak { voice, pitch, rate } => (
+                Synthesizer::EspeakNg,
                 "espeak-ng",
-                vec![
-                    "-v".into(),
-                    voice.clone(),
-                    "-p".into(),
-                    pitch.to_string(),
-                    "-s".into(),
-                    rate.to_string(),
-                    "-w".into(),
-                    file.display().to_string(),
-                    word.into(),
-                ],
+                espeak(voice, pitch, rate),
+                None,
             ),
-            Synthesizer::Flite { voice, f0, stretch } => (
+            Settings::Mbrola { voice, pitch, rate } => (
+                Synthesizer::Mbrola,
+                "espeak-ng",
+                espeak(voice, pitch, rate),
+                None,
+            ),
+            Settings::Flite { voice, f0, stretch } => (
+                Synthesizer::Flite,
                 "flite",
                 vec![
                     "-voice".into(),
@@ -245,22 +533,67 @@ impl Voice {
                     "-t".into(),
                     word.into(),
                     "-o".into(),
-                    file.display().to_string(),
+                    out.clone(),
                 ],
+                None,
+            ),
+            // RHVoice reads its text from standard input.
+            Settings::RhVoice { voice, pitch, rate } => (
+                Synthesizer::RhVoice,
+                "RHVoice-test",
+                vec![
+                    "-p".into(),
+                    voice.clone(),
+                    "-t".into(),
+                    pitch.to_string(),
+                    "-r".into(),
+                    rate.to_string(),
+                    "-o".into(),
+                    out.clone(),
+                ],
+                Some(word),
+            ),
+            // Pico has no options for pitch and speed; its text markup sets them.
+            Settings::Pico {
+                language,
+                pitch,
+                speed,
+            } => (
+                Synthesizer::Pico,
+                "pico2wave",
+                vec![
+                    "-l".into(),
+                    language.clone(),
+                    "-w".into(),
+                    out.clone(),
+                    format!(
+                        "<pitch level='{pitch}'><speed level='{speed}'>{}</speed></pitch>",
+                        word.replace(['<', '>', '&', '\''], " ")
+                    ),
+                ],
+                None,
             ),
         };
-        let status = Command::new(program).args(&args).output().map_err(|e| {
-            DataError::Invalid(format!(
-                "could not run {program} ({e}): install the Debian package {program} (apt-get install {program})"
-            ))
-        })?;
-        if !status.status.success() {
+        if let Settings::RhVoice { voice, .. } = &self.settings
+            && !RHVOICE_VOICES
+                .iter()
+                .any(|dir| Path::new(dir).join(voice).is_dir())
+        {
+            // RHVoice speaks with its default voice when asked for one it lacks: say so rather
+            // than label another speaker's clips with this voice.
             return Err(DataError::Invalid(format!(
-                "{program} failed for voice {} and word `{word}`: {}",
-                self.id(),
-                String::from_utf8_lossy(&status.stderr).trim()
+                "RHVoice's voice `{voice}` is not installed (in none of {}): install the Debian \
+                 packages {}",
+                RHVOICE_VOICES.join(", "),
+                Synthesizer::RhVoice.debian_packages()
             )));
         }
+        run(synthesizer, program, &args, input).map_err(|why| {
+            DataError::Invalid(format!(
+                "{program} failed for voice {} and word `{word}`: {why}",
+                self.id()
+            ))
+        })?;
         let bytes = std::fs::read(&file).map_err(|e| DataError::file(&file, e))?;
         let _ = std::fs::remove_file(&file);
         let clip = load_clip(bytes, Some("wav"), &Limits::default())
@@ -270,6 +603,76 @@ impl Voice {
             .iter()
             .map(|v| v * gain)
             .collect())
+    }
+}
+
+/// The voice `voice` of `synthesizer`, with its pitch and rate drawn about the voice's own, as
+/// far as each synthesizer still sounds like speech.
+fn draw_settings(synthesizer: Synthesizer, voice: String, rng: &mut Rng) -> Settings {
+    match synthesizer {
+        Synthesizer::EspeakNg => Settings::Espeak {
+            voice,
+            pitch: 20 + rng.below(61) as u32,
+            rate: 120 + 10 * rng.below(9) as u32,
+        },
+        Synthesizer::Flite => Settings::Flite {
+            voice,
+            f0: 80 + 5 * rng.below(29) as u32,
+            stretch: 0.8 + 0.05 * rng.below(10) as f32,
+        },
+        Synthesizer::Mbrola => Settings::Mbrola {
+            voice,
+            pitch: 20 + rng.below(61) as u32,
+            rate: 120 + 10 * rng.below(9) as u32,
+        },
+        Synthesizer::RhVoice => Settings::RhVoice {
+            voice,
+            pitch: 75 + 5 * rng.below(13) as u32,
+            rate: 75 + 5 * rng.below(13) as u32,
+        },
+        Synthesizer::Pico => Settings::Pico {
+            language: voice,
+            pitch: 75 + 5 * rng.below(13) as u32,
+            speed: 75 + 5 * rng.below(13) as u32,
+        },
+    }
+}
+
+/// Runs one synthesizer, feeding `input` to it when given; the error says what to install when
+/// the program is missing.
+fn run(
+    synthesizer: Synthesizer,
+    program: &str,
+    args: &[String],
+    input: Option<&str>,
+) -> Result<(), String> {
+    let mut child = Command::new(program)
+        .args(args)
+        .stdin(if input.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| {
+            format!(
+                "could not run it ({e}): install the Debian packages {} (see README, Data and \
+                 training)",
+                synthesizer.debian_packages()
+            )
+        })?;
+    if let (Some(text), Some(mut stdin)) = (input, child.stdin.take()) {
+        stdin
+            .write_all(text.as_bytes())
+            .map_err(|e| format!("could not give it the text: {e}"))?;
+    }
+    let output = child.wait_with_output().map_err(|e| e.to_string())?;
+    if output.status.success() {
+        Ok(())
+    } else {
+        Err(String::from_utf8_lossy(&output.stderr).trim().to_string())
     }
 }
 
@@ -310,5 +713,123 @@ impl Scratch {
 impl Drop for Scratch {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::data::underlying_voice;
+    use std::collections::HashSet;
+
+    /// Each split's underlying voices, and espeak-ng's timbres apart from their accents.
+    fn speakers(splits: &[Vec<Voice>; 3]) -> [HashSet<String>; 3] {
+        splits.each_ref().map(|voices| {
+            voices
+                .iter()
+                .flat_map(|voice| {
+                    let underlying = underlying_voice(&voice.id());
+                    let timbre = underlying
+                        .strip_prefix("espeak-ng:")
+                        .and_then(|base| base.split_once('+'))
+                        .map(|(_, variant)| format!("timbre {variant}"));
+                    [Some(underlying), timbre]
+                })
+                .flatten()
+                .collect()
+        })
+    }
+
+    #[test]
+    fn a_recorded_speaker_is_one_underlying_voice_whatever_renders_it() {
+        let mut rng = Rng::new(1);
+        let mut seen = HashSet::new();
+        for renditions in FLITE_SPEAKERS.iter().chain(&OTHER_SPEAKERS) {
+            let names: HashSet<String> = renditions
+                .iter()
+                .map(|r| {
+                    let settings = draw_settings(r.synthesizer, r.name.to_string(), &mut rng);
+                    underlying_voice(
+                        &Voice {
+                            settings,
+                            gain_db: 0.0,
+                        }
+                        .id(),
+                    )
+                })
+                .collect();
+            assert_eq!(
+                names.len(),
+                1,
+                "{renditions:?} are several voices: {names:?}"
+            );
+            assert!(seen.insert(names.into_iter().next().unwrap()));
+        }
+    }
+
+    #[test]
+    fn splits_share_no_speaker_and_fewer_synthesizers_split_inside_more() {
+        for seed in 0..4 {
+            let every = speakers(&Voice::catalogue(
+                &VoiceChoice::new(600, &Synthesizer::ALL),
+                &mut Rng::new(seed),
+            ));
+            for (a, b) in [(0, 1), (0, 2), (1, 2)] {
+                assert!(every[a].is_disjoint(&every[b]), "seed {seed}");
+            }
+            for synthesizers in [
+                &[Synthesizer::EspeakNg, Synthesizer::Flite][..],
+                &[Synthesizer::Mbrola, Synthesizer::RhVoice],
+                &[Synthesizer::Flite, Synthesizer::RhVoice, Synthesizer::Pico],
+            ] {
+                let fewer = speakers(&Voice::catalogue(
+                    &VoiceChoice::new(300, synthesizers),
+                    &mut Rng::new(seed),
+                ));
+                for (split, voices) in fewer.iter().enumerate() {
+                    for other in (0..3).filter(|&other| other != split) {
+                        assert!(
+                            voices.is_disjoint(&every[other]),
+                            "seed {seed}, {synthesizers:?}: split {split} has voices of split \
+                             {other} of the corpus of every synthesizer"
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn every_synthesizer_takes_its_share_of_the_training_voices() {
+        let [train, ..] =
+            Voice::catalogue(&VoiceChoice::new(1000, &Synthesizer::ALL), &mut Rng::new(5));
+        let total: f32 = Synthesizer::ALL.iter().map(|s| s.weight()).sum();
+        for synthesizer in Synthesizer::ALL {
+            let share = train
+                .iter()
+                .filter(|v| v.id().starts_with(&format!("{}:", synthesizer.name())))
+                .count() as f32
+                / train.len() as f32;
+            let expected = synthesizer.weight() / total;
+            assert!(
+                (share - expected).abs() < 0.06,
+                "{synthesizer}: {share:.3} of {} training voices, not about {expected:.3}",
+                train.len()
+            );
+        }
+    }
+
+    #[test]
+    fn synthesizer_names_parse_back_and_others_are_refused_with_the_list() {
+        for synthesizer in Synthesizer::ALL {
+            assert_eq!(Synthesizer::parse(synthesizer.name()), Ok(synthesizer));
+        }
+        let error = Synthesizer::parse("festival").unwrap_err();
+        assert!(
+            error.contains("espeak-ng, flite, mbrola, rhvoice, pico"),
+            "{error}"
+        );
+        assert!(VoiceChoice::new(60, &[]).validate().is_err());
+        assert!(VoiceChoice::new(2, &Synthesizer::ALL).validate().is_err());
     }
 }
