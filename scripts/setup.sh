@@ -60,11 +60,20 @@ install_synthesizers() {
   install_debian_packages "${missing[@]}"
 }
 
-# Adds Debian's contrib and non-free sections to apt's sources unless some source has non-free.
+# Adds Debian's contrib and non-free sections to apt's sources unless some source has both.
 enable_debian_non_free() {
-  grep -rqsE '^(Components:|deb ).* non-free( |$)' /etc/apt/sources.list /etc/apt/sources.list.d \
-    && return
-  local codename sudo=""; codename=$(. /etc/os-release && echo "$VERSION_CODENAME")
+  local section sources=(/etc/apt/sources.list /etc/apt/sources.list.d) missing=0
+  for section in contrib non-free; do
+    grep -rqsE "^(Components:|deb ).* $section( |\$)" "${sources[@]}" || missing=1
+  done
+  [ $missing = 1 ] || return 0
+  local id codename sudo=""
+  id=$(. /etc/os-release && echo "$ID"); codename=$(. /etc/os-release && echo "$VERSION_CODENAME")
+  if [ "$id" != debian ]; then
+    echo "MBROLA, RHVoice and Pico come from Debian's contrib and non-free sections; on $id," \
+      "install mbrola (with its voices), rhvoice, rhvoice-english and pico2wave yourself" >&2
+    return 1
+  fi
   [ "$(id -u)" = 0 ] || sudo=sudo
   say "adding Debian's contrib and non-free sections ($codename) for the synthesizers"
   printf 'Types: deb\nURIs: http://deb.debian.org/debian\nSuites: %s %s-updates\nComponents: contrib non-free\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n' \

@@ -419,3 +419,36 @@ fn every_voice_of_every_synthesizer_speaks_a_word() {
         assert!(!spoken.is_empty(), "{synthesizer} drew no voice");
     }
 }
+
+/// Pico's two speakers cannot fill three splits: asking for an empty split is an error that says
+/// why, and the splits that have its speakers are still written.
+#[test]
+fn a_split_the_synthesizers_leave_empty_is_refused_by_name() {
+    let root = scratch_dir("tempokd-synth-empty-split");
+    let pico = VoiceChoice::new(12, &[Synthesizer::Pico]);
+    let drawn = split_voices(&pico, 11);
+    let (empty, filled): (Vec<Split>, Vec<Split>) = Split::ALL
+        .into_iter()
+        .partition(|split| drawn[*split as usize].is_empty());
+    assert!(!empty.is_empty() && !filled.is_empty(), "{drawn:?}");
+    let every_split = config(root.join("all"), WordSource::Synthesized(pico.clone()));
+    let error = synthesize(&every_split, &|_, _, _| {})
+        .unwrap_err()
+        .to_string();
+    assert!(
+        error.contains(&format!(
+            "the {} split has no speaker of pico",
+            empty[0].name()
+        )),
+        "{error}"
+    );
+    let mut written = config(root.join("filled"), WordSource::Synthesized(pico));
+    written.splits = filled;
+    synthesize(&written, &|_, _, _| {}).unwrap();
+    assert!(
+        !Dataset::open(&root.join("filled"))
+            .unwrap()
+            .examples
+            .is_empty()
+    );
+}

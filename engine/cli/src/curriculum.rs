@@ -260,7 +260,8 @@ impl Curriculum {
         Ok(Self {
             sizes,
             seed,
-            synthesizers: synthesizers.to_vec(),
+            // As a corpus takes them: sorted, each once, so cards name each once.
+            synthesizers: VoiceChoice::new(sizes.voices, synthesizers).synthesizers,
             work: work.to_path_buf(),
             words,
             words_dir,

@@ -219,7 +219,7 @@ pub struct JobRecord {
     pub args: Vec<String>,
     /// Cores, architecture and system of the machine the job ran on.
     pub machine: String,
-    /// The fingerprint of each model the job read when it started (see
+    /// The fingerprint of each model and corpus manifest the job read when it started (see
     /// [`Job::input_fingerprints`]); empty in records from before they were kept.
     #[serde(default)]
     pub inputs: BTreeMap<String, String>,
@@ -389,9 +389,9 @@ pub fn run_jobs(
         let record = JobRecord {
             args: job.args.clone(),
             machine: this_machine(),
-            inputs: job
-                .input_fingerprints()
-                .ok_or_else(|| format!("`{}` reads a model not made yet", job.command()))?,
+            inputs: job.input_fingerprints().ok_or_else(|| {
+                format!("`{}` reads a model or corpus not made yet", job.command())
+            })?,
         };
         // A run stopped part way goes on from its saved state, unless the job has changed since
         // (other arguments, or a model it reads made anew).

@@ -284,6 +284,21 @@ fn speakers(config: &SynthConfig) -> Result<(Vec<Voice>, Speakers), DataError> {
                     catalogue.push(voice);
                 }
             }
+            // Few recorded speakers cannot fill every split (Pico's two never do): a split asked
+            // for with no voice is refused rather than written empty.
+            if let Some(empty) = config
+                .splits
+                .iter()
+                .find(|split| splits[**split as usize].is_empty())
+            {
+                return Err(DataError::Invalid(format!(
+                    "the {} split has no speaker of {} with seed {}: the seed put their speakers \
+                     in other splits; add synthesizers or leave that split out of --splits",
+                    empty.name(),
+                    voices.synthesizer_names(),
+                    config.seed
+                )));
+            }
             Ok((catalogue, splits))
         }
         WordSource::SpeechCommands(root) => {

@@ -198,6 +198,9 @@ const OTHER_SPEAKERS: [&[Rendition]; 26] = [
     &[pico("en-GB")],
 ];
 
+/// A recorded speaker's weight in the draw of a corpus's voices (see [`Synthesizer::weight`]).
+const RECORDED_SPEAKER_WEIGHT: f32 = 0.25;
+
 /// Where RHVoice's voices are installed (Debian's package, a build from source).
 const RHVOICE_VOICES: [&str; 2] = [
     "/usr/share/RHVoice/voices",
@@ -260,16 +263,20 @@ impl Synthesizer {
         }
     }
 
-    /// How much of a split's voices this synthesizer makes, relative to the others chosen:
-    /// a quarter per recorded speaker, and espeak-ng's hundred timbres as sixteen speakers,
-    /// which keeps espeak-ng and flite alone at 4 : 1 as the generator has always drawn them.
-    fn weight(self) -> f32 {
+    /// How much of a split's voices this synthesizer makes, relative to the others chosen,
+    /// given `speakers` of its recorded speakers in a split that holds `split_share` of the
+    /// corpus. espeak-ng's hundred timbres weigh 4 in every split (they divide in proportion to
+    /// the splits, so each timbre weighs 0.04 of the corpus wherever it is) and flite 1, as the
+    /// generator has always drawn them; a recorded speaker of MBROLA, RHVoice or Pico weighs a
+    /// quarter of the corpus, as each of flite's four does, wherever the split put it, so a split
+    /// with few of them gives each the share it has in training, not their synthesizer's whole.
+    fn weight(self, speakers: usize, split_share: f32) -> f32 {
         match self {
             Synthesizer::EspeakNg => 4.0,
             Synthesizer::Flite => 1.0,
-            Synthesizer::Mbrola => 5.0,
-            Synthesizer::RhVoice => 1.5,
-            Synthesizer::Pico => 0.5,
+            Synthesizer::Mbrola | Synthesizer::RhVoice | Synthesizer::Pico => {
+                RECORDED_SPEAKER_WEIGHT * speakers as f32 / split_share
+            }
         }
     }
 }
@@ -447,7 +454,10 @@ impl Voice {
                     }
                 })
                 .collect();
-            let total: f32 = sources.iter().map(|(s, _)| s.weight()).sum();
+            let weight = |(synthesizer, speakers): &(Synthesizer, Vec<Vec<&str>>)| {
+                synthesizer.weight(speakers.len(), SPLIT_SHARES[split])
+            };
+            let total: f32 = sources.iter().map(weight).sum();
             let wanted = ((choice.count as f32 * SPLIT_SHARES[split]).round() as usize).max(1);
             let mut voices: Vec<Voice> = Vec::with_capacity(wanted);
             let mut attempts = 0;
@@ -457,8 +467,8 @@ impl Voice {
                 let mut reached = 0.0;
                 let (synthesizer, speakers) = sources
                     .iter()
-                    .find(|(s, _)| {
-                        reached += s.weight() / total;
+                    .find(|source| {
+                        reached += weight(source) / total;
                         draw < reached
                     })
                     .unwrap_or(&sources[sources.len() - 1]);
@@ -469,8 +479,10 @@ impl Voice {
                         format!("{accent}+{variant}")
                     }
                     _ => {
-                        let names = rng.pick(speakers).map(Vec::as_slice).unwrap_or_default();
-                        rng.pick(names).copied().unwrap_or_default().to_string()
+                        // `sources` holds only synthesizers with a speaker here, and a speaker
+                        // only with a voice of the synthesizer.
+                        let names = &speakers[rng.below(speakers.len())];
+                        names[rng.below(names.len())].to_string()
                     }
                 };
                 let settings = draw_settings(*synthesizer, name, rng);
@@ -609,32 +621,36 @@ impl Voice {
 /// The voice `voice` of `synthesizer`, with its pitch and rate drawn about the voice's own, as
 /// far as each synthesizer still sounds like speech.
 fn draw_settings(synthesizer: Synthesizer, voice: String, rng: &mut Rng) -> Settings {
+    // espeak-ng's pitch scale (0–99) and words per minute, for its timbres and MBROLA's voices.
+    let espeak = |rng: &mut Rng| (20 + rng.below(61) as u32, 120 + 10 * rng.below(9) as u32);
+    // Pitch and rate in per cent of the voice's own.
+    let percent = |rng: &mut Rng| (75 + 5 * rng.below(13) as u32, 75 + 5 * rng.below(13) as u32);
     match synthesizer {
-        Synthesizer::EspeakNg => Settings::Espeak {
-            voice,
-            pitch: 20 + rng.below(61) as u32,
-            rate: 120 + 10 * rng.below(9) as u32,
-        },
+        Synthesizer::EspeakNg => {
+            let (pitch, rate) = espeak(rng);
+            Settings::Espeak { voice, pitch, rate }
+        }
         Synthesizer::Flite => Settings::Flite {
             voice,
             f0: 80 + 5 * rng.below(29) as u32,
             stretch: 0.8 + 0.05 * rng.below(10) as f32,
         },
-        Synthesizer::Mbrola => Settings::Mbrola {
-            voice,
-            pitch: 20 + rng.below(61) as u32,
-            rate: 120 + 10 * rng.below(9) as u32,
-        },
-        Synthesizer::RhVoice => Settings::RhVoice {
-            voice,
-            pitch: 75 + 5 * rng.below(13) as u32,
-            rate: 75 + 5 * rng.below(13) as u32,
-        },
-        Synthesizer::Pico => Settings::Pico {
-            language: voice,
-            pitch: 75 + 5 * rng.below(13) as u32,
-            speed: 75 + 5 * rng.below(13) as u32,
-        },
+        Synthesizer::Mbrola => {
+            let (pitch, rate) = espeak(rng);
+            Settings::Mbrola { voice, pitch, rate }
+        }
+        Synthesizer::RhVoice => {
+            let (pitch, rate) = percent(rng);
+            Settings::RhVoice { voice, pitch, rate }
+        }
+        Synthesizer::Pico => {
+            let (pitch, speed) = percent(rng);
+            Settings::Pico {
+                language: voice,
+                pitch,
+                speed,
+            }
+        }
     }
 }
 
@@ -663,16 +679,18 @@ fn run(
                 synthesizer.debian_packages()
             )
         })?;
-    if let (Some(text), Some(mut stdin)) = (input, child.stdin.take()) {
-        stdin
-            .write_all(text.as_bytes())
-            .map_err(|e| format!("could not give it the text: {e}"))?;
-    }
+    // The text goes in before the wait, and the stdin handle is dropped so the program sees
+    // its end; a failed write is reported with what the program said, after it has exited.
+    let written = match (input, child.stdin.take()) {
+        (Some(text), Some(mut stdin)) => stdin.write_all(text.as_bytes()),
+        _ => Ok(()),
+    };
     let output = child.wait_with_output().map_err(|e| e.to_string())?;
-    if output.status.success() {
-        Ok(())
-    } else {
-        Err(String::from_utf8_lossy(&output.stderr).trim().to_string())
+    let said = String::from_utf8_lossy(&output.stderr).trim().to_string();
+    match written {
+        Err(e) => Err(format!("could not give it the text ({e}): {said}")),
+        Ok(()) if output.status.success() => Ok(()),
+        Ok(()) => Err(said),
     }
 }
 
@@ -799,23 +817,68 @@ mod tests {
         }
     }
 
+    /// A recorded speaker of MBROLA, RHVoice or Pico weighs a quarter of the corpus in any split,
+    /// as an espeak-ng timbre weighs 0.04 in any split, however few speakers the split holds.
     #[test]
-    fn every_synthesizer_takes_its_share_of_the_training_voices() {
-        let [train, ..] =
-            Voice::catalogue(&VoiceChoice::new(1000, &Synthesizer::ALL), &mut Rng::new(5));
-        let total: f32 = Synthesizer::ALL.iter().map(|s| s.weight()).sum();
-        for synthesizer in Synthesizer::ALL {
-            let share = train
-                .iter()
-                .filter(|v| v.id().starts_with(&format!("{}:", synthesizer.name())))
-                .count() as f32
-                / train.len() as f32;
-            let expected = synthesizer.weight() / total;
-            assert!(
-                (share - expected).abs() < 0.06,
-                "{synthesizer}: {share:.3} of {} training voices, not about {expected:.3}",
-                train.len()
+    fn a_recorded_speaker_weighs_the_same_in_every_split() {
+        for share in SPLIT_SHARES {
+            let timbres = ESPEAK_VARIANTS.len() as f32 * share;
+            let per_timbre = Synthesizer::EspeakNg.weight(0, share) / timbres * share;
+            assert!((per_timbre - 0.04).abs() < 1e-6, "{per_timbre}");
+            for synthesizer in [Synthesizer::Mbrola, Synthesizer::RhVoice, Synthesizer::Pico] {
+                for speakers in 1..5 {
+                    let per_speaker = synthesizer.weight(speakers, share) / speakers as f32 * share;
+                    assert!(
+                        (per_speaker - 0.25).abs() < 1e-6,
+                        "{synthesizer}: {per_speaker}"
+                    );
+                }
+            }
+        }
+    }
+
+    /// The draw follows the weights: each synthesizer's share of every split's voices.
+    #[test]
+    fn every_synthesizer_takes_its_weights_share_of_every_split() {
+        for seed in 5..8 {
+            let splits = Voice::catalogue(
+                &VoiceChoice::new(1000, &Synthesizer::ALL),
+                &mut Rng::new(seed),
             );
+            for (split, voices) in splits.iter().enumerate() {
+                let of = |synthesizer: Synthesizer| -> Vec<String> {
+                    let prefix = format!("{}:", synthesizer.name());
+                    voices
+                        .iter()
+                        .map(Voice::id)
+                        .filter(|id| id.starts_with(&prefix))
+                        .collect()
+                };
+                let speakers = |synthesizer: Synthesizer| -> usize {
+                    let ids = of(synthesizer);
+                    let names: HashSet<&str> =
+                        ids.iter().filter_map(|id| id.split(':').nth(1)).collect();
+                    names.len()
+                };
+                let present: Vec<Synthesizer> = Synthesizer::ALL
+                    .into_iter()
+                    .filter(|s| speakers(*s) > 0)
+                    .collect();
+                let weight = |s: Synthesizer| s.weight(speakers(s), SPLIT_SHARES[split]);
+                let total: f32 = present.iter().map(|s| weight(*s)).sum();
+                for synthesizer in present {
+                    let share = of(synthesizer).len() as f32 / voices.len() as f32;
+                    let expected = weight(synthesizer) / total;
+                    // Four binomial standard deviations.
+                    let spread = 4.0 * (expected * (1.0 - expected) / voices.len() as f32).sqrt();
+                    assert!(
+                        (share - expected).abs() < spread,
+                        "seed {seed}, split {split}, {synthesizer}: {share:.3} of {} voices, not \
+                         about {expected:.3}",
+                        voices.len()
+                    );
+                }
+            }
         }
     }
 
