@@ -6,6 +6,7 @@
 #![cfg(not(target_family = "wasm"))]
 
 mod common;
+mod tiny_teacher;
 
 use common::scratch_dir;
 use std::path::{Path, PathBuf};
@@ -15,12 +16,13 @@ use tempokd::data::Dataset;
 use tempokd::device::ComputeDevice;
 use tempokd::kd::KdLossConfig;
 use tempokd::students::{Precision, Preset, Student};
-use tempokd::teacher::{ClassifierPooling, Teacher, TeacherShape, Wav2Vec2Config};
+use tempokd::teacher::Teacher;
 use tempokd::train::run::{self, Progress, RunPlan, TeacherGuide, Trained};
 use tempokd::train::{
     ClipLoading, FolderMapStore, LrSchedule, RESUME_DIR, SpecAugment, StudentTraining,
     TeacherTraining, TrainError,
 };
+use tiny_teacher::tiny_teacher_config;
 
 const LABELS: [&str; 3] = ["low", "mid", "high"];
 
@@ -110,17 +112,6 @@ impl Stopper {
             self.stop.store(true, Ordering::Relaxed);
         }
     }
-}
-
-/// A teacher small enough to train a few steps in a test.
-fn tiny_teacher_config() -> Wav2Vec2Config {
-    let shape = TeacherShape {
-        hidden: 32,
-        layers: 2,
-        heads: 2,
-        conv_channels: 16,
-    };
-    Wav2Vec2Config::shaped(&LABELS, shape, ClassifierPooling::FirstFrame)
 }
 
 fn training_device() -> burn::tensor::Device {
@@ -220,7 +211,7 @@ fn a_stopped_teacher_resumes_to_the_uninterrupted_end() {
     let _turn = turn();
     let root = scratch_dir("tempokd-resume-teacher");
     let dataset = tone_dataset(&root);
-    let config = tiny_teacher_config();
+    let config = tiny_teacher_config(&LABELS);
     let settings = TeacherTraining {
         steps: 6,
         batch_size: 4,
@@ -373,7 +364,7 @@ fn a_streamed_student_is_the_loaded_one() {
     assert!(streamed.times.waiting_s.is_some_and(|s| s >= 0.0));
 
     // With KD, the teacher's maps of the training clips are found by the same clips' indices.
-    let config = tiny_teacher_config();
+    let config = tiny_teacher_config(&LABELS);
     let teacher = Teacher::random(config, 4, &ComputeDevice::cpu("the test's").device).unwrap();
     let guide = TeacherGuide {
         rollout: teacher.default_rollout(),

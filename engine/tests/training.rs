@@ -20,7 +20,7 @@ use tempokd::kd::{
 };
 use tempokd::rng::Rng;
 use tempokd::students::{Architecture, AttentionRequest, Preset, Student};
-use tempokd::teacher::{ClassifierPooling, Teacher, TeacherShape, Wav2Vec2Config};
+use tempokd::teacher::{Teacher, Wav2Vec2Config};
 use tempokd::train::{
     ComparisonData, ComparisonRun, DIVERGENCE_FACTOR, LabelledClip, LrSchedule, MapClip, MapMaking,
     MapShare, SpecAugment, StepReport, StudentBatch, StudentTrainer, StudentTraining, TeacherBatch,
@@ -30,6 +30,8 @@ use tempokd::train::{
 
 #[macro_use]
 mod common;
+mod tiny_teacher;
+use tiny_teacher::tiny_teacher_config;
 
 const CLASSES: usize = 3;
 const FRAMES: usize = 49;
@@ -275,16 +277,11 @@ async_test!(bad_batches_are_refused_with_a_reason, async {
     ));
 });
 
-fn tiny_teacher_config() -> Wav2Vec2Config {
+/// The tiny teacher for this file's classes.
+fn teacher_config() -> Wav2Vec2Config {
     let labels: Vec<String> = labels();
     let labels: Vec<&str> = labels.iter().map(String::as_str).collect();
-    let shape = TeacherShape {
-        hidden: 32,
-        layers: 2,
-        heads: 2,
-        conv_channels: 16,
-    };
-    Wav2Vec2Config::shaped(&labels, shape, ClassifierPooling::FirstFrame)
+    tiny_teacher_config(&labels)
 }
 
 /// Three half-second tones, one per class.
@@ -322,7 +319,7 @@ fn teacher_settings(steps: usize) -> TeacherTraining {
 
 async_test!(teacher_loss_falls_on_a_tiny_set, async {
     let (device, _turn) = device().await;
-    let teacher = Teacher::random(tiny_teacher_config(), 4, &device.clone().autodiff()).unwrap();
+    let teacher = Teacher::random(teacher_config(), 4, &device.clone().autodiff()).unwrap();
     let batch = tones();
     let samples = batch.samples;
     let mut trainer = TeacherTrainer::new(teacher, &teacher_settings(25), false).unwrap();
@@ -351,7 +348,7 @@ async_test!(teacher_loss_falls_on_a_tiny_set, async {
 // the rest.
 async_test!(a_frozen_feature_encoder_keeps_its_weights, async {
     let (device, _turn) = device().await;
-    let teacher = Teacher::random(tiny_teacher_config(), 4, &device.clone().autodiff()).unwrap();
+    let teacher = Teacher::random(teacher_config(), 4, &device.clone().autodiff()).unwrap();
     let (_, _, before) = teacher.save().await.unwrap();
     let settings = TeacherTraining {
         freeze_feature_encoder: true,
@@ -386,7 +383,7 @@ async_test!(a_frozen_feature_encoder_keeps_its_weights, async {
 
 async_test!(a_saved_teacher_loads_back_identically, async {
     let (device, _turn) = device().await;
-    let teacher = Teacher::random(tiny_teacher_config(), 9, &device).unwrap();
+    let teacher = Teacher::random(teacher_config(), 9, &device).unwrap();
     let (config, preprocessor, weights) = teacher.save().await.unwrap();
     let loaded = Teacher::load(
         tempokd::teacher::TeacherFiles {
@@ -433,7 +430,7 @@ struct MapFixture {
 
 impl MapFixture {
     async fn new(device: &Device) -> Self {
-        let teacher = Teacher::random(tiny_teacher_config(), 5, device).unwrap();
+        let teacher = Teacher::random(teacher_config(), 5, device).unwrap();
         let rollout = teacher.default_rollout();
         let audio: Vec<Vec<f32>> = (0..7)
             .map(|clip| {
@@ -1071,7 +1068,7 @@ mod on_wgpu {
     #[test]
     fn the_teacher_trains_on_wgpu_as_on_the_cpu() {
         let (cpu, _turn) = pollster::block_on(device());
-        let teacher = Teacher::random(tiny_teacher_config(), 4, &cpu).unwrap();
+        let teacher = Teacher::random(teacher_config(), 4, &cpu).unwrap();
         let (config, preprocessor, weights) = pollster::block_on(teacher.save()).unwrap();
         let files = || TeacherFiles {
             config: &config,
@@ -1161,8 +1158,7 @@ async_test!(data_parallel_steps_equal_one_device, async {
     let teacher_steps = |replicas: Vec<Device>| {
         let device = device.clone();
         async move {
-            let teacher =
-                Teacher::random(tiny_teacher_config(), 4, &device.clone().autodiff()).unwrap();
+            let teacher = Teacher::random(teacher_config(), 4, &device.clone().autodiff()).unwrap();
             let mut trainer = TeacherTrainer::new(teacher, &teacher_settings(3), false)
                 .unwrap()
                 .data_parallel(replicas)
