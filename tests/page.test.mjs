@@ -151,10 +151,34 @@ test('non-audio and corrupt files give a message and the page stays usable', asy
   await page.click('button.dismiss');
   assert.equal(await page.locator('.error').count(), 0);
   assert.equal(await page.locator('#fatal').isHidden(), true);
+  // A file longer than the limit is refused from its decoded length, before its samples are
+  // copied into the page: six channels of a minute.
+  await dropFile(page, 'section.input', 'minute.wav', silentWav(8_000, 6, 60), 'audio/wav');
+  await page.waitForSelector('.error:has-text("The clip is 60.0 s long and the limit is 30 s: trim it and try again.")', { timeout: TIMEOUT });
+  await page.click('button.dismiss');
   await page.setInputFiles('input[type=file]', WAV);
   await expectClip(page, 'stop-4s.wav', '4.00 s');
   await page.close();
 });
+
+/** A 16-bit PCM WAV of silence. */
+function silentWav(rate, channels, seconds) {
+  const data = rate * channels * seconds * 2;
+  const header = Buffer.alloc(44);
+  header.write('RIFF', 0);
+  header.writeUInt32LE(36 + data, 4);
+  header.write('WAVEfmt ', 8);
+  header.writeUInt32LE(16, 16);
+  header.writeUInt16LE(1, 20);
+  header.writeUInt16LE(channels, 22);
+  header.writeUInt32LE(rate, 24);
+  header.writeUInt32LE(rate * channels * 2, 28);
+  header.writeUInt16LE(channels * 2, 32);
+  header.writeUInt16LE(16, 34);
+  header.write('data', 36);
+  header.writeUInt32LE(data, 40);
+  return Buffer.concat([header, Buffer.alloc(data)]);
+}
 
 test('a recording from the microphone is drawn', async () => {
   const { page, errors } = await open(browser, server.url);

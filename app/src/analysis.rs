@@ -1,6 +1,6 @@
 //! What the page knows about the clip on screen, computed by the engine.
 
-use crate::browser::audio;
+use crate::browser::audio::{self, capitalise};
 use tempokd::audio::MODEL_SAMPLE_RATE;
 use tempokd::audio::{Clip, FeatureConfig, FeatureExtractor, Features, Limits};
 use tempokd::data::mix::{NoisePlacement, place_in_noise, trim_to_speech};
@@ -40,8 +40,9 @@ pub struct Analysis {
 
 /// Decodes in the browser, then checks and resamples in the engine.
 pub async fn decode(source: AudioSource) -> Result<DecodedClip, String> {
-    let decoded = audio::decode(&source.bytes).await?;
-    let clip = Clip::from_channels(&decoded.channels, decoded.sample_rate, &Limits::default())
+    let limits = Limits::default();
+    let decoded = audio::decode(&source.bytes, &limits).await?;
+    let clip = Clip::from_channels(&decoded.channels, decoded.sample_rate, &limits)
         .map_err(|e| capitalise(&e.to_string()))?;
     Ok(DecodedClip {
         name: source.name,
@@ -91,14 +92,5 @@ impl DecodedClip {
             keyword_window,
             noise: noise.cloned(),
         })
-    }
-}
-
-/// Engine messages are sentence fragments; the page shows sentences.
-fn capitalise(message: &str) -> String {
-    let mut chars = message.chars();
-    match chars.next() {
-        Some(first) => format!("{}{}.", first.to_uppercase(), chars.as_str()),
-        None => String::new(),
     }
 }

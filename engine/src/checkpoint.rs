@@ -12,6 +12,17 @@ use safetensors::{Dtype, SafeTensors};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use thiserror::Error;
 
+/// Room a safetensors file needs beyond its tensors' bytes: the JSON header with names, shapes
+/// and offsets. A longer header is refused before it is parsed.
+pub const WEIGHTS_HEADER_BYTES: u64 = 16 << 20;
+
+/// The most bytes a safetensors file of at most `max_parameters` f32 parameters can hold.
+pub fn max_weights_bytes(max_parameters: u64) -> u64 {
+    max_parameters
+        .saturating_mul(4)
+        .saturating_add(WEIGHTS_HEADER_BYTES)
+}
+
 /// The metadata key of an int8 tensor's scale: `scale:` and the tensor's name.
 pub const SCALE_PREFIX: &str = "scale:";
 
@@ -75,12 +86,20 @@ pub trait ParamSource {
 }
 
 /// A header naming one tensor twice is ambiguous (a JSON parser keeps either), so it is refused
-/// before the file is read. Headers longer than the file are left to the safetensors reader.
+/// before the file is read; so is a header over [`WEIGHTS_HEADER_BYTES`], before it is parsed
+/// (parsed, a header of a hundred million short keys is gigabytes). A shorter header that runs
+/// past the file's end is left to the safetensors reader.
 fn refuse_duplicate_keys(bytes: &[u8]) -> Result<(), CheckpointError> {
     let Some((length, rest)) = bytes.split_first_chunk::<8>() else {
         return Ok(());
     };
-    let Some(header) = usize::try_from(u64::from_le_bytes(*length))
+    let length = u64::from_le_bytes(*length);
+    if length > WEIGHTS_HEADER_BYTES {
+        return Err(CheckpointError::Corrupt(format!(
+            "its header is {length} bytes; at most {WEIGHTS_HEADER_BYTES} are read"
+        )));
+    }
+    let Some(header) = usize::try_from(length)
         .ok()
         .and_then(|length| rest.get(..length))
     else {
@@ -506,6 +525,37 @@ mod tests {
         assert_eq!(f16_to_f32(0x0001), 2f32.powi(-24));
         assert_eq!(f16_to_f32(0x7bff), 65504.0);
         assert!(f16_to_f32(0x7e00).is_nan());
+    }
+
+    #[test]
+    fn a_header_over_its_allowance_is_refused_before_it_is_parsed() {
+        let file = |header: &[u8]| {
+            let mut bytes = (header.len() as u64).to_le_bytes().to_vec();
+            bytes.extend(header);
+            bytes
+        };
+        // Keys enough to pass the allowance, each one distinct.
+        let mut keys = String::from("{");
+        let mut key = 0u64;
+        while keys.len() as u64 <= WEIGHTS_HEADER_BYTES {
+            keys.push_str(&format!("\"{key}\":0,"));
+            key += 1;
+        }
+        keys.push_str("\"end\":0}");
+        let expected = format!(
+            "its header is {} bytes; at most {WEIGHTS_HEADER_BYTES} are read",
+            keys.len()
+        );
+        assert_eq!(
+            refuse_duplicate_keys(&file(keys.as_bytes())),
+            Err(CheckpointError::Corrupt(expected))
+        );
+        // A header within the allowance is parsed: a repeated key is found.
+        assert!(matches!(
+            refuse_duplicate_keys(&file(br#"{"a":0,"a":0}"#)),
+            Err(CheckpointError::Corrupt(why)) if why.contains("names `a` twice")
+        ));
+        assert_eq!(refuse_duplicate_keys(&file(br#"{"a":0,"b":0}"#)), Ok(()));
     }
 
     #[test]

@@ -9,7 +9,6 @@ pub mod audio;
 pub mod batch_norm;
 #[cfg(feature = "tensors")]
 mod batch_parts;
-#[cfg(not(target_family = "wasm"))]
 pub mod capped_read;
 #[cfg(feature = "tensors")]
 pub mod checkpoint;

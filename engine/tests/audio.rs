@@ -240,6 +240,94 @@ fn a_webm_whose_laces_claim_gigabytes_is_refused() {
     );
 }
 
+/// symphonia's MP4 reader reserves room for every entry a sample table counts before reading
+/// one, so a count of four billion in a small file would end the process; each table of the
+/// fixture is given such a count in turn.
+#[test]
+fn an_mp4_whose_sample_tables_count_billions_of_entries_is_refused() {
+    let good = fixture("yes.m4a");
+    assert!(decode(good.clone(), None, &Limits::default()).is_ok());
+    let mut tables = 0;
+    for (table, count_at) in [("stts", 4), ("stsc", 4), ("stsz", 8), ("stco", 4)] {
+        let Some(at) = good.windows(4).position(|w| w == table.as_bytes()) else {
+            continue;
+        };
+        // The body starts after the type; the count follows the version, flags and (stsz)
+        // the constant size.
+        let count = at + 4 + count_at;
+        if table == "stsz" && good[at + 8..at + 12] != [0; 4] {
+            continue;
+        }
+        tables += 1;
+        let mut lying = good.clone();
+        lying[count..count + 4].copy_from_slice(&u32::MAX.to_be_bytes());
+        match decode(lying, None, &Limits::default()) {
+            Err(AudioError::Corrupt(why)) => assert!(
+                why.contains(&format!("`{table}` table counts 4294967295 entries")),
+                "{why}"
+            ),
+            other => panic!("{table}: {:?}", other.map(|d| d.sample_rate)),
+        }
+    }
+    assert!(tables >= 3, "the fixture has only {tables} sample tables");
+}
+
+/// The length limit is in seconds; a file's rate and channel count decide how many samples
+/// that is, so a header of many channels at a high rate is refused before its packets are.
+#[test]
+fn a_file_of_more_samples_than_are_decoded_is_refused_whatever_its_length() {
+    let limits = Limits::default();
+    // 1.8 s of 8 channels at 768 kHz: far under the 30 s limit, 11.06 M samples, which fits;
+    // 2 s holds 12.29 M, over the 11.52 M that 30 s allows.
+    let silence = |seconds: f32| vec![vec![0.0f32; (768_000.0 * seconds) as usize]; 8];
+    let short = wav_bytes(&silence(1.8), 768_000, WavFormat::Int(16));
+    assert!(decode(short, Some("wav"), &limits).is_ok());
+    let long = wav_bytes(&silence(2.0), 768_000, WavFormat::Int(16));
+    match decode(long, Some("wav"), &limits) {
+        Err(error @ AudioError::TooManySamples { .. }) => assert_eq!(
+            error.to_string(),
+            "8 channels at 768000 Hz hold more samples than are decoded for one file \
+             (11520000 over every channel): mix it down to mono or resample it to 48 kHz or less"
+        ),
+        other => panic!("{:?}", other.map(|d| d.sample_rate)),
+    }
+    assert_eq!(limits.max_decoded_samples(), 11_520_000);
+    // An hour's limit (the stream command's) stops at 2 GiB of samples (an hour of stereo at
+    // 48 kHz fits).
+    let hour = Limits {
+        max_seconds: 3_600.0,
+        ..limits
+    };
+    assert_eq!(hour.max_decoded_samples(), 1 << 29);
+}
+
+#[test]
+fn samples_far_outside_the_float_range_are_refused_and_those_within_make_finite_features() {
+    use tempokd::audio::{FeatureConfig, FeatureExtractor, MAX_SAMPLE_MAGNITUDE};
+    let limits = Limits::default();
+    let mut tone = sine(440.0, MAX_SAMPLE_MAGNITUDE, 16_000, 1.0);
+    // The largest magnitude read: the students' features and the resampler stay finite.
+    tone[100] = MAX_SAMPLE_MAGNITUDE;
+    let loud = Clip::from_channels(std::slice::from_ref(&tone), 16_000, &limits).unwrap();
+    let extractor = FeatureExtractor::new(FeatureConfig::default()).unwrap();
+    for features in [
+        extractor.log_mel(loud.samples()).unwrap(),
+        extractor.mfcc(loud.samples()).unwrap(),
+    ] {
+        assert!(features.values.iter().all(|v| v.is_finite()));
+    }
+    let resampled = Clip::from_channels(std::slice::from_ref(&tone), 44_100, &limits).unwrap();
+    assert!(resampled.samples().iter().all(|v| v.is_finite()));
+    tone[1234] = 1e20;
+    assert_eq!(
+        Clip::from_channels(&[tone], 16_000, &limits),
+        Err(AudioError::OutOfRange {
+            index: 1234,
+            value: 1e20
+        })
+    );
+}
+
 #[test]
 fn every_recorded_format_gives_every_default_student_the_wavs_top_label() {
     use tempokd::students::{AttentionRequest, Student};

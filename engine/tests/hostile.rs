@@ -29,7 +29,7 @@ macro_rules! case {
     };
 }
 
-const CASES: [Case; 15] = [
+const CASES: [Case; 17] = [
     case!("student-lstm-product"),
     case!("student-tc-product"),
     case!("student-activations"),
@@ -45,6 +45,8 @@ const CASES: [Case; 15] = [
     case!("teacher-stride-one"),
     case!("teacher-product"),
     case!("teacher-header-sizes"),
+    case!("teacher-deep"),
+    case!("teacher-convolutions"),
 ];
 
 /// What loading a case's files says, as the page does.

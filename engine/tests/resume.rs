@@ -271,7 +271,7 @@ fn a_stopped_teacher_resumes_to_the_uninterrupted_end() {
 
 /// A saved run that was edited or damaged is refused with the reason, never obeyed or allowed
 /// to panic: a step past the run's end, reports that do not fit the step, a batch order that
-/// is not of this train split, an unreadable optimiser state.
+/// is not of this train split, an unreadable model, best model or optimiser state.
 #[test]
 fn a_damaged_saved_run_is_refused_not_obeyed() {
     let _turn = turn();
@@ -312,6 +312,17 @@ fn a_damaged_saved_run_is_refused_not_obeyed() {
         assert!(said.contains(why), "expected `{why}`: {said}");
     }
     std::fs::write(&state_path, state.to_string()).unwrap();
+    for file in ["model.bpk", "best.bpk"] {
+        let kept = std::fs::read(saved.join(file)).unwrap();
+        let half = &kept[..kept.len() / 2];
+        for bytes in [&b"not a model"[..], &[0u8; 64][..], half] {
+            std::fs::write(saved.join(file), bytes).unwrap();
+            let result = train_student(&dataset, &out, &Stopper::new(None), true, 1);
+            let said = result.err().map(|e| e.to_string()).unwrap_or_default();
+            assert!(said.contains(file), "{file}: {said}");
+        }
+        std::fs::write(saved.join(file), kept).unwrap();
+    }
     for bytes in [&b"not an optimiser"[..], &[0u8; 64][..]] {
         std::fs::write(saved.join("optimizer.bpk"), bytes).unwrap();
         let result = train_student(&dataset, &out, &Stopper::new(None), true, 1);

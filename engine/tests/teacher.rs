@@ -493,6 +493,58 @@ fn configs_over_the_budget_are_refused_before_building() {
     assert!(stride_one.check_budget(&short).is_ok());
 }
 
+// Every layer's map is kept for the rollout, so a deep teacher whose one layer fits can still
+// ask for gigabytes; and a reading of every head, or of many clips, more again.
+async_test!(
+    kept_attention_maps_over_the_budget_are_refused_before_the_forward_pass,
+    async {
+        let config = Wav2Vec2Config::from_json(FIXTURES[0].config).unwrap();
+        let deep = Wav2Vec2Config {
+            num_hidden_layers: 256,
+            ..config.clone()
+        };
+        let cost = deep.cost(TeacherBudget::default().longest_clip_s);
+        assert!(cost.attention_bytes <= TeacherBudget::default().max_attention_bytes);
+        let why = deep.validate().unwrap_err().to_string();
+        assert!(why.contains("max_kept_maps_bytes"), "{why}");
+        let many_convs = Wav2Vec2Config {
+            conv_dim: vec![4; 65],
+            conv_kernel: vec![1; 65],
+            conv_stride: vec![1; 65],
+            ..config
+        };
+        let why = many_convs.validate().unwrap_err().to_string();
+        assert!(
+            why.contains("the number of convolutions (conv_dim) is 65; it must be from 1 to 64"),
+            "{why}"
+        );
+
+        let teacher =
+            Teacher::load(FIXTURES[0].files(), &ComputeDevice::cpu("test").device).unwrap();
+        let layers = teacher.config().num_hidden_layers;
+        let heads = teacher.config().num_attention_heads;
+        let clip = vec![0.1f32; 4 * 16_000];
+        let frames = teacher.config().frames(clip.len()) as u64;
+        // Enough 4 s clips that their maps of every head are over the budget, the fused ones not.
+        let per_clip = layers as u64 * heads as u64 * frames * frames * 4;
+        let count = (TeacherBudget::default().max_kept_maps_bytes / per_clip + 1) as usize;
+        assert!(
+            count as u64 * per_clip / heads as u64 <= TeacherBudget::default().max_kept_maps_bytes
+        );
+        let clips = vec![clip.as_slice(); count];
+        match teacher.infer_batch(&clips, AttentionDetail::PerHead).await {
+            Err(TeacherError::Batch(why)) => assert!(why.contains("at most 1073741824"), "{why}"),
+            other => panic!("{:?}", other.map(|inferences| inferences.len())),
+        }
+        // One of those clips with every head is read.
+        let one = teacher
+            .infer(clips[0], AttentionDetail::PerHead)
+            .await
+            .unwrap();
+        assert_eq!(one.attentions.unwrap().frames() as u64, frames);
+    }
+);
+
 #[test]
 fn a_preprocessor_for_another_sample_rate_is_refused() {
     let fixture = &FIXTURES[0];

@@ -64,7 +64,7 @@ def cases():
     labels = {**student_config(), "labels": [f"class {i}" for i in range(20_000)]}
     yield "student-labels", json.dumps(labels), student_weights(), "labels"
     # JSON nested far past any parser's patience.
-    nested = '{"labels": ' + "[" * 100_000 + "]" * 100_000 + "}"
+    nested = '{"arch": "crnn", "labels": ' + "[" * 100_000 + "]" * 100_000 + "}"
     yield "student-nested", nested, student_weights(), "recursion limit"
     # Weights whose header lies.
     config = json.dumps(student_config())
@@ -89,6 +89,14 @@ def cases():
             "intermediate_size": 65536}
     yield "teacher-product", json.dumps(huge), teacher_weights(), "max_parameters"
     yield "teacher-header-sizes", json.dumps(teacher_config()), safetensors(big), "model.safetensors"
+    # Each layer's attention fits, but the rollout keeps a map of every one of 256 layers.
+    deep = {**teacher_config(), "num_hidden_layers": 256}
+    yield "teacher-deep", json.dumps(deep), teacher_weights(), "max_kept_maps_bytes"
+    # A thousand one-wide convolutions, each in bounds: a thousand layers built and run per clip.
+    convs = teacher_config()
+    for key in ("conv_dim", "conv_kernel", "conv_stride"):
+        convs[key] = convs[key] + [1] * 1_000
+    yield "teacher-convolutions", json.dumps(convs), teacher_weights(), "the number of convolutions"
 
 
 def main():

@@ -2,7 +2,7 @@
 //! Everything here returns messages a visitor can act on; nothing leaves the browser.
 
 use js_sys::{Array, Promise, Uint8Array};
-use tempokd::audio::{Decoded, MAX_FILE_BYTES, wav_sample_rate};
+use tempokd::audio::{AudioError, Decoded, Limits, MAX_CHANNELS, MAX_FILE_BYTES, wav_sample_rate};
 use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
@@ -32,8 +32,9 @@ pub fn check_file_size(bytes: u64) -> Result<(), String> {
     Ok(())
 }
 
-/// Decodes any format the browser knows (WAV, FLAC, OGG, MP3, WebM/Opus, AAC …).
-pub async fn decode(bytes: &[u8]) -> Result<Decoded, String> {
+/// Decodes any format the browser knows (WAV, FLAC, OGG, MP3, WebM/Opus, AAC …), refusing
+/// audio longer than `limits` allows before its samples are copied into the page.
+pub async fn decode(bytes: &[u8], limits: &Limits) -> Result<Decoded, String> {
     if bytes.is_empty() {
         return Err("The file is empty.".into());
     }
@@ -61,13 +62,32 @@ pub async fn decode(bytes: &[u8]) -> Result<Decoded, String> {
         .map_err(|e| not_audio(&e))?
         .dyn_into()
         .map_err(|_| "The browser returned something other than audio.".to_string())?;
+    // Checked before a channel is copied into the page's memory: an hour of 5.1 in a file under
+    // the size limit decodes to gigabytes of samples, more than the page's wasm can hold.
+    let sample_rate = decoded.sample_rate().round() as u32;
+    let channel_count = decoded.number_of_channels() as usize;
+    if channel_count == 0 || channel_count > MAX_CHANNELS {
+        return Err(capitalise(&AudioError::Channels(channel_count).to_string()));
+    }
+    limits
+        .check_length(decoded.length() as usize, sample_rate)
+        .map_err(|e| capitalise(&e.to_string()))?;
     let channels = (0..decoded.number_of_channels())
         .map(|c| decoded.get_channel_data(c).map_err(|e| not_audio(&e)))
         .collect::<Result<Vec<_>, _>>()?;
     Ok(Decoded {
-        sample_rate: decoded.sample_rate().round() as u32,
+        sample_rate,
         channels,
     })
+}
+
+/// Engine messages are sentence fragments; the page shows sentences.
+pub fn capitalise(message: &str) -> String {
+    let mut chars = message.chars();
+    match chars.next() {
+        Some(first) => format!("{}{}.", first.to_uppercase(), chars.as_str()),
+        None => String::new(),
+    }
 }
 
 fn not_audio(error: &JsValue) -> String {

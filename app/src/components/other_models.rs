@@ -1,9 +1,11 @@
 use crate::state::catalog::CatalogEntry;
 use crate::state::models::Models;
+use crate::worker::fetch::{BodyFailure, read_body};
 use crate::worker::{MAX_MODEL_FILE_BYTES, ModelFiles, ModelKind, ModelSource, too_large};
 use gloo_net::http::{Method, Request, RequestBuilder};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
+use tempokd::capped_read::MAX_CONFIG_BYTES;
 use web_sys::HtmlInputElement;
 
 /// Picked weights larger than this are read only once the visitor confirms: reading them takes
@@ -215,10 +217,18 @@ async fn describe(folder: &str) -> Result<Offer, String> {
     if !response.ok() {
         return Err(unreachable(format!("HTTP {}", response.status())));
     }
-    let config = response
-        .text()
+    let config = read_body(&web_sys::Response::from(response), MAX_CONFIG_BYTES)
         .await
-        .map_err(|e| unreachable(e.to_string()))?;
+        .map_err(|failure| match failure {
+            BodyFailure::TooBig(bytes) => format!(
+                "{config_url} is over {} MB ({bytes} bytes or more); a model's config.json is a \
+                 few kB.",
+                MAX_CONFIG_BYTES >> 20
+            ),
+            BodyFailure::Cut(why) => unreachable(why),
+        })?;
+    let config =
+        String::from_utf8(config).map_err(|_| format!("{config_url} is not text (UTF-8)."))?;
     let kind = ModelKind::of_config(&config)
         .map_err(|why| format!("{config_url} is not a model's config: {why}."))?;
     let weights = RequestBuilder::new(&format!("{folder}model.safetensors"))
@@ -257,6 +267,18 @@ async fn read_picked(
         return Err(too_large(&file.name(), file.size()));
     }
     let named = |name: &str| picked.iter().find(|file| file.name() == name);
+    if let Some(file) = ["config.json", "preprocessor_config.json"]
+        .into_iter()
+        .filter_map(named)
+        .find(|file| file.size() > MAX_CONFIG_BYTES)
+    {
+        return Err(format!(
+            "{} is {} bytes; a config of at most {} MB is read.",
+            file.name(),
+            file.size(),
+            MAX_CONFIG_BYTES >> 20
+        ));
+    }
     let text = |file: &gloo_file::File| {
         let file = file.clone();
         async move {

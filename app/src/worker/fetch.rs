@@ -4,10 +4,11 @@
 
 use super::MAX_MODEL_FILE_BYTES;
 
-/// A file's bytes, or a sentence saying why not. Files over [`MAX_MODEL_FILE_BYTES`] are
-/// refused from their declared length, or, when a server does not say or says less, as soon as
-/// the body read so far passes it.
-pub async fn fetch_bytes(url: &str) -> Result<Vec<u8>, String> {
+/// A file's bytes, or a sentence saying why not. Files over `cap` bytes (at most
+/// [`MAX_MODEL_FILE_BYTES`]) are refused from their declared length, or, when a server does not
+/// say or says less, as soon as the body read so far passes it.
+pub async fn fetch_bytes(url: &str, cap: u64) -> Result<Vec<u8>, String> {
+    let cap = cap.min(MAX_MODEL_FILE_BYTES);
     let response = gloo_net::http::Request::get(url)
         .send()
         .await
@@ -21,19 +22,20 @@ pub async fn fetch_bytes(url: &str) -> Result<Vec<u8>, String> {
     }
     let too_big = |bytes: u64| {
         format!(
-            "{url} is over {} MB ({bytes} bytes or more); this page loads model files of at most {} MB",
-            MAX_MODEL_FILE_BYTES >> 20,
-            MAX_MODEL_FILE_BYTES >> 20
+            "{url} is over {} MB ({bytes} bytes or more); this page loads such a file of at most \
+             {} MB",
+            cap >> 20,
+            cap >> 20
         )
     };
     let declared = response
         .headers()
         .get("content-length")
         .and_then(|length| length.parse::<u64>().ok());
-    if let Some(length) = declared.filter(|length| *length > MAX_MODEL_FILE_BYTES) {
+    if let Some(length) = declared.filter(|length| *length > cap) {
         return Err(too_big(length));
     }
-    read_body(&web_sys::Response::from(response), MAX_MODEL_FILE_BYTES)
+    read_body(&web_sys::Response::from(response), cap)
         .await
         .map_err(|failure| match failure {
             BodyFailure::TooBig(bytes) => too_big(bytes),

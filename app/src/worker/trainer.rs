@@ -23,7 +23,9 @@ use std::cell::Cell;
 use std::path::Path;
 use std::rc::Rc;
 use tempokd::audio::{Features, MODEL_SAMPLE_RATE, decode_pcm16_mono};
-use tempokd::data::pack::{KeywordPack, PackClip, PackMix};
+use tempokd::data::pack::{
+    KeywordPack, MAX_PACK_CLIP_BYTES, MAX_PACK_MANIFEST_BYTES, PackClip, PackMix,
+};
 use tempokd::data::{Manifest, Split};
 use tempokd::device::ComputeDevice;
 use tempokd::kd::{KdLossConfig, KdTarget, KeyedMaps, RolloutConfig, TeacherTarget};
@@ -384,13 +386,13 @@ pub(super) async fn fetch_pack(
     preparing: &impl Fn(&str, usize, usize),
 ) -> Result<KeywordPack, String> {
     let manifest_url = format!("{folder}manifest.csv");
-    let text = String::from_utf8(fetch_bytes(&manifest_url).await?)
+    let text = String::from_utf8(fetch_bytes(&manifest_url, MAX_PACK_MANIFEST_BYTES).await?)
         .map_err(|_| format!("{manifest_url} is not text"))?;
     let manifest = Manifest::parse(&text, Path::new(&manifest_url)).map_err(|e| e.to_string())?;
     let total = manifest.examples.len();
     let mut clips = futures::stream::iter(manifest.examples.iter().map(|example| async move {
         let url = format!("{folder}{}", example.file);
-        let bytes = fetch_bytes(&url).await?;
+        let bytes = fetch_bytes(&url, MAX_PACK_CLIP_BYTES).await?;
         match decode_pcm16_mono(&bytes) {
             Some((MODEL_SAMPLE_RATE, samples)) => Ok((example, samples)),
             _ => Err(format!("{url} is not a 16 kHz mono 16-bit WAV file")),

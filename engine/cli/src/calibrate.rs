@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use tempokd::audio::Clip;
 use tempokd::audio::{MODEL_SAMPLE_RATE, decode_pcm16_mono, encode_wav};
 use tempokd::data::keyword_stream::{StreamConfig, synthesize_stream};
-use tempokd::data::pack::KeywordPack;
+use tempokd::data::pack::{KeywordPack, MAX_PACK_CLIP_BYTES, MAX_PACK_MANIFEST_BYTES};
 use tempokd::data::stream_mix::CalibrationStreams;
 use tempokd::data::tts::{Synthesizer, VoiceChoice};
 use tempokd::data::{Manifest, Split};
@@ -169,7 +169,8 @@ pub fn calibration_streams(args: &CalibrationStreamsArgs) -> Result<(), String> 
 /// A keyword pack as the page reads it: its manifest's clips, each a 16 kHz mono 16-bit WAV.
 fn read_pack(folder: &Path) -> Result<KeywordPack, String> {
     let manifest_path = folder.join("manifest.csv");
-    let text = tempokd::capped_read::read_capped(&manifest_path, MAX_MANIFEST_BYTES, "a manifest")?;
+    let text =
+        tempokd::capped_read::read_capped(&manifest_path, MAX_PACK_MANIFEST_BYTES, "a manifest")?;
     let text = String::from_utf8(text)
         .map_err(|_| format!("{}: not UTF-8 text", manifest_path.display()))?;
     let manifest = Manifest::parse(&text, &manifest_path).map_err(|e| e.to_string())?;
@@ -188,12 +189,6 @@ fn read_pack(folder: &Path) -> Result<KeywordPack, String> {
     }
     Ok(pack)
 }
-
-/// A pack's manifest lists some hundred clips in some ten kB.
-const MAX_MANIFEST_BYTES: u64 = 16 << 20;
-
-/// A pack clip is a second or two: 16-bit samples at 16 kHz are 32 kB a second.
-const MAX_PACK_CLIP_BYTES: u64 = 1 << 20;
 
 #[derive(Args)]
 pub struct CalibrateArgs {

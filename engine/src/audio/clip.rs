@@ -1,4 +1,6 @@
-use super::{AudioError, MAX_CHANNELS, MODEL_SAMPLE_RATE, SAMPLE_RATE_RANGE, resample};
+use super::{
+    AudioError, MAX_CHANNELS, MAX_SAMPLE_MAGNITUDE, MODEL_SAMPLE_RATE, SAMPLE_RATE_RANGE, resample,
+};
 use serde::{Deserialize, Serialize};
 
 /// What the product accepts as one clip.
@@ -22,7 +24,23 @@ impl Default for Limits {
     }
 }
 
+/// Decoded samples held per second of [`Limits::max_seconds`], over every channel: eight
+/// channels at 48 kHz, or stereo at 192 kHz.
+const DECODED_SAMPLES_PER_SECOND: u64 = 384_000;
+
+/// Decoded samples held at most whatever the limit in seconds (2 GiB of f32: an hour of stereo
+/// at 48 kHz fits).
+const MAX_DECODED_SAMPLES: u64 = 1 << 29;
+
 impl Limits {
+    /// The most samples, over every channel at the file's own rate, that decoding one file may
+    /// hold: the limit in seconds times [`DECODED_SAMPLES_PER_SECOND`], at most
+    /// [`MAX_DECODED_SAMPLES`].
+    pub fn max_decoded_samples(&self) -> u64 {
+        let per_limit = f64::from(self.max_seconds.max(0.0)) * DECODED_SAMPLES_PER_SECOND as f64;
+        (per_limit as u64).min(MAX_DECODED_SAMPLES)
+    }
+
     /// Refuses a length before decoding or resampling more of it than needed.
     pub fn check_length(&self, frames: usize, sample_rate: u32) -> Result<(), AudioError> {
         let seconds = frames as f32 / sample_rate as f32;
@@ -106,6 +124,9 @@ fn mix_to_mono(channels: &[Vec<f32>], frames: usize) -> Result<Vec<f32>, AudioEr
         for (i, (sum, &s)) in mono.iter_mut().zip(channel).enumerate() {
             if !s.is_finite() {
                 return Err(AudioError::NonFinite { index: i });
+            }
+            if s.abs() > MAX_SAMPLE_MAGNITUDE {
+                return Err(AudioError::OutOfRange { index: i, value: s });
             }
             *sum += s * scale;
         }

@@ -59,6 +59,8 @@ fn decode_unguarded(
     if bytes.starts_with(&webm::MAGIC) {
         return decode_webm(&bytes, limits);
     }
+    mp4::check_sample_tables(&bytes)
+        .map_err(|why| AudioError::Corrupt(format!("the MP4 container is damaged: {why}")))?;
     let edit_start = mp4::edit_start(&bytes);
     let stream = MediaSourceStream::new(Box::new(Cursor::new(bytes)), Default::default());
     let mut hint = Hint::new();
@@ -102,6 +104,9 @@ fn decode_unguarded(
                     seconds: seconds as f32,
                     max_seconds: limits.max_seconds,
                 });
+            }
+            if let Some(channels) = params.channels.map(|c| c.count()) {
+                check_held_samples(frames, channels, rate, limits)?;
             }
         }
     }
@@ -213,6 +218,8 @@ impl Collector {
             .unwrap_or(usize::MAX)
             .min(frames.len());
         *to_skip -= skipped as u64;
+        let held = self.channels[0].len() + frames.len() - skipped;
+        check_held_samples(held as u64, channel_count, rate, limits)?;
         for frame in frames.skip(skipped) {
             for (channel, &s) in self.channels.iter_mut().zip(frame) {
                 channel.push(s);
@@ -348,6 +355,26 @@ impl PacketDecoder {
     }
 }
 
+/// Refuses audio that would hold more decoded samples than [`Limits::max_decoded_samples`]
+/// allows: the length limit is in seconds, and a high rate times many channels would make even
+/// a short file gigabytes.
+fn check_held_samples(
+    frames: u64,
+    channels: usize,
+    rate: u32,
+    limits: &Limits,
+) -> Result<(), AudioError> {
+    let most = limits.max_decoded_samples();
+    if frames.saturating_mul(channels as u64) > most {
+        return Err(AudioError::TooManySamples {
+            channels,
+            rate,
+            most,
+        });
+    }
+    Ok(())
+}
+
 fn check_rate(rate: u32) -> Result<(), AudioError> {
     if SAMPLE_RATE_RANGE.contains(&rate) {
         Ok(())
@@ -370,5 +397,38 @@ fn opus_outcome<'a>(
             interleaved,
         }),
         Err(e) => PacketOutcome::Damaged(e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Where no header gives the length (a FLAC stream with its total unset), the collector
+    /// refuses the packet that would take it over the budget, before holding it.
+    #[test]
+    fn packets_past_the_sample_budget_are_refused_before_they_are_held() {
+        let limits = Limits::default();
+        let (channels, rate) = (64, 768_000);
+        let packet = vec![0.0f32; channels * 4_096];
+        let mut collected = Collector::new(None, None);
+        let mut packets = 0;
+        let refused = loop {
+            let audio = PacketOutcome::Audio(PacketAudio {
+                rate,
+                channels,
+                interleaved: &packet,
+            });
+            match collected.take(audio, &limits) {
+                Ok(_) => packets += 1,
+                Err(error) => break error,
+            }
+        };
+        assert!(matches!(refused, AudioError::TooManySamples { .. }));
+        let held = (collected.channels[0].len() * channels) as u64;
+        assert!(held <= limits.max_decoded_samples());
+        assert_eq!(held, packets * packet.len() as u64);
+        // Under the seconds limit all along: a fifth of a second at this rate.
+        assert!(collected.channels[0].len() < rate as usize);
     }
 }

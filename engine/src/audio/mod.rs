@@ -41,6 +41,11 @@ pub const MAX_FILE_BYTES: u64 = 64 << 20;
 /// The most channels a clip may have; more means a broken header.
 pub const MAX_CHANNELS: usize = 64;
 
+/// The largest sample magnitude read. Float audio lies within ±1; this leaves room for floats
+/// scaled as integers, while the features' power spectra (a window's sum, squared) stay far
+/// inside f32's range, where 1e20 would overflow them to infinity.
+pub const MAX_SAMPLE_MAGNITUDE: f32 = 1e6;
+
 /// Audio as a decoder hands it over: planar channels at the source rate.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Decoded {
@@ -74,6 +79,20 @@ pub enum AudioError {
     Channels(usize),
     #[error("sample {index} is not a number (NaN or infinity): the audio is corrupt")]
     NonFinite { index: usize },
+    #[error(
+        "sample {index} is {value:e}, and samples are read up to ±{MAX_SAMPLE_MAGNITUDE:e} \
+         (float audio is meant to lie within ±1): the audio is corrupt or wrongly scaled"
+    )]
+    OutOfRange { index: usize, value: f32 },
+    #[error(
+        "{channels} channels at {rate} Hz hold more samples than are decoded for one file \
+         ({most} over every channel): mix it down to mono or resample it to 48 kHz or less"
+    )]
+    TooManySamples {
+        channels: usize,
+        rate: u32,
+        most: u64,
+    },
     #[error(
         "the clip is silent (peak {peak_dbfs:.0} dBFS): check the microphone or pick another file"
     )]

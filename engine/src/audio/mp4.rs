@@ -31,6 +31,66 @@ pub fn edit_start(bytes: &[u8]) -> Option<EditStart> {
     })
 }
 
+/// Boxes whose children are walked by [`check_sample_tables`]: the path from the movie (or a
+/// fragment) down to each track's sample tables.
+const CONTAINERS: [&[u8; 4]; 8] = [
+    b"moov", b"trak", b"mdia", b"minf", b"stbl", b"mvex", b"moof", b"traf",
+];
+
+/// Refuses sample tables that count more entries than their box holds. symphonia 0.5 reserves
+/// room for every counted entry before it reads one (`stts`, `stsc`, `stsz`, `stco`, `co64`),
+/// so a count of four billion in a box of a few bytes would ask for tens of gigabytes, and a
+/// failed allocation ends the process rather than returning an error. Inside the containers on
+/// the way to those tables a box must also fit its parent. Bytes that are not MP4 pass.
+pub fn check_sample_tables(bytes: &[u8]) -> Result<(), String> {
+    children(bytes)
+        .filter(|(kind, _)| kind == b"moov" || kind == b"moof")
+        .try_for_each(|(kind, body)| check_box(&kind, body))
+}
+
+fn check_box(kind: &[u8; 4], body: &[u8]) -> Result<(), String> {
+    if CONTAINERS.contains(&kind) {
+        // Where the last child that fits ends.
+        let mut walked = 0;
+        for (child_kind, child_body) in children(body) {
+            check_box(&child_kind, child_body)?;
+            walked = child_body.as_ptr() as usize + child_body.len() - body.as_ptr() as usize;
+        }
+        // A child's header that claims more than its parent has left (a trailing pad shorter
+        // than a header is allowed).
+        let left = body.len().saturating_sub(walked);
+        if left >= 8 {
+            return Err(format!(
+                "a box inside `{}` claims more bytes than it holds",
+                String::from_utf8_lossy(kind)
+            ));
+        }
+        return Ok(());
+    }
+    // (bytes before the count: version and flags, and stsz's constant size; bytes per entry)
+    let (count_at, entry_bytes) = match kind {
+        b"stts" => (4, 8),
+        b"stsc" => (4, 12),
+        b"stco" => (4, 4),
+        b"co64" => (4, 8),
+        // A constant sample size (non-zero) means no table follows.
+        b"stsz" if body.get(4..8).is_some_and(|size| size != [0; 4]) => return Ok(()),
+        b"stsz" => (8, 4),
+        _ => return Ok(()),
+    };
+    let count = body.get(count_at..count_at + 4).map_or(0, |count| {
+        u32::from_be_bytes([count[0], count[1], count[2], count[3]])
+    });
+    let room = body.len().saturating_sub(count_at + 4) / entry_bytes;
+    if count as usize > room {
+        return Err(format!(
+            "its `{}` table counts {count} entries in room for {room}",
+            String::from_utf8_lossy(kind)
+        ));
+    }
+    Ok(())
+}
+
 /// The boxes directly inside `data`, as (type, body); stops at the first box that does not fit.
 fn children(data: &[u8]) -> impl Iterator<Item = ([u8; 4], &[u8])> {
     let mut rest = data;

@@ -54,11 +54,12 @@ impl DataError {
 
 /// A text file of a dataset, a missing one said as such.
 fn read_text(path: &Path) -> Result<String, DataError> {
-    std::fs::read_to_string(path).map_err(|e| match e.kind() {
-        std::io::ErrorKind::NotFound => DataError::Missing {
+    use crate::capped_read::{MAX_LIST_BYTES, read_capped_text};
+    if !path.exists() {
+        return Err(DataError::Missing {
             path: path.to_path_buf(),
             what: "this file".into(),
-        },
-        _ => DataError::file(path, e),
-    })
+        });
+    }
+    read_capped_text(path, MAX_LIST_BYTES, "a list of clips").map_err(DataError::Invalid)
 }

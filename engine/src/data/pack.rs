@@ -13,6 +13,13 @@ use crate::audio::MODEL_SAMPLE_RATE;
 use crate::rng::Rng;
 use serde::{Deserialize, Serialize};
 
+/// The largest pack manifest read: a pack lists some hundred clips in some ten kB.
+pub const MAX_PACK_MANIFEST_BYTES: u64 = 16 << 20;
+
+/// The largest pack clip read: a clip is a second or two, and 16-bit samples at 16 kHz are
+/// 32 kB a second.
+pub const MAX_PACK_CLIP_BYTES: u64 = 1 << 20;
+
 /// One word of the pack: its 16 kHz samples (empty for a silence example) and its label.
 #[derive(Clone, Debug, PartialEq)]
 pub struct PackWord {

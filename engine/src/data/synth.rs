@@ -11,7 +11,8 @@ use super::noise::{self, Procedural};
 use super::speech_commands::{self, BACKGROUND_NOISE};
 use super::tts::{SPLIT_SHARES, Scratch, Voice, VoiceChoice};
 use super::{DataError, Dataset};
-use crate::audio::{Limits, MODEL_SAMPLE_RATE, encode_wav, load_clip};
+use crate::audio::{Limits, MAX_FILE_BYTES, MODEL_SAMPLE_RATE, encode_wav, load_clip};
+use crate::capped_read::read_capped;
 use crate::parallel;
 use crate::rng::Rng;
 use std::collections::HashMap;
@@ -467,7 +468,7 @@ fn render(utterance: &Utterance, voices: &[Voice], scratch: &Path) -> Result<Vec
             .ok_or_else(|| DataError::Invalid(format!("voice {voice} does not exist")))?
             .speak(word, scratch),
         Utterance::Recorded(path) => {
-            let bytes = std::fs::read(path).map_err(|e| DataError::file(path, e))?;
+            let bytes = read_capped(path, MAX_FILE_BYTES, "a clip").map_err(DataError::Invalid)?;
             let clip = load_clip(bytes, Some("wav"), &Limits::default())
                 .map_err(|e| DataError::file(path, e))?;
             Ok(trim_to_speech(clip.samples()).to_vec())
@@ -507,7 +508,8 @@ fn load_recordings(config: &SynthConfig) -> Result<Vec<(String, Vec<f32>)>, Data
             if !audio {
                 continue;
             }
-            let bytes = std::fs::read(&path).map_err(|e| DataError::file(&path, e))?;
+            let bytes = read_capped(&path, MAX_FILE_BYTES, "a background recording")
+                .map_err(DataError::Invalid)?;
             let extension = path.extension().and_then(|e| e.to_str());
             let clip =
                 load_clip(bytes, extension, &limits).map_err(|e| DataError::file(&path, e))?;

@@ -247,6 +247,7 @@ const MAX_KERNEL: usize = 63;
 
 impl StudentConfig {
     pub fn from_json(text: &str) -> Result<Self, StudentError> {
+        crate::capped_read::check_config_size(text, "the file").map_err(StudentError::Config)?;
         let json: serde_json::Value = serde_json::from_str(text)
             .map_err(|e| StudentError::Config(format!("not JSON ({e})")))?;
         if json.get("model_type").is_some() {

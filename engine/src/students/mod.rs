@@ -140,9 +140,7 @@ impl Student {
     pub fn load_dir(dir: &std::path::Path, device: &Device) -> Result<Self, StudentError> {
         let config_path = dir.join("config.json");
         let weights_path = dir.join("model.safetensors");
-        use crate::capped_read::{
-            MAX_CONFIG_BYTES, max_weights_bytes, read_capped, read_capped_text,
-        };
+        use crate::capped_read::{MAX_CONFIG_BYTES, read_capped, read_capped_text};
         let unreadable = |why: String| {
             StudentError::File(format!(
                 "{why} (a student directory holds config.json and model.safetensors)"
@@ -151,7 +149,8 @@ impl Student {
         let config = read_capped_text(&config_path, MAX_CONFIG_BYTES, "a config.json")
             .map_err(unreadable)?;
         // No student within the budget has weights larger than this.
-        let most_weights = max_weights_bytes(StudentBudget::default().max_parameters);
+        let most_weights =
+            crate::checkpoint::max_weights_bytes(StudentBudget::default().max_parameters);
         let weights =
             read_capped(&weights_path, most_weights, "a student's weights").map_err(unreadable)?;
         Self::load(

@@ -15,6 +15,9 @@ pub struct TeacherBudget {
     pub max_parameters: u64,
     /// Bytes of one layer's attention weights (every head) on the longest clip.
     pub max_attention_bytes: u64,
+    /// Bytes of the maps a reading keeps for the rollout, one per layer (its heads fused), on
+    /// the longest clip; and of any batch of readings, per head when those are asked for.
+    pub max_kept_maps_bytes: u64,
     /// Bytes of the feature encoder's widest output on the longest clip.
     pub max_encoder_bytes: u64,
     pub longest_clip_s: f32,
@@ -25,6 +28,7 @@ impl Default for TeacherBudget {
         Self {
             max_parameters: 400_000_000,
             max_attention_bytes: 1 << 30,
+            max_kept_maps_bytes: 1 << 30,
             max_encoder_bytes: 1 << 30,
             longest_clip_s: 30.0,
         }
@@ -39,6 +43,8 @@ pub struct TeacherCost {
     /// Encoder frames of the longest clip.
     pub frames: u64,
     pub attention_bytes: u64,
+    /// One fused map per layer.
+    pub kept_maps_bytes: u64,
     pub encoder_bytes: u64,
 }
 
@@ -107,10 +113,8 @@ impl Wav2Vec2Config {
         TeacherCost {
             parameters,
             frames,
-            attention_bytes: frames
-                .saturating_mul(frames)
-                .saturating_mul(self.num_attention_heads as u64)
-                .saturating_mul(4),
+            attention_bytes: maps_bytes(frames, self.num_attention_heads),
+            kept_maps_bytes: maps_bytes(frames, self.num_hidden_layers),
             encoder_bytes: widest.saturating_mul(4),
         }
     }
@@ -143,6 +147,18 @@ impl Wav2Vec2Config {
                 budget.max_attention_bytes
             ));
         }
+        if cost.kept_maps_bytes > budget.max_kept_maps_bytes {
+            return over(format!(
+                "on a {} s clip the attention maps a reading keeps need {} bytes \
+                 (num_hidden_layers {} × {} frames squared); the budget is {} \
+                 (max_kept_maps_bytes)",
+                budget.longest_clip_s,
+                cost.kept_maps_bytes,
+                self.num_hidden_layers,
+                cost.frames,
+                budget.max_kept_maps_bytes
+            ));
+        }
         if cost.encoder_bytes > budget.max_encoder_bytes {
             return over(format!(
                 "on a {} s clip its feature encoder needs {} bytes for one layer's output \
@@ -153,6 +169,14 @@ impl Wav2Vec2Config {
         }
         Ok(cost)
     }
+}
+
+/// Bytes of `maps` attention maps of `frames` × `frames` f32.
+pub(super) fn maps_bytes(frames: u64, maps: usize) -> u64 {
+    frames
+        .saturating_mul(frames)
+        .saturating_mul(maps as u64)
+        .saturating_mul(4)
 }
 
 fn length_samples(seconds: f32) -> usize {

@@ -165,6 +165,7 @@ mod defaults {
 impl Wav2Vec2Config {
     /// Parses `config.json` and checks that it describes a model this crate can build.
     pub fn from_json(text: &str) -> Result<Self, TeacherError> {
+        crate::capped_read::check_config_size(text, "the file").map_err(TeacherError::Config)?;
         let config: Self =
             serde_json::from_str(text).map_err(|e| TeacherError::Config(e.to_string()))?;
         config.validate()?;
@@ -240,9 +241,11 @@ impl Wav2Vec2Config {
                 self.conv_stride.len()
             ));
         }
-        // Upper bounds well above any published wav2vec 2.0 (XLSR-2B: 1920 hidden, 48 layers)
-        // keep a hostile config from overflowing arithmetic or asking for absurd memory.
+        // Upper bounds well above any published wav2vec 2.0 (XLSR-2B: 1920 hidden, 48 layers,
+        // seven convolutions) keep a hostile config from overflowing arithmetic or asking for
+        // absurd memory or time.
         let sizes = [
+            ("the number of convolutions (conv_dim)", convs, 64),
             ("hidden_size", self.hidden_size, 8_192),
             ("num_hidden_layers", self.num_hidden_layers, 256),
             ("num_attention_heads", self.num_attention_heads, 256),
@@ -442,6 +445,8 @@ impl Default for PreprocessorConfig {
 
 impl PreprocessorConfig {
     pub fn from_json(text: &str) -> Result<Self, TeacherError> {
+        crate::capped_read::check_config_size(text, "the file")
+            .map_err(TeacherError::Preprocessor)?;
         let config: Self =
             serde_json::from_str(text).map_err(|e| TeacherError::Preprocessor(e.to_string()))?;
         if config.sampling_rate != MODEL_SAMPLE_RATE {

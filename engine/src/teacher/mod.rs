@@ -80,9 +80,7 @@ struct DirFiles {
 #[cfg(not(target_family = "wasm"))]
 impl DirFiles {
     fn read(dir: &std::path::Path) -> Result<Self, TeacherError> {
-        use crate::capped_read::{
-            MAX_CONFIG_BYTES, max_weights_bytes, read_capped, read_capped_text,
-        };
+        use crate::capped_read::{MAX_CONFIG_BYTES, read_capped, read_capped_text};
         let unreadable = |why: String| {
             TeacherError::MissingFile(format!(
                 "{why} (a teacher directory holds config.json and model.safetensors)"
@@ -101,7 +99,8 @@ impl DirFiles {
         }
         let weights_path = dir.join("model.safetensors");
         // No teacher within the budget has weights larger than this.
-        let most_weights = max_weights_bytes(TeacherBudget::default().max_parameters);
+        let most_weights =
+            crate::checkpoint::max_weights_bytes(TeacherBudget::default().max_parameters);
         let weights =
             read_capped(&weights_path, most_weights, "a teacher's weights").map_err(unreadable)?;
         let preprocessor = dir
@@ -295,6 +294,39 @@ impl Teacher {
         }
     }
 
+    /// Refuses a reading whose kept attention maps would be over the budget's
+    /// `max_kept_maps_bytes`: the config is checked for one clip with fused maps, and every head
+    /// of every layer, or many clips at once, can be far more.
+    fn check_kept_maps(
+        &self,
+        clips: &[&[f32]],
+        detail: AttentionDetail,
+    ) -> Result<(), TeacherError> {
+        let maps_per_layer = match detail {
+            AttentionDetail::None => return Ok(()),
+            AttentionDetail::PerHead => self.config.num_attention_heads,
+            AttentionDetail::Fused(_) => 1,
+        };
+        let frames = clips
+            .first()
+            .map_or(0, |clip| self.config.frames(clip.len())) as u64;
+        let maps = clips
+            .len()
+            .saturating_mul(self.config.num_hidden_layers)
+            .saturating_mul(maps_per_layer);
+        let bytes = budget::maps_bytes(frames, maps);
+        let most = TeacherBudget::default().max_kept_maps_bytes;
+        if bytes > most {
+            return Err(TeacherError::Batch(format!(
+                "{} clip(s) of {frames} frames would keep {maps} attention maps of {bytes} bytes \
+                 in all; at most {most} are kept: read fewer or shorter clips, or the maps with \
+                 their heads fused",
+                clips.len()
+            )));
+        }
+        Ok(())
+    }
+
     /// The clip as the model's input tensor `[1, samples]`, normalised as the preprocessor says.
     pub fn input(&self, samples: &[f32]) -> Result<Tensor<2>, TeacherError> {
         self.batch_input(&[samples])
@@ -319,6 +351,7 @@ impl Teacher {
         clips: &[&[f32]],
         detail: AttentionDetail,
     ) -> Result<Vec<TeacherInference>, TeacherError> {
+        self.check_kept_maps(clips, detail)?;
         let input = self.batch_input(clips)?;
         let output = self.model.forward(input, detail);
         let attentions = match detail {

@@ -72,6 +72,9 @@ pub struct Scoring {
 pub enum RecordError {
     #[error("{path}: {why}")]
     File { path: PathBuf, why: String },
+    /// The file could not be read; the message names it.
+    #[error("{0}")]
+    Unreadable(String),
     #[error(
         "{path} was written by a newer TempoKD (record version {found}, this one reads up to {TRAINING_RECORD_VERSION})"
     )]
@@ -137,7 +140,12 @@ impl<S: DeserializeOwned> TrainingRecord<S> {
             path: path.clone(),
             why,
         };
-        let text = std::fs::read_to_string(&path).map_err(|e| failed(e.to_string()))?;
+        let text = crate::capped_read::read_capped_text(
+            &path,
+            crate::capped_read::MAX_LIST_BYTES,
+            "a training record",
+        )
+        .map_err(RecordError::Unreadable)?;
         let record: Self = serde_json::from_str(&text).map_err(|e| failed(e.to_string()))?;
         if record.version > TRAINING_RECORD_VERSION {
             return Err(RecordError::Newer {

@@ -162,7 +162,12 @@ impl<S: Clone + Serialize + DeserializeOwned + PartialEq + std::fmt::Debug> Resu
         if !state_path.is_file() {
             return Ok(None);
         }
-        let text = std::fs::read_to_string(&state_path).map_err(|e| failed(&state_path, e))?;
+        let text = crate::capped_read::read_capped_text(
+            &state_path,
+            crate::capped_read::MAX_LIST_BYTES,
+            "a saved run",
+        )
+        .map_err(TrainError::Resume)?;
         let saved: SavedRun<S> = serde_json::from_str(&text).map_err(|e| failed(&state_path, e))?;
         if saved.version > RESUME_STATE_VERSION {
             return Err(failed(
@@ -300,7 +305,12 @@ impl<S: Clone + Serialize + DeserializeOwned + PartialEq + std::fmt::Debug> Resu
 
 /// `module` with the parameters (and their ids) saved in `path`.
 fn load_module<M: Module>(module: M, path: &Path) -> Result<M, TrainError> {
-    module.try_load_file(path).map_err(|e| failed(path, e))
+    // As for the optimiser's state: burn's loader can panic on a damaged record.
+    let loaded =
+        std::panic::AssertUnwindSafe(|| module.try_load_file(path).map_err(|e| e.to_string()));
+    std::panic::catch_unwind(loaded)
+        .unwrap_or_else(|_| Err("its record is damaged".into()))
+        .map_err(|why| failed(path, format!("not a model state burn can read ({why})")))
 }
 
 /// Saves `module`'s parameters with their ids in `path`, burn's own format.

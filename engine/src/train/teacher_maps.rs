@@ -227,7 +227,12 @@ impl FolderMapStore {
 #[cfg(not(target_family = "wasm"))]
 impl TeacherMapStore for FolderMapStore {
     async fn load(&self, teacher: &str) -> TeacherCache {
-        match std::fs::read_to_string(self.path(teacher)) {
+        use crate::capped_read::{MAX_LIST_BYTES, read_capped_text};
+        match read_capped_text(
+            &self.path(teacher),
+            MAX_LIST_BYTES,
+            "a store of teacher maps",
+        ) {
             Ok(text) => TeacherCache::from_json(&text, teacher),
             Err(_) => TeacherCache::new(teacher.to_string()),
         }
