@@ -22,7 +22,7 @@ use tempokd::teacher::TeacherShape;
 pub const SEED: u64 = 6;
 
 /// The synthesizers of the shipped models' corpora, and `synth`'s default.
-pub const SYNTHESIZERS: [Synthesizer; 2] = [Synthesizer::EspeakNg, Synthesizer::Flite];
+pub const SYNTHESIZERS: [Synthesizer; 5] = Synthesizer::ALL;
 
 /// Synthesizers as a card or report says them: "espeak-ng and flite".
 pub fn synthesizers_text(synthesizers: &[Synthesizer]) -> String {
