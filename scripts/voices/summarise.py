@@ -125,12 +125,13 @@ def main():
         print(f"| {label} | {affected} of {train} | " + " | ".join(cells + means) + " |")
 
     print("\n## The shipped models on these unseen voices\n")
-    print("`static/models` as committed, scored by `tempokd eval` on the test split above "
-          "(L = 1 s) and on the same voices' test split at L = 4 s. They were trained on "
-          "corpora of the earlier generator, whose voices drew espeak-ng's variants from "
-          "m1–m7, f1–f5, klatt, klatt2, klatt3 and croak and all five flite voices; of the "
-          f"{len(test_voices)} test underlying voices here, {len(earlier)} were among those "
-          f"({', '.join(f'`{v}`' for v in earlier) or 'none'}), the others are new to them.\n")
+    print("`static/models` when this ran (their cards say which corpora they trained on), scored "
+          "by `tempokd eval` on the test split above (L = 1 s) and on the same voices' test "
+          "split at L = 4 s. The generator before the split by underlying voice drew "
+          "espeak-ng's variants from m1–m7, f1–f5, klatt, klatt2, klatt3 and croak and all five "
+          f"flite voices; of the {len(test_voices)} test underlying voices here, {len(earlier)} "
+          f"were among those ({', '.join(f'`{v}`' for v in earlier) or 'none'}), so models "
+          "trained on its corpora may have heard them.\n")
     print("| model | L = 1 s: n | accuracy | localisation | L = 4 s: n | accuracy | "
           "localisation |\n|---|---|---|---|---|---|---|")
     shipped = work / "shipped"

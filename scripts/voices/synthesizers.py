@@ -128,13 +128,13 @@ def main():
     print()
 
     print("## The shipped models on voices they never heard\n")
-    print(f"`static/models` as committed (corpora of espeak-ng and flite alone, seed {shipped_seed}), "
-          "scored by "
+    print(f"`static/models` when this ran (corpora of seed {shipped_seed}; their cards name the "
+          "synthesizers), scored by "
           "`tempokd eval` at L = 1 s on the test split of each synthesizer drawn with their seed, "
           "whose speakers none of them trained on (so these are other test speakers than the "
-          "table above's), and on every clip of Pico. MBROLA's and Pico's speakers, and "
-          "RHVoice's but those it shares with flite, are voices of synthesizers these models "
-          "never heard.\n")
+          "table above's), and on every clip of Pico: clips of voices those models heard where "
+          "their corpora had Pico, so that column tests unseen voices only for models trained "
+          "without it.\n")
     print("| model | " + " | ".join(NAMES[s] for s in tested) + " | Pico, every clip |")
     print("|---|" + "---|" * (len(tested) + 1))
     shipped = work / "shipped"
