@@ -272,6 +272,61 @@ fn an_mp4_whose_sample_tables_count_billions_of_entries_is_refused() {
     assert!(tables >= 3, "the fixture has only {tables} sample tables");
 }
 
+/// symphonia reads a WAV's `INFO` entries into buffers of the sizes they claim, bounded only by
+/// the `LIST` chunk's own claim, and a FLAC picture's fields and an MP4's tags
+/// (`moov/udta/meta/ilst`) the same way.
+#[test]
+fn a_wav_list_a_flac_picture_or_an_mp4_tag_claiming_gigabytes_is_refused() {
+    let wav = tempokd::audio::encode_wav(&[0.25; 1_600], 16_000);
+    let data = wav.windows(4).position(|w| w == b"data").unwrap();
+    let mut lying = wav[..data].to_vec();
+    lying.extend(b"LIST");
+    lying.extend(u32::MAX.to_le_bytes());
+    lying.extend(b"INFOINAM");
+    lying.extend(0xFFFF_FFF0u32.to_le_bytes());
+    lying.extend(&wav[data..]);
+    match decode(lying, Some("wav"), &Limits::default()) {
+        Err(AudioError::Corrupt(why)) => assert!(
+            why.starts_with("the WAV file is damaged: a LIST chunk claims 4294967295 bytes"),
+            "{why}"
+        ),
+        other => panic!("{:?}", other.map(|d| d.sample_rate)),
+    }
+    // A FLAC picture whose media type claims 4 GiB.
+    let mut flac = b"fLaC\0\0\0\x22".to_vec();
+    flac.extend([0x10, 0, 0x10, 0, 0, 0, 0, 0, 0, 0, 0x03, 0xe8, 0x00, 0xf0]);
+    flac.extend([0; 20]);
+    flac.extend([0x86, 0, 0, 17, 0, 0, 0, 3, 0xff, 0xff, 0xff, 0xf0]);
+    flac.extend(b"image/png");
+    match decode(flac, Some("flac"), &Limits::default()) {
+        Err(AudioError::Corrupt(why)) => assert!(
+            why.starts_with("the FLAC file is damaged: a picture's media type claims 4294967280"),
+            "{why}"
+        ),
+        other => panic!("{:?}", other.map(|d| d.sample_rate)),
+    }
+    // The fixture's tags (ffmpeg writes its name in `moov/udta/meta/ilst`), one given a 64-bit
+    // size of 2^62 in place of its own.
+    let good = fixture("yes.m4a");
+    let Some(ilst) = good.windows(4).position(|w| w == b"ilst") else {
+        panic!("the fixture has no tags");
+    };
+    // The first tag starts after the list's type; its `data` box after the tag's header.
+    let data_box = ilst + 4 + 8;
+    assert_eq!(&good[data_box + 4..data_box + 8], b"data");
+    let mut tagged = good[..data_box].to_vec();
+    tagged.extend(1u32.to_be_bytes());
+    tagged.extend(b"data");
+    tagged.extend((1u64 << 62).to_be_bytes());
+    tagged.extend(&good[data_box + 8..]);
+    match decode(tagged, None, &Limits::default()) {
+        Err(AudioError::Corrupt(why)) => {
+            assert!(why.contains("claims more bytes than it holds"), "{why}")
+        }
+        other => panic!("{:?}", other.map(|d| d.sample_rate)),
+    }
+}
+
 /// The length limit is in seconds; a file's rate and channel count decide how many samples
 /// that is, so a header of many channels at a high rate is refused before its packets are.
 #[test]

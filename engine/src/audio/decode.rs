@@ -1,5 +1,7 @@
+use super::flac;
 use super::mp4;
 use super::opus::{OPUS_RATE, OpusStream};
+use super::wav;
 use super::webm;
 use super::{AudioError, Clip, Decoded, Limits, MAX_CHANNELS, SAMPLE_RATE_RANGE};
 use std::io::{Cursor, ErrorKind};
@@ -61,6 +63,10 @@ fn decode_unguarded(
     }
     mp4::check_sample_tables(&bytes)
         .map_err(|why| AudioError::Corrupt(format!("the MP4 container is damaged: {why}")))?;
+    wav::check_lists(&bytes)
+        .map_err(|why| AudioError::Corrupt(format!("the WAV file is damaged: {why}")))?;
+    flac::check_metadata(&bytes)
+        .map_err(|why| AudioError::Corrupt(format!("the FLAC file is damaged: {why}")))?;
     let edit_start = mp4::edit_start(&bytes);
     let stream = MediaSourceStream::new(Box::new(Cursor::new(bytes)), Default::default());
     let mut hint = Hint::new();
@@ -90,8 +96,6 @@ fn decode_unguarded(
         .ok_or_else(|| AudioError::Unsupported("the container has no audio track".into()))?;
     let track_id = track.id;
     let params = track.codec_params.clone();
-    let mut decoder = PacketDecoder::for_track(&params)?;
-    let priming = edit_start.filter(|_| decoder.keeps_priming());
 
     if let Some(rate) = params.sample_rate {
         check_rate(rate)?;
@@ -110,6 +114,9 @@ fn decode_unguarded(
             }
         }
     }
+    check_packet_size(&params, limits)?;
+    let mut decoder = PacketDecoder::for_track(&params)?;
+    let priming = edit_start.filter(|_| decoder.keeps_priming());
     let mut collected = Collector::new(params.sample_rate, priming);
     loop {
         let packet = match format.next_packet() {
@@ -375,6 +382,26 @@ fn check_held_samples(
     Ok(())
 }
 
+/// A decoder sizes its buffer from the header's frames per packet before it decodes anything
+/// (an MP4 `lpcm` entry may say four billion), so a packet larger than a whole file's samples is
+/// refused first.
+fn check_packet_size(params: &CodecParameters, limits: &Limits) -> Result<(), AudioError> {
+    let Some(frames) = params.max_frames_per_packet else {
+        return Ok(());
+    };
+    let channels = params
+        .channels
+        .map_or(1, |channels| channels.count().max(1));
+    let most = limits.max_decoded_samples();
+    if frames.saturating_mul(channels as u64) > most {
+        return Err(AudioError::Corrupt(format!(
+            "its header gives packets of {frames} frames of {channels} channels, more than the \
+             {most} samples decoded for a whole file"
+        )));
+    }
+    Ok(())
+}
+
 fn check_rate(rate: u32) -> Result<(), AudioError> {
     if SAMPLE_RATE_RANGE.contains(&rate) {
         Ok(())
@@ -403,6 +430,27 @@ fn opus_outcome<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use symphonia::core::audio::Channels;
+
+    /// An MP4 `lpcm` entry's frames per packet sizes the PCM decoder's buffer when it is made.
+    #[test]
+    fn a_header_asking_for_packets_larger_than_a_file_is_refused_before_a_decoder_is_made() {
+        let limits = Limits::default();
+        let mut params = CodecParameters::new();
+        params
+            .with_channels(Channels::FRONT_LEFT | Channels::FRONT_RIGHT)
+            .with_max_frames_per_packet(4_096);
+        assert_eq!(check_packet_size(&params, &limits), Ok(()));
+        params.with_max_frames_per_packet(u64::from(u32::MAX));
+        assert_eq!(
+            check_packet_size(&params, &limits),
+            Err(AudioError::Corrupt(
+                "its header gives packets of 4294967295 frames of 2 channels, more than the \
+                 11520000 samples decoded for a whole file"
+                    .into()
+            ))
+        );
+    }
 
     /// Where no header gives the length (a FLAC stream with its total unset), the collector
     /// refuses the packet that would take it over the budget, before holding it.

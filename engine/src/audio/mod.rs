@@ -9,6 +9,8 @@ mod clip;
 mod decode;
 mod features;
 #[cfg(feature = "decoders")]
+mod flac;
+#[cfg(feature = "decoders")]
 mod mp4;
 #[cfg(feature = "decoders")]
 mod opus;

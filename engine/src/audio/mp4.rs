@@ -32,28 +32,66 @@ pub fn edit_start(bytes: &[u8]) -> Option<EditStart> {
 }
 
 /// Boxes whose children are walked by [`check_sample_tables`]: the path from the movie (or a
-/// fragment) down to each track's sample tables.
-const CONTAINERS: [&[u8; 4]; 8] = [
-    b"moov", b"trak", b"mdia", b"minf", b"stbl", b"mvex", b"moof", b"traf",
+/// fragment) down to each track's sample tables, and to the tags symphonia reads
+/// (`moov/udta/meta/ilst`, whose every child is a tag holding `data`, `name` and `mean` boxes).
+const CONTAINERS: [&[u8; 4]; 10] = [
+    b"moov", b"trak", b"mdia", b"minf", b"stbl", b"mvex", b"moof", b"traf", b"udta", b"ilst",
 ];
 
-/// Refuses sample tables that count more entries than their box holds. symphonia 0.5 reserves
-/// room for every counted entry before it reads one (`stts`, `stsc`, `stsz`, `stco`, `co64`),
-/// so a count of four billion in a box of a few bytes would ask for tens of gigabytes, and a
-/// failed allocation ends the process rather than returning an error. Inside the containers on
-/// the way to those tables a box must also fit its parent. Bytes that are not MP4 pass.
+/// The deepest nesting walked: real files reach 6 (`moov/udta/meta/ilst/©nam/data`); a file of
+/// nothing but nested headers must not cost a stack frame per 8 bytes.
+const MAX_DEPTH: usize = 12;
+
+/// The type of the file itself, as the parent of its top-level boxes.
+const ROOT: &[u8; 4] = b"\0\0\0\0";
+
+/// Refuses sample tables that count more entries than their box holds, and tag boxes that
+/// claim more bytes than their parent has. symphonia 0.5 reserves room for every counted entry
+/// before it reads one (`stts`, `stsc`, `stsz`, `stco`, `co64`), and for a whole tag's value
+/// before it reads it, so a count of four billion or a tag of 2^62 bytes in a box of a few bytes
+/// would ask for gigabytes or more, and a failed allocation ends the process rather than
+/// returning an error. Inside the containers on the way to those boxes a box must also fit its
+/// parent, and nesting stops at [`MAX_DEPTH`]. Bytes that are not MP4 pass.
 pub fn check_sample_tables(bytes: &[u8]) -> Result<(), String> {
+    let walk = Walk {
+        file_bytes: bytes.len(),
+    };
     children(bytes)
-        .filter(|(kind, _)| kind == b"moov" || kind == b"moof")
-        .try_for_each(|(kind, body)| check_box(&kind, body))
+        .filter(|(kind, _)| [b"moov", b"moof", b"meta"].contains(&kind))
+        .try_for_each(|(kind, body)| walk.check_box(&kind, ROOT, body, 1))
 }
 
-fn check_box(kind: &[u8; 4], body: &[u8]) -> Result<(), String> {
-    if CONTAINERS.contains(&kind) {
+struct Walk {
+    file_bytes: usize,
+}
+
+impl Walk {
+    fn check_box(
+        &self,
+        kind: &[u8; 4],
+        parent: &[u8; 4],
+        body: &[u8],
+        depth: usize,
+    ) -> Result<(), String> {
+        // Where the children start: every child of `ilst` is a tag of boxes; symphonia reads
+        // `meta` (at the top or in `udta`) as a full box, its version and flags first.
+        let children_at = match (parent, kind) {
+            (b"ilst", _) => Some(0),
+            (ROOT | b"udta", b"meta") => Some(4),
+            _ if CONTAINERS.contains(&kind) => Some(0),
+            _ => None,
+        };
+        let Some(children_at) = children_at else {
+            return self.check_table(kind, body);
+        };
+        if depth >= MAX_DEPTH {
+            return Err(format!("its boxes nest deeper than {MAX_DEPTH} levels"));
+        }
+        let body = body.get(children_at..).unwrap_or_default();
         // Where the last child that fits ends.
         let mut walked = 0;
         for (child_kind, child_body) in children(body) {
-            check_box(&child_kind, child_body)?;
+            self.check_box(&child_kind, kind, child_body, depth + 1)?;
             walked = child_body.as_ptr() as usize + child_body.len() - body.as_ptr() as usize;
         }
         // A child's header that claims more than its parent has left (a trailing pad shorter
@@ -65,30 +103,43 @@ fn check_box(kind: &[u8; 4], body: &[u8]) -> Result<(), String> {
                 String::from_utf8_lossy(kind)
             ));
         }
-        return Ok(());
+        Ok(())
     }
-    // (bytes before the count: version and flags, and stsz's constant size; bytes per entry)
-    let (count_at, entry_bytes) = match kind {
-        b"stts" => (4, 8),
-        b"stsc" => (4, 12),
-        b"stco" => (4, 4),
-        b"co64" => (4, 8),
-        // A constant sample size (non-zero) means no table follows.
-        b"stsz" if body.get(4..8).is_some_and(|size| size != [0; 4]) => return Ok(()),
-        b"stsz" => (8, 4),
-        _ => return Ok(()),
-    };
-    let count = body.get(count_at..count_at + 4).map_or(0, |count| {
-        u32::from_be_bytes([count[0], count[1], count[2], count[3]])
-    });
-    let room = body.len().saturating_sub(count_at + 4) / entry_bytes;
-    if count as usize > room {
-        return Err(format!(
-            "its `{}` table counts {count} entries in room for {room}",
-            String::from_utf8_lossy(kind)
-        ));
+
+    fn check_table(&self, kind: &[u8; 4], body: &[u8]) -> Result<(), String> {
+        let be_u32 = |at: usize| {
+            body.get(at..at + 4)
+                .map_or(0, |b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
+        };
+        // (bytes before the count: version and flags, and stsz's constant size; bytes per entry)
+        let (count_at, entry_bytes) = match kind {
+            b"stts" => (4, 8),
+            b"stsc" => (4, 12),
+            b"stco" => (4, 4),
+            b"co64" => (4, 8),
+            // A constant sample size (non-zero) means no table follows; symphonia reserves
+            // that size for every packet, and no packet is larger than the file.
+            b"stsz" if be_u32(4) as usize > self.file_bytes => {
+                return Err(format!(
+                    "its samples are {} bytes each, in a file of {}",
+                    be_u32(4),
+                    self.file_bytes
+                ));
+            }
+            b"stsz" if be_u32(4) != 0 => return Ok(()),
+            b"stsz" => (8, 4),
+            _ => return Ok(()),
+        };
+        let count = be_u32(count_at);
+        let room = body.len().saturating_sub(count_at + 4) / entry_bytes;
+        if count as usize > room {
+            return Err(format!(
+                "its `{}` table counts {count} entries in room for {room}",
+                String::from_utf8_lossy(kind)
+            ));
+        }
+        Ok(())
     }
-    Ok(())
 }
 
 /// The boxes directly inside `data`, as (type, body); stops at the first box that does not fit.
@@ -235,6 +286,64 @@ mod tests {
         assert_eq!(
             edit_start(&counted).map(|start| start.frames_at(16_000)),
             Some(1024)
+        );
+    }
+
+    #[test]
+    fn boxes_nested_past_the_deepest_real_path_are_refused_without_recursing_into_them() {
+        // A million levels of `moov` in 8 MB: each header's size covers the rest of the file.
+        let levels = 1_000_000usize;
+        let mut file = Vec::with_capacity(levels * 8);
+        for level in 0..levels {
+            file.extend((((levels - level) * 8) as u32).to_be_bytes());
+            file.extend(b"moov");
+        }
+        assert_eq!(
+            check_sample_tables(&file),
+            Err(format!("its boxes nest deeper than {MAX_DEPTH} levels"))
+        );
+    }
+
+    fn tagged(data: &[u8]) -> Vec<u8> {
+        let mut meta = vec![0; 4];
+        meta.extend(boxed(b"ilst", &boxed(b"\xa9nam", data)));
+        boxed(b"moov", &boxed(b"udta", &boxed(b"meta", &meta)))
+    }
+
+    #[test]
+    fn a_tag_claiming_more_bytes_than_its_box_holds_is_refused() {
+        let value = boxed(b"data", b"\0\0\0\x01\0\0\0\0a title");
+        assert_eq!(check_sample_tables(&tagged(&value)), Ok(()));
+        // A `data` box with a 64-bit size of 2^62.
+        let mut lying = 1u32.to_be_bytes().to_vec();
+        lying.extend(b"data");
+        lying.extend((1u64 << 62).to_be_bytes());
+        lying.extend(b"\0\0\0\x01\0\0\0\0a title");
+        assert_eq!(
+            check_sample_tables(&tagged(&lying)),
+            Err("a box inside `\u{fffd}nam` claims more bytes than it holds".into())
+        );
+        // QuickTime's `moov/meta` is not a full box and symphonia does not read it: not walked.
+        let quicktime = boxed(b"moov", &boxed(b"meta", &boxed(b"hdlr", &[0; 24])));
+        assert_eq!(check_sample_tables(&quicktime), Ok(()));
+    }
+
+    #[test]
+    fn a_constant_sample_size_larger_than_the_file_is_refused() {
+        let stsz = |size: u32| {
+            let mut body = vec![0; 4];
+            body.extend(size.to_be_bytes());
+            body.extend(1000u32.to_be_bytes());
+            let stbl = boxed(b"stbl", &boxed(b"stsz", &body));
+            boxed(
+                b"moov",
+                &boxed(b"trak", &boxed(b"mdia", &boxed(b"minf", &stbl))),
+            )
+        };
+        assert_eq!(check_sample_tables(&stsz(4)), Ok(()));
+        assert_eq!(
+            check_sample_tables(&stsz(u32::MAX)),
+            Err("its samples are 4294967295 bytes each, in a file of 60".into())
         );
     }
 }

@@ -49,29 +49,99 @@ pub fn decode_pcm16_mono(bytes: &[u8]) -> Option<(u32, Vec<f32>)> {
     Some((wav_sample_rate(bytes)?, samples))
 }
 
+/// Refuses a `LIST` chunk before the audio that claims more bytes than the file has: symphonia
+/// 0.5 reads its `INFO` entries into buffers of the sizes they claim, which only the list's own
+/// size bounds, so a list and an entry of four billion bytes in a file of a hundred would ask
+/// for gigabytes before it read a byte. Bytes that are not RIFF/WAVE pass.
+#[cfg(feature = "decoders")]
+pub(crate) fn check_lists(bytes: &[u8]) -> Result<(), String> {
+    let lying = chunks(bytes)
+        .take_while(|chunk| chunk.name != b"data")
+        .find(|chunk| chunk.name == b"LIST" && chunk.size > bytes.len() - chunk.body);
+    match lying {
+        Some(chunk) => Err(format!(
+            "a LIST chunk claims {} bytes where the file has {} left",
+            chunk.size,
+            bytes.len() - chunk.body
+        )),
+        None => Ok(()),
+    }
+}
+
 /// The body of the first chunk `id` of a RIFF/WAVE file (cut at the file's end when the size
 /// says more), or `None` when there is none.
 fn chunk<'a>(bytes: &'a [u8], id: &[u8; 4]) -> Option<&'a [u8]> {
-    if bytes.get(0..4)? != b"RIFF" || bytes.get(8..12)? != b"WAVE" {
-        return None;
-    }
-    let mut at = 12usize;
-    loop {
+    let found = chunks(bytes).find(|chunk| chunk.name == id)?;
+    bytes.get(found.body..found.body.checked_add(found.size)?.min(bytes.len()))
+}
+
+/// A chunk's header: its name, the size it claims and where its body starts.
+struct ChunkHeader<'a> {
+    name: &'a [u8],
+    size: usize,
+    body: usize,
+}
+
+/// The chunk headers of a RIFF/WAVE file in order, up to the first that is cut short; none when
+/// `bytes` is not such a file.
+fn chunks(bytes: &[u8]) -> impl Iterator<Item = ChunkHeader<'_>> {
+    let riff = bytes.get(0..4) == Some(b"RIFF") && bytes.get(8..12) == Some(b"WAVE");
+    let mut next = riff.then_some(12usize);
+    std::iter::from_fn(move || {
+        let at = next.take()?;
         let name = bytes.get(at..at.checked_add(4)?)?;
-        let size: [u8; 4] = bytes.get(at + 4..at + 8)?.try_into().ok()?;
+        let size: [u8; 4] = bytes.get(at + 4..at.checked_add(8)?)?.try_into().ok()?;
         let size = u32::from_le_bytes(size) as usize;
-        let body = at.checked_add(8)?;
-        if name == id {
-            return bytes.get(body..body.checked_add(size)?.min(bytes.len()));
-        }
+        let body = at + 8;
         // Chunks are padded to an even size.
-        at = body.checked_add(size)?.checked_add(size % 2)?;
-    }
+        next = body
+            .checked_add(size)
+            .and_then(|end| end.checked_add(size % 2));
+        Some(ChunkHeader { name, size, body })
+    })
 }
 
 #[cfg(test)]
 mod header_tests {
     use super::*;
+
+    /// A WAV of `samples` with a `LIST` chunk claiming `list_size` bytes before its audio.
+    #[cfg(feature = "decoders")]
+    fn listed(list_size: u32, list: &[u8]) -> Vec<u8> {
+        let wav = encode_wav(&[0.25; 16], 16_000);
+        let data = wav.windows(4).position(|w| w == b"data").unwrap();
+        let mut out = wav[..data].to_vec();
+        out.extend(b"LIST");
+        out.extend(list_size.to_le_bytes());
+        out.extend(list);
+        out.extend(&wav[data..]);
+        out
+    }
+
+    #[cfg(feature = "decoders")]
+    #[test]
+    fn a_list_chunk_claiming_more_than_the_file_has_is_refused() {
+        let mut info = b"INFOINAM".to_vec();
+        info.extend(6u32.to_le_bytes());
+        info.extend(b"title\0");
+        let honest = listed(info.len() as u32, &info);
+        assert_eq!(check_lists(&honest), Ok(()));
+        assert_eq!(decode_pcm16_mono(&honest).map(|(_, s)| s.len()), Some(16));
+        // The list and its entry each claim about four billion bytes.
+        let mut lying_entry = b"INFOINAM".to_vec();
+        lying_entry.extend(0xFFFF_FFF0u32.to_le_bytes());
+        let lying = listed(u32::MAX, &lying_entry);
+        assert_eq!(
+            check_lists(&lying),
+            Err(format!(
+                "a LIST chunk claims 4294967295 bytes where the file has {} left",
+                lying.len() - 44
+            ))
+        );
+        // Not a WAV, or cut short: nothing to refuse.
+        assert_eq!(check_lists(b"OggS"), Ok(()));
+        assert_eq!(check_lists(&lying[..40]), Ok(()));
+    }
 
     #[test]
     fn the_sample_rate_is_read_from_the_fmt_chunk_even_after_other_chunks() {
