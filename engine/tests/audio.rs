@@ -327,6 +327,67 @@ fn a_wav_list_a_flac_picture_or_an_mp4_tag_claiming_gigabytes_is_refused() {
     }
 }
 
+/// The comment list of Ogg Vorbis and Opus, and ID3v2 frames before an MP3, are read by symphonia
+/// into buffers of the lengths they claim; a claim of gigabytes is refused first, and the same
+/// files with honest claims still decode.
+#[test]
+fn an_ogg_comment_or_an_id3_frame_claiming_gigabytes_is_refused() {
+    for (name, prefix) in [
+        ("yes.ogg", b"\x03vorbis".as_slice()),
+        ("yes.opus", b"OpusTags"),
+    ] {
+        let good = fixture(name);
+        let Some(list) = good.windows(prefix.len()).position(|w| w == prefix) else {
+            panic!("{name} has no comment packet");
+        };
+        let le = |at: usize| u32::from_le_bytes(good[at..at + 4].try_into().unwrap()) as usize;
+        let vendor = list + prefix.len();
+        let count = vendor + 4 + le(vendor);
+        // The first comment's length, or the vendor string's where the encoder wrote none.
+        let (field, what) = match le(count) {
+            0 => (vendor, "vendor string"),
+            _ => (count + 4, "comment"),
+        };
+        let mut lying = good.clone();
+        lying[field..field + 4].copy_from_slice(&0xFFFF_FFF0u32.to_le_bytes());
+        match decode(lying, None, &Limits::default()) {
+            Err(AudioError::Corrupt(why)) => assert!(
+                why.starts_with(&format!(
+                    "the Ogg file is damaged: a {what} claims 4294967280 bytes"
+                )),
+                "{name}: {why}"
+            ),
+            other => panic!("{name}: {:?}", other.map(|d| d.sample_rate)),
+        }
+    }
+    // An ID3v2.3 tag before the MP3's first frame: one title frame, then 16 bytes of padding.
+    let tag = |claimed: u32| {
+        let mut tag = b"ID3\x03\0\0\0\0\0\x1f".to_vec();
+        tag.extend(b"TIT2");
+        tag.extend(claimed.to_be_bytes());
+        tag.extend([0, 0]);
+        tag.extend(b"\0yes");
+        tag.extend([0; 17]);
+        tag
+    };
+    let mp3 = fixture("yes.mp3");
+    let honest = [tag(4), mp3.clone()].concat();
+    assert!(decode(honest, Some("mp3"), &Limits::default()).is_ok());
+    match decode(
+        [tag(u32::MAX), mp3].concat(),
+        Some("mp3"),
+        &Limits::default(),
+    ) {
+        Err(AudioError::Corrupt(why)) => assert!(
+            why.starts_with(
+                "the file's ID3 tag is damaged: an ID3v2.3 frame (TIT2) claims 4294967295"
+            ),
+            "{why}"
+        ),
+        other => panic!("{:?}", other.map(|d| d.sample_rate)),
+    }
+}
+
 /// The length limit is in seconds; a file's rate and channel count decide how many samples
 /// that is, so a header of many channels at a high rate is refused before its packets are.
 #[test]

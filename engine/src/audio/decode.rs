@@ -1,5 +1,7 @@
 use super::flac;
+use super::id3;
 use super::mp4;
+use super::ogg;
 use super::opus::{OPUS_RATE, OpusStream};
 use super::wav;
 use super::webm;
@@ -67,6 +69,10 @@ fn decode_unguarded(
         .map_err(|why| AudioError::Corrupt(format!("the WAV file is damaged: {why}")))?;
     flac::check_metadata(&bytes)
         .map_err(|why| AudioError::Corrupt(format!("the FLAC file is damaged: {why}")))?;
+    ogg::check_headers(&bytes)
+        .map_err(|why| AudioError::Corrupt(format!("the Ogg file is damaged: {why}")))?;
+    id3::check_tags(&bytes)
+        .map_err(|why| AudioError::Corrupt(format!("the file's ID3 tag is damaged: {why}")))?;
     let edit_start = mp4::edit_start(&bytes);
     let stream = MediaSourceStream::new(Box::new(Cursor::new(bytes)), Default::default());
     let mut hint = Hint::new();

@@ -1,15 +1,20 @@
 //! A FLAC file's metadata blocks, checked before symphonia reads them.
 
+use super::vorbis_comment::check_comments;
+
 /// A FLAC stream's first bytes.
 const MAGIC: &[u8; 4] = b"fLaC";
+
+/// The block type of the Vorbis comment list.
+const COMMENTS: u8 = 4;
 
 /// The block type of an embedded picture.
 const PICTURE: u8 = 6;
 
-/// Refuses metadata blocks that claim more bytes than the file has, and pictures whose fields
-/// claim more bytes than their block holds: symphonia 0.5 reads a picture's media type,
-/// description and data into buffers of the lengths they claim (up to 4 GiB each) before it
-/// reads a byte of them. Bytes that are not FLAC pass.
+/// Refuses metadata blocks that claim more bytes than the file has, and pictures and comments
+/// whose fields claim more bytes than their block holds: symphonia 0.5 reads a picture's media
+/// type, description and data, and each comment, into buffers of the lengths they claim (up to
+/// 4 GiB each) before it reads a byte of them. Bytes that are not FLAC pass.
 pub fn check_metadata(bytes: &[u8]) -> Result<(), String> {
     if !bytes.starts_with(MAGIC) {
         return Ok(());
@@ -25,15 +30,22 @@ pub fn check_metadata(bytes: &[u8]) -> Result<(), String> {
                 bytes.len() - body
             ));
         };
-        if kind == PICTURE {
-            check_picture(block)?;
-        }
+        check_block(kind, block)?;
         if last {
             break;
         }
         at = body + length;
     }
     Ok(())
+}
+
+/// One metadata block's body, by its type (also the header packets of FLAC in Ogg).
+pub fn check_block(kind: u8, block: &[u8]) -> Result<(), String> {
+    match kind {
+        COMMENTS => check_comments(block),
+        PICTURE => check_picture(block),
+        _ => Ok(()),
+    }
 }
 
 /// A picture block: its type, then the media type, the description (each a length and its
@@ -90,6 +102,12 @@ mod tests {
             Err(
                 "a picture's media type claims 4294967280 bytes where its block has 33 left".into()
             )
+        );
+        let comments = crate::audio::vorbis_comment::tests::list(&["TITLE=yes"], Some(1 << 30));
+        let lying = file(&block(COMMENTS, true, &comments));
+        assert_eq!(
+            check_metadata(&lying),
+            Err("a comment claims 1073741824 bytes where its comment list has 9 left".into())
         );
         // A block longer than the file.
         let cut = &honest[..honest.len() - 1];

@@ -11,10 +11,16 @@ mod features;
 #[cfg(feature = "decoders")]
 mod flac;
 #[cfg(feature = "decoders")]
+mod id3;
+#[cfg(feature = "decoders")]
 mod mp4;
+#[cfg(feature = "decoders")]
+mod ogg;
 #[cfg(feature = "decoders")]
 mod opus;
 mod resample;
+#[cfg(feature = "decoders")]
+mod vorbis_comment;
 mod wav;
 #[cfg(feature = "decoders")]
 mod webm;
