@@ -121,12 +121,7 @@ fn wav_of_every_sample_format_rate_and_channel_count_decodes_to_the_tone() {
                 WavFormat::Int(32),
                 WavFormat::Float,
             ] {
-                let decoded = decode(
-                    tone_wav(rate, channels, format),
-                    Some("wav"),
-                    &Limits::default(),
-                )
-                .unwrap();
+                let decoded = decode(tone_wav(rate, channels, format), &Limits::default()).unwrap();
                 assert_eq!(decoded.sample_rate, rate);
                 assert_eq!(decoded.channels.len(), channels);
                 assert_eq!(decoded.channels[0].len(), (rate / 2) as usize);
@@ -147,8 +142,8 @@ fn compressed_formats_decode_to_the_tone() {
         ("tone-8000-mono.mp3", 8_000, 1),
     ] {
         // No extension hint: the container is recognised from its bytes.
-        let decoded = decode(fixture(name), None, &Limits::default())
-            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        let decoded =
+            decode(fixture(name), &Limits::default()).unwrap_or_else(|e| panic!("{name}: {e}"));
         assert_eq!(decoded.sample_rate, rate, "{name}");
         assert_eq!(decoded.channels.len(), channels, "{name}");
         assert_is_the_tone(&decoded.channels, rate, 0.6, expected_db);
@@ -189,8 +184,8 @@ fn reference_channels(name: &str) -> (u32, Vec<Vec<f32>>) {
 #[test]
 fn every_recorded_format_gives_the_reference_decoders_samples() {
     for (name, tolerance) in RECORDED {
-        let decoded = decode(fixture(name), None, &Limits::default())
-            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        let decoded =
+            decode(fixture(name), &Limits::default()).unwrap_or_else(|e| panic!("{name}: {e}"));
         let (rate, expected) = reference_channels(name);
         assert_eq!(decoded.sample_rate, rate, "{name}");
         assert_eq!(decoded.channels.len(), expected.len(), "{name}");
@@ -227,11 +222,7 @@ fn every_recorded_format_gives_the_reference_decoders_samples() {
 /// allocated before reading; the product's own WebM reader checks them against the block.
 #[test]
 fn a_webm_whose_laces_claim_gigabytes_is_refused() {
-    let refused = decode(
-        fixture("webm-lace-claims-26gb.webm"),
-        None,
-        &Limits::default(),
-    );
+    let refused = decode(fixture("webm-lace-claims-26gb.webm"), &Limits::default());
     assert_eq!(
         refused.map(|decoded| decoded.sample_rate),
         Err(AudioError::Corrupt(
@@ -246,7 +237,7 @@ fn a_webm_whose_laces_claim_gigabytes_is_refused() {
 #[test]
 fn an_mp4_whose_sample_tables_count_billions_of_entries_is_refused() {
     let good = fixture("yes.m4a");
-    assert!(decode(good.clone(), None, &Limits::default()).is_ok());
+    assert!(decode(good.clone(), &Limits::default()).is_ok());
     let mut tables = 0;
     for (table, count_at) in [("stts", 4), ("stsc", 4), ("stsz", 8), ("stco", 4)] {
         let Some(at) = good.windows(4).position(|w| w == table.as_bytes()) else {
@@ -261,7 +252,7 @@ fn an_mp4_whose_sample_tables_count_billions_of_entries_is_refused() {
         tables += 1;
         let mut lying = good.clone();
         lying[count..count + 4].copy_from_slice(&u32::MAX.to_be_bytes());
-        match decode(lying, None, &Limits::default()) {
+        match decode(lying, &Limits::default()) {
             Err(AudioError::Corrupt(why)) => assert!(
                 why.contains(&format!("`{table}` table counts 4294967295 entries")),
                 "{why}"
@@ -285,7 +276,7 @@ fn a_wav_list_a_flac_picture_or_an_mp4_tag_claiming_gigabytes_is_refused() {
     lying.extend(b"INFOINAM");
     lying.extend(0xFFFF_FFF0u32.to_le_bytes());
     lying.extend(&wav[data..]);
-    match decode(lying, Some("wav"), &Limits::default()) {
+    match decode(lying, &Limits::default()) {
         Err(AudioError::Corrupt(why)) => assert!(
             why.starts_with("the WAV file is damaged: a LIST chunk claims 4294967295 bytes"),
             "{why}"
@@ -298,7 +289,7 @@ fn a_wav_list_a_flac_picture_or_an_mp4_tag_claiming_gigabytes_is_refused() {
     flac.extend([0; 20]);
     flac.extend([0x86, 0, 0, 17, 0, 0, 0, 3, 0xff, 0xff, 0xff, 0xf0]);
     flac.extend(b"image/png");
-    match decode(flac, Some("flac"), &Limits::default()) {
+    match decode(flac, &Limits::default()) {
         Err(AudioError::Corrupt(why)) => assert!(
             why.starts_with("the FLAC file is damaged: a picture's media type claims 4294967280"),
             "{why}"
@@ -319,7 +310,7 @@ fn a_wav_list_a_flac_picture_or_an_mp4_tag_claiming_gigabytes_is_refused() {
     tagged.extend(b"data");
     tagged.extend((1u64 << 62).to_be_bytes());
     tagged.extend(&good[data_box + 8..]);
-    match decode(tagged, None, &Limits::default()) {
+    match decode(tagged, &Limits::default()) {
         Err(AudioError::Corrupt(why)) => {
             assert!(why.contains("claims more bytes than it holds"), "{why}")
         }
@@ -327,40 +318,14 @@ fn a_wav_list_a_flac_picture_or_an_mp4_tag_claiming_gigabytes_is_refused() {
     }
 }
 
-/// The comment list of Ogg Vorbis and Opus, and ID3v2 frames before an MP3, are read by symphonia
-/// into buffers of the lengths they claim; a claim of gigabytes is refused first, and the same
-/// files with honest claims still decode.
+/// symphonia reads ID3v2 frames into buffers of the sizes they claim; a claim of gigabytes is
+/// refused first, in every tag the probe reads (one after another, after junk), and a tag does
+/// not hide the FLAC file behind it from that file's own checks. The same files with honest
+/// claims still decode. (The Ogg comment lists are checked in `audio::probe`'s tests, which
+/// can seal a page's CRC after changing it.)
 #[test]
-fn an_ogg_comment_or_an_id3_frame_claiming_gigabytes_is_refused() {
-    for (name, prefix) in [
-        ("yes.ogg", b"\x03vorbis".as_slice()),
-        ("yes.opus", b"OpusTags"),
-    ] {
-        let good = fixture(name);
-        let Some(list) = good.windows(prefix.len()).position(|w| w == prefix) else {
-            panic!("{name} has no comment packet");
-        };
-        let le = |at: usize| u32::from_le_bytes(good[at..at + 4].try_into().unwrap()) as usize;
-        let vendor = list + prefix.len();
-        let count = vendor + 4 + le(vendor);
-        // The first comment's length, or the vendor string's where the encoder wrote none.
-        let (field, what) = match le(count) {
-            0 => (vendor, "vendor string"),
-            _ => (count + 4, "comment"),
-        };
-        let mut lying = good.clone();
-        lying[field..field + 4].copy_from_slice(&0xFFFF_FFF0u32.to_le_bytes());
-        match decode(lying, None, &Limits::default()) {
-            Err(AudioError::Corrupt(why)) => assert!(
-                why.starts_with(&format!(
-                    "the Ogg file is damaged: a {what} claims 4294967280 bytes"
-                )),
-                "{name}: {why}"
-            ),
-            other => panic!("{name}: {:?}", other.map(|d| d.sample_rate)),
-        }
-    }
-    // An ID3v2.3 tag before the MP3's first frame: one title frame, then 16 bytes of padding.
+fn an_id3_frame_claiming_gigabytes_is_refused_wherever_the_probe_finds_its_tag() {
+    // An ID3v2.3 tag: one title frame, then 16 bytes of padding.
     let tag = |claimed: u32| {
         let mut tag = b"ID3\x03\0\0\0\0\0\x1f".to_vec();
         tag.extend(b"TIT2");
@@ -372,16 +337,32 @@ fn an_ogg_comment_or_an_id3_frame_claiming_gigabytes_is_refused() {
     };
     let mp3 = fixture("yes.mp3");
     let honest = [tag(4), mp3.clone()].concat();
-    assert!(decode(honest, Some("mp3"), &Limits::default()).is_ok());
-    match decode(
-        [tag(u32::MAX), mp3].concat(),
-        Some("mp3"),
-        &Limits::default(),
-    ) {
-        Err(AudioError::Corrupt(why)) => assert!(
-            why.starts_with(
-                "the file's ID3 tag is damaged: an ID3v2.3 frame (TIT2) claims 4294967295"
+    assert!(decode(honest, &Limits::default()).is_ok());
+    for lying in [
+        [tag(u32::MAX), mp3.clone()].concat(),
+        [tag(4), b"junk".to_vec(), tag(u32::MAX), mp3].concat(),
+    ] {
+        match decode(lying, &Limits::default()) {
+            Err(AudioError::Corrupt(why)) => assert!(
+                why.starts_with(
+                    "the file's ID3 tag is damaged: an ID3v2.3 frame (TIT2) claims 4294967295"
+                ),
+                "{why}"
             ),
+            other => panic!("{:?}", other.map(|d| d.sample_rate)),
+        }
+    }
+    let flac = fixture("tone-44100-stereo.flac");
+    assert!(decode([tag(4), flac.clone()].concat(), &Limits::default()).is_ok());
+    // The fixture's stream info block, then a picture (the last block) claiming 4 GiB.
+    let stream_info = 4 + 4 + 34;
+    let mut lying = flac[..stream_info].to_vec();
+    lying[4] &= 0x7f;
+    lying.extend([0x86, 0, 0, 17, 0, 0, 0, 3, 0xff, 0xff, 0xff, 0xf0]);
+    lying.extend(b"image/png");
+    match decode([tag(4), lying].concat(), &Limits::default()) {
+        Err(AudioError::Corrupt(why)) => assert!(
+            why.starts_with("the FLAC file is damaged: a picture's media type claims 4294967280"),
             "{why}"
         ),
         other => panic!("{:?}", other.map(|d| d.sample_rate)),
@@ -397,9 +378,9 @@ fn a_file_of_more_samples_than_are_decoded_is_refused_whatever_its_length() {
     // 2 s holds 12.29 M, over the 11.52 M that 30 s allows.
     let silence = |seconds: f32| vec![vec![0.0f32; (768_000.0 * seconds) as usize]; 8];
     let short = wav_bytes(&silence(1.8), 768_000, WavFormat::Int(16));
-    assert!(decode(short, Some("wav"), &limits).is_ok());
+    assert!(decode(short, &limits).is_ok());
     let long = wav_bytes(&silence(2.0), 768_000, WavFormat::Int(16));
-    match decode(long, Some("wav"), &limits) {
+    match decode(long, &limits) {
         Err(error @ AudioError::TooManySamples { .. }) => assert_eq!(
             error.to_string(),
             "8 channels at 768000 Hz hold more samples than are decoded for one file \
@@ -459,7 +440,7 @@ fn every_recorded_format_gives_every_default_student_the_wavs_top_label() {
         .collect();
     assert_eq!(students.len(), 10);
     let top_labels = |bytes: Vec<u8>| -> Vec<String> {
-        let clip = tempokd::audio::load_clip(bytes, None, &Limits::default()).unwrap();
+        let clip = tempokd::audio::load_clip(bytes, &Limits::default()).unwrap();
         students
             .iter()
             .map(|student| {
@@ -536,15 +517,15 @@ fn resampling_removes_what_16_khz_cannot_hold() {
 #[test]
 fn empty_and_non_audio_bytes_are_refused() {
     let limits = Limits::default();
-    assert_eq!(decode(Vec::new(), None, &limits), Err(AudioError::Empty));
+    assert_eq!(decode(Vec::new(), &limits), Err(AudioError::Empty));
     let text = b"This is a text file, not a recording.\n".repeat(50);
     assert!(matches!(
-        decode(text, Some("wav"), &limits),
+        decode(text, &limits),
         Err(AudioError::Unsupported(_))
     ));
     let mut png = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR".to_vec();
     png.extend([7u8; 4000]);
-    assert!(decode(png, Some("mp3"), &limits).is_err());
+    assert!(decode(png, &limits).is_err());
 }
 
 #[test]
@@ -552,11 +533,11 @@ fn truncated_files_are_refused() {
     let limits = Limits::default();
     let wav = tone_wav(16_000, 1, WavFormat::Int(16));
     // Cut inside the header.
-    assert!(decode(wav[..30].to_vec(), Some("wav"), &limits).is_err());
+    assert!(decode(wav[..30].to_vec(), &limits).is_err());
     // Cut in the middle of the data.
     let half = wav[..wav.len() / 2].to_vec();
     assert!(matches!(
-        decode(half, Some("wav"), &limits),
+        decode(half, &limits),
         Err(AudioError::Truncated { .. })
     ));
     for name in [
@@ -570,7 +551,7 @@ fn truncated_files_are_refused() {
     ] {
         let bytes = fixture(name);
         assert!(
-            decode(bytes[..bytes.len() / 3].to_vec(), None, &limits).is_err(),
+            decode(bytes[..bytes.len() / 3].to_vec(), &limits).is_err(),
             "{name} cut to a third decoded without complaint"
         );
     }
@@ -584,15 +565,12 @@ fn absurd_headers_are_refused() {
     for rate in [0u32, 1, 500, 10_000_000, u32::MAX] {
         let mut bytes = wav.clone();
         bytes[24..28].copy_from_slice(&rate.to_le_bytes());
-        assert!(decode(bytes, Some("wav"), &limits).is_err(), "rate {rate}");
+        assert!(decode(bytes, &limits).is_err(), "rate {rate}");
     }
     for channels in [0u16, 200, u16::MAX] {
         let mut bytes = wav.clone();
         bytes[22..24].copy_from_slice(&channels.to_le_bytes());
-        assert!(
-            decode(bytes, Some("wav"), &limits).is_err(),
-            "{channels} channels"
-        );
+        assert!(decode(bytes, &limits).is_err(), "{channels} channels");
     }
 }
 
@@ -602,7 +580,6 @@ fn non_finite_samples_are_refused() {
     tone[1234] = f32::NAN;
     let decoded = decode(
         wav_bytes(&[tone], 16_000, WavFormat::Float),
-        Some("wav"),
         &Limits::default(),
     )
     .unwrap();
@@ -638,7 +615,7 @@ fn silence_and_lengths_outside_the_limits_are_refused() {
     // The decoder stops at the limit instead of decoding a whole huge file.
     let long_wav = wav_bytes(&[sine(440.0, 0.5, 8_000, 31.0)], 8_000, WavFormat::Int(16));
     assert!(matches!(
-        decode(long_wav, Some("wav"), &limits),
+        decode(long_wav, &limits),
         Err(AudioError::TooLong { .. })
     ));
     assert!(matches!(
@@ -655,7 +632,7 @@ fn silence_and_lengths_outside_the_limits_are_refused() {
     let riff = field(&lying, 4) - field(&lying, data) + hour_of_samples;
     lying[4..8].copy_from_slice(&riff.to_le_bytes());
     lying[data..data + 4].copy_from_slice(&hour_of_samples.to_le_bytes());
-    match decode(lying, Some("wav"), &limits) {
+    match decode(lying, &limits) {
         Err(AudioError::TooLong { seconds, .. }) => assert!((seconds - 3_600.0).abs() < 1.0),
         other => panic!("{other:?}"),
     }

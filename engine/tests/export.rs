@@ -48,9 +48,7 @@ fn students() -> Vec<(String, Student)> {
 /// A check-set word placed 40 % into `seconds` of quiet noise (deterministic).
 fn clip(word: &str, seconds: f32) -> Vec<f32> {
     let bytes = std::fs::read(format!("{CHECK_SET}/{word}")).unwrap();
-    let word = load_clip(bytes, None, &Limits::default())
-        .unwrap()
-        .into_samples();
+    let word = load_clip(bytes, &Limits::default()).unwrap().into_samples();
     let length = (seconds * MODEL_SAMPLE_RATE as f32) as usize;
     let mut state = 7u32;
     let mut samples: Vec<f32> = (0..length)

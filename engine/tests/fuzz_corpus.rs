@@ -18,7 +18,7 @@ fn every_corpus_input_is_decoded_or_refused() {
     let (mut decoded_count, mut refused) = (0, 0);
     for entry in std::fs::read_dir(corpus).unwrap() {
         let bytes = std::fs::read(entry.unwrap().path()).unwrap();
-        match load_clip(bytes, None, &limits) {
+        match load_clip(bytes, &limits) {
             Ok(clip) => {
                 decoded_count += 1;
                 // Clips shorter than one analysis window are refused here, not by a panic.

@@ -134,8 +134,7 @@ pub fn read_recording(path: &Path) -> Result<Clip, String> {
         max_seconds: MAX_SECONDS,
         ..Limits::default()
     };
-    let extension = path.extension().and_then(|e| e.to_str());
-    audio::load_clip(bytes, extension, &limits).map_err(|e| format!("{}: {e}", path.display()))
+    audio::load_clip(bytes, &limits).map_err(|e| format!("{}: {e}", path.display()))
 }
 
 /// A model's readings of a recording at its cadence, with a progress bar over the recording's

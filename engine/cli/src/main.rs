@@ -256,9 +256,7 @@ fn run(cli: Cli) -> Result<(), String> {
 
 fn load_clip(path: &Path) -> Result<Clip, String> {
     let bytes = tempokd::capped_read::read_capped(path, audio::MAX_FILE_BYTES, "a clip")?;
-    let extension = path.extension().and_then(|e| e.to_str());
-    audio::load_clip(bytes, extension, &Limits::default())
-        .map_err(|e| format!("{}: {e}", path.display()))
+    audio::load_clip(bytes, &Limits::default()).map_err(|e| format!("{}: {e}", path.display()))
 }
 
 /// One JSON object on stdout: the clip's rate and length, and each result under its key.

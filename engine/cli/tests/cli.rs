@@ -337,7 +337,7 @@ fn inspect_adds_each_student_to_the_json() {
 
     // The command line reports what the library computes for the same file.
     let bytes = std::fs::read(&clip).unwrap();
-    let decoded = tempokd::audio::load_clip(bytes, Some("wav"), &Default::default()).unwrap();
+    let decoded = tempokd::audio::load_clip(bytes, &Default::default()).unwrap();
     let cpu = tempokd::device::ComputeDevice::cpu("test").device;
     for (dir, json) in [(&lstm_p, &students[0]), (&mhatt_rnn, &students[1])] {
         let student = Student::load_dir(std::path::Path::new(dir), &cpu).unwrap();

@@ -158,7 +158,7 @@ fn the_teacher_and_every_student_with_kd_name_each_demo_clips_word() {
         let model = Model::load_dir(&models().join(name), &device).unwrap();
         for clip in &clips {
             let bytes = std::fs::read(clips_dir.join(&clip.file)).unwrap();
-            let audio = tempokd::audio::load_clip(bytes, None, &Default::default()).unwrap();
+            let audio = tempokd::audio::load_clip(bytes, &Default::default()).unwrap();
             let reading =
                 pollster::block_on(model.read(audio.samples(), &ReadingRequest::default()))
                     .unwrap();
@@ -177,7 +177,7 @@ fn demo_stream() -> (Vec<f32>, Vec<(String, f64, f64)>) {
     let mut words = Vec::new();
     for clip in clips {
         let bytes = std::fs::read(clips_dir.join(&clip.file)).unwrap();
-        let audio = tempokd::audio::load_clip(bytes, None, &Default::default()).unwrap();
+        let audio = tempokd::audio::load_clip(bytes, &Default::default()).unwrap();
         let offset = stream.len() as f64 / 16_000.0;
         words.push((clip.label, offset + clip.start_s, offset + clip.end_s));
         stream.extend_from_slice(audio.samples());
@@ -374,7 +374,6 @@ fn calibrate_scores_a_generated_stream_as_the_stream_command_hears_it() {
     // the stretches between words are the background alone.
     let samples = tempokd::audio::load_clip(
         std::fs::read(&wav).unwrap(),
-        Some("wav"),
         &tempokd::audio::Limits {
             max_seconds: 60.0,
             ..Default::default()

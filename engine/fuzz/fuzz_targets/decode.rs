@@ -17,7 +17,7 @@ fuzz_target!(
         max_seconds: 2.0,
         ..Limits::default()
     };
-    let Ok(clip) = load_clip(bytes.to_vec(), None, &limits) else {
+    let Ok(clip) = load_clip(bytes.to_vec(), &limits) else {
         return;
     };
     if let Ok(extractor) = FeatureExtractor::new(FeatureConfig::default()) {

@@ -1,20 +1,14 @@
-use super::flac;
-use super::id3;
 use super::mp4;
-use super::ogg;
 use super::opus::{OPUS_RATE, OpusStream};
-use super::wav;
+use super::probe::{self, Opened};
 use super::webm;
 use super::{AudioError, Clip, Decoded, Limits, MAX_CHANNELS, SAMPLE_RATE_RANGE};
-use std::io::{Cursor, ErrorKind};
+use std::io::ErrorKind;
 use std::panic::AssertUnwindSafe;
 use symphonia::core::audio::SampleBuffer;
 use symphonia::core::codecs::{CODEC_TYPE_OPUS, CodecParameters, DecoderOptions};
 use symphonia::core::errors::Error as SymphoniaError;
 use symphonia::core::formats::{FormatOptions, Packet};
-use symphonia::core::io::MediaSourceStream;
-use symphonia::core::meta::MetadataOptions;
-use symphonia::core::probe::Hint;
 
 /// A decoded file may fall this far short of its declared length (encoder padding, rounding of
 /// the header) before it counts as truncated.
@@ -23,80 +17,43 @@ const TRUNCATION_TOLERANCE: f64 = 0.01;
 /// Decodes WAV (8/16/24/32-bit integer, 32/64-bit float, μ-law, A-law), AIFF, FLAC, Ogg/Vorbis,
 /// Opus (in Ogg or WebM), AAC (in MP4/M4A) or MP3 bytes.
 ///
-/// `extension` is a hint only: the container is recognised by its content. Decoding stops as soon
+/// The container is recognised by its content, never by a file's name. Decoding stops as soon
 /// as the audio exceeds `limits.max_seconds`, so a huge file costs no more than the limit.
-pub fn decode(
-    bytes: Vec<u8>,
-    extension: Option<&str>,
-    limits: &Limits,
-) -> Result<Decoded, AudioError> {
+pub fn decode(bytes: Vec<u8>, limits: &Limits) -> Result<Decoded, AudioError> {
     // symphonia 0.5 still has assertions that malformed headers reach (a sample rate of 0, for
     // one): a user's file must give an error, not bring the program down.
-    std::panic::catch_unwind(AssertUnwindSafe(|| {
-        decode_unguarded(bytes, extension, limits)
-    }))
-    .unwrap_or_else(|_| {
-        Err(AudioError::Corrupt(
-            "the decoder could not make sense of the file's headers".into(),
-        ))
-    })
+    std::panic::catch_unwind(AssertUnwindSafe(|| decode_unguarded(bytes, limits))).unwrap_or_else(
+        |_| {
+            Err(AudioError::Corrupt(
+                "the decoder could not make sense of the file's headers".into(),
+            ))
+        },
+    )
 }
 
 /// Decodes a file's bytes into a checked 16 kHz mono clip: [`decode`] then [`Clip::from_channels`].
-pub fn load_clip(
-    bytes: Vec<u8>,
-    extension: Option<&str>,
-    limits: &Limits,
-) -> Result<Clip, AudioError> {
-    let decoded = decode(bytes, extension, limits)?;
+pub fn load_clip(bytes: Vec<u8>, limits: &Limits) -> Result<Clip, AudioError> {
+    let decoded = decode(bytes, limits)?;
     Clip::from_channels(&decoded.channels, decoded.sample_rate, limits)
 }
 
-fn decode_unguarded(
-    bytes: Vec<u8>,
-    extension: Option<&str>,
-    limits: &Limits,
-) -> Result<Decoded, AudioError> {
+fn decode_unguarded(bytes: Vec<u8>, limits: &Limits) -> Result<Decoded, AudioError> {
     if bytes.is_empty() {
         return Err(AudioError::Empty);
     }
     if bytes.starts_with(&webm::MAGIC) {
         return decode_webm(&bytes, limits);
     }
-    mp4::check_sample_tables(&bytes)
-        .map_err(|why| AudioError::Corrupt(format!("the MP4 container is damaged: {why}")))?;
-    wav::check_lists(&bytes)
-        .map_err(|why| AudioError::Corrupt(format!("the WAV file is damaged: {why}")))?;
-    flac::check_metadata(&bytes)
-        .map_err(|why| AudioError::Corrupt(format!("the FLAC file is damaged: {why}")))?;
-    ogg::check_headers(&bytes)
-        .map_err(|why| AudioError::Corrupt(format!("the Ogg file is damaged: {why}")))?;
-    id3::check_tags(&bytes)
-        .map_err(|why| AudioError::Corrupt(format!("the file's ID3 tag is damaged: {why}")))?;
-    let edit_start = mp4::edit_start(&bytes);
-    let stream = MediaSourceStream::new(Box::new(Cursor::new(bytes)), Default::default());
-    let mut hint = Hint::new();
-    if let Some(ext) = extension {
-        hint.with_extension(ext);
-    }
-    let probed = symphonia::default::get_probe()
-        .format(
-            &hint,
-            stream,
-            &FormatOptions {
-                enable_gapless: true,
-                ..Default::default()
-            },
-            &MetadataOptions::default(),
-        )
-        .map_err(|e| match e {
-            SymphoniaError::Unsupported(what) => AudioError::Unsupported(what.to_string()),
-            SymphoniaError::IoError(io) if io.kind() == ErrorKind::UnexpectedEof => {
-                AudioError::Unsupported("the data ends before any audio header".into())
-            }
-            other => AudioError::Corrupt(other.to_string()),
-        })?;
-    let mut format = probed.format;
+    let Opened {
+        mut format,
+        edit_start,
+    } = probe::open(
+        bytes,
+        &FormatOptions {
+            enable_gapless: true,
+            ..Default::default()
+        },
+    )?;
     let track = format
         .default_track()
         .ok_or_else(|| AudioError::Unsupported("the container has no audio track".into()))?;

@@ -1,64 +1,91 @@
 //! ID3v2 tags (before an MP3's frames), checked before symphonia reads them.
 
+use std::borrow::Cow;
+
 /// The bytes a tag starts with.
 const MARKER: &[u8; 3] = b"ID3";
 
 /// A tag's header, and a frame's in versions 2.3 and 2.4.
 const HEADER: usize = 10;
 
-/// How far symphonia's probe looks for the next marker, from where the last tag ended.
-const PROBE_WINDOW: usize = 1 << 20;
+/// The tag header flag of unsynchronisation (a 0x00 written after each 0xFF).
+const UNSYNCHRONISED: u8 = 0x80;
+
+/// The tag header flag of an extended header (in 2.2, of compression).
+const EXTENDED: u8 = 0x40;
 
 /// Refuses a tag whose frames claim more bytes than the tag has left: symphonia 0.5 reads a
 /// frame into a zeroed buffer of the size it claims (up to 4 GiB in version 2.3) before it reads
-/// a byte of it. Checked are the tags symphonia's probe would find, one after another from the
-/// start; bytes without a tag pass.
-pub fn check_tags(bytes: &[u8]) -> Result<(), String> {
-    let mut from = 0;
-    while let Some(at) = find_tag(bytes, from) {
-        let header = &bytes[at..at + HEADER];
-        let (version, flags) = (header[3], header[5]);
-        let size = syncsafe(&header[6..10]);
-        let end = (at + HEADER + size).min(bytes.len());
-        check_frames(version, flags, &bytes[at + HEADER..end])?;
-        // Version 2.4 may repeat the header as a footer after the tag.
-        from = end + if flags & 0x10 != 0 { HEADER } else { 0 };
+/// a byte of it. `tag` starts where symphonia's probe found the tag's marker; the frames are
+/// walked as symphonia walks them (past the extended header, with unsynchronisation undone in
+/// versions 2.2 and 2.3). Tags symphonia refuses itself (other versions, compressed 2.2 tags)
+/// and bytes without a tag pass.
+pub fn check_tag(tag: &[u8]) -> Result<(), String> {
+    let Some(header) = tag.get(..HEADER).filter(|h| h.starts_with(MARKER)) else {
+        return Ok(());
+    };
+    let (version, revision, flags) = (header[3], header[4], header[5]);
+    if !(2..=4).contains(&version) || revision == 0xff || (version == 2 && flags & EXTENDED != 0) {
+        return Ok(());
     }
-    Ok(())
+    // The tag's bytes as the file has them: symphonia fails at the file's end, reserving only
+    // what a frame there claims.
+    let end = HEADER.saturating_add(syncsafe(&header[6..10]));
+    let raw = &tag[HEADER..end.min(tag.len())];
+    let body = if flags & UNSYNCHRONISED != 0 && version < 4 {
+        Cow::Owned(resynchronise(raw))
+    } else {
+        Cow::Borrowed(raw)
+    };
+    let first_frame = if flags & EXTENDED != 0 && version > 2 {
+        match extended_header_length(version, &body) {
+            Some(length) => length,
+            // symphonia refuses the tag at its extended header.
+            None => return Ok(()),
+        }
+    } else {
+        0
+    };
+    check_frames(version, &body, first_frame)
 }
 
-/// The next tag header within the probe's reach of `from`: the marker, a version symphonia
-/// reads (2.2 to 2.4), a revision below 0xFF and a size of 7-bit bytes.
-fn find_tag(bytes: &[u8], from: usize) -> Option<usize> {
-    let window = bytes.get(from..(from + PROBE_WINDOW + HEADER).min(bytes.len()))?;
-    window
-        .windows(HEADER)
-        .position(|h| {
-            h.starts_with(MARKER)
-                && (2..=4).contains(&h[3])
-                && h[4] != 0xff
-                && h[6..10].iter().all(|b| b & 0x80 == 0)
-        })
-        .map(|i| from + i)
-}
-
-/// The frames of one tag's body, until its padding (a frame id of other than capitals and
-/// digits) or its end.
-fn check_frames(version: u8, flags: u8, body: &[u8]) -> Result<(), String> {
-    let mut at = 0;
-    if flags & 0x40 != 0 {
-        // An extended header: its size excludes its own 4 bytes in 2.3, includes them in 2.4.
-        let Some(size) = body.get(..4) else {
-            return Ok(());
-        };
-        at = match version {
-            3 => 4 + u32::from_be_bytes([size[0], size[1], size[2], size[3]]) as usize,
-            4 => syncsafe(size),
-            _ => return Ok(()),
+/// How many bytes symphonia reads as the extended header, or `None` where it refuses it.
+fn extended_header_length(version: u8, body: &[u8]) -> Option<usize> {
+    if version == 3 {
+        // Its size (6 or 10), flags and padding size, then a CRC when the size says so.
+        let size = u32::from_be_bytes(body.get(..4)?.try_into().ok()?);
+        let flags = u16::from_be_bytes(body.get(4..6)?.try_into().ok()?);
+        return match size {
+            6 => Some(10),
+            10 if flags & 0x8000 != 0 => Some(14),
+            10 => Some(10),
+            _ => None,
         };
     }
+    // Version 2.4: a size symphonia does not use, one byte of flags' length (always 1), the
+    // flags, then each flag's data behind a byte of its length.
+    if *body.get(4)? != 1 {
+        return None;
+    }
+    let flags = *body.get(5)?;
+    let mut length = 6;
+    for (flag, data) in [(0x40, 0), (0x20, 5), (0x10, 1)] {
+        if flags & flag != 0 {
+            let expected = if flag == 0x40 { 1 } else { data };
+            if usize::from(*body.get(length)?) != expected {
+                return None;
+            }
+            length += 1 + data;
+        }
+    }
+    Some(length)
+}
+
+/// The frames of one tag's body from `at`, until its padding (a frame id of other than capitals
+/// and digits) or its end.
+fn check_frames(version: u8, body: &[u8], mut at: usize) -> Result<(), String> {
     let (id_length, header) = if version == 2 { (3, 6) } else { (4, HEADER) };
-    while let Some(frame) = body.get(at..at + header) {
+    while let Some(frame) = body.get(at..at.saturating_add(header)) {
         let id = &frame[..id_length];
         if !id
             .iter()
@@ -83,6 +110,19 @@ fn check_frames(version: u8, flags: u8, body: &[u8]) -> Result<(), String> {
     Ok(())
 }
 
+/// Unsynchronised bytes with the 0x00 after each 0xFF taken out again.
+fn resynchronise(raw: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(raw.len());
+    let mut after_ff = false;
+    for &byte in raw {
+        if !(after_ff && byte == 0) {
+            out.push(byte);
+        }
+        after_ff = byte == 0xff;
+    }
+    out
+}
+
 /// A 28-bit size written 7 bits to a byte.
 fn syncsafe(bytes: &[u8]) -> usize {
     bytes
@@ -94,25 +134,28 @@ fn syncsafe(bytes: &[u8]) -> usize {
 mod tests {
     use super::*;
 
-    fn tag(version: u8, frames: &[(&str, u32, &str)]) -> Vec<u8> {
-        let mut body = Vec::new();
-        for (id, claimed, data) in frames {
-            body.extend(id.as_bytes());
-            match version {
-                2 => body.extend(&claimed.to_be_bytes()[1..]),
-                3 => body.extend(claimed.to_be_bytes()),
-                _ => body.extend(to_syncsafe(*claimed)),
-            }
-            if version > 2 {
-                body.extend([0, 0]);
-            }
-            body.extend(data.as_bytes());
+    /// A frame as version `version` writes it: its id, its claimed size, no flags, its data.
+    fn frame(version: u8, id: &str, claimed: u32, data: &[u8]) -> Vec<u8> {
+        let mut out = id.as_bytes().to_vec();
+        match version {
+            2 => out.extend(&claimed.to_be_bytes()[1..]),
+            3 => out.extend(claimed.to_be_bytes()),
+            _ => out.extend(to_syncsafe(claimed)),
         }
-        body.extend([0; 16]);
+        if version > 2 {
+            out.extend([0, 0]);
+        }
+        out.extend(data);
+        out
+    }
+
+    /// A tag of `body` (frames, and an extended header if `flags` says so) and some padding.
+    fn tag(version: u8, flags: u8, body: &[u8]) -> Vec<u8> {
         let mut out = MARKER.to_vec();
-        out.extend([version, 0, 0]);
-        out.extend(to_syncsafe(body.len() as u32));
+        out.extend([version, 0, flags]);
+        out.extend(to_syncsafe(body.len() as u32 + 16));
         out.extend(body);
+        out.extend([0; 16]);
         out
     }
 
@@ -120,38 +163,88 @@ mod tests {
         [21, 14, 7, 0].map(|shift| ((size >> shift) & 0x7f) as u8)
     }
 
+    fn id(version: u8) -> &'static str {
+        if version == 2 { "TT2" } else { "TIT2" }
+    }
+
     #[test]
     fn frames_larger_than_their_tag_are_refused_in_every_version() {
         for version in 2..=4 {
-            let id = if version == 2 { "TT2" } else { "TIT2" };
-            let honest = tag(version, &[(id, 4, "\0yes")]);
+            let honest = tag(version, 0, &frame(version, id(version), 4, b"\0yes"));
             let audio = [honest.as_slice(), &[0xff, 0xfb, 0x90, 0x00]].concat();
-            assert_eq!(check_tags(&audio), Ok(()), "version {version}");
+            assert_eq!(check_tag(&audio), Ok(()), "version {version}");
             let claimed = match version {
                 2 => 0xff_ffff,
                 3 => u32::MAX,
                 _ => 0x0fff_ffff,
             };
-            let lying = tag(version, &[(id, 4, "\0yes"), (id, claimed, "\0no")]);
-            let why = check_tags(&lying).unwrap_err();
+            let frames = [
+                frame(version, id(version), 4, b"\0yes"),
+                frame(version, id(version), claimed, b"\0no"),
+            ]
+            .concat();
+            let why = check_tag(&tag(version, 0, &frames)).unwrap_err();
             assert!(why.contains(&format!("claims {claimed} bytes")), "{why}");
         }
     }
 
     #[test]
-    fn a_second_tag_after_the_first_is_checked_and_other_bytes_pass() {
-        let lying = [
-            tag(3, &[("TIT2", 4, "\0yes")]),
-            b"junk".to_vec(),
-            tag(3, &[("APIC", 1 << 30, "\0")]),
+    fn a_tag_size_with_high_bits_set_is_read_as_symphonia_reads_it() {
+        // symphonia keeps the low 7 bits of each size byte, whatever the top one says.
+        let mut lying = tag(3, 0, &frame(3, "APIC", 1 << 30, b"\0"));
+        lying[6] |= 0x80;
+        assert!(check_tag(&lying).unwrap_err().contains("claims 1073741824"));
+    }
+
+    #[test]
+    fn frames_behind_an_extended_header_are_checked() {
+        let lying = frame(3, "APIC", 1 << 30, b"\0");
+        // Version 2.3: size 6 (10 bytes read), size 10 with a CRC (14 bytes read).
+        let small = [&6u32.to_be_bytes()[..], &[0; 6], &lying].concat();
+        let with_crc = [&10u32.to_be_bytes()[..], &[0x80, 0], &[0; 8], &lying].concat();
+        for body in [small, with_crc] {
+            assert!(check_tag(&tag(3, EXTENDED, &body)).is_err());
+        }
+        // A size symphonia refuses: it never reaches the frames.
+        let refused = [&7u32.to_be_bytes()[..], &[0; 6], &lying].concat();
+        assert_eq!(check_tag(&tag(3, EXTENDED, &refused)), Ok(()));
+        // Version 2.4 with every flag's data: update (1), CRC (1 + 5), restrictions (1 + 1).
+        let lying = frame(4, "APIC", 0x0fff_ffff, b"\0");
+        let extended = [
+            &[0, 0, 0, 15, 1, 0x70, 1, 5, 0, 0, 0, 0, 0, 1, 0][..],
+            &lying,
         ]
         .concat();
-        assert!(
-            check_tags(&lying)
-                .unwrap_err()
-                .contains("(APIC) claims 1073741824")
-        );
-        assert_eq!(check_tags(b"RIFF0000WAVE"), Ok(()));
-        assert_eq!(check_tags(b"ID3\x03\0\0\0\0\0"), Ok(()));
+        assert!(check_tag(&tag(4, EXTENDED, &extended)).is_err());
+    }
+
+    #[test]
+    fn an_unsynchronised_tag_is_walked_with_its_padding_bytes_taken_out() {
+        // The first frame's data is four 0xFF bytes, each followed by a 0x00 in the file: read
+        // as written, the next frame would seem to start inside it.
+        let frames = [
+            frame(3, "TIT2", 4, &[0xff; 4]),
+            frame(3, "APIC", 1 << 30, b"\0"),
+        ]
+        .concat();
+        let mut unsynchronised = Vec::new();
+        for byte in frames {
+            unsynchronised.push(byte);
+            if byte == 0xff {
+                unsynchronised.push(0);
+            }
+        }
+        let lying = tag(3, UNSYNCHRONISED, &unsynchronised);
+        assert!(check_tag(&lying).unwrap_err().contains("(APIC) claims"));
+    }
+
+    #[test]
+    fn other_bytes_and_tags_symphonia_refuses_pass() {
+        assert_eq!(check_tag(b"RIFF0000WAVE"), Ok(()));
+        assert_eq!(check_tag(b"ID3\x03\0\0\0\0\0"), Ok(()));
+        let lying = frame(2, "PIC", 0xff_ffff, b"\0");
+        // A compressed 2.2 tag, and a version symphonia does not read.
+        assert_eq!(check_tag(&tag(2, EXTENDED, &lying)), Ok(()));
+        assert_eq!(check_tag(&tag(5, 0, &lying)), Ok(()));
     }
 }

@@ -18,6 +18,8 @@ mod mp4;
 mod ogg;
 #[cfg(feature = "decoders")]
 mod opus;
+#[cfg(feature = "decoders")]
+mod probe;
 mod resample;
 #[cfg(feature = "decoders")]
 mod vorbis_comment;

@@ -1,8 +1,10 @@
 //! An Ogg file's header packets, checked before symphonia reads them.
 //!
-//! symphonia 0.5 reads the comment list of Ogg Vorbis and Opus, and the metadata blocks of FLAC
-//! in Ogg, into buffers of the lengths their fields claim (up to 4 GiB each). Those packets are
-//! put back together from the pages here and checked; audio packets are only counted.
+//! symphonia 0.5 reads the comment lists of Ogg Vorbis and Opus, and the metadata blocks of FLAC
+//! in Ogg, into buffers of the lengths their fields claim (up to 4 GiB each). The pages are
+//! walked here as symphonia's demuxer walks them (a page whose header or CRC is wrong skipped,
+//! packets put back together across pages, a stream's partial packet dropped where its pages
+//! break off), and every packet symphonia would read as one of those is checked.
 
 use std::collections::HashMap;
 
@@ -15,131 +17,213 @@ const CAPTURE: &[u8; 4] = b"OggS";
 /// A page's header up to its segment table.
 const PAGE_HEADER: usize = 27;
 
-/// The header type flag of a page that continues the packet its stream's last page left open.
+/// Header type flags: the page continues its stream's open packet; the page begins a stream.
 const CONTINUED: u8 = 0x01;
+const FIRST: u8 = 0x02;
 
-/// What a logical stream carries, told by its first packet.
+/// What a logical stream carries, told by its first page's first packet.
 #[derive(Clone, Copy, PartialEq)]
 enum Codec {
-    /// Unknown so far: the first packet is still being read.
-    Unknown,
     Vorbis,
-    Opus,
+    /// Opus, until its comment packet has been read (symphonia reads the first only).
+    OpusBeforeTags,
     Flac,
-    /// Anything else, or a FLAC stream past its metadata: nothing more to check.
+    /// Anything else, or Opus past its comments: nothing more to check.
     Unchecked,
 }
 
-/// One logical stream's progress through its header packets.
+impl Codec {
+    fn of_first_packet(packet: &[u8]) -> Self {
+        if packet.starts_with(b"\x7fFLAC") {
+            Codec::Flac
+        } else if packet.starts_with(b"\x01vorbis") {
+            Codec::Vorbis
+        } else if packet.starts_with(b"OpusHead") {
+            Codec::OpusBeforeTags
+        } else {
+            Codec::Unchecked
+        }
+    }
+}
+
+/// One logical stream: its codec, its last page's sequence number and its open packet.
 struct Stream {
     codec: Codec,
-    /// Complete packets seen.
-    packets: usize,
-    /// The packet being put back together, while it is one that is checked.
+    last_sequence: Option<u32>,
     partial: Vec<u8>,
 }
 
 impl Stream {
-    /// Whether the packet now being read is one to check (or the first, which names the codec).
-    fn wants_packet(&self) -> bool {
-        match self.codec {
-            Codec::Unknown => true,
-            Codec::Vorbis | Codec::Opus => self.packets == 1,
-            Codec::Flac => true,
-            Codec::Unchecked => false,
+    /// Takes a page's packets as symphonia's logical stream does and checks each complete one.
+    fn read_page(&mut self, page: &Page<'_>) -> Result<(), String> {
+        if let Some(last) = self.last_sequence {
+            if page.sequence < last || page.sequence - last > 1 {
+                self.partial.clear();
+            }
         }
+        self.last_sequence = Some(page.sequence);
+        if !page.continued {
+            self.partial.clear();
+        }
+        let mut packets = page.packets.iter();
+        if page.continued && self.partial.is_empty() {
+            // The packet it continues is lost: its end is dropped, or the whole page if that
+            // end does not close on it.
+            if packets.next().is_none() {
+                return Ok(());
+            }
+        }
+        for packet in packets {
+            if self.partial.is_empty() {
+                self.map_packet(packet)?;
+            } else {
+                let whole = [std::mem::take(&mut self.partial).as_slice(), packet].concat();
+                self.map_packet(&whole)?;
+            }
+        }
+        self.partial.extend_from_slice(page.open);
+        Ok(())
     }
 
-    fn finish_packet(&mut self) -> Result<(), String> {
-        let packet = std::mem::take(&mut self.partial);
-        self.packets += 1;
+    fn map_packet(&mut self, packet: &[u8]) -> Result<(), String> {
         match self.codec {
-            Codec::Unknown => {
-                self.codec = if packet.starts_with(b"\x01vorbis") {
-                    Codec::Vorbis
-                } else if packet.starts_with(b"OpusHead") {
-                    Codec::Opus
-                } else if packet.starts_with(b"\x7fFLAC") {
-                    Codec::Flac
-                } else {
-                    Codec::Unchecked
-                };
-                Ok(())
-            }
             Codec::Vorbis => match packet.strip_prefix(b"\x03vorbis") {
                 Some(list) => check_comments(list),
                 None => Ok(()),
             },
-            Codec::Opus => match packet.strip_prefix(b"OpusTags") {
-                Some(list) => check_comments(list),
+            Codec::OpusBeforeTags => match packet.strip_prefix(b"OpusTags") {
+                Some(list) => {
+                    self.codec = Codec::Unchecked;
+                    check_comments(list)
+                }
                 None => Ok(()),
             },
-            Codec::Flac => self.flac_block(&packet),
+            Codec::Flac => match packet {
+                // Audio frames (their sync code starts 0xFF) and packet types symphonia skips.
+                [0xff | 0x00 | 0x80, ..] => Ok(()),
+                // A metadata block, read up to the packet's end whatever its length says.
+                [kind, _, _, _, body @ ..] => flac::check_block(kind & 0x7f, body),
+                _ => Ok(()),
+            },
             Codec::Unchecked => Ok(()),
         }
     }
+}
 
-    /// A header packet of FLAC in Ogg is one metadata block; the first audio frame (its sync
-    /// code starts 0xFF) or the block marked last ends the metadata.
-    fn flac_block(&mut self, packet: &[u8]) -> Result<(), String> {
-        let Some(header) = packet.get(..4) else {
-            return Ok(());
-        };
-        if header[0] == 0xff {
-            self.codec = Codec::Unchecked;
-            return Ok(());
-        }
-        if header[0] & 0x80 != 0 {
-            self.codec = Codec::Unchecked;
-        }
-        let length = u32::from_be_bytes([0, header[1], header[2], header[3]]) as usize;
-        let body = &packet[4..];
-        flac::check_block(header[0] & 0x7f, &body[..length.min(body.len())])
-    }
+/// One page whose header and CRC are sound.
+struct Page<'a> {
+    serial: u32,
+    sequence: u32,
+    flags: u8,
+    continued: bool,
+    /// The packets that end on this page (the first may continue an open one).
+    packets: Vec<&'a [u8]>,
+    /// The start of a packet the next page continues.
+    open: &'a [u8],
+}
+
+/// What reading the next page found.
+enum Read<'a> {
+    Page(Page<'a>, usize),
+    /// Not a page: the search for the next goes on from here.
+    Skip(usize),
+    /// The bytes end inside the page: symphonia stops here.
+    End,
 }
 
 /// Refuses an Ogg file whose comment list or FLAC metadata claims more bytes than its packet
-/// holds. Bytes that are not Ogg pass; pages cut short end the check (symphonia stops there).
+/// holds. `bytes` start at the first page; bytes that are not Ogg pass.
 pub fn check_headers(bytes: &[u8]) -> Result<(), String> {
     if !bytes.starts_with(CAPTURE) {
         return Ok(());
     }
     let mut streams: HashMap<u32, Stream> = HashMap::new();
+    let mut last_was_first = false;
     let mut at = 0;
     while let Some(found) = find_capture(bytes, at) {
-        let Some(header) = bytes.get(found..found + PAGE_HEADER) else {
-            break;
-        };
-        let segments = header[26] as usize;
-        let Some(lacing) = bytes.get(found + PAGE_HEADER..found + PAGE_HEADER + segments) else {
-            break;
-        };
-        let serial = u32::from_le_bytes([header[14], header[15], header[16], header[17]]);
-        let stream = streams.entry(serial).or_insert(Stream {
-            codec: Codec::Unknown,
-            packets: 0,
-            partial: Vec::new(),
-        });
-        if header[5] & CONTINUED == 0 {
-            stream.partial.clear();
-        }
-        let mut body = found + PAGE_HEADER + segments;
-        for &size in lacing {
-            let Some(segment) = bytes.get(body..body + size as usize) else {
-                return Ok(());
-            };
-            if stream.wants_packet() {
-                stream.partial.extend_from_slice(segment);
+        let page = match read_page(bytes, found) {
+            Read::Page(page, next) => {
+                at = next;
+                page
             }
-            body += size as usize;
-            // A segment shorter than 255 bytes ends its packet.
-            if size < 255 {
-                stream.finish_packet()?;
+            Read::Skip(next) => {
+                at = next;
+                continue;
             }
+            Read::End => break,
+        };
+        if page.flags & FIRST != 0 {
+            // A run of first pages starts a new physical stream: symphonia forgets the old
+            // one's streams, and names each new one by its first packet (never read as data).
+            if !last_was_first {
+                streams.clear();
+            }
+            last_was_first = true;
+            let codec = page
+                .packets
+                .first()
+                .map_or(Codec::Unchecked, |packet| Codec::of_first_packet(packet));
+            streams.insert(
+                page.serial,
+                Stream {
+                    codec,
+                    last_sequence: None,
+                    partial: Vec::new(),
+                },
+            );
+            continue;
         }
-        at = body;
+        last_was_first = false;
+        if let Some(stream) = streams.get_mut(&page.serial) {
+            stream.read_page(&page)?;
+        }
     }
     Ok(())
+}
+
+/// The page whose capture pattern is at `found`, as symphonia's page reader takes it.
+fn read_page(bytes: &[u8], found: usize) -> Read<'_> {
+    let Some(header) = bytes.get(found..found + PAGE_HEADER) else {
+        return Read::End;
+    };
+    let (version, flags) = (header[4], header[5]);
+    if version != 0 || flags & 0xf8 != 0 {
+        // symphonia goes on searching after the header it refused.
+        return Read::Skip(found + PAGE_HEADER);
+    }
+    let segments = usize::from(header[26]);
+    let body_start = found + PAGE_HEADER + segments;
+    let Some(lacing) = bytes.get(found + PAGE_HEADER..body_start) else {
+        return Read::End;
+    };
+    let body_length: usize = lacing.iter().map(|&size| usize::from(size)).sum();
+    let Some(body) = bytes.get(body_start..body_start + body_length) else {
+        return Read::End;
+    };
+    let stored = u32::from_le_bytes([header[22], header[23], header[24], header[25]]);
+    if page_crc(&bytes[found..body_start + body_length]) != stored {
+        // symphonia searches again from just after the capture pattern.
+        return Read::Skip(found + CAPTURE.len());
+    }
+    let mut packets = Vec::new();
+    let (mut start, mut end) = (0, 0);
+    for &size in lacing {
+        end += usize::from(size);
+        // A segment shorter than 255 bytes ends its packet.
+        if size < 255 {
+            packets.push(&body[start..end]);
+            start = end;
+        }
+    }
+    let page = Page {
+        serial: u32::from_le_bytes([header[14], header[15], header[16], header[17]]),
+        sequence: u32::from_le_bytes([header[18], header[19], header[20], header[21]]),
+        flags,
+        continued: flags & CONTINUED != 0,
+        packets,
+        open: &body[start..],
+    };
+    Read::Page(page, body_start + body_length)
 }
 
 /// Where the next page starts at or after `from` (symphonia, too, skips bytes between pages).
@@ -150,44 +234,131 @@ fn find_capture(bytes: &[u8], from: usize) -> Option<usize> {
         .map(|i| from + i)
 }
 
+/// Ogg's CRC-32 of a page (polynomial 0x04C11DB7, not reflected, starting at 0), with the
+/// page's own CRC field taken as zeros.
+fn page_crc(page: &[u8]) -> u32 {
+    page.iter().enumerate().fold(0, |crc, (i, &byte)| {
+        let byte = if (22..26).contains(&i) { 0 } else { byte };
+        (crc << 8) ^ CRC_TABLE[usize::from((crc >> 24) as u8 ^ byte)]
+    })
+}
+
+const CRC_TABLE: [u32; 256] = {
+    let mut table = [0; 256];
+    let mut i = 0;
+    while i < 256 {
+        let mut crc = (i as u32) << 24;
+        let mut bit = 0;
+        while bit < 8 {
+            crc = if crc & 0x8000_0000 != 0 {
+                (crc << 1) ^ 0x04c1_1db7
+            } else {
+                crc << 1
+            };
+            bit += 1;
+        }
+        table[i] = crc;
+        i += 1;
+    }
+    table
+};
+
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::audio::vorbis_comment::tests::list;
 
-    /// A page of one stream holding `packets`, each laced in full.
-    fn page(serial: u32, continued: bool, packets: &[&[u8]]) -> Vec<u8> {
+    /// Writes the CRC of the page that starts at `page`'s first byte into its header.
+    pub(crate) fn seal(page: &mut [u8]) {
+        let segments = usize::from(page[26]);
+        let lacing = &page[PAGE_HEADER..PAGE_HEADER + segments];
+        let length = PAGE_HEADER + segments + lacing.iter().map(|&s| usize::from(s)).sum::<usize>();
+        let crc = page_crc(&page[..length]);
+        page[22..26].copy_from_slice(&crc.to_le_bytes());
+    }
+
+    /// Writes the CRC of every page of `file`, which holds pages and nothing else.
+    pub(crate) fn seal_all(file: &mut [u8]) {
+        let mut at = 0;
+        while at < file.len() {
+            seal(&mut file[at..]);
+            let segments = usize::from(file[at + 26]);
+            let lacing = &file[at + PAGE_HEADER..at + PAGE_HEADER + segments];
+            at += PAGE_HEADER + segments + lacing.iter().map(|&s| usize::from(s)).sum::<usize>();
+        }
+    }
+
+    /// A sealed page of one stream: `packets`, each laced in full, then `open` (a multiple of
+    /// 255 bytes) left for the next page to continue.
+    fn page(serial: u32, flags: u8, sequence: u32, packets: &[&[u8]], open: &[u8]) -> Vec<u8> {
+        assert_eq!(open.len() % 255, 0);
         let mut lacing = Vec::new();
         for packet in packets {
             lacing.extend(std::iter::repeat_n(255u8, packet.len() / 255));
             lacing.push((packet.len() % 255) as u8);
         }
+        lacing.extend(std::iter::repeat_n(255u8, open.len() / 255));
         let mut out = CAPTURE.to_vec();
-        out.extend([0, u8::from(continued)]);
+        out.extend([0, flags]);
         out.extend([0; 8]);
         out.extend(serial.to_le_bytes());
-        out.extend([0; 8]);
+        out.extend(sequence.to_le_bytes());
+        out.extend([0; 4]);
         out.push(lacing.len() as u8);
         out.extend(lacing);
         for packet in packets {
             out.extend(*packet);
         }
+        out.extend(open);
+        seal(&mut out);
         out
     }
 
-    fn vorbis(comment_claims: Option<u32>) -> Vec<u8> {
-        let comments = [
+    fn vorbis_comments(claims: Option<u32>) -> Vec<u8> {
+        [
             b"\x03vorbis".as_slice(),
-            &list(&["TITLE=yes"], comment_claims),
+            &list(&["TITLE=yes"], claims),
             &[1],
         ]
-        .concat();
+        .concat()
+    }
+
+    fn vorbis(comment_claims: Option<u32>) -> Vec<u8> {
         [
-            page(7, false, &[b"\x01vorbis\0\0\0\0".as_slice()]),
-            page(7, false, &[&comments, b"\x05vorbis setup".as_slice()]),
-            page(7, false, &[&[0u8; 300][..]]),
+            page(7, FIRST, 0, &[b"\x01vorbis\0\0\0\0".as_slice()], &[]),
+            page(
+                7,
+                0,
+                1,
+                &[
+                    &vorbis_comments(comment_claims),
+                    b"\x05vorbis setup".as_slice(),
+                ],
+                &[],
+            ),
+            page(7, 0, 2, &[&[0u8; 300][..]], &[]),
         ]
         .concat()
+    }
+
+    #[test]
+    fn every_page_an_encoder_wrote_reads_as_sound() {
+        // The Ogg Vorbis and Opus fixtures: each page's CRC as their encoder wrote it equals ours.
+        for file in [
+            include_bytes!("../../tests/fixtures/audio/yes.ogg").as_slice(),
+            include_bytes!("../../tests/fixtures/audio/yes.opus"),
+        ] {
+            let (mut at, mut pages) = (0, 0);
+            while let Some(found) = find_capture(file, at) {
+                match read_page(file, found) {
+                    Read::Page(_, next) => at = next,
+                    Read::Skip(_) => panic!("the page at byte {found} was refused"),
+                    Read::End => panic!("the page at byte {found} is cut short"),
+                }
+                pages += 1;
+            }
+            assert!(pages >= 3, "{pages} pages");
+        }
     }
 
     #[test]
@@ -200,20 +371,26 @@ mod tests {
         let opus = |claims| {
             let tags = [b"OpusTags".as_slice(), &list(&["TITLE=yes"], claims)].concat();
             [
-                page(3, false, &[b"OpusHead\x01".as_slice()]),
-                page(3, false, &[&tags]),
+                page(3, FIRST, 0, &[b"OpusHead\x01".as_slice()], &[]),
+                page(3, 0, 1, &[&tags], &[]),
             ]
             .concat()
         };
         assert_eq!(check_headers(&opus(None)), Ok(()));
         assert!(check_headers(&opus(Some(1 << 31))).is_err());
+        // FLAC in Ogg: symphonia reads a block to its packet's end, whatever its length says.
         let flac = |claims| {
-            let comments = list(&["TITLE=yes"], claims);
-            let mut block = vec![0x84, 0, 0, comments.len() as u8];
-            block.extend(comments);
+            let mut block = vec![0x84, 0, 0, 0];
+            block.extend(list(&["TITLE=yes"], claims));
             [
-                page(9, false, &[b"\x7fFLAC\x01\x00\x00\x01fLaC".as_slice()]),
-                page(9, false, &[&block]),
+                page(
+                    9,
+                    FIRST,
+                    0,
+                    &[b"\x7fFLAC\x01\x00\x00\x01fLaC".as_slice()],
+                    &[],
+                ),
+                page(9, 0, 1, &[&block], &[]),
             ]
             .concat()
         };
@@ -222,33 +399,74 @@ mod tests {
     }
 
     #[test]
+    fn comment_packets_anywhere_in_a_stream_and_in_a_chained_stream_are_checked() {
+        let lying = vorbis_comments(Some(u32::MAX));
+        // A Vorbis comment packet after the audio has started.
+        let late = [vorbis(None), page(7, 0, 3, &[&[0u8; 40][..], &lying], &[])].concat();
+        assert!(check_headers(&late).is_err());
+        // A second physical stream chained after the first.
+        let chained = [vorbis(None), vorbis(Some(u32::MAX))].concat();
+        assert!(check_headers(&chained).is_err());
+        // Opus: the first packet that is a comment packet, not the packet after the head.
+        let tags = |claims| [b"OpusTags".as_slice(), &list(&["TITLE=yes"], claims)].concat();
+        let opus = |packets: &[&[u8]]| {
+            [
+                page(3, FIRST, 0, &[b"OpusHead\x01".as_slice()], &[]),
+                page(3, 0, 1, packets, &[]),
+            ]
+            .concat()
+        };
+        assert!(check_headers(&opus(&[b"\x00\x01", &tags(Some(1 << 31))])).is_err());
+        // symphonia reads only the first comment packet of an Opus stream.
+        assert_eq!(
+            check_headers(&opus(&[&tags(None), &tags(Some(1 << 31))])),
+            Ok(())
+        );
+    }
+
+    #[test]
+    fn pages_symphonia_skips_are_skipped() {
+        let file = vorbis(Some(u32::MAX));
+        let comment_page = page(7, FIRST, 0, &[b"\x01vorbis\0\0\0\0".as_slice()], &[]).len();
+        // A wrong CRC, a version other than 0 or an unknown flag: symphonia drops the page.
+        for (at, value) in [(22, 0x5a), (4, 1), (5, 0x08)] {
+            let mut broken = file.clone();
+            broken[comment_page + at] ^= value;
+            if at != 22 {
+                seal(&mut broken[comment_page..]);
+            }
+            assert_eq!(check_headers(&broken), Ok(()), "header byte {at}");
+        }
+        // A stream that never began with a first page is not read.
+        let orphan = page(8, 0, 1, &[&vorbis_comments(Some(u32::MAX))], &[]);
+        assert_eq!(check_headers(&[vorbis(None), orphan].concat()), Ok(()));
+    }
+
+    #[test]
     fn a_comment_packet_spread_over_pages_is_put_back_together() {
-        let comments = [
-            b"\x03vorbis".as_slice(),
-            &list(&["TITLE=yes", &"x".repeat(600)], None),
-            &[1],
-        ]
-        .concat();
-        let lying = [
-            b"\x03vorbis".as_slice(),
-            &list(&["TITLE=yes", &"x".repeat(600)], Some(602)),
-            &[1],
-        ]
-        .concat();
-        for (packet, refused) in [(comments, false), (lying, true)] {
-            // The first 510 bytes end two full segments on one page; the rest continue it.
-            let (head, tail) = packet.split_at(510);
-            let mut first = page(7, false, &[head]);
-            // Its lacing ends 255, 255, 0: drop the 0, so the packet stays open.
-            first.remove(PAGE_HEADER + 2);
-            first[26] = 2;
+        let head = page(7, FIRST, 0, &[b"\x01vorbis".as_slice()], &[]);
+        let long = |claims| {
+            let comments = list(&["TITLE=yes", &"x".repeat(600)], claims);
+            [b"\x03vorbis".as_slice(), &comments, &[1]].concat()
+        };
+        for (packet, refused) in [(long(None), false), (long(Some(602)), true)] {
+            // The first 510 bytes end the first page; the second page continues them.
+            let (start, end) = packet.split_at(510);
             let file = [
-                page(7, false, &[b"\x01vorbis".as_slice()]),
-                first,
-                page(7, true, &[tail]),
+                head.clone(),
+                page(7, 0, 1, &[], start),
+                page(7, CONTINUED, 2, &[end], &[]),
             ]
             .concat();
             assert_eq!(check_headers(&file).is_err(), refused);
+            // A lost page between the two parts: symphonia drops the broken packet.
+            let gap = [
+                head.clone(),
+                page(7, 0, 1, &[], start),
+                page(7, CONTINUED, 3, &[end], &[]),
+            ]
+            .concat();
+            assert_eq!(check_headers(&gap), Ok(()));
         }
     }
 

@@ -1,41 +1,40 @@
-//! The Vorbis comment list (FLAC's `VORBIS_COMMENT` block, the second header packet of Ogg
+//! The Vorbis comment list (FLAC's `VORBIS_COMMENT` block, the comment header packet of Ogg
 //! Vorbis and Opus), checked before symphonia reads it.
 
-/// Refuses a comment list whose vendor string or comments claim more bytes than `list` holds:
-/// symphonia 0.5 reads each comment into a zeroed buffer of the length it claims (up to 4 GiB)
-/// before it reads a byte of it. `list` starts at the vendor string's length and ends where the
-/// block or packet that holds it ends.
+/// Refuses a comment list with a comment that claims more bytes than `list` holds: symphonia 0.5
+/// reads each comment into a zeroed buffer of the length it claims (up to 4 GiB) before it reads
+/// a byte of it. `list` starts at the vendor string's length and ends where the block or packet
+/// that holds it ends. A list cut short, or a vendor string longer than the list (which symphonia
+/// skips without reserving anything), ends the check: symphonia stops reading there too.
 pub fn check_comments(list: &[u8]) -> Result<(), String> {
     let mut at = 0;
-    let vendor = read_length(list, &mut at, "vendor string")?;
-    skip(list, &mut at, vendor, "vendor string")?;
-    let count = read_length(list, &mut at, "comment count")?;
+    let Some(vendor) = read_length(list, &mut at) else {
+        return Ok(());
+    };
+    at = at.saturating_add(vendor);
+    let Some(count) = read_length(list, &mut at) else {
+        return Ok(());
+    };
     for _ in 0..count {
-        let length = read_length(list, &mut at, "comment")?;
-        skip(list, &mut at, length, "comment")?;
+        let Some(length) = read_length(list, &mut at) else {
+            return Ok(());
+        };
+        let left = list.len() - at;
+        if length > left {
+            return Err(format!(
+                "a comment claims {length} bytes where its comment list has {left} left"
+            ));
+        }
+        at += length;
     }
     Ok(())
 }
 
-/// A little-endian length field. A list cut short inside one is refused too: symphonia fails on
-/// it as well, so no file it would read is lost.
-fn read_length(list: &[u8], at: &mut usize, field: &str) -> Result<usize, String> {
-    let bytes = list
-        .get(*at..*at + 4)
-        .ok_or_else(|| format!("a comment list ends inside its {field}'s length"))?;
+/// The little-endian length field at `at`, if the list holds all of it.
+fn read_length(list: &[u8], at: &mut usize) -> Option<usize> {
+    let bytes = list.get(*at..at.checked_add(4)?)?;
     *at += 4;
-    Ok(u32::from_le_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]) as usize)
-}
-
-fn skip(list: &[u8], at: &mut usize, length: usize, field: &str) -> Result<(), String> {
-    let left = list.len() - *at;
-    if length > left {
-        return Err(format!(
-            "a {field} claims {length} bytes where its comment list has {left} left"
-        ));
-    }
-    *at += length;
-    Ok(())
+    Some(u32::from_le_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]) as usize)
 }
 
 #[cfg(test)]
@@ -69,14 +68,14 @@ pub(crate) mod tests {
             check_comments(&list(&["TITLE=yes", "ARTIST=x"], Some(u32::MAX))),
             Err("a comment claims 4294967295 bytes where its comment list has 8 left".into())
         );
-        // A count of comments the list cannot hold stops at the first missing length.
+        // A count of comments the list cannot hold stops at the first missing length, and a
+        // vendor string longer than the list is skipped, not reserved: nothing to refuse.
         let mut many = 0u32.to_le_bytes().to_vec();
         many.extend(u32::MAX.to_le_bytes());
-        assert!(
-            check_comments(&many)
-                .unwrap_err()
-                .contains("ends inside its comment's length")
-        );
-        assert!(check_comments(&[1, 0]).is_err());
+        assert_eq!(check_comments(&many), Ok(()));
+        let mut vendor = u32::MAX.to_le_bytes().to_vec();
+        vendor.extend(list(&["TITLE=yes"], Some(u32::MAX)));
+        assert_eq!(check_comments(&vendor), Ok(()));
+        assert_eq!(check_comments(&[1, 0]), Ok(()));
     }
 }

@@ -197,11 +197,7 @@ mod tests {
     #[test]
     fn written_wav_decodes_to_the_same_samples() {
         let samples: Vec<f32> = (0..1600).map(|i| (i as f32 * 0.05).sin() * 0.5).collect();
-        let clip = load_clip(
-            encode_wav(&samples, 16_000),
-            Some("wav"),
-            &Limits::default(),
-        );
+        let clip = load_clip(encode_wav(&samples, 16_000), &Limits::default());
         let clip = clip.map_err(|e| e.to_string());
         assert!(clip.is_ok(), "{clip:?}");
         let decoded = clip.map(|c| c.into_samples()).unwrap_or_default();

@@ -117,8 +117,7 @@ impl Dataset {
         let path = self.path(example);
         let bytes = crate::capped_read::read_capped(&path, crate::audio::MAX_FILE_BYTES, "a clip")
             .map_err(DataError::Invalid)?;
-        let extension = path.extension().and_then(|e| e.to_str());
-        crate::audio::load_clip(bytes, extension, &crate::audio::Limits::default())
+        crate::audio::load_clip(bytes, &crate::audio::Limits::default())
             .map(|clip| clip.into_samples())
             .map_err(|e| DataError::file(&path, e))
     }

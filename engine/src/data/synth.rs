@@ -469,8 +469,8 @@ fn render(utterance: &Utterance, voices: &[Voice], scratch: &Path) -> Result<Vec
             .speak(word, scratch),
         Utterance::Recorded(path) => {
             let bytes = read_capped(path, MAX_FILE_BYTES, "a clip").map_err(DataError::Invalid)?;
-            let clip = load_clip(bytes, Some("wav"), &Limits::default())
-                .map_err(|e| DataError::file(path, e))?;
+            let clip =
+                load_clip(bytes, &Limits::default()).map_err(|e| DataError::file(path, e))?;
             Ok(trim_to_speech(clip.samples()).to_vec())
         }
     }
@@ -510,9 +510,7 @@ fn load_recordings(config: &SynthConfig) -> Result<Vec<(String, Vec<f32>)>, Data
             }
             let bytes = read_capped(&path, MAX_FILE_BYTES, "a background recording")
                 .map_err(DataError::Invalid)?;
-            let extension = path.extension().and_then(|e| e.to_str());
-            let clip =
-                load_clip(bytes, extension, &limits).map_err(|e| DataError::file(&path, e))?;
+            let clip = load_clip(bytes, &limits).map_err(|e| DataError::file(&path, e))?;
             let name = path
                 .file_name()
                 .map(|n| n.to_string_lossy().into_owned())

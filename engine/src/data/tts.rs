@@ -608,8 +608,7 @@ impl Voice {
         })?;
         let bytes = std::fs::read(&file).map_err(|e| DataError::file(&file, e))?;
         let _ = std::fs::remove_file(&file);
-        let clip = load_clip(bytes, Some("wav"), &Limits::default())
-            .map_err(|e| DataError::file(&file, e))?;
+        let clip = load_clip(bytes, &Limits::default()).map_err(|e| DataError::file(&file, e))?;
         let gain = 10f32.powf(self.gain_db / 20.0);
         Ok(trim_to_speech(clip.samples())
             .iter()
