@@ -42,7 +42,7 @@ pub fn check_metadata(bytes: &[u8]) -> Result<(), String> {
 /// One metadata block's body, by its type (also the header packets of FLAC in Ogg).
 pub fn check_block(kind: u8, block: &[u8]) -> Result<(), String> {
     match kind {
-        COMMENTS => check_comments(block),
+        COMMENTS => check_comments(block).map(drop),
         PICTURE => check_picture(block),
         _ => Ok(()),
     }

@@ -3,13 +3,14 @@
 //! symphonia 0.5 reads the comment lists of Ogg Vorbis and Opus, and the metadata blocks of FLAC
 //! in Ogg, into buffers of the lengths their fields claim (up to 4 GiB each). The pages are
 //! walked here as symphonia's demuxer walks them (a page whose header or CRC is wrong skipped,
-//! packets put back together across pages, a stream's partial packet dropped where its pages
-//! break off), and every packet symphonia would read as one of those is checked.
+//! the streams of each physical stream named by its first pages, packets put back together
+//! across pages, a stream's partial packet dropped where its pages break off), and every packet
+//! symphonia would read as one of those is checked.
 
 use std::collections::HashMap;
 
 use super::flac;
-use super::vorbis_comment::check_comments;
+use super::vorbis_comment::{Reading, check_comments};
 
 /// The bytes every page starts with.
 const CAPTURE: &[u8; 4] = b"OggS";
@@ -25,10 +26,12 @@ const FIRST: u8 = 0x02;
 #[derive(Clone, Copy, PartialEq)]
 enum Codec {
     Vorbis,
-    /// Opus, until its comment packet has been read (symphonia reads the first only).
+    /// Opus, until symphonia has read a comment packet to its end (it reads no more after).
     OpusBeforeTags,
+    /// Opus past its comments: every packet is audio.
+    Opus,
     Flac,
-    /// Anything else, or Opus past its comments: nothing more to check.
+    /// Anything else: nothing symphonia reads from it.
     Unchecked,
 }
 
@@ -51,15 +54,17 @@ struct Stream {
     codec: Codec,
     last_sequence: Option<u32>,
     partial: Vec<u8>,
+    /// Whether a packet of audio has been read: symphonia's headers end with the first.
+    has_data: bool,
 }
 
 impl Stream {
     /// Takes a page's packets as symphonia's logical stream does and checks each complete one.
     fn read_page(&mut self, page: &Page<'_>) -> Result<(), String> {
-        if let Some(last) = self.last_sequence {
-            if page.sequence < last || page.sequence - last > 1 {
-                self.partial.clear();
-            }
+        if let Some(last) = self.last_sequence
+            && (page.sequence < last || page.sequence - last > 1)
+        {
+            self.partial.clear();
         }
         self.last_sequence = Some(page.sequence);
         if !page.continued {
@@ -87,26 +92,33 @@ impl Stream {
 
     fn map_packet(&mut self, packet: &[u8]) -> Result<(), String> {
         match self.codec {
-            Codec::Vorbis => match packet.strip_prefix(b"\x03vorbis") {
-                Some(list) => check_comments(list),
-                None => Ok(()),
-            },
-            Codec::OpusBeforeTags => match packet.strip_prefix(b"OpusTags") {
-                Some(list) => {
-                    self.codec = Codec::Unchecked;
-                    check_comments(list)
+            Codec::Vorbis => match packet {
+                [kind, ..] if kind & 1 == 0 => self.has_data = true,
+                _ => {
+                    if let Some(list) = packet.strip_prefix(b"\x03vorbis") {
+                        check_comments(list)?;
+                    }
                 }
-                None => Ok(()),
             },
+            Codec::OpusBeforeTags => {
+                if let Some(list) = packet.strip_prefix(b"OpusTags")
+                    && check_comments(list)? == Reading::Whole
+                {
+                    self.codec = Codec::Opus;
+                }
+            }
+            Codec::Opus => self.has_data = true,
             Codec::Flac => match packet {
-                // Audio frames (their sync code starts 0xFF) and packet types symphonia skips.
-                [0xff | 0x00 | 0x80, ..] => Ok(()),
+                [0xff, ..] => self.has_data = true,
+                // Packet types symphonia skips.
+                [0x00 | 0x80, ..] => {}
                 // A metadata block, read up to the packet's end whatever its length says.
-                [kind, _, _, _, body @ ..] => flac::check_block(kind & 0x7f, body),
-                _ => Ok(()),
+                [kind, _, _, _, body @ ..] => flac::check_block(kind & 0x7f, body)?,
+                _ => {}
             },
-            Codec::Unchecked => Ok(()),
+            Codec::Unchecked => {}
         }
+        Ok(())
     }
 }
 
@@ -138,7 +150,7 @@ pub fn check_headers(bytes: &[u8]) -> Result<(), String> {
         return Ok(());
     }
     let mut streams: HashMap<u32, Stream> = HashMap::new();
-    let mut last_was_first = false;
+    let mut phase = Phase::FirstPages;
     let mut at = 0;
     while let Some(found) = find_capture(bytes, at) {
         let page = match read_page(bytes, found) {
@@ -146,19 +158,22 @@ pub fn check_headers(bytes: &[u8]) -> Result<(), String> {
                 at = next;
                 page
             }
-            Read::Skip(next) => {
+            // symphonia drops a broken page among the audio, but gives up on the file at one
+            // among the first pages or headers.
+            Read::Skip(next) if phase == Phase::Audio => {
                 at = next;
                 continue;
             }
-            Read::End => break,
+            Read::Skip(_) | Read::End => break,
         };
-        if page.flags & FIRST != 0 {
-            // A run of first pages starts a new physical stream: symphonia forgets the old
-            // one's streams, and names each new one by its first packet (never read as data).
-            if !last_was_first {
-                streams.clear();
-            }
-            last_was_first = true;
+        let first = page.flags & FIRST != 0;
+        if first && phase == Phase::Audio {
+            // A new physical stream (a chained file): symphonia forgets the old one's streams.
+            streams.clear();
+            phase = Phase::FirstPages;
+        }
+        if first && phase == Phase::FirstPages {
+            // Each first page names its stream by its first packet, which is never read as data.
             let codec = page
                 .packets
                 .first()
@@ -169,16 +184,32 @@ pub fn check_headers(bytes: &[u8]) -> Result<(), String> {
                     codec,
                     last_sequence: None,
                     partial: Vec::new(),
+                    has_data: false,
                 },
             );
             continue;
         }
-        last_was_first = false;
+        if phase == Phase::FirstPages {
+            phase = Phase::Headers;
+        }
+        // While the headers are read, a first page of a known stream is read like any other.
         if let Some(stream) = streams.get_mut(&page.serial) {
             stream.read_page(&page)?;
+            if phase == Phase::Headers && stream.has_data {
+                phase = Phase::Audio;
+            }
         }
     }
     Ok(())
+}
+
+/// Where symphonia is in a physical stream: its run of first pages, then the pages up to the
+/// first audio packet (the headers), then the audio, where a first page starts the next one.
+#[derive(Clone, Copy, PartialEq)]
+enum Phase {
+    FirstPages,
+    Headers,
+    Audio,
 }
 
 /// The page whose capture pattern is at `found`, as symphonia's page reader takes it.
@@ -417,28 +448,61 @@ pub(crate) mod tests {
             .concat()
         };
         assert!(check_headers(&opus(&[b"\x00\x01", &tags(Some(1 << 31))])).is_err());
-        // symphonia reads only the first comment packet of an Opus stream.
+        // symphonia reads only the first comment packet of an Opus stream it reads to its end;
+        // one whose vendor string runs past the packet does not count.
         assert_eq!(
             check_headers(&opus(&[&tags(None), &tags(Some(1 << 31))])),
             Ok(())
         );
+        let cut_short = [b"OpusTags".as_slice(), &u32::MAX.to_le_bytes()].concat();
+        assert!(check_headers(&opus(&[&cut_short, &tags(Some(1 << 31))])).is_err());
     }
 
     #[test]
-    fn pages_symphonia_skips_are_skipped() {
-        let file = vorbis(Some(u32::MAX));
-        let comment_page = page(7, FIRST, 0, &[b"\x01vorbis\0\0\0\0".as_slice()], &[]).len();
-        // A wrong CRC, a version other than 0 or an unknown flag: symphonia drops the page.
+    fn a_first_page_among_the_headers_does_not_start_a_new_physical_stream() {
+        let ident = page(7, FIRST, 0, &[b"\x01vorbis\0\0\0\0".as_slice()], &[]);
+        let setup = page(7, 0, 1, &[b"\x05vorbis setup".as_slice()], &[]);
+        let lying = vorbis_comments(Some(u32::MAX));
+        // No audio packet yet: symphonia is still reading headers, ignores the first page of a
+        // stream it did not see begin, and reads on in stream 7.
+        let other = page(99, FIRST, 0, &[b"\x01vorbis\0\0\0\0".as_slice()], &[]);
+        let file = [
+            ident.clone(),
+            setup.clone(),
+            other,
+            page(7, 0, 2, &[&lying], &[]),
+        ]
+        .concat();
+        assert!(check_headers(&file).is_err());
+        // A first page of stream 7 itself is read like any other page, its first packet too.
+        let again = page(7, FIRST, 2, &[&lying], &[]);
+        assert!(check_headers(&[ident, setup, again].concat()).is_err());
+    }
+
+    #[test]
+    fn pages_symphonia_skips_or_stops_at_are_not_checked() {
+        let lying = vorbis_comments(Some(u32::MAX));
+        let audio_started = vorbis(None);
+        let late = page(7, 0, 3, &[&lying], &[]);
+        assert!(check_headers(&[audio_started.clone(), late.clone()].concat()).is_err());
+        // A wrong CRC, a version other than 0 or an unknown flag: among the audio symphonia
+        // drops the page; among the headers it refuses the file there.
         for (at, value) in [(22, 0x5a), (4, 1), (5, 0x08)] {
-            let mut broken = file.clone();
-            broken[comment_page + at] ^= value;
+            let mut broken = late.clone();
+            broken[at] ^= value;
             if at != 22 {
-                seal(&mut broken[comment_page..]);
+                seal(&mut broken);
             }
-            assert_eq!(check_headers(&broken), Ok(()), "header byte {at}");
+            let file = [audio_started.clone(), broken].concat();
+            assert_eq!(check_headers(&file), Ok(()), "header byte {at}");
         }
+        let headers = vorbis(Some(u32::MAX));
+        let second_page = page(7, FIRST, 0, &[b"\x01vorbis\0\0\0\0".as_slice()], &[]).len();
+        let mut broken = headers.clone();
+        broken[second_page + 22] ^= 0x5a;
+        assert_eq!(check_headers(&broken), Ok(()));
         // A stream that never began with a first page is not read.
-        let orphan = page(8, 0, 1, &[&vorbis_comments(Some(u32::MAX))], &[]);
+        let orphan = page(8, 0, 1, &[&lying], &[]);
         assert_eq!(check_headers(&[vorbis(None), orphan].concat()), Ok(()));
     }
 

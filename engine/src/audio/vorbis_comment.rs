@@ -5,19 +5,20 @@
 /// reads each comment into a zeroed buffer of the length it claims (up to 4 GiB) before it reads
 /// a byte of it. `list` starts at the vendor string's length and ends where the block or packet
 /// that holds it ends. A list cut short, or a vendor string longer than the list (which symphonia
-/// skips without reserving anything), ends the check: symphonia stops reading there too.
-pub fn check_comments(list: &[u8]) -> Result<(), String> {
+/// skips without reserving anything), ends the check: symphonia stops reading there too, and
+/// the answer says so (an Opus stream goes on looking for its comments after such a list).
+pub fn check_comments(list: &[u8]) -> Result<Reading, String> {
     let mut at = 0;
     let Some(vendor) = read_length(list, &mut at) else {
-        return Ok(());
+        return Ok(Reading::CutShort);
     };
     at = at.saturating_add(vendor);
     let Some(count) = read_length(list, &mut at) else {
-        return Ok(());
+        return Ok(Reading::CutShort);
     };
     for _ in 0..count {
         let Some(length) = read_length(list, &mut at) else {
-            return Ok(());
+            return Ok(Reading::CutShort);
         };
         let left = list.len() - at;
         if length > left {
@@ -27,7 +28,16 @@ pub fn check_comments(list: &[u8]) -> Result<(), String> {
         }
         at += length;
     }
-    Ok(())
+    Ok(Reading::Whole)
+}
+
+/// How far symphonia reads a comment list that passed the check.
+#[derive(Debug, PartialEq)]
+pub enum Reading {
+    /// To its last comment.
+    Whole,
+    /// Into a field the list does not hold, where symphonia gives up on it.
+    CutShort,
 }
 
 /// The little-endian length field at `at`, if the list holds all of it.
@@ -62,7 +72,7 @@ pub(crate) mod tests {
     fn comments_longer_than_their_list_are_refused() {
         assert_eq!(
             check_comments(&list(&["TITLE=yes", "ARTIST=x"], None)),
-            Ok(())
+            Ok(Reading::Whole)
         );
         assert_eq!(
             check_comments(&list(&["TITLE=yes", "ARTIST=x"], Some(u32::MAX))),
@@ -72,10 +82,10 @@ pub(crate) mod tests {
         // vendor string longer than the list is skipped, not reserved: nothing to refuse.
         let mut many = 0u32.to_le_bytes().to_vec();
         many.extend(u32::MAX.to_le_bytes());
-        assert_eq!(check_comments(&many), Ok(()));
+        assert_eq!(check_comments(&many), Ok(Reading::CutShort));
         let mut vendor = u32::MAX.to_le_bytes().to_vec();
         vendor.extend(list(&["TITLE=yes"], Some(u32::MAX)));
-        assert_eq!(check_comments(&vendor), Ok(()));
-        assert_eq!(check_comments(&[1, 0]), Ok(()));
+        assert_eq!(check_comments(&vendor), Ok(Reading::CutShort));
+        assert_eq!(check_comments(&[1, 0]), Ok(Reading::CutShort));
     }
 }
