@@ -1,6 +1,11 @@
 //! ID3v2 tags (before an MP3's frames), checked before symphonia reads them.
 
-use std::borrow::Cow;
+use std::collections::HashMap;
+use std::io::Cursor;
+
+use symphonia::core::io::MediaSourceStream;
+use symphonia::core::meta::MetadataOptions;
+use symphonia::core::probe::Instantiate;
 
 /// The bytes a tag starts with.
 const MARKER: &[u8; 3] = b"ID3";
@@ -17,9 +22,10 @@ const EXTENDED: u8 = 0x40;
 /// Refuses a tag whose frames claim more bytes than the tag has left: symphonia 0.5 reads a
 /// frame into a zeroed buffer of the size it claims (up to 4 GiB in version 2.3) before it reads
 /// a byte of it. `tag` starts where symphonia's probe found the tag's marker; the frames are
-/// walked as symphonia walks them (past the extended header, with unsynchronisation undone in
-/// versions 2.2 and 2.3). Tags symphonia refuses itself (other versions, compressed 2.2 tags)
-/// and bytes without a tag pass.
+/// walked as symphonia walks them (past the extended header; in an unsynchronised tag of version
+/// 2.2 or 2.3, a frame symphonia parses read with the padding bytes taken out, one it skips
+/// skipped by its size in the file's bytes). Tags symphonia refuses itself (other versions,
+/// compressed 2.2 tags) and bytes without a tag pass.
 pub fn check_tag(tag: &[u8]) -> Result<(), String> {
     let Some(header) = tag.get(..HEADER).filter(|h| h.starts_with(MARKER)) else {
         return Ok(());
@@ -31,22 +37,66 @@ pub fn check_tag(tag: &[u8]) -> Result<(), String> {
     // The tag's bytes as the file has them: symphonia fails at the file's end, reserving only
     // what a frame there claims.
     let end = HEADER.saturating_add(syncsafe(&header[6..10]));
-    let raw = &tag[HEADER..end.min(tag.len())];
-    let body = if flags & UNSYNCHRONISED != 0 && version < 4 {
-        Cow::Owned(resynchronise(raw))
-    } else {
-        Cow::Borrowed(raw)
+    let mut body = Body {
+        raw: &tag[HEADER..end.min(tag.len())],
+        at: 0,
+        last: 0,
+        unsynchronised: flags & UNSYNCHRONISED != 0 && version < 4,
     };
-    let first_frame = if flags & EXTENDED != 0 && version > 2 {
-        match extended_header_length(version, &body) {
-            Some(length) => length,
+    if flags & EXTENDED != 0 && version > 2 {
+        let mut ahead = body.clone();
+        let start: Vec<u8> = std::iter::from_fn(|| ahead.read_byte()).take(15).collect();
+        match extended_header_length(version, &start) {
+            Some(length) => body.skip(length),
             // symphonia refuses the tag at its extended header.
             None => return Ok(()),
         }
-    } else {
-        0
-    };
-    check_frames(version, &body, first_frame)
+    }
+    check_frames(version, &mut body)
+}
+
+/// A tag's body as symphonia reads it: through its unsynchronisation decoder, which drops a
+/// 0x00 read after a 0xFF, where the tag says it is unsynchronised.
+#[derive(Clone)]
+struct Body<'a> {
+    raw: &'a [u8],
+    /// The next byte of `raw`.
+    at: usize,
+    /// The byte read last (the decoder's state: a skip leaves it as it was).
+    last: u8,
+    unsynchronised: bool,
+}
+
+impl Body<'_> {
+    fn read_byte(&mut self) -> Option<u8> {
+        let mut byte = *self.raw.get(self.at)?;
+        self.at += 1;
+        if self.unsynchronised && self.last == 0xff && byte == 0 {
+            byte = *self.raw.get(self.at)?;
+            self.at += 1;
+        }
+        self.last = byte;
+        Some(byte)
+    }
+
+    /// Reads `count` bytes and forgets them, as a frame symphonia parses is read.
+    fn skip(&mut self, count: usize) {
+        for _ in 0..count {
+            if self.read_byte().is_none() {
+                return;
+            }
+        }
+    }
+
+    /// Skips `count` bytes of the file, as symphonia skips a frame it has no parser for.
+    fn skip_in_file(&mut self, count: usize) {
+        self.at = self.at.saturating_add(count);
+    }
+
+    /// The file's bytes left in the tag (never fewer than the bytes a frame can read).
+    fn left(&self) -> usize {
+        self.raw.len().saturating_sub(self.at)
+    }
 }
 
 /// How many bytes symphonia reads as the extended header, or `None` where it refuses it.
@@ -81,11 +131,18 @@ fn extended_header_length(version: u8, body: &[u8]) -> Option<usize> {
     Some(length)
 }
 
-/// The frames of one tag's body from `at`, until its padding (a frame id of other than capitals
-/// and digits) or its end.
-fn check_frames(version: u8, body: &[u8], mut at: usize) -> Result<(), String> {
+/// The frames of one tag's body, until its padding (a frame id of other than capitals and
+/// digits) or its end.
+fn check_frames(version: u8, body: &mut Body<'_>) -> Result<(), String> {
     let (id_length, header) = if version == 2 { (3, 6) } else { (4, HEADER) };
-    while let Some(frame) = body.get(at..at.saturating_add(header)) {
+    let mut parsed: HashMap<Vec<u8>, bool> = HashMap::new();
+    while body.left() >= header {
+        let frame: Vec<u8> = std::iter::from_fn(|| body.read_byte())
+            .take(header)
+            .collect();
+        if frame.len() < header {
+            break;
+        }
         let id = &frame[..id_length];
         if !id
             .iter()
@@ -98,29 +155,60 @@ fn check_frames(version: u8, body: &[u8], mut at: usize) -> Result<(), String> {
             3 => u32::from_be_bytes([frame[4], frame[5], frame[6], frame[7]]) as usize,
             _ => syncsafe(&frame[4..8]),
         };
-        let left = body.len() - (at + header);
+        let left = body.left();
         if size > left {
             return Err(format!(
                 "an ID3v2.{version} frame ({}) claims {size} bytes where its tag has {left} left",
                 String::from_utf8_lossy(id)
             ));
         }
-        at += header + size;
+        let parses = !body.unsynchronised
+            || *parsed
+                .entry(id.to_vec())
+                .or_insert_with(|| symphonia_parses(version, id));
+        if parses {
+            body.skip(size);
+        } else {
+            body.skip_in_file(size);
+        }
     }
     Ok(())
 }
 
-/// Unsynchronised bytes with the 0x00 after each 0xFF taken out again.
-fn resynchronise(raw: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(raw.len());
-    let mut after_ff = false;
-    for &byte in raw {
-        if !(after_ff && byte == 0) {
-            out.push(byte);
+/// Whether symphonia has a parser for frame `id` of an ID3v2.2 or 2.3 tag, asked of symphonia
+/// itself: in an unsynchronised tag, a frame of id `id` whose 2 bytes are written as 3 in the
+/// file (`FF 00 00`) is followed by a title frame, which symphonia reaches only if it reads the
+/// first frame through its decoder; skipped by its size in the file's bytes, the first frame
+/// ends a byte early and the rest reads as padding.
+fn symphonia_parses(version: u8, id: &[u8]) -> bool {
+    let title: &[u8] = if version == 2 { b"TT2" } else { b"TIT2" };
+    let mut body = Vec::new();
+    for (frame_id, data) in [(id, [0xff, 0, 0].as_slice()), (title, &[0, b'x'])] {
+        body.extend(frame_id);
+        if version == 2 {
+            body.extend([0, 0, 2]);
+        } else {
+            body.extend([0, 0, 0, 2, 0, 0]);
         }
-        after_ff = byte == 0xff;
+        body.extend(data);
     }
-    out
+    body.extend([0; 16]);
+    let mut tag = MARKER.to_vec();
+    tag.extend([version, 0, UNSYNCHRONISED]);
+    tag.extend([21, 14, 7, 0].map(|shift| ((body.len() >> shift) & 0x7f) as u8));
+    tag.extend(body);
+    let mut stream = MediaSourceStream::new(Box::new(Cursor::new(tag)), Default::default());
+    match symphonia::default::get_probe().next(&mut stream) {
+        Ok(Instantiate::Metadata(reader)) => {
+            match reader(&MetadataOptions::default()).read_all(&mut stream) {
+                Ok(revision) => !revision.tags().is_empty() || !revision.visuals().is_empty(),
+                // Only a parser fails on the frame: a skipped frame cannot.
+                Err(_) => true,
+            }
+        }
+        // Not expected; reading the frame through the decoder is what symphonia does for most.
+        _ => true,
+    }
 }
 
 /// A 28-bit size written 7 bits to a byte.
@@ -236,6 +324,25 @@ mod tests {
         }
         let lying = tag(3, UNSYNCHRONISED, &unsynchronised);
         assert!(check_tag(&lying).unwrap_err().contains("(APIC) claims"));
+    }
+
+    #[test]
+    fn in_an_unsynchronised_tag_a_frame_symphonia_skips_is_skipped_by_its_bytes_in_the_file() {
+        assert!(symphonia_parses(3, b"TIT2") && symphonia_parses(3, b"APIC"));
+        assert!(symphonia_parses(2, b"TT2"));
+        assert!(!symphonia_parses(3, b"ZZZZ") && !symphonia_parses(2, b"ZZZ"));
+        // A frame with no parser, its 20 bytes in the file ten `FF 00` pairs: symphonia skips
+        // those 20 bytes and reads the lying frame header right after them.
+        let mut frames = frame(3, "ZZZZ", 20, &[0xff, 0].repeat(10));
+        frames.extend(frame(3, "APIC", 0xffff_fff0, b"\0"));
+        let lying = tag(3, UNSYNCHRONISED, &frames);
+        assert!(
+            check_tag(&lying)
+                .unwrap_err()
+                .contains("(APIC) claims 4294967280")
+        );
+        // Without unsynchronisation the same bytes are a 20-byte frame, then the lying one.
+        assert!(check_tag(&tag(3, 0, &frames)).is_err());
     }
 
     #[test]
