@@ -271,6 +271,8 @@ fn a_wav_list_a_flac_picture_or_an_mp4_tag_claiming_gigabytes_is_refused() {
     let wav = tempokd::audio::encode_wav(&[0.25; 1_600], 16_000);
     let data = wav.windows(4).position(|w| w == b"data").unwrap();
     let mut lying = wav[..data].to_vec();
+    // The RIFF length ffmpeg writes when it streams, so symphonia takes the list's claim.
+    lying[4..8].copy_from_slice(&u32::MAX.to_le_bytes());
     lying.extend(b"LIST");
     lying.extend(u32::MAX.to_le_bytes());
     lying.extend(b"INFOINAM");

@@ -51,20 +51,117 @@ pub fn decode_pcm16_mono(bytes: &[u8]) -> Option<(u32, Vec<f32>)> {
 
 /// Refuses a `LIST` chunk before the audio that claims more bytes than the file has: symphonia
 /// 0.5 reads its `INFO` entries into buffers of the sizes they claim, which only the list's own
-/// size bounds, so a list and an entry of four billion bytes in a file of a hundred would ask
-/// for gigabytes before it read a byte. Bytes that are not RIFF/WAVE pass.
+/// size bounds, so a list and an entry of four billion bytes
+/// in a file of a hundred would ask for gigabytes before it read a byte. The chunks are walked
+/// as symphonia reads them, which is not always by their sizes: a format chunk is read as its
+/// format says (an A-law or ADPCM one by its extra-size field, an extensible one to 40 bytes),
+/// and an odd-sized list is padded twice. Bytes that are not RIFF/WAVE pass, and so does a file
+/// from where symphonia gives up on it.
 #[cfg(feature = "decoders")]
 pub(crate) fn check_lists(bytes: &[u8]) -> Result<(), String> {
-    let lying = chunks(bytes)
-        .take_while(|chunk| chunk.name != b"data")
-        .find(|chunk| chunk.name == b"LIST" && chunk.size > bytes.len() - chunk.body);
-    match lying {
-        Some(chunk) => Err(format!(
-            "a LIST chunk claims {} bytes where the file has {} left",
-            chunk.size,
-            bytes.len() - chunk.body
-        )),
-        None => Ok(()),
+    if bytes.get(0..4) != Some(b"RIFF") || bytes.get(8..12) != Some(b"WAVE") {
+        return Ok(());
+    }
+    let riff = Chunks::new(u32::from_le_bytes([bytes[4], bytes[5], bytes[6], bytes[7]]));
+    let mut walk = Walk { bytes, at: 12 };
+    walk.check_riff(riff).map_or(Ok(()), |checked| checked)
+}
+
+/// A position in the file, moved as symphonia's reader moves through it.
+#[cfg(feature = "decoders")]
+struct Walk<'a> {
+    bytes: &'a [u8],
+    at: usize,
+}
+
+/// symphonia's account of one level of chunks: how many bytes of the parent's claimed length
+/// its chunks have claimed.
+#[cfg(feature = "decoders")]
+#[derive(Clone, Copy)]
+struct Chunks {
+    length: u32,
+    claimed: u32,
+}
+
+#[cfg(feature = "decoders")]
+impl Chunks {
+    fn new(length: u32) -> Self {
+        Chunks { length, claimed: 0 }
+    }
+}
+
+#[cfg(feature = "decoders")]
+impl Walk<'_> {
+    /// The top level's chunks up to the audio; `None` where symphonia gives up on the file.
+    fn check_riff(&mut self, mut riff: Chunks) -> Option<Result<(), String>> {
+        loop {
+            let (tag, length) = self.next_chunk(&mut riff)?;
+            match &tag {
+                b"fmt " => self.at = self.at.checked_add(self.format_bytes(length)?)?,
+                b"fact" if length == 4 => self.at += 4,
+                b"LIST" if length >= 4 => {
+                    let left = self.bytes.len().saturating_sub(self.at);
+                    if length as usize > left {
+                        return Some(Err(format!(
+                            "a LIST chunk claims {length} bytes where the file has {left} left"
+                        )));
+                    }
+                    // The form, then the list: an `INFO` list's entries each within it, then
+                    // what they left unread; then a byte of padding if its length is odd.
+                    let list = length - 4;
+                    self.at += 4 + list as usize + (list & 1) as usize;
+                }
+                b"data" => return Some(Ok(())),
+                b"fact" | b"LIST" => return None,
+                _ => self.at = self.at.checked_add(length as usize)?,
+            }
+        }
+    }
+
+    /// The next chunk header of `level`, after the byte that aligns it; `None` where the level
+    /// ends, the file does, or a chunk claims more than its parent has left.
+    fn next_chunk(&mut self, level: &mut Chunks) -> Option<([u8; 4], u32)> {
+        if level.claimed & 1 == 1 {
+            self.at = self.at.saturating_add(1);
+            level.claimed = level.claimed.wrapping_add(1);
+        }
+        if u64::from(level.claimed) + 8 > u64::from(level.length) {
+            return None;
+        }
+        let header = self.bytes.get(self.at..self.at.checked_add(8)?)?;
+        let tag = [header[0], header[1], header[2], header[3]];
+        let length = u32::from_le_bytes([header[4], header[5], header[6], header[7]]);
+        self.at += 8;
+        level.claimed += 8;
+        // ffmpeg writes both lengths as 2^32 - 1 when it streams.
+        let streamed = level.length == length && length == u32::MAX;
+        if level.length.wrapping_sub(level.claimed) < length && !streamed {
+            return None;
+        }
+        level.claimed = level.claimed.saturating_add(length);
+        Some((tag, length))
+    }
+
+    /// How many bytes symphonia reads of a format chunk of `length` at the current position,
+    /// by its format tag; `None` where it refuses the chunk.
+    fn format_bytes(&self, length: u32) -> Option<usize> {
+        let chunk = self.bytes.get(self.at..)?;
+        let field = |at: usize| Some(u16::from_le_bytes([*chunk.get(at)?, *chunk.get(at + 1)?]));
+        if length < 16 {
+            return None;
+        }
+        let extra = || field(16).map(usize::from);
+        match (field(0)?, length) {
+            // PCM and IEEE float: by the chunk's length, one of three.
+            (1 | 3, 16 | 18 | 40) => Some(length as usize),
+            // ADPCM (Microsoft, IMA): the extra bytes its field claims.
+            (2 | 0x11, 20..) if field(14)? == 4 => Some(18 + extra()?),
+            // A-law and μ-law: the same, from a chunk of 18 bytes.
+            (6 | 7, 18) => Some(18 + extra()?),
+            // Extensible: always 40 bytes.
+            (0xfffe, 40..) => Some(40),
+            _ => None,
+        }
     }
 }
 
@@ -111,6 +208,8 @@ mod header_tests {
         let wav = encode_wav(&[0.25; 16], 16_000);
         let data = wav.windows(4).position(|w| w == b"data").unwrap();
         let mut out = wav[..data].to_vec();
+        // The length ffmpeg writes when it streams, so the list's claim passes symphonia's.
+        out[4..8].copy_from_slice(&u32::MAX.to_le_bytes());
         out.extend(b"LIST");
         out.extend(list_size.to_le_bytes());
         out.extend(list);
@@ -141,6 +240,62 @@ mod header_tests {
         // Not a WAV, or cut short: nothing to refuse.
         assert_eq!(check_lists(b"OggS"), Ok(()));
         assert_eq!(check_lists(&lying[..40]), Ok(()));
+    }
+
+    /// A lying list where symphonia reads the next chunk header, not where the chunks' sizes say.
+    #[cfg(feature = "decoders")]
+    fn lying_list() -> Vec<u8> {
+        let mut list = b"LIST".to_vec();
+        list.extend(u32::MAX.to_le_bytes());
+        list.extend(b"INFOINAM");
+        list.extend(0xFFFF_FFF0u32.to_le_bytes());
+        list
+    }
+
+    #[cfg(feature = "decoders")]
+    fn riff(chunks: &[&[u8]]) -> Vec<u8> {
+        let mut out = b"RIFF".to_vec();
+        out.extend(u32::MAX.to_le_bytes());
+        out.extend(b"WAVE");
+        for chunk in chunks {
+            out.extend(*chunk);
+        }
+        out
+    }
+
+    #[cfg(feature = "decoders")]
+    #[test]
+    fn lists_are_found_where_symphonia_reads_past_a_format_chunk_or_pads_twice() {
+        // An A-law format chunk of 18 bytes whose extra-size field claims 8 more: symphonia
+        // reads them, so the `data` header after the chunk is skipped and the list is read.
+        let mut alaw = b"fmt ".to_vec();
+        alaw.extend(18u32.to_le_bytes());
+        alaw.extend([
+            6, 0, 1, 0, 0x40, 0x1f, 0, 0, 0x40, 0x1f, 0, 0, 1, 0, 8, 0, 8, 0,
+        ]);
+        let data = [b"data".as_slice(), &0u32.to_le_bytes()].concat();
+        let refused = check_lists(&riff(&[&alaw, &data, &lying_list()]));
+        assert!(
+            refused
+                .unwrap_err()
+                .starts_with("a LIST chunk claims 4294967295")
+        );
+        // Without the extra bytes the `data` header ends the chunks before the list.
+        let mut plain = alaw.clone();
+        plain[24] = 0;
+        assert_eq!(check_lists(&riff(&[&plain, &data, &lying_list()])), Ok(()));
+        // An odd-sized list is padded by its own reader and again by the file's: the next
+        // header is read a byte later than its size says.
+        let mut pcm = b"fmt ".to_vec();
+        pcm.extend(16u32.to_le_bytes());
+        pcm.extend([1, 0, 1, 0, 0x80, 0x3e, 0, 0, 0, 0x7d, 0, 0, 2, 0, 16, 0]);
+        let odd = [b"LIST".as_slice(), &5u32.to_le_bytes(), b"INFO", &[0, 0]].concat();
+        let file = riff(&[&pcm, &odd, b"x", &lying_list()]);
+        assert!(
+            check_lists(&file)
+                .unwrap_err()
+                .starts_with("a LIST chunk claims")
+        );
     }
 
     #[test]
