@@ -13,6 +13,10 @@ const MARKER: &[u8; 3] = b"ID3";
 /// A tag's header, and a frame's in versions 2.3 and 2.4.
 const HEADER: usize = 10;
 
+/// The most kinds of frame (ids) an unsynchronised tag may hold: each costs a probe tag read by
+/// symphonia, and the standard defines fewer than a hundred.
+const MOST_FRAME_KINDS: usize = 256;
+
 /// The tag header flag of unsynchronisation (a 0x00 written after each 0xFF).
 const UNSYNCHRONISED: u8 = 0x80;
 
@@ -162,10 +166,21 @@ fn check_frames(version: u8, body: &mut Body<'_>) -> Result<(), String> {
                 String::from_utf8_lossy(id)
             ));
         }
-        let parses = !body.unsynchronised
-            || *parsed
-                .entry(id.to_vec())
-                .or_insert_with(|| symphonia_parses(version, id));
+        let parses = match parsed.get(id) {
+            _ if !body.unsynchronised => true,
+            Some(&parses) => parses,
+            None if parsed.len() == MOST_FRAME_KINDS => {
+                return Err(format!(
+                    "an unsynchronised ID3v2.{version} tag has frames of more than \
+                     {MOST_FRAME_KINDS} kinds"
+                ));
+            }
+            None => {
+                let parses = symphonia_parses(version, id);
+                parsed.insert(id.to_vec(), parses);
+                parses
+            }
+        };
         if parses {
             body.skip(size);
         } else {
@@ -343,6 +358,13 @@ mod tests {
         );
         // Without unsynchronisation the same bytes are a 20-byte frame, then the lying one.
         assert!(check_tag(&tag(3, 0, &frames)).is_err());
+        // Frames of a thousand kinds, each of 1 byte: refused before a thousand probe tags.
+        let mut many = Vec::new();
+        for i in 0..1000 {
+            many.extend(frame(3, &format!("Z{i:03}"), 1, b"x"));
+        }
+        let why = check_tag(&tag(3, UNSYNCHRONISED, &many)).unwrap_err();
+        assert!(why.contains("more than 256 kinds"), "{why}");
     }
 
     #[test]

@@ -173,20 +173,19 @@ pub fn check_headers(bytes: &[u8]) -> Result<(), String> {
             phase = Phase::FirstPages;
         }
         if first && phase == Phase::FirstPages {
-            // Each first page names its stream by its first packet, which is never read as data.
-            let codec = page
-                .packets
-                .first()
-                .map_or(Codec::Unchecked, |packet| Codec::of_first_packet(packet));
-            streams.insert(
-                page.serial,
-                Stream {
-                    codec,
-                    last_sequence: None,
-                    partial: Vec::new(),
-                    has_data: false,
-                },
-            );
+            // Each first page names its stream by its first packet, which is never read as
+            // data; one without a complete packet names nothing.
+            if let Some(packet) = page.packets.first() {
+                streams.insert(
+                    page.serial,
+                    Stream {
+                        codec: Codec::of_first_packet(packet),
+                        last_sequence: None,
+                        partial: Vec::new(),
+                        has_data: false,
+                    },
+                );
+            }
             continue;
         }
         if phase == Phase::FirstPages {
@@ -476,7 +475,11 @@ pub(crate) mod tests {
         assert!(check_headers(&file).is_err());
         // A first page of stream 7 itself is read like any other page, its first packet too.
         let again = page(7, FIRST, 2, &[&lying], &[]);
-        assert!(check_headers(&[ident, setup, again].concat()).is_err());
+        assert!(check_headers(&[ident.clone(), setup, again].concat()).is_err());
+        // A first page with no complete packet names nothing: stream 7 stays Vorbis.
+        let empty = page(7, FIRST, 1, &[], &[0; 255]);
+        let file = [ident, empty, page(7, 0, 2, &[&lying], &[])].concat();
+        assert!(check_headers(&file).is_err());
     }
 
     #[test]

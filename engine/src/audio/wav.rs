@@ -106,10 +106,17 @@ impl Walk<'_> {
                             "a LIST chunk claims {length} bytes where the file has {left} left"
                         )));
                     }
-                    // The form, then the list: an `INFO` list's entries each within it, then
-                    // what they left unread; then a byte of padding if its length is odd.
-                    let list = length - 4;
-                    self.at += 4 + list as usize + (list & 1) as usize;
+                    let form = self.bytes.get(self.at..self.at + 4)?;
+                    self.at += 4;
+                    let mut list = Chunks::new(length - 4);
+                    // An `INFO` list's entries are read one by one (the byte that aligns the
+                    // next can take the list a byte past its length); any other list is skipped.
+                    if form == b"INFO" {
+                        while let Some((_, size)) = self.next_chunk(&mut list) {
+                            self.at += size as usize;
+                        }
+                    }
+                    self.finish(list);
                 }
                 b"data" => return Some(Ok(())),
                 b"fact" | b"LIST" => return None,
@@ -125,14 +132,16 @@ impl Walk<'_> {
             self.at = self.at.saturating_add(1);
             level.claimed = level.claimed.wrapping_add(1);
         }
-        if u64::from(level.claimed) + 8 > u64::from(level.length) {
+        // symphonia's release build adds in 32 bits, wrapping: a claim near 2^32 lets the next
+        // chunk claim again (its debug build panics there, which `decode` turns into an error).
+        if level.claimed.wrapping_add(8) > level.length {
             return None;
         }
         let header = self.bytes.get(self.at..self.at.checked_add(8)?)?;
         let tag = [header[0], header[1], header[2], header[3]];
         let length = u32::from_le_bytes([header[4], header[5], header[6], header[7]]);
         self.at += 8;
-        level.claimed += 8;
+        level.claimed = level.claimed.wrapping_add(8);
         // ffmpeg writes both lengths as 2^32 - 1 when it streams.
         let streamed = level.length == length && length == u32::MAX;
         if level.length.wrapping_sub(level.claimed) < length && !streamed {
@@ -140,6 +149,16 @@ impl Walk<'_> {
         }
         level.claimed = level.claimed.saturating_add(length);
         Some((tag, length))
+    }
+
+    /// Skips what a level's chunks left unread, then the byte that pads an odd length.
+    fn finish(&mut self, level: Chunks) {
+        if level.claimed < level.length {
+            self.at = self
+                .at
+                .saturating_add((level.length - level.claimed) as usize);
+        }
+        self.at = self.at.saturating_add((level.length & 1) as usize);
     }
 
     /// How many bytes symphonia reads of a format chunk of `length` at the current position,
@@ -291,6 +310,39 @@ mod header_tests {
         pcm.extend([1, 0, 1, 0, 0x80, 0x3e, 0, 0, 0, 0x7d, 0, 0, 2, 0, 16, 0]);
         let odd = [b"LIST".as_slice(), &5u32.to_le_bytes(), b"INFO", &[0, 0]].concat();
         let file = riff(&[&pcm, &odd, b"x", &lying_list()]);
+        assert!(
+            check_lists(&file)
+                .unwrap_err()
+                .starts_with("a LIST chunk claims")
+        );
+        // An `INFO` list of odd length whose last entry ends at its end: the entries' reader
+        // aligns past it and the list pads again, so the next header is two bytes on.
+        let info = [
+            b"LIST".as_slice(),
+            &17u32.to_le_bytes(),
+            b"INFOINAM",
+            &5u32.to_le_bytes(),
+            b"title",
+        ]
+        .concat();
+        let file = riff(&[&pcm, &info, b"xyz", &lying_list()]);
+        assert!(
+            check_lists(&file)
+                .unwrap_err()
+                .starts_with("a LIST chunk claims")
+        );
+        // A format chunk claiming nearly 2^32 bytes, of which symphonia reads 40: the account of
+        // the file's chunks wraps, and the list after those 40 bytes is read.
+        let mut extensible = b"fmt ".to_vec();
+        extensible.extend(0xFFFF_FFF4u32.to_le_bytes());
+        extensible.extend([
+            0xfe, 0xff, 1, 0, 0x80, 0x3e, 0, 0, 0, 0x7d, 0, 0, 2, 0, 16, 0,
+        ]);
+        extensible.extend([22, 0, 16, 0, 4, 0, 0, 0]);
+        extensible.extend([
+            1, 0, 0, 0, 0, 0, 0x10, 0, 0x80, 0, 0, 0xaa, 0, 0x38, 0x9b, 0x71,
+        ]);
+        let file = riff(&[&extensible, &lying_list()]);
         assert!(
             check_lists(&file)
                 .unwrap_err()
