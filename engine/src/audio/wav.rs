@@ -246,9 +246,7 @@ mod header_tests {
         assert_eq!(check_lists(&honest), Ok(()));
         assert_eq!(decode_pcm16_mono(&honest).map(|(_, s)| s.len()), Some(16));
         // The list and its entry each claim about four billion bytes.
-        let mut lying_entry = b"INFOINAM".to_vec();
-        lying_entry.extend(0xFFFF_FFF0u32.to_le_bytes());
-        let lying = listed(u32::MAX, &lying_entry);
+        let lying = listed(u32::MAX, &lying_info());
         assert_eq!(
             check_lists(&lying),
             Err(format!(
@@ -261,14 +259,16 @@ mod header_tests {
         assert_eq!(check_lists(&lying[..40]), Ok(()));
     }
 
+    /// An `INFO` list's form and an entry claiming about four billion bytes.
+    #[cfg(feature = "decoders")]
+    fn lying_info() -> Vec<u8> {
+        [b"INFOINAM".as_slice(), &0xFFFF_FFF0u32.to_le_bytes()].concat()
+    }
+
     /// A lying list where symphonia reads the next chunk header, not where the chunks' sizes say.
     #[cfg(feature = "decoders")]
     fn lying_list() -> Vec<u8> {
-        let mut list = b"LIST".to_vec();
-        list.extend(u32::MAX.to_le_bytes());
-        list.extend(b"INFOINAM");
-        list.extend(0xFFFF_FFF0u32.to_le_bytes());
-        list
+        [b"LIST".as_slice(), &u32::MAX.to_le_bytes(), &lying_info()].concat()
     }
 
     #[cfg(feature = "decoders")]
