@@ -5,6 +5,7 @@
 use std::path::{Path, PathBuf};
 use tempokd::audio::encode_wav;
 use tempokd::data::augment::Augmentation;
+use tempokd::data::noise::Procedural;
 use tempokd::data::synth::{SynthConfig, WordSource, split_voices, synthesize};
 use tempokd::data::tts::{Scratch, Synthesizer, VoiceChoice};
 use tempokd::data::{Dataset, Layout, Split};
@@ -23,6 +24,7 @@ fn config(out: PathBuf, words: WordSource) -> SynthConfig {
         words,
         augment: Augmentation::all(),
         augmented: vec![Split::Train],
+        training_backgrounds: Procedural::ALL.to_vec(),
         splits: Split::ALL.to_vec(),
     }
 }
@@ -101,6 +103,29 @@ fn synth_is_deterministic_split_by_voice_and_windows_hold_the_word() {
         changed += usize::from(!same);
     }
     assert!(changed > 0);
+    // With training clips on white noise alone, validation and test clips stay as they were,
+    // and so does every draw but the training clips' other backgrounds.
+    let mut white = config(root.join("e"), every_synthesizer(12));
+    white.training_backgrounds = vec![Procedural::White];
+    synthesize(&white, &|_, _, _| {}).unwrap();
+    let on_white = Dataset::open(&root.join("e")).unwrap();
+    let mut redrawn = 0;
+    for (all, only) in dataset.examples.iter().zip(&on_white.examples) {
+        assert_eq!(
+            (&all.file, &all.voice, all.snr_db, &all.effects),
+            (&only.file, &only.voice, only.snr_db, &only.effects)
+        );
+        let same = std::fs::read(dataset.path(all)).unwrap()
+            == std::fs::read(on_white.path(only)).unwrap();
+        if all.split == Split::Train {
+            assert_eq!(only.noise, "white", "{}", only.file);
+            assert_eq!(same, all.noise == "white", "{}", all.file);
+            redrawn += usize::from(!same);
+        } else {
+            assert!(same && all.noise == only.noise, "{} differs", all.file);
+        }
+    }
+    assert!(redrawn > 0);
     // A corpus of only its test split holds the whole corpus's test clips.
     let mut test_only = config(root.join("d"), every_synthesizer(12));
     test_only.splits = vec![Split::Test];
@@ -351,6 +376,10 @@ fn synth_settings_are_checked_before_any_work() {
         (
             Box::new(|c: &mut SynthConfig| c.noise_dir = Some(root.join("none"))),
             "noise folder",
+        ),
+        (
+            Box::new(|c: &mut SynthConfig| c.training_backgrounds.clear()),
+            "background for training clips",
         ),
     ] {
         let mut bad = config(root.join("out"), every_synthesizer(12));

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use std::sync::Mutex;
 use tempokd::data::Split;
 use tempokd::data::augment::Augmentation;
+use tempokd::data::noise::Procedural;
 use tempokd::data::synth::{SynthConfig, WordSource, synthesize};
 use tempokd::data::tts::{Synthesizer, VoiceChoice};
 
@@ -46,6 +47,11 @@ pub struct SynthArgs {
     /// through rooms and microphones).
     #[arg(long, value_delimiter = ',', default_value = "train", value_parser = parse_split)]
     pub augment_splits: Vec<Split>,
+    /// The procedural backgrounds of training clips, some of white,pink,brown,hum,babble,tones
+    /// (validation and test clips keep all six, so corpora that differ only here are scored on
+    /// the same clips).
+    #[arg(long, value_delimiter = ',', default_value = "white,pink,brown,hum,babble,tones", value_parser = Procedural::parse)]
+    pub training_backgrounds: Vec<Procedural>,
     /// Splits to write (e.g. `test` for an evaluation corpus); the clips are those the whole
     /// corpus would hold.
     #[arg(long, value_delimiter = ',', default_value = "train,validation,test", value_parser = parse_split)]
@@ -87,6 +93,7 @@ pub fn synth(args: &SynthArgs) -> Result<(), String> {
         },
         augment: args.augment.clone(),
         augmented: args.augment_splits.clone(),
+        training_backgrounds: args.training_backgrounds.clone(),
         splits: args.splits.clone(),
     };
     let started = std::time::Instant::now();

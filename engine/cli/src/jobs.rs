@@ -7,6 +7,7 @@ use crate::stages::StageStore;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use tempokd::data::augment::Augmentation;
+use tempokd::data::noise::Procedural;
 use tempokd::data::tts::VoiceChoice;
 use tempokd::data::{Dataset, Split};
 use tempokd::kd::KdTarget;
@@ -72,6 +73,7 @@ impl Corpus {
                 speech_commands: None,
                 augment: self.augment.clone(),
                 augment_splits: vec![Split::Train],
+                training_backgrounds: Procedural::ALL.to_vec(),
                 splits: self.splits.clone(),
             })?;
             std::fs::write(&recipe, format!("{command}\n"))

@@ -35,6 +35,18 @@ impl Procedural {
             Procedural::Tones => "tones",
         }
     }
+
+    /// The kind a name stands for, or an error that lists the names.
+    pub fn parse(name: &str) -> Result<Self, String> {
+        let name = name.trim();
+        Self::ALL
+            .into_iter()
+            .find(|kind| kind.name() == name)
+            .ok_or_else(|| {
+                let names: Vec<&str> = Self::ALL.iter().map(|kind| kind.name()).collect();
+                format!("`{name}` is not a background: one of {}", names.join(", "))
+            })
+    }
 }
 
 /// `samples` of the background. Babble draws its words from `speech` (one utterance each);
@@ -225,6 +237,18 @@ mod tests {
         // White is brightest, then pink, then brown.
         let [white, pink, brown] = [0, 1, 2].map(|i| brightness(&made[i]));
         assert!(white > pink && pink > brown, "{white} {pink} {brown}");
+    }
+
+    #[test]
+    fn backgrounds_are_read_by_name() {
+        for kind in Procedural::ALL {
+            assert_eq!(Procedural::parse(kind.name()), Ok(kind));
+        }
+        let error = Procedural::parse("rain").unwrap_err();
+        assert!(
+            error.contains("`rain`") && error.contains("babble"),
+            "{error}"
+        );
     }
 
     #[test]

@@ -46,6 +46,10 @@ pub struct SynthConfig {
     /// only in `augment` are scored on the same clips; a test split with effects is a test of
     /// unseen voices through rooms and microphones.
     pub augmented: Vec<Split>,
+    /// The procedural backgrounds training clips may have (all of them by default); validation
+    /// and test clips keep every kind, so corpora that differ only here are scored on the same
+    /// clips.
+    pub training_backgrounds: Vec<Procedural>,
     /// The splits written. Clips of the others are still drawn, so a corpus of only its test
     /// split holds exactly the test clips of the whole corpus with the same settings.
     pub splits: Vec<Split>,
@@ -79,6 +83,9 @@ impl SynthConfig {
         }
         if self.splits.is_empty() {
             return bad("choose at least one split to write".into());
+        }
+        if self.training_backgrounds.is_empty() {
+            return bad("choose at least one background for training clips".into());
         }
         if let WordSource::Synthesized(voices) = &self.words {
             voices.validate()?;
@@ -377,7 +384,19 @@ fn plan(
                 });
                 let kinds = Procedural::ALL.len() + recordings.len();
                 let pick = rng.below(kinds);
+                let snr = rng.uniform(config.snr_db.0, config.snr_db.1);
+                let index = plans.len();
+                let seed = rng.next_u64();
                 let background = match Procedural::ALL.get(pick) {
+                    // Drawn again from the clip's own stream, so that leaving kinds out of
+                    // training changes no other draw of the corpus.
+                    Some(kind)
+                        if split == Split::Train && !config.training_backgrounds.contains(kind) =>
+                    {
+                        let kinds = &config.training_backgrounds;
+                        let mut own = Rng::new(seed).fork("background");
+                        Background::Procedural(kinds[own.below(kinds.len())])
+                    }
                     Some(kind) => Background::Procedural(*kind),
                     None => Background::Recording(pick - Procedural::ALL.len()),
                 };
@@ -387,9 +406,6 @@ fn plan(
                         format!("file:{}", recordings.get(*i).copied().unwrap_or_default())
                     }
                 };
-                let snr = rng.uniform(config.snr_db.0, config.snr_db.1);
-                let index = plans.len();
-                let seed = rng.next_u64();
                 // From a stream of the clip's own, so the effects chosen change no other draw.
                 let effects = if config.augmented.contains(&split) {
                     config.augment.draw(&mut Rng::new(seed).fork("effects"))
