@@ -1,10 +1,11 @@
 use super::TimeCanvas;
 use crate::charts::{TimeLabels, on_canvas, plot_attention};
 use crate::state::models::{Models, RunProgress};
-use crate::worker::{NamedReading, Precision};
+use crate::worker::{NamedReading, Precision, TimeMap};
 use leptos::html::Canvas;
 use leptos::prelude::*;
-use tempokd::kd::RolloutConfig;
+use tempokd::kd::{KdTarget, RolloutConfig};
+use web_sys::HtmlCanvasElement;
 
 /// One row per model on the clip's time axis, teacher first: its attention over time and what
 /// it heard. Rows appear as the worker answers. The teacher's map is rolled out again with
@@ -141,6 +142,7 @@ fn ReadingRow(
     let model = reading.model.clone();
     let exported = model.clone();
     let sent_map = reading.map.clone();
+    let own_row = reading.teacher.as_ref().map(|teacher| teacher.rollout.row);
     // Rolled out once per change of settings, not once per use: the cursor reads it often.
     let rolled_out = Memo::new(move |_| reading.map_with(rollout.get().as_ref()));
     let map = Memo::new(move |_| rolled_out.get().unwrap_or_else(|_| sent_map.clone()));
@@ -149,27 +151,27 @@ fn ReadingRow(
             format!("These rollout settings do not fit this teacher ({why}); its own map is shown.")
         })
     };
-    let at_cursor = move || {
-        let t = hover.get()?;
-        let map = map.get();
-        let frame = ((t - map.start_s) / map.frame_s).floor();
-        let weight = (frame >= 0.0)
-            .then(|| map.values.get(frame as usize))
-            .flatten()?;
-        Some(format!("{t:.2} s: weight {weight:.3}"))
-    };
+    // The teacher's map as the students with KD learn it, made from the rollout shown above it.
+    let kd_target = Memo::new(move |_| {
+        let own_row = own_row?;
+        let row = match (rolled_out.with(Result::is_ok), rollout.get()) {
+            (true, Some(settings)) => settings.row,
+            _ => own_row,
+        };
+        let target = KdTarget::default_for(row);
+        let shown = map.get();
+        Some((
+            target,
+            TimeMap {
+                values: target.apply(&shown.values),
+                ..shown
+            },
+        ))
+    });
+    let at_cursor = move || weight_at(&map.get(), hover.get()?);
     Effect::new(move |_| {
         if let Some(canvas) = canvas.get() {
-            let drawn = on_canvas(&canvas, |root| {
-                plot_attention(
-                    root,
-                    &map.get(),
-                    duration_s,
-                    keyword_window,
-                    TimeLabels::Hidden,
-                )
-            });
-            set_draw_error.set(drawn.err());
+            set_draw_error.set(draw_map(&canvas, &map.get(), duration_s, keyword_window).err());
         }
     });
     view! {
@@ -196,7 +198,75 @@ fn ReadingRow(
                 <p class="error" role="alert">{refused}</p>
             </Show>
         </div>
+        <Show when=move || kd_target.with(Option::is_some)>
+            <KdTargetStrip target=kd_target duration_s=duration_s keyword_window=keyword_window
+                hover=hover />
+        </Show>
     }
+}
+
+/// Under the teacher's row, its map as the students with KD are trained to copy it (the
+/// target of the page's training and of the command line's): for a first-frame rollout without
+/// the query frame's own mass, then sharpened. Kept apart from the teacher's own map, which is
+/// what the teacher attends to.
+#[component]
+fn KdTargetStrip(
+    target: Memo<Option<(KdTarget, TimeMap)>>,
+    duration_s: f32,
+    keyword_window: Option<(f32, f32)>,
+    hover: RwSignal<Option<f32>>,
+) -> impl IntoView {
+    let canvas = NodeRef::<Canvas>::new();
+    let (draw_error, set_draw_error) = signal(None::<String>);
+    let map = move || target.get().map(|(_, map)| map);
+    let described = move || {
+        target.with(|shown| {
+            shown.as_ref().map_or(String::new(), |(kd, _)| {
+                format!("its rollout {kd}: the map the students with KD learn to copy")
+            })
+        })
+    };
+    let at_cursor = move || weight_at(&map()?, hover.get()?);
+    Effect::new(move |_| {
+        if let (Some(canvas), Some(map)) = (canvas.get(), map()) {
+            set_draw_error.set(draw_map(&canvas, &map, duration_s, keyword_window).err());
+        }
+    });
+    view! {
+        <div class="kd-target">
+            <p class="reading-label">
+                <span class="model-title">"Teacher, as the KD target"</span>
+                <span class="target-how muted">{described}</span>
+                <span class="at-cursor muted">{at_cursor}</span>
+            </p>
+            <TimeCanvas canvas=canvas id="attention-kd-target" class="attention" height=56
+                label="The teacher's map as the KD target" duration_s=duration_s hover=hover />
+            <Show when=move || draw_error.get().is_some()>
+                <p class="error" role="alert">{move || draw_error.get()}</p>
+            </Show>
+        </div>
+    }
+}
+
+/// A map's weight at `t` seconds, as the cursor line reads it.
+fn weight_at(map: &TimeMap, t: f32) -> Option<String> {
+    let frame = ((t - map.start_s) / map.frame_s).floor();
+    let weight = (frame >= 0.0)
+        .then(|| map.values.get(frame as usize))
+        .flatten()?;
+    Some(format!("{t:.2} s: weight {weight:.3}"))
+}
+
+/// One attention strip on the clip's time axis, its keyword window marked.
+fn draw_map(
+    canvas: &HtmlCanvasElement,
+    map: &TimeMap,
+    duration_s: f32,
+    keyword_window: Option<(f32, f32)>,
+) -> Result<(), String> {
+    on_canvas(canvas, |root| {
+        plot_attention(root, map, duration_s, keyword_window, TimeLabels::Hidden)
+    })
 }
 
 /// Downloads a loaded student as an ONNX model.

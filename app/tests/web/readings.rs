@@ -63,7 +63,22 @@ async fn readings_show_one_row_per_model_of_the_current_run_only() {
         text(&root, "[data-model=teacher] .at-cursor").as_deref(),
         Some("0.30 s: weight 0.400")
     );
-    assert_eq!(root.query_selector_all(".time-cursor").unwrap().length(), 2);
+    // Under the teacher's row, and only the teacher's, its map as the KD target: a mean-of-rows
+    // rollout has no query frame, so the map is squared (T = 0.5) and renormalised, and 0.4
+    // becomes 1 / 2.0625.
+    assert_eq!(root.query_selector_all(".kd-target").unwrap().length(), 1);
+    assert_eq!(
+        text(&root, ".kd-target .at-cursor").as_deref(),
+        Some("0.30 s: weight 0.485")
+    );
+    assert_eq!(
+        text(&root, ".kd-target .target-how").as_deref(),
+        Some(
+            "its rollout sharpened by a temperature of 0.5: the map the students with KD learn \
+             to copy"
+        )
+    );
+    assert_eq!(root.query_selector_all(".time-cursor").unwrap().length(), 3);
     hover.set(None);
     // New rollout settings redraw the teacher's strip from its layers, and only the teacher's.
     let student: HtmlCanvasElement = root
@@ -71,7 +86,17 @@ async fn readings_show_one_row_per_model_of_the_current_run_only() {
         .unwrap()
         .unwrap()
         .unchecked_into();
-    let before = (strip.to_data_url().unwrap(), student.to_data_url().unwrap());
+    let target: HtmlCanvasElement = root
+        .query_selector("#attention-kd-target")
+        .unwrap()
+        .unwrap()
+        .unchecked_into();
+    assert!(painted_pixels(&target) > total / 2);
+    let before = (
+        strip.to_data_url().unwrap(),
+        student.to_data_url().unwrap(),
+        target.to_data_url().unwrap(),
+    );
     rollout.set(Some(RolloutConfig {
         residual: 0.0,
         ..RolloutConfig::default()
@@ -79,6 +104,21 @@ async fn readings_show_one_row_per_model_of_the_current_run_only() {
     settle().await;
     assert_ne!(strip.to_data_url().unwrap(), before.0);
     assert_eq!(student.to_data_url().unwrap(), before.1);
+    // The target follows the rollout shown above it, and a first-frame rollout's leaves out
+    // the query frame.
+    assert_ne!(target.to_data_url().unwrap(), before.2);
+    rollout.set(Some(RolloutConfig {
+        row: RolloutRow::FirstFrame,
+        ..RolloutConfig::default()
+    }));
+    settle().await;
+    assert_eq!(
+        text(&root, ".kd-target .target-how").as_deref(),
+        Some(
+            "its rollout without the query frame's own mass, then sharpened by a temperature \
+             of 0.5: the map the students with KD learn to copy"
+        )
+    );
     drop(handle);
 }
 

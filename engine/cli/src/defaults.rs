@@ -231,7 +231,8 @@ fn shipped_students(runs: &StudentRuns) -> Vec<Shipped> {
              as the student without KD), then from those weights on the mixed-length corpus \
              with L = L_cls + λ·KL(a_T ‖ a_S): the teacher's first-frame attention rollout \
              (the `teacher` model here) {}, distilled into the student's temporal attention. \
-             λ = {lambda} had the best validation accuracy of the λ tried:\n\n{sweep}\n{}",
+             Of the λ > 0 tried, λ = {lambda} had the best validation accuracy (λ = 0 is the \
+             student without KD, shipped beside it):\n\n{sweep}\n{}",
             KdTarget::default(),
             stages(&[("1 s clips", words_stage), ("every length", best)])
         ),
