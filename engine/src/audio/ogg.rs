@@ -18,6 +18,11 @@ const CAPTURE: &[u8; 4] = b"OggS";
 /// A page's header up to its segment table.
 const PAGE_HEADER: usize = 27;
 
+/// How many times its length a file's bytes may be hashed for page CRCs. A file of sound pages
+/// is hashed once; one of overlapping fake pages is hashed again from every fake page's start
+/// (up to 64 KiB each, by symphonia too), so past this it is refused before symphonia reads it.
+const CRC_WORK_PER_BYTE: usize = 8;
+
 /// Header type flags: the page continues its stream's open packet; the page begins a stream.
 const CONTINUED: u8 = 0x01;
 const FIRST: u8 = 0x02;
@@ -36,17 +41,62 @@ enum Codec {
 }
 
 impl Codec {
+    /// The codec symphonia's demuxer maps a stream with, told from its first packet by the
+    /// rules it applies: a packet any of them refuses makes a stream it reads nothing from, and
+    /// whose pages never end its headers, so telling it apart exactly keeps this walk in step.
     fn of_first_packet(packet: &[u8]) -> Self {
-        if packet.starts_with(b"\x7fFLAC") {
+        if is_flac_mapping_header(packet) {
             Codec::Flac
-        } else if packet.starts_with(b"\x01vorbis") {
+        } else if is_vorbis_identification(packet) {
             Codec::Vorbis
-        } else if packet.starts_with(b"OpusHead") {
+        } else if is_opus_head(packet) {
             Codec::OpusBeforeTags
         } else {
             Codec::Unchecked
         }
     }
+}
+
+/// Ogg FLAC's first packet: 0x7F "FLAC", mapping version 1, "fLaC", then a STREAMINFO block of
+/// its 34 bytes, 51 bytes in all. (symphonia goes on to read the STREAMINFO; one it refuses
+/// ends its reading of the file, so nothing after matters.)
+fn is_flac_mapping_header(packet: &[u8]) -> bool {
+    packet.len() == 51
+        && packet.starts_with(b"\x7fFLAC\x01")
+        && &packet[9..13] == b"fLaC"
+        && packet[13] & 0x7f == 0
+        && packet[14..17] == [0, 0, 34]
+}
+
+/// Vorbis I's identification header, exactly 30 bytes: version 0, channels and sample rate
+/// not zero, block sizes of 2^6 to 2^13 samples with the short not above the long, framing
+/// byte 1.
+fn is_vorbis_identification(packet: &[u8]) -> bool {
+    if packet.len() != 30 || !packet.starts_with(b"\x01vorbis") {
+        return false;
+    }
+    let nonzero_word = |at: usize| packet[at..at + 4] != [0; 4];
+    let (short, long) = (packet[28] & 0x0f, packet[28] >> 4);
+    !nonzero_word(7)
+        && packet[11] != 0
+        && nonzero_word(12)
+        && (6..=13).contains(&short)
+        && (6..=13).contains(&long)
+        && short <= long
+        && packet[29] == 1
+}
+
+/// Opus's identification header (RFC 7845): "OpusHead", at least 19 bytes, a version whose
+/// major part is 0, at least one channel, and a channel mapping family symphonia plays (0 with
+/// one or two channels, 1 with one to eight).
+fn is_opus_head(packet: &[u8]) -> bool {
+    let Some(head) = packet.strip_prefix(b"OpusHead") else {
+        return false;
+    };
+    let [version, channels, .., mapping] = head.get(..11).unwrap_or_default() else {
+        return false;
+    };
+    *version <= 0x0f && matches!((mapping, channels), (0, 1..=2) | (1, 1..=8))
 }
 
 /// One logical stream: its codec, its last page's sequence number and its open packet.
@@ -152,8 +202,19 @@ pub fn check_headers(bytes: &[u8]) -> Result<(), String> {
     let mut streams: HashMap<u32, Stream> = HashMap::new();
     let mut phase = Phase::FirstPages;
     let mut at = 0;
+    let crc_budget = bytes.len().saturating_mul(CRC_WORK_PER_BYTE).max(1 << 20);
+    let mut hashed = 0;
     while let Some(found) = find_capture(bytes, at) {
-        let page = match read_page(bytes, found) {
+        let read = read_page(bytes, found, &mut hashed);
+        if hashed > crc_budget {
+            return Err(format!(
+                "this Ogg file is mostly broken pages (reading it would hash more than {} times \
+                 its {} bytes); it is not read",
+                CRC_WORK_PER_BYTE,
+                bytes.len()
+            ));
+        }
+        let page = match read {
             Read::Page(page, next) => {
                 at = next;
                 page
@@ -211,8 +272,9 @@ enum Phase {
     Audio,
 }
 
-/// The page whose capture pattern is at `found`, as symphonia's page reader takes it.
-fn read_page(bytes: &[u8], found: usize) -> Read<'_> {
+/// The page whose capture pattern is at `found`, as symphonia's page reader takes it; the bytes
+/// its CRC covers are added to `hashed`.
+fn read_page<'a>(bytes: &'a [u8], found: usize, hashed: &mut usize) -> Read<'a> {
     let Some(header) = bytes.get(found..found + PAGE_HEADER) else {
         return Read::End;
     };
@@ -231,6 +293,7 @@ fn read_page(bytes: &[u8], found: usize) -> Read<'_> {
         return Read::End;
     };
     let stored = u32::from_le_bytes([header[22], header[23], header[24], header[25]]);
+    *hashed += body_start + body_length - found;
     if page_crc(&bytes[found..body_start + body_length]) != stored {
         // symphonia searches again from just after the capture pattern.
         return Read::Skip(found + CAPTURE.len());
@@ -344,6 +407,153 @@ pub(crate) mod tests {
         out
     }
 
+    /// The first packets symphonia maps a Vorbis, an Opus and a FLAC stream with.
+    fn vorbis_ident() -> Vec<u8> {
+        let rate = 16_000u32.to_le_bytes();
+        [
+            b"\x01vorbis\0\0\0\0\x01".as_slice(),
+            &rate,
+            &[0; 12],
+            &[0xb8, 1],
+        ]
+        .concat()
+    }
+
+    fn opus_head() -> Vec<u8> {
+        b"OpusHead\x01\x01\x38\x01\x80\xbb\0\0\0\0\0".to_vec()
+    }
+
+    fn flac_head() -> Vec<u8> {
+        [b"\x7fFLAC\x01\0\0\x01fLaC\0\0\0\x22".as_slice(), &[0; 34]].concat()
+    }
+
+    #[test]
+    fn a_stream_is_mapped_only_by_a_first_packet_symphonia_maps() {
+        let vorbis = vorbis_ident();
+        let opus = opus_head();
+        let flac = flac_head();
+        assert!(Codec::of_first_packet(&vorbis) == Codec::Vorbis);
+        assert!(Codec::of_first_packet(&opus) == Codec::OpusBeforeTags);
+        assert!(Codec::of_first_packet(&flac) == Codec::Flac);
+        let changed = |packet: &[u8], at: usize, value: u8| {
+            let mut changed = packet.to_vec();
+            changed[at] = value;
+            changed
+        };
+        let refused = [
+            [vorbis.as_slice(), &[0]].concat(),
+            vorbis[..29].to_vec(),
+            changed(&vorbis, 7, 1),
+            changed(&vorbis, 11, 0),
+            [&vorbis[..12], &[0; 4], &vorbis[16..]].concat(),
+            changed(&vorbis, 28, 0xb5),
+            changed(&vorbis, 28, 0xe8),
+            changed(&vorbis, 28, 0x8b),
+            changed(&vorbis, 29, 0),
+            opus[..18].to_vec(),
+            changed(&opus, 8, 0x10),
+            changed(&opus, 9, 0),
+            changed(&opus, 9, 3),
+            changed(&opus, 18, 2),
+            changed(&changed(&opus, 18, 1), 9, 9),
+            flac[..50].to_vec(),
+            changed(&flac, 5, 2),
+            changed(&flac, 12, b'X'),
+            changed(&flac, 13, 1),
+            changed(&flac, 16, 33),
+        ];
+        // A longer Opus head (a mapping table) and a last-block flag are still mapped.
+        assert!(
+            Codec::of_first_packet(&[opus.as_slice(), &[0; 4]].concat()) == Codec::OpusBeforeTags
+        );
+        assert!(Codec::of_first_packet(&changed(&flac, 13, 0x80)) == Codec::Flac);
+        for (i, packet) in refused.iter().enumerate() {
+            assert!(
+                Codec::of_first_packet(packet) == Codec::Unchecked,
+                "packet {i}"
+            );
+        }
+    }
+
+    /// Whether symphonia's Ogg reader opens `file` with a track it maps to a codec.
+    fn symphonia_maps(file: &[u8]) -> bool {
+        use symphonia::core::codecs::CODEC_TYPE_NULL;
+        use symphonia::core::formats::FormatReader;
+        use symphonia::core::io::MediaSourceStream;
+        let source = MediaSourceStream::new(
+            Box::new(std::io::Cursor::new(file.to_vec())),
+            Default::default(),
+        );
+        symphonia::default::formats::OggReader::try_new(source, &Default::default()).is_ok_and(
+            |reader| {
+                reader
+                    .tracks()
+                    .iter()
+                    .any(|t| t.codec_params.codec != CODEC_TYPE_NULL)
+            },
+        )
+    }
+
+    #[test]
+    fn first_packets_are_mapped_as_symphonia_maps_them() {
+        // The fixtures' identification packets changed in place (each the first page's one
+        // packet, after its 27-byte header and one lacing value), the page sealed again, and
+        // symphonia asked whether it still maps the stream: a stream it maps to no codec never
+        // ends its headers, so it fails at the end of the file.
+        let vorbis = include_bytes!("../../tests/fixtures/audio/yes.ogg");
+        let opus = include_bytes!("../../tests/fixtures/audio/yes.opus");
+        let at = PAGE_HEADER + 1;
+        for (file, offset, value) in [
+            (vorbis.as_slice(), None, 0),
+            (vorbis, Some(16), 0x55), // the maximum bitrate, which nothing checks
+            (vorbis, Some(7), 1),     // Vorbis version 1
+            (vorbis, Some(11), 0),    // no channels
+            (vorbis, Some(28), 0xb5), // a short block of 2^5
+            (vorbis, Some(28), 0xe8), // a long block of 2^14
+            (vorbis, Some(28), 0x8b), // the short block longer than the long
+            (vorbis, Some(29), 0),    // no framing bit
+            (opus, None, 0),
+            (opus, Some(17), 0x40), // the output gain
+            (opus, Some(8), 0x10),  // version 16
+            (opus, Some(9), 0),     // no channels
+            (opus, Some(9), 3),     // three channels in mapping family 0
+            (opus, Some(18), 2),    // mapping family 2
+        ] {
+            let mut changed = file.to_vec();
+            if let Some(offset) = offset {
+                changed[at + offset] = value;
+                seal(&mut changed);
+            }
+            let Read::Page(first, _) = read_page(&changed, 0, &mut 0) else {
+                panic!("the first page of the changed fixture is broken");
+            };
+            let ours = Codec::of_first_packet(first.packets[0]) != Codec::Unchecked;
+            assert_eq!(
+                ours,
+                symphonia_maps(&changed),
+                "byte {offset:?} set to {value:#x}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_stream_symphonia_does_not_map_does_not_end_the_headers() {
+        // Stream 5 opens like Vorbis but its framing byte is 0, so symphonia maps it to no
+        // codec and its packet of audio ends nothing: symphonia is still reading headers when a
+        // first page of stream 7 comes, and reads its comment packet as one of stream 7's.
+        let mut fake = vorbis_ident();
+        fake[29] = 0;
+        let file = [
+            page(5, FIRST, 0, &[&fake], &[]),
+            page(7, FIRST, 0, &[&vorbis_ident()], &[]),
+            page(5, 0, 1, &[&[0u8; 40]], &[]),
+            page(7, 0, 1, &[&vorbis_comments(None), b"\x05vorbis setup"], &[]),
+            page(7, FIRST, 2, &[&vorbis_comments(Some(u32::MAX))], &[]),
+        ]
+        .concat();
+        assert!(check_headers(&file).is_err());
+    }
+
     fn vorbis_comments(claims: Option<u32>) -> Vec<u8> {
         [
             b"\x03vorbis".as_slice(),
@@ -355,7 +565,7 @@ pub(crate) mod tests {
 
     fn vorbis(comment_claims: Option<u32>) -> Vec<u8> {
         [
-            page(7, FIRST, 0, &[b"\x01vorbis\0\0\0\0".as_slice()], &[]),
+            page(7, FIRST, 0, &[vorbis_ident().as_slice()], &[]),
             page(
                 7,
                 0,
@@ -380,7 +590,7 @@ pub(crate) mod tests {
         ] {
             let (mut at, mut pages) = (0, 0);
             while let Some(found) = find_capture(file, at) {
-                match read_page(file, found) {
+                match read_page(file, found, &mut 0) {
                     Read::Page(_, next) => at = next,
                     Read::Skip(_) => panic!("the page at byte {found} was refused"),
                     Read::End => panic!("the page at byte {found} is cut short"),
@@ -401,7 +611,7 @@ pub(crate) mod tests {
         let opus = |claims| {
             let tags = [b"OpusTags".as_slice(), &list(&["TITLE=yes"], claims)].concat();
             [
-                page(3, FIRST, 0, &[b"OpusHead\x01".as_slice()], &[]),
+                page(3, FIRST, 0, &[opus_head().as_slice()], &[]),
                 page(3, 0, 1, &[&tags], &[]),
             ]
             .concat()
@@ -413,13 +623,7 @@ pub(crate) mod tests {
             let mut block = vec![0x84, 0, 0, 0];
             block.extend(list(&["TITLE=yes"], claims));
             [
-                page(
-                    9,
-                    FIRST,
-                    0,
-                    &[b"\x7fFLAC\x01\x00\x00\x01fLaC".as_slice()],
-                    &[],
-                ),
+                page(9, FIRST, 0, &[flac_head().as_slice()], &[]),
                 page(9, 0, 1, &[&block], &[]),
             ]
             .concat()
@@ -441,7 +645,7 @@ pub(crate) mod tests {
         let tags = |claims| [b"OpusTags".as_slice(), &list(&["TITLE=yes"], claims)].concat();
         let opus = |packets: &[&[u8]]| {
             [
-                page(3, FIRST, 0, &[b"OpusHead\x01".as_slice()], &[]),
+                page(3, FIRST, 0, &[opus_head().as_slice()], &[]),
                 page(3, 0, 1, packets, &[]),
             ]
             .concat()
@@ -459,12 +663,12 @@ pub(crate) mod tests {
 
     #[test]
     fn a_first_page_among_the_headers_does_not_start_a_new_physical_stream() {
-        let ident = page(7, FIRST, 0, &[b"\x01vorbis\0\0\0\0".as_slice()], &[]);
+        let ident = page(7, FIRST, 0, &[vorbis_ident().as_slice()], &[]);
         let setup = page(7, 0, 1, &[b"\x05vorbis setup".as_slice()], &[]);
         let lying = vorbis_comments(Some(u32::MAX));
         // No audio packet yet: symphonia is still reading headers, ignores the first page of a
         // stream it did not see begin, and reads on in stream 7.
-        let other = page(99, FIRST, 0, &[b"\x01vorbis\0\0\0\0".as_slice()], &[]);
+        let other = page(99, FIRST, 0, &[vorbis_ident().as_slice()], &[]);
         let file = [
             ident.clone(),
             setup.clone(),
@@ -500,7 +704,7 @@ pub(crate) mod tests {
             assert_eq!(check_headers(&file), Ok(()), "header byte {at}");
         }
         let headers = vorbis(Some(u32::MAX));
-        let second_page = page(7, FIRST, 0, &[b"\x01vorbis\0\0\0\0".as_slice()], &[]).len();
+        let second_page = page(7, FIRST, 0, &[vorbis_ident().as_slice()], &[]).len();
         let mut broken = headers.clone();
         broken[second_page + 22] ^= 0x5a;
         assert_eq!(check_headers(&broken), Ok(()));
@@ -511,7 +715,7 @@ pub(crate) mod tests {
 
     #[test]
     fn a_comment_packet_spread_over_pages_is_put_back_together() {
-        let head = page(7, FIRST, 0, &[b"\x01vorbis".as_slice()], &[]);
+        let head = page(7, FIRST, 0, &[vorbis_ident().as_slice()], &[]);
         let long = |claims| {
             let comments = list(&["TITLE=yes", &"x".repeat(600)], claims);
             [b"\x03vorbis".as_slice(), &comments, &[1]].concat()
@@ -535,6 +739,25 @@ pub(crate) mod tests {
             .concat();
             assert_eq!(check_headers(&gap), Ok(()));
         }
+    }
+
+    #[test]
+    fn a_file_of_overlapping_broken_pages_is_refused_before_it_is_hashed_through() {
+        // Among the audio, page headers 300 bytes apart, each claiming 255 full segments (about
+        // 64 KiB) under a wrong CRC: every one is hashed to its claimed end, then the search
+        // goes on 4 bytes after it.
+        let mut fake = page(7, 0, 3, &[], &[0; 255 * 255]);
+        fake[22] ^= 1;
+        let mut broken = vec![0u8; 1 << 20];
+        for start in (0..broken.len() - fake.len()).step_by(300) {
+            broken[start..start + PAGE_HEADER + 255].copy_from_slice(&fake[..PAGE_HEADER + 255]);
+        }
+        let file = [vorbis(None), broken.clone()].concat();
+        let refused = check_headers(&file).unwrap_err();
+        assert!(refused.contains("mostly broken pages"), "{refused}");
+        // A few such pages (a damaged file) are skipped as symphonia skips them.
+        let few = [vorbis(None), broken[..900].to_vec(), vec![0; 1 << 16]].concat();
+        assert_eq!(check_headers(&few), Ok(()));
     }
 
     #[test]
