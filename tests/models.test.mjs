@@ -111,8 +111,12 @@ test('on the CPU every model says what tempokd inspect says', async () => {
   const box = await teacherStrip.boundingBox();
   const cursors = (count) => page.waitForFunction((n) => document.querySelectorAll('.time-cursor').length === n, count);
   await page.mouse.move(box.x + box.width * 0.6, box.y + box.height / 2);
-  await cursors(2 + CATALOG.length);
+  // The waveform, the spectrogram, every model's strip and the teacher's map as the KD target.
+  await cursors(3 + CATALOG.length);
   assert.match(await page.textContent('.reading[data-model=teacher] .at-cursor'), /^2\.33 s: weight 0\.\d{3}$/);
+  assert.match(await page.textContent('.kd-target .at-cursor'), /^2\.33 s: weight 0\.\d{3}$/);
+  assert.match(await page.textContent('.kd-target .target-how'),
+    /^its rollout without the query frame's own mass, then sharpened by a temperature of 0\.5: /);
   await page.mouse.move(0, 0);
   await page.focus('#waveform');
   await page.keyboard.press('ArrowRight');

@@ -12,6 +12,8 @@ import sys
 from collections import defaultdict
 from pathlib import Path
 
+from voice_ids import underlying
+
 SILENCE = "no-voice"
 SYNTHESIZERS = {"espeak-ng": "espeak-ng", "flite": "flite", "mbrola": "MBROLA",
                 "rhvoice": "RHVoice", "pico": "Pico"}
@@ -25,16 +27,6 @@ def group_of(voice):
     if parts[0] == "espeak-ng" or len(parts) < 2:
         return parts[0]
     return f"{parts[0]}-{parts[1]}"
-
-
-def underlying(voice):
-    """As `tempokd::data::underlying_voice`."""
-    parts = voice.split(":")
-    if len(parts) < 2:
-        return voice
-    same_speaker = {("flite", "kal16"): "flite:kal", ("rhvoice", "alan"): "flite:awb",
-                    ("rhvoice", "slt"): "flite:slt"}
-    return same_speaker.get((parts[0], parts[1]), f"{parts[0]}:{parts[1]}")
 
 
 def test_rows(manifest):

@@ -10,18 +10,10 @@ import math
 import sys
 from pathlib import Path
 
+from voice_ids import underlying
+
 NAMES = {"espeak-ng": "espeak-ng", "flite": "flite", "mbrola": "MBROLA", "rhvoice": "RHVoice",
          "pico": "Pico"}
-
-
-def underlying(voice):
-    """As `tempokd::data::underlying_voice`."""
-    parts = voice.split(":")
-    if len(parts) < 2:
-        return voice
-    twins = {("flite", "kal16"): "flite:kal", ("rhvoice", "alan"): "flite:awb",
-             ("rhvoice", "slt"): "flite:slt"}
-    return twins.get((parts[0], parts[1]), f"{parts[0]}:{parts[1]}")
 
 
 def manifest(folder):

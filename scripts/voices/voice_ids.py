@@ -1,0 +1,13 @@
+"""Voice ids as the generator writes them in a manifest's `voice` column."""
+
+
+def underlying(voice):
+    """As `tempokd::data::underlying_voice`: espeak-ng's accent and variant, the recorded speaker
+    behind a flite, MBROLA, RHVoice or Pico voice (RHVoice's alan and slt are flite's awb and
+    slt), or the id itself."""
+    parts = voice.split(":")
+    if len(parts) < 2:
+        return voice
+    same_speaker = {("flite", "kal16"): "flite:kal", ("rhvoice", "alan"): "flite:awb",
+                    ("rhvoice", "slt"): "flite:slt"}
+    return same_speaker.get((parts[0], parts[1]), f"{parts[0]}:{parts[1]}")
