@@ -6,3 +6,11 @@ if [ -z "$tempokd" ]; then
   cargo build --release -p tempokd-cli
   tempokd="$CARGO_TARGET_DIR/release/tempokd"
 fi
+
+# keep OUT COMMAND...: runs COMMAND with its standard output in OUT, unless OUT is there already
+# (the experiment scripts resume so); a run cut short leaves no OUT for the next to take as done.
+keep() {
+  local out=$1
+  shift
+  [ -f "$out" ] || { "$@" > "$out.tmp" && mv "$out.tmp" "$out"; }
+}

@@ -41,12 +41,10 @@ for arm in "${arms[@]}"; do
     [ -f "$run/training.json" ] ||
       "$tempokd" train-student --arch tc-resnet8 --data "$data" --out "$run" --steps 6000 \
         --batch 32 --eval-every 500 --seed "$training_seed" > "$run.log" 2>&1
-    [ -f "$run/test.json" ] ||
-      "$tempokd" eval --model "$run" --data "$data" --split test --json > "$run/test.json"
+    keep "$run/test.json" "$tempokd" eval --model "$run" --data "$data" --split test --json
     for folder in "$work"/test-by-background/*/; do
       kind=$(basename "$folder")
-      [ -f "$run/test-$kind.json" ] ||
-        "$tempokd" eval --model "$run" --data "$folder" --json > "$run/test-$kind.json"
+      keep "$run/test-$kind.json" "$tempokd" eval --model "$run" --data "$folder" --json
     done
   done
 done

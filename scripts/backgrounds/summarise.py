@@ -66,7 +66,8 @@ def main():
         for seed in seeds:
             run = work / f"tc-resnet8-{name}-seed{seed}"
             kinds = [run / f"test-{k}.json" for k in KINDS]
-            if not all(p.is_file() for p in kinds):
+            needed = kinds + [run / "training.json", run / "test.json"]
+            if not all(p.is_file() for p in needed):
                 print(f"| {label(arm)} | {per_kind} | {seed} | not run | | " + " | " * len(KINDS))
                 continue
             record = json.loads((run / "training.json").read_text())

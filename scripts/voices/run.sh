@@ -22,10 +22,8 @@ cd "$(dirname "$0")/../.."
 # TEMPOKD names a tempokd binary to use instead of building one.
 source scripts/release-tempokd.sh
 work=${VOICES_WORK:-target/voices}
-export VOICES_SEED=${VOICES_SEED:-21}
-export VOICES_SYNTHESIZERS=${VOICES_SYNTHESIZERS:-espeak-ng,flite}
-seed=$VOICES_SEED
-synthesizers=$VOICES_SYNTHESIZERS
+seed=${VOICES_SEED:-21}
+synthesizers=${VOICES_SYNTHESIZERS:-espeak-ng,flite}
 results=${VOICES_RESULTS:-docs/voices/results.md}
 voices=600
 # 84 test clips per class: about 1,000 per corpus, for intervals of about ±3 points.
@@ -39,24 +37,22 @@ mkdir -p "$work"
 through="$work/test-1s-effects"
 [ -f "$through/manifest.csv" ] ||
   "$tempokd" synth --out "$through" --length 1 --per-class $per_class --voices $voices \
-    --seed $seed --synthesizers $synthesizers --augment all --augment-splits test --splits test
+    --seed "$seed" --synthesizers "$synthesizers" --augment all --augment-splits test --splits test
 
 for arm in "${arms[@]}"; do
   name=${arm//,/+}
   data="$work/data-1s-$name"
   [ -f "$data/manifest.csv" ] ||
     "$tempokd" synth --out "$data" --length 1 --per-class $per_class --voices $voices \
-      --seed $seed --synthesizers $synthesizers --augment "$arm"
+      --seed "$seed" --synthesizers "$synthesizers" --augment "$arm"
   for training_seed in "${training_seeds[@]}"; do
     run="$work/tc-resnet8-$name-seed$training_seed"
     [ -f "$run/training.json" ] ||
       "$tempokd" train-student --arch tc-resnet8 --data "$data" --out "$run" --steps 6000 \
         --batch 32 --eval-every 500 --seed "$training_seed" > "$run.log" 2>&1
-    [ -f "$run/test.json" ] ||
-      "$tempokd" eval --model "$run" --data "$data" --split test --json > "$run/test.json"
-    [ -f "$run/test-effects.json" ] ||
-      "$tempokd" eval --model "$run" --data "$through" --split test --json \
-        > "$run/test-effects.json"
+    keep "$run/test.json" "$tempokd" eval --model "$run" --data "$data" --split test --json
+    keep "$run/test-effects.json" "$tempokd" eval --model "$run" --data "$through" --split test \
+      --json
   done
 done
 
@@ -66,18 +62,18 @@ if [ "${VOICES_SHIPPED:-1}" != 0 ]; then
   test4="$work/test-4s"
   [ -f "$test4/manifest.csv" ] ||
     "$tempokd" synth --out "$test4" --length 4 --per-class $per_class --voices $voices \
-      --seed $seed --synthesizers $synthesizers --splits test
+      --seed "$seed" --synthesizers "$synthesizers" --splits test
   for model in static/models/*/; do
     name=$(basename "$model")
     for length in 1 4; do
       data="$work/data-1s-none"; [ $length = 4 ] && data="$test4"
       out="$work/shipped/$name-L$length.json"
       mkdir -p "$work/shipped"
-      [ -f "$out" ] || "$tempokd" eval --model "$model" --data "$data" --split test --json > "$out"
+      keep "$out" "$tempokd" eval --model "$model" --data "$data" --split test --json
     done
   done
 fi
 
-python3 scripts/voices/summarise.py "$work" "${training_seeds[*]}" "${arms[@]}" \
+python3 scripts/voices/summarise.py "$work" "$seed" "$synthesizers" "${training_seeds[*]}" "${arms[@]}" \
   > "$results"
 echo "wrote $results"

@@ -98,7 +98,7 @@ const fn budgets(
 impl Sizes {
     /// The shipped models'. The first stages are long because shorter ones were still
     /// improving at their last step (TC-ResNet8's validation accuracy on the shipped corpora:
-    /// 69.8 % at 4,000 steps, 79.0 % at its best, 18,000 of 20,000); the teacher is several times the largest student and still
+    /// 69.8 % at step 4,000 of 20,000, 79.0 % at its best, step 18,000); the teacher is several times the largest student and still
     /// classifies a 4 s clip in the browser's CPU fallback.
     pub const FULL: Sizes = Sizes {
         voices: 600,
