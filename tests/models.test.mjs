@@ -116,7 +116,7 @@ test('on the CPU every model says what tempokd inspect says', async () => {
   assert.match(await page.textContent('.reading[data-model=teacher] .at-cursor'), /^2\.33 s: weight 0\.\d{3}$/);
   assert.match(await page.textContent('.kd-target .at-cursor'), /^2\.33 s: weight 0\.\d{3}$/);
   assert.match(await page.textContent('.kd-target .target-how'),
-    /^its rollout without the query frame's own mass, then sharpened by a temperature of 0\.5: /);
+    /^its rollout without the query frame's own mass, then sharpened by a temperature of 0\.5: the map a student distilled from it learns to copy$/);
   await page.mouse.move(0, 0);
   await page.focus('#waveform');
   await page.keyboard.press('ArrowRight');

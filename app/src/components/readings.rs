@@ -142,7 +142,10 @@ fn ReadingRow(
     let model = reading.model.clone();
     let exported = model.clone();
     let sent_map = reading.map.clone();
-    let own_row = reading.teacher.as_ref().map(|teacher| teacher.rollout.row);
+    let own_rollout = reading
+        .teacher
+        .as_ref()
+        .map(|teacher| teacher.rollout.clone());
     // Rolled out once per change of settings, not once per use: the cursor reads it often.
     let rolled_out = Memo::new(move |_| reading.map_with(rollout.get().as_ref()));
     let map = Memo::new(move |_| rolled_out.get().unwrap_or_else(|_| sent_map.clone()));
@@ -151,22 +154,24 @@ fn ReadingRow(
             format!("These rollout settings do not fit this teacher ({why}); its own map is shown.")
         })
     };
-    // The teacher's map as the students with KD learn it, made from the rollout shown above it.
+    // The teacher's map as a student distilled from it learns it, made from the rollout shown
+    // above it.
     let kd_target = Memo::new(move |_| {
-        let own_row = own_row?;
-        let row = match (rolled_out.with(Result::is_ok), rollout.get()) {
-            (true, Some(settings)) => settings.row,
-            _ => own_row,
+        let own = own_rollout.clone()?;
+        let settings = match (rolled_out.with(Result::is_ok), rollout.get()) {
+            (true, Some(settings)) => settings,
+            _ => own.clone(),
         };
-        let target = KdTarget::default_for(row);
+        let target = KdTarget::default_for(settings.row);
         let shown = map.get();
-        Some((
+        Some(ShownTarget {
             target,
-            TimeMap {
+            map: TimeMap {
                 values: target.apply(&shown.values),
                 ..shown
             },
-        ))
+            own_settings: settings == own,
+        })
     });
     let at_cursor = move || weight_at(&map.get(), hover.get()?);
     Effect::new(move |_| {
@@ -199,31 +204,48 @@ fn ReadingRow(
             </Show>
         </div>
         <Show when=move || kd_target.with(Option::is_some)>
-            <KdTargetStrip target=kd_target duration_s=duration_s keyword_window=keyword_window
-                hover=hover />
+            <KdTargetStrip model=model.clone() target=kd_target duration_s=duration_s
+                keyword_window=keyword_window hover=hover />
         </Show>
     }
 }
 
-/// Under the teacher's row, its map as the students with KD are trained to copy it (the
+/// A teacher's map made into the KD target (`KdTarget::default_for` its rollout), and whether
+/// the rollout is the teacher's own settings, which training uses.
+#[derive(Clone, PartialEq)]
+struct ShownTarget {
+    target: KdTarget,
+    map: TimeMap,
+    own_settings: bool,
+}
+
+/// Under a teacher's row, its map as a student distilled from it is trained to copy it (the
 /// target of the page's training and of the command line's): for a first-frame rollout without
 /// the query frame's own mass, then sharpened. Kept apart from the teacher's own map, which is
 /// what the teacher attends to.
 #[component]
 fn KdTargetStrip(
-    target: Memo<Option<(KdTarget, TimeMap)>>,
+    model: String,
+    target: Memo<Option<ShownTarget>>,
     duration_s: f32,
     keyword_window: Option<(f32, f32)>,
     hover: RwSignal<Option<f32>>,
 ) -> impl IntoView {
     let canvas = NodeRef::<Canvas>::new();
     let (draw_error, set_draw_error) = signal(None::<String>);
-    let map = move || target.get().map(|(_, map)| map);
+    let map = move || target.with(|shown| shown.as_ref().map(|shown| shown.map.clone()));
     let described = move || {
-        target.with(|shown| {
-            shown.as_ref().map_or(String::new(), |(kd, _)| {
-                format!("its rollout {kd}: the map the students with KD learn to copy")
-            })
+        target.with(|shown| match shown {
+            Some(shown) if shown.own_settings => format!(
+                "its rollout {}: the map a student distilled from it learns to copy",
+                shown.target
+            ),
+            Some(shown) => format!(
+                "these rollout settings' map {}: the target they would make (training uses the \
+                 teacher's own settings)",
+                shown.target
+            ),
+            None => String::new(),
         })
     };
     let at_cursor = move || weight_at(&map()?, hover.get()?);
@@ -239,7 +261,7 @@ fn KdTargetStrip(
                 <span class="target-how muted">{described}</span>
                 <span class="at-cursor muted">{at_cursor}</span>
             </p>
-            <TimeCanvas canvas=canvas id="attention-kd-target" class="attention" height=56
+            <TimeCanvas canvas=canvas id=format!("attention-kd-target-{model}") class="attention" height=56
                 label="The teacher's map as the KD target" duration_s=duration_s hover=hover />
             <Show when=move || draw_error.get().is_some()>
                 <p class="error" role="alert">{move || draw_error.get()}</p>

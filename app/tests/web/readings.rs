@@ -74,8 +74,8 @@ async fn readings_show_one_row_per_model_of_the_current_run_only() {
     assert_eq!(
         text(&root, ".kd-target .target-how").as_deref(),
         Some(
-            "its rollout sharpened by a temperature of 0.5: the map the students with KD learn \
-             to copy"
+            "its rollout sharpened by a temperature of 0.5: the map a student distilled from it \
+             learns to copy"
         )
     );
     assert_eq!(root.query_selector_all(".time-cursor").unwrap().length(), 3);
@@ -87,7 +87,7 @@ async fn readings_show_one_row_per_model_of_the_current_run_only() {
         .unwrap()
         .unchecked_into();
     let target: HtmlCanvasElement = root
-        .query_selector("#attention-kd-target")
+        .query_selector("#attention-kd-target-teacher")
         .unwrap()
         .unwrap()
         .unchecked_into();
@@ -115,8 +115,9 @@ async fn readings_show_one_row_per_model_of_the_current_run_only() {
     assert_eq!(
         text(&root, ".kd-target .target-how").as_deref(),
         Some(
-            "its rollout without the query frame's own mass, then sharpened by a temperature \
-             of 0.5: the map the students with KD learn to copy"
+            "these rollout settings' map without the query frame's own mass, then sharpened by \
+             a temperature of 0.5: the target they would make (training uses the teacher's own \
+             settings)"
         )
     );
     drop(handle);

@@ -18,9 +18,9 @@ const CAPTURE: &[u8; 4] = b"OggS";
 /// A page's header up to its segment table.
 const PAGE_HEADER: usize = 27;
 
-/// How many times its length a file's bytes may be hashed for page CRCs. A file of sound pages
-/// is hashed once; one of overlapping fake pages is hashed again from every fake page's start
-/// (up to 64 KiB each, by symphonia too), so past this it is refused before symphonia reads it.
+/// How many times its length a file's page CRCs may cost to check in one pass. A file of sound
+/// pages costs its length; one of overlapping fake pages costs up to 64 KiB from every fake
+/// page's start (to symphonia too), so past this it is refused before symphonia reads it.
 const CRC_WORK_PER_BYTE: usize = 8;
 
 /// Header type flags: the page continues its stream's open packet; the page begins a stream.
@@ -202,19 +202,16 @@ pub fn check_headers(bytes: &[u8]) -> Result<(), String> {
     let mut streams: HashMap<u32, Stream> = HashMap::new();
     let mut phase = Phase::FirstPages;
     let mut at = 0;
-    let crc_budget = bytes.len().saturating_mul(CRC_WORK_PER_BYTE).max(1 << 20);
-    let mut hashed = 0;
+    let work = crc_work_bound(bytes);
+    if work > bytes.len().saturating_mul(CRC_WORK_PER_BYTE).max(1 << 20) {
+        return Err(format!(
+            "this Ogg file is mostly broken pages: checking their CRCs could hash {work} bytes, \
+             more than {CRC_WORK_PER_BYTE} times its {} bytes; it is not read",
+            bytes.len()
+        ));
+    }
     while let Some(found) = find_capture(bytes, at) {
-        let read = read_page(bytes, found, &mut hashed);
-        if hashed > crc_budget {
-            return Err(format!(
-                "this Ogg file is mostly broken pages (reading it would hash more than {} times \
-                 its {} bytes); it is not read",
-                CRC_WORK_PER_BYTE,
-                bytes.len()
-            ));
-        }
-        let page = match read {
+        let page = match read_page(bytes, found) {
             Read::Page(page, next) => {
                 at = next;
                 page
@@ -272,9 +269,32 @@ enum Phase {
     Audio,
 }
 
-/// The page whose capture pattern is at `found`, as symphonia's page reader takes it; the bytes
-/// its CRC covers are added to `hashed`.
-fn read_page<'a>(bytes: &'a [u8], found: usize, hashed: &mut usize) -> Read<'a> {
+/// The most bytes a page reader can hash for CRCs in one pass over `bytes`, wherever it starts:
+/// every capture pattern opening a header symphonia takes (version 0, known flags) counts the
+/// page it claims, cut at the end of the file. symphonia passes over a file more than once, at
+/// offsets of its own (the headers, a scan back from the end, a bisection of chained streams),
+/// so the bound counts every capture, not only those a walk from the start lands on.
+fn crc_work_bound(bytes: &[u8]) -> usize {
+    let mut work = 0usize;
+    let mut from = 0;
+    while let Some(found) = find_capture(bytes, from) {
+        from = found + CAPTURE.len();
+        let Some(header) = bytes.get(found..found + PAGE_HEADER) else {
+            break;
+        };
+        if header[4] != 0 || header[5] & 0xf8 != 0 {
+            continue;
+        }
+        let segments = usize::from(header[26]);
+        let lacing = &bytes[found + PAGE_HEADER..(found + PAGE_HEADER + segments).min(bytes.len())];
+        let body: usize = lacing.iter().map(|&size| usize::from(size)).sum();
+        work = work.saturating_add((PAGE_HEADER + segments + body).min(bytes.len() - found));
+    }
+    work
+}
+
+/// The page whose capture pattern is at `found`, as symphonia's page reader takes it.
+fn read_page(bytes: &[u8], found: usize) -> Read<'_> {
     let Some(header) = bytes.get(found..found + PAGE_HEADER) else {
         return Read::End;
     };
@@ -293,7 +313,6 @@ fn read_page<'a>(bytes: &'a [u8], found: usize, hashed: &mut usize) -> Read<'a> 
         return Read::End;
     };
     let stored = u32::from_le_bytes([header[22], header[23], header[24], header[25]]);
-    *hashed += body_start + body_length - found;
     if page_crc(&bytes[found..body_start + body_length]) != stored {
         // symphonia searches again from just after the capture pattern.
         return Read::Skip(found + CAPTURE.len());
@@ -407,7 +426,8 @@ pub(crate) mod tests {
         out
     }
 
-    /// The first packets symphonia maps a Vorbis, an Opus and a FLAC stream with.
+    /// The first packets symphonia maps a Vorbis, an Opus and a FLAC stream with (the FLAC
+    /// one's STREAMINFO: blocks of 4,096 samples, 16 kHz, one channel of 16 bits).
     fn vorbis_ident() -> Vec<u8> {
         let rate = 16_000u32.to_le_bytes();
         [
@@ -424,7 +444,15 @@ pub(crate) mod tests {
     }
 
     fn flac_head() -> Vec<u8> {
-        [b"\x7fFLAC\x01\0\0\x01fLaC\0\0\0\x22".as_slice(), &[0; 34]].concat()
+        let stream_info = [
+            0x10, 0, 0x10, 0, 0, 0, 0, 0, 0, 0, 0x03, 0xe8, 0, 0xf0, 0, 0, 0, 0,
+        ];
+        [
+            b"\x7fFLAC\x01\0\0\x01fLaC\0\0\0\x22".as_slice(),
+            &stream_info,
+            &[0; 16],
+        ]
+        .concat()
     }
 
     #[test]
@@ -524,7 +552,7 @@ pub(crate) mod tests {
                 changed[at + offset] = value;
                 seal(&mut changed);
             }
-            let Read::Page(first, _) = read_page(&changed, 0, &mut 0) else {
+            let Read::Page(first, _) = read_page(&changed, 0) else {
                 panic!("the first page of the changed fixture is broken");
             };
             let ours = Codec::of_first_packet(first.packets[0]) != Codec::Unchecked;
@@ -590,7 +618,7 @@ pub(crate) mod tests {
         ] {
             let (mut at, mut pages) = (0, 0);
             while let Some(found) = find_capture(file, at) {
-                match read_page(file, found, &mut 0) {
+                match read_page(file, found) {
                     Read::Page(_, next) => at = next,
                     Read::Skip(_) => panic!("the page at byte {found} was refused"),
                     Read::End => panic!("the page at byte {found} is cut short"),
@@ -758,6 +786,11 @@ pub(crate) mod tests {
         // A few such pages (a damaged file) are skipped as symphonia skips them.
         let few = [vorbis(None), broken[..900].to_vec(), vec![0; 1 << 16]].concat();
         assert_eq!(check_headers(&few), Ok(()));
+        // Behind a chained stream's first page the walk stops at the first broken page, but
+        // symphonia's scan back from the end would hash the rest.
+        let chained = page(8, FIRST, 0, &[&vorbis_ident()], &[]);
+        let file = [vorbis(None), chained, broken].concat();
+        assert!(check_headers(&file).is_err());
     }
 
     #[test]
