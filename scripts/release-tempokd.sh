@@ -14,3 +14,13 @@ keep() {
   shift
   [ -f "$out" ] || { "$@" > "$out.tmp" && mv "$out.tmp" "$out"; }
 }
+
+# ablation_arm RUN DATA SEED: the ablations' student, TC-ResNet8 for 6,000 steps of 32 clips
+# without KD, trained on DATA into RUN (unless there already) and scored on DATA's test split.
+ablation_arm() {
+  local run=$1 data=$2 seed=$3
+  [ -f "$run/training.json" ] ||
+    "$tempokd" train-student --arch tc-resnet8 --data "$data" --out "$run" --steps 6000 \
+      --batch 32 --eval-every 500 --seed "$seed" > "$run.log" 2>&1
+  keep "$run/test.json" "$tempokd" eval --model "$run" --data "$data" --split test --json
+}

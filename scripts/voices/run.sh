@@ -47,10 +47,7 @@ for arm in "${arms[@]}"; do
       --seed "$seed" --synthesizers "$synthesizers" --augment "$arm"
   for training_seed in "${training_seeds[@]}"; do
     run="$work/tc-resnet8-$name-seed$training_seed"
-    [ -f "$run/training.json" ] ||
-      "$tempokd" train-student --arch tc-resnet8 --data "$data" --out "$run" --steps 6000 \
-        --batch 32 --eval-every 500 --seed "$training_seed" > "$run.log" 2>&1
-    keep "$run/test.json" "$tempokd" eval --model "$run" --data "$data" --split test --json
+    ablation_arm "$run" "$data" "$training_seed"
     keep "$run/test-effects.json" "$tempokd" eval --model "$run" --data "$through" --split test \
       --json
   done
