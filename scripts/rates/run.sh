@@ -7,7 +7,9 @@
 # be chosen) and on the test corpus's 4 s and 8 s clips (unseen underlying voices; the lengths of
 # the targets). Writes
 # docs/rates/STUDENT.md (STUDENT-seedN.md for another seed) and, over every run so far,
-# docs/rates/README.md; resumable (a finished run or score is kept).
+# docs/rates/README.md; resumable (a finished run or score is kept, so the shipped set's own runs
+# at the curriculum's rate, stages/students/STUDENT/lambda-λ, can be copied in as
+# seed6/STUDENT/rate-0.0005-lambda-λ instead of trained again, as the tables in docs/rates were).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 # TEMPOKD names a tempokd binary to use instead of building one.
