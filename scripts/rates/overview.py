@@ -4,30 +4,19 @@ scripts/rates/run.sh in WORK (a folder per training seed, in it one per student)
 Usage: overview.py WORK   (standard library only)
 """
 
-import json
 import re
 import sys
 from pathlib import Path
+
+from summarise import SCORES, accuracy, best_with_kd, scores
 
 STUDENTS = ["lstm-p", "tc-resnet8", "crnn", "att-rnn", "mhatt-rnn"]
 CURRICULUM_RATE = "0.0005"
 RUN = re.compile(r"rate-(?P<rate>[0-9.e-]+)-lambda-(?P<lam>[0-9.]+)$")
 
 
-def accuracy(evaluation):
-    low, high = (evaluation["accuracy_interval"][k] for k in ("low", "high"))
-    return f"{100 * evaluation['accuracy']:.1f} % ({100 * low:.1f}–{100 * high:.1f})"
-
-
-def scores(run):
-    return {
-        name: json.loads((run / f"{name}.json").read_text())
-        for name in ("validation", "test-L4", "test-L8")
-    }
-
-
 def finished(run):
-    return all((run / f"{name}.json").is_file() for name in ("validation", "test-L4", "test-L8"))
+    return all((run / f"{name}.json").is_file() for name in SCORES)
 
 
 def main(work):
@@ -53,7 +42,7 @@ def main(work):
             counts = {name: evaluation["n"] for name, evaluation in scores(run).items()}
             break
     if counts:
-        n = [f"n = {counts[name]:,}" for name in ("validation", "test-L4", "test-L8")]
+        n = [f"n = {counts[name]:,}" for name in SCORES]
         print(f"| | | | | {' | '.join(n)} | {' | '.join(n)} |")
     seeds = sorted(
         int(folder.name[4:]) for folder in work.glob("seed*") if folder.name[4:].isdigit()
@@ -72,10 +61,9 @@ def student_rows(folder, student, seed):
             runs.setdefault(found["rate"], {})[found["lam"]] = scores(run)
     rows = []
     for rate, by_lambda in runs.items():
-        with_kd = [lam for lam in by_lambda if float(lam) > 0]
-        if not with_kd or "0" not in by_lambda:
+        best = best_with_kd(by_lambda)
+        if best is None:
             continue
-        best = max(with_kd, key=lambda lam: by_lambda[lam]["validation"]["accuracy"])
         rows.append((rate, best, by_lambda[best], by_lambda["0"]))
     if len(rows) < 2:
         return

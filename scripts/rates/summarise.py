@@ -9,6 +9,23 @@ import sys
 from pathlib import Path
 
 
+SCORES = ("validation", "test-L4", "test-L8")
+
+
+def scores(run):
+    """A run's scores by name: its validation split and the test corpus at 4 s and 8 s."""
+    return {name: json.loads((run / f"{name}.json").read_text()) for name in SCORES}
+
+
+def best_with_kd(by_lambda):
+    """The λ > 0 of the best validation accuracy in {λ: scores} (the smaller λ on a tie), or
+    None when there is no λ > 0 or no λ = 0 to set it beside."""
+    with_kd = sorted((lam for lam in by_lambda if float(lam) > 0), key=float)
+    if not with_kd or "0" not in by_lambda:
+        return None
+    return max(with_kd, key=lambda lam: by_lambda[lam]["validation"]["accuracy"])
+
+
 def accuracy(evaluation):
     low, high = (evaluation["accuracy_interval"][k] for k in ("low", "high"))
     return f"{100 * evaluation['accuracy']:.1f} % ({100 * low:.1f}–{100 * high:.1f})"
@@ -47,10 +64,7 @@ def main():
                 # runs have none.
                 "shipped": (run / "job.json").is_file(),
                 "training": json.loads((run / "training.json").read_text()),
-                **{
-                    name: json.loads((run / f"{name}.json").read_text())
-                    for name in ("validation", "test-L4", "test-L8")
-                },
+                **scores(run),
             }
     first = next(iter(runs.values()))
     print(f"# The KD stage's learning rate: {student}\n")
@@ -99,10 +113,9 @@ def main():
     print("| rate | best λ | validation | test 4 s | test 8 s | λ = 0 test 4 s | λ = 0 test 8 s |")
     print("|---|---|---|---|---|---|---|")
     for rate in rates:
-        with_kd = [lam for lam in lambdas if float(lam) > 0]
-        if not with_kd or "0" not in lambdas:
+        best = best_with_kd({lam: runs[rate, lam] for lam in lambdas})
+        if best is None:
             continue
-        best = max(with_kd, key=lambda lam: runs[rate, lam]["validation"]["accuracy"])
         chosen, without = runs[rate, best], runs[rate, "0"]
         print(
             f"| {rate} | {best} | {accuracy(chosen['validation'])} | "
