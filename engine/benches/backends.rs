@@ -38,6 +38,8 @@ struct Workload {
 }
 
 fn main() -> Result<(), String> {
+    // As the command line runs.
+    tempokd::heap::keep_freed_blocks();
     let backends = CpuBackend::compiled();
     let workloads = [
         Workload {

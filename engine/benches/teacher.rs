@@ -32,6 +32,8 @@ struct TorchTiming {
 }
 
 fn main() -> Result<(), String> {
+    // As the command line runs.
+    tempokd::heap::keep_freed_blocks();
     let device = ComputeDevice::cpu("benchmark");
     let labels: Vec<String> = (0..12).map(|i| format!("class {i}")).collect();
     let labels: Vec<&str> = labels.iter().map(String::as_str).collect();

@@ -120,21 +120,7 @@ fn gelu_over_cores(input: Option<&[f32]>, out: &mut [f32]) {
     gelu_run(input, out);
 }
 
-fn gelu_run(input: Option<&[f32]>, out: &mut [f32]) {
-    #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("avx2") {
-        // SAFETY: the CPU has AVX2, as just checked.
-        unsafe { gelu_avx2(input, out) };
-        return;
-    }
-    gelu_lanes(input, out);
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
-fn gelu_avx2(input: Option<&[f32]>, out: &mut [f32]) {
-    gelu_lanes(input, out);
-}
+crate::simd::widest_simd!(fn gelu_run(input: Option<&[f32]>, out: &mut [f32]) => gelu_lanes);
 
 #[inline(always)]
 fn gelu_lanes(input: Option<&[f32]>, out: &mut [f32]) {

@@ -19,6 +19,7 @@ pub mod device;
 pub mod export;
 #[cfg(feature = "tensors")]
 mod flex;
+pub mod heap;
 pub mod kd;
 #[cfg(feature = "tensors")]
 mod matmul;
@@ -30,6 +31,8 @@ pub mod prediction;
 #[cfg(feature = "tensors")]
 mod reference_path;
 pub mod rng;
+#[cfg(feature = "tensors")]
+mod simd;
 pub mod stream;
 #[cfg(feature = "tensors")]
 pub mod students;

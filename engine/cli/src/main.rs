@@ -183,6 +183,9 @@ fn parse_layers(text: &str) -> Result<std::ops::Range<usize>, String> {
 }
 
 fn main() -> ExitCode {
+    // Training steps free and reallocate the same large buffers; keeping them in the heap spares
+    // the kernel faulting in fresh pages every step.
+    tempokd::heap::keep_freed_blocks();
     // `audio::decode` turns the decoder's internal assertions into errors; their panic messages
     // would only repeat the one-line error as noise.
     let default_hook = std::panic::take_hook();

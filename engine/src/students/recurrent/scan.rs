@@ -218,6 +218,46 @@ fn gru_step(
     }
 }
 
+/// One GRU step backwards for one batch row: from the gradient of the step's output (`d_output`
+/// plus the carried one), the gradients of the projected input (`d_input`, `3·hidden`: reset,
+/// update, new) and of the recurrent term (`d_recurrent`, the same gates, the new one scaled
+/// by the reset gate); `carry` becomes the part of the previous state's gradient that does not
+/// pass through the recurrent weights.
+///
+/// The mutable slices are parameters of their own so that the compiler knows they do not
+/// overlap and runs the loop in vector lanes.
+#[inline(always)]
+fn gru_step_backward(
+    [reset, update, candidate, recurrent_candidate, before]: [&[f32]; 5],
+    d_output: &[f32],
+    carry: &mut [f32],
+    d_input: &mut [f32],
+    d_recurrent: &mut [f32],
+) {
+    let n = carry.len();
+    let (reset, update, candidate) = (&reset[..n], &update[..n], &candidate[..n]);
+    let (recurrent_candidate, before, d_output) =
+        (&recurrent_candidate[..n], &before[..n], &d_output[..n]);
+    let (d_reset, rest) = d_input[..3 * n].split_at_mut(n);
+    let (d_update, d_new) = rest.split_at_mut(n);
+    let (d_rec_reset, rest) = d_recurrent[..3 * n].split_at_mut(n);
+    let (d_rec_update, d_rec_new) = rest.split_at_mut(n);
+    for j in 0..n {
+        let dh = d_output[j] + carry[j];
+        let (r, z, c) = (reset[j], update[j], candidate[j]);
+        let d_candidate = dh * (1.0 - z) * (1.0 - c * c);
+        let d_z = dh * (before[j] - c) * z * (1.0 - z);
+        let d_r = d_candidate * recurrent_candidate[j] * r * (1.0 - r);
+        d_reset[j] = d_r;
+        d_update[j] = d_z;
+        d_new[j] = d_candidate;
+        d_rec_reset[j] = d_r;
+        d_rec_update[j] = d_z;
+        d_rec_new[j] = d_candidate * r;
+        carry[j] = dh * z;
+    }
+}
+
 /// The GRU recurrence (reset gate after the hidden product) with the input projections given.
 ///
 /// - `projected`: `[batch, frames, grus, 3·hidden]`, `x·W + b_ih` of every frame, gates in the
@@ -252,7 +292,19 @@ fn gru_forward_in_parts(
     (out, keep.then_some(GruSaved { parts }))
 }
 
-fn gru_forward_part(
+crate::simd::widest_simd!(
+    fn gru_forward_part(
+        shape: GruShape,
+        projected: &[f32],
+        weight_hh: &[f32],
+        bias_hh: &[f32],
+        out: &mut [f32],
+        keep: bool,
+    ) -> Planes<5> => gru_forward_part_body
+);
+
+#[inline(always)]
+fn gru_forward_part_body(
     shape: GruShape,
     projected: &[f32],
     weight_hh: &[f32],
@@ -321,7 +373,18 @@ pub fn gru_backward(
     [d_projected, d_weight, d_bias]
 }
 
-fn gru_backward_part(
+crate::simd::widest_simd!(
+    fn gru_backward_part(
+        shape: GruShape,
+        saved: &Planes<5>,
+        weight_hh: &[f32],
+        d_out: &[f32],
+        d_projected: &mut [f32],
+    ) -> [Vec<f32>; 2] => gru_backward_part_body
+);
+
+#[inline(always)]
+fn gru_backward_part_body(
     shape: GruShape,
     saved: &Planes<5>,
     weight_hh: &[f32],
@@ -356,35 +419,15 @@ fn gru_backward_part(
             let d_step = &mut d_recurrent[s * batch * gates..(s + 1) * batch * gates];
             for b in 0..batch {
                 let row = b * hidden..(b + 1) * hidden;
-                let d_input = &mut d_projected[((b * frames + t) * grus + g) * gates..][..gates];
                 let d_output = &d_out[(b * frames + t) * grus * hidden + g * hidden..][..hidden];
-                let (d_reset, d_input) = d_input.split_at_mut(hidden);
-                let (d_update, d_new) = d_input.split_at_mut(hidden);
-                let (d_rec_reset, d_rec) = d_step[b * gates..(b + 1) * gates].split_at_mut(hidden);
-                let (d_rec_update, d_rec_new) = d_rec.split_at_mut(hidden);
-                let carry = &mut carry[row.clone()];
-                let (reset, update) = (&reset[row.clone()], &update[row.clone()]);
-                let candidate = &candidate[row.clone()];
-                let recurrent_candidate = &recurrent_candidate[row.clone()];
-                let before = &before[row];
-                let n = hidden;
-                let (d_new, d_rec_new) = (&mut d_new[..n], &mut d_rec_new[..n]);
-                let (d_reset, d_update) = (&mut d_reset[..n], &mut d_update[..n]);
-                let (d_rec_reset, d_rec_update) = (&mut d_rec_reset[..n], &mut d_rec_update[..n]);
-                for j in 0..n {
-                    let dh = d_output[j] + carry[j];
-                    let (r, z, c) = (reset[j], update[j], candidate[j]);
-                    let d_candidate = dh * (1.0 - z) * (1.0 - c * c);
-                    let d_z = dh * (before[j] - c) * z * (1.0 - z);
-                    let d_r = d_candidate * recurrent_candidate[j] * r * (1.0 - r);
-                    d_reset[j] = d_r;
-                    d_update[j] = d_z;
-                    d_new[j] = d_candidate;
-                    d_rec_reset[j] = d_r;
-                    d_rec_update[j] = d_z;
-                    d_rec_new[j] = d_candidate * r;
-                    carry[j] = dh * z;
-                }
+                gru_step_backward(
+                    [reset, update, candidate, recurrent_candidate, before]
+                        .map(|v| &v[row.clone()]),
+                    d_output,
+                    &mut carry[row],
+                    &mut d_projected[((b * frames + t) * grus + g) * gates..][..gates],
+                    &mut d_step[b * gates..(b + 1) * gates],
+                );
             }
             // The first step's state is the zero start, whose gradient nothing needs.
             if s > 0 {
@@ -539,6 +582,51 @@ fn lstm_step(
     }
 }
 
+/// One LSTM step backwards for one batch row: from the gradient reaching the cell's output
+/// through the projection (`dm`) and the cell's carried gradient, the gates' gradients into
+/// `d_gates` (`4·hidden`: input, forget, cell, output, before their nonlinearities); the
+/// carried gradient goes back one frame and the peepholes' gradients accumulate.
+///
+/// The mutable slices are parameters of their own so that the compiler knows they do not
+/// overlap and runs the loop in vector lanes (split from one buffer inside the caller, they
+/// left it scalar).
+#[inline(always)]
+fn lstm_step_backward(
+    [i_gate, f_gate, g_gate, o_gate, cells, before, dm]: [&[f32]; 7],
+    [p_i, p_f, p_o]: [&[f32]; 3],
+    carry_c: &mut [f32],
+    dp_i: &mut [f32],
+    dp_f: &mut [f32],
+    dp_o: &mut [f32],
+    d_gates: &mut [f32],
+) {
+    let n = carry_c.len();
+    let (i_gate, f_gate, g_gate, o_gate) = (&i_gate[..n], &f_gate[..n], &g_gate[..n], &o_gate[..n]);
+    let (cells, before, dm) = (&cells[..n], &before[..n], &dm[..n]);
+    let (p_i, p_f, p_o) = (&p_i[..n], &p_f[..n], &p_o[..n]);
+    let (dp_i, dp_f, dp_o) = (&mut dp_i[..n], &mut dp_f[..n], &mut dp_o[..n]);
+    let (d_i, rest) = d_gates[..4 * n].split_at_mut(n);
+    let (d_f, rest) = rest.split_at_mut(n);
+    let (d_g, d_o) = rest.split_at_mut(n);
+    for j in 0..n {
+        let (i, f, g, o, c) = (i_gate[j], f_gate[j], g_gate[j], o_gate[j], cells[j]);
+        let tanh_cell = tanh(c);
+        let d_output = dm[j] * tanh_cell * o * (1.0 - o);
+        let d_cell = carry_c[j] + dm[j] * o * (1.0 - tanh_cell * tanh_cell) + d_output * p_o[j];
+        let d_in = d_cell * g * i * (1.0 - i);
+        let d_forget = d_cell * before[j] * f * (1.0 - f);
+        let d_cell_input = d_cell * i * (1.0 - g * g);
+        carry_c[j] = d_cell * f + d_in * p_i[j] + d_forget * p_f[j];
+        dp_i[j] += d_in * before[j];
+        dp_f[j] += d_forget * before[j];
+        dp_o[j] += d_output * c;
+        d_i[j] = d_in;
+        d_f[j] = d_forget;
+        d_g[j] = d_cell_input;
+        d_o[j] = d_output;
+    }
+}
+
 /// The peephole LSTM recurrence with the input projections (bias included) given:
 /// `projected` `[batch, frames, 4·hidden]` → `[batch, frames, projection]`, and the gates when
 /// `keep` asks for them.
@@ -567,7 +655,18 @@ fn lstm_forward_in_parts(
     (out, keep.then_some(LstmSaved { parts }))
 }
 
-fn lstm_forward_part(
+crate::simd::widest_simd!(
+    fn lstm_forward_part(
+        shape: LstmShape,
+        projected: &[f32],
+        weights: LstmWeights<'_>,
+        out: &mut [f32],
+        keep: bool,
+    ) -> LstmPartSaved => lstm_forward_part_body
+);
+
+#[inline(always)]
+fn lstm_forward_part_body(
     shape: LstmShape,
     projected: &[f32],
     weights: LstmWeights<'_>,
@@ -659,8 +758,19 @@ pub fn lstm_backward(
     ]
 }
 
-/// The weights' gradients of one part: `weight_hh`, the three peepholes and the projection.
-fn lstm_backward_part(
+crate::simd::widest_simd!(
+    /// The weights' gradients of one part: `weight_hh`, the three peepholes and the projection.
+    fn lstm_backward_part(
+        shape: LstmShape,
+        saved: &LstmPartSaved,
+        weights: LstmWeights<'_>,
+        d_out: &[f32],
+        d_projected: &mut [f32],
+    ) -> [Vec<f32>; 5] => lstm_backward_part_body
+);
+
+#[inline(always)]
+fn lstm_backward_part_body(
     shape: LstmShape,
     saved: &LstmPartSaved,
     weights: LstmWeights<'_>,
@@ -719,63 +829,25 @@ fn lstm_backward_part(
             0 => &zeros[..],
             _ => saved.gates.step(t - 1)[4],
         };
+        let peepholes = [
+            weights.peephole_input,
+            weights.peephole_forget,
+            weights.peephole_output,
+        ];
         for b in 0..batch {
-            let n = hidden;
-            let row = b * n..(b + 1) * n;
+            let row = b * hidden..(b + 1) * hidden;
             let d_input = &mut d_projected[(b * frames + t) * gates..][..gates];
-            let (d_i, d_input) = d_input.split_at_mut(n);
-            let (d_f, d_input) = d_input.split_at_mut(n);
-            let (d_g, d_o) = d_input.split_at_mut(n);
-            let (d_i, d_f, d_g, d_o) = (&mut d_i[..n], &mut d_f[..n], &mut d_g[..n], &mut d_o[..n]);
-            let (dg_i, d_gates_row) = d_gates[b * gates..(b + 1) * gates].split_at_mut(n);
-            let (dg_f, d_gates_row) = d_gates_row.split_at_mut(n);
-            let (dg_g, dg_o) = d_gates_row.split_at_mut(n);
-            let (dg_i, dg_f, dg_g, dg_o) = (
-                &mut dg_i[..n],
-                &mut dg_f[..n],
-                &mut dg_g[..n],
-                &mut dg_o[..n],
+            let [dp_i, dp_f, dp_o] = &mut d_peepholes;
+            lstm_step_backward(
+                [i_gate, f_gate, g_gate, o_gate, cells, before, &dm].map(|v| &v[row.clone()]),
+                peepholes,
+                &mut carry_c[row],
+                dp_i,
+                dp_f,
+                dp_o,
+                d_input,
             );
-            let (i_gate, f_gate, g_gate) = (
-                &i_gate[row.clone()],
-                &f_gate[row.clone()],
-                &g_gate[row.clone()],
-            );
-            let (o_gate, cells, before) = (
-                &o_gate[row.clone()],
-                &cells[row.clone()],
-                &before[row.clone()],
-            );
-            let (dm, carry_c) = (&dm[row.clone()], &mut carry_c[row]);
-            let [p_i, p_f, p_o] = [
-                weights.peephole_input,
-                weights.peephole_forget,
-                weights.peephole_output,
-            ]
-            .map(|p| &p[..n]);
-            let [dp_i, dp_f, dp_o] = d_peepholes.each_mut().map(|p| &mut p[..n]);
-            for j in 0..n {
-                let (i, f, g, o, c) = (i_gate[j], f_gate[j], g_gate[j], o_gate[j], cells[j]);
-                let tanh_cell = tanh(c);
-                let d_output = dm[j] * tanh_cell * o * (1.0 - o);
-                let d_cell =
-                    carry_c[j] + dm[j] * o * (1.0 - tanh_cell * tanh_cell) + d_output * p_o[j];
-                let d_in = d_cell * g * i * (1.0 - i);
-                let d_forget = d_cell * before[j] * f * (1.0 - f);
-                let d_cell_input = d_cell * i * (1.0 - g * g);
-                carry_c[j] = d_cell * f + d_in * p_i[j] + d_forget * p_f[j];
-                dp_i[j] += d_in * before[j];
-                dp_f[j] += d_forget * before[j];
-                dp_o[j] += d_output * c;
-                d_i[j] = d_in;
-                d_f[j] = d_forget;
-                d_g[j] = d_cell_input;
-                d_o[j] = d_output;
-                dg_i[j] = d_in;
-                dg_f[j] = d_forget;
-                dg_g[j] = d_cell_input;
-                dg_o[j] = d_output;
-            }
+            d_gates[b * gates..(b + 1) * gates].copy_from_slice(d_input);
         }
         // The first frame's state is the zero start, whose gradient nothing needs.
         if t > 0 {
