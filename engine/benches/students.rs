@@ -3,9 +3,6 @@
 //! cross-entropy + λ·KL(a_T ‖ a_S), backward, Adam). The step is also timed on burn's own
 //! operations (the recurrent layers on its per-frame graph, as on WebGPU, its 1-D convolution
 //! and its batch norm) instead of ours, so our operations' gain is measured in the same run.
-//! The step is first timed on the process heap as the C library leaves it, then everything else
-//! after `heap::keep_freed_blocks`, as the command line runs (on glibc; elsewhere the setting
-//! does nothing and the two columns measure the same).
 //!
 //!     cargo bench -p tempokd --bench students [-- STUDENT…]
 //!
@@ -43,6 +40,8 @@ struct TorchTiming {
 }
 
 fn main() -> Result<(), String> {
+    // As the command line runs.
+    tempokd::heap::keep_freed_blocks();
     let device = ComputeDevice::cpu("benchmark").device;
     let students = chosen_students()?;
     let args: Vec<String> = ["--students"]
@@ -63,7 +62,7 @@ fn main() -> Result<(), String> {
         "training step on {BATCH} clips of 1 s (forward with a_S, CE + 0.25·KL, backward, Adam)"
     );
     println!(
-        "{:<11} {:>13} {:>11} {:>7}   {:>13} {:>11} {:>7}   {:>13} {:>12}   {:>13} {:>13}",
+        "{:<11} {:>13} {:>11} {:>7}   {:>13} {:>11} {:>7}   {:>13} {:>12}",
         "student",
         "infer (burn)",
         "PyTorch",
@@ -72,15 +71,9 @@ fn main() -> Result<(), String> {
         "PyTorch",
         "ratio",
         "burn's ops",
-        "burn's/ours",
-        "default heap",
-        "default/kept"
+        "burn's/ours"
     );
-    let default_heap_steps = (students.iter())
-        .map(|&preset| training_step_ms(preset, &device.clone().autodiff()))
-        .collect::<Result<Vec<_>, _>>()?;
-    let heap_kept = tempokd::heap::keep_freed_blocks();
-    for (&preset, default_heap_step) in students.iter().zip(default_heap_steps) {
+    for &preset in &students {
         let inference = inference_ms(preset, &device)?;
         let step = training_step_ms(preset, &device.clone().autodiff())?;
         let burns_step = on_recurrent_graph(|| {
@@ -95,7 +88,7 @@ fn main() -> Result<(), String> {
         let (torch_inference, torch_step) =
             reference.map_or((f64::NAN, f64::NAN), |r| (r.inference_ms, r.step_ms));
         println!(
-            "{:<11} {:>10.2} ms {:>8.2} ms {:>7.2}   {:>10.1} ms {:>8.1} ms {:>7.2}   {:>10.1} ms {:>12.2}   {:>10.1} ms {:>13.2}",
+            "{:<11} {:>10.2} ms {:>8.2} ms {:>7.2}   {:>10.1} ms {:>8.1} ms {:>7.2}   {:>10.1} ms {:>12.2}",
             preset.name(),
             inference,
             torch_inference,
@@ -104,9 +97,7 @@ fn main() -> Result<(), String> {
             torch_step,
             step / torch_step,
             burns_step,
-            burns_step / step,
-            default_heap_step,
-            default_heap_step / step
+            burns_step / step
         );
     }
     match &torch {
@@ -121,13 +112,6 @@ fn main() -> Result<(), String> {
         }
         Err(why) => println!("PyTorch not measured: {why}"),
     }
-    println!(
-        "default heap = the step before heap::keep_freed_blocks ({})",
-        match heap_kept {
-            true => "set for the other columns",
-            false => "which changes nothing here: the columns measure the same heap",
-        }
-    );
     Ok(())
 }
 
