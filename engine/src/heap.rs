@@ -4,8 +4,9 @@
 //! gates, the batch's activations and their gradients: tens of megabytes each). glibc's malloc
 //! hands every block above its mmap threshold straight back to the kernel when it is freed, and
 //! trims the top of its heaps above a second threshold, so the next step gets fresh pages that
-//! the kernel must fault in and zero one by one: about a fifth of LSTM-P's training step on two
-//! cores (README, "Students"). Keeping freed blocks in the heap lets the next step reuse them.
+//! the kernel must fault in and zero one by one: about a quarter of the samples of LSTM-P's
+//! training step on two cores (README, "Students"). Keeping freed blocks in the heap lets the
+//! next step reuse them; blocks over glibc's 32 MiB ceiling are still mapped afresh.
 //!
 //! This is a choice for a process that trains or measures, made once at its start by the
 //! command line and the benchmarks, not by the library on its own: it keeps the heap at its high
