@@ -10,6 +10,13 @@ pub(crate) enum Threads {
     All,
 }
 
+/// A row-major `[rows, columns]` matrix as row-major `[columns, rows]`.
+pub(crate) fn transposed(values: &[f32], rows: usize, columns: usize) -> Vec<f32> {
+    (0..columns)
+        .flat_map(|column| (0..rows).map(move |row| values[row * columns + column]))
+        .collect()
+}
+
 /// `out = a·b` (or `out += a·b`), `a` being `m × k` and `b` `k × n`; either may be given
 /// transposed, as stored: `a` as `k × m`, `b` as `n × k`. `out`'s rows lie `out_row_stride`
 /// apart (at least `n`), so a block of columns of a wider matrix can be written in place.

@@ -7,6 +7,7 @@ use super::model::{
     PositionalConv, SelfAttention, Wav2Vec2Classifier,
 };
 use crate::checkpoint::{CheckpointError, Init, ParamSource};
+use crate::matmul::transposed;
 use burn::module::Param;
 use burn::nn::conv::Conv1d;
 use burn::nn::{GroupNormConfig, LayerNorm, LayerNormConfig, Linear, PaddingConfig1d};
@@ -29,13 +30,6 @@ pub(super) fn build(
         encoder: params.encoder(config)?,
         head: params.head(config)?,
     })
-}
-
-/// A row-major `[rows, columns]` matrix as row-major `[columns, rows]`.
-fn transposed(values: &[f32], rows: usize, columns: usize) -> Vec<f32> {
-    (0..columns)
-        .flat_map(|column| (0..rows).map(move |row| values[row * columns + column]))
-        .collect()
 }
 
 struct Params<'s, S> {

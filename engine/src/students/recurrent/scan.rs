@@ -13,7 +13,7 @@
 
 use crate::activation::{sigmoid, tanh};
 use crate::batch_parts::{fill_by_parts, threads};
-use crate::matmul::{Threads, matmul_into};
+use crate::matmul::{Threads, matmul_into, transposed};
 use std::ops::Range;
 
 /// `out = a·b` (or `out += a·b`) on this thread, `out` being `m × n`; see [`matmul_into`].
@@ -366,18 +366,25 @@ pub fn gru_backward(
 ) -> [Vec<f32>; 3] {
     let [projected_len, .., out_len] = shape.lengths();
     let rows = per_row(shape.batch, [projected_len, out_len]);
+    let (hidden, gates) = (shape.hidden, 3 * shape.hidden);
+    let weight_hh_t: Vec<f32> = (weight_hh.chunks_exact(hidden * gates))
+        .flat_map(|weight| transposed(weight, hidden, gates))
+        .collect();
     let (d_projected, [d_weight, d_bias]) =
         backward_by_parts(&saved.parts, rows, d_out, |batch, planes, d_out, share| {
-            gru_backward_part(shape.rows(batch), planes, weight_hh, d_out, share)
+            gru_backward_part(shape.rows(batch), planes, &weight_hh_t, d_out, share)
         });
     [d_projected, d_weight, d_bias]
 }
 
 crate::simd::widest_simd!(
+    /// `weight_hh_t`: the recurrent weights transposed, `[grus, 3·hidden, hidden]`, as every
+    /// step multiplies by them (stored so once, gemm reads them in order at each step instead
+    /// of gathering them again).
     fn gru_backward_part(
         shape: GruShape,
         saved: &Planes<5>,
-        weight_hh: &[f32],
+        weight_hh_t: &[f32],
         d_out: &[f32],
         d_projected: &mut [f32],
     ) -> [Vec<f32>; 2] => gru_backward_part_body
@@ -387,7 +394,7 @@ crate::simd::widest_simd!(
 fn gru_backward_part_body(
     shape: GruShape,
     saved: &Planes<5>,
-    weight_hh: &[f32],
+    weight_hh_t: &[f32],
     d_out: &[f32],
     d_projected: &mut [f32],
 ) -> [Vec<f32>; 2] {
@@ -408,7 +415,7 @@ fn gru_backward_part_body(
     let mut d_recurrent = vec![0.0; frames * batch * gates];
     for g in 0..grus {
         carry.fill(0.0);
-        let weight = &weight_hh[g * hidden * gates..(g + 1) * hidden * gates];
+        let weight_t = &weight_hh_t[g * gates * hidden..(g + 1) * gates * hidden];
         for s in (0..frames).rev() {
             let t = shape.frame(g, s);
             let [reset, update, candidate, recurrent_candidate, _] = saved.step(g * frames + s);
@@ -436,8 +443,8 @@ fn gru_backward_part_body(
                     true,
                     d_step,
                     false,
-                    weight,
-                    true,
+                    weight_t,
+                    false,
                     [batch, gates, hidden],
                 );
             }
@@ -744,9 +751,14 @@ pub fn lstm_backward(
 ) -> [Vec<f32>; 6] {
     let [projected_len, .., out_len] = shape.lengths();
     let rows = per_row(shape.batch, [projected_len, out_len]);
+    let (hidden, projection) = (shape.hidden, shape.projection);
+    let transposes = LstmTransposes {
+        weight_hh: transposed(weights.weight_hh, projection, 4 * hidden),
+        projection: transposed(weights.projection, hidden, projection),
+    };
     let (d_projected, [d_weight, d_input, d_forget, d_output, d_projection]) =
         backward_by_parts(&saved.parts, rows, d_out, |batch, part, d_out, share| {
-            lstm_backward_part(shape.rows(batch), part, weights, d_out, share)
+            lstm_backward_part(shape.rows(batch), part, weights, &transposes, d_out, share)
         });
     [
         d_projected,
@@ -758,12 +770,23 @@ pub fn lstm_backward(
     ]
 }
 
+/// The recurrent weight and the projection transposed, as every frame of the backward pass
+/// multiplies by them: stored so once per pass, gemm reads them in order at each frame instead
+/// of gathering them again.
+struct LstmTransposes {
+    /// `[4·hidden, projection]`
+    weight_hh: Vec<f32>,
+    /// `[projection, hidden]`
+    projection: Vec<f32>,
+}
+
 crate::simd::widest_simd!(
     /// The weights' gradients of one part: `weight_hh`, the three peepholes and the projection.
     fn lstm_backward_part(
         shape: LstmShape,
         saved: &LstmPartSaved,
         weights: LstmWeights<'_>,
+        transposes: &LstmTransposes,
         d_out: &[f32],
         d_projected: &mut [f32],
     ) -> [Vec<f32>; 5] => lstm_backward_part_body
@@ -774,6 +797,7 @@ fn lstm_backward_part_body(
     shape: LstmShape,
     saved: &LstmPartSaved,
     weights: LstmWeights<'_>,
+    transposes: &LstmTransposes,
     d_out: &[f32],
     d_projected: &mut [f32],
 ) -> [Vec<f32>; 5] {
@@ -820,8 +844,8 @@ fn lstm_backward_part_body(
             false,
             dh,
             false,
-            weights.projection,
-            true,
+            &transposes.projection,
+            false,
             [batch, projection, hidden],
         );
         let [i_gate, f_gate, g_gate, o_gate, cells, _] = saved.gates.step(t);
@@ -856,8 +880,8 @@ fn lstm_backward_part_body(
                 false,
                 d_gates,
                 false,
-                weights.weight_hh,
-                true,
+                &transposes.weight_hh,
+                false,
                 [batch, gates, projection],
             );
         }
