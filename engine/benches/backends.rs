@@ -12,7 +12,7 @@
 
 use burn::tensor::Device;
 use tempokd::batch_norm::on_burns_batch_norm;
-use tempokd::conv1d::on_burns_conv;
+use tempokd::convolution::on_burns_conv;
 use tempokd::device::CpuBackend;
 use tempokd::kd::KdLossConfig;
 use tempokd::rng::Rng;

@@ -16,7 +16,7 @@ use burn::tensor::activation::softmax;
 use burn::tensor::{Device, Distribution, Int, Tensor};
 use serde::Deserialize;
 use tempokd::batch_norm::on_burns_batch_norm;
-use tempokd::conv1d::on_burns_conv;
+use tempokd::convolution::on_burns_conv;
 use tempokd::device::ComputeDevice;
 use tempokd::kd::KdLossConfig;
 use tempokd::students::{AttentionRequest, Preset, Student, StudentModel, on_recurrent_graph};

@@ -12,7 +12,7 @@
 
 use burn::module::Module;
 use serde::Deserialize;
-use tempokd::conv1d::on_burns_conv;
+use tempokd::convolution::on_burns_conv;
 use tempokd::device::ComputeDevice;
 use tempokd::teacher::{AttentionDetail, Teacher, Wav2Vec2Config, on_burns_gelu};
 use tempokd::train::{MAP_BATCH_CLIPS, teacher_target, teacher_targets};

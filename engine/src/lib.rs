@@ -13,7 +13,11 @@ pub mod capped_read;
 #[cfg(feature = "tensors")]
 pub mod checkpoint;
 #[cfg(feature = "tensors")]
-pub mod conv1d;
+mod conv1d;
+#[cfg(feature = "tensors")]
+mod conv2d;
+#[cfg(feature = "tensors")]
+pub mod convolution;
 pub mod data;
 pub mod device;
 pub mod export;

@@ -487,7 +487,7 @@ fn our_cpu_operations_equal_burns() {
     const WEIGHTS_SEED: u64 = 1;
     use tempokd::batch_norm::on_burns_batch_norm;
     use tempokd::checkpoint::named_gradients;
-    use tempokd::conv1d::on_burns_conv;
+    use tempokd::convolution::on_burns_conv;
     use tempokd::kd::temporal_kd_loss;
     use tempokd::students::on_recurrent_graph;
     let device = cpu().autodiff();

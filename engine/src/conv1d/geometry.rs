@@ -86,10 +86,6 @@ impl Geometry {
         self.group_in() * self.kernel
     }
 
-    pub fn input_len(&self) -> usize {
-        self.batch * self.in_channels * self.in_frames
-    }
-
     pub fn weight_len(&self) -> usize {
         self.out_channels * self.rows()
     }

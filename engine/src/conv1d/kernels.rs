@@ -5,31 +5,18 @@
 //! input frames, written in order.
 
 use super::geometry::{Block, Geometry};
-use crate::batch_parts::{batch_parts, fill_by_parts, threads};
+use crate::batch_parts::fill_by_parts;
+use crate::convolution::{self, Wanted};
 use crate::matmul::{Threads, matmul_into};
 use std::ops::Range;
 
 /// Fewer clips than this per part of the batch and a thread costs more than it saves.
 const MIN_PART_CLIPS: usize = 2;
 
-/// Multiply-adds below which a convolution stays on the calling thread: starting threads
-/// costs more than they save.
-const MIN_PARALLEL_WORK: usize = 1 << 22;
-
-/// The batch cut into parts, one per core, and how each part's products use the threads: on
-/// its own thread where there are several parts, on every core where there is one, on the
-/// calling thread where the whole convolution is small.
+/// The batch cut into parts, one per core, and how each part's products use the threads.
 fn parts(g: Geometry) -> (Vec<Range<usize>>, Threads) {
     let work = (g.output_len()).saturating_mul(g.rows());
-    if work < MIN_PARALLEL_WORK {
-        return (batch_parts(g.batch, 1, 1), Threads::One);
-    }
-    let parts = batch_parts(g.batch, threads(), MIN_PART_CLIPS);
-    let inside = match parts.len() {
-        1 => Threads::All,
-        _ => Threads::One,
-    };
-    (parts, inside)
+    convolution::parts(g.batch, work, MIN_PART_CLIPS)
 }
 
 /// The geometry of the clips `clips` alone.
@@ -121,13 +108,6 @@ fn forward_part(input: &[f32], weight: &[f32], g: Geometry, out: &mut [f32], thr
     }
 }
 
-/// Which gradients the backward pass computes.
-#[derive(Clone, Copy, Debug)]
-pub(super) struct Wanted {
-    pub input: bool,
-    pub weight: bool,
-}
-
 /// The gradients of the input and of the weight (each where wanted) from the output's
 /// gradient `d_out`.
 pub(super) fn backward(
@@ -153,14 +133,7 @@ pub(super) fn backward(
             inside,
         )
     });
-    let d_weight = wanted.weight.then(|| {
-        let mut parts = d_weights.into_iter();
-        let mut sum = parts.next().unwrap_or_default();
-        for part in parts {
-            sum.iter_mut().zip(part).for_each(|(s, v)| *s += v);
-        }
-        sum
-    });
+    let d_weight = (wanted.weight).then(|| convolution::summed(d_weights, g.weight_len()));
     (wanted.input.then_some(d_input), d_weight)
 }
 

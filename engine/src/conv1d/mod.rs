@@ -8,77 +8,64 @@
 //! bounded on long clips, and under autodiff the whole convolution is one graph node whose
 //! backward pass is two more products of the same kind ([`kernels`]).
 //! On WebGPU, under an autodiff that checkpoints, for geometries not covered here, and inside
-//! [`on_burns_conv`], burn's convolution runs.
+//! [`on_burns_conv`](crate::convolution::on_burns_conv), burn's convolution runs.
 
 mod geometry;
 mod kernels;
-mod tracked;
 
-use crate::flex::contiguous;
-use burn::backend::flex::{Flex, FlexTensor};
+use crate::convolution::{self, Convolution, Wanted, burns_conv_asked};
 use burn::nn::conv::Conv1d;
-use burn::tensor::{DType, Tensor, TensorData};
+use burn::tensor::Tensor;
 use geometry::Geometry;
-use std::cell::Cell;
-
-thread_local! {
-    static BURNS_CONV: Cell<bool> = const { Cell::new(false) };
-}
-
-/// Runs `work` with burn's own 1-D convolution even on the CPU: the reference ours is tested
-/// and measured against.
-pub fn on_burns_conv<T>(work: impl FnOnce() -> T) -> T {
-    crate::reference_path::with_flag(&BURNS_CONV, work)
-}
 
 /// `conv` applied to `x`: ours where it applies, else burn's.
 ///
 /// # Shapes
 /// - `x`: `[batch, in_channels, frames]` → `[batch, out_channels, out_frames]`
 pub(crate) fn conv1d(conv: &Conv1d, x: Tensor<3>) -> Tensor<3> {
-    if BURNS_CONV.get() {
+    if burns_conv_asked() {
         return conv.forward(x);
     }
-    let Some(geometry) = Geometry::of(conv, x.dims()) else {
-        return conv.forward(x);
-    };
-    let ours = match x.is_autodiff() || conv.weight.val().is_autodiff() {
-        true => tracked::conv1d(conv, &x, geometry),
-        false => untracked(conv, &x, geometry),
-    };
+    let ours = Geometry::of(conv, x.dims()).and_then(|geometry| {
+        let bias = conv.bias.as_ref().map(|bias| bias.val());
+        convolution::ours(&x, &conv.weight.val(), bias, geometry)
+    });
     ours.unwrap_or_else(|| conv.forward(x))
 }
 
-/// Our convolution without autodiff, or `None` on another backend or type.
-fn untracked(conv: &Conv1d, x: &Tensor<3>, geometry: Geometry) -> Option<Tensor<3>> {
-    let input = flex_f32(x.clone())?;
-    let weight = flex_f32(conv.weight.val())?;
-    let bias = match &conv.bias {
-        Some(bias) => Some(flex_f32(bias.val())?),
-        None => None,
-    };
-    let bias_values = match &bias {
-        Some(bias) => Some(bias.as_slice::<f32>()?),
-        None => None,
-    };
-    let out = kernels::forward(input.as_slice()?, weight.as_slice()?, bias_values, geometry);
-    Some(Tensor::from_primitive::<Flex>(FlexTensor::from_data(
-        TensorData::new(out, geometry.output_shape()),
-    )))
-}
-
-/// A contiguous `f32` flex tensor, or `None` on any other backend or type.
-fn flex_f32<const D: usize>(tensor: Tensor<D>) -> Option<FlexTensor> {
-    let flex = tensor.try_into_primitive::<Flex>().ok()?;
-    if flex.dtype() != DType::F32 {
-        return None;
+impl Convolution<3> for Geometry {
+    fn input_shape(&self) -> [usize; 3] {
+        [self.batch, self.in_channels, self.in_frames]
     }
-    Some(contiguous(&flex))
+
+    fn weight_shape(&self) -> [usize; 3] {
+        [self.out_channels, self.group_in(), self.kernel]
+    }
+
+    fn output_shape(&self) -> [usize; 3] {
+        Geometry::output_shape(self)
+    }
+
+    fn forward(&self, input: &[f32], weight: &[f32], bias: Option<&[f32]>) -> Vec<f32> {
+        kernels::forward(input, weight, bias, *self)
+    }
+
+    fn backward(
+        &self,
+        input: &[f32],
+        weight: &[f32],
+        d_out: &[f32],
+        wanted: Wanted,
+    ) -> (Option<Vec<f32>>, Option<Vec<f32>>) {
+        kernels::backward(input, weight, d_out, *self, wanted)
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::convolution::on_burns_conv;
+    use crate::convolution::testing::{assert_equal, with_gradients};
     use burn::module::Module;
     use burn::nn::PaddingConfig1d;
     use burn::nn::conv::Conv1dConfig;
@@ -181,50 +168,22 @@ mod tests {
             let conv = layer(&case, &device);
             let geometry = Geometry::of(&conv, case.input).expect("a covered geometry");
             let x = Tensor::<3>::random(case.input, Distribution::Default, &device);
-            let ours = untracked(&conv, &x, geometry).expect("flex f32 tensors");
+            let bias = conv.bias.as_ref().map(|bias| bias.val());
+            let ours = convolution::ours(&x, &conv.weight.val(), bias, geometry)
+                .expect("flex f32 tensors");
             let burns = on_burns_conv(|| conv1d(&conv, x));
             ours.into_data()
                 .assert_approx_eq::<f32>(&burns.into_data(), Tolerance::rel_abs(1e-5, 1e-6));
         }
     }
 
-    /// The output and the gradients of the input, the weight and the bias (those tracked),
-    /// under a loss that weighs the output values differently.
-    fn with_gradients(conv: &Conv1d, x: &Tensor<3>) -> Vec<TensorData> {
-        let y = conv1d(conv, x.clone());
-        let dims = y.dims();
-        let weights: Vec<f32> = (0..dims.iter().product::<usize>())
-            .map(|i| (i % 7) as f32 / 4.0 - 0.8)
-            .collect();
-        let weights = Tensor::<3>::from_data(TensorData::new(weights, dims), &y.device());
-        let gradients = (y.clone() * weights).sum().backward();
-        let mut all = vec![y.into_data()];
-        all.extend(x.grad(&gradients).map(|g| g.into_data()));
-        all.extend(conv.weight.val().grad(&gradients).map(|g| g.into_data()));
-        if let Some(bias) = &conv.bias {
-            all.extend(bias.val().grad(&gradients).map(|g| g.into_data()));
-        }
-        all
-    }
-
-    /// Ours and burn's outputs and gradients, each within 1e-5 of its largest value: a
-    /// weight's gradient sums thousands of terms, which the two add up in other orders.
+    /// Ours and burn's outputs and gradients, `expected` of each.
     fn assert_equal_to_burns(conv: &Conv1d, x: &Tensor<3>, expected: usize) {
-        let ours = with_gradients(conv, x);
-        let burns = on_burns_conv(|| with_gradients(conv, x));
-        assert_eq!(ours.len(), expected);
-        assert_eq!(burns.len(), expected);
-        for (index, (ours, burns)) in ours.iter().zip(&burns).enumerate() {
-            assert_eq!(ours.shape(), burns.shape());
-            let [ours, burns] = [ours, burns].map(|d| d.try_to_vec::<f32>().unwrap());
-            let largest = burns.iter().fold(0.0f32, |m, v| m.max(v.abs()));
-            let difference =
-                (ours.iter().zip(&burns)).fold(0.0f32, |m, (a, b)| m.max((a - b).abs()));
-            assert!(
-                difference <= 1e-5 * largest,
-                "tensor {index}: differs by {difference} of {largest}"
-            );
-        }
+        let run = || {
+            let bias = conv.bias.as_ref().map(|bias| bias.val());
+            with_gradients(conv1d(conv, x.clone()), x, &conv.weight.val(), bias)
+        };
+        assert_equal(&run(), &on_burns_conv(run), expected);
     }
 
     #[test]
@@ -234,8 +193,9 @@ mod tests {
             let conv = layer(&case, &device);
             let x = Tensor::<3>::random(case.input, Distribution::Default, &device).require_grad();
             let geometry = Geometry::of(&conv, case.input).expect("a covered geometry");
+            let bias = conv.bias.as_ref().map(|bias| bias.val());
             assert!(
-                tracked::conv1d(&conv, &x, geometry).is_some(),
+                convolution::ours(&x, &conv.weight.val(), bias, geometry).is_some(),
                 "ours applies"
             );
             assert_equal_to_burns(&conv, &x, 3 + usize::from(case.bias));

@@ -5,6 +5,7 @@ use super::config::AttRnnConfig;
 use super::output::{AttentionRequest, StudentOutput};
 use super::recurrent::{BiGru, GruConfig, frame, run_stack};
 use crate::batch_norm::batch_norm;
+use crate::conv2d::conv2d;
 use burn::module::Module;
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::{
@@ -86,7 +87,7 @@ impl AttRnn {
         let [batch, frames, input] = features.dims();
         let mut x = features.unsqueeze_dim::<4>(1); // [B, 1, T, F]
         for (conv, norm) in self.convs.iter().zip(&self.norms) {
-            x = batch_norm(norm, conv.forward(x).tanh()); // [B, C_i, T, F]
+            x = batch_norm(norm, conv2d(conv, x).tanh()); // [B, C_i, T, F]
         }
         let x = x.reshape([batch, frames, input]); // [B, T, F]: the last conv has 1 channel
         let sequence = run_stack(&self.grus, x); // [B, T, 2H]

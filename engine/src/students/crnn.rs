@@ -5,6 +5,7 @@ use super::config::CrnnConfig;
 use super::output::{AttentionRequest, StudentOutput};
 use super::recurrent::{Gru, GruConfig, frame};
 use super::temporal_query::TemporalQuery;
+use crate::conv2d::conv2d;
 use burn::module::Module;
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::{Dropout, DropoutConfig, Linear, LinearConfig};
@@ -62,7 +63,7 @@ impl Crnn {
     pub fn forward(&self, features: Tensor<3>, request: AttentionRequest) -> StudentOutput {
         let mut x = features.unsqueeze_dim::<4>(1); // [B, 1, T, F]
         for conv in &self.convs {
-            x = relu(conv.forward(x)); // [B, C, T_i, F_i]
+            x = relu(conv2d(conv, x)); // [B, C, T_i, F_i]
         }
         let [batch, channels, frames, bins] = x.dims();
         // Channels vary fastest within a frame, as a channels-last reshape gives.

@@ -1,0 +1,192 @@
+//! The convolution and its backward pass on row-major buffers: `input` `[batch, in_channels,
+//! height, width]`, `weight` `[out_channels, in_channels, kernel height, kernel width]`,
+//! `output` `[batch, out_channels, out height, out width]`. Each clip is one product of the
+//! weight with the clip's unfolded input, whose rows are runs of the input's rows copied
+//! whole, and the product lands in the output's layout as it is.
+
+use super::geometry::Geometry;
+use crate::batch_parts::fill_by_parts;
+use crate::convolution::{self, Wanted};
+use crate::matmul::{Threads, matmul_into};
+use std::ops::Range;
+
+/// The batch cut into parts, one per core, and how each part's products use the threads.
+fn parts(g: Geometry) -> (Vec<Range<usize>>, Threads) {
+    let work = g.output_len().saturating_mul(g.rows());
+    convolution::parts(g.batch, work, 1)
+}
+
+/// The output positions `0..out` whose input, `position + offset − pad`, lies in `0..size`.
+fn inside(offset: usize, pad: usize, size: usize, out: usize) -> Range<usize> {
+    let first = pad.saturating_sub(offset).min(out);
+    let end = (size + pad).saturating_sub(offset).min(out).max(first);
+    first..end
+}
+
+/// Every run of values that a clip's unfolded input copies from one input row (all else in it
+/// is padding), for [`unfold`] and [`fold`] alike, so that the two read and write the same
+/// places.
+fn for_each_run(g: Geometry, mut run: impl FnMut(Run)) {
+    let [height, width] = g.in_size;
+    let [out_height, out_width] = g.out_size;
+    let [kernel_height, kernel_width] = g.kernel;
+    let [top, left] = g.pad;
+    for channel in 0..g.in_channels {
+        for i in 0..kernel_height {
+            let out_rows = inside(i, top, height, out_height);
+            for j in 0..kernel_width {
+                let row = (channel * kernel_height + i) * kernel_width + j;
+                let out_columns = inside(j, left, width, out_width);
+                if out_columns.is_empty() {
+                    continue;
+                }
+                for out_row in out_rows.clone() {
+                    run(Run {
+                        unfolded: row * g.columns() + out_row * out_width,
+                        input: (channel * height + out_row + i - top) * width,
+                        first_input_column: out_columns.start + j - left,
+                        out_columns: out_columns.clone(),
+                    });
+                }
+            }
+        }
+    }
+}
+
+/// A run of consecutive values an unfolded row shares with an input row.
+struct Run {
+    /// Where the output row's values start in the clip's unfolded input.
+    unfolded: usize,
+    /// Where the input row starts in the clip.
+    input: usize,
+    /// The input column under the first of `out_columns`.
+    first_input_column: usize,
+    /// The output columns whose input lies inside the row; the others read padding.
+    out_columns: Range<usize>,
+}
+
+/// One clip's input `[in_channels, height, width]` unfolded into `unfolded` `[rows, columns]`:
+/// row `(c, i, j)` holds, at output position `(y, x)`, the input at `(y + i − top, x + j −
+/// left)` of channel `c`, or 0 in the padding.
+fn unfold(g: Geometry, clip: &[f32], unfolded: &mut [f32]) {
+    // Unpadded, the runs cover every value.
+    if g.padded {
+        unfolded.fill(0.0);
+    }
+    for_each_run(g, |run| {
+        let to = &mut unfolded[run.unfolded..][run.out_columns.clone()];
+        let from = run.input + run.first_input_column;
+        to.copy_from_slice(&clip[from..from + to.len()]);
+    });
+}
+
+/// The gradient of an unfolded clip `[rows, columns]` added back onto the input values each
+/// entry was read from (`d_clip`, `[in_channels, height, width]`).
+fn fold(g: Geometry, d_unfolded: &[f32], d_clip: &mut [f32]) {
+    for_each_run(g, |run| {
+        let from = &d_unfolded[run.unfolded..][run.out_columns.clone()];
+        let start = run.input + run.first_input_column;
+        for (to, value) in d_clip[start..start + from.len()].iter_mut().zip(from) {
+            *to += value;
+        }
+    });
+}
+
+/// The convolution, plus `bias` `[out_channels]` where given.
+pub(super) fn forward(
+    input: &[f32],
+    weight: &[f32],
+    bias: Option<&[f32]>,
+    g: Geometry,
+) -> Vec<f32> {
+    let (parts, inside) = parts(g);
+    let (mut out, _) = fill_by_parts(&parts, g.out_clip(), |_, clips, out| {
+        let mut unfolded = vec![0.0; g.rows() * g.columns()];
+        for (clip, out) in clips.zip(out.chunks_exact_mut(g.out_clip())) {
+            unfold(
+                g,
+                &input[clip * g.in_clip()..][..g.in_clip()],
+                &mut unfolded,
+            );
+            matmul_into(
+                out,
+                g.columns(),
+                false,
+                weight,
+                false,
+                &unfolded,
+                false,
+                [g.out_channels, g.rows(), g.columns()],
+                inside,
+            );
+        }
+    });
+    if let Some(bias) = bias {
+        for clip in out.chunks_mut(g.out_clip()) {
+            for (channel, &b) in clip.chunks_mut(g.columns()).zip(bias) {
+                channel.iter_mut().for_each(|value| *value += b);
+            }
+        }
+    }
+    out
+}
+
+/// The gradients of the input and of the weight (those wanted) from the output's, `d_out`.
+pub(super) fn backward(
+    input: &[f32],
+    weight: &[f32],
+    d_out: &[f32],
+    g: Geometry,
+    wanted: Wanted,
+) -> (Option<Vec<f32>>, Option<Vec<f32>>) {
+    let (parts, inside) = parts(g);
+    let in_row = if wanted.input { g.in_clip() } else { 0 };
+    let (d_input, d_weights) = fill_by_parts(&parts, in_row, |_, clips, d_input| {
+        let mut unfolded = vec![0.0; g.rows() * g.columns()];
+        let mut d_weight = vec![0.0; if wanted.weight { g.weight_len() } else { 0 }];
+        for (index, clip) in clips.enumerate() {
+            let d_out = &d_out[clip * g.out_clip()..][..g.out_clip()];
+            if wanted.weight {
+                unfold(
+                    g,
+                    &input[clip * g.in_clip()..][..g.in_clip()],
+                    &mut unfolded,
+                );
+                // d_weight += d_out · unfoldedᵀ
+                matmul_into(
+                    &mut d_weight,
+                    g.rows(),
+                    true,
+                    d_out,
+                    false,
+                    &unfolded,
+                    true,
+                    [g.out_channels, g.columns(), g.rows()],
+                    inside,
+                );
+            }
+            if wanted.input {
+                // d_unfolded = weightᵀ · d_out, folded back onto the input.
+                matmul_into(
+                    &mut unfolded,
+                    g.columns(),
+                    false,
+                    weight,
+                    true,
+                    d_out,
+                    false,
+                    [g.rows(), g.out_channels, g.columns()],
+                    inside,
+                );
+                fold(
+                    g,
+                    &unfolded,
+                    &mut d_input[index * g.in_clip()..][..g.in_clip()],
+                );
+            }
+        }
+        d_weight
+    });
+    let d_weight = (wanted.weight).then(|| convolution::summed(d_weights, g.weight_len()));
+    (wanted.input.then_some(d_input), d_weight)
+}

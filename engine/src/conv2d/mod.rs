@@ -1,0 +1,232 @@
+//! 2-D convolutions on burn's CPU backend (flex), with and without autodiff: CRNN's and
+//! Att-RNN's (stride 1, no dilation, one group, zero padding). Flex lowers a 2-D convolution to
+//! its 3-D one and the backward pass to a transposed 3-D convolution; here each clip is one
+//! product of the weight with the clip's unfolded input, written straight into the output's
+//! layout, and under autodiff the whole convolution is one graph node whose backward pass is two
+//! more products per clip ([`kernels`]); natively the batch is cut into one part per core.
+//! On WebGPU, under an autodiff that checkpoints, for geometries not covered here, and inside
+//! [`on_burns_conv`](crate::convolution::on_burns_conv), burn's convolution runs.
+
+mod geometry;
+mod kernels;
+
+use crate::convolution::{self, Convolution, Wanted, burns_conv_asked};
+use burn::nn::conv::Conv2d;
+use burn::tensor::Tensor;
+use geometry::Geometry;
+
+/// `conv` applied to `x`: ours where it applies, else burn's.
+///
+/// # Shapes
+/// - `x`: `[batch, in_channels, height, width]` → `[batch, out_channels, out height, out width]`
+pub(crate) fn conv2d(conv: &Conv2d, x: Tensor<4>) -> Tensor<4> {
+    if burns_conv_asked() {
+        return conv.forward(x);
+    }
+    let ours = Geometry::of(conv, x.dims()).and_then(|geometry| {
+        let bias = conv.bias.as_ref().map(|bias| bias.val());
+        convolution::ours(&x, &conv.weight.val(), bias, geometry)
+    });
+    ours.unwrap_or_else(|| conv.forward(x))
+}
+
+impl Convolution<4> for Geometry {
+    fn input_shape(&self) -> [usize; 4] {
+        Geometry::input_shape(self)
+    }
+
+    fn weight_shape(&self) -> [usize; 4] {
+        Geometry::weight_shape(self)
+    }
+
+    fn output_shape(&self) -> [usize; 4] {
+        Geometry::output_shape(self)
+    }
+
+    fn forward(&self, input: &[f32], weight: &[f32], bias: Option<&[f32]>) -> Vec<f32> {
+        kernels::forward(input, weight, bias, *self)
+    }
+
+    fn backward(
+        &self,
+        input: &[f32],
+        weight: &[f32],
+        d_out: &[f32],
+        wanted: Wanted,
+    ) -> (Option<Vec<f32>>, Option<Vec<f32>>) {
+        kernels::backward(input, weight, d_out, *self, wanted)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::convolution::on_burns_conv;
+    use crate::convolution::testing::{assert_equal, with_gradients};
+    use burn::module::Module;
+    use burn::nn::PaddingConfig2d;
+    use burn::nn::conv::Conv2dConfig;
+    use burn::tensor::{Device, Distribution, Tolerance};
+
+    struct Case {
+        /// `[batch, in_channels, height, width]`
+        input: [usize; 4],
+        out_channels: usize,
+        kernel: [usize; 2],
+        padding: PaddingConfig2d,
+        bias: bool,
+    }
+
+    /// CRNN's two convolutions (valid, 1 → 16 and 16 → 16), Att-RNN's (padded along time
+    /// only, 1 → 10 and 10 → 1), uneven padding on every side, a kernel as large as the padded
+    /// input, and a batch large enough to be cut into parts.
+    fn cases() -> Vec<Case> {
+        let valid = PaddingConfig2d::Valid;
+        let padded = |top, left, bottom, right| PaddingConfig2d::Explicit(top, left, bottom, right);
+        vec![
+            Case {
+                input: [3, 1, 12, 10],
+                out_channels: 16,
+                kernel: [3, 3],
+                padding: valid.clone(),
+                bias: true,
+            },
+            Case {
+                input: [2, 16, 10, 8],
+                out_channels: 16,
+                kernel: [5, 3],
+                padding: valid.clone(),
+                bias: true,
+            },
+            Case {
+                input: [2, 1, 11, 6],
+                out_channels: 10,
+                kernel: [5, 1],
+                padding: padded(2, 0, 2, 0),
+                bias: true,
+            },
+            Case {
+                input: [2, 10, 11, 6],
+                out_channels: 1,
+                kernel: [5, 1],
+                padding: padded(2, 0, 2, 0),
+                bias: false,
+            },
+            Case {
+                input: [2, 3, 5, 4],
+                out_channels: 2,
+                kernel: [3, 4],
+                padding: padded(1, 2, 0, 3),
+                bias: true,
+            },
+            Case {
+                input: [1, 2, 2, 3],
+                out_channels: 3,
+                kernel: [4, 3],
+                padding: padded(1, 0, 1, 0),
+                bias: false,
+            },
+            Case {
+                input: [24, 16, 20, 18],
+                out_channels: 16,
+                kernel: [5, 3],
+                padding: valid,
+                bias: true,
+            },
+        ]
+    }
+
+    fn layer(case: &Case, device: &Device) -> Conv2d {
+        Conv2dConfig::new([case.input[1], case.out_channels], case.kernel)
+            .with_padding(case.padding.clone())
+            .with_bias(case.bias)
+            .init(device)
+    }
+
+    #[test]
+    fn equals_burns_convolution() {
+        let device = Device::flex();
+        for case in cases() {
+            let conv = layer(&case, &device);
+            let geometry = Geometry::of(&conv, case.input).expect("a covered geometry");
+            let x = Tensor::<4>::random(case.input, Distribution::Default, &device);
+            let bias = conv.bias.as_ref().map(|bias| bias.val());
+            let ours = convolution::ours(&x, &conv.weight.val(), bias, geometry)
+                .expect("flex f32 tensors");
+            let burns = on_burns_conv(|| conv2d(&conv, x));
+            ours.into_data()
+                .assert_approx_eq::<f32>(&burns.into_data(), Tolerance::rel_abs(1e-5, 1e-6));
+        }
+    }
+
+    /// Ours and burn's outputs and gradients, `expected` of each.
+    fn assert_equal_to_burns(conv: &Conv2d, x: &Tensor<4>, expected: usize) {
+        let run = || {
+            let bias = conv.bias.as_ref().map(|bias| bias.val());
+            with_gradients(conv2d(conv, x.clone()), x, &conv.weight.val(), bias)
+        };
+        assert_equal(&run(), &on_burns_conv(run), expected);
+    }
+
+    #[test]
+    fn gradients_equal_burns() {
+        let device = Device::flex().autodiff();
+        for case in cases() {
+            let conv = layer(&case, &device);
+            let x = Tensor::<4>::random(case.input, Distribution::Default, &device).require_grad();
+            let geometry = Geometry::of(&conv, case.input).expect("a covered geometry");
+            let bias = conv.bias.as_ref().map(|bias| bias.val());
+            assert!(
+                convolution::ours(&x, &conv.weight.val(), bias, geometry).is_some(),
+                "ours applies"
+            );
+            assert_equal_to_burns(&conv, &x, 3 + usize::from(case.bias));
+        }
+    }
+
+    #[test]
+    fn a_constant_input_or_a_frozen_weight_gets_no_gradient() {
+        let device = Device::flex().autodiff();
+        let case = Case {
+            input: [3, 2, 7, 6],
+            out_channels: 4,
+            kernel: [3, 2],
+            padding: PaddingConfig2d::Explicit(1, 0, 1, 1),
+            bias: true,
+        };
+        let conv = layer(&case, &device);
+        let constant = Tensor::<4>::random(case.input, Distribution::Default, &device);
+        // The output, the weight's and the bias's gradients.
+        assert_equal_to_burns(&conv, &constant, 3);
+        let frozen = conv.no_grad();
+        let x = Tensor::<4>::random(case.input, Distribution::Default, &device).require_grad();
+        // The output and the input's gradient.
+        assert_equal_to_burns(&frozen, &x, 2);
+    }
+
+    #[test]
+    fn leaves_what_it_does_not_cover_to_burn() {
+        let device = Device::flex();
+        let input = [1, 2, 10, 8];
+        let same = Conv2dConfig::new([2, 2], [3, 3])
+            .with_padding(PaddingConfig2d::Same)
+            .init(&device);
+        assert_eq!(Geometry::of(&same, input), None);
+        let strided = Conv2dConfig::new([2, 2], [3, 3])
+            .with_stride([2, 1])
+            .init(&device);
+        assert_eq!(Geometry::of(&strided, input), None);
+        let dilated = Conv2dConfig::new([2, 2], [3, 3])
+            .with_dilation([1, 2])
+            .init(&device);
+        assert_eq!(Geometry::of(&dilated, input), None);
+        let grouped = Conv2dConfig::new([2, 2], [3, 3])
+            .with_groups(2)
+            .init(&device);
+        assert_eq!(Geometry::of(&grouped, input), None);
+        let large = Conv2dConfig::new([2, 2], [11, 3]).init(&device);
+        assert_eq!(Geometry::of(&large, input), None, "taller than the input");
+        let x = Tensor::<4>::random(input, Distribution::Default, &device);
+        assert_eq!(conv2d(&strided, x).dims(), [1, 2, 4, 6], "burn's answer");
+    }
+}
