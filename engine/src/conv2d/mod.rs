@@ -79,7 +79,8 @@ mod tests {
 
     /// CRNN's two convolutions (valid, 1 → 16 and 16 → 16), Att-RNN's (padded along time
     /// only, 1 → 10 and 10 → 1), uneven padding on every side, a kernel as large as the padded
-    /// input, and a batch large enough to be cut into parts.
+    /// input, a batch large enough to be cut into parts, and clips long enough for their
+    /// output rows to be cut into blocks, valid and padded.
     fn cases() -> Vec<Case> {
         let valid = PaddingConfig2d::Valid;
         let padded = |top, left, bottom, right| PaddingConfig2d::Explicit(top, left, bottom, right);
@@ -130,8 +131,24 @@ mod tests {
                 input: [24, 16, 20, 18],
                 out_channels: 16,
                 kernel: [5, 3],
+                padding: valid.clone(),
+                bias: true,
+            },
+            // 240 unfolded rows of 36 columns: blocks of 121 output rows, the last of 54.
+            Case {
+                input: [1, 16, 300, 38],
+                out_channels: 4,
+                kernel: [5, 3],
                 padding: valid,
                 bias: true,
+            },
+            // 320 unfolded rows of 8 columns: blocks of 409 output rows, the last of 291.
+            Case {
+                input: [2, 64, 700, 8],
+                out_channels: 2,
+                kernel: [5, 1],
+                padding: padded(2, 0, 2, 0),
+                bias: false,
             },
         ]
     }
