@@ -11,6 +11,7 @@ use burn::backend::autodiff::checkpoint::strategy::NoCheckpointing;
 use burn::backend::autodiff::grads::Gradients;
 use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
 use burn::backend::flex::{Flex, FlexTensor};
+use burn::module::Param;
 use burn::tensor::{DType, Tensor, TensorData};
 use std::cell::Cell;
 use std::fmt::Debug;
@@ -88,9 +89,22 @@ pub(crate) fn summed(parts: Vec<Vec<f32>>, length: usize) -> Vec<f32> {
         .unwrap_or_else(|| vec![0.0; length])
 }
 
-/// Whether this thread runs burn's convolutions ([`on_burns_conv`]).
-pub(crate) fn burns_conv_asked() -> bool {
-    BURNS_CONV.get()
+/// `x` through a convolution module: ours where `geometry` of `x`'s shape says it applies and
+/// the tensors are flex `f32` ones, else `burns` (the module's own forward pass), as also inside
+/// [`on_burns_conv`].
+pub(crate) fn ours_or_burns<G: Convolution<D>, const D: usize>(
+    x: Tensor<D>,
+    weight: &Param<Tensor<D>>,
+    bias: Option<&Param<Tensor<1>>>,
+    geometry: impl FnOnce([usize; D]) -> Option<G>,
+    burns: impl FnOnce(Tensor<D>) -> Tensor<D>,
+) -> Tensor<D> {
+    if BURNS_CONV.get() {
+        return burns(x);
+    }
+    let ours =
+        geometry(x.dims()).and_then(|g| ours(&x, &weight.val(), bias.map(|bias| bias.val()), g));
+    ours.unwrap_or_else(|| burns(x))
 }
 
 /// The convolution `g` of `x` by `weight` plus `bias`, ours: without autodiff, or as one node of

@@ -94,10 +94,6 @@ impl Geometry {
         self.batch * self.out_channels * self.out_frames
     }
 
-    pub fn output_shape(&self) -> [usize; 3] {
-        [self.batch, self.out_channels, self.out_frames]
-    }
-
     /// The blocks of output columns, in order: several whole items of the batch at a time
     /// where an item's frames are few (so that the products are wide), else part of one item.
     pub fn blocks(&self) -> Vec<Block> {

@@ -6,7 +6,7 @@
 
 use super::geometry::{Block, Geometry};
 use crate::batch_parts::fill_by_parts;
-use crate::convolution::{self, Wanted};
+use crate::convolution::{self, Convolution, Wanted};
 use crate::matmul::{Threads, matmul_into};
 use std::ops::Range;
 
@@ -35,29 +35,66 @@ fn out_clip(g: Geometry) -> usize {
     g.out_channels * g.out_frames
 }
 
-/// The convolution, plus `bias` `[out_channels]` where given.
-pub(super) fn forward(
-    input: &[f32],
-    weight: &[f32],
-    bias: Option<&[f32]>,
-    g: Geometry,
-) -> Vec<f32> {
-    let (parts, inside) = parts(g);
-    let (mut out, _) = fill_by_parts(&parts, out_clip(g), |_, clips, out| {
-        let input = &input[clips.start * in_clip(g)..clips.end * in_clip(g)];
-        forward_part(input, weight, part_of(g, &clips), out, inside);
-    });
-    if let Some(bias) = bias {
-        for clip in out.chunks_mut(out_clip(g)) {
-            for (row, &b) in clip.chunks_mut(g.out_frames).zip(bias) {
-                row.iter_mut().for_each(|value| *value += b);
+impl Convolution<3> for Geometry {
+    fn input_shape(&self) -> [usize; 3] {
+        [self.batch, self.in_channels, self.in_frames]
+    }
+
+    fn weight_shape(&self) -> [usize; 3] {
+        [self.out_channels, self.group_in(), self.kernel]
+    }
+
+    fn output_shape(&self) -> [usize; 3] {
+        [self.batch, self.out_channels, self.out_frames]
+    }
+
+    fn forward(&self, input: &[f32], weight: &[f32], bias: Option<&[f32]>) -> Vec<f32> {
+        let g = *self;
+        let (parts, inside) = parts(g);
+        let (mut out, _) = fill_by_parts(&parts, out_clip(g), |_, clips, out| {
+            let input = &input[clips.start * in_clip(g)..clips.end * in_clip(g)];
+            forward_part(input, weight, part_of(g, &clips), out, inside);
+        });
+        if let Some(bias) = bias {
+            for clip in out.chunks_mut(out_clip(g)) {
+                for (row, &b) in clip.chunks_mut(g.out_frames).zip(bias) {
+                    row.iter_mut().for_each(|value| *value += b);
+                }
             }
         }
+        out
     }
-    out
+
+    fn backward(
+        &self,
+        input: &[f32],
+        weight: &[f32],
+        d_out: &[f32],
+        wanted: Wanted,
+    ) -> (Option<Vec<f32>>, Option<Vec<f32>>) {
+        let g = *self;
+        let (parts, inside) = parts(g);
+        let d_input_clip = if wanted.input { in_clip(g) } else { 0 };
+        let (d_input, d_weights) = fill_by_parts(&parts, d_input_clip, |_, clips, d_input| {
+            let input = &input[clips.start * in_clip(g)..clips.end * in_clip(g)];
+            let d_out = &d_out[clips.start * out_clip(g)..clips.end * out_clip(g)];
+            let d_input = wanted.input.then_some(d_input);
+            backward_part(
+                input,
+                weight,
+                d_out,
+                part_of(g, &clips),
+                wanted.weight,
+                d_input,
+                inside,
+            )
+        });
+        let d_weight = (wanted.weight).then(|| convolution::summed(d_weights, g.weight_len()));
+        (wanted.input.then_some(d_input), d_weight)
+    }
 }
 
-/// [`forward`] without the bias on the clips of `g`, into `out`.
+/// [`Convolution::forward`] without the bias on the clips of `g`, into `out`.
 fn forward_part(input: &[f32], weight: &[f32], g: Geometry, out: &mut [f32], threads: Threads) {
     let rows = g.rows();
     let group_out = g.group_out();
@@ -108,36 +145,7 @@ fn forward_part(input: &[f32], weight: &[f32], g: Geometry, out: &mut [f32], thr
     }
 }
 
-/// The gradients of the input and of the weight (each where wanted) from the output's
-/// gradient `d_out`.
-pub(super) fn backward(
-    input: &[f32],
-    weight: &[f32],
-    d_out: &[f32],
-    g: Geometry,
-    wanted: Wanted,
-) -> (Option<Vec<f32>>, Option<Vec<f32>>) {
-    let (parts, inside) = parts(g);
-    let d_input_clip = if wanted.input { in_clip(g) } else { 0 };
-    let (d_input, d_weights) = fill_by_parts(&parts, d_input_clip, |_, clips, d_input| {
-        let input = &input[clips.start * in_clip(g)..clips.end * in_clip(g)];
-        let d_out = &d_out[clips.start * out_clip(g)..clips.end * out_clip(g)];
-        let d_input = wanted.input.then_some(d_input);
-        backward_part(
-            input,
-            weight,
-            d_out,
-            part_of(g, &clips),
-            wanted.weight,
-            d_input,
-            inside,
-        )
-    });
-    let d_weight = (wanted.weight).then(|| convolution::summed(d_weights, g.weight_len()));
-    (wanted.input.then_some(d_input), d_weight)
-}
-
-/// [`backward`] on the clips of `g`: adds the input's gradient to `d_input` where given, and
+/// [`Convolution::backward`] on the clips of `g`: adds the input's gradient to `d_input` where given, and
 /// returns the weight's (empty unless `weight_wanted`).
 fn backward_part(
     input: &[f32],

@@ -13,7 +13,7 @@
 mod geometry;
 mod kernels;
 
-use crate::convolution::{self, Convolution, Wanted, burns_conv_asked};
+use crate::convolution;
 use burn::nn::conv::Conv1d;
 use burn::tensor::Tensor;
 use geometry::Geometry;
@@ -23,42 +23,13 @@ use geometry::Geometry;
 /// # Shapes
 /// - `x`: `[batch, in_channels, frames]` → `[batch, out_channels, out_frames]`
 pub(crate) fn conv1d(conv: &Conv1d, x: Tensor<3>) -> Tensor<3> {
-    if burns_conv_asked() {
-        return conv.forward(x);
-    }
-    let ours = Geometry::of(conv, x.dims()).and_then(|geometry| {
-        let bias = conv.bias.as_ref().map(|bias| bias.val());
-        convolution::ours(&x, &conv.weight.val(), bias, geometry)
-    });
-    ours.unwrap_or_else(|| conv.forward(x))
-}
-
-impl Convolution<3> for Geometry {
-    fn input_shape(&self) -> [usize; 3] {
-        [self.batch, self.in_channels, self.in_frames]
-    }
-
-    fn weight_shape(&self) -> [usize; 3] {
-        [self.out_channels, self.group_in(), self.kernel]
-    }
-
-    fn output_shape(&self) -> [usize; 3] {
-        Geometry::output_shape(self)
-    }
-
-    fn forward(&self, input: &[f32], weight: &[f32], bias: Option<&[f32]>) -> Vec<f32> {
-        kernels::forward(input, weight, bias, *self)
-    }
-
-    fn backward(
-        &self,
-        input: &[f32],
-        weight: &[f32],
-        d_out: &[f32],
-        wanted: Wanted,
-    ) -> (Option<Vec<f32>>, Option<Vec<f32>>) {
-        kernels::backward(input, weight, d_out, *self, wanted)
-    }
+    convolution::ours_or_burns(
+        x,
+        &conv.weight,
+        conv.bias.as_ref(),
+        |dims| Geometry::of(conv, dims),
+        |x| conv.forward(x),
+    )
 }
 
 #[cfg(test)]

@@ -101,19 +101,4 @@ impl Geometry {
     pub fn output_len(&self) -> usize {
         self.batch * self.out_clip()
     }
-
-    pub fn input_shape(&self) -> [usize; 4] {
-        let [height, width] = self.in_size;
-        [self.batch, self.in_channels, height, width]
-    }
-
-    pub fn weight_shape(&self) -> [usize; 4] {
-        let [height, width] = self.kernel;
-        [self.out_channels, self.in_channels, height, width]
-    }
-
-    pub fn output_shape(&self) -> [usize; 4] {
-        let [height, width] = self.out_size;
-        [self.batch, self.out_channels, height, width]
-    }
 }

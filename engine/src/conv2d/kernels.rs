@@ -7,7 +7,7 @@
 
 use super::geometry::Geometry;
 use crate::batch_parts::fill_by_parts;
-use crate::convolution::{self, Wanted};
+use crate::convolution::{self, Convolution, Wanted};
 use crate::matmul::{Threads, matmul_into};
 use std::ops::Range;
 
@@ -116,106 +116,118 @@ fn block_columns(g: Geometry, block: &Range<usize>) -> Range<usize> {
     block.start * out_width..block.end * out_width
 }
 
-/// The convolution, plus `bias` `[out_channels]` where given.
-pub(super) fn forward(
-    input: &[f32],
-    weight: &[f32],
-    bias: Option<&[f32]>,
-    g: Geometry,
-) -> Vec<f32> {
-    let (parts, inside) = parts(g);
-    let (mut out, _) = fill_by_parts(&parts, g.out_clip(), |_, clips, out| {
-        let mut unfolded = Vec::new();
-        for (clip, out) in clips.zip(out.chunks_exact_mut(g.out_clip())) {
-            let clip = &input[clip * g.in_clip()..][..g.in_clip()];
-            for block in row_blocks(g) {
-                let columns = block_columns(g, &block);
-                unfolded.resize(g.rows() * columns.len(), 0.0);
-                unfold(g, clip, &block, &mut unfolded);
-                matmul_into(
-                    &mut out[columns.start..],
-                    g.columns(),
-                    false,
-                    weight,
-                    false,
-                    &unfolded,
-                    false,
-                    [g.out_channels, g.rows(), columns.len()],
-                    inside,
-                );
-            }
-        }
-    });
-    if let Some(bias) = bias {
-        for clip in out.chunks_mut(g.out_clip()) {
-            for (channel, &b) in clip.chunks_mut(g.columns()).zip(bias) {
-                channel.iter_mut().for_each(|value| *value += b);
-            }
-        }
+impl Convolution<4> for Geometry {
+    fn input_shape(&self) -> [usize; 4] {
+        let [height, width] = self.in_size;
+        [self.batch, self.in_channels, height, width]
     }
-    out
-}
 
-/// The gradients of the input and of the weight (those wanted) from the output's, `d_out`.
-pub(super) fn backward(
-    input: &[f32],
-    weight: &[f32],
-    d_out: &[f32],
-    g: Geometry,
-    wanted: Wanted,
-) -> (Option<Vec<f32>>, Option<Vec<f32>>) {
-    let (parts, inside) = parts(g);
-    let in_row = if wanted.input { g.in_clip() } else { 0 };
-    let (d_input, d_weights) = fill_by_parts(&parts, in_row, |_, clips, d_input| {
-        let mut unfolded = Vec::new();
-        let mut gathered = Vec::new();
-        let mut d_weight = vec![0.0; if wanted.weight { g.weight_len() } else { 0 }];
-        for (index, clip) in clips.enumerate() {
-            let d_out = &d_out[clip * g.out_clip()..][..g.out_clip()];
-            let clip = &input[clip * g.in_clip()..][..g.in_clip()];
-            for block in row_blocks(g) {
-                let columns = block_columns(g, &block);
-                // The block's output gradient as the products' layout: [out_channels, columns].
-                gathered.clear();
-                for channel in d_out.chunks_exact(g.columns()) {
-                    gathered.extend_from_slice(&channel[columns.clone()]);
-                }
-                unfolded.resize(g.rows() * columns.len(), 0.0);
-                if wanted.weight {
-                    // d_weight += gathered · unfoldedᵀ
+    fn weight_shape(&self) -> [usize; 4] {
+        let [height, width] = self.kernel;
+        [self.out_channels, self.in_channels, height, width]
+    }
+
+    fn output_shape(&self) -> [usize; 4] {
+        let [height, width] = self.out_size;
+        [self.batch, self.out_channels, height, width]
+    }
+
+    fn forward(&self, input: &[f32], weight: &[f32], bias: Option<&[f32]>) -> Vec<f32> {
+        let g = *self;
+        let (parts, inside) = parts(g);
+        let (mut out, _) = fill_by_parts(&parts, g.out_clip(), |_, clips, out| {
+            let mut unfolded = Vec::new();
+            for (clip, out) in clips.zip(out.chunks_exact_mut(g.out_clip())) {
+                let clip = &input[clip * g.in_clip()..][..g.in_clip()];
+                for block in row_blocks(g) {
+                    let columns = block_columns(g, &block);
+                    unfolded.resize(g.rows() * columns.len(), 0.0);
                     unfold(g, clip, &block, &mut unfolded);
                     matmul_into(
-                        &mut d_weight,
-                        g.rows(),
-                        true,
-                        &gathered,
+                        &mut out[columns.start..],
+                        g.columns(),
+                        false,
+                        weight,
                         false,
                         &unfolded,
-                        true,
-                        [g.out_channels, columns.len(), g.rows()],
+                        false,
+                        [g.out_channels, g.rows(), columns.len()],
                         inside,
                     );
                 }
-                if wanted.input {
-                    // d_unfolded = weightᵀ · gathered, folded back onto the input.
-                    matmul_into(
-                        &mut unfolded,
-                        columns.len(),
-                        false,
-                        weight,
-                        true,
-                        &gathered,
-                        false,
-                        [g.rows(), g.out_channels, columns.len()],
-                        inside,
-                    );
-                    let d_clip = &mut d_input[index * g.in_clip()..][..g.in_clip()];
-                    fold(g, &unfolded, &block, d_clip);
+            }
+        });
+        if let Some(bias) = bias {
+            for clip in out.chunks_mut(g.out_clip()) {
+                for (channel, &b) in clip.chunks_mut(g.columns()).zip(bias) {
+                    channel.iter_mut().for_each(|value| *value += b);
                 }
             }
         }
-        d_weight
-    });
-    let d_weight = (wanted.weight).then(|| convolution::summed(d_weights, g.weight_len()));
-    (wanted.input.then_some(d_input), d_weight)
+        out
+    }
+
+    fn backward(
+        &self,
+        input: &[f32],
+        weight: &[f32],
+        d_out: &[f32],
+        wanted: Wanted,
+    ) -> (Option<Vec<f32>>, Option<Vec<f32>>) {
+        let g = *self;
+        let (parts, inside) = parts(g);
+        let in_row = if wanted.input { g.in_clip() } else { 0 };
+        let (d_input, d_weights) = fill_by_parts(&parts, in_row, |_, clips, d_input| {
+            let mut unfolded = Vec::new();
+            let mut gathered = Vec::new();
+            let mut d_weight = vec![0.0; if wanted.weight { g.weight_len() } else { 0 }];
+            for (index, clip) in clips.enumerate() {
+                let d_out = &d_out[clip * g.out_clip()..][..g.out_clip()];
+                let clip = &input[clip * g.in_clip()..][..g.in_clip()];
+                for block in row_blocks(g) {
+                    let columns = block_columns(g, &block);
+                    // The block's output gradient as the products' layout: [out_channels, columns].
+                    gathered.clear();
+                    for channel in d_out.chunks_exact(g.columns()) {
+                        gathered.extend_from_slice(&channel[columns.clone()]);
+                    }
+                    unfolded.resize(g.rows() * columns.len(), 0.0);
+                    if wanted.weight {
+                        // d_weight += gathered · unfoldedᵀ
+                        unfold(g, clip, &block, &mut unfolded);
+                        matmul_into(
+                            &mut d_weight,
+                            g.rows(),
+                            true,
+                            &gathered,
+                            false,
+                            &unfolded,
+                            true,
+                            [g.out_channels, columns.len(), g.rows()],
+                            inside,
+                        );
+                    }
+                    if wanted.input {
+                        // d_unfolded = weightᵀ · gathered, folded back onto the input.
+                        matmul_into(
+                            &mut unfolded,
+                            columns.len(),
+                            false,
+                            weight,
+                            true,
+                            &gathered,
+                            false,
+                            [g.rows(), g.out_channels, columns.len()],
+                            inside,
+                        );
+                        let d_clip = &mut d_input[index * g.in_clip()..][..g.in_clip()];
+                        fold(g, &unfolded, &block, d_clip);
+                    }
+                }
+            }
+            d_weight
+        });
+        let d_weight = (wanted.weight).then(|| convolution::summed(d_weights, g.weight_len()));
+        (wanted.input.then_some(d_input), d_weight)
+    }
 }

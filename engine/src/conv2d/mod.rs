@@ -10,7 +10,7 @@
 mod geometry;
 mod kernels;
 
-use crate::convolution::{self, Convolution, Wanted, burns_conv_asked};
+use crate::convolution;
 use burn::nn::conv::Conv2d;
 use burn::tensor::Tensor;
 use geometry::Geometry;
@@ -20,42 +20,13 @@ use geometry::Geometry;
 /// # Shapes
 /// - `x`: `[batch, in_channels, height, width]` → `[batch, out_channels, out height, out width]`
 pub(crate) fn conv2d(conv: &Conv2d, x: Tensor<4>) -> Tensor<4> {
-    if burns_conv_asked() {
-        return conv.forward(x);
-    }
-    let ours = Geometry::of(conv, x.dims()).and_then(|geometry| {
-        let bias = conv.bias.as_ref().map(|bias| bias.val());
-        convolution::ours(&x, &conv.weight.val(), bias, geometry)
-    });
-    ours.unwrap_or_else(|| conv.forward(x))
-}
-
-impl Convolution<4> for Geometry {
-    fn input_shape(&self) -> [usize; 4] {
-        Geometry::input_shape(self)
-    }
-
-    fn weight_shape(&self) -> [usize; 4] {
-        Geometry::weight_shape(self)
-    }
-
-    fn output_shape(&self) -> [usize; 4] {
-        Geometry::output_shape(self)
-    }
-
-    fn forward(&self, input: &[f32], weight: &[f32], bias: Option<&[f32]>) -> Vec<f32> {
-        kernels::forward(input, weight, bias, *self)
-    }
-
-    fn backward(
-        &self,
-        input: &[f32],
-        weight: &[f32],
-        d_out: &[f32],
-        wanted: Wanted,
-    ) -> (Option<Vec<f32>>, Option<Vec<f32>>) {
-        kernels::backward(input, weight, d_out, *self, wanted)
-    }
+    convolution::ours_or_burns(
+        x,
+        &conv.weight,
+        conv.bias.as_ref(),
+        |dims| Geometry::of(conv, dims),
+        |x| conv.forward(x),
+    )
 }
 
 #[cfg(test)]
@@ -67,6 +38,17 @@ mod tests {
     use burn::nn::PaddingConfig2d;
     use burn::nn::conv::Conv2dConfig;
     use burn::tensor::{Device, Distribution, Tolerance};
+
+    /// A valid convolution without bias.
+    const fn case(input: [usize; 4], out_channels: usize, kernel: [usize; 2]) -> Case {
+        Case {
+            input,
+            out_channels,
+            kernel,
+            padding: PaddingConfig2d::Valid,
+            bias: false,
+        }
+    }
 
     struct Case {
         /// `[batch, in_channels, height, width]`
@@ -82,73 +64,47 @@ mod tests {
     /// input, a batch large enough to be cut into parts, and clips long enough for their
     /// output rows to be cut into blocks, valid and padded.
     fn cases() -> Vec<Case> {
-        let valid = PaddingConfig2d::Valid;
         let padded = |top, left, bottom, right| PaddingConfig2d::Explicit(top, left, bottom, right);
         vec![
             Case {
-                input: [3, 1, 12, 10],
-                out_channels: 16,
-                kernel: [3, 3],
-                padding: valid.clone(),
                 bias: true,
+                ..case([3, 1, 12, 10], 16, [3, 3])
             },
             Case {
-                input: [2, 16, 10, 8],
-                out_channels: 16,
-                kernel: [5, 3],
-                padding: valid.clone(),
                 bias: true,
+                ..case([2, 16, 10, 8], 16, [5, 3])
             },
             Case {
-                input: [2, 1, 11, 6],
-                out_channels: 10,
-                kernel: [5, 1],
                 padding: padded(2, 0, 2, 0),
                 bias: true,
+                ..case([2, 1, 11, 6], 10, [5, 1])
             },
             Case {
-                input: [2, 10, 11, 6],
-                out_channels: 1,
-                kernel: [5, 1],
                 padding: padded(2, 0, 2, 0),
-                bias: false,
+                ..case([2, 10, 11, 6], 1, [5, 1])
             },
             Case {
-                input: [2, 3, 5, 4],
-                out_channels: 2,
-                kernel: [3, 4],
                 padding: padded(1, 2, 0, 3),
                 bias: true,
+                ..case([2, 3, 5, 4], 2, [3, 4])
             },
             Case {
-                input: [1, 2, 2, 3],
-                out_channels: 3,
-                kernel: [4, 3],
                 padding: padded(1, 0, 1, 0),
-                bias: false,
+                ..case([1, 2, 2, 3], 3, [4, 3])
             },
             Case {
-                input: [24, 16, 20, 18],
-                out_channels: 16,
-                kernel: [5, 3],
-                padding: valid.clone(),
                 bias: true,
+                ..case([24, 16, 20, 18], 16, [5, 3])
             },
             // 240 unfolded rows of 36 columns: blocks of 121 output rows, the last of 54.
             Case {
-                input: [1, 16, 300, 38],
-                out_channels: 4,
-                kernel: [5, 3],
-                padding: valid,
                 bias: true,
+                ..case([1, 16, 300, 38], 4, [5, 3])
             },
             // 320 unfolded rows of 8 columns: blocks of 409 output rows, the last of 291.
             Case {
-                input: [2, 64, 700, 8],
-                out_channels: 2,
-                kernel: [5, 1],
                 padding: padded(2, 0, 2, 0),
-                bias: false,
+                ..case([2, 64, 700, 8], 2, [5, 1])
             },
         ]
     }
