@@ -1,8 +1,9 @@
 //! The teacher's forward pass with every attention map, for wav2vec2-base's geometry (95M
 //! parameters, random weights) on 1 s and 8 s of audio, on the CPU, beside PyTorch running the
-//! same model in the same run, and again with burn's own convolution, then burn's convolution and
-//! GELU, instead of the teacher's; and the maps of several clips computed one clip per forward
-//! pass, then in one batched pass.
+//! same model in the same run, and again with burn's own linear layers, then burn's own
+//! convolution, then burn's linear layers, convolution and GELU, instead of the teacher's; and
+//! the maps of several clips computed one clip per forward pass, then in one batched pass, for
+//! that geometry and for the shipped teacher (`static/models/teacher`, what the maps caches run).
 //!
 //!     cargo bench -p tempokd --bench teacher
 //!
@@ -14,7 +15,7 @@ use burn::module::Module;
 use serde::Deserialize;
 use tempokd::convolution::on_burns_conv;
 use tempokd::device::ComputeDevice;
-use tempokd::teacher::{AttentionDetail, Teacher, Wav2Vec2Config, on_burns_gelu};
+use tempokd::teacher::{AttentionDetail, Teacher, Wav2Vec2Config, on_burns_gelu, on_burns_linear};
 use tempokd::train::{MAP_BATCH_CLIPS, teacher_target, teacher_targets};
 
 mod common;
@@ -47,41 +48,60 @@ fn main() -> Result<(), String> {
         parameters as f64 / 1e6
     );
     println!(
-        "{:>6}  {:>15}  {:>12}  {:>15}  {:>18}  {:>12}  {:>22}  {:>12}",
+        "{:>6}  {:>15}  {:>12}  {:>15}  {:>20}  {:>12}  {:>18}  {:>12}  {:>28}  {:>12}",
         "audio",
         "TempoKD (burn)",
         "PyTorch",
         "TempoKD/PyTorch",
+        "with burn's linear",
+        "burn's/ours",
         "with burn's conv",
         "burn's/ours",
-        "burn's conv and GELU",
+        "burn's linear, conv and GELU",
         "burn's/ours"
     );
     for (seconds, runs) in CASES {
         let ours = median_ms(&teacher, seconds, runs)?;
+        let burns_linear = on_burns_linear(|| median_ms(&teacher, seconds, runs))?;
         let burns_conv = on_burns_conv(|| median_ms(&teacher, seconds, runs))?;
-        let burns_both = on_burns_conv(|| on_burns_gelu(|| median_ms(&teacher, seconds, runs)))?;
+        let burns_all = on_burns_linear(|| {
+            on_burns_conv(|| on_burns_gelu(|| median_ms(&teacher, seconds, runs)))
+        })?;
         let reference = torch
             .as_ref()
             .ok()
             .and_then(|t| t.iter().find(|t| t.seconds == seconds))
             .map_or(f64::NAN, |t| t.median_ms);
         println!(
-            "{:>5}s  {:>12.0} ms  {:>9.0} ms  {:>15.2}  {:>15.0} ms  {:>12.2}  {:>19.0} ms  {:>12.2}",
+            "{:>5}s  {:>12.0} ms  {:>9.0} ms  {:>15.2}  {:>17.0} ms  {:>12.2}  {:>15.0} ms  {:>12.2}  {:>25.0} ms  {:>12.2}",
             seconds,
             ours,
             reference,
             ours / reference,
+            burns_linear,
+            burns_linear / ours,
             burns_conv,
             burns_conv / ours,
-            burns_both,
-            burns_both / ours
+            burns_all,
+            burns_all / ours
         );
     }
-    let [alone, together] = maps_per_clip_ms(&teacher)?;
+    let [alone, together] = maps_per_clip_ms(&teacher, 3)?;
     println!(
         "teacher maps of {MAP_BATCH_CLIPS} clips of 4 s, per clip: one clip per forward pass \
          {alone:.0} ms, all in one {together:.0} ms ({:.2} of the single-clip time)",
+        together / alone
+    );
+    // The maps caches' own teacher, far smaller: its products gain more from more rows.
+    let shipped = concat!(env!("CARGO_MANIFEST_DIR"), "/../static/models/teacher");
+    let shipped = Teacher::load_dir(std::path::Path::new(shipped), &device.device)
+        .map_err(|e| format!("{shipped}: {e}"))?;
+    let [alone, together] = maps_per_clip_ms(&shipped, 15)?;
+    println!(
+        "the shipped teacher (static/models/teacher, {:.2}M parameters), the same maps, per clip: \
+         one clip per forward pass {alone:.1} ms, all in one {together:.1} ms ({:.2} of the \
+         single-clip time)",
+        shipped.model().num_params() as f64 / 1e6,
         together / alone
     );
     match &torch {
@@ -109,19 +129,19 @@ fn clip(seconds: f32, seed: usize) -> Vec<f32> {
 }
 
 /// The first-frame rollout and logits (what the maps caches keep) of [`MAP_BATCH_CLIPS`] clips
-/// of 4 s, per clip: one clip per forward pass, then all of them in one; medians of 3.
-fn maps_per_clip_ms(teacher: &Teacher) -> Result<[f64; 2], String> {
+/// of 4 s, per clip: one clip per forward pass, then all of them in one; medians of `runs`.
+fn maps_per_clip_ms(teacher: &Teacher, runs: usize) -> Result<[f64; 2], String> {
     let clips: Vec<Vec<f32>> = (0..MAP_BATCH_CLIPS).map(|seed| clip(4.0, seed)).collect();
     let clips: Vec<&[f32]> = clips.iter().map(Vec::as_slice).collect();
     let rollout = teacher.default_rollout();
-    let alone = common::median_ms(3, || {
+    let alone = common::median_ms(runs, || {
         for clip in &clips {
             pollster::block_on(teacher_target(teacher, clip, &rollout))
                 .map_err(|e| e.to_string())?;
         }
         Ok(())
     })?;
-    let together = common::median_ms(3, || {
+    let together = common::median_ms(runs, || {
         pollster::block_on(teacher_targets(teacher, &clips, &rollout))
             .map(|_| ())
             .map_err(|e| e.to_string())

@@ -4,7 +4,7 @@
 //! geometry's own.
 
 use crate::batch_parts::{batch_parts, threads};
-use crate::flex::{Tracked, contiguous, contiguous_all, flex, output_gradient, slices, tracked};
+use crate::flex::{Tracked, contiguous_all, flex, flex_f32, output_gradient, slices, tracked};
 use crate::matmul::Threads;
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
 use burn::backend::autodiff::checkpoint::strategy::NoCheckpointing;
@@ -12,7 +12,7 @@ use burn::backend::autodiff::grads::Gradients;
 use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
 use burn::backend::flex::{Flex, FlexTensor};
 use burn::module::Param;
-use burn::tensor::{DType, Tensor, TensorData};
+use burn::tensor::{Tensor, TensorData};
 use std::cell::Cell;
 use std::fmt::Debug;
 use std::ops::Range;
@@ -151,15 +151,6 @@ fn untracked<G: Convolution<D>, const D: usize>(
     Some(Tensor::from_primitive::<Flex>(FlexTensor::from_data(
         TensorData::new(out, g.output_shape()),
     )))
-}
-
-/// A contiguous `f32` flex tensor, or `None` on any other backend or type.
-fn flex_f32<const D: usize>(tensor: Tensor<D>) -> Option<FlexTensor> {
-    let flex = tensor.try_into_primitive::<Flex>().ok()?;
-    if flex.dtype() != DType::F32 {
-        return None;
-    }
-    Some(contiguous(&flex))
 }
 
 /// The convolution without its bias as one graph node, with gradients for whichever of `x` and

@@ -6,7 +6,7 @@ use burn::backend::autodiff::Autodiff;
 use burn::backend::autodiff::checkpoint::strategy::NoCheckpointing;
 use burn::backend::flex::{Flex, FlexTensor};
 use burn::backend::tensor::FloatTensor;
-use burn::tensor::{Tensor, TensorData};
+use burn::tensor::{DType, Tensor, TensorData};
 
 /// flex under burn's autodiff, as `Device::autodiff()` makes it.
 pub(crate) type Tracked = Autodiff<Flex, NoCheckpointing>;
@@ -18,6 +18,15 @@ pub(crate) fn contiguous(tensor: &FlexTensor) -> FlexTensor {
         Some(_) => tensor.clone(),
         None => tensor.to_contiguous(),
     }
+}
+
+/// A contiguous `f32` flex tensor, or `None` on any other backend or type.
+pub(crate) fn flex_f32<const D: usize>(tensor: Tensor<D>) -> Option<FlexTensor> {
+    let flex = tensor.try_into_primitive::<Flex>().ok()?;
+    if flex.dtype() != DType::F32 {
+        return None;
+    }
+    Some(contiguous(&flex))
 }
 
 /// The values of a tensor [`contiguous`] made contiguous, if it holds `length` `f32`s.

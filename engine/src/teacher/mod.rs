@@ -4,6 +4,7 @@
 mod budget;
 mod config;
 mod gelu;
+mod linear;
 mod load;
 mod model;
 mod pretrained;
@@ -16,6 +17,8 @@ pub use config::{
 };
 use gelu::gelu;
 pub use gelu::on_burns_gelu;
+use linear::linear;
+pub use linear::on_burns_linear;
 pub use model::{AttentionDetail, Wav2Vec2Classifier, Wav2Vec2Output};
 
 use crate::audio::MODEL_SAMPLE_RATE;

@@ -123,7 +123,7 @@ impl FeatureProjection {
     /// # Shapes
     /// - `features`: `[batch, frames, conv_dim[-1]]` → `[batch, frames, hidden]`
     fn forward(&self, features: Tensor<3>) -> Tensor<3> {
-        self.projection.forward(self.layer_norm.forward(features))
+        super::linear(&self.projection, self.layer_norm.forward(features))
     }
 }
 
@@ -168,14 +168,14 @@ impl SelfAttention {
                 .swap_dims(1, 2) // [B, h, T, d]
         };
         let scale = (head_dim as f64).powf(-0.5);
-        let q = split(self.q_proj.forward(x.clone()).mul_scalar(scale));
-        let k = split(self.k_proj.forward(x.clone()));
-        let v = split(self.v_proj.forward(x));
+        let q = split(super::linear(&self.q_proj, x.clone()).mul_scalar(scale));
+        let k = split(super::linear(&self.k_proj, x.clone()));
+        let v = split(super::linear(&self.v_proj, x));
         let scores = q.matmul(k.swap_dims(2, 3)); // [B, h, T, T]
         let weights = softmax(scores, 3);
         let context = weights.clone().matmul(v); // [B, h, T, d]
         let context = context.swap_dims(1, 2).reshape([batch, frames, hidden]); // [B, T, H]
-        (self.out_proj.forward(context), weights)
+        (super::linear(&self.out_proj, context), weights)
     }
 }
 
@@ -189,8 +189,10 @@ pub(super) struct FeedForward {
 
 impl FeedForward {
     fn forward(&self, x: Tensor<3>) -> Tensor<3> {
-        let inner = self.activation.apply(self.intermediate_dense.forward(x));
-        self.output_dense.forward(inner)
+        let inner = self
+            .activation
+            .apply(super::linear(&self.intermediate_dense, x));
+        super::linear(&self.output_dense, inner)
     }
 }
 
@@ -316,12 +318,12 @@ impl ClassificationHead {
             ClassifierPooling::FirstFrame => hidden.narrow(1, 0, 1).squeeze_dim::<2>(1), // [B, H]
             ClassifierPooling::Mean => {
                 let projected = match &self.projector {
-                    Some(projector) => projector.forward(hidden),
+                    Some(projector) => super::linear(projector, hidden),
                     None => hidden,
                 }; // [B, T, P]
                 projected.mean_dim(1).squeeze_dim::<2>(1) // [B, P]
             }
         };
-        self.classifier.forward(pooled)
+        super::linear(&self.classifier, pooled)
     }
 }
