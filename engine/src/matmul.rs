@@ -29,8 +29,38 @@ pub(crate) fn matmul_into(
     a_transposed: bool,
     b: &[f32],
     b_transposed: bool,
-    [m, k, n]: [usize; 3],
+    shape: [usize; 3],
     threads: Threads,
+) {
+    let split = match threads {
+        Threads::One => Split::CallingThread,
+        Threads::All => split(shape, crate::parallel::cores()),
+    };
+    multiply_into(
+        out,
+        out_row_stride,
+        accumulate,
+        a,
+        a_transposed,
+        b,
+        b_transposed,
+        shape,
+        split,
+    );
+}
+
+/// [`matmul_into`] spread over the cores as `split` says.
+#[allow(clippy::too_many_arguments)]
+fn multiply_into(
+    out: &mut [f32],
+    out_row_stride: usize,
+    accumulate: bool,
+    a: &[f32],
+    a_transposed: bool,
+    b: &[f32],
+    b_transposed: bool,
+    [m, k, n]: [usize; 3],
+    split: Split,
 ) {
     let size = |rows: usize, columns: usize| rows.saturating_mul(columns);
     assert!(out_row_stride >= n);
@@ -60,76 +90,74 @@ pub(crate) fn matmul_into(
         accumulate,
         shape: [m, k, n],
     };
-    // SAFETY (all three calls): the assertions above keep every element gemm reads or writes, at
-    // the strides given, inside the three slices; `out` is borrowed mutably, so it overlaps
-    // neither input; blocks of columns write disjoint elements of `out`.
-    match threads {
-        Threads::One => unsafe { operands.columns(0..n, gemm::Parallelism::None) },
-        #[cfg(target_family = "wasm")]
-        Threads::All => unsafe { operands.columns(0..n, gemm::Parallelism::None) },
-        #[cfg(not(target_family = "wasm"))]
-        Threads::All => match split([m, k, n], crate::parallel::cores()) {
-            Split::None => unsafe { operands.columns(0..n, gemm::Parallelism::None) },
-            Split::Gemms => unsafe {
-                operands.columns(0..n, gemm::Parallelism::Rayon(crate::parallel::cores()))
-            },
-            Split::Columns(blocks) => {
-                use rayon::prelude::*;
-                blocks.into_par_iter().for_each(|columns| unsafe {
-                    operands.columns(columns, gemm::Parallelism::None)
-                });
-            }
-        },
-    }
+    // SAFETY: the assertions above keep every element gemm reads or writes, at the strides
+    // given, inside the three slices; `out` is borrowed mutably, so it overlaps neither input.
+    unsafe { operands.multiply(split) }
 }
 
-/// Rows below which a product's columns are cut into blocks, one per core, each one gemm on one
-/// thread. gemm's own threads split a product by rows, and on few rows (the teacher's layers on a
-/// clip of a second or two, a convolution's last layers) one core then waits on the other; on
-/// many rows gemm's own is as fast or faster. `cargo bench -p tempokd --bench teacher` measures
-/// what this buys (its "with burn's linear" column).
+/// Rows from which a product is left to gemm's own threads rather than cut into blocks of
+/// columns. gemm's threads split a product by rows, and on few rows (the teacher's linear layers
+/// on a clip of a second or two, 49 or 99 frames; a convolution's output channels) one core
+/// waits for the other; on many rows gemm's own split is as fast or faster.
 #[cfg(not(target_family = "wasm"))]
-const FEW_ROWS: usize = 1024;
+const MAX_COLUMN_SPLIT_ROWS: usize = 1024;
 
 /// Multiply-adds below which a product stays on the calling thread: waking another costs about
-/// what it saves (the shipped teacher's products on a 1 s clip, 3.6 M at most, ran no faster
-/// split).
+/// what it saves, about where burn's CPU backend starts threading its own products (192³). This
+/// decides for one product; `convolution::MIN_PARALLEL_WORK` decides for a whole convolution
+/// whether its batch is cut into parts.
 #[cfg(not(target_family = "wasm"))]
 const MIN_SPLIT_WORK: usize = 1 << 23;
 
-/// Columns each block has at least: a multiple of gemm's widest register tile (4 × 16 lanes).
+/// The fewest columns a product needs per block to be cut: gemm's widest register tile is
+/// 4 × 16 lanes wide, and narrower blocks would leave it partly empty.
 #[cfg(not(target_family = "wasm"))]
 const BLOCK_COLUMNS: usize = 64;
 
 /// How a product spreads over the cores.
-#[cfg(not(target_family = "wasm"))]
 #[derive(Debug, PartialEq)]
 enum Split {
     /// On the calling thread.
-    None,
+    CallingThread,
     /// gemm's own threads.
+    #[cfg(not(target_family = "wasm"))]
     Gemms,
-    /// Blocks of columns, one gemm on one thread each.
+    /// Blocks of columns, each one gemm on one thread of rayon's pool (the one gemm and burn
+    /// run on).
+    #[cfg(not(target_family = "wasm"))]
     Columns(Vec<std::ops::Range<usize>>),
 }
 
-/// How an `m × k × n` product spreads over `cores` threads.
+/// How an `m × k × n` product spreads over `cores` threads: the calling thread for little work
+/// or one core, blocks of columns (widths a multiple of 16, at most one per core and at least
+/// [`BLOCK_COLUMNS`] wide on average) for few rows, else gemm's own threads.
 #[cfg(not(target_family = "wasm"))]
 fn split([m, k, n]: [usize; 3], cores: usize) -> Split {
     let blocks = cores.min(n / BLOCK_COLUMNS);
     if m.saturating_mul(k).saturating_mul(n) < MIN_SPLIT_WORK || cores < 2 {
-        return Split::None;
+        return Split::CallingThread;
     }
-    if m >= FEW_ROWS || blocks < 2 {
+    if m >= MAX_COLUMN_SPLIT_ROWS || blocks < 2 {
         return Split::Gemms;
     }
-    let width = n.div_ceil(blocks).next_multiple_of(16);
-    Split::Columns(
-        (0..n)
-            .step_by(width)
-            .map(|start| start..(start + width).min(n))
-            .collect(),
-    )
+    Split::Columns(column_blocks(n, blocks))
+}
+
+/// In the browser the model workers have one thread each.
+#[cfg(target_family = "wasm")]
+fn split(_: [usize; 3], _: usize) -> Split {
+    Split::CallingThread
+}
+
+/// `n` columns cut into `blocks` ranges, in order, whose widths are a multiple of 16 but the
+/// last.
+#[cfg(not(target_family = "wasm"))]
+fn column_blocks(n: usize, blocks: usize) -> Vec<std::ops::Range<usize>> {
+    let width = n.div_ceil(blocks.max(1)).next_multiple_of(16).max(16);
+    (0..n)
+        .step_by(width)
+        .map(|start| start..(start + width).min(n))
+        .collect()
 }
 
 /// One product's operands as raw pointers, so that blocks of its output's columns can be
@@ -147,19 +175,50 @@ struct Operands {
     shape: [usize; 3],
 }
 
-// SAFETY: the pointers come from slices the caller holds for the whole product, and the
-// threads write disjoint blocks of columns of `out`.
+// SAFETY: plain pointers and sizes; whoever dereferences them on another thread answers for
+// what it reads and writes (`Operands::multiply`).
 unsafe impl Send for Operands {}
 unsafe impl Sync for Operands {}
 
 impl Operands {
+    /// `out = a·b` (or `+=`) spread over the cores as `split` says.
+    ///
+    /// # Safety
+    /// The pointers must hold the product's operands at its shape and strides, `out` overlapping
+    /// neither input, and nothing else may touch `out` meanwhile.
+    unsafe fn multiply(self, split: Split) {
+        let n = self.shape[2];
+        match split {
+            // SAFETY: the caller's guarantee, for all the columns.
+            Split::CallingThread => unsafe { self.multiply_columns(0..n, gemm::Parallelism::None) },
+            #[cfg(not(target_family = "wasm"))]
+            Split::Gemms => unsafe {
+                self.multiply_columns(0..n, gemm::Parallelism::Rayon(crate::parallel::cores()))
+            },
+            #[cfg(not(target_family = "wasm"))]
+            Split::Columns(blocks) => {
+                use rayon::prelude::*;
+                // SAFETY: the caller's guarantee; the blocks are disjoint ranges of columns,
+                // so no two threads write the same element of `out`.
+                blocks.into_par_iter().for_each(|columns| unsafe {
+                    self.multiply_columns(columns, gemm::Parallelism::None)
+                });
+            }
+        }
+    }
+
     /// `out[.., columns] = a·b[.., columns]` (or `+=`).
     ///
     /// # Safety
-    /// The pointers must hold the product's operands at its shape and `columns` lie within `n`;
-    /// no other thread may write the same columns of `out` at the same time.
-    unsafe fn columns(self, columns: std::ops::Range<usize>, parallelism: gemm::Parallelism) {
+    /// As [`Operands::multiply`], `columns` within `n`, and no other thread writing the same
+    /// columns of `out` at the same time.
+    unsafe fn multiply_columns(
+        self,
+        columns: std::ops::Range<usize>,
+        parallelism: gemm::Parallelism,
+    ) {
         let [m, k, n] = self.shape;
+        debug_assert!(columns.end <= n);
         let (a_row, a_column) = match self.a_transposed {
             false => (k, 1),
             true => (1, m),
@@ -214,44 +273,72 @@ mod tests {
         }
     }
 
+    /// Every way a product may be spread that applies to its shape on this target.
+    fn splits(n: usize) -> Vec<Split> {
+        #[cfg(not(target_family = "wasm"))]
+        return vec![
+            Split::CallingThread,
+            Split::Gemms,
+            Split::Columns(column_blocks(n, 2)),
+            Split::Columns(column_blocks(n, 3)),
+        ];
+        #[cfg(target_family = "wasm")]
+        {
+            let _ = n;
+            vec![Split::CallingThread]
+        }
+    }
+
     #[test]
-    fn products_of_few_rows_split_into_blocks_of_columns_equal_one_product() {
-        // Natively: few rows (cut into blocks of columns), many rows (gemm's own threads), little
-        // work (the calling thread).
-        for [m, k, n] in [[49, 600, 300], [1100, 64, 130], [3, 5, 40]] {
-            for (a_transposed, b_transposed) in [(false, false), (true, false), (false, true)] {
-                let (a, b) = (values(m * k, 1), values(k * n, 2));
-                let stored_a = match a_transposed {
-                    true => transposed(&a, m, k),
-                    false => a.clone(),
-                };
-                let stored_b = match b_transposed {
-                    true => transposed(&b, k, n),
-                    false => b.clone(),
-                };
-                // Written into a wider matrix, over values that the accumulating product keeps.
-                let stride = n + 3;
-                let start = values(m * stride, 3);
-                let mut expected = start.clone();
-                naive(&a, &b, [m, k, n], &mut expected, stride);
-                let mut out = start.clone();
-                matmul_into(
-                    &mut out,
-                    stride,
-                    true,
-                    &stored_a,
-                    a_transposed,
-                    &stored_b,
-                    b_transposed,
-                    [m, k, n],
-                    Threads::All,
-                );
-                for (i, (got, want)) in out.iter().zip(&expected).enumerate() {
-                    assert!(
-                        (got - want).abs() <= 1e-4 * want.abs().max(1.0),
-                        "{m}x{k}x{n} (a transposed {a_transposed}, b {b_transposed}) \
-                         at {i}: {got} against {want}"
-                    );
+    fn every_split_of_a_product_equals_the_product() {
+        let layouts = [(false, false), (true, false), (false, true), (true, true)];
+        for [m, k, n] in [[49, 60, 300], [130, 17, 130], [3, 5, 40]] {
+            for (a_transposed, b_transposed) in layouts {
+                for accumulate in [false, true] {
+                    for split in splits(n) {
+                        let (a, b) = (values(m * k, 1), values(k * n, 2));
+                        let stored_a = match a_transposed {
+                            true => transposed(&a, m, k),
+                            false => a.clone(),
+                        };
+                        let stored_b = match b_transposed {
+                            true => transposed(&b, k, n),
+                            false => b.clone(),
+                        };
+                        // Written into a wider matrix, whose values outside the product stay
+                        // and inside it are kept only when accumulating.
+                        let stride = n + 3;
+                        let start = values(m * stride, 3);
+                        let mut expected = start.clone();
+                        if !accumulate {
+                            for row in expected.chunks_mut(stride) {
+                                row[..n].fill(0.0);
+                            }
+                        }
+                        naive(&a, &b, [m, k, n], &mut expected, stride);
+                        let mut out = start.clone();
+                        let case = format!(
+                            "{m}x{k}x{n}, a transposed {a_transposed}, b transposed \
+                             {b_transposed}, accumulate {accumulate}, {split:?}"
+                        );
+                        multiply_into(
+                            &mut out,
+                            stride,
+                            accumulate,
+                            &stored_a,
+                            a_transposed,
+                            &stored_b,
+                            b_transposed,
+                            [m, k, n],
+                            split,
+                        );
+                        for (i, (got, want)) in out.iter().zip(&expected).enumerate() {
+                            assert!(
+                                (got - want).abs() <= 1e-4 * want.abs().max(1.0),
+                                "{case}, at {i}: {got} against {want}"
+                            );
+                        }
+                    }
                 }
             }
         }
@@ -270,13 +357,14 @@ mod tests {
         );
         assert_eq!(split([490, 768, 100], 2), Split::Gemms);
         assert_eq!(split([2000, 768, 3072], 2), Split::Gemms);
-        assert_eq!(split([49, 192, 384], 2), Split::None);
-        assert_eq!(split([49, 768, 3072], 1), Split::None);
+        assert_eq!(split([49, 192, 384], 2), Split::CallingThread);
+        assert_eq!(split([49, 768, 3072], 1), Split::CallingThread);
         let Split::Columns(blocks) = split([10, 768, 3072], 8) else {
             panic!("few rows, many columns");
         };
         assert_eq!(blocks.len(), 8);
         assert!(blocks.windows(2).all(|w| w[0].end == w[1].start));
         assert_eq!((blocks[0].start, blocks[7].end), (0, 3072));
+        assert_eq!(column_blocks(130, 3), vec![0..48, 48..96, 96..130]);
     }
 }

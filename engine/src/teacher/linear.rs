@@ -1,8 +1,9 @@
-//! The teacher's linear layers on burn's CPU backend (flex) without autodiff: one product into a
-//! buffer that already holds the bias, its columns cut into blocks over the cores where the
-//! input has few rows ([`crate::matmul`]). flex leaves every large product to gemm's own threads,
-//! which keep one core idle on the few frames of a short clip (the maps, `eval`, the page's
-//! teacher). Under autodiff (training) and on WebGPU burn's `Linear::forward` runs.
+//! The teacher's linear layers on burn's CPU backend (flex) without autodiff (the maps, `eval`,
+//! the page's teacher): the bias written into the output and one product added to it, a
+//! product of few rows cut into blocks of columns over the cores natively ([`crate::matmul`]).
+//! flex leaves every large product to gemm's own threads, which split it by rows and keep one
+//! core waiting on the few frames of a short clip. Under autodiff (training) and on WebGPU
+//! burn's `Linear::forward` runs.
 
 use crate::flex::flex_f32;
 use crate::matmul::{Threads, matmul_into};
@@ -80,12 +81,13 @@ mod tests {
 
     #[test]
     fn ours_equals_burns_linear_layer() {
-        let device = Device::default();
+        let device = Device::flex();
         // A clip's few frames (natively, columns cut into blocks), many frames (gemm's own
         // threads), no bias.
         for (rows, bias) in [(49, true), (1100, true), (7, false)] {
             let layer = LinearConfig::new(512, 400).with_bias(bias).init(&device);
             let x = Tensor::<3>::random([1, rows, 512], Distribution::Default, &device);
+            assert!(ours(&layer, &x).is_some(), "{rows} rows: ours ran");
             let ours = linear(&layer, x.clone());
             let burns = on_burns_linear(|| linear(&layer, x));
             assert_eq!(ours.dims(), [1, rows, 400]);
