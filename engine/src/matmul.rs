@@ -32,9 +32,13 @@ pub(crate) fn matmul_into(
     shape: [usize; 3],
     threads: Threads,
 ) {
+    #[cfg(not(target_family = "wasm"))]
+    let cores = crate::parallel::cores();
+    #[cfg(target_family = "wasm")]
+    let cores = 1;
     let split = match threads {
         Threads::One => Split::CallingThread,
-        Threads::All => split(shape, crate::parallel::cores()),
+        Threads::All => split(shape, cores),
     };
     multiply_into(
         out,
