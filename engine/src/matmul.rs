@@ -17,86 +17,118 @@ pub(crate) fn transposed(values: &[f32], rows: usize, columns: usize) -> Vec<f32
         .collect()
 }
 
-/// `out = a·b` (or `out += a·b`), `a` being `m × k` and `b` `k × n`; either may be given
-/// transposed, as stored: `a` as `k × m`, `b` as `n × k`. `out`'s rows lie `out_row_stride`
-/// apart (at least `n`), so a block of columns of a wider matrix can be written in place.
-#[allow(clippy::too_many_arguments)]
-pub(crate) fn matmul_into(
-    out: &mut [f32],
-    out_row_stride: usize,
-    accumulate: bool,
-    a: &[f32],
+/// The product `a·b` of an `m × k` matrix `a` and a `k × n` matrix `b`, row-major, either
+/// operand possibly stored transposed (`a` as `k × m`, `b` as `n × k`), written into (or added
+/// to) an `m × n` output whose rows lie `out_row_stride` apart (`n` unless set wider), so that a
+/// block of columns of a wider matrix can be written in place.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Product<'a> {
+    a: &'a [f32],
     a_transposed: bool,
-    b: &[f32],
+    b: &'a [f32],
     b_transposed: bool,
+    /// `[m, k, n]`
     shape: [usize; 3],
-    threads: Threads,
-) {
-    #[cfg(not(target_family = "wasm"))]
-    let cores = crate::parallel::cores();
-    #[cfg(target_family = "wasm")]
-    let cores = 1;
-    let split = match threads {
-        Threads::One => Split::CallingThread,
-        Threads::All => split(shape, cores),
-    };
-    multiply_into(
-        out,
-        out_row_stride,
-        accumulate,
-        a,
-        a_transposed,
-        b,
-        b_transposed,
-        shape,
-        split,
-    );
+    out_row_stride: usize,
 }
 
-/// [`matmul_into`] spread over the cores as `split` says.
-#[allow(clippy::too_many_arguments)]
-fn multiply_into(
-    out: &mut [f32],
-    out_row_stride: usize,
-    accumulate: bool,
-    a: &[f32],
-    a_transposed: bool,
-    b: &[f32],
-    b_transposed: bool,
-    [m, k, n]: [usize; 3],
-    split: Split,
-) {
-    let size = |rows: usize, columns: usize| rows.saturating_mul(columns);
-    assert!(out_row_stride >= n);
-    if m == 0 || n == 0 {
-        return;
-    }
-    assert!(
-        out.len() >= size(m - 1, out_row_stride).saturating_add(n)
-            && a.len() >= size(m, k)
-            && b.len() >= size(k, n)
-    );
-    if k == 0 {
-        if !accumulate {
-            for row in out.chunks_mut(out_row_stride).take(m) {
-                row[..n].fill(0.0);
-            }
+impl<'a> Product<'a> {
+    /// `a·b` for `shape` `[m, k, n]`, both operands stored as the product reads them.
+    pub(crate) fn new(a: &'a [f32], b: &'a [f32], shape: [usize; 3]) -> Self {
+        Self {
+            a,
+            a_transposed: false,
+            b,
+            b_transposed: false,
+            shape,
+            out_row_stride: shape[2],
         }
-        return;
     }
-    let operands = Operands {
-        a: a.as_ptr(),
-        a_transposed,
-        b: b.as_ptr(),
-        b_transposed,
-        out: out.as_mut_ptr(),
-        out_row_stride,
-        accumulate,
-        shape: [m, k, n],
-    };
-    // SAFETY: the assertions above keep every element gemm reads or writes, at the strides
-    // given, inside the three slices; `out` is borrowed mutably, so it overlaps neither input.
-    unsafe { operands.multiply(split) }
+
+    /// `a` is stored as `k × m`.
+    pub(crate) fn a_transposed(self) -> Self {
+        self.transposed(true, self.b_transposed)
+    }
+
+    /// `b` is stored as `n × k`.
+    pub(crate) fn b_transposed(self) -> Self {
+        self.transposed(self.a_transposed, true)
+    }
+
+    /// Which operands are stored transposed.
+    pub(crate) fn transposed(self, a_transposed: bool, b_transposed: bool) -> Self {
+        Self {
+            a_transposed,
+            b_transposed,
+            ..self
+        }
+    }
+
+    /// The output's rows lie `stride` values apart (at least `n`).
+    pub(crate) fn out_row_stride(self, stride: usize) -> Self {
+        Self {
+            out_row_stride: stride,
+            ..self
+        }
+    }
+
+    /// `out = a·b`.
+    pub(crate) fn write(self, out: &mut [f32], threads: Threads) {
+        self.spread(out, false, self.split(threads));
+    }
+
+    /// `out += a·b`.
+    pub(crate) fn add(self, out: &mut [f32], threads: Threads) {
+        self.spread(out, true, self.split(threads));
+    }
+
+    fn split(&self, threads: Threads) -> Split {
+        #[cfg(not(target_family = "wasm"))]
+        let cores = crate::parallel::cores();
+        #[cfg(target_family = "wasm")]
+        let cores = 1;
+        match threads {
+            Threads::One => Split::CallingThread,
+            Threads::All => split(self.shape, cores),
+        }
+    }
+
+    /// `out = a·b` (or `out += a·b` when `accumulate`) spread over the cores as `split` says.
+    fn spread(self, out: &mut [f32], accumulate: bool, split: Split) {
+        let [m, k, n] = self.shape;
+        let stride = self.out_row_stride;
+        let size = |rows: usize, columns: usize| rows.saturating_mul(columns);
+        assert!(stride >= n);
+        if m == 0 || n == 0 {
+            return;
+        }
+        assert!(
+            out.len() >= size(m - 1, stride).saturating_add(n)
+                && self.a.len() >= size(m, k)
+                && self.b.len() >= size(k, n)
+        );
+        if k == 0 {
+            if !accumulate {
+                for row in out.chunks_mut(stride).take(m) {
+                    row[..n].fill(0.0);
+                }
+            }
+            return;
+        }
+        let operands = Operands {
+            a: self.a.as_ptr(),
+            a_transposed: self.a_transposed,
+            b: self.b.as_ptr(),
+            b_transposed: self.b_transposed,
+            out: out.as_mut_ptr(),
+            out_row_stride: stride,
+            accumulate,
+            shape: self.shape,
+        };
+        // SAFETY: the assertions above keep every element gemm reads or writes, at the strides
+        // given, inside the three slices; `out` is borrowed mutably, so it overlaps neither input.
+        unsafe { operands.multiply(split) }
+    }
 }
 
 /// Rows from which a product is left to gemm's own threads rather than cut into blocks of
@@ -325,17 +357,10 @@ mod tests {
                             "{m}x{k}x{n}, a transposed {a_transposed}, b transposed \
                              {b_transposed}, accumulate {accumulate}, {split:?}"
                         );
-                        multiply_into(
-                            &mut out,
-                            stride,
-                            accumulate,
-                            &stored_a,
-                            a_transposed,
-                            &stored_b,
-                            b_transposed,
-                            [m, k, n],
-                            split,
-                        );
+                        let product = Product::new(&stored_a, &stored_b, [m, k, n])
+                            .transposed(a_transposed, b_transposed)
+                            .out_row_stride(stride);
+                        product.spread(&mut out, accumulate, split);
                         for (i, (got, want)) in out.iter().zip(&expected).enumerate() {
                             assert!(
                                 (got - want).abs() <= 1e-4 * want.abs().max(1.0),

@@ -7,7 +7,7 @@
 use super::geometry::{Block, Geometry};
 use crate::batch_parts::fill_by_parts;
 use crate::convolution::{self, Convolution, Wanted};
-use crate::matmul::{Threads, matmul_into};
+use crate::matmul::{Product, Threads};
 use std::ops::Range;
 
 /// Fewer clips than this per part of the batch and a thread costs more than it saves.
@@ -121,17 +121,9 @@ fn forward_part(input: &[f32], weight: &[f32], g: Geometry, out: &mut [f32], thr
                     (&mut product[..], columns)
                 }
             };
-            matmul_into(
-                destination,
-                row_stride,
-                false,
-                group_weight,
-                false,
-                &unfolded,
-                false,
-                dims,
-                threads,
-            );
+            Product::new(group_weight, &unfolded, dims)
+                .out_row_stride(row_stride)
+                .write(destination, threads);
             if !in_place {
                 for (offset, item) in block.items.clone().enumerate() {
                     for channel in 0..group_out {
@@ -180,26 +172,18 @@ fn backward_part(
                 unfold(input, g, group, &block, &mut unfolded);
                 let d_group = &mut d_weight[group * group_out * rows..][..group_out * rows];
                 let dims = [group_out, columns, rows];
-                matmul_into(
-                    d_group, rows, true, &gathered, false, &unfolded, true, dims, threads,
-                );
+                Product::new(&gathered, &unfolded, dims)
+                    .b_transposed()
+                    .add(d_group, threads);
             }
             if let Some(d_input) = d_input.as_deref_mut() {
                 // d_unfolded = weight[group]ᵀ · gathered, then each value back to the input
                 // frame it was read from.
                 let group_weight = &weight[group * group_out * rows..][..group_out * rows];
                 let dims = [rows, group_out, columns];
-                matmul_into(
-                    &mut unfolded,
-                    columns,
-                    false,
-                    group_weight,
-                    true,
-                    &gathered,
-                    false,
-                    dims,
-                    threads,
-                );
+                Product::new(group_weight, &gathered, dims)
+                    .a_transposed()
+                    .write(&mut unfolded, threads);
                 fold(&unfolded, g, group, &block, d_input);
             }
         }

@@ -8,7 +8,7 @@
 use super::geometry::Geometry;
 use crate::batch_parts::fill_by_parts;
 use crate::convolution::{self, Convolution, Wanted};
-use crate::matmul::{Threads, matmul_into};
+use crate::matmul::{Product, Threads};
 use std::ops::Range;
 
 /// Values of a block's unfolded input at most (unless one output row alone holds more), so
@@ -143,17 +143,9 @@ impl Convolution<4> for Geometry {
                     let columns = block_columns(g, &block);
                     unfolded.resize(g.rows() * columns.len(), 0.0);
                     unfold(g, clip, &block, &mut unfolded);
-                    matmul_into(
-                        &mut out[columns.start..],
-                        g.columns(),
-                        false,
-                        weight,
-                        false,
-                        &unfolded,
-                        false,
-                        [g.out_channels, g.rows(), columns.len()],
-                        inside,
-                    );
+                    Product::new(weight, &unfolded, [g.out_channels, g.rows(), columns.len()])
+                        .out_row_stride(g.columns())
+                        .write(&mut out[columns.start..], inside);
                 }
             }
         });
@@ -195,31 +187,19 @@ impl Convolution<4> for Geometry {
                     if wanted.weight {
                         // d_weight += gathered · unfoldedᵀ
                         unfold(g, clip, &block, &mut unfolded);
-                        matmul_into(
-                            &mut d_weight,
-                            g.rows(),
-                            true,
+                        Product::new(
                             &gathered,
-                            false,
                             &unfolded,
-                            true,
                             [g.out_channels, columns.len(), g.rows()],
-                            inside,
-                        );
+                        )
+                        .b_transposed()
+                        .add(&mut d_weight, inside);
                     }
                     if wanted.input {
                         // d_unfolded = weightᵀ · gathered, folded back onto the input.
-                        matmul_into(
-                            &mut unfolded,
-                            columns.len(),
-                            false,
-                            weight,
-                            true,
-                            &gathered,
-                            false,
-                            [g.rows(), g.out_channels, columns.len()],
-                            inside,
-                        );
+                        Product::new(weight, &gathered, [g.rows(), g.out_channels, columns.len()])
+                            .a_transposed()
+                            .write(&mut unfolded, inside);
                         let d_clip = &mut d_input[index * g.in_clip()..][..g.in_clip()];
                         fold(g, &unfolded, &block, d_clip);
                     }

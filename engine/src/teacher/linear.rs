@@ -6,7 +6,7 @@
 //! burn's `Linear::forward` runs.
 
 use crate::flex::flex_f32;
-use crate::matmul::{Threads, matmul_into};
+use crate::matmul::{Product, Threads};
 use burn::backend::flex::{Flex, FlexTensor};
 use burn::nn::Linear;
 use burn::tensor::{Tensor, TensorData};
@@ -56,17 +56,8 @@ fn ours<const D: usize>(layer: &Linear, x: &Tensor<D>) -> Option<Tensor<D>> {
         }
         None => vec![0.0; rows * d_output],
     };
-    matmul_into(
-        &mut out,
-        d_output,
-        true,
-        input.as_slice::<f32>()?,
-        false,
-        weight.as_slice::<f32>()?,
-        false,
-        [rows, d_input, d_output],
-        Threads::All,
-    );
+    let (input, weight) = (input.as_slice::<f32>()?, weight.as_slice::<f32>()?);
+    Product::new(input, weight, [rows, d_input, d_output]).add(&mut out, Threads::All);
     shape[D - 1] = d_output;
     Some(Tensor::from_primitive::<Flex>(FlexTensor::from_data(
         TensorData::new(out, shape),

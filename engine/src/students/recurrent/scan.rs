@@ -13,32 +13,8 @@
 
 use crate::activation::{sigmoid, tanh};
 use crate::batch_parts::{fill_by_parts, threads};
-use crate::matmul::{Threads, matmul_into, transposed};
+use crate::matmul::{Product, Threads, transposed};
 use std::ops::Range;
-
-/// `out = a·b` (or `out += a·b`) on this thread, `out` being `m × n`; see [`matmul_into`].
-fn matmul(
-    out: &mut [f32],
-    accumulate: bool,
-    a: &[f32],
-    a_transposed: bool,
-    b: &[f32],
-    b_transposed: bool,
-    dims: [usize; 3],
-) {
-    let [_, _, n] = dims;
-    matmul_into(
-        out,
-        n,
-        accumulate,
-        a,
-        a_transposed,
-        b,
-        b_transposed,
-        dims,
-        Threads::One,
-    );
-}
 
 /// Fewer rows than this per part and a thread costs more than it saves.
 const MIN_PART_ROWS: usize = 8;
@@ -328,15 +304,7 @@ fn gru_forward_part_body(
         let bias = &bias_hh[g * gates..(g + 1) * gates];
         for s in 0..frames {
             let t = shape.frame(g, s);
-            matmul(
-                &mut recurrent,
-                false,
-                &h,
-                false,
-                weight,
-                false,
-                [batch, hidden, gates],
-            );
+            Product::new(&h, weight, [batch, hidden, gates]).write(&mut recurrent, Threads::One);
             let mut step = planes.step_mut(g * frames + s);
             for b in 0..batch {
                 let row = b * hidden..(b + 1) * hidden;
@@ -438,15 +406,8 @@ fn gru_backward_part_body(
             }
             // The first step's state is the zero start, whose gradient nothing needs.
             if s > 0 {
-                matmul(
-                    &mut carry,
-                    true,
-                    d_step,
-                    false,
-                    weight_t,
-                    false,
-                    [batch, gates, hidden],
-                );
+                Product::new(d_step, weight_t, [batch, gates, hidden])
+                    .add(&mut carry, Threads::One);
             }
         }
         for row in d_recurrent.chunks_exact(gates) {
@@ -459,14 +420,15 @@ fn gru_backward_part_body(
         if frames > 1 {
             let states =
                 &saved.values[4][g * frames * batch * hidden..][..(frames - 1) * batch * hidden];
-            matmul(
-                &mut d_weight[g * hidden * gates..(g + 1) * hidden * gates],
-                false,
+            Product::new(
                 states,
-                true,
                 &d_recurrent[batch * gates..],
-                false,
                 [hidden, (frames - 1) * batch, gates],
+            )
+            .a_transposed()
+            .write(
+                &mut d_weight[g * hidden * gates..(g + 1) * hidden * gates],
+                Threads::One,
             );
         }
     }
@@ -700,15 +662,8 @@ fn lstm_forward_part_body(
     let mut c = vec![0.0; batch * hidden];
     let mut recurrent = vec![0.0; batch * gates];
     for t in 0..frames {
-        matmul(
-            &mut recurrent,
-            false,
-            &h,
-            false,
-            weights.weight_hh,
-            false,
-            [batch, projection, gates],
-        );
+        Product::new(&h, weights.weight_hh, [batch, projection, gates])
+            .write(&mut recurrent, Threads::One);
         let mut step = saved.gates.step_mut(t);
         for b in 0..batch {
             let row = b * hidden..(b + 1) * hidden;
@@ -721,15 +676,8 @@ fn lstm_forward_part_body(
             );
         }
         let [.., unprojected] = step;
-        matmul(
-            &mut h,
-            false,
-            unprojected,
-            false,
-            weights.projection,
-            false,
-            [batch, hidden, projection],
-        );
+        Product::new(unprojected, weights.projection, [batch, hidden, projection])
+            .write(&mut h, Threads::One);
         for b in 0..batch {
             out[(b * frames + t) * projection..][..projection]
                 .copy_from_slice(&h[b * projection..(b + 1) * projection]);
@@ -839,15 +787,8 @@ fn lstm_backward_part_body(
             }
         }
         let d_gates = &mut d_gates_all[t * batch * gates..(t + 1) * batch * gates];
-        matmul(
-            &mut dm,
-            false,
-            dh,
-            false,
-            &transposes.projection,
-            false,
-            [batch, projection, hidden],
-        );
+        Product::new(dh, &transposes.projection, [batch, projection, hidden])
+            .write(&mut dm, Threads::One);
         let [i_gate, f_gate, g_gate, o_gate, cells, _] = saved.gates.step(t);
         let before = match t {
             0 => &zeros[..],
@@ -875,38 +816,27 @@ fn lstm_backward_part_body(
         }
         // The first frame's state is the zero start, whose gradient nothing needs.
         if t > 0 {
-            matmul(
-                &mut carry_h,
-                false,
-                d_gates,
-                false,
-                &transposes.weight_hh,
-                false,
-                [batch, gates, projection],
-            );
+            Product::new(d_gates, &transposes.weight_hh, [batch, gates, projection])
+                .write(&mut carry_h, Threads::One);
         }
     }
     // Σ_t m_tᵀ·dh_t, and Σ_t h_{t−1}ᵀ·d_gates_t over frames 1.. (the states of frames 0..T−1
     // against the gradients of frames 1..T).
-    matmul(
-        &mut d_projection,
-        false,
+    Product::new(
         &saved.gates.values[5],
-        true,
         &d_states,
-        false,
         [hidden, frames * batch, projection],
-    );
+    )
+    .a_transposed()
+    .write(&mut d_projection, Threads::One);
     if frames > 1 {
-        matmul(
-            &mut d_weight,
-            false,
+        Product::new(
             &saved.states[..(frames - 1) * batch * projection],
-            true,
             &d_gates_all[batch * gates..],
-            false,
             [projection, (frames - 1) * batch, gates],
-        );
+        )
+        .a_transposed()
+        .write(&mut d_weight, Threads::One);
     }
     let [d_peephole_input, d_peephole_forget, d_peephole_output] = d_peepholes;
     [
@@ -934,26 +864,6 @@ mod tests {
 
     fn dot(a: &[f32], b: &[f32]) -> f32 {
         a.iter().zip(b).map(|(a, b)| a * b).sum()
-    }
-
-    /// `matmul` against the definition, for every transposition and with accumulation.
-    #[test]
-    fn matmul_matches_the_definition() {
-        let [m, k, n] = [3, 4, 5];
-        let a = values(m * k, 1);
-        let b = values(k * n, 2);
-        for (a_t, b_t) in [(false, false), (true, false), (false, true), (true, true)] {
-            let at = |i: usize, l: usize| if a_t { a[l * m + i] } else { a[i * k + l] };
-            let bt = |l: usize, j: usize| if b_t { b[j * k + l] } else { b[l * n + j] };
-            let mut out = vec![1.0; m * n];
-            matmul(&mut out, true, &a, a_t, &b, b_t, [m, k, n]);
-            for i in 0..m {
-                for j in 0..n {
-                    let expected: f32 = 1.0 + (0..k).map(|l| at(i, l) * bt(l, j)).sum::<f32>();
-                    assert!((out[i * n + j] - expected).abs() < 1e-5);
-                }
-            }
-        }
     }
 
     /// An analytic gradient against central differences of a weighted sum of the outputs, all
