@@ -37,13 +37,14 @@ cargo clippy --target wasm32-unknown-unknown -p tempokd -p tempokd-app \
   --no-default-features --features tempokd/wgpu,tempokd-app/webgpu --lib --bins --tests -- -D warnings
 stage "native tests (engine and CLI)"
 cargo test -p tempokd -p tempokd-cli
-# One invocation for both crates, so the wasm dependency graph is built once.
+# One invocation for both crates, so the wasm dependency graph is built once; WebGPU with burn's
+# fusion, as the page's WebGPU worker runs it.
 stage "engine (features, teacher, students, training, CPU and WebGPU tensors) and components in headless Chromium"
 cargo test --target wasm32-unknown-unknown -p tempokd -p tempokd-app \
-  --no-default-features --features tempokd/wgpu \
+  --no-default-features --features tempokd/fusion \
   --test features --test device --test teacher --test students --test training --test hostile --test web
 stage "the page's pure logic (saved-run format, worker messages), unit tests beside their code, in Node.js"
-cargo test --target wasm32-unknown-unknown -p tempokd-app --no-default-features --features tempokd/wgpu --lib
+cargo test --target wasm32-unknown-unknown -p tempokd-app --no-default-features --features tempokd/fusion --lib
 stage "end-to-end: building the page"
 trunk build --offline
 stage "end-to-end: driving the page in headless Chromium"

@@ -59,8 +59,17 @@ async function measure(page, url, { student, device, steps, seconds }) {
     await page.waitForSelector('#training-status:has-text("Trained")',
       { timeout: Number.isFinite(seconds) ? seconds * 1000 : TIMEOUT });
   } catch {
-    await page.click('#train-stop');
-    await page.waitForSelector('#training-status:has-text("Stopped after")', { timeout: TIMEOUT });
+    const status = await page.textContent('#training-status');
+    if (!/Trained/.test(status)) {
+      // A run that ended otherwise (an error, a lost device) has no Stop button: say what the
+      // page shows instead of waiting for one.
+      if (!await page.isVisible('#train-stop')) {
+        throw new Error(`${student} on ${device}: the run has no Stop button after ${seconds} s `
+          + `of training; the page says: ${status}`);
+      }
+      await page.click('#train-stop');
+      await page.waitForSelector('#training-status:has-text("Stopped after")', { timeout: TIMEOUT });
+    }
   }
   const ended = await page.evaluate(() => performance.now());
   const status = await page.textContent('#training-status');
