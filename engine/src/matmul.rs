@@ -373,6 +373,30 @@ mod tests {
         }
     }
 
+    #[test]
+    fn write_replaces_and_add_adds_into_an_output_of_n_columns() {
+        let [m, k, n] = [5, 7, 300];
+        let (a, b) = (values(m * k, 1), values(k * n, 2));
+        let mut product = vec![0.0; m * n];
+        naive(&a, &b, [m, k, n], &mut product, n);
+        for threads in [Threads::One, Threads::All] {
+            let mut written = values(m * n, 3);
+            Product::new(&a, &b, [m, k, n]).write(&mut written, threads);
+            let mut added = values(m * n, 3);
+            Product::new(&a, &b, [m, k, n]).add(&mut added, threads);
+            let start = values(m * n, 3);
+            for i in 0..m * n {
+                let want = [product[i], start[i] + product[i]];
+                for (got, want) in [written[i], added[i]].into_iter().zip(want) {
+                    assert!(
+                        (got - want).abs() <= 1e-4 * want.abs().max(1.0),
+                        "{threads:?}, at {i}"
+                    );
+                }
+            }
+        }
+    }
+
     #[cfg(not(target_family = "wasm"))]
     #[test]
     fn few_rows_split_into_blocks_of_columns_many_rows_into_gemms_threads() {
