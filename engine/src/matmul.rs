@@ -24,8 +24,14 @@ pub(crate) fn transposed(values: &[f32], rows: usize, columns: usize) -> Vec<f32
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Product<'a> {
     a: &'a [f32],
-    a_transposed: bool,
     b: &'a [f32],
+    layout: Layout,
+}
+
+/// How a product's operands and output lie in memory.
+#[derive(Clone, Copy, Debug)]
+struct Layout {
+    a_transposed: bool,
     b_transposed: bool,
     /// `[m, k, n]`
     shape: [usize; 3],
@@ -35,68 +41,64 @@ pub(crate) struct Product<'a> {
 impl<'a> Product<'a> {
     /// `a·b` for `shape` `[m, k, n]`, both operands stored as the product reads them.
     pub(crate) fn new(a: &'a [f32], b: &'a [f32], shape: [usize; 3]) -> Self {
-        Self {
-            a,
+        let layout = Layout {
             a_transposed: false,
-            b,
             b_transposed: false,
             shape,
             out_row_stride: shape[2],
-        }
+        };
+        Self { a, b, layout }
     }
 
     /// `a` is stored as `k × m`.
     pub(crate) fn a_transposed(self) -> Self {
-        self.transposed(true, self.b_transposed)
+        self.transposed(true, self.layout.b_transposed)
     }
 
     /// `b` is stored as `n × k`.
     pub(crate) fn b_transposed(self) -> Self {
-        self.transposed(self.a_transposed, true)
+        self.transposed(self.layout.a_transposed, true)
     }
 
     /// Which operands are stored transposed.
-    pub(crate) fn transposed(self, a_transposed: bool, b_transposed: bool) -> Self {
-        Self {
-            a_transposed,
-            b_transposed,
-            ..self
-        }
+    pub(crate) fn transposed(mut self, a_transposed: bool, b_transposed: bool) -> Self {
+        self.layout.a_transposed = a_transposed;
+        self.layout.b_transposed = b_transposed;
+        self
     }
 
     /// The output's rows lie `stride` values apart (at least `n`).
-    pub(crate) fn out_row_stride(self, stride: usize) -> Self {
-        Self {
-            out_row_stride: stride,
-            ..self
-        }
+    pub(crate) fn out_row_stride(mut self, stride: usize) -> Self {
+        self.layout.out_row_stride = stride;
+        self
     }
 
     /// `out = a·b`.
     pub(crate) fn write(self, out: &mut [f32], threads: Threads) {
-        self.spread(out, false, self.split(threads));
+        self.spread(out, false, self.split_over(threads));
     }
 
     /// `out += a·b`.
     pub(crate) fn add(self, out: &mut [f32], threads: Threads) {
-        self.spread(out, true, self.split(threads));
+        self.spread(out, true, self.split_over(threads));
     }
 
-    fn split(&self, threads: Threads) -> Split {
+    /// How this product spreads over `threads`.
+    fn split_over(&self, threads: Threads) -> Split {
         #[cfg(not(target_family = "wasm"))]
         let cores = crate::parallel::cores();
         #[cfg(target_family = "wasm")]
         let cores = 1;
         match threads {
             Threads::One => Split::CallingThread,
-            Threads::All => split(self.shape, cores),
+            Threads::All => split(self.layout.shape, cores),
         }
     }
 
     /// `out = a·b` (or `out += a·b` when `accumulate`) spread over the cores as `split` says.
     fn spread(self, out: &mut [f32], accumulate: bool, split: Split) {
-        let [m, k, n] = self.shape;
-        let stride = self.out_row_stride;
+        let [m, k, n] = self.layout.shape;
+        let stride = self.layout.out_row_stride;
         let size = |rows: usize, columns: usize| rows.saturating_mul(columns);
         assert!(stride >= n);
         if m == 0 || n == 0 {
@@ -117,13 +119,10 @@ impl<'a> Product<'a> {
         }
         let operands = Operands {
             a: self.a.as_ptr(),
-            a_transposed: self.a_transposed,
             b: self.b.as_ptr(),
-            b_transposed: self.b_transposed,
             out: out.as_mut_ptr(),
-            out_row_stride: stride,
             accumulate,
-            shape: self.shape,
+            layout: self.layout,
         };
         // SAFETY: the assertions above keep every element gemm reads or writes, at the strides
         // given, inside the three slices; `out` is borrowed mutably, so it overlaps neither input.
@@ -201,14 +200,10 @@ fn column_blocks(n: usize, blocks: usize) -> Vec<std::ops::Range<usize>> {
 #[derive(Clone, Copy)]
 struct Operands {
     a: *const f32,
-    a_transposed: bool,
     b: *const f32,
-    b_transposed: bool,
     out: *mut f32,
-    out_row_stride: usize,
     accumulate: bool,
-    /// `[m, k, n]`
-    shape: [usize; 3],
+    layout: Layout,
 }
 
 // SAFETY: plain pointers and sizes; whoever dereferences them on another thread answers for
@@ -223,7 +218,7 @@ impl Operands {
     /// The pointers must hold the product's operands at its shape and strides, `out` overlapping
     /// neither input, and nothing else may touch `out` meanwhile.
     unsafe fn multiply(self, split: Split) {
-        let n = self.shape[2];
+        let n = self.layout.shape[2];
         match split {
             // SAFETY: the caller's guarantee, for all the columns.
             Split::CallingThread => unsafe { self.multiply_columns(0..n, gemm::Parallelism::None) },
@@ -253,13 +248,13 @@ impl Operands {
         columns: std::ops::Range<usize>,
         parallelism: gemm::Parallelism,
     ) {
-        let [m, k, n] = self.shape;
+        let [m, k, n] = self.layout.shape;
         debug_assert!(columns.end <= n);
-        let (a_row, a_column) = match self.a_transposed {
+        let (a_row, a_column) = match self.layout.a_transposed {
             false => (k, 1),
             true => (1, m),
         };
-        let (b_row, b_column) = match self.b_transposed {
+        let (b_row, b_column) = match self.layout.b_transposed {
             false => (n, 1),
             true => (1, k),
         };
@@ -270,7 +265,7 @@ impl Operands {
                 k,
                 self.out.add(columns.start),
                 1,
-                self.out_row_stride as isize,
+                self.layout.out_row_stride as isize,
                 self.accumulate,
                 self.a,
                 a_column as isize,
