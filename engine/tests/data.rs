@@ -435,7 +435,7 @@ fn every_voice_of_every_synthesizer_speaks_a_word() {
             if !spoken.insert(timbre) {
                 continue;
             }
-            let samples = voice.speak("seven", &scratch.0).unwrap();
+            let samples = voice.speak("seven", &scratch).unwrap();
             let seconds = samples.len() as f32 / 16_000.0;
             let rms =
                 (samples.iter().map(|v| v * v).sum::<f32>() / samples.len().max(1) as f32).sqrt();
@@ -451,6 +451,28 @@ fn every_voice_of_every_synthesizer_speaks_a_word() {
 
 /// Pico's two speakers cannot fill three splits: asking for an empty split is an error that says
 /// why, and the splits that have its speakers are still written.
+/// The same voice saying the same word on several threads at once (a stream or a corpus says
+/// a word many times in parallel): each call hears its own file, never another's half-written one.
+#[test]
+fn one_voice_saying_one_word_on_several_threads_at_once_says_it_each_time() {
+    let scratch = Scratch::new("same-word").unwrap();
+    for synthesizer in Synthesizer::ALL {
+        let voice = &split_voices(&VoiceChoice::new(400, &[synthesizer]), 1)[0][0];
+        let alone = voice.speak("down", &scratch).unwrap();
+        let together: Vec<Vec<f32>> = std::thread::scope(|scope| {
+            let threads: Vec<_> = (0..4)
+                .map(|_| scope.spawn(|| voice.speak("down", &scratch)))
+                .collect();
+            (threads.into_iter())
+                .map(|thread| thread.join().unwrap().unwrap())
+                .collect()
+        });
+        for samples in together {
+            assert_eq!(samples, alone, "{}", voice.id());
+        }
+    }
+}
+
 #[test]
 fn a_split_the_synthesizers_leave_empty_is_refused_by_name() {
     let root = scratch_dir("tempokd-synth-empty-split");

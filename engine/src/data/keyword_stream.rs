@@ -144,7 +144,7 @@ fn speak(
     let done = std::sync::atomic::AtomicUsize::new(0);
     let indexed: Vec<(usize, &PlannedWord)> = said.iter().enumerate().collect();
     parallel::for_each(&indexed, parallel::cores(), |(index, plan)| {
-        let samples = voices[plan.voice].speak(&plan.word, &scratch.0)?;
+        let samples = voices[plan.voice].speak(&plan.word, &scratch)?;
         if samples.is_empty() {
             return Err(DataError::Invalid(format!(
                 "voice {} said nothing for `{}`",

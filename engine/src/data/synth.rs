@@ -16,7 +16,7 @@ use crate::capped_read::read_capped;
 use crate::parallel;
 use crate::rng::Rng;
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Mutex;
 
 /// Where the spoken words come from.
@@ -157,7 +157,7 @@ pub fn synthesize(
     let spoken = Mutex::new(HashMap::new());
     let done = std::sync::atomic::AtomicUsize::new(0);
     parallel::for_each(&needed, parallel::cores(), |utterance| {
-        let samples = render(utterance, &voices, &scratch.0)?;
+        let samples = render(utterance, &voices, &scratch)?;
         if let Ok(mut map) = spoken.lock() {
             map.insert(utterance.clone(), samples);
         }
@@ -477,7 +477,11 @@ fn babble_pool(speakers: &Speakers, rng: &mut Rng) -> Vec<Vec<Utterance>> {
         .collect()
 }
 
-fn render(utterance: &Utterance, voices: &[Voice], scratch: &Path) -> Result<Vec<f32>, DataError> {
+fn render(
+    utterance: &Utterance,
+    voices: &[Voice],
+    scratch: &Scratch,
+) -> Result<Vec<f32>, DataError> {
     match utterance {
         Utterance::Spoken { voice, word } => voices
             .get(*voice)

@@ -500,8 +500,8 @@ impl Voice {
 
     /// The word spoken by this voice, as 16 kHz mono trimmed to the spoken part. `scratch` is a
     /// folder for the synthesizer's output file (all of them write WAV files with proper headers).
-    pub fn speak(&self, word: &str, scratch: &Path) -> Result<Vec<f32>, DataError> {
-        let file = scratch.join(format!(
+    pub fn speak(&self, word: &str, scratch: &Scratch) -> Result<Vec<f32>, DataError> {
+        let file = scratch.file(&format!(
             "{}-{word}.wav",
             self.id().replace([':', '+', '='], "_")
         ));
@@ -724,6 +724,16 @@ impl Scratch {
         ));
         std::fs::create_dir_all(&dir).map_err(|e| DataError::file(&dir, e))?;
         Ok(Self(dir))
+    }
+}
+
+impl Scratch {
+    /// A path in the folder named after `name` that no other call gives: the same voice may say
+    /// the same word on two threads at once, and neither may read the other's half-written file.
+    pub fn file(&self, name: &str) -> PathBuf {
+        static FILES: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let file = FILES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.0.join(format!("{file}-{name}"))
     }
 }
 
