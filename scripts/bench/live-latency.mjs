@@ -52,15 +52,25 @@ async function listen(cores) {
       [...row.querySelectorAll('td')].map((cell) => cell.textContent.trim())));
     const [download] = await Promise.all([page.waitForEvent('download'), page.click('#live-csv')]);
     const rows = (await readFile(await download.path(), 'utf8')).trim().split('\n').slice(1);
-    const latencies = rows.map((row) => row.split(',')[5]).filter((ms) => ms !== '')
-      .map(Number).sort((a, b) => a - b);
-    return { reported, models, latencies };
+    const marks = rows.map((row) => row.split(',')).filter((cells) => cells[5] !== '')
+      .map((cells) => ({ model: cells[2], ms: Number(cells[5]) }));
+    const latencies = marks.map((mark) => mark.ms).sort((a, b) => a - b);
+    return { reported, models, marks, latencies };
   } finally {
     await browser.close();
   }
 }
 
 const quantile = (sorted, q) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
+const summary = (sorted) => `median ${quantile(sorted, 0.5)} ms, 90th percentile ` +
+  `${quantile(sorted, 0.9)} ms, most ${sorted.at(-1)} ms (n = ${sorted.length})`;
+/** The teacher reads each stretch of speech once voice activity has closed it, the students
+ * every hop: their latencies differ in kind, so each is also given apart. */
+const byReader = (marks) => ['teacher', 'students'].map((who) => {
+  const mine = marks.filter((mark) => (mark.model === 'teacher') === (who === 'teacher'))
+    .map((mark) => mark.ms).sort((a, b) => a - b);
+  return `${who}: ${mine.length ? summary(mine) : 'no marks'}`;
+}).join('; ');
 const configurations = [{ name: 'one worker (1 core reported)', cores: 1 },
   { name: 'with helpers (the cores the browser has)', cores: null }];
 const results = new Map(configurations.map((c) => [c.name, []]));
@@ -70,16 +80,15 @@ for (let round = 0; round < ROUNDS; round += 1) {
     results.get(configuration.name).push(run);
     const sorted = run.latencies;
     console.log(`${configuration.name}, round ${round + 1} (${run.reported} cores reported): ` +
-      `median ${quantile(sorted, 0.5)} ms, 90th percentile ${quantile(sorted, 0.9)} ms, ` +
-      `most ${sorted.at(-1)} ms (n = ${sorted.length})`);
+      `${summary(sorted)}; ${byReader(run.marks)}`);
     // Model | reads | worker | readings | ms each | behind s | skipped
     for (const cells of run.models) console.log(`  ${cells.join(' | ')}`);
   }
 }
 const medians = configurations.map((c) => {
-  const all = results.get(c.name).flatMap((run) => run.latencies).sort((a, b) => a - b);
-  console.log(`${c.name}, all rounds: median ${quantile(all, 0.5)} ms, 90th percentile ` +
-    `${quantile(all, 0.9)} ms, most ${all.at(-1)} ms (n = ${all.length})`);
+  const runs = results.get(c.name);
+  const all = runs.flatMap((run) => run.latencies).sort((a, b) => a - b);
+  console.log(`${c.name}, all rounds: ${summary(all)}; ${byReader(runs.flatMap((r) => r.marks))}`);
   return quantile(all, 0.5);
 });
 console.log(`median latency with helpers / one worker: ${(medians[1] / medians[0]).toFixed(2)}`);

@@ -136,11 +136,7 @@ impl Windower {
     /// Appends a chunk of 16 kHz samples and hands out every window that ends inside it. A
     /// chunk with a sample that is not a number is refused whole.
     pub fn push(&mut self, chunk: &[f32]) -> Result<Vec<StreamWindow>, StreamError> {
-        if let Some(index) = chunk.iter().position(|s| !s.is_finite()) {
-            return Err(StreamError::NonFinite {
-                at: self.pushed + index as u64,
-            });
-        }
+        super::all_finite(chunk, self.pushed)?;
         let mut windows = Vec::new();
         let mut rest = chunk;
         while !rest.is_empty() {
