@@ -131,12 +131,13 @@ impl LiveListener {
         })
     }
 
-    /// Takes the next chunk of 16 kHz samples; the audio each model must read because of it.
-    /// Each model's jobs come in the order of the stream, the same whatever the chunking (the
-    /// order between models may differ).
+    /// Takes the next chunk of 16 kHz samples; the audio each model must read because of it,
+    /// early windows already due first. Each model's jobs come in the order of the stream, the
+    /// same whatever the chunking as long as each reading is placed before the audio after its
+    /// job is pushed, as [`super::ModelListening`] does (the order between models may differ).
     pub fn push(&mut self, chunk: &[f32]) -> Result<Vec<Job>, StreamError> {
         super::all_finite(chunk, self.listener.windower().pushed())?;
-        let mut jobs = Vec::new();
+        let mut jobs = self.due();
         let mut rest = chunk;
         // Up to each window's end at most, so a stretch of speech that ends is read while the
         // ring still holds it, however long the chunk; and up to each early window's end.
@@ -168,7 +169,8 @@ impl LiveListener {
 
     /// The early windows whose audio is all here, in the order they end. The stream's next
     /// chunk hands them out too; a caller reading later than the audio arrives (the page's
-    /// worker) asks at once after each reading.
+    /// worker) asks at once after each reading. One the ring no longer holds (a history shorter
+    /// than a window and a hop, read late) is dropped.
     pub fn due(&mut self) -> Vec<Job> {
         let windower = self.listener.windower();
         let (pushed, window) = (windower.pushed(), windower.geometry().window as u64);
@@ -270,14 +272,14 @@ impl LiveListener {
             && reading.attention_peak_s > reading.end_s - self.edge_s
         {
             let rate = MODEL_SAMPLE_RATE as f64;
+            let windower = self.listener.windower();
             let end = ((reading.attention_peak_s + self.edge_s + EARLY_MARGIN_S) * rate).ceil();
-            let next_hop = (reading.end_s * rate).round()
-                + self.listener.windower().geometry().hop as f64;
-            let pushed = self.listener.windower().pushed() as f64;
+            let end = end as u64;
+            let next_hop = windower.next_window_end_after((reading.end_s * rate).round() as u64);
             // The next hop's window, when it ends first or has been handed out already, reads
             // the word as soon.
-            if end < next_hop && pushed < next_hop {
-                self.early.push((job.model, end as u64));
+            if end < next_hop && windower.pushed() < next_hop {
+                self.early.push((job.model, end));
             }
         }
         reading
@@ -399,10 +401,8 @@ mod tests {
         let end_s = reading.attention_peak_s + 0.25 + EARLY_MARGIN_S;
         assert!(live.until_next_job() < at(0.25));
         assert!(live.push(&samples[at(1.5)..at(1.65)]).unwrap().is_empty());
-        let jobs = live.push(&samples[at(1.65)..at(1.8)]).unwrap();
-        let kinds: Vec<(JobKind, f64)> = jobs.iter().map(|j| (j.kind, j.end_s())).collect();
-        assert_eq!(kinds.len(), 2, "{kinds:?}");
-        assert_eq!(kinds[1], (JobKind::Hop, 1.75), "the early window comes first");
+        let jobs = live.push(&samples[at(1.65)..at(1.69)]).unwrap();
+        assert_eq!(jobs.len(), 1);
         let early = &jobs[0];
         assert_eq!(early.kind, JobKind::Early);
         assert!(
@@ -420,7 +420,27 @@ mod tests {
         let found = found.expect("detected in the early window");
         assert_eq!(found.decided_s, early.end_s());
         assert!((found.at_s - reading.attention_peak_s).abs() < 0.02);
+        assert_eq!(live.until_next_job(), at(1.75) - at(1.69));
+        // A peak that moved on within the early window's end edge asks for another early window
+        // when that ends before the next hop (1.75 s), and not when it would end after it.
+        live.place(early, &labels, yes.clone(), Some(&peaking_at(0.95)));
+        assert_eq!(live.until_next_job(), at(1.75) - at(1.69));
+        live.place(early, &labels, yes.clone(), Some(&peaking_at(0.77)));
+        assert!(live.until_next_job() < at(1.75) - at(1.69));
+        let jobs = live.push(&samples[at(1.69)..at(1.8)]).unwrap();
+        let kinds: Vec<(JobKind, f64)> = jobs.iter().map(|j| (j.kind, j.end_s())).collect();
+        assert_eq!(kinds.len(), 2, "{kinds:?}");
+        assert_eq!(kinds[0].0, JobKind::Early);
+        assert!((kinds[0].1 - 1.72).abs() < 0.01, "{kinds:?}");
+        assert_eq!(
+            kinds[1],
+            (JobKind::Hop, 1.75),
+            "the early window comes first"
+        );
         assert_eq!(live.until_next_job(), at(2.0) - at(1.8));
+        // Nor once the next hop's window is out: it reads the word as soon.
+        live.place(&jobs[0], &labels, yes.clone(), Some(&peaking_at(0.77)));
+        assert!(live.due().is_empty());
         // A reading made once the next hop's window is out asks for nothing: that window is
         // read as soon.
         live.place(&hop, &labels, yes, Some(&peaking_at(0.91)));
