@@ -10,7 +10,7 @@ use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 use std::rc::Rc;
 use tempokd::model::{Model, ReadingRequest};
-use tempokd::stream::{Cadence, Job, ListenSettings, LiveListener};
+use tempokd::stream::{Cadence, Job, ListenSettings, LiveListener, WindowReading};
 use wasm_bindgen_futures::spawn_local;
 
 /// Milliseconds of reading between two pauses that let the stream's chunks in.
@@ -213,24 +213,16 @@ impl Live {
             let started = js_sys::Date::now();
             let read = loaded.read(&job.samples, &ReadingRequest::default()).await;
             let ms = js_sys::Date::now() - started;
+            let skipped = {
+                let slot = self.session.borrow();
+                let Some(live) = slot.as_ref().filter(|live| live.id == session) else {
+                    return;
+                };
+                live.skipped[job.model]
+            };
             let event = match read {
                 Ok(read) => {
-                    let (reading, skipped) = {
-                        let mut slot = self.session.borrow_mut();
-                        let Some(live) = slot.as_mut().filter(|live| live.id == session) else {
-                            return;
-                        };
-                        let reading = live.listener.place(
-                            &job,
-                            loaded.labels(),
-                            read.prediction.probs,
-                            Some(&read.map),
-                        );
-                        // An early window whose audio came while this model read.
-                        let due = live.listener.due();
-                        live.queue.extend(due);
-                        (reading, live.skipped[job.model])
-                    };
+                    let reading = WindowReading::new(&job, read.prediction.probs, Some(&read.map));
                     let map = TimeMap {
                         start_s: read.map.start_s + job.start_s as f32,
                         ..read.map
@@ -246,10 +238,6 @@ impl Live {
                     }))
                 }
                 Err(error) => {
-                    let current = self.session.borrow().as_ref().map(|live| live.id);
-                    if current != Some(session) {
-                        return;
-                    }
                     self.session.replace(None);
                     reply(Response::Live {
                         session,

@@ -110,12 +110,6 @@ impl WindowReading {
             attention_peak_s: start_s + peak.unwrap_or((end_s - start_s) / 2.0),
         }
     }
-    /// The index and probability of the most probable label.
-    pub fn top(&self) -> Option<(usize, f32)> {
-        (self.probs.iter().copied().enumerate())
-            .filter(|(_, p)| p.is_finite())
-            .max_by(|a, b| a.1.total_cmp(&b.1))
-    }
 }
 
 /// Whether a class is a keyword: the silence and unknown classes (`_silence_`, `_unknown_`)
@@ -141,9 +135,11 @@ impl Detector {
 
     /// The detection this reading makes, if any; `labels` name the reading's probabilities.
     pub fn observe(&mut self, labels: &[String], reading: &WindowReading) -> Option<Detection> {
-        let (top, confidence) = reading.top()?;
+        let (top, confidence) = (reading.probs.iter().enumerate())
+            .filter(|(_, p)| p.is_finite())
+            .max_by(|a, b| a.1.total_cmp(b.1))?;
         let label = labels.get(top)?;
-        if !is_keyword(label) || confidence < self.settings.threshold(label) {
+        if !is_keyword(label) || *confidence < self.settings.threshold(label) {
             return None;
         }
         let at_s = reading.attention_peak_s;
@@ -158,7 +154,7 @@ impl Detector {
         self.last = Some(at_s);
         Some(Detection {
             label: label.clone(),
-            confidence,
+            confidence: *confidence,
             at_s,
             decided_s: reading.ready_s,
         })

@@ -16,7 +16,7 @@ mod vad;
 mod windows;
 
 pub use detector::{Detection, Detector, DetectorSettings, WindowReading, is_keyword};
-pub use live::{Cadence, EARLY_MARGIN_S, Job, JobKind, LiveListener, MAX_SEGMENT_S, SEGMENT_PAD_S};
+pub use live::{Cadence, Job, LiveListener, MAX_SEGMENT_S, SEGMENT_PAD_S};
 pub use spectrogram::SpectrogramStream;
 pub use truth::{SaidWord, StreamTruth, TRUTH_VERSION};
 pub use vad::{Segment, Vad, VadSettings};
@@ -32,17 +32,6 @@ pub enum StreamError {
     Settings(String),
     #[error("sample {at} of the stream is not a number (NaN or infinity): the audio is corrupt")]
     NonFinite { at: u64 },
-}
-
-/// Refuses a chunk with a sample that is not a number, naming where it lies in the stream
-/// (`pushed` samples came before the chunk).
-fn all_finite(chunk: &[f32], pushed: u64) -> Result<(), StreamError> {
-    match chunk.iter().position(|s| !s.is_finite()) {
-        Some(index) => Err(StreamError::NonFinite {
-            at: pushed + index as u64,
-        }),
-        None => Ok(()),
-    }
 }
 
 /// Everything a listener is set with.
@@ -97,7 +86,11 @@ impl Listener {
     /// voice activity was heard in it as of its end, so any chunking gives the same answers. A
     /// chunk with a sample that is not a number is refused whole.
     pub fn push(&mut self, chunk: &[f32]) -> Result<Vec<HeardWindow>, StreamError> {
-        all_finite(chunk, self.windower.pushed())?;
+        if let Some(index) = chunk.iter().position(|s| !s.is_finite()) {
+            return Err(StreamError::NonFinite {
+                at: self.windower.pushed() + index as u64,
+            });
+        }
         let mut heard = Vec::new();
         let mut rest = chunk;
         while !rest.is_empty() {
@@ -202,27 +195,18 @@ impl<'a> ModelListening<'a> {
         })
     }
 
-    /// Hears the next chunk and reads the audio it completes, each job as soon as its audio is
-    /// there, so what a reading asks to read next is read where a live listener reading without
-    /// delay would, whatever the chunking. A chunk with a sample that is not a number is refused
-    /// whole.
+    /// Hears the next chunk and reads the windows it completes.
     pub async fn hear(&mut self, chunk: &[f32]) -> Result<(), ListenError> {
-        all_finite(chunk, self.live.listener().windower().pushed())?;
         let request = crate::model::ReadingRequest::default();
-        let mut rest = chunk;
-        while !rest.is_empty() {
-            let (now, later) = rest.split_at(self.live.until_next_job().min(rest.len()));
-            for job in self.live.push(now)? {
-                let reading = self.model.read(&job.samples, &request).await?;
-                let (reading, _) = self.live.heard(
-                    &job,
-                    self.model.labels(),
-                    reading.prediction.probs,
-                    Some(&reading.map),
-                );
-                self.readings.push(reading);
-            }
-            rest = later;
+        for job in self.live.push(chunk)? {
+            let reading = self.model.read(&job.samples, &request).await?;
+            let (reading, _) = self.live.heard(
+                &job,
+                self.model.labels(),
+                reading.prediction.probs,
+                Some(&reading.map),
+            );
+            self.readings.push(reading);
         }
         Ok(())
     }
