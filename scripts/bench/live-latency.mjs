@@ -54,21 +54,20 @@ async function listen(cores) {
     const rows = (await readFile(await download.path(), 'utf8')).trim().split('\n').slice(1);
     const marks = rows.map((row) => row.split(',')).filter((cells) => cells[5] !== '')
       .map((cells) => ({ model: cells[2], ms: Number(cells[5]) }));
-    const latencies = marks.map((mark) => mark.ms).sort((a, b) => a - b);
-    return { reported, models, marks, latencies };
+    return { reported, models, marks };
   } finally {
     await browser.close();
   }
 }
 
+const sortedMs = (marks) => marks.map((mark) => mark.ms).sort((a, b) => a - b);
 const quantile = (sorted, q) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
 const summary = (sorted) => `median ${quantile(sorted, 0.5)} ms, 90th percentile ` +
   `${quantile(sorted, 0.9)} ms, most ${sorted.at(-1)} ms (n = ${sorted.length})`;
 /** The teacher reads each stretch of speech once voice activity has closed it, the students
  * every hop: their latencies differ in kind, so each is also given apart. */
 const byReader = (marks) => ['teacher', 'students'].map((who) => {
-  const mine = marks.filter((mark) => (mark.model === 'teacher') === (who === 'teacher'))
-    .map((mark) => mark.ms).sort((a, b) => a - b);
+  const mine = sortedMs(marks.filter((mark) => (mark.model === 'teacher') === (who === 'teacher')));
   return `${who}: ${mine.length ? summary(mine) : 'no marks'}`;
 }).join('; ');
 const configurations = [{ name: 'one worker (1 core reported)', cores: 1 },
@@ -78,7 +77,7 @@ for (let round = 0; round < ROUNDS; round += 1) {
   for (const configuration of configurations) {
     const run = await listen(configuration.cores);
     results.get(configuration.name).push(run);
-    const sorted = run.latencies;
+    const sorted = sortedMs(run.marks);
     console.log(`${configuration.name}, round ${round + 1} (${run.reported} cores reported): ` +
       `${summary(sorted)}; ${byReader(run.marks)}`);
     // Model | reads | worker | readings | ms each | behind s | skipped
@@ -86,9 +85,9 @@ for (let round = 0; round < ROUNDS; round += 1) {
   }
 }
 const medians = configurations.map((c) => {
-  const runs = results.get(c.name);
-  const all = runs.flatMap((run) => run.latencies).sort((a, b) => a - b);
-  console.log(`${c.name}, all rounds: ${summary(all)}; ${byReader(runs.flatMap((r) => r.marks))}`);
+  const marks = results.get(c.name).flatMap((run) => run.marks);
+  const all = sortedMs(marks);
+  console.log(`${c.name}, all rounds: ${summary(all)}; ${byReader(marks)}`);
   return quantile(all, 0.5);
 });
 console.log(`median latency with helpers / one worker: ${(medians[1] / medians[0]).toFixed(2)}`);

@@ -725,9 +725,7 @@ impl Scratch {
         std::fs::create_dir_all(&dir).map_err(|e| DataError::file(&dir, e))?;
         Ok(Self(dir))
     }
-}
 
-impl Scratch {
     /// A path in the folder named after `name` that no other call gives: the same voice may say
     /// the same word on two threads at once, and neither may read the other's half-written file.
     pub fn file(&self, name: &str) -> PathBuf {
