@@ -257,12 +257,10 @@ test('calibration in the page measures what tempokd calibrate measures in the sa
       // unrounded: a probability at a threshold's edge may tip, never more than one word.
       const off = Math.abs(p.found - c.found) + Math.abs(p.false_accepts - c.false_accepts);
       assert.ok(off <= 1, `${model} at ${point.threshold}: page ${JSON.stringify(p)}, command line ${JSON.stringify(c)}`);
+      // No check that a higher threshold finds no more: a detector with a refractory time does
+      // not promise it (a wrong keyword detected at a low threshold holds off the right one said
+      // in the same word, which a higher threshold then finds; `tempokd calibrate` shows it too).
       differing += off;
-      if (j > 0) {
-        const before = tally(pagePoints[j - 1]);
-        assert.ok(p.found <= before.found, `${model}: a higher threshold finds no more`);
-        assert.ok(p.false_accepts <= before.false_accepts, `${model}: nor accepts more`);
-      }
     });
     console.log(`${model}: ${pagePoints.length} thresholds, ${differing} counts differing from the command line; ` +
       `at 0.5 found ${tally(pagePoints.find((p) => p.threshold === 0.5)).found} of 20`);

@@ -457,6 +457,7 @@ mod tests {
                 probs: vec![0.0, 1.0 - p, p, 0.0],
                 ready_s: end_s,
                 attention_peak_s: start_s + 0.55,
+                only_keyword: None,
             },
             map,
             ms: 5.0,

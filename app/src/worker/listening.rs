@@ -9,8 +9,9 @@ use futures::future::{LocalBoxFuture, Shared};
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 use std::rc::Rc;
+use tempokd::audio::MODEL_SAMPLE_RATE;
 use tempokd::model::{Model, ReadingRequest};
-use tempokd::stream::{Cadence, Job, ListenSettings, LiveListener, WindowReading};
+use tempokd::stream::{Cadence, Job, ListenSettings, LiveListener, StreamError, all_finite};
 use wasm_bindgen_futures::spawn_local;
 
 /// Milliseconds of reading between two pauses that let the stream's chunks in.
@@ -35,6 +36,10 @@ struct Session {
     draining: bool,
     /// Whether late windows are dropped (see [`MAX_LAG_S`]).
     keep_up: bool,
+    /// The stream's audio come and not yet pushed to the listener, when the session does not
+    /// keep up: it reads every window, and pushes audio only as far as the next job once every
+    /// job handed out is read, so it reads the windows `tempokd stream` reads, early ones too.
+    unheard: VecDeque<f32>,
     /// Windows dropped per model.
     skipped: Vec<usize>,
     /// The end of the last stretch of speech told to the page.
@@ -42,6 +47,43 @@ struct Session {
 }
 
 impl Session {
+    /// Takes the stream's next chunk: what is to be told of it.
+    fn take(&mut self, chunk: &[f32]) -> Result<Vec<LiveEvent>, StreamError> {
+        if self.keep_up {
+            let jobs = self.listener.push(chunk)?;
+            self.queue.extend(jobs);
+            self.catch_up();
+            return Ok(self.ended_speech());
+        }
+        let pushed = self.listener.listener().windower().pushed();
+        all_finite(chunk, pushed + self.unheard.len() as u64)?;
+        self.unheard.extend(chunk);
+        // A job being read (a read on the GPU pauses, letting chunks in) has left the queue
+        // before its reading is placed; the drain pushes once it is.
+        if self.draining {
+            return Ok(Vec::new());
+        }
+        self.push_unheard()
+    }
+
+    /// Pushes the audio held back, as far as the next job at most, once every job handed out
+    /// is read and placed: what is to be told of it.
+    fn push_unheard(&mut self) -> Result<Vec<LiveEvent>, StreamError> {
+        while self.queue.is_empty() && !self.unheard.is_empty() {
+            let (front, _) = self.unheard.as_slices();
+            let (jobs, taken) = self.listener.push_to_next_job(front)?;
+            self.unheard.drain(..taken);
+            self.queue.extend(jobs);
+        }
+        Ok(self.ended_speech())
+    }
+
+    /// Seconds of the stream come to the worker, pushed or held back.
+    fn stream_s(&self) -> f64 {
+        let held_back = self.unheard.len() as f64 / MODEL_SAMPLE_RATE as f64;
+        self.listener.listener().windower().heard_s() + held_back
+    }
+
     /// Drops the every-hop windows the stream has left more than [`MAX_LAG_S`] behind, when the
     /// session keeps up.
     fn catch_up(&mut self) {
@@ -129,6 +171,7 @@ impl Live {
                         queue: VecDeque::new(),
                         draining: false,
                         keep_up,
+                        unheard: VecDeque::new(),
                         speech_told_until: 0.0,
                     }));
                     tell(LiveEvent::Listening {
@@ -155,8 +198,8 @@ impl Live {
         let Some(live) = slot.as_mut().filter(|live| live.id == session) else {
             return;
         };
-        match live.listener.push(chunk) {
-            Ok(jobs) => live.queue.extend(jobs),
+        match live.take(chunk) {
+            Ok(events) => events.into_iter().for_each(tell),
             Err(error) => {
                 *slot = None;
                 drop(slot);
@@ -166,10 +209,6 @@ impl Live {
                 return;
             }
         }
-        for event in live.ended_speech() {
-            tell(event);
-        }
-        live.catch_up();
         if !live.draining && !live.queue.is_empty() {
             live.draining = true;
             drop(slot);
@@ -201,11 +240,27 @@ impl Live {
                     return;
                 };
                 live.catch_up();
+                match live.push_unheard() {
+                    Ok(events) => {
+                        for event in events {
+                            reply(Response::Live { session, event });
+                        }
+                    }
+                    Err(error) => {
+                        *slot = None;
+                        drop(slot);
+                        let event = LiveEvent::Failed {
+                            message: error.to_string(),
+                        };
+                        reply(Response::Live { session, event });
+                        return;
+                    }
+                }
                 let Some(job) = live.queue.pop_front() else {
                     live.draining = false;
                     return;
                 };
-                let behind_s = live.listener.listener().windower().heard_s() - job.ready_s;
+                let behind_s = live.stream_s() - job.ready_s;
                 let (model, loaded) = live.models[job.model].clone();
                 (job, model, loaded, behind_s)
             };
@@ -213,16 +268,24 @@ impl Live {
             let started = js_sys::Date::now();
             let read = loaded.read(&job.samples, &ReadingRequest::default()).await;
             let ms = js_sys::Date::now() - started;
-            let skipped = {
-                let slot = self.session.borrow();
-                let Some(live) = slot.as_ref().filter(|live| live.id == session) else {
-                    return;
-                };
-                live.skipped[job.model]
-            };
             let event = match read {
                 Ok(read) => {
-                    let reading = WindowReading::new(&job, read.prediction.probs, Some(&read.map));
+                    let (reading, skipped) = {
+                        let mut slot = self.session.borrow_mut();
+                        let Some(live) = slot.as_mut().filter(|live| live.id == session) else {
+                            return;
+                        };
+                        let reading = live.listener.place(
+                            &job,
+                            loaded.labels(),
+                            read.prediction.probs,
+                            Some(&read.map),
+                        );
+                        // An early window whose audio came while this model read.
+                        let due = live.listener.due();
+                        live.queue.extend(due);
+                        (reading, live.skipped[job.model])
+                    };
                     let map = TimeMap {
                         start_s: read.map.start_s + job.start_s as f32,
                         ..read.map
@@ -238,6 +301,10 @@ impl Live {
                     }))
                 }
                 Err(error) => {
+                    let current = self.session.borrow().as_ref().map(|live| live.id);
+                    if current != Some(session) {
+                        return;
+                    }
                     self.session.replace(None);
                     reply(Response::Live {
                         session,

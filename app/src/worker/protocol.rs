@@ -725,6 +725,7 @@ mod tests {
                     probs: vec![0.1, 0.9],
                     ready_s: 11.3,
                     attention_peak_s: 10.5,
+                    only_keyword: Some(1),
                 },
                 map,
                 ms: 12.5,

@@ -228,8 +228,10 @@ pub fn stream(args: &StreamArgs) -> Result<(), String> {
     {
         let read = match cadence {
             Cadence::EveryHop => format!(
-                "{} of {} windows had speech and were read",
-                detected.windows_read, detected.windows
+                "{} of {} windows had speech and were read, and {} early windows",
+                detected.windows_read - detected.early_windows_read,
+                detected.windows,
+                detected.early_windows_read
             ),
             Cadence::PerSegment => format!(
                 "{} stretches of speech read whole, of {} windows",

@@ -2,7 +2,7 @@
 //! its threshold in a window with speech, placed where the model listened, and each word
 //! detected once however many windows see it.
 
-use super::{Job, StreamError};
+use super::{Job, JobKind, StreamError};
 use crate::model::TimeMap;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -89,6 +89,10 @@ pub struct WindowReading {
     /// Where the model listened: the peak of its temporal attention in the window (the window's
     /// middle for a model without one), in seconds from the start of the stream.
     pub attention_peak_s: f64,
+    /// For an early window's reading, the index of the one keyword it may detect (see
+    /// [`JobKind::Early`]).
+    #[serde(default)]
+    pub only_keyword: Option<usize>,
 }
 
 impl WindowReading {
@@ -108,7 +112,17 @@ impl WindowReading {
             probs,
             ready_s: job.ready_s,
             attention_peak_s: start_s + peak.unwrap_or((end_s - start_s) / 2.0),
+            only_keyword: match job.kind {
+                JobKind::Early { keyword } => Some(keyword),
+                JobKind::Hop | JobKind::Segment => None,
+            },
         }
+    }
+    /// The index and probability of the most probable label.
+    pub fn top(&self) -> Option<(usize, f32)> {
+        (self.probs.iter().copied().enumerate())
+            .filter(|(_, p)| p.is_finite())
+            .max_by(|a, b| a.1.total_cmp(&b.1))
     }
 }
 
@@ -135,11 +149,12 @@ impl Detector {
 
     /// The detection this reading makes, if any; `labels` name the reading's probabilities.
     pub fn observe(&mut self, labels: &[String], reading: &WindowReading) -> Option<Detection> {
-        let (top, confidence) = (reading.probs.iter().enumerate())
-            .filter(|(_, p)| p.is_finite())
-            .max_by(|a, b| a.1.total_cmp(b.1))?;
+        let (top, confidence) = reading.top()?;
+        if reading.only_keyword.is_some_and(|keyword| keyword != top) {
+            return None;
+        }
         let label = labels.get(top)?;
-        if !is_keyword(label) || *confidence < self.settings.threshold(label) {
+        if !is_keyword(label) || confidence < self.settings.threshold(label) {
             return None;
         }
         let at_s = reading.attention_peak_s;
@@ -154,7 +169,7 @@ impl Detector {
         self.last = Some(at_s);
         Some(Detection {
             label: label.clone(),
-            confidence: *confidence,
+            confidence,
             at_s,
             decided_s: reading.ready_s,
         })
@@ -178,6 +193,16 @@ mod tests {
         probs: [f32; 4],
         peak_s: f32,
     ) -> Option<Detection> {
+        observe_job(detector, JobKind::Hop, start_s, probs, peak_s)
+    }
+
+    fn observe_job(
+        detector: &mut Detector,
+        kind: JobKind,
+        start_s: f64,
+        probs: [f32; 4],
+        peak_s: f32,
+    ) -> Option<Detection> {
         let mut values = vec![0.01; 50];
         values[(peak_s / 0.02) as usize] = 1.0;
         let map = TimeMap {
@@ -185,7 +210,10 @@ mod tests {
             frame_s: 0.02,
             values,
         };
-        let job = Job::window(0, start_s, vec![0.0; 16_000]);
+        let job = Job {
+            kind,
+            ..Job::window(0, start_s, vec![0.0; 16_000])
+        };
         let reading = WindowReading::new(&job, probs.to_vec(), Some(&map));
         detector.observe(&labels(), &reading)
     }
@@ -207,6 +235,23 @@ mod tests {
         // Another word said later is a new detection.
         let later = observe(&mut detector, 3.0, [0.0, 0.1, 0.2, 0.7], 0.5);
         assert_eq!(later.map(|found| found.label), Some("no".into()));
+    }
+
+    #[test]
+    fn an_early_window_detects_only_the_keyword_it_was_read_for() {
+        let mut detector = Detector::new(DetectorSettings::default()).unwrap();
+        let early_for_yes = JobKind::Early { keyword: 2 };
+        let no = [0.0, 0.1, 0.2, 0.7];
+        assert_eq!(
+            observe_job(&mut detector, early_for_yes, 1.6, no, 0.5),
+            None
+        );
+        // Nor does the reading it refused hold off the word a hop later.
+        let found = observe(&mut detector, 1.75, no, 0.4).expect("heard");
+        assert_eq!(found.label, "no");
+        let yes = [0.05, 0.05, 0.8, 0.1];
+        let found = observe_job(&mut detector, early_for_yes, 3.0, yes, 0.5);
+        assert_eq!(found.map(|found| found.label), Some("yes".into()));
     }
 
     #[test]

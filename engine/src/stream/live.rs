@@ -3,9 +3,16 @@
 //! CPU, reads each stretch of speech once, when voice activity says it has ended. The caller (the
 //! page's worker, the tests) runs the models; this decides what each must read and turns each
 //! reading into what is shown: the reading placed in time, and the detection it makes.
+//!
+//! A window whose reading hears a keyword with its attention peak in the window's end edge cuts
+//! the word, so it detects nothing; rather than wait for the next hop, the model reads the window
+//! that ends just far enough past the peak as soon as that audio is there (an early window), and
+//! again while the peak moves on ahead of each early window's end: the word is detected up to a
+//! hop sooner, at the cost of a reading or two more.
 
 use super::{
     Detection, Detector, DetectorSettings, ListenSettings, Listener, StreamError, WindowReading,
+    is_keyword,
 };
 use crate::audio::MODEL_SAMPLE_RATE;
 use crate::model::TimeMap;
@@ -44,11 +51,30 @@ pub const SEGMENT_PAD_S: f64 = 0.25;
 /// keyword is shorter; a reading of a long stretch would hold up the models that read every hop).
 pub const MAX_SEGMENT_S: f64 = 3.0;
 
+/// How far past an attention peak an early window ends beyond the edge: the peak moves on by a
+/// frame or so as the window hears more of the word.
+pub const EARLY_MARGIN_S: f64 = 0.02;
+
+/// Why a model reads a job's audio.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum JobKind {
+    /// The window that ends at a hop.
+    Hop,
+    /// The window that ends [`EARLY_MARGIN_S`] past the edge after an attention peak that the
+    /// window before it (a hop's, or an early one) held in its end edge, read before the next hop
+    /// for the keyword that window heard (the index of the model's label): the only keyword its
+    /// reading may detect, since a window reading part of a word may name another one.
+    Early { keyword: usize },
+    /// A stretch of speech read whole.
+    Segment,
+}
+
 /// Audio one model must read.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Job {
     /// The model's place in the list the listener was made with.
     pub model: usize,
+    pub kind: JobKind,
     /// Where the audio starts, in seconds from the start of the stream.
     pub start_s: f64,
     pub samples: Vec<f32>,
@@ -58,10 +84,11 @@ pub struct Job {
 }
 
 impl Job {
-    /// The window of `samples` starting at `start_s`, handed out as it ends.
+    /// The window of `samples` starting at `start_s` that ends at a hop, handed out as it ends.
     pub fn window(model: usize, start_s: f64, samples: Vec<f32>) -> Self {
         let mut job = Self {
             model,
+            kind: JobKind::Hop,
             start_s,
             samples,
             ready_s: 0.0,
@@ -75,10 +102,23 @@ impl Job {
     }
 }
 
+/// An early window asked for and not yet handed out.
+#[derive(Clone, Copy, Debug)]
+struct EarlyWindow {
+    model: usize,
+    /// The sample it ends at.
+    end: u64,
+    keyword: usize,
+}
+
 pub struct LiveListener {
     listener: Listener,
     cadences: Vec<Cadence>,
     detectors: Vec<Detector>,
+    /// The edge of the models reading every hop (see [`DetectorSettings::edge_s`]).
+    edge_s: f64,
+    /// Early windows to hand out.
+    early: Vec<EarlyWindow>,
     /// Windows heard, with speech or without.
     windows: usize,
     /// The end of the last stretch of speech handed to the per-segment models.
@@ -95,27 +135,27 @@ impl LiveListener {
             listener: Listener::new(settings)?,
             cadences: cadences.to_vec(),
             detectors,
+            edge_s: settings.detector.edge_s as f64,
+            early: Vec::new(),
             windows: 0,
             segments_read_until: 0.0,
         })
     }
 
-    /// Takes the next chunk of 16 kHz samples; the audio each model must read because of it.
-    /// Each model's jobs come in the order of the stream, the same whatever the chunking (the
-    /// order between models may differ).
+    /// Takes the next chunk of 16 kHz samples; the audio each model must read because of it,
+    /// early windows already due first. Each model's jobs come in the order of the stream (the
+    /// order between models may differ). A caller that places each reading before it pushes the
+    /// audio after its job (see [`LiveListener::push_to_next_job`]) is handed the same jobs
+    /// whatever the chunking; one reading behind the stream is asked for no early window whose
+    /// hop's window it has been handed already.
     pub fn push(&mut self, chunk: &[f32]) -> Result<Vec<Job>, StreamError> {
-        if let Some(index) = chunk.iter().position(|s| !s.is_finite()) {
-            return Err(StreamError::NonFinite {
-                at: self.listener.windower().pushed() + index as u64,
-            });
-        }
-        let mut jobs = Vec::new();
+        super::all_finite(chunk, self.listener.windower().pushed())?;
+        let mut jobs = self.due();
         let mut rest = chunk;
         // Up to each window's end at most, so a stretch of speech that ends is read while the
-        // ring still holds it, however long the chunk.
+        // ring still holds it, however long the chunk; and up to each early window's end.
         while !rest.is_empty() {
-            let until = self.listener.windower().until_next_window();
-            let (now, later) = rest.split_at(until.min(rest.len()));
+            let (now, later) = rest.split_at(self.until_next_job().min(rest.len()));
             for heard in self.listener.push(now)? {
                 self.windows += 1;
                 if heard.speech {
@@ -124,10 +164,63 @@ impl LiveListener {
                     jobs.extend(self.jobs_for(Cadence::EveryHop, &job));
                 }
             }
+            jobs.extend(self.due());
             jobs.extend(self.ended_segments());
             rest = later;
         }
         Ok(jobs)
+    }
+
+    /// Pushes `audio` as far as the end of the next window, early or at a hop, at most: the jobs
+    /// that hands out, and how many samples were taken. Reading these jobs, and placing each
+    /// reading, before pushing the rest reads the stream as a listener reading without delay
+    /// would, whatever the chunking.
+    pub fn push_to_next_job(&mut self, audio: &[f32]) -> Result<(Vec<Job>, usize), StreamError> {
+        let taken = self.until_next_job().min(audio.len());
+        Ok((self.push(&audio[..taken])?, taken))
+    }
+
+    /// Samples still to come before a window, early or at a hop, ends.
+    pub fn until_next_job(&self) -> usize {
+        let windower = self.listener.windower();
+        let pushed = windower.pushed();
+        (self.early.iter())
+            .map(|early| early.end.saturating_sub(pushed) as usize)
+            .fold(windower.until_next_window(), usize::min)
+    }
+
+    /// The early windows whose audio is all here, in the order they end. The stream's next
+    /// chunk hands them out too; a caller reading later than the audio arrives (the page's
+    /// worker) asks at once after each reading. One the ring no longer holds (a history shorter
+    /// than a window and a hop, read late) is dropped.
+    pub fn due(&mut self) -> Vec<Job> {
+        let windower = self.listener.windower();
+        let (pushed, window) = (windower.pushed(), windower.geometry().window as u64);
+        let rate = MODEL_SAMPLE_RATE as f64;
+        let mut due = Vec::new();
+        self.early.retain(|early| {
+            let here = early.end <= pushed;
+            if here {
+                due.push(*early);
+            }
+            !here
+        });
+        due.sort_by_key(|early| early.end);
+        (due.into_iter())
+            .filter_map(
+                |EarlyWindow {
+                     model,
+                     end,
+                     keyword,
+                 }| {
+                    let samples = windower.span(end.checked_sub(window)?, end)?;
+                    Some(Job {
+                        kind: JobKind::Early { keyword },
+                        ..Job::window(model, (end - window) as f64 / rate, samples)
+                    })
+                },
+            )
+            .collect()
     }
 
     /// Jobs for the stretches of speech that ended since the last call.
@@ -148,6 +241,7 @@ impl LiveListener {
             let to = to.min(self.listener.windower().pushed());
             if let Some(samples) = self.listener.windower().span(from, to) {
                 let job = Job {
+                    kind: JobKind::Segment,
                     ready_s: closed,
                     ..Job::window(0, from as f64 / rate, samples)
                 };
@@ -178,10 +272,53 @@ impl LiveListener {
         probs: Vec<f32>,
         map: Option<&TimeMap>,
     ) -> (WindowReading, Option<Detection>) {
-        let reading = WindowReading::new(job, probs, map);
+        let reading = self.place(job, labels, probs, map);
         let detection = (self.detectors.get_mut(job.model))
             .and_then(|detector| detector.observe(labels, &reading));
         (reading, detection)
+    }
+
+    /// A model's reading of a job's audio placed in the stream, as [`LiveListener::heard`]
+    /// places it, for a caller that detects elsewhere (the page's worker: the page detects, with
+    /// the thresholds the visitor sets). A window that heard a keyword with its attention peak
+    /// in its end edge asks for an early window, whatever the keyword's probability, so that
+    /// readings replayed at another threshold are those that threshold would have made; an
+    /// early window asks again only for the keyword it was read for.
+    pub fn place(
+        &mut self,
+        job: &Job,
+        labels: &[String],
+        probs: Vec<f32>,
+        map: Option<&TimeMap>,
+    ) -> WindowReading {
+        let reading = WindowReading::new(job, probs, map);
+        let keyword = (reading.top())
+            .map(|(top, _)| top)
+            .filter(|top| labels.get(*top).is_some_and(|label| is_keyword(label)));
+        let asks = match (job.kind, keyword) {
+            (JobKind::Hop, Some(_)) => keyword,
+            (JobKind::Early { keyword: asked }, Some(heard)) if heard == asked => keyword,
+            _ => None,
+        };
+        if let Some(keyword) = asks
+            && reading.attention_peak_s > reading.end_s - self.edge_s
+        {
+            let rate = MODEL_SAMPLE_RATE as f64;
+            let windower = self.listener.windower();
+            let end = ((reading.attention_peak_s + self.edge_s + EARLY_MARGIN_S) * rate).ceil();
+            let end = end as u64;
+            let next_hop = windower.next_window_end_after((reading.end_s * rate).round() as u64);
+            // The next hop's window, when it ends first or has been handed out already, reads
+            // the word as soon.
+            if end < next_hop && windower.pushed() < next_hop {
+                self.early.push(EarlyWindow {
+                    model: job.model,
+                    end,
+                    keyword,
+                });
+            }
+        }
+        reading
     }
 
     pub fn listener(&self) -> &Listener {
@@ -261,6 +398,95 @@ mod tests {
                 assert_eq!(of(&chunked, model), of(&whole, model), "chunks of {chunk}");
             }
         }
+    }
+
+    /// A map of 1 s in frames of 20 ms peaking at `peak_s` from its start.
+    fn peaking_at(peak_s: f64) -> TimeMap {
+        let mut values = vec![0.01; 50];
+        values[(peak_s / 0.02) as usize] = 1.0;
+        TimeMap {
+            start_s: 0.0,
+            frame_s: 0.02,
+            values,
+        }
+    }
+
+    #[test]
+    fn a_keyword_heard_at_a_windows_end_is_read_again_as_soon_as_the_audio_past_it_is_there() {
+        let samples = bursts();
+        let labels = ["_unknown_", "yes", "no"].map(String::from).to_vec();
+        let (yes, no) = (vec![0.1, 0.9, 0.0], vec![0.1, 0.0, 0.9]);
+        let unknown = vec![0.9, 0.1, 0.0];
+        let at = |seconds: f64| (seconds * 16_000.0) as usize;
+        let mut live = LiveListener::new(&ListenSettings::default(), &[Cadence::EveryHop]).unwrap();
+        let jobs = live.push(&samples[..at(1.5)]).unwrap();
+        let hop = jobs.last().expect("the burst at 1 s is heard").clone();
+        assert_eq!((hop.kind, hop.end_s()), (JobKind::Hop, 1.5));
+        // Peaks outside the end edge, or on a class that is no keyword, ask for nothing.
+        live.place(&hop, &labels, yes.clone(), Some(&peaking_at(0.5)));
+        live.place(&hop, &labels, unknown, Some(&peaking_at(0.91)));
+        // Nor does a stretch of speech read whole, which holds its word whole.
+        let segment = Job {
+            kind: JobKind::Segment,
+            ..hop.clone()
+        };
+        live.place(&segment, &labels, yes.clone(), Some(&peaking_at(0.91)));
+        assert_eq!(live.until_next_job(), at(0.25));
+        // A "yes" peaking at 1.41 s, in the end edge: no detection, an early window instead.
+        let (reading, found) = live.heard(&hop, &labels, yes.clone(), Some(&peaking_at(0.91)));
+        assert_eq!(found, None);
+        let end_s = reading.attention_peak_s + 0.25 + EARLY_MARGIN_S;
+        assert!(live.until_next_job() < at(0.25));
+        assert!(live.push(&samples[at(1.5)..at(1.65)]).unwrap().is_empty());
+        let jobs = live.push(&samples[at(1.65)..at(1.69)]).unwrap();
+        assert_eq!(jobs.len(), 1);
+        let early = &jobs[0];
+        assert_eq!(early.kind, JobKind::Early { keyword: 1 });
+        assert!(
+            early.end_s() >= end_s && early.end_s() < end_s + 1.0 / 16_000.0,
+            "{} for {end_s}",
+            early.end_s()
+        );
+        let start = at(early.start_s);
+        assert_eq!(early.samples, samples[start..start + 16_000]);
+        assert_eq!(early.ready_s, early.end_s());
+        // The early window holds the peak clear of its edge: the word is detected there, a hop
+        // sooner, and nothing more is asked for.
+        let peak = reading.attention_peak_s - early.start_s;
+        let (_, found) = live.heard(early, &labels, yes.clone(), Some(&peaking_at(peak)));
+        let found = found.expect("detected in the early window");
+        assert_eq!(found.decided_s, early.end_s());
+        assert!((found.at_s - reading.attention_peak_s).abs() < 0.02);
+        assert_eq!(live.until_next_job(), at(1.75) - at(1.69));
+        // An early window read for "yes" that hears another keyword in its end edge asks for
+        // nothing: the next hop reads that one.
+        live.place(early, &labels, no, Some(&peaking_at(0.77)));
+        assert_eq!(live.until_next_job(), at(1.75) - at(1.69));
+        // A peak that moved on within the early window's end edge asks for another early window
+        // when that ends before the next hop (1.75 s), and not when it would end after it.
+        live.place(early, &labels, yes.clone(), Some(&peaking_at(0.95)));
+        assert_eq!(live.until_next_job(), at(1.75) - at(1.69));
+        live.place(early, &labels, yes.clone(), Some(&peaking_at(0.77)));
+        assert!(live.until_next_job() < at(1.75) - at(1.69));
+        let jobs = live.push(&samples[at(1.69)..at(1.8)]).unwrap();
+        let kinds: Vec<(JobKind, f64)> = jobs.iter().map(|j| (j.kind, j.end_s())).collect();
+        assert_eq!(kinds.len(), 2, "{kinds:?}");
+        assert_eq!(kinds[0].0, JobKind::Early { keyword: 1 });
+        assert!((kinds[0].1 - 1.72).abs() < 0.01, "{kinds:?}");
+        assert_eq!(
+            kinds[1],
+            (JobKind::Hop, 1.75),
+            "the early window comes first"
+        );
+        assert_eq!(live.until_next_job(), at(2.0) - at(1.8));
+        // Nor once the next hop's window is out: it reads the word as soon.
+        live.place(&jobs[0], &labels, yes.clone(), Some(&peaking_at(0.77)));
+        assert!(live.due().is_empty());
+        // A reading made once the next hop's window is out asks for nothing: that window is
+        // read as soon.
+        live.place(&hop, &labels, yes, Some(&peaking_at(0.91)));
+        assert!(live.due().is_empty());
+        assert_eq!(live.until_next_job(), at(2.0) - at(1.8));
     }
 
     #[test]

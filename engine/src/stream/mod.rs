@@ -16,7 +16,7 @@ mod vad;
 mod windows;
 
 pub use detector::{Detection, Detector, DetectorSettings, WindowReading, is_keyword};
-pub use live::{Cadence, Job, LiveListener, MAX_SEGMENT_S, SEGMENT_PAD_S};
+pub use live::{Cadence, EARLY_MARGIN_S, Job, JobKind, LiveListener, MAX_SEGMENT_S, SEGMENT_PAD_S};
 pub use spectrogram::SpectrogramStream;
 pub use truth::{SaidWord, StreamTruth, TRUTH_VERSION};
 pub use vad::{Segment, Vad, VadSettings};
@@ -32,6 +32,17 @@ pub enum StreamError {
     Settings(String),
     #[error("sample {at} of the stream is not a number (NaN or infinity): the audio is corrupt")]
     NonFinite { at: u64 },
+}
+
+/// Refuses a chunk with a sample that is not a number, naming where it lies in the stream
+/// (`pushed` samples came before the chunk).
+pub fn all_finite(chunk: &[f32], pushed: u64) -> Result<(), StreamError> {
+    match chunk.iter().position(|s| !s.is_finite()) {
+        Some(index) => Err(StreamError::NonFinite {
+            at: pushed + index as u64,
+        }),
+        None => Ok(()),
+    }
 }
 
 /// Everything a listener is set with.
@@ -86,11 +97,7 @@ impl Listener {
     /// voice activity was heard in it as of its end, so any chunking gives the same answers. A
     /// chunk with a sample that is not a number is refused whole.
     pub fn push(&mut self, chunk: &[f32]) -> Result<Vec<HeardWindow>, StreamError> {
-        if let Some(index) = chunk.iter().position(|s| !s.is_finite()) {
-            return Err(StreamError::NonFinite {
-                at: self.windower.pushed() + index as u64,
-            });
-        }
+        all_finite(chunk, self.windower.pushed())?;
         let mut heard = Vec::new();
         let mut rest = chunk;
         while !rest.is_empty() {
@@ -115,12 +122,12 @@ impl Listener {
     }
 }
 
-/// A model's readings of a recording: of the windows with speech in them, or of its stretches
-/// of speech.
+/// A model's readings of a recording: of the windows with speech in them and its early windows
+/// (see [`JobKind::Early`]), or of its stretches of speech.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Heard {
     pub readings: Vec<WindowReading>,
-    /// Windows in all: the model only reads windows with speech.
+    /// Windows in all, at a hop: the model only reads those with speech.
     pub windows: usize,
 }
 
@@ -128,9 +135,12 @@ pub struct Heard {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Detected {
     pub detections: Vec<Detection>,
-    /// Readings made, and windows in all: the model only reads windows with speech (or each
+    /// Readings made: of the windows at a hop with speech and of early windows (or of each
     /// stretch of speech once).
     pub windows_read: usize,
+    /// Of them, early windows.
+    pub early_windows_read: usize,
+    /// Windows in all, at a hop.
     pub windows: usize,
 }
 
@@ -144,6 +154,9 @@ impl Heard {
         Ok(Detected {
             detections: detections(labels, &self.readings, settings)?,
             windows_read: self.readings.len(),
+            early_windows_read: (self.readings.iter())
+                .filter(|reading| reading.only_keyword.is_some())
+                .count(),
             windows: self.windows,
         })
     }
@@ -195,18 +208,27 @@ impl<'a> ModelListening<'a> {
         })
     }
 
-    /// Hears the next chunk and reads the windows it completes.
+    /// Hears the next chunk and reads the audio it completes, each job as soon as its audio is
+    /// there, so what a reading asks to read next is read where a live listener reading without
+    /// delay would, whatever the chunking. A chunk with a sample that is not a number is refused
+    /// whole.
     pub async fn hear(&mut self, chunk: &[f32]) -> Result<(), ListenError> {
+        all_finite(chunk, self.live.listener().windower().pushed())?;
         let request = crate::model::ReadingRequest::default();
-        for job in self.live.push(chunk)? {
-            let reading = self.model.read(&job.samples, &request).await?;
-            let (reading, _) = self.live.heard(
-                &job,
-                self.model.labels(),
-                reading.prediction.probs,
-                Some(&reading.map),
-            );
-            self.readings.push(reading);
+        let mut rest = chunk;
+        while !rest.is_empty() {
+            let (jobs, taken) = self.live.push_to_next_job(rest)?;
+            for job in jobs {
+                let reading = self.model.read(&job.samples, &request).await?;
+                let (reading, _) = self.live.heard(
+                    &job,
+                    self.model.labels(),
+                    reading.prediction.probs,
+                    Some(&reading.map),
+                );
+                self.readings.push(reading);
+            }
+            rest = &rest[taken..];
         }
         Ok(())
     }

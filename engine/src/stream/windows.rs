@@ -128,6 +128,15 @@ impl Windower {
         (self.next_end - self.pushed) as usize
     }
 
+    /// Where the first window ending after sample `sample` ends, by the hop clock.
+    pub fn next_window_end_after(&self, sample: u64) -> u64 {
+        let (window, hop) = (self.geometry.window as u64, self.geometry.hop as u64);
+        match sample.checked_sub(window) {
+            Some(past_first) => window + (past_first / hop + 1) * hop,
+            None => window,
+        }
+    }
+
     /// Seconds of stream heard so far.
     pub fn heard_s(&self) -> f64 {
         self.pushed as f64 / MODEL_SAMPLE_RATE as f64
@@ -136,11 +145,7 @@ impl Windower {
     /// Appends a chunk of 16 kHz samples and hands out every window that ends inside it. A
     /// chunk with a sample that is not a number is refused whole.
     pub fn push(&mut self, chunk: &[f32]) -> Result<Vec<StreamWindow>, StreamError> {
-        if let Some(index) = chunk.iter().position(|s| !s.is_finite()) {
-            return Err(StreamError::NonFinite {
-                at: self.pushed + index as u64,
-            });
-        }
+        super::all_finite(chunk, self.pushed)?;
         let mut windows = Vec::new();
         let mut rest = chunk;
         while !rest.is_empty() {
@@ -239,6 +244,21 @@ mod tests {
                 at = end;
             }
             assert_eq!(heard, offline, "chunks of about {chunking}");
+        }
+    }
+
+    #[test]
+    fn the_hop_clock_names_the_next_window_end_after_any_sample() {
+        let windower = Windower::new(&settings(1.0, 0.25, 2.0)).unwrap();
+        for (sample, next) in [
+            (0, 16_000),
+            (15_999, 16_000),
+            (16_000, 20_000),
+            (19_999, 20_000),
+            (20_000, 24_000),
+            (26_880, 28_000),
+        ] {
+            assert_eq!(windower.next_window_end_after(sample), next, "{sample}");
         }
     }
 
