@@ -34,6 +34,10 @@ pub struct ListenArgs {
     /// (such readings detect nothing).
     #[arg(long, default_value_t = DetectorSettings::default().edge_s)]
     pub edge: f32,
+    /// Seconds at the end of an early window (read for a keyword a window heard in its end
+    /// edge, ending this far past that peak) where an attention peak means it cuts the word.
+    #[arg(long, default_value_t = DetectorSettings::default().early_edge_s)]
+    pub early_edge: f32,
     /// How the teacher reads the stream: each stretch of speech once, when voice activity says
     /// it ended, as the page's live mode runs it, or every hop like the students.
     #[arg(long, value_enum, default_value_t = TeacherReads::PerSegment)]
@@ -73,6 +77,7 @@ impl ListenArgs {
                 thresholds: thresholds.iter().cloned().collect(),
                 refractory_s: self.refractory,
                 edge_s: self.edge,
+                early_edge_s: self.early_edge,
             },
         };
         settings.check().map_err(|e| e.to_string())?;

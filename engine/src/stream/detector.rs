@@ -19,6 +19,10 @@ pub struct DetectorSettings {
     /// such a reading detects nothing (a model hearing half of "stop" may well say "off"), and a
     /// window further on sees the word whole.
     pub edge_s: f32,
+    /// The end edge of an early window (see [`JobKind::Early`]), which ends this far past the
+    /// attention peak that asked for it: it may only confirm the keyword a window before it
+    /// heard, so it can decide nearer its end than a window at a hop.
+    pub early_edge_s: f32,
 }
 
 impl Default for DetectorSettings {
@@ -28,6 +32,7 @@ impl Default for DetectorSettings {
             thresholds: BTreeMap::new(),
             refractory_s: 1.0,
             edge_s: 0.25,
+            early_edge_s: 0.25,
         }
     }
 }
@@ -45,6 +50,7 @@ impl DetectorSettings {
         for (name, seconds) in [
             ("refractory time", self.refractory_s),
             ("edge", self.edge_s),
+            ("early windows' edge", self.early_edge_s),
         ] {
             if !(seconds >= 0.0 && seconds.is_finite()) {
                 return Err(StreamError::Settings(format!(
@@ -159,7 +165,11 @@ impl Detector {
         }
         let at_s = reading.attention_peak_s;
         let edge = self.settings.edge_s as f64;
-        if at_s < reading.start_s + edge || at_s > reading.end_s - edge {
+        let end_edge = match reading.only_keyword {
+            Some(_) => self.settings.early_edge_s as f64,
+            None => edge,
+        };
+        if at_s < reading.start_s + edge || at_s > reading.end_s - end_edge {
             return None;
         }
         let refractory = self.settings.refractory_s as f64;
@@ -255,6 +265,26 @@ mod tests {
     }
 
     #[test]
+    fn an_early_windows_end_edge_is_its_own() {
+        let settings = DetectorSettings {
+            early_edge_s: 0.15,
+            ..DetectorSettings::default()
+        };
+        let yes = [0.05, 0.05, 0.8, 0.1];
+        let early_for_yes = JobKind::Early { keyword: 2 };
+        // A peak 0.2 s before the end: in a hop's window's edge, clear of an early window's.
+        let mut detector = Detector::new(settings.clone()).unwrap();
+        assert_eq!(observe(&mut detector, 0.0, yes, 0.8), None);
+        assert!(observe_job(&mut detector, early_for_yes, 0.0, yes, 0.8).is_some());
+        // The start edge stays the common one.
+        let mut detector = Detector::new(settings).unwrap();
+        assert_eq!(
+            observe_job(&mut detector, early_for_yes, 0.0, yes, 0.2),
+            None
+        );
+    }
+
+    #[test]
     fn silence_unknown_and_low_confidence_detect_nothing() {
         let mut detector = Detector::new(DetectorSettings::default()).unwrap();
         assert_eq!(observe(&mut detector, 0.0, [0.9, 0.1, 0.0, 0.0], 0.5), None);
@@ -285,6 +315,10 @@ mod tests {
             },
             DetectorSettings {
                 edge_s: -0.1,
+                ..DetectorSettings::default()
+            },
+            DetectorSettings {
+                early_edge_s: f32::INFINITY,
                 ..DetectorSettings::default()
             },
         ] {

@@ -115,8 +115,10 @@ pub struct LiveListener {
     listener: Listener,
     cadences: Vec<Cadence>,
     detectors: Vec<Detector>,
-    /// The edge of the models reading every hop (see [`DetectorSettings::edge_s`]).
+    /// The edge of the models reading every hop (see [`DetectorSettings::edge_s`]), and the end
+    /// edge of their early windows.
     edge_s: f64,
+    early_edge_s: f64,
     /// Early windows to hand out.
     early: Vec<EarlyWindow>,
     /// Windows heard, with speech or without.
@@ -136,6 +138,7 @@ impl LiveListener {
             cadences: cadences.to_vec(),
             detectors,
             edge_s: settings.detector.edge_s as f64,
+            early_edge_s: settings.detector.early_edge_s as f64,
             early: Vec::new(),
             windows: 0,
             segments_read_until: 0.0,
@@ -300,12 +303,17 @@ impl LiveListener {
             (JobKind::Early { keyword: asked }, Some(heard)) if heard == asked => keyword,
             _ => None,
         };
+        let end_edge = match job.kind {
+            JobKind::Early { .. } => self.early_edge_s,
+            JobKind::Hop | JobKind::Segment => self.edge_s,
+        };
         if let Some(keyword) = asks
-            && reading.attention_peak_s > reading.end_s - self.edge_s
+            && reading.attention_peak_s > reading.end_s - end_edge
         {
             let rate = MODEL_SAMPLE_RATE as f64;
             let windower = self.listener.windower();
-            let end = ((reading.attention_peak_s + self.edge_s + EARLY_MARGIN_S) * rate).ceil();
+            let end = reading.attention_peak_s + self.early_edge_s + EARLY_MARGIN_S;
+            let end = (end * rate).ceil();
             let end = end as u64;
             let next_hop = windower.next_window_end_after((reading.end_s * rate).round() as u64);
             // The next hop's window, when it ends first or has been handed out already, reads
