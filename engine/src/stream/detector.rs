@@ -61,6 +61,15 @@ impl DetectorSettings {
         Ok(())
     }
 
+    /// The end edge of a reading's window: an early window's own, or the one every window keeps.
+    pub(super) fn end_edge_s(&self, early: bool) -> f64 {
+        (if early {
+            self.early_edge_s
+        } else {
+            self.edge_s
+        }) as f64
+    }
+
     fn threshold(&self, label: &str) -> f32 {
         self.thresholds
             .get(label)
@@ -165,10 +174,7 @@ impl Detector {
         }
         let at_s = reading.attention_peak_s;
         let edge = self.settings.edge_s as f64;
-        let end_edge = match reading.only_keyword {
-            Some(_) => self.settings.early_edge_s as f64,
-            None => edge,
-        };
+        let end_edge = self.settings.end_edge_s(reading.only_keyword.is_some());
         if at_s < reading.start_s + edge || at_s > reading.end_s - end_edge {
             return None;
         }

@@ -115,10 +115,9 @@ pub struct LiveListener {
     listener: Listener,
     cadences: Vec<Cadence>,
     detectors: Vec<Detector>,
-    /// The edge of the models reading every hop (see [`DetectorSettings::edge_s`]), and the end
-    /// edge of their early windows.
-    edge_s: f64,
-    early_edge_s: f64,
+    /// The detector settings of the models reading every hop: the edges that say when a window
+    /// cut a word and where an early window ends.
+    detector: DetectorSettings,
     /// Early windows to hand out.
     early: Vec<EarlyWindow>,
     /// Windows heard, with speech or without.
@@ -137,8 +136,7 @@ impl LiveListener {
             listener: Listener::new(settings)?,
             cadences: cadences.to_vec(),
             detectors,
-            edge_s: settings.detector.edge_s as f64,
-            early_edge_s: settings.detector.early_edge_s as f64,
+            detector: settings.detector.clone(),
             early: Vec::new(),
             windows: 0,
             segments_read_until: 0.0,
@@ -303,16 +301,14 @@ impl LiveListener {
             (JobKind::Early { keyword: asked }, Some(heard)) if heard == asked => keyword,
             _ => None,
         };
-        let end_edge = match job.kind {
-            JobKind::Early { .. } => self.early_edge_s,
-            JobKind::Hop | JobKind::Segment => self.edge_s,
-        };
+        let end_edge = (self.detector).end_edge_s(matches!(job.kind, JobKind::Early { .. }));
         if let Some(keyword) = asks
             && reading.attention_peak_s > reading.end_s - end_edge
         {
             let rate = MODEL_SAMPLE_RATE as f64;
             let windower = self.listener.windower();
-            let end = reading.attention_peak_s + self.early_edge_s + EARLY_MARGIN_S;
+            let early_edge_s = self.detector.early_edge_s as f64;
+            let end = reading.attention_peak_s + early_edge_s + EARLY_MARGIN_S;
             let end = (end * rate).ceil();
             let end = end as u64;
             let next_hop = windower.next_window_end_after((reading.end_s * rate).round() as u64);
