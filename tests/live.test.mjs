@@ -66,10 +66,11 @@ async function pageDetections(page) {
   const [download] = await Promise.all([page.waitForEvent('download'), page.click('#live-csv')]);
   assert.equal(download.suggestedFilename(), 'tempokd-detections.csv');
   const [header, ...rows] = (await readFile(await download.path(), 'utf8')).trim().split('\n');
-  assert.equal(header, 'time_s,word,model,confidence,decided_s,latency_ms');
+  assert.equal(header, 'time_s,word,model,confidence,decided_s,speech_end_s,latency_ms');
   return rows.map((row) => {
-    const [at, label, model, confidence, decided, latency] = row.split(',');
+    const [at, label, model, confidence, decided, speechEnd, latency] = row.split(',');
     return { at: Number(at), label, model, confidence: Number(confidence), decided: Number(decided),
+      speechEnd: speechEnd === '' ? null : Number(speechEnd),
       latency: latency === '' ? null : Number(latency) };
   });
 }
@@ -155,6 +156,11 @@ test('live mode marks the words the command line finds in the same stream', { ti
       `words the command line is sure of, missed or named otherwise (${dropped} windows dropped): ${where}`);
     assert.ok(missed.length <= 1 + dropped, `words missed (${dropped} windows dropped): ${where}`);
     assert.ok(extra.length <= 1, `words the command line did not hear: ${where}`);
+  }
+  for (const d of shown) {
+    // A latency is measured from the end of the stretch of speech holding the word.
+    assert.equal(d.latency === null, d.speechEnd === null, JSON.stringify(d));
+    if (d.speechEnd !== null) assert.ok(d.at <= d.speechEnd + 0.25, JSON.stringify(d));
   }
   const latencies = shown.filter((d) => d.latency !== null).map((d) => d.latency).sort((a, b) => a - b);
   assert.ok(latencies.length > 0, 'some latency was measured');

@@ -4,7 +4,9 @@
 // browser has one core (no helper: every model on the model worker) or the cores it has.
 // The two alternate, TEMPOKD_BENCH_ROUNDS times each (default 2). Prints, per configuration,
 // the latency from the end of each stretch of speech to its mark over every model's marks, the
-// ms a reading takes per worker and the windows dropped; then the ratio of the medians.
+// ms a reading takes per worker and the windows dropped, where each mark's time went (the wait for
+// the audio that decided it, then chunks, queue, reading and showing) with the slowest marks;
+// then the ratio of the medians.
 //
 //   scripts/test.sh (or trunk build --offline), then: node scripts/bench/live-latency.mjs
 //   TEMPOKD_DIST=target/dist-release node scripts/bench/live-latency.mjs
@@ -51,9 +53,24 @@ async function listen(cores) {
     const models = await page.$$eval('#live-models tbody tr', (rows) => rows.map((row) =>
       [...row.querySelectorAll('td')].map((cell) => cell.textContent.trim())));
     const [download] = await Promise.all([page.waitForEvent('download'), page.click('#live-csv')]);
-    const rows = (await readFile(await download.path(), 'utf8')).trim().split('\n').slice(1);
-    const marks = rows.map((row) => row.split(',')).filter((cells) => cells[5] !== '')
-      .map((cells) => ({ model: cells[2], ms: Number(cells[5]) }));
+    const [header, ...rows] = (await readFile(await download.path(), 'utf8')).trim().split('\n');
+    const column = Object.fromEntries(header.split(',').map((name, at) => [name, at]));
+    const marks = rows.map((row) => row.split(','))
+      .filter((cells) => cells[column.latency_ms] !== '')
+      .map((cells) => {
+        const [decided, speechEnd] = [cells[column.decided_s], cells[column.speech_end_s]].map(Number);
+        const ms = Number(cells[column.latency_ms]);
+        // The stream's time from the end of speech to the end of the audio that decided the
+        // word (a window's end, or for the teacher when voice activity closed the stretch), and
+        // the rest: the audio's chunks, the wait for the worker, the reading, the page's showing.
+        const waitMs = Math.round((decided - speechEnd) * 1000);
+        const model = cells[column.model];
+        const onHop = Math.abs(decided * 4 - Math.round(decided * 4)) < 1e-3;
+        const read = model === 'teacher' ? 'stretch' : onHop ? 'hop' : 'early';
+        const at = Number(cells[column.time_s]);
+        return { model, word: cells[column.word], at, speechEnd, decided, read, ms, waitMs,
+          restMs: ms - waitMs };
+      });
     return { reported, models, marks };
   } finally {
     await browser.close();
@@ -70,6 +87,16 @@ const byReader = (marks) => ['teacher', 'students'].map((who) => {
   const mine = sortedMs(marks.filter((mark) => (mark.model === 'teacher') === (who === 'teacher')));
   return `${who}: ${mine.length ? summary(mine) : 'no marks'}`;
 }).join('; ');
+/** Median, 90th percentile and worst of the wait for the deciding audio and of the rest, for the
+ * teacher and the students apart. */
+const split = (marks) => ['teacher', 'students'].map((who) => {
+  const mine = marks.filter((mark) => (mark.model === 'teacher') === (who === 'teacher'));
+  const part = (key) => {
+    const sorted = mine.map((mark) => mark[key]).sort((a, b) => a - b);
+    return `${quantile(sorted, 0.5)} / ${quantile(sorted, 0.9)} / ${sorted.at(-1)} ms`;
+  };
+  return mine.length ? `${who}: waiting for the audio ${part('waitMs')}, then ${part('restMs')}` : '';
+}).filter(Boolean).join('; ');
 const configurations = [{ name: 'one worker (1 core reported)', cores: 1 },
   { name: 'with helpers (the cores the browser has)', cores: null }];
 const results = new Map(configurations.map((c) => [c.name, []]));
@@ -82,6 +109,11 @@ for (let round = 0; round < ROUNDS; round += 1) {
       `${summary(sorted)}; ${byReader(run.marks)}`);
     // Model | reads | worker | readings | ms each | behind s | skipped
     for (const cells of run.models) console.log(`  ${cells.join(' | ')}`);
+    console.log(`  where the time went: ${split(run.marks)}`);
+    const slowest = [...run.marks].sort((a, b) => b.ms - a.ms).slice(0, 6);
+    console.log(`  slowest marks: ${slowest.map((m) => `${m.model} "${m.word}" at ${m.at} s ` +
+      `(${m.read} window ending ${m.decided} s, speech ended ${m.speechEnd} s) ` +
+      `${m.ms} = ${m.waitMs} + ${m.restMs} ms`).join('; ')}`);
   }
 }
 const medians = configurations.map((c) => {

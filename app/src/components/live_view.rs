@@ -346,7 +346,10 @@ fn DetectionLog(live: Live, models: Models) -> impl IntoView {
         })
     };
     let latency = move || {
-        let mut latencies: Vec<f64> = log().iter().filter_map(|l| l.latency_ms).collect();
+        let mut latencies: Vec<f64> = log()
+            .iter()
+            .filter_map(|l| l.latency.map(|latency| latency.ms))
+            .collect();
         if latencies.is_empty() {
             return "Latency: none measured yet.".to_string();
         }
@@ -361,7 +364,7 @@ fn DetectionLog(live: Live, models: Models) -> impl IntoView {
     };
     let row = move |logged: LoggedDetection| {
         let d = &logged.detection;
-        let latency = match logged.latency_ms {
+        let latency = match logged.latency.map(|latency| latency.ms) {
             Some(ms) if ms < 0.0 => "before the word ended".to_string(),
             Some(ms) => format!("{ms:.0} ms"),
             None => "—".to_string(),

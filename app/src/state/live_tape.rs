@@ -68,10 +68,20 @@ pub struct LoggedDetection {
     pub detection: Detection,
     /// Page time (ms) the mark appeared.
     pub shown_ms: f64,
-    /// Milliseconds from the end of the stretch of speech holding the word (voice activity's
-    /// offset) to the mark; negative when the mark came before the word ended; `None` until
-    /// voice activity has closed the stretch.
-    pub latency_ms: Option<f64>,
+    /// How long after the word's end the mark came; `None` until voice activity has closed
+    /// the stretch of speech holding it.
+    pub latency: Option<Latency>,
+}
+
+/// The time from the end of the stretch of speech holding a detected word (voice activity's
+/// offset) to its mark.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Latency {
+    /// Where the stretch ended, in seconds of the stream.
+    pub speech_end_s: f64,
+    /// Page milliseconds from when the stream's audio reached that end to the mark; negative
+    /// when the mark came before the word ended.
+    pub ms: f64,
 }
 
 /// The session's state; one per page.
@@ -250,8 +260,14 @@ impl LiveTape {
                 for logged in &mut self.log {
                     let at = logged.detection.at_s;
                     let inside = at >= start_s - SEGMENT_PAD_S && at <= end_s + SEGMENT_PAD_S;
-                    if inside && logged.latency_ms.is_none() {
-                        logged.latency_ms = end_ms.map(|end| logged.shown_ms - end);
+                    // Voice activity may split a word at a dip: its latency runs from the
+                    // end of its last part.
+                    let later = (logged.latency).is_none_or(|l| l.speech_end_s < end_s);
+                    if inside && later {
+                        logged.latency = end_ms.map(|end| Latency {
+                            speech_end_s: end_s,
+                            ms: logged.shown_ms - end,
+                        });
                     }
                 }
                 None
@@ -289,22 +305,25 @@ impl LiveTape {
         let detection = model.detector.observe(&model.labels, &live.reading);
         model.readings.push_back((live.reading, live.map));
         if let Some(detection) = detection {
-            let latency_ms = self.latency_ms(detection.at_s, now_ms);
+            let latency = self.latency(detection.at_s, now_ms);
             self.log.push(LoggedDetection {
                 model: live.model,
                 detection,
                 shown_ms: now_ms,
-                latency_ms,
+                latency,
             });
         }
     }
 
     /// The latency of a mark shown at `now_ms` for a word at `at_s`, if its stretch of speech
-    /// has ended.
-    fn latency_ms(&self, at_s: f64, now_ms: f64) -> Option<f64> {
-        let (_, end) = (self.speech.iter())
-            .find(|(start, end)| at_s >= start - SEGMENT_PAD_S && at_s <= end + SEGMENT_PAD_S)?;
-        self.arrival_ms(*end).map(|end| now_ms - end)
+    /// has ended (the last of them, when voice activity split the word).
+    fn latency(&self, at_s: f64, now_ms: f64) -> Option<Latency> {
+        let (_, end_s) = (self.speech.iter())
+            .rfind(|(start, end)| at_s >= start - SEGMENT_PAD_S && at_s <= end + SEGMENT_PAD_S)?;
+        self.arrival_ms(*end_s).map(|end_ms| Latency {
+            speech_end_s: *end_s,
+            ms: now_ms - end_ms,
+        })
     }
 
     /// New detector settings: each model's detector starts again and hears the readings still
@@ -365,7 +384,7 @@ impl LiveTape {
                     heard_again.push(LoggedDetection {
                         model: name.clone(),
                         shown_ms: before.map_or(0.0, |b| b.shown_ms),
-                        latency_ms: before.and_then(|b| b.latency_ms),
+                        latency: before.and_then(|b| b.latency),
                         detection,
                     });
                 }
@@ -378,12 +397,13 @@ impl LiveTape {
 
     /// The log as CSV: one row per detection.
     pub fn csv(&self) -> String {
-        let mut csv = String::from("time_s,word,model,confidence,decided_s,latency_ms\n");
+        let mut csv =
+            String::from("time_s,word,model,confidence,decided_s,speech_end_s,latency_ms\n");
         for logged in &self.log {
             let d = &logged.detection;
-            let latency = logged
-                .latency_ms
-                .map_or(String::new(), |ms| format!("{ms:.0}"));
+            let latency = logged.latency.map_or(",".to_string(), |latency| {
+                format!("{:.3},{:.0}", latency.speech_end_s, latency.ms)
+            });
             csv.push_str(&format!(
                 "{:.3},{},{},{:.4},{:.3},{latency}\n",
                 d.at_s, d.label, logged.model, d.confidence, d.decided_s
@@ -458,6 +478,7 @@ mod tests {
                 ready_s: end_s,
                 attention_peak_s: start_s + 0.55,
                 only_keyword: None,
+                speech_until_s: None,
             },
             map,
             ms: 5.0,
@@ -539,7 +560,7 @@ mod tests {
         assert_eq!(tape.log.len(), 2);
         assert!(
             tape.csv()
-                .starts_with("time_s,word,model,confidence,decided_s,latency_ms\n")
+                .starts_with("time_s,word,model,confidence,decided_s,speech_end_s,latency_ms\n")
         );
         assert_eq!(tape.csv().lines().count(), 3);
     }
@@ -581,14 +602,15 @@ mod tests {
         tape.heard(&vec![0.0; 16_000], 11_000.0);
         // Marked before voice activity closed the word: its latency waits for the close.
         tape.apply(0, read("a", 2.0, 0.9), 11_300.0);
-        assert_eq!(tape.log[0].latency_ms, None);
+        assert_eq!(tape.log[0].latency, None);
         let ended = LiveEvent::SpeechEnded {
             start_s: 1.2,
             end_s: 1.8,
         };
         tape.apply(0, ended, 11_400.0);
         // 1.8 s arrived with the chunk that ended at 2.0 s.
-        assert_eq!(tape.log[0].latency_ms, Some(300.0));
+        let latency = |speech_end_s, ms| Some(Latency { speech_end_s, ms });
+        assert_eq!(tape.log[0].latency, latency(1.8, 300.0));
         // A word whose speech had already ended gets its latency at once.
         tape.heard(&vec![0.0; 16_000 * 2], 12_000.0);
         tape.apply(
@@ -601,7 +623,20 @@ mod tests {
         );
         tape.apply(0, read("a", 3.5, 0.9), 12_250.0);
         assert_eq!(tape.log.len(), 2);
-        assert_eq!(tape.log[1].latency_ms, Some(250.0));
+        assert_eq!(tape.log[1].latency, latency(3.2, 250.0));
+        let rows: Vec<String> = tape.csv().lines().skip(1).map(String::from).collect();
+        assert!(rows[0].ends_with(",2.000,1.800,300"), "{rows:?}");
+        // A word voice activity split at a dip: its latency runs from the end of its last part.
+        // The stream reached 4.5, 5, 5.5 and 6 s at 13,000, 13,500, 14,000 and 14,500 ms.
+        for ms in [13_000.0, 13_500.0, 14_000.0, 14_500.0] {
+            tape.heard(&vec![0.0; 8_000], ms);
+        }
+        tape.apply(0, read("a", 6.0, 0.9), 14_600.0);
+        let part = |start_s, end_s| LiveEvent::SpeechEnded { start_s, end_s };
+        tape.apply(0, part(5.0, 5.4), 14_700.0);
+        assert_eq!(tape.log[2].latency, latency(5.4, 600.0));
+        tape.apply(0, part(5.55, 5.8), 14_800.0);
+        assert_eq!(tape.log[2].latency, latency(5.8, 100.0));
         assert_eq!(
             tape.apply(
                 0,

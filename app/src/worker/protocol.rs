@@ -726,6 +726,7 @@ mod tests {
                     ready_s: 11.3,
                     attention_peak_s: 10.5,
                     only_keyword: Some(1),
+                    speech_until_s: Some(10.9),
                 },
                 map,
                 ms: 12.5,

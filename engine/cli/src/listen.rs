@@ -38,6 +38,14 @@ pub struct ListenArgs {
     /// edge, ending this far past that peak) where an attention peak means it cuts the word.
     #[arg(long, default_value_t = DetectorSettings::default().early_edge_s)]
     pub early_edge: f32,
+    /// Seconds without speech at a window's end that show it holds its words whole there, so
+    /// an attention peak in its end edge decides at once.
+    #[arg(long, default_value_t = DetectorSettings::default().quiet_end_s)]
+    pub quiet_end: f32,
+    /// Seconds a stretch of speech stays open after its last speech frame (bridging the gaps
+    /// inside words): how long the teacher, which reads each stretch once it has ended, waits.
+    #[arg(long, default_value_t = VadSettings::default().hangover_s)]
+    pub hangover: f32,
     /// How the teacher reads the stream: each stretch of speech once, when voice activity says
     /// it ended, as the page's live mode runs it, or every hop like the students.
     #[arg(long, value_enum, default_value_t = TeacherReads::PerSegment)]
@@ -71,13 +79,17 @@ impl ListenArgs {
                 hop_s: self.hop,
                 ..StreamSettings::default()
             },
-            vad: VadSettings::default(),
+            vad: VadSettings {
+                hangover_s: self.hangover,
+                ..VadSettings::default()
+            },
             detector: DetectorSettings {
                 threshold,
                 thresholds: thresholds.iter().cloned().collect(),
                 refractory_s: self.refractory,
                 edge_s: self.edge,
                 early_edge_s: self.early_edge,
+                quiet_end_s: self.quiet_end,
             },
         };
         settings.check().map_err(|e| e.to_string())?;

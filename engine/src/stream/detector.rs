@@ -23,6 +23,10 @@ pub struct DetectorSettings {
     /// attention peak that asked for it: it may only confirm the keyword a window before it
     /// heard, so it can decide nearer its end than a window at a hop.
     pub early_edge_s: f32,
+    /// Seconds without speech, by voice activity, at the end of a window that show that the
+    /// window holds its words whole at that end: a peak in its end edge is then a word that
+    /// ended, not one the window cuts, and decides at once.
+    pub quiet_end_s: f32,
 }
 
 impl Default for DetectorSettings {
@@ -33,6 +37,7 @@ impl Default for DetectorSettings {
             refractory_s: 1.0,
             edge_s: 0.25,
             early_edge_s: 0.25,
+            quiet_end_s: 0.15,
         }
     }
 }
@@ -51,6 +56,7 @@ impl DetectorSettings {
             ("refractory time", self.refractory_s),
             ("edge", self.edge_s),
             ("early windows' edge", self.early_edge_s),
+            ("quiet end", self.quiet_end_s),
         ] {
             if !(seconds >= 0.0 && seconds.is_finite()) {
                 return Err(StreamError::Settings(format!(
@@ -61,13 +67,20 @@ impl DetectorSettings {
         Ok(())
     }
 
-    /// The end edge of a reading's window: an early window's own, or the one every window keeps.
-    pub(super) fn end_edge_s(&self, early: bool) -> f64 {
-        (if early {
+    /// Whether a reading's attention peak lies in its window's end edge (an early window's own,
+    /// or the one every window keeps) with speech going on into that edge's quiet end: the
+    /// window may cut the word it heard.
+    pub(super) fn cuts_at_end(&self, reading: &WindowReading) -> bool {
+        let end_edge = if reading.only_keyword.is_some() {
             self.early_edge_s
         } else {
             self.edge_s
-        }) as f64
+        };
+        let quiet_from = reading.end_s - self.quiet_end_s as f64;
+        reading.attention_peak_s > reading.end_s - end_edge as f64
+            && reading
+                .speech_until_s
+                .is_some_and(|until| until > quiet_from)
     }
 
     fn threshold(&self, label: &str) -> f32 {
@@ -87,7 +100,8 @@ pub struct Detection {
     /// middle for a model without one), in seconds from the start of the stream.
     pub at_s: f64,
     /// When, at the earliest, it could be shown: the end of the window it was decided in, or for
-    /// a stretch of speech read whole, when voice activity said the stretch had ended.
+    /// a stretch of speech read whole, when voice activity said the stretch had ended and its
+    /// padding was there.
     pub decided_s: f64,
 }
 
@@ -108,6 +122,9 @@ pub struct WindowReading {
     /// [`JobKind::Early`]).
     #[serde(default)]
     pub only_keyword: Option<usize>,
+    /// The end of the last speech voice activity had heard by the window's end, if any.
+    #[serde(default)]
+    pub speech_until_s: Option<f64>,
 }
 
 impl WindowReading {
@@ -131,6 +148,7 @@ impl WindowReading {
                 JobKind::Early { keyword } => Some(keyword),
                 JobKind::Hop | JobKind::Segment => None,
             },
+            speech_until_s: job.speech_until_s,
         }
     }
     /// The index and probability of the most probable label.
@@ -174,8 +192,7 @@ impl Detector {
         }
         let at_s = reading.attention_peak_s;
         let edge = self.settings.edge_s as f64;
-        let end_edge = self.settings.end_edge_s(reading.only_keyword.is_some());
-        if at_s < reading.start_s + edge || at_s > reading.end_s - end_edge {
+        if at_s < reading.start_s + edge || self.settings.cuts_at_end(reading) {
             return None;
         }
         let refractory = self.settings.refractory_s as f64;
@@ -219,6 +236,18 @@ mod tests {
         probs: [f32; 4],
         peak_s: f32,
     ) -> Option<Detection> {
+        // Speech up to the window's end, as in a stream where it goes on.
+        observe_speech(detector, kind, start_s, probs, peak_s, Some(start_s + 1.0))
+    }
+
+    fn observe_speech(
+        detector: &mut Detector,
+        kind: JobKind,
+        start_s: f64,
+        probs: [f32; 4],
+        peak_s: f32,
+        speech_until_s: Option<f64>,
+    ) -> Option<Detection> {
         let mut values = vec![0.01; 50];
         values[(peak_s / 0.02) as usize] = 1.0;
         let map = TimeMap {
@@ -228,6 +257,7 @@ mod tests {
         };
         let job = Job {
             kind,
+            speech_until_s,
             ..Job::window(0, start_s, vec![0.0; 16_000])
         };
         let reading = WindowReading::new(&job, probs.to_vec(), Some(&map));
@@ -291,6 +321,25 @@ mod tests {
     }
 
     #[test]
+    fn a_window_quiet_at_its_end_decides_a_word_peaking_in_its_end_edge() {
+        let yes = [0.05, 0.05, 0.8, 0.1];
+        let heard = |speech_until_s| {
+            let mut detector = Detector::new(DetectorSettings::default()).unwrap();
+            observe_speech(&mut detector, JobKind::Hop, 2.0, yes, 0.85, speech_until_s)
+        };
+        // Speech stopped 0.2 s before the window's end (the default quiet end is 0.15 s): the
+        // word ended inside the window.
+        let found = heard(Some(2.8)).expect("a word that ended");
+        assert!((found.at_s - 2.85).abs() < 1e-6, "{found:?}");
+        // Speech went on until 0.1 s before the end: the window may cut the word.
+        assert_eq!(heard(Some(2.9)), None);
+        // The start edge stays whatever the end.
+        let mut detector = Detector::new(DetectorSettings::default()).unwrap();
+        let early_peak = observe_speech(&mut detector, JobKind::Hop, 2.0, yes, 0.1, Some(2.5));
+        assert_eq!(early_peak, None);
+    }
+
+    #[test]
     fn silence_unknown_and_low_confidence_detect_nothing() {
         let mut detector = Detector::new(DetectorSettings::default()).unwrap();
         assert_eq!(observe(&mut detector, 0.0, [0.9, 0.1, 0.0, 0.0], 0.5), None);
@@ -325,6 +374,10 @@ mod tests {
             },
             DetectorSettings {
                 early_edge_s: f32::INFINITY,
+                ..DetectorSettings::default()
+            },
+            DetectorSettings {
+                quiet_end_s: -0.05,
                 ..DetectorSettings::default()
             },
         ] {

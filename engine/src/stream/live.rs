@@ -79,8 +79,10 @@ pub struct Job {
     pub start_s: f64,
     pub samples: Vec<f32>,
     /// When it was handed out, in the stream's time: a window's end, or when voice activity said
-    /// a stretch of speech had ended.
+    /// a stretch of speech had ended and its padding was there.
     pub ready_s: f64,
+    /// The end of the last speech voice activity had heard by the audio's end, if any.
+    pub speech_until_s: Option<f64>,
 }
 
 impl Job {
@@ -92,6 +94,7 @@ impl Job {
             start_s,
             samples,
             ready_s: 0.0,
+            speech_until_s: None,
         };
         job.ready_s = job.end_s();
         job
@@ -161,7 +164,10 @@ impl LiveListener {
                 self.windows += 1;
                 if heard.speech {
                     let window = &heard.window;
-                    let job = Job::window(0, window.start_s(), window.samples.clone());
+                    let job = Job {
+                        speech_until_s: self.speech_until(window.end_s()),
+                        ..Job::window(0, window.start_s(), window.samples.clone())
+                    };
                     jobs.extend(self.jobs_for(Cadence::EveryHop, &job));
                 }
             }
@@ -217,11 +223,20 @@ impl LiveListener {
                     let samples = windower.span(end.checked_sub(window)?, end)?;
                     Some(Job {
                         kind: JobKind::Early { keyword },
+                        speech_until_s: self.speech_until(end as f64 / rate),
                         ..Job::window(model, (end - window) as f64 / rate, samples)
                     })
                 },
             )
             .collect()
+    }
+
+    /// The end of the last speech voice activity has heard, as far as it knows at `end_s`: a
+    /// job handed out after voice activity heard past its end (an early window asked for late)
+    /// cannot tell whether speech stopped before that end when some was heard after it, so it
+    /// counts speech up to its end.
+    fn speech_until(&self, end_s: f64) -> Option<f64> {
+        (self.listener.vad().last_speech_s()).map(|until| until.min(end_s))
     }
 
     /// Jobs for the stretches of speech that ended since the last call.
@@ -235,15 +250,19 @@ impl LiveListener {
             if end <= self.segments_read_until {
                 continue;
             }
-            self.segments_read_until = end;
             let from = (start - SEGMENT_PAD_S).max(end + SEGMENT_PAD_S - MAX_SEGMENT_S);
             let from = (from.max(0.0) * rate).round() as u64;
             let to = ((end + SEGMENT_PAD_S) * rate).round() as u64;
-            let to = to.min(self.listener.windower().pushed());
+            // A hangover shorter than the padding closes the stretch before its padding is here.
+            if to > self.listener.windower().pushed() {
+                break;
+            }
+            self.segments_read_until = end;
             if let Some(samples) = self.listener.windower().span(from, to) {
                 let job = Job {
                     kind: JobKind::Segment,
-                    ready_s: closed,
+                    ready_s: closed.max(to as f64 / rate),
+                    speech_until_s: Some(end),
                     ..Job::window(0, from as f64 / rate, samples)
                 };
                 jobs.extend(self.jobs_for(Cadence::PerSegment, &job));
@@ -301,9 +320,8 @@ impl LiveListener {
             (JobKind::Early { keyword: asked }, Some(heard)) if heard == asked => keyword,
             _ => None,
         };
-        let end_edge = (self.detector).end_edge_s(matches!(job.kind, JobKind::Early { .. }));
         if let Some(keyword) = asks
-            && reading.attention_peak_s > reading.end_s - end_edge
+            && self.detector.cuts_at_end(&reading)
         {
             let rate = MODEL_SAMPLE_RATE as f64;
             let windower = self.listener.windower();
@@ -422,7 +440,10 @@ mod tests {
         let (yes, no) = (vec![0.1, 0.9, 0.0], vec![0.1, 0.0, 0.9]);
         let unknown = vec![0.9, 0.1, 0.0];
         let at = |seconds: f64| (seconds * 16_000.0) as usize;
-        let mut live = LiveListener::new(&ListenSettings::default(), &[Cadence::EveryHop]).unwrap();
+        // Speech that seems to go on to every window's end: the burst's own ends at 1.4 s.
+        let mut settings = ListenSettings::default();
+        settings.detector.quiet_end_s = 1.0;
+        let mut live = LiveListener::new(&settings, &[Cadence::EveryHop]).unwrap();
         let jobs = live.push(&samples[..at(1.5)]).unwrap();
         let hop = jobs.last().expect("the burst at 1 s is heard").clone();
         assert_eq!((hop.kind, hop.end_s()), (JobKind::Hop, 1.5));
@@ -491,6 +512,27 @@ mod tests {
         live.place(&hop, &labels, yes, Some(&peaking_at(0.91)));
         assert!(live.due().is_empty());
         assert_eq!(live.until_next_job(), at(2.0) - at(1.8));
+    }
+
+    #[test]
+    fn a_window_quiet_at_its_end_decides_at_once_without_an_early_window() {
+        let samples = bursts();
+        let labels = ["_unknown_", "yes"].map(String::from).to_vec();
+        let yes = vec![0.1, 0.9];
+        let at = |seconds: f64| (seconds * 16_000.0) as usize;
+        let mut live = LiveListener::new(&ListenSettings::default(), &[Cadence::EveryHop]).unwrap();
+        let jobs = live.push(&samples[..at(1.75)]).unwrap();
+        let hop = jobs
+            .last()
+            .expect("the burst from 1 to 1.4 s is heard")
+            .clone();
+        assert_eq!(hop.end_s(), 1.75);
+        let until = hop.speech_until_s.expect("speech heard");
+        assert!((until - 1.4).abs() <= 0.02, "{until}");
+        // A peak at 1.55 s, in the end edge, but no speech in the window's last 0.15 s.
+        let (_, found) = live.heard(&hop, &labels, yes, Some(&peaking_at(0.8)));
+        assert!((found.expect("decided at once").at_s - 1.56).abs() < 0.02);
+        assert_eq!(live.until_next_job(), at(0.25));
     }
 
     #[test]

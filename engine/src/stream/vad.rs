@@ -33,7 +33,7 @@ impl Default for VadSettings {
             margin_db: 9.0,
             floor_window_s: 3.0,
             floor_quantile: 0.3,
-            hangover_s: 0.3,
+            hangover_s: 0.2,
             min_dbfs: -60.0,
         }
     }
@@ -171,6 +171,13 @@ impl Vad {
         closed.chain(open).collect()
     }
 
+    /// The end of the last frame heard as speech, if any is remembered.
+    pub fn last_speech_s(&self) -> Option<f64> {
+        let open = self.open.map(|(_, last)| last + 1);
+        let closed = self.closed.back().map(|&(_, end, _)| end);
+        open.or(closed).map(|end| self.seconds(end))
+    }
+
     /// Whether any speech was heard between `start_s` and `end_s`.
     pub fn speech_between(&self, start_s: f64, end_s: f64) -> bool {
         let now = self.seconds(self.frames);
@@ -250,7 +257,11 @@ mod tests {
     fn speech_is_found_in_the_windows_that_overlap_it() {
         let samples = signal(4.0, 0.01, 0.14, (1.5, 2.1), 5);
         let mut vad = Vad::new(&VadSettings::default(), 60.0).unwrap();
-        vad.push(&samples);
+        vad.push(&samples[..32_000]);
+        // Still within the word: its last speech is the last frame heard.
+        assert!((vad.last_speech_s().expect("speech") - 2.0).abs() <= 0.02);
+        vad.push(&samples[32_000..]);
+        assert!((vad.last_speech_s().expect("speech") - 2.1).abs() <= 0.02);
         assert!(vad.speech_between(1.0, 2.0));
         assert!(vad.speech_between(2.0, 3.0));
         assert!(!vad.speech_between(0.0, 1.0));
