@@ -4,9 +4,9 @@
 // browser has one core (no helper: every model on the model worker) or the cores it has.
 // The two alternate, TEMPOKD_BENCH_ROUNDS times each (default 2). Prints, per configuration,
 // the latency from the end of each stretch of speech to its mark over every model's marks, the
-// ms a reading takes per worker and the windows dropped, where each mark's time went (the wait for
-// the audio that decided it, then chunks, queue, reading and showing) with the slowest marks;
-// then the ratio of the medians.
+// ms a reading takes per worker and the windows dropped, the marks naming a keyword said there
+// apart from the others, where each mark's time went (the wait for the audio that decided it,
+// then chunks, queue, reading and showing) with the slowest marks; then the ratio of the medians.
 //
 //   scripts/test.sh (or trunk build --offline), then: node scripts/bench/live-latency.mjs
 //   TEMPOKD_DIST=target/dist-release node scripts/bench/live-latency.mjs
@@ -24,6 +24,12 @@ const wav = join(dir, 'stream.wav');
 execFileSync('cargo', ['run', '--quiet', '-p', 'tempokd-cli', '--', 'synth-stream', '--out', wav,
   '--seconds', String(SECONDS), '--words', '8', '--stream-seed', '3', '--keyword-share', '0.9'],
 { cwd: ROOT, stdio: 'inherit' });
+// What was said, and when (written beside the stream): a mark is right when it names a keyword
+// said within TOLERANCE_S of where it is placed, as `tempokd calibrate` counts a detection.
+const said = JSON.parse(await readFile(join(dir, 'stream.json'), 'utf8')).words;
+const TOLERANCE_S = 0.25;
+const isRight = (word, at) => said.some((w) => w.label === word &&
+  at >= w.start_s - TOLERANCE_S && at <= w.end_s + TOLERANCE_S);
 const server = await serve();
 
 /** One session of SECONDS with the page told it has `cores` cores (null: what it has). */
@@ -66,10 +72,14 @@ async function listen(cores) {
         const waitMs = Math.round((decided - speechEnd) * 1000);
         const model = cells[column.model];
         const onHop = Math.abs(decided * 4 - Math.round(decided * 4)) < 1e-3;
-        const read = model === 'teacher' ? 'stretch' : onHop ? 'hop' : 'early';
+        // A speech-end window ends the quiet end (0.15 s) after the last speech.
+        const atSpeechEnd = Math.abs(decided - speechEnd - 0.15) < 2e-3;
+        const read = model === 'teacher' ? 'stretch'
+          : onHop ? 'hop' : atSpeechEnd ? 'speech-end' : 'early';
         const at = Number(cells[column.time_s]);
-        return { model, word: cells[column.word], at, speechEnd, decided, read, ms, waitMs,
-          restMs: ms - waitMs };
+        const word = cells[column.word];
+        return { model, word, at, speechEnd, decided, read, ms, waitMs, restMs: ms - waitMs,
+          right: isRight(word, at) };
       });
     return { reported, models, marks };
   } finally {
@@ -109,17 +119,23 @@ for (let round = 0; round < ROUNDS; round += 1) {
       `${summary(sorted)}; ${byReader(run.marks)}`);
     // Model | reads | worker | readings | ms each | behind s | skipped
     for (const cells of run.models) console.log(`  ${cells.join(' | ')}`);
+    const wrong = run.marks.filter((mark) => !mark.right);
+    console.log(`  marks naming a keyword said there: ` +
+      `${summary(sortedMs(run.marks.filter((mark) => mark.right)))}; the others (false accepts): ` +
+      `${wrong.length ? summary(sortedMs(wrong)) : 'none'}`);
     console.log(`  where the time went: ${split(run.marks)}`);
     const slowest = [...run.marks].sort((a, b) => b.ms - a.ms).slice(0, 6);
     console.log(`  slowest marks: ${slowest.map((m) => `${m.model} "${m.word}" at ${m.at} s ` +
-      `(${m.read} window ending ${m.decided} s, speech ended ${m.speechEnd} s) ` +
+      `(${m.right ? 'right' : 'wrong'}, ${m.read} window ending ${m.decided} s, ` +
+      `speech ended ${m.speechEnd} s) ` +
       `${m.ms} = ${m.waitMs} + ${m.restMs} ms`).join('; ')}`);
   }
 }
 const medians = configurations.map((c) => {
   const marks = results.get(c.name).flatMap((run) => run.marks);
   const all = sortedMs(marks);
-  console.log(`${c.name}, all rounds: ${summary(all)}; ${byReader(marks)}`);
+  console.log(`${c.name}, all rounds: ${summary(all)}; ${byReader(marks)}; marks naming a ` +
+    `keyword said there: ${summary(sortedMs(marks.filter((mark) => mark.right)))}`);
   return quantile(all, 0.5);
 });
 console.log(`median latency with helpers / one worker: ${(medians[1] / medians[0]).toFixed(2)}`);
