@@ -72,10 +72,7 @@ async function listen(cores) {
         const waitMs = Math.round((decided - speechEnd) * 1000);
         const model = cells[column.model];
         const onHop = Math.abs(decided * 4 - Math.round(decided * 4)) < 1e-3;
-        // A speech-end window ends the quiet end (0.15 s) after the last speech.
-        const atSpeechEnd = Math.abs(decided - speechEnd - 0.15) < 2e-3;
-        const read = model === 'teacher' ? 'stretch'
-          : onHop ? 'hop' : atSpeechEnd ? 'speech-end' : 'early';
+        const read = model === 'teacher' ? 'stretch' : onHop ? 'hop' : 'early';
         const at = Number(cells[column.time_s]);
         const word = cells[column.word];
         return { model, word, at, speechEnd, decided, read, ms, waitMs, restMs: ms - waitMs,
@@ -89,8 +86,8 @@ async function listen(cores) {
 
 const sortedMs = (marks) => marks.map((mark) => mark.ms).sort((a, b) => a - b);
 const quantile = (sorted, q) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
-const summary = (sorted) => `median ${quantile(sorted, 0.5)} ms, 90th percentile ` +
-  `${quantile(sorted, 0.9)} ms, most ${sorted.at(-1)} ms (n = ${sorted.length})`;
+const summary = (sorted) => (sorted.length ? `median ${quantile(sorted, 0.5)} ms, 90th ` +
+  `percentile ${quantile(sorted, 0.9)} ms, most ${sorted.at(-1)} ms (n = ${sorted.length})` : 'none');
 /** The teacher reads each stretch of speech once voice activity has closed it, the students
  * every hop: their latencies differ in kind, so each is also given apart. */
 const byReader = (marks) => ['teacher', 'students'].map((who) => {
@@ -119,10 +116,9 @@ for (let round = 0; round < ROUNDS; round += 1) {
       `${summary(sorted)}; ${byReader(run.marks)}`);
     // Model | reads | worker | readings | ms each | behind s | skipped
     for (const cells of run.models) console.log(`  ${cells.join(' | ')}`);
-    const wrong = run.marks.filter((mark) => !mark.right);
     console.log(`  marks naming a keyword said there: ` +
       `${summary(sortedMs(run.marks.filter((mark) => mark.right)))}; the others (false accepts): ` +
-      `${wrong.length ? summary(sortedMs(wrong)) : 'none'}`);
+      `${summary(sortedMs(run.marks.filter((mark) => !mark.right)))}`);
     console.log(`  where the time went: ${split(run.marks)}`);
     const slowest = [...run.marks].sort((a, b) => b.ms - a.ms).slice(0, 6);
     console.log(`  slowest marks: ${slowest.map((m) => `${m.model} "${m.word}" at ${m.at} s ` +

@@ -479,7 +479,6 @@ mod tests {
                 attention_peak_s: start_s + 0.55,
                 only_keyword: None,
                 speech_until_s: None,
-                at_speech_end: false,
             },
             map,
             ms: 5.0,

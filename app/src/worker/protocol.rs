@@ -727,7 +727,6 @@ mod tests {
                     attention_peak_s: 10.5,
                     only_keyword: Some(1),
                     speech_until_s: Some(10.9),
-                    at_speech_end: false,
                 },
                 map,
                 ms: 12.5,

@@ -42,10 +42,6 @@ pub struct ListenArgs {
     /// an attention peak in its end edge decides at once.
     #[arg(long, default_value_t = DetectorSettings::default().quiet_end_s)]
     pub quiet_end: f32,
-    /// Whether a model reading every hop also reads the window ending once the quiet end has
-    /// passed after the last speech, deciding a word that ended without waiting for the next hop.
-    #[arg(long, action = clap::ArgAction::Set, default_value_t = DetectorSettings::default().speech_end_windows)]
-    pub speech_end_windows: bool,
     /// Seconds a stretch of speech stays open after its last speech frame (bridging the gaps
     /// inside words): how long the teacher, which reads each stretch once it has ended, waits.
     #[arg(long, default_value_t = VadSettings::default().hangover_s)]
@@ -94,7 +90,6 @@ impl ListenArgs {
                 edge_s: self.edge,
                 early_edge_s: self.early_edge,
                 quiet_end_s: self.quiet_end,
-                speech_end_windows: self.speech_end_windows,
             },
         };
         settings.check().map_err(|e| e.to_string())?;
@@ -250,14 +245,10 @@ pub fn stream(args: &StreamArgs) -> Result<(), String> {
     {
         let read = match cadence {
             Cadence::EveryHop => format!(
-                "{} of {} windows had speech and were read, {} early windows and {} at the end \
-                 of speech",
-                detected.windows_read
-                    - detected.early_windows_read
-                    - detected.speech_end_windows_read,
+                "{} of {} windows had speech and were read, and {} early windows",
+                detected.windows_read - detected.early_windows_read,
                 detected.windows,
-                detected.early_windows_read,
-                detected.speech_end_windows_read
+                detected.early_windows_read
             ),
             Cadence::PerSegment => format!(
                 "{} stretches of speech read whole, of {} windows",

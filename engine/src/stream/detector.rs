@@ -27,15 +27,6 @@ pub struct DetectorSettings {
     /// window holds its words whole at that end: a peak in its end edge is then a word that
     /// ended, not one the window cuts, and decides at once.
     pub quiet_end_s: f32,
-    /// Whether the models reading every hop also read the window that ends once the quiet end
-    /// has passed after the last speech (see [`JobKind::SpeechEnd`]), to decide a word that ended
-    /// without waiting for the next hop.
-    #[serde(default = "speech_end_windows_by_default")]
-    pub speech_end_windows: bool,
-}
-
-fn speech_end_windows_by_default() -> bool {
-    DetectorSettings::default().speech_end_windows
 }
 
 impl Default for DetectorSettings {
@@ -47,7 +38,6 @@ impl Default for DetectorSettings {
             edge_s: 0.25,
             early_edge_s: 0.25,
             quiet_end_s: 0.15,
-            speech_end_windows: true,
         }
     }
 }
@@ -135,9 +125,6 @@ pub struct WindowReading {
     /// The end of the last speech voice activity had heard by the window's end, if any.
     #[serde(default)]
     pub speech_until_s: Option<f64>,
-    /// Whether the window is a speech-end window (see [`JobKind::SpeechEnd`]).
-    #[serde(default)]
-    pub at_speech_end: bool,
 }
 
 impl WindowReading {
@@ -159,10 +146,9 @@ impl WindowReading {
             attention_peak_s: start_s + peak.unwrap_or((end_s - start_s) / 2.0),
             only_keyword: match job.kind {
                 JobKind::Early { keyword } => Some(keyword),
-                JobKind::Hop | JobKind::SpeechEnd | JobKind::Segment => None,
+                JobKind::Hop | JobKind::Segment => None,
             },
             speech_until_s: job.speech_until_s,
-            at_speech_end: job.kind == JobKind::SpeechEnd,
         }
     }
     /// The index and probability of the most probable label.

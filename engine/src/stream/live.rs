@@ -8,10 +8,7 @@
 //! the word, so it detects nothing; rather than wait for the next hop, the model reads the window
 //! that ends just far enough past the peak as soon as that audio is there (an early window), and
 //! again while the peak moves on ahead of each early window's end: the word is detected up to a
-//! hop sooner, at the cost of a reading or two more. And once voice activity has heard the quiet
-//! end a window needs to hold its words whole (see [`DetectorSettings::quiet_end_s`]) after the
-//! last speech, the model reads the window ending there, rather than wait up to a hop for the
-//! next: a word that ended is decided as soon as it is known to have ended.
+//! hop sooner, at the cost of a reading or two more.
 
 use super::{
     Detection, Detector, DetectorSettings, ListenSettings, Listener, StreamError, WindowReading,
@@ -68,10 +65,6 @@ pub enum JobKind {
     /// for the keyword that window heard (the index of the model's label): the only keyword its
     /// reading may detect, since a window reading part of a word may name another one.
     Early { keyword: usize },
-    /// The window that ends once voice activity has heard the quiet end
-    /// ([`DetectorSettings::quiet_end_s`], a frame at least) after the last speech, read at once
-    /// rather than at the next hop: it holds the word that ended whole.
-    SpeechEnd,
     /// A stretch of speech read whole.
     Segment,
 }
@@ -130,12 +123,6 @@ pub struct LiveListener {
     detector: DetectorSettings,
     /// Early windows to hand out.
     early: Vec<EarlyWindow>,
-    /// Samples of quiet after the last speech at which a speech-end window ends (see
-    /// [`JobKind::SpeechEnd`]); `None` when there are none: they are not asked for, no model
-    /// reads every hop, or no quiet end is set.
-    speech_end_quiet: Option<u64>,
-    /// The end of the last speech a speech-end window was handed out for, in samples.
-    speech_end_read: u64,
     /// Windows heard, with speech or without.
     windows: usize,
     /// The end of the last stretch of speech handed to the per-segment models.
@@ -148,21 +135,12 @@ impl LiveListener {
         let detectors = (cadences.iter())
             .map(|cadence| Detector::new(cadence.detector_settings(&settings.detector)))
             .collect::<Result<_, _>>()?;
-        let listener = Listener::new(settings)?;
-        let quiet_end = settings.detector.quiet_end_s as f64 * MODEL_SAMPLE_RATE as f64;
-        // At least a frame of voice activity: only a whole frame says whether speech went on.
-        let speech_end_quiet = (settings.detector.speech_end_windows
-            && quiet_end > 0.0
-            && cadences.contains(&Cadence::EveryHop))
-        .then(|| (quiet_end.ceil() as u64).max(listener.vad().frame_samples() as u64));
         Ok(Self {
-            listener,
+            listener: Listener::new(settings)?,
             cadences: cadences.to_vec(),
             detectors,
             detector: settings.detector.clone(),
             early: Vec::new(),
-            speech_end_quiet,
-            speech_end_read: 0,
             windows: 0,
             segments_read_until: 0.0,
         })
@@ -179,11 +157,9 @@ impl LiveListener {
         let mut jobs = self.due();
         let mut rest = chunk;
         // Up to each window's end at most, so a stretch of speech that ends is read while the
-        // ring still holds it, however long the chunk; up to each early and speech-end window's
-        // end; and a frame of voice activity at a time, so an end of speech is known in time to
-        // cut at its window's end.
+        // ring still holds it, however long the chunk; and up to each early window's end.
         while !rest.is_empty() {
-            let (now, later) = rest.split_at(self.until_next_cut().min(rest.len()));
+            let (now, later) = rest.split_at(self.until_next_job().min(rest.len()));
             for heard in self.listener.push(now)? {
                 self.windows += 1;
                 if heard.speech {
@@ -196,78 +172,28 @@ impl LiveListener {
                 }
             }
             jobs.extend(self.due());
-            jobs.extend(self.speech_end_window());
             jobs.extend(self.ended_segments());
             rest = later;
         }
         Ok(jobs)
     }
 
-    /// Pushes `audio` as far as the end of the next window, early, at a hop or at the end of
-    /// speech, at most, and a frame of voice activity at most while speech may end: the jobs
+    /// Pushes `audio` as far as the end of the next window, early or at a hop, at most: the jobs
     /// that hands out, and how many samples were taken. Reading these jobs, and placing each
     /// reading, before pushing the rest reads the stream as a listener reading without delay
     /// would, whatever the chunking.
     pub fn push_to_next_job(&mut self, audio: &[f32]) -> Result<(Vec<Job>, usize), StreamError> {
-        let taken = self.until_next_cut().min(audio.len());
+        let taken = self.until_next_job().min(audio.len());
         Ok((self.push(&audio[..taken])?, taken))
     }
 
-    /// Samples still to come before a window, early, at a hop or at the end of speech, ends.
+    /// Samples still to come before a window, early or at a hop, ends.
     pub fn until_next_job(&self) -> usize {
         let windower = self.listener.windower();
         let pushed = windower.pushed();
-        (self.early.iter().map(|early| early.end))
-            .chain(self.speech_end_ahead().map(|(_, end)| end))
-            .map(|end| end.saturating_sub(pushed) as usize)
+        (self.early.iter())
+            .map(|early| early.end.saturating_sub(pushed) as usize)
             .fold(windower.until_next_window(), usize::min)
-    }
-
-    /// Samples to push before the listener must look again: the next job's end, or voice
-    /// activity's next frame when speech-end windows are read (a frame that ends speech sets
-    /// where the next one ends).
-    fn until_next_cut(&self) -> usize {
-        let next_job = self.until_next_job();
-        match self.speech_end_quiet {
-            Some(_) => next_job.min(self.listener.vad().until_next_frame()),
-            None => next_job,
-        }
-    }
-
-    /// The end of the last speech heard and where the window at its end ends, while that window
-    /// is still to be handed out.
-    fn speech_end_ahead(&self) -> Option<(u64, u64)> {
-        let quiet = self.speech_end_quiet?;
-        let last = self.listener.vad().last_speech_sample()?;
-        (last > self.speech_end_read).then_some((last, last + quiet))
-    }
-
-    /// The speech-end window for each model reading every hop, once its end is pushed; none
-    /// when a hop's window ends there (it reads the same audio) or the stream is not yet a
-    /// window long.
-    fn speech_end_window(&mut self) -> Vec<Job> {
-        let pushed = self.listener.windower().pushed();
-        let Some((last, end)) = self.speech_end_ahead().filter(|(_, end)| *end <= pushed) else {
-            return Vec::new();
-        };
-        self.speech_end_read = last;
-        let windower = self.listener.windower();
-        let geometry = windower.geometry();
-        let (window, hop) = (geometry.window as u64, geometry.hop as u64);
-        let at_hop = end >= window && (end - window) % hop == 0;
-        let samples = (end.checked_sub(window)).and_then(|start| windower.span(start, end));
-        match samples {
-            Some(samples) if !at_hop => {
-                let rate = MODEL_SAMPLE_RATE as f64;
-                let job = Job {
-                    kind: JobKind::SpeechEnd,
-                    speech_until_s: self.speech_until(end as f64 / rate),
-                    ..Job::window(0, (end - window) as f64 / rate, samples)
-                };
-                self.jobs_for(Cadence::EveryHop, &job)
-            }
-            _ => Vec::new(),
-        }
     }
 
     /// The early windows whose audio is all here, in the order they end. The stream's next
@@ -478,22 +404,10 @@ mod tests {
             .map(|heard| heard.window.start_s())
             .collect();
         let every_hop: Vec<f64> = (whole.iter())
-            .filter(|job| job.model == 0 && job.kind == JobKind::Hop)
+            .filter(|job| job.model == 0)
             .map(|job| job.start_s)
             .collect();
         assert_eq!(every_hop, with_speech);
-        // And the window ending 0.15 s after each burst, once.
-        let speech_ends: Vec<f64> = (whole.iter())
-            .filter(|job| job.model == 0 && job.kind == JobKind::SpeechEnd)
-            .map(|job| job.end_s())
-            .collect();
-        assert_eq!(speech_ends.len(), 3, "{speech_ends:?}");
-        for (end, burst) in speech_ends.iter().zip([1.0, 6.0, 12.5]) {
-            assert!(
-                (end - (burst + 0.4 + 0.15)).abs() <= 0.02,
-                "{speech_ends:?}"
-            );
-        }
         let of = |jobs: &[Job], model: usize| -> Vec<Job> {
             jobs.iter()
                 .filter(|job| job.model == model)
@@ -619,66 +533,6 @@ mod tests {
         let (_, found) = live.heard(&hop, &labels, yes, Some(&peaking_at(0.8)));
         assert!((found.expect("decided at once").at_s - 1.56).abs() < 0.02);
         assert_eq!(live.until_next_job(), at(0.25));
-    }
-
-    #[test]
-    fn a_word_that_ended_is_read_as_soon_as_the_quiet_after_it_has_passed() {
-        let samples = bursts();
-        let labels = ["_unknown_", "yes"].map(String::from).to_vec();
-        let at = |seconds: f64| (seconds * 16_000.0) as usize;
-        let mut live = LiveListener::new(&ListenSettings::default(), &[Cadence::EveryHop]).unwrap();
-        let jobs = live.push(&samples[..at(1.5)]).unwrap();
-        assert!(jobs.iter().all(|job| job.kind == JobKind::Hop), "{jobs:?}");
-        // Voice activity heard the burst end at 1.4 s: its window ends 0.15 s later, before the
-        // next hop (1.75 s).
-        let last = live.listener().vad().last_speech_s().expect("speech heard");
-        assert!((last - 1.4).abs() <= 0.02, "{last}");
-        let end = last + 0.15;
-        let last_sample = live.listener().vad().last_speech_sample().unwrap() as usize;
-        // 0.15 s, as the quiet end is an f32, rounded up to whole samples.
-        let until = live.until_next_job() as i64;
-        assert!((until - (last_sample + 2_400 - at(1.5)) as i64).abs() <= 1, "{until}");
-        let jobs = live.push(&samples[at(1.5)..at(1.6)]).unwrap();
-        assert_eq!(jobs.len(), 1, "{jobs:?}");
-        let speech_end = &jobs[0];
-        assert_eq!(speech_end.kind, JobKind::SpeechEnd);
-        assert!(
-            (speech_end.end_s() - end).abs() < 1e-3,
-            "{}",
-            speech_end.end_s()
-        );
-        assert_eq!(speech_end.ready_s, speech_end.end_s());
-        assert_eq!(speech_end.speech_until_s, Some(last));
-        let start = at(speech_end.start_s);
-        assert_eq!(speech_end.samples, samples[start..start + 16_000]);
-        // Its reading decides a word heard near its end at once, and is counted apart.
-        let (reading, found) =
-            live.heard(speech_end, &labels, vec![0.1, 0.9], Some(&peaking_at(0.85)));
-        assert!(reading.at_speech_end && reading.only_keyword.is_none());
-        assert_eq!(
-            found.expect("decided at once").decided_s,
-            speech_end.end_s()
-        );
-        // Once: the quiet goes on, and the next job is the next hop's window.
-        assert_eq!(live.until_next_job(), at(1.75) - at(1.6));
-        // None when not asked for or without a quiet end, nor for a model reading stretches of
-        // speech alone.
-        let mut not_asked = ListenSettings::default();
-        not_asked.detector.speech_end_windows = false;
-        let mut no_quiet_end = ListenSettings::default();
-        no_quiet_end.detector.quiet_end_s = 0.0;
-        for (settings, cadence) in [
-            (not_asked, Cadence::EveryHop),
-            (no_quiet_end, Cadence::EveryHop),
-            (ListenSettings::default(), Cadence::PerSegment),
-        ] {
-            let mut live = LiveListener::new(&settings, &[cadence]).unwrap();
-            let jobs = live.push(&samples[..at(3.0)]).unwrap();
-            assert!(
-                jobs.iter().all(|job| job.kind != JobKind::SpeechEnd),
-                "{jobs:?}"
-            );
-        }
     }
 
     #[test]

@@ -122,9 +122,8 @@ impl Listener {
     }
 }
 
-/// A model's readings of a recording: of the windows with speech in them, its early windows (see
-/// [`JobKind::Early`]) and its speech-end windows ([`JobKind::SpeechEnd`]), or of its stretches
-/// of speech.
+/// A model's readings of a recording: of the windows with speech in them and its early windows
+/// (see [`JobKind::Early`]), or of its stretches of speech.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Heard {
     pub readings: Vec<WindowReading>,
@@ -136,14 +135,11 @@ pub struct Heard {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Detected {
     pub detections: Vec<Detection>,
-    /// Readings made: of the windows at a hop with speech, of early windows and of speech-end
-    /// windows (or of each stretch of speech once).
+    /// Readings made: of the windows at a hop with speech and of early windows (or of each
+    /// stretch of speech once).
     pub windows_read: usize,
     /// Of them, early windows.
     pub early_windows_read: usize,
-    /// Of them, speech-end windows.
-    #[serde(default)]
-    pub speech_end_windows_read: usize,
     /// Windows in all, at a hop.
     pub windows: usize,
 }
@@ -160,9 +156,6 @@ impl Heard {
             windows_read: self.readings.len(),
             early_windows_read: (self.readings.iter())
                 .filter(|reading| reading.only_keyword.is_some())
-                .count(),
-            speech_end_windows_read: (self.readings.iter())
-                .filter(|reading| reading.at_speech_end)
                 .count(),
             windows: self.windows,
         })

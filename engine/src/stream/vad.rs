@@ -173,24 +173,9 @@ impl Vad {
 
     /// The end of the last frame heard as speech, if any is remembered.
     pub fn last_speech_s(&self) -> Option<f64> {
-        (self.last_speech_sample()).map(|end| end as f64 / MODEL_SAMPLE_RATE as f64)
-    }
-
-    /// [`Vad::last_speech_s`] in samples from the start of the stream.
-    pub fn last_speech_sample(&self) -> Option<u64> {
         let open = self.open.map(|(_, last)| last + 1);
         let closed = self.closed.back().map(|&(_, end, _)| end);
-        open.or(closed).map(|end| end * self.frame as u64)
-    }
-
-    /// Samples per frame of level measurement.
-    pub fn frame_samples(&self) -> usize {
-        self.frame
-    }
-
-    /// Samples still to come before the frame being filled is measured.
-    pub fn until_next_frame(&self) -> usize {
-        self.frame - self.partial.len()
+        open.or(closed).map(|end| self.seconds(end))
     }
 
     /// Whether any speech was heard between `start_s` and `end_s`.
