@@ -73,6 +73,12 @@ pub struct LoggedDetection {
     pub latency: Option<Latency>,
 }
 
+/// Whether a word placed at `at_s` lies in the stretch of speech from `start_s` to `end_s`, with
+/// the padding a stretch is read with.
+fn in_stretch(at_s: f64, (start_s, end_s): (f64, f64)) -> bool {
+    at_s >= start_s - SEGMENT_PAD_S && at_s <= end_s + SEGMENT_PAD_S
+}
+
 /// The time from the end of the stretch of speech holding a detected word (voice activity's
 /// offset) to its mark.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -258,8 +264,7 @@ impl LiveTape {
                 self.speech.push_back((start_s, end_s));
                 let end_ms = self.arrival_ms(end_s);
                 for logged in &mut self.log {
-                    let at = logged.detection.at_s;
-                    let inside = at >= start_s - SEGMENT_PAD_S && at <= end_s + SEGMENT_PAD_S;
+                    let inside = in_stretch(logged.detection.at_s, (start_s, end_s));
                     // Voice activity may split a word at a dip: its latency runs from the
                     // end of its last part.
                     let later = (logged.latency).is_none_or(|l| l.speech_end_s < end_s);
@@ -318,8 +323,7 @@ impl LiveTape {
     /// The latency of a mark shown at `now_ms` for a word at `at_s`, if its stretch of speech
     /// has ended (the last of them, when voice activity split the word).
     fn latency(&self, at_s: f64, now_ms: f64) -> Option<Latency> {
-        let (_, end_s) = (self.speech.iter())
-            .rfind(|(start, end)| at_s >= start - SEGMENT_PAD_S && at_s <= end + SEGMENT_PAD_S)?;
+        let (_, end_s) = (self.speech.iter()).rfind(|stretch| in_stretch(at_s, **stretch))?;
         self.arrival_ms(*end_s).map(|end_ms| Latency {
             speech_end_s: *end_s,
             ms: now_ms - end_ms,
