@@ -13,6 +13,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, MutexGuard};
 use tempokd::data::Dataset;
+use tempokd::data::augment::Augmentation;
 use tempokd::device::ComputeDevice;
 use tempokd::kd::KdLossConfig;
 use tempokd::students::{Precision, Preset, Student};
@@ -224,19 +225,23 @@ fn a_stopped_teacher_resumes_to_the_uninterrupted_end() {
         seed: 4,
         // Fine-tuning's frozen feature encoder stays frozen after a resume.
         freeze_feature_encoder: true,
+        // The effects drawn after a resume are those the uninterrupted run drew.
+        fresh_effects: Augmentation::all(),
     };
-    let train = |out: &Path, stopper: &Stopper, resume: bool| {
+    let train_with = |settings: &TeacherTraining, out: &Path, stopper: &Stopper, resume: bool| {
         let teacher = Teacher::random(config.clone(), 4, &training_device()).unwrap();
         let rollout = teacher.default_rollout();
         run::train_teacher(
             &dataset,
             teacher,
-            &settings,
+            settings,
             &rollout,
             &stopper.plan(out, resume),
             &mut |p| stopper.watch(p),
         )
     };
+    let train =
+        |out: &Path, stopper: &Stopper, resume: bool| train_with(&settings, out, stopper, resume);
     let weights = |trained: &Trained<Teacher>, dir: &Path| {
         pollster::block_on(trained.model.save_dir(dir)).unwrap();
         std::fs::read(dir.join("model.safetensors")).unwrap()
@@ -256,6 +261,22 @@ fn a_stopped_teacher_resumes_to_the_uninterrupted_end() {
         weights(&resumed, &parts_dir.join("model")),
         weights(&whole, &whole_dir.join("model")),
         "the resumed run's weights differ"
+    );
+
+    let without_effects = TeacherTraining {
+        fresh_effects: Augmentation::none(),
+        ..settings.clone()
+    };
+    let plain = train_with(
+        &without_effects,
+        &root.join("plain"),
+        &Stopper::new(None),
+        false,
+    );
+    assert_ne!(
+        plain.unwrap().history,
+        whole.history,
+        "the fresh effects changed nothing"
     );
 
     let streamed_dir = root.join("streamed");

@@ -313,7 +313,7 @@ fn teacher_settings(steps: usize) -> TeacherTraining {
             warmup_steps: 0,
         },
         seed: 0,
-        freeze_feature_encoder: false,
+        ..TeacherTraining::default()
     }
 }
 

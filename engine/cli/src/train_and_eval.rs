@@ -4,6 +4,7 @@ use crate::device::{DeviceArgs, TrainingDevices};
 use crate::progress::TrainingBars;
 use clap::{Args, ValueEnum};
 use std::path::{Path, PathBuf};
+use tempokd::data::augment::Augmentation;
 use tempokd::data::{Dataset, Split};
 use tempokd::device::{ComputeDevice, Placement};
 use tempokd::kd::{KdLossConfig, KdTarget, TaskWeight};
@@ -38,6 +39,11 @@ pub struct TeacherArgs {
     /// usually does.
     #[arg(long)]
     pub freeze_feature_encoder: bool,
+    /// Effects drawn afresh for every training clip at every step, on the finished clip and on
+    /// top of those its corpus was made with: none, all, or some of
+    /// speed,formant,room,mic,clip (as `synth --augment`).
+    #[arg(long, default_value = "none", value_parser = Augmentation::parse)]
+    pub fresh_effects: Augmentation,
     #[arg(long, default_value_t = 1500)]
     pub steps: usize,
     #[arg(long, default_value_t = 16)]
@@ -279,6 +285,7 @@ pub fn train_teacher(args: &TeacherArgs) -> Result<Finished<Teacher>, String> {
         },
         seed: args.seed,
         freeze_feature_encoder: args.freeze_feature_encoder,
+        fresh_effects: args.fresh_effects.clone(),
     };
     let rollout = teacher.default_rollout();
     let plan = run_plan(

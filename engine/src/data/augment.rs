@@ -12,6 +12,7 @@ use crate::audio::{MODEL_SAMPLE_RATE, resample};
 use crate::rng::Rng;
 use realfft::RealFftPlanner;
 use realfft::num_complex::Complex32;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// One kind of variation.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -106,6 +107,10 @@ impl Augmentation {
         Ok(Self { effects })
     }
 
+    pub fn is_none(&self) -> bool {
+        self.effects.is_empty()
+    }
+
     /// The settings' name as `parse` reads it.
     pub fn name(&self) -> String {
         match self.effects.len() {
@@ -139,6 +144,20 @@ impl Augmentation {
             }
         }
         drawn
+    }
+}
+
+/// Written as its name (`all`, `none`, `speed,room`), as the command line takes it.
+impl Serialize for Augmentation {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.name())
+    }
+}
+
+impl<'de> Deserialize<'de> for Augmentation {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let name = String::deserialize(deserializer)?;
+        Self::parse(&name).map_err(serde::de::Error::custom)
     }
 }
 
@@ -219,6 +238,26 @@ impl Drawn {
         Voiced { samples, spoken }
     }
 
+    /// Every drawn effect on a finished clip (the word and its background together), the
+    /// clip's length kept: sped up, it is mirrored out at both ends; slowed down, its middle is
+    /// kept; a room's tail past its end is dropped. For effects drawn afresh at each training
+    /// step, on top of those a corpus was made with.
+    pub fn apply_to_clip(&self, clip: &[f32]) -> Vec<f32> {
+        let mut samples = match self.speed {
+            Some(speed) => fit_length(&change_speed(clip, speed), clip.len()),
+            None => clip.to_vec(),
+        };
+        if let Some(alpha) = self.formant {
+            samples = warp_formants(&samples, alpha);
+        }
+        if let Some(room) = &self.room {
+            samples = room.apply(&samples);
+            samples.truncate(clip.len());
+        }
+        self.record(&mut samples);
+        samples
+    }
+
     /// The microphone's and the input stage's effects on the finished mix.
     pub fn record(&self, mix: &mut [f32]) {
         if let Some(mic) = &self.microphone {
@@ -235,6 +274,33 @@ pub fn change_speed(samples: &[f32], speed: f32) -> Vec<f32> {
     // Rates on a 400 Hz grid keep the resampler's FFTs short.
     let from = ((MODEL_SAMPLE_RATE as f32 * speed / 400.0).round() as u32).max(1) * 400;
     resample(samples, from, MODEL_SAMPLE_RATE).unwrap_or_else(|_| samples.to_vec())
+}
+
+/// `samples` made `len` long around their middle: cut at both ends, or mirrored out at both
+/// ends (a mirror keeps a background continuous where zeros would mark the edit).
+fn fit_length(samples: &[f32], len: usize) -> Vec<f32> {
+    let n = samples.len();
+    if n >= len {
+        let start = (n - len) / 2;
+        return samples[start..start + len].to_vec();
+    }
+    if n == 0 {
+        return vec![0.0; len];
+    }
+    let left = ((len - n) / 2) as isize;
+    (0..len as isize)
+        .map(|i| samples[mirrored(i - left, n)])
+        .collect()
+}
+
+/// Index `i` of a signal of `n` samples extended by mirroring about its first and last sample.
+fn mirrored(i: isize, n: usize) -> usize {
+    if n == 1 {
+        return 0;
+    }
+    let period = 2 * (n as isize - 1);
+    let j = i.rem_euclid(period);
+    (if j < n as isize { j } else { period - j }) as usize
 }
 
 /// Short-time frames of the formant warp: 32 ms, hopped by a quarter.
@@ -823,5 +889,66 @@ mod tests {
             assert!(voiced.spoken <= voiced.samples.len());
             assert!(voiced.samples.iter().all(|v| v.is_finite()));
         }
+    }
+
+    #[test]
+    fn a_clip_keeps_its_length_and_its_middle_through_a_change_of_length() {
+        let clip: Vec<f32> = (0..10).map(|v| v as f32).collect();
+        assert_eq!(fit_length(&clip, 6), vec![2.0, 3.0, 4.0, 5.0, 6.0, 7.0]);
+        assert_eq!(
+            fit_length(&clip, 14),
+            vec![
+                2.0, 1.0, 0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0, 8.0, 7.0
+            ]
+        );
+        // Far longer than the clip: the mirror folds back and forth.
+        assert_eq!(fit_length(&[1.0, 2.0], 5), vec![2.0, 1.0, 2.0, 1.0, 2.0]);
+        assert_eq!(fit_length(&[3.0], 3), vec![3.0; 3]);
+        assert_eq!(fit_length(&[], 2), vec![0.0; 2]);
+    }
+
+    #[test]
+    fn effects_on_a_finished_clip_keep_its_length_and_do_nothing_when_none_is_drawn() {
+        let clip = vowel(1.0);
+        assert_eq!(Drawn::default().apply_to_clip(&clip), clip);
+        let mut changed = 0;
+        for seed in 0..40 {
+            let drawn = Augmentation::all().draw(&mut Rng::new(seed));
+            let out = drawn.apply_to_clip(&clip);
+            assert_eq!(out.len(), clip.len(), "{}", drawn.describe());
+            assert!(out.iter().all(|v| v.is_finite()), "{}", drawn.describe());
+            changed += usize::from(out != clip);
+            // Clips shorter than any frame of the effects come back as long as they went in.
+            assert_eq!(drawn.apply_to_clip(&clip[..3]).len(), 3);
+            assert!(drawn.apply_to_clip(&[]).is_empty());
+        }
+        assert!(changed > 30, "only {changed} of 40 clips changed");
+        let sped_up = Drawn {
+            speed: Some(1.15),
+            ..Drawn::default()
+        };
+        let slowed = Drawn {
+            speed: Some(0.85),
+            ..Drawn::default()
+        };
+        for drawn in [sped_up, slowed] {
+            let out = drawn.apply_to_clip(&clip);
+            // The pitch moves with the speed: the vowel's tone at 1.15 or 0.85 times its own.
+            let ratio = centroid(&out) / centroid(&clip);
+            let speed = drawn.speed.unwrap();
+            assert!((ratio - speed).abs() < 0.05, "speed {speed}: ratio {ratio}");
+        }
+    }
+
+    #[test]
+    fn settings_are_written_as_their_name() {
+        for text in ["all", "none", "room,speed"] {
+            let augmentation = Augmentation::parse(text).unwrap();
+            let json = serde_json::to_string(&augmentation).unwrap();
+            assert_eq!(json, format!("\"{}\"", augmentation.name()));
+            let back: Augmentation = serde_json::from_str(&json).unwrap();
+            assert_eq!(back, augmentation);
+        }
+        assert!(serde_json::from_str::<Augmentation>("\"echo\"").is_err());
     }
 }

@@ -791,25 +791,39 @@ pub fn train_teacher(
         Rng::new(settings.seed).fork("order"),
     );
     let total = settings.steps;
+    let effects = &settings.fresh_effects;
+    let mut effects_rng = Rng::new(settings.seed).fork("fresh effects");
     let sitting = Sitting::new(plan, identity, total);
     let mut trainer = TeacherTrainer::new(teacher, settings, dataset.multi_label)?
         .data_parallel(plan.replicas.clone())?;
     let mut run = Trained::start(trainer.teacher()?, total, started);
-    sitting.resume(&mut trainer.fitting, &mut run, &mut order, false)?;
+    let with_effects = !effects.is_none();
+    if let Some(state) = sitting.resume(&mut trainer.fitting, &mut run, &mut order, with_effects)? {
+        effects_rng = Rng::resumed(state);
+    }
     std::thread::scope(|scope| {
         let feed = train.feed(scope, &order, total.saturating_sub(trainer.steps_done()));
         for step in trainer.steps_done() + 1..=total {
-            sitting.before_step(&trainer.fitting, &run, &order, None)?;
+            let kept_rng = with_effects.then_some(&effects_rng);
+            sitting.before_step(&trainer.fitting, &run, &order, kept_rng)?;
             let batching = Instant::now();
             let picked = order.next();
             let (chosen, waited) = feed.take(&picked)?;
             run.times.add_waiting(waited);
+            let samples = chosen.first().map_or(0, |clip| clip.input.len());
+            let mut waveforms = Vec::with_capacity(chosen.len() * samples);
+            for clip in &chosen {
+                match with_effects {
+                    true => {
+                        waveforms.extend(effects.draw(&mut effects_rng).apply_to_clip(&clip.input))
+                    }
+                    false => waveforms.extend_from_slice(&clip.input),
+                }
+            }
             let batch = TeacherBatch {
                 clips: chosen.len(),
-                samples: chosen.first().map_or(0, |clip| clip.input.len()),
-                waveforms: (chosen.iter())
-                    .flat_map(|clip| clip.input.iter().copied())
-                    .collect(),
+                samples,
+                waveforms,
                 targets: chosen.iter().map(|clip| clip.targets.clone()).collect(),
             };
             drop(chosen);
@@ -834,7 +848,8 @@ pub fn train_teacher(
                 };
                 Ok((current, evaluation))
             })?;
-            sitting.after_step(step, &trainer.fitting, &run, &order, None)?;
+            let kept_rng = with_effects.then_some(&effects_rng);
+            sitting.after_step(step, &trainer.fitting, &run, &order, kept_rng)?;
         }
         Ok(run)
     })

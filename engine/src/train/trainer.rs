@@ -4,6 +4,7 @@
 use super::TrainError;
 use super::augment::SpecAugment;
 use super::schedule::LrSchedule;
+use crate::data::augment::Augmentation;
 use crate::device::read_floats;
 use crate::kd::{
     KdLossConfig, KdTarget, RolloutRow, binary_cross_entropy, cross_entropy, logit_kd_loss,
@@ -716,6 +717,14 @@ pub struct TeacherTraining {
     /// fine-tuning a pretrained encoder usually does.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub freeze_feature_encoder: bool,
+    /// Effects drawn afresh for every training clip at every step (on the finished clip, on top
+    /// of those its corpus was made with), so no two passes over a clip hear the same voice,
+    /// room and microphone.
+    #[serde(
+        default = "Augmentation::none",
+        skip_serializing_if = "Augmentation::is_none"
+    )]
+    pub fresh_effects: Augmentation,
 }
 
 impl Default for TeacherTraining {
@@ -731,6 +740,7 @@ impl Default for TeacherTraining {
             },
             seed: 0,
             freeze_feature_encoder: false,
+            fresh_effects: Augmentation::none(),
         }
     }
 }
