@@ -5,7 +5,8 @@
 # clipping) drawn afresh for every clip at every step (`train-teacher --fresh-effects all`).
 # Each arm's stage starts from that arm's stage before it. Both arms are scored on the
 # validation split at each stage and, at the end, on the test corpus at every length (underlying
-# voices no stage trains on). Writes docs/teacher-effects/results.md; resumable (a finished
+# voices no stage trains on; the teacher after its two stages on 1 s clips too, on the 1 s
+# clips). Writes docs/teacher-effects/results.md; resumable (a finished
 # stage or score is kept).
 #
 # The arm without fresh effects runs the very commands of the shipped teacher's stages, which are
@@ -69,6 +70,9 @@ for arm in as-made fresh-effects; do
   stage "$arm" teacher mixed 2000 8 50 6 teacher-1s-restart
 done
 for arm in as-made fresh-effects; do
+  # The teacher after its stages on 1 s clips, on the test corpus's 1 s clips.
+  keep "$work/$arm/test-restart-1s.json" "$tempokd" eval --model "$work/$arm/teacher-1s-restart" \
+    --data "$defaults/data/test" --split test --length 1 --json
   for length in 1 2 4 6 8; do
     keep "$work/$arm/test-${length}s.json" "$tempokd" eval --model "$work/$arm/teacher" \
       --data "$defaults/data/test" --split test --length "$length" --json

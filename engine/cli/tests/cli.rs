@@ -839,6 +839,36 @@ fn speech_commands_of_tones(root: &std::path::Path) -> String {
     root.display().to_string()
 }
 
+/// `train-teacher --fresh-effects`: the run's record names the effects drawn at every step; an
+/// effect that does not exist is refused in one line before anything is trained.
+#[test]
+fn a_teacher_trains_on_fresh_effects_and_records_them() {
+    let dir = scratch_dir("tempokd-cli-fresh-effects");
+    let data = tiny_corpus(&dir, "5");
+    let teacher = dir.join("teacher").display().to_string();
+    tiny_teacher(&data, &teacher, &["--fresh-effects", "speed,room"]);
+    let record: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("teacher/training.json")).unwrap()).unwrap();
+    assert_eq!(
+        record["settings"]["fresh_effects"], "speed,room",
+        "{record}"
+    );
+
+    let refused = tempokd(&[
+        "train-teacher",
+        "--data",
+        &data,
+        "--out",
+        &dir.join("refused").display().to_string(),
+        "--fresh-effects",
+        "speed,echo",
+    ]);
+    assert!(!refused.status.success());
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(stderr.contains("`echo` is not an effect"), "{stderr}");
+    assert!(!dir.join("refused").exists());
+}
+
 /// `--stream`: a teacher and a KD student train on Speech Commands as it ships with each batch
 /// read from disk while the steps run; the last line says how long the steps waited for their
 /// clips, and the run's record keeps it; `eval --stream` scores as `eval`.
