@@ -69,6 +69,9 @@ def main():
         "trains on (2,400 clips of 1 s, 960 of every length); each stage keeps the weights of its "
         "best scoring (every 250 steps). Accuracies with Wilson 95 % intervals, localisation "
         "(the rollout's mass inside the keyword window) with bootstrap 95 % intervals over clips. "
+        "A stage marked as the shipped teacher's was not trained again: its record is the one kept "
+        "in `stages/` (`TEACHER_EFFECTS_REUSE_STAGES=1`, allowed once the arm's first stage, "
+        "trained here, matched the kept one byte for byte). "
         "Minutes are each run's wall time on a machine shared with other runs, so they compare "
         "the arms only roughly; building batches is the time spent drawing and applying the "
         "fresh effects (and gathering the clips).",
@@ -88,6 +91,9 @@ def main():
             steps = record["settings"]["steps"]
             validation = record["validation"]
             last = " (the last scoring)" if record["best_step"] == steps else ""
+            kept = Path("stages") / stage / "training.json"
+            if kept.is_file() and kept.read_bytes() == path.read_bytes():
+                description += "; the shipped teacher's run, from `stages/`"
             times = record["times"]
             out.append(
                 f"| {arm} | {description} | {accuracy_cell(validation)} (n = {validation['n']}) "
