@@ -7,6 +7,9 @@ import json
 import sys
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from evaluation_text import accuracy, localisation  # noqa: E402
+
 MEANING = {
     "no-kd": "without KD (λ = 0)",
     "rollout": "the first-frame rollout as it is",
@@ -18,13 +21,8 @@ MEANING = {
 
 
 def cell(evaluation):
-    low, high = (evaluation["accuracy_interval"][k] for k in ("low", "high"))
-    text = f"{100 * evaluation['accuracy']:.1f} % ({100 * low:.1f}–{100 * high:.1f})"
-    mean = evaluation.get("attention_in_window")
-    interval = evaluation.get("attention_in_window_interval")
-    if mean is not None and interval is not None:
-        text += f" / {mean:.3f} ({interval['low']:.3f}–{interval['high']:.3f})"
-    return text
+    located = localisation(evaluation, 3)
+    return accuracy(evaluation) + ("" if located == "–" else f" / {located}")
 
 
 def main():

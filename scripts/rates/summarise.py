@@ -8,6 +8,9 @@ import json
 import sys
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from evaluation_text import accuracy, localisation  # noqa: E402
+
 
 SCORES = ("validation", "test-L4", "test-L8")
 
@@ -24,21 +27,6 @@ def best_with_kd(by_lambda):
     if not with_kd or "0" not in by_lambda:
         return None
     return max(with_kd, key=lambda lam: by_lambda[lam]["validation"]["accuracy"])
-
-
-def accuracy(evaluation):
-    low, high = (evaluation["accuracy_interval"][k] for k in ("low", "high"))
-    return f"{100 * evaluation['accuracy']:.1f} % ({100 * low:.1f}–{100 * high:.1f})"
-
-
-def localisation(evaluation):
-    interval = evaluation.get("attention_in_window_interval")
-    if interval is None:
-        return "–"
-    return (
-        f"{evaluation['attention_in_window']:.2f} "
-        f"({interval['low']:.2f}–{interval['high']:.2f})"
-    )
 
 
 def mean_over(history, key, first, last):

@@ -9,6 +9,9 @@ import json
 import sys
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from evaluation_text import accuracy, localisation  # noqa: E402
+
 ARMS = [
     ("as-made", "clips as the corpus made them"),
     ("fresh-effects", "every effect drawn afresh at each step (`--fresh-effects all`)"),
@@ -25,29 +28,13 @@ def percent(value):
     return f"{100 * value:.1f} %"
 
 
-def accuracy_cell(evaluation):
-    interval = evaluation["accuracy_interval"]
-    return (
-        f"{percent(evaluation['accuracy'])} "
-        f"({100 * interval['low']:.1f}–{100 * interval['high']:.1f})"
-    )
-
-
-def localisation_cell(evaluation):
-    mean = evaluation.get("attention_in_window")
-    interval = evaluation.get("attention_in_window_interval")
-    if mean is None or interval is None:
-        return "–"
-    return f"{mean:.2f} ({interval['low']:.2f}–{interval['high']:.2f})"
-
-
 def test_cell(path):
     """A test score `tempokd eval --json` wrote: accuracy / localisation (n)."""
     if not path.is_file():
         return "not run"
     evaluation = json.loads(path.read_text())
     return (
-        f"{accuracy_cell(evaluation)} / {localisation_cell(evaluation)} (n = {evaluation['n']})"
+        f"{accuracy(evaluation)} / {localisation(evaluation)} (n = {evaluation['n']})"
     )
 
 
@@ -96,7 +83,7 @@ def main():
                 description += "; the shipped teacher's run, from `stages/`"
             times = record["times"]
             out.append(
-                f"| {arm} | {description} | {accuracy_cell(validation)} (n = {validation['n']}) "
+                f"| {arm} | {description} | {accuracy(validation)} (n = {validation['n']}) "
                 f"| {record['best_step']:,} of {steps:,}{last} "
                 f"| {percent(training_accuracy(record['history']))} "
                 f"| {record['seconds'] / 60:.1f} ({times['batching_s'] / 60:.1f}) |"

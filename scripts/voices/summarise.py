@@ -10,6 +10,9 @@ from pathlib import Path
 
 from voice_ids import underlying
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from evaluation_text import accuracy, localisation  # noqa: E402
+
 # The espeak-ng variants the generator drew from before the split by underlying voice (every
 # shipped model's corpora were made by it); it also used all five flite voices.
 EARLIER_VARIANTS = {f"m{i}" for i in range(1, 8)} | {f"f{i}" for i in range(1, 6)} | {
@@ -34,19 +37,6 @@ def voices_by_split(rows):
         voiced = [r["voice"] for r in rows if r["split"] == split and r["voice"]]
         out[split] = (len(set(voiced)), len({underlying(v) for v in voiced}))
     return out
-
-
-def percent(evaluation):
-    low, high = (evaluation["accuracy_interval"][k] for k in ("low", "high"))
-    return f"{100 * evaluation['accuracy']:.1f} % ({100 * low:.1f}–{100 * high:.1f})"
-
-
-def localisation(evaluation):
-    mean = evaluation.get("attention_in_window")
-    interval = evaluation.get("attention_in_window_interval")
-    if mean is None or interval is None:
-        return "–"
-    return f"{mean:.3f} ({interval['low']:.3f}–{interval['high']:.3f})"
 
 
 def main():
@@ -114,8 +104,8 @@ def main():
             validation = record.get("validation") or {}
             cells += [f"{100 * validation.get('accuracy', 0):.1f} % ({record.get('best_step')} "
                       f"of {record.get('settings', {}).get('steps', '?')})",
-                      f"{percent(test)}, n {test['n']}",
-                      f"{percent(effects)}, n {effects['n']}"]
+                      f"{accuracy(test)}, n {test['n']}",
+                      f"{accuracy(effects)}, n {effects['n']}"]
             plain.append(test["accuracy"])
             through.append(effects["accuracy"])
         means = [f"{100 * sum(v) / len(v):.1f} %" if v else "–" for v in (plain, through)]
@@ -139,7 +129,7 @@ def main():
         cells = []
         for length in (1, 4):
             evaluation = json.loads((shipped / f"{model}-L{length}.json").read_text())
-            cells += [str(evaluation["n"]), percent(evaluation), localisation(evaluation)]
+            cells += [str(evaluation["n"]), accuracy(evaluation), localisation(evaluation, 3)]
         print(f"| {model} | " + " | ".join(cells) + " |")
 
 
