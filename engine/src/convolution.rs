@@ -89,6 +89,16 @@ pub(crate) fn summed(parts: Vec<Vec<f32>>, length: usize) -> Vec<f32> {
         .unwrap_or_else(|| vec![0.0; length])
 }
 
+/// `bias` `[out_channels]` added to every value of its channel in `out`
+/// `[batch, out_channels, …]`, whose clips each hold `per_clip` values and channels `per_channel`.
+pub(crate) fn add_bias(out: &mut [f32], bias: &[f32], per_clip: usize, per_channel: usize) {
+    for clip in out.chunks_mut(per_clip) {
+        for (channel, &b) in clip.chunks_mut(per_channel).zip(bias) {
+            channel.iter_mut().for_each(|value| *value += b);
+        }
+    }
+}
+
 /// `x` through a convolution module: ours where `geometry` of `x`'s shape says it applies and
 /// the tensors are flex `f32` ones, else `burns` (the module's own forward pass), as also inside
 /// [`on_burns_conv`].
@@ -208,11 +218,84 @@ impl<G: Convolution<D>, const D: usize> Backward<Flex, 2> for ConvBackward<G, D>
 /// What the convolutions' tests share: ours against burn's, output and gradients.
 #[cfg(test)]
 pub(crate) mod testing {
-    use burn::tensor::{Tensor, TensorData};
+    use super::on_burns_conv;
+    use burn::module::Module;
+    use burn::tensor::{Device, Distribution, Tensor, TensorData, Tolerance};
+
+    /// A convolution module of burn's that ours stands in for.
+    pub trait Layer<const D: usize>: Module {
+        /// Ours of `x`, where ours covers its shape.
+        fn ours(&self, x: &Tensor<D>) -> Option<Tensor<D>>;
+        /// The module applied as the models apply it: ours where it applies, else burn's.
+        fn apply(&self, x: Tensor<D>) -> Tensor<D>;
+        fn weight_val(&self) -> Tensor<D>;
+        fn bias_val(&self) -> Option<Tensor<1>>;
+    }
+
+    /// Ours, without autodiff, equals burn's convolution of a random input of shape `input`.
+    pub fn assert_output_equals_burns<L: Layer<D>, const D: usize>(
+        conv: &L,
+        input: [usize; D],
+        device: &Device,
+    ) {
+        let x = Tensor::<D>::random(input, Distribution::Default, device);
+        let ours = conv.ours(&x).expect("a covered geometry");
+        let burns = on_burns_conv(|| conv.apply(x));
+        ours.into_data()
+            .assert_approx_eq::<f32>(&burns.into_data(), Tolerance::rel_abs(1e-5, 1e-6));
+    }
+
+    /// Under autodiff ours applies to a random input of shape `input`, and its output and
+    /// gradients equal burn's.
+    pub fn assert_gradients_equal_burns<L: Layer<D>, const D: usize>(
+        conv: &L,
+        input: [usize; D],
+        device: &Device,
+    ) {
+        let x = Tensor::<D>::random(input, Distribution::Default, device).require_grad();
+        assert!(conv.ours(&x).is_some(), "ours applies");
+        assert_equal_to_burns(conv, &x, 3 + usize::from(conv.bias_val().is_some()));
+    }
+
+    /// A constant input gets no gradient, nor does a frozen weight, from ours as from burn's;
+    /// `conv` must have a bias.
+    pub fn assert_no_gradient_for_a_constant_input_or_a_frozen_weight<
+        L: Layer<D>,
+        const D: usize,
+    >(
+        conv: L,
+        input: [usize; D],
+        device: &Device,
+    ) {
+        let constant = Tensor::<D>::random(input, Distribution::Default, device);
+        // The output, the weight's and the bias's gradients.
+        assert_equal_to_burns(&conv, &constant, 3);
+        let frozen = conv.no_grad();
+        let x = Tensor::<D>::random(input, Distribution::Default, device).require_grad();
+        // The output and the input's gradient.
+        assert_equal_to_burns(&frozen, &x, 2);
+    }
+
+    /// Ours and burn's outputs and gradients, `expected` of each.
+    fn assert_equal_to_burns<L: Layer<D>, const D: usize>(
+        conv: &L,
+        x: &Tensor<D>,
+        expected: usize,
+    ) {
+        let run = || {
+            with_gradients(
+                conv.apply(x.clone()),
+                x,
+                &conv.weight_val(),
+                conv.bias_val(),
+            )
+        };
+        assert_equal(&run(), &on_burns_conv(run), expected);
+    }
 
     /// The output `y` of a convolution of `x` and the gradients of `x`, the weight and the bias
     /// (those tracked), under a loss that weighs the output values differently.
-    pub fn with_gradients<const D: usize>(
+    fn with_gradients<const D: usize>(
         y: Tensor<D>,
         x: &Tensor<D>,
         weight: &Tensor<D>,
@@ -234,7 +317,7 @@ pub(crate) mod testing {
     /// Ours and burn's outputs and gradients, `expected` of each, each within 1e-5 of its
     /// largest value: a weight's gradient sums thousands of terms, which the two add up in
     /// other orders.
-    pub fn assert_equal(ours: &[TensorData], burns: &[TensorData], expected: usize) {
+    fn assert_equal(ours: &[TensorData], burns: &[TensorData], expected: usize) {
         assert_eq!(ours.len(), expected);
         assert_eq!(burns.len(), expected);
         for (index, (ours, burns)) in ours.iter().zip(burns).enumerate() {

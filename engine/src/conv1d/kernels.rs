@@ -56,11 +56,7 @@ impl Convolution<3> for Geometry {
             forward_part(input, weight, part_of(g, &clips), out, inside);
         });
         if let Some(bias) = bias {
-            for clip in out.chunks_mut(out_clip(g)) {
-                for (row, &b) in clip.chunks_mut(g.out_frames).zip(bias) {
-                    row.iter_mut().for_each(|value| *value += b);
-                }
-            }
+            convolution::add_bias(&mut out, bias, out_clip(g), g.out_frames);
         }
         out
     }

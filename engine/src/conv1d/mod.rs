@@ -35,12 +35,13 @@ pub(crate) fn conv1d(conv: &Conv1d, x: Tensor<3>) -> Tensor<3> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::convolution::on_burns_conv;
-    use crate::convolution::testing::{assert_equal, with_gradients};
-    use burn::module::Module;
+    use crate::convolution::testing::{
+        Layer, assert_gradients_equal_burns,
+        assert_no_gradient_for_a_constant_input_or_a_frozen_weight, assert_output_equals_burns,
+    };
     use burn::nn::PaddingConfig1d;
     use burn::nn::conv::Conv1dConfig;
-    use burn::tensor::{Device, Distribution, Tolerance};
+    use burn::tensor::{Device, Distribution};
 
     struct Case {
         /// `[batch, in_channels, frames]`
@@ -132,44 +133,38 @@ mod tests {
             .init(device)
     }
 
+    impl Layer<3> for Conv1d {
+        fn ours(&self, x: &Tensor<3>) -> Option<Tensor<3>> {
+            let geometry = Geometry::of(self, x.dims())?;
+            convolution::ours(x, &self.weight_val(), self.bias_val(), geometry)
+        }
+
+        fn apply(&self, x: Tensor<3>) -> Tensor<3> {
+            conv1d(self, x)
+        }
+
+        fn weight_val(&self) -> Tensor<3> {
+            self.weight.val()
+        }
+
+        fn bias_val(&self) -> Option<Tensor<1>> {
+            self.bias.as_ref().map(|bias| bias.val())
+        }
+    }
+
     #[test]
     fn equals_burns_convolution() {
         let device = Device::flex();
         for case in cases() {
-            let conv = layer(&case, &device);
-            let geometry = Geometry::of(&conv, case.input).expect("a covered geometry");
-            let x = Tensor::<3>::random(case.input, Distribution::Default, &device);
-            let bias = conv.bias.as_ref().map(|bias| bias.val());
-            let ours = convolution::ours(&x, &conv.weight.val(), bias, geometry)
-                .expect("flex f32 tensors");
-            let burns = on_burns_conv(|| conv1d(&conv, x));
-            ours.into_data()
-                .assert_approx_eq::<f32>(&burns.into_data(), Tolerance::rel_abs(1e-5, 1e-6));
+            assert_output_equals_burns(&layer(&case, &device), case.input, &device);
         }
-    }
-
-    /// Ours and burn's outputs and gradients, `expected` of each.
-    fn assert_equal_to_burns(conv: &Conv1d, x: &Tensor<3>, expected: usize) {
-        let run = || {
-            let bias = conv.bias.as_ref().map(|bias| bias.val());
-            with_gradients(conv1d(conv, x.clone()), x, &conv.weight.val(), bias)
-        };
-        assert_equal(&run(), &on_burns_conv(run), expected);
     }
 
     #[test]
     fn gradients_equal_burns() {
         let device = Device::flex().autodiff();
         for case in cases() {
-            let conv = layer(&case, &device);
-            let x = Tensor::<3>::random(case.input, Distribution::Default, &device).require_grad();
-            let geometry = Geometry::of(&conv, case.input).expect("a covered geometry");
-            let bias = conv.bias.as_ref().map(|bias| bias.val());
-            assert!(
-                convolution::ours(&x, &conv.weight.val(), bias, geometry).is_some(),
-                "ours applies"
-            );
-            assert_equal_to_burns(&conv, &x, 3 + usize::from(case.bias));
+            assert_gradients_equal_burns(&layer(&case, &device), case.input, &device);
         }
     }
 
@@ -181,14 +176,11 @@ mod tests {
             bias: true,
             ..case([4, 3, 11], 5, 3, 1)
         };
-        let conv = layer(&case, &device);
-        let constant = Tensor::<3>::random(case.input, Distribution::Default, &device);
-        // The output, the weight's and the bias's gradients.
-        assert_equal_to_burns(&conv, &constant, 3);
-        let frozen = conv.no_grad();
-        let x = Tensor::<3>::random(case.input, Distribution::Default, &device).require_grad();
-        // The output and the input's gradient.
-        assert_equal_to_burns(&frozen, &x, 2);
+        assert_no_gradient_for_a_constant_input_or_a_frozen_weight(
+            layer(&case, &device),
+            case.input,
+            &device,
+        );
     }
 
     #[test]

@@ -150,11 +150,7 @@ impl Convolution<4> for Geometry {
             }
         });
         if let Some(bias) = bias {
-            for clip in out.chunks_mut(g.out_clip()) {
-                for (channel, &b) in clip.chunks_mut(g.columns()).zip(bias) {
-                    channel.iter_mut().for_each(|value| *value += b);
-                }
-            }
+            convolution::add_bias(&mut out, bias, g.out_clip(), g.columns());
         }
         out
     }

@@ -32,12 +32,13 @@ pub(crate) fn conv2d(conv: &Conv2d, x: Tensor<4>) -> Tensor<4> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::convolution::on_burns_conv;
-    use crate::convolution::testing::{assert_equal, with_gradients};
-    use burn::module::Module;
+    use crate::convolution::testing::{
+        Layer, assert_gradients_equal_burns,
+        assert_no_gradient_for_a_constant_input_or_a_frozen_weight, assert_output_equals_burns,
+    };
     use burn::nn::PaddingConfig2d;
     use burn::nn::conv::Conv2dConfig;
-    use burn::tensor::{Device, Distribution, Tolerance};
+    use burn::tensor::{Device, Distribution};
 
     /// A valid convolution without bias.
     const fn case(input: [usize; 4], out_channels: usize, kernel: [usize; 2]) -> Case {
@@ -116,44 +117,38 @@ mod tests {
             .init(device)
     }
 
+    impl Layer<4> for Conv2d {
+        fn ours(&self, x: &Tensor<4>) -> Option<Tensor<4>> {
+            let geometry = Geometry::of(self, x.dims())?;
+            convolution::ours(x, &self.weight_val(), self.bias_val(), geometry)
+        }
+
+        fn apply(&self, x: Tensor<4>) -> Tensor<4> {
+            conv2d(self, x)
+        }
+
+        fn weight_val(&self) -> Tensor<4> {
+            self.weight.val()
+        }
+
+        fn bias_val(&self) -> Option<Tensor<1>> {
+            self.bias.as_ref().map(|bias| bias.val())
+        }
+    }
+
     #[test]
     fn equals_burns_convolution() {
         let device = Device::flex();
         for case in cases() {
-            let conv = layer(&case, &device);
-            let geometry = Geometry::of(&conv, case.input).expect("a covered geometry");
-            let x = Tensor::<4>::random(case.input, Distribution::Default, &device);
-            let bias = conv.bias.as_ref().map(|bias| bias.val());
-            let ours = convolution::ours(&x, &conv.weight.val(), bias, geometry)
-                .expect("flex f32 tensors");
-            let burns = on_burns_conv(|| conv2d(&conv, x));
-            ours.into_data()
-                .assert_approx_eq::<f32>(&burns.into_data(), Tolerance::rel_abs(1e-5, 1e-6));
+            assert_output_equals_burns(&layer(&case, &device), case.input, &device);
         }
-    }
-
-    /// Ours and burn's outputs and gradients, `expected` of each.
-    fn assert_equal_to_burns(conv: &Conv2d, x: &Tensor<4>, expected: usize) {
-        let run = || {
-            let bias = conv.bias.as_ref().map(|bias| bias.val());
-            with_gradients(conv2d(conv, x.clone()), x, &conv.weight.val(), bias)
-        };
-        assert_equal(&run(), &on_burns_conv(run), expected);
     }
 
     #[test]
     fn gradients_equal_burns() {
         let device = Device::flex().autodiff();
         for case in cases() {
-            let conv = layer(&case, &device);
-            let x = Tensor::<4>::random(case.input, Distribution::Default, &device).require_grad();
-            let geometry = Geometry::of(&conv, case.input).expect("a covered geometry");
-            let bias = conv.bias.as_ref().map(|bias| bias.val());
-            assert!(
-                convolution::ours(&x, &conv.weight.val(), bias, geometry).is_some(),
-                "ours applies"
-            );
-            assert_equal_to_burns(&conv, &x, 3 + usize::from(case.bias));
+            assert_gradients_equal_burns(&layer(&case, &device), case.input, &device);
         }
     }
 
@@ -167,14 +162,11 @@ mod tests {
             padding: PaddingConfig2d::Explicit(1, 0, 1, 1),
             bias: true,
         };
-        let conv = layer(&case, &device);
-        let constant = Tensor::<4>::random(case.input, Distribution::Default, &device);
-        // The output, the weight's and the bias's gradients.
-        assert_equal_to_burns(&conv, &constant, 3);
-        let frozen = conv.no_grad();
-        let x = Tensor::<4>::random(case.input, Distribution::Default, &device).require_grad();
-        // The output and the input's gradient.
-        assert_equal_to_burns(&frozen, &x, 2);
+        assert_no_gradient_for_a_constant_input_or_a_frozen_weight(
+            layer(&case, &device),
+            case.input,
+            &device,
+        );
     }
 
     #[test]
