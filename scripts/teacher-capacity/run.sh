@@ -8,7 +8,8 @@
 #   effects drawn afresh at every step (`--fresh-effects all`);
 # - a larger teacher: the first stage (4,000 steps of 16 clips from random weights, the very
 #   settings of stages/teacher-1s) with twice the convolution channels (128), or a wider
-#   transformer (256).
+#   transformer (256); then the larger front end's warm restart (the settings of
+#   stages/teacher-1s-restart).
 #
 # Every run is scored on the validation split as it trains and, at the end, on the test corpus's
 # 1 s clips (underlying voices no run trains on). Writes docs/teacher-capacity/results.md;
@@ -52,6 +53,10 @@ first=(--steps 4000 --lr 0.0005 --warmup 200 --seed 6 --layers 4 --heads 4)
 run conv-128 "${first[@]}" --hidden 192 --conv-channels 128 &
 run hidden-256 "${first[@]}" --hidden 256 --conv-channels 64 &
 wait
+
+# The larger front end on through the curriculum: its warm restart, with the settings of
+# stages/teacher-1s-restart.
+run conv-128-restart --init "$work/conv-128" --steps 6000 --lr 0.0005 --warmup 100 --seed 7
 
 # The shipped stages, for comparison, on the same test clips.
 for stage in teacher-1s teacher-1s-restart; do
