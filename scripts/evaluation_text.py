@@ -5,6 +5,11 @@ Imported by the scripts in the folders below this one (each puts this folder on 
 """
 
 
+def percent(value):
+    """`81.2 %`: a share without its interval."""
+    return f"{100 * value:.1f} %"
+
+
 def accuracy(evaluation):
     """`81.2 % (78.6–83.4)`."""
     low, high = (evaluation["accuracy_interval"][k] for k in ("low", "high"))

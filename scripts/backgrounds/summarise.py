@@ -1,6 +1,6 @@
 """Writes docs/backgrounds/results.md from the runs of scripts/backgrounds/run.sh.
 
-Usage: summarise.py WORK "SEED SEED ..." ARM [ARM ...]   (standard library only)
+Usage: summarise.py WORK "SEED SEED ..." ARM [ARM ...]   (standard library and scripts/evaluation_text.py)
 """
 
 import csv
@@ -9,17 +9,15 @@ import re
 import sys
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from evaluation_text import accuracy  # noqa: E402
+
 KINDS = ["white", "pink", "brown", "hum", "babble", "tones"]
 
 
 def manifest(folder):
     with open(Path(folder) / "manifest.csv", newline="") as f:
         return list(csv.DictReader(f))
-
-
-def percent(evaluation):
-    low, high = (evaluation["accuracy_interval"][k] for k in ("low", "high"))
-    return f"{100 * evaluation['accuracy']:.1f} % ({100 * low:.1f}–{100 * high:.1f})"
 
 
 def label(arm):
@@ -76,8 +74,8 @@ def main():
             validation = record.get("validation") or {}
             cells = [f"{100 * validation.get('accuracy', 0):.1f} % ({record.get('best_step')} "
                      f"of {record.get('settings', {}).get('steps', '?')})",
-                     f"{percent(test)}, n {test['n']}"]
-            cells += [f"{percent(e)}, n {e['n']}" for e in by_kind]
+                     f"{accuracy(test)}, n {test['n']}"]
+            cells += [f"{accuracy(e)}, n {e['n']}" for e in by_kind]
             print(f"| {label(arm)} | {per_kind} | {seed} | " + " | ".join(cells) + " |")
             means.setdefault(arm, []).append([test["accuracy"]] + [e["accuracy"] for e in by_kind])
     print("\nMeans over the seeds (accuracy, %):\n")

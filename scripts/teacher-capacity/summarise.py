@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from evaluation_text import accuracy, localisation  # noqa: E402
+from evaluation_text import accuracy, localisation, percent  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 # Batches whose training accuracy is averaged: the end of each run, at its last rate.
@@ -32,10 +32,6 @@ RESTART = [
     ANNEAL[0],
     ("conv-128-restart", "conv-128-restart", "128 convolution channels, warm restart from its first stage"),
 ]
-
-
-def percent(value):
-    return f"{100 * value:.1f} %"
 
 
 def values_stored(model):

@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from evaluation_text import accuracy, localisation  # noqa: E402
+from evaluation_text import accuracy, localisation, percent  # noqa: E402
 
 ARMS = [
     ("as-made", "clips as the corpus made them"),
@@ -22,10 +22,6 @@ STAGES = [
     ("teacher", "every length (2,000 steps of 8)"),
 ]
 LENGTHS = [1, 2, 4, 6, 8]
-
-
-def percent(value):
-    return f"{100 * value:.1f} %"
 
 
 def test_cell(path):
