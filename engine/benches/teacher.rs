@@ -3,7 +3,10 @@
 //! same model in the same run, and again with burn's own linear layers, then burn's own
 //! convolution, then burn's linear layers, convolution and GELU, instead of the teacher's; and
 //! the maps of several clips computed one clip per forward pass, then in one batched pass, for
-//! that geometry and for the shipped teacher (`static/models/teacher`, what the maps caches run).
+//! that geometry and for the shipped teacher (`static/models/teacher`, what the maps caches run);
+//! and what one fused product of the queries, keys and values could save at most: each layer's
+//! three products against one of the three weights side by side (burn's CPU matrix product on
+//! both sides, so the difference is the fusing alone), over all layers, beside the forward pass.
 //!
 //!     cargo bench -p tempokd --bench teacher
 //!
@@ -12,6 +15,7 @@
 //! are printed.
 
 use burn::module::Module;
+use burn::tensor::{Distribution, Tensor};
 use serde::Deserialize;
 use tempokd::convolution::on_burns_conv;
 use tempokd::device::ComputeDevice;
@@ -60,8 +64,10 @@ fn main() -> Result<(), String> {
         "burn's linear, conv and GELU",
         "burn's/ours"
     );
+    let mut forward_ms = Vec::new();
     for (seconds, runs) in CASES {
         let ours = median_ms(&teacher, seconds, runs)?;
+        forward_ms.push(ours);
         let burns_linear = on_burns_linear(|| median_ms(&teacher, seconds, runs))?;
         let burns_conv = on_burns_conv(|| median_ms(&teacher, seconds, runs))?;
         let burns_all = on_burns_linear(|| {
@@ -84,6 +90,19 @@ fn main() -> Result<(), String> {
             burns_conv / ours,
             burns_all,
             burns_all / ours
+        );
+    }
+    let config = Wav2Vec2Config::base(&labels);
+    for ((seconds, runs), forward) in CASES.into_iter().zip(&forward_ms) {
+        let [separate, fused] = qkv_products_ms(config.hidden_size, seconds, runs * 10, &device)?;
+        let layers = config.num_hidden_layers as f64;
+        let saved = (separate - fused) * layers;
+        println!(
+            "queries, keys and values at {seconds} s, one layer: three products {separate:.2} ms, \
+             one fused {fused:.2} ms ({:.2}); over {layers} layers at most {saved:.1} ms of the \
+             forward pass's {forward:.0} ms ({:.1} %)",
+            fused / separate,
+            100.0 * saved / forward
         );
     }
     let [alone, together] = maps_per_clip_ms(&teacher, 3)?;
@@ -148,6 +167,41 @@ fn maps_per_clip_ms(teacher: &Teacher, runs: usize) -> Result<[f64; 2], String> 
     })?;
     let count = clips.len() as f64;
     Ok([alone / count, together / count])
+}
+
+/// One attention layer's query, key and value products on `seconds` of audio (the frames the
+/// feature encoder makes of it): three products of `hidden` columns, then one of `3 × hidden`;
+/// medians of `runs`.
+fn qkv_products_ms(
+    hidden: usize,
+    seconds: f32,
+    runs: usize,
+    device: &ComputeDevice,
+) -> Result<[f64; 2], String> {
+    // The feature encoder's frames: 20 ms apart with a 25 ms receptive field.
+    let frames = ((seconds * 16_000.0) as usize - 400) / 320 + 1;
+    let random =
+        |shape: [usize; 3]| Tensor::<3>::random(shape, Distribution::Default, &device.device);
+    let x = random([1, frames, hidden]);
+    let weights: Vec<Tensor<3>> = (0..3).map(|_| random([1, hidden, hidden])).collect();
+    let fused = Tensor::cat(weights.clone(), 2);
+    let time = |run: &dyn Fn() -> Vec<Tensor<3>>| {
+        common::median_ms(runs, || {
+            // Reading one value makes sure every product was computed.
+            for product in run() {
+                product.slice([0..1, 0..1, 0..1]).into_data();
+            }
+            Ok(())
+        })
+    };
+    let separate = time(&|| {
+        weights
+            .iter()
+            .map(|w| x.clone().matmul(w.clone()))
+            .collect()
+    })?;
+    let fused = time(&|| vec![x.clone().matmul(fused.clone())])?;
+    Ok([separate, fused])
 }
 
 fn median_ms(teacher: &Teacher, seconds: f32, runs: usize) -> Result<f64, String> {
