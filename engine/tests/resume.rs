@@ -227,6 +227,8 @@ fn a_stopped_teacher_resumes_to_the_uninterrupted_end() {
         freeze_feature_encoder: true,
         // The effects drawn after a resume are those the uninterrupted run drew.
         fresh_effects: Augmentation::all(),
+        // And so are the dropout masks.
+        dropout: 0.1,
     };
     let train_with = |settings: &TeacherTraining, out: &Path, stopper: &Stopper, resume: bool| {
         let teacher = Teacher::random(config.clone(), 4, &training_device()).unwrap();

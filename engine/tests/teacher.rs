@@ -443,6 +443,11 @@ fn hostile_config_values_are_refused_not_obeyed() {
         ),
         ("\"0\": \"yes\"", "\"+0\": \"yes\"", "id2label key \"+0\""),
         (
+            "\"hidden_dropout\": 0.0",
+            "\"hidden_dropout\": 1.0",
+            "hidden_dropout is 1; a dropout rate must be at least 0 and below 1",
+        ),
+        (
             "\"num_hidden_layers\": 2",
             "\"num_hidden_layers\": 0",
             "num_hidden_layers is 0",

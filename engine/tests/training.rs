@@ -20,7 +20,7 @@ use tempokd::kd::{
 };
 use tempokd::rng::Rng;
 use tempokd::students::{Architecture, AttentionRequest, Preset, Student};
-use tempokd::teacher::{Teacher, Wav2Vec2Config};
+use tempokd::teacher::{AttentionDetail, DropoutRates, Teacher, Wav2Vec2Config};
 use tempokd::train::{
     ComparisonData, ComparisonRun, DIVERGENCE_FACTOR, LabelledClip, LrSchedule, MapClip, MapMaking,
     MapShare, SpecAugment, StepReport, StudentBatch, StudentTrainer, StudentTraining, TeacherBatch,
@@ -337,12 +337,67 @@ async_test!(teacher_loss_falls_on_a_tiny_set, async {
     // The trained teacher is a plain (inference) model that classifies the tones.
     let trained = trainer.teacher().unwrap();
     let tone = &batch.waveforms[samples..2 * samples];
-    let inference = trained
-        .infer(tone, tempokd::teacher::AttentionDetail::None)
-        .await
-        .unwrap();
+    let inference = trained.infer(tone, AttentionDetail::None).await.unwrap();
     assert_eq!(inference.prediction.top, 1);
 });
+
+// Dropout changes the teacher's training steps and nothing else: a forward pass off the autodiff
+// device, the trained teacher's included, is the one without it, and the trained teacher's config
+// records the rate. A rate of 1 or more is refused.
+async_test!(the_teachers_dropout_acts_only_while_it_trains, async {
+    let (device, _turn) = device().await;
+    let tone = tones().waveforms[..tones().samples].to_vec();
+    let plain = Teacher::random(teacher_config(), 4, &device).unwrap();
+    let with_dropout = plain
+        .with_model(plain.model().clone(), &device)
+        .with_dropout(DropoutRates::all(0.5))
+        .unwrap();
+    let logits = |teacher: Teacher| {
+        let tone = tone.clone();
+        async move {
+            let result = teacher.infer(&tone, AttentionDetail::None).await.unwrap();
+            result.prediction.logits
+        }
+    };
+    assert_eq!(logits(with_dropout).await, logits(plain).await);
+
+    let (without, _) = three_teacher_steps(&device, 0.0).await;
+    let (with, trained) = three_teacher_steps(&device, 0.3).await;
+    assert_ne!(with, without, "dropout changed no training step");
+    assert_eq!(trained.config().dropout, DropoutRates::all(0.3));
+    let (config, _, _) = trained.save().await.unwrap();
+    assert!(config.contains("\"hidden_dropout\": 0.3"), "{config}");
+    let once = trained.infer(&tone, AttentionDetail::None).await.unwrap();
+    let again = trained.infer(&tone, AttentionDetail::None).await.unwrap();
+    assert_eq!(once.prediction.logits, again.prediction.logits);
+
+    let teacher = Teacher::random(teacher_config(), 4, &device.clone().autodiff()).unwrap();
+    let settings = TeacherTraining {
+        dropout: 1.0,
+        ..teacher_settings(3)
+    };
+    match TeacherTrainer::new(teacher, &settings, false) {
+        Err(TrainError::Settings(why)) => assert!(why.contains("dropout rate of 1"), "{why}"),
+        Err(other) => panic!("refused for another reason: {other}"),
+        Ok(_) => panic!("a dropout rate of 1 was accepted"),
+    }
+});
+
+/// The losses of three steps of [`teacher_settings`] at `dropout` on [`tones`], from one
+/// random teacher, and the trained teacher.
+async fn three_teacher_steps(device: &Device, dropout: f64) -> (Vec<f32>, Teacher) {
+    let teacher = Teacher::random(teacher_config(), 4, &device.clone().autodiff()).unwrap();
+    let settings = TeacherTraining {
+        dropout,
+        ..teacher_settings(3)
+    };
+    let mut trainer = TeacherTrainer::new(teacher, &settings, false).unwrap();
+    let mut losses = Vec::new();
+    for _ in 0..3 {
+        losses.push(trainer.step(&tones()).await.unwrap().loss);
+    }
+    (losses, trainer.teacher().unwrap())
+}
 
 // Fine-tuning with the feature encoder frozen leaves its convolutions as they were and trains
 // the rest.
@@ -395,7 +450,7 @@ async_test!(a_saved_teacher_loads_back_identically, async {
     )
     .unwrap();
     let clip: Vec<f32> = (0..12_000).map(|n| (n as f32 * 0.01).sin()).collect();
-    let detail = tempokd::teacher::AttentionDetail::Fused(tempokd::kd::HeadFusion::Mean);
+    let detail = AttentionDetail::Fused(tempokd::kd::HeadFusion::Mean);
     let a = teacher.infer(&clip, detail).await.unwrap();
     let b = loaded.infer(&clip, detail).await.unwrap();
     assert!(common::max_difference(&a.prediction.logits, &b.prediction.logits) < 1e-5);

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# What holds the teacher back on 1 s clips: training time or its size. Two experiments on the
+# What holds the teacher back on 1 s clips: training time or its size. Experiments on the
 # default models' corpora (as scripts/teacher-effects/run.sh makes them), each set beside the
 # shipped teacher's own stages in stages/, which are deterministic on one machine:
 #
@@ -8,11 +8,13 @@
 #   effects drawn afresh at every step (`--fresh-effects all`);
 # - a larger teacher: the first stage (4,000 steps of 16 clips from random weights, the very
 #   settings of stages/teacher-1s) with twice the convolution channels (128), or a wider
-#   transformer (256); then the larger front end's warm restart (the settings of
-#   stages/teacher-1s-restart).
+#   transformer (256); then the larger front end through the rest of the curriculum: its warm
+#   restart (the settings of stages/teacher-1s-restart) and its mixed-length stage (those of
+#   stages/teacher); and the larger front end's first stage with dropout (0.1).
 #
 # Every run is scored on the validation split as it trains and, at the end, on the test corpus's
-# 1 s clips (underlying voices no run trains on). Writes docs/teacher-capacity/results.md;
+# 1 s clips (underlying voices no run trains on); the mixed-length stage and the shipped teacher
+# on the test corpus at every length. Writes docs/teacher-capacity/results.md;
 # resumable (a finished run or score is kept, a stopped run goes on from its last scoring).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -21,7 +23,7 @@ source scripts/release-tempokd.sh
 defaults=${DEFAULTS_WORK:-target/default-models}
 work=${TEACHER_CAPACITY_WORK:-target/teacher-capacity}
 mkdir -p "$work"
-for corpus in words-1s test; do
+for corpus in words-1s mixed test; do
   [ -f "$defaults/data/$corpus/manifest.csv" ] || {
     echo "no $defaults/data/$corpus: make the default models' corpora first" \
       "(scripts/teacher-effects/run.sh writes them, or \`tempokd defaults\`)" >&2
@@ -54,9 +56,31 @@ run conv-128 "${first[@]}" --hidden 192 --conv-channels 128 &
 run hidden-256 "${first[@]}" --hidden 256 --conv-channels 64 &
 wait
 
-# The larger front end on through the curriculum: its warm restart, with the settings of
-# stages/teacher-1s-restart.
-run conv-128-restart --init "$work/conv-128" --steps 6000 --lr 0.0005 --warmup 100 --seed 7
+# The larger front end on through the curriculum: its warm restart (the settings of
+# stages/teacher-1s-restart), then its mixed-length stage (those of stages/teacher), scored like
+# the shipped teacher at every length.
+mixed=$work/conv-128-mixed
+curriculum() {
+  run conv-128-restart --init "$work/conv-128" --steps 6000 --lr 0.0005 --warmup 100 --seed 7
+  [ -f "$mixed/training.json" ] ||
+    "$tempokd" train-teacher --data "$defaults/data/mixed" --out "$mixed" --batch 8 \
+      --eval-every 250 --resume --init "$work/conv-128-restart" --steps 2000 --lr 0.0005 \
+      --warmup 50 --seed 6 > "$mixed.log" 2>&1
+  for length in 1 2 4 6 8; do
+    for model in "$mixed" stages/teacher; do
+      keep "$work/$(basename "$model")-test-${length}s.json" "$tempokd" eval --model "$model" \
+        --data "$defaults/data/test" --split test --length "$length" --json
+    done
+  done
+}
+# Beside it, the 128-channel first stage again with every dropout rate at 0.1 (the shipped
+# teacher trains without).
+curriculum &
+curriculum_job=$!
+run conv-128-dropout "${first[@]}" --hidden 192 --conv-channels 128 --dropout 0.1 &
+dropout_job=$!
+wait "$curriculum_job"
+wait "$dropout_job"
 
 # The shipped stages, for comparison, on the same test clips.
 for stage in teacher-1s teacher-1s-restart; do

@@ -32,6 +32,15 @@ RESTART = [
     ANNEAL[0],
     ("conv-128-restart", "conv-128-restart", "128 convolution channels, warm restart from its first stage"),
 ]
+DROPOUT = [
+    SIZE[1],
+    ("conv-128-dropout", "conv-128-dropout", "128 convolution channels, every dropout 0.1 (`--dropout 0.1`)"),
+]
+MIXED = [
+    ("stages/teacher", "teacher", "shipped teacher (64 convolution channels)"),
+    ("conv-128-mixed", "conv-128-mixed", "128 convolution channels"),
+]
+LENGTHS = [1, 2, 4, 6, 8]
 
 
 def values_stored(model):
@@ -96,6 +105,24 @@ def row(work, name, test_name, label):
     )
 
 
+def lengths_row(work, name, test_name, label):
+    """A mixed-length stage: its best validation score and the test corpus at every length."""
+    record = record_of(run_dir(work, name))
+    if record is None:
+        return f"| {label} | not run |" + " |" * len(LENGTHS)
+    if "step" in record:
+        label += f" (stopped at step {record['step']:,}; the script resumes it)"
+    cells = [f"{accuracy(record['validation'])} (n = {record['validation']['n']:,})"]
+    for length in LENGTHS:
+        path = work / f"{test_name}-test-{length}s.json"
+        if path.is_file():
+            test = json.loads(path.read_text())
+            cells.append(f"{accuracy(test)} / {localisation(test)} (n = {test['n']:,})")
+        else:
+            cells.append("not run")
+    return f"| {label} | " + " | ".join(cells) + " |"
+
+
 def curve(work, name, label):
     record = record_of(run_dir(work, name))
     if record is None:
@@ -158,17 +185,47 @@ def main():
     )
     section(
         work,
+        "Dropout",
+        "The 128-channel first stage above again with every dropout rate of transformers' "
+        "wav2vec 2.0 (after the feature projection, on the encoder's input, on the attention "
+        "weights, inside and after each feed-forward block and after each attention block) at "
+        "0.1 (transformers' default for all but the feature projection's, which is 0); the shipped "
+        "teacher trains without dropout.",
+        DROPOUT,
+    )
+    section(
+        work,
         "The larger front end's warm restart",
         "The 128-channel first stage above trained on as the curriculum's second stage "
         "(6,000 steps of 16 from its weights, rate raised back to 5e-4 after 100 steps of "
         "warm-up, 5e-5 for the last fifth, seed 7: the settings of `stages/teacher-1s-restart`).",
         RESTART,
     )
+    print("## The larger front end's mixed-length stage")
+    print()
+    print(
+        "The warm restart above trained on as the curriculum's last stage (2,000 steps of 8 "
+        "clips of every length from the mixed corpus, `target/default-models/data/mixed`, "
+        "rate 5e-4 after 50 steps of warm-up, 5e-5 for the last fifth, seed 6: the settings of "
+        "`stages/teacher`, the shipped teacher), set beside the shipped teacher on the test "
+        "corpus at every length (12 underlying voices no run trains on). Validation: the mixed "
+        "corpus's validation split."
+    )
+    print()
+    print(
+        "| teacher | best validation accuracy | "
+        + " | ".join(f"test, L = {length} s: accuracy / localisation" for length in LENGTHS)
+        + " |"
+    )
+    print("|---|---|" + "---|" * len(LENGTHS))
+    for name, test_name, label in MIXED:
+        print(lengths_row(work, name, test_name, label))
+    print()
     print("Validation accuracy (%) at every 250 steps:")
     print()
     print("| run | steps 250, 500, … |")
     print("|---|---|")
-    for name, _, label in ANNEAL + SIZE + RESTART[1:]:
+    for name, _, label in ANNEAL + SIZE + DROPOUT[1:] + RESTART[1:] + MIXED:
         print(curve(work, name, label))
 
 

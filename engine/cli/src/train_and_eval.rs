@@ -44,6 +44,10 @@ pub struct TeacherArgs {
     /// speed,formant,room,mic,clip (as `synth --augment`).
     #[arg(long, default_value = "none", value_parser = Augmentation::parse)]
     pub fresh_effects: Augmentation,
+    /// Every dropout rate of the teacher while it trains (transformers' default is 0.1 for all
+    /// but the feature projection's), recorded in its config.json; 0 trains without dropout.
+    #[arg(long, default_value_t = 0.0)]
+    pub dropout: f64,
     #[arg(long, default_value_t = 1500)]
     pub steps: usize,
     #[arg(long, default_value_t = 16)]
@@ -286,6 +290,7 @@ pub fn train_teacher(args: &TeacherArgs) -> Result<Finished<Teacher>, String> {
         seed: args.seed,
         freeze_feature_encoder: args.freeze_feature_encoder,
         fresh_effects: args.fresh_effects.clone(),
+        dropout: args.dropout,
     };
     let rollout = teacher.default_rollout();
     let plan = run_plan(

@@ -78,6 +78,68 @@ pub struct Wav2Vec2Config {
     /// head, so their checkpoints load unchanged.
     #[serde(default)]
     pub classifier_pooling: ClassifierPooling,
+    /// transformers' dropout rates, at their own keys.
+    #[serde(flatten)]
+    pub dropout: DropoutRates,
+}
+
+/// Hugging Face's dropout rates, used only while the teacher trains (on an autodiff device).
+/// Absent means 0 here, not transformers' 0.1: the teachers trained before these fields were
+/// read trained without dropout and wrote none, and a training run sets them explicitly
+/// (`TeacherTraining::dropout`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct DropoutRates {
+    /// After the feature projection.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub feat_proj_dropout: f64,
+    /// On the encoder's input and each sublayer's output before its residual sum.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub hidden_dropout: f64,
+    /// On the attention weights (the maps a forward pass returns are taken before it).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub attention_dropout: f64,
+    /// Inside the feed-forward block, after its activation.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub activation_dropout: f64,
+}
+
+impl DropoutRates {
+    /// Every rate `rate`.
+    pub fn all(rate: f64) -> Self {
+        Self {
+            feat_proj_dropout: rate,
+            hidden_dropout: rate,
+            attention_dropout: rate,
+            activation_dropout: rate,
+        }
+    }
+
+    fn rates(&self) -> [(&'static str, f64); 4] {
+        [
+            ("feat_proj_dropout", self.feat_proj_dropout),
+            ("hidden_dropout", self.hidden_dropout),
+            ("attention_dropout", self.attention_dropout),
+            ("activation_dropout", self.activation_dropout),
+        ]
+    }
+
+    /// Each rate must lie in [0, 1).
+    pub fn validate(&self) -> Result<(), TeacherError> {
+        match self
+            .rates()
+            .into_iter()
+            .find(|(_, rate)| !(0.0..1.0).contains(rate))
+        {
+            Some((name, rate)) => Err(TeacherError::Config(format!(
+                "{name} is {rate}; a dropout rate must be at least 0 and below 1"
+            ))),
+            None => Ok(()),
+        }
+    }
+}
+
+fn is_zero(rate: &f64) -> bool {
+    *rate == 0.0
 }
 
 /// Which frames the classification head reads.
@@ -204,6 +266,7 @@ impl Wav2Vec2Config {
                 .collect(),
             classifier_pooling: ClassifierPooling::Mean,
             architectures: Some(vec![CLASSIFIER_ARCHITECTURE.to_string()]),
+            dropout: DropoutRates::default(),
         }
     }
 
@@ -323,6 +386,7 @@ impl Wav2Vec2Config {
         if self.add_adapter {
             return fail("add_adapter is true: adapter layers are not supported".into());
         }
+        self.dropout.validate()?;
         self.labels()?;
         self.check_budget(&TeacherBudget::default()).map(|_| ())
     }

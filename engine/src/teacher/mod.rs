@@ -13,7 +13,8 @@ mod save;
 use crate::conv1d::conv1d;
 pub use budget::{TeacherBudget, TeacherCost};
 pub use config::{
-    Activation, ClassifierPooling, FeatureNorm, PreprocessorConfig, TeacherShape, Wav2Vec2Config,
+    Activation, ClassifierPooling, DropoutRates, FeatureNorm, PreprocessorConfig, TeacherShape,
+    Wav2Vec2Config,
 };
 use gelu::gelu;
 pub use gelu::on_burns_gelu;
@@ -193,6 +194,15 @@ impl Teacher {
             preprocessor,
             device: device.clone(),
         })
+    }
+
+    /// The same teacher with other dropout rates (they act only while it trains), recorded in
+    /// its config.
+    pub fn with_dropout(mut self, rates: DropoutRates) -> Result<Self, TeacherError> {
+        rates.validate()?;
+        self.model = self.model.with_dropout(&rates);
+        self.config.dropout = rates;
+        Ok(self)
     }
 
     /// The same teacher around other weights, e.g. ones a training loop has updated.

@@ -1,12 +1,13 @@
 //! wav2vec 2.0 with a sequence-classification head, layer for layer as Hugging Face's
-//! `Wav2Vec2ForSequenceClassification` computes it in eval mode (dropout off), plus the paper's
-//! first-frame head.
+//! `Wav2Vec2ForSequenceClassification` computes it, plus the paper's first-frame head. Its
+//! dropout layers act only on an autodiff device (training), as burn's `Dropout` does; every
+//! other forward pass is transformers' eval mode.
 
-use super::config::{Activation, ClassifierPooling};
+use super::config::{Activation, ClassifierPooling, DropoutRates};
 use crate::kd::HeadFusion;
 use burn::module::{Module, Param};
 use burn::nn::conv::Conv1d;
-use burn::nn::{GroupNorm, LayerNorm, Linear};
+use burn::nn::{Dropout, DropoutConfig, GroupNorm, LayerNorm, Linear};
 use burn::tensor::Tensor;
 use burn::tensor::activation::{gelu_approximate, relu, silu, softmax};
 
@@ -41,6 +42,19 @@ pub struct Wav2Vec2Output {
 }
 
 impl Wav2Vec2Classifier {
+    /// The model with `rates` for its dropout layers.
+    pub(super) fn with_dropout(mut self, rates: &DropoutRates) -> Self {
+        self.feature_projection.dropout.prob = rates.feat_proj_dropout;
+        self.encoder.dropout.prob = rates.hidden_dropout;
+        for layer in &mut self.encoder.layers {
+            layer.dropout.prob = rates.hidden_dropout;
+            layer.attention.dropout.prob = rates.attention_dropout;
+            layer.feed_forward.intermediate_dropout.prob = rates.activation_dropout;
+            layer.feed_forward.output_dropout.prob = rates.hidden_dropout;
+        }
+        self
+    }
+
     /// The model with its convolutional feature encoder frozen: no gradients, no updates.
     pub fn with_frozen_feature_encoder(mut self) -> Self {
         self.feature_encoder = self.feature_encoder.freeze();
@@ -117,13 +131,15 @@ impl FeatureEncoder {
 pub(super) struct FeatureProjection {
     pub layer_norm: LayerNorm,
     pub projection: Linear,
+    pub dropout: Dropout,
 }
 
 impl FeatureProjection {
     /// # Shapes
     /// - `features`: `[batch, frames, conv_dim[-1]]` → `[batch, frames, hidden]`
     fn forward(&self, features: Tensor<3>) -> Tensor<3> {
-        super::linear(&self.projection, self.layer_norm.forward(features))
+        let projected = super::linear(&self.projection, self.layer_norm.forward(features));
+        self.dropout.forward(projected)
     }
 }
 
@@ -154,6 +170,8 @@ pub(super) struct SelfAttention {
     pub v_proj: Linear,
     pub out_proj: Linear,
     pub heads: usize,
+    /// On the weights the values are averaged with.
+    pub dropout: Dropout,
 }
 
 impl SelfAttention {
@@ -173,7 +191,7 @@ impl SelfAttention {
         let v = split(super::linear(&self.v_proj, x));
         let scores = q.matmul(k.swap_dims(2, 3)); // [B, h, T, T]
         let weights = softmax(scores, 3);
-        let context = weights.clone().matmul(v); // [B, h, T, d]
+        let context = self.dropout.forward(weights.clone()).matmul(v); // [B, h, T, d]
         let context = context.swap_dims(1, 2).reshape([batch, frames, hidden]); // [B, T, H]
         (super::linear(&self.out_proj, context), weights)
     }
@@ -182,17 +200,23 @@ impl SelfAttention {
 #[derive(Module, Debug)]
 pub(super) struct FeedForward {
     pub intermediate_dense: Linear,
+    pub intermediate_dropout: Dropout,
     pub output_dense: Linear,
+    pub output_dropout: Dropout,
     #[module(skip)]
     pub activation: Act,
 }
 
 impl FeedForward {
+    /// # Shapes
+    /// - `x`: `[batch, frames, hidden]` → same
     fn forward(&self, x: Tensor<3>) -> Tensor<3> {
         let inner = self
             .activation
             .apply(super::linear(&self.intermediate_dense, x));
-        super::linear(&self.output_dense, inner)
+        let inner = self.intermediate_dropout.forward(inner);
+        self.output_dropout
+            .forward(super::linear(&self.output_dense, inner))
     }
 }
 
@@ -202,6 +226,8 @@ pub(super) struct EncoderLayer {
     pub layer_norm: LayerNorm,
     pub feed_forward: FeedForward,
     pub final_layer_norm: LayerNorm,
+    /// On the attention's output before its residual sum.
+    pub dropout: Dropout,
     /// Pre-layer-norm (large, XLSR) rather than post-layer-norm (base).
     pub stable: bool,
 }
@@ -212,12 +238,12 @@ impl EncoderLayer {
     fn forward(&self, x: Tensor<3>) -> (Tensor<3>, Tensor<4>) {
         if self.stable {
             let (attended, weights) = self.attention.forward(self.layer_norm.forward(x.clone()));
-            let x = x + attended;
+            let x = x + self.dropout.forward(attended);
             let x = x.clone() + self.feed_forward.forward(self.final_layer_norm.forward(x));
             (x, weights)
         } else {
             let (attended, weights) = self.attention.forward(x.clone());
-            let x = self.layer_norm.forward(x + attended);
+            let x = self.layer_norm.forward(x + self.dropout.forward(attended));
             let x = x.clone() + self.feed_forward.forward(x);
             (self.final_layer_norm.forward(x), weights)
         }
@@ -229,6 +255,8 @@ pub(super) struct Encoder {
     pub pos_conv: PositionalConv,
     pub layer_norm: LayerNorm,
     pub layers: Vec<EncoderLayer>,
+    /// On the first layer's input.
+    pub dropout: Dropout,
     pub stable: bool,
     /// For the stable layout: whether the last recorded hidden state is the one after the final
     /// layer norm (`tie_last_hidden_states`).
@@ -252,6 +280,7 @@ impl Encoder {
         if !self.stable {
             x = self.layer_norm.forward(x);
         }
+        x = self.dropout.forward(x);
         let mut hidden_states = Vec::new();
         let mut attentions = Vec::new();
         for layer in &self.layers {
@@ -326,4 +355,9 @@ impl ClassificationHead {
         };
         super::linear(&self.classifier, pooled)
     }
+}
+
+/// A dropout layer of `rate`, which [`DropoutRates::validate`] has kept in [0, 1).
+pub(super) fn dropout(rate: f64) -> Dropout {
+    DropoutConfig::new(rate).init()
 }

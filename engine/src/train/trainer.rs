@@ -12,7 +12,7 @@ use crate::kd::{
 };
 use crate::rng::Rng;
 use crate::students::{AttentionRequest, Student, StudentConfig, StudentModel};
-use crate::teacher::{AttentionDetail, Teacher, Wav2Vec2Classifier};
+use crate::teacher::{AttentionDetail, DropoutRates, Teacher, Wav2Vec2Classifier};
 use burn::module::Module;
 use burn::optim::ModuleOptimizer;
 use burn::optim::{AdamConfig, GradientsParams, MultiGradientsParams};
@@ -725,6 +725,15 @@ pub struct TeacherTraining {
         skip_serializing_if = "Augmentation::is_none"
     )]
     pub fresh_effects: Augmentation,
+    /// Every dropout rate of the teacher while it trains (transformers' default is 0.1 for all
+    /// but the feature projection's); 0 trains without dropout. Written into the trained
+    /// teacher's config.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub dropout: f64,
+}
+
+fn is_zero(rate: &f64) -> bool {
+    *rate == 0.0
 }
 
 impl Default for TeacherTraining {
@@ -741,6 +750,7 @@ impl Default for TeacherTraining {
             seed: 0,
             freeze_feature_encoder: false,
             fresh_effects: Augmentation::none(),
+            dropout: 0.0,
         }
     }
 }
@@ -777,6 +787,14 @@ impl TeacherTrainer {
                 "the teacher must be created on an autodiff device to be trained".into(),
             ));
         }
+        let teacher = teacher
+            .with_dropout(DropoutRates::all(settings.dropout))
+            .map_err(|_| {
+                TrainError::Settings(format!(
+                    "a dropout rate of {} cannot be used: it must be at least 0 and below 1",
+                    settings.dropout
+                ))
+            })?;
         Ok(Self {
             fitting: Fitting::new(
                 match settings.freeze_feature_encoder {
