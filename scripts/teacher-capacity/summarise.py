@@ -37,8 +37,8 @@ DROPOUT = [
     ("conv-128-dropout", "conv-128-dropout", "128 convolution channels, every dropout 0.1 (`--dropout 0.1`)"),
 ]
 MIXED = [
-    ("stages/teacher", "teacher", "shipped teacher (64 convolution channels)"),
-    ("conv-128-mixed", "conv-128-mixed", "128 convolution channels"),
+    ("stages/teacher", "teacher", "shipped teacher (64 convolution channels), all three stages"),
+    ("conv-128-mixed", "conv-128-mixed", "128 convolution channels, all three stages"),
 ]
 LENGTHS = [1, 2, 4, 6, 8]
 
