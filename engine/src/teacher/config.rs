@@ -90,16 +90,16 @@ pub struct Wav2Vec2Config {
 #[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct DropoutRates {
     /// After the feature projection.
-    #[serde(default, skip_serializing_if = "is_zero")]
+    #[serde(default, skip_serializing_if = "DropoutRates::is_off")]
     pub feat_proj_dropout: f64,
     /// On the encoder's input and each sublayer's output before its residual sum.
-    #[serde(default, skip_serializing_if = "is_zero")]
+    #[serde(default, skip_serializing_if = "DropoutRates::is_off")]
     pub hidden_dropout: f64,
     /// On the attention weights (the maps a forward pass returns are taken before it).
-    #[serde(default, skip_serializing_if = "is_zero")]
+    #[serde(default, skip_serializing_if = "DropoutRates::is_off")]
     pub attention_dropout: f64,
     /// Inside the feed-forward block, after its activation.
-    #[serde(default, skip_serializing_if = "is_zero")]
+    #[serde(default, skip_serializing_if = "DropoutRates::is_off")]
     pub activation_dropout: f64,
 }
 
@@ -123,6 +123,11 @@ impl DropoutRates {
         ]
     }
 
+    /// Whether `rate` drops nothing (such a rate is left out of a saved file).
+    pub fn is_off(rate: &f64) -> bool {
+        *rate == 0.0
+    }
+
     /// Each rate must lie in [0, 1).
     pub fn validate(&self) -> Result<(), TeacherError> {
         match self
@@ -136,10 +141,6 @@ impl DropoutRates {
             None => Ok(()),
         }
     }
-}
-
-fn is_zero(rate: &f64) -> bool {
-    *rate == 0.0
 }
 
 /// Which frames the classification head reads.

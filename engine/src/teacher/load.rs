@@ -4,7 +4,7 @@
 use super::config::{ClassifierPooling, FeatureNorm, Wav2Vec2Config};
 use super::model::{
     Act, ClassificationHead, Encoder, EncoderLayer, FeatureEncoder, FeatureProjection, FeedForward,
-    PositionalConv, SelfAttention, Wav2Vec2Classifier, dropout,
+    PositionalConv, SelfAttention, Wav2Vec2Classifier, no_dropout,
 };
 use crate::checkpoint::{CheckpointError, Init, ParamSource};
 use crate::matmul::transposed;
@@ -29,7 +29,8 @@ pub(super) fn build(
         feature_projection: params.feature_projection(config)?,
         encoder: params.encoder(config)?,
         head: params.head(config)?,
-    })
+    }
+    .with_dropout(&config.dropout))
 }
 
 struct Params<'s, S> {
@@ -166,7 +167,7 @@ impl<S: ParamSource> Params<'_, S> {
                 channels,
                 config.hidden_size,
             )?,
-            dropout: dropout(config.dropout.feat_proj_dropout),
+            dropout: no_dropout(),
         })
     }
 
@@ -227,7 +228,7 @@ impl<S: ParamSource> Params<'_, S> {
             pos_conv,
             layer_norm,
             layers,
-            dropout: dropout(config.dropout.hidden_dropout),
+            dropout: no_dropout(),
             stable: config.do_stable_layer_norm,
             tie_last_hidden_state: config.ties_last_hidden_state(),
         })
@@ -246,7 +247,7 @@ impl<S: ParamSource> Params<'_, S> {
             v_proj: self.linear(&format!("{key}.attention.v_proj"), hidden, hidden)?,
             out_proj: self.linear(&format!("{key}.attention.out_proj"), hidden, hidden)?,
             heads: config.num_attention_heads,
-            dropout: dropout(config.dropout.attention_dropout),
+            dropout: no_dropout(),
         };
         let layer_norm = self.layer_norm(&format!("{key}.layer_norm"), hidden, eps)?;
         let feed_forward = FeedForward {
@@ -255,13 +256,13 @@ impl<S: ParamSource> Params<'_, S> {
                 hidden,
                 config.intermediate_size,
             )?,
-            intermediate_dropout: dropout(config.dropout.activation_dropout),
+            intermediate_dropout: no_dropout(),
             output_dense: self.linear(
                 &format!("{key}.feed_forward.output_dense"),
                 config.intermediate_size,
                 hidden,
             )?,
-            output_dropout: dropout(config.dropout.hidden_dropout),
+            output_dropout: no_dropout(),
             activation: Act(config.hidden_act),
         };
         let final_layer_norm = self.layer_norm(&format!("{key}.final_layer_norm"), hidden, eps)?;
@@ -270,7 +271,7 @@ impl<S: ParamSource> Params<'_, S> {
             layer_norm,
             feed_forward,
             final_layer_norm,
-            dropout: dropout(config.dropout.hidden_dropout),
+            dropout: no_dropout(),
             stable: config.do_stable_layer_norm,
         })
     }

@@ -42,7 +42,7 @@ pub struct Wav2Vec2Output {
 }
 
 impl Wav2Vec2Classifier {
-    /// The model with `rates` for its dropout layers.
+    /// The model with `rates` for its dropout layers (each already checked to lie in [0, 1)).
     pub(super) fn with_dropout(mut self, rates: &DropoutRates) -> Self {
         self.feature_projection.dropout.prob = rates.feat_proj_dropout;
         self.encoder.dropout.prob = rates.hidden_dropout;
@@ -357,7 +357,7 @@ impl ClassificationHead {
     }
 }
 
-/// A dropout layer of `rate`, which [`DropoutRates::validate`] has kept in [0, 1).
-pub(super) fn dropout(rate: f64) -> Dropout {
-    DropoutConfig::new(rate).init()
+/// A dropout layer that drops nothing until [`Wav2Vec2Classifier::with_dropout`] sets its rate.
+pub(super) fn no_dropout() -> Dropout {
+    DropoutConfig::new(0.0).init()
 }

@@ -728,12 +728,8 @@ pub struct TeacherTraining {
     /// Every dropout rate of the teacher while it trains (transformers' default is 0.1 for all
     /// but the feature projection's); 0 trains without dropout. Written into the trained
     /// teacher's config.
-    #[serde(default, skip_serializing_if = "is_zero")]
+    #[serde(default, skip_serializing_if = "DropoutRates::is_off")]
     pub dropout: f64,
-}
-
-fn is_zero(rate: &f64) -> bool {
-    *rate == 0.0
 }
 
 impl Default for TeacherTraining {
