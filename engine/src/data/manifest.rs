@@ -77,7 +77,7 @@ pub fn underlying_voice(voice: &str) -> String {
         (Some("rhvoice"), Some("alan")) => "flite:awb".into(),
         (Some("rhvoice"), Some("slt")) => "flite:slt".into(),
         (
-            Some(synthesizer @ ("espeak-ng" | "flite" | "mbrola" | "rhvoice" | "pico")),
+            Some(synthesizer @ ("espeak-ng" | "flite" | "mbrola" | "rhvoice" | "pico" | "kokoro")),
             Some(base),
         ) => {
             format!("{synthesizer}:{base}")
@@ -316,6 +316,11 @@ mod tests {
             "mbrola:mb-de1-en"
         );
         assert_eq!(underlying_voice("pico:en-GB:t80:r100:g+0"), "pico:en-GB");
+        // A Kokoro voice blended with another of its split is the first voice's.
+        assert_eq!(
+            underlying_voice("kokoro:jm_kumo:b=jf_alpha@20:r95:g-2"),
+            "kokoro:jm_kumo"
+        );
         // Recorded speakers are their own underlying voice.
         assert_eq!(underlying_voice("0a7c2a8d"), "0a7c2a8d");
     }

