@@ -16,7 +16,7 @@ from voice_ids import underlying
 
 SILENCE = "no-voice"
 SYNTHESIZERS = {"espeak-ng": "espeak-ng", "flite": "flite", "mbrola": "MBROLA",
-                "rhvoice": "RHVoice", "pico": "Pico"}
+                "rhvoice": "RHVoice", "pico": "Pico", "kokoro": "Kokoro"}
 
 
 def group_of(voice):
