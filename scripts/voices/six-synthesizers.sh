@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The six-synthesizer build's teacher stages (stages/six-synthesizers, built sitting by sitting,
-# stages/README.md) beside the shipped build's (stages/), stage by stage, on test clips of 1 s
+# The six-synthesizer build's stages (stages/six-synthesizers, built sitting by sitting,
+# stages/README.md): the teacher's and each student's first stage without KD, beside the shipped
+# build's (stages/), stage by stage, on test clips of 1 s
 # whose speakers no stage of either trained on: the shipped build's test corpus (the five Debian
 # synthesizers' test speakers), the six-synthesizer build's (the same speakers, other clips, and
 # Kokoro's test speaker), and Kokoro's test speaker alone. Writes docs/voices/six-synthesizers.md
@@ -23,7 +24,9 @@ mkdir -p "$work/scores"
 groups=$(python3 scripts/voices/by_voice.py groups "$six/manifest.csv" "$work/groups")
 kokoro=$(grep -m1 '^kokoro-' <<<"$groups")
 
-for stage in teacher-1s teacher-1s-restart teacher; do
+stages=(teacher-1s teacher-1s-restart teacher)
+for arch in tc-resnet8 lstm-p crnn att-rnn mhatt-rnn; do stages+=("students/$arch/words-1s"); done
+for stage in "${stages[@]}"; do
   [ -f "stages/six-synthesizers/$stage/model.safetensors" ] || continue
   for build in five six; do
     model=stages/$stage
@@ -34,7 +37,7 @@ for stage in teacher-1s teacher-1s-restart teacher; do
         six) data=$six ;;
         kokoro) data=$work/groups/$kokoro ;;
       esac
-      keep "$work/scores/$build-$stage-$test.json" \
+      keep "$work/scores/$build-${stage//\//-}-$test.json" \
         "$tempokd" eval --model "$model" --data "$data" --split test --length 1 --json
     done
   done
