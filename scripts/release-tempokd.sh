@@ -15,6 +15,15 @@ keep() {
   [ -f "$out" ] || { "$@" > "$out.tmp" && mv "$out.tmp" "$out"; }
 }
 
+# voice_corpus OUT SYNTHESIZERS SEED CLIPS_PER_CLASS VOICES [synth arguments...]: the voice
+# experiments' 1 s corpus, made unless OUT already holds one.
+voice_corpus() {
+  local out=$1 chosen=$2 seed=$3 clips=$4 voices=$5; shift 5
+  [ -f "$out/manifest.csv" ] ||
+    "$tempokd" synth --out "$out" --length 1 --per-class "$clips" --voices "$voices" \
+      --synthesizers "$chosen" --seed "$seed" "$@"
+}
+
 # ablation_arm RUN DATA SEED: the ablations' student, TC-ResNet8 for 6,000 steps of 32 clips
 # without KD, trained on DATA into RUN (unless there already) and scored on DATA's test split.
 ablation_arm() {

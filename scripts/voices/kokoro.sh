@@ -29,9 +29,7 @@ mkdir -p "$work/shipped"
 
 corpus() { # OUT SYNTHESIZERS SEED CLIPS_PER_CLASS [synth arguments...]
   local out=$1 chosen=$2 seed=$3 clips=$4; shift 4
-  [ -f "$out/manifest.csv" ] ||
-    "$tempokd" synth --out "$out" --length 1 --per-class "$clips" --voices $voices \
-      --synthesizers "$chosen" --seed "$seed" "$@"
+  voice_corpus "$out" "$chosen" "$seed" "$clips" $voices "$@"
 }
 
 for synthesizer in "${tested[@]}"; do

@@ -31,9 +31,7 @@ mkdir -p "$work/shipped"
 
 corpus() { # OUT SYNTHESIZERS SEED [synth arguments...]
   local out=$1 chosen=$2 seed=$3; shift 3
-  [ -f "$out/manifest.csv" ] ||
-    "$tempokd" synth --out "$out" --length 1 --per-class $per_class --voices $voices \
-      --synthesizers "$chosen" --seed "$seed" "$@"
+  voice_corpus "$out" "$chosen" "$seed" $per_class $voices "$@"
 }
 
 score() { # MODEL DATA SPLIT OUT: skipped when the split has no clip
