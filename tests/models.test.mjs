@@ -76,7 +76,7 @@ function assertSame(shown, expected, where) {
 const expected = inspect(CLIP);
 const expectedShort = inspect(SHORT_CLIP);
 
-test('on the CPU every model says what tempokd inspect says', async () => {
+test('on the CPU every model says what tempokd inspect says', async (t) => {
   const { page, errors } = await open(browser, `${server.url}?device=cpu`);
   const loaded = Date.now();
   const since = () => `${((Date.now() - loaded) / 1000).toFixed(2)} s after the page loaded`;
@@ -151,6 +151,7 @@ test('on the CPU every model says what tempokd inspect says', async () => {
   // A shipped student as ONNX, at fp32 and int8: the page's file is byte for byte the one
   // `tempokd export` writes (which the engine's tests run in tract and onnxruntime).
   const exports = await mkdtemp(join(tmpdir(), 'tempokd-onnx-'));
+  t.after(() => rm(exports, { recursive: true, force: true }));
   for (const [precision, suffix] of [['fp32', ''], ['int8', '-int8']]) {
     await page.selectOption('.readings .onnx-precision', precision);
     const onnx = await saved('.reading[data-model="crnn-kd"] .export-onnx');

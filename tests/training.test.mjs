@@ -6,7 +6,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ROOT, serve, launch, open, screenshot, paintedPixels, setNumber } from './support/harness.mjs';
@@ -55,7 +55,7 @@ async function reading(page, model) {
   }));
 }
 
-test('a short KD run draws both curves, stops, and its student loads back as tempokd inspect reads it', async () => {
+test('a short KD run draws both curves, stops, and its student loads back as tempokd inspect reads it', async (t) => {
   const { page, errors } = await open(browser, `${server.url}?device=cpu`);
   await page.waitForSelector('#model-status:has-text("loaded")', { timeout: TIMEOUT });
 
@@ -105,6 +105,7 @@ test('a short KD run draws both curves, stops, and its student loads back as tem
 
   // Download the KD student, hand it to the page and to the command line: same answers.
   const folder = await mkdtemp(join(tmpdir(), 'tempokd-trained-'));
+  t.after(() => rm(folder, { recursive: true, force: true }));
   for (const [button, file] of [['.download-config-1', 'config.json'], ['.download-weights-1', 'model.safetensors']]) {
     const [download] = await Promise.all([page.waitForEvent('download'), page.click(button)]);
     assert.equal(download.suggestedFilename(), `tc-resnet8-kd-trained-${file}`);
