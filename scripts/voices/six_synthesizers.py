@@ -46,11 +46,43 @@ def main():
                      for test in ("five", "six", "kokoro")]
             if not all(path.is_file() for path in paths):
                 continue
-            counts = [correct_of(json.loads(path.read_text())) for path in paths]
-            (_, _), (six_correct, six_n), (kokoro_correct, kokoro_n) = counts
-            counts.append((six_correct - kokoro_correct, six_n - kokoro_n))
-            cells = [cell(correct, n) for correct, n in counts]
-            print(f"| {stage_text} | {build_text} | " + " | ".join(cells) + " |")
+            print(f"| {stage_text} | {build_text} | " + " | ".join(row(paths)) + " |")
+    sets(work)
+
+
+def sets(work):
+    """The finished sets' tables, one per length, where both sets' scores are there."""
+    models = sorted({path.name[len("set-six-"):].rsplit("-", 2)[0]
+                     for path in (work / "scores").glob("set-six-*-five-L4.json")},
+                    key=lambda model: (model != "teacher", model))
+    if not models:
+        return
+    print("\n## The finished sets\n")
+    print("Every model of the shipped set (five synthesizers) and of the six-synthesizer build's "
+          "set (`tempokd defaults`' `--out`), each on the same three tests as above at the "
+          "lengths of the targets. A student named `-kd` is each set's student with KD at the "
+          "λ its build chose on validation.\n")
+    for length in (4, 8):
+        print(f"### L = {length} s\n")
+        print("| model | trained on | five synthesizers' test | six synthesizers' test | "
+              "Kokoro's test speaker | six synthesizers' test without Kokoro |\n"
+              "|---|---|---|---|---|---|")
+        for model in models:
+            for build, build_text in BUILDS.items():
+                paths = [work / "scores" / f"set-{build}-{model}-{test}-L{length}.json"
+                         for test in ("five", "six", "kokoro")]
+                if all(path.is_file() for path in paths):
+                    print(f"| `{model}` | {build_text} | " + " | ".join(row(paths)) + " |")
+        print()
+
+
+def row(paths):
+    """The four cells of one model on the five synthesizers', the six synthesizers' and
+    Kokoro's tests, and the six synthesizers' without Kokoro's."""
+    counts = [correct_of(json.loads(path.read_text())) for path in paths]
+    (_, _), (six_correct, six_n), (kokoro_correct, kokoro_n) = counts
+    counts.append((six_correct - kokoro_correct, six_n - kokoro_n))
+    return [cell(correct, n) for correct, n in counts]
 
 
 def correct_of(evaluation):
