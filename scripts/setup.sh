@@ -3,6 +3,13 @@
 
 TRUNK_VERSION=0.21.14
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/tempokd/target}"
+# The tests find their fixtures through the clone's path, which rustc writes into them
+# (env!("CARGO_MANIFEST_DIR")), and cargo does not rebuild them when one cache serves a clone in
+# another folder: there the sources are marked newer, so our crates build again (not the others).
+if [ -d engine ] && [ "$(cat "$CARGO_TARGET_DIR/tempokd-clone" 2>/dev/null)" != "$PWD" ]; then
+  find engine app -name '*.rs' -exec touch {} +
+  mkdir -p "$CARGO_TARGET_DIR" && printf '%s\n' "$PWD" > "$CARGO_TARGET_DIR/tempokd-clone"
+fi
 export PATH="$HOME/.cargo/bin:$PWD/node_modules/.bin:$PATH"
 # The Python that speaks with Kokoro (engine/src/data/kokoro.rs), in a virtual environment of its own.
 KOKORO_VENV="$HOME/.cache/tempokd/kokoro-venv"
