@@ -190,10 +190,19 @@ impl StudentRuns {
 }
 
 /// The teacher (and the students without KD, which train beside it), the teacher's maps of
-/// every training clip, then the students with KD; finished runs are skipped.
+/// every training clip, then the students with KD; finished runs are skipped, and so are the
+/// maps when no student with KD is left to train.
 fn train(curriculum: &Curriculum, students: &[StudentRuns]) -> Result<(), String> {
     let baselines: Vec<Job> = students.iter().map(|runs| runs.baseline.clone()).collect();
     curriculum.train_teacher(&STUDENTS, &baselines, &|job| curriculum.keep_model(job))?;
+    let distilled = students
+        .iter()
+        .flat_map(|runs| runs.distilled.iter().map(|(_, job)| job));
+    let left = curriculum.unfinished(distilled)?;
+    if left.is_empty() {
+        println!("== the students with KD: every run finished or restored");
+        return Ok(());
+    }
     println!("== the teacher's maps of every training clip");
     train_and_eval::cache_teacher_maps(
         curriculum.teacher(),
@@ -201,10 +210,7 @@ fn train(curriculum: &Curriculum, students: &[StudentRuns]) -> Result<(), String
         &curriculum.device.start_lead()?,
     )?;
     println!("== the students with KD");
-    let distilled = students
-        .iter()
-        .flat_map(|runs| runs.distilled.iter().map(|(_, job)| job));
-    curriculum.run(&curriculum.unfinished(distilled)?)
+    curriculum.run(&left)
 }
 
 fn shipped_teacher(curriculum: &Curriculum) -> Shipped {

@@ -505,10 +505,7 @@ pub fn cache_teacher_maps(
     let dataset = open(data)?;
     let guide = teacher_guide(teacher, data, &device.device)?;
     let train: Vec<_> = dataset.split(Split::Train).collect();
-    guide
-        .targets(&dataset, &train, None, &mut |_| {})
-        .map(|_| ())
-        .map_err(|e| e.to_string())
+    with_bars(|progress| guide.targets(&dataset, &train, None, progress)).map(|_| ())
 }
 
 /// A model folder on the CPU, or why not, naming the folder (or its config.json).
