@@ -5,9 +5,10 @@
 # whose speakers no stage of either trained on: the shipped build's test corpus (the five Debian
 # synthesizers' test speakers), the six-synthesizer build's (the same speakers, other clips, and
 # Kokoro's test speaker), and Kokoro's test speaker alone. Then the finished sets, model by model:
-# the shipped set in $FIVE_MODELS (default static/models, which must name that set's folder once
-# the six-synthesizer set replaces it) and the six-synthesizer build's in $SIX_MODELS, on the same
-# three tests at L = 4 and 8 s. Writes docs/voices/six-synthesizers.md from scores kept in
+# the five-synthesizer set in $FIVE_MODELS (default: the set static/models held at commit
+# $FIVE_SET_COMMIT, the last before the six-synthesizer set replaced it, taken from git) and the
+# six-synthesizer set in $SIX_MODELS (default static/models), on the same three tests at L = 4
+# and 8 s. Writes docs/voices/six-synthesizers.md from scores kept in
 # target/voices-six (resumable); a stage or set not yet built is left out.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -49,8 +50,13 @@ for stage in "${stages[@]}"; do
   done
 done
 
-five_models=${FIVE_MODELS:-static/models}
-six_models=${SIX_MODELS:-target/six-synthesizers/models}
+FIVE_SET_COMMIT=9100764
+five_models=${FIVE_MODELS:-$work/five-set/static/models}
+if [ -z "${FIVE_MODELS:-}" ] && [ ! -f "$five_models/index.json" ]; then
+  mkdir -p "$work/five-set"
+  git archive "$FIVE_SET_COMMIT" static/models | tar -x -C "$work/five-set"
+fi
+six_models=${SIX_MODELS:-static/models}
 if [ -f "$six_models/index.json" ]; then
   for model in $(python3 -c 'import json, sys
 print(" ".join(m["name"] for m in json.load(open(sys.argv[1]))["models"]))' "$six_models/index.json"); do
