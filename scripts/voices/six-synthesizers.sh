@@ -45,7 +45,8 @@ for stage in "${stages[@]}"; do
     [ $build = six ] && model=stages/six-synthesizers/$stage
     for test in five six kokoro; do
       keep "$work/scores/$build-${stage//\//-}-$test.json" \
-        "$tempokd" eval --model "$model" --data "$(test_corpus $test)" --split test --length 1 --json
+        "$tempokd" eval --model "$model" --data "$(test_corpus $test)" --split test --length 1 \
+        --json
     done
   done
 done
@@ -59,7 +60,8 @@ fi
 six_models=${SIX_MODELS:-static/models}
 if [ -f "$six_models/index.json" ]; then
   for model in $(python3 -c 'import json, sys
-print(" ".join(m["name"] for m in json.load(open(sys.argv[1]))["models"]))' "$six_models/index.json"); do
+print(" ".join(m["name"] for m in json.load(open(sys.argv[1]))["models"]))' \
+      "$six_models/index.json"); do
     for build in five six; do
       folder=$five_models/$model
       [ $build = six ] && folder=$six_models/$model
