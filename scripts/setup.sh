@@ -36,9 +36,17 @@ install_build_tools() {
     say "installing wasm-bindgen-cli $wbg (about 4 minutes)"
     # Not --locked: one of its locked dependencies is no longer on crates.io.
     cargo install wasm-bindgen-cli --version "$wbg" --force; }
+  install_npm_packages
+}
+
+# package.json's packages: wasm-opt and playwright-core for the build and the browser tests,
+# GnuSpeech for the corpus generator (the tests speak with it).
+install_npm_packages() {
   install_debian_commands npm:npm
-  [ -x node_modules/.bin/wasm-opt ] && [ -x node_modules/.bin/playwright-core ] || {
-    say "installing npm packages (wasm-opt, playwright-core)"; npm ci --no-audit --no-fund; }
+  [ -x node_modules/.bin/wasm-opt ] && [ -x node_modules/.bin/playwright-core ] \
+    && [ -f node_modules/@echogarden/gnuspeech-wasm/package.json ] || {
+    say "installing npm packages (wasm-opt, playwright-core, GnuSpeech)"
+    npm ci --no-audit --no-fund; }
 }
 
 install_test_tools() {
@@ -48,6 +56,7 @@ install_test_tools() {
     cc:gcc wasm-objdump:wabt
   install_synthesizers
   install_kokoro
+  install_npm_packages
   # The native wgpu tests (`--device wgpu`) run on Mesa's software Vulkan driver, lavapipe.
   compgen -G "/usr/share/vulkan/icd.d/lvp_icd.*.json" >/dev/null \
     || install_debian_packages mesa-vulkan-drivers

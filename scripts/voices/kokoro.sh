@@ -22,47 +22,17 @@ seed=21
 voices=600
 per_class=840
 shipped_seed=6
+added=kokoro
 arms=(espeak-ng,flite,mbrola,rhvoice,pico espeak-ng,flite,mbrola,rhvoice,pico,kokoro)
 tested=(espeak-ng flite mbrola rhvoice kokoro)
 training_seeds=(1 2)
-mkdir -p "$work/shipped"
+source scripts/voices/added-synthesizer.sh
 
-corpus() { # OUT SYNTHESIZERS SEED CLIPS_PER_CLASS [synth arguments...]
-  local out=$1 chosen=$2 seed=$3 clips=$4; shift 4
-  voice_corpus "$out" "$chosen" "$seed" "$clips" $voices "$@"
-}
-
-for synthesizer in "${tested[@]}"; do
-  corpus "$work/test-$synthesizer" "$synthesizer" $seed $per_class --splits test
-done
-corpus "$work/pico-all" pico $seed $per_class --augment none --splits train
-# Every Kokoro speaker as spoken: 200 clips per class over the three splits.
-corpus "$work/kokoro-all" kokoro $shipped_seed 200 --augment none
-
+test_corpora
 for arm in "${arms[@]}"; do
-  name=${arm//,/+}
-  data="$work/data-1s-$name"
-  corpus "$data" "$arm" $seed $per_class
   for training_seed in "${training_seeds[@]}"; do
-    run="$work/tc-resnet8-$name-seed$training_seed"
-    ablation_arm "$run" "$data" "$training_seed"
-    for synthesizer in "${tested[@]}"; do
-      keep "$run/test-$synthesizer.json" \
-        "$tempokd" eval --model "$run" --data "$work/test-$synthesizer" --split test --json
-    done
-    keep "$run/pico-all-train.json" \
-      "$tempokd" eval --model "$run" --data "$work/pico-all" --split train --json
+    train_arm "$arm" "$training_seed"
   done
 done
-
-for model in static/models/*/; do
-  name=$(basename "$model")
-  for split in train validation test; do
-    keep "$work/shipped/$name-kokoro-$split.json" \
-      "$tempokd" eval --model "$model" --data "$work/kokoro-all" --split $split --json
-  done
-done
-
-python3 scripts/voices/kokoro.py "$work" "$seed $shipped_seed $voices $per_class" \
-  "${training_seeds[*]}" "${tested[*]}" "${arms[@]}" > docs/voices/kokoro.md
-echo "wrote docs/voices/kokoro.md"
+score_shipped
+report

@@ -13,7 +13,7 @@ from pathlib import Path
 from voice_ids import underlying
 
 NAMES = {"espeak-ng": "espeak-ng", "flite": "flite", "mbrola": "MBROLA", "rhvoice": "RHVoice",
-         "pico": "Pico", "kokoro": "Kokoro"}
+         "pico": "Pico", "kokoro": "Kokoro", "gnuspeech": "GnuSpeech"}
 
 
 def manifest(folder):
@@ -93,6 +93,27 @@ def arm_tables(work, arms, seeds, tested):
             cells.append(f"{100 * sum(values) / len(values):.1f} %" if values else "–")
         print(f"| {arm_label(arm)} | " + " | ".join(cells) + " |")
     print()
+
+
+def ablation_arguments():
+    """The command line of kokoro.py and gnuspeech.py: WORK "SEED SHIPPED_SEED VOICES PER_CLASS"
+    "TRAINING_SEED ..." "TESTED_SYNTHESIZER ..." ARM [ARM ...]."""
+    work = Path(sys.argv[1])
+    seed, shipped_seed, voices, per_class = sys.argv[2].split()
+    return (work, seed, shipped_seed, voices, per_class, sys.argv[3].split(), sys.argv[4].split(),
+            sys.argv[5:])
+
+
+def shipped_table(shipped, corpus, column):
+    """Each shipped model's accuracy over every clip of a corpus (`MODEL-CORPUS-SPLIT.json` in
+    `shipped`, one per split), the teacher first."""
+    print(f"| model | {column} |\n|---|---|")
+    models = sorted({p.name.split(f"-{corpus}-")[0] for p in shipped.glob(f"*-{corpus}-*.json")},
+                    key=lambda n: (n != "teacher", n))
+    for model in models:
+        paths = [shipped / f"{model}-{corpus}-{split}.json"
+                 for split in ("train", "validation", "test")]
+        print(f"| `{model}` | {cell(*scores(paths))} |")
 
 
 def main():

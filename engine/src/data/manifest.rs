@@ -77,7 +77,10 @@ pub fn underlying_voice(voice: &str) -> String {
         (Some("rhvoice"), Some("alan")) => "flite:awb".into(),
         (Some("rhvoice"), Some("slt")) => "flite:slt".into(),
         (
-            Some(synthesizer @ ("espeak-ng" | "flite" | "mbrola" | "rhvoice" | "pico" | "kokoro")),
+            Some(
+                synthesizer @ ("espeak-ng" | "flite" | "mbrola" | "rhvoice" | "pico" | "kokoro"
+                | "gnuspeech"),
+            ),
             Some(base),
         ) => {
             format!("{synthesizer}:{base}")
@@ -320,6 +323,10 @@ mod tests {
         assert_eq!(
             underlying_voice("kokoro:jm_kumo:b=jf_alpha@20:r95:g-2"),
             "kokoro:jm_kumo"
+        );
+        assert_eq!(
+            underlying_voice("gnuspeech:large_child:l95:t-2:r110:g-4"),
+            "gnuspeech:large_child"
         );
         // Recorded speakers are their own underlying voice.
         assert_eq!(underlying_voice("0a7c2a8d"), "0a7c2a8d");

