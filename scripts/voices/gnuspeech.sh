@@ -25,14 +25,9 @@ six=espeak-ng,flite,mbrola,rhvoice,pico,kokoro
 arms=($six $six,gnuspeech)
 tested=(espeak-ng flite mbrola rhvoice kokoro gnuspeech)
 training_seeds=(1 2)
-source scripts/voices/added-synthesizer.sh
+source scripts/voices/synthesizer-ablation.sh
 
 test_corpora
 score_shipped
-# Both arms' first seed before either's second, so a sitting cut short leaves a comparison.
-for training_seed in "${training_seeds[@]}"; do
-  for arm in "${arms[@]}"; do
-    train_arm "$arm" "$training_seed"
-  done
-done
-report
+train_arms
+report gnuspeech

@@ -26,13 +26,9 @@ added=kokoro
 arms=(espeak-ng,flite,mbrola,rhvoice,pico espeak-ng,flite,mbrola,rhvoice,pico,kokoro)
 tested=(espeak-ng flite mbrola rhvoice kokoro)
 training_seeds=(1 2)
-source scripts/voices/added-synthesizer.sh
+source scripts/voices/synthesizer-ablation.sh
 
 test_corpora
-for arm in "${arms[@]}"; do
-  for training_seed in "${training_seeds[@]}"; do
-    train_arm "$arm" "$training_seed"
-  done
-done
+train_arms
 score_shipped
-report
+report kokoro

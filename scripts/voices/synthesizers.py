@@ -47,7 +47,17 @@ def scores(paths):
 
 
 def arm_label(arm):
-    return ", ".join(NAMES[s] for s in arm.split(","))
+    """`espeak-ng,kokoro=3` (an arm: synthesizers, each with a factor on its share where it has
+    one) as `espeak-ng, Kokoro ×3`."""
+    def label(part):
+        name, _, factor = part.partition("=")
+        return f"{NAMES[name]} ×{factor}" if factor else NAMES[name]
+    return ", ".join(label(part) for part in arm.split(","))
+
+
+def arm_synthesizers(arm):
+    """The synthesizers of an arm, without their factors."""
+    return [part.partition("=")[0] for part in arm.split(",")]
 
 
 def speaker_table(rows, synthesizers):

@@ -41,6 +41,11 @@ pub struct SynthArgs {
     /// voices and RHVoice's evgeniy-eng and lyubov are licensed for non-commercial use only.
     #[arg(long, value_delimiter = ',', default_values_t = crate::curriculum::SYNTHESIZERS, value_parser = Synthesizer::parse)]
     pub synthesizers: Vec<Synthesizer>,
+    /// Factors (0.1 to 10) on some chosen synthesizers' share of the voices, as
+    /// SYNTHESIZER=FACTOR (e.g. kokoro=3): each split keeps its speakers, and the named
+    /// synthesizers make that many times their usual share of its voices against the others.
+    #[arg(long, value_delimiter = ',', value_parser = parse_emphasis)]
+    pub emphasis: Vec<(Synthesizer, f32)>,
     /// Effects on training clips: all, none, or some of speed,formant,room,mic,clip.
     #[arg(long, default_value = "all", value_parser = Augmentation::parse)]
     pub augment: Augmentation,
@@ -69,6 +74,15 @@ pub fn parse_split(text: &str) -> Result<Split, String> {
         .ok_or_else(|| format!("`{text}` is not a split: train, validation or test"))
 }
 
+fn parse_emphasis(text: &str) -> Result<(Synthesizer, f32), String> {
+    let (name, factor) = text
+        .split_once('=')
+        .ok_or_else(|| format!("{text:?} is not SYNTHESIZER=FACTOR, e.g. kokoro=3"))?;
+    let factor = (factor.trim().parse::<f32>())
+        .map_err(|_| format!("{factor:?} in {text:?} is not a number"))?;
+    Ok((Synthesizer::parse(name)?, factor))
+}
+
 pub fn parse_range(text: &str) -> Result<(f32, f32), String> {
     let (low, high) = text
         .split_once(':')
@@ -91,7 +105,9 @@ pub fn synth(args: &SynthArgs) -> Result<(), String> {
         noise_dir: args.noise_dir.clone(),
         words: match &args.speech_commands {
             Some(root) => WordSource::SpeechCommands(root.clone()),
-            None => WordSource::Synthesized(VoiceChoice::new(args.voices, &args.synthesizers)),
+            None => WordSource::Synthesized(
+                VoiceChoice::new(args.voices, &args.synthesizers).with_emphasis(&args.emphasis),
+            ),
         },
         augment: args.augment.clone(),
         augmented: args.augment_splits.clone(),
@@ -141,4 +157,26 @@ pub fn synth(args: &SynthArgs) -> Result<(), String> {
         effects.join(", "),
     );
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn emphasis_is_a_synthesizer_and_a_factor() {
+        assert_eq!(parse_emphasis("kokoro=3"), Ok((Synthesizer::Kokoro, 3.0)));
+        assert_eq!(
+            parse_emphasis(" flite = 0.5"),
+            Ok((Synthesizer::Flite, 0.5))
+        );
+        for (text, said) in [
+            ("kokoro", "SYNTHESIZER=FACTOR"),
+            ("kokoro=three", "not a number"),
+            ("festival=2", "not a synthesizer"),
+        ] {
+            let error = parse_emphasis(text).unwrap_err();
+            assert!(error.contains(said), "{text}: {error}");
+        }
+    }
 }

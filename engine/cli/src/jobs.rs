@@ -70,6 +70,7 @@ impl Corpus {
                 snr: (0.0, 20.0),
                 voices: self.voices.count,
                 synthesizers: self.voices.synthesizers.clone(),
+                emphasis: self.voices.emphasis.clone(),
                 speech_commands: None,
                 augment: self.augment.clone(),
                 augment_splits: vec![Split::Train],
@@ -93,13 +94,14 @@ impl Corpus {
             }
         };
         format!(
-            "tempokd synth --out {} --length {} --per-class {} --voices {} --synthesizers {} --seed \
-             {} --augment {}{splits}",
+            "tempokd synth --out {} --length {} --per-class {} --voices {} --synthesizers {}{} \
+             --seed {} --augment {}{splits}",
             out.display(),
             lengths.join(","),
             self.per_class,
             self.voices.count,
             self.voices.synthesizer_names(),
+            self.voices.emphasis_argument(),
             self.seed,
             self.augment.name()
         )

@@ -231,6 +231,11 @@ const GNUSPEECH_SPEAKERS: [&[Rendition]; 5] = [
     &[gnuspeech(gnuspeech::VOICES[4])],
 ];
 
+/// The range of a factor on a synthesizer's weight (`--emphasis`): beyond it one synthesizer
+/// would crowd the others out of a split, or all but vanish.
+const MIN_EMPHASIS: f32 = 0.1;
+const MAX_EMPHASIS: f32 = 10.0;
+
 /// A recorded speaker's weight in the draw of a corpus's voices (see [`Synthesizer::weight`]).
 const RECORDED_SPEAKER_WEIGHT: f32 = 0.25;
 
@@ -347,6 +352,10 @@ impl std::fmt::Display for Synthesizer {
 pub struct VoiceChoice {
     pub count: usize,
     pub synthesizers: Vec<Synthesizer>,
+    /// Factors on some chosen synthesizers' weights in the draw (see [`Synthesizer::weight`]);
+    /// the others keep theirs. Which speakers a split has does not change, only how many of its
+    /// voices (and so of its clips) each synthesizer makes.
+    pub emphasis: Vec<(Synthesizer, f32)>,
 }
 
 impl VoiceChoice {
@@ -357,7 +366,32 @@ impl VoiceChoice {
         Self {
             count,
             synthesizers,
+            emphasis: Vec::new(),
         }
+    }
+
+    /// The same choice with `emphasis` on the synthesizers it names.
+    pub fn with_emphasis(mut self, emphasis: &[(Synthesizer, f32)]) -> Self {
+        self.emphasis = emphasis.to_vec();
+        self
+    }
+
+    /// ` --emphasis kokoro=3,…` as `synth` takes it, or nothing without emphasis.
+    pub fn emphasis_argument(&self) -> String {
+        if self.emphasis.is_empty() {
+            return String::new();
+        }
+        let factors: Vec<String> = (self.emphasis.iter())
+            .map(|(synthesizer, factor)| format!("{synthesizer}={factor}"))
+            .collect();
+        format!(" --emphasis {}", factors.join(","))
+    }
+
+    /// The factor on `synthesizer`'s weight: 1 unless the emphasis names it.
+    fn factor(&self, synthesizer: Synthesizer) -> f32 {
+        (self.emphasis.iter())
+            .find(|(named, _)| *named == synthesizer)
+            .map_or(1.0, |(_, factor)| *factor)
     }
 
     /// `espeak-ng,flite,…`, as `--synthesizers` takes it.
@@ -377,6 +411,24 @@ impl VoiceChoice {
             return Err(DataError::Invalid(
                 "choose at least one synthesizer (--synthesizers)".into(),
             ));
+        }
+        for (at, (synthesizer, factor)) in self.emphasis.iter().enumerate() {
+            if !self.synthesizers.contains(synthesizer) {
+                return Err(DataError::Invalid(format!(
+                    "--emphasis names {synthesizer}, which --synthesizers does not choose"
+                )));
+            }
+            if self.emphasis[..at].iter().any(|(s, _)| s == synthesizer) {
+                return Err(DataError::Invalid(format!(
+                    "--emphasis names {synthesizer} twice"
+                )));
+            }
+            if !(MIN_EMPHASIS..=MAX_EMPHASIS).contains(factor) {
+                return Err(DataError::Invalid(format!(
+                    "--emphasis {synthesizer}={factor}: a factor must be {MIN_EMPHASIS} to \
+                     {MAX_EMPHASIS}"
+                )));
+            }
         }
         Ok(())
     }
@@ -551,6 +603,7 @@ impl Voice {
                 .collect();
             let weight = |(synthesizer, speakers): &(Synthesizer, Vec<Vec<&str>>)| {
                 synthesizer.weight(speakers.len(), SPLIT_SHARES[split])
+                    * choice.factor(*synthesizer)
             };
             let total: f32 = sources.iter().map(weight).sum();
             let wanted = ((choice.count as f32 * SPLIT_SHARES[split]).round() as usize).max(1);
@@ -1042,11 +1095,13 @@ mod tests {
     /// The draw follows the weights: each synthesizer's share of every split's voices.
     #[test]
     fn every_synthesizer_takes_its_weights_share_of_every_split() {
-        for seed in 5..8 {
-            let splits = Voice::catalogue(
-                &VoiceChoice::new(1000, &Synthesizer::ALL),
-                &mut Rng::new(seed),
-            );
+        let emphases: [&[(Synthesizer, f32)]; 2] = [
+            &[],
+            &[(Synthesizer::Kokoro, 3.0), (Synthesizer::EspeakNg, 0.5)],
+        ];
+        for (seed, emphasis) in (5..8).flat_map(|seed| emphases.map(|e| (seed, e))) {
+            let choice = VoiceChoice::new(1000, &Synthesizer::ALL).with_emphasis(emphasis);
+            let splits = Voice::catalogue(&choice, &mut Rng::new(seed));
             for (split, voices) in splits.iter().enumerate() {
                 let of = |synthesizer: Synthesizer| -> Vec<String> {
                     let prefix = format!("{}:", synthesizer.name());
@@ -1066,7 +1121,8 @@ mod tests {
                     .into_iter()
                     .filter(|s| speakers(*s) > 0)
                     .collect();
-                let weight = |s: Synthesizer| s.weight(speakers(s), SPLIT_SHARES[split]);
+                let weight =
+                    |s: Synthesizer| s.weight(speakers(s), SPLIT_SHARES[split]) * choice.factor(s);
                 let total: f32 = present.iter().map(|s| weight(*s)).sum();
                 for synthesizer in present {
                     let share = of(synthesizer).len() as f32 / voices.len() as f32;
@@ -1075,12 +1131,57 @@ mod tests {
                     let spread = 4.0 * (expected * (1.0 - expected) / voices.len() as f32).sqrt();
                     assert!(
                         (share - expected).abs() < spread,
-                        "seed {seed}, split {split}, {synthesizer}: {share:.3} of {} voices, not \
-                         about {expected:.3}",
+                        "seed {seed}, {emphasis:?}, split {split}, {synthesizer}: {share:.3} of {} \
+                         voices, not about {expected:.3}",
                         voices.len()
                     );
                 }
             }
+        }
+    }
+
+    /// Emphasis moves how many voices each synthesizer makes, never which speakers a split has;
+    /// a factor out of range, twice on one synthesizer or on one not chosen is refused.
+    #[test]
+    fn emphasis_changes_shares_not_speakers_and_bad_factors_are_refused() {
+        let plain = VoiceChoice::new(600, &Synthesizer::ALL);
+        let heavy = plain.clone().with_emphasis(&[(Synthesizer::Kokoro, 4.0)]);
+        assert!(heavy.validate().is_ok());
+        for seed in 0..3 {
+            let [before, after] = [&plain, &heavy]
+                .map(|choice| speakers(&Voice::catalogue(choice, &mut Rng::new(seed))));
+            for (split, speakers) in after.iter().enumerate() {
+                for speaker in speakers {
+                    for other in (0..3).filter(|&other| other != split) {
+                        assert!(!before[other].contains(speaker), "seed {seed}: {speaker}");
+                    }
+                }
+            }
+            let count = |choice: &VoiceChoice| {
+                Voice::catalogue(choice, &mut Rng::new(seed))[0]
+                    .iter()
+                    .filter(|v| matches!(v.settings, Settings::Kokoro { .. }))
+                    .count()
+            };
+            assert!(count(&heavy) > 2 * count(&plain), "seed {seed}");
+        }
+        let one = [Synthesizer::EspeakNg, Synthesizer::Flite];
+        for (emphasis, said) in [
+            (vec![(Synthesizer::Kokoro, 2.0)], "does not choose"),
+            (
+                vec![(Synthesizer::Flite, 2.0), (Synthesizer::Flite, 3.0)],
+                "twice",
+            ),
+            (vec![(Synthesizer::Flite, 0.0)], "0.1 to 10"),
+            (vec![(Synthesizer::Flite, 11.0)], "0.1 to 10"),
+            (vec![(Synthesizer::Flite, f32::NAN)], "0.1 to 10"),
+        ] {
+            let error = VoiceChoice::new(60, &one)
+                .with_emphasis(&emphasis)
+                .validate()
+                .unwrap_err()
+                .to_string();
+            assert!(error.contains(said), "{emphasis:?}: {error}");
         }
     }
 
