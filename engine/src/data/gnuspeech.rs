@@ -27,15 +27,15 @@ const HELPER: &str = include_str!("gnuspeech.mjs");
 /// One utterance: a preset with its vocal tract length scaled (per cent of the preset's), its
 /// pitch moved (semitones) and its rate changed (per cent).
 #[derive(Clone, Debug, PartialEq)]
-pub struct Articulation<'a> {
-    pub preset: &'a str,
+pub struct Articulation {
+    pub preset: String,
     pub tract: u32,
     pub pitch: i32,
     pub tempo: u32,
 }
 
 /// `word` said as `articulation`, written to `out` as a 44.1 kHz WAV file.
-pub fn speak(word: &str, articulation: &Articulation<'_>, out: &Path) -> Result<(), DataError> {
+pub fn speak(word: &str, articulation: &Articulation, out: &Path) -> Result<(), DataError> {
     if word.is_empty()
         || word.len() > 100
         || !word
@@ -47,13 +47,7 @@ pub fn speak(word: &str, articulation: &Articulation<'_>, out: &Path) -> Result<
              apostrophes and spaces"
         )));
     }
-    let out_text = out.to_str().filter(|s| !s.contains(['\t', '\n']));
-    let out_text = out_text.ok_or_else(|| {
-        DataError::Invalid(format!(
-            "{}: GnuSpeech cannot write to this path",
-            out.display()
-        ))
-    })?;
+    let out_text = helper_process::path_field(out, "GnuSpeech")?;
     let Articulation {
         preset,
         tract,
@@ -129,7 +123,7 @@ mod tests {
     #[test]
     fn words_that_are_not_words_are_refused_before_node_runs() {
         let articulation = Articulation {
-            preset: "male",
+            preset: "male".into(),
             tract: 100,
             pitch: 0,
             tempo: 100,

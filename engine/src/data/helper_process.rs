@@ -6,6 +6,7 @@
 use super::DataError;
 use std::cell::RefCell;
 use std::io::{BufRead, BufReader, Read, Write};
+use std::path::Path;
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 use std::thread::LocalKey;
 
@@ -103,6 +104,17 @@ impl Drop for Helper {
         self.answers = None;
         let _ = self.child.wait();
     }
+}
+
+/// `out` as a field of a job line: an error naming `synthesizer` when the path is not UTF-8 or
+/// holds a tab or a line break, which would split the line.
+pub(super) fn path_field<'a>(out: &'a Path, synthesizer: &str) -> Result<&'a str, DataError> {
+    (out.to_str().filter(|s| !s.contains(['\t', '\n']))).ok_or_else(|| {
+        DataError::Invalid(format!(
+            "{}: {synthesizer} cannot write to this path",
+            out.display()
+        ))
+    })
 }
 
 /// `job` (one line, ending in a newline) done by this thread's helper in `slot`, started by

@@ -51,13 +51,7 @@ impl Style<'_> {
 /// `word` spoken in `style`, written to `out` as a 24 kHz WAV file.
 pub fn speak(word: &str, style: &Style<'_>, out: &Path) -> Result<(), DataError> {
     let phonemes = phonemes(word)?;
-    let out_text = out.to_str().filter(|s| !s.contains(['\t', '\n']));
-    let out_text = out_text.ok_or_else(|| {
-        DataError::Invalid(format!(
-            "{}: Kokoro cannot write to this path",
-            out.display()
-        ))
-    })?;
+    let out_text = helper_process::path_field(out, "Kokoro")?;
     let job = format!(
         "{out_text}\t{}\t{}\t{phonemes}\n",
         style.speed,

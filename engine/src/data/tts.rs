@@ -476,12 +476,7 @@ pub enum Settings {
     },
     /// GnuSpeech preset, its vocal tract length and rate in per cent of the preset's, and its
     /// pitch moved by semitones.
-    GnuSpeech {
-        preset: String,
-        tract: u32,
-        pitch: i32,
-        tempo: u32,
-    },
+    GnuSpeech(gnuspeech::Articulation),
 }
 
 /// One distinct speaker.
@@ -524,12 +519,12 @@ impl Voice {
                     .unwrap_or_default();
                 format!("kokoro:{voice}:{blend}r{speed}:g{gain:+.0}")
             }
-            Settings::GnuSpeech {
+            Settings::GnuSpeech(gnuspeech::Articulation {
                 preset,
                 tract,
                 pitch,
                 tempo,
-            } => format!("gnuspeech:{preset}:l{tract}:t{pitch:+}:r{tempo}:g{gain:+.0}"),
+            }) => format!("gnuspeech:{preset}:l{tract}:t{pitch:+}:r{tempo}:g{gain:+.0}"),
         }
     }
 
@@ -751,19 +746,8 @@ impl Voice {
                 return self.spoken(&file);
             }
             // So does GnuSpeech.
-            Settings::GnuSpeech {
-                preset,
-                tract,
-                pitch,
-                tempo,
-            } => {
-                let articulation = gnuspeech::Articulation {
-                    preset,
-                    tract: *tract,
-                    pitch: *pitch,
-                    tempo: *tempo,
-                };
-                gnuspeech::speak(word, &articulation, &file)?;
+            Settings::GnuSpeech(articulation) => {
+                gnuspeech::speak(word, articulation, &file)?;
                 return self.spoken(&file);
             }
         };
@@ -858,12 +842,12 @@ fn draw_settings(
         }
         // A vocal tract 10 % shorter or longer than the preset's is still the same kind of
         // speaker (the presets themselves are 10 to 30 % apart).
-        Synthesizer::GnuSpeech => Settings::GnuSpeech {
+        Synthesizer::GnuSpeech => Settings::GnuSpeech(gnuspeech::Articulation {
             preset: voice,
             tract: 90 + 5 * rng.below(5) as u32,
             pitch: -4 + 2 * rng.below(5) as i32,
             tempo: 80 + 5 * rng.below(10) as u32,
-        },
+        }),
     }
 }
 
