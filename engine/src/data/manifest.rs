@@ -67,7 +67,8 @@ impl Example {
 /// The underlying voice of a `voice` id: espeak-ng's accent and variant
 /// (`espeak-ng:en-us+m1:p50:s160:g+0` → `espeak-ng:en-us+m1`), the recorded speaker behind a
 /// flite, MBROLA, RHVoice or Pico voice (`flite:kal16` is `flite:kal`; RHVoice's `alan` and
-/// `slt` are flite's `awb` and `slt`, the same CMU ARCTIC speakers), or the id itself for
+/// `slt` are flite's `awb` and `slt`, the same CMU ARCTIC speakers), the Kokoro voice or
+/// GnuSpeech preset (a Kokoro blend is its first voice's), or the id itself for
 /// recorded clips' speakers. Pitch, rate and gain make variants of one underlying voice, which a
 /// split by voice must keep together.
 pub fn underlying_voice(voice: &str) -> String {
@@ -79,7 +80,7 @@ pub fn underlying_voice(voice: &str) -> String {
         (
             Some(
                 synthesizer @ ("espeak-ng" | "flite" | "mbrola" | "rhvoice" | "pico" | "kokoro"
-                | "gnuspeech"),
+                | "gnuspeech" | "kokoro-english"),
             ),
             Some(base),
         ) => {
@@ -327,6 +328,10 @@ mod tests {
         assert_eq!(
             underlying_voice("gnuspeech:large_child:l95:t-2:r110:g-4"),
             "gnuspeech:large_child"
+        );
+        assert_eq!(
+            underlying_voice("kokoro-english:bm_george:b=bm_lewis@25:r95:g-4"),
+            "kokoro-english:bm_george"
         );
         // Recorded speakers are their own underlying voice.
         assert_eq!(underlying_voice("0a7c2a8d"), "0a7c2a8d");

