@@ -81,11 +81,12 @@ def english_voices():
     for entry in sorted(os.listdir(ENGLISH_VOICES)):
         if not entry.endswith(".bin"):
             continue
-        table = np.fromfile(os.path.join(ENGLISH_VOICES, entry), dtype="<f4")
-        if table.size != np.prod(STYLE_SHAPE):
-            raise ValueError(f"{entry} in {ENGLISH_VOICES} holds {table.size} numbers, not a "
-                             f"style table of {np.prod(STYLE_SHAPE)}")
-        voices[entry[:-len(".bin")]] = table.reshape(STYLE_SHAPE)
+        path = os.path.join(ENGLISH_VOICES, entry)
+        # Sized before it is read: a stray file of any size must not be taken in whole.
+        if os.path.getsize(path) != 4 * np.prod(STYLE_SHAPE):
+            raise ValueError(f"{entry} in {ENGLISH_VOICES} is {os.path.getsize(path)} bytes, not "
+                             f"a style table of {np.prod(STYLE_SHAPE)} 32-bit numbers")
+        voices[entry[:-len(".bin")]] = np.fromfile(path, dtype="<f4").reshape(STYLE_SHAPE)
     return voices
 
 
