@@ -1,6 +1,7 @@
 """The groups of scripts/voices/by-voice.sh and the table it writes (standard library only).
 
 Usage: by_voice.py groups MANIFEST WORK          writes WORK/GROUP/manifest.csv, prints the groups
+       by_voice.py synthesizer MANIFEST WORK SYNTHESIZER   writes WORK/SYNTHESIZER/manifest.csv
        by_voice.py table MANIFEST WORK COMMAND LENGTH [LENGTH ...]   prints docs/voices/by-voice.md
 """
 
@@ -16,7 +17,9 @@ from voice_ids import underlying
 
 SILENCE = "no-voice"
 SYNTHESIZERS = {"espeak-ng": "espeak-ng", "flite": "flite", "mbrola": "MBROLA",
-                "rhvoice": "RHVoice", "pico": "Pico", "kokoro": "Kokoro"}
+                "rhvoice": "RHVoice", "pico": "Pico", "kokoro": "Kokoro",
+                "kokoro-english": "Kokoro English", "kokoro-accented": "Kokoro accented",
+                "gnuspeech": "GnuSpeech"}
 
 
 def group_of(voice):
@@ -40,18 +43,30 @@ def write_groups(manifest, work):
     by_group = defaultdict(list)
     for row in rows:
         by_group[group_of(row.get("voice", ""))].append(row)
-    clips = Path(manifest).resolve().parent / "test"
     for group, members in sorted(by_group.items()):
-        folder = Path(work) / group
-        folder.mkdir(parents=True, exist_ok=True)
-        link = folder / "test"
-        if not link.is_symlink():
-            os.symlink(clips, link)
-        with open(folder / "manifest.csv", "w", newline="") as f:
-            writer = csv.DictWriter(f, fieldnames=fields)
-            writer.writeheader()
-            writer.writerows(members)
+        write_group(manifest, Path(work) / group, fields, members)
         print(group)
+
+
+def write_synthesizer(manifest, work, synthesizer):
+    """One group of every test clip a synthesizer spoke, whichever its speaker."""
+    fields, rows = test_rows(manifest)
+    members = [row for row in rows if row.get("voice", "").split(":")[0] == synthesizer]
+    if not members:
+        sys.exit(f"{manifest} has no test clip of {synthesizer}")
+    write_group(manifest, Path(work) / synthesizer, fields, members)
+
+
+def write_group(manifest, folder, fields, members):
+    """A corpus of the test rows `members` in `folder`, its clips a link to the manifest's."""
+    folder.mkdir(parents=True, exist_ok=True)
+    link = folder / "test"
+    if not link.is_symlink():
+        os.symlink(Path(manifest).resolve().parent / "test", link)
+    with open(folder / "manifest.csv", "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=fields)
+        writer.writeheader()
+        writer.writerows(members)
 
 
 def wilson(correct, n, z=1.959964):
@@ -73,8 +88,11 @@ def label(group, voices):
         return "no voice (`_silence_`)"
     if group == "espeak-ng":
         return f"espeak-ng, {len(voices)} timbres"
-    synthesizer, _, speaker = group.partition("-")
-    return f"{SYNTHESIZERS.get(synthesizer, synthesizer)} `{speaker}`"
+    # The longest name first: `kokoro-english-af_alloy` is Kokoro English's, not Kokoro's.
+    for synthesizer in sorted(SYNTHESIZERS, key=len, reverse=True):
+        if group.startswith(synthesizer + "-"):
+            return f"{SYNTHESIZERS[synthesizer]} `{group[len(synthesizer) + 1:]}`"
+    return f"`{group}`"
 
 
 def write_table(manifest, work, command, lengths):
@@ -124,6 +142,8 @@ def write_table(manifest, work, command, lengths):
 def main():
     if sys.argv[1] == "groups":
         write_groups(sys.argv[2], sys.argv[3])
+    elif sys.argv[1] == "synthesizer":
+        write_synthesizer(sys.argv[2], sys.argv[3], sys.argv[4])
     elif sys.argv[1] == "table":
         write_table(sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5:])
     else:
