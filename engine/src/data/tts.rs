@@ -170,6 +170,12 @@ const fn kokoro_english(name: &'static str) -> Rendition {
         name,
     }
 }
+const fn kokoro_accented(name: &'static str) -> Rendition {
+    Rendition {
+        synthesizer: Synthesizer::KokoroAccented,
+        name,
+    }
+}
 const fn gnuspeech(name: &'static str) -> Rendition {
     Rendition {
         synthesizer: Synthesizer::GnuSpeech,
@@ -247,6 +253,28 @@ fn kokoro_english_speakers() -> Vec<&'static [Rendition]> {
         .collect()
 }
 
+/// Kokoro's voices made for other languages, by speaker: a speaker with a voice for two languages
+/// has both (one underlying voice, `underlying_voice`), so both always land in one split.
+const KOKORO_ACCENTED_SPEAKERS: [&[Rendition]; 17] = [
+    &[kokoro_accented("ef_dora"), kokoro_accented("pf_dora")],
+    &[kokoro_accented("em_alex"), kokoro_accented("pm_alex")],
+    &[kokoro_accented("ff_siwis")],
+    &[kokoro_accented("hf_alpha")],
+    &[kokoro_accented("hf_beta")],
+    &[kokoro_accented("hm_omega")],
+    &[kokoro_accented("hm_psi")],
+    &[kokoro_accented("if_sara")],
+    &[kokoro_accented("im_nicola")],
+    &[kokoro_accented("zf_xiaobei")],
+    &[kokoro_accented("zf_xiaoni")],
+    &[kokoro_accented("zf_xiaoxiao")],
+    &[kokoro_accented("zf_xiaoyi")],
+    &[kokoro_accented("zm_yunjian")],
+    &[kokoro_accented("zm_yunxi")],
+    &[kokoro_accented("zm_yunxia")],
+    &[kokoro_accented("zm_yunyang")],
+];
+
 /// GnuSpeech's voice presets, one speaker each (apart from the others, as Kokoro's).
 const GNUSPEECH_SPEAKERS: [&[Rendition]; 5] = [
     &[gnuspeech(gnuspeech::VOICES[0])],
@@ -284,10 +312,11 @@ pub enum Synthesizer {
     Kokoro,
     GnuSpeech,
     KokoroEnglish,
+    KokoroAccented,
 }
 
 impl Synthesizer {
-    pub const ALL: [Synthesizer; 8] = [
+    pub const ALL: [Synthesizer; 9] = [
         Synthesizer::EspeakNg,
         Synthesizer::Flite,
         Synthesizer::Mbrola,
@@ -296,6 +325,7 @@ impl Synthesizer {
         Synthesizer::Kokoro,
         Synthesizer::GnuSpeech,
         Synthesizer::KokoroEnglish,
+        Synthesizer::KokoroAccented,
     ];
     /// The synthesizers that install from Debian.
     pub const DEBIAN: [Synthesizer; 5] = [
@@ -316,6 +346,7 @@ impl Synthesizer {
             Synthesizer::Kokoro => "kokoro",
             Synthesizer::GnuSpeech => "gnuspeech",
             Synthesizer::KokoroEnglish => "kokoro-english",
+            Synthesizer::KokoroAccented => "kokoro-accented",
         }
     }
 
@@ -345,7 +376,7 @@ impl Synthesizer {
             Synthesizer::Pico => "the Debian package libttspico-utils",
             Synthesizer::Kokoro => kokoro::INSTALL,
             Synthesizer::GnuSpeech => gnuspeech::INSTALL,
-            Synthesizer::KokoroEnglish => kokoro::ENGLISH_INSTALL,
+            Synthesizer::KokoroEnglish | Synthesizer::KokoroAccented => kokoro::JS_VOICES_INSTALL,
         }
     }
 
@@ -366,7 +397,10 @@ impl Synthesizer {
             | Synthesizer::Pico
             | Synthesizer::Kokoro
             | Synthesizer::GnuSpeech
-            | Synthesizer::KokoroEnglish => RECORDED_SPEAKER_WEIGHT * speakers as f32 / split_share,
+            | Synthesizer::KokoroEnglish
+            | Synthesizer::KokoroAccented => {
+                RECORDED_SPEAKER_WEIGHT * speakers as f32 / split_share
+            }
         }
     }
 }
@@ -548,9 +582,12 @@ impl Voice {
                     .as_ref()
                     .map(|(other, share)| format!("b={other}@{share}:"))
                     .unwrap_or_default();
-                let synthesizer = match kokoro::ENGLISH_VOICES.contains(&voice.as_str()) {
-                    true => Synthesizer::KokoroEnglish,
-                    false => Synthesizer::Kokoro,
+                let synthesizer = if kokoro::ENGLISH_VOICES.contains(&voice.as_str()) {
+                    Synthesizer::KokoroEnglish
+                } else if kokoro::ACCENTED_VOICES.contains(&voice.as_str()) {
+                    Synthesizer::KokoroAccented
+                } else {
+                    Synthesizer::Kokoro
                 };
                 format!("{synthesizer}:{voice}:{blend}r{speed}:g{gain:+.0}")
             }
@@ -590,7 +627,11 @@ impl Voice {
         let (flite_split, other_split) = (divide(&flite_speakers), divide(&other_speakers));
         let (kokoro_split, gnuspeech_split) =
             (divide(&kokoro_speakers), divide(&gnuspeech_speakers));
-        let kokoro_english_split = divide(&kokoro_english);
+        let mut kokoro_accented = KOKORO_ACCENTED_SPEAKERS.to_vec();
+        rng.fork("kokoro accented speakers")
+            .shuffle(&mut kokoro_accented);
+        let (kokoro_english_split, kokoro_accented_split) =
+            (divide(&kokoro_english), divide(&kokoro_accented));
         let chosen = |synthesizer: &Synthesizer| choice.synthesizers.contains(synthesizer);
         [0, 1, 2].map(|split| {
             // Each speaker's renditions by the chosen synthesizers; a speaker none of them renders
@@ -601,6 +642,7 @@ impl Voice {
                 .chain(kokoro_split[split])
                 .chain(gnuspeech_split[split])
                 .chain(kokoro_english_split[split])
+                .chain(kokoro_accented_split[split])
                 .map(|renditions| {
                     renditions
                         .iter()
@@ -868,7 +910,7 @@ fn draw_settings(
                 speed,
             }
         }
-        Synthesizer::Kokoro | Synthesizer::KokoroEnglish => {
+        Synthesizer::Kokoro | Synthesizer::KokoroEnglish | Synthesizer::KokoroAccented => {
             let others: Vec<&str> = peers.iter().copied().filter(|p| *p != voice).collect();
             let blend = (!others.is_empty() && rng.below(3) > 0).then(|| {
                 let other = others[rng.below(others.len())].to_string();
@@ -1000,7 +1042,7 @@ mod tests {
                     let synthesizer = id.split(':').next().unwrap_or_default();
                     let partner = id.split(':').find_map(|part| {
                         let (name, _) = part.strip_prefix("b=")?.split_once('@')?;
-                        Some(format!("{synthesizer}:{name}"))
+                        Some(underlying_voice(&format!("{synthesizer}:{name}")))
                     });
                     [Some(underlying), timbre, partner]
                 })
@@ -1019,6 +1061,7 @@ mod tests {
             .chain(&KOKORO_SPEAKERS)
             .chain(&GNUSPEECH_SPEAKERS)
             .chain(&kokoro_english_speakers())
+            .chain(&KOKORO_ACCENTED_SPEAKERS)
         {
             let names: HashSet<String> = renditions
                 .iter()
@@ -1109,6 +1152,7 @@ mod tests {
                 Synthesizer::Kokoro,
                 Synthesizer::GnuSpeech,
                 Synthesizer::KokoroEnglish,
+                Synthesizer::KokoroAccented,
             ] {
                 for speakers in 1..5 {
                     let per_speaker = synthesizer.weight(speakers, share) / speakers as f32 * share;
@@ -1222,7 +1266,8 @@ mod tests {
         let error = Synthesizer::parse("festival").unwrap_err();
         assert!(
             error.contains(
-                "espeak-ng, flite, mbrola, rhvoice, pico, kokoro, gnuspeech, kokoro-english"
+                "espeak-ng, flite, mbrola, rhvoice, pico, kokoro, gnuspeech, kokoro-english, \
+                 kokoro-accented"
             ),
             "{error}"
         );
