@@ -116,7 +116,8 @@ install_kokoro_js_voices() {
     rm -rf "$scratch"
     return 1
   fi
-  rm -rf "$voices"
+  # The English voices' folder of an older setup is this one's now.
+  rm -rf "$voices" "$KOKORO_VENV/share/kokoro-english-voices"
   mkdir -p "$voices"
   tar -xzf "$scratch/$tarball" -C "$voices" --strip-components=2 --wildcards \
     'package/voices/[abefhipz][fm]_*.bin'

@@ -13,23 +13,21 @@ import sys
 from collections import defaultdict
 from pathlib import Path
 
-from voice_ids import underlying
+from voice_ids import NAMES, underlying
 
 SILENCE = "no-voice"
-SYNTHESIZERS = {"espeak-ng": "espeak-ng", "flite": "flite", "mbrola": "MBROLA",
-                "rhvoice": "RHVoice", "pico": "Pico", "kokoro": "Kokoro",
-                "kokoro-english": "Kokoro English", "kokoro-accented": "Kokoro accented",
-                "gnuspeech": "GnuSpeech"}
 
 
 def group_of(voice):
-    """espeak-ng's timbres together (each has few clips), any other speaker alone."""
+    """espeak-ng's timbres together (each has few clips), any other speaker alone: one group for
+    the voices of one speaker by one synthesizer (Kokoro's `pf_dora` is `ef_dora`)."""
     if not voice:
         return SILENCE
     parts = voice.split(":")
     if parts[0] == "espeak-ng" or len(parts) < 2:
         return parts[0]
-    return f"{parts[0]}-{parts[1]}"
+    synthesizer, speaker = underlying(voice).split(":", 1)
+    return f"{parts[0]}-{speaker if synthesizer == parts[0] else parts[1]}"
 
 
 def test_rows(manifest):
@@ -89,9 +87,9 @@ def label(group, voices):
     if group == "espeak-ng":
         return f"espeak-ng, {len(voices)} timbres"
     # The longest name first: `kokoro-english-af_alloy` is Kokoro English's, not Kokoro's.
-    for synthesizer in sorted(SYNTHESIZERS, key=len, reverse=True):
+    for synthesizer in sorted(NAMES, key=len, reverse=True):
         if group.startswith(synthesizer + "-"):
-            return f"{SYNTHESIZERS[synthesizer]} `{group[len(synthesizer) + 1:]}`"
+            return f"{NAMES[synthesizer]} `{group[len(synthesizer) + 1:]}`"
     return f"`{group}`"
 
 

@@ -12,8 +12,9 @@
 # 3. The shipped models (none trained on these voices) on every clip of a corpus of them alone.
 #
 # The seven-synthesizer arm and the test corpora of the synthesizers both scripts test are
-# kokoro-english.sh's (same commands, same seeds): where its work folder has them, they are
-# hard-linked in rather than made again.
+# kokoro-english.sh's (same commands, same seeds, and the same clips: the new synthesizer changes
+# no draw of a corpus without it): where its work folder has them finished, they are hard-linked in
+# rather than made again.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 export TEMPOKD_KOKORO_PYTHON=${TEMPOKD_KOKORO_PYTHON:-$HOME/.cache/tempokd/kokoro-venv/bin/python}
@@ -34,7 +35,9 @@ source scripts/voices/synthesizer-ablation.sh
 english=${KOKORO_ENGLISH_WORK:-target/voices-kokoro-english}
 for folder in data-1s-${seven//,/+} tc-resnet8-${seven//,/+}-seed1 tc-resnet8-${seven//,/+}-seed2 \
     pico-all $(printf 'test-%s ' "${tested[@]}"); do
-  if [ -d "$english/$folder" ] && [ ! -e "$work/$folder" ]; then
+  # A corpus is finished once it has its manifest, a run once it has its training record.
+  if { [ -f "$english/$folder/manifest.csv" ] || [ -f "$english/$folder/training.json" ]; } &&
+    [ ! -e "$work/$folder" ]; then
     cp -al "$english/$folder" "$work/$folder"
     [ -f "$english/$folder.log" ] && cp -l "$english/$folder.log" "$work/$folder.log"
   fi

@@ -33,9 +33,9 @@ def main():
     print("## TC-ResNet8 without and with the voices made for other languages (L = 1 s)\n")
     print("TC-ResNet8 trained 6,000 steps, batch 32, without KD, once per training seed, keeping "
           "the weights of its best validation step. Each column is the test split of one "
-          "synthesizer alone (its test speakers, as spoken: one to sixteen underlying voices "
-          "each, so the intervals, over clips, say nothing of how another speaker would do); "
-          "*Kokoro accented* is its test speakers, whom the first arm heard no voice like; "
+          "synthesizer alone (its test speakers, as spoken; the intervals, over clips, say "
+          "nothing of how another speaker would do); *Kokoro accented* is its test speakers, "
+          "voices made for languages none of the first arm's Kokoro voices was made for; "
           "*Pico, every clip* is every clip of a corpus of Pico alone, whose two speakers both "
           "arms trained on.\n")
     arm_tables(work, arms, seeds, tested)

@@ -2,9 +2,10 @@
 # builds of the shipped set side by side, on test clips whose speakers neither build trained on
 # (both split speakers by the same seed). Set before sourcing: `work`; `old` and `new`, the two
 # builds' names; for each, `${build}_stages` (its kept stages), `${build}_test` (its test corpus)
-# and `${build}_models` (its finished set, left out while it has no index.json); `alone`, the
-# synthesizers whose test speakers in the new build's test corpus are also scored alone (the
-# first: what the new build added). Every score is kept in $work/scores and skipped when there.
+# and `${build}_models` (its finished set; the sets are left out while the new one has no
+# index.json, and the old one must then have each of its models); `alone`, the synthesizers whose
+# test speakers in the new build's test corpus are also scored alone (the first: what the new build
+# added). Every score is kept in $work/scores and skipped when there.
 
 # var NAME: the value of the variable NAME (a build's stages, test corpus or models).
 var() { echo "${!1}"; }

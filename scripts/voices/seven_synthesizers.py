@@ -35,8 +35,8 @@ def main():
           "clips (the same speakers, drawn again, so in other clips and espeak-ng's timbres "
           "under other accents too, and Kokoro's English test speakers);")
     print("- *Kokoro English's test speakers*: that corpus's 1 s clips of "
-          f"{speakers(work, 'kokoro-english')} alone (speakers the six-synthesizer build never "
-          "heard, nor any of its voices);")
+          f"{speakers(work, 'kokoro-english')} alone (the six-synthesizer build trained on no "
+          "voice of Kokoro English);")
     print("- *Kokoro's Japanese-made test speaker*: that corpus's 1 s clips of "
           f"{speakers(work, 'kokoro')} alone;")
     print("- *seven synthesizers' test without Kokoro English*: the others of that corpus's 1 s "

@@ -10,11 +10,7 @@ import math
 import sys
 from pathlib import Path
 
-from voice_ids import underlying
-
-NAMES = {"espeak-ng": "espeak-ng", "flite": "flite", "mbrola": "MBROLA", "rhvoice": "RHVoice",
-         "pico": "Pico", "kokoro": "Kokoro", "gnuspeech": "GnuSpeech",
-         "kokoro-english": "Kokoro English", "kokoro-accented": "Kokoro accented"}
+from voice_ids import NAMES, underlying
 
 
 def manifest(folder):

@@ -1,5 +1,10 @@
 """Voice ids as the generator writes them in a manifest's `voice` column."""
 
+# Each synthesizer's name in a voice id, and as the reports write it.
+NAMES = {"espeak-ng": "espeak-ng", "flite": "flite", "mbrola": "MBROLA", "rhvoice": "RHVoice",
+         "pico": "Pico", "kokoro": "Kokoro", "gnuspeech": "GnuSpeech",
+         "kokoro-english": "Kokoro English", "kokoro-accented": "Kokoro accented"}
+
 
 def underlying(voice):
     """As `tempokd::data::underlying_voice`: espeak-ng's accent and variant, the recorded speaker

@@ -7,6 +7,7 @@ use super::DataError;
 use super::gnuspeech;
 use super::kokoro;
 use super::mix::trim_to_speech;
+use super::underlying_voice;
 use crate::audio::{Limits, load_clip};
 use crate::rng::Rng;
 use std::io::Write;
@@ -385,9 +386,10 @@ impl Synthesizer {
     /// corpus. espeak-ng's hundred timbres weigh 4 in every split (they divide in proportion to
     /// the splits, so each timbre weighs 0.04 of the corpus wherever it is) and flite 1, as the
     /// generator has always drawn them; a recorded speaker of MBROLA, RHVoice or Pico, a Kokoro
-    /// voice (Japanese-made or English) or a GnuSpeech preset weighs a quarter of the corpus, as each of flite's four does,
-    /// wherever the split put it, so a split with few of them gives each the share it has in
-    /// training, not their synthesizer's whole.
+    /// speaker (Japanese-made, English or made for another language) or a GnuSpeech preset
+    /// weighs a quarter of the corpus, as each of flite's four does, wherever the split put it,
+    /// so a split with few of them gives each the share it has in training, not their
+    /// synthesizer's whole.
     fn weight(self, speakers: usize, split_share: f32) -> f32 {
         match self {
             Synthesizer::EspeakNg => 4.0,
@@ -623,13 +625,13 @@ impl Voice {
         let mut kokoro_english = kokoro_english_speakers();
         rng.fork("kokoro english speakers")
             .shuffle(&mut kokoro_english);
+        let mut kokoro_accented = KOKORO_ACCENTED_SPEAKERS.to_vec();
+        rng.fork("kokoro accented speakers")
+            .shuffle(&mut kokoro_accented);
         let variants = divide(&variants);
         let (flite_split, other_split) = (divide(&flite_speakers), divide(&other_speakers));
         let (kokoro_split, gnuspeech_split) =
             (divide(&kokoro_speakers), divide(&gnuspeech_speakers));
-        let mut kokoro_accented = KOKORO_ACCENTED_SPEAKERS.to_vec();
-        rng.fork("kokoro accented speakers")
-            .shuffle(&mut kokoro_accented);
         let (kokoro_english_split, kokoro_accented_split) =
             (divide(&kokoro_english), divide(&kokoro_accented));
         let chosen = |synthesizer: &Synthesizer| choice.synthesizers.contains(synthesizer);
@@ -911,7 +913,13 @@ fn draw_settings(
             }
         }
         Synthesizer::Kokoro | Synthesizer::KokoroEnglish | Synthesizer::KokoroAccented => {
-            let others: Vec<&str> = peers.iter().copied().filter(|p| *p != voice).collect();
+            // A speaker with a voice for two languages is not blended with itself.
+            let speaker = |name: &str| underlying_voice(&format!("{synthesizer}:{name}"));
+            let others: Vec<&str> = peers
+                .iter()
+                .copied()
+                .filter(|peer| speaker(peer) != speaker(&voice))
+                .collect();
             let blend = (!others.is_empty() && rng.below(3) > 0).then(|| {
                 let other = others[rng.below(others.len())].to_string();
                 (other, 10 + 5 * rng.below(7) as u32)
@@ -1085,6 +1093,53 @@ mod tests {
         }
     }
 
+    /// The voice ids name the synthesizer from `kokoro`'s lists, the draw from the speaker lists:
+    /// the two must hold the same voices.
+    #[test]
+    fn kokoro_speaker_lists_hold_the_voices_kokoro_names() {
+        let names = |speakers: &[&[Rendition]]| -> Vec<&str> {
+            let mut names: Vec<&str> = speakers
+                .iter()
+                .flat_map(|s| s.iter().map(|r| r.name))
+                .collect();
+            names.sort_unstable();
+            names
+        };
+        let sorted = |voices: &[&'static str]| -> Vec<&'static str> {
+            let mut voices = voices.to_vec();
+            voices.sort_unstable();
+            voices
+        };
+        assert_eq!(names(&KOKORO_SPEAKERS), sorted(&kokoro::VOICES));
+        assert_eq!(
+            names(&kokoro_english_speakers()),
+            sorted(&kokoro::ENGLISH_VOICES)
+        );
+        assert_eq!(
+            names(&KOKORO_ACCENTED_SPEAKERS),
+            sorted(&kokoro::ACCENTED_VOICES)
+        );
+    }
+
+    /// A speaker with a voice for two languages is never blended with itself, so a split that
+    /// holds only that speaker has no blend.
+    #[test]
+    fn a_kokoro_voice_blends_only_with_another_speaker() {
+        let peers = ["ef_dora", "pf_dora"];
+        for seed in 0..20 {
+            let settings = draw_settings(
+                Synthesizer::KokoroAccented,
+                "pf_dora".into(),
+                &peers,
+                &mut Rng::new(seed),
+            );
+            assert!(
+                matches!(settings, Settings::Kokoro { blend: None, .. }),
+                "seed {seed}: {settings:?}"
+            );
+        }
+    }
+
     #[test]
     fn splits_share_no_speaker_and_fewer_synthesizers_split_inside_more() {
         for seed in 0..4 {
@@ -1186,8 +1241,8 @@ mod tests {
                 };
                 let speakers = |synthesizer: Synthesizer| -> usize {
                     let ids = of(synthesizer);
-                    let names: HashSet<&str> =
-                        ids.iter().filter_map(|id| id.split(':').nth(1)).collect();
+                    let names: HashSet<String> =
+                        ids.iter().map(|id| underlying_voice(id)).collect();
                     names.len()
                 };
                 let present: Vec<Synthesizer> = Synthesizer::ALL
