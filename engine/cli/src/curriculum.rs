@@ -38,12 +38,15 @@ pub fn synthesizers_text(synthesizers: &[Synthesizer]) -> String {
 /// Clip lengths of the mixed-length and test corpora.
 pub const LENGTHS: [f32; 5] = [1.0, 2.0, 4.0, 6.0, 8.0];
 
-/// Steps, batch size and warm-up of one teacher stage.
+/// Steps, batch size, warm-up and learning rates of one teacher stage.
 #[derive(Clone, Copy)]
-pub struct TeacherBudget {
+pub struct TeacherStageBudget {
     pub steps: usize,
     pub batch: usize,
     pub warmup: usize,
+    pub lr: f64,
+    /// The rate for the last fifth of the steps.
+    pub lr_after: f64,
 }
 
 /// How big a build is: its corpora and every stage's budget.
@@ -63,8 +66,10 @@ pub struct Sizes {
     pub length_per_class: usize,
     pub teacher_shape: TeacherShape,
     /// The teacher's stages: the 1 s corpus, the same again from those weights with the rate
-    /// raised (a warm restart), then the mixed lengths.
-    pub teacher: [TeacherBudget; 3],
+    /// raised (a warm restart), then the mixed lengths at a fifth of that rate (at the first
+    /// stages' rate it lost on validation and on 1 s test clips what the warm restart had
+    /// gained: `docs/last-stage-rate/results.md`).
+    pub teacher: [TeacherStageBudget; 3],
     pub teacher_eval_every: usize,
     /// TC-ResNet's two stages: its steps are cheap, so it gets more of them.
     pub convolutional: [StudentBudget; 2],
@@ -96,6 +101,29 @@ const fn budgets(
     ]
 }
 
+/// The teacher's three stages from the steps, batch size and warm-up of each: the 1 s stages at
+/// 5e-4, the mixed lengths at 1e-4, each falling tenfold for its last fifth.
+const fn teacher_stages(
+    first: (usize, usize, usize),
+    restart: (usize, usize, usize),
+    mixed: (usize, usize, usize),
+) -> [TeacherStageBudget; 3] {
+    const fn stage(shape: (usize, usize, usize), lr: f64, lr_after: f64) -> TeacherStageBudget {
+        TeacherStageBudget {
+            steps: shape.0,
+            batch: shape.1,
+            warmup: shape.2,
+            lr,
+            lr_after,
+        }
+    }
+    [
+        stage(first, 5e-4, 5e-5),
+        stage(restart, 5e-4, 5e-5),
+        stage(mixed, 1e-4, 1e-5),
+    ]
+}
+
 impl Sizes {
     /// The shipped models'. The first stages are long because shorter ones were still
     /// improving at their last step (TC-ResNet8's validation accuracy on the shipped corpora:
@@ -114,23 +142,7 @@ impl Sizes {
             heads: 4,
             conv_channels: 64,
         },
-        teacher: [
-            TeacherBudget {
-                steps: 4000,
-                batch: 16,
-                warmup: 200,
-            },
-            TeacherBudget {
-                steps: 6000,
-                batch: 16,
-                warmup: 100,
-            },
-            TeacherBudget {
-                steps: 2000,
-                batch: 8,
-                warmup: 50,
-            },
-        ],
+        teacher: teacher_stages((4000, 16, 200), (6000, 16, 100), (2000, 8, 50)),
         teacher_eval_every: 250,
         convolutional: budgets((20000, 32, 1000), (3000, 32, 100)),
         recurrent: budgets((10000, 32, 1000), (1000, 16, 100)),
@@ -150,23 +162,7 @@ impl Sizes {
             heads: 4,
             conv_channels: 32,
         },
-        teacher: [
-            TeacherBudget {
-                steps: 1000,
-                batch: 16,
-                warmup: 50,
-            },
-            TeacherBudget {
-                steps: 500,
-                batch: 16,
-                warmup: 25,
-            },
-            TeacherBudget {
-                steps: 400,
-                batch: 8,
-                warmup: 20,
-            },
-        ],
+        teacher: teacher_stages((1000, 16, 50), (500, 16, 25), (400, 8, 20)),
         teacher_eval_every: 200,
         convolutional: budgets((2000, 32, 250), (1000, 32, 50)),
         recurrent: budgets((1000, 32, 250), (200, 16, 50)),
@@ -207,6 +203,40 @@ pub struct Curriculum {
     pub device: DeviceArgs,
 }
 
+/// The teacher's three stages in `work`: the first two on the 1 s corpus in `words_dir`, the
+/// last on the mixed one in `mixed_dir`.
+fn teacher_stage_jobs(
+    sizes: &Sizes,
+    seed: u64,
+    work: &Path,
+    words_dir: &Path,
+    mixed_dir: &Path,
+) -> [Job; 3] {
+    let stage_dirs = TEACHER_STAGES.map(|name| work.join(name));
+    let stage_data = [words_dir, words_dir, mixed_dir];
+    std::array::from_fn(|at| {
+        let budget = sizes.teacher[at];
+        TeacherStage {
+            data: stage_data[at],
+            out: &stage_dirs[at],
+            steps: budget.steps,
+            batch: budget.batch,
+            lr: budget.lr,
+            lr_after: budget.lr_after,
+            warmup: budget.warmup,
+            eval_every: sizes.teacher_eval_every,
+            // The restart draws other batches than the first pass over the same clips.
+            seed: if at == 1 { seed + 1 } else { seed },
+            init: at.checked_sub(1).map(|before| stage_dirs[before].as_path()),
+            shape: sizes.teacher_shape,
+        }
+        .job()
+    })
+}
+
+/// The folders of the teacher's stages in a work folder, in order.
+const TEACHER_STAGES: [&str; 3] = ["teacher-1s", "teacher-1s-restart", "teacher"];
+
 impl Curriculum {
     /// The curriculum in `work`, its corpora synthesized first unless finished ones are there;
     /// with `given_teacher`, its teacher stages are not trained, and with `stages`, finished runs
@@ -239,25 +269,7 @@ impl Curriculum {
         let mixed_dir = mixed.made_in(data.join("mixed"))?;
         let test_dir = test.made_in(data.join("test"))?;
 
-        let stage_dirs = ["teacher-1s", "teacher-1s-restart", "teacher"].map(|n| work.join(n));
-        let stage_data = [&words_dir, &words_dir, &mixed_dir];
-        let teacher_stages = std::array::from_fn(|at| {
-            let budget = sizes.teacher[at];
-            TeacherStage {
-                data: stage_data[at],
-                out: &stage_dirs[at],
-                steps: budget.steps,
-                batch: budget.batch,
-                lr: 5e-4,
-                warmup: budget.warmup,
-                eval_every: sizes.teacher_eval_every,
-                // The restart draws other batches than the first pass over the same clips.
-                seed: if at == 1 { seed + 1 } else { seed },
-                init: at.checked_sub(1).map(|before| stage_dirs[before].as_path()),
-                shape: sizes.teacher_shape,
-            }
-            .job()
-        });
+        let teacher_stages = teacher_stage_jobs(sizes, seed, work, &words_dir, &mixed_dir);
         Ok(Self {
             sizes,
             seed,
@@ -462,5 +474,39 @@ fn corpus(
             false => Augmentation::none(),
         },
         splits,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::jobs::JobRecord;
+
+    /// A kept stage is restored only while the curriculum asks for it with the very arguments it
+    /// recorded, so a change to the teacher's budgets must leave those of its kept first stages
+    /// as they were.
+    #[test]
+    fn the_shipped_sets_teacher_stages_keep_their_arguments() {
+        let work = Path::new("target/six-synthesizers");
+        let data = work.join("data");
+        let jobs = teacher_stage_jobs(
+            &Sizes::FULL,
+            6,
+            work,
+            &data.join("words-1s"),
+            &data.join("mixed"),
+        );
+        let kept = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../stages/six-synthesizers");
+        for (job, stage) in jobs.iter().zip(TEACHER_STAGES).take(2) {
+            let path = kept.join(stage).join("job.json");
+            let text = std::fs::read_to_string(&path).expect("a kept stage's job.json");
+            let record: JobRecord = serde_json::from_str(&text).expect("a job record");
+            assert_eq!(job.args, record.args, "{}", path.display());
+        }
+        let last = jobs[2].command();
+        assert!(
+            last.contains("--lr 0.0001 ") && last.contains("--lr-after 0.00001 "),
+            "{last}"
+        );
     }
 }

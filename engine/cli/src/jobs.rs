@@ -4,6 +4,7 @@
 use crate::data::{SynthArgs, synth};
 use crate::device::DeviceArgs;
 use crate::stages::StageStore;
+use crate::train_and_eval::TEACHER_LR_AFTER;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use tempokd::data::augment::Augmentation;
@@ -273,6 +274,7 @@ pub struct TeacherStage<'a> {
     pub steps: usize,
     pub batch: usize,
     pub lr: f64,
+    pub lr_after: f64,
     pub warmup: usize,
     pub eval_every: usize,
     pub seed: u64,
@@ -293,6 +295,11 @@ impl TeacherStage<'_> {
             ("--eval-every", self.eval_every.to_string()),
             ("--seed", self.seed.to_string()),
         ];
+        // Left out at train-teacher's default, as the runs kept before the flag was given
+        // recorded their arguments.
+        if self.lr_after != TEACHER_LR_AFTER {
+            flags.push(("--lr-after", self.lr_after.to_string()));
+        }
         match self.init {
             Some(init) => flags.push(("--init", init.display().to_string())),
             None => flags.extend([

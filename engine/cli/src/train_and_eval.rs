@@ -18,6 +18,9 @@ use tempokd::train::{
     has_saved_run,
 };
 
+/// `train-teacher`'s rate for the last fifth of the steps unless `--lr-after` says otherwise.
+pub const TEACHER_LR_AFTER: f64 = 5e-5;
+
 #[derive(Args, Clone)]
 pub struct TeacherArgs {
     /// A dataset folder (manifest.csv, Speech Commands or FSD50K layout).
@@ -55,7 +58,7 @@ pub struct TeacherArgs {
     #[arg(long, default_value_t = 5e-4)]
     pub lr: f64,
     /// The learning rate for the last fifth of the steps.
-    #[arg(long, default_value_t = 5e-5)]
+    #[arg(long, default_value_t = TEACHER_LR_AFTER)]
     pub lr_after: f64,
     #[arg(long, default_value_t = 100)]
     pub warmup: usize,
