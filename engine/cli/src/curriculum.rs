@@ -483,8 +483,8 @@ mod tests {
     use crate::jobs::JobRecord;
 
     /// A kept stage is restored only while the curriculum asks for it with the very arguments it
-    /// recorded, so a change to the teacher's budgets must leave those of its kept first stages
-    /// as they were.
+    /// recorded: the shipped set's teacher stages are the curriculum's, so a change to the
+    /// teacher's budgets that would train them again fails here first.
     #[test]
     fn the_shipped_sets_teacher_stages_keep_their_arguments() {
         let work = Path::new("target/six-synthesizers");
@@ -497,16 +497,11 @@ mod tests {
             &data.join("mixed"),
         );
         let kept = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../stages/six-synthesizers");
-        for (job, stage) in jobs.iter().zip(TEACHER_STAGES).take(2) {
+        for (job, stage) in jobs.iter().zip(TEACHER_STAGES) {
             let path = kept.join(stage).join("job.json");
             let text = std::fs::read_to_string(&path).expect("a kept stage's job.json");
             let record: JobRecord = serde_json::from_str(&text).expect("a job record");
             assert_eq!(job.args, record.args, "{}", path.display());
         }
-        let last = jobs[2].command();
-        assert!(
-            last.contains("--lr 0.0001 ") && last.contains("--lr-after 0.00001 "),
-            "{last}"
-        );
     }
 }
