@@ -4,7 +4,7 @@
 # fell, and named fewer 1 s test clips right than the warm restart it started from, in both the
 # six- and the seven-synthesizer build. Here the same stage from the same warm restarts, with the
 # same seed, clips and steps, at a fifth of the rate (1e-4, then 1e-5), for both builds. Every
-# teacher, the warm restarts and the shipped last stages too, is scored on both builds' test
+# teacher, the warm restarts and the last stages at 5e-4 too, is scored on both builds' test
 # corpora at 1, 4 and 8 s (underlying voices no run trains on). (The students' second stage was
 # measured at other rates in scripts/rates/.) Writes docs/last-stage-rate/results.md; resumable
 # (a finished run or score is kept, a stopped run goes on from its last scoring).
@@ -25,6 +25,16 @@ for build in "${builds[@]}"; do
   done
 done
 mkdir -p "$work/scores"
+# The last stages at 5e-4 as kept before the curriculum moved to the gentler rate (the
+# six-synthesizer one shipped until then).
+earlier_commit=9e6e8f6
+earlier=$work/earlier
+for build in "${builds[@]}"; do
+  [ -f "$earlier/stages/$build-synthesizers/teacher/model.safetensors" ] || {
+    mkdir -p "$earlier"
+    git archive "$earlier_commit" "stages/$build-synthesizers/teacher" | tar -x -C "$earlier"
+  }
+done
 
 # teacher BUILD: the build's last teacher stage at the gentler rate, into $work/BUILD-gentle.
 teacher() {
@@ -42,6 +52,7 @@ wait
 for stage in gentle teacher teacher-1s-restart; do
   for model_build in "${builds[@]}"; do
     model=stages/$model_build-synthesizers/$stage name=$model_build-$stage
+    [ "$stage" = teacher ] && model=$earlier/$model
     [ "$stage" = gentle ] && model=$work/$model_build-gentle
     for test_build in "${builds[@]}"; do
       for length in 1 4 8; do

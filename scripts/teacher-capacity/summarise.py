@@ -13,6 +13,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from evaluation_text import accuracy, localisation, percent  # noqa: E402
+from training_record import record_of, validations  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 # Batches whose training accuracy is averaged: the end of each run, at its last rate.
@@ -65,20 +66,6 @@ def values_stored(model):
 
 def run_dir(work, name):
     return ROOT / name if name.startswith("stages/") else work / name
-
-
-def record_of(model):
-    """A finished run's training.json, or a stopped run's saved state (its `step` says how far
-    it got), or None."""
-    for path in (model / "training.json", model / "resume" / "state.json"):
-        if path.is_file():
-            return json.loads(path.read_text())
-    return None
-
-
-def validations(record):
-    """The run's scorings as written: a stopped run's state keeps each with its step."""
-    return [v[1] if isinstance(v, list) else v for v in record["validations"]]
 
 
 def row(work, name, test_name, label):
