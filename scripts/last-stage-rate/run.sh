@@ -45,8 +45,13 @@ teacher() {
       "${gentle_rate[@]}" --warmup 50 --eval-every 250 --seed 6 --resume > "$out.log" 2>&1
 }
 # Two at a time: this machine has two cores and a run keeps about one busy.
-for build in "${builds[@]}"; do teacher "$build" & done
-wait
+runs=()
+for build in "${builds[@]}"; do
+  teacher "$build" &
+  runs+=($!)
+done
+# One by one, so a run that failed stops the script here (its log says why).
+for run in "${runs[@]}"; do wait "$run"; done
 
 # The new runs first: what decides is scored soonest.
 for stage in gentle teacher teacher-1s-restart; do

@@ -2,10 +2,9 @@
 scripts/last-stage-rate/run.sh.
 
 Usage: summarise.py WORK
-Validation figures are read from each stage's training.json (the warm restarts' from stages/,
-the last stages at 5e-4 from WORK/earlier, where run.sh takes them from git, the gentle runs'
-from WORK), test figures from the scores `tempokd eval --json` wrote in
-WORK/scores.
+Validation figures are read from each last stage's training.json (those at 5e-4 from
+WORK/earlier, where run.sh takes them from git, those at 1e-4 from WORK), test figures from the
+scores `tempokd eval --json` wrote in WORK/scores.
 """
 
 import json
@@ -16,23 +15,22 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from evaluation_text import accuracy, localisation  # noqa: E402
 from training_record import record_of, validations  # noqa: E402
 
-ROOT = Path(__file__).resolve().parent.parent.parent
 BUILDS = ["six", "seven"]
 LENGTHS = [1, 4, 8]
-# (folder of the model relative to the build, name in the scores, label)
+# (the stage's name in run.sh's scores, label)
 STAGES = [
-    ("teacher-1s-restart", "teacher-1s-restart", "warm restart (1 s clips only), where both last stages start"),
-    ("teacher", "teacher", "last stage at 5e-4, then 5e-5 (until commit 9e6e8f6)"),
-    ("gentle", "gentle", "last stage at 1e-4, then 1e-5"),
+    ("teacher-1s-restart", "warm restart (1 s clips only), where both last stages start"),
+    ("teacher", "last stage at 5e-4, then 5e-5 (until commit 9e6e8f6)"),
+    ("gentle", "last stage at 1e-4, then 1e-5"),
 ]
 
 
-def model_dir(work, build, folder):
-    if folder == "gentle":
+def last_stage_dir(work, build, stage):
+    """A last stage's run: at 5e-4 as run.sh took it from the commit before the gentler rate,
+    or at 1e-4 as run.sh trained it."""
+    if stage == "gentle":
         return work / f"{build}-gentle"
-    stage = Path("stages") / f"{build}-synthesizers" / folder
-    # The last stages at 5e-4, as run.sh takes them from the commit before the gentler rate.
-    return work / "earlier" / stage if folder == "teacher" else ROOT / stage
+    return work / "earlier" / "stages" / f"{build}-synthesizers" / stage
 
 
 def score(work, build, name, test_build, length):
@@ -53,12 +51,12 @@ def test_table(work, test_build):
         + " |"
     )
     print("|---|" + "---|" * len(LENGTHS))
+    n = set()
     for build in BUILDS:
-        for _, name, label in STAGES:
+        for name, label in STAGES:
             scores = [score(work, build, name, test_build, length) for length in LENGTHS]
+            n.update(s["n"] for s in scores if s)
             print(f"| {build}-synthesizer {label} | " + " | ".join(cell(s) for s in scores) + " |")
-    n = {score(work, b, s[1], test_build, length)["n"] for b in BUILDS for s in STAGES
-         for length in LENGTHS if score(work, b, s[1], test_build, length)}
     print()
     print(f"n = {', '.join(f'{v:,}' for v in sorted(n))} clips per cell.")
     print()
@@ -103,8 +101,8 @@ def main():
     print("| build | last stage | best validation accuracy | every scoring (%) | minutes |")
     print("|---|---|---|---|---|")
     for build in BUILDS:
-        for folder, _, label in STAGES[1:]:
-            record = record_of(model_dir(work, build, folder))
+        for stage, label in STAGES[1:]:
+            record = record_of(last_stage_dir(work, build, stage))
             print(f"| {build} " + validation_row(record, label))
     print()
     print(
