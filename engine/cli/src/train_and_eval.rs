@@ -19,6 +19,8 @@ use tempokd::train::{
 };
 
 /// `train-teacher`'s rate for the last fifth of the steps unless `--lr-after` says otherwise.
+/// Kept runs trained at it record no `--lr-after` (`TeacherStage::job`), so changing it would let
+/// them stand for runs at the new rate: their stages would have to be trained again.
 pub const TEACHER_LR_AFTER: f64 = 5e-5;
 
 #[derive(Args, Clone)]
