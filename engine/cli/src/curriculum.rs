@@ -498,10 +498,8 @@ mod tests {
         );
         let kept = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../stages/six-synthesizers");
         for (job, stage) in jobs.iter().zip(TEACHER_STAGES) {
-            let path = kept.join(stage).join("job.json");
-            let text = std::fs::read_to_string(&path).expect("a kept stage's job.json");
-            let record: JobRecord = serde_json::from_str(&text).expect("a job record");
-            assert_eq!(job.args, record.args, "{}", path.display());
+            let record = JobRecord::read(&kept.join(stage)).expect("a kept stage's job.json");
+            assert_eq!(job.args, record.args, "{stage}");
         }
     }
 }
