@@ -314,6 +314,48 @@ fn fsd50k_is_read_as_it_ships_with_several_labels_per_clip() {
 }
 
 #[test]
+fn lists_longer_than_are_read_are_refused_and_large_vocabularies_are_looked_up_by_name() {
+    let root = scratch_dir("tempokd-long-lists");
+    // Rows of four bytes: within the size a list may have, but each a clip in memory.
+    let rows = "a,b\n".repeat(tempokd::data::MAX_LIST_LINES);
+    std::fs::write(root.join("manifest.csv"), format!("file,label\n{rows}")).unwrap();
+    let error = Dataset::open(&root).unwrap_err().to_string();
+    assert!(
+        error.contains(&format!(
+            "manifest.csv: it has {} lines; a list of at most {} is read",
+            tempokd::data::MAX_LIST_LINES + 1,
+            tempokd::data::MAX_LIST_LINES
+        )),
+        "{error}"
+    );
+
+    // FSD50K with a vocabulary of 100,000 labels and as many clips, each with the last label.
+    let fsd = root.join("fsd");
+    let truth = fsd.join("FSD50K.ground_truth");
+    std::fs::create_dir_all(&truth).unwrap();
+    let labels = 100_000;
+    let vocabulary: String = (0..labels)
+        .map(|i| format!("{i},label{i},/m/{i}\n"))
+        .collect();
+    std::fs::write(truth.join("vocabulary.csv"), vocabulary).unwrap();
+    let last = labels - 1;
+    let clips: String = (0..labels)
+        .map(|i| format!("{i},label{last},/m/{last},train\n"))
+        .collect();
+    std::fs::write(
+        truth.join("dev.csv"),
+        format!("fname,labels,mids,split\n{clips}"),
+    )
+    .unwrap();
+    std::fs::write(truth.join("eval.csv"), "fname,labels,mids\n").unwrap();
+    let dataset = Dataset::open(&fsd).unwrap();
+    assert_eq!(
+        (dataset.labels.len(), dataset.examples.len()),
+        (labels, labels)
+    );
+}
+
+#[test]
 fn bad_folders_and_rows_are_named() {
     let root = scratch_dir("tempokd-bad-data");
     let error = Dataset::open(&root.join("nowhere"))

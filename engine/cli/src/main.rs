@@ -23,14 +23,16 @@ use clap::{Parser, Subcommand, ValueEnum};
 #[global_allocator]
 static HEAP: heap::CountingAllocator = heap::CountingAllocator;
 
+use serde::Serialize;
 use serde_json::json;
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use tempokd::audio::{
     self, Clip, FeatureConfig, FeatureExtractor, FeatureKind, Limits, MODEL_SAMPLE_RATE,
 };
 use tempokd::device::ComputeDevice;
-use tempokd::kd::{HeadFusion, RolloutConfig, RolloutRow};
+use tempokd::kd::{AttentionMaps, HeadFusion, NestedMaps, RolloutConfig, RolloutRow};
 use tempokd::model::{Model, ReadingRequest};
 use tempokd::students::{AttentionRequest, Preset, Student};
 use tempokd::teacher::Teacher;
@@ -73,7 +75,7 @@ enum Command {
         #[arg(long)]
         json: bool,
         /// Add every layer's and head's attention weights to the JSON.
-        #[arg(long)]
+        #[arg(long, requires = "json")]
         attentions: bool,
         #[command(flatten)]
         rollout: RolloutArgs,
@@ -263,16 +265,48 @@ fn load_clip(path: &Path) -> Result<Clip, String> {
     audio::load_clip(bytes, &Limits::default()).map_err(|e| format!("{}: {e}", path.display()))
 }
 
-/// One JSON object on stdout: the clip's rate and length, and each result under its key.
-fn print_json(clip: &Clip, results: Vec<(&str, serde_json::Value)>) {
-    let mut output = json!({
-        "sample_rate": clip.sample_rate(),
-        "duration_s": clip.duration_s(),
-    });
-    for (key, value) in results {
-        output[key] = value;
+/// Prints the clip's sample rate and duration and the fields of `body` as one JSON object,
+/// written out as it is serialised: a teacher's attention maps can be a gigabyte of numbers.
+fn print_json(clip: &Clip, body: &impl Serialize) -> Result<(), String> {
+    #[derive(Serialize)]
+    struct Output<'a, T> {
+        sample_rate: u32,
+        duration_s: f32,
+        #[serde(flatten)]
+        body: &'a T,
     }
-    println!("{output}");
+    let output = Output {
+        sample_rate: clip.sample_rate(),
+        duration_s: clip.duration_s(),
+        body,
+    };
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    serde_json::to_writer(&mut out, &output)
+        .map_err(|e| e.to_string())
+        .and_then(|()| {
+            writeln!(out)
+                .and_then(|()| out.flush())
+                .map_err(|e| e.to_string())
+        })
+        .map_err(|e| format!("writing the JSON: {e}"))
+}
+
+/// What `inspect --json` prints besides the clip.
+#[derive(Serialize)]
+struct Inspection<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    teacher: Option<TeacherInspection<'a>>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    students: Vec<serde_json::Value>,
+}
+
+/// The teacher's summary, and every layer's and head's map when they were asked for.
+#[derive(Serialize)]
+struct TeacherInspection<'a> {
+    #[serde(flatten)]
+    summary: &'a serde_json::Value,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    attentions: Option<NestedMaps<'a>>,
 }
 
 fn features(path: &Path, kind: FeatureKind, as_json: bool) -> Result<(), String> {
@@ -282,7 +316,7 @@ fn features(path: &Path, kind: FeatureKind, as_json: bool) -> Result<(), String>
         .extract(kind, clip.samples())
         .map_err(|e| format!("{}: {e}", path.display()))?;
     if as_json {
-        print_json(&clip, vec![("features", json!(features))]);
+        print_json(&clip, &json!({ "features": features }))?;
     } else {
         let (lo, hi) = features.range();
         println!(
@@ -308,12 +342,12 @@ fn inspect(
 ) -> Result<(), String> {
     let clip = load_clip(path)?;
     let device = ComputeDevice::cpu("the command line runs on the CPU");
-    let mut results = Vec::new();
+    let mut teacher = None;
     if let Some(dir) = teacher_dir {
-        let (summary, line) =
+        let (summary, line, maps) =
             inspect_teacher(dir, &clip, with_attentions, settings, &device.device)
                 .map_err(|e| format!("{}: {e}", dir.display()))?;
-        results.push(("teacher", summary));
+        teacher = Some((summary, maps));
         if !as_json {
             println!("{}: {:.2} s, {line}", path.display(), clip.duration_s());
         }
@@ -327,13 +361,14 @@ fn inspect(
             println!("{}: {:.2} s, {line}", path.display(), clip.duration_s());
         }
     }
-    if !student_dirs.is_empty() {
-        results.push(("students", json!(students)));
+    if !as_json {
+        return Ok(());
     }
-    if as_json {
-        print_json(&clip, results);
-    }
-    Ok(())
+    let teacher = teacher.as_ref().map(|(summary, maps)| TeacherInspection {
+        summary,
+        attentions: maps.as_ref().map(AttentionMaps::nested),
+    });
+    print_json(&clip, &Inspection { teacher, students })
 }
 
 /// The frame a temporal map peaks at.
@@ -362,14 +397,15 @@ fn rollout_settings(teacher: &Teacher, settings: &RolloutArgs) -> RolloutConfig 
     rollout
 }
 
-/// The teacher's JSON summary and a one-line description.
+/// The teacher's JSON summary, a one-line description, and every layer's and head's map when
+/// `with_attentions`.
 fn inspect_teacher(
     dir: &Path,
     clip: &Clip,
     with_attentions: bool,
     settings: &RolloutArgs,
     device: &burn::tensor::Device,
-) -> Result<(serde_json::Value, String), String> {
+) -> Result<(serde_json::Value, String, Option<AttentionMaps>), String> {
     let teacher = Teacher::load_dir(dir, device).map_err(|e| e.to_string())?;
     let request = ReadingRequest {
         heads: with_attentions,
@@ -405,10 +441,11 @@ fn inspect_teacher(
             "because": because,
         });
     }
-    if let Some(attention) = reading.teacher.filter(|_| with_attentions) {
-        summary["attentions"] = json!(attention.layers.nested());
-    }
-    Ok((summary, line))
+    let maps = reading
+        .teacher
+        .filter(|_| with_attentions)
+        .map(|attention| attention.layers);
+    Ok((summary, line, maps))
 }
 
 /// One student's JSON summary and a one-line description.

@@ -162,6 +162,11 @@ fn inspect_prints_the_teachers_numbers_as_json() {
         })
     );
 
+    // Every map is for the JSON alone: asked for without it, the command says so.
+    let without_json = inspect(&teacher, clip, &["--attentions"]);
+    assert!(!without_json.status.success());
+    assert!(String::from_utf8_lossy(&without_json.stderr).contains("--json"));
+
     // Without --attentions the maps are left out; rollout settings change the map.
     let first_layer = inspect(
         &teacher,

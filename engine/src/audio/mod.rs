@@ -23,6 +23,8 @@ mod probe;
 mod resample;
 #[cfg(feature = "decoders")]
 mod vorbis_comment;
+#[cfg(feature = "decoders")]
+mod vorbis_setup;
 mod wav;
 #[cfg(feature = "decoders")]
 mod webm;

@@ -1,7 +1,8 @@
 //! An Ogg file's header packets, checked before symphonia reads them.
 //!
 //! symphonia 0.5 reads the comment lists of Ogg Vorbis and Opus, and the metadata blocks of FLAC
-//! in Ogg, into buffers of the lengths their fields claim (up to 4 GiB each). The pages are
+//! in Ogg, into buffers of the lengths their fields claim (up to 4 GiB each), and builds Vorbis
+//! codebooks of the sizes the setup header claims (`vorbis_setup.rs`). The pages are
 //! walked here as symphonia's demuxer walks them (a page whose header or CRC is wrong skipped,
 //! the streams of each physical stream named by its first pages, packets put back together
 //! across pages, a stream's partial packet dropped where its pages break off), and every packet
@@ -11,6 +12,7 @@ use std::collections::HashMap;
 
 use super::flac;
 use super::vorbis_comment::{Reading, check_comments};
+use super::vorbis_setup::check_setup;
 
 /// The bytes every page starts with.
 const CAPTURE: &[u8; 4] = b"OggS";
@@ -147,6 +149,8 @@ impl Stream {
                 _ => {
                     if let Some(list) = packet.strip_prefix(b"\x03vorbis") {
                         check_comments(list)?;
+                    } else if let Some(setup) = packet.strip_prefix(b"\x05vorbis") {
+                        check_setup(setup)?;
                     }
                 }
             },
@@ -379,6 +383,7 @@ const CRC_TABLE: [u32; 256] = {
 pub(crate) mod tests {
     use super::*;
     use crate::audio::vorbis_comment::tests::list;
+    use crate::audio::vorbis_setup::tests::setup;
 
     /// Writes the CRC of the page that starts at `page`'s first byte into its header.
     pub(crate) fn seal(page: &mut [u8]) {
@@ -687,6 +692,33 @@ pub(crate) mod tests {
         );
         let cut_short = [b"OpusTags".as_slice(), &u32::MAX.to_le_bytes()].concat();
         assert!(check_headers(&opus(&[&cut_short, &tags(Some(1 << 31))])).is_err());
+    }
+
+    /// The header pages of an Ogg Vorbis stream whose setup header holds these codebooks
+    /// (dimensions, entries, lookup type: `vorbis_setup::tests::setup`).
+    fn vorbis_with_codebooks(books: &[(u64, u64, u64)]) -> Vec<u8> {
+        let header = [b"\x05vorbis".as_slice(), &setup(books)].concat();
+        [
+            page(7, FIRST, 0, &[vorbis_ident().as_slice()], &[]),
+            page(7, 0, 1, &[&vorbis_comments(None), &header], &[]),
+        ]
+        .concat()
+    }
+
+    #[test]
+    fn a_vorbis_setup_header_with_a_codebook_too_large_is_refused() {
+        assert_eq!(
+            check_headers(&vorbis_with_codebooks(&[(2, 256, 2)])),
+            Ok(())
+        );
+        assert_eq!(
+            check_headers(&vorbis_with_codebooks(&[(1, 1 << 14, 0); 129])),
+            Err(
+                "the Ogg Vorbis setup header's codebooks claim 2113536 entries up to codebook \
+                 128; at most 2097152 are read"
+                    .into()
+            )
+        );
     }
 
     #[test]

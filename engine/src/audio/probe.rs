@@ -156,4 +156,23 @@ mod tests {
             }
         }
     }
+
+    /// yes.ogg with its setup header's first codebook claiming 2^23 entries of 65,024
+    /// dimensions, a lookup table whose size wraps to 0 in symphonia's 32 bits, so it would read
+    /// no values and then reserve 2 TB.
+    #[test]
+    fn a_vorbis_codebook_claiming_terabytes_is_refused() {
+        let file = include_bytes!("../../tests/fixtures/audio/yes.ogg");
+        let at = (file.windows(7).position(|w| w == b"\x05vorbis")).unwrap() + 7;
+        // The codebook count, the first codebook's sync, then its dimensions and entries.
+        let mut lying = file.to_vec();
+        lying[at + 4..at + 9].copy_from_slice(&[0x00, 0xfe, 0x00, 0x00, 0x80]);
+        seal_all(&mut lying);
+        assert!(open(file.to_vec(), &FormatOptions::default()).is_ok());
+        assert_eq!(
+            refusal(lying),
+            "the Ogg file is damaged: Ogg Vorbis codebook 0 claims 8388608 entries of 65024 \
+             dimensions, more than a Vorbis decoder reads"
+        );
+    }
 }

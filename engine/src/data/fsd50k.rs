@@ -4,6 +4,7 @@
 use super::DataError;
 use super::manifest::{Example, Split, parse_csv_line};
 use super::read_text;
+use std::collections::HashSet;
 use std::path::Path;
 
 pub(super) const GROUND_TRUTH: &str = "FSD50K.ground_truth";
@@ -45,6 +46,9 @@ fn read_clips(
     vocabulary: &[String],
     fixed_split: Option<Split>,
 ) -> Result<Vec<Example>, DataError> {
+    // Looked up once per label of every clip: a vocabulary of millions read as a list would be
+    // searched for hours.
+    let vocabulary: HashSet<&str> = vocabulary.iter().map(String::as_str).collect();
     let text = read_text(path)?;
     let mut rows = text
         .lines()
@@ -80,7 +84,7 @@ fn read_clips(
             .split(',')
             .map(|l| l.trim().to_string())
             .collect();
-        if let Some(unknown) = labels.iter().find(|l| !vocabulary.contains(l)) {
+        if let Some(unknown) = labels.iter().find(|l| !vocabulary.contains(l.as_str())) {
             return Err(row_error(
                 row,
                 format!("label `{unknown}` is not in vocabulary.csv"),

@@ -58,7 +58,14 @@ impl DataError {
     }
 }
 
-/// A text file of a dataset, a missing one said as such.
+/// The most lines a dataset's text file may have: each becomes a clip of a few hundred bytes in
+/// memory (its name, labels, voice and effects), so a list of short lines within
+/// [`MAX_LIST_BYTES`](crate::capped_read::MAX_LIST_BYTES) would otherwise take tens of
+/// gigabytes. The largest real lists (Speech Commands, FSD50K) have about 100,000.
+pub const MAX_LIST_LINES: usize = 1 << 22;
+
+/// A text file of a dataset, a missing one said as such, one of more than [`MAX_LIST_LINES`]
+/// refused.
 fn read_text(path: &Path) -> Result<String, DataError> {
     use crate::capped_read::{MAX_LIST_BYTES, read_capped_text};
     if !path.exists() {
@@ -67,5 +74,14 @@ fn read_text(path: &Path) -> Result<String, DataError> {
             what: "this file".into(),
         });
     }
-    read_capped_text(path, MAX_LIST_BYTES, "a list of clips").map_err(DataError::Invalid)
+    let text =
+        read_capped_text(path, MAX_LIST_BYTES, "a list of clips").map_err(DataError::Invalid)?;
+    let lines = text.bytes().filter(|&b| b == b'\n').count();
+    if lines > MAX_LIST_LINES {
+        return Err(DataError::file(
+            path,
+            format!("it has {lines} lines; a list of at most {MAX_LIST_LINES} is read"),
+        ));
+    }
+    Ok(text)
 }

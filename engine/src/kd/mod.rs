@@ -16,7 +16,7 @@ pub use loss::{
 };
 pub use pair::{CheckOutcome, PlainAndKd, Verdict};
 pub use rollout::{
-    AttentionMaps, HeadFusion, RolloutConfig, RolloutError, RolloutRow, normalise,
+    AttentionMaps, HeadFusion, NestedMaps, RolloutConfig, RolloutError, RolloutRow, normalise,
     resample_distribution, rollout,
 };
 pub use target::{KdTarget, KdTargetError};

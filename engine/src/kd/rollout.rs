@@ -89,18 +89,40 @@ impl AttentionMaps {
         self.values.get(start..start + size)
     }
 
-    /// `[layer][head][row][column]`, for JSON output.
-    pub fn nested(&self) -> Vec<Vec<Vec<Vec<f32>>>> {
-        let size = self.frames * self.frames;
-        self.values
-            .chunks(size * self.heads)
-            .map(|layer| {
-                layer
-                    .chunks(size)
-                    .map(|map| map.chunks(self.frames).map(<[f32]>::to_vec).collect())
-                    .collect()
-            })
-            .collect()
+    /// `[layer][head][row][column]`, serialised from the maps themselves, without a copy.
+    pub fn nested(&self) -> NestedMaps<'_> {
+        NestedMaps(self)
+    }
+}
+
+/// [`AttentionMaps`] as nested arrays, `[layer][head][row][column]`, read from its values as
+/// they are serialised.
+pub struct NestedMaps<'a>(&'a AttentionMaps);
+
+impl Serialize for NestedMaps<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let maps = self.0;
+        // Never zero: maps hold at least one value.
+        let row = maps.frames;
+        let map = row * row;
+        serializer.collect_seq(
+            maps.values
+                .chunks(map * maps.heads)
+                .map(|layer| Seq(layer.chunks(map).map(move |head| Seq(head.chunks(row))))),
+        )
+    }
+}
+
+/// An iterator serialised as a sequence of its items (a clone of it, so it can be again).
+struct Seq<I>(I);
+
+impl<I> Serialize for Seq<I>
+where
+    I: Iterator + Clone,
+    I::Item: Serialize,
+{
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_seq(self.0.clone())
     }
 }
 
@@ -300,6 +322,18 @@ mod tests {
         let maps = identity_maps(1, 2, 3);
         assert!(maps.map(0, 2).is_none());
         assert!(maps.map(usize::MAX, 0).is_none());
+    }
+
+    #[test]
+    fn nested_maps_serialise_as_layers_of_heads_of_rows() {
+        let values: Vec<f32> = (0..2 * 3 * 2 * 2).map(|v| v as f32).collect();
+        let maps = AttentionMaps::new(2, 3, 2, values).unwrap();
+        let nested: Vec<Vec<Vec<Vec<f32>>>> =
+            serde_json::from_str(&serde_json::to_string(&maps.nested()).unwrap()).unwrap();
+        assert_eq!(nested.len(), 2);
+        assert!(nested.iter().all(|layer| layer.len() == 3));
+        assert_eq!(nested[1][2], vec![vec![20.0, 21.0], vec![22.0, 23.0]]);
+        assert_eq!(nested[0][1][1], maps.map(0, 1).unwrap()[2..]);
     }
 
     #[test]

@@ -400,17 +400,25 @@ async fn read_maps(
 ) -> Result<Vec<AttentionMaps>, TeacherError> {
     let count = layers.len();
     let [_, heads, frames, _] = layers.first().map_or([0; 4], |layer| layer.dims());
-    // Layer-major: layer l's maps of clip c start at (l·clips + c)·per_clip.
-    let values = read_floats(Tensor::cat(layers, 0))
-        .await
-        .map_err(TeacherError::Device)?;
     let per_clip = heads * frames * frames;
+    // Layer-major: layer l's maps of clip c start at (l·clips + c)·per_clip. Read a layer at a
+    // time, each dropped once read, so the maps are never held twice over on the device or the
+    // host (every head of a long clip can be a gigabyte, and a browser tab has four).
+    let mut values = Vec::with_capacity(count.saturating_mul(clips).saturating_mul(per_clip));
+    for layer in layers {
+        values.extend(read_floats(layer).await.map_err(TeacherError::Device)?);
+    }
     if values.len() != count * clips * per_clip {
         return Err(TeacherError::Output(format!(
             "{} attention weights came back for {clips} clips of {count} layers × {heads} heads × \
              {frames}² frames",
             values.len()
         )));
+    }
+    if clips == 1 {
+        return AttentionMaps::new(count, heads, frames, values)
+            .map(|maps| vec![maps])
+            .map_err(|e| TeacherError::Output(e.to_string()));
     }
     (0..clips)
         .map(|clip| {

@@ -47,8 +47,8 @@ pub use schedule::LrSchedule;
 pub use teacher_maps::FolderMapStore;
 pub use teacher_maps::{MapClip, MapMaking, MapShare, TeacherMapStore, TeacherMaps, teacher_maps};
 pub use trainer::{
-    DIVERGENCE_FACTOR, LogitKd, StepReport, StudentBatch, StudentTrainer, StudentTraining,
-    TeacherBatch, TeacherTrainer, TeacherTraining,
+    DIVERGENCE_FACTOR, LogitKd, MAX_STEP_ACTIVATION_BYTES, StepReport, StudentBatch,
+    StudentTrainer, StudentTraining, TeacherBatch, TeacherTrainer, TeacherTraining,
 };
 
 use thiserror::Error;

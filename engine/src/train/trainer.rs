@@ -4,6 +4,7 @@
 use super::TrainError;
 use super::augment::SpecAugment;
 use super::schedule::LrSchedule;
+use crate::audio::MODEL_SAMPLE_RATE;
 use crate::data::augment::Augmentation;
 use crate::device::read_floats;
 use crate::kd::{
@@ -92,6 +93,27 @@ fn validate_run(steps: usize, batch_size: usize, schedule: &LrSchedule) -> Resul
         )));
     }
     schedule.validate().map_err(TrainError::Settings)
+}
+
+/// The most activation memory one training step's forward pass may keep for its backward pass,
+/// reckoned from the model's config before the step: a batch of thousands of long clips would
+/// otherwise be allocated until the machine, or in the browser the tab's 4 GiB, runs out.
+#[cfg(not(target_arch = "wasm32"))]
+pub const MAX_STEP_ACTIVATION_BYTES: u64 = 32 << 30;
+#[cfg(target_arch = "wasm32")]
+pub const MAX_STEP_ACTIVATION_BYTES: u64 = 1 << 30;
+
+/// Refuses a step whose batch of `clips` clips (each described by `each`) would keep
+/// `bytes` of activations, more than [`MAX_STEP_ACTIVATION_BYTES`].
+fn check_step_memory(bytes: u64, clips: usize, each: &str) -> Result<(), TrainError> {
+    if bytes <= MAX_STEP_ACTIVATION_BYTES {
+        return Ok(());
+    }
+    Err(TrainError::Batch(format!(
+        "a batch of {clips} clips of {each} would keep about {bytes} bytes of activations \
+         for the backward pass; at most {MAX_STEP_ACTIVATION_BYTES} are allowed: use a smaller \
+         batch or shorter clips"
+    )))
 }
 
 /// One batch of student inputs, on the host (so a worker can build and send it).
@@ -598,6 +620,11 @@ impl StudentTrainer {
             )));
         }
         check_targets(&batch.targets, clips, self.config.classes())?;
+        let activations = (self.config.cost().activations_per_frame.total)
+            .saturating_mul(4)
+            .saturating_mul(frames as u64)
+            .saturating_mul(clips as u64);
+        check_step_memory(activations, clips, &format!("{frames} frames"))?;
         let student_frames = self.config.frames_for_input(frames);
         let classes = self.config.classes();
         let lambda = self.settings.loss.lambda;
@@ -828,6 +855,17 @@ impl TeacherTrainer {
             )));
         }
         check_targets(&batch.targets, clips, self.teacher.labels().len())?;
+        // At least the feature encoder's widest output and every layer's attention, per clip.
+        let config = self.teacher.config();
+        let cost = config.cost(samples as f32 / MODEL_SAMPLE_RATE as f32);
+        let per_clip = (cost.attention_bytes)
+            .saturating_mul(config.num_hidden_layers as u64)
+            .saturating_add(cost.encoder_bytes);
+        check_step_memory(
+            per_clip.saturating_mul(clips as u64),
+            clips,
+            &format!("{samples} samples"),
+        )?;
         let rows: Vec<&[f32]> = batch.waveforms.chunks(samples).collect();
         let input = self
             .teacher
@@ -859,5 +897,34 @@ impl TeacherTrainer {
     pub fn teacher(&self) -> Result<Teacher, TrainError> {
         let model = self.fitting.model()?.valid();
         Ok(self.teacher.with_model(model, &self.device.clone().inner()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::students::Preset;
+
+    #[test]
+    fn every_preset_trains_on_32_clips_of_8_s_within_the_browsers_bound() {
+        let labels = crate::data::keywords::labels();
+        for preset in Preset::ALL {
+            let cost = preset.config(labels.clone()).cost();
+            let bytes = cost.activation_bytes_per_second() * 8 * 32;
+            assert!(bytes <= 1 << 30, "{} needs {bytes} bytes", preset.name());
+        }
+    }
+
+    #[test]
+    fn a_step_over_the_memory_bound_is_refused_saying_what_to_do() {
+        assert!(check_step_memory(MAX_STEP_ACTIVATION_BYTES, 8, "100 frames").is_ok());
+        let error = check_step_memory(MAX_STEP_ACTIVATION_BYTES + 1, 4096, "480000 samples")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.contains("a batch of 4096 clips of 480000 samples")
+                && error.contains("use a smaller batch or shorter clips"),
+            "{error}"
+        );
     }
 }
