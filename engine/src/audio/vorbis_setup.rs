@@ -3,16 +3,23 @@
 //! symphonia 0.5 reserves a byte for every entry a codebook claims (up to 2^24) before it reads a
 //! code length, and builds a lookup table of entries × dimensions floats whose size it computes in
 //! 32 bits: a product that wraps reads no values and then asks for terabytes, and a header of 256
-//! codebooks that each claim millions of entries fits in a few kilobytes. It also divides by a
+//! codebooks that each claim millions of entries fits in a few kilobytes; its decoding trees take
+//! 2 KiB for every byte of a long code's prefix, so a megabyte of long codes builds hundreds of
+//! megabytes of them. It also divides by a
 //! codebook's dimensions while decoding, indexes a table of 33 code lengths by a length it lets
 //! run past 32, and asserts its float root of a lookup table's size. The codebooks are walked
 //! here bit by bit as symphonia reads them, and a header that would do any of that is refused.
 
-/// How many entries the codebooks of one setup header may claim in all, and how many values
-/// their lookup tables may hold: libvorbis's own books have at most a few thousand entries each,
-/// and these bound what symphonia builds from them at a few tens of megabytes.
-const MAX_ENTRIES: u64 = 1 << 21;
-const MAX_LOOKUP_VALUES: u64 = 1 << 22;
+/// How many entries the codebooks of one setup header may claim in all, how many values their
+/// lookup tables may hold, and how many 256-slot tables symphonia's decoding trees may need in
+/// all (it reads codes 8 bits at a time, so a code of n bits may need a table at each of its
+/// bytes after the first, besides the root's; 2 KiB each). libvorbis's setups from 8 to 96 kHz,
+/// one to six channels, at its highest and lowest quality, claim at most 10,821 entries, 60,260
+/// values and 3,779 tables; these bounds are 17 to 24 times that, and keep what symphonia builds
+/// under about 150 MiB.
+const MAX_ENTRIES: u64 = 1 << 18;
+const MAX_LOOKUP_VALUES: u64 = 1 << 20;
+const MAX_DECODING_TABLES: u64 = 1 << 16;
 
 /// "BCV", the 24 bits every codebook starts with.
 const CODEBOOK_SYNC: u32 = 0x56_4342;
@@ -44,6 +51,7 @@ pub fn check_setup(header: &[u8]) -> Result<usize, String> {
 struct Totals {
     entries: u64,
     lookup_values: u64,
+    decoding_tables: u64,
 }
 
 /// Whether a codebook was walked to its end, or the header stopped where symphonia stops too.
@@ -62,8 +70,10 @@ fn check_codebook(bits: &mut Bits<'_>, index: usize, totals: &mut Totals) -> Res
     let (Some(dimensions), Some(entries)) = (bits.read(16), bits.read(24)) else {
         return Ok(Walk::Stopped);
     };
-    if dimensions == 0 {
-        return Err(format!("Ogg Vorbis codebook {index} has no dimensions"));
+    if dimensions == 0 || entries == 0 {
+        return Err(format!(
+            "Ogg Vorbis codebook {index} has {entries} entries of {dimensions} dimensions"
+        ));
     }
     // libvorbis refuses the same, so no encoder's file is: it also keeps entries × dimensions
     // under 2^24.
@@ -81,14 +91,22 @@ fn check_codebook(bits: &mut Bits<'_>, index: usize, totals: &mut Totals) -> Res
             totals.entries
         ));
     }
-    let Some(kraft) = code_lengths(bits, index, entries)? else {
+    let Some(lengths) = code_lengths(bits, index, entries)? else {
         return Ok(Walk::Stopped);
     };
     // A code whose lengths leave no room for every codeword: symphonia refuses it, but may index
     // past its table first where a length is 32.
-    if kraft > 1 << LONGEST_CODE {
+    if lengths.kraft > 1 << LONGEST_CODE {
         return Err(format!(
             "Ogg Vorbis codebook {index}'s code lengths do not make a prefix code"
+        ));
+    }
+    totals.decoding_tables += 1 + lengths.deeper_bytes;
+    if totals.decoding_tables > MAX_DECODING_TABLES {
+        return Err(format!(
+            "the Ogg Vorbis setup header's codebooks may need {} decoding tables up to codebook \
+             {index}; at most {MAX_DECODING_TABLES} are built",
+            totals.decoding_tables
         ));
     }
     let Some(lookup) = bits.read(4) else {
@@ -131,12 +149,30 @@ fn check_codebook(bits: &mut Bits<'_>, index: usize, totals: &mut Totals) -> Res
     Ok(Walk::Whole)
 }
 
-/// Walks a codebook's code lengths and returns their Kraft sum in units of 2^-32 (at most 2^32
-/// for a code whose codewords all fit), or `None` where the header ends first or symphonia
+/// What a codebook's code lengths add up to.
+#[derive(Default)]
+struct Lengths {
+    /// The Kraft sum in units of 2^-32: at most 2^32 for a code whose codewords all fit.
+    kraft: u64,
+    /// Over the entries used, how many bytes of each code follow its first.
+    deeper_bytes: u64,
+}
+
+impl Lengths {
+    fn add(&mut self, length: u32, entries: u32) {
+        self.kraft += u64::from(entries) << (LONGEST_CODE - length);
+        self.deeper_bytes += u64::from(entries) * u64::from((length - 1) / 8);
+    }
+}
+
+/// Walks a codebook's code lengths, or returns `None` where the header ends first or symphonia
 /// refuses the lengths (more of them than entries).
-fn code_lengths(bits: &mut Bits<'_>, index: usize, entries: u32) -> Result<Option<u64>, String> {
-    let share = |length: u32| 1u64 << (LONGEST_CODE - length);
-    let mut kraft = 0u64;
+fn code_lengths(
+    bits: &mut Bits<'_>,
+    index: usize,
+    entries: u32,
+) -> Result<Option<Lengths>, String> {
+    let mut lengths = Lengths::default();
     let Some(ordered) = bits.read(1) else {
         return Ok(None);
     };
@@ -155,9 +191,9 @@ fn code_lengths(bits: &mut Bits<'_>, index: usize, entries: u32) -> Result<Optio
             let Some(length) = bits.read(5) else {
                 return Ok(None);
             };
-            kraft += share(length + 1);
+            lengths.add(length + 1, 1);
         }
-        return Ok(Some(kraft));
+        return Ok(Some(lengths));
     }
     // Lengths in order: how many entries have each length, from the first length up.
     let Some(mut length) = bits.read(5).map(|l| l + 1) else {
@@ -177,10 +213,10 @@ fn code_lengths(bits: &mut Bits<'_>, index: usize, entries: u32) -> Result<Optio
             return Ok(None);
         }
         entry += count;
-        kraft += u64::from(count) * share(length);
+        lengths.add(length, count);
         length += 1;
     }
-    Ok(Some(kraft))
+    Ok(Some(lengths))
 }
 
 /// The size of a lookup table of type 1 as symphonia computes it (the greatest value whose
@@ -306,8 +342,9 @@ pub(crate) mod tests {
             check_setup(&setup(&[(2, 256, 2), (1, 1, 0), (4, 81, 1)])),
             Ok(3)
         );
-        // Ordered lengths of 12 bits for 4,096 entries, 64 times over: under the entries' bound.
-        assert_eq!(check_setup(&setup(&[(1, 4096, 0); 64])), Ok(64));
+        // Ordered lengths of 12 bits for 4,096 entries, 15 times over: 61,455 decoding tables at
+        // most, under their bound.
+        assert_eq!(check_setup(&setup(&[(1, 4096, 0); 15])), Ok(15));
     }
 
     #[test]
@@ -331,27 +368,40 @@ pub(crate) mod tests {
 
     #[test]
     fn codebooks_claiming_too_much_in_all_are_refused() {
-        // 2^14 entries each: 129 codebooks pass the bound on entries.
-        let many = setup(&[(1, 1 << 14, 0); 129]);
+        // One codebook claiming 2^18 + 1 entries (a sparse one need not use them).
+        let mut out = BitWriter::default();
+        out.put(0, 8)
+            .put(CODEBOOK_SYNC.into(), 24)
+            .put(1, 16)
+            .put((1 << 18) + 1, 24);
         assert_eq!(
-            check_setup(&many),
+            check_setup(&out.bytes()),
             Err(
-                "the Ogg Vorbis setup header's codebooks claim 2113536 entries up to codebook \
-                 128; at most 2097152 are read"
+                "the Ogg Vorbis setup header's codebooks claim 262145 entries up to codebook 0; \
+                 at most 262144 are read"
                     .into()
             )
         );
-        // Two tables of 2^15 entries in 2^7 dimensions, 2^22 values each.
-        let tables = setup(&[(1 << 7, 1 << 15, 2); 2]);
+        // Codes of 14 bits for 2^14 entries: each may need a table at its second byte.
+        assert_eq!(
+            check_setup(&setup(&[(1, 1 << 14, 0); 5])),
+            Err(
+                "the Ogg Vorbis setup header's codebooks may need 65540 decoding tables up to \
+                 codebook 3; at most 65536 are built"
+                    .into()
+            )
+        );
+        // Two tables of 2^14 entries in 2^6 dimensions, 2^20 values each.
+        let tables = setup(&[(1 << 6, 1 << 14, 2); 2]);
         assert_eq!(
             check_setup(&tables),
             Err(
-                "the Ogg Vorbis setup header's lookup tables claim 8388608 values up to \
-                 codebook 1; at most 4194304 are read"
+                "the Ogg Vorbis setup header's lookup tables claim 2097152 values up to \
+                 codebook 1; at most 1048576 are read"
                     .into()
             )
         );
-        assert_eq!(check_setup(&setup(&[(1 << 7, 1 << 15, 2)])), Ok(1));
+        assert_eq!(check_setup(&setup(&[(1 << 6, 1 << 14, 2)])), Ok(1));
     }
 
     #[test]
@@ -359,7 +409,12 @@ pub(crate) mod tests {
         let no_dimensions = setup(&[(0, 16, 0)]);
         assert_eq!(
             check_setup(&no_dimensions),
-            Err("Ogg Vorbis codebook 0 has no dimensions".into())
+            Err("Ogg Vorbis codebook 0 has 16 entries of 0 dimensions".into())
+        );
+        let no_entries = setup(&[(2, 0, 0)]);
+        assert_eq!(
+            check_setup(&no_entries),
+            Err("Ogg Vorbis codebook 0 has 0 entries of 2 dimensions".into())
         );
         // Ordered lengths from 32 on, where no entry has length 32: the next length is 33.
         let mut out = BitWriter::default();

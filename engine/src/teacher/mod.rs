@@ -402,8 +402,9 @@ async fn read_maps(
     let [_, heads, frames, _] = layers.first().map_or([0; 4], |layer| layer.dims());
     let per_clip = heads * frames * frames;
     // Layer-major: layer l's maps of clip c start at (l·clips + c)·per_clip. Read a layer at a
-    // time, each dropped once read, so the maps are never held twice over on the device or the
-    // host (every head of a long clip can be a gigabyte, and a browser tab has four).
+    // time, each dropped once read, so the device's layers are not joined into a copy first; a
+    // single clip's maps are then kept as read (every head of a long clip can be a gigabyte, and
+    // a browser tab has four).
     let mut values = Vec::with_capacity(count.saturating_mul(clips).saturating_mul(per_clip));
     for layer in layers {
         values.extend(read_floats(layer).await.map_err(TeacherError::Device)?);

@@ -644,6 +644,20 @@ impl<'p, S: Clone + Serialize + DeserializeOwned + PartialEq + std::fmt::Debug> 
     }
 }
 
+/// Refuses a run any of whose batches `check` refuses (a batch holds clips of one size: of each
+/// size, as many as there are up to `batch_size`), before a batch is built.
+fn check_batches(
+    sizes: &[usize],
+    batch_size: usize,
+    check: impl Fn(usize, usize) -> Result<(), TrainError>,
+) -> Result<(), TrainError> {
+    let mut counts = std::collections::BTreeMap::new();
+    for &size in sizes {
+        *counts.entry(size).or_insert(0usize) += 1;
+    }
+    (counts.into_iter()).try_for_each(|(size, count)| check(count.min(batch_size), size))
+}
+
 /// The fingerprint of the names of the clips a run trains on, in order.
 fn clip_names_fingerprint(examples: &[&Example]) -> String {
     let names: Vec<&str> = examples.iter().map(|e| e.file.as_str()).collect();
@@ -705,12 +719,15 @@ pub fn train_student(
         Rng::new(settings.seed).fork("order"),
     );
     let mut augment_rng = Rng::new(settings.seed).fork("augment");
-    let total = settings.steps;
+    let (total, batch_size) = (settings.steps, settings.batch_size);
     let spec_augment = settings.spec_augment;
     let target = settings.target;
     let sitting = Sitting::new(plan, identity, total);
     let mut trainer = StudentTrainer::new(student, settings, dataset.multi_label)?
         .data_parallel(plan.replicas.clone())?;
+    check_batches(train.sizes(), batch_size, |clips, frames| {
+        trainer.check_memory(clips, frames)
+    })?;
     let mut run = Trained::start(trainer.student()?, total, started);
     if let Some(state) = sitting.resume(&mut trainer.fitting, &mut run, &mut order, true)? {
         augment_rng = Rng::resumed(state);
@@ -796,6 +813,9 @@ pub fn train_teacher(
     let sitting = Sitting::new(plan, identity, total);
     let mut trainer = TeacherTrainer::new(teacher, settings, dataset.multi_label)?
         .data_parallel(plan.replicas.clone())?;
+    check_batches(train.sizes(), settings.batch_size, |clips, samples| {
+        trainer.check_memory(clips, samples)
+    })?;
     let mut run = Trained::start(trainer.teacher()?, total, started);
     let with_effects = !effects.is_none();
     if let Some(state) = sitting.resume(&mut trainer.fitting, &mut run, &mut order, with_effects)? {
@@ -853,4 +873,30 @@ pub fn train_teacher(
         }
         Ok(run)
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_clip_size_is_checked_with_its_largest_batch() {
+        let checked = std::cell::RefCell::new(Vec::new());
+        let record = |clips, size| {
+            checked.borrow_mut().push((clips, size));
+            match size > 500 {
+                true => Err(TrainError::Batch(format!("{clips} of {size}"))),
+                false => Ok(()),
+            }
+        };
+        assert!(check_batches(&[100, 40, 100, 100, 40], 2, record).is_ok());
+        assert_eq!(*checked.borrow(), [(2, 40), (2, 100)]);
+        checked.borrow_mut().clear();
+        let refused = check_batches(&[100, 800, 100], 4, record).unwrap_err();
+        assert_eq!(
+            refused.to_string(),
+            TrainError::Batch("1 of 800".into()).to_string()
+        );
+        assert_eq!(*checked.borrow(), [(2, 100), (1, 800)]);
+    }
 }
