@@ -15,8 +15,9 @@
 /// all (it reads codes 8 bits at a time, so a code of n bits may need a table at each of its
 /// bytes after the first, besides the root's; 2 KiB each). libvorbis's setups from 8 to 96 kHz,
 /// one to six channels, at its highest and lowest quality, claim at most 10,821 entries, 60,260
-/// values and 3,779 tables; these bounds are 17 to 24 times that, and keep what symphonia builds
-/// under about 150 MiB.
+/// values and 3,779 tables (`scripts/vorbis-setups.py`, then the ignored test
+/// `libvorbis_setups_claim_far_less_than_the_bounds`); these bounds are 17 to 24 times that, and
+/// keep what symphonia builds under about 150 MiB.
 const MAX_ENTRIES: u64 = 1 << 18;
 const MAX_LOOKUP_VALUES: u64 = 1 << 20;
 const MAX_DECODING_TABLES: u64 = 1 << 16;
@@ -32,22 +33,27 @@ const LONGEST_CODE: u32 = 32;
 /// codebooks were walked whole: where the header ends early or breaks a rule symphonia itself
 /// refuses on before building anything more, the walk stops there, as symphonia's does.
 pub fn check_setup(header: &[u8]) -> Result<usize, String> {
+    walk(header).map(|(codebooks, _)| codebooks)
+}
+
+/// The walk of [`check_setup`], with what the codebooks walked claim in all.
+fn walk(header: &[u8]) -> Result<(usize, Totals), String> {
     let mut bits = Bits::new(header);
-    let Some(count) = bits.read(8) else {
-        return Ok(0);
-    };
     let mut totals = Totals::default();
+    let Some(count) = bits.read(8) else {
+        return Ok((0, totals));
+    };
     for index in 0..=count as usize {
         match check_codebook(&mut bits, index, &mut totals)? {
             Walk::Whole => {}
-            Walk::Stopped => return Ok(index),
+            Walk::Stopped => return Ok((index, totals)),
         }
     }
-    Ok(count as usize + 1)
+    Ok((count as usize + 1, totals))
 }
 
 /// What the codebooks walked so far claim.
-#[derive(Default)]
+#[derive(Debug, Default)]
 struct Totals {
     entries: u64,
     lookup_values: u64,
@@ -333,6 +339,30 @@ pub(crate) mod tests {
             let at = (file.windows(7).position(|w| w == b"\x05vorbis")).unwrap() + 7;
             let count = file[at] as usize + 1;
             assert_eq!(check_setup(&file[at..]), Ok(count));
+        }
+    }
+
+    /// What libvorbis's own setups claim, printed beside the bounds: the files
+    /// `scripts/vorbis-setups.py DIR` writes, read with
+    /// `TEMPOKD_VORBIS_SETUPS=DIR cargo test -p tempokd --lib libvorbis -- --ignored --nocapture`.
+    #[test]
+    #[ignore = "needs the files scripts/vorbis-setups.py writes"]
+    fn libvorbis_setups_claim_far_less_than_the_bounds() {
+        let dir = std::env::var("TEMPOKD_VORBIS_SETUPS").expect("TEMPOKD_VORBIS_SETUPS=DIR");
+        let mut files: Vec<_> = (std::fs::read_dir(dir).unwrap())
+            .map(|entry| entry.unwrap().path())
+            .filter(|path| path.extension().is_some_and(|e| e == "ogg"))
+            .collect();
+        files.sort();
+        assert!(!files.is_empty());
+        for path in files {
+            let file = std::fs::read(&path).unwrap();
+            let at = (file.windows(7).position(|w| w == b"\x05vorbis")).unwrap() + 7;
+            let (_, totals) = walk(&file[at..]).unwrap();
+            println!("{}: {totals:?}", path.display());
+            assert!(totals.entries * 16 <= MAX_ENTRIES);
+            assert!(totals.lookup_values * 16 <= MAX_LOOKUP_VALUES);
+            assert!(totals.decoding_tables * 16 <= MAX_DECODING_TABLES);
         }
     }
 
