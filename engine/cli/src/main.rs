@@ -281,14 +281,11 @@ fn print_json(clip: &Clip, body: &impl Serialize) -> Result<(), String> {
         body,
     };
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
-    serde_json::to_writer(&mut out, &output)
-        .map_err(|e| e.to_string())
-        .and_then(|()| {
-            writeln!(out)
-                .and_then(|()| out.flush())
-                .map_err(|e| e.to_string())
-        })
-        .map_err(|e| format!("writing the JSON: {e}"))
+    let failed = |e: &dyn std::fmt::Display| format!("writing the JSON: {e}");
+    serde_json::to_writer(&mut out, &output).map_err(|e| failed(&e))?;
+    writeln!(out)
+        .and_then(|()| out.flush())
+        .map_err(|e| failed(&e))
 }
 
 /// What `inspect --json` prints besides the clip.
