@@ -6,7 +6,9 @@
 // the latency from the end of each stretch of speech to its mark over every model's marks, the
 // ms a reading takes per worker and the windows dropped, the marks naming a keyword said there
 // apart from the others, where each mark's time went (the wait for the audio that decided it,
-// then chunks, queue, reading and showing) with the slowest marks; then the ratio of the medians.
+// then chunks, queue, reading and showing) with the slowest marks, and how busy the page's own
+// thread was while listening (Chromium's task, script, style and layout time, and the tasks of
+// 50 ms or more); then the ratio of the medians.
 //
 //   scripts/test.sh (or trunk build --offline), then: node scripts/bench/live-latency.mjs
 //   TEMPOKD_DIST=target/dist-release node scripts/bench/live-latency.mjs
@@ -50,10 +52,12 @@ async function listen(cores) {
     await page.click('#mode-live');
     await page.click('#live-listen');
     await page.waitForSelector('#live-status:has-text("Listening:")', { timeout: 180_000 });
+    const thread = await watchPageThread(page);
     await page.waitForFunction((seconds) => {
       const heard = /Listening: ([\d.]+) s/.exec(document.querySelector('#live-status').textContent);
       return heard && Number(heard[1]) >= seconds;
     }, SECONDS + 2, { timeout: (SECONDS + 60) * 1000, polling: 500 });
+    const pageThread = await thread.read();
     await page.click('#live-stop');
     await page.waitForSelector('#live-status:has-text("Stopped")');
     const models = await page.$$eval('#live-models tbody tr', (rows) => rows.map((row) =>
@@ -78,12 +82,43 @@ async function listen(cores) {
         return { model, word, at, speechEnd, decided, read, ms, waitMs, restMs: ms - waitMs,
           right: isRight(word, at) };
       });
-    return { reported, models, marks };
+    return { reported, models, marks, pageThread };
   } finally {
     await browser.close();
   }
 }
 
+/** Starts counting the page thread's work; `read()` gives it per second since then. */
+async function watchPageThread(page) {
+  const cdp = await page.context().newCDPSession(page);
+  await cdp.send('Performance.enable', { timeDomain: 'threadTicks' });
+  const metrics = async () => Object.fromEntries(
+    (await cdp.send('Performance.getMetrics')).metrics.map(({ name, value }) => [name, value]));
+  await page.evaluate(() => {
+    window.tempokdLongTasks = [];
+    new PerformanceObserver((list) => {
+      for (const entry of list.getEntries()) window.tempokdLongTasks.push(Math.round(entry.duration));
+    }).observe({ type: 'longtask' });
+  });
+  const [first, startedMs] = [await metrics(), Date.now()];
+  return {
+    async read() {
+      const last = await metrics();
+      const seconds = (Date.now() - startedMs) / 1000;
+      const perSecond = (...names) => Math.round(
+        names.reduce((sum, name) => sum + last[name] - first[name], 0) * 1000 / seconds);
+      return {
+        taskMs: perSecond('TaskDuration'), scriptMs: perSecond('ScriptDuration'),
+        layoutMs: perSecond('RecalcStyleDuration', 'LayoutDuration'),
+        longTasks: await page.evaluate(() => window.tempokdLongTasks), seconds,
+      };
+    },
+  };
+}
+const threadSummary = ({ taskMs, scriptMs, layoutMs, longTasks, seconds }) =>
+  `busy ${taskMs} ms a second over ${seconds.toFixed(0)} s (script ${scriptMs}, style and ` +
+  `layout ${layoutMs}), ${longTasks.length} tasks of 50 ms or more` +
+  (longTasks.length ? ` (longest ${Math.max(...longTasks)} ms)` : '');
 const sortedMs = (marks) => marks.map((mark) => mark.ms).sort((a, b) => a - b);
 const quantile = (sorted, q) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
 const summary = (sorted) => (sorted.length ? `median ${quantile(sorted, 0.5)} ms, 90th ` +
@@ -120,6 +155,7 @@ for (let round = 0; round < ROUNDS; round += 1) {
       `${summary(sortedMs(run.marks.filter((mark) => mark.right)))}; the others (false accepts): ` +
       `${summary(sortedMs(run.marks.filter((mark) => !mark.right)))}`);
     console.log(`  where the time went: ${split(run.marks)}`);
+    console.log(`  the page's thread while listening: ${threadSummary(run.pageThread)}`);
     const slowest = [...run.marks].sort((a, b) => b.ms - a.ms).slice(0, 6);
     console.log(`  slowest marks: ${slowest.map((m) => `${m.model} "${m.word}" at ${m.at} s ` +
       `(${m.right ? 'right' : 'wrong'}, ${m.read} window ending ${m.decided} s, ` +

@@ -61,7 +61,8 @@ pub fn draw_tape(canvas: &HtmlCanvasElement, tape: &LiveTape) -> Result<(), Stri
     draw_strips(&context, tape, plot, &x).map_err(|_| failed("attention strips"))?;
     // Detections: a line through the spectrogram and a label in the model's strip.
     // The log is in the order of the stream: only its end can be on the tape.
-    let on_tape = (tape.log.iter().rev()).take_while(|logged| logged.detection.decided_s >= start);
+    let on_tape =
+        (tape.log().iter().rev()).take_while(|logged| logged.detection.decided_s >= start);
     for logged in on_tape {
         let Some(row) = (tape.models.iter()).position(|m| m.model.name == logged.model) else {
             continue;
@@ -118,19 +119,7 @@ fn draw_spectrogram(
         let shade = colour((value - floor) / DYNAMIC_RANGE_NATS);
         pixels[at..at + 4].copy_from_slice(&[shade.0, shade.1, shade.2, 255]);
     }
-    let image =
-        ImageData::new_with_u8_clamped_array_and_sh(Clamped(&pixels), columns as u32, bins as u32)?;
-    let document = web_sys::window()
-        .and_then(|window| window.document())
-        .ok_or("no document")?;
-    let scratch: HtmlCanvasElement = document.create_element("canvas")?.dyn_into()?;
-    scratch.set_width(columns as u32);
-    scratch.set_height(bins as u32);
-    let scratch_context: CanvasRenderingContext2d = scratch
-        .get_context("2d")?
-        .ok_or("no 2D canvas")?
-        .dyn_into()?;
-    scratch_context.put_image_data(&image, 0.0, 0.0)?;
+    let scratch = scratch_canvas(&pixels, columns as u32, bins as u32)?;
     let from = x(tape.first_frame_s);
     let to = x(tape.first_frame_s + columns as f64 * tape.frame_s);
     context.set_image_smoothing_enabled(false);

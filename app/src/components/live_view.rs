@@ -111,11 +111,12 @@ fn LiveControls(models: Models, clip: Signal<Option<Arc<Analysis>>>) -> impl Int
 /// Which model reads at which rate, and what it costs.
 #[component]
 fn LiveModels(live: Live, models: Models) -> impl IntoView {
-    // Ten chunks a second change the counts; the table is rebuilt once a second.
+    // Ten chunks a second change the counts; the table is rebuilt once a second. Read with
+    // `get`, not `track`: a memo hears `frame` only once it has been computed.
     let second = Memo::new(move |_| live.frame.get() / 10);
     let rows = move || {
-        second.track();
-        live.tape.with(|tape| {
+        second.get();
+        live.tape.with_untracked(|tape| {
             let Some(tape) = tape else {
                 return Vec::new();
             };
@@ -157,7 +158,7 @@ fn LiveModels(live: Live, models: Models) -> impl IntoView {
     };
     // Read once a second, for the line and for its exact value beside it.
     let page_bytes = Memo::new(move |_| {
-        second.track();
+        second.get();
         wasm_memory_bytes()
     });
     let memory = move || {
@@ -200,7 +201,10 @@ fn LiveModels(live: Live, models: Models) -> impl IntoView {
         <p class="hint" id="live-memory"
             data-page-bytes=move || page_bytes.get()
             data-worker-bytes=move || {
-                live.tape.with(|tape| tape.as_ref().map_or(0, LiveTape::worker_memory_bytes))
+                second.get();
+                live.tape.with_untracked(|tape| {
+                    tape.as_ref().map_or(0, LiveTape::worker_memory_bytes)
+                })
             }
             data-workers=move || live.tape.with(|tape| tape.as_ref().map_or(0, |t| t.workers().len()))>
             {memory}
@@ -255,7 +259,8 @@ fn DetectorControls(live: Live) -> impl IntoView {
             live.set_detector(settings);
         }
     };
-    let keywords = move || {
+    // A memo: rebuilding the sliders would drop one being dragged.
+    let keywords = Memo::new(move |_| {
         live.tape.with(|tape| {
             (tape.as_ref())
                 .and_then(|tape| tape.models.first())
@@ -267,7 +272,7 @@ fn DetectorControls(live: Live) -> impl IntoView {
                 })
                 .unwrap_or_default()
         })
-    };
+    });
     let keyword_slider = move |keyword: String| {
         let shown = keyword.clone();
         let value = move || {
@@ -327,7 +332,7 @@ fn DetectorControls(live: Live) -> impl IntoView {
             </label>
             <details>
                 <summary>"A threshold per keyword"</summary>
-                {move || keywords().into_iter().map(keyword_slider).collect::<Vec<_>>()}
+                {move || keywords.get().into_iter().map(keyword_slider).collect::<Vec<_>>()}
             </details>
         </div>
     }
@@ -337,19 +342,33 @@ fn DetectorControls(live: Live) -> impl IntoView {
 #[component]
 fn DetectionLog(live: Live, models: Models) -> impl IntoView {
     let (error, set_error) = signal(None::<String>);
-    let log = move || {
-        live.frame.track();
-        live.tape.with(|tape| {
-            tape.as_ref()
-                .map(|tape| tape.log.clone())
-                .unwrap_or_default()
+    // Changes with the log, not with every chunk and reading the tape takes in (read with
+    // `get`, as `second` above).
+    let log_changes = Memo::new(move |_| {
+        live.tape
+            .with(|tape| tape.as_ref().map(LiveTape::log_changes))
+    });
+    let log_is_empty = move || {
+        log_changes.get();
+        (live.tape).with_untracked(|tape| tape.as_ref().is_none_or(|tape| tape.log().is_empty()))
+    };
+    let newest = move || {
+        log_changes.get();
+        live.tape.with_untracked(|tape| {
+            (tape.iter())
+                .flat_map(|tape| tape.log().iter().rev().take(LOG_SHOWN))
+                .cloned()
+                .collect::<Vec<_>>()
         })
     };
-    let latency = move || {
-        let mut latencies: Vec<f64> = log()
-            .iter()
-            .filter_map(|l| l.latency.map(|latency| latency.ms))
-            .collect();
+    let latency = Memo::new(move |_| {
+        log_changes.get();
+        let mut latencies: Vec<f64> = live.tape.with_untracked(|tape| {
+            (tape.iter())
+                .flat_map(|tape| tape.log())
+                .filter_map(|l| l.latency.map(|latency| latency.ms))
+                .collect()
+        });
         if latencies.is_empty() {
             return "Latency: none measured yet.".to_string();
         }
@@ -361,7 +380,7 @@ fn DetectionLog(live: Live, models: Models) -> impl IntoView {
             latencies[latencies.len() - 1],
             latencies.len()
         )
-    };
+    });
     let row = move |logged: LoggedDetection| {
         let d = &logged.detection;
         let latency = match logged.latency.map(|latency| latency.ms) {
@@ -380,7 +399,9 @@ fn DetectionLog(live: Live, models: Models) -> impl IntoView {
         }
     };
     let export = move |_| {
-        let csv = live.tape.with(|tape| tape.as_ref().map(|tape| tape.csv()));
+        let csv = live
+            .tape
+            .with_untracked(|tape| tape.as_ref().map(|tape| tape.csv()));
         if let Some(csv) = csv {
             let download: Download = text_download("tempokd-detections.csv", "text/csv", &csv);
             set_error.set(save(&download).err());
@@ -390,7 +411,7 @@ fn DetectionLog(live: Live, models: Models) -> impl IntoView {
         <div class="detections">
             <h3>"Detections"</h3>
             <p class="hint" id="live-latency">{latency}</p>
-            <button class="button" id="live-csv" disabled=move || log().is_empty()
+            <button class="button" id="live-csv" disabled=log_is_empty
                 on:click=export>"Download the log (CSV)"</button>
             <Show when=move || error.get().is_some()>
                 <p class="error" role="alert">{move || error.get()}</p>
@@ -403,7 +424,7 @@ fn DetectionLog(live: Live, models: Models) -> impl IntoView {
                     </tr>
                 </thead>
                 <tbody>
-                    {move || log().into_iter().rev().take(LOG_SHOWN).map(row).collect::<Vec<_>>()}
+                    {move || newest().into_iter().map(row).collect::<Vec<_>>()}
                 </tbody>
             </table>
         </div>

@@ -295,12 +295,20 @@ impl Live {
             (self.tape).with_untracked(|tape| tape.as_ref().is_some_and(LiveTape::is_listening))
         };
         let was_listening = is_listening();
+        // Readings and speech come several times a hop; while chunks come, the page shows
+        // them with the next chunk (`frame`) instead of redrawing for each.
+        let shown_with_next_chunk =
+            matches!(event, LiveEvent::Read(_) | LiveEvent::SpeechEnded { .. })
+                && self.status.get_untracked() == LiveStatus::Listening;
         let failure = (self.tape)
-            .try_update(|tape| {
+            .try_update_untracked(|tape| {
                 tape.as_mut()
                     .and_then(|tape| tape.apply(worker, event, now))
             })
             .flatten();
+        if !shown_with_next_chunk {
+            self.tape.notify();
+        }
         // The microphone (or the recording) starts once, when the last worker joins.
         let joined = !was_listening && is_listening();
         if let Some(message) = failure {

@@ -111,7 +111,9 @@ pub struct LiveTape {
     /// Stretches of speech on the tape.
     pub speech: VecDeque<(f64, f64)>,
     /// Every detection of the session, oldest first.
-    pub log: Vec<LoggedDetection>,
+    log: Vec<LoggedDetection>,
+    /// How many times `log` has changed, so the page rebuilds its table only when it has.
+    log_changes: u64,
     /// Models that were asked for and could not load.
     pub missing: Vec<String>,
     /// The models asked for, in the order they are shown, each with the worker that reads it.
@@ -152,12 +154,23 @@ impl LiveTape {
             models: Vec::new(),
             speech: VecDeque::new(),
             log: Vec::new(),
+            log_changes: 0,
             missing: Vec::new(),
             dealt,
             joined: BTreeSet::new(),
             speech_until_s: f64::NEG_INFINITY,
             worker_memory: BTreeMap::new(),
         })
+    }
+
+    /// Every detection of the session, oldest first.
+    pub fn log(&self) -> &[LoggedDetection] {
+        &self.log
+    }
+
+    /// How many times the log has changed (a detection added, replaced or given its latency).
+    pub fn log_changes(&self) -> u64 {
+        self.log_changes
     }
 
     /// The workers the session listens with: the page's model worker, and each helper dealt a
@@ -273,6 +286,7 @@ impl LiveTape {
                             speech_end_s: end_s,
                             ms: logged.shown_ms - end,
                         });
+                        self.log_changes += 1;
                     }
                 }
                 None
@@ -317,6 +331,7 @@ impl LiveTape {
                 shown_ms: now_ms,
                 latency,
             });
+            self.log_changes += 1;
         }
     }
 
@@ -397,6 +412,7 @@ impl LiveTape {
         }
         self.log
             .sort_by(|a, b| a.detection.decided_s.total_cmp(&b.detection.decided_s));
+        self.log_changes += 1;
     }
 
     /// The log as CSV: one row per detection.
@@ -537,6 +553,8 @@ mod tests {
         );
         assert!(tape.speech.len() <= 2);
         assert!(tape.log.is_empty());
+        // Nothing detected: the page's log table is never rebuilt.
+        assert_eq!(tape.log_changes(), 0);
     }
 
     #[wasm_bindgen_test]
@@ -551,8 +569,13 @@ mod tests {
             threshold: 0.7,
             ..DetectorSettings::default()
         };
+        let changes = tape.log_changes();
         tape.set_detector(strict.clone()).unwrap();
         assert!(tape.log.is_empty(), "{:?}", tape.log);
+        assert!(
+            tape.log_changes() > changes,
+            "a log heard again is a change"
+        );
         let mut per_keyword = strict;
         per_keyword.thresholds.insert("yes".into(), 0.55);
         tape.set_detector(per_keyword).unwrap();
@@ -607,6 +630,7 @@ mod tests {
         // Marked before voice activity closed the word: its latency waits for the close.
         tape.apply(0, read("a", 2.0, 0.9), 11_300.0);
         assert_eq!(tape.log[0].latency, None);
+        assert_eq!(tape.log_changes(), 1);
         let ended = LiveEvent::SpeechEnded {
             start_s: 1.2,
             end_s: 1.8,
@@ -615,6 +639,7 @@ mod tests {
         // 1.8 s arrived with the chunk that ended at 2.0 s.
         let latency = |speech_end_s, ms| Some(Latency { speech_end_s, ms });
         assert_eq!(tape.log[0].latency, latency(1.8, 300.0));
+        assert_eq!(tape.log_changes(), 2, "a latency given is a change");
         // A word whose speech had already ended gets its latency at once.
         tape.heard(&vec![0.0; 16_000 * 2], 12_000.0);
         tape.apply(
@@ -624,6 +649,11 @@ mod tests {
                 end_s: 3.2,
             },
             12_100.0,
+        );
+        assert_eq!(
+            tape.log_changes(),
+            2,
+            "speech holding no detection changes nothing"
         );
         tape.apply(0, read("a", 3.5, 0.9), 12_250.0);
         assert_eq!(tape.log.len(), 2);
