@@ -116,6 +116,8 @@ fn LiveModels(live: Live, models: Models) -> impl IntoView {
     let second = Memo::new(move |_| live.frame.get() / 10);
     let rows = move || {
         second.get();
+        // And once more when listening pauses or stops, with the last counts.
+        live.status.track();
         live.tape.with_untracked(|tape| {
             let Some(tape) = tape else {
                 return Vec::new();

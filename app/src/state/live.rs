@@ -327,6 +327,8 @@ impl Live {
             return;
         }
         self.status.set(LiveStatus::Paused(why));
+        // Readings since the last chunk were taken in untold (see `apply`).
+        self.tape.notify();
         self.steer_microphone(models, Microphone::pause);
     }
 
@@ -348,6 +350,8 @@ impl Live {
         if self.status.get_untracked().is_open() {
             self.status.set(LiveStatus::Stopped);
         }
+        // Readings since the last chunk were taken in untold (see `apply`).
+        self.tape.notify();
     }
 
     /// The worker that listened is gone (it failed and was started again); the helpers go
