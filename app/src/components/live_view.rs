@@ -352,22 +352,20 @@ fn DetectionLog(live: Live, models: Models) -> impl IntoView {
     });
     let log_is_empty = move || {
         log_changes.get();
-        (live.tape).with_untracked(|tape| tape.as_ref().is_none_or(|tape| tape.log().is_empty()))
+        with_log(live, <[_]>::is_empty)
     };
     let newest = move || {
         log_changes.get();
-        live.tape.with_untracked(|tape| {
-            (tape.iter())
-                .flat_map(|tape| tape.log().iter().rev().take(LOG_SHOWN))
+        with_log(live, |log| {
+            (log.iter().rev().take(LOG_SHOWN))
                 .cloned()
                 .collect::<Vec<_>>()
         })
     };
     let latency = Memo::new(move |_| {
         log_changes.get();
-        let mut latencies: Vec<f64> = live.tape.with_untracked(|tape| {
-            (tape.iter())
-                .flat_map(|tape| tape.log())
+        let mut latencies: Vec<f64> = with_log(live, |log| {
+            (log.iter())
                 .filter_map(|l| l.latency.map(|latency| latency.ms))
                 .collect()
         });
@@ -431,4 +429,9 @@ fn DetectionLog(live: Live, models: Models) -> impl IntoView {
             </table>
         </div>
     }
+}
+
+/// `read` of the session's log, untracked: its readers follow the log's own changes.
+fn with_log<T>(live: Live, read: impl FnOnce(&[LoggedDetection]) -> T) -> T {
+    (live.tape).with_untracked(|tape| read(tape.as_ref().map_or(&[], LiveTape::log)))
 }
