@@ -8,7 +8,10 @@ import { execFileSync } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ROOT, serve, launch, open, screenshot } from './support/harness.mjs';
+import {
+  ROOT, serve, launch, open, screenshot, fakeMicrophone, startListening, heardAtLeast,
+  watchLongTasks, longTasks,
+} from './support/harness.mjs';
 
 const SECONDS = 600;
 // By the first minute the tape, the ring buffer and every model have all they keep.
@@ -24,11 +27,7 @@ before(async () => {
   execFileSync('cargo', ['run', '--quiet', '-p', 'tempokd-cli', '--', 'synth-stream', '--out', wav,
     '--seconds', String(SECONDS + 30), '--stream-seed', '5'], { cwd: ROOT, stdio: 'inherit' });
   server = await serve();
-  browser = await launch([
-    '--use-fake-ui-for-media-stream', '--use-fake-device-for-media-stream',
-    `--use-file-for-fake-audio-capture=${wav}%noloop`,
-    '--enable-precise-memory-info', '--js-flags=--expose-gc',
-  ]);
+  browser = await launch([...fakeMicrophone(wav), '--enable-precise-memory-info', '--js-flags=--expose-gc']);
 });
 after(async () => {
   await browser?.close();
@@ -39,10 +38,7 @@ after(async () => {
 /** Once `seconds` of the stream have been heard: the page's and the worker's wasm memory, and the
  * page's JavaScript heap after a garbage collection, in bytes. */
 async function memoryAt(page, seconds) {
-  await page.waitForFunction((s) => {
-    const heard = /Listening: ([\d.]+) s/.exec(document.querySelector('#live-status').textContent);
-    return heard && Number(heard[1]) >= s;
-  }, seconds, { timeout: (seconds + 120) * 1000, polling: 1000 });
+  await heardAtLeast(page, seconds, { timeout: (seconds + 120) * 1000, polling: 1000 });
   // The memory line is redrawn once a second.
   await page.waitForTimeout(1100);
   return page.evaluate(() => {
@@ -59,26 +55,19 @@ async function memoryAt(page, seconds) {
 
 test('ten minutes of listening keep memory flat and the page responsive', { timeout: (SECONDS + 420) * 1000 }, async () => {
   const { page, errors } = await open(browser, `${server.url}?device=cpu`);
-  await page.click('#mode-live');
-  await page.click('#live-listen');
-  await page.waitForSelector('#live-status:has-text("Listening:")', { timeout: 180_000 });
+  await startListening(page);
   const settled = await memoryAt(page, SETTLED_S);
-  await page.evaluate(() => {
-    window.longTasks = [];
-    new PerformanceObserver((list) => {
-      for (const entry of list.getEntries()) window.longTasks.push(Math.round(entry.duration));
-    }).observe({ type: 'longtask' });
-  });
+  await watchLongTasks(page);
   const end = await memoryAt(page, SECONDS);
   await screenshot(page, 'live-ten-minutes');
-  const longTasks = await page.evaluate(() => window.longTasks);
+  const tasks = await longTasks(page);
   const detections = await page.$$eval('#live-log tbody tr', (rows) => rows.length);
   await page.click('#live-stop');
   const mb = (bytes) => (bytes / 2 ** 20).toFixed(1);
   console.log(`after ${SETTLED_S} s: page ${mb(settled.page)} MB, ${end.workers} model worker(s) ${mb(settled.worker)} MB, ` +
     `heap ${mb(settled.heap)} MB; after ${SECONDS} s: page ${mb(end.page)} MB, worker ` +
     `${mb(end.worker)} MB, heap ${mb(end.heap)} MB; page tasks of 50 ms or more: ` +
-    `${JSON.stringify(longTasks)}; detections listed: ${detections}`);
+    `${JSON.stringify(tasks)}; detections listed: ${detections}`);
   assert.ok(settled.worker > 0, 'the worker reported its memory');
   // Wasm memory never shrinks: it is the most an instance has held at once. After the first
   // minute it may still rise to a new high-water mark (the teacher reading a longer stretch of
@@ -94,7 +83,7 @@ test('ten minutes of listening keep memory flat and the page responsive', { time
   // Our target is none over 50 ms. How many pass it is a measurement of this shared machine's
   // load (printed above, README's figures), not asserted; what is held is that the page never
   // freezes.
-  assert.ok(longTasks.every((ms) => ms < 250),
-    `a page task froze the page over ${SECONDS - SETTLED_S} s (ms): ${JSON.stringify(longTasks)}`);
+  assert.ok(tasks.every((ms) => ms < 250),
+    `a page task froze the page over ${SECONDS - SETTLED_S} s (ms): ${JSON.stringify(tasks)}`);
   assert.deepEqual(errors, []);
 });

@@ -16,7 +16,9 @@ import { execFileSync } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ROOT, serve, launch } from '../../tests/support/harness.mjs';
+import {
+  ROOT, serve, launch, fakeMicrophone, startListening, heardAtLeast, watchLongTasks, longTasks,
+} from '../../tests/support/harness.mjs';
 
 const SECONDS = 45;
 const ROUNDS = Number(process.env.TEMPOKD_BENCH_ROUNDS ?? 2);
@@ -36,10 +38,7 @@ const server = await serve();
 
 /** One session of SECONDS with the page told it has `cores` cores (null: what it has). */
 async function listen(cores) {
-  const browser = await launch([
-    '--use-fake-ui-for-media-stream', '--use-fake-device-for-media-stream',
-    `--use-file-for-fake-audio-capture=${wav}%noloop`,
-  ]);
+  const browser = await launch(fakeMicrophone(wav));
   try {
     const page = await browser.newPage({ viewport: { width: 1200, height: 900 } });
     if (cores !== null) {
@@ -49,14 +48,9 @@ async function listen(cores) {
     }
     await page.goto(`${server.url}?device=cpu`);
     const reported = await page.evaluate(() => navigator.hardwareConcurrency);
-    await page.click('#mode-live');
-    await page.click('#live-listen');
-    await page.waitForSelector('#live-status:has-text("Listening:")', { timeout: 180_000 });
+    await startListening(page);
     const thread = await watchPageThread(page);
-    await page.waitForFunction((seconds) => {
-      const heard = /Listening: ([\d.]+) s/.exec(document.querySelector('#live-status').textContent);
-      return heard && Number(heard[1]) >= seconds;
-    }, SECONDS + 2, { timeout: (SECONDS + 60) * 1000, polling: 500 });
+    await heardAtLeast(page, SECONDS + 2);
     const pageThread = await thread.read();
     await page.click('#live-stop');
     await page.waitForSelector('#live-status:has-text("Stopped")');
@@ -94,12 +88,7 @@ async function watchPageThread(page) {
   await cdp.send('Performance.enable', { timeDomain: 'threadTicks' });
   const metrics = async () => Object.fromEntries(
     (await cdp.send('Performance.getMetrics')).metrics.map(({ name, value }) => [name, value]));
-  await page.evaluate(() => {
-    window.tempokdLongTasks = [];
-    new PerformanceObserver((list) => {
-      for (const entry of list.getEntries()) window.tempokdLongTasks.push(Math.round(entry.duration));
-    }).observe({ type: 'longtask' });
-  });
+  await watchLongTasks(page);
   const [first, startedMs] = [await metrics(), Date.now()];
   return {
     async read() {
@@ -110,7 +99,7 @@ async function watchPageThread(page) {
       return {
         taskMs: perSecond('TaskDuration'), scriptMs: perSecond('ScriptDuration'),
         layoutMs: perSecond('RecalcStyleDuration', 'LayoutDuration'),
-        longTasks: await page.evaluate(() => window.tempokdLongTasks), seconds,
+        longTasks: await longTasks(page), seconds,
       };
     },
   };

@@ -1,42 +1,66 @@
 // Samples one of the page's threads with Chromium's CPU profiler (over the DevTools protocol)
-// while one student trains on the CPU, and prints the busiest functions. Run through profile.sh,
-// which builds the page and its CPU worker with their functions' names.
+// while one student trains on the CPU, or while live mode listens, and prints the busiest
+// functions. Run through profile.sh, which builds the page and its CPU worker with their
+// functions' names.
 //
 //   TEMPOKD_DIST=target/dist-profile node scripts/bench/profile.mjs THREAD STUDENT SECONDS
 //
-// THREAD is `worker` (the training workers: where the steps' time goes) or `page` (the page's own
+// THREAD is `worker` (the training workers: where the steps' time goes), `page` (the page's own
 // thread: what it does between steps, and in each stretch of 50 ms or more that held it, as the
-// browser's long tasks do).
-import { serve, launch, startTraining } from '../../tests/support/harness.mjs';
+// browser's long tasks do) or `live` (the page's own thread while live mode listens with every
+// model on the CPU to the generated stream of tests/live.test.mjs; STUDENT is not used).
+import { execFileSync } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import {
+  ROOT, serve, launch, startTraining, fakeMicrophone, startListening,
+} from '../../tests/support/harness.mjs';
 
 const [thread = 'worker', student = 'tc-resnet8', seconds = '20'] = process.argv.slice(2);
-if (!['worker', 'page'].includes(thread)) throw new Error(`THREAD is worker or page, not ${thread}`);
+if (!['worker', 'page', 'live'].includes(thread)) throw new Error(`THREAD is worker, page or live, not ${thread}`);
 const TIMEOUT = 1_200_000;
-const SAMPLE_EVERY_US = thread === 'page' ? 100 : 500;
+const SAMPLE_EVERY_US = thread === 'worker' ? 500 : 100;
+// The live stream is longer than any profile of it, so the profile sees listening only.
+const STREAM_S = Number(seconds) + 30;
 // A stretch of the page's thread this long without an idle sample is reported on its own.
 const LONG_STRETCH_MS = 50;
 
+const dir = await mkdtemp(join(tmpdir(), 'tempokd-profile-'));
+const wav = join(dir, 'stream.wav');
+if (thread === 'live') {
+  execFileSync('cargo', ['run', '--quiet', '-p', 'tempokd-cli', '--', 'synth-stream', '--out', wav,
+    '--seconds', String(STREAM_S), '--words', '8', '--stream-seed', '3', '--keyword-share', '0.9'],
+  { cwd: ROOT, stdio: 'inherit' });
+}
 const server = await serve();
-const browser = await launch([]);
+const browser = await launch(thread === 'live' ? fakeMicrophone(wav) : []);
 try {
   const context = await browser.newContext({ viewport: { width: 1200, height: 900 } });
   const page = await context.newPage();
   const session = await context.newCDPSession(page);
   const workers = await attachToWorkers(session);
-  // More steps than the profile lasts, so it sees training only.
-  await startTraining(page, server.url, { student, device: 'cpu', steps: 100_000, timeout: TIMEOUT });
-  const threads = thread === 'page'
-    ? [{ url: 'the page', send: (method, params) => session.send(method, params) }]
-    : workers.all();
+  const status = thread === 'live' ? '#live-status' : '#training-status';
+  if (thread === 'live') {
+    await page.goto(`${server.url}?device=cpu`);
+    await startListening(page);
+  } else {
+    // More steps than the profile lasts, so it sees training only.
+    await startTraining(page, server.url, { student, device: 'cpu', steps: 100_000, timeout: TIMEOUT });
+  }
+  const threads = thread === 'worker'
+    ? workers.all()
+    : [{ url: 'the page', send: (method, params) => session.send(method, params) }];
   for (const profiled of threads) {
     await profiled.send('Profiler.enable');
     await profiled.send('Profiler.setSamplingInterval', { interval: SAMPLE_EVERY_US });
     await profiled.send('Profiler.start');
   }
-  const from = await page.textContent('#training-status');
+  const from = await page.textContent(status);
   await new Promise((done) => setTimeout(done, Number(seconds) * 1000));
-  const to = await page.textContent('#training-status');
-  console.log(`${student}, ${seconds} s of training on the CPU: "${from}" … "${to}"`);
+  const to = await page.textContent(status);
+  const doing = thread === 'live' ? 'listening with every model' : `${student} training`;
+  console.log(`${seconds} s of ${doing} on the CPU: "${from}" … "${to}"`);
   for (const profiled of threads) {
     const { profile } = await profiled.send('Profiler.stop');
     const samples = readSamples(profile);
@@ -46,7 +70,7 @@ try {
     console.log(`\n${profiled.url}: ${(summary.total / 1e6).toFixed(1)} s sampled, ${(100 * summary.busy).toFixed(1)} % busy`);
     console.log('\nown time\n' + table(summary.self, summary.total, 25));
     console.log('\nwith what it calls\n' + table(summary.inclusive, summary.total, 40));
-    if (thread !== 'page') continue;
+    if (thread === 'worker') continue;
     for (const stretch of busyStretches(samples, LONG_STRETCH_MS * 1000)) {
       const inside = summarise(stretch);
       const at = (stretch[0].at - samples[0].at) / 1e6;
@@ -58,6 +82,7 @@ try {
 } finally {
   await browser.close();
   server.close();
+  await rm(dir, { recursive: true, force: true });
 }
 
 /**

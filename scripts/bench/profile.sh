@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Where one of the page's threads spends its time while a student trains on the CPU: Chromium's
 # sampling profiler on the training workers (`worker`) or on the page's own thread (`page`, with
-# every stretch of 50 ms or more on its own) for SECONDS of training, printed as the share of
+# every stretch of 50 ms or more on its own) for SECONDS of training, or on the page's own thread
+# while live mode listens with every model (`live`, STUDENT unused), printed as the share of
 # samples per function (its own time, then with what it calls). Function names are needed, and
 # wasm-opt strips them, so this builds the page and the CPU worker in release without wasm-opt
 # and puts them into a copy of a release dist (the other files as `trunk build --release` left
@@ -30,5 +31,9 @@ wasm-bindgen --target web --no-typescript --out-dir "$dist" --out-name tempokd-a
 sed -i 's/ integrity="[^"]*"//g' "$dist/index.html"
 wasm-bindgen --target no-modules --no-typescript --out-dir "$dist" --out-name tempokd-cpu-worker \
   "$built/tempokd-cpu-worker.wasm"
-say "profiling the $thread thread while $student trains for $seconds s"
+if [ "$thread" = live ]; then
+  say "profiling the page's thread while live mode listens for $seconds s"
+else
+  say "profiling the $thread thread while $student trains for $seconds s"
+fi
 TEMPOKD_DIST="$dist" node scripts/bench/profile.mjs "$thread" "$student" "$seconds"

@@ -112,6 +112,42 @@ export async function startTraining(page, url, { student, device, steps, timeout
   return { pressed, firstStep };
 }
 
+/** Chromium's flags that play `wav` once as the microphone, with no permission prompt. */
+export function fakeMicrophone(wav) {
+  return ['--use-fake-ui-for-media-stream', '--use-fake-device-for-media-stream',
+    `--use-file-for-fake-audio-capture=${wav}%noloop`];
+}
+
+/** Opens live mode and presses Listen; returns once the page listens. */
+export async function startListening(page) {
+  await page.click('#mode-live');
+  await page.click('#live-listen');
+  await page.waitForSelector('#live-status:has-text("Listening:")', { timeout: 180_000 });
+}
+
+/** Waits until the live view has heard `seconds` of the stream. */
+export async function heardAtLeast(page, seconds, { timeout = (seconds + 60) * 1000, polling = 500 } = {}) {
+  await page.waitForFunction((s) => {
+    const heard = /Listening: ([\d.]+) s/.exec(document.querySelector('#live-status').textContent);
+    return heard && Number(heard[1]) >= s;
+  }, seconds, { timeout, polling });
+}
+
+/** Starts collecting the page thread's tasks of 50 ms or more; `longTasks` reads them. */
+export async function watchLongTasks(page) {
+  await page.evaluate(() => {
+    window.tempokdLongTasks = [];
+    new PerformanceObserver((list) => {
+      for (const entry of list.getEntries()) window.tempokdLongTasks.push(Math.round(entry.duration));
+    }).observe({ type: 'longtask' });
+  });
+}
+
+/** The durations (ms) of the long tasks seen since `watchLongTasks`. */
+export function longTasks(page) {
+  return page.evaluate(() => window.tempokdLongTasks);
+}
+
 /** Sets a number field as a visitor would: type, then leave the field. */
 export async function setNumber(page, selector, value) {
   await page.fill(selector, String(value));
