@@ -13,7 +13,7 @@ mod waveform;
 pub use attention::plot_attention;
 pub use curves::{RUN_COLOURS, plot_curves};
 pub use figure::{Figure, FigureRow, figure_png, figure_svg};
-pub use live_tape::{TAPE_WIDTH, draw_tape, tape_height};
+pub use live_tape::{TAPE_WIDTH, TapePainter, tape_height};
 pub use matrix::draw_attention_matrix;
 pub use spectrogram::plot_spectrogram;
 pub use trade_off::plot_trade_off;
@@ -149,6 +149,23 @@ pub(crate) fn colour(t: f32) -> RGBColor {
     let (a, b) = (COLOUR_STOPS[i], COLOUR_STOPS[i + 1]);
     let mix = |p: u8, q: u8| (p as f32 + (q as f32 - p as f32) * f).round() as u8;
     RGBColor(mix(a.0, b.0), mix(a.1, b.1), mix(a.2, b.2))
+}
+
+/// How many even steps of the colour map `shade` keeps.
+const SHADES: usize = 256;
+
+/// `colour(t)` as an opaque RGBA pixel, to the nearest of `SHADES` steps: looked up, for images
+/// written a pixel at a time many times a second (the live tape), where `colour`'s arithmetic
+/// per pixel would add up.
+pub(crate) fn shade(t: f32) -> [u8; 4] {
+    static STEPS: std::sync::OnceLock<[[u8; 4]; SHADES]> = std::sync::OnceLock::new();
+    let steps = STEPS.get_or_init(|| {
+        std::array::from_fn(|step| {
+            let RGBColor(r, g, b) = colour(step as f32 / (SHADES - 1) as f32);
+            [r, g, b, 255]
+        })
+    });
+    steps[(t.clamp(0.0, 1.0) * (SHADES - 1) as f32).round() as usize]
 }
 
 fn plot_error<E: std::fmt::Debug>(error: E) -> String {

@@ -1,6 +1,6 @@
 use crate::analysis::Analysis;
 use crate::browser::wasm_memory_bytes;
-use crate::charts::{TAPE_WIDTH, draw_tape, tape_height};
+use crate::charts::{TAPE_WIDTH, TapePainter, tape_height};
 use crate::components::CalibrationPanel;
 use crate::export::{Download, save, text_download};
 use crate::state::live::Live;
@@ -222,6 +222,7 @@ fn LiveTapeCanvas(live: Live) -> impl IntoView {
         live.tape
             .with(|tape| tape.as_ref().map_or(0, |t| t.models.len()))
     };
+    let mut painter = TapePainter::default();
     Effect::new(move |_| {
         live.frame.track();
         let Some(canvas) = canvas.get() else {
@@ -235,7 +236,7 @@ fn LiveTapeCanvas(live: Live) -> impl IntoView {
             if canvas.height() != height {
                 canvas.set_height(height);
             }
-            draw_tape(&canvas, tape)
+            painter.draw(&canvas, tape)
         });
         set_error.set(drawn.err());
     });

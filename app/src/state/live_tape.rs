@@ -9,6 +9,7 @@
 
 use crate::worker::{LiveEvent, LiveModel, LiveReading, TimeMap};
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::sync::atomic::{AtomicU64, Ordering};
 use tempokd::audio::FeatureConfig;
 use tempokd::stream::{
     Detection, Detector, DetectorSettings, SEGMENT_PAD_S, SpectrogramStream, StreamError,
@@ -92,6 +93,9 @@ pub struct Latency {
 
 /// The session's state; one per page.
 pub struct LiveTape {
+    /// Unique to this tape among the page's tapes, so what a drawing keeps of one session is
+    /// not taken for another's.
+    pub session: u64,
     pub settings: StreamSettings,
     pub detector: DetectorSettings,
     /// Per model, per keyword thresholds chosen by calibration, in place of the detector's.
@@ -140,7 +144,9 @@ impl LiveTape {
         let features = FeatureConfig::default();
         let frame_s = features.frame_s() as f64;
         let bins = features.n_mels;
+        static SESSIONS: AtomicU64 = AtomicU64::new(0);
         Ok(Self {
+            session: SESSIONS.fetch_add(1, Ordering::Relaxed),
             settings,
             detector,
             calibrated: BTreeMap::new(),
@@ -188,6 +194,12 @@ impl LiveTape {
     /// The wasm memory the session's workers hold, in all, as their last readings left it.
     pub fn worker_memory_bytes(&self) -> u64 {
         self.worker_memory.values().sum()
+    }
+
+    /// The place of the tape's first spectrogram frame in the session's stream, counted in
+    /// frames.
+    pub fn first_frame_index(&self) -> u64 {
+        (self.first_frame_s / self.frame_s).round().max(0.0) as u64
     }
 
     /// The oldest stream second still on the tape.
