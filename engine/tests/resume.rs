@@ -512,3 +512,72 @@ fn a_clip_lost_or_changed_mid_stream_ends_the_run_with_its_name() {
         assert!(said.contains(clip) && said.contains(why), "{clip}: {said}");
     }
 }
+
+/// A data-parallel run whose second device is lost part way (its wgpu device destroyed, as a
+/// driver reset or a GPU taken away would) ends at once with an error that names the device,
+/// the step and where the run was last saved, not with a hang or a panic; resumed on the first
+/// device alone it goes on from that save to the end.
+#[cfg(feature = "wgpu")]
+#[test]
+fn a_device_lost_mid_run_ends_it_naming_the_device_and_the_save_to_go_on_from() {
+    use burn::tensor::{Device, DeviceKind};
+    let _turn = turn();
+    // On a machine without a GPU both are Mesa's software Vulkan driver; the second is started
+    // here, the only one in this binary, so that its wgpu device can be destroyed.
+    let first = Device::wgpu(DeviceKind::DefaultDevice);
+    let (second, second_setup) = Device::wgpu_options()
+        .device_kind(DeviceKind::Cpu)
+        .init_with_setup()
+        .expect("a wgpu device: install Mesa's software Vulkan driver");
+    let root = scratch_dir("tempokd-device-lost");
+    let dataset = tone_dataset(&root);
+    let out = root.join("run");
+    let labels: Vec<String> = LABELS.iter().map(|l| l.to_string()).collect();
+    let run = |replicas: Vec<Device>, resume: bool, lose_after: Option<usize>| {
+        let student = Student::new(
+            Preset::TcResNet8.config(labels.clone()),
+            &first.clone().autodiff(),
+        )
+        .unwrap();
+        let stopper = Stopper::new(None);
+        let plan = RunPlan {
+            replicas,
+            ..stopper.plan(&out, resume)
+        };
+        run::train_student(
+            &dataset,
+            student,
+            student_settings(1),
+            None,
+            &plan,
+            &mut |p| {
+                if let Progress::Step { report, .. } = p
+                    && Some(report.step) == lose_after
+                {
+                    second_setup.device.destroy();
+                }
+            },
+        )
+    };
+    // Saved after step 2 (every two steps), the device lost after step 3.
+    let lost = run(vec![second.autodiff()], false, Some(3));
+    let said = match lost {
+        Err(error @ TrainError::DeviceFailed { step: 4, .. }) => error.to_string(),
+        Err(other) => panic!("expected the device's failure at step 4, got {other}"),
+        Ok(_) => panic!("the run went on without its lost device"),
+    };
+    let saved_in = out.join(RESUME_DIR).display().to_string();
+    for told in [
+        "device 2 of the 2",
+        "at step 4",
+        "after step 2",
+        saved_in.as_str(),
+    ] {
+        assert!(said.contains(told), "{told:?} not in: {said}");
+    }
+    assert!(!said.contains('\n'), "not one line: {said}");
+
+    let resumed = run(Vec::new(), true, None).unwrap();
+    assert_eq!(resumed.resumed_at, [2]);
+    assert_eq!(resumed.history.len(), 7);
+}

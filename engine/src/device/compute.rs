@@ -219,7 +219,16 @@ pub async fn read_floats<const D: usize>(
     tensor
         .into_data_async()
         .await
-        .map_err(|e| format!("{e:?}"))?
+        .map_err(|e| one_line(&e.to_string()))?
         .try_into_vec::<f32>()
         .map_err(|e| format!("{e:?}"))
+}
+
+/// A backend's error, whose lines ("…\nCaused by:\n  …") become one, so it reads as one
+/// sentence in a message or a log line.
+fn one_line(error: &str) -> String {
+    let lines: Vec<&str> = (error.lines().map(str::trim))
+        .filter(|line| !line.is_empty())
+        .collect();
+    lines.join(" ")
 }

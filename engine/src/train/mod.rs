@@ -91,6 +91,22 @@ pub enum TrainError {
     Resume(String),
     #[error("the device failed: {0}")]
     Device(String),
+    /// One of the devices a data-parallel step is split over failed (lost, reset, out of
+    /// memory); `part` counts from 1 in the order of the run's device list.
+    #[error("device {part} of the {parts} this run is split over failed: {reason}")]
+    PartFailed {
+        part: usize,
+        parts: usize,
+        reason: String,
+    },
+    /// A step of a run failed on a device; says where the run was last saved, if anywhere, so
+    /// it can go on from there on devices that work.
+    #[error("{failure} (at step {step}); {saved}")]
+    DeviceFailed {
+        step: usize,
+        failure: Box<TrainError>,
+        saved: String,
+    },
     #[error(transparent)]
     Teacher(#[from] crate::teacher::TeacherError),
     /// The frozen teacher gave no map for clips that training needs; the message names them.

@@ -28,6 +28,7 @@ use burn::tensor::Device;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use std::borrow::Cow;
+use std::cell::Cell;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
@@ -554,6 +555,8 @@ struct Sitting<'p, S> {
     plan: &'p RunPlan<'p>,
     point: Option<ResumePoint<S>>,
     total: usize,
+    /// The step the saved run stands at, once this sitting saved or resumed one.
+    saved_at: Cell<Option<usize>>,
 }
 
 impl<'p, S: Clone + Serialize + DeserializeOwned + PartialEq + std::fmt::Debug> Sitting<'p, S> {
@@ -562,6 +565,7 @@ impl<'p, S: Clone + Serialize + DeserializeOwned + PartialEq + std::fmt::Debug> 
             plan,
             point: (plan.save_to.clone()).map(|dir| ResumePoint::new(dir, identity)),
             total,
+            saved_at: Cell::new(None),
         }
     }
 
@@ -597,7 +601,33 @@ impl<'p, S: Clone + Serialize + DeserializeOwned + PartialEq + std::fmt::Debug> 
         let augment = saved.augment;
         fitting.resume(model, state);
         run.resume_from(saved, best);
+        self.saved_at.set(Some(fitting.done));
         Ok(augment)
+    }
+
+    /// A step that failed on a device, told with its step and where the run was last saved, so
+    /// it can go on from there on devices that work; other errors as they are.
+    fn on_failure(&self, step: usize, error: TrainError) -> TrainError {
+        if !matches!(error, TrainError::Device(_) | TrainError::PartFailed { .. }) {
+            return error;
+        }
+        let saved = match (&self.point, self.saved_at.get()) {
+            (Some(point), Some(at)) => format!(
+                "the run as it was after step {at} is saved in {}: run the same command with \
+                 --resume, on devices that work",
+                point.dir().display()
+            ),
+            (Some(_), None) => format!(
+                "nothing was saved yet (the run is saved at every scoring, every {} steps)",
+                self.plan.eval_every.max(1)
+            ),
+            (None, _) => "this run saves nothing to go on from".to_string(),
+        };
+        TrainError::DeviceFailed {
+            step,
+            failure: Box::new(error),
+            saved,
+        }
     }
 
     /// Before a step: when a stop was asked, saves the run and says where.
@@ -637,7 +667,9 @@ impl<'p, S: Clone + Serialize + DeserializeOwned + PartialEq + std::fmt::Debug> 
             Some(point)
                 if step < self.total && step.is_multiple_of(self.plan.eval_every.max(1)) =>
             {
-                point.save(fitting, run, order.state(), augment.map(Rng::state))
+                point.save(fitting, run, order.state(), augment.map(Rng::state))?;
+                self.saved_at.set(Some(step));
+                Ok(())
             }
             _ => Ok(()),
         }
@@ -751,7 +783,8 @@ pub fn train_student(
             drop(chosen);
             add_since(&mut run.times.batching_s, batching);
             let stepping = Instant::now();
-            let report = pollster::block_on(trainer.step(&batch))?;
+            let report = pollster::block_on(trainer.step(&batch))
+                .map_err(|error| sitting.on_failure(step, error))?;
             add_since(&mut run.times.stepping_s, stepping);
             run.record(step, total, plan.eval_every, report, progress, || {
                 let current = trainer.student()?;
@@ -849,7 +882,8 @@ pub fn train_teacher(
             drop(chosen);
             add_since(&mut run.times.batching_s, batching);
             let stepping = Instant::now();
-            let report = pollster::block_on(trainer.step(&batch))?;
+            let report = pollster::block_on(trainer.step(&batch))
+                .map_err(|error| sitting.on_failure(step, error))?;
             add_since(&mut run.times.stepping_s, stepping);
             run.record(step, total, plan.eval_every, report, progress, || {
                 let current = trainer.teacher()?;

@@ -382,8 +382,16 @@ impl<M: Module> Fitting<M> {
         let mut terms = [0.0f32; 4];
         let mut logits = Vec::new();
         let mut classes = 0;
-        for (part, readout, weight, part_classes) in queued {
-            let values = read_floats(readout).await.map_err(TrainError::Device)?;
+        let count = queued.len();
+        for (index, (part, readout, weight, part_classes)) in queued.into_iter().enumerate() {
+            let values = read_floats(readout).await.map_err(|reason| match count {
+                1 => TrainError::Device(reason),
+                parts => TrainError::PartFailed {
+                    part: index + 1,
+                    parts,
+                    reason,
+                },
+            })?;
             let (part_terms, part_logits) = values.split_at(4.min(values.len()));
             for (term, value) in terms.iter_mut().enumerate() {
                 *value += weight * part_terms.get(term).copied().unwrap_or(f32::NAN);
