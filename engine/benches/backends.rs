@@ -1,14 +1,18 @@
-//! burn's native CPU backends side by side on the training steps `tempokd reproduce` runs: one
-//! call of `StudentTrainer::step` (KD loss, backward, Adam) and one of `TeacherTrainer::step`
-//! on batches of 4 s clips, shaped as in `--quick`. The fastest backend is the CLI's default.
+//! burn's native backends side by side on the training steps `tempokd` runs: one call of
+//! `StudentTrainer::step` (KD loss, backward, Adam) for each of the five students and one of
+//! `TeacherTrainer::step`, on batches of 4 s clips, shaped as in `--quick`. The fastest CPU
+//! backend is the CLI's default.
 //!
 //!     cargo bench -p tempokd --bench backends                       # flex only
 //!     cargo bench -p tempokd --bench backends --features ndarray    # flex beside ndarray
+//!     cargo bench -p tempokd --bench backends --features wgpu       # flex beside wgpu's device
+//!     cargo bench -p tempokd --bench backends --features fusion     # the same, with burn's fusion
 //!
 //! Every backend compiled in is timed in the same run, so the ratios compare like with like on a
-//! shared machine. flex is also timed on burn's own operations in place of ours (its per-frame
-//! recurrent layers, its convolution and batch norm), so our operations' gain in the trainers
-//! is measured in the same run.
+//! shared machine; wgpu's column is the adapter `tempokd --device wgpu` would take (named in the
+//! output; on a machine without a GPU, Mesa's software Vulkan driver). flex is also timed on
+//! burn's own operations in place of ours (its per-frame recurrent layers, its convolution and
+//! batch norm), so our operations' gain in the trainers is measured in the same run.
 
 use burn::tensor::Device;
 use tempokd::batch_norm::on_burns_batch_norm;
@@ -40,34 +44,36 @@ struct Workload {
 fn main() -> Result<(), String> {
     // As the command line runs.
     tempokd::heap::keep_freed_blocks();
-    let backends = CpuBackend::compiled();
+    let columns = columns();
     let workloads = [
-        Workload {
-            name: Preset::TcResNet8.name().into(),
-            clips: 32,
-        },
-        Workload {
-            name: Preset::AttRnn.name().into(),
-            clips: 16,
-        },
-        Workload {
-            name: "teacher".into(),
-            clips: 8,
-        },
-    ];
+        (Preset::TcResNet8, 32),
+        (Preset::LstmP, 16),
+        (Preset::Crnn, 16),
+        (Preset::AttRnn, 16),
+        (Preset::MhattRnn, 16),
+    ]
+    .map(|(preset, clips)| Workload {
+        name: preset.name().into(),
+        clips,
+    })
+    .into_iter()
+    .chain([Workload {
+        name: "teacher".into(),
+        clips: 8,
+    }]);
     println!("one training step on {SECONDS} s clips, median of {RUNS} after a warm-up (ms)");
     print!("{:<12} {:>6}", "workload", "clips");
-    for backend in &backends {
-        print!(" {:>10} {:>8}", backend.name(), "/ flex");
+    for (name, _) in &columns {
+        print!(" {:>10} {:>8}", name, "/ flex");
     }
     println!(" {:>12} {:>8}", "burn's ops", "/ flex");
-    for workload in &workloads {
+    for workload in workloads {
+        let workload = &workload;
         print!("{:<12} {:>6}", workload.name, workload.clips);
         let mut flex_ms = f64::NAN;
-        for backend in &backends {
-            let device = backend.device().autodiff();
-            let ms = step_ms(workload, &device)?;
-            if *backend == CpuBackend::Flex {
+        for (name, device) in &columns {
+            let ms = step_ms(workload, &device.clone().autodiff())?;
+            if name == CpuBackend::Flex.name() {
                 flex_ms = ms;
             }
             print!(" {:>10.1} {:>8.2}", ms, ms / flex_ms);
@@ -79,6 +85,34 @@ fn main() -> Result<(), String> {
         println!(" {:>12.1} {:>8.2}", burns_ms, burns_ms / flex_ms);
     }
     Ok(())
+}
+
+/// The devices timed, by name: every CPU backend compiled in (flex first) and, in a build with
+/// wgpu, the device `--device wgpu` takes, when one starts.
+fn columns() -> Vec<(String, Device)> {
+    let cpus = CpuBackend::compiled().into_iter();
+    #[allow(unused_mut)]
+    let mut columns: Vec<(String, Device)> = cpus
+        .map(|backend| (backend.name().to_string(), backend.device()))
+        .collect();
+    #[cfg(feature = "wgpu")]
+    {
+        use tempokd::device::{ComputeDevice, DeviceChoice};
+        let wgpu = ComputeDevice::native(DeviceChoice::Wgpu(None));
+        let fusion = if cfg!(feature = "fusion") {
+            ", with burn's fusion"
+        } else {
+            ", without burn's fusion"
+        };
+        match wgpu.is_gpu() {
+            true => {
+                println!("wgpu: {}{fusion}", wgpu.placement);
+                columns.push(("wgpu".into(), wgpu.device));
+            }
+            false => println!("wgpu not timed: {}", wgpu.placement),
+        }
+    }
+    columns
 }
 
 fn step_ms(workload: &Workload, device: &Device) -> Result<f64, String> {

@@ -68,7 +68,15 @@ async function measure(page, url, { student, device, steps, seconds }) {
           + `of training; the page says: ${status}`);
       }
       await page.click('#train-stop');
-      await page.waitForSelector('#training-status:has-text("Stopped after")', { timeout: TIMEOUT });
+      const stopping = Date.now();
+      try {
+        await page.waitForSelector('#training-status:has-text("Stopped after")', { timeout: TIMEOUT });
+      } catch {
+        // A step that never ends (or a worker stuck in one) leaves the run where it was: say
+        // where, rather than only that the wait ran out.
+        throw new Error(`${student} on ${device}: not stopped ${((Date.now() - stopping) / 1000).toFixed(0)} s `
+          + `after Stop was pressed; the page says: ${await page.textContent('#training-status')}`);
+      }
     }
   }
   const ended = await page.evaluate(() => performance.now());
