@@ -46,29 +46,24 @@ fn main() -> Result<(), String> {
     tempokd::heap::keep_freed_blocks();
     let columns = columns();
     let workloads = [
-        (Preset::TcResNet8, 32),
-        (Preset::LstmP, 16),
-        (Preset::Crnn, 16),
-        (Preset::AttRnn, 16),
-        (Preset::MhattRnn, 16),
+        (Preset::TcResNet8.name(), 32),
+        (Preset::LstmP.name(), 16),
+        (Preset::Crnn.name(), 16),
+        (Preset::AttRnn.name(), 16),
+        (Preset::MhattRnn.name(), 16),
+        ("teacher", 8),
     ]
-    .map(|(preset, clips)| Workload {
-        name: preset.name().into(),
+    .map(|(name, clips)| Workload {
+        name: name.into(),
         clips,
-    })
-    .into_iter()
-    .chain([Workload {
-        name: "teacher".into(),
-        clips: 8,
-    }]);
+    });
     println!("one training step on {SECONDS} s clips, median of {RUNS} after a warm-up (ms)");
     print!("{:<12} {:>6}", "workload", "clips");
     for (name, _) in &columns {
         print!(" {:>10} {:>8}", name, "/ flex");
     }
     println!(" {:>12} {:>8}", "burn's ops", "/ flex");
-    for workload in workloads {
-        let workload = &workload;
+    for workload in &workloads {
         print!("{:<12} {:>6}", workload.name, workload.clips);
         let mut flex_ms = f64::NAN;
         for (name, device) in &columns {
