@@ -12,7 +12,8 @@
 //! shared machine; wgpu's column is the adapter `tempokd --device wgpu` would take (named in the
 //! output; on a machine without a GPU, Mesa's software Vulkan driver). flex is also timed on
 //! burn's own operations in place of ours (its per-frame recurrent layers, its convolution and
-//! batch norm), so our operations' gain in the trainers is measured in the same run.
+//! batch norm), so our operations' gain in the trainers is measured in the same run; so is wgpu,
+//! for the recurrent students, on the per-frame graph in place of the recurrent layers' kernels.
 
 use burn::tensor::Device;
 use tempokd::batch_norm::on_burns_batch_norm;
@@ -62,14 +63,25 @@ fn main() -> Result<(), String> {
     for (name, _) in &columns {
         print!(" {:>10} {:>8}", name, "/ flex");
     }
-    println!(" {:>12} {:>8}", "burn's ops", "/ flex");
+    print!(" {:>12} {:>8}", "burn's ops", "/ flex");
+    let wgpu = columns
+        .iter()
+        .find(|(name, _)| name == WGPU)
+        .map(|(_, d)| d);
+    if wgpu.is_some() {
+        print!(" {:>12} {:>8}", "wgpu graph", "/ wgpu");
+    }
+    println!();
     for workload in &workloads {
         print!("{:<12} {:>6}", workload.name, workload.clips);
         let mut flex_ms = f64::NAN;
+        let mut wgpu_ms = f64::NAN;
         for (name, device) in &columns {
             let ms = step_ms(workload, &device.clone().autodiff())?;
-            if name == CpuBackend::Flex.name() {
-                flex_ms = ms;
+            match name.as_str() {
+                WGPU => wgpu_ms = ms,
+                name if name == CpuBackend::Flex.name() => flex_ms = ms,
+                _ => {}
             }
             print!(" {:>10.1} {:>8.2}", ms, ms / flex_ms);
         }
@@ -77,10 +89,26 @@ fn main() -> Result<(), String> {
         let burns_ms = on_recurrent_graph(|| {
             on_burns_conv(|| on_burns_batch_norm(|| step_ms(workload, &device)))
         })?;
-        println!(" {:>12.1} {:>8.2}", burns_ms, burns_ms / flex_ms);
+        print!(" {:>12.1} {:>8.2}", burns_ms, burns_ms / flex_ms);
+        // The recurrent layers on wgpu as burn's graph frame by frame, as before their kernels:
+        // only the recurrent students have any.
+        let recurrent = Preset::from_name(&workload.name).is_some_and(|p| p != Preset::TcResNet8);
+        match wgpu {
+            Some(device) if recurrent => {
+                let graph_ms =
+                    on_recurrent_graph(|| step_ms(workload, &device.clone().autodiff()))?;
+                print!(" {:>12.1} {:>8.2}", graph_ms, graph_ms / wgpu_ms);
+            }
+            Some(_) => print!(" {:>12} {:>8}", "-", "-"),
+            None => {}
+        }
+        println!();
     }
     Ok(())
 }
+
+/// The name of wgpu's column.
+const WGPU: &str = "wgpu";
 
 /// The devices timed, by name: every CPU backend compiled in (flex first) and, in a build with
 /// wgpu, the device `--device wgpu` takes, when one starts.
@@ -102,7 +130,7 @@ fn columns() -> Vec<(String, Device)> {
         match wgpu.is_gpu() {
             true => {
                 println!("wgpu: {}{fusion}", wgpu.placement);
-                columns.push(("wgpu".into(), wgpu.device));
+                columns.push((WGPU.into(), wgpu.device));
             }
             false => println!("wgpu not timed: {}", wgpu.placement),
         }

@@ -5,12 +5,14 @@
 /// One async test body for both targets: blocked on natively, awaited by the browser's runner.
 #[macro_export]
 macro_rules! async_test {
-    ($name:ident, $body:expr) => {
+    ($(#[doc = $doc:expr])* $name:ident, $body:expr) => {
+        $(#[doc = $doc])*
         #[cfg(not(target_arch = "wasm32"))]
         #[test]
         fn $name() {
             pollster::block_on($body)
         }
+        $(#[doc = $doc])*
         #[cfg(target_arch = "wasm32")]
         #[wasm_bindgen_test::wasm_bindgen_test]
         async fn $name() {

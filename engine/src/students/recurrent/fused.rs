@@ -27,6 +27,11 @@ pub fn on_recurrent_graph<T>(work: impl FnOnce() -> T) -> T {
     crate::reference_path::with_flag(&GRAPH_ONLY, work)
 }
 
+/// Whether [`on_recurrent_graph`] holds, and every recurrence builds the per-frame graph.
+pub(super) fn graph_only() -> bool {
+    GRAPH_ONLY.get()
+}
+
 /// Whether the fused operations run for inputs like `x`: a flex tensor, plain or under
 /// autodiff without checkpointing, outside [`on_recurrent_graph`].
 pub fn applies<const D: usize>(x: &Tensor<D>) -> bool {

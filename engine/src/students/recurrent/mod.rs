@@ -3,12 +3,19 @@
 //! which LSTM-P needs.
 //!
 //! On burn's CPU backend a layer runs the whole sequence as one operation ([`fused`], with a
-//! hand-written backward pass in [`scan`]); on WebGPU it builds burn's graph frame by frame
-//! ([`graph`]), where the two directions of a bidirectional GRU step together and frames stay
-//! separate tensors between stacked layers ([`run_stack`]).
+//! hand-written backward pass in [`scan`]), and so it does on burn's wgpu backend (WebGPU in the
+//! browser, Vulkan, Metal or DX12 natively: `fused_gpu`, with the kernels in `kernels`). Where
+//! neither applies (a state too wide for the kernels' workgroup memory, or
+//! [`on_recurrent_graph`]) it builds burn's graph frame by frame ([`graph`]), where the two
+//! directions of a bidirectional GRU step together and frames stay separate tensors between
+//! stacked layers ([`run_stack`]).
 
 mod fused;
+#[cfg(feature = "wgpu")]
+mod fused_gpu;
 mod graph;
+#[cfg(feature = "wgpu")]
+mod kernels;
 mod scan;
 
 pub use fused::on_recurrent_graph;
@@ -24,6 +31,28 @@ fn recurrent_init(hidden: usize) -> Initializer {
         min: -bound,
         max: bound,
     }
+}
+
+/// Whether a recurrence over inputs like `x` runs as one operation, on the CPU or on wgpu.
+fn fused_applies<const D: usize>(x: &Tensor<D>) -> bool {
+    #[cfg(feature = "wgpu")]
+    let on_gpu = !fused::graph_only() && fused_gpu::applies(x);
+    #[cfg(not(feature = "wgpu"))]
+    let on_gpu = false;
+    fused::applies(x) || on_gpu
+}
+
+/// The GRU recurrence as one operation where one applies: [`fused::gru`] or `fused_gpu::gru`.
+fn fused_gru(
+    projected: &Tensor<3>,
+    weight_hh: &Tensor<3>,
+    bias_hh: &Tensor<2>,
+) -> Option<Tensor<3>> {
+    #[cfg(feature = "wgpu")]
+    if fused_gpu::applies(projected) {
+        return fused_gpu::gru(projected, weight_hh, bias_hh);
+    }
+    fused::gru(projected, weight_hh, bias_hh)
 }
 
 /// The frame at `index` of a sequence.
@@ -104,7 +133,7 @@ impl BiGru {
 /// # Shapes
 /// - `x`: `[batch, frames, input]` → `[batch, frames, 2·hidden]`
 pub fn run_stack(layers: &[BiGru], x: Tensor<3>) -> Tensor<3> {
-    if fused::applies(&x) {
+    if fused_applies(&x) {
         return layers.iter().fold(x, |x, layer| layer.forward(x));
     }
     // On the graph, slicing a stacked sequence back into frames costs a full-size gradient per
@@ -147,13 +176,13 @@ impl Stacked {
 /// - `x`: `[batch, frames, input]` → `[batch, frames, grus·hidden]`
 fn run_side_by_side(x: Tensor<3>, grus: &[&Gru]) -> Tensor<3> {
     let stacked = Stacked::new(grus);
-    if fused::applies(&x) {
+    if fused_applies(&x) {
         let projected = project(
             x.clone(),
             stacked.weight_ih.clone(),
             stacked.bias_ih.clone(),
         );
-        if let Some(states) = fused::gru(&projected, &stacked.weight_hh, &stacked.bias_hh) {
+        if let Some(states) = fused_gru(&projected, &stacked.weight_hh, &stacked.bias_hh) {
             return states;
         }
     }
@@ -243,15 +272,20 @@ impl PeepholeLstm {
     /// # Shapes
     /// - `x`: `[batch, frames, input]` → `[batch, frames, projection]`
     pub fn forward(&self, x: Tensor<3>) -> Tensor<3> {
-        if fused::applies(&x) {
+        if fused_applies(&x) {
             let projected = project(x.clone(), self.weight_ih.val(), self.bias.val());
             let [input, forget, output] = self.peepholes();
-            if let Some(states) = fused::lstm(
-                &projected,
-                &self.weight_hh.val(),
-                [&input, &forget, &output],
-                &self.projection.val(),
-            ) {
+            let peepholes = [&input, &forget, &output];
+            let weight_hh = self.weight_hh.val();
+            let projection = self.projection.val();
+            #[cfg(feature = "wgpu")]
+            if fused_gpu::applies(&projected)
+                && let Some(states) =
+                    fused_gpu::lstm(&projected, &weight_hh, peepholes, &projection)
+            {
+                return states;
+            }
+            if let Some(states) = fused::lstm(&projected, &weight_hh, peepholes, &projection) {
                 return states;
             }
         }
@@ -320,6 +354,102 @@ mod tests {
         }
     }
 
+    /// The GRU's and the peephole LSTM's kernels on wgpu (Mesa's software Vulkan driver here)
+    /// against burn's graph frame by frame on the same device: the same outputs and gradients, tracked and untracked, for
+    /// states narrower and wider than a cube's units, one frame and several, and a sequence long
+    /// enough to take several launches (llvmpipe's loop limit, `fused_gpu::LOOP_BUDGET`). In the
+    /// browser `engine/tests/students.rs` holds every student's kernels to the graph on WebGPU.
+    #[cfg(all(feature = "wgpu", not(target_family = "wasm")))]
+    #[test]
+    fn recurrent_kernels_and_graph_agree_on_wgpu() {
+        let device = crate::device::ComputeDevice::native(crate::device::DeviceChoice::Wgpu(None));
+        assert!(
+            device.is_gpu(),
+            "{}: install a Vulkan driver",
+            device.placement
+        );
+        let device = device.device.autodiff();
+        for (batch, frames, hidden) in [
+            (1, 49, 300),
+            (3, 9, 5),
+            (2, 1, 7),
+            (2, 6, fused_gpu::MAX_UNITS + 9),
+        ] {
+            let x = Tensor::<3>::random([batch, frames, 4], Distribution::Default, &device);
+            assert!(fused_applies(&x) && fused_applies(&x.clone().without_autodiff()));
+            assert!(!on_recurrent_graph(|| fused_applies(&x)));
+            let config = GruConfig { input: 4, hidden };
+            let what = format!("{batch} rows, {frames} frames, {hidden} hidden");
+            let bigru = config.init_bidirectional(&device);
+            assert_paths_agree(
+                &format!("bidirectional GRU, {what}"),
+                [
+                    run(&bigru, BiGru::forward, &x, false),
+                    run(&bigru, BiGru::forward, &x, true),
+                ],
+                [
+                    values(bigru.valid().forward(x.clone().without_autodiff())),
+                    values(on_recurrent_graph(|| {
+                        bigru.valid().forward(x.clone().without_autodiff())
+                    })),
+                ],
+            );
+            let gru = config.init(&device);
+            assert_paths_agree(
+                &format!("GRU, {what}"),
+                [
+                    run(&gru, Gru::forward, &x, false),
+                    run(&gru, Gru::forward, &x, true),
+                ],
+                [
+                    values(gru.valid().forward(x.clone().without_autodiff())),
+                    values(on_recurrent_graph(|| {
+                        gru.valid().forward(x.clone().without_autodiff())
+                    })),
+                ],
+            );
+            // A projection a little wider than the state, so that both loops over units run.
+            let lstm = PeepholeLstmConfig {
+                input: 4,
+                hidden,
+                projection: hidden + 3,
+            }
+            .init(&device);
+            assert_paths_agree(
+                &format!("peephole LSTM, {what}"),
+                [
+                    run(&lstm, PeepholeLstm::forward, &x, false),
+                    run(&lstm, PeepholeLstm::forward, &x, true),
+                ],
+                [
+                    values(lstm.valid().forward(x.clone().without_autodiff())),
+                    values(on_recurrent_graph(|| {
+                        lstm.valid().forward(x.clone().without_autodiff())
+                    })),
+                ],
+            );
+        }
+    }
+
+    /// Per path (the fused one, then the graph): the output and every gradient when tracked,
+    /// and the output untracked.
+    fn assert_paths_agree(
+        name: &str,
+        [fused, graph]: [Vec<Vec<f32>>; 2],
+        [plain_fused, plain_graph]: [Vec<f32>; 2],
+    ) {
+        assert_eq!(fused.len(), graph.len());
+        for (index, (a, b)) in fused.iter().zip(&graph).enumerate() {
+            assert_close(a, b, &format!("{name}, output {index}"));
+        }
+        assert_close(&plain_fused, &plain_graph, &format!("{name} untracked"));
+        assert_close(
+            &plain_fused,
+            &fused[0],
+            &format!("{name} untracked and tracked"),
+        );
+    }
+
     /// The fused CPU path against burn's graph frame by frame: the same outputs, and the same
     /// gradient for the input and every parameter, tracked and untracked.
     #[test]
@@ -345,49 +475,44 @@ mod tests {
             projection: 3,
         }
         .init(&device);
-        // Per path: the output and every gradient when tracked, and the output untracked.
-        let check = |name: &str,
-                     fused: Vec<Vec<f32>>,
-                     graph: Vec<Vec<f32>>,
-                     plain_fused: Vec<f32>,
-                     plain_graph: Vec<f32>| {
-            assert_eq!(fused.len(), graph.len());
-            for (index, (a, b)) in fused.iter().zip(&graph).enumerate() {
-                assert_close(a, b, &format!("{name}, output {index}"));
-            }
-            assert_close(&plain_fused, &plain_graph, &format!("{name} untracked"));
-            assert_close(
-                &plain_fused,
-                &fused[0],
-                &format!("{name} untracked and tracked"),
-            );
-        };
-        check(
+        assert_paths_agree(
             "bidirectional GRU",
-            run(&bigru, BiGru::forward, &x, false),
-            run(&bigru, BiGru::forward, &x, true),
-            values(bigru.valid().forward(x.clone().without_autodiff())),
-            values(on_recurrent_graph(|| {
-                bigru.valid().forward(x.clone().without_autodiff())
-            })),
+            [
+                run(&bigru, BiGru::forward, &x, false),
+                run(&bigru, BiGru::forward, &x, true),
+            ],
+            [
+                values(bigru.valid().forward(x.clone().without_autodiff())),
+                values(on_recurrent_graph(|| {
+                    bigru.valid().forward(x.clone().without_autodiff())
+                })),
+            ],
         );
-        check(
+        assert_paths_agree(
             "GRU",
-            run(&gru, Gru::forward, &x, false),
-            run(&gru, Gru::forward, &x, true),
-            values(gru.valid().forward(x.clone().without_autodiff())),
-            values(on_recurrent_graph(|| {
-                gru.valid().forward(x.clone().without_autodiff())
-            })),
+            [
+                run(&gru, Gru::forward, &x, false),
+                run(&gru, Gru::forward, &x, true),
+            ],
+            [
+                values(gru.valid().forward(x.clone().without_autodiff())),
+                values(on_recurrent_graph(|| {
+                    gru.valid().forward(x.clone().without_autodiff())
+                })),
+            ],
         );
-        check(
+        assert_paths_agree(
             "peephole LSTM",
-            run(&lstm, PeepholeLstm::forward, &x, false),
-            run(&lstm, PeepholeLstm::forward, &x, true),
-            values(lstm.valid().forward(x.clone().without_autodiff())),
-            values(on_recurrent_graph(|| {
-                lstm.valid().forward(x.clone().without_autodiff())
-            })),
+            [
+                run(&lstm, PeepholeLstm::forward, &x, false),
+                run(&lstm, PeepholeLstm::forward, &x, true),
+            ],
+            [
+                values(lstm.valid().forward(x.clone().without_autodiff())),
+                values(on_recurrent_graph(|| {
+                    lstm.valid().forward(x.clone().without_autodiff())
+                })),
+            ],
         );
     }
 }
