@@ -381,32 +381,20 @@ mod tests {
             let config = GruConfig { input: 4, hidden };
             let what = format!("{batch} rows, {frames} frames, {hidden} hidden");
             let bigru = config.init_bidirectional(&device);
-            assert_paths_agree(
+            assert_layer_paths_agree(
                 &format!("bidirectional GRU, {what}"),
-                [
-                    run(&bigru, BiGru::forward, &x, false),
-                    run(&bigru, BiGru::forward, &x, true),
-                ],
-                [
-                    values(bigru.valid().forward(x.clone().without_autodiff())),
-                    values(on_recurrent_graph(|| {
-                        bigru.valid().forward(x.clone().without_autodiff())
-                    })),
-                ],
+                &bigru,
+                BiGru::forward,
+                |x| bigru.valid().forward(x),
+                &x,
             );
             let gru = config.init(&device);
-            assert_paths_agree(
+            assert_layer_paths_agree(
                 &format!("GRU, {what}"),
-                [
-                    run(&gru, Gru::forward, &x, false),
-                    run(&gru, Gru::forward, &x, true),
-                ],
-                [
-                    values(gru.valid().forward(x.clone().without_autodiff())),
-                    values(on_recurrent_graph(|| {
-                        gru.valid().forward(x.clone().without_autodiff())
-                    })),
-                ],
+                &gru,
+                Gru::forward,
+                |x| gru.valid().forward(x),
+                &x,
             );
             // A projection a little wider than the state, so that both loops over units run.
             let lstm = PeepholeLstmConfig {
@@ -415,20 +403,34 @@ mod tests {
                 projection: hidden + 3,
             }
             .init(&device);
-            assert_paths_agree(
+            assert_layer_paths_agree(
                 &format!("peephole LSTM, {what}"),
-                [
-                    run(&lstm, PeepholeLstm::forward, &x, false),
-                    run(&lstm, PeepholeLstm::forward, &x, true),
-                ],
-                [
-                    values(lstm.valid().forward(x.clone().without_autodiff())),
-                    values(on_recurrent_graph(|| {
-                        lstm.valid().forward(x.clone().without_autodiff())
-                    })),
-                ],
+                &lstm,
+                PeepholeLstm::forward,
+                |x| lstm.valid().forward(x),
+                &x,
             );
         }
+    }
+
+    /// [`assert_paths_agree`] for one layer: tracked through `forward` and untracked through
+    /// `untracked` (the layer without autodiff), each on both paths.
+    fn assert_layer_paths_agree<M: Module>(
+        name: &str,
+        layer: &M,
+        forward: impl Fn(&M, Tensor<3>) -> Tensor<3>,
+        untracked: impl Fn(Tensor<3>) -> Tensor<3>,
+        x: &Tensor<3>,
+    ) {
+        let plain = || untracked(x.clone().without_autodiff());
+        assert_paths_agree(
+            name,
+            [
+                run(layer, &forward, x, false),
+                run(layer, &forward, x, true),
+            ],
+            [values(plain()), values(on_recurrent_graph(plain))],
+        );
     }
 
     /// Per path (the fused one, then the graph): the output and every gradient when tracked,
@@ -475,44 +477,20 @@ mod tests {
             projection: 3,
         }
         .init(&device);
-        assert_paths_agree(
+        assert_layer_paths_agree(
             "bidirectional GRU",
-            [
-                run(&bigru, BiGru::forward, &x, false),
-                run(&bigru, BiGru::forward, &x, true),
-            ],
-            [
-                values(bigru.valid().forward(x.clone().without_autodiff())),
-                values(on_recurrent_graph(|| {
-                    bigru.valid().forward(x.clone().without_autodiff())
-                })),
-            ],
+            &bigru,
+            BiGru::forward,
+            |x| bigru.valid().forward(x),
+            &x,
         );
-        assert_paths_agree(
-            "GRU",
-            [
-                run(&gru, Gru::forward, &x, false),
-                run(&gru, Gru::forward, &x, true),
-            ],
-            [
-                values(gru.valid().forward(x.clone().without_autodiff())),
-                values(on_recurrent_graph(|| {
-                    gru.valid().forward(x.clone().without_autodiff())
-                })),
-            ],
-        );
-        assert_paths_agree(
+        assert_layer_paths_agree("GRU", &gru, Gru::forward, |x| gru.valid().forward(x), &x);
+        assert_layer_paths_agree(
             "peephole LSTM",
-            [
-                run(&lstm, PeepholeLstm::forward, &x, false),
-                run(&lstm, PeepholeLstm::forward, &x, true),
-            ],
-            [
-                values(lstm.valid().forward(x.clone().without_autodiff())),
-                values(on_recurrent_graph(|| {
-                    lstm.valid().forward(x.clone().without_autodiff())
-                })),
-            ],
+            &lstm,
+            PeepholeLstm::forward,
+            |x| lstm.valid().forward(x),
+            &x,
         );
     }
 }
