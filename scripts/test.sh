@@ -35,6 +35,9 @@ stage "lints (clippy, every warning an error), natively and for the wasm build"
 cargo clippy -p tempokd -p tempokd-cli --all-targets -- -D warnings
 cargo clippy --target wasm32-unknown-unknown -p tempokd -p tempokd-app \
   --no-default-features --features tempokd/wgpu,tempokd-app/webgpu --lib --bins --tests -- -D warnings
+# The CPU worker's build (no wgpu), which the line above does not see.
+cargo clippy --target wasm32-unknown-unknown -p tempokd -p tempokd-app \
+  --no-default-features --features tempokd-app/models --lib --bins -- -D warnings
 stage "native tests (engine and CLI)"
 cargo test -p tempokd -p tempokd-cli
 # One invocation for both crates, so the wasm dependency graph is built once; WebGPU with burn's

@@ -106,8 +106,14 @@ export async function startTraining(page, url, { student, device, steps, timeout
   await setNumber(page, '#train-steps', steps);
   const pressed = await page.evaluate(() => performance.now());
   await page.click('#train-start');
-  await page.waitForFunction(() => /^Step [1-9]/.test(document.querySelector('#training-status')?.textContent ?? ''),
-    null, { timeout, polling: 50 });
+  try {
+    await page.waitForFunction(() => /^Step [1-9]/.test(document.querySelector('#training-status')?.textContent ?? ''),
+      null, { timeout, polling: 50 });
+  } catch (error) {
+    // Say where the run stopped getting ready, not only that the wait ran out.
+    throw new Error(`${student} on ${device}: no first step ${timeout / 1000} s after Train; the page says: `
+      + `${await page.textContent('#training-status')} (${error.message.split('\n')[0]})`);
+  }
   const firstStep = await page.evaluate(() => performance.now());
   return { pressed, firstStep };
 }

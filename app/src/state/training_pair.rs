@@ -115,7 +115,9 @@ impl RunPair {
                     self.diverged.get_or_insert(kd);
                 }
                 *self.checks.get_mut(kd) = Some(outcome);
-                self.settle()
+                let mut actions = self.settle();
+                actions.extend(self.cancel_unmatched());
+                actions
             }
             TrainingEvent::Stepped { point, elapsed_ms } => show(PairEvent::Stepped {
                 kd,
@@ -138,7 +140,9 @@ impl RunPair {
                 elapsed_ms,
             } => {
                 *self.ended.get_mut(kd) = Some((end, student, elapsed_ms));
-                self.end().map_or_else(Vec::new, show)
+                let mut actions = self.cancel_unmatched();
+                actions.extend(self.end().map(PairAction::Show));
+                actions
             }
             TrainingEvent::Failed { message } => {
                 self.failed = true;
@@ -162,6 +166,27 @@ impl RunPair {
                 verdict: Verdict::given(other),
             })
             .collect()
+    }
+
+    /// A step checked by one run after the other ended without checking it (a stop reaches each
+    /// worker at its own point in a step: one may end at the top of its loop while the other has
+    /// already checked its next step): it will never be matched, so that run drops it and ends
+    /// too, at the same step, instead of waiting for a verdict that cannot come.
+    fn cancel_unmatched(&mut self) -> Vec<PairAction> {
+        let mut actions = Vec::new();
+        for kd in [false, true] {
+            let other_ended_unchecked =
+                self.ended.get(!kd).is_some() && self.checks.get(!kd).is_none();
+            // Only a sound check waits for a verdict; a diverged or failed one has ended its run.
+            if other_ended_unchecked && *self.checks.get(kd) == Some(CheckOutcome::Sound) {
+                *self.checks.get_mut(kd) = None;
+                actions.push(PairAction::Settle {
+                    kd,
+                    verdict: Verdict::Cancel,
+                });
+            }
+        }
+        actions
     }
 
     /// Both runs' scorings of one step, once both have come.
@@ -308,6 +333,60 @@ mod tests {
         // After a failure neither worker is heard.
         assert_eq!(pair.hear(true, validated(0, true)), []);
         assert_eq!(pair.hear(false, validated(0, false)), []);
+    }
+
+    #[wasm_bindgen_test]
+    fn a_step_checked_by_one_run_after_the_other_stopped_is_dropped_and_both_end() {
+        // The run without KD stopped at the top of its loop; the run with KD had checked its
+        // next step before the stop reached it, and waits for a verdict.
+        let mut pair = RunPair::default();
+        assert_eq!(pair.hear(true, checked(CheckOutcome::Sound)), []);
+        assert_eq!(
+            pair.hear(false, ended(TrainingEnd::Stopped, false, 500.0)),
+            [settle(true, Verdict::Cancel)]
+        );
+        assert_eq!(
+            pair.hear(true, ended(TrainingEnd::Stopped, true, 600.0)),
+            [PairAction::Show(PairEvent::Ended {
+                end: TrainingEnd::Stopped,
+                students: PlainAndKd::new(student(0), student(1)),
+                elapsed_ms: 600.0,
+            })]
+        );
+        // The same with the check arriving after the other run's end.
+        let mut pair = RunPair::default();
+        assert_eq!(
+            pair.hear(true, ended(TrainingEnd::Stopped, true, 600.0)),
+            []
+        );
+        assert_eq!(
+            pair.hear(false, checked(CheckOutcome::Sound)),
+            [settle(false, Verdict::Cancel)]
+        );
+        // A diverged check ended its own run: no verdict waits for it.
+        let mut pair = RunPair::default();
+        pair.hear(false, ended(TrainingEnd::Stopped, false, 500.0));
+        assert_eq!(
+            pair.hear(true, checked(CheckOutcome::Diverged { kept: 2 })),
+            []
+        );
+    }
+
+    #[wasm_bindgen_test]
+    fn a_run_that_diverged_and_ended_still_takes_the_other_back_to_its_steps() {
+        // The run with KD diverged and ended before the other's check of the same step came:
+        // that check is matched (undo), not dropped.
+        let mut pair = RunPair::default();
+        assert_eq!(
+            pair.hear(true, checked(CheckOutcome::Diverged { kept: 4 })),
+            []
+        );
+        let why = TrainingEnd::Diverged("loss NaN at step 6".into());
+        assert_eq!(pair.hear(true, ended(why, true, 900.0)), []);
+        assert_eq!(
+            pair.hear(false, checked(CheckOutcome::Sound)),
+            [settle(false, Verdict::Undo { kept: 4 })]
+        );
     }
 
     #[wasm_bindgen_test]

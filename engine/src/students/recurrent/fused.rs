@@ -27,7 +27,9 @@ pub fn on_recurrent_graph<T>(work: impl FnOnce() -> T) -> T {
     crate::reference_path::with_flag(&GRAPH_ONLY, work)
 }
 
-/// Whether [`on_recurrent_graph`] holds, and every recurrence builds the per-frame graph.
+/// Whether [`on_recurrent_graph`] holds, and every recurrence builds the per-frame graph. Only
+/// the GPU's routing asks; [`applies`] reads the flag itself.
+#[cfg(feature = "wgpu")]
 pub(super) fn graph_only() -> bool {
     GRAPH_ONLY.get()
 }
