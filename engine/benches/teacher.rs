@@ -3,7 +3,8 @@
 //! same model in the same run, and again with burn's own linear layers, then burn's own
 //! convolution, then burn's linear layers, convolution and GELU, instead of the teacher's; and
 //! the maps of several clips computed one clip per forward pass, then in one batched pass, for
-//! that geometry and for the shipped teacher (`static/models/teacher`, what the maps caches run);
+//! that geometry (beside PyTorch's own, one clip per forward pass and all in one) and for the
+//! shipped teacher (`static/models/teacher`, what the maps caches run);
 //! and what one fused product of the queries, keys and values could save at most: each layer's
 //! three products against one of the three weights side by side (burn's CPU matrix product on
 //! both sides, so the difference is the fusing alone), over all layers, beside the forward pass.
@@ -34,6 +35,23 @@ struct TorchTiming {
     threads: usize,
     torch: String,
     parameters: usize,
+}
+
+/// PyTorch's maps of [`MAP_BATCH_CLIPS`] clips, per clip, one clip per forward pass and all in
+/// one: whether batching gains there is the reference for whether it can gain here.
+#[derive(Deserialize)]
+struct TorchMaps {
+    maps_clips: usize,
+    alone_ms: f64,
+    together_ms: f64,
+}
+
+/// One line of the PyTorch script's output.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum TorchLine {
+    Forward(TorchTiming),
+    Maps(TorchMaps),
 }
 
 fn main() -> Result<(), String> {
@@ -76,7 +94,7 @@ fn main() -> Result<(), String> {
         let reference = torch
             .as_ref()
             .ok()
-            .and_then(|t| t.iter().find(|t| t.seconds == seconds))
+            .and_then(|(t, _)| t.iter().find(|t| t.seconds == seconds))
             .map_or(f64::NAN, |t| t.median_ms);
         println!(
             "{:>5}s  {:>12.0} ms  {:>9.0} ms  {:>15.2}  {:>17.0} ms  {:>12.2}  {:>15.0} ms  {:>12.2}  {:>25.0} ms  {:>12.2}",
@@ -111,6 +129,20 @@ fn main() -> Result<(), String> {
          {alone:.0} ms, all in one {together:.0} ms ({:.2} of the single-clip time)",
         together / alone
     );
+    match torch.as_ref().ok().and_then(|(_, maps)| maps.as_ref()) {
+        Some(maps) => println!(
+            "PyTorch, the same {} clips' maps, per clip: one clip per forward pass {:.0} ms, all \
+             in one {:.0} ms ({:.2} of the single-clip time); TempoKD / PyTorch: {:.2} one at a \
+             time, {:.2} all in one",
+            maps.maps_clips,
+            maps.alone_ms,
+            maps.together_ms,
+            maps.together_ms / maps.alone_ms,
+            alone / maps.alone_ms,
+            together / maps.together_ms
+        ),
+        None => println!("PyTorch's maps not measured"),
+    }
     // The maps caches' own teacher, far smaller: its products gain more from more rows.
     let shipped = concat!(env!("CARGO_MANIFEST_DIR"), "/../static/models/teacher");
     let shipped = Teacher::load_dir(std::path::Path::new(shipped), &device.device)
@@ -124,7 +156,7 @@ fn main() -> Result<(), String> {
         together / alone
     );
     match &torch {
-        Ok(timings) => {
+        Ok((timings, _)) => {
             if let Some(first) = timings.first() {
                 println!(
                     "PyTorch {} on {} threads, {:.1}M parameters; medians of {:?} runs",
@@ -216,10 +248,21 @@ fn median_ms(teacher: &Teacher, seconds: f32, runs: usize) -> Result<f64, String
     })
 }
 
-fn torch_timings() -> Result<Vec<TorchTiming>, String> {
+fn torch_timings() -> Result<(Vec<TorchTiming>, Option<TorchMaps>), String> {
     let mut args = vec!["--seconds".to_string()];
     args.extend(CASES.map(|c| c.0.to_string()));
     args.push("--runs".into());
     args.extend(CASES.map(|c| c.1.to_string()));
-    common::python_json_lines("teacher_torch.py", &args)
+    args.extend(["--maps-clips", &MAP_BATCH_CLIPS.to_string()].map(String::from));
+    args.extend(["--maps-seconds", "4", "--maps-runs", "3"].map(String::from));
+    let lines = common::python_json_lines::<TorchLine>("teacher_torch.py", &args)?;
+    let mut forward = Vec::new();
+    let mut maps = None;
+    for line in lines {
+        match line {
+            TorchLine::Forward(timing) => forward.push(timing),
+            TorchLine::Maps(timing) => maps = Some(timing),
+        }
+    }
+    Ok((forward, maps))
 }

@@ -24,7 +24,7 @@ pub(crate) fn batch_parts(batch: usize, threads: usize, min_rows: usize) -> Vec<
 
 /// A buffer of `row` values per batch row whose rows each part of the batch fills, with what
 /// `work` returns for each part (its index, its rows, its share of the buffer), in order;
-/// natively each part but the first on a thread of its own.
+/// natively the parts run side by side on rayon's pool.
 pub(crate) fn fill_by_parts<R: Send>(
     parts: &[Range<usize>],
     row: usize,
@@ -40,23 +40,13 @@ pub(crate) fn fill_by_parts<R: Send>(
     }
     let work = |(index, share): (usize, &mut [f32])| work(index, parts[index].clone(), share);
     let shares = shares.into_iter().enumerate();
+    // On rayon's pool, which gemm and burn already keep, rather than threads of our own: a thread
+    // started for each operation cost more than the small ones (TC-ResNet's) took.
     #[cfg(not(target_family = "wasm"))]
     if parts.len() > 1 {
-        let results = std::thread::scope(|scope| {
-            let mut shares = shares;
-            let first = shares.next();
-            let others: Vec<_> = shares.map(|share| scope.spawn(|| work(share))).collect();
-            let mut results: Vec<R> = first.map(work).into_iter().collect();
-            for other in others {
-                // A panic in a part is a bug in the caller's work; it goes on as the caller's.
-                results.push(
-                    other
-                        .join()
-                        .unwrap_or_else(|p| std::panic::resume_unwind(p)),
-                );
-            }
-            results
-        });
+        use rayon::prelude::*;
+        let shares: Vec<_> = shares.collect();
+        let results = shares.into_par_iter().map(work).collect();
         return (buffer, results);
     }
     let results = shares.map(work).collect();

@@ -59,12 +59,12 @@ pub(crate) struct Wanted {
     pub weight: bool,
 }
 
-/// Multiply-adds below which a convolution stays on the calling thread: starting threads
-/// costs more than they save.
+/// Multiply-adds below which a convolution stays on the calling thread: handing parts to other
+/// threads costs more than they save.
 const MIN_PARALLEL_WORK: usize = 1 << 22;
 
 /// A batch of `batch` clips cut into parts, one per core (each at least `min_clips` long), and
-/// how each part's products use the threads: on its own thread where there are several parts,
+/// how each part's products use the threads: one thread each where there are several parts,
 /// on every core where there is one, on the calling thread where the whole convolution's
 /// `work` (multiply-adds) is small.
 pub(crate) fn parts(batch: usize, work: usize, min_clips: usize) -> (Vec<Range<usize>>, Threads) {

@@ -1,7 +1,7 @@
 //! Running independent pieces of work over a few threads, natively.
 
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Mutex, OnceLock};
 
 /// Runs `work` on every item over `threads` threads (at least one); the first error wins and
 /// stops the others from taking new items.
@@ -60,11 +60,16 @@ pub fn map<T: Sync, R: Send, E: Send>(
         .collect())
 }
 
-/// The machine's cores, at most eight.
+/// The machine's cores, at most eight; asked once, because on Linux the standard library reads
+/// the cgroup's CPU quota from files on every call, which the small operations that ask before
+/// every product felt.
 pub fn cores() -> usize {
-    std::thread::available_parallelism()
-        .map_or(1, |n| n.get())
-        .clamp(1, 8)
+    static CORES: OnceLock<usize> = OnceLock::new();
+    *CORES.get_or_init(|| {
+        std::thread::available_parallelism()
+            .map_or(1, |n| n.get())
+            .clamp(1, 8)
+    })
 }
 
 #[cfg(test)]

@@ -5,8 +5,8 @@
 //! nodes.
 //!
 //! A batch's rows are independent until the weights' gradients are summed, so natively the
-//! batch is cut into one part per core (each at least [`MIN_PART_ROWS`] rows), each part runs
-//! on a thread of its own, and the parts' weight gradients are added up at the end.
+//! batch is cut into one part per core (each at least [`MIN_PART_ROWS`] rows), the parts run
+//! side by side on rayon's threads, and the parts' weight gradients are added up at the end.
 //!
 //! Layouts are row-major. `batch`, `frames` and the widths come from the tensors' shapes, which
 //! the caller checks against the buffers' lengths.
