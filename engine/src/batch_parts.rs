@@ -39,16 +39,14 @@ pub(crate) fn fill_by_parts<R: Send>(
         rest = tail;
     }
     let work = |(index, share): (usize, &mut [f32])| work(index, parts[index].clone(), share);
-    let shares = shares.into_iter().enumerate();
     // On rayon's pool, which gemm and burn already keep, rather than threads of our own: a thread
     // started for each operation cost more than the small ones (TC-ResNet's) took.
     #[cfg(not(target_family = "wasm"))]
     if parts.len() > 1 {
         use rayon::prelude::*;
-        let shares: Vec<_> = shares.collect();
-        let results = shares.into_par_iter().map(work).collect();
+        let results = shares.into_par_iter().enumerate().map(work).collect();
         return (buffer, results);
     }
-    let results = shares.map(work).collect();
+    let results = shares.into_iter().enumerate().map(work).collect();
     (buffer, results)
 }
